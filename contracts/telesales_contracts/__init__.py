@@ -1,0 +1,15 @@
+"""The single source of every event schema and topic on the telesales platform."""
+
+from .envelope import CLOUDEVENTS_CONTENT_TYPE, DEFAULT_TENANT, CloudEvent, envelope_fields
+from .topics import ALL_TOPICS, BY_NAME, Topic, WrongEventType
+
+__all__ = [
+    "ALL_TOPICS",
+    "BY_NAME",
+    "CLOUDEVENTS_CONTENT_TYPE",
+    "DEFAULT_TENANT",
+    "CloudEvent",
+    "Topic",
+    "WrongEventType",
+    "envelope_fields",
+]

@@ -1,0 +1,66 @@
+"""The registry of every topic on the platform: name, CloudEvents type and data schema.
+
+Names follow `<domain>.<event>.v<N>`; a breaking change of a data schema means a new topic `vN+1`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from .envelope import CloudEvent, event_type_for
+from .leads import LeadMerged, LeadOutcome, LeadQualified, LeadReceived, LeadRejected
+from .platform import DeadLetter
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    data_model: type[BaseModel]
+    description: str
+
+    @property
+    def event_type(self) -> str:
+        return event_type_for(self.name)
+
+    @property
+    def event_model(self) -> type[CloudEvent[Any]]:
+        return CloudEvent[self.data_model]  # type: ignore[name-defined]
+
+    def parse(self, raw: bytes | str) -> CloudEvent[Any]:
+        """Validate a structured-mode CloudEvent of this topic (raises pydantic.ValidationError)."""
+        event = self.event_model.model_validate_json(raw)
+        if event.type != self.event_type:
+            raise WrongEventType(f"type must be {self.event_type!r} on topic {self.name}, got {event.type!r}")
+        return event
+
+    def event(self, data: BaseModel, *, source: str, tenantid: str, **attributes: Any) -> CloudEvent[Any]:
+        """Build an event of this topic around `data`."""
+        if not isinstance(data, self.data_model):
+            raise TypeError(f"{self.name} carries {self.data_model.__name__}, not {type(data).__name__}")
+        return self.event_model(type=self.event_type, source=source, tenantid=tenantid, data=data, **attributes)
+
+
+class WrongEventType(ValueError):
+    """A well-formed CloudEvent published on a topic that carries another type."""
+
+
+LEADS_RECEIVED = Topic("leads.received.v1", LeadReceived, "Raw leads from any outside system.")
+LEADS_QUALIFIED = Topic("leads.qualified.v1", LeadQualified, "Cleaned, enriched and scored leads.")
+LEADS_MERGED = Topic("leads.merged.v1", LeadMerged, "A repeat lead merged into an existing one.")
+LEADS_REJECTED = Topic("leads.rejected.v1", LeadRejected, "Junk leads with reason codes.")
+LEADS_OUTCOME = Topic("leads.outcome.v1", LeadOutcome, "Won or lost leads, training the scoring model.")
+DEAD_LETTERS = Topic("platform.dead-lettered.v1", DeadLetter, "Messages a consumer could not process.")
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    LEADS_RECEIVED,
+    LEADS_QUALIFIED,
+    LEADS_MERGED,
+    LEADS_REJECTED,
+    LEADS_OUTCOME,
+    DEAD_LETTERS,
+)
+
+BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL_TOPICS}

@@ -1,0 +1,119 @@
+"""Idempotent consumption: validate each record against its topic's contract (dead-lettering the
+ones that fail), drop repeats of an event id within the batch, and remember processed event ids in an
+inbox collection written in the same transaction as the effects."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventType
+
+from .deadletter import DeadLetterPublisher
+from .observability import MESSAGES_CONSUMED
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One valid event and the Kafka record it came in."""
+
+    event: CloudEvent[Any]
+    record: Any
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.event.tenantid, self.event.id)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def tenant_hint(payload: bytes | None) -> str:
+    """The tenant a broken message claims, if it can be read, so its dead letter stays with that tenant."""
+    try:
+        claimed = json.loads(payload or b"").get("tenantid")
+    except (ValueError, AttributeError):
+        return DEFAULT_TENANT
+    return claimed if isinstance(claimed, str) and _TENANT.match(claimed) else DEFAULT_TENANT
+
+
+async def parse_deliveries(
+    records: Sequence[Any], topic: Topic, dead_letters: DeadLetterPublisher
+) -> list[Delivery]:
+    """Valid deliveries in arrival order; invalid records go to the dead-letter topic."""
+    deliveries: list[Delivery] = []
+    seen: set[tuple[str, str]] = set()
+    for record in records:
+        try:
+            event = topic.parse(record.value or b"")
+        except ValidationError as error:
+            kind = "json_error" if any(e["type"] == "json_invalid" for e in error.errors()) else "schema_error"
+            await dead_letters.send(record, error_type=kind, error=describe_validation_error(error),
+                                    tenantid=tenant_hint(record.value))
+            continue
+        except (WrongEventType, json.JSONDecodeError, UnicodeDecodeError) as error:
+            await dead_letters.send(record, error_type="schema_error", error=str(error),
+                                    tenantid=tenant_hint(record.value))
+            continue
+        delivery = Delivery(event, record)
+        if delivery.key in seen:
+            MESSAGES_CONSUMED.labels(dead_letters.service, topic.name, "duplicate").inc()
+            continue
+        seen.add(delivery.key)
+        deliveries.append(delivery)
+    return deliveries
+
+
+class Inbox:
+    """Event ids a consumer has processed, per tenant, with what came of each."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], consumer: str) -> None:
+        self.collection = collection
+        self.consumer = consumer
+
+    def _id(self, tenant: str, event_id: str) -> str:
+        return f"{self.consumer}|{tenant}|{event_id}"
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("tenant_id", ASCENDING), ("event_id", ASCENDING)])
+
+    async def processed(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        ids = [self._id(t, e) for t, e in keys]
+        if not ids:
+            return set()
+        found = self.collection.find({"_id": {"$in": ids}}, {"tenant_id": 1, "event_id": 1})
+        return {(doc["tenant_id"], doc["event_id"]) async for doc in found}
+
+    def entry(self, tenant: str, event_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "_id": self._id(tenant, event_id),
+            "tenant_id": tenant,
+            "event_id": event_id,
+            "consumer": self.consumer,
+            "processed_at": datetime.now(UTC),
+            "outcome": outcome,
+        }
+
+    async def record(self, entries: list[dict[str, Any]], session: AsyncClientSession | None = None) -> None:
+        if entries:
+            await self.collection.insert_many(entries, ordered=False, session=session)
+
+    async def outcome(self, tenant: str, event_id: str) -> dict[str, Any] | None:
+        doc = await self.collection.find_one({"_id": self._id(tenant, event_id)})
+        return None if doc is None else doc["outcome"] | {"processed_at": doc["processed_at"]}

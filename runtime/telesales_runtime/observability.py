@@ -1,0 +1,42 @@
+"""Technical metrics every service exposes on /metrics (Prometheus naming: base units, _total)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_CONSUMED = Counter(
+    "telesales_messages_consumed_total",
+    "Messages taken from Kafka, by what became of them (processed, duplicate, dead_lettered).",
+    ["service", "topic", "outcome"],
+)
+HANDLER_DURATION = Histogram(
+    "telesales_handler_duration_seconds",
+    "Time one handler call takes (one call handles a batch on batch subscribers).",
+    ["service", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HANDLER_ERRORS = Counter(
+    "telesales_handler_errors_total",
+    "Handler calls that failed and were left for redelivery (infrastructure errors).",
+    ["service", "topic"],
+)
+DEAD_LETTERS = Counter(
+    "telesales_dead_letters_total",
+    "Messages sent to the dead-letter topic, by reason.",
+    ["service", "topic", "error_type"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "telesales_outbox_published_total",
+    "Events relayed from the MongoDB outbox to Kafka.",
+    ["service", "topic"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "telesales_outbox_backlog",
+    "Events written to the outbox and not yet relayed to Kafka.",
+    ["service"],
+)
+OUTBOX_RELAY_ERRORS = Counter(
+    "telesales_outbox_relay_errors_total",
+    "Relay attempts that failed (broker or database unreachable); rows stay and are retried.",
+    ["service"],
+)

@@ -1,0 +1,243 @@
+"""Broker, database and cache for integration tests.
+
+Two ways to get them, chosen once per test session:
+
+* Docker engine answers and ``TELESALES_TEST_INFRA`` is not ``local``: throwaway
+  testcontainers (Kafka, MongoDB 7 as a single-node replica set, Redis), removed at the end.
+* Otherwise (``TELESALES_TEST_INFRA=local``, or no engine, as on this project's machines):
+  the native local stack, ``deploy/local/stack.py up --infra-only``. It is idempotent: if the
+  stack already answers (CI starts it before pytest) nothing is started and nothing is
+  stopped; if this session had to start it, it is stopped again at the end unless
+  ``TELESALES_TEST_KEEP_STACK=1``.
+
+``TELESALES_TEST_INFRA=docker`` forces containers (and fails without an engine).
+
+Only the standard library is imported at module level; testcontainers and pymongo are
+imported when (and only when) infrastructure is actually started.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.1"
+MONGO_IMAGE = "mongo:7"
+REDIS_IMAGE = "redis:7"
+
+STACK_UP_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    mongo_uri: str
+    redis_url: str
+
+    def as_env(self) -> dict[str, str]:
+        """The service settings variables that point at this infrastructure
+        (e.g. ``for k, v in infra.as_env().items(): monkeypatch.setenv(k, v)``)."""
+        return {
+            "TELESALES_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "TELESALES_MONGO_URI": self.mongo_uri,
+            "TELESALES_REDIS_URL": self.redis_url,
+        }
+
+
+class InfraError(RuntimeError):
+    pass
+
+
+Stop = Callable[[], None]
+
+
+# ----------------------------------------------------------------------------- choice
+def docker_engine_available(timeout: float = 5.0) -> bool:
+    """True if a Docker engine answers (``docker info``, else the docker SDK's ping)."""
+    if shutil.which("docker"):
+        try:
+            return (
+                subprocess.run(
+                    ["docker", "info"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=timeout,
+                ).returncode
+                == 0
+            )
+        except (subprocess.TimeoutExpired, OSError):
+            return False
+    try:
+        import docker  # lazy: the docker SDK comes with testcontainers
+
+        return bool(docker.from_env(timeout=int(timeout)).ping())
+    except Exception:
+        return False
+
+
+def start_infra() -> tuple[Infra, Stop]:
+    mode = os.environ.get("TELESALES_TEST_INFRA", "").strip().lower()
+    if mode == "local":
+        return start_local_stack()
+    if mode == "docker":
+        if not docker_engine_available():
+            raise InfraError("TELESALES_TEST_INFRA=docker but no Docker engine answers (`docker info` failed)")
+        return start_containers()
+    if docker_engine_available():
+        return start_containers()
+    return start_local_stack()
+
+
+# ----------------------------------------------------------------------------- local stack
+def repo_root() -> Path:
+    """The repository holding deploy/local/stack.py: found from this file, else from git."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "deploy" / "local" / "stack.py").is_file():
+            return parent
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (subprocess.SubprocessError, OSError):
+        top = ""
+    if top and (Path(top) / "deploy" / "local" / "stack.py").is_file():
+        return Path(top)
+    raise InfraError(f"cannot find deploy/local/stack.py above {here} nor in the git work tree of {Path.cwd()}")
+
+
+def stack_script() -> Path:
+    return repo_root() / "deploy" / "local" / "stack.py"
+
+
+def _run_stack(*args: str, timeout: float = STACK_UP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(stack_script()), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(repo_root()),
+    )
+
+
+def local_stack_infra() -> Infra:
+    """The addresses of the local stack (same env overrides and defaults as stack.py)."""
+    spec = importlib.util.spec_from_file_location("_telesales_local_stack", stack_script())
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)  # stdlib-only at import time
+    finally:
+        sys.modules.pop(spec.name, None)
+    env = module.stack_env()
+    return Infra(
+        kafka_bootstrap=env["TELESALES_KAFKA_BOOTSTRAP"],
+        mongo_uri=env["TELESALES_MONGO_URI"],
+        redis_url=env["TELESALES_REDIS_URL"],
+    )
+
+
+def start_local_stack() -> tuple[Infra, Stop]:
+    already_up = _run_stack("status", timeout=60).returncode == 0
+    if not already_up:
+        up = _run_stack("up", "--infra-only")
+        if up.returncode != 0:
+            raise InfraError(
+                f"`{stack_script()} up --infra-only` failed with exit code {up.returncode}:\n"
+                f"{up.stdout}\n{up.stderr}"
+            )
+    infra = local_stack_infra()
+
+    def stop() -> None:
+        if already_up or os.environ.get("TELESALES_TEST_KEEP_STACK", "").strip() in ("1", "true", "yes"):
+            return
+        _run_stack("down", timeout=120)
+
+    return infra, stop
+
+
+# ----------------------------------------------------------------------------- containers
+def _wait_mongo_replica_set(uri: str, member_host: str, timeout: float = 90.0) -> None:
+    """Initiate a single-node replica set "rs0" and wait until it is the writable primary."""
+    import pymongo
+    from pymongo.errors import OperationFailure
+
+    deadline = time.monotonic() + timeout
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=2000)
+    try:
+        while True:
+            try:
+                hello = client.admin.command("hello")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise InfraError(f"MongoDB container at {uri} does not answer") from None
+                time.sleep(0.5)
+        if not hello.get("setName"):
+            try:
+                client.admin.command(
+                    "replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": member_host}]}
+                )
+            except OperationFailure as exc:
+                if exc.code != 23:  # AlreadyInitialized
+                    raise
+        while not client.admin.command("hello").get("isWritablePrimary"):
+            if time.monotonic() > deadline:
+                raise InfraError(f"MongoDB container at {uri} never became the primary of rs0")
+            time.sleep(0.3)
+    finally:
+        client.close()
+
+
+def start_containers() -> tuple[Infra, Stop]:
+    try:  # testcontainers >= 4.14 moved the modules under .community
+        from testcontainers.community.kafka import KafkaContainer
+        from testcontainers.community.redis import RedisContainer
+    except ImportError:
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.redis import RedisContainer
+    from testcontainers.core.container import DockerContainer
+
+    started: list = []
+
+    def stop() -> None:
+        for container in reversed(started):
+            try:
+                container.stop()
+            except Exception:
+                pass
+        started.clear()
+
+    try:
+        kafka = KafkaContainer(KAFKA_IMAGE)
+        kafka.start(timeout=120)
+        started.append(kafka)
+
+        # The replica set's member host is the container's own view (localhost:27017); from the
+        # host we reach the mapped port with directConnection=true, so that name never matters.
+        mongo = DockerContainer(MONGO_IMAGE).with_command("--replSet rs0 --bind_ip_all").with_exposed_ports(27017)
+        mongo.start()
+        started.append(mongo)
+        mongo_uri = f"mongodb://{mongo.get_container_host_ip()}:{mongo.get_exposed_port(27017)}/?directConnection=true"
+        _wait_mongo_replica_set(mongo_uri, member_host="localhost:27017")
+
+        redis = RedisContainer(REDIS_IMAGE)
+        redis.start()
+        started.append(redis)
+        redis_url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
+    except BaseException:
+        stop()
+        raise
+
+    return Infra(kafka_bootstrap=kafka.get_bootstrap_server(), mongo_uri=mongo_uri, redis_url=redis_url), stop

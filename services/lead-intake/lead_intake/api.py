@@ -1,0 +1,353 @@
+"""HTTP API of lead-intake: submit and import leads, look them up, manage the do-not-call list and the
+scoring weights. Every route works within one tenant (header X-Tenant-Id, default tenant otherwise)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_contracts.leads import Channel, LeadReceived
+from telesales_contracts.topics import LEADS_RECEIVED
+from telesales_runtime.consumer import describe_validation_error
+from telesales_runtime.http import Problem
+from telesales_runtime.kafka import await_confirmations
+
+from . import domain
+from .schemas import (
+    Accepted,
+    DoNotCallEntry,
+    DoNotCallIn,
+    DoNotCallPage,
+    ImportResult,
+    LeadPage,
+    LeadView,
+    ModelView,
+    RowError,
+    SubmissionStatus,
+    WeightsView,
+)
+from .service import IntakeService
+from .settings import LeadIntakeSettings
+
+router = APIRouter(prefix="/v1", tags=["leads"])
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_IMPORT_IDS = uuid.UUID("6f1c7a52-8d0e-4c55-9a43-1f1e5f0a9b10")  # namespace of ids derived from Idempotency-Key
+
+
+def get_intake(request: Request) -> IntakeService:
+    return request.app.state.intake
+
+
+def get_broker(request: Request) -> KafkaBroker:
+    return request.app.state.broker
+
+
+def get_settings(request: Request) -> LeadIntakeSettings:
+    return request.app.state.settings
+
+
+def get_tenant(request: Request, x_tenant_id: Annotated[str | None, Header()] = None) -> str:
+    tenant = x_tenant_id or request.app.state.settings.default_tenant
+    if not _TENANT.match(tenant):
+        raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
+    return tenant
+
+
+Tenant = Annotated[str, Depends(get_tenant)]
+Intake = Annotated[IntakeService, Depends(get_intake)]
+Broker = Annotated[KafkaBroker, Depends(get_broker)]
+Settings = Annotated[LeadIntakeSettings, Depends(get_settings)]
+IdempotencyKey = Annotated[str | None, Header(max_length=200, description="Same key, same event id: safe retries.")]
+EventSource = Annotated[str | None, Header(alias="X-Source", max_length=500)]
+
+
+def _partition_key(lead: LeadReceived, settings: LeadIntakeSettings) -> bytes | None:
+    """Leads of one person go to one partition, so one consumer sees them in order."""
+    phone = domain.standardize_phone(lead.phone, lead.phone_region or settings.default_region)
+    if phone is not None and phone.e164:
+        return phone.e164.encode()
+    email, _ = domain.normalize_email(lead.email)
+    return email.encode() if email else None
+
+
+async def _publish(broker: KafkaBroker, settings: LeadIntakeSettings, lead: LeadReceived, *, tenant: str,
+                   source: str, event_id: str | None, confirm: bool = True) -> tuple[str, Any]:
+    attributes = {"id": event_id} if event_id else {}
+    event = LEADS_RECEIVED.event(lead, source=source, tenantid=tenant, **attributes)
+    sent = await broker.publish(event.to_json_bytes(), topic=LEADS_RECEIVED.name, key=_partition_key(lead, settings),
+                                headers={"content-type": CLOUDEVENTS_CONTENT_TYPE}, no_confirm=not confirm)
+    return event.id, sent
+
+
+@router.post("/leads", status_code=202, response_model=Accepted,
+             summary="Submit one lead (published to leads.received.v1)")
+async def submit_lead(lead: LeadReceived, tenant: Tenant, broker: Broker, settings: Settings, response: Response,
+                      idempotency_key: IdempotencyKey = None, x_source: EventSource = None) -> Accepted:
+    event_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|{idempotency_key}")) if idempotency_key else None
+    event_id, _ = await _publish(broker, settings, lead, tenant=tenant, source=x_source or "/http/lead-intake",
+                                 event_id=event_id)
+    response.headers["Location"] = f"/v1/submissions/{event_id}"
+    return Accepted(event_id=event_id, status_url=f"/v1/submissions/{event_id}")
+
+
+_CSV_TYPES = {"text/csv", "application/csv"}
+_JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines"}
+_LEAD_FIELDS = set(LeadReceived.model_fields) - {"behaviour", "attributes"}
+_BEHAVIOUR_FIELDS = {"logins_7d", "page_view_seconds", "unpaid_order"}
+_TRUE = {"1", "true", "yes", "y", "是", "有"}
+
+
+def _decode(body: bytes) -> str:
+    # Spreadsheets exported on Chinese Windows write GB18030/GBK; everything else should be UTF-8.
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return body.decode("gb18030")
+        except UnicodeDecodeError as error:
+            raise Problem(400, "Unreadable file", "The file is neither UTF-8 nor GB18030 text.") from error
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise Problem(400, "Empty CSV", "The CSV has no header row.")
+    rows = []
+    for raw in reader:
+        row: dict[str, Any] = {}
+        behaviour: dict[str, Any] = {}
+        attributes: dict[str, str] = {}
+        for column, value in raw.items():
+            if column is None:  # more cells than header columns
+                raise_row = {"__error__": "the row has more cells than the header has columns"}
+                row = raise_row
+                break
+            value = (value or "").strip()
+            if not value:
+                continue
+            name = column.strip()
+            if name in _LEAD_FIELDS:
+                row[name] = value
+            elif name in _BEHAVIOUR_FIELDS:
+                behaviour[name] = value.lower() in _TRUE if name == "unpaid_order" else value
+            else:
+                attributes[name[:64]] = value[:200]
+        if "__error__" not in row:
+            if behaviour:
+                row["behaviour"] = behaviour
+            if attributes:
+                row["attributes"] = attributes
+        rows.append(row)
+    return rows
+
+
+def _jsonl_rows(text: str) -> list[Any]:
+    rows: list[Any] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            rows.append({"__error__": f"not JSON: {error.msg} at column {error.colno}"})
+    return rows
+
+
+@router.post("/leads:import", status_code=202, response_model=ImportResult,
+             summary="Import up to 100,000 leads from CSV or JSON lines (published to leads.received.v1)",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string"}},
+                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def import_leads(request: Request, tenant: Tenant, broker: Broker, settings: Settings,
+                       idempotency_key: IdempotencyKey = None, x_source: EventSource = None) -> ImportResult:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _CSV_TYPES | _JSONL_TYPES:
+        raise Problem(415, "Unsupported Media Type",
+                      "Send text/csv (with a header row) or application/x-ndjson (one JSON object per line).")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > settings.import_max_bytes:
+            raise Problem(413, "Payload Too Large", f"An import may be at most {settings.import_max_bytes} bytes.")
+    text = _decode(bytes(body))
+    rows = _csv_rows(text) if content_type in _CSV_TYPES else _jsonl_rows(text)
+    if len(rows) > settings.import_max_rows:
+        raise Problem(413, "Too many rows", f"An import may have at most {settings.import_max_rows} rows; "
+                                            f"this one has {len(rows)}. Split the file.")
+    if not rows:
+        raise Problem(422, "Empty import", "The file has no data rows.")
+
+    import_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|import|{idempotency_key}")) if idempotency_key \
+        else str(uuid.uuid4())
+    valid: list[tuple[int, LeadReceived]] = []
+    errors: list[RowError] = []
+    invalid = 0
+    for number, row in enumerate(rows, start=1):
+        problem = row.get("__error__") if isinstance(row, dict) else "a row must be a JSON object"
+        if problem is None:
+            try:
+                valid.append((number, LeadReceived.model_validate(row)))
+                continue
+            except ValidationError as error:
+                problem = describe_validation_error(error)
+        invalid += 1
+        if len(errors) < 100:
+            errors.append(RowError(row=number, error=problem))
+    if not valid:
+        raise Problem(422, "No valid rows", "Every row of the import is invalid.", errors=[e.model_dump() for e in errors])
+
+    source = x_source or f"/http/lead-intake/imports/{import_id}"
+    pending = []
+    for number, lead in valid:
+        _, sent = await _publish(broker, settings, lead, tenant=tenant, source=source,
+                                 event_id=str(uuid.uuid5(_IMPORT_IDS, f"{import_id}|{number}")), confirm=False)
+        pending.append(sent)
+        if len(pending) >= 5000:
+            await await_confirmations(pending)
+            pending.clear()
+    await await_confirmations(pending)
+    return ImportResult(import_id=import_id, rows=len(rows), accepted=len(valid), invalid=invalid, errors=errors)
+
+
+@router.get("/submissions/{event_id}", response_model=SubmissionStatus,
+            summary="What became of a submitted lead (pending until processed)")
+async def submission_status(event_id: str, tenant: Tenant, intake: Intake) -> SubmissionStatus:
+    outcome = await intake.store.inbox.outcome(tenant, event_id)
+    if outcome is None:
+        return SubmissionStatus(event_id=event_id, status="pending")
+    return SubmissionStatus(event_id=event_id, **outcome)
+
+
+@router.get("/leads/{lead_id}", response_model=LeadView, summary="One stored lead")
+async def get_lead(lead_id: str, tenant: Tenant, intake: Intake) -> LeadView:
+    doc = await intake.store.get_lead(tenant, lead_id)
+    if doc is None:
+        raise Problem(404, "Lead not found", f"No lead {lead_id!r} in tenant {tenant!r}.")
+    return LeadView.from_doc(doc)
+
+
+@router.get("/leads", response_model=LeadPage, summary="Search leads, newest first")
+async def search_leads(
+    tenant: Tenant,
+    intake: Intake,
+    settings: Settings,
+    phone: Annotated[str | None, Query(max_length=40, description="Any written form; matched in E.164.")] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    grade: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
+    channel: Channel | None = None,
+    business_line: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> LeadPage:
+    filters: dict[str, Any] = {}
+    if phone is not None:
+        parsed = domain.standardize_phone(phone, settings.default_region)
+        if parsed is None or parsed.e164 is None:
+            raise Problem(422, "Invalid phone", f"{phone!r} is not a phone number.")
+        filters["phone_e164"] = parsed.e164
+    if email is not None:
+        filters["email"] = domain.normalize_email(email)[0]
+    if grade is not None:
+        filters["grade"] = grade
+    if channel is not None:
+        filters["channel"] = channel.value
+    if business_line is not None:
+        filters["business_line"] = business_line
+    docs = await intake.store.search_leads(tenant, filters, limit, cursor)
+    return LeadPage(items=[LeadView.from_doc(d) for d in docs],
+                    next_cursor=docs[-1]["_id"] if len(docs) == limit else None)
+
+
+# ---- do-not-call list ------------------------------------------------------------------------------
+
+dnc_router = APIRouter(prefix="/v1/do-not-call", tags=["do-not-call"])
+
+
+def _phone_param(phone: str, settings: LeadIntakeSettings) -> str:
+    parsed = domain.standardize_phone(phone, settings.default_region)
+    if parsed is None or not parsed.valid or parsed.e164 is None:
+        raise Problem(422, "Invalid phone", f"{phone!r} is not a valid phone number.")
+    return parsed.e164
+
+
+@dnc_router.put("/{phone}", response_model=DoNotCallEntry, summary="Put a number on the do-not-call list")
+async def put_do_not_call(phone: str, tenant: Tenant, intake: Intake, settings: Settings,
+                          body: DoNotCallIn | None = None) -> DoNotCallEntry:
+    doc = await intake.store.put_do_not_call(tenant, _phone_param(phone, settings), body.reason if body else None)
+    return DoNotCallEntry.model_validate(doc)
+
+
+@dnc_router.get("/{phone}", response_model=DoNotCallEntry, summary="Whether a number is on the list")
+async def get_do_not_call(phone: str, tenant: Tenant, intake: Intake, settings: Settings) -> DoNotCallEntry:
+    e164 = _phone_param(phone, settings)
+    doc = await intake.store.get_do_not_call(tenant, e164)
+    if doc is None:
+        raise Problem(404, "Not on the list", f"{e164} is not on the do-not-call list.")
+    return DoNotCallEntry.model_validate(doc)
+
+
+@dnc_router.delete("/{phone}", status_code=204, summary="Take a number off the list")
+async def delete_do_not_call(phone: str, tenant: Tenant, intake: Intake, settings: Settings) -> Response:
+    e164 = _phone_param(phone, settings)
+    if not await intake.store.delete_do_not_call(tenant, e164):
+        raise Problem(404, "Not on the list", f"{e164} is not on the do-not-call list.")
+    return Response(status_code=204)
+
+
+@dnc_router.get("", response_model=DoNotCallPage, summary="The do-not-call list, by number")
+async def list_do_not_call(tenant: Tenant, intake: Intake, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                           cursor: Annotated[str | None, Query(max_length=40)] = None) -> DoNotCallPage:
+    docs = await intake.store.list_do_not_call(tenant, limit, cursor)
+    return DoNotCallPage(items=[DoNotCallEntry.model_validate(d) for d in docs],
+                         next_cursor=docs[-1]["phone_e164"] if len(docs) == limit else None)
+
+
+# ---- scoring -----------------------------------------------------------------------------------------
+
+scoring_router = APIRouter(prefix="/v1/scoring", tags=["scoring"])
+
+
+@scoring_router.get("/weights", response_model=WeightsView, summary="Scoring weights in force")
+async def get_weights(tenant: Tenant, intake: Intake, response: Response) -> WeightsView:
+    weights, version = await intake.store.get_weights(tenant)
+    response.headers["ETag"] = f'"{version}"'
+    return WeightsView(version=version, weights=weights.model_dump(mode="json"))
+
+
+@scoring_router.put("/weights", response_model=WeightsView, summary="Replace the scoring weights")
+async def put_weights(weights: domain.ScoringWeights, tenant: Tenant, intake: Intake, response: Response,
+                      if_match: Annotated[str | None, Header(description="Version from GET, e.g. \"3\"")] = None,
+                      ) -> WeightsView:
+    expected: int | None = None
+    if if_match is not None:
+        try:
+            expected = int(if_match.strip().strip('"').removeprefix("W/").strip('"'))
+        except ValueError as error:
+            raise Problem(400, "Invalid If-Match", "If-Match must be the version number from GET.") from error
+    version = await intake.store.put_weights(tenant, weights, expected)
+    if version is None:
+        raise Problem(412, "Weights changed meanwhile",
+                      f"The weights are no longer at version {expected}; read them again and retry.")
+    intake.forget_weights(tenant)
+    response.headers["ETag"] = f'"{version}"'
+    return WeightsView(version=version, weights=weights.model_dump(mode="json"))
+
+
+@scoring_router.get("/models", response_model=list[ModelView],
+                    summary="Outcomes learned per business line and whether the model is in use")
+async def get_models(tenant: Tenant, intake: Intake) -> list[ModelView]:
+    weights = await intake.weights(tenant)
+    return [
+        ModelView(business_line=doc["business_line"], won=doc.get("won", 0), lost=doc.get("lost", 0),
+                  active=weights.model_trusted(doc.get("won", 0), doc.get("lost", 0)))
+        for doc in await intake.store.list_models(tenant)
+    ]

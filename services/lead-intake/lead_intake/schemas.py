@@ -1,0 +1,109 @@
+"""HTTP request and response bodies of lead-intake (event payloads live in contracts/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from telesales_contracts.leads import ModelContribution, NumberCheck, ScoreContribution, SourceTouch
+
+
+class Accepted(BaseModel):
+    event_id: str = Field(description="Id of the leads.received.v1 event; idempotency key of the lead.")
+    status_url: str = Field(description="Where to ask what became of the lead.")
+
+
+class SubmissionStatus(BaseModel):
+    event_id: str
+    status: Literal["pending", "qualified", "merged", "rejected"]
+    lead_id: str | None = None
+    matched_on: str | None = None
+    reasons: list[dict[str, Any]] = Field(default_factory=list)
+    processed_at: datetime | None = None
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1-based data row (the CSV header is row 0).")
+    error: str
+
+
+class ImportResult(BaseModel):
+    import_id: str
+    rows: int
+    accepted: int
+    invalid: int
+    errors: list[RowError] = Field(description="The first 100 invalid rows.")
+
+
+class LeadView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    lead_id: str
+    tenant_id: str
+    phone_e164: str | None
+    email: str | None
+    name: str | None
+    company: str | None
+    channel: str
+    channel_raw: str | None
+    business_line: str
+    product_interest: str | None
+    region: str | None
+    carrier: str | None
+    number_type: str | None
+    number_check: NumberCheck | None
+    score: int
+    grade: str
+    rule_score: int
+    score_breakdown: list[ScoreContribution]
+    model: ModelContribution | None
+    touches: list[SourceTouch]
+    touches_count: int
+    notes: str | None
+    attributes: dict[str, str]
+    outcome: dict[str, Any] | None = None
+    received_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> LeadView:
+        return cls.model_validate({**doc, "lead_id": doc["_id"]})
+
+
+class LeadPage(BaseModel):
+    items: list[LeadView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class DoNotCallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class DoNotCallEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    phone_e164: str
+    reason: str | None = None
+    added_at: datetime
+    updated_at: datetime
+
+
+class DoNotCallPage(BaseModel):
+    items: list[DoNotCallEntry]
+    next_cursor: str | None
+
+
+class WeightsView(BaseModel):
+    version: int = Field(description="0 while the defaults apply; send it back as If-Match to update safely.")
+    weights: Any
+
+
+class ModelView(BaseModel):
+    business_line: str
+    won: int
+    lost: int
+    active: bool = Field(description="Whether the model blends into scores under the current weights.")

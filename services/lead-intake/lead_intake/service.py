@@ -1,0 +1,326 @@
+"""The service layer: takes validated events, asks the domain, persists and announces, in one
+transaction per batch. Thin on purpose: decisions live in domain.py, storage in store.py."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+from telesales_contracts.leads import (
+    LeadMerged,
+    LeadOutcome,
+    LeadQualified,
+    LeadReceived,
+    LeadRejected,
+    NumberCheck,
+    SourceTouch,
+)
+from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED, Topic
+from telesales_runtime.consumer import Delivery
+from telesales_runtime.deadletter import DeadLetterPublisher
+from telesales_runtime.observability import MESSAGES_CONSUMED
+from telesales_runtime.outbox import outbox_row
+
+from . import domain
+from .checkers import NumberChecker
+from .settings import LeadIntakeSettings
+from .store import Doc, LeadStore
+
+log = logging.getLogger(__name__)
+
+SOURCE = "/services/lead-intake"
+
+
+class TtlCache:
+    """Per-key values kept for a few seconds: scoring weights and models change rarely but are read
+    for every batch."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._values: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any | None:
+        hit = self._values.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        self._values[key] = (time.monotonic() + self.seconds, value)
+
+    def drop(self, key: Any) -> None:
+        self._values.pop(key, None)
+
+
+@dataclass
+class _Plan:
+    """What one batch of one tenant will write."""
+
+    new_leads: list[Doc]
+    merges: list[tuple[str, Doc]]
+    inbox: list[Doc]
+    outbox: list[Doc]
+    outcomes: dict[str, int]
+
+
+class IntakeService:
+    def __init__(
+        self,
+        settings: LeadIntakeSettings,
+        store: LeadStore,
+        checker: NumberChecker,
+        dead_letters: DeadLetterPublisher,
+        notify_outbox: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.checker = checker
+        self.dead_letters = dead_letters
+        self.notify_outbox = notify_outbox
+        self.test_numbers = frozenset(settings.test_numbers)
+        self._weights = TtlCache(settings.config_cache_seconds)
+        self._models = TtlCache(settings.config_cache_seconds)
+
+    # ---- configuration -------------------------------------------------------------------------------
+
+    async def weights(self, tenant: str) -> domain.ScoringWeights:
+        cached = self._weights.get(tenant)
+        if cached is None:
+            cached, _version = await self.store.get_weights(tenant)
+            self._weights.put(tenant, cached)
+        return cached
+
+    def forget_weights(self, tenant: str) -> None:
+        self._weights.drop(tenant)
+
+    async def _outcome_counts(self, tenant: str, lines: set[str]) -> dict[str, domain.OutcomeCounts]:
+        out: dict[str, domain.OutcomeCounts] = {}
+        missing = []
+        for line in lines:
+            cached = self._models.get((tenant, line))
+            if cached is None:
+                missing.append(line)
+            else:
+                out[line] = cached
+        if missing:
+            for line, counts in (await self.store.outcome_counts(tenant, missing)).items():
+                self._models.put((tenant, line), counts)
+                out[line] = counts
+        return out
+
+    # ---- leads.received.v1 ---------------------------------------------------------------------------
+
+    async def handle_received(self, deliveries: Sequence[Delivery]) -> dict[str, int]:
+        """Process a batch; returns how many leads were qualified, merged, rejected or skipped."""
+        totals: dict[str, int] = defaultdict(int)
+        by_tenant: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in deliveries:
+            by_tenant[delivery.event.tenantid].append(delivery)
+        for tenant, items in by_tenant.items():
+            for outcome, n in (await self._process_tenant_batch(tenant, items)).items():
+                totals[outcome] += n
+        for outcome, n in totals.items():
+            MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.received.v1",
+                                     "duplicate" if outcome == "duplicate" else "processed").inc(n)
+        return dict(totals)
+
+    async def _process_tenant_batch(self, tenant: str, items: list[Delivery], attempts: int = 2) -> dict[str, int]:
+        plan = await self._plan(tenant, items)
+        try:
+            await self.store.commit(new_leads=plan.new_leads, merges=plan.merges,
+                                    inbox_entries=plan.inbox, outbox_rows=plan.outbox)
+        except DuplicateKeyError:
+            # Another consumer stored one of these people (or these event ids) since we looked.
+            # Redo the lead(s) one by one: the fresh look-up then finds them and merges.
+            if len(items) > 1:
+                totals: dict[str, int] = defaultdict(int)
+                for item in items:
+                    for outcome, n in (await self._process_tenant_batch(tenant, [item])).items():
+                        totals[outcome] += n
+                return dict(totals)
+            if attempts <= 1:
+                raise
+            return await self._process_tenant_batch(tenant, items, attempts - 1)
+        if plan.outbox:
+            self.notify_outbox()
+        return plan.outcomes
+
+    async def _plan(self, tenant: str, items: list[Delivery]) -> _Plan:
+        plan = _Plan([], [], [], [], defaultdict(int))
+        done = await self.store.inbox.processed(d.key for d in items)
+        fresh = [d for d in items if d.key not in done]
+        if len(fresh) < len(items):
+            plan.outcomes["duplicate"] += len(items) - len(fresh)
+        if not fresh:
+            return plan
+
+        cleaned = [(d, domain.standardize(d.event.data, self.settings.default_region)) for d in fresh]
+        valid_phones = [c.phone for _, c in cleaned if c.phone is not None and c.phone.valid]
+        dnc = await self.store.do_not_call_hits(tenant, sorted({p.e164 for p in valid_phones if p.e164}))
+        checks = await self.checker.check(valid_phones, dnc)
+        weights = await self.weights(tenant)
+        models = await self._outcome_counts(tenant, {c.business_line for _, c in cleaned})
+
+        accepted: list[tuple[Delivery, domain.CleanLead]] = []
+        for delivery, clean in cleaned:
+            e164 = clean.dedup_phone
+            reasons = domain.junk_reasons(clean, on_do_not_call=e164 in dnc if e164 else False,
+                                          check=checks.get(e164) if e164 else None, test_numbers=self.test_numbers)
+            if reasons:
+                self._reject(plan, tenant, delivery, clean, reasons)
+            else:
+                accepted.append((delivery, clean))
+
+        matches = await self.store.find_matches(
+            tenant,
+            sorted({c.dedup_phone for _, c in accepted if c.dedup_phone}),
+            sorted({c.dedup_email for _, c in accepted if c.dedup_email}),
+        )
+        # lead id and touches so far, by phone and by email (stored leads, then leads new in this batch)
+        by_phone: dict[str, list[Any]] = {m["phone_e164"]: [m["_id"], m.get("touches_count", 1)]
+                                          for m in matches if m.get("phone_e164")}
+        by_email: dict[str, list[Any]] = {m["email"]: [m["_id"], m.get("touches_count", 1)]
+                                          for m in matches if m.get("email")}
+        for delivery, clean in accepted:
+            touch = self._touch(delivery, clean)
+            phone, email = clean.dedup_phone, clean.dedup_email
+            existing, matched_on = (by_phone.get(phone), "phone") if phone and phone in by_phone else \
+                                   (by_email.get(email), "email") if email and email in by_email else (None, None)
+            if existing is not None:
+                existing[1] += 1
+                self._merge(plan, tenant, delivery, existing, matched_on, touch)  # type: ignore[arg-type]
+                continue
+            score = domain.score_lead(clean, weights, models.get(clean.business_line))
+            lead_id = self._qualify(plan, tenant, delivery, clean, score, checks.get(phone) if phone else None, touch)
+            entry = [lead_id, 1]
+            if phone:
+                by_phone[phone] = entry
+            if email:
+                by_email[email] = entry  # the same list: touches counted once for both keys
+        return plan
+
+    @staticmethod
+    def _touch(delivery: Delivery, clean: domain.CleanLead) -> SourceTouch:
+        return SourceTouch(event_id=delivery.event.id, source=delivery.event.source, channel=clean.channel,
+                           channel_raw=clean.channel_raw, received_at=delivery.event.time)
+
+    def _reject(self, plan: _Plan, tenant: str, delivery: Delivery, clean: domain.CleanLead,
+                reasons: list[Any]) -> None:
+        data = LeadRejected(reasons=reasons, phone_raw=clean.phone.raw if clean.phone else None,
+                            phone_e164=clean.phone.e164 if clean.phone else None, email=clean.email,
+                            channel=clean.channel, business_line=clean.business_line,
+                            touch=self._touch(delivery, clean))
+        event = LEADS_REJECTED.event(data, source=SOURCE, tenantid=tenant, subject=delivery.event.id)
+        plan.outbox.append(outbox_row(LEADS_REJECTED.name, event, data.phone_e164 or delivery.event.id))
+        plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {
+            "status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons]}))
+        plan.outcomes["rejected"] += 1
+
+    def _merge(self, plan: _Plan, tenant: str, delivery: Delivery, existing: list[Any],
+               matched_on: str, touch: SourceTouch) -> None:
+        lead_id, touches = existing
+        new_lead = next((doc for doc in plan.new_leads if doc["_id"] == lead_id), None)
+        touch_doc = touch.model_dump(mode="python")
+        if new_lead is not None:  # the first arrival is in this same batch
+            new_lead["touches"].append(touch_doc)
+            new_lead["touches_count"] += 1
+        else:
+            plan.merges.append((lead_id, touch_doc))
+        data = LeadMerged(lead_id=lead_id, matched_on=matched_on, touch=touch, touches=touches)  # type: ignore[arg-type]
+        event = LEADS_MERGED.event(data, source=SOURCE, tenantid=tenant, subject=lead_id)
+        plan.outbox.append(outbox_row(LEADS_MERGED.name, event, lead_id))
+        plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id,
+                                                 {"status": "merged", "lead_id": lead_id, "matched_on": matched_on}))
+        plan.outcomes["merged"] += 1
+
+    def _qualify(self, plan: _Plan, tenant: str, delivery: Delivery, clean: domain.CleanLead, score: domain.Score,
+                 check: domain.NumberCheckResult | None, touch: SourceTouch) -> str:
+        lead_id = str(ObjectId())
+        phone = clean.phone
+        data = LeadQualified(
+            lead_id=lead_id,
+            phone_e164=clean.dedup_phone,
+            email=clean.dedup_email,
+            name=clean.name,
+            company=clean.company,
+            channel=clean.channel,
+            channel_raw=clean.channel_raw,
+            business_line=clean.business_line,
+            product_interest=clean.product_interest,
+            region=clean.region,
+            carrier=phone.carrier if phone else None,
+            number_type=phone.number_type if phone else None,
+            number_check=NumberCheck(checker=check.checker, status=check.status, detail=check.detail) if check else None,
+            score=score.score,
+            grade=score.grade,
+            score_breakdown=score.breakdown,
+            model=score.model,
+            touch=touch,
+            notes=clean.notes,
+            attributes=dict(clean.attributes),
+        )
+        now = datetime.now(UTC)
+        doc = data.model_dump(mode="python", exclude={"lead_id", "touch"})
+        doc.update({
+            "_id": lead_id,
+            "tenant_id": tenant,
+            "rule_score": score.rule_score,
+            "model_features": score.features,
+            "touches": [touch.model_dump(mode="python")],
+            "touches_count": 1,
+            "received_at": delivery.event.time,
+            "created_at": now,
+            "updated_at": now,
+        })
+        plan.new_leads.append(doc)
+        event = LEADS_QUALIFIED.event(data, source=SOURCE, tenantid=tenant, subject=lead_id)
+        plan.outbox.append(outbox_row(LEADS_QUALIFIED.name, event, lead_id))
+        plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "qualified", "lead_id": lead_id}))
+        plan.outcomes["qualified"] += 1
+        return lead_id
+
+    # ---- leads.outcome.v1 ----------------------------------------------------------------------------
+
+    async def handle_outcomes(self, deliveries: Sequence[Delivery]) -> None:
+        done_by_tenant: dict[str, set[tuple[str, str]]] = {}
+        for delivery in deliveries:
+            tenant = delivery.event.tenantid
+            if tenant not in done_by_tenant:
+                done_by_tenant[tenant] = await self.store.inbox.processed(
+                    d.key for d in deliveries if d.event.tenantid == tenant)
+            if delivery.key in done_by_tenant[tenant]:
+                MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "duplicate").inc()
+                continue
+            outcome: LeadOutcome = delivery.event.data
+            lead = await self.store.get_lead(tenant, outcome.lead_id)
+            if lead is None:
+                # Valid, but about a lead this tenant does not have: keep it for a replay once it exists.
+                await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
+                                             error=f"tenant {tenant!r} has no lead {outcome.lead_id!r}")
+                continue
+            line = outcome.business_line or lead["business_line"]
+            increments = domain.OutcomeCounts.increments(lead["model_features"], outcome.outcome)
+            record = {"outcome": outcome.outcome, "amount_fen": outcome.amount_fen, "event_id": delivery.event.id,
+                      "decided_at": delivery.event.time}
+            try:
+                await self.store.record_outcome(
+                    tenant=tenant, lead_id=outcome.lead_id, business_line=line, increments=increments, outcome=record,
+                    inbox_entry=self.store.inbox.entry(tenant, delivery.event.id,
+                                                       {"status": "outcome_recorded", "lead_id": outcome.lead_id}))
+            except DuplicateKeyError:
+                continue  # a concurrent delivery of the same event id recorded it first
+            self._models.drop((tenant, line))
+            MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "processed").inc()
+
+
+def received_event(topic: Topic, data: LeadReceived, *, tenant: str, source: str, event_id: str | None) -> Any:
+    """An incoming lead as a CloudEvent, for the HTTP entrances."""
+    attributes = {"id": event_id} if event_id else {}
+    return topic.event(data, source=source, tenantid=tenant, **attributes)

@@ -1,0 +1,30 @@
+"""lead-intake settings: environment variables prefixed LEAD_INTAKE_ (broker, database and cache
+addresses may also come from the shared TELESALES_ prefix)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from telesales_runtime.settings import ServiceSettings
+
+
+class LeadIntakeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="LEAD_INTAKE_")
+
+    service_name: str = "lead-intake"
+    http_port: int = 8101
+    consumer_group: str = "lead-intake"
+    batch_max_records: int = Field(default=1000, ge=1, le=10_000,
+                                   description="Most records one handler call takes from Kafka.")
+    default_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$",
+                                description="Region a national phone number is read in.")
+    test_numbers: list[str] = Field(default_factory=list, description="Extra E.164 test numbers to reject.")
+    number_checker: Literal["offline", "http"] = "offline"
+    number_checker_url: str | None = Field(default=None, description="POST endpoint of the HTTP number checker.")
+    number_checker_timeout_seconds: float = Field(default=2.0, gt=0)
+    import_max_rows: int = Field(default=100_000, ge=1)
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    config_cache_seconds: float = Field(default=5.0, ge=0,
+                                        description="How long scoring weights and models are cached in memory.")

@@ -1,0 +1,173 @@
+"""MongoDB persistence of lead-intake. Every document carries `tenant_id` and every query filters on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from telesales_runtime.consumer import Inbox
+from telesales_runtime.mongo import in_transaction
+from telesales_runtime.outbox import write_outbox
+
+from .domain import OutcomeCounts, ScoringWeights
+
+Doc = dict[str, Any]
+
+
+class LeadStore:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str) -> None:
+        self.client = client
+        self.db = client[database]
+        self.leads = self.db["leads"]
+        self.do_not_call = self.db["do_not_call"]
+        self.weights = self.db["scoring_weights"]
+        self.models = self.db["outcome_models"]
+        self.outbox = self.db["outbox"]
+        self.leases = self.db["leases"]
+        self.inbox = Inbox(self.db["inbox"], consumer)
+
+    async def ensure_indexes(self) -> None:
+        # One lead per phone and per email within a tenant: the database, not the code, guarantees
+        # that concurrent deliveries of the same person never create two leads.
+        await self.leads.create_indexes([
+            IndexModel([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True, name="one_lead_per_phone",
+                       partialFilterExpression={"phone_e164": {"$type": "string"}}),
+            IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="one_lead_per_email",
+                       partialFilterExpression={"email": {"$type": "string"}}),
+            IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
+            IndexModel([("tenant_id", ASCENDING), ("grade", ASCENDING), ("_id", DESCENDING)]),
+            IndexModel([("tenant_id", ASCENDING), ("business_line", ASCENDING), ("_id", DESCENDING)]),
+            IndexModel([("tenant_id", ASCENDING), ("channel", ASCENDING), ("_id", DESCENDING)]),
+        ])
+        await self.do_not_call.create_index([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True)
+        await self.inbox.ensure_indexes()
+
+    # ---- leads -------------------------------------------------------------------------------------
+
+    async def find_matches(self, tenant: str, phones: list[str], emails: list[str]) -> list[Doc]:
+        clauses: list[Doc] = []
+        if phones:
+            clauses.append({"phone_e164": {"$in": phones}})
+        if emails:
+            clauses.append({"email": {"$in": emails}})
+        if not clauses:
+            return []
+        cursor = self.leads.find({"tenant_id": tenant, "$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1})
+        return await cursor.to_list()
+
+    async def commit(
+        self,
+        *,
+        new_leads: list[Doc],
+        merges: list[tuple[str, Doc]],
+        inbox_entries: list[Doc],
+        outbox_rows: list[Doc],
+    ) -> None:
+        """Leads, merges, processed event ids and outgoing events: all or nothing."""
+
+        async def work(session: AsyncClientSession) -> None:
+            if new_leads:
+                await self.leads.insert_many(new_leads, ordered=True, session=session)
+            if merges:
+                now = datetime.now(UTC)
+                await self.leads.bulk_write([
+                    UpdateOne({"_id": lead_id}, {"$push": {"touches": {"$each": [touch], "$slice": -200}},
+                                                 "$inc": {"touches_count": 1}, "$set": {"updated_at": now}})
+                    for lead_id, touch in merges
+                ], ordered=True, session=session)
+            await self.inbox.record(inbox_entries, session=session)
+            await write_outbox(self.outbox, outbox_rows, session)
+
+        await in_transaction(self.client, work)
+
+    async def get_lead(self, tenant: str, lead_id: str) -> Doc | None:
+        return await self.leads.find_one({"tenant_id": tenant, "_id": lead_id})
+
+    async def search_leads(self, tenant: str, filters: Doc, limit: int, after: str | None) -> list[Doc]:
+        query: Doc = {"tenant_id": tenant, **filters}
+        if after:
+            query["_id"] = {"$lt": after}
+        return await self.leads.find(query, sort=[("_id", DESCENDING)], limit=limit).to_list()
+
+    # ---- do-not-call ---------------------------------------------------------------------------------
+
+    async def do_not_call_hits(self, tenant: str, phones: list[str]) -> set[str]:
+        if not phones:
+            return set()
+        cursor = self.do_not_call.find({"tenant_id": tenant, "phone_e164": {"$in": phones}}, {"phone_e164": 1})
+        return {doc["phone_e164"] async for doc in cursor}
+
+    async def put_do_not_call(self, tenant: str, phone: str, reason: str | None) -> Doc:
+        now = datetime.now(UTC)
+        await self.do_not_call.update_one(
+            {"tenant_id": tenant, "phone_e164": phone},
+            {"$set": {"reason": reason, "updated_at": now}, "$setOnInsert": {"added_at": now}},
+            upsert=True,
+        )
+        return await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0})  # type: ignore[return-value]
+
+    async def get_do_not_call(self, tenant: str, phone: str) -> Doc | None:
+        return await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0})
+
+    async def delete_do_not_call(self, tenant: str, phone: str) -> bool:
+        result = await self.do_not_call.delete_one({"tenant_id": tenant, "phone_e164": phone})
+        return result.deleted_count == 1
+
+    async def list_do_not_call(self, tenant: str, limit: int, after: str | None) -> list[Doc]:
+        query: Doc = {"tenant_id": tenant}
+        if after:
+            query["phone_e164"] = {"$gt": after}
+        return await self.do_not_call.find(query, {"_id": 0}, sort=[("phone_e164", ASCENDING)], limit=limit).to_list()
+
+    # ---- scoring configuration and the learned model --------------------------------------------------
+
+    async def get_weights(self, tenant: str) -> tuple[ScoringWeights, int]:
+        doc = await self.weights.find_one({"_id": tenant})
+        if doc is None:
+            return ScoringWeights(), 0
+        return ScoringWeights.model_validate(doc["weights"]), doc["version"]
+
+    async def put_weights(self, tenant: str, weights: ScoringWeights, expected_version: int | None) -> int | None:
+        """Store new weights; with `expected_version`, only if nobody changed them since (else None)."""
+        now = datetime.now(UTC)
+        body = {"weights": weights.model_dump(mode="json"), "updated_at": now, "tenant_id": tenant}
+        if expected_version is None:
+            doc = await self.weights.find_one_and_update(
+                {"_id": tenant}, {"$set": body, "$inc": {"version": 1}}, upsert=True, return_document=True)
+            return doc["version"]
+        if expected_version == 0:
+            try:
+                await self.weights.insert_one({"_id": tenant, "version": 1, **body})
+                return 1
+            except Exception:  # noqa: BLE001 - someone created them first
+                return None
+        doc = await self.weights.find_one_and_update(
+            {"_id": tenant, "version": expected_version}, {"$set": body, "$inc": {"version": 1}}, return_document=True)
+        return None if doc is None else doc["version"]
+
+    async def outcome_counts(self, tenant: str, business_lines: list[str]) -> dict[str, OutcomeCounts]:
+        ids = [f"{tenant}|{line}" for line in business_lines]
+        out = {line: OutcomeCounts() for line in business_lines}
+        async for doc in self.models.find({"_id": {"$in": ids}}):
+            out[doc["business_line"]] = OutcomeCounts(won=doc.get("won", 0), lost=doc.get("lost", 0),
+                                                      features=doc.get("features", {}))
+        return out
+
+    async def list_models(self, tenant: str) -> list[Doc]:
+        return await self.models.find({"tenant_id": tenant}, {"_id": 0}).to_list()
+
+    async def record_outcome(self, *, tenant: str, lead_id: str, business_line: str, increments: dict[str, int],
+                             outcome: Doc, inbox_entry: Doc) -> None:
+        async def work(session: AsyncClientSession) -> None:
+            await self.models.update_one(
+                {"_id": f"{tenant}|{business_line}"},
+                {"$inc": increments, "$set": {"tenant_id": tenant, "business_line": business_line,
+                                              "updated_at": datetime.now(UTC)}},
+                upsert=True, session=session)
+            await self.leads.update_one({"tenant_id": tenant, "_id": lead_id}, {"$set": {"outcome": outcome}},
+                                        session=session)
+            await self.inbox.record([inbox_entry], session=session)
+
+        await in_transaction(self.client, work)

@@ -1,0 +1,198 @@
+"""leads.received.v1 and leads.outcome.v1 handlers: real MongoDB, in-memory broker (TestKafkaBroker)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+
+import pytest
+from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_OUTCOME, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_runtime.consumer import Delivery
+
+from ..conftest import Harness, lead
+
+pytestmark = pytest.mark.integration
+
+
+async def test_valid_lead_is_stored_and_qualified_with_explained_score(harness: Harness) -> None:
+    event_id = await harness.send(lead())
+    [stored] = await harness.leads()
+    assert stored["phone_e164"] == "+8613924681357"
+    assert stored["email"] == "zhangwei@example.cn"
+    assert stored["channel"] == "search_ads_seo" and stored["channel_raw"] == "百度SEM"
+    assert stored["number_type"] == "mobile" and stored["carrier"] == "中国移动"
+    assert stored["region"].startswith("广东省")
+    assert stored["touches"][0]["event_id"] == event_id
+
+    # nothing leaves before the outbox is relayed: the event and the lead were written together
+    assert harness.of(LEADS_QUALIFIED.name) == []
+    await harness.relay()
+    [event] = harness.of(LEADS_QUALIFIED.name)
+    data = event["data"]
+    assert event["type"] == "telesales.leads.qualified.v1" and event["subject"] == stored["_id"]
+    assert data["lead_id"] == stored["_id"]
+    features = {c["feature"]: c["points"] for c in data["score_breakdown"]}
+    assert features["channel"] == 20 and features["number_type"] == 15 and features["behaviour.unpaid_order"] == 15
+    assert data["score"] == min(100, round(sum(features.values())))
+    assert data["grade"] == "A" and data["model"] is None
+    assert await harness.intake.store.outbox.count_documents({"tenant_id": harness.tenant}) == 0
+
+
+async def test_same_person_again_is_merged_not_duplicated(harness: Harness) -> None:
+    await harness.send(lead())
+    second = await harness.send(lead(phone="+86 139-2468-1357", channel="抖音", email=None))
+    third = await harness.send(lead(phone=None, email="ZhangWei@Example.cn", channel="forum"))
+    [stored] = await harness.leads()
+    assert stored["touches_count"] == 3
+    assert [t["event_id"] for t in stored["touches"]][1:] == [second, third]
+    await harness.relay()
+    merged = harness.of(LEADS_MERGED.name)
+    assert [(m["data"]["matched_on"], m["data"]["touches"]) for m in merged] == [("phone", 2), ("email", 3)]
+    assert len(harness.of(LEADS_QUALIFIED.name)) == 1
+
+
+async def test_redelivered_event_has_no_second_effect(harness: Harness) -> None:
+    event_id = str(uuid.uuid4())
+    await harness.send(lead(), event_id=event_id)
+    await harness.send(lead(), event_id=event_id)
+    await harness.send(lead(channel="other"), event_id=event_id)
+    [stored] = await harness.leads()
+    assert stored["touches_count"] == 1
+    await harness.relay()
+    assert len(harness.of(LEADS_QUALIFIED.name)) == 1 and harness.of(LEADS_MERGED.name) == []
+
+
+async def test_one_batch_with_the_same_person_twice_makes_one_lead(harness: Harness) -> None:
+    first, second = (harness_delivery(harness, lead(name=n)) for n in ("A", "B"))
+    outcome = await harness.intake.handle_received([first, second])
+    assert outcome == {"qualified": 1, "merged": 1}
+    [stored] = await harness.leads()
+    assert stored["name"] == "A" and stored["touches_count"] == 2
+
+
+async def test_concurrent_deliveries_of_one_person_never_make_two_leads(harness: Harness) -> None:
+    """Two consumers race on the same new phone: the unique index lets one insert; the other merges."""
+    deliveries = [harness_delivery(harness, lead(name=f"racer {i}")) for i in range(6)]
+    results = await asyncio.gather(*(harness.intake.handle_received([d]) for d in deliveries))
+    assert sum(r.get("qualified", 0) for r in results) == 1
+    assert sum(r.get("merged", 0) for r in results) == 5
+    [stored] = await harness.leads()
+    assert stored["touches_count"] == 6
+
+
+@pytest.mark.parametrize(
+    ("overrides", "codes"),
+    [
+        ({"phone": "13800138000"}, ["test_number"]),
+        ({"phone": "12345"}, ["invalid_number"]),
+        ({"phone": "abc"}, ["impossible_number"]),
+        ({"phone": None, "email": None}, ["no_contact"]),
+        ({"phone": None, "email": "not-an-email"}, ["invalid_email", "no_contact"]),
+    ],
+)
+async def test_junk_is_rejected_with_reason_codes(harness: Harness, overrides: dict, codes: list[str]) -> None:
+    event_id = await harness.send(lead(**overrides))
+    assert await harness.leads() == []
+    await harness.relay()
+    [rejected] = harness.of(LEADS_REJECTED.name)
+    assert [r["code"] for r in rejected["data"]["reasons"]] == codes
+    status = await harness.http.get(f"/v1/submissions/{event_id}")
+    assert status.json()["status"] == "rejected"
+
+
+async def test_do_not_call_number_is_rejected(harness: Harness) -> None:
+    response = await harness.http.put("/v1/do-not-call/139-2468-1357", json={"reason": "customer asked"})
+    assert response.status_code == 200 and response.json()["phone_e164"] == "+8613924681357"
+    await harness.send(lead())
+    await harness.relay()
+    [rejected] = harness.of(LEADS_REJECTED.name)
+    assert [r["code"] for r in rejected["data"]["reasons"]] == ["do_not_call"]
+    assert await harness.leads() == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_type"),
+    [
+        (b"\xff\xfe not json at all", "json_error"),
+        (b'{"specversion": "1.0"}', "schema_error"),
+        (b"[1, 2, 3]", "schema_error"),
+    ],
+)
+async def test_garbage_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
+    harness: Harness, payload: bytes, error_type: str
+) -> None:
+    await harness.send(payload)
+    await harness.send(lead())  # the next message on the topic is still processed
+    letters = [e for e in harness.events[DEAD_LETTERS.name] if base64.b64decode(e["data"]["payload_b64"]) == payload]
+    assert len(letters) == 1
+    letter = letters[0]["data"]
+    assert letter["error_type"] == error_type and letter["original_topic"] == "leads.received.v1"
+    assert letter["service"] == "lead-intake" and letter["error"]
+    assert len(await harness.leads()) == 1
+
+
+async def test_unknown_field_and_wrong_type_are_dead_lettered(harness: Harness) -> None:
+    await harness.send(lead(favourite_colour="blue"))
+    await harness.send(lead(), event_type="telesales.leads.qualified.v1")
+    errors = [e["data"]["error"] for e in harness.of(DEAD_LETTERS.name)]
+    assert any("favourite_colour" in e for e in errors)
+    assert any("type must be 'telesales.leads.received.v1'" in e for e in errors)
+    assert await harness.leads() == []
+
+
+async def test_tenants_never_see_each_other(harness: Harness) -> None:
+    other = f"t-{uuid.uuid4().hex[:12]}"
+    await harness.send(lead())
+    await harness.send(lead(), tenant=other)
+    mine = await harness.leads()
+    theirs = await harness.intake.store.leads.find({"tenant_id": other}).to_list()
+    assert len(mine) == 1 and len(theirs) == 1 and mine[0]["_id"] != theirs[0]["_id"]
+    assert mine[0]["touches_count"] == 1  # not merged across tenants
+    response = await harness.http.get(f"/v1/leads/{theirs[0]['_id']}")
+    assert response.status_code == 404
+
+
+async def test_outcomes_train_the_model_that_then_blends_into_scores(harness: Harness) -> None:
+    await harness.http.put("/v1/scoring/weights", json={"model_min_outcomes": 4, "model_min_per_class": 2})
+    lead_ids = []
+    for i in range(4):
+        await harness.send(lead(phone=f"1392468{1360 + i}", email=None, channel="inbound" if i < 2 else "forum"))
+    lead_ids = [d["_id"] for d in sorted(await harness.leads(), key=lambda d: d["phone_e164"])]
+    for lead_id, outcome in zip(lead_ids, ["won", "won", "lost", "lost"], strict=True):
+        await harness.send({"lead_id": lead_id, "outcome": outcome}, topic=LEADS_OUTCOME.name)
+    models = (await harness.http.get("/v1/scoring/models")).json()
+    assert models == [{"business_line": "education", "won": 2, "lost": 2, "active": True}]
+
+    await harness.send(lead(phone="13924681370", email=None, channel="inbound"))
+    await harness.relay()
+    scored = harness.of(LEADS_QUALIFIED.name)[-1]["data"]
+    assert scored["model"]["outcomes_used"] == 4
+    assert scored["model"]["probability_won"] > 0.5
+    assert scored["model"]["feature_log_odds"]["channel"] > 0
+    earlier = harness.of(LEADS_QUALIFIED.name)[0]["data"]
+    assert earlier["model"] is None
+
+
+async def test_outcome_redelivery_counts_once_and_unknown_lead_is_dead_lettered(harness: Harness) -> None:
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    event_id = str(uuid.uuid4())
+    for _ in range(2):
+        await harness.send({"lead_id": stored["_id"], "outcome": "won", "amount_fen": 1_280_000},
+                           topic=LEADS_OUTCOME.name, event_id=event_id)
+    models = (await harness.http.get("/v1/scoring/models")).json()
+    assert models[0]["won"] == 1
+    await harness.send({"lead_id": "no-such-lead", "outcome": "lost"}, topic=LEADS_OUTCOME.name)
+    [letter] = harness.of(DEAD_LETTERS.name)
+    assert letter["data"]["error_type"] == "unknown_lead"
+
+
+def harness_delivery(harness: Harness, data: dict) -> Delivery:
+    """A parsed delivery, to drive the service layer directly (batches, races)."""
+    from telesales_contracts.topics import LEADS_RECEIVED
+
+    event = LEADS_RECEIVED.event_model.model_validate(
+        {"id": str(uuid.uuid4()), "source": "/tests", "type": LEADS_RECEIVED.event_type, "tenantid": harness.tenant,
+         "data": data})
+    return Delivery(event=event, record=None)
