@@ -47,15 +47,16 @@ def dead_letter_for(record: Any, *, service: str, group: str, error_type: str, e
 
 
 class DeadLetterPublisher:
-    def __init__(self, broker: KafkaBroker, *, service: str, group: str) -> None:
+    def __init__(self, broker: KafkaBroker, *, service: str, group: str, source: str | None = None) -> None:
         self.broker = broker
+        self.source = source or f"/services/{service}"
         self.service = service
         self.group = group
 
     async def send(self, record: Any, *, error_type: str, error: str, tenantid: str = DEFAULT_TENANT) -> None:
         letter = dead_letter_for(record, service=self.service, group=self.group, error_type=error_type, error=error)
         event = DEAD_LETTERS.event(
-            letter, source=f"/services/{self.service}", tenantid=tenantid, subject=f"{record.topic}/{record.partition}/{record.offset}"
+            letter, source=self.source, tenantid=tenantid, subject=f"{record.topic}/{record.partition}/{record.offset}"
         )
         # Published directly and awaited: if this fails the handler fails and the message is redelivered.
         await self.broker.publish(

@@ -26,8 +26,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     default_tenant: str = "default"
+    event_source: str | None = Field(default=None, description="CloudEvents source of emitted events; "
+                                     "/services/<service_name> when unset.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=2000, ge=1)
+
+    @property
+    def source(self) -> str:
+        return self.event_source or f"/services/{self.service_name}"
 
     @classmethod
     def settings_customise_sources(

@@ -37,7 +37,9 @@ PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, DEAD_LETTERS)
 
 def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
     router = KafkaRouter()
-    options = subscriber_options(settings, settings.consumer_group)
+    # One consumer group per subscription: each topic's consumer joins and rebalances on its own.
+    received_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_RECEIVED.name}")
+    outcome_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_OUTCOME.name}")
     service = settings.service_name
 
     # Declared once, for the AsyncAPI document; the outbox relay and the dead-letter publisher send on them.
@@ -52,7 +54,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
         await asyncio.sleep(1.0)
 
     @router.subscriber(LEADS_RECEIVED.name, batch=True, max_records=settings.batch_max_records,
-                       title=f"{LEADS_RECEIVED.name}:consume", description=LEADS_RECEIVED.description, **options)
+                       title=f"{LEADS_RECEIVED.name}:consume", description=LEADS_RECEIVED.description, **received_options)
     async def on_leads_received(body: list[bytes], message: KafkaMessage,
                                 intake: IntakeService = Context("intake")) -> None:
         with HANDLER_DURATION.labels(service, LEADS_RECEIVED.name).time():
@@ -65,7 +67,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
                 raise
 
     @router.subscriber(LEADS_OUTCOME.name, batch=True, max_records=500,
-                       title=f"{LEADS_OUTCOME.name}:consume", description=LEADS_OUTCOME.description, **options)
+                       title=f"{LEADS_OUTCOME.name}:consume", description=LEADS_OUTCOME.description, **outcome_options)
     async def on_lead_outcome(body: list[bytes], message: KafkaMessage,
                               intake: IntakeService = Context("intake")) -> None:
         with HANDLER_DURATION.labels(service, LEADS_OUTCOME.name).time():

@@ -42,7 +42,8 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
             raise ValueError("LEAD_INTAKE_NUMBER_CHECKER=http needs LEAD_INTAKE_NUMBER_CHECKER_URL")
         http_client = httpx.AsyncClient()
         checker = HttpNumberChecker(settings.number_checker_url, http_client, settings.number_checker_timeout_seconds)
-    dead_letters = DeadLetterPublisher(broker, service=settings.service_name, group=settings.consumer_group)
+    dead_letters = DeadLetterPublisher(broker, service=settings.service_name, group=settings.consumer_group,
+                                       source=settings.source)
     intake = IntakeService(settings, store, checker, dead_letters, relay.notify)
     broker.context.set_global("intake", intake)
 

@@ -35,9 +35,6 @@ from .store import Doc, LeadStore
 
 log = logging.getLogger(__name__)
 
-SOURCE = "/services/lead-intake"
-
-
 class TtlCache:
     """Per-key values kept for a few seconds: scoring weights and models change rarely but are read
     for every batch."""
@@ -217,7 +214,7 @@ class IntakeService:
                             phone_e164=clean.phone.e164 if clean.phone else None, email=clean.email,
                             channel=clean.channel, business_line=clean.business_line,
                             touch=self._touch(delivery, clean))
-        event = LEADS_REJECTED.event(data, source=SOURCE, tenantid=tenant, subject=delivery.event.id)
+        event = LEADS_REJECTED.event(data, source=self.settings.source, tenantid=tenant, subject=delivery.event.id)
         plan.outbox.append(outbox_row(LEADS_REJECTED.name, event, data.phone_e164 or delivery.event.id))
         plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {
             "status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons]}))
@@ -234,7 +231,7 @@ class IntakeService:
         else:
             plan.merges.append((lead_id, touch_doc))
         data = LeadMerged(lead_id=lead_id, matched_on=matched_on, touch=touch, touches=touches)  # type: ignore[arg-type]
-        event = LEADS_MERGED.event(data, source=SOURCE, tenantid=tenant, subject=lead_id)
+        event = LEADS_MERGED.event(data, source=self.settings.source, tenantid=tenant, subject=lead_id)
         plan.outbox.append(outbox_row(LEADS_MERGED.name, event, lead_id))
         plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id,
                                                  {"status": "merged", "lead_id": lead_id, "matched_on": matched_on}))
@@ -280,7 +277,7 @@ class IntakeService:
             "updated_at": now,
         })
         plan.new_leads.append(doc)
-        event = LEADS_QUALIFIED.event(data, source=SOURCE, tenantid=tenant, subject=lead_id)
+        event = LEADS_QUALIFIED.event(data, source=self.settings.source, tenantid=tenant, subject=lead_id)
         plan.outbox.append(outbox_row(LEADS_QUALIFIED.name, event, lead_id))
         plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "qualified", "lead_id": lead_id}))
         plan.outcomes["qualified"] += 1

@@ -1,0 +1,58 @@
+# One command installs and starts everything (`make up`); one runs every test (`make test`).
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV ?= uv
+RUN := $(UV) run --frozen
+STACK := $(RUN) python deploy/local/stack.py
+
+.PHONY: help install up down status env test test-unit schemas check-schemas docs bench-intake publish-example
+
+help:
+	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
+	@echo "make test          run every test (unit, handler and end-to-end on the local stack)"
+	@echo "make test-unit     only the tests that need no infrastructure"
+	@echo "make down          stop everything (make down WIPE=1 also deletes the data)"
+	@echo "make status        what runs where"
+	@echo "make publish-example   publish the README's example lead to leads.received.v1"
+	@echo "make schemas       regenerate contracts/schemas/ from the models"
+	@echo "make docs          regenerate each service's AsyncAPI document"
+	@echo "make bench-intake  lead-intake benchmark (100,000 leads through the real broker)"
+
+install:
+	@bash deploy/local/install.sh
+
+up: install
+	@$(STACK) up
+
+down:
+	@$(STACK) down $(if $(WIPE),--wipe,)
+
+status:
+	@$(STACK) status
+
+env:
+	@$(STACK) env
+
+# pytest exits 5 when it collected nothing: that always means broken paths or markers here.
+test:
+	@$(RUN) pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; the test paths or markers are wrong" >&2; fi; \
+	exit $$rc
+
+test-unit:
+	@$(RUN) pytest -m "not integration" $(PYTEST_ARGS)
+
+schemas:
+	@$(RUN) python -m telesales_contracts.schemas
+
+check-schemas:
+	@$(RUN) python -m telesales_contracts.schemas --check
+
+docs:
+	@$(RUN) faststream docs gen --factory lead_intake.main:asyncapi_app -o services/lead-intake/asyncapi.json
+
+bench-intake:
+	@$(RUN) python services/lead-intake/bench/bench_intake.py $(BENCH_ARGS)
+
+publish-example:
+	@$(RUN) python deploy/local/publish.py leads.received.v1 examples/lead-received.json

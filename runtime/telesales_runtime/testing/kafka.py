@@ -1,0 +1,65 @@
+"""Test and benchmark helpers on a real broker: read a topic from a point on without a consumer group
+(a group join takes seconds on the local broker), and run a service in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+class TopicTail:
+    """Everything published on the topics after `start()`, parsed as JSON where possible."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                         max_partition_fetch_bytes=8 * 1024 * 1024)
+        self.events: dict[str, list[Any]] = {t: [] for t in topics}
+
+    async def start(self) -> TopicTail:
+        await self.consumer.start()
+        metadata = await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign needs partitions
+        partitions = [TopicPartition(t, p) for t in self.topics for p in sorted(metadata.partitions_for_topic(t) or ())]
+        if len(partitions) < len(self.topics):
+            missing = [t for t in self.topics if not metadata.partitions_for_topic(t)]
+            raise RuntimeError(f"topics do not exist yet: {missing}")
+        self.consumer.assign(partitions)
+        ends = await self.consumer.end_offsets(partitions)
+        for tp, offset in ends.items():
+            self.consumer.seek(tp, offset)
+        return self
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def poll(self, timeout_ms: int = 200) -> int:
+        batch = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=10_000)
+        n = 0
+        for tp, records in batch.items():
+            for record in records:
+                try:
+                    value: Any = json.loads(record.value)
+                except ValueError:
+                    value = record.value
+                self.events[tp.topic].append(value)
+                n += 1
+        return n
+
+    async def wait_for(self, topic: str, predicate: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+        """The first event on `topic` that satisfies `predicate`, waiting up to `timeout` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        checked = 0
+        while True:
+            events = self.events[topic]
+            for event in events[checked:]:
+                if predicate(event):
+                    return event
+            checked = len(events)
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no matching event on {topic} within {timeout}s ({checked} seen)")
+            await self.poll()
