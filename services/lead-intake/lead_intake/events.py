@@ -21,6 +21,7 @@ from telesales_contracts.topics import (
     LEADS_QUALIFIED,
     LEADS_RECEIVED,
     LEADS_REJECTED,
+    Topic,
 )
 from telesales_runtime.consumer import parse_deliveries
 from telesales_runtime.kafka import consumer_records, subscriber_options
@@ -33,6 +34,12 @@ log = logging.getLogger(__name__)
 
 CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME)
 PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, DEAD_LETTERS)
+
+
+def _consumed(topic: Topic) -> str:
+    # Handlers take raw bytes (so broken messages can be dead-lettered); the document names the contract.
+    return (f"{topic.description} Each message is a CloudEvent (structured JSON) of type {topic.event_type}; "
+            f"schema: contracts/schemas/{topic.name}.json. Invalid messages go to {DEAD_LETTERS.name}.")
 
 
 def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
@@ -54,7 +61,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
         await asyncio.sleep(1.0)
 
     @router.subscriber(LEADS_RECEIVED.name, batch=True, max_records=settings.batch_max_records,
-                       title=f"{LEADS_RECEIVED.name}:consume", description=LEADS_RECEIVED.description, **received_options)
+                       title=f"{LEADS_RECEIVED.name}:consume", description=_consumed(LEADS_RECEIVED), **received_options)
     async def on_leads_received(body: list[bytes], message: KafkaMessage,
                                 intake: IntakeService = Context("intake")) -> None:
         with HANDLER_DURATION.labels(service, LEADS_RECEIVED.name).time():
@@ -67,7 +74,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
                 raise
 
     @router.subscriber(LEADS_OUTCOME.name, batch=True, max_records=500,
-                       title=f"{LEADS_OUTCOME.name}:consume", description=LEADS_OUTCOME.description, **outcome_options)
+                       title=f"{LEADS_OUTCOME.name}:consume", description=_consumed(LEADS_OUTCOME), **outcome_options)
     async def on_lead_outcome(body: list[bytes], message: KafkaMessage,
                               intake: IntakeService = Context("intake")) -> None:
         with HANDLER_DURATION.labels(service, LEADS_OUTCOME.name).time():
