@@ -4,9 +4,11 @@ inbox collection written in the same transaction as the effects."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +17,14 @@ from pydantic import ValidationError
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventType
 
 from .deadletter import DeadLetterPublisher
-from .observability import MESSAGES_CONSUMED
+from .kafka import consumer_records
+from .observability import HANDLER_DURATION, HANDLER_ERRORS, MESSAGES_CONSUMED
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,26 @@ class Inbox:
     async def outcome(self, tenant: str, event_id: str) -> dict[str, Any] | None:
         doc = await self.collection.find_one({"_id": self._id(tenant, event_id)})
         return None if doc is None else doc["outcome"] | {"processed_at": doc["processed_at"]}
+
+
+async def consume_batch(
+    topic: Topic,
+    raw_message: Any,
+    dead_letters: DeadLetterPublisher,
+    handle: Callable[[list[Delivery]], Awaitable[Any]],
+    *,
+    retry_delay: float = 1.0,
+) -> None:
+    """The body of every batch subscriber: time it, parse (dead-lettering what is invalid), hand the
+    valid deliveries to the service layer. When the database is unreachable the handler waits a
+    little and fails, so the batch is redelivered instead of lost."""
+    service = dead_letters.service
+    with HANDLER_DURATION.labels(service, topic.name).time():
+        deliveries = await parse_deliveries(consumer_records(raw_message), topic, dead_letters)
+        try:
+            await handle(deliveries)
+        except PyMongoError as error:
+            HANDLER_ERRORS.labels(service, topic.name).inc()
+            log.warning("handler failed, batch will be redelivered", extra={"topic": topic.name, "error": str(error)})
+            await asyncio.sleep(retry_delay)
+            raise

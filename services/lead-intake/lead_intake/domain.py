@@ -57,7 +57,7 @@ def normalize_email(value: str | None) -> tuple[str | None, bool]:
 # more specific names come first (e.g. "whatsapp" before "app").
 _CHANNEL_KEYWORDS: tuple[tuple[Channel, tuple[str, ...]], ...] = (
     (Channel.INBOUND_CALL, ("inbound", "incall", "呼入", "来电", "400热线", "hotline")),
-    (Channel.IM, ("whatsapp", "wechat", "weixin", "微信", "qq", "im", "telegram", "企业微信", "即时通讯")),
+    (Channel.IM, ("whatsapp", "whats app", "wechat", "weixin", "微信", "qq", "im", "telegram", "企业微信", "即时通讯")),
     (Channel.SEARCH_ADS_SEO, ("sem", "seo", "search", "baidu", "百度", "搜索", "360搜索", "sogou", "搜狗", "google", "bing", "竞价")),
     (Channel.B2B_SITE, ("b2b", "1688", "alibaba", "阿里巴巴", "慧聪", "hc360", "made-in-china")),
     (Channel.VERTICAL_SITE, ("vertical", "垂直", "垂类", "行业网站", "58", "赶集", "安居客", "汽车之家", "industry site")),
@@ -113,6 +113,7 @@ class PhoneInfo:
     region_code: str | None = None
     region: str | None = None
     carrier: str | None = None
+    region_is_country: bool = False  # the number tells only its country (e.g. 400 numbers, some mobiles)
 
 
 def standardize_phone(raw: str | None, default_region: str) -> PhoneInfo | None:
@@ -125,11 +126,13 @@ def standardize_phone(raw: str | None, default_region: str) -> PhoneInfo | None:
         number = phonenumbers.parse(folded, default_region.upper())
     except phonenumbers.NumberParseException:
         return PhoneInfo(raw=raw or "", e164=None, possible=False, valid=False, number_type=NumberType.UNKNOWN)
-    possible = phonenumbers.is_possible_number(number)
+    # Only a number dialable as it stands counts as possible: "12345" is at most a local extension.
+    possible = phonenumbers.is_possible_number_with_reason(number) == phonenumbers.ValidationResult.IS_POSSIBLE
     valid = possible and phonenumbers.is_valid_number(number)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if possible else None
     if not valid:
         return PhoneInfo(raw=raw or "", e164=e164, possible=possible, valid=False, number_type=NumberType.UNKNOWN)
+    region = geocoder.description_for_number(number, "zh") or None
     return PhoneInfo(
         raw=raw or "",
         e164=e164,
@@ -137,14 +140,16 @@ def standardize_phone(raw: str | None, default_region: str) -> PhoneInfo | None:
         valid=True,
         number_type=_NUMBER_TYPES.get(phonenumbers.number_type(number), NumberType.OTHER),
         region_code=phonenumbers.region_code_for_number(number),
-        region=geocoder.description_for_number(number, "zh") or None,
+        region=region,
         carrier=carrier.name_for_number(number, "zh") or None,
+        region_is_country=region is not None and region == geocoder.country_name_for_number(number, "zh"),
     )
 
 
 # Numbers every tester types: the operator's own demo number and its relatives.
 DEFAULT_TEST_NUMBERS = frozenset({"+8613800138000", "+8613800000000", "+8613900000000", "+8613000000000"})
-_SEQUENCES = "0123456789012345678909876543210"
+_RUN_UP = "0123456789" * 2
+_RUN_DOWN = _RUN_UP[::-1]
 
 
 def is_test_number(e164: str, extra_test_numbers: frozenset[str] = frozenset()) -> bool:
@@ -154,7 +159,7 @@ def is_test_number(e164: str, extra_test_numbers: frozenset[str] = frozenset()) 
         return True
     tail = e164[-8:]
     if len(tail) == 8 and tail.isdigit():
-        if len(set(tail)) == 1 or tail in _SEQUENCES:
+        if len(set(tail)) == 1 or tail in _RUN_UP or tail in _RUN_DOWN:
             return True
     return False
 
@@ -179,8 +184,10 @@ class CleanLead:
 
     @property
     def region(self) -> str | None:
-        if self.phone is not None and self.phone.region:
-            return self.phone.region
+        """The number's region, unless it names only the country and the source knew better."""
+        phone_region = self.phone.region if self.phone is not None else None
+        if phone_region and not (self.phone.region_is_country and self.region_hint):  # type: ignore[union-attr]
+            return phone_region
         return self.region_hint
 
     @property

@@ -7,13 +7,9 @@ Produces (directly): platform.dead-lettered.v1 for records that cannot be proces
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from faststream import Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from pymongo.errors import PyMongoError
 from telesales_contracts.topics import (
     DEAD_LETTERS,
     LEADS_MERGED,
@@ -23,14 +19,11 @@ from telesales_contracts.topics import (
     LEADS_REJECTED,
     Topic,
 )
-from telesales_runtime.consumer import parse_deliveries
-from telesales_runtime.kafka import consumer_records, subscriber_options
-from telesales_runtime.observability import HANDLER_DURATION, HANDLER_ERRORS
+from telesales_runtime.consumer import consume_batch
+from telesales_runtime.kafka import subscriber_options
 
 from .service import IntakeService
 from .settings import LeadIntakeSettings
-
-log = logging.getLogger(__name__)
 
 CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME)
 PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, DEAD_LETTERS)
@@ -47,43 +40,22 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
     # One consumer group per subscription: each topic's consumer joins and rebalances on its own.
     received_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_RECEIVED.name}")
     outcome_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_OUTCOME.name}")
-    service = settings.service_name
 
     # Declared once, for the AsyncAPI document; the outbox relay and the dead-letter publisher send on them.
     for topic in PRODUCED_TOPICS:
         router.publisher(topic.name, title=f"{topic.name}:publish", description=topic.description,
                          schema=topic.event_model)
 
-    async def retry_later(topic: str, error: Exception) -> None:
-        """The database is unreachable: wait a little, then fail so the batch is redelivered."""
-        HANDLER_ERRORS.labels(service, topic).inc()
-        log.warning("handler failed, batch will be redelivered", extra={"topic": topic, "error": str(error)})
-        await asyncio.sleep(1.0)
-
     @router.subscriber(LEADS_RECEIVED.name, batch=True, max_records=settings.batch_max_records,
                        title=f"{LEADS_RECEIVED.name}:consume", description=_consumed(LEADS_RECEIVED), **received_options)
     async def on_leads_received(body: list[bytes], message: KafkaMessage,
                                 intake: IntakeService = Context("intake")) -> None:
-        with HANDLER_DURATION.labels(service, LEADS_RECEIVED.name).time():
-            deliveries = await parse_deliveries(consumer_records(message.raw_message), LEADS_RECEIVED,
-                                                intake.dead_letters)
-            try:
-                await intake.handle_received(deliveries)
-            except PyMongoError as error:
-                await retry_later(LEADS_RECEIVED.name, error)
-                raise
+        await consume_batch(LEADS_RECEIVED, message.raw_message, intake.dead_letters, intake.handle_received)
 
     @router.subscriber(LEADS_OUTCOME.name, batch=True, max_records=500,
                        title=f"{LEADS_OUTCOME.name}:consume", description=_consumed(LEADS_OUTCOME), **outcome_options)
     async def on_lead_outcome(body: list[bytes], message: KafkaMessage,
                               intake: IntakeService = Context("intake")) -> None:
-        with HANDLER_DURATION.labels(service, LEADS_OUTCOME.name).time():
-            deliveries = await parse_deliveries(consumer_records(message.raw_message), LEADS_OUTCOME,
-                                                intake.dead_letters)
-            try:
-                await intake.handle_outcomes(deliveries)
-            except PyMongoError as error:
-                await retry_later(LEADS_OUTCOME.name, error)
-                raise
+        await consume_batch(LEADS_OUTCOME, message.raw_message, intake.dead_letters, intake.handle_outcomes)
 
     return router

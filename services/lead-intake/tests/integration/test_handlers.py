@@ -85,7 +85,8 @@ async def test_concurrent_deliveries_of_one_person_never_make_two_leads(harness:
     ("overrides", "codes"),
     [
         ({"phone": "13800138000"}, ["test_number"]),
-        ({"phone": "12345"}, ["invalid_number"]),
+        ({"phone": "12345"}, ["impossible_number"]),
+        ({"phone": "16012345678"}, ["invalid_number"]),
         ({"phone": "abc"}, ["impossible_number"]),
         ({"phone": None, "email": None}, ["no_contact"]),
         ({"phone": None, "email": "not-an-email"}, ["invalid_email", "no_contact"]),
