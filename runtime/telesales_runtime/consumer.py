@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
@@ -87,7 +86,8 @@ async def parse_deliveries(
 
 
 class Inbox:
-    """Event ids a consumer has processed, per tenant, with what came of each."""
+    """Event ids a consumer has processed, per tenant, with what came of each. Look-ups go by `_id`
+    (consumer, tenant, event id), so there is no secondary index to pay for on every insert."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]], consumer: str) -> None:
         self.collection = collection
@@ -95,9 +95,6 @@ class Inbox:
 
     def _id(self, tenant: str, event_id: str) -> str:
         return f"{self.consumer}|{tenant}|{event_id}"
-
-    async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("tenant_id", ASCENDING), ("event_id", ASCENDING)])
 
     async def processed(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         ids = [self._id(t, e) for t, e in keys]

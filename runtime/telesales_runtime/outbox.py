@@ -25,13 +25,18 @@ log = logging.getLogger(__name__)
 
 
 def outbox_row(topic: str, event: CloudEvent[Any], key: str | None) -> dict[str, Any]:
+    return encoded_outbox_row(topic, event.id, event.tenantid, event.to_json_bytes(), key)
+
+
+def encoded_outbox_row(topic: str, event_id: str, tenant_id: str, payload: bytes, key: str | None) -> dict[str, Any]:
+    """An outbox row for an event already serialized (see Topic.encode_trusted)."""
     return {
         "_id": ObjectId(),
         "topic": topic,
         "key": key,
-        "event_id": event.id,
-        "tenant_id": event.tenantid,
-        "payload": event.to_json_bytes(),
+        "event_id": event_id,
+        "tenant_id": tenant_id,
+        "payload": payload,
         "created_at": datetime.now(UTC),
     }
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 
 class TopicTail:
@@ -63,3 +64,51 @@ class TopicTail:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"no matching event on {topic} within {timeout}s ({checked} seen)")
             await self.poll()
+
+
+async def true_end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    """The offset after the last record of each partition of `topic` ({} when it does not exist).
+
+    The local broker (Tansu) can answer a `latest` ListOffsets request with a position before the last
+    records, so this reads from there to the tail."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
+        tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+        if not tps:
+            return {}
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, ends[tp])
+        result = dict(ends)
+        while batch := await consumer.getmany(timeout_ms=1000, max_records=50_000):
+            for tp, records in batch.items():
+                if records:
+                    result[tp] = max(result[tp], records[-1].offset + 1)
+        return result
+    finally:
+        await consumer.stop()
+
+
+async def position_group_at_end(bootstrap: str, group: str, topic: str) -> dict[TopicPartition, int]:
+    """Commit `group`'s offsets at the end of `topic` (`kafka-consumer-groups --reset-offsets
+    --to-latest`), so a service started with that group processes only what is published from now on,
+    not the history a shared broker holds. Returns the offsets committed."""
+    offsets = await true_end_offsets(bootstrap, topic)
+    if not offsets:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit({tp: OffsetAndMetadata(off, "") for tp, off in offsets.items()})
+        for tp, off in offsets.items():
+            committed = await consumer.committed(tp)
+            if committed != off:
+                raise RuntimeError(f"could not position group {group} on {tp}: committed {committed}, wanted {off}")
+    finally:
+        await consumer.stop()
+    return offsets

@@ -12,7 +12,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier, geocoder
@@ -25,7 +26,6 @@ from telesales_contracts.leads import (
     NumberType,
     Rejection,
     RejectionReason,
-    ScoreContribution,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -71,6 +71,7 @@ _CHANNEL_VALUES = {c.value: c for c in Channel}
 _ASCII_WORD = re.compile(r"^[a-z0-9 -]+$")
 
 
+@lru_cache(maxsize=4096)  # sources send few distinct channel names, over and over
 def map_channel(raw: str | None) -> Channel:
     """Map the source's channel name (English or Chinese, any case or width) to the fixed vocabulary."""
     folded = fold_text(raw)
@@ -128,21 +129,29 @@ def standardize_phone(raw: str | None, default_region: str) -> PhoneInfo | None:
         return PhoneInfo(raw=raw or "", e164=None, possible=False, valid=False, number_type=NumberType.UNKNOWN)
     # Only a number dialable as it stands counts as possible: "12345" is at most a local extension.
     possible = phonenumbers.is_possible_number_with_reason(number) == phonenumbers.ValidationResult.IS_POSSIBLE
-    valid = possible and phonenumbers.is_valid_number(number)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if possible else None
-    if not valid:
+    # The type is looked up once and reused: is_valid_number, the geocoder and the carrier look-up would
+    # each compute it again (it is most of the cost of a lead). Same rules as those library functions.
+    ntype = phonenumbers.number_type(number) if possible else PhoneNumberType.UNKNOWN
+    region_code = phonenumbers.region_code_for_number(number) if possible else None
+    if ntype == PhoneNumberType.UNKNOWN or region_code is None:
         return PhoneInfo(raw=raw or "", e164=e164, possible=possible, valid=False, number_type=NumberType.UNKNOWN)
-    region = geocoder.description_for_number(number, "zh") or None
+    country = geocoder.country_name_for_number(number, "zh") or None
+    if phonenumbers.is_number_type_geographical(ntype, number.country_code):
+        region = geocoder.description_for_valid_number(number, "zh") or None
+    else:
+        region = country
+    mobile = ntype in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER)
     return PhoneInfo(
         raw=raw or "",
         e164=e164,
         possible=True,
         valid=True,
-        number_type=_NUMBER_TYPES.get(phonenumbers.number_type(number), NumberType.OTHER),
-        region_code=phonenumbers.region_code_for_number(number),
+        number_type=_NUMBER_TYPES.get(ntype, NumberType.OTHER),
+        region_code=region_code,
         region=region,
-        carrier=carrier.name_for_number(number, "zh") or None,
-        region_is_country=region is not None and region == geocoder.country_name_for_number(number, "zh"),
+        carrier=(carrier.name_for_valid_number(number, "zh") or None) if mobile else None,
+        region_is_country=region is not None and region == country,
     )
 
 
@@ -350,9 +359,22 @@ class ScoringWeights(BaseModel):
         return self
 
 
-def rule_contributions(lead: CleanLead, weights: ScoringWeights) -> list[ScoreContribution]:
+class Contribution(NamedTuple):
+    """One feature's points (the `score_breakdown` items of leads.qualified.v1); a plain tuple because
+    every lead builds eleven of them."""
+
+    feature: str
+    value: str
+    points: float
+
+
+def _contribution(*, feature: str, value: str, points: float) -> Contribution:
+    return Contribution(feature, value, float(points))
+
+
+def rule_contributions(lead: CleanLead, weights: ScoringWeights) -> list[Contribution]:
     """Each feature's points, in a fixed order; features worth nothing are listed too (they explain)."""
-    out = [ScoreContribution(feature="channel", value=lead.channel.value,
+    out = [_contribution(feature="channel", value=lead.channel.value,
                              points=weights.channel.get(lead.channel, 0.0))]
     present = {
         "name": lead.name is not None,
@@ -362,19 +384,19 @@ def rule_contributions(lead: CleanLead, weights: ScoringWeights) -> list[ScoreCo
         "region": lead.region is not None,
     }
     for name, points in weights.completeness.items():
-        out.append(ScoreContribution(feature=f"completeness.{name}", value="present" if present[name] else "missing",
+        out.append(_contribution(feature=f"completeness.{name}", value="present" if present[name] else "missing",
                                      points=points if present[name] else 0.0))
     number_type = lead.phone.number_type if lead.phone is not None else None
-    out.append(ScoreContribution(feature="number_type", value=number_type.value if number_type else "none",
+    out.append(_contribution(feature="number_type", value=number_type.value if number_type else "none",
                                  points=weights.number_type.get(number_type, 0.0) if number_type else 0.0))
     b, bw = lead.behaviour, weights.behaviour
     repeats = max(0, b.logins_7d - 1)
-    out.append(ScoreContribution(feature="behaviour.repeat_logins", value=str(b.logins_7d),
+    out.append(_contribution(feature="behaviour.repeat_logins", value=str(b.logins_7d),
                                  points=min(bw.repeat_logins_cap, repeats * bw.points_per_repeat_login)))
     long_view = b.page_view_seconds >= bw.long_page_view_seconds
-    out.append(ScoreContribution(feature="behaviour.long_page_view", value=f"{b.page_view_seconds}s",
+    out.append(_contribution(feature="behaviour.long_page_view", value=f"{b.page_view_seconds}s",
                                  points=bw.long_page_view if long_view else 0.0))
-    out.append(ScoreContribution(feature="behaviour.unpaid_order", value="yes" if b.unpaid_order else "no",
+    out.append(_contribution(feature="behaviour.unpaid_order", value="yes" if b.unpaid_order else "no",
                                  points=bw.unpaid_order if b.unpaid_order else 0.0))
     return out
 
@@ -450,7 +472,7 @@ class Score:
     score: int
     grade: Literal["A", "B", "C", "D"]
     rule_score: int
-    breakdown: list[ScoreContribution]
+    breakdown: list[Contribution]
     model: ModelContribution | None
     features: dict[str, str]
 

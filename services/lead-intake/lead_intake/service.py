@@ -16,17 +16,15 @@ from pymongo.errors import DuplicateKeyError
 from telesales_contracts.leads import (
     LeadMerged,
     LeadOutcome,
-    LeadQualified,
     LeadReceived,
     LeadRejected,
-    NumberCheck,
     SourceTouch,
 )
 from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED, Topic
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.observability import MESSAGES_CONSUMED
-from telesales_runtime.outbox import outbox_row
+from telesales_runtime.outbox import encoded_outbox_row, outbox_row
 
 from . import domain
 from .checkers import NumberChecker
@@ -239,46 +237,51 @@ class IntakeService:
 
     def _qualify(self, plan: _Plan, tenant: str, delivery: Delivery, clean: domain.CleanLead, score: domain.Score,
                  check: domain.NumberCheckResult | None, touch: SourceTouch) -> str:
+        # Every accepted lead passes here: the event is built as plain data matching LeadQualified and
+        # serialized once, without a second validation (the tests parse every emitted event).
         lead_id = str(ObjectId())
         phone = clean.phone
-        data = LeadQualified(
-            lead_id=lead_id,
-            phone_e164=clean.dedup_phone,
-            email=clean.dedup_email,
-            name=clean.name,
-            company=clean.company,
-            channel=clean.channel,
-            channel_raw=clean.channel_raw,
-            business_line=clean.business_line,
-            product_interest=clean.product_interest,
-            region=clean.region,
-            carrier=phone.carrier if phone else None,
-            number_type=phone.number_type if phone else None,
-            number_check=NumberCheck(checker=check.checker, status=check.status, detail=check.detail) if check else None,
-            score=score.score,
-            grade=score.grade,
-            score_breakdown=score.breakdown,
-            model=score.model,
-            touch=touch,
-            notes=clean.notes,
-            attributes=dict(clean.attributes),
-        )
+        touch_doc = touch.model_dump(mode="python")
+        data: dict[str, Any] = {
+            "lead_id": lead_id,
+            "phone_e164": clean.dedup_phone,
+            "email": clean.dedup_email,
+            "name": clean.name,
+            "company": clean.company,
+            "channel": clean.channel.value,
+            "channel_raw": clean.channel_raw,
+            "business_line": clean.business_line,
+            "product_interest": clean.product_interest,
+            "region": clean.region,
+            "carrier": phone.carrier if phone else None,
+            "number_type": phone.number_type.value if phone else None,
+            "number_check": {"checker": check.checker, "status": check.status, "detail": check.detail}
+            if check else None,
+            "score": score.score,
+            "grade": score.grade,
+            "score_breakdown": [c._asdict() for c in score.breakdown],
+            "model": score.model.model_dump() if score.model else None,
+            "touch": touch_doc,
+            "notes": clean.notes,
+            "attributes": dict(clean.attributes),
+        }
+        event_id, payload = LEADS_QUALIFIED.encode_trusted(data, source=self.settings.source, tenantid=tenant,
+                                                           subject=lead_id)
         now = datetime.now(UTC)
-        doc = data.model_dump(mode="python", exclude={"lead_id", "touch"})
+        doc = {key: value for key, value in data.items() if key not in ("lead_id", "touch")}
         doc.update({
             "_id": lead_id,
             "tenant_id": tenant,
             "rule_score": score.rule_score,
             "model_features": score.features,
-            "touches": [touch.model_dump(mode="python")],
+            "touches": [touch_doc],
             "touches_count": 1,
             "received_at": delivery.event.time,
             "created_at": now,
             "updated_at": now,
         })
         plan.new_leads.append(doc)
-        event = LEADS_QUALIFIED.event(data, source=self.settings.source, tenantid=tenant, subject=lead_id)
-        plan.outbox.append(outbox_row(LEADS_QUALIFIED.name, event, lead_id))
+        plan.outbox.append(encoded_outbox_row(LEADS_QUALIFIED.name, event_id, tenant, payload, lead_id))
         plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "qualified", "lead_id": lead_id}))
         plan.outcomes["qualified"] += 1
         return lead_id

@@ -36,25 +36,25 @@ class LeadStore:
                        partialFilterExpression={"phone_e164": {"$type": "string"}}),
             IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="one_lead_per_email",
                        partialFilterExpression={"email": {"$type": "string"}}),
+            # Search filters (grade, channel, business line) scan one tenant newest first: every index
+            # here costs every insert, and lead-intake's search is for look-ups, not for working pools.
             IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
-            IndexModel([("tenant_id", ASCENDING), ("grade", ASCENDING), ("_id", DESCENDING)]),
-            IndexModel([("tenant_id", ASCENDING), ("business_line", ASCENDING), ("_id", DESCENDING)]),
-            IndexModel([("tenant_id", ASCENDING), ("channel", ASCENDING), ("_id", DESCENDING)]),
         ])
         await self.do_not_call.create_index([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True)
-        await self.inbox.ensure_indexes()
 
     # ---- leads -------------------------------------------------------------------------------------
 
     async def find_matches(self, tenant: str, phones: list[str], emails: list[str]) -> list[Doc]:
+        # Each branch repeats the tenant and the `$type` of the partial unique indexes: MongoDB uses a
+        # partial index only for a query that implies its filter, else it scans the tenant's leads.
         clauses: list[Doc] = []
         if phones:
-            clauses.append({"phone_e164": {"$in": phones}})
+            clauses.append({"tenant_id": tenant, "phone_e164": {"$in": phones, "$type": "string"}})
         if emails:
-            clauses.append({"email": {"$in": emails}})
+            clauses.append({"tenant_id": tenant, "email": {"$in": emails, "$type": "string"}})
         if not clauses:
             return []
-        cursor = self.leads.find({"tenant_id": tenant, "$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1})
+        cursor = self.leads.find({"$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1})
         return await cursor.to_list()
 
     async def commit(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ..conftest import Harness, lead
+from intake_support import Harness, lead
 
 pytestmark = pytest.mark.integration
 

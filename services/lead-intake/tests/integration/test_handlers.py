@@ -10,7 +10,7 @@ import pytest
 from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_OUTCOME, LEADS_QUALIFIED, LEADS_REJECTED
 from telesales_runtime.consumer import Delivery
 
-from ..conftest import Harness, lead
+from intake_support import Harness, lead
 
 pytestmark = pytest.mark.integration
 

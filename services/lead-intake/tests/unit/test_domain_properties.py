@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import phonenumbers
 from hypothesis import HealthCheck, given, settings
+from phonenumbers import carrier, geocoder
 from hypothesis import strategies as st
 from lead_intake.domain import (
     MODEL_FEATURE_VALUES,
@@ -227,3 +229,22 @@ def test_increments_agree_with_add(outcomes: list[tuple[dict[str, str], str]]) -
         for outcome, n in by_outcome.items():
             expected[f"features.{cell}.{outcome}"] = n
     assert flat == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(national=st.one_of(st.integers(min_value=13 * 10**9, max_value=2 * 10**10 - 1),  # CN mobile ranges
+                          st.integers(min_value=10**7, max_value=10**11 - 1)),
+       region=st.sampled_from(["CN", "US", "GB", "HK"]))
+def test_fast_phone_path_agrees_with_the_library(national: int, region: str) -> None:
+    """standardize_phone computes the number type once; it must say what phonenumbers' own
+    is_valid_number, geocoder and carrier look-ups say."""
+    raw = str(national)
+    info = standardize_phone(raw, region)
+    assert info is not None
+    number = phonenumbers.parse(raw, region)
+    if not info.possible:
+        return
+    assert info.valid == phonenumbers.is_valid_number(number)
+    if info.valid:
+        assert info.region == (geocoder.description_for_number(number, "zh") or None)
+        assert info.carrier == (carrier.name_for_number(number, "zh") or None)
