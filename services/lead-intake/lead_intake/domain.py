@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier, geocoder
@@ -359,17 +359,13 @@ class ScoringWeights(BaseModel):
         return self
 
 
-class Contribution(NamedTuple):
-    """One feature's points (the `score_breakdown` items of leads.qualified.v1); a plain tuple because
-    every lead builds eleven of them."""
-
-    feature: str
-    value: str
-    points: float
+# One feature's points, in the wire form of leads.qualified.v1's `score_breakdown` items
+# (ScoreContribution): plain dicts, because every lead builds eleven of them.
+Contribution = dict[str, Any]
 
 
 def _contribution(*, feature: str, value: str, points: float) -> Contribution:
-    return Contribution(feature, value, float(points))
+    return {"feature": feature, "value": value, "points": float(points)}
 
 
 def rule_contributions(lead: CleanLead, weights: ScoringWeights) -> list[Contribution]:
@@ -480,7 +476,7 @@ class Score:
 def score_lead(lead: CleanLead, weights: ScoringWeights, counts: OutcomeCounts | None = None) -> Score:
     """Rule score, blended with the learned model once enough outcomes of both kinds exist."""
     breakdown = rule_contributions(lead, weights)
-    rule = max(0, min(100, round(sum(c.points for c in breakdown))))
+    rule = max(0, min(100, round(sum(c["points"] for c in breakdown))))
     features = model_features(lead)
     model: ModelContribution | None = None
     final = rule

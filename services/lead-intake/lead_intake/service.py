@@ -18,7 +18,6 @@ from telesales_contracts.leads import (
     LeadOutcome,
     LeadReceived,
     LeadRejected,
-    SourceTouch,
 )
 from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED, Topic
 from telesales_runtime.consumer import Delivery
@@ -58,7 +57,7 @@ class TtlCache:
 class _Plan:
     """What one batch of one tenant will write."""
 
-    new_leads: list[Doc]
+    new_leads: dict[str, Doc]  # by lead id, in insertion order
     merges: list[tuple[str, Doc]]
     inbox: list[Doc]
     outbox: list[Doc]
@@ -129,7 +128,7 @@ class IntakeService:
     async def _process_tenant_batch(self, tenant: str, items: list[Delivery], attempts: int = 2) -> dict[str, int]:
         plan = await self._plan(tenant, items)
         try:
-            await self.store.commit(new_leads=plan.new_leads, merges=plan.merges,
+            await self.store.commit(new_leads=list(plan.new_leads.values()), merges=plan.merges,
                                     inbox_entries=plan.inbox, outbox_rows=plan.outbox)
         except DuplicateKeyError:
             # Another consumer stored one of these people (or these event ids) since we looked.
@@ -148,7 +147,7 @@ class IntakeService:
         return plan.outcomes
 
     async def _plan(self, tenant: str, items: list[Delivery]) -> _Plan:
-        plan = _Plan([], [], [], [], defaultdict(int))
+        plan = _Plan({}, [], [], [], defaultdict(int))
         done = await self.store.inbox.processed(d.key for d in items)
         fresh = [d for d in items if d.key not in done]
         if len(fresh) < len(items):
@@ -190,7 +189,7 @@ class IntakeService:
                                    (by_email.get(email), "email") if email and email in by_email else (None, None)
             if existing is not None:
                 existing[1] += 1
-                self._merge(plan, tenant, delivery, existing, matched_on, touch)  # type: ignore[arg-type]
+                self._merge(plan, tenant, delivery, existing, matched_on, touch)
                 continue
             score = domain.score_lead(clean, weights, models.get(clean.business_line))
             lead_id = self._qualify(plan, tenant, delivery, clean, score, checks.get(phone) if phone else None, touch)
@@ -202,9 +201,10 @@ class IntakeService:
         return plan
 
     @staticmethod
-    def _touch(delivery: Delivery, clean: domain.CleanLead) -> SourceTouch:
-        return SourceTouch(event_id=delivery.event.id, source=delivery.event.source, channel=clean.channel,
-                           channel_raw=clean.channel_raw, received_at=delivery.event.time)
+    def _touch(delivery: Delivery, clean: domain.CleanLead) -> dict[str, Any]:
+        """A SourceTouch as stored and sent (plain data: one per lead on the hot path)."""
+        return {"event_id": delivery.event.id, "source": delivery.event.source, "channel": clean.channel.value,
+                "channel_raw": clean.channel_raw, "received_at": delivery.event.time}
 
     def _reject(self, plan: _Plan, tenant: str, delivery: Delivery, clean: domain.CleanLead,
                 reasons: list[Any]) -> None:
@@ -219,10 +219,10 @@ class IntakeService:
         plan.outcomes["rejected"] += 1
 
     def _merge(self, plan: _Plan, tenant: str, delivery: Delivery, existing: list[Any],
-               matched_on: str, touch: SourceTouch) -> None:
+               matched_on: str, touch: dict[str, Any]) -> None:
         lead_id, touches = existing
-        new_lead = next((doc for doc in plan.new_leads if doc["_id"] == lead_id), None)
-        touch_doc = touch.model_dump(mode="python")
+        new_lead = plan.new_leads.get(lead_id)
+        touch_doc = dict(touch)
         if new_lead is not None:  # the first arrival is in this same batch
             new_lead["touches"].append(touch_doc)
             new_lead["touches_count"] += 1
@@ -236,12 +236,11 @@ class IntakeService:
         plan.outcomes["merged"] += 1
 
     def _qualify(self, plan: _Plan, tenant: str, delivery: Delivery, clean: domain.CleanLead, score: domain.Score,
-                 check: domain.NumberCheckResult | None, touch: SourceTouch) -> str:
+                 check: domain.NumberCheckResult | None, touch: dict[str, Any]) -> str:
         # Every accepted lead passes here: the event is built as plain data matching LeadQualified and
         # serialized once, without a second validation (the tests parse every emitted event).
         lead_id = str(ObjectId())
         phone = clean.phone
-        touch_doc = touch.model_dump(mode="python")
         data: dict[str, Any] = {
             "lead_id": lead_id,
             "phone_e164": clean.dedup_phone,
@@ -259,9 +258,9 @@ class IntakeService:
             if check else None,
             "score": score.score,
             "grade": score.grade,
-            "score_breakdown": [c._asdict() for c in score.breakdown],
+            "score_breakdown": score.breakdown,
             "model": score.model.model_dump() if score.model else None,
-            "touch": touch_doc,
+            "touch": touch,
             "notes": clean.notes,
             "attributes": dict(clean.attributes),
         }
@@ -274,13 +273,13 @@ class IntakeService:
             "tenant_id": tenant,
             "rule_score": score.rule_score,
             "model_features": score.features,
-            "touches": [touch_doc],
+            "touches": [dict(touch)],
             "touches_count": 1,
             "received_at": delivery.event.time,
             "created_at": now,
             "updated_at": now,
         })
-        plan.new_leads.append(doc)
+        plan.new_leads[lead_id] = doc
         plan.outbox.append(encoded_outbox_row(LEADS_QUALIFIED.name, event_id, tenant, payload, lead_id))
         plan.inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "qualified", "lead_id": lead_id}))
         plan.outcomes["qualified"] += 1

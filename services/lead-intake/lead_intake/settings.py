@@ -16,9 +16,10 @@ class LeadIntakeSettings(ServiceSettings):
     service_name: str = "lead-intake"
     http_port: int = 8101
     consumer_group: str = "lead-intake"
-    consumers: int = Field(default=2, ge=1, le=16,
+    consumers: int = Field(default=3, ge=1, le=16,
                            description="Consumers of leads.received.v1 in this process (same group): while one "
-                                       "waits for MongoDB, another works. Partitions are shared among them.")
+                                       "waits for MongoDB, another works. Each needs a partition of its own: "
+                                       "more consumers than partitions sit idle.")
     batch_max_records: int = Field(default=1000, ge=1, le=10_000,
                                    description="Most records one handler call takes from Kafka.")
     default_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$",

@@ -478,8 +478,8 @@ def full_lead(**overrides: object) -> CleanLead:
 
 
 def points(breakdown: list, feature: str) -> float:  # type: ignore[type-arg]
-    [c] = [c for c in breakdown if c.feature == feature]
-    return c.points
+    [c] = [c for c in breakdown if c["feature"] == feature]
+    return c["points"]
 
 
 ALL_FEATURES = [
@@ -492,26 +492,26 @@ ALL_FEATURES = [
 class TestRuleScore:
     def test_breakdown_lists_every_feature_in_order(self) -> None:
         breakdown = rule_contributions(clean(email="a@b.com"), ScoringWeights())
-        assert [c.feature for c in breakdown] == ALL_FEATURES
+        assert [c["feature"] for c in breakdown] == ALL_FEATURES
 
     def test_full_lead_with_default_weights(self) -> None:
         lead = full_lead()
         breakdown = rule_contributions(lead, ScoringWeights())
         assert points(breakdown, "channel") == 30  # inbound call
-        assert [c.value for c in breakdown if c.feature.startswith("completeness.")] == ["present"] * 5
+        assert [c["value"] for c in breakdown if c["feature"].startswith("completeness.")] == ["present"] * 5
         assert points(breakdown, "number_type") == 15  # mobile
-        assert sum(c.points for c in breakdown) == 70
+        assert sum(c["points"] for c in breakdown) == 70
         score = score_lead(lead, ScoringWeights())
         assert (score.rule_score, score.score, score.grade, score.model) == (70, 70, "A", None)
 
     def test_missing_features_are_listed_with_zero_points(self) -> None:
         lead = clean(email="a@b.com")
-        breakdown = {c.feature: c for c in rule_contributions(lead, ScoringWeights())}
-        assert breakdown["channel"].value == "unknown" and breakdown["channel"].points == 5
-        assert breakdown["completeness.name"].value == "missing" and breakdown["completeness.name"].points == 0
-        assert breakdown["completeness.email"].value == "present" and breakdown["completeness.email"].points == 4
-        assert breakdown["number_type"].value == "none" and breakdown["number_type"].points == 0
-        assert breakdown["behaviour.unpaid_order"].value == "no"
+        breakdown = {c["feature"]: c for c in rule_contributions(lead, ScoringWeights())}
+        assert breakdown["channel"]["value"] == "unknown" and breakdown["channel"]["points"] == 5
+        assert breakdown["completeness.name"]["value"] == "missing" and breakdown["completeness.name"]["points"] == 0
+        assert breakdown["completeness.email"]["value"] == "present" and breakdown["completeness.email"]["points"] == 4
+        assert breakdown["number_type"]["value"] == "none" and breakdown["number_type"]["points"] == 0
+        assert breakdown["behaviour.unpaid_order"]["value"] == "no"
         assert score_lead(lead, ScoringWeights()).rule_score == 9
 
     def test_invalid_email_is_not_counted_as_present(self) -> None:
@@ -538,7 +538,7 @@ class TestRuleScore:
     def test_contributions_sum_to_rule_score(self) -> None:
         lead = full_lead(channel="抖音", behaviour=Behaviour(logins_7d=2, page_view_seconds=10))
         score = score_lead(lead, ScoringWeights())
-        total = sum(c.points for c in score.breakdown)
+        total = sum(c["points"] for c in score.breakdown)
         assert total == 12 + 25 + 15 + 3
         assert score.rule_score == round(total) == 55
         assert score.grade == "B"
@@ -546,7 +546,7 @@ class TestRuleScore:
     def test_rule_score_is_clamped_to_100(self) -> None:
         behaviour = Behaviour(logins_7d=10, page_view_seconds=600, unpaid_order=True)
         score = score_lead(full_lead(behaviour=behaviour), ScoringWeights())
-        assert sum(c.points for c in score.breakdown) == 105
+        assert sum(c["points"] for c in score.breakdown) == 105
         assert score.rule_score == 100 and score.score == 100
 
     def test_changing_weights_changes_the_score(self) -> None:

@@ -190,7 +190,7 @@ def test_score_is_bounded_int_and_grade_follows_thresholds(lead: LeadReceived, w
     g = w.grades
     expected = "A" if result.score >= g.A else "B" if result.score >= g.B else "C" if result.score >= g.C else "D"
     assert result.grade == expected
-    assert result.rule_score == max(0, min(100, round(sum(c.points for c in result.breakdown))))
+    assert result.rule_score == max(0, min(100, round(sum(c["points"] for c in result.breakdown))))
     if result.model is None:
         assert result.score == result.rule_score
     else:
