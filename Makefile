@@ -5,12 +5,13 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-unit schemas check-schemas docs bench-intake publish-example
+.PHONY: help install up down status env test test-unit lint schemas check-schemas docs bench-intake publish-example
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
 	@echo "make test          run every test (unit, handler and end-to-end on the local stack)"
 	@echo "make test-unit     only the tests that need no infrastructure"
+	@echo "make lint          ruff over every package"
 	@echo "make down          stop everything (make down WIPE=1 also deletes the data)"
 	@echo "make status        what runs where"
 	@echo "make publish-example   publish the README's example lead to leads.received.v1"
@@ -38,6 +39,9 @@ test:
 	@$(RUN) pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; the test paths or markers are wrong" >&2; fi; \
 	exit $$rc
+
+lint:
+	@$(RUN) ruff check contracts runtime services tests deploy
 
 test-unit:
 	@$(RUN) pytest -m "not integration" $(PYTEST_ARGS)

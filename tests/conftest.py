@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+
 from telesales_runtime.testing.kafka import position_group_at_end
 
 

@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from telesales_runtime.testing.kafka import TopicTail
-
-
 
 pytestmark = pytest.mark.integration
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
+
 from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventType
 
 from .deadletter import DeadLetterPublisher
@@ -131,15 +132,37 @@ async def consume_batch(
     retry_delay: float = 1.0,
 ) -> None:
     """The body of every batch subscriber: time it, parse (dead-lettering what is invalid), hand the
-    valid deliveries to the service layer. When the database is unreachable the handler waits a
-    little and fails, so the batch is redelivered instead of lost."""
+    valid deliveries to the service layer.
+
+    - The database is unreachable: wait a little and fail, so the batch is redelivered, not lost.
+    - Anything else failed: a poison message is hiding in the batch. Redo the deliveries one by one
+      (processed ones are skipped by their idempotency) and dead-letter those that still fail, so
+      one bad message never blocks its partition."""
     service = dead_letters.service
     with HANDLER_DURATION.labels(service, topic.name).time():
         deliveries = await parse_deliveries(consumer_records(raw_message), topic, dead_letters)
         try:
-            await handle(deliveries)
-        except PyMongoError as error:
-            HANDLER_ERRORS.labels(service, topic.name).inc()
-            log.warning("handler failed, batch will be redelivered", extra={"topic": topic.name, "error": str(error)})
-            await asyncio.sleep(retry_delay)
+            await _handle_or_retry_later(handle, deliveries, topic, service, retry_delay)
+        except PyMongoError:
             raise
+        except Exception:
+            log.exception("batch failed; isolating the failing messages", extra={"topic": topic.name})
+            for delivery in deliveries:
+                try:
+                    await _handle_or_retry_later(handle, [delivery], topic, service, retry_delay)
+                except PyMongoError:
+                    raise
+                except Exception as error:
+                    await dead_letters.send(delivery.record, error_type="processing_error",
+                                            error=f"{type(error).__name__}: {error}", tenantid=delivery.event.tenantid)
+
+
+async def _handle_or_retry_later(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery],
+                                 topic: Topic, service: str, retry_delay: float) -> None:
+    try:
+        await handle(deliveries)
+    except PyMongoError as error:
+        HANDLER_ERRORS.labels(service, topic.name).inc()
+        log.warning("handler failed, batch will be redelivered", extra={"topic": topic.name, "error": str(error)})
+        await asyncio.sleep(retry_delay)
+        raise

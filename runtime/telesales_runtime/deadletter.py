@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, DEFAULT_TENANT
 from telesales_contracts.platform import DeadLetter
 from telesales_contracts.topics import DEAD_LETTERS

@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
+
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 
 from .kafka import await_confirmations

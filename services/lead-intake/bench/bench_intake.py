@@ -54,8 +54,9 @@ import phonenumbers
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, UpdateOne
-from telesales_runtime.testing.kafka import position_group_at_end, true_end_offsets
+
 from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_RECEIVED, LEADS_REJECTED
+from telesales_runtime.testing.kafka import position_group_at_end, true_end_offsets
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
+
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier, geocoder
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from telesales_contracts.leads import (
     Behaviour,
     Channel,

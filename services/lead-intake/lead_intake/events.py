@@ -10,6 +10,7 @@ from __future__ import annotations
 from faststream import Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+
 from telesales_contracts.topics import (
     DEAD_LETTERS,
     LEADS_MERGED,

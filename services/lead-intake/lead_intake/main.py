@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.specification import AsyncAPI
+
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.app import create_service_app
 from telesales_runtime.deadletter import DeadLetterPublisher

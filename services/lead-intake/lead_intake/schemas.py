@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from telesales_contracts.leads import ModelContribution, NumberCheck, ScoreContribution, SourceTouch
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
+
 from telesales_contracts.leads import (
     LeadMerged,
     LeadOutcome,

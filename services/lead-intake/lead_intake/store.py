@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction
 from telesales_runtime.outbox import write_outbox

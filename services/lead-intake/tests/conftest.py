@@ -7,18 +7,18 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from lead_intake.main import create_app
+
 from intake_support import Harness, raw_body
+from lead_intake.main import create_app
 from lead_intake.service import IntakeService
 from lead_intake.settings import LeadIntakeSettings
-from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE
-from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_RECEIVED, LEADS_REJECTED
+from telesales_contracts import BY_NAME
+from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
 
 
 @pytest.fixture(scope="session")

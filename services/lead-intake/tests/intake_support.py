@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from faststream.kafka import KafkaBroker
+
 from lead_intake.service import IntakeService
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.topics import LEADS_RECEIVED

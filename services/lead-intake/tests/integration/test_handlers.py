@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import uuid
+from types import SimpleNamespace
 
 import pytest
-from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_OUTCOME, LEADS_QUALIFIED, LEADS_REJECTED
-from telesales_runtime.consumer import Delivery
 
 from intake_support import Harness, lead
+from lead_intake import domain
+from telesales_contracts.topics import (
+    DEAD_LETTERS,
+    LEADS_MERGED,
+    LEADS_OUTCOME,
+    LEADS_QUALIFIED,
+    LEADS_RECEIVED,
+    LEADS_REJECTED,
+)
+from telesales_runtime.consumer import Delivery, consume_batch
 
 pytestmark = pytest.mark.integration
 
@@ -191,9 +201,38 @@ async def test_outcome_redelivery_counts_once_and_unknown_lead_is_dead_lettered(
 
 def harness_delivery(harness: Harness, data: dict) -> Delivery:
     """A parsed delivery, to drive the service layer directly (batches, races)."""
-    from telesales_contracts.topics import LEADS_RECEIVED
-
     event = LEADS_RECEIVED.event_model.model_validate(
         {"id": str(uuid.uuid4()), "source": "/tests", "type": LEADS_RECEIVED.event_type, "tenantid": harness.tenant,
          "data": data})
     return Delivery(event=event, record=None)
+
+
+async def test_a_lead_that_breaks_processing_is_dead_lettered_and_the_rest_go_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug triggered by one message must not block its partition: the batch is redone one by one
+    and only the failing message goes to the dead-letter topic."""
+    real_standardize = domain.standardize
+
+    def standardize(lead_in, region):  # type: ignore[no-untyped-def]
+        if lead_in.name == "poison":
+            raise ValueError("cannot digest this lead")
+        return real_standardize(lead_in, region)
+
+    monkeypatch.setattr(domain, "standardize", standardize)
+
+    def record(data: dict, offset: int) -> SimpleNamespace:
+        envelope = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/tests", "tenantid": harness.tenant,
+                    "type": LEADS_RECEIVED.event_type, "time": "2026-11-24T09:30:00+08:00", "data": data}
+        return SimpleNamespace(value=json.dumps(envelope).encode(), topic=LEADS_RECEIVED.name, partition=0,
+                               offset=offset, key=None, headers=[])
+
+    batch = (record(lead(phone="13924681301", name="ok 1", email=None), 1),
+             record(lead(phone="13924681302", name="poison", email=None), 2),
+             record(lead(phone="13924681303", name="ok 2", email=None), 3))
+    await consume_batch(LEADS_RECEIVED, batch, harness.intake.dead_letters, harness.intake.handle_received)
+
+    assert sorted(d["name"] for d in await harness.leads()) == ["ok 1", "ok 2"]
+    [letter] = harness.of(DEAD_LETTERS.name)
+    assert letter["data"]["error_type"] == "processing_error" and letter["data"]["offset"] == 2
+    assert "cannot digest this lead" in letter["data"]["error"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from pydantic import ValidationError
+
 from lead_intake.domain import (
     DEFAULT_TEST_NUMBERS,
     MODEL_FEATURE_VALUES,
@@ -27,7 +29,6 @@ from lead_intake.domain import (
     standardize,
     standardize_phone,
 )
-from pydantic import ValidationError
 from telesales_contracts.leads import Behaviour, Channel, LeadReceived, NumberType, RejectionReason
 
 REGION = "CN"

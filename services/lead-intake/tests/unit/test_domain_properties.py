@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import phonenumbers
 from hypothesis import HealthCheck, given, settings
-from phonenumbers import carrier, geocoder
 from hypothesis import strategies as st
+from phonenumbers import carrier, geocoder
+
 from lead_intake.domain import (
     MODEL_FEATURE_VALUES,
     GradeThresholds,
