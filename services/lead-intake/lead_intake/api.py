@@ -3,11 +3,13 @@ scoring weights. Every route works within one tenant (header X-Tenant-Id, defaul
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -118,11 +120,10 @@ def _decode(body: bytes) -> str:
             raise Problem(400, "Unreadable file", "The file is neither UTF-8 nor GB18030 text.") from error
 
 
-def _csv_rows(text: str) -> list[dict[str, Any]]:
+def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise Problem(400, "Empty CSV", "The CSV has no header row.")
-    rows = []
     for raw in reader:
         row: dict[str, Any] = {}
         behaviour: dict[str, Any] = {}
@@ -147,20 +148,17 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
                 row["behaviour"] = behaviour
             if attributes:
                 row["attributes"] = attributes
-        rows.append(row)
-    return rows
+        yield row
 
 
-def _jsonl_rows(text: str) -> list[Any]:
-    rows: list[Any] = []
+def _jsonl_rows(text: str) -> Iterator[Any]:
     for line in text.splitlines():
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            yield json.loads(line)
         except json.JSONDecodeError as error:
-            rows.append({"__error__": f"not JSON: {error.msg} at column {error.colno}"})
-    return rows
+            yield {"__error__": f"not JSON: {error.msg} at column {error.colno}"}
 
 
 @router.post("/leads:import", status_code=202, response_model=ImportResult,
@@ -181,18 +179,19 @@ async def import_leads(request: Request, tenant: Tenant, broker: Broker, setting
             raise Problem(413, "Payload Too Large", f"An import may be at most {settings.import_max_bytes} bytes.")
     text = _decode(bytes(body))
     rows = _csv_rows(text) if content_type in _CSV_TYPES else _jsonl_rows(text)
-    if len(rows) > settings.import_max_rows:
-        raise Problem(413, "Too many rows", f"An import may have at most {settings.import_max_rows} rows; "
-                                            f"this one has {len(rows)}. Split the file.")
-    if not rows:
-        raise Problem(422, "Empty import", "The file has no data rows.")
-
     import_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|import|{idempotency_key}")) if idempotency_key \
         else str(uuid.uuid4())
     valid: list[tuple[int, LeadReceived]] = []
     errors: list[RowError] = []
     invalid = 0
+    rows_seen = 0
     for number, row in enumerate(rows, start=1):
+        rows_seen = number
+        if number > settings.import_max_rows:
+            raise Problem(413, "Too many rows", f"An import may have at most {settings.import_max_rows} rows. "
+                                                "Split the file.")
+        if number % 1000 == 0:
+            await asyncio.sleep(0)  # a big file must not starve the consumers' heartbeats and the probes
         problem = row.get("__error__") if isinstance(row, dict) else "a row must be a JSON object"
         if problem is None:
             try:
@@ -203,6 +202,8 @@ async def import_leads(request: Request, tenant: Tenant, broker: Broker, setting
         invalid += 1
         if len(errors) < 100:
             errors.append(RowError(row=number, error=problem))
+    if rows_seen == 0:
+        raise Problem(422, "Empty import", "The file has no data rows.")
     if not valid:
         raise Problem(422, "No valid rows", "Every row of the import is invalid.", errors=[e.model_dump() for e in errors])
 
@@ -216,7 +217,7 @@ async def import_leads(request: Request, tenant: Tenant, broker: Broker, setting
             await await_confirmations(pending)
             pending.clear()
     await await_confirmations(pending)
-    return ImportResult(import_id=import_id, rows=len(rows), accepted=len(valid), invalid=invalid, errors=errors)
+    return ImportResult(import_id=import_id, rows=rows_seen, accepted=len(valid), invalid=invalid, errors=errors)
 
 
 @router.get("/submissions/{event_id}", response_model=SubmissionStatus,

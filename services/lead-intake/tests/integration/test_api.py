@@ -105,6 +105,8 @@ async def test_import_refuses_wrong_type_too_many_rows_and_all_bad(harness: Harn
         assert too_many.status_code == 413 and "at most 2 rows" in too_many.json()["detail"]
     finally:
         harness.intake.settings.import_max_rows = 100_000
+    empty = await harness.http.post("/v1/leads:import", content=b"name,phone\n", headers={"Content-Type": "text/csv"})
+    assert empty.status_code == 422 and empty.json()["title"] == "Empty import"
     all_bad = await harness.http.post("/v1/leads:import", content=b"[1]\n[2]\n",
                                       headers={"Content-Type": "application/x-ndjson"})
     assert all_bad.status_code == 422 and len(all_bad.json()["errors"]) == 2
