@@ -7,10 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -31,12 +33,13 @@ class Problem(Exception):
 
 
 def problem_response(status: int, title: str, detail: str, instance: str | None = None,
-                     type_: str = "about:blank", **extensions: Any) -> JSONResponse:
+                     type_: str = "about:blank", headers: dict[str, str] | None = None,
+                     **extensions: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     body.update(extensions)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -58,6 +61,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:10])
         return problem_response(422, "Invalid request", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(PyMongoError)
+    async def _database_down(request: Request, exc: PyMongoError) -> JSONResponse:
+        log.error("database error", extra={"path": request.url.path, "error": str(exc)[:500]})
+        return problem_response(503, "Database unavailable", "The database did not answer; retry later.",
+                                request.url.path, headers={"Retry-After": "5"})
+
+    @app.exception_handler(KafkaError)
+    async def _broker_down(request: Request, exc: KafkaError) -> JSONResponse:
+        log.error("broker error", extra={"path": request.url.path, "error": repr(exc)[:500]})
+        return problem_response(503, "Broker unavailable", "The message broker did not accept the event; "
+                                "nothing was published, retry later.", request.url.path, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

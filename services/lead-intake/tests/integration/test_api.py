@@ -165,3 +165,22 @@ async def test_unknown_route_and_lead_are_problem_json(harness: Harness) -> None
     assert missing.json()["detail"].startswith("No lead 'nope'")
     route = await harness.http.get("/v1/nothing-here")
     assert route.status_code == 404 and route.headers["content-type"] == PROBLEM
+
+
+async def test_unreachable_dependencies_answer_503_problems(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokafka.errors import KafkaConnectionError
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    async def no_database(*args: object, **kwargs: object) -> None:
+        raise ServerSelectionTimeoutError("no primary")
+
+    async def no_broker(*args: object, **kwargs: object) -> None:
+        raise KafkaConnectionError("broker down")
+
+    monkeypatch.setattr(harness.intake.store, "get_lead", no_database)
+    monkeypatch.setattr(harness.broker, "publish", no_broker)
+    lookup = await harness.http.get("/v1/leads/any")
+    assert lookup.status_code == 503 and lookup.json()["title"] == "Database unavailable"
+    assert lookup.headers["retry-after"] == "5" and lookup.headers["content-type"] == PROBLEM
+    submit = await harness.http.post("/v1/leads", json=lead())
+    assert submit.status_code == 503 and submit.json()["title"] == "Broker unavailable"
