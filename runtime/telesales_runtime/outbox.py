@@ -8,9 +8,11 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -23,6 +25,8 @@ from .kafka import await_confirmations
 from .observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 
 log = logging.getLogger(__name__)
+
+CONTENT_TYPE_HEADER = CLOUDEVENTS_CONTENT_TYPE.encode()
 
 
 def outbox_row(topic: str, event: CloudEvent[Any], key: str | None) -> dict[str, Any]:
@@ -63,6 +67,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_seconds: float = 0.5,
         lease_seconds: float = 10.0,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         self.outbox = outbox
         self.leases = leases
@@ -72,6 +77,8 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.producer_factory = producer_factory
+        self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -84,6 +91,12 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
 
     async def start_async(self) -> None:
+        """Start relaying in the background, on a producer of its own when a factory was given (raw
+        aiokafka: thousands of sends per second cost several times less than through the broker's
+        publish path); without one, through the broker (as in-memory handler tests do)."""
+        if self.producer_factory is not None:
+            self.producer = self.producer_factory()
+            await self.producer.start()
         self.start()
 
     async def stop(self) -> None:
@@ -94,6 +107,9 @@ class OutboxRelay:
                 await asyncio.wait_for(self._task, timeout=10)
             except TimeoutError:
                 self._task.cancel()
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
         # Hand the lease over at once instead of making a successor wait for it to expire.
         try:
             await self.leases.delete_one({"_id": self._lease_id, "owner": self.owner})
@@ -120,21 +136,21 @@ class OutboxRelay:
         """Publish one batch; returns how many rows went out."""
         if not await self._hold_lease():
             return 0
-        rows = await self.outbox.find({}, sort=[("_id", 1)], limit=self.batch_size).to_list()
+        rows = await self.outbox.find({}, {"topic": 1, "key": 1, "payload": 1}, sort=[("_id", 1)],
+                                       limit=self.batch_size).to_list()
         if not rows:
             OUTBOX_BACKLOG.labels(self.service).set(0)
             return 0
         pending = []
         for row in rows:
-            pending.append(
-                await self.broker.publish(
-                    bytes(row["payload"]),
-                    topic=row["topic"],
-                    key=row["key"].encode() if row.get("key") else None,
-                    headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
-                    no_confirm=True,
-                )
-            )
+            key = row["key"].encode() if row.get("key") else None
+            if self.producer is not None:
+                pending.append(await self.producer.send(row["topic"], bytes(row["payload"]), key=key,
+                                                        headers=[("content-type", CONTENT_TYPE_HEADER)]))
+            else:
+                pending.append(await self.broker.publish(bytes(row["payload"]), topic=row["topic"], key=key,
+                                                         headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
+                                                         no_confirm=True))
         await await_confirmations(pending)
         await self.outbox.delete_many({"_id": {"$in": [row["_id"] for row in rows]}})
         for row in rows:

@@ -31,6 +31,9 @@ from telesales_contracts.leads import (
 
 # --------------------------------------------------------------------------------------------------
 # Standardize
+#
+# The value classes below are built several times for every lead: plain slotted dataclasses, since
+# frozen ones pay an object.__setattr__ per field. Nothing mutates them after construction.
 
 
 def fold_text(value: str | None) -> str | None:
@@ -103,7 +106,7 @@ _NUMBER_TYPES: dict[int, NumberType] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PhoneInfo:
     """A phone number as given and as understood from the numbering plan."""
 
@@ -174,7 +177,7 @@ def is_test_number(e164: str, extra_test_numbers: frozenset[str] = frozenset()) 
     return False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CleanLead:
     """A received lead after standardization and enrichment."""
 
@@ -232,7 +235,7 @@ def standardize(lead: LeadReceived, default_region: str) -> CleanLead:
 # Junk and number test
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NumberCheckResult:
     checker: str
     status: Literal["ok", "invalid", "do_not_call", "unreachable", "unverified"]
@@ -464,7 +467,7 @@ def predict_won(counts: OutcomeCounts, features: Mapping[str, str], alpha: float
     return probability, log_odds
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Score:
     score: int
     grade: Literal["A", "B", "C", "D"]

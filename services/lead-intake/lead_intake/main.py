@@ -10,7 +10,7 @@ from faststream.specification import AsyncAPI
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.app import create_service_app
 from telesales_runtime.deadletter import DeadLetterPublisher
-from telesales_runtime.kafka import create_broker
+from telesales_runtime.kafka import create_broker, create_producer
 from telesales_runtime.logs import configure_logging
 from telesales_runtime.mongo import connect_mongo, ping
 from telesales_runtime.outbox import OutboxRelay
@@ -35,7 +35,8 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     mongo = connect_mongo(settings.mongo_uri, settings.service_name)
     store = LeadStore(mongo, settings.mongo_db, consumer=settings.consumer_group)
     relay = OutboxRelay(store.outbox, store.leases, broker, service=settings.service_name,
-                        batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds)
+                        batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+                        producer_factory=lambda: create_producer(settings, "outbox"))
     http_client: httpx.AsyncClient | None = None
     checker: NumberChecker = OfflineNumberChecker()
     if settings.number_checker == "http":
