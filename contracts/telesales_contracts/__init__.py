@@ -1,6 +1,6 @@
 """The single source of every event schema and topic on the telesales platform."""
 
-from .envelope import CLOUDEVENTS_CONTENT_TYPE, DEFAULT_TENANT, CloudEvent, envelope_fields
+from .envelope import CLOUDEVENTS_CONTENT_TYPE, DEFAULT_TENANT, CloudEvent, envelope_fields, is_tenant_id
 from .topics import ALL_TOPICS, BY_NAME, Topic, WrongEventType
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "Topic",
     "WrongEventType",
     "envelope_fields",
+    "is_tenant_id",
 ]

@@ -6,6 +6,7 @@ one platform serves several companies, and no consumer may mix their data.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -15,9 +16,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 DEFAULT_TENANT = "default"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+
+def is_tenant_id(value: object) -> bool:
+    """Whether `value` is a well-formed tenant id (the rule of the `tenantid` attribute)."""
+    return isinstance(value, str) and _TENANT_ID.match(value) is not None
+
+
 TenantId = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
+    StringConstraints(pattern=TENANT_ID_PATTERN),
     Field(description="Tenant (company) the event belongs to; lowercase letters, digits and dashes."),
 ]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventType
+from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventType, is_tenant_id
 
 from .deadletter import DeadLetterPublisher
 from .kafka import consumer_records
@@ -47,16 +46,13 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
 def tenant_hint(payload: bytes | None) -> str:
     """The tenant a broken message claims, if it can be read, so its dead letter stays with that tenant."""
     try:
         claimed = json.loads(payload or b"").get("tenantid")
     except (ValueError, AttributeError):
         return DEFAULT_TENANT
-    return claimed if isinstance(claimed, str) and _TENANT.match(claimed) else DEFAULT_TENANT
+    return claimed if is_tenant_id(claimed) else DEFAULT_TENANT
 
 
 async def parse_deliveries(

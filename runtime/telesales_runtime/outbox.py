@@ -87,9 +87,6 @@ class OutboxRelay:
         """Called after a commit that wrote rows, so they go out without waiting for the next poll."""
         self._wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
-
     async def start_async(self) -> None:
         """Start relaying in the background, on a producer of its own when a factory was given (raw
         aiokafka: thousands of sends per second cost several times less than through the broker's
@@ -97,7 +94,7 @@ class OutboxRelay:
         if self.producer_factory is not None:
             self.producer = self.producer_factory()
             await self.producer.start()
-        self.start()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
 
     async def stop(self) -> None:
         self._stopping = True

@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, is_tenant_id
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.consumer import describe_validation_error
@@ -42,7 +41,6 @@ from .settings import LeadIntakeSettings
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _IMPORT_IDS = uuid.UUID("6f1c7a52-8d0e-4c55-9a43-1f1e5f0a9b10")  # namespace of ids derived from Idempotency-Key
 
 
@@ -60,7 +58,7 @@ def get_settings(request: Request) -> LeadIntakeSettings:
 
 def get_tenant(request: Request, x_tenant_id: Annotated[str | None, Header()] = None) -> str:
     tenant = x_tenant_id or request.app.state.settings.default_tenant
-    if not _TENANT.match(tenant):
+    if not is_tenant_id(tenant):
         raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
     return tenant
 

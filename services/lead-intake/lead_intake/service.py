@@ -17,10 +17,9 @@ from pymongo.errors import DuplicateKeyError
 from telesales_contracts.leads import (
     LeadMerged,
     LeadOutcome,
-    LeadReceived,
     LeadRejected,
 )
-from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED, Topic
+from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.observability import MESSAGES_CONSUMED
@@ -319,8 +318,3 @@ class IntakeService:
             self._models.drop((tenant, line))
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "processed").inc()
 
-
-def received_event(topic: Topic, data: LeadReceived, *, tenant: str, source: str, event_id: str | None) -> Any:
-    """An incoming lead as a CloudEvent, for the HTTP entrances."""
-    attributes = {"id": event_id} if event_id else {}
-    return topic.event(data, source=source, tenantid=tenant, **attributes)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction
@@ -142,7 +143,7 @@ class LeadStore:
             try:
                 await self.weights.insert_one({"_id": tenant, "version": 1, **body})
                 return 1
-            except Exception:  # noqa: BLE001 - someone created them first
+            except DuplicateKeyError:  # someone created them first
                 return None
         doc = await self.weights.find_one_and_update(
             {"_id": tenant, "version": expected_version}, {"$set": body, "$inc": {"version": 1}}, return_document=True)
