@@ -14,9 +14,21 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from .activity import CallLogged, LeadComplaint, LeadSignal, LeadStageChanged
+from .allocation import (
+    HotLead,
+    LeadAssigned,
+    LeadClaimed,
+    LeadClosed,
+    LeadReclaimed,
+    LeadReturned,
+    LeadWon,
+    ReclaimWarning,
+)
 from .envelope import CloudEvent, event_type_for
 from .leads import LeadMerged, LeadOutcome, LeadQualified, LeadReceived, LeadRejected
 from .platform import DeadLetter
+from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,36 @@ LEADS_QUALIFIED = Topic("leads.qualified.v1", LeadQualified, "Cleaned, enriched 
 LEADS_MERGED = Topic("leads.merged.v1", LeadMerged, "A repeat lead merged into an existing one.")
 LEADS_REJECTED = Topic("leads.rejected.v1", LeadRejected, "Junk leads with reason codes.")
 LEADS_OUTCOME = Topic("leads.outcome.v1", LeadOutcome, "Won or lost leads, training the scoring model.")
+LEADS_STAGE_CHANGED = Topic("leads.stage-changed.v1", LeadStageChanged,
+                            "A lead's development stage or funnel step changed (agent or CRM).")
+LEADS_COMPLAINT = Topic("leads.complaint.v1", LeadComplaint,
+                        "A customer complained: calls end, the number goes on do-not-call.")
+LEADS_SIGNAL = Topic("leads.signal.v1", LeadSignal,
+                     "Moments that matter on the customer's side (unpaid order, long browsing, ...).")
+CALLS_LOGGED = Topic("calls.logged.v1", CallLogged, "Calls placed or received by the dialer.")
+AGENTS_CHANGED = Topic("agents.changed.v1", AgentChanged, "Agents, supervisors and managers from the HR system.")
+AGENTS_STATUS_CHANGED = Topic("agents.status-changed.v1", AgentStatusChanged,
+                              "Agent logged in, on break or logged out (from the dialer).")
+AGENTS_GRADED = Topic("agents.graded.v1", AgentGraded, "Weekly A-E grades of agents from their sales results.")
+ALLOCATION_ASSIGNED = Topic("allocation.assigned.v1", LeadAssigned, "A lead was pushed to an agent (分配).")
+ALLOCATION_CLAIMED = Topic("allocation.claimed.v1", LeadClaimed, "An agent claimed a lead from a pool (捞取).")
+ALLOCATION_RETURNED = Topic("allocation.returned.v1", LeadReturned, "An agent returned a lead (退回).")
+ALLOCATION_RECLAIMED = Topic("allocation.reclaimed.v1", LeadReclaimed, "A lead was reclaimed from its agent (回收).")
+ALLOCATION_CLOSED = Topic("allocation.closed.v1", LeadClosed, "A lead was closed without a sale (关单).")
+ALLOCATION_WON = Topic("allocation.won.v1", LeadWon, "A lead was won (成单).")
+ALLOCATION_RECLAIM_WARNING = Topic("allocation.reclaim-warning.v1", ReclaimWarning,
+                                   "A lead will be reclaimed soon unless its agent works it.")
+ALLOCATION_HOT_LEAD = Topic("allocation.hot-lead.v1", HotLead, "Call this lead now: a moment that matters happened.")
 DEAD_LETTERS = Topic("platform.dead-lettered.v1", DeadLetter, "Messages a consumer could not process.")
+
+HOLDER_CHANGE_TOPICS: tuple[Topic, ...] = (
+    ALLOCATION_ASSIGNED,
+    ALLOCATION_CLAIMED,
+    ALLOCATION_RETURNED,
+    ALLOCATION_RECLAIMED,
+    ALLOCATION_CLOSED,
+    ALLOCATION_WON,
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     LEADS_RECEIVED,
@@ -83,6 +124,16 @@ ALL_TOPICS: tuple[Topic, ...] = (
     LEADS_MERGED,
     LEADS_REJECTED,
     LEADS_OUTCOME,
+    LEADS_STAGE_CHANGED,
+    LEADS_COMPLAINT,
+    LEADS_SIGNAL,
+    CALLS_LOGGED,
+    AGENTS_CHANGED,
+    AGENTS_STATUS_CHANGED,
+    AGENTS_GRADED,
+    *HOLDER_CHANGE_TOPICS,
+    ALLOCATION_RECLAIM_WARNING,
+    ALLOCATION_HOT_LEAD,
     DEAD_LETTERS,
 )
 

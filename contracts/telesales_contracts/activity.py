@@ -1,0 +1,108 @@
+"""What happens to a lead while it is worked: calls from the dialer, stage changes from agents or a
+CRM, complaints, and behaviour signals from the customer's side (web, app, points mall)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .envelope import AwareDatetime
+from .roster import Identifier
+
+LeadId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+
+
+class FunnelStep(StrEnum):
+    """Funnel steps in order: valid contact -> intent -> agreed to visit -> visited -> plan -> paid."""
+
+    VALID = "valid"
+    INTENT = "intent"
+    AGREED_VISIT = "agreed_visit"
+    ACTUAL_VISIT = "actual_visit"
+    PLAN = "plan"
+    PAID = "paid"
+
+
+FUNNEL_ORDER: tuple[FunnelStep, ...] = tuple(FunnelStep)
+
+# Development stage (0-100 %) in five layers, each with its own goal.
+STAGE_LAYERS: tuple[tuple[str, int, int], ...] = (
+    ("verified_contact", 0, 20),
+    ("need_found", 20, 40),
+    ("plan_and_payment_date", 40, 60),
+    ("contract_and_deposit", 60, 80),
+    ("paid_in_full", 80, 100),
+)
+
+
+def stage_layer(stage_percent: int) -> str:
+    """The layer a stage falls in: 0-19 verified_contact, ..., 80-100 paid_in_full."""
+    index = min(max(stage_percent, 0) // 20, len(STAGE_LAYERS) - 1)
+    return STAGE_LAYERS[index][0]
+
+
+class CallLogged(BaseModel):
+    """One call the dialer placed (or received) for a lead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: Identifier | None = Field(default=None, description="The dialer's id of the call, if it has one.")
+    agent_id: Identifier
+    lead_id: LeadId
+    started_at: AwareDatetime
+    duration_seconds: int = Field(ge=0, le=86_400)
+    connected: bool
+
+
+class LeadStageChanged(BaseModel):
+    """A lead moved to a development stage (and possibly a funnel step), set by its agent or a CRM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: LeadId
+    stage_percent: int = Field(ge=0, le=100)
+    funnel_step: FunnelStep | None = None
+    agent_id: Identifier | None = Field(default=None, description="Who changed it, when an agent did.")
+    deal_in_progress: bool | None = Field(default=None, description="A deal is being closed: exempt from reclaim. "
+                                          "Unset keeps the lead's current flag.")
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class LeadComplaint(BaseModel):
+    """The customer complained about being called: calls end and the number goes on do-not-call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: LeadId
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    phone_e164: E164 | None = Field(default=None, description="The number complained from, if known; "
+                                    "the lead's own number otherwise.")
+
+
+class SignalKind(StrEnum):
+    UNPAID_ORDER = "unpaid_order"
+    LONG_BROWSING = "long_browsing"
+    REDEMPTION = "redemption"
+    LEVEL_UP = "level_up"
+
+
+class LeadSignal(BaseModel):
+    """A moment that matters on the customer's side. Names the lead by id or, when the outside system
+    does not know the id, by phone number (E.164)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: LeadId | None = None
+    phone_e164: E164 | None = None
+    kind: SignalKind
+    detail: Annotated[str, StringConstraints(max_length=500)] | None = None
+    occurred_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _names_a_lead(self) -> LeadSignal:
+        if self.lead_id is None and self.phone_e164 is None:
+            raise ValueError("a signal needs lead_id or phone_e164")
+        return self
