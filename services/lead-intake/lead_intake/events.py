@@ -1,6 +1,6 @@
 """Kafka subscribers and publishers of lead-intake.
 
-Consumes: leads.received.v1 (batches), leads.outcome.v1.
+Consumes: leads.received.v1 (batches), leads.outcome.v1, leads.complaint.v1 (the number goes on do-not-call).
 Produces (through the outbox): leads.qualified.v1, leads.merged.v1, leads.rejected.v1.
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
@@ -13,6 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from telesales_contracts.topics import (
     DEAD_LETTERS,
+    LEADS_COMPLAINT,
     LEADS_MERGED,
     LEADS_OUTCOME,
     LEADS_QUALIFIED,
@@ -26,7 +27,7 @@ from telesales_runtime.kafka import subscriber_options
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 
-CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME)
+CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME, LEADS_COMPLAINT)
 PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, DEAD_LETTERS)
 
 
@@ -41,6 +42,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
     # One consumer group per subscription: each topic's consumer joins and rebalances on its own.
     received_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_RECEIVED.name}")
     outcome_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_OUTCOME.name}")
+    complaint_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_COMPLAINT.name}")
 
     # Declared once, for the AsyncAPI document; the outbox relay and the dead-letter publisher send on them.
     for topic in PRODUCED_TOPICS:
@@ -63,5 +65,12 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
     async def on_lead_outcome(body: list[bytes], message: KafkaMessage,
                               intake: IntakeService = Context("intake")) -> None:
         await consume_batch(LEADS_OUTCOME, message.raw_message, intake.dead_letters, intake.handle_outcomes)
+
+    @router.subscriber(LEADS_COMPLAINT.name, batch=True, max_records=500,
+                       title=f"{LEADS_COMPLAINT.name}:consume", description=_consumed(LEADS_COMPLAINT),
+                       **complaint_options)
+    async def on_lead_complaint(body: list[bytes], message: KafkaMessage,
+                                intake: IntakeService = Context("intake")) -> None:
+        await consume_batch(LEADS_COMPLAINT, message.raw_message, intake.dead_letters, intake.handle_complaints)
 
     return router

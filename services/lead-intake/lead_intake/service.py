@@ -14,12 +14,13 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from telesales_contracts.activity import LeadComplaint
 from telesales_contracts.leads import (
     LeadMerged,
     LeadOutcome,
     LeadRejected,
 )
-from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_contracts.topics import LEADS_COMPLAINT, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.observability import MESSAGES_CONSUMED
@@ -318,3 +319,47 @@ class IntakeService:
             self._models.drop((tenant, line))
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "processed").inc()
 
+    # ---- leads.complaint.v1 --------------------------------------------------------------------------
+
+    async def handle_complaints(self, deliveries: Sequence[Delivery]) -> None:
+        """Each complaint puts a number on its tenant's do-not-call list: the one it names, else its lead's.
+        Later leads with that number are rejected as `do_not_call`."""
+        done_by_tenant: dict[str, set[tuple[str, str]]] = {}
+        for delivery in deliveries:
+            tenant = delivery.event.tenantid
+            if tenant not in done_by_tenant:
+                done_by_tenant[tenant] = await self.store.inbox.processed(
+                    d.key for d in deliveries if d.event.tenantid == tenant)
+            if delivery.key in done_by_tenant[tenant]:
+                MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "duplicate").inc()
+                continue
+            complaint: LeadComplaint = delivery.event.data
+            if complaint.phone_e164 is not None:
+                # Written as the numbering plan writes it, so it matches the standardized numbers of leads.
+                parsed = domain.standardize_phone(complaint.phone_e164, self.settings.default_region)
+                phone = parsed.e164 if parsed is not None and parsed.e164 else complaint.phone_e164
+            else:
+                lead = await self.store.get_lead(tenant, complaint.lead_id)
+                if lead is None:
+                    # Valid, but about a lead this tenant does not have: keep it for a replay once it exists.
+                    await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
+                                                 error=f"tenant {tenant!r} has no lead {complaint.lead_id!r}")
+                    continue
+                phone = lead.get("phone_e164")
+                if not phone:
+                    await self.dead_letters.send(delivery.record, error_type="no_phone", tenantid=tenant,
+                                                 error=f"lead {complaint.lead_id!r} has no phone number and the "
+                                                       "complaint names none")
+                    continue
+            reason = f"complaint: {complaint.reason}"
+            inbox_entry = self.store.inbox.entry(tenant, delivery.event.id, {
+                "status": "do_not_call", "lead_id": complaint.lead_id, "phone_e164": phone})
+            try:
+                await self.store.record_complaint(tenant=tenant, phone=phone, reason=reason, inbox_entry=inbox_entry)
+            except DuplicateKeyError:
+                # A concurrent delivery of the same event id recorded it first; or another complaint put
+                # the same number on the list at the same moment: then once more, which finds its entry.
+                if delivery.key in await self.store.inbox.processed([delivery.key]):
+                    continue
+                await self.store.record_complaint(tenant=tenant, phone=phone, reason=reason, inbox_entry=inbox_entry)
+            MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "processed").inc()

@@ -101,14 +101,25 @@ class LeadStore:
         cursor = self.do_not_call.find({"tenant_id": tenant, "phone_e164": {"$in": phones}}, {"phone_e164": 1})
         return {doc["phone_e164"] async for doc in cursor}
 
-    async def put_do_not_call(self, tenant: str, phone: str, reason: str | None) -> Doc:
+    async def put_do_not_call(self, tenant: str, phone: str, reason: str | None,
+                              session: AsyncClientSession | None = None) -> Doc:
         now = datetime.now(UTC)
         await self.do_not_call.update_one(
             {"tenant_id": tenant, "phone_e164": phone},
             {"$set": {"reason": reason, "updated_at": now}, "$setOnInsert": {"added_at": now}},
-            upsert=True,
+            upsert=True, session=session,
         )
-        return await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0})  # type: ignore[return-value]
+        doc = await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0}, session=session)
+        return doc  # type: ignore[return-value]
+
+    async def record_complaint(self, *, tenant: str, phone: str, reason: str, inbox_entry: Doc) -> None:
+        """The complained-about number goes on the do-not-call list together with the processed event id."""
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.put_do_not_call(tenant, phone, reason, session=session)
+            await self.inbox.record([inbox_entry], session=session)
+
+        await in_transaction(self.client, work)
 
     async def get_do_not_call(self, tenant: str, phone: str) -> Doc | None:
         return await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0})

@@ -1,4 +1,5 @@
-"""leads.received.v1 and leads.outcome.v1 handlers: real MongoDB, in-memory broker (TestKafkaBroker)."""
+"""leads.received.v1, leads.outcome.v1 and leads.complaint.v1 handlers: real MongoDB, in-memory broker
+(TestKafkaBroker)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from intake_support import Harness, lead
 from lead_intake import domain
 from telesales_contracts.topics import (
     DEAD_LETTERS,
+    LEADS_COMPLAINT,
     LEADS_MERGED,
     LEADS_OUTCOME,
     LEADS_QUALIFIED,
@@ -197,6 +199,93 @@ async def test_outcome_redelivery_counts_once_and_unknown_lead_is_dead_lettered(
     await harness.send({"lead_id": "no-such-lead", "outcome": "lost"}, topic=LEADS_OUTCOME.name)
     [letter] = harness.of(DEAD_LETTERS.name)
     assert letter["data"]["error_type"] == "unknown_lead"
+
+
+async def test_complaint_puts_the_leads_number_on_do_not_call_and_later_leads_are_rejected(harness: Harness) -> None:
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    event_id = await harness.send({"lead_id": stored["_id"], "reason": "called three times a day"},
+                                  topic=LEADS_COMPLAINT.name)
+    entry = (await harness.http.get("/v1/do-not-call/13924681357")).json()
+    assert entry["phone_e164"] == "+8613924681357" and entry["reason"] == "complaint: called three times a day"
+    assert await harness.intake.store.inbox.outcome(harness.tenant, event_id) is not None
+
+    await harness.send(lead(name="张伟 again", email="other@example.cn"))  # same number: not merged, rejected
+    await harness.relay()
+    [rejected] = harness.of(LEADS_REJECTED.name)
+    assert [r["code"] for r in rejected["data"]["reasons"]] == ["do_not_call"]
+    assert [d["_id"] for d in await harness.leads()] == [stored["_id"]]
+    [stored_again] = await harness.leads()
+    assert stored_again["touches_count"] == 1
+    assert harness.of(DEAD_LETTERS.name) == []
+
+
+async def test_complaint_with_its_own_number_lists_that_number(harness: Harness) -> None:
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    await harness.send({"lead_id": stored["_id"], "reason": "rude agent", "phone_e164": "+8618604312468"},
+                       topic=LEADS_COMPLAINT.name)
+    listed = (await harness.http.get("/v1/do-not-call")).json()["items"]
+    assert [(e["phone_e164"], e["reason"]) for e in listed] == [("+8618604312468", "complaint: rude agent")]
+
+    await harness.send(lead(phone="186 0431 2468", email=None))
+    await harness.send(lead(phone="139 2468 1357", email=None))  # the lead's own number was not listed: merged
+    await harness.relay()
+    [rejected] = harness.of(LEADS_REJECTED.name)
+    assert rejected["data"]["phone_e164"] == "+8618604312468"
+    assert [r["code"] for r in rejected["data"]["reasons"]] == ["do_not_call"]
+    assert len(harness.of(LEADS_MERGED.name)) == 1
+
+
+async def test_complaint_for_a_number_already_listed_is_no_error(harness: Harness) -> None:
+    await harness.http.put("/v1/do-not-call/139-2468-1357", json={"reason": "customer asked"})
+    added_at = (await harness.http.get("/v1/do-not-call/13924681357")).json()["added_at"]
+    await harness.send({"lead_id": "any-lead", "reason": "again", "phone_e164": "+8613924681357"},
+                       topic=LEADS_COMPLAINT.name)
+    [entry] = (await harness.http.get("/v1/do-not-call")).json()["items"]
+    assert entry["phone_e164"] == "+8613924681357" and entry["added_at"] == added_at
+    assert entry["reason"] == "complaint: again"
+    assert harness.of(DEAD_LETTERS.name) == []
+
+
+async def test_complaint_redelivery_is_processed_once(harness: Harness) -> None:
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    event_id = str(uuid.uuid4())
+    await harness.send({"lead_id": stored["_id"], "reason": "first"}, topic=LEADS_COMPLAINT.name, event_id=event_id)
+    first = await harness.intake.store.get_do_not_call(harness.tenant, "+8613924681357")
+    assert first is not None
+    # the same event id again, even with other content, has no second effect
+    await harness.send({"lead_id": stored["_id"], "reason": "second"}, topic=LEADS_COMPLAINT.name, event_id=event_id)
+    again = await harness.intake.store.get_do_not_call(harness.tenant, "+8613924681357")
+    assert again == first and again["reason"] == "complaint: first"
+    assert await harness.intake.store.inbox.collection.count_documents(
+        {"tenant_id": harness.tenant, "event_id": event_id}) == 1
+    assert harness.of(DEAD_LETTERS.name) == []
+
+
+async def test_complaint_about_an_unknown_lead_without_a_number_is_dead_lettered(harness: Harness) -> None:
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    other = f"t-{uuid.uuid4().hex[:12]}"
+    await harness.send({"lead_id": "no-such-lead", "reason": "stop calling"}, topic=LEADS_COMPLAINT.name)
+    # a lead of another tenant is unknown here too
+    await harness.send({"lead_id": stored["_id"], "reason": "stop calling"}, topic=LEADS_COMPLAINT.name, tenant=other)
+    letters = [e for e in harness.events[DEAD_LETTERS.name] if e["tenantid"] in (harness.tenant, other)]
+    assert [(e["tenantid"], e["data"]["error_type"], e["data"]["original_topic"]) for e in letters] == [
+        (harness.tenant, "unknown_lead", LEADS_COMPLAINT.name), (other, "unknown_lead", LEADS_COMPLAINT.name)]
+    assert (await harness.http.get("/v1/do-not-call")).json()["items"] == []
+    assert await harness.intake.store.do_not_call.count_documents({"tenant_id": other}) == 0
+
+
+async def test_complaint_about_a_lead_without_a_number_is_dead_lettered(harness: Harness) -> None:
+    await harness.send(lead(phone=None))
+    [stored] = await harness.leads()
+    assert stored["phone_e164"] is None
+    await harness.send({"lead_id": stored["_id"], "reason": "stop mailing"}, topic=LEADS_COMPLAINT.name)
+    [letter] = harness.of(DEAD_LETTERS.name)
+    assert letter["data"]["error_type"] == "no_phone"
+    assert (await harness.http.get("/v1/do-not-call")).json()["items"] == []
 
 
 def harness_delivery(harness: Harness, data: dict) -> Delivery:
