@@ -32,8 +32,8 @@ OUTBOX_PUBLISHED = Counter(
 )
 OUTBOX_BACKLOG = Gauge(
     "telesales_outbox_backlog",
-    "Events written to the outbox and not yet relayed to Kafka.",
-    ["service"],
+    "Events written to an outbox (a collection, or documents with embedded events) and not yet relayed.",
+    ["service", "outbox"],
 )
 OUTBOX_RELAY_ERRORS = Counter(
     "telesales_outbox_relay_errors_total",

@@ -6,27 +6,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 
 from .kafka import await_confirmations
+from .lease import MongoLease
 from .observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE_HEADER = CLOUDEVENTS_CONTENT_TYPE.encode()
+
+# Field names of an outbox embedded in the documents its events are about (see EmbeddedOutboxRelay).
+EMBEDDED_OUTBOX = "outbox"
+EMBEDDED_OUTBOX_SINCE = "outbox_at"
+
+
+@dataclass
+class _Batch:
+    events: list[tuple[str, str | None, bytes]]  # topic, key, payload, in publishing order
+    acks: list[Any]  # what to hand to _acknowledge once every event is confirmed
+    full: bool
 
 
 def outbox_row(topic: str, event: CloudEvent[Any], key: str | None) -> dict[str, Any]:
@@ -75,8 +86,7 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
-        self.lease_seconds = lease_seconds
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease = MongoLease(leases, f"outbox-relay:{service}:{outbox.name}", seconds=lease_seconds)
         self.producer_factory = producer_factory
         self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
@@ -107,56 +117,47 @@ class OutboxRelay:
         if self.producer is not None:
             await self.producer.stop()
             self.producer = None
-        # Hand the lease over at once instead of making a successor wait for it to expire.
-        try:
-            await self.leases.delete_one({"_id": self._lease_id, "owner": self.owner})
-        except PyMongoError:
-            pass
-
-    @property
-    def _lease_id(self) -> str:
-        return f"outbox-relay:{self.service}"
-
-    async def _hold_lease(self) -> bool:
-        now = datetime.now(UTC)
-        try:
-            await self.leases.find_one_and_update(
-                {"_id": self._lease_id, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "expires_at": now + timedelta(seconds=self.lease_seconds)}},
-                upsert=True,
-            )
-            return True
-        except DuplicateKeyError:
-            return False  # another replica holds a live lease
+        await self.lease.release()
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows went out."""
-        if not await self._hold_lease():
+        """Publish one batch; returns how many events went out."""
+        if not await self.lease.hold():
             return 0
-        rows = await self.outbox.find({}, {"topic": 1, "key": 1, "payload": 1}, sort=[("_id", 1)],
-                                       limit=self.batch_size).to_list()
-        if not rows:
-            OUTBOX_BACKLOG.labels(self.service).set(0)
+        batch = await self._next_batch()
+        if not batch.events:
+            OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(0)
             return 0
         pending = []
-        for row in rows:
-            key = row["key"].encode() if row.get("key") else None
+        for topic, key, payload in batch.events:
+            key_bytes = key.encode() if key else None
             if self.producer is not None:
-                pending.append(await self.producer.send(row["topic"], bytes(row["payload"]), key=key,
+                pending.append(await self.producer.send(topic, payload, key=key_bytes,
                                                         headers=[("content-type", CONTENT_TYPE_HEADER)]))
             else:
-                pending.append(await self.broker.publish(bytes(row["payload"]), topic=row["topic"], key=key,
+                pending.append(await self.broker.publish(payload, topic=topic, key=key_bytes,
                                                          headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
                                                          no_confirm=True))
         await await_confirmations(pending)
-        await self.outbox.delete_many({"_id": {"$in": [row["_id"] for row in rows]}})
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(self.service, row["topic"]).inc()
-        if len(rows) == self.batch_size:
-            OUTBOX_BACKLOG.labels(self.service).set(await self.outbox.estimated_document_count())
+        await self._acknowledge(batch)
+        for topic, _, _ in batch.events:
+            OUTBOX_PUBLISHED.labels(self.service, topic).inc()
+        if batch.full:
+            OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(await self._backlog())
         else:
-            OUTBOX_BACKLOG.labels(self.service).set(0)
-        return len(rows)
+            OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(0)
+        return len(batch.events)
+
+    async def _next_batch(self) -> _Batch:
+        rows = await self.outbox.find({}, {"topic": 1, "key": 1, "payload": 1}, sort=[("_id", 1)],
+                                      limit=self.batch_size).to_list()
+        return _Batch([(row["topic"], row.get("key"), bytes(row["payload"])) for row in rows],
+                      [row["_id"] for row in rows], full=len(rows) == self.batch_size)
+
+    async def _acknowledge(self, batch: _Batch) -> None:
+        await self.outbox.delete_many({"_id": {"$in": batch.acks}})
+
+    async def _backlog(self) -> int:
+        return await self.outbox.estimated_document_count()
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -181,3 +182,55 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             except TimeoutError:
                 pass
+
+
+def embedded_event(event_id: str, topic: str, payload: bytes, key: str | None) -> dict[str, Any]:
+    """An event to `$push` onto a document's embedded outbox (with `$set` of `outbox_at`), in the same
+    single-document update as the change it announces: atomic without a transaction."""
+    return {"id": event_id, "topic": topic, "key": key, "payload": payload}
+
+
+def with_embedded_events(update: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """`update` (a classic update document) extended to append `events` to the embedded outbox."""
+    if not events:
+        return update
+    merged = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$push", {})[EMBEDDED_OUTBOX] = {"$each": events}
+    merged.setdefault("$set", {})[EMBEDDED_OUTBOX_SINCE] = now
+    return merged
+
+
+class EmbeddedOutboxRelay(OutboxRelay):
+    """Relays events kept inside the documents they are about (array `outbox`, flagged by `outbox_at`,
+    which a sparse index finds). A change to one document and its event are then written by one atomic
+    single-document update, with no transaction and no second write: the allocator's claims rely on it.
+    A document's events go out in the order they were appended, keyed as given."""
+
+    async def ensure_index(self) -> None:
+        await self.outbox.create_index(EMBEDDED_OUTBOX_SINCE, sparse=True, name="embedded_outbox_pending")
+
+    async def _next_batch(self) -> _Batch:
+        docs = await self.outbox.find({EMBEDDED_OUTBOX_SINCE: {"$exists": True}},
+                                      {EMBEDDED_OUTBOX: 1}, sort=[(EMBEDDED_OUTBOX_SINCE, 1)],
+                                      limit=max(1, self.batch_size // 4)).to_list()
+        events: list[tuple[str, str | None, bytes]] = []
+        acks: list[tuple[Any, list[str]]] = []
+        for doc in docs:
+            queued = doc.get(EMBEDDED_OUTBOX) or []
+            events.extend((e["topic"], e.get("key"), bytes(e["payload"])) for e in queued)
+            acks.append((doc["_id"], [e["id"] for e in queued]))
+        return _Batch(events, acks, full=len(docs) == max(1, self.batch_size // 4))
+
+    async def _acknowledge(self, batch: _Batch) -> None:
+        # Remove exactly the events sent: one appended meanwhile stays, and keeps the document flagged.
+        await self.outbox.bulk_write([
+            UpdateOne({"_id": doc_id}, [
+                {"$set": {EMBEDDED_OUTBOX: {"$filter": {"input": f"${EMBEDDED_OUTBOX}",
+                                                          "cond": {"$not": [{"$in": ["$$this.id", sent]}]}}}}},
+                {"$set": {EMBEDDED_OUTBOX_SINCE: {"$cond": [{"$eq": [{"$size": f"${EMBEDDED_OUTBOX}"}, 0]},
+                                                            "$$REMOVE", f"${EMBEDDED_OUTBOX_SINCE}"]}}},
+            ]) for doc_id, sent in batch.acks
+        ], ordered=False)
+
+    async def _backlog(self) -> int:
+        return await self.outbox.count_documents({EMBEDDED_OUTBOX_SINCE: {"$exists": True}})
