@@ -58,7 +58,7 @@ class LeadReturned(HolderChange):
     """The agent gave the lead back (退回): it is in the public pool again."""
 
     reason: str
-    drop_count: int = Field(ge=1, description="Agents who have dropped this lead, this one included.")
+    drop_count: int = Field(ge=0, description="Agents who have dropped this lead, this one included (an agent who left drops nothing).")
 
 
 class ReclaimKind(StrEnum):

@@ -32,6 +32,18 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+def decode_upload(body: bytes) -> str:
+    """The text of an uploaded file. Spreadsheets exported on Chinese Windows write GB18030/GBK;
+    everything else should be UTF-8 (a byte-order mark is dropped)."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return body.decode("gb18030")
+        except UnicodeDecodeError as error:
+            raise Problem(400, "Unreadable file", "The file is neither UTF-8 nor GB18030 text.") from error
+
+
 def problem_response(status: int, title: str, detail: str, instance: str | None = None,
                      type_: str = "about:blank", headers: dict[str, str] | None = None,
                      **extensions: Any) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
+from pydantic_core import to_json
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -190,10 +191,25 @@ def embedded_event(event_id: str, topic: str, payload: bytes, key: str | None) -
     return {"id": event_id, "topic": topic, "key": key, "payload": payload}
 
 
-def with_embedded_events(update: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """`update` (a classic update document) extended to append `events` to the embedded outbox."""
+def _embedded_payload(entry: dict[str, Any]) -> bytes:
+    # An event is stored either serialized (`payload`) or, when an update pipeline built it from the
+    # document's own fields on the server, as the CloudEvent's fields (`envelope`).
+    if "payload" in entry:
+        return bytes(entry["payload"])
+    return to_json(entry["envelope"])
+
+
+def with_embedded_events(update: dict[str, Any] | list[dict[str, Any]], events: list[dict[str, Any]],
+                         now: datetime) -> dict[str, Any] | list[dict[str, Any]]:
+    """`update` (an update document or an update pipeline) extended to append `events` to the embedded
+    outbox."""
     if not events:
         return update
+    if isinstance(update, list):
+        literal = [{key: {"$literal": value} for key, value in event.items()} for event in events]
+        return [*update, {"$set": {EMBEDDED_OUTBOX: {"$concatArrays": [{"$ifNull": [f"${EMBEDDED_OUTBOX}", []]},
+                                                                         literal]},
+                                   EMBEDDED_OUTBOX_SINCE: now}}]
     merged = {op: dict(fields) for op, fields in update.items()}
     merged.setdefault("$push", {})[EMBEDDED_OUTBOX] = {"$each": events}
     merged.setdefault("$set", {})[EMBEDDED_OUTBOX_SINCE] = now
@@ -217,7 +233,7 @@ class EmbeddedOutboxRelay(OutboxRelay):
         acks: list[tuple[Any, list[str]]] = []
         for doc in docs:
             queued = doc.get(EMBEDDED_OUTBOX) or []
-            events.extend((e["topic"], e.get("key"), bytes(e["payload"])) for e in queued)
+            events.extend((e["topic"], e.get("key"), _embedded_payload(e)) for e in queued)
             acks.append((doc["_id"], [e["id"] for e in queued]))
         return _Batch(events, acks, full=len(docs) == max(1, self.batch_size // 4))
 

@@ -19,7 +19,7 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, is_tenant_id
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.consumer import describe_validation_error
-from telesales_runtime.http import Problem
+from telesales_runtime.http import Problem, decode_upload
 from telesales_runtime.kafka import await_confirmations
 
 from . import domain
@@ -107,17 +107,6 @@ _BEHAVIOUR_FIELDS = {"logins_7d", "page_view_seconds", "unpaid_order"}
 _TRUE = {"1", "true", "yes", "y", "是", "有"}
 
 
-def _decode(body: bytes) -> str:
-    # Spreadsheets exported on Chinese Windows write GB18030/GBK; everything else should be UTF-8.
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return body.decode("gb18030")
-        except UnicodeDecodeError as error:
-            raise Problem(400, "Unreadable file", "The file is neither UTF-8 nor GB18030 text.") from error
-
-
 def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
@@ -175,7 +164,7 @@ async def import_leads(request: Request, tenant: Tenant, broker: Broker, setting
         body.extend(chunk)
         if len(body) > settings.import_max_bytes:
             raise Problem(413, "Payload Too Large", f"An import may be at most {settings.import_max_bytes} bytes.")
-    text = _decode(bytes(body))
+    text = decode_upload(bytes(body))
     rows = _csv_rows(text) if content_type in _CSV_TYPES else _jsonl_rows(text)
     import_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|import|{idempotency_key}")) if idempotency_key \
         else str(uuid.uuid4())

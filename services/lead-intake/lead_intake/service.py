@@ -4,7 +4,6 @@ transaction per batch. Thin on purpose: decisions live in domain.py, storage in 
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from telesales_contracts.leads import (
     LeadRejected,
 )
 from telesales_contracts.topics import LEADS_COMPLAINT, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_runtime.cache import TtlCache
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.observability import MESSAGES_CONSUMED
@@ -32,27 +32,6 @@ from .settings import LeadIntakeSettings
 from .store import Doc, LeadStore
 
 log = logging.getLogger(__name__)
-
-class TtlCache:
-    """Per-key values kept for a few seconds: scoring weights and models change rarely but are read
-    for every batch."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._values: dict[Any, tuple[float, Any]] = {}
-
-    def get(self, key: Any) -> Any | None:
-        hit = self._values.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
-
-    def put(self, key: Any, value: Any) -> None:
-        self._values[key] = (time.monotonic() + self.seconds, value)
-
-    def drop(self, key: Any) -> None:
-        self._values.pop(key, None)
-
 
 @dataclass
 class _Plan:

@@ -1,0 +1,242 @@
+"""HTTP request and response bodies of the allocator (event payloads live in contracts/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from telesales_contracts.activity import FunnelStep
+from telesales_contracts.allocation import DistributionStrategy
+from telesales_contracts.roster import AgentGrade, Identifier, Role
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class AgentIn(BaseModel):
+    """A roster record (the same fields the HR system sends on agents.changed.v1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    role: Role = Role.AGENT
+    team_id: Identifier | None = None
+    business_line: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
+    active: bool = True
+    supervisor_id: Identifier | None = None
+
+
+class AgentPatch(BaseModel):
+    """Operator overrides: a grade before the first weekly grading, an agent's ability weight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grade: AgentGrade | None = None
+    ability: float | None = Field(default=None, gt=0, le=100, description="Relative strength for ability-weighted "
+                                  "distribution (1 = average).")
+
+
+class AgentView(BaseModel):
+    agent_id: str
+    name: str
+    role: str
+    team_id: str | None
+    business_line: str
+    active: bool
+    supervisor_id: str | None = None
+    grade: str | None
+    ability: float
+    status: str | None
+    status_since: datetime | None
+    worked_minutes_today: float
+    holding: int | None = Field(default=None, description="Leads held now (single-agent reads only).")
+
+
+class AgentPage(BaseModel):
+    items: list[AgentView]
+    next_cursor: str | None
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1-based data row (the CSV header is row 0).")
+    error: str
+
+
+class ImportResult(BaseModel):
+    rows: int
+    imported: int
+    invalid: int
+    errors: list[RowError] = Field(description="The first 100 invalid rows.")
+
+
+class TeamIn(BaseModel):
+    """A team and how leads reach it: its route (step one: by the customer's need) and its strategy
+    (step two: to which agent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    business_line: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    supervisor_id: Identifier | None = None
+    strategy: DistributionStrategy = DistributionStrategy.EVEN_BY_OPEN
+    ability_share: float = Field(default=0.5, ge=0, le=1, description="ability_weighted: the share split by ability.")
+    product_interests: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, description="Route: leads with one of these product interests (empty: any).")
+    regions: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, description="Route: leads whose region starts with one of these (empty: any).")
+    priority: int = Field(default=100, description="Route order: lower is tried first.")
+
+
+class TeamView(TeamIn):
+    team_id: str
+    round_robin_cursor: str | None = None
+
+
+class ConfigView(BaseModel):
+    version: int = Field(description="Send it back in If-Match to change this configuration safely.")
+    value: Any
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier_id: Identifier
+    count: int = Field(default=1, ge=1, le=1000)
+
+
+class LeadView(BaseModel):
+    lead_id: str
+    phone: str | None = Field(description="Full for the holder and for supervisors and managers of the line; "
+                              "masked otherwise.")
+    phone_masked: bool
+    name: str | None
+    company: str | None
+    business_line: str
+    product_interest: str | None
+    region: str | None
+    score: int
+    lead_grade: str
+    pool_id: str
+    status: str
+    holder: str | None
+    held_since: datetime | None
+    stage_percent: int
+    funnel_step: str | None
+    deal_in_progress: bool
+    call_count: int
+    last_call_at: datetime | None
+    drop_count: int
+    buyer: bool
+    dedicated_agent: str | None
+    rest_until: datetime | None
+
+
+class ClaimResult(BaseModel):
+    requested: int
+    granted: int = Field(description="What the holding cap and the refresh quota allowed.")
+    claimed: int = Field(description="Leads actually taken (fewer than granted when the pool ran out).")
+    holding: int
+    holding_cap: int
+    quota_left: int
+    leads: list[LeadView]
+
+
+class LeadPage(BaseModel):
+    items: list[LeadView]
+    next_cursor: str | None
+
+
+class ReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Identifier
+    reason: Text
+
+
+class CloseIn(ReturnIn):
+    pass
+
+
+class WinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Identifier
+    amount_fen: int = Field(gt=0, le=10**12, description="Sale amount in fen (1 yuan = 100 fen).")
+
+
+class StageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage_percent: int = Field(ge=0, le=100)
+    funnel_step: FunnelStep | None = None
+    deal_in_progress: bool | None = None
+    agent_id: Identifier | None = Field(default=None, description="When given, the lead must be held by this agent.")
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class DistributionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lead_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(min_length=1,
+                                                                                           max_length=5000)
+    team_id: Identifier | None = Field(default=None, description="Skip step one: every lead goes to this team.")
+    strategy: DistributionStrategy | None = Field(default=None, description="Overrides the team's own strategy.")
+    target_agent: Identifier | None = Field(default=None, description="For the supervisor strategy.")
+
+
+class Placement(BaseModel):
+    lead_id: str
+    agent_id: str
+    team_id: str
+    strategy: str
+
+
+class Unplaced(BaseModel):
+    lead_id: str
+    reason: str
+
+
+class DistributionResult(BaseModel):
+    placed: list[Placement]
+    unplaced: list[Unplaced]
+
+
+class TierView(BaseModel):
+    tier_id: str
+    name: str
+    filter: dict[str, Any]
+    grades: list[str]
+    min_worked_minutes: int
+    pool_ids: list[str]
+    may_open: bool | None = Field(default=None, description="With ?agent_id: whether that agent may open it now.")
+    why_not: str | None = None
+
+
+class SweepResult(BaseModel):
+    examined: int
+    reclaimed: int
+    warned: int
+
+
+class GradingResult(BaseModel):
+    week: str
+    graded: bool = Field(description="False when the week had been graded before (nothing changed).")
+    agents: int
+    grades: dict[str, int]
+
+
+class FairnessRow(BaseModel):
+    agent_grade: str
+    agents: int
+    leads_received: int
+    leads_claimed: int
+    mean_score: float
+    conversions: int
+    conversion_rate: float
+
+
+class FairnessReport(BaseModel):
+    since: datetime
+    until: datetime
+    rows: list[FairnessRow]

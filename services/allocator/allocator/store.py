@@ -1,0 +1,394 @@
+"""MongoDB persistence of the allocator. Every document carries `tenant_id` and every query filters on it.
+
+A lead document is the unit of consistency: a change of its holder and the event announcing it are one
+atomic single-document update (the events wait in the document's embedded outbox until relayed), so a
+claim needs no transaction. Consumers of outside events write their effects and their inbox entries in
+one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from telesales_runtime.consumer import Inbox
+from telesales_runtime.mongo import in_transaction, is_duplicate_key
+from telesales_runtime.outbox import with_embedded_events, write_outbox
+
+from .domain import AllocationPolicy, RoutingRule, Tier, TierFilter, default_tiers
+
+Doc = dict[str, Any]
+
+POOLED = "pooled"
+HELD = "held"
+CLOSED = "closed"
+WON = "won"
+DO_NOT_CALL = "do_not_call"
+
+
+def agent_key(tenant: str, agent_id: str) -> str:
+    return f"{tenant}|{agent_id}"
+
+
+def tier_query(tier_filter: TierFilter) -> Doc:
+    """The MongoDB filter of a tier's conditions over pooled leads (TierFilter.matches, as a query)."""
+    query: Doc = {}
+    if tier_filter.never_dialed is True:
+        query["call_count"] = 0
+    elif tier_filter.never_dialed is False:
+        query["call_count"] = {"$gt": 0}
+    drops: Doc = {}
+    if tier_filter.min_drops is not None:
+        drops["$gte"] = tier_filter.min_drops
+    if tier_filter.max_drops is not None:
+        drops["$lte"] = tier_filter.max_drops
+    if drops:
+        query["drop_count"] = drops
+    if tier_filter.buyer is not None:
+        query["buyer"] = tier_filter.buyer
+    if tier_filter.min_score is not None:
+        query["score"] = {"$gte": tier_filter.min_score}
+    return query
+
+
+class AllocatorStore:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str) -> None:
+        self.client = client
+        self.db = client[database]
+        self.leads = self.db["leads"]
+        self.agents = self.db["agents"]
+        self.teams = self.db["teams"]
+        self.config = self.db["config"]
+        self.wins = self.db["wins"]
+        self.gradings = self.db["gradings"]
+        self.outbox = self.db["outbox"]
+        self.leases = self.db["leases"]
+        self.inbox = Inbox(self.db["inbox"], consumer)
+
+    async def ensure_indexes(self) -> None:
+        # Every index on leads costs every claim: keep to the ones the hot paths need.
+        await self.leads.create_indexes([
+            # claim: the best-scored pooled leads of a pool
+            IndexModel([("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING)],
+                       name="pooled_by_score", partialFilterExpression={"status": POOLED}),
+            # the buyer tier is small: its own index spares a walk through every pooled lead
+            IndexModel([("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING)],
+                       name="pooled_buyers_by_score", partialFilterExpression={"status": POOLED, "buyer": True}),
+            # holding cap counts and an agent's own list
+            IndexModel([("tenant_id", ASCENDING), ("holder", ASCENDING)], name="held_by_agent",
+                       partialFilterExpression={"status": HELD}),
+            # the reclaim sweep: held leads by how long they have been held
+            IndexModel([("tenant_id", ASCENDING), ("held_since", ASCENDING)], name="held_since",
+                       partialFilterExpression={"status": HELD}),
+            # signals that name a lead by phone
+            IndexModel([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], name="by_phone",
+                       partialFilterExpression={"phone_e164": {"$type": "string"}}),
+            # wins of a week, for grading
+            IndexModel([("tenant_id", ASCENDING), ("won_at", ASCENDING)], name="won_at",
+                       partialFilterExpression={"status": WON}),
+        ])
+        await self.leads.create_index("outbox_at", sparse=True, name="embedded_outbox_pending")
+        await self.agents.create_indexes([
+            IndexModel([("tenant_id", ASCENDING), ("agent_id", ASCENDING)], unique=True, name="one_agent"),
+            IndexModel([("tenant_id", ASCENDING), ("team_id", ASCENDING)], name="by_team"),
+        ])
+        await self.teams.create_index([("tenant_id", ASCENDING), ("team_id", ASCENDING)], unique=True)
+
+    # ---- configuration ---------------------------------------------------------------------------------
+
+    async def get_config(self, tenant: str, kind: str) -> tuple[Any, int]:
+        doc = await self.config.find_one({"_id": f"{tenant}|{kind}"})
+        if doc is None:
+            return None, 0
+        return doc["value"], doc["version"]
+
+    async def put_config(self, tenant: str, kind: str, value: Any, expected_version: int | None,
+                         now: datetime) -> int | None:
+        """Store a configuration value; with `expected_version`, only if nobody changed it since (else None)."""
+        key = f"{tenant}|{kind}"
+        body = {"value": value, "updated_at": now, "tenant_id": tenant, "kind": kind}
+        if expected_version is None:
+            doc = await self.config.find_one_and_update({"_id": key}, {"$set": body, "$inc": {"version": 1}},
+                                                        upsert=True, return_document=ReturnDocument.AFTER)
+            return doc["version"]
+        if expected_version == 0:
+            try:
+                await self.config.insert_one({"_id": key, "version": 1, **body})
+                return 1
+            except DuplicateKeyError:
+                return None
+        doc = await self.config.find_one_and_update({"_id": key, "version": expected_version},
+                                                    {"$set": body, "$inc": {"version": 1}},
+                                                    return_document=ReturnDocument.AFTER)
+        return None if doc is None else doc["version"]
+
+    async def policy(self, tenant: str) -> tuple[AllocationPolicy, int]:
+        value, version = await self.get_config(tenant, "policy")
+        return (AllocationPolicy() if value is None else AllocationPolicy.model_validate(value)), version
+
+    async def tiers(self, tenant: str) -> tuple[list[Tier], int]:
+        value, version = await self.get_config(tenant, "tiers")
+        if value is None:
+            policy, _ = await self.policy(tenant)
+            return default_tiers(policy.high_intent_score), 0
+        return [Tier.model_validate(t) for t in value], version
+
+    async def routing(self, tenant: str) -> tuple[list[RoutingRule], int]:
+        value, version = await self.get_config(tenant, "routing")
+        return ([] if value is None else [RoutingRule.model_validate(r) for r in value]), version
+
+    # ---- roster ----------------------------------------------------------------------------------------
+
+    async def get_agent(self, tenant: str, agent_id: str) -> Doc | None:
+        return await self.agents.find_one({"_id": agent_key(tenant, agent_id)})
+
+    async def get_agents(self, tenant: str, agent_ids: Sequence[str]) -> dict[str, Doc]:
+        ids = [agent_key(tenant, a) for a in agent_ids]
+        return {doc["agent_id"]: doc async for doc in self.agents.find({"_id": {"$in": ids}})}
+
+    async def list_agents(self, tenant: str, *, team_id: str | None = None, role: str | None = None,
+                          active: bool | None = None, limit: int = 1000, after: str | None = None) -> list[Doc]:
+        query: Doc = {"tenant_id": tenant}
+        if team_id is not None:
+            query["team_id"] = team_id
+        if role is not None:
+            query["role"] = role
+        if active is not None:
+            query["active"] = active
+        if after:
+            query["agent_id"] = {"$gt": after}
+        return await self.agents.find(query, sort=[("agent_id", ASCENDING)], limit=limit).to_list()
+
+    async def upsert_agents(self, tenant: str, records: Sequence[Doc], now: datetime, *,
+                            source_time: datetime | None = None, new_agent_grade: str) -> list[Doc]:
+        """Create or update roster records (name, role, team, line, active, supervisor). With
+        `source_time` (an HR event's time) a record older than the stored one is skipped. Returns the
+        records as stored, before their change, for the ones that changed (to act on departures)."""
+        before = await self.get_agents(tenant, [r["agent_id"] for r in records])
+        ops = []
+        for record in records:
+            key = agent_key(tenant, record["agent_id"])
+            query: Doc = {"_id": key}
+            if source_time is not None:
+                query["$or"] = [{"hr_time": {"$exists": False}}, {"hr_time": {"$lte": source_time}}]
+            fields = {**record, "tenant_id": tenant, "updated_at": now}
+            if source_time is not None:
+                fields["hr_time"] = source_time
+            ops.append(UpdateOne(query, {"$set": fields, "$setOnInsert": {
+                "grade": new_agent_grade, "ability": 1.0, "created_at": now, "logged_seconds": {},
+                "talk_seconds": {}, "status": None, "status_since": None}}, upsert=True))
+        if ops:
+            try:
+                await self.agents.bulk_write(ops, ordered=False)
+            except BulkWriteError as error:
+                # An out-of-date HR record misses the filter and its upsert collides on _id: skipped.
+                if not is_duplicate_key(error):
+                    raise
+        return [before[r["agent_id"]] for r in records if r["agent_id"] in before]
+
+    async def set_agent_fields(self, tenant: str, agent_id: str, fields: Doc) -> Doc | None:
+        return await self.agents.find_one_and_update({"_id": agent_key(tenant, agent_id)}, {"$set": fields},
+                                                     return_document=ReturnDocument.AFTER)
+
+    async def record_status(self, tenant: str, agent_id: str, *, status: str, at: datetime,
+                            add_logged: dict[str, float], keep_days: Sequence[str]) -> None:
+        """A status change: close the running session (its seconds per day) and start the new one.
+        Applied only if newer than the stored status, so a late event cannot rewind it."""
+        inc = {f"logged_seconds.{day}": seconds for day, seconds in add_logged.items() if seconds > 0}
+        update: Doc = {"$set": {"status": status, "status_since": at}}
+        if inc:
+            update["$inc"] = inc
+        await self.agents.update_one({"_id": agent_key(tenant, agent_id),
+                                      "$or": [{"status_since": None}, {"status_since": {"$lte": at}}]}, update)
+        await self._trim_days(tenant, agent_id, keep_days)
+
+    async def _trim_days(self, tenant: str, agent_id: str, keep_days: Sequence[str]) -> None:
+        doc = await self.agents.find_one({"_id": agent_key(tenant, agent_id)}, {"logged_seconds": 1, "talk_seconds": 1})
+        if doc is None:
+            return
+        unset = {f"{field}.{day}": "" for field in ("logged_seconds", "talk_seconds")
+                 for day in (doc.get(field) or {}) if day not in keep_days}
+        if unset:
+            await self.agents.update_one({"_id": doc["_id"]}, {"$unset": unset})
+
+    async def add_talk_seconds(self, tenant: str, talk: dict[tuple[str, str], float]) -> None:
+        """Talk time per agent and day, from calls: time worked for a dialer that sends no status."""
+        per_agent: dict[str, Doc] = {}
+        for (agent_id, day), seconds in talk.items():
+            per_agent.setdefault(agent_id, {})[f"talk_seconds.{day}"] = seconds
+        if per_agent:
+            await self.agents.bulk_write([UpdateOne({"_id": agent_key(tenant, a)}, {"$inc": inc})
+                                          for a, inc in per_agent.items()], ordered=False)
+
+    # ---- teams -----------------------------------------------------------------------------------------
+
+    async def get_team(self, tenant: str, team_id: str) -> Doc | None:
+        return await self.teams.find_one({"tenant_id": tenant, "team_id": team_id}, {"_id": 0})
+
+    async def list_teams(self, tenant: str) -> list[Doc]:
+        return await self.teams.find({"tenant_id": tenant}, {"_id": 0}, sort=[("team_id", ASCENDING)]).to_list()
+
+    async def put_team(self, tenant: str, team: Doc, now: datetime) -> Doc:
+        return await self.teams.find_one_and_update(
+            {"tenant_id": tenant, "team_id": team["team_id"]},
+            {"$set": {**team, "tenant_id": tenant, "updated_at": now}, "$setOnInsert": {"created_at": now}},
+            upsert=True, projection={"_id": 0}, return_document=ReturnDocument.AFTER)
+
+    async def delete_team(self, tenant: str, team_id: str) -> bool:
+        return (await self.teams.delete_one({"tenant_id": tenant, "team_id": team_id})).deleted_count == 1
+
+    async def set_round_robin_cursor(self, tenant: str, team_id: str, cursor: str | None) -> None:
+        await self.teams.update_one({"tenant_id": tenant, "team_id": team_id}, {"$set": {"round_robin_cursor": cursor}})
+
+    # ---- leads -----------------------------------------------------------------------------------------
+
+    async def insert_leads(self, docs: list[Doc], inbox_entries: list[Doc]) -> None:
+        async def work(session: AsyncClientSession) -> None:
+            if docs:
+                await self.leads.insert_many(docs, ordered=True, session=session)
+            await self.inbox.record(inbox_entries, session=session)
+
+        await in_transaction(self.client, work)
+
+    async def existing_lead_ids(self, tenant: str, lead_ids: Sequence[str]) -> set[str]:
+        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
+
+    async def get_lead(self, tenant: str, lead_id: str, projection: Doc | None = None) -> Doc | None:
+        return await self.leads.find_one({"_id": lead_id, "tenant_id": tenant}, projection)
+
+    async def get_leads(self, tenant: str, lead_ids: Sequence[str]) -> dict[str, Doc]:
+        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, {"outbox": 0})
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
+        return await self.leads.find_one({"tenant_id": tenant, "phone_e164": {"$eq": phone, "$type": "string"}},
+                                         {"outbox": 0})
+
+    async def held_count(self, tenant: str, agent_id: str) -> int:
+        return await self.leads.count_documents({"tenant_id": tenant, "holder": agent_id, "status": HELD})
+
+    async def held_counts(self, tenant: str, agent_ids: Sequence[str]) -> dict[str, int]:
+        pipeline = [{"$match": {"tenant_id": tenant, "status": HELD, "holder": {"$in": list(agent_ids)}}},
+                    {"$group": {"_id": "$holder", "n": {"$sum": 1}}}]
+        counts = {a: 0 for a in agent_ids}
+        async for row in await self.leads.aggregate(pipeline):
+            counts[row["_id"]] = row["n"]
+        return counts
+
+    async def take_best(self, query: Doc, update: Doc) -> Doc | None:
+        """Atomically take the best-scored lead matching `query` (the claim's single write)."""
+        return await self.leads.find_one_and_update(
+            query, update, sort=[("score", DESCENDING), ("_id", ASCENDING)],
+            projection={"outbox": 0, "recent_calls": 0, "holds": 0}, return_document=ReturnDocument.AFTER)
+
+    async def update_lead_if(self, query: Doc, update: Doc | list[Doc], events: list[Doc], now: datetime) -> Doc | None:
+        """Apply `update` (with `events` appended to the lead's outbox) if `query` still matches; the
+        lead after the change, or None when it no longer matched."""
+        return await self.leads.find_one_and_update(query, with_embedded_events(update, events, now),
+                                                    projection={"outbox": 0},
+                                                    return_document=ReturnDocument.AFTER)
+
+    async def apply_lead_updates(self, updates: list[tuple[Doc, Doc | list[Doc], list[Doc]]], now: datetime,
+                                 inbox_entries: list[Doc] | None = None, outbox_rows: list[Doc] | None = None) -> int:
+        """Conditional updates of many leads with their events (and, for consumers, the processed event
+        ids and collection-outbox rows) in one transaction. Returns how many leads matched."""
+        ops = [UpdateOne(q, with_embedded_events(u, e, now)) for q, u, e in updates]
+
+        async def work(session: AsyncClientSession) -> int:
+            matched = 0
+            if ops:
+                matched = (await self.leads.bulk_write(ops, ordered=True, session=session)).matched_count
+            if inbox_entries:
+                await self.inbox.record(inbox_entries, session=session)
+            if outbox_rows:
+                await write_outbox(self.outbox, outbox_rows, session)
+            return matched
+
+        if inbox_entries or outbox_rows:
+            return await in_transaction(self.client, work)
+        if not ops:
+            return 0
+        return (await self.leads.bulk_write(ops, ordered=False)).matched_count
+
+    async def browse_pool(self, tenant: str, pool_ids: Sequence[str], extra: Doc, limit: int,
+                          after: tuple[int, str] | None) -> list[Doc]:
+        query: Doc = {"tenant_id": tenant, "status": POOLED, "pool_id": {"$in": list(pool_ids)}, **extra}
+        if after is not None:
+            score, lead_id = after
+            query["$or"] = [{"score": {"$lt": score}}, {"score": score, "_id": {"$gt": lead_id}}]
+        return await self.leads.find(query, {"outbox": 0, "recent_calls": 0, "holds": 0},
+                                     sort=[("score", DESCENDING), ("_id", ASCENDING)], limit=limit).to_list()
+
+    async def held_by(self, tenant: str, agent_id: str, limit: int, after: str | None) -> list[Doc]:
+        query: Doc = {"tenant_id": tenant, "status": HELD, "holder": agent_id}
+        if after:
+            query["_id"] = {"$gt": after}
+        return await self.leads.find(query, {"outbox": 0, "recent_calls": 0, "holds": 0},
+                                     sort=[("_id", ASCENDING)], limit=limit).to_list()
+
+    async def reclaim_candidates(self, tenant: str, query: Doc, limit: int) -> list[Doc]:
+        return await self.leads.find({"tenant_id": tenant, "status": HELD, **query},
+                                     {"outbox": 0, "recent_calls": 0, "holds": 0},
+                                     sort=[("held_since", ASCENDING)], limit=limit).to_list()
+
+    async def tenants_with_held_leads(self) -> list[str]:
+        return [t for t in await self.leads.distinct("tenant_id", {"status": HELD}) if isinstance(t, str)]
+
+    # ---- wins and grading ------------------------------------------------------------------------------
+
+    async def week_results(self, tenant: str, start: datetime, end: datetime) -> list[Doc]:
+        pipeline = [
+            {"$match": {"tenant_id": tenant, "status": WON, "won_at": {"$gte": start, "$lt": end}}},
+            {"$group": {"_id": "$won_by", "sales_fen": {"$sum": "$won_amount_fen"}, "deals": {"$sum": 1}}},
+        ]
+        return [row async for row in await self.leads.aggregate(pipeline)]
+
+    async def record_grading(self, tenant: str, week: str, grades: list[Doc], outbox_rows: list[Doc],
+                             now: datetime) -> bool:
+        """Store a week's grades on the agents, with their events, once per week (False if done before)."""
+
+        async def work(session: AsyncClientSession) -> bool:
+            try:
+                await self.gradings.insert_one({"_id": f"{tenant}|{week}", "tenant_id": tenant, "week": week,
+                                                "graded_at": now, "agents": len(grades)}, session=session)
+            except DuplicateKeyError:
+                return False
+            if grades:
+                await self.agents.bulk_write([
+                    UpdateOne({"_id": agent_key(tenant, g["agent_id"])},
+                              {"$set": {"grade": g["grade"], "graded_week": week, "updated_at": now}})
+                    for g in grades], ordered=False, session=session)
+            await write_outbox(self.outbox, outbox_rows, session)
+            return True
+
+        return await in_transaction(self.client, work)
+
+    async def last_grading(self, tenant: str) -> Doc | None:
+        return await self.gradings.find_one({"tenant_id": tenant}, sort=[("week", DESCENDING)])
+
+    async def fairness(self, tenant: str, since: datetime, until: datetime) -> list[Doc]:
+        """Per agent grade (at the time a lead was received): leads received, their mean score, and how
+        many of those leads the same agent went on to win."""
+        pipeline = [
+            {"$match": {"tenant_id": tenant, "holds.at": {"$gte": since, "$lt": until}}},
+            {"$project": {"holds": 1, "score": 1, "status": 1, "won_by": 1}},
+            {"$unwind": "$holds"},
+            {"$match": {"holds.at": {"$gte": since, "$lt": until}}},
+            {"$group": {
+                "_id": {"$ifNull": ["$holds.grade", "?"]},
+                "received": {"$sum": 1},
+                "score_sum": {"$sum": "$score"},
+                "claimed": {"$sum": {"$cond": [{"$eq": ["$holds.via", "claimed"]}, 1, 0]}},
+                "conversions": {"$sum": {"$cond": [{"$and": [{"$eq": ["$status", WON]},
+                                                              {"$eq": ["$won_by", "$holds.agent_id"]}]}, 1, 0]}},
+                "agents": {"$addToSet": "$holds.agent_id"},
+            }},
+            {"$sort": {"_id": 1}},
+        ]
+        return [row async for row in await self.leads.aggregate(pipeline)]
+

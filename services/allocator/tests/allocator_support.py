@@ -1,0 +1,99 @@
+"""Helpers of the allocator's tests (importable: the tests folder is on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from faststream.kafka import KafkaBroker
+
+from allocator.roster import RosterService
+from allocator.service import LeadService
+from allocator.store import AllocatorStore
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+
+
+@dataclass
+class Harness:
+    broker: KafkaBroker
+    leads: LeadService
+    roster: RosterService
+    store: AllocatorStore
+    http: httpx.AsyncClient
+    tenant: str
+    relays: list[Any]
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    async def send(self, topic: str, data: dict[str, Any], *, event_id: str | None = None,
+                   time: str = "2026-11-24T09:30:00+08:00") -> str:
+        """Publish an event as an outside system (or another service) would."""
+        event_id = event_id or str(uuid.uuid4())
+        envelope = {"specversion": "1.0", "id": event_id, "source": "/tests", "type": f"telesales.{topic}",
+                    "time": time, "datacontenttype": "application/json", "tenantid": self.tenant, "data": data}
+        await self.broker.publish(json.dumps(envelope).encode(), topic=topic,
+                                  headers={"content-type": CLOUDEVENTS_CONTENT_TYPE})
+        return event_id
+
+    async def relay(self) -> None:
+        """Publish what the outboxes hold (the background relays do not run in handler tests)."""
+        for relay in self.relays:
+            while await relay.relay_once():
+                pass
+
+    def of(self, topic: str) -> list[dict[str, Any]]:
+        return [e for e in self.events[topic] if e.get("tenantid") == self.tenant]
+
+    async def agent(self, agent_id: str, *, team_id: str | None = "t1", role: str = "agent",
+                    business_line: str = "education", grade: str | None = None, **extra: Any) -> dict[str, Any]:
+        response = await self.http.put(f"/v1/agents/{agent_id}", json={
+            "name": f"agent {agent_id}", "role": role, "team_id": team_id, "business_line": business_line, **extra})
+        assert response.status_code == 200, response.text
+        if grade is not None:
+            response = await self.http.patch(f"/v1/agents/{agent_id}", json={"grade": grade})
+            assert response.status_code == 200, response.text
+        return response.json()
+
+    async def pooled(self, count: int = 1, **overrides: Any) -> list[str]:
+        """Qualified leads, straight into the pools (as lead-intake would send them)."""
+        ids = []
+        for _ in range(count):
+            lead_id = overrides.pop("lead_id", None) or uuid.uuid4().hex[:24]
+            await self.send("leads.qualified.v1", qualified(lead_id, **overrides))
+            ids.append(lead_id)
+        return ids
+
+    def as_actor(self, actor: str) -> dict[str, str]:
+        return {"X-Actor-Id": actor}
+
+    async def claim(self, agent_id: str, tier_id: str = "fresh", count: int = 1) -> httpx.Response:
+        return await self.http.post(f"/v1/agents/{agent_id}/claims", json={"tier_id": tier_id, "count": count},
+                                    headers=self.as_actor(agent_id))
+
+    async def lead(self, lead_id: str) -> dict[str, Any]:
+        doc = await self.store.get_lead(self.tenant, lead_id)
+        assert doc is not None, lead_id
+        return doc
+
+
+async def raw_body(msg: Any) -> Any:
+    return msg.body
+
+
+def qualified(lead_id: str, **overrides: Any) -> dict[str, Any]:
+    """A leads.qualified.v1 payload."""
+    data: dict[str, Any] = {
+        "lead_id": lead_id, "phone_e164": "+86139" + str(uuid.uuid4().int)[:8], "email": None, "name": "张伟",
+        "company": None, "channel": "search_ads_seo", "channel_raw": "百度SEM", "business_line": "education",
+        "product_interest": "MBA", "region": "广东省深圳市", "carrier": "中国移动", "number_type": "mobile",
+        "number_check": None, "score": 60, "grade": "B", "score_breakdown": [], "model": None,
+        "touch": {"event_id": str(uuid.uuid4()), "source": "/web", "channel": "search_ads_seo", "channel_raw": None,
+                  "received_at": datetime.now(UTC).isoformat()},
+        "notes": None, "attributes": {},
+    }
+    data.update(overrides)
+    return data

@@ -1,0 +1,167 @@
+"""Claiming (捞取) on the real MongoDB and Redis: best score first, caps, quotas, cooldown, eligibility,
+masking, and fifty agents racing for the same pool."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from allocator_support import Harness
+
+
+async def test_a_qualified_lead_lands_in_the_pool_its_routing_rule_names(harness: Harness) -> None:
+    response = await harness.http.put("/v1/config/routing", json=[
+        {"pool_id": "edu-south", "business_line": "education", "region_prefixes": ["广东"]}])
+    assert response.status_code == 200, response.text
+    [south] = await harness.pooled(region="广东省深圳市")
+    [north] = await harness.pooled(region="北京市")
+    assert (await harness.lead(south))["pool_id"] == "edu-south"
+    assert (await harness.lead(north))["pool_id"] == "education"
+
+
+async def test_claim_takes_the_best_scored_leads_first_and_announces_each(harness: Harness) -> None:
+    await harness.agent("a1")
+    [low] = await harness.pooled(score=40)
+    [high] = await harness.pooled(score=90)
+    [mid] = await harness.pooled(score=70)
+    response = await harness.claim("a1", count=2)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [lead["lead_id"] for lead in body["leads"]] == [high, mid]
+    assert body["claimed"] == 2 and body["holding"] == 2
+    assert not body["leads"][0]["phone_masked"] and body["leads"][0]["phone"].startswith("+86")
+    assert (await harness.lead(low))["status"] == "pooled"
+    await harness.relay()
+    claimed = harness.of("allocation.claimed.v1")
+    assert [e["data"]["lead_id"] for e in claimed] == [high, mid]
+    assert claimed[0]["data"] | {"at": None} == {
+        "lead_id": high, "agent_id": "a1", "team_id": "t1", "agent_grade": "C", "business_line": "education",
+        "pool_id": "education", "score": 90, "lead_grade": "B", "at": None, "tier_id": "fresh"}
+    assert claimed[0]["subject"] == high and claimed[0]["tenantid"] == harness.tenant
+    lead = await harness.lead(high)
+    assert lead.get("outbox") == [] and "outbox_at" not in lead  # relayed and cleared
+
+
+async def test_browsing_a_pool_masks_numbers_and_only_the_holder_sees_the_full_number(harness: Harness) -> None:
+    await harness.agent("a1")
+    await harness.agent("a2")
+    [lead_id] = await harness.pooled(phone_e164="+8613924681357")
+    page = (await harness.http.get("/v1/pools/education/leads")).json()
+    assert [item["phone"] for item in page["items"]] == ["+86139****1357"]
+    await harness.claim("a1")
+    mine = await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("a1"))
+    theirs = await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("a2"))
+    assert mine.json()["phone"] == "+8613924681357"
+    assert theirs.json()["phone"] == "+86139****1357" and theirs.json()["phone_masked"]
+    await harness.agent("boss", role="supervisor", team_id=None)
+    assert (await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("boss"))).json()["phone"] \
+        == "+8613924681357"
+
+
+async def test_the_holding_cap_limits_what_a_claim_takes(harness: Harness) -> None:
+    await harness.http.put("/v1/config/policy", json={"holding_cap": 3})
+    await harness.agent("a1")
+    await harness.pooled(5)
+    first = (await harness.claim("a1", count=2)).json()
+    assert first["claimed"] == 2
+    second = (await harness.claim("a1", count=5)).json()
+    assert second["granted"] == 1 and second["claimed"] == 1 and second["holding"] == 3
+    full = await harness.claim("a1")
+    assert full.status_code == 409
+    assert full.headers["content-type"] == "application/problem+json"
+    assert full.json()["code"] == "holding_cap_reached"
+
+
+async def test_the_refresh_quota_limits_claims_per_day(harness: Harness) -> None:
+    await harness.http.put("/v1/config/policy", json={"refresh_quota": 2})
+    await harness.agent("a1")
+    [first, *_] = await harness.pooled(4)
+    assert (await harness.claim("a1", count=2)).json()["quota_left"] == 0
+    await harness.http.post(f"/v1/leads/{first}/close", json={"agent_id": "a1", "reason": "no need"},
+                            headers=harness.as_actor("a1"))
+    refused = await harness.claim("a1")
+    assert refused.status_code == 429 and refused.json()["code"] == "refresh_quota_used"
+
+
+async def test_an_agent_never_reclaims_a_lead_it_returned_and_the_lead_moves_to_abandoned_pool_1(
+        harness: Harness) -> None:
+    await harness.agent("a1")
+    await harness.agent("a2")
+    [lead_id] = await harness.pooled()
+    await harness.claim("a1")
+    returned = await harness.http.post(f"/v1/leads/{lead_id}/return", json={"agent_id": "a1", "reason": "空号"},
+                                       headers=harness.as_actor("a1"))
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["drop_count"] == 1 and returned.json()["status"] == "pooled"
+    assert (await harness.claim("a1", "abandoned-1")).json()["claimed"] == 0
+    assert (await harness.claim("a2", "fresh")).json()["claimed"] == 0  # no longer fresh
+    taken = (await harness.claim("a2", "abandoned-1")).json()
+    assert [lead["lead_id"] for lead in taken["leads"]] == [lead_id]
+    await harness.relay()
+    [event] = harness.of("allocation.returned.v1")
+    assert event["data"]["reason"] == "空号" and event["data"]["drop_count"] == 1
+
+
+async def test_tiers_open_by_grade_and_by_time_worked_today(harness: Harness) -> None:
+    await harness.agent("c1", grade="C")
+    await harness.agent("b1", grade="B")
+    await harness.pooled(2, attributes={"buyer": "yes"})
+    refused = await harness.claim("c1", "buyer")
+    assert refused.status_code == 403 and refused.json()["code"] == "grade_not_allowed"
+    too_early = await harness.claim("b1", "buyer")
+    assert too_early.status_code == 403 and too_early.json()["code"] == "not_enough_time_worked"
+    # 4 hours logged in today (the dialer's status events) open the buyer pool
+    start = datetime.now(UTC) - timedelta(hours=4)
+    if start.astimezone(harness.leads.tz).date() != datetime.now(UTC).astimezone(harness.leads.tz).date():
+        start = datetime.now(UTC).astimezone(harness.leads.tz).replace(hour=0, minute=0, second=1)
+        await harness.http.put("/v1/config/tiers", json=[{"tier_id": "buyer", "name": "buyer",
+                                                          "filter": {"buyer": True}, "grades": ["A", "B"],
+                                                          "min_worked_minutes": 1}])
+    await harness.send("agents.status-changed.v1", {"agent_id": "b1", "status": "logged_in", "at": start.isoformat()})
+    tiers = (await harness.http.get("/v1/tiers", params={"agent_id": "b1"})).json()
+    assert {t["tier_id"]: t["may_open"] for t in tiers}["buyer"] is True
+    assert (await harness.claim("b1", "buyer", count=2)).json()["claimed"] == 2
+
+
+async def test_an_agent_claims_only_for_itself(harness: Harness) -> None:
+    await harness.agent("a1")
+    await harness.agent("a2")
+    await harness.pooled()
+    other = await harness.http.post("/v1/agents/a1/claims", json={"tier_id": "fresh"}, headers=harness.as_actor("a2"))
+    assert other.status_code == 403
+    anonymous = await harness.http.post("/v1/agents/a1/claims", json={"tier_id": "fresh"})
+    assert anonymous.status_code == 401
+    unknown_tier = await harness.claim("a1", "nope")
+    assert unknown_tier.status_code == 404 and unknown_tier.json()["code"] == "unknown_tier"
+    bad = await harness.http.post("/v1/agents/a1/claims", json={"tier_id": "fresh", "count": 0},
+                                  headers=harness.as_actor("a1"))
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_fifty_agents_claiming_at_once_never_share_a_lead_or_exceed_a_cap(harness: Harness) -> None:
+    cap = 3
+    await harness.http.put("/v1/config/policy", json={"holding_cap": cap, "refresh_quota": 1000})
+    agents = [f"r{n:02d}" for n in range(50)]
+    await asyncio.gather(*(harness.agent(a) for a in agents))
+    await harness.pooled(120)  # fewer than 50 agents x 3: the pool runs dry while they race
+
+    async def claim(agent: str) -> list[str]:
+        response = await harness.claim(agent, count=2)
+        if response.status_code == 200:
+            return [lead["lead_id"] for lead in response.json()["leads"]]
+        # the same agent's other claims were in flight: refused, never over the cap
+        assert response.json()["code"] in ("holding_cap_reached", "agent_busy"), response.text
+        return []
+
+    async def claim_from_three_devices(agent: str) -> list[str]:
+        return [lead for got in await asyncio.gather(*(claim(agent) for _ in range(3))) for lead in got]
+
+    results = await asyncio.gather(*(claim_from_three_devices(a) for a in agents))
+    taken = [lead for got in results for lead in got]
+    assert len(taken) == len(set(taken))  # never the same lead twice
+    assert len(taken) == 120  # and the pool ran dry: the race was real
+    assert all(len(got) <= cap for got in results)
+    holders = await harness.store.leads.aggregate([
+        {"$match": {"tenant_id": harness.tenant, "status": "held"}},
+        {"$group": {"_id": "$holder", "n": {"$sum": 1}}}])
+    assert max([row["n"] async for row in holders]) <= cap
