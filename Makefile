@@ -54,6 +54,7 @@ check-schemas:
 
 docs:
 	@$(RUN) faststream docs gen --factory lead_intake.main:asyncapi_app -o services/lead-intake/asyncapi.json
+	@$(RUN) faststream docs gen --factory allocator.main:asyncapi_app -o services/allocator/asyncapi.json
 
 bench-intake:
 	@$(RUN) python services/lead-intake/bench/bench_intake.py $(BENCH_ARGS)

@@ -74,3 +74,26 @@ async def lead_intake(infra: Any) -> AsyncIterator[RunningService]:
 async def http_intake(lead_intake: RunningService) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=lead_intake.base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def allocator(infra: Any) -> AsyncIterator[RunningService]:
+    from allocator.events import CONSUMED_TOPICS
+    from allocator.main import create_app
+    from allocator.settings import AllocatorSettings
+
+    run = uuid.uuid4().hex[:8]
+    settings = AllocatorSettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri,
+                                 redis_url=infra.redis_url, mongo_db=f"e2e_allocator_{run}",
+                                 consumer_group=f"allocator-e2e-{run}", log_json=False, sweep_enabled=False,
+                                 event_source=f"/services/allocator/e2e-{run}")
+    for topic in CONSUMED_TOPICS:
+        await position_group_at_end(infra.kafka_bootstrap, settings.consumer_group, topic.name)
+    async for service in run_service("allocator", create_app(settings)):
+        yield service
+
+
+@pytest.fixture
+async def http_allocator(allocator: RunningService) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=allocator.base_url, timeout=30) as client:
+        yield client

@@ -51,6 +51,16 @@ SERVICES: list[dict] = [
         ],
         "health": "http://127.0.0.1:{port}/healthz",
     },
+    {
+        "name": "allocator",
+        "port": 8102,
+        "port_env": "TELESALES_ALLOCATOR_PORT",
+        "command": [
+            "{python}", "-m", "uvicorn", "--factory", "allocator.main:create_app_from_env",
+            "--host", "127.0.0.1", "--port", "{port}",
+        ],
+        "health": "http://127.0.0.1:{port}/healthz",
+    },
 ]
 
 HOST = "127.0.0.1"

@@ -1,7 +1,7 @@
 """Kafka subscribers and publishers of the allocator.
 
-Consumes: leads.qualified.v1, leads.merged.v1, leads.stage-changed.v1, leads.complaint.v1, leads.signal.v1,
-calls.logged.v1, agents.changed.v1, agents.status-changed.v1 (each in batches, its own consumer group).
+Consumes (one consumer group, `allocator`, in batches): leads.qualified.v1, leads.merged.v1, agents.changed.v1,
+agents.status-changed.v1, leads.stage-changed.v1, calls.logged.v1, leads.complaint.v1, leads.signal.v1.
 Produces (from the leads' embedded outbox): allocation.assigned/claimed/returned/reclaimed/closed/won.v1,
 allocation.reclaim-warning.v1, allocation.hot-lead.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
 made over HTTP). Produces (from the outbox collection): agents.graded.v1.
@@ -35,14 +35,14 @@ from telesales_contracts.topics import (
     Topic,
 )
 from telesales_runtime.consumer import Delivery, consume_batch
-from telesales_runtime.kafka import subscriber_options
+from telesales_runtime.kafka import consumer_records, subscriber_options
 
 from .roster import RosterService
 from .service import LeadService
 from .settings import AllocatorSettings
 
-CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_STAGE_CHANGED, LEADS_COMPLAINT, LEADS_SIGNAL, CALLS_LOGGED,
-                   AGENTS_CHANGED, AGENTS_STATUS_CHANGED)
+CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, AGENTS_CHANGED, AGENTS_STATUS_CHANGED, LEADS_STAGE_CHANGED,
+                   CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL)
 PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, LEADS_OUTCOME,
                    LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
 
@@ -73,20 +73,22 @@ def build_router(settings: AllocatorSettings) -> KafkaRouter:
     for topic in PRODUCED_TOPICS:
         router.publisher(topic.name, title=f"{topic.name}:publish", description=topic.description,
                          schema=topic.event_model)
-    for topic in CONSUMED_TOPICS:
-        _subscribe(router, settings, topic)
-    return router
-
-
-def _subscribe(router: KafkaRouter, settings: AllocatorSettings, topic: Topic) -> None:
-    # One consumer group per subscription: each topic's consumer joins and rebalances on its own.
-    options = subscriber_options(settings, f"{settings.consumer_group}.{topic.name}")
-    pick = HANDLERS[topic.name]
+    # One consumer (one group) for every consumed topic: a group join costs seconds on some brokers, and
+    # eight of them, one after another, kept the service from starting for 40 s on the local one.
+    options = subscriber_options(settings, settings.consumer_group)
 
     async def on_batch(body: list[bytes], message: KafkaMessage, leads: LeadService = Context("leads"),
                        roster: RosterService = Context("roster")) -> None:
-        await consume_batch(topic, message.raw_message, leads.dead_letters, pick(leads, roster))
+        by_topic: dict[str, list[Any]] = {}
+        for record in consumer_records(message.raw_message):
+            by_topic.setdefault(record.topic, []).append(record)
+        # In the order of CONSUMED_TOPICS: a lead is created before the activity on it in the same batch.
+        for topic in CONSUMED_TOPICS:
+            if topic.name in by_topic:
+                await consume_batch(topic, tuple(by_topic[topic.name]), leads.dead_letters,
+                                    HANDLERS[topic.name](leads, roster))
 
-    on_batch.__name__ = f"on_{topic.name.replace('.', '_').replace('-', '_')}"
-    router.subscriber(topic.name, batch=True, max_records=settings.batch_max_records,
-                      title=f"{topic.name}:consume", description=_consumed(topic), **options)(on_batch)
+    router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
+                      title="allocator:consume", description="; ".join(_consumed(t) for t in CONSUMED_TOPICS),
+                      **options)(on_batch)
+    return router

@@ -1,0 +1,104 @@
+"""lead-intake and the allocator end to end on the real broker and database: a lead from an outside
+system reaches a pool, an agent claims it, a hot moment reaches the agent, and the win trains
+lead-intake's scoring model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from telesales_runtime.testing.kafka import TopicTail
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
+TOPICS = ("allocation.claimed.v1", "allocation.won.v1", "allocation.hot-lead.v1", "leads.outcome.v1")
+
+
+@pytest.fixture
+async def tail(infra: Any, allocator: Any, lead_intake: Any) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(infra.kafka_bootstrap, *TOPICS).start()
+    yield tail
+    await tail.stop()
+
+
+@pytest.fixture
+async def producer(infra: Any) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def envelope(topic: str, tenant: str, data: dict[str, Any]) -> bytes:
+    return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/e2e", "type": f"telesales.{topic}",
+                       "time": datetime.now(UTC).isoformat(), "tenantid": tenant, "data": data}).encode()
+
+
+async def wait_until(check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
+    tail: TopicTail, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient,
+    http_intake: httpx.AsyncClient, allocator: Any,
+) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    headers = {"X-Tenant-Id": tenant}
+    mine = lambda e: e["tenantid"] == tenant and e["source"] == allocator.source  # noqa: E731
+    agent = await http_allocator.put("/v1/agents/zhang-san", headers=headers,
+                                     json={"name": "张三", "team_id": "mba", "business_line": "education"})
+    assert agent.status_code == 200, agent.text
+
+    event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": tenant}
+    await producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=b"+8613924681357")
+
+    async def pooled() -> Any:
+        page = (await http_allocator.get("/v1/pools/education/leads", headers=headers)).json()
+        return page["items"]
+    [lead] = await wait_until(pooled)
+    assert lead["phone"] == "+86139****1357" and lead["status"] == "pooled"
+
+    claim = await http_allocator.post("/v1/agents/zhang-san/claims", json={"tier_id": "fresh"},
+                                      headers=headers | {"X-Actor-Id": "zhang-san"})
+    assert claim.status_code == 200, claim.text
+    assert [c["lead_id"] for c in claim.json()["leads"]] == [lead["lead_id"]]
+    claimed = await tail.wait_for("allocation.claimed.v1", mine)
+    assert claimed["data"]["agent_id"] == "zhang-san" and claimed["data"]["lead_id"] == lead["lead_id"]
+
+    sent = time.monotonic()
+    await producer.send_and_wait("leads.signal.v1", envelope("leads.signal.v1", tenant, {
+        "phone_e164": "+8613924681357", "kind": "unpaid_order", "occurred_at": datetime.now(UTC).isoformat()}))
+    hot = await tail.wait_for("allocation.hot-lead.v1", mine)
+    assert hot["data"]["agent_id"] == "zhang-san" and hot["data"]["routed"] == "holder"
+    assert time.monotonic() - sent < 10
+
+    won = await http_allocator.post(f"/v1/leads/{lead['lead_id']}/win", json={"agent_id": "zhang-san",
+                                                                              "amount_fen": 1_280_000},
+                                    headers=headers | {"X-Actor-Id": "zhang-san"})
+    assert won.status_code == 200, won.text
+    assert (await tail.wait_for("allocation.won.v1", mine))["data"]["amount_fen"] == 1_280_000
+    outcome = await tail.wait_for("leads.outcome.v1", mine)
+    assert outcome["data"] == {"lead_id": lead["lead_id"], "outcome": "won", "business_line": "education",
+                               "amount_fen": 1_280_000}
+
+    async def learned() -> Any:  # lead-intake consumed the outcome: its model of the line counts one win
+        models = (await http_intake.get("/v1/scoring/models", headers=headers)).json()
+        return [m for m in models if m.get("won") == 1]
+    assert await wait_until(learned)
