@@ -21,6 +21,7 @@ from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventTyp
 
 from .deadletter import DeadLetterPublisher
 from .kafka import consumer_records
+from .mongo import is_duplicate_key
 from .observability import HANDLER_DURATION, HANDLER_ERRORS, MESSAGES_CONSUMED
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ async def consume_batch(
     valid deliveries to the service layer.
 
     - The database is unreachable: wait a little and fail, so the batch is redelivered, not lost.
-    - Anything else failed: a poison message is hiding in the batch. Redo the deliveries one by one
+    - Anything else failed (a unique index refusing a write included: retrying cannot help): a poison
+      message is hiding in the batch. Redo the deliveries one by one
       (processed ones are skipped by their idempotency) and dead-letter those that still fail, so
       one bad message never blocks its partition."""
     service = dead_letters.service
@@ -139,18 +141,28 @@ async def consume_batch(
         deliveries = await parse_deliveries(consumer_records(raw_message), topic, dead_letters)
         try:
             await _handle_or_retry_later(handle, deliveries, topic, service, retry_delay)
-        except PyMongoError:
-            raise
+        except PyMongoError as error:
+            if not is_duplicate_key(error):
+                raise
+            await _isolate(handle, deliveries, topic, service, retry_delay, dead_letters)
         except Exception:
-            log.exception("batch failed; isolating the failing messages", extra={"topic": topic.name})
-            for delivery in deliveries:
-                try:
-                    await _handle_or_retry_later(handle, [delivery], topic, service, retry_delay)
-                except PyMongoError:
-                    raise
-                except Exception as error:
-                    await dead_letters.send(delivery.record, error_type="processing_error",
-                                            error=f"{type(error).__name__}: {error}", tenantid=delivery.event.tenantid)
+            await _isolate(handle, deliveries, topic, service, retry_delay, dead_letters)
+
+
+async def _isolate(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery], topic: Topic,
+                   service: str, retry_delay: float, dead_letters: DeadLetterPublisher) -> None:
+    log.exception("batch failed; isolating the failing messages", extra={"topic": topic.name})
+    for delivery in deliveries:
+        try:
+            await _handle_or_retry_later(handle, [delivery], topic, service, retry_delay)
+        except PyMongoError as error:
+            if not is_duplicate_key(error):
+                raise
+            await dead_letters.send(delivery.record, error_type="processing_error",
+                                    error=f"{type(error).__name__}: {error}"[:2000], tenantid=delivery.event.tenantid)
+        except Exception as error:
+            await dead_letters.send(delivery.record, error_type="processing_error",
+                                    error=f"{type(error).__name__}: {error}", tenantid=delivery.event.tenantid)
 
 
 async def _handle_or_retry_later(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery],
@@ -158,6 +170,8 @@ async def _handle_or_retry_later(handle: Callable[[list[Delivery]], Awaitable[An
     try:
         await handle(deliveries)
     except PyMongoError as error:
+        if is_duplicate_key(error):
+            raise
         HANDLER_ERRORS.labels(service, topic.name).inc()
         log.warning("handler failed, batch will be redelivered", extra={"topic": topic.name, "error": str(error)})
         await asyncio.sleep(retry_delay)

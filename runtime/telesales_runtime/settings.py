@@ -19,7 +19,9 @@ class ServiceSettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     mongo_uri: str = "mongodb://127.0.0.1:27117/?replicaSet=rs0"
-    mongo_db: str = "telesales"
+    mongo_db: str = Field(default="telesales", description="The service's own database: every service sets "
+                          "its own default, and it is overridden per service (e.g. ALLOCATOR_MONGO_DB), never "
+                          "through the shared prefix, so two services never share collections.")
     redis_url: str = "redis://127.0.0.1:16379/0"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -227,8 +227,8 @@ async def import_agents(request: Request, tenant: Tenant, roster: Roster, settin
         cells = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None and (v or "").strip()}
         try:
             agent_id = _AGENT_ID.validate_python(cells.pop("agent_id", ""))
-            if "active" in cells:
-                cells["active"] = cells["active"].lower() in {"1", "true", "yes", "y", "是"}  # type: ignore[assignment]
+            if "active" in cells:  # true/false, yes/no, 1/0 (pydantic) or 是/否; anything else is an invalid row
+                cells["active"] = {"是": "true", "否": "false"}.get(cells["active"], cells["active"])
             record = AgentIn.model_validate(cells)
         except ValidationError as error:
             errors.append(RowError(row=number, error=describe_validation_error(error)))
@@ -444,8 +444,10 @@ async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, acto
 @pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
 async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads, actor: Actor) -> LeadView:
     agent_id = body.agent_id or actor.agent_id
+    # An agent changes only the leads it holds; a supervisor or manager may change any (they coach).
+    holder = agent_id if body.agent_id is not None or actor.role == "agent" else None
     change = LeadStageChanged(lead_id=lead_id, stage_percent=body.stage_percent, funnel_step=body.funnel_step,
-                              agent_id=body.agent_id, deal_in_progress=body.deal_in_progress, note=body.note)
+                              agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
     return await _act(actor, agent_id, lambda: leads.change_stage(tenant, lead_id, change))
 
 

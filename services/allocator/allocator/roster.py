@@ -39,10 +39,13 @@ class RosterService:
         before = await self.store.upsert_agents(tenant, records, now, source_time=source_time,
                                                 new_agent_grade=policy.new_agent_grade)
         was_active = {doc["agent_id"] for doc in before if doc.get("active", True)}
+        # Judged on what was stored: an out-of-date HR record (skipped by source_time) takes nothing away.
+        leaving = [r["agent_id"] for r in records if r.get("active") is False and r["agent_id"] in was_active]
+        after = await self.store.get_agents(tenant, leaving) if leaving else {}
         released = 0
-        for record in records:
-            if record.get("active") is False and record["agent_id"] in was_active:
-                released += await self.leads.release_all(tenant, record["agent_id"], "agent_left")
+        for agent_id in dict.fromkeys(leaving):
+            if not after.get(agent_id, {}).get("active", True):
+                released += await self.leads.release_all(tenant, agent_id, "agent_left")
         if released:
             log.info("leads released by departing agents", extra={"tenant": tenant, "leads": released})
         return len(records)

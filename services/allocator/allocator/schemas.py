@@ -89,6 +89,8 @@ class TeamIn(BaseModel):
 
 
 class TeamView(TeamIn):
+    model_config = ConfigDict(extra="ignore")  # read from the stored document (tenant_id, timestamps)
+
     team_id: str
     round_robin_cursor: str | None = None
 

@@ -16,6 +16,7 @@ class AllocatorSettings(ServiceSettings):
 
     service_name: str = "allocator"
     http_port: int = 8102
+    mongo_db: str = "allocator"
     consumer_group: str = "allocator"
     timezone: str = Field(default="Asia/Shanghai", description="Time zone of the floor: days worked, quota "
                           "periods and grading weeks are counted in it.")

@@ -352,12 +352,14 @@ class AllocatorStore:
                              now: datetime) -> bool:
         """Store a week's grades on the agents, with their events, once per week (False if done before)."""
 
+        key = f"{tenant}|{week}"
+
         async def work(session: AsyncClientSession) -> bool:
-            try:
-                await self.gradings.insert_one({"_id": f"{tenant}|{week}", "tenant_id": tenant, "week": week,
-                                                "graded_at": now, "agents": len(grades)}, session=session)
-            except DuplicateKeyError:
+            # A failed write aborts the transaction on the server: look first rather than catch the duplicate.
+            if await self.gradings.find_one({"_id": key}, {"_id": 1}, session=session) is not None:
                 return False
+            await self.gradings.insert_one({"_id": key, "tenant_id": tenant, "week": week,
+                                            "graded_at": now, "agents": len(grades)}, session=session)
             if grades:
                 await self.agents.bulk_write([
                     UpdateOne({"_id": agent_key(tenant, g["agent_id"])},
@@ -366,7 +368,10 @@ class AllocatorStore:
             await write_outbox(self.outbox, outbox_rows, session)
             return True
 
-        return await in_transaction(self.client, work)
+        try:
+            return await in_transaction(self.client, work)
+        except DuplicateKeyError:  # another run graded the week meanwhile
+            return False
 
     async def last_grading(self, tenant: str) -> Doc | None:
         return await self.gradings.find_one({"tenant_id": tenant}, sort=[("week", DESCENDING)])

@@ -16,6 +16,7 @@ class LeadIntakeSettings(ServiceSettings):
 
     service_name: str = "lead-intake"
     http_port: int = 8101
+    mongo_db: str = "lead_intake"
     consumer_group: str = "lead-intake"
     consumers: int = Field(default=3, ge=1, le=16,
                            description="Consumers of leads.received.v1 in this process (same group): while one "
