@@ -101,6 +101,19 @@ class Inbox:
         found = self.collection.find({"_id": {"$in": ids}}, {"tenant_id": 1, "event_id": 1})
         return {(doc["tenant_id"], doc["event_id"]) async for doc in found}
 
+    async def unprocessed_by_tenant(self, deliveries: Sequence[Delivery]) -> dict[str, list[Delivery]]:
+        """The deliveries not processed before, grouped by tenant in arrival order (one look-up per tenant)."""
+        grouped: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            grouped.setdefault(delivery.event.tenantid, []).append(delivery)
+        out: dict[str, list[Delivery]] = {}
+        for tenant, items in grouped.items():
+            done = await self.processed(d.key for d in items)
+            fresh = [d for d in items if d.key not in done]
+            if fresh:
+                out[tenant] = fresh
+        return out
+
     def entry(self, tenant: str, event_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
         return {
             "_id": self._id(tenant, event_id),

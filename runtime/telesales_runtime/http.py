@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from telesales_contracts import is_tenant_id
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(500, "Internal Server Error", "The service failed; the error is logged.",
                                 request.url.path)
 
+
+def tenant_of(request: Request, x_tenant_id: Annotated[str | None, Header()] = None) -> str:
+    """FastAPI dependency: the tenant a request works in (X-Tenant-Id, else the service's default tenant)."""
+    tenant = x_tenant_id or request.app.state.settings.default_tenant
+    if not is_tenant_id(tenant):
+        raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
+    return tenant
+
+
+Tenant = Annotated[str, Depends(tenant_of)]
 
 ReadinessCheck = Callable[[], Awaitable[Any]]
 

@@ -13,11 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from telesales_contracts import is_tenant_id
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
 from telesales_runtime.consumer import describe_validation_error
-from telesales_runtime.http import Problem, decode_upload
+from telesales_runtime.http import Problem, Tenant, decode_upload
 
 from . import domain
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
@@ -51,7 +50,7 @@ from .schemas import (
 )
 from .service import LeadService, agent_facts
 from .settings import AllocatorSettings
-from .store import Doc, tier_query
+from .store import LEAN_LEAD, Doc, tier_query
 
 roster_router = APIRouter(prefix="/v1", tags=["roster"])
 pools_router = APIRouter(prefix="/v1", tags=["pools and leads"])
@@ -82,14 +81,6 @@ def get_settings(request: Request) -> AllocatorSettings:
     return request.app.state.settings
 
 
-def get_tenant(request: Request, x_tenant_id: Annotated[str | None, Header()] = None) -> str:
-    tenant = x_tenant_id or request.app.state.settings.default_tenant
-    if not is_tenant_id(tenant):
-        raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
-    return tenant
-
-
-Tenant = Annotated[str, Depends(get_tenant)]
 Leads = Annotated[LeadService, Depends(get_leads)]
 Roster = Annotated[RosterService, Depends(get_roster)]
 Settings = Annotated[AllocatorSettings, Depends(get_settings)]
@@ -410,7 +401,7 @@ async def held_leads(agent_id: Identifier, tenant: Tenant, leads: Leads, actor: 
 
 @pools_router.get("/leads/{lead_id}", response_model=LeadView)
 async def get_lead(lead_id: str, tenant: Tenant, leads: Leads, actor: Actor) -> LeadView:
-    doc = await leads.store.get_lead(tenant, lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0})
+    doc = await leads.store.get_lead(tenant, lead_id, LEAN_LEAD)
     if doc is None:
         raise Problem(404, "Unknown lead", f"There is no lead {lead_id!r}.")
     return lead_view(doc, actor)

@@ -13,7 +13,7 @@ from telesales_runtime.consumer import Delivery
 from telesales_runtime.outbox import outbox_row
 
 from . import domain, grading
-from .service import LeadService, by_tenant
+from .service import LeadService
 from .store import AllocatorStore, Doc
 
 log = logging.getLogger(__name__)
@@ -51,20 +51,16 @@ class RosterService:
         return len(records)
 
     async def handle_changed(self, deliveries: Sequence[Delivery]) -> None:
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
-            for delivery in (d for d in items if d.key not in done):
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            for delivery in fresh:
                 record = delivery.event.data.model_dump(mode="json")
                 record["role"] = delivery.event.data.role.value
                 await self.upsert(tenant, [record], source_time=delivery.event.time)
-                await self.store.apply_lead_updates([], datetime.now(UTC), inbox_entries=[
-                    self.store.inbox.entry(tenant, delivery.event.id, {"status": "roster_updated"})])
+                await self.store.inbox.record([self.store.inbox.entry(tenant, delivery.event.id, {"status": "roster_updated"})])
 
     async def handle_status(self, deliveries: Sequence[Delivery]) -> None:
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
-            fresh = sorted((d for d in items if d.key not in done), key=lambda d: d.event.data.at)
-            for delivery in fresh:
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            for delivery in sorted(fresh, key=lambda d: d.event.data.at):
                 change = delivery.event.data
                 agent = await self.store.get_agent(tenant, change.agent_id)
                 if agent is None:
@@ -79,8 +75,7 @@ class RosterService:
                 if since is None or since <= change.at:
                     await self.store.record_status(tenant, change.agent_id, status=change.status.value, at=change.at,
                                                    add_logged=add, keep_days=self._keep_days(change.at))
-                await self.store.apply_lead_updates([], datetime.now(UTC), inbox_entries=[
-                    self.store.inbox.entry(tenant, delivery.event.id, {"status": "status_recorded"})])
+                await self.store.inbox.record([self.store.inbox.entry(tenant, delivery.event.id, {"status": "status_recorded"})])
 
     # ---- weekly grading ------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ from . import distribution, domain
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
 from .guards import ClaimGuard
 from .settings import AllocatorSettings
-from .store import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, AllocatorStore, Doc, tier_query
+from .store import CLOSED, DO_NOT_CALL, HELD, LEAN_LEAD, POOLED, WON, AllocatorStore, Doc, tier_query
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +167,7 @@ class LeadService:
     # ---- leads.qualified.v1 / leads.merged.v1 ----------------------------------------------------------
 
     async def handle_qualified(self, deliveries: Sequence[Delivery]) -> None:
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
-            fresh = [d for d in items if d.key not in done]
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])
             rules = await self.routing(tenant)
             now = datetime.now(UTC)
@@ -203,9 +201,7 @@ class LeadService:
 
     async def handle_merged(self, deliveries: Sequence[Delivery]) -> None:
         """A person arrived again: count the touch; a closed lead is live again and goes back to its pool."""
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
-            fresh = [d for d in items if d.key not in done]
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             leads = await self.store.get_leads(tenant, [d.event.data.lead_id for d in fresh])
             now = datetime.now(UTC)
             updates, inbox = [], []
@@ -402,7 +398,7 @@ class LeadService:
     # ---- the agent's own actions -----------------------------------------------------------------------
 
     async def _held_lead(self, tenant: str, lead_id: str, agent_id: str) -> Doc:
-        lead = await self.store.get_lead(tenant, lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0})
+        lead = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
         if lead is None:
             raise DomainError("unknown_lead", f"there is no lead {lead_id!r}")
         if lead["status"] != HELD or lead.get("holder") != agent_id:
@@ -478,7 +474,7 @@ class LeadService:
         """Set a lead's stage (HTTP) and announce it on leads.stage-changed.v1 in the same transaction as
         the inbox entry of that event, so this service's own consumer skips it."""
         now = datetime.now(UTC)
-        lead = await self.store.get_lead(tenant, lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0})
+        lead = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
         if lead is None:
             raise DomainError("unknown_lead", f"there is no lead {lead_id!r}")
         if change.agent_id is not None and lead.get("holder") != change.agent_id:
@@ -489,7 +485,7 @@ class LeadService:
         inbox = [self.store.inbox.entry(tenant, event.id, {"status": "stage_changed", "by": "http"})]
         await self.store.apply_lead_updates([(query, update, events)], now, inbox_entries=inbox)
         self.notify_leads()
-        after = await self.store.get_lead(tenant, lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0})
+        after = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
         return after  # type: ignore[return-value]
 
     @staticmethod
@@ -513,11 +509,10 @@ class LeadService:
         return {"_id": lead["_id"], "tenant_id": lead["tenant_id"]}, [{"$set": fields}]
 
     async def handle_stage_changes(self, deliveries: Sequence[Delivery]) -> None:
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
-            for delivery in (d for d in items if d.key not in done):
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            for delivery in fresh:
                 change: LeadStageChanged = delivery.event.data
-                lead = await self.store.get_lead(tenant, change.lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0})
+                lead = await self.store.get_lead(tenant, change.lead_id, LEAN_LEAD)
                 if lead is None:
                     await self.dead_letters.send(delivery.record, error_type="unknown_lead",
                                                  error=f"lead {change.lead_id} is not known to the allocator",
@@ -530,11 +525,7 @@ class LeadService:
     # ---- calls, complaints, signals ------------------------------------------------------------------
 
     async def handle_calls(self, deliveries: Sequence[Delivery]) -> None:
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
-            fresh = [d for d in items if d.key not in done]
-            if not fresh:
-                continue
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             policy = await self.policy(tenant)
             leads = await self.store.get_leads(tenant, list({d.event.data.lead_id for d in fresh}))
             now = datetime.now(UTC)
@@ -576,15 +567,14 @@ class LeadService:
 
     async def handle_complaints(self, deliveries: Sequence[Delivery]) -> None:
         """A complaint ends the lead's calls: it leaves its agent and every pool for good."""
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             policy = await self.policy(tenant)
-            for delivery in (d for d in items if d.key not in done):
+            for delivery in fresh:
                 complaint = delivery.event.data
-                lead = await self.store.get_lead(tenant, complaint.lead_id, {"outbox": 0, "recent_calls": 0})
+                lead = await self.store.get_lead(tenant, complaint.lead_id, LEAN_LEAD)
                 inbox = [self.store.inbox.entry(tenant, delivery.event.id, {"status": "do_not_call"})]
                 if lead is None:
-                    await self.store.apply_lead_updates([], datetime.now(UTC), inbox_entries=inbox)
+                    await self.store.inbox.record(inbox)
                     continue  # lead-intake lists the number; nothing is held here
                 now = datetime.now(UTC)
                 events = []
@@ -602,16 +592,15 @@ class LeadService:
     async def handle_signals(self, deliveries: Sequence[Delivery]) -> None:
         """A moment that matters: tell the holder at once; with no holder, hand the lead to the customer's
         dedicated agent (if any) and tell them."""
-        for tenant, items in by_tenant(deliveries).items():
-            done = await self.store.inbox.processed(d.key for d in items)
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             policy = await self.policy(tenant)
-            for delivery in (d for d in items if d.key not in done):
+            for delivery in fresh:
                 await self._signal(tenant, delivery, policy)
 
     async def _signal(self, tenant: str, delivery: Delivery, policy: AllocationPolicy) -> None:
         signal = delivery.event.data
         if signal.lead_id is not None:
-            lead = await self.store.get_lead(tenant, signal.lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0})
+            lead = await self.store.get_lead(tenant, signal.lead_id, LEAN_LEAD)
         else:
             lead = await self.store.lead_by_phone(tenant, signal.phone_e164)
         inbox = [self.store.inbox.entry(tenant, delivery.event.id, {"status": "signal"})]
@@ -646,7 +635,7 @@ class LeadService:
                                                   from_statuses=(POOLED, CLOSED, WON),
                                                   extra_events=[hot(dedicated, "dedicated_agent")])
                         if after is not None:
-                            await self.store.apply_lead_updates([], now, inbox_entries=inbox)
+                            await self.store.inbox.record(inbox)
                             self.notify_leads()
                             return
         await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant}, signal_fields, [])], now,
@@ -740,9 +729,3 @@ class LeadService:
                               [self._event(ALLOCATION_RECLAIM_WARNING, data, tenant, lead["_id"], event_id)])
         return None
 
-
-def by_tenant(deliveries: Sequence[Delivery]) -> dict[str, list[Delivery]]:
-    out: dict[str, list[Delivery]] = defaultdict(list)
-    for delivery in deliveries:
-        out[delivery.event.tenantid].append(delivery)
-    return out

@@ -29,6 +29,9 @@ CLOSED = "closed"
 WON = "won"
 DO_NOT_CALL = "do_not_call"
 
+# A lead without its embedded outbox and its histories (calls in the window, holds): what reads need.
+LEAN_LEAD: dict[str, int] = {"outbox": 0, "recent_calls": 0, "holds": 0}
+
 
 def agent_key(tenant: str, agent_id: str) -> str:
     return f"{tenant}|{agent_id}"
@@ -284,7 +287,7 @@ class AllocatorStore:
         """Atomically take the best-scored lead matching `query` (the claim's single write)."""
         return await self.leads.find_one_and_update(
             query, update, sort=[("score", DESCENDING), ("_id", ASCENDING)],
-            projection={"outbox": 0, "recent_calls": 0, "holds": 0}, return_document=ReturnDocument.AFTER)
+            projection=LEAN_LEAD, return_document=ReturnDocument.AFTER)
 
     async def update_lead_if(self, query: Doc, update: Doc | list[Doc], events: list[Doc], now: datetime) -> Doc | None:
         """Apply `update` (with `events` appended to the lead's outbox) if `query` still matches; the
@@ -321,19 +324,19 @@ class AllocatorStore:
         if after is not None:
             score, lead_id = after
             query["$or"] = [{"score": {"$lt": score}}, {"score": score, "_id": {"$gt": lead_id}}]
-        return await self.leads.find(query, {"outbox": 0, "recent_calls": 0, "holds": 0},
+        return await self.leads.find(query, LEAN_LEAD,
                                      sort=[("score", DESCENDING), ("_id", ASCENDING)], limit=limit).to_list()
 
     async def held_by(self, tenant: str, agent_id: str, limit: int, after: str | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant, "status": HELD, "holder": agent_id}
         if after:
             query["_id"] = {"$gt": after}
-        return await self.leads.find(query, {"outbox": 0, "recent_calls": 0, "holds": 0},
+        return await self.leads.find(query, LEAN_LEAD,
                                      sort=[("_id", ASCENDING)], limit=limit).to_list()
 
     async def reclaim_candidates(self, tenant: str, query: Doc, limit: int) -> list[Doc]:
         return await self.leads.find({"tenant_id": tenant, "status": HELD, **query},
-                                     {"outbox": 0, "recent_calls": 0, "holds": 0},
+                                     LEAN_LEAD,
                                      sort=[("held_since", ASCENDING)], limit=limit).to_list()
 
     async def tenants_with_held_leads(self) -> list[str]:

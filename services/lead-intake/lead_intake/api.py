@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, is_tenant_id
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.consumer import describe_validation_error
-from telesales_runtime.http import Problem, decode_upload
+from telesales_runtime.http import Problem, Tenant, decode_upload
 from telesales_runtime.kafka import await_confirmations
 
 from . import domain
@@ -56,14 +56,6 @@ def get_settings(request: Request) -> LeadIntakeSettings:
     return request.app.state.settings
 
 
-def get_tenant(request: Request, x_tenant_id: Annotated[str | None, Header()] = None) -> str:
-    tenant = x_tenant_id or request.app.state.settings.default_tenant
-    if not is_tenant_id(tenant):
-        raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
-    return tenant
-
-
-Tenant = Annotated[str, Depends(get_tenant)]
 Intake = Annotated[IntakeService, Depends(get_intake)]
 Broker = Annotated[KafkaBroker, Depends(get_broker)]
 Settings = Annotated[LeadIntakeSettings, Depends(get_settings)]

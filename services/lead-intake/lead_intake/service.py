@@ -268,15 +268,11 @@ class IntakeService:
     # ---- leads.outcome.v1 ----------------------------------------------------------------------------
 
     async def handle_outcomes(self, deliveries: Sequence[Delivery]) -> None:
-        done_by_tenant: dict[str, set[tuple[str, str]]] = {}
-        for delivery in deliveries:
-            tenant = delivery.event.tenantid
-            if tenant not in done_by_tenant:
-                done_by_tenant[tenant] = await self.store.inbox.processed(
-                    d.key for d in deliveries if d.event.tenantid == tenant)
-            if delivery.key in done_by_tenant[tenant]:
-                MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "duplicate").inc()
-                continue
+        fresh_by_tenant = await self.store.inbox.unprocessed_by_tenant(deliveries)
+        duplicates = len(deliveries) - sum(len(items) for items in fresh_by_tenant.values())
+        if duplicates:
+            MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "duplicate").inc(duplicates)
+        for tenant, delivery in ((t, d) for t, items in fresh_by_tenant.items() for d in items):
             outcome: LeadOutcome = delivery.event.data
             lead = await self.store.get_lead(tenant, outcome.lead_id)
             if lead is None:
@@ -303,15 +299,11 @@ class IntakeService:
     async def handle_complaints(self, deliveries: Sequence[Delivery]) -> None:
         """Each complaint puts a number on its tenant's do-not-call list: the one it names, else its lead's.
         Later leads with that number are rejected as `do_not_call`."""
-        done_by_tenant: dict[str, set[tuple[str, str]]] = {}
-        for delivery in deliveries:
-            tenant = delivery.event.tenantid
-            if tenant not in done_by_tenant:
-                done_by_tenant[tenant] = await self.store.inbox.processed(
-                    d.key for d in deliveries if d.event.tenantid == tenant)
-            if delivery.key in done_by_tenant[tenant]:
-                MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "duplicate").inc()
-                continue
+        fresh_by_tenant = await self.store.inbox.unprocessed_by_tenant(deliveries)
+        duplicates = len(deliveries) - sum(len(items) for items in fresh_by_tenant.values())
+        if duplicates:
+            MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "duplicate").inc(duplicates)
+        for tenant, delivery in ((t, d) for t, items in fresh_by_tenant.items() for d in items):
             complaint: LeadComplaint = delivery.event.data
             if complaint.phone_e164 is not None:
                 # Written as the numbering plan writes it, so it matches the standardized numbers of leads.
