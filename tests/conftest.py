@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from telesales_runtime.settings import ServiceSettings
 from telesales_runtime.testing.kafka import position_group_at_end
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass
@@ -27,6 +31,9 @@ class RunningService:
     @property
     def source(self) -> str:
         return self.app.state.settings.source
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30)
 
 
 def _free_port() -> int:
@@ -51,28 +58,48 @@ async def run_service(name: str, app: FastAPI) -> AsyncIterator[RunningService]:
         await task
 
 
+def e2e_settings(infra: Any, settings_class: type[S], name: str, database: str, **more: Any) -> S:
+    """A service's settings for this session: a database and consumer group of its own."""
+    run = uuid.uuid4().hex[:8]
+    return settings_class(kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri, redis_url=infra.redis_url,
+                          mongo_db=f"e2e_{database}_{run}", consumer_group=f"{name}-e2e-{run}", log_json=False,
+                          # tells this session's events from those of a `make up` service on the same broker
+                          event_source=f"/services/{name}/e2e-{run}", **more)
+
+
+async def serve_from_now_on(infra: Any, name: str, create_app: Callable[[S], FastAPI], settings: S,
+                            groups: Iterable[tuple[str, str]]) -> AsyncIterator[RunningService]:
+    """Run the service with its consumer groups, (group, topic), positioned at the end of their topics."""
+    # The shared broker may hold history (benchmarks, earlier runs): start at its end, as a new
+    # deployment would with `--reset-offsets --to-latest`.
+    for group, topic in groups:
+        await position_group_at_end(infra.kafka_bootstrap, group, topic)
+    async for service in run_service(name, create_app(settings)):
+        yield service
+
+
+@pytest.fixture
+async def producer(infra: Any) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
 @pytest.fixture(scope="session")
 async def lead_intake(infra: Any) -> AsyncIterator[RunningService]:
     from lead_intake.main import create_app
     from lead_intake.settings import LeadIntakeSettings
 
-    run = uuid.uuid4().hex[:8]
-    settings = LeadIntakeSettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri,
-                                  redis_url=infra.redis_url, mongo_db=f"e2e_intake_{run}",
-                                  consumer_group=f"lead-intake-e2e-{run}", log_json=False,
-                                  # tells this session's events from those of a `make up` service on the same broker
-                                  event_source=f"/services/lead-intake/e2e-{run}")
-    # The shared broker may hold history (benchmarks, earlier runs): start at its end, as a new
-    # deployment would with `--reset-offsets --to-latest`.
-    for topic in ("leads.received.v1", "leads.outcome.v1"):
-        await position_group_at_end(infra.kafka_bootstrap, f"{settings.consumer_group}.{topic}", topic)
-    async for service in run_service("lead-intake", create_app(settings)):
+    settings = e2e_settings(infra, LeadIntakeSettings, "lead-intake", "intake")
+    groups = [(f"{settings.consumer_group}.{topic}", topic) for topic in ("leads.received.v1", "leads.outcome.v1")]
+    async for service in serve_from_now_on(infra, "lead-intake", create_app, settings, groups):
         yield service
 
 
 @pytest.fixture
 async def http_intake(lead_intake: RunningService) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=lead_intake.base_url, timeout=30) as client:
+    async with lead_intake.client() as client:
         yield client
 
 
@@ -82,18 +109,31 @@ async def allocator(infra: Any) -> AsyncIterator[RunningService]:
     from allocator.main import create_app
     from allocator.settings import AllocatorSettings
 
-    run = uuid.uuid4().hex[:8]
-    settings = AllocatorSettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri,
-                                 redis_url=infra.redis_url, mongo_db=f"e2e_allocator_{run}",
-                                 consumer_group=f"allocator-e2e-{run}", log_json=False, sweep_enabled=False,
-                                 event_source=f"/services/allocator/e2e-{run}")
-    for topic in CONSUMED_TOPICS:
-        await position_group_at_end(infra.kafka_bootstrap, settings.consumer_group, topic.name)
-    async for service in run_service("allocator", create_app(settings)):
+    settings = e2e_settings(infra, AllocatorSettings, "allocator", "allocator", sweep_enabled=False)
+    groups = [(settings.consumer_group, topic.name) for topic in CONSUMED_TOPICS]
+    async for service in serve_from_now_on(infra, "allocator", create_app, settings, groups):
         yield service
 
 
 @pytest.fixture
 async def http_allocator(allocator: RunningService) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=allocator.base_url, timeout=30) as client:
+    async with allocator.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def ledger(infra: Any) -> AsyncIterator[RunningService]:
+    from ledger.events import CONSUMED_TOPICS
+    from ledger.main import create_app
+    from ledger.settings import LedgerSettings
+
+    settings = e2e_settings(infra, LedgerSettings, "ledger", "ledger", sweep_enabled=False)
+    groups = [(settings.consumer_group, topic.name) for topic in CONSUMED_TOPICS]
+    async for service in serve_from_now_on(infra, "ledger", create_app, settings, groups):
+        yield service
+
+
+@pytest.fixture
+async def http_ledger(ledger: RunningService) -> AsyncIterator[httpx.AsyncClient]:
+    async with ledger.client() as client:
         yield client

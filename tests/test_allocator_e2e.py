@@ -4,7 +4,6 @@ lead-intake's scoring model."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from telesales_runtime.testing.harness import cloudevent, wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
 pytestmark = pytest.mark.integration
@@ -27,32 +27,13 @@ TOPICS = ("leads.qualified.v1", "allocation.claimed.v1", "allocation.won.v1", "a
 
 @pytest.fixture
 async def tail(infra: Any, allocator: Any, lead_intake: Any) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(infra.kafka_bootstrap, *TOPICS).start()
-    yield tail
-    await tail.stop()
-
-
-@pytest.fixture
-async def producer(infra: Any) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
+    async with TopicTail(infra.kafka_bootstrap, *TOPICS) as tail:
+        yield tail
 
 
 def envelope(topic: str, tenant: str, data: dict[str, Any]) -> bytes:
-    return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/e2e", "type": f"telesales.{topic}",
-                       "time": datetime.now(UTC).isoformat(), "tenantid": tenant, "data": data}).encode()
-
-
-async def wait_until(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not met in time")
+    return cloudevent(topic, tenant, data, event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(),
+                      source="/e2e")
 
 
 async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(

@@ -22,23 +22,14 @@ TOPICS = ("leads.qualified.v1", "leads.merged.v1", "leads.rejected.v1", "platfor
 
 @pytest.fixture
 async def tail(infra: Any, lead_intake: Any) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(infra.kafka_bootstrap, *TOPICS).start()
-    yield tail
-    await tail.stop()
+    async with TopicTail(infra.kafka_bootstrap, *TOPICS) as tail:
+        yield tail
 
 
 @pytest.fixture
 def ours(lead_intake: Any) -> Any:
     """Events of this session's service in one tenant (a `make up` service may share the broker)."""
     return lambda tenant: lambda e: e["tenantid"] == tenant and e["source"] == lead_intake.source
-
-
-@pytest.fixture
-async def producer(infra: Any) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def example_event(tenant: str) -> dict[str, Any]:

@@ -1,21 +1,81 @@
-"""Builds a service's FastAPI application around its Kafka broker: lifespan, errors, health, metrics."""
+"""Builds a service's FastAPI application around its Kafka broker: lifespan, errors, health, metrics;
+and the parts every service's wiring starts from (broker, database client, dead letters, outbox relays)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream.kafka import KafkaBroker
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
+from .deadletter import DeadLetterPublisher
 from .http import ReadinessCheck, health_router, install_problem_handlers
-from .kafka import ensure_topics
+from .kafka import create_broker, create_producer, ensure_topics
+from .logs import configure_logging
+from .mongo import connect_mongo, ping
+from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+
+
+def service_broker(settings: ServiceSettings, router: KafkaRouter) -> KafkaBroker:
+    """The service's broker with its subscribers and publishers (not connected until started)."""
+    broker = create_broker(settings)
+    broker.include_router(router)
+    return broker
+
+
+def specification_app(settings: ServiceSettings, router: KafkaRouter, *, title: str, description: str) -> FastStream:
+    """For `faststream docs gen`: the service's broker, not started, with its AsyncAPI document."""
+    broker = service_broker(settings, router)
+    return FastStream(broker, specification=AsyncAPI(broker, title=title, version="1.0.0", description=description))
+
+
+@dataclass(frozen=True)
+class ServiceBase:
+    """What every service is wired from: logging, its broker, its MongoDB client and its dead-letter
+    publisher. Nothing connects here."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[dict[str, Any]]
+    dead_letters: DeadLetterPublisher
+
+    @classmethod
+    def build(cls, settings: ServiceSettings, router: KafkaRouter, *, group: str) -> ServiceBase:
+        """`group`: the service's consumer group, named in its dead letters."""
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        broker = service_broker(settings, router)
+        mongo = connect_mongo(settings.mongo_uri, settings.service_name)
+        dead_letters = DeadLetterPublisher(broker, service=settings.service_name, group=group, source=settings.source)
+        return cls(settings, broker, mongo, dead_letters)
+
+    def relay(self, outbox: AsyncCollection[dict[str, Any]], leases: AsyncCollection[dict[str, Any]], *,
+              purpose: str = "outbox", kind: type[OutboxRelay] = OutboxRelay) -> OutboxRelay:
+        """An outbox relay (of `kind`) with the settings' batch, poll and linger, on a producer of its own."""
+        settings = self.settings
+        return kind(outbox, leases, self.broker, service=settings.service_name, batch_size=settings.outbox_batch_size,
+                    poll_seconds=settings.outbox_poll_seconds, linger_seconds=settings.outbox_linger_seconds,
+                    producer_factory=lambda: create_producer(settings, purpose))
+
+    async def broker_ready(self) -> None:
+        if not await self.broker.ping(timeout=2.0):
+            raise ConnectionError(f"Kafka at {self.settings.kafka_bootstrap} does not answer")
+
+    def readiness(self, **more: ReadinessCheck) -> dict[str, ReadinessCheck]:
+        """Readiness checks: MongoDB and Kafka answer, and the `more` of the service."""
+        return {"mongodb": lambda: ping(self.mongo), "kafka": self.broker_ready, **more}
 
 
 def create_service_app(
@@ -59,6 +119,8 @@ def create_service_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.broker = broker
     install_problem_handlers(app)
     app.include_router(health_router(readiness))
     for router in routers:

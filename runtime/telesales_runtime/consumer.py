@@ -162,6 +162,22 @@ async def consume_batch(
             await _isolate(handle, deliveries, topic, service, retry_delay, dead_letters)
 
 
+async def consume_by_topic(
+    raw_message: Any,
+    topics: Sequence[Topic],
+    dead_letters: DeadLetterPublisher,
+    handler_of: Callable[[str], Callable[[list[Delivery]], Awaitable[Any]]],
+) -> None:
+    """The body of a batch subscriber of several topics (one consumer group for all of them): each topic's
+    records go through `consume_batch` to `handler_of(topic name)`, in the order of `topics`."""
+    by_topic: dict[str, list[Any]] = {}
+    for record in consumer_records(raw_message):
+        by_topic.setdefault(record.topic, []).append(record)
+    for topic in topics:
+        if topic.name in by_topic:
+            await consume_batch(topic, tuple(by_topic[topic.name]), dead_letters, handler_of(topic.name))
+
+
 async def _isolate(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery], topic: Topic,
                    service: str, retry_delay: float, dead_letters: DeadLetterPublisher) -> None:
     log.exception("batch failed; isolating the failing messages", extra={"topic": topic.name})

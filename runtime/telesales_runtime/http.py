@@ -34,6 +34,36 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+def coded_problem(status: int, code: str, message: str, **extensions: Any) -> Problem:
+    """The problem answering a rule a request broke, named by its machine-readable `code` (also its title:
+    "holding_cap_reached" -> "Holding cap reached")."""
+    return Problem(status, code.replace("_", " ").capitalize(), message, code=code, **extensions)
+
+
+IfMatch = Annotated[str | None, Header(description="The version read; refuses lost updates.")]
+
+
+def if_match_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names (`"3"` or `3`); None without the header."""
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().strip('"'))
+    except ValueError as error:
+        raise Problem(400, "Bad If-Match", "If-Match must be the version number read.") from error
+
+
+def from_app_state(name: str) -> Callable[[Request], Any]:
+    """FastAPI dependency: the object the service's wiring put on `app.state.<name>` (its service layer,
+    its settings)."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
+
+
 def decode_upload(body: bytes) -> str:
     """The text of an uploaded file. Spreadsheets exported on Chinese Windows write GB18030/GBK;
     everything else should be UTF-8 (a byte-order mark is dropped)."""

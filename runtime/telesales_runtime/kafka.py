@@ -9,8 +9,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.middlewares import AckPolicy
+
+from telesales_contracts import Topic
+from telesales_contracts.topics import DEAD_LETTERS
 
 from .settings import ServiceSettings
 
@@ -29,14 +32,33 @@ def subscriber_options(settings: ServiceSettings, group_id: str) -> dict[str, An
     - the offset is committed only after the handler succeeded (NACK_ON_ERROR rewinds on error), so a
       crash or an unreachable database never loses a message;
     - `earliest`: a new group starts at the beginning of the topic (also the only reset that works on the
-      local broker).
+      local broker);
+    - the session timeout and fetch wait of the settings (see ServiceSettings).
     """
     return {
         "group_id": group_id,
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "decoder": raw_decoder,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": min(3000, settings.kafka_session_timeout_ms // 3),
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
+
+
+def declare_publishers(router: KafkaRouter, topics: Iterable[Topic]) -> None:
+    """Declare what a service produces, once, for its AsyncAPI document (the relays and the dead-letter
+    publisher send on these topics)."""
+    for topic in topics:
+        router.publisher(topic.name, title=f"{topic.name}:publish", description=topic.description,
+                         schema=topic.event_model)
+
+
+def consumed_description(topic: Topic) -> str:
+    """What the AsyncAPI document says of a consumed topic."""
+    # Handlers take raw bytes (so broken messages can be dead-lettered); the document names the contract.
+    return (f"{topic.description} Each message is a CloudEvent (structured JSON) of type {topic.event_type}; "
+            f"schema: contracts/schemas/{topic.name}.json. Invalid messages go to {DEAD_LETTERS.name}.")
 
 
 # Producer settings of every service. acks="all": a publish counts only once every in-sync replica has
@@ -51,8 +73,10 @@ PRODUCER_OPTIONS: dict[str, Any] = {
 
 
 def create_broker(settings: ServiceSettings, **options: Any) -> KafkaBroker:
+    # FastStream's own logger has a handler of its own (coloured text at INFO, whatever the service's
+    # level); this one goes through the service's logging: its format (JSON lines) and its level.
     return KafkaBroker(settings.kafka_bootstrap, client_id=settings.kafka_client_id or settings.service_name,
-                       **PRODUCER_OPTIONS, **options)
+                       logger=logging.getLogger(f"{settings.service_name}.kafka"), **PRODUCER_OPTIONS, **options)
 
 
 def create_producer(settings: ServiceSettings, purpose: str) -> AIOKafkaProducer:

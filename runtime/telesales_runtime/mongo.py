@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
@@ -52,3 +53,31 @@ def is_duplicate_key(error: BaseException) -> bool:
         errors = error.details.get("writeErrors", [])
         return bool(errors) and all(e.get("code") == 11000 for e in errors)
     return isinstance(error, OperationFailure) and error.code == 11000
+
+
+async def read_versioned(collection: AsyncCollection[dict[str, Any]], key: str,
+                         field: str = "value") -> tuple[Any, int]:
+    """A versioned document's `field` and its version; (None, 0) when it was never written."""
+    doc = await collection.find_one({"_id": key})
+    return (None, 0) if doc is None else (doc[field], doc["version"])
+
+
+async def write_versioned(collection: AsyncCollection[dict[str, Any]], key: str, body: dict[str, Any],
+                          expected_version: int | None) -> int | None:
+    """Set `body` on the versioned document `key` and count its version up; the new version. With
+    `expected_version` (0: not written yet), only if nobody changed it since: None otherwise (optimistic
+    concurrency behind If-Match)."""
+    if expected_version is None:
+        doc = await collection.find_one_and_update({"_id": key}, {"$set": body, "$inc": {"version": 1}},
+                                                   upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["version"]
+    if expected_version == 0:
+        try:
+            await collection.insert_one({"_id": key, "version": 1, **body})
+            return 1
+        except DuplicateKeyError:  # someone created it first
+            return None
+    doc = await collection.find_one_and_update({"_id": key, "version": expected_version},
+                                               {"$set": body, "$inc": {"version": 1}},
+                                               return_document=ReturnDocument.AFTER)
+    return None if doc is None else doc["version"]

@@ -78,6 +78,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 2000,
         poll_seconds: float = 0.5,
+        linger_seconds: float = 0.0,
         lease_seconds: float = 10.0,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
@@ -87,6 +88,8 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.linger_seconds = linger_seconds
+        self._backlogged = False
         self.lease = MongoLease(leases, f"outbox-relay:{service}:{outbox.name}", seconds=lease_seconds)
         self.producer_factory = producer_factory
         self.producer: AIOKafkaProducer | None = None
@@ -125,6 +128,7 @@ class OutboxRelay:
         if not await self.lease.hold():
             return 0
         batch = await self._next_batch()
+        self._backlogged = batch.full
         if not batch.events:
             OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(0)
             return 0
@@ -163,6 +167,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = 0.1
         while True:
+            self._wake.clear()  # a write notified from here on wakes the next pass
             try:
                 sent = await self.relay_once()
                 backoff = 0.1
@@ -174,15 +179,18 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if sent:
+            if sent and (self._backlogged or self._stopping):
                 continue
             if self._stopping:
                 return
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             except TimeoutError:
-                pass
+                continue
+            if self.linger_seconds and not self._stopping:
+                # Let a burst of writes gather: one pass then relays them together, instead of a read
+                # and an acknowledgement per write.
+                await asyncio.sleep(self.linger_seconds)
 
 
 def embedded_event(event_id: str, topic: str, payload: bytes, key: str | None) -> dict[str, Any]:

@@ -38,6 +38,12 @@ class TopicTail:
     async def stop(self) -> None:
         await self.consumer.stop()
 
+    async def __aenter__(self) -> TopicTail:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def poll(self, timeout_ms: int = 200) -> int:
         batch = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=10_000)
         n = 0

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Helpers that assert for the tests: pytest explains their failing asserts as it does a test's own.
+pytest.register_assert_rewrite("telesales_runtime.testing.asyncapi")
+
 if TYPE_CHECKING:
     from telesales_runtime.testing.infra import Infra
 

@@ -27,17 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
-import math
 import os
 import platform
 import random
 import re
-import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -56,18 +52,34 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, UpdateOne
 
 from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_RECEIVED, LEADS_REJECTED
+from telesales_runtime.testing.bench import (
+    REPO_ROOT,
+    BenchError,
+    CpuWatch,
+    ServiceProcess,
+    find_pids,
+    free_port,
+    git_state,
+    latency_summary,
+    log_tail,
+    note,
+    private_or_stack_broker,
+    publish_report,
+    run_benchmark,
+    say,
+    stack_up,
+    wait_idle,
+    wait_machine_quiet,
+)
 from telesales_runtime.testing.kafka import position_group_at_end, true_end_offsets
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
 EXAMPLE = REPO_ROOT / "examples" / "lead-received.json"
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "intake.json"
+OTHER_INTAKE = {"other lead-intake": "lead_intake.main"}
 
 TARGET_RATIO = 0.50
 BULK_BATCH = 1000
 RAW_PARTITIONS = 3
-READY_TIMEOUT_S = 120.0
-STOP_GRACE_S = 30.0
 PROGRESS_EVERY_S = 5.0
 DISTURBED_PCT = 15.0  # CPU of processes outside the measurement (% of one core) that makes a phase "disturbed"
 
@@ -91,18 +103,6 @@ CONSUMER_OPTIONS: dict[str, Any] = {
 # under test. With these settings a qualified event is seen at most 0.5 s late (also cross-checked
 # with the events' own Kafka timestamps).
 READER_OPTIONS: dict[str, Any] = {**CONSUMER_OPTIONS, "fetch_max_wait_ms": 500, "fetch_min_bytes": 1024 * 1024}
-
-
-class BenchError(Exception):
-    """The run cannot produce trustworthy numbers (a lead lost, a timeout, a crash)."""
-
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-def note(msg: str) -> None:
-    print(f"  .. {msg}", file=sys.stderr, flush=True)
 
 
 # =============================================================================== lead generation
@@ -293,233 +293,6 @@ def validate_sample(leads: Leads, count: int = 2000) -> None:
 
 
 # =============================================================================== stack and processes
-def stack_up() -> dict[str, str]:
-    """`stack.py up --infra-only` (idempotent), then the addresses `stack.py env` gives."""
-    started = time.monotonic()
-    up = subprocess.run([sys.executable, str(STACK), "up", "--infra-only"], cwd=REPO_ROOT, capture_output=True,
-                        text=True, timeout=600)
-    if up.returncode != 0:
-        raise BenchError(f"`stack.py up --infra-only` failed (exit {up.returncode}):\n{up.stdout}{up.stderr}")
-    parts = [line.strip() for line in up.stdout.splitlines() if line.startswith("  ")]
-    note(f"stack up --infra-only [{time.monotonic() - started:.1f}s]: " + "; ".join(" ".join(p.split()) for p in parts))
-    out = subprocess.run([sys.executable, str(STACK), "env"], cwd=REPO_ROOT, capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    env: dict[str, str] = {}
-    for line in out.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            key, value = words[1].split("=", 1)
-            env[key] = value
-    for key in ("TELESALES_KAFKA_BOOTSTRAP", "TELESALES_MONGO_URI"):
-        if key not in env:
-            raise BenchError(f"`stack.py env` did not give {key}")
-    return env
-
-
-def load_stack_module() -> Any:
-    """deploy/local/stack.py as a module (standard library only at import): the broker binary and probe."""
-    spec = importlib.util.spec_from_file_location("telesales_local_stack", STACK)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-class PrivateBroker:
-    """A fresh in-memory Tansu (the stack's binary and settings) on a free port, for this run only:
-    no other consumer, no history, nothing left on the shared broker."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> str:
-        stack = load_stack_module()
-        binary = stack.tansu_bin()
-        self.port = free_port()
-        url = f"tcp://127.0.0.1:{self.port}"
-        argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if stack.kafka_answers(self.port):
-                return f"127.0.0.1:{self.port}"
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        self.stop()
-        raise BenchError(f"private broker did not answer on port {self.port}; log {self.log_path}:\n"
-                         f"{log_tail(self.log_path)}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
-
-
-def cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def log_tail(path: Path, lines: int = 60) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"    (no log at {path})"
-    return "\n".join("    " + line for line in text[-lines:]) or "    (log is empty)"
-
-
-# ------------------------------------------------------------------------------- CPU accounting
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu_seconds(pid: int) -> float | None:
-    """user + system CPU seconds of a process (all its threads)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def machine_busy_seconds() -> float:
-    with open("/proc/stat") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / CLK_TCK
-
-
-def find_pids(kafka_port: int, mongo_port: int, exclude: set[int]) -> dict[str, list[int]]:
-    """The broker, the database and any other lead-intake processes on this machine."""
-    found: dict[str, list[int]] = {"tansu (broker)": [], "mongod": [], "other lead-intake": []}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in exclude:
-            continue
-        pid = int(entry)
-        cmd = cmdline(pid)
-        if not cmd:
-            continue
-        exe = cmd.split()[0]
-        if exe.endswith("tansu") and f":{kafka_port}" in cmd:
-            found["tansu (broker)"].append(pid)
-        elif exe.endswith("mongod") and f"--port {mongo_port}" in cmd:
-            found["mongod"].append(pid)
-        elif "lead_intake.main" in cmd:
-            found["other lead-intake"].append(pid)
-    return found
-
-
-class CpuWatch:
-    """CPU seconds each tracked process (and the whole machine) spends between start() and stop()."""
-
-    def __init__(self, groups: dict[str, list[int]]) -> None:
-        self.groups = {k: list(v) for k, v in groups.items() if v}
-        self._start: dict[int, float] = {}
-        self._t0 = 0.0
-        self._busy0 = 0.0
-        self.result: dict[str, Any] = {}
-
-    def start(self) -> CpuWatch:
-        self._t0 = time.perf_counter()
-        self._busy0 = machine_busy_seconds()
-        self._start = {pid: proc_cpu_seconds(pid) or 0.0 for pids in self.groups.values() for pid in pids}
-        return self
-
-    def stop(self) -> dict[str, Any]:
-        wall = time.perf_counter() - self._t0
-        busy = machine_busy_seconds() - self._busy0
-        per: dict[str, float] = {}
-        for label, pids in self.groups.items():
-            total = 0.0
-            for pid in pids:
-                now = proc_cpu_seconds(pid)
-                if now is not None:
-                    total += max(0.0, now - self._start.get(pid, 0.0))
-            per[label] = total
-        tracked = sum(per.values())
-        per["everything else on the machine"] = max(0.0, busy - tracked)
-        self.result = {
-            "wall_s": wall,
-            "machine_cores": os.cpu_count(),
-            "machine_busy_cpu_s": busy,
-            "machine_busy_pct": 100.0 * busy / (wall * (os.cpu_count() or 1)) if wall > 0 else 0.0,
-            "cpu_s": per,
-            "pct_of_one_core": {k: 100.0 * v / wall if wall > 0 else 0.0 for k, v in per.items()},
-        }
-        return self.result
-
-
-async def wait_idle(pids: list[int], what: str, timeout: float, threshold: float = 0.05) -> bool:
-    """Wait until the given processes together use under `threshold` of one core for 2 x 2 s."""
-    pids = [p for p in pids if pid_alive(p)]
-    if not pids:
-        return True
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    told = False
-    while time.monotonic() < deadline:
-        before = sum(proc_cpu_seconds(p) or 0.0 for p in pids)
-        await asyncio.sleep(2.0)
-        used = sum(proc_cpu_seconds(p) or 0.0 for p in pids) - before
-        if used / 2.0 < threshold:
-            quiet += 1
-            if quiet >= 2:
-                return True
-        else:
-            quiet = 0
-            if not told:
-                note(f"waiting for {what} (pids {pids}) to go idle ({100 * used / 2:.0f} % of a core now)")
-                told = True
-    note(f"{what} still busy after {timeout:.0f}s; measuring anyway (see 'everything else' / 'other' CPU)")
-    return False
-
-
-async def wait_machine_quiet(timeout: float, threshold_pct: float = 20.0) -> bool:
-    """Before a measurement: wait until the whole machine is under `threshold_pct` busy for 3 s."""
-    deadline = time.monotonic() + timeout
-    told = False
-    while True:
-        before, t0 = machine_busy_seconds(), time.perf_counter()
-        await asyncio.sleep(3.0)
-        busy_pct = 100 * (machine_busy_seconds() - before) / ((time.perf_counter() - t0) * (os.cpu_count() or 1))
-        if busy_pct < threshold_pct:
-            return True
-        if time.monotonic() > deadline:
-            note(f"the machine is still {busy_pct:.0f} % busy after {timeout:.0f}s; measuring anyway")
-            return False
-        if not told:
-            note(f"waiting for the machine to quiet down ({busy_pct:.0f} % busy)")
-            told = True
-
-
 # =============================================================================== Kafka helpers
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
@@ -550,36 +323,18 @@ async def produce_all(producer: AIOKafkaProducer, topic: str, leads: Leads) -> P
     return ProduceResult(first, last, send_times, list(metadata))
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def latency_summary(latencies_s: list[float]) -> dict[str, float]:
-    values = sorted(latencies_s)
-    return {
-        "p50_ms": 1000 * percentile(values, 0.50),
-        "p99_ms": 1000 * percentile(values, 0.99),
-        "max_ms": 1000 * values[-1] if values else math.nan,
-        "min_ms": 1000 * values[0] if values else math.nan,
-    }
-
-
 # =============================================================================== the service under test
-@dataclass
-class Service:
-    run: str
-    port: int
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    log_fh: Any = None
+class Service(ServiceProcess):
+    """The lead-intake under test: its own database, consumer group and event source."""
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, run: str, port: int, log_path: Path) -> None:
+        self.run = run
+        super().__init__("lead-intake", "lead_intake.main:create_app_from_env", port, log_path, env={
+            "LEAD_INTAKE_MONGO_DB": self.db,
+            "LEAD_INTAKE_CONSUMER_GROUP": self.group,
+            "LEAD_INTAKE_EVENT_SOURCE": self.source,
+            "LEAD_INTAKE_LOG_LEVEL": "WARNING",
+        })
 
     @property
     def db(self) -> str:
@@ -592,71 +347,6 @@ class Service:
     @property
     def source(self) -> str:
         return f"/services/lead-intake/bench-{self.run}"
-
-    def env(self, stack_env: dict[str, str]) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(stack_env)
-        env.update({
-            "LEAD_INTAKE_MONGO_DB": self.db,
-            "LEAD_INTAKE_CONSUMER_GROUP": self.group,
-            "LEAD_INTAKE_EVENT_SOURCE": self.source,
-            "LEAD_INTAKE_LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        })
-        return env
-
-    def start(self, stack_env: dict[str, str]) -> None:
-        argv = [sys.executable, "-m", "uvicorn", "--factory", "lead_intake.main:create_app_from_env",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_fh = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.log_fh.write(f"===== {datetime.now(UTC).isoformat()} {shlex.join(argv)}\n".encode())
-        self.log_fh.flush()
-        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=self.env(stack_env), stdin=subprocess.DEVNULL,
-                                     stdout=self.log_fh, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def check_alive(self) -> None:
-        if not self.alive():
-            code = self.proc.returncode if self.proc else None
-            raise BenchError(f"the lead-intake subprocess exited (code {code}); log {self.log_path}:\n"
-                             f"{log_tail(self.log_path)}")
-
-    async def wait_ready(self, http: httpx.AsyncClient, timeout: float = READY_TIMEOUT_S) -> float:
-        started = time.monotonic()
-        last = "no answer"
-        while time.monotonic() - started < timeout:
-            self.check_alive()
-            try:
-                response = await http.get(f"{self.base_url}/readyz", timeout=3.0)
-                if response.status_code == 200:
-                    return time.monotonic() - started
-                last = f"{response.status_code} {response.text[:200]}"
-            except httpx.HTTPError as error:
-                last = repr(error)
-            await asyncio.sleep(0.25)
-        raise BenchError(f"lead-intake not ready within {timeout:.0f}s (last /readyz: {last}); log {self.log_path}:\n"
-                         f"{log_tail(self.log_path)}")
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                note(f"lead-intake (pid {self.proc.pid}) did not stop within {STOP_GRACE_S:.0f}s of SIGTERM: SIGKILL")
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.log_fh is not None:
-            self.log_fh.close()
-            self.log_fh = None
-        return self.proc.returncode
 
 
 def scrape_metrics(text: str) -> dict[str, Any]:
@@ -814,7 +504,7 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
         note(f"group {group} positioned at the end of {LEADS_RECEIVED.name} "
              f"({sum(ends.values())} older records skipped)")
 
-    others = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()})["other lead-intake"]
+    others = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)["other lead-intake"]
     if others and not ctx.args.private_broker:
         await wait_idle(others, "other lead-intake processes", timeout=ctx.args.idle_timeout)
         msg = (f"{len(others)} other lead-intake process(es) run on this machine (pids {others}); any that "
@@ -835,7 +525,7 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
             await reader.start()
             producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **PRODUCER_OPTIONS)
             await producer.start()
-            pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid(), service.proc.pid})
+            pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid(), service.proc.pid}, services=OTHER_INTAKE)
             watch = CpuWatch({"lead-intake under test": [service.proc.pid], **pids,
                               "benchmark (producer + reader)": [os.getpid()]})
             if ctx.args.profile:
@@ -992,7 +682,7 @@ async def measure_kafka_ceiling(ctx: Context) -> dict[str, Any]:
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, 0)
-        pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()})
+        pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)
         watch = CpuWatch({**pids, "benchmark (producer + consumer)": [os.getpid()]}).start()
         consume_task = asyncio.create_task(consume())
         produced = await produce_all(producer, topic, leads)
@@ -1039,7 +729,7 @@ async def measure_mongo_ceiling(ctx: Context, docs: list[dict[str, Any]]) -> dic
                                  {"$set": body, "$setOnInsert": {"_id": doc["_id"]}}, upsert=True))
         batches.append(ops)
     index_used = await upsert_index(ctx.mongo[db_name], batches[0][0] if batches else None)
-    pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()})
+    pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)
     watch = CpuWatch({**pids, "benchmark (bulk writer)": [os.getpid()]}).start()
     upserted = 0
     t0 = time.perf_counter()
@@ -1120,7 +810,7 @@ async def cleanup(ctx: Context) -> None:
         except Exception as error:  # noqa: BLE001
             note(f"could not drop database {name}: {error!r}")
     try:
-        others = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()})["other lead-intake"]
+        others = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)["other lead-intake"]
         if others and not ctx.args.private_broker:
             await wait_idle(others, "other lead-intake processes", timeout=ctx.args.idle_timeout)
         removed = await remove_tenant_elsewhere(ctx)
@@ -1218,11 +908,7 @@ async def amain(args: argparse.Namespace) -> int:
 
     say(f"lead-intake benchmark: run {run}, {args.leads:,} leads, {os.cpu_count()} CPUs")
     stack_env = stack_up()
-    private: PrivateBroker | None = None
-    if args.private_broker:
-        private = PrivateBroker(out_dir / f"private-broker-{run}.log")
-        stack_env["TELESALES_KAFKA_BOOTSTRAP"] = private.start()
-        note(f"private broker (fresh in-memory Tansu) on {stack_env['TELESALES_KAFKA_BOOTSTRAP']}")
+    private = private_or_stack_broker(stack_env, args.private_broker, out_dir / f"private-broker-{run}.log")
     try:
         return await _amain(args, run, tenant, out_path, out_dir, stack_env)
     finally:
@@ -1253,7 +939,7 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         intake, docs = await measure_intake(ctx)
         say(f"    {intake['throughput_per_s']:,.0f} leads/s, all {leads.n:,} qualified and stored")
 
-        others = find_pids(kafka_port, mongo_port, exclude={os.getpid()})["other lead-intake"]
+        others = find_pids(kafka_port, mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)["other lead-intake"]
         if others and not args.private_broker:  # one may still work through the same leads: do not overlap
             await wait_idle(others, "other lead-intake processes", timeout=args.idle_timeout)
 
@@ -1288,7 +974,7 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "git": _git_state(),
+        "git": git_state(),
         "leads": leads.n,
         "seed": args.seed,
         "tenant": tenant,
@@ -1307,33 +993,13 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         "target_met": ratio >= TARGET_RATIO,
         "warnings": ctx.warnings,
     }
-    out_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    say("")
-    say(render(report))
-    say(f"\nresults: {out_path}")
+    publish_report(out_path, report, render(report))
     return 0
-
-
-def _git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty_files": git("status", "--porcelain").splitlines()}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return asyncio.run(amain(args))
-    except BenchError as error:
-        say(f"BENCHMARK FAILED: {error}")
-        return 1
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
+    return run_benchmark(lambda: amain(args))
 
 
 if __name__ == "__main__":

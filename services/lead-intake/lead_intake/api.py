@@ -19,7 +19,7 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.consumer import describe_validation_error
-from telesales_runtime.http import Problem, Tenant, decode_upload
+from telesales_runtime.http import Problem, Tenant, decode_upload, from_app_state
 from telesales_runtime.kafka import await_confirmations
 
 from . import domain
@@ -44,21 +44,9 @@ router = APIRouter(prefix="/v1", tags=["leads"])
 _IMPORT_IDS = uuid.UUID("6f1c7a52-8d0e-4c55-9a43-1f1e5f0a9b10")  # namespace of ids derived from Idempotency-Key
 
 
-def get_intake(request: Request) -> IntakeService:
-    return request.app.state.intake
-
-
-def get_broker(request: Request) -> KafkaBroker:
-    return request.app.state.broker
-
-
-def get_settings(request: Request) -> LeadIntakeSettings:
-    return request.app.state.settings
-
-
-Intake = Annotated[IntakeService, Depends(get_intake)]
-Broker = Annotated[KafkaBroker, Depends(get_broker)]
-Settings = Annotated[LeadIntakeSettings, Depends(get_settings)]
+Intake = Annotated[IntakeService, Depends(from_app_state("intake"))]
+Broker = Annotated[KafkaBroker, Depends(from_app_state("broker"))]
+Settings = Annotated[LeadIntakeSettings, Depends(from_app_state("settings"))]
 IdempotencyKey = Annotated[str | None, Header(max_length=200, description="Same key, same event id: safe retries.")]
 EventSource = Annotated[str | None, Header(alias="X-Source", max_length=500)]
 

@@ -19,22 +19,15 @@ from telesales_contracts.topics import (
     LEADS_QUALIFIED,
     LEADS_RECEIVED,
     LEADS_REJECTED,
-    Topic,
 )
 from telesales_runtime.consumer import consume_batch
-from telesales_runtime.kafka import subscriber_options
+from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 
 CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME, LEADS_COMPLAINT)
 PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, DEAD_LETTERS)
-
-
-def _consumed(topic: Topic) -> str:
-    # Handlers take raw bytes (so broken messages can be dead-lettered); the document names the contract.
-    return (f"{topic.description} Each message is a CloudEvent (structured JSON) of type {topic.event_type}; "
-            f"schema: contracts/schemas/{topic.name}.json. Invalid messages go to {DEAD_LETTERS.name}.")
 
 
 def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
@@ -44,10 +37,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
     outcome_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_OUTCOME.name}")
     complaint_options = subscriber_options(settings, f"{settings.consumer_group}.{LEADS_COMPLAINT.name}")
 
-    # Declared once, for the AsyncAPI document; the outbox relay and the dead-letter publisher send on them.
-    for topic in PRODUCED_TOPICS:
-        router.publisher(topic.name, title=f"{topic.name}:publish", description=topic.description,
-                         schema=topic.event_model)
+    declare_publishers(router, PRODUCED_TOPICS)
 
     async def on_leads_received(body: list[bytes], message: KafkaMessage,
                                 intake: IntakeService = Context("intake")) -> None:
@@ -57,17 +47,18 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
         # Several consumers of one group in one process: the event loop works on one batch while
         # another waits for the database. Only the first is listed in the AsyncAPI document.
         router.subscriber(LEADS_RECEIVED.name, batch=True, max_records=settings.batch_max_records,
-                          title=f"{LEADS_RECEIVED.name}:consume", description=_consumed(LEADS_RECEIVED),
+                          title=f"{LEADS_RECEIVED.name}:consume", description=consumed_description(LEADS_RECEIVED),
                           include_in_schema=number == 0, **received_options)(on_leads_received)
 
     @router.subscriber(LEADS_OUTCOME.name, batch=True, max_records=500,
-                       title=f"{LEADS_OUTCOME.name}:consume", description=_consumed(LEADS_OUTCOME), **outcome_options)
+                       title=f"{LEADS_OUTCOME.name}:consume", description=consumed_description(LEADS_OUTCOME),
+                       **outcome_options)
     async def on_lead_outcome(body: list[bytes], message: KafkaMessage,
                               intake: IntakeService = Context("intake")) -> None:
         await consume_batch(LEADS_OUTCOME, message.raw_message, intake.dead_letters, intake.handle_outcomes)
 
     @router.subscriber(LEADS_COMPLAINT.name, batch=True, max_records=500,
-                       title=f"{LEADS_COMPLAINT.name}:consume", description=_consumed(LEADS_COMPLAINT),
+                       title=f"{LEADS_COMPLAINT.name}:consume", description=consumed_description(LEADS_COMPLAINT),
                        **complaint_options)
     async def on_lead_complaint(body: list[bytes], message: KafkaMessage,
                                 intake: IntakeService = Context("intake")) -> None:

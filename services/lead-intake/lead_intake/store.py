@@ -7,10 +7,9 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
-from telesales_runtime.mongo import in_transaction
+from telesales_runtime.mongo import in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
 from .domain import OutcomeCounts, ScoringWeights
@@ -137,28 +136,13 @@ class LeadStore:
     # ---- scoring configuration and the learned model --------------------------------------------------
 
     async def get_weights(self, tenant: str) -> tuple[ScoringWeights, int]:
-        doc = await self.weights.find_one({"_id": tenant})
-        if doc is None:
-            return ScoringWeights(), 0
-        return ScoringWeights.model_validate(doc["weights"]), doc["version"]
+        weights, version = await read_versioned(self.weights, tenant, field="weights")
+        return (ScoringWeights() if weights is None else ScoringWeights.model_validate(weights)), version
 
     async def put_weights(self, tenant: str, weights: ScoringWeights, expected_version: int | None) -> int | None:
         """Store new weights; with `expected_version`, only if nobody changed them since (else None)."""
-        now = datetime.now(UTC)
-        body = {"weights": weights.model_dump(mode="json"), "updated_at": now, "tenant_id": tenant}
-        if expected_version is None:
-            doc = await self.weights.find_one_and_update(
-                {"_id": tenant}, {"$set": body, "$inc": {"version": 1}}, upsert=True, return_document=True)
-            return doc["version"]
-        if expected_version == 0:
-            try:
-                await self.weights.insert_one({"_id": tenant, "version": 1, **body})
-                return 1
-            except DuplicateKeyError:  # someone created them first
-                return None
-        doc = await self.weights.find_one_and_update(
-            {"_id": tenant, "version": expected_version}, {"$set": body, "$inc": {"version": 1}}, return_document=True)
-        return None if doc is None else doc["version"]
+        body = {"weights": weights.model_dump(mode="json"), "updated_at": datetime.now(UTC), "tenant_id": tenant}
+        return await write_versioned(self.weights, tenant, body, expected_version)
 
     async def outcome_counts(self, tenant: str, business_lines: list[str]) -> dict[str, OutcomeCounts]:
         ids = [f"{tenant}|{line}" for line in business_lines]
