@@ -27,6 +27,17 @@ from .allocation import (
 )
 from .envelope import CloudEvent, event_type_for
 from .leads import LeadMerged, LeadOutcome, LeadQualified, LeadReceived, LeadRejected
+from .ledger import (
+    BonusAwarded,
+    CoinsAllocated,
+    CoinsReclaimed,
+    CoinsRedeemed,
+    ReallocationDecided,
+    TransferPosted,
+    TransferRecorded,
+    TransferRejected,
+    TransferRequested,
+)
 from .platform import DeadLetter
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 
@@ -107,6 +118,24 @@ ALLOCATION_WON = Topic("allocation.won.v1", LeadWon, "A lead was won (成单).")
 ALLOCATION_RECLAIM_WARNING = Topic("allocation.reclaim-warning.v1", ReclaimWarning,
                                    "A lead will be reclaimed soon unless its agent works it.")
 ALLOCATION_HOT_LEAD = Topic("allocation.hot-lead.v1", HotLead, "Call this lead now: a moment that matters happened.")
+LEDGER_TRANSFER_REQUESTED = Topic("ledger.transfer-requested.v1", TransferRequested,
+                                  "The marketplace asks the ledger to pay for a tip (keyed by buyer).")
+LEDGER_TRANSFER_POSTED = Topic("ledger.transfer-posted.v1", TransferPosted,
+                               "A purchase was paid: buyer's coins to the seller, less the platform's share.")
+LEDGER_TRANSFER_REJECTED = Topic("ledger.transfer-rejected.v1", TransferRejected,
+                                 "A purchase was refused, with the reason and the daily limit reached.")
+LEDGER_COINS_ALLOCATED = Topic("ledger.coins-allocated.v1", CoinsAllocated,
+                               "Operators granted coins from the budget to a user (配置).")
+LEDGER_COINS_RECLAIMED = Topic("ledger.coins-reclaimed.v1", CoinsReclaimed,
+                               "Coins of an idle wallet went back to the budget (回收).")
+LEDGER_COINS_REDEEMED = Topic("ledger.coins-redeemed.v1", CoinsRedeemed,
+                              "A seller converted earnings in the points mall (100 coins = 1 yuan).")
+LEDGER_BONUS_AWARDED = Topic("ledger.bonus-awarded.v1", BonusAwarded,
+                             "A blind-box draw from the bonus pool, with the seed to replay it.")
+LEDGER_TRANSFER_RECORDED = Topic("ledger.transfer-recorded.v1", TransferRecorded,
+                                 "A transfer made over the ledger's HTTP API, or a hold posted, released or voided.")
+LEDGER_REALLOCATION_DECIDED = Topic("ledger.reallocation-decided.v1", ReallocationDecided,
+                                    "A request to get coins again after a reclaim was approved or rejected.")
 DEAD_LETTERS = Topic("platform.dead-lettered.v1", DeadLetter, "Messages a consumer could not process.")
 
 HOLDER_CHANGE_TOPICS: tuple[Topic, ...] = (
@@ -134,6 +163,15 @@ ALL_TOPICS: tuple[Topic, ...] = (
     *HOLDER_CHANGE_TOPICS,
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_HOT_LEAD,
+    LEDGER_TRANSFER_REQUESTED,
+    LEDGER_TRANSFER_POSTED,
+    LEDGER_TRANSFER_REJECTED,
+    LEDGER_COINS_ALLOCATED,
+    LEDGER_COINS_RECLAIMED,
+    LEDGER_COINS_REDEEMED,
+    LEDGER_BONUS_AWARDED,
+    LEDGER_TRANSFER_RECORDED,
+    LEDGER_REALLOCATION_DECIDED,
     DEAD_LETTERS,
 )
 

@@ -1,0 +1,32 @@
+"""ledger settings: environment variables prefixed LEDGER_ (broker, database and cache addresses may also
+come from the shared TELESALES_ prefix)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from telesales_runtime.settings import TimeZoneName, ZonedServiceSettings
+
+
+class LedgerSettings(ZonedServiceSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="LEDGER_")
+
+    service_name: str = "ledger"
+    http_port: int = 8103
+    mongo_db: str = "ledger"
+    consumer_group: str = "ledger"
+    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Time zone of the business day the "
+                                   "daily purchase limits count in.")
+    batch_max_records: int = Field(default=500, ge=1, le=10_000, description="Records per consumed batch; the "
+                                   "purchase requests of a batch are decided in one MongoDB transaction per tenant.")
+    sweep_enabled: bool = Field(default=True, description="Void expired holds and reclaim idle wallets in this "
+                                "process (only the lease holder among replicas actually does).")
+    sweep_interval_seconds: float = Field(default=15, gt=0, description="How often expired holds are voided.")
+    reclaim_interval_seconds: float = Field(default=3600, gt=0, description="How often idle wallets are reclaimed.")
+    lease_seconds: float = Field(default=30, gt=1)
+    sweep_batch_size: int = Field(default=200, ge=1, le=5000, description="Holds or wallets per transaction.")
+    config_cache_seconds: float = Field(default=5.0, ge=0, description="How long a tenant's policy is cached.")
+    allocation_max_recipients: int = Field(default=20_000, ge=1)
+    blind_box_max_recipients: int = Field(default=1000, ge=1)
+    statement_csv_max_rows: int = Field(default=1_000_000, ge=1)

@@ -1,0 +1,274 @@
+"""Kill the ledger mid-stream and start it again: the real service (uvicorn, its own process) on the real
+broker and database, a stream of purchase requests on Kafka (with duplicate deliveries, retried and
+conflicting transfer ids), SIGKILL while it is consuming, the rest of the stream published while it is
+down, a restart. The balances must equal those of the same stream applied without interruption (the pure
+domain's decisions, one request after another), and every request must be answered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from ledger import domain
+from ledger.domain import AccountState, Balances, DailyCounters, LedgerPolicy, wallet
+from ledger.events import CONSUMED_TOPICS, PRODUCED_TOPICS
+from ledger.main import create_app
+from ledger.settings import LedgerSettings
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_runtime.kafka import ensure_topics
+from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
+
+pytestmark = pytest.mark.integration
+
+REQUESTED = "ledger.transfer-requested.v1"
+BUYERS = [f"b{n}" for n in range(12)]
+SELLERS = [f"s{n}" for n in range(6)]
+TIME = "2026-11-24T10:00:00+08:00"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LedgerProcess:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", "ledger.main:create_app_from_env",
+                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    async def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
+            while time.monotonic() < deadline:
+                assert self.process is not None and self.process.poll() is None, self.tail()
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"the ledger did not start:\n{self.tail()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def stream(tenant: str, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
+    """(event id, key, value) in publishing order: purchases, each buyer's in order; some events delivered
+    twice, some transfer ids retried under a new event id, some reused for another purchase."""
+    events: list[tuple[str, bytes, bytes]] = []
+    sent: list[dict[str, Any]] = []
+
+    def add(data: dict[str, Any], event_id: str | None = None) -> None:
+        event_id = event_id or str(uuid.uuid4())
+        body = {"specversion": "1.0", "id": event_id, "source": "/tests/marketplace", "type": f"telesales.{REQUESTED}",
+                "time": TIME, "tenantid": tenant, "data": data}
+        events.append((event_id, data["buyer_id"].encode(), json.dumps(body).encode()))
+
+    for n in range(360):
+        buyer = rng.choice(BUYERS)
+        data = {"transfer_id": f"p-{n}", "buyer_id": buyer, "seller_id": rng.choice(SELLERS),
+                "tip_id": f"tip-{rng.randint(1, 40)}", "price": rng.randint(5, 90)}
+        add(data)
+        sent.append(data)
+        roll = rng.random()
+        if roll < 0.06:  # the same event delivered again
+            add(json.loads(events[-1][2])["data"], json.loads(events[-1][2])["id"])
+        elif roll < 0.10:  # the marketplace retried an earlier request of this buyer
+            earlier = [d for d in sent if d["buyer_id"] == buyer]
+            add(dict(rng.choice(earlier)))
+        elif roll < 0.12:  # an earlier id of this buyer reused for another price
+            earlier = [d for d in sent if d["buyer_id"] == buyer]
+            add(dict(rng.choice(earlier)) | {"price": 91})
+    return events
+
+
+def uninterrupted(events: list[tuple[str, bytes, bytes]], funds: dict[str, int], policy: LedgerPolicy,
+                  tz: Any) -> tuple[dict[str, int], dict[str, str]]:
+    """Balances and outcome per transfer id of the stream decided one request after another, each event
+    once (the inbox drops a second delivery of an event id)."""
+    requests, seen = [], set()
+    for event_id, _, raw in events:
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        body = json.loads(raw)
+        d = body["data"]
+        requests.append(domain.PurchaseRequest(event_id, d["transfer_id"], d["buyer_id"], d["seller_id"], d["tip_id"],
+                                               d["price"], domain.business_day(datetime.fromisoformat(body["time"]), tz)))
+    balances = Balances([AccountState(wallet(b), amount, False, True) for b, amount in funds.items()])
+    decisions = domain.decide_purchases(requests, {}, balances, DailyCounters(), policy)
+    expected = dict(funds_accounts(funds))
+    for key, delta in balances.changes().items():
+        expected[key] = expected.get(key, 0) + delta
+    outcomes = {d.request.transfer_id: d.outcome for d in decisions if d.outcome in ("posted", "rejected")}
+    return {k: v for k, v in expected.items() if v}, outcomes
+
+
+def funds_accounts(funds: dict[str, int]) -> dict[str, int]:
+    return {"issuance": -sum(funds.values()), **{wallet(b): a for b, a in funds.items()}}
+
+
+@pytest.fixture
+async def producer(infra: Any) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def abort_orphaned_transactions(mongo: AsyncMongoClient[dict[str, Any]], app_name: str) -> int:
+    """End the sessions a killed process left open on the server. MongoDB aborts a transaction whose client
+    vanished only after transactionLifetimeLimitSeconds (60 s); until then its locks make the restarted
+    service's transactions on the same documents conflict and wait. This does at once what the server does
+    then (an operator's killSessions): the open transaction is discarded, nothing of it was committed."""
+    ops = await (await mongo.admin.aggregate([{"$currentOp": {"allUsers": True, "idleSessions": True}},
+                                              {"$match": {"appName": app_name}}])).to_list()
+    sessions = [op["lsid"] for op in ops if "lsid" in op]
+    if sessions:
+        await mongo.admin.command("killSessions", sessions)
+    return len(sessions)
+
+
+async def wait_until(check: Any, timeout: float, what: str, process: LedgerProcess) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} not reached in {timeout}s\n{process.tail()}")
+
+
+async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: Any, producer: AIOKafkaProducer,
+                                                                       tmp_path: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    tenant, database, group = f"restart-{run}", f"test_ledger_restart_{run}", f"ledger-restart-{run}"
+    source, app_name = f"/services/ledger/restart-{run}", f"ledger-restart-{run}"
+    settings = LedgerSettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri, mongo_db=database,
+                              consumer_group=group, log_json=False, sweep_enabled=False)
+    rng = random.Random(4)
+    funds = {b: rng.randint(150, 700) for b in BUYERS}
+    policy = LedgerPolicy(seller_share_percent=85, daily_limits={"buyer_daily_count": 25, "buyer_daily_coins": 1200,
+                                                                 "pair_daily_count": 4, "pair_daily_coins": None})
+
+    # the books before the stream: coins issued and allocated, the tenant's policy
+    seed_app = create_app(settings)
+    ledger, store = seed_app.state.ledger, seed_app.state.store
+    await store.ensure_indexes()
+    await store.put_config(tenant, "policy", policy.model_dump(mode="json"), None, datetime.now(UTC))
+    await ledger.issue(tenant, "issue-1", sum(funds.values()), actor="test", note=None)
+    for buyer, amount in funds.items():
+        await ledger.allocate(tenant, f"alloc-{buyer}", amount, actor="test", user_ids=[buyer])
+    await store.client.close()
+
+    await ensure_topics(infra.kafka_bootstrap, [t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)], 3, 1)
+    for topic in CONSUMED_TOPICS:  # a shared broker holds history: start at its end
+        await position_group_at_end(infra.kafka_bootstrap, group, topic.name)
+    tail = await TopicTail(infra.kafka_bootstrap, "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1").start()
+    env = {**os.environ, **infra.as_env(), "LEDGER_SERVICE_NAME": app_name, "LEDGER_MONGO_DB": database,
+           "LEDGER_CONSUMER_GROUP": group,
+           "LEDGER_EVENT_SOURCE": source, "LEDGER_BATCH_MAX_RECORDS": "20", "LEDGER_SWEEP_ENABLED": "false",
+           "LEDGER_LOG_JSON": "false", "LEDGER_OUTBOX_POLL_SECONDS": "0.1", "LEDGER_KAFKA_SESSION_TIMEOUT_MS": "3000"}
+    service = LedgerProcess(env, tmp_path / "ledger.log")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    inbox, outbox = mongo[database]["inbox"], mongo[database]["outbox"]
+
+    events = stream(tenant, rng)
+    unique = {event_id for event_id, _, _ in events}
+    expected, outcomes = uninterrupted(events, funds, policy, settings.tz)
+    half = len(events) // 2
+    try:
+        service.start()
+        await service.wait_healthy()
+        for n, (_, key, value) in enumerate(events[:half]):
+            await producer.send(REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
+            if n % 40 == 39:
+                await producer.flush()
+        await producer.flush()
+
+        async def consuming() -> bool:
+            return await inbox.count_documents({"tenant_id": tenant}) >= 20
+        await wait_until(consuming, 60, "the first batches", service)
+        service.kill()  # mid-stream: batches in flight, offsets and outbox rows behind
+        await abort_orphaned_transactions(mongo, app_name)
+        processed_at_kill = await inbox.count_documents({"tenant_id": tenant})
+        for _, key, value in events[half:]:
+            await producer.send(REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
+        await producer.flush()
+        assert processed_at_kill < len(unique), "the kill came too late to interrupt anything"
+
+        service.start()
+
+        async def caught_up() -> bool:
+            return (await inbox.count_documents({"tenant_id": tenant}) == len(unique)
+                    and await outbox.count_documents({}) == 0)
+        await wait_until(caught_up, 90, "every request processed and announced", service)
+
+        stored = {doc["key"]: doc["balance"] async for doc in mongo[database]["accounts"].find({"tenant_id": tenant})}
+        assert {k: v for k, v in stored.items() if v} == expected
+        decided = {doc["transfer_id"]: doc["state"] async for doc in mongo[database]["transfers"].find(
+            {"tenant_id": tenant, "kind": "purchase"})}
+        assert decided == outcomes
+        assert set(outcomes.values()) == {"posted", "rejected"}
+
+        # every request was answered on Kafka, by the decision made for its transfer id
+        async def answered() -> bool:
+            await tail.poll()
+            ids = {e["data"]["request_event_id"] for t in tail.events.values() for e in t
+                   if e.get("source") == source}
+            return ids >= unique
+        await wait_until(answered, 30, "an answer to every request", service)
+        for topic, state in (("ledger.transfer-posted.v1", "posted"), ("ledger.transfer-rejected.v1", "rejected")):
+            for e in tail.events[topic]:
+                if e.get("source") != source or e["data"].get("reason") == "transfer_id_conflict":
+                    continue  # a conflicting reuse of an id is refused on its own; the first decision stands
+                assert outcomes[e["data"]["transfer_id"]] == state, e
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+            audit = (await http.get("/v1/audit", params={"verify": "true"}, headers={"X-Tenant-Id": tenant})).json()
+        assert audit["ok"], audit
+    finally:
+        service.stop()
+        await tail.stop()
+        await mongo.drop_database(database)
+        await mongo.close()

@@ -1,0 +1,70 @@
+"""Helpers of the ledger's tests (importable: the tests folder is on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ledger.service import LedgerService
+from ledger.store import LedgerStore
+from telesales_runtime.consumer import Delivery
+from telesales_runtime.testing.harness import ServiceHarness, cloudevent
+
+OPERATOR = {"X-Actor-Id": "ops-1"}
+DAY_TIME = "2026-11-24T10:00:00+08:00"
+
+
+@dataclass(kw_only=True)
+class Harness(ServiceHarness):
+    ledger: LedgerService
+    store: LedgerStore
+    event_time: ClassVar[str] = DAY_TIME
+
+    async def issue(self, amount: int, *, transfer_id: str | None = None) -> dict[str, Any]:
+        response = await self.http.post("/v1/issues", json={"id": transfer_id or f"issue-{uuid.uuid4().hex[:8]}",
+                                                             "amount": amount}, headers=OPERATOR)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def give(self, user_amounts: dict[str, int]) -> None:
+        """Fund the budget and allocate each user's amount to their wallet."""
+        await self.issue(sum(user_amounts.values()))
+        for user, amount in user_amounts.items():
+            response = await self.http.post("/v1/allocations", json={
+                "id": f"alloc-{uuid.uuid4().hex[:8]}", "amount": amount, "user_ids": [user]}, headers=OPERATOR)
+            assert response.status_code == 201, response.text
+
+    async def balance(self, account: str) -> int:
+        response = await self.http.get(f"/v1/accounts/{account}")
+        assert response.status_code == 200, response.text
+        return response.json()["balance"]
+
+    async def balances(self) -> dict[str, int]:
+        return {k: v for k, v in (await self.store.stored_balances(self.tenant)).items() if v}
+
+    async def audit(self) -> dict[str, Any]:
+        response = await self.http.get("/v1/audit", params={"verify": "true"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def set_policy(self, **policy: Any) -> None:
+        response = await self.http.put("/v1/config/policy", json=policy, headers=OPERATOR)
+        assert response.status_code == 200, response.text
+
+    def delivery(self, data: dict[str, Any], *, event_id: str | None = None, time: str = DAY_TIME) -> Delivery:
+        """A parsed purchase request, as the consumer hands it to the service."""
+        from telesales_contracts.topics import LEDGER_TRANSFER_REQUESTED
+
+        raw = cloudevent(LEDGER_TRANSFER_REQUESTED.name, self.tenant, data, event_id=event_id or str(uuid.uuid4()),
+                         time=time)
+        return Delivery(LEDGER_TRANSFER_REQUESTED.parse(raw), None)
+
+
+def purchase(transfer_id: str, buyer: str, seller: str, price: int, tip: str = "tip-1") -> dict[str, Any]:
+    return {"transfer_id": transfer_id, "buyer_id": buyer, "seller_id": seller, "tip_id": tip, "price": price}
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat()
