@@ -5,7 +5,7 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-unit lint schemas check-schemas docs bench-intake publish-example
+.PHONY: help install up down status env test test-unit lint schemas check-schemas docs bench-intake bench-allocator bench-ledger publish-example
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
@@ -18,6 +18,8 @@ help:
 	@echo "make schemas       regenerate contracts/schemas/ from the models"
 	@echo "make docs          regenerate each service's AsyncAPI document"
 	@echo "make bench-intake  lead-intake benchmark (100,000 leads through the real broker)"
+	@echo "make bench-allocator  allocator benchmark (10,000 agents, 1,000,000 leads: claims, sweep, hot leads)"
+	@echo "make bench-ledger  ledger benchmark (10,000 accounts, 200,000 purchases through the real broker)"
 
 install:
 	@bash deploy/local/install.sh
@@ -55,9 +57,16 @@ check-schemas:
 docs:
 	@$(RUN) faststream docs gen --factory lead_intake.main:asyncapi_app -o services/lead-intake/asyncapi.json
 	@$(RUN) faststream docs gen --factory allocator.main:asyncapi_app -o services/allocator/asyncapi.json
+	@$(RUN) faststream docs gen --factory ledger.main:asyncapi_app -o services/ledger/asyncapi.json
 
 bench-intake:
 	@$(RUN) python services/lead-intake/bench/bench_intake.py $(BENCH_ARGS)
+
+bench-allocator:
+	@$(RUN) python services/allocator/bench/bench_allocator.py $(BENCH_ARGS)
+
+bench-ledger:
+	@$(RUN) python services/ledger/bench/bench_ledger.py $(BENCH_ARGS)
 
 publish-example:
 	@$(RUN) python deploy/local/publish.py leads.received.v1 examples/lead-received.json

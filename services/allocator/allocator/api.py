@@ -16,7 +16,15 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
 from telesales_runtime.consumer import describe_validation_error
-from telesales_runtime.http import Problem, Tenant, decode_upload
+from telesales_runtime.http import (
+    IfMatch,
+    Problem,
+    Tenant,
+    coded_problem,
+    decode_upload,
+    from_app_state,
+    if_match_version,
+)
 
 from . import domain
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
@@ -66,24 +74,12 @@ _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unkn
 def problem_of(error: DomainError) -> Problem:
     status = _STATUS.get(error.code, 422 if error.code not in ("grade_not_allowed", "not_enough_time_worked",
                                                                  "agent_inactive", "not_an_agent") else 403)
-    return Problem(status, error.code.replace("_", " ").capitalize(), error.message, code=error.code)
+    return coded_problem(status, error.code, error.message)
 
 
-def get_leads(request: Request) -> LeadService:
-    return request.app.state.leads
-
-
-def get_roster(request: Request) -> RosterService:
-    return request.app.state.roster
-
-
-def get_settings(request: Request) -> AllocatorSettings:
-    return request.app.state.settings
-
-
-Leads = Annotated[LeadService, Depends(get_leads)]
-Roster = Annotated[RosterService, Depends(get_roster)]
-Settings = Annotated[AllocatorSettings, Depends(get_settings)]
+Leads = Annotated[LeadService, Depends(from_app_state("leads"))]
+Roster = Annotated[RosterService, Depends(from_app_state("roster"))]
+Settings = Annotated[AllocatorSettings, Depends(from_app_state("settings"))]
 
 
 async def get_actor(tenant: Tenant, leads: Leads,
@@ -298,8 +294,7 @@ async def get_config(kind: str, tenant: Tenant, leads: Leads, response: Response
 
 @config_router.put("/{kind}", response_model=ConfigView, summary="Replace policy, tiers, routing or grading")
 async def put_config(kind: str, request: Request, tenant: Tenant, leads: Leads, response: Response,
-                     if_match: Annotated[str | None, Header(description="The version read; refuses lost updates.")]
-                     = None) -> ConfigView:
+                     if_match: IfMatch = None) -> ConfigView:
     if kind not in _CONFIG:
         raise Problem(404, "Unknown configuration", f"Configurations: {', '.join(_CONFIG)}.")
     try:
@@ -310,12 +305,7 @@ async def put_config(kind: str, request: Request, tenant: Tenant, leads: Leads, 
         ids = [t.tier_id for t in value]
         if len(set(ids)) != len(ids):
             raise Problem(422, "Invalid configuration", "tier ids must be unique")
-    expected = None
-    if if_match is not None:
-        try:
-            expected = int(if_match.strip().strip('"'))
-        except ValueError as error:
-            raise Problem(400, "Bad If-Match", "If-Match must be the version number read.") from error
+    expected = if_match_version(if_match)
     version = await leads.store.put_config(tenant, kind, _dump(value), expected, datetime.now(UTC))
     if version is None:
         raise Problem(412, "Precondition Failed", f"The {kind} changed since version {expected}; read it again.")

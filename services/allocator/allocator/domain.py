@@ -6,10 +6,10 @@ Push distribution strategies live in distribution.py and weekly grading in gradi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -255,6 +255,16 @@ def claim_grant(requested: int, *, held: int, cap: int, claimed_this_period: int
         raise DomainError("refresh_quota_used", f"the agent has claimed {claimed_this_period} leads this period; "
                                                 f"the quota is {quota}")
     return min(requested, cap - held, quota - claimed_this_period)
+
+
+def dropped_recently(drops: Sequence[Mapping[str, Any]], dropped_by: Sequence[str], agent_id: str,
+                     cooldown_days: float | None, now: datetime) -> bool:
+    """Whether the agent may not claim a lead it dropped: never again (no cooldown), or not within the
+    cooldown since its last drop of it."""
+    if cooldown_days is None:
+        return agent_id in dropped_by
+    cutoff = now - timedelta(days=cooldown_days)
+    return any(d.get("agent_id") == agent_id and d.get("at") is not None and d["at"] > cutoff for d in drops)
 
 
 def quota_period(now: datetime, period: str, tz: tzinfo) -> tuple[str, datetime]:

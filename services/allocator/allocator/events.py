@@ -32,10 +32,9 @@ from telesales_contracts.topics import (
     LEADS_QUALIFIED,
     LEADS_SIGNAL,
     LEADS_STAGE_CHANGED,
-    Topic,
 )
-from telesales_runtime.consumer import Delivery, consume_batch
-from telesales_runtime.kafka import consumer_records, subscriber_options
+from telesales_runtime.consumer import Delivery, consume_by_topic
+from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
 from .roster import RosterService
 from .service import LeadService
@@ -61,34 +60,20 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _consumed(topic: Topic) -> str:
-    # Handlers take raw bytes (so broken messages can be dead-lettered); the document names the contract.
-    return (f"{topic.description} Each message is a CloudEvent (structured JSON) of type {topic.event_type}; "
-            f"schema: contracts/schemas/{topic.name}.json. Invalid messages go to {DEAD_LETTERS.name}.")
-
-
 def build_router(settings: AllocatorSettings) -> KafkaRouter:
     router = KafkaRouter()
-    # Declared once, for the AsyncAPI document; the relays and the dead-letter publisher send on them.
-    for topic in PRODUCED_TOPICS:
-        router.publisher(topic.name, title=f"{topic.name}:publish", description=topic.description,
-                         schema=topic.event_model)
+    declare_publishers(router, PRODUCED_TOPICS)
     # One consumer (one group) for every consumed topic: a group join costs seconds on some brokers, and
     # eight of them, one after another, kept the service from starting for 40 s on the local one.
     options = subscriber_options(settings, settings.consumer_group)
 
     async def on_batch(body: list[bytes], message: KafkaMessage, leads: LeadService = Context("leads"),
                        roster: RosterService = Context("roster")) -> None:
-        by_topic: dict[str, list[Any]] = {}
-        for record in consumer_records(message.raw_message):
-            by_topic.setdefault(record.topic, []).append(record)
         # In the order of CONSUMED_TOPICS: a lead is created before the activity on it in the same batch.
-        for topic in CONSUMED_TOPICS:
-            if topic.name in by_topic:
-                await consume_batch(topic, tuple(by_topic[topic.name]), leads.dead_letters,
-                                    HANDLERS[topic.name](leads, roster))
+        await consume_by_topic(message.raw_message, CONSUMED_TOPICS, leads.dead_letters,
+                               lambda name: HANDLERS[name](leads, roster))
 
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
-                      title="allocator:consume", description="; ".join(_consumed(t) for t in CONSUMED_TOPICS),
-                      **options)(on_batch)
+                      title="allocator:consume",
+                      description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS), **options)(on_batch)
     return router

@@ -31,7 +31,6 @@ from telesales_contracts.allocation import (
 from telesales_contracts.leads import LeadOutcome
 from telesales_contracts.topics import (
     ALLOCATION_ASSIGNED,
-    ALLOCATION_CLAIMED,
     ALLOCATION_CLOSED,
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
@@ -48,10 +47,11 @@ from telesales_runtime.observability import MESSAGES_CONSUMED
 from telesales_runtime.outbox import embedded_event
 
 from . import distribution, domain
+from .claims import ClaimDispenser, hold_fields
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
 from .guards import ClaimGuard
 from .settings import AllocatorSettings
-from .store import CLOSED, DO_NOT_CALL, HELD, LEAN_LEAD, POOLED, WON, AllocatorStore, Doc, tier_query
+from .store import CLOSED, DO_NOT_CALL, HELD, LEAN_LEAD, POOLED, WON, AllocatorStore, Doc
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class LeadService:
         self.tz = settings.tz
         self._config = TtlCache(settings.config_cache_seconds)
         self._agents = TtlCache(settings.agent_cache_seconds)
+        self.claims = ClaimDispenser(store, settings.source)
 
     # ---- configuration (cached) ----------------------------------------------------------------------
 
@@ -223,79 +224,31 @@ class LeadService:
     # ---- claiming -------------------------------------------------------------------------------------
 
     async def claim(self, tenant: str, agent_id: str, tier_id: str, count: int) -> ClaimResult:
-        """Give the agent up to `count` of the best-scored leads of the tier it may open, atomically."""
+        """Give the agent up to `count` of the best-scored leads of the tier it may open.
+
+        Under the agent's lock (taken with its quota count in one Redis round trip), the agent and its
+        holding count are read fresh (one MongoDB round trip), the rules decide how many it may take,
+        and the leads are taken together with the other claims on the tier (claims.py)."""
         now = datetime.now(UTC)
         policy = await self.policy(tenant)
         tier = await self.tier(tenant, tier_id)
-        agent_doc = await self.agent_doc(tenant, agent_id)
-        agent = agent_facts(agent_doc, policy)
-        domain.check_may_open(tier, agent, self.worked_minutes_today(agent_doc, now))
         if count > policy.claim_max_per_request:
             raise DomainError("too_many", f"claim at most {policy.claim_max_per_request} leads at once")
-        pools = domain.tier_pool_ids(tier, agent, await self.pools_of_line(tenant, agent.business_line))
         period, period_end = domain.quota_period(now, policy.refresh_period, self.tz)
-        cap, quota = policy.cap_for(agent.grade), policy.quota_for(agent.grade)
-        query = self._claimable(tenant, pools, tier, agent_id, policy, now)
-        taken: list[Doc] = []
-        async with self.guard.agents_locked(tenant, [agent_id]):
-            held = await self.store.held_count(tenant, agent_id)
-            used = await self.guard.claimed_in_period(tenant, agent_id, period)
-            granted = domain.claim_grant(count, held=held, cap=cap, claimed_this_period=used, quota=quota)
-            for _ in range(granted):
-                lead = await self.store.take_best(query, self._claim_update(tenant, agent, tier.tier_id, now))
-                if lead is None:
-                    break
-                taken.append(lead)
-            await self.guard.add_claimed(tenant, agent_id, period, len(taken), period_end)
+        async with self.guard.claiming(tenant, agent_id, period, period_end) as ticket:
+            agent_doc, held = await self.store.agent_and_held_count(tenant, agent_id)
+            if agent_doc is None:
+                raise DomainError("unknown_agent", f"there is no agent {agent_id!r}")
+            agent = agent_facts(agent_doc, policy)
+            domain.check_may_open(tier, agent, self.worked_minutes_today(agent_doc, now))
+            pools = domain.tier_pool_ids(tier, agent, await self.pools_of_line(tenant, agent.business_line))
+            cap, quota = policy.cap_for(agent.grade), policy.quota_for(agent.grade)
+            granted = domain.claim_grant(count, held=held, cap=cap, claimed_this_period=ticket.used, quota=quota)
+            taken = await self.claims.claim(tenant, pools, tier, policy, agent, granted)
+            ticket.taken = len(taken)
         if taken:
             self.notify_leads()
-        return ClaimResult(taken, count, granted, held + len(taken), cap, quota - used - len(taken))
-
-    def _claimable(self, tenant: str, pools: list[str], tier: Tier, agent_id: str, policy: AllocationPolicy,
-                   now: datetime) -> Doc:
-        query: Doc = {"tenant_id": tenant, "status": POOLED, "pool_id": {"$in": pools}, **tier_query(tier.filter),
-                      "rest_until": {"$not": {"$gt": now}}}
-        if policy.reclaim_cooldown_days is None:
-            query["dropped_by"] = {"$ne": agent_id}
-        else:
-            cutoff = now - timedelta(days=policy.reclaim_cooldown_days)
-            query["drops"] = {"$not": {"$elemMatch": {"agent_id": agent_id, "at": {"$gt": cutoff}}}}
-        return query
-
-    def _claim_update(self, tenant: str, agent: AgentFacts, tier_id: str, now: datetime) -> list[Doc]:
-        """The claim as an update pipeline: the event is built on the server from the lead it takes, so
-        taking the lead and recording its event are one atomic write."""
-        event_id = str(uuid.uuid4())
-        data = {"lead_id": "$_id", "agent_id": _literal(agent.agent_id), "team_id": _literal(agent.team_id),
-                "agent_grade": _literal(agent.grade), "business_line": "$business_line", "pool_id": "$pool_id",
-                "score": "$score", "lead_grade": "$lead_grade", "at": now, "tier_id": _literal(tier_id)}
-        envelope = {"specversion": "1.0", "id": _literal(event_id), "source": _literal(self.settings.source),
-                    "type": _literal(ALLOCATION_CLAIMED.event_type), "time": now,
-                    "datacontenttype": "application/json", "tenantid": _literal(tenant), "subject": "$_id",
-                    "data": data}
-        event = {"id": _literal(event_id), "topic": _literal(ALLOCATION_CLAIMED.name), "key": "$_id",
-                 "envelope": envelope}
-        return [{"$set": {
-            **self._hold_fields(agent, "claimed", now, literal=True),
-            "previous_holders": {"$setUnion": [{"$ifNull": ["$previous_holders", []]}, [_literal(agent.agent_id)]]},
-            "holds": {"$concatArrays": [{"$ifNull": ["$holds", []]}, [self._hold_record(agent, "claimed", now,
-                                                                                        literal=True)]]},
-            "outbox": {"$concatArrays": [{"$ifNull": ["$outbox", []]}, [event]]},
-            "outbox_at": now,
-        }}]
-
-    @staticmethod
-    def _hold_fields(agent: AgentFacts, via: str, now: datetime, *, literal: bool = False) -> Doc:
-        wrap = _literal if literal else (lambda v: v)
-        return {"status": wrap(HELD), "holder": wrap(agent.agent_id), "holder_team": wrap(agent.team_id),
-                "holder_grade": wrap(agent.grade), "held_since": now, "held_via": wrap(via),
-                "awaiting_first_call": True, "progress_at": now, "warned_for": None, "updated_at": now}
-
-    @staticmethod
-    def _hold_record(agent: AgentFacts, via: str, now: datetime, *, literal: bool = False) -> Doc:
-        wrap = _literal if literal else (lambda v: v)
-        return {"agent_id": wrap(agent.agent_id), "grade": wrap(agent.grade), "team_id": wrap(agent.team_id),
-                "via": wrap(via), "at": now}
+        return ClaimResult(taken, count, granted, held + len(taken), cap, quota - ticket.used - len(taken))
 
     # ---- push distribution ------------------------------------------------------------------------------
 
@@ -389,9 +342,10 @@ class LeadService:
         data = LeadAssigned(**self._holder_fields(lead, agent.agent_id, agent_doc, now, policy), strategy=strategy,
                             assigned_by=assigned_by)
         events = [self._event(ALLOCATION_ASSIGNED, data, tenant, lead["_id"]), *extra_events]
-        update = {"$set": self._hold_fields(agent, "assigned", now),
+        update = {"$set": hold_fields(agent.agent_id, agent.team_id, agent.grade, "assigned", now),
                   "$addToSet": {"previous_holders": agent.agent_id},
-                  "$push": {"holds": self._hold_record(agent, "assigned", now)}}
+                  "$push": {"holds": {"agent_id": agent.agent_id, "grade": agent.grade, "team_id": agent.team_id,
+                                      "via": "assigned", "at": now}}}
         query = {"_id": lead["_id"], "tenant_id": tenant, "status": {"$in": list(from_statuses)}}
         return await self.store.update_lead_if(query, update, events, now)
 
@@ -591,11 +545,39 @@ class LeadService:
 
     async def handle_signals(self, deliveries: Sequence[Delivery]) -> None:
         """A moment that matters: tell the holder at once; with no holder, hand the lead to the customer's
-        dedicated agent (if any) and tell them."""
+        dedicated agent (if any) and tell them. The alerts to holders of a batch go out in one write."""
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             policy = await self.policy(tenant)
+            named = await self.store.get_leads(tenant, [d.event.data.lead_id for d in fresh if d.event.data.lead_id],
+                                               LEAN_LEAD)
+            now = datetime.now(UTC)
+            alerts: list[tuple[Doc, Doc, list[Doc]]] = []
+            inbox: list[Doc] = []
+            one_by_one: list[Delivery] = []
             for delivery in fresh:
+                lead = named.get(delivery.event.data.lead_id)
+                if lead is None or lead["status"] != HELD:  # by phone, unknown, or for a dedicated agent
+                    one_by_one.append(delivery)
+                    continue
+                alerts.append(({"_id": lead["_id"], "tenant_id": tenant}, self._signal_fields(delivery, now),
+                               [self._hot_lead(tenant, delivery, lead, lead["holder"], "holder")]))
+                inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "signal"}))
+            if alerts:
+                await self.store.apply_lead_updates(alerts, now, inbox_entries=inbox)
+                self.notify_leads()
+            for delivery in one_by_one:
                 await self._signal(tenant, delivery, policy)
+
+    def _hot_lead(self, tenant: str, delivery: Delivery, lead: Doc, agent_id: str, routed: str) -> Doc:
+        signal = delivery.event.data
+        data = HotLead(lead_id=lead["_id"], agent_id=agent_id, routed=routed, kind=signal.kind,  # type: ignore[arg-type]
+                       detail=signal.detail, occurred_at=signal.occurred_at, signal_event_id=delivery.event.id)
+        return self._event(ALLOCATION_HOT_LEAD, data, tenant, lead["_id"])
+
+    @staticmethod
+    def _signal_fields(delivery: Delivery, now: datetime) -> Doc:
+        signal = delivery.event.data
+        return {"$set": {"last_signal": {"kind": signal.kind.value, "at": signal.occurred_at}, "updated_at": now}}
 
     async def _signal(self, tenant: str, delivery: Delivery, policy: AllocationPolicy) -> None:
         signal = delivery.event.data
@@ -610,17 +592,11 @@ class LeadService:
                                          tenantid=tenant)
             return
         now = datetime.now(UTC)
-
-        def hot(agent_id: str, routed: str) -> Doc:
-            data = HotLead(lead_id=lead["_id"], agent_id=agent_id, routed=routed, kind=signal.kind,  # type: ignore[arg-type]
-                           detail=signal.detail, occurred_at=signal.occurred_at, signal_event_id=delivery.event.id)
-            return self._event(ALLOCATION_HOT_LEAD, data, tenant, lead["_id"])
-
-        signal_fields = {"$set": {"last_signal": {"kind": signal.kind.value, "at": signal.occurred_at},
-                                  "updated_at": now}}
+        signal_fields = self._signal_fields(delivery, now)
         if lead["status"] == HELD:
             await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant}, signal_fields,
-                                                  [hot(lead["holder"], "holder")])], now, inbox_entries=inbox)
+                                                  [self._hot_lead(tenant, delivery, lead, lead["holder"], "holder")])],
+                                                now, inbox_entries=inbox)
             self.notify_leads()
             return
         dedicated = lead.get("dedicated_agent")
@@ -633,7 +609,8 @@ class LeadService:
                         after = await self.assign(tenant, lead, agent_doc, policy, now,
                                                   strategy=DistributionStrategy.DEDICATED_AGENT, assigned_by="system",
                                                   from_statuses=(POOLED, CLOSED, WON),
-                                                  extra_events=[hot(dedicated, "dedicated_agent")])
+                                                  extra_events=[self._hot_lead(tenant, delivery, lead, dedicated,
+                                                                               "dedicated_agent")])
                         if after is not None:
                             await self.store.inbox.record(inbox)
                             self.notify_leads()

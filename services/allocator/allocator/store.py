@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
-from telesales_runtime.mongo import in_transaction, is_duplicate_key
+from telesales_runtime.mongo import in_transaction, is_duplicate_key, read_versioned, write_versioned
 from telesales_runtime.outbox import with_embedded_events, write_outbox
 
 from .domain import AllocationPolicy, RoutingRule, Tier, TierFilter, default_tiers
@@ -28,6 +28,18 @@ HELD = "held"
 CLOSED = "closed"
 WON = "won"
 DO_NOT_CALL = "do_not_call"
+
+# The order claims take pooled leads in, and the index keys that serve it without an in-memory sort.
+BEST_FIRST = [("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING), ("_id", ASCENDING)]
+BEST_FIRST_SORT = [("score", DESCENDING), ("_id", ASCENDING)]
+# Indexes of earlier versions, dropped at start-up: they lacked _id, so every claim sorted the whole pool.
+OBSOLETE_LEAD_INDEXES = frozenset({"pooled_by_score", "pooled_buyers_by_score"})
+
+# What a claim reads of its candidates: the fields its answer shows, and who dropped them.
+CLAIM_CANDIDATE: dict[str, int] = {field: 1 for field in (
+    "phone_e164", "name", "company", "business_line", "product_interest", "region", "score", "lead_grade", "pool_id",
+    "status", "holder", "held_since", "stage_percent", "funnel_step", "deal_in_progress", "call_count",
+    "last_call_at", "drop_count", "buyer", "dedicated_agent", "rest_until", "dropped_by", "drops")}
 
 # A lead without its embedded outbox and its histories (calls in the window, holds): what reads need.
 LEAN_LEAD: dict[str, int] = {"outbox": 0, "recent_calls": 0, "holds": 0}
@@ -73,14 +85,17 @@ class AllocatorStore:
         self.inbox = Inbox(self.db["inbox"], consumer)
 
     async def ensure_indexes(self) -> None:
+        existing = {index["name"] async for index in await self.leads.list_indexes()}
+        for name in OBSOLETE_LEAD_INDEXES & existing:
+            await self.leads.drop_index(name)
         # Every index on leads costs every claim: keep to the ones the hot paths need.
         await self.leads.create_indexes([
-            # claim: the best-scored pooled leads of a pool
-            IndexModel([("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING)],
-                       name="pooled_by_score", partialFilterExpression={"status": POOLED}),
+            # claim: the best-scored pooled leads of a pool, in the claim's full sort order (score, then
+            # _id): without _id the server sorts every pooled lead of the pool for each claim
+            IndexModel(BEST_FIRST, name="pooled_best_first", partialFilterExpression={"status": POOLED}),
             # the buyer tier is small: its own index spares a walk through every pooled lead
-            IndexModel([("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING)],
-                       name="pooled_buyers_by_score", partialFilterExpression={"status": POOLED, "buyer": True}),
+            IndexModel(BEST_FIRST, name="pooled_buyers_best_first",
+                       partialFilterExpression={"status": POOLED, "buyer": True}),
             # holding cap counts and an agent's own list
             IndexModel([("tenant_id", ASCENDING), ("holder", ASCENDING)], name="held_by_agent",
                        partialFilterExpression={"status": HELD}),
@@ -104,30 +119,13 @@ class AllocatorStore:
     # ---- configuration ---------------------------------------------------------------------------------
 
     async def get_config(self, tenant: str, kind: str) -> tuple[Any, int]:
-        doc = await self.config.find_one({"_id": f"{tenant}|{kind}"})
-        if doc is None:
-            return None, 0
-        return doc["value"], doc["version"]
+        return await read_versioned(self.config, f"{tenant}|{kind}")
 
     async def put_config(self, tenant: str, kind: str, value: Any, expected_version: int | None,
                          now: datetime) -> int | None:
         """Store a configuration value; with `expected_version`, only if nobody changed it since (else None)."""
-        key = f"{tenant}|{kind}"
         body = {"value": value, "updated_at": now, "tenant_id": tenant, "kind": kind}
-        if expected_version is None:
-            doc = await self.config.find_one_and_update({"_id": key}, {"$set": body, "$inc": {"version": 1}},
-                                                        upsert=True, return_document=ReturnDocument.AFTER)
-            return doc["version"]
-        if expected_version == 0:
-            try:
-                await self.config.insert_one({"_id": key, "version": 1, **body})
-                return 1
-            except DuplicateKeyError:
-                return None
-        doc = await self.config.find_one_and_update({"_id": key, "version": expected_version},
-                                                    {"$set": body, "$inc": {"version": 1}},
-                                                    return_document=ReturnDocument.AFTER)
-        return None if doc is None else doc["version"]
+        return await write_versioned(self.config, f"{tenant}|{kind}", body, expected_version)
 
     async def policy(self, tenant: str) -> tuple[AllocationPolicy, int]:
         value, version = await self.get_config(tenant, "policy")
@@ -264,8 +262,8 @@ class AllocatorStore:
     async def get_lead(self, tenant: str, lead_id: str, projection: Doc | None = None) -> Doc | None:
         return await self.leads.find_one({"_id": lead_id, "tenant_id": tenant}, projection)
 
-    async def get_leads(self, tenant: str, lead_ids: Sequence[str]) -> dict[str, Doc]:
-        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, {"outbox": 0})
+    async def get_leads(self, tenant: str, lead_ids: Sequence[str], projection: Doc | None = None) -> dict[str, Doc]:
+        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0})
         return {doc["_id"]: doc async for doc in cursor}
 
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
@@ -275,6 +273,18 @@ class AllocatorStore:
     async def held_count(self, tenant: str, agent_id: str) -> int:
         return await self.leads.count_documents({"tenant_id": tenant, "holder": agent_id, "status": HELD})
 
+    async def agent_and_held_count(self, tenant: str, agent_id: str) -> tuple[Doc | None, int]:
+        """The agent's document and how many leads it holds, read in one round trip (a claim's check)."""
+        pipeline = [
+            {"$match": {"_id": agent_key(tenant, agent_id)}},
+            {"$lookup": {"from": self.leads.name, "as": "held", "pipeline": [
+                {"$match": {"tenant_id": tenant, "holder": agent_id, "status": HELD}}, {"$count": "n"}]}},
+        ]
+        async for doc in await self.agents.aggregate(pipeline):
+            held = doc.pop("held")
+            return doc, held[0]["n"] if held else 0
+        return None, 0
+
     async def held_counts(self, tenant: str, agent_ids: Sequence[str]) -> dict[str, int]:
         pipeline = [{"$match": {"tenant_id": tenant, "status": HELD, "holder": {"$in": list(agent_ids)}}},
                     {"$group": {"_id": "$holder", "n": {"$sum": 1}}}]
@@ -283,11 +293,25 @@ class AllocatorStore:
             counts[row["_id"]] = row["n"]
         return counts
 
-    async def take_best(self, query: Doc, update: Doc) -> Doc | None:
-        """Atomically take the best-scored lead matching `query` (the claim's single write)."""
-        return await self.leads.find_one_and_update(
-            query, update, sort=[("score", DESCENDING), ("_id", ASCENDING)],
-            projection=LEAN_LEAD, return_document=ReturnDocument.AFTER)
+    async def take_best(self, query: Doc, update: list[Doc]) -> Doc | None:
+        """Atomically take the best-scored lead matching `query` (a lone claim's single write)."""
+        return await self.leads.find_one_and_update(query, update, sort=BEST_FIRST_SORT, projection=CLAIM_CANDIDATE,
+                                                    return_document=ReturnDocument.AFTER)
+
+    async def claim_candidates(self, query: Doc, limit: int) -> list[Doc]:
+        """The best-scored leads matching `query`: what a claim's answer shows and who dropped them."""
+        return await self.leads.find(query, CLAIM_CANDIDATE, sort=BEST_FIRST_SORT, limit=limit).to_list()
+
+    async def take_picked(self, query: Doc, drop_counts: dict[str, int], update: list[Doc]) -> int:
+        """Apply a group claim's `update` to the picked leads that still match `query` and have not been
+        dropped since they were read (same drop count); how many it took."""
+        picked = [{"_id": lead_id, "drop_count": drops} for lead_id, drops in drop_counts.items()]
+        return (await self.leads.update_many({"$and": [query, {"$or": picked}]}, update)).modified_count
+
+    async def leads_of_claim(self, lead_ids: Sequence[str], claim_id: str) -> list[Doc]:
+        """Which of these leads a group claim took (after a race lost some of them)."""
+        return await self.leads.find({"_id": {"$in": list(lead_ids)}, "claim_id": claim_id}, CLAIM_CANDIDATE,
+                                     sort=BEST_FIRST_SORT).to_list()
 
     async def update_lead_if(self, query: Doc, update: Doc | list[Doc], events: list[Doc], now: datetime) -> Doc | None:
         """Apply `update` (with `events` appended to the lead's outbox) if `query` still matches; the

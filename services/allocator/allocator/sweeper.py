@@ -4,15 +4,13 @@ over once it has expired (the holder stopped or lost the database)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Histogram
-from pymongo.errors import PyMongoError
 
-from telesales_runtime.lease import MongoLease
+from telesales_runtime.periodic import LeasedLoop
 
 from . import grading
 from .roster import RosterService
@@ -27,31 +25,17 @@ SWEEP_LEADS = Counter("allocator_reclaim_sweep_leads_total", "Held leads the swe
                       ["action"])
 
 
-class Sweeper:
+class Sweeper(LeasedLoop):
     def __init__(self, leads: LeadService, roster: RosterService, store: AllocatorStore) -> None:
         self.leads = leads
         self.roster = roster
         self.store = store
         self.settings = leads.settings
-        # Outlives the pause between rounds, so the leader keeps it while it runs; a sweep that overlaps
-        # another replica's after a takeover is harmless (every write is conditional on what it judged).
-        self.lease = MongoLease(store.leases, "allocator-sweep",
-                                seconds=self.settings.lease_seconds + 2 * self.settings.sweep_interval_seconds)
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-
-    async def start(self) -> None:
-        if self.settings.sweep_enabled:
-            self._task = asyncio.create_task(self._run(), name="allocator-sweeper")
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=30)
-            except TimeoutError:
-                self._task.cancel()
-        await self.lease.release()
+        # A sweep that overlaps another replica's after a takeover is harmless: every write is conditional
+        # on what it judged.
+        super().__init__(store.leases, "allocator-sweep", interval_seconds=self.settings.sweep_interval_seconds,
+                         lease_seconds=self.settings.lease_seconds, enabled=self.settings.sweep_enabled,
+                         task_name="allocator-sweeper")
 
     async def sweep_all(self, now: datetime | None = None) -> dict[str, int]:
         """One reclaim sweep over every tenant that has held leads."""
@@ -75,20 +59,9 @@ class Sweeper:
                 done.append(await self.roster.grade(tenant, week))
         return done
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if await self.lease.hold():
-                    totals = await self.sweep_all()
-                    if totals["reclaimed"] or totals["warned"]:
-                        log.info("reclaim sweep", extra=totals)
-                    if self.settings.grading_enabled:
-                        await self.grade_due_weeks()
-            except PyMongoError as error:
-                log.warning("sweep failed; retried next round", extra={"error": str(error)[:300]})
-            except Exception:
-                log.exception("sweep failed; retried next round")
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.sweep_interval_seconds)
-            except TimeoutError:
-                pass
+    async def tick(self) -> None:
+        totals = await self.sweep_all()
+        if totals["reclaimed"] or totals["warned"]:
+            log.info("reclaim sweep", extra=totals)
+        if self.settings.grading_enabled:
+            await self.grade_due_weeks()

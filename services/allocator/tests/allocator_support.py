@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from faststream.kafka import KafkaBroker
 
 from allocator.roster import RosterService
 from allocator.service import LeadService
 from allocator.store import AllocatorStore
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_runtime.testing.harness import ServiceHarness
 
 
-@dataclass
-class Harness:
-    broker: KafkaBroker
+@dataclass(kw_only=True)
+class Harness(ServiceHarness):
     leads: LeadService
     roster: RosterService
     store: AllocatorStore
-    http: httpx.AsyncClient
-    tenant: str
-    relays: list[Any]
-    events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-
-    async def send(self, topic: str, data: dict[str, Any], *, event_id: str | None = None,
-                   time: str = "2026-11-24T09:30:00+08:00") -> str:
-        """Publish an event as an outside system (or another service) would."""
-        event_id = event_id or str(uuid.uuid4())
-        envelope = {"specversion": "1.0", "id": event_id, "source": "/tests", "type": f"telesales.{topic}",
-                    "time": time, "datacontenttype": "application/json", "tenantid": self.tenant, "data": data}
-        await self.broker.publish(json.dumps(envelope).encode(), topic=topic,
-                                  headers={"content-type": CLOUDEVENTS_CONTENT_TYPE})
-        return event_id
-
-    async def relay(self) -> None:
-        """Publish what the outboxes hold (the background relays do not run in handler tests)."""
-        for relay in self.relays:
-            while await relay.relay_once():
-                pass
-
-    def of(self, topic: str) -> list[dict[str, Any]]:
-        return [e for e in self.events[topic] if e.get("tenantid") == self.tenant]
 
     async def agent(self, agent_id: str, *, team_id: str | None = "t1", role: str = "agent",
                     business_line: str = "education", grade: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -78,10 +51,6 @@ class Harness:
         doc = await self.store.get_lead(self.tenant, lead_id)
         assert doc is not None, lead_id
         return doc
-
-
-async def raw_body(msg: Any) -> Any:
-    return msg.body
 
 
 def qualified(lead_id: str, **overrides: Any) -> dict[str, Any]:

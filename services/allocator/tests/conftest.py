@@ -4,21 +4,17 @@ at the top level."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from allocator.events import PRODUCED_TOPICS
 from allocator.main import create_app
 from allocator.settings import AllocatorSettings
-from allocator_support import Harness, raw_body
-from telesales_contracts import BY_NAME
+from allocator_support import Harness
+from telesales_runtime.testing.harness import in_memory_harness
 
 
 @pytest.fixture(scope="session")
@@ -33,28 +29,10 @@ def allocator_settings(infra: Any) -> AllocatorSettings:
 @pytest.fixture
 async def harness(allocator_settings: AllocatorSettings) -> AsyncIterator[Harness]:
     app = create_app(allocator_settings)
-    broker: KafkaBroker = app.state.broker
-    events: dict[str, list[dict[str, Any]]] = defaultdict(list)
-
-    for topic in PRODUCED_TOPICS:
-        def collector(name: str = topic.name) -> Any:
-            async def collect(body: bytes) -> None:
-                BY_NAME[name].parse(body)  # every emitted event must satisfy its contract
-                events[name].append(json.loads(body))
-            return collect
-        broker.subscriber(topic.name, group_id="test-collector", decoder=raw_body)(collector())
-
     await app.state.store.ensure_indexes()
-    async with TestKafkaBroker(broker):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://allocator") as http:
-            h = Harness(broker=broker, leads=app.state.leads, roster=app.state.roster, store=app.state.store,
-                        http=http, tenant=f"t-{uuid.uuid4().hex[:12]}",
-                        relays=[app.state.lead_relay, app.state.outbox_relay], events=events)
-            http.headers["X-Tenant-Id"] = h.tenant
-            yield h
-            await h.relay()
-            for relay in h.relays:
-                await relay.stop()  # hands the relay leases over to the next test's relays
+    async with in_memory_harness(app, Harness, base_url="http://allocator", produced=PRODUCED_TOPICS,
+                                 relays=[app.state.lead_relay, app.state.outbox_relay], leads=app.state.leads,
+                                 roster=app.state.roster, store=app.state.store) as h:
+        yield h
     await app.state.leads.guard.client.aclose()
     await app.state.store.client.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from allocator.domain import DomainError
+from allocator.service import LeadService
 from allocator_support import Harness
 
 
@@ -165,3 +167,54 @@ async def test_fifty_agents_claiming_at_once_never_share_a_lead_or_exceed_a_cap(
         {"$match": {"tenant_id": harness.tenant, "status": "held"}},
         {"$group": {"_id": "$holder", "n": {"$sum": 1}}}])
     assert max([row["n"] async for row in holders]) <= cap
+
+
+async def test_claims_in_one_group_skip_only_the_leads_each_agent_dropped(harness: Harness) -> None:
+    await harness.agent("a1")
+    await harness.agent("a2")
+    [best] = await harness.pooled(score=95)
+    [second] = await harness.pooled(score=60)  # fresh, never dialed: not in the abandoned tier
+    await harness.claim("a1")
+    await harness.http.post(f"/v1/leads/{best}/return", json={"agent_id": "a1", "reason": "打错了"},
+                            headers=harness.as_actor("a1"))
+    await harness.pooled(score=10)  # a third lead nobody needs
+    # both claims reach the abandoned tier at once and are served by one group write
+    one, two = await asyncio.gather(harness.claim("a1", "abandoned-1"), harness.claim("a2", "abandoned-1"))
+    assert one.json()["claimed"] == 0  # a1 dropped the only abandoned lead; it is a2's
+    assert [lead["lead_id"] for lead in two.json()["leads"]] == [best]
+    assert (await harness.lead(second))["status"] == "pooled"
+
+
+async def test_two_replicas_claiming_from_one_pool_never_share_a_lead_or_exceed_a_cap(harness: Harness) -> None:
+    """Each replica serves its claims in groups; the groups of two replicas race at the database."""
+    cap = 4
+    await harness.http.put("/v1/config/policy", json={"holding_cap": cap, "refresh_quota": 1000})
+    agents = [f"x{n:02d}" for n in range(30)]
+    await asyncio.gather(*(harness.agent(a) for a in agents))
+    await harness.pooled(90)  # fewer than 30 agents x 4
+    first = harness.leads
+    second = LeadService(first.settings, first.store, first.guard, first.dead_letters, first.notify_leads,
+                         first.notify_outbox)
+
+    async def claim(replica: LeadService, agent: str) -> list[str]:
+        try:
+            return [lead["_id"] for lead in (await replica.claim(harness.tenant, agent, "fresh", 2)).leads]
+        except DomainError as error:
+            assert error.code in ("holding_cap_reached", "agent_busy"), error
+            return []
+
+    async def agent_on_both_replicas(agent: str) -> list[str]:
+        got = await asyncio.gather(claim(first, agent), claim(second, agent), claim(first, agent),
+                                   claim(second, agent))
+        return [lead for leads in got for lead in leads]
+
+    results = dict(zip(agents, await asyncio.gather(*(agent_on_both_replicas(a) for a in agents)), strict=True))
+    taken = [lead for leads in results.values() for lead in leads]
+    assert len(taken) == len(set(taken)) == 90  # never twice, and the pool ran dry
+    assert all(len(leads) <= cap for leads in results.values())
+    for agent, leads in results.items():
+        held = await harness.store.leads.find({"tenant_id": harness.tenant, "holder": agent}, {"_id": 1}).to_list()
+        assert sorted(d["_id"] for d in held) == sorted(leads)
+    await harness.relay()
+    claimed = [e["data"]["lead_id"] for e in harness.of("allocation.claimed.v1")]
+    assert sorted(claimed) == sorted(taken)  # one event per lead taken

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from allocator.events import CONSUMED_TOPICS, PRODUCED_TOPICS
 from allocator.main import asyncapi_app
+from telesales_runtime.testing.asyncapi import assert_asyncapi_current, assert_asyncapi_lists_topics
 
 COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
 
 
 def test_committed_asyncapi_matches_the_code() -> None:
-    generated = asyncapi_app().schema.to_specification().to_jsonable()
-    assert json.loads(COMMITTED.read_text(encoding="utf-8")) == generated, "run `make docs`"
+    assert_asyncapi_current(COMMITTED, asyncapi_app())
 
 
 def test_asyncapi_lists_every_topic_the_service_uses() -> None:
-    channels = json.loads(COMMITTED.read_text(encoding="utf-8"))["channels"]
-    addresses = {channel["address"] for channel in channels.values()}
-    assert addresses >= {t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)}
-    assert {t.name for t in PRODUCED_TOPICS} == {name.removesuffix(":publish") for name in channels
-                                                  if name.endswith(":publish")}
+    assert_asyncapi_lists_topics(COMMITTED, CONSUMED_TOPICS, PRODUCED_TOPICS)
