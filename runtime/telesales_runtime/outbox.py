@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 from faststream.kafka import KafkaBroker
 from pydantic_core import to_json
-from pymongo import UpdateOne
+from pymongo import UpdateOne, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -83,6 +83,11 @@ class OutboxRelay:
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         self.outbox = outbox
+        # Acknowledging what was published is acknowledged by the primary alone, without waiting for the
+        # journal: lost in a crash, it only makes the events go out again, which consumers absorb by event
+        # id. A write that waits for the journal costs a flush of its own when writes are few (measured on
+        # the allocator at 83 claims/s: 120 journal flushes a second, 1.5 per claim, mongod 80 % busy).
+        self._acks = outbox.with_options(write_concern=WriteConcern(w=1, j=False))
         self.leases = leases
         self.broker = broker
         self.service = service
@@ -159,7 +164,7 @@ class OutboxRelay:
                       [row["_id"] for row in rows], full=len(rows) == self.batch_size)
 
     async def _acknowledge(self, batch: _Batch) -> None:
-        await self.outbox.delete_many({"_id": {"$in": batch.acks}})
+        await self._acks.delete_many({"_id": {"$in": batch.acks}})
 
     async def _backlog(self) -> int:
         return await self.outbox.estimated_document_count()
@@ -247,7 +252,7 @@ class EmbeddedOutboxRelay(OutboxRelay):
 
     async def _acknowledge(self, batch: _Batch) -> None:
         # Remove exactly the events sent: one appended meanwhile stays, and keeps the document flagged.
-        await self.outbox.bulk_write([
+        await self._acks.bulk_write([
             UpdateOne({"_id": doc_id}, [
                 {"$set": {EMBEDDED_OUTBOX: {"$filter": {"input": f"${EMBEDDED_OUTBOX}",
                                                           "cond": {"$not": [{"$in": ["$$this.id", sent]}]}}}}},
