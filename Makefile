@@ -58,6 +58,7 @@ docs:
 	@$(RUN) faststream docs gen --factory lead_intake.main:asyncapi_app -o services/lead-intake/asyncapi.json
 	@$(RUN) faststream docs gen --factory allocator.main:asyncapi_app -o services/allocator/asyncapi.json
 	@$(RUN) faststream docs gen --factory ledger.main:asyncapi_app -o services/ledger/asyncapi.json
+	@$(RUN) faststream docs gen --factory marketplace.main:asyncapi_app -o services/marketplace/asyncapi.json
 
 bench-intake:
 	@$(RUN) python services/lead-intake/bench/bench_intake.py $(BENCH_ARGS)

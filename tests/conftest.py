@@ -137,3 +137,22 @@ async def ledger(infra: Any) -> AsyncIterator[RunningService]:
 async def http_ledger(ledger: RunningService) -> AsyncIterator[httpx.AsyncClient]:
     async with ledger.client() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def marketplace(infra: Any, ledger: RunningService) -> AsyncIterator[RunningService]:
+    """The marketplace, paying through the session's ledger (Kafka) and redeeming through its HTTP API."""
+    from marketplace.events import CONSUMED_TOPICS
+    from marketplace.main import create_app
+    from marketplace.settings import MarketplaceSettings
+
+    settings = e2e_settings(infra, MarketplaceSettings, "marketplace", "marketplace", ledger_url=ledger.base_url)
+    groups = [(settings.consumer_group, topic.name) for topic in CONSUMED_TOPICS]
+    async for service in serve_from_now_on(infra, "marketplace", create_app, settings, groups):
+        yield service
+
+
+@pytest.fixture
+async def http_marketplace(marketplace: RunningService) -> AsyncIterator[httpx.AsyncClient]:
+    async with marketplace.client() as client:
+        yield client

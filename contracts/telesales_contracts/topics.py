@@ -38,6 +38,22 @@ from .ledger import (
     TransferRejected,
     TransferRequested,
 )
+from .marketplace import (
+    DeepLearnerFlagged,
+    LearnProgressed,
+    PurchaseCompleted,
+    PurchaseRefused,
+    PurchaseRequested,
+    StruggleRecommended,
+    TipDelisted,
+    TipForwarded,
+    TipListed,
+    TipRated,
+    TipReviewed,
+    TipSubmitted,
+    TipVisited,
+    UserDailyActive,
+)
 from .platform import DeadLetter
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 
@@ -136,6 +152,30 @@ LEDGER_TRANSFER_RECORDED = Topic("ledger.transfer-recorded.v1", TransferRecorded
                                  "A transfer made over the ledger's HTTP API, or a hold posted, released or voided.")
 LEDGER_REALLOCATION_DECIDED = Topic("ledger.reallocation-decided.v1", ReallocationDecided,
                                     "A request to get coins again after a reclaim was approved or rejected.")
+MARKETPLACE_TIP_SUBMITTED = Topic("marketplace.tip-submitted.v1", TipSubmitted,
+                                  "An author submitted a version of a tip (锦囊) for review.")
+MARKETPLACE_TIP_REVIEWED = Topic("marketplace.tip-reviewed.v1", TipReviewed,
+                                 "A version of a tip was approved or rejected against the review checklist.")
+MARKETPLACE_TIP_LISTED = Topic("marketplace.tip-listed.v1", TipListed, "A version of a tip is now for sale.")
+MARKETPLACE_TIP_DELISTED = Topic("marketplace.tip-delisted.v1", TipDelisted, "A tip was taken off sale.")
+MARKETPLACE_PURCHASE_REQUESTED = Topic("marketplace.purchase-requested.v1", PurchaseRequested,
+                                       "A buyer asked to buy a tip; the ledger was asked to pay.")
+MARKETPLACE_PURCHASE_COMPLETED = Topic("marketplace.purchase-completed.v1", PurchaseCompleted,
+                                       "The ledger paid for a tip: the buyer has access.")
+MARKETPLACE_PURCHASE_REFUSED = Topic("marketplace.purchase-refused.v1", PurchaseRefused,
+                                     "The ledger refused to pay for a tip, with its reason.")
+MARKETPLACE_TIP_VISITED = Topic("marketplace.tip-visited.v1", TipVisited, "A user opened a tip's page.")
+MARKETPLACE_LEARN_PROGRESSED = Topic("marketplace.learn-progressed.v1", LearnProgressed,
+                                     "A buyer's progress and watch time on a tip.")
+MARKETPLACE_TIP_RATED = Topic("marketplace.tip-rated.v1", TipRated, "A buyer rated a version of a tip (1-5).")
+MARKETPLACE_TIP_FORWARDED = Topic("marketplace.tip-forwarded.v1", TipForwarded,
+                                  "A user forwarded a tip to a colleague.")
+MARKETPLACE_DAILY_ACTIVE = Topic("marketplace.daily-active.v1", UserDailyActive,
+                                 "A user's first marketplace activity of the day.")
+MARKETPLACE_DEEP_LEARNER_FLAGGED = Topic("marketplace.deep-learner-flagged.v1", DeepLearnerFlagged,
+                                         "A user learned enough tips for long enough to count as a deep learner.")
+MARKETPLACE_STRUGGLE_RECOMMENDED = Topic("marketplace.struggle-recommended.v1", StruggleRecommended,
+                                         "Tips of the call stage where an agent's funnel lags its team most.")
 DEAD_LETTERS = Topic("platform.dead-lettered.v1", DeadLetter, "Messages a consumer could not process.")
 
 HOLDER_CHANGE_TOPICS: tuple[Topic, ...] = (
@@ -172,6 +212,20 @@ ALL_TOPICS: tuple[Topic, ...] = (
     LEDGER_BONUS_AWARDED,
     LEDGER_TRANSFER_RECORDED,
     LEDGER_REALLOCATION_DECIDED,
+    MARKETPLACE_TIP_SUBMITTED,
+    MARKETPLACE_TIP_REVIEWED,
+    MARKETPLACE_TIP_LISTED,
+    MARKETPLACE_TIP_DELISTED,
+    MARKETPLACE_PURCHASE_REQUESTED,
+    MARKETPLACE_PURCHASE_COMPLETED,
+    MARKETPLACE_PURCHASE_REFUSED,
+    MARKETPLACE_TIP_VISITED,
+    MARKETPLACE_LEARN_PROGRESSED,
+    MARKETPLACE_TIP_RATED,
+    MARKETPLACE_TIP_FORWARDED,
+    MARKETPLACE_DAILY_ACTIVE,
+    MARKETPLACE_DEEP_LEARNER_FLAGGED,
+    MARKETPLACE_STRUGGLE_RECOMMENDED,
     DEAD_LETTERS,
 )
 

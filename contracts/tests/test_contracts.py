@@ -104,6 +104,11 @@ def test_registry_lists_the_platform_topics() -> None:
         "ledger.transfer-requested.v1", "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1",
         "ledger.coins-allocated.v1", "ledger.coins-reclaimed.v1", "ledger.coins-redeemed.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-recorded.v1", "ledger.reallocation-decided.v1",
+        "marketplace.tip-submitted.v1", "marketplace.tip-reviewed.v1", "marketplace.tip-listed.v1",
+        "marketplace.tip-delisted.v1", "marketplace.purchase-requested.v1", "marketplace.purchase-completed.v1",
+        "marketplace.purchase-refused.v1", "marketplace.tip-visited.v1", "marketplace.learn-progressed.v1",
+        "marketplace.tip-rated.v1", "marketplace.tip-forwarded.v1", "marketplace.daily-active.v1",
+        "marketplace.deep-learner-flagged.v1", "marketplace.struggle-recommended.v1",
         "platform.dead-lettered.v1",
     ]
     assert BY_NAME == {t.name: t for t in ALL_TOPICS}

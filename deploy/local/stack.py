@@ -71,6 +71,16 @@ SERVICES: list[dict] = [
         ],
         "health": "http://127.0.0.1:{port}/healthz",
     },
+    {
+        "name": "marketplace",
+        "port": 8104,
+        "port_env": "TELESALES_MARKETPLACE_PORT",
+        "command": [
+            "{python}", "-m", "uvicorn", "--factory", "marketplace.main:create_app_from_env",
+            "--host", "127.0.0.1", "--port", "{port}",
+        ],
+        "health": "http://127.0.0.1:{port}/healthz",
+    },
 ]
 
 HOST = "127.0.0.1"
@@ -578,6 +588,8 @@ def service_env(svc: Service) -> dict[str, str]:
     env.update(stack_env())
     env[svc.port_env] = str(svc.port)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if svc.name == "marketplace":  # redemptions go to the ledger's HTTP API, wherever this stack runs it
+        env.setdefault("MARKETPLACE_LEDGER_URL", f"http://{HOST}:{_port('TELESALES_LEDGER_PORT', 8103)}")
     return env
 
 

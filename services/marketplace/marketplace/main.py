@@ -1,0 +1,63 @@
+"""Wiring only: build the marketplace application from settings. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from faststream import FastStream
+
+from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+
+from .api import activity_router, browse_router, purchases_router, sellers_router, struggle_router, tips_router
+from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
+from .service import MarketplaceService
+from .settings import MarketplaceSettings
+from .store import MarketplaceStore
+
+DESCRIPTION = (
+    "The tips marketplace (锦囊集市): sellers write tips (scripts and media for a call stage), reviewers approve "
+    "them against a checklist, agents find them (Chinese full text), buy them with coins paid by the ledger, "
+    "learn, rate and forward them; sellers follow sales and earnings and redeem; agents who lag their team at "
+    "a funnel step get the best-rated tips of that call stage recommended."
+)
+
+
+def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`ledger_transport`: how the ledger's HTTP API is reached (tests pass an in-process transport)."""
+    base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
+    store = MarketplaceStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group,
+                             chunk_bytes=settings.media_chunk_bytes)
+    relay = base.relay(store.outbox, store.leases)
+    ledger_http = httpx.AsyncClient(base_url=settings.ledger_url, timeout=settings.ledger_timeout_seconds,
+                                    transport=ledger_transport)
+    market = MarketplaceService(settings, store, base.dead_letters, relay.notify, ledger_http)
+    base.broker.context.set_global("marketplace", market)
+
+    app = create_service_app(
+        settings=settings,
+        title="marketplace",
+        description=DESCRIPTION,
+        broker=base.broker,
+        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
+        routers=[tips_router, browse_router, purchases_router, activity_router, sellers_router, struggle_router],
+        readiness=base.readiness(),
+        on_startup=[store.ensure_indexes],
+        after_broker_start=[relay.start_async],
+        on_shutdown=[relay.stop, ledger_http.aclose],
+        after_broker_stop=[base.mongo.close],
+    )
+    app.state.store = store
+    app.state.marketplace = market
+    app.state.relay = relay
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for uvicorn: `uvicorn --factory marketplace.main:create_app_from_env`."""
+    return create_app(MarketplaceSettings())
+
+
+def asyncapi_app() -> FastStream:
+    """For `faststream docs gen --factory marketplace.main:asyncapi_app`: the same broker, not started."""
+    settings = MarketplaceSettings()
+    return specification_app(settings, build_router(settings), title="marketplace", description=DESCRIPTION)

@@ -1,0 +1,44 @@
+"""marketplace settings: environment variables prefixed MARKETPLACE_ (broker, database and cache addresses
+may also come from the shared TELESALES_ prefix)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from telesales_contracts.marketplace import CallStage, FunnelStep
+from telesales_runtime.settings import TimeZoneName, ZonedServiceSettings
+
+from .domain import DEFAULT_STAGE_OF_STEP
+
+
+class MarketplaceSettings(ZonedServiceSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="MARKETPLACE_")
+
+    service_name: str = "marketplace"
+    http_port: int = 8104
+    mongo_db: str = "marketplace"
+    consumer_group: str = "marketplace"
+    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Time zone of the day a user counts as "
+                                   "active in.")
+    batch_max_records: int = Field(default=500, ge=1, le=10_000, description="Records per consumed batch.")
+    ledger_url: str = Field(default="http://127.0.0.1:8103", description="Base URL of the ledger's HTTP API "
+                            "(redemptions).")
+    ledger_timeout_seconds: float = Field(default=10.0, gt=0)
+    media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="Largest media upload.")
+    media_chunk_bytes: int = Field(default=255 * 1024, ge=1024, description="GridFS chunk size.")
+    learned_at_percent: int = Field(default=90, ge=1, le=100, description="Progress at which a tip counts "
+                                    "as learned.")
+    deep_learner_min_tips: int = Field(default=7, ge=1, description="Tips learned to be a deep learner.")
+    deep_learner_min_seconds: int = Field(default=20 * 60, ge=0, description="Watch time a deep learner "
+                                          "exceeds, in seconds.")
+    stage_of_step: dict[FunnelStep, CallStage] = Field(
+        default_factory=lambda: dict(DEFAULT_STAGE_OF_STEP),
+        description="The call stage recommended for each lagging funnel step (JSON object).")
+    recommend_limit: int = Field(default=5, ge=1, le=50, description="Tips per struggle recommendation.")
+
+    @field_validator("stage_of_step")
+    @classmethod
+    def _over_the_default(cls, value: dict[FunnelStep, CallStage]) -> dict[FunnelStep, CallStage]:
+        """Steps not named keep their default stage."""
+        return {**DEFAULT_STAGE_OF_STEP, **value}
