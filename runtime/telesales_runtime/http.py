@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from telesales_contracts import is_tenant_id
 
+from .errors import DomainError
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -38,6 +40,13 @@ def coded_problem(status: int, code: str, message: str, **extensions: Any) -> Pr
     """The problem answering a rule a request broke, named by its machine-readable `code` (also its title:
     "holding_cap_reached" -> "Holding cap reached")."""
     return Problem(status, code.replace("_", " ").capitalize(), message, code=code, **extensions)
+
+
+def domain_problem(error: DomainError, status_by_code: Mapping[str, int], default: int = 422) -> Problem:
+    """The problem answering a DomainError: the status its code maps to (`default` otherwise), and its
+    details that fit in JSON as extension members."""
+    return coded_problem(status_by_code.get(error.code, default), error.code, error.message,
+                         **{k: v for k, v in error.details.items() if isinstance(v, str | int | list | None)})
 
 
 IfMatch = Annotated[str | None, Header(description="The version read; refuses lost updates.")]

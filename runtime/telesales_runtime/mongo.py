@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -81,3 +82,22 @@ async def write_versioned(collection: AsyncCollection[dict[str, Any]], key: str,
                                                {"$set": body, "$inc": {"version": 1}},
                                                return_document=ReturnDocument.AFTER)
     return None if doc is None else doc["version"]
+
+
+NAMESPACE_EXISTS = 48
+
+
+async def ensure_collections(db: AsyncDatabase[Any], names: Iterable[str]) -> None:
+    """Create the collections a transaction writes before any transaction starts: MongoDB 6 creates
+    none inside one. Another replica creating one meanwhile is fine."""
+    existing = set(await db.list_collection_names())
+    for name in names:
+        if name in existing:
+            continue
+        try:
+            await db.create_collection(name)
+        except CollectionInvalid:  # created meanwhile by another replica
+            pass
+        except OperationFailure as error:
+            if error.code != NAMESPACE_EXISTS:
+                raise

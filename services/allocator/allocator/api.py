@@ -20,8 +20,8 @@ from telesales_runtime.http import (
     IfMatch,
     Problem,
     Tenant,
-    coded_problem,
     decode_upload,
+    domain_problem,
     from_app_state,
     if_match_version,
 )
@@ -68,13 +68,12 @@ ops_router = APIRouter(prefix="/v1", tags=["operations"])
 # DomainError codes and the HTTP status each is answered with.
 _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unknown_team": 404,
            "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
-           "refresh_quota_used": 429, "week_not_over": 409}
+           "refresh_quota_used": 429, "week_not_over": 409,
+           "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403}
 
 
 def problem_of(error: DomainError) -> Problem:
-    status = _STATUS.get(error.code, 422 if error.code not in ("grade_not_allowed", "not_enough_time_worked",
-                                                                 "agent_inactive", "not_an_agent") else 403)
-    return coded_problem(status, error.code, error.message)
+    return domain_problem(error, _STATUS)
 
 
 Leads = Annotated[LeadService, Depends(from_app_state("leads"))]

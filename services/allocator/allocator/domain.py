@@ -16,18 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from telesales_contracts.activity import STAGE_LAYERS, stage_layer
 from telesales_contracts.allocation import ReclaimKind
 from telesales_contracts.roster import AGENT_GRADES, AgentGrade
+from telesales_runtime.errors import DomainError
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 LAYER_NAMES: tuple[str, ...] = tuple(name for name, _, _ in STAGE_LAYERS)
-
-
-class DomainError(Exception):
-    """A request the rules refuse; `code` is stable for clients, the message explains."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # ---- routing: which public pool a qualified lead lands in ------------------------------------------------

@@ -358,11 +358,6 @@ class AllocatorStore:
         return await self.leads.find(query, LEAN_LEAD,
                                      sort=[("_id", ASCENDING)], limit=limit).to_list()
 
-    async def reclaim_candidates(self, tenant: str, query: Doc, limit: int) -> list[Doc]:
-        return await self.leads.find({"tenant_id": tenant, "status": HELD, **query},
-                                     LEAN_LEAD,
-                                     sort=[("held_since", ASCENDING)], limit=limit).to_list()
-
     async def tenants_with_held_leads(self) -> list[str]:
         return [t for t in await self.leads.distinct("tenant_id", {"status": HELD}) if isinstance(t, str)]
 

@@ -21,7 +21,14 @@ from pydantic import TypeAdapter, ValidationError
 from telesales_contracts.ledger import TransferId
 from telesales_contracts.roster import Identifier, Role
 from telesales_runtime.consumer import describe_validation_error
-from telesales_runtime.http import IfMatch, Problem, Tenant, coded_problem, from_app_state, if_match_version
+from telesales_runtime.http import (
+    IfMatch,
+    Problem,
+    Tenant,
+    domain_problem,
+    from_app_state,
+    if_match_version,
+)
 
 from . import domain
 from .domain import DomainError, LedgerPolicy, TransferSpec, earnings, wallet
@@ -76,8 +83,7 @@ _STATUS = {
 
 
 def problem_of(error: DomainError) -> Problem:
-    return coded_problem(_STATUS.get(error.code, 422), error.code, error.message,
-                         **{k: v for k, v in error.details.items() if isinstance(v, str | int | list | None)})
+    return domain_problem(error, _STATUS)
 
 
 Ledger = Annotated[LedgerService, Depends(from_app_state("ledger"))]

@@ -20,21 +20,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from telesales_contracts.ledger import DailyLimit, PurchaseRejection
+from telesales_runtime.errors import DomainError
 
 MAX_AMOUNT = 10**12
 COINS_PER_YUAN = 100  # 100 coins redeem for 1 yuan (= 100 fen)
 FEN_PER_YUAN = 100
 DRAW_ALGORITHM = "hmac-sha256-v1"
-
-
-class DomainError(Exception):
-    """A request the rules refuse; `code` is stable for clients, the message explains."""
-
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
 
 
 # ---- accounts ------------------------------------------------------------------------------------------

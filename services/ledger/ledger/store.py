@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
-from telesales_runtime.mongo import in_transaction, read_versioned, write_versioned
+from telesales_runtime.mongo import ensure_collections, in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
 from .domain import AccountState, Balances, DailyCounters, allows_negative_by_default, parse_account
@@ -124,18 +124,9 @@ class LedgerStore:
             IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("requested_at", ASCENDING)],
                        name="by_status"),
         ])
-        # Collections a transaction writes must exist before it starts (MongoDB 6 creates none inside one).
-        existing = set(await self.db.list_collection_names())
-        for name in ("accounts", "transfers", "operations", "daily_counters", "users", "reallocation_requests",
-                     "outbox", "inbox"):
-            if name not in existing:
-                try:
-                    await self.db.create_collection(name)
-                except CollectionInvalid:  # created meanwhile by another replica
-                    pass
-                except OperationFailure as error:
-                    if error.code != 48:  # NamespaceExists: created meanwhile
-                        raise
+        # Collections a transaction writes must exist before it starts.
+        await ensure_collections(self.db, ("accounts", "transfers", "operations", "daily_counters", "users",
+                                           "reallocation_requests", "outbox", "inbox"))
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         return await in_transaction(self.client, work)

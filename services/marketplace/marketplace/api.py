@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from telesales_contracts.marketplace import CallStage
 from telesales_contracts.roster import Identifier
-from telesales_runtime.http import Problem, Tenant, coded_problem, from_app_state, problem_response
+from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state, problem_response
 
 from . import domain
 from .domain import DomainError
@@ -66,8 +66,7 @@ _STATUS = {
 
 
 def problem_of(error: DomainError) -> Problem:
-    return coded_problem(_STATUS.get(error.code, 422), error.code, error.message,
-                         **{k: v for k, v in error.details.items() if isinstance(v, str | int | list | None)})
+    return domain_problem(error, _STATUS)
 
 
 async def run(call: Any) -> Any:

@@ -14,17 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telesales_contracts.marketplace import CallStage, FunnelStep
-
-
-class DomainError(Exception):
-    """A rule a request broke, with a stable machine-readable code."""
-
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
-
+from telesales_runtime.errors import DomainError
 
 # ---- review workflow ------------------------------------------------------------------------------------
 

@@ -20,10 +20,9 @@ from typing import Any, TypeVar
 from gridfs import AsyncGridFSBucket
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import CollectionInvalid, OperationFailure
 
 from telesales_runtime.consumer import Inbox
-from telesales_runtime.mongo import in_transaction
+from telesales_runtime.mongo import ensure_collections, in_transaction
 
 Doc = dict[str, Any]
 Session = AsyncClientSession
@@ -93,17 +92,8 @@ class MarketplaceStore:
                                                   ("recommended_at", DESCENDING)], name="latest_per_agent")
         await self.ratings.create_index([("tenant_id", ASCENDING), ("tip_id", ASCENDING), ("rated_at", DESCENDING)],
                                         name="by_tip")
-        # Collections a transaction writes must exist before it starts (MongoDB 6 creates none inside one).
-        existing = set(await self.db.list_collection_names())
-        for name in self.COLLECTIONS:
-            if name not in existing:
-                try:
-                    await self.db.create_collection(name)
-                except CollectionInvalid:  # created meanwhile by another replica
-                    pass
-                except OperationFailure as error:
-                    if error.code != 48:  # NamespaceExists: created meanwhile
-                        raise
+        # Collections a transaction writes must exist before it starts.
+        await ensure_collections(self.db, self.COLLECTIONS)
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         return await in_transaction(self.client, work)
