@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -405,3 +405,31 @@ def run_benchmark(amain: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return 130
+
+
+# ------------------------------------------------------------------------------- producing the load
+@dataclass
+class Sent:
+    """When each message was handed to the producer, and where the broker put it."""
+
+    first_send: float
+    last_send: float
+    send_times: list[float]
+    metadata: list[Any]
+
+
+async def send_all(producer: Any, topic: str, payloads: Sequence[bytes], keys: Sequence[bytes | None],
+                   headers: list[tuple[str, bytes]] | None = None) -> Sent:
+    """Hand every message to the producer without waiting for each acknowledgement (the send time of a
+    message is when it was handed over), then wait until the broker acknowledged all."""
+    futures = []
+    send_times: list[float] = []
+    first = time.perf_counter()
+    for i, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
+        send_times.append(time.perf_counter())
+        futures.append(await producer.send(topic, payload, key=key, headers=headers))
+        if i % 500 == 499:
+            await asyncio.sleep(0)  # let this process's readers run while the producer has room
+    last = time.perf_counter()
+    metadata = await asyncio.gather(*futures)
+    return Sent(first, last, send_times, list(metadata))

@@ -56,6 +56,7 @@ from telesales_runtime.testing.bench import (
     REPO_ROOT,
     BenchError,
     CpuWatch,
+    Sent,
     ServiceProcess,
     find_pids,
     free_port,
@@ -67,6 +68,7 @@ from telesales_runtime.testing.bench import (
     publish_report,
     run_benchmark,
     say,
+    send_all,
     stack_up,
     wait_idle,
     wait_machine_quiet,
@@ -299,30 +301,6 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     return [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
 
 
-@dataclass
-class ProduceResult:
-    first_send: float
-    last_send: float
-    send_times: list[float]
-    metadata: list[Any]
-
-
-async def produce_all(producer: AIOKafkaProducer, topic: str, leads: Leads) -> ProduceResult:
-    """Hand every message to the producer without waiting for each acknowledgement; the send time of
-    message i is when it was handed over. Then wait until the broker acknowledged all."""
-    futures = []
-    send_times: list[float] = []
-    first = time.perf_counter()
-    for i, (payload, key) in enumerate(zip(leads.payloads, leads.keys, strict=True)):
-        send_times.append(time.perf_counter())
-        futures.append(await producer.send(topic, payload, key=key))
-        if i % 500 == 499:
-            await asyncio.sleep(0)  # let the readers of this process run while the producer has room
-    last = time.perf_counter()
-    metadata = await asyncio.gather(*futures)
-    return ProduceResult(first, last, send_times, list(metadata))
-
-
 # =============================================================================== the service under test
 class Service(ServiceProcess):
     """The lead-intake under test: its own database, consumer group and event source."""
@@ -533,10 +511,10 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
             try:
                 wall_offset = time.time() - time.perf_counter()  # perf_counter -> epoch, for Kafka timestamps
                 watch.start()
-                produce_task = asyncio.create_task(produce_all(producer, LEADS_RECEIVED.name, leads))
+                produce_task = asyncio.create_task(send_all(producer, LEADS_RECEIVED.name, leads.payloads, leads.keys))
                 deadline = time.perf_counter() + ctx.args.timeout
                 next_report = time.perf_counter() + PROGRESS_EVERY_S
-                produced: ProduceResult | None = None
+                produced: Sent | None = None
                 while not reader.done.is_set():
                     if produce_task.done() and produced is None:
                         produced = produce_task.result()
@@ -685,7 +663,7 @@ async def measure_kafka_ceiling(ctx: Context) -> dict[str, Any]:
         pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)
         watch = CpuWatch({**pids, "benchmark (producer + consumer)": [os.getpid()]}).start()
         consume_task = asyncio.create_task(consume())
-        produced = await produce_all(producer, topic, leads)
+        produced = await send_all(producer, topic, leads.payloads, leads.keys)
         try:
             await asyncio.wait_for(done.wait(), timeout=ctx.args.timeout)
         except TimeoutError:

@@ -68,6 +68,7 @@ from telesales_runtime.testing.bench import (
     REPO_ROOT,
     BenchError,
     CpuWatch,
+    Sent,
     ServiceProcess,
     find_pids,
     free_port,
@@ -79,6 +80,7 @@ from telesales_runtime.testing.bench import (
     publish_report,
     run_benchmark,
     say,
+    send_all,
     stack_up,
     wait_idle,
     wait_machine_quiet,
@@ -555,29 +557,6 @@ def warm_up_payloads(ctx: Context) -> tuple[list[str], list[bytes], list[bytes]]
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 
 
-@dataclass
-class Sent:
-    first: float
-    last: float
-    times: list[float]
-
-
-async def produce_all(producer: AIOKafkaProducer, payloads: list[bytes], keys: list[bytes]) -> Sent:
-    """Hand every request to the producer without waiting for each acknowledgement (the send time of a
-    request is when it was handed over), then wait until the broker acknowledged all."""
-    futures = []
-    times: list[float] = []
-    first = time.perf_counter()
-    for i, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
-        times.append(time.perf_counter())
-        futures.append(await producer.send(LEDGER_TRANSFER_REQUESTED.name, payload, key=key, headers=HEADERS))
-        if i % 500 == 499:
-            await asyncio.sleep(0)  # let the reader run while the producer has room
-    last = time.perf_counter()
-    await asyncio.gather(*futures)
-    return Sent(first, last, times)
-
-
 async def produce_paced(producer: AIOKafkaProducer, payloads: list[bytes], keys: list[bytes], rate: float) -> Sent:
     """One request every 1/rate s on a fixed schedule; a request's send time is its scheduled time, so a
     send late behind the schedule counts in its latency."""
@@ -593,8 +572,8 @@ async def produce_paced(producer: AIOKafkaProducer, payloads: list[bytes], keys:
         times.append(base + (due - start))
         futures.append(await producer.send(LEDGER_TRANSFER_REQUESTED.name, payload, key=key, headers=HEADERS))
     last = time.perf_counter()
-    await asyncio.gather(*futures)
-    return Sent(base, last, times)
+    metadata = await asyncio.gather(*futures)
+    return Sent(base, last, times, list(metadata))
 
 
 # =============================================================================== measurements
@@ -612,7 +591,7 @@ async def run_phase(ctx: Context, reader: AnswerReader, service: Service, http: 
         wall_offset = time.time() - time.perf_counter()  # perf_counter -> epoch, for the Kafka timestamps
         watch.start()
         if rate is None:
-            producing = asyncio.create_task(produce_all(producer, payloads, keys))
+            producing = asyncio.create_task(send_all(producer, LEDGER_TRANSFER_REQUESTED.name, payloads, keys, HEADERS))
         else:
             producing = asyncio.create_task(produce_paced(producer, payloads, keys, rate))
         waiting = asyncio.create_task(reader.wait(phase, len(ids), ctx.args.timeout, service))
@@ -630,22 +609,22 @@ async def run_phase(ctx: Context, reader: AnswerReader, service: Service, http: 
     metrics = metrics_delta(metrics_before, scrape_metrics((await http.get(f"{service.base_url}/metrics",
                                                                             timeout=30)).text))
     answers = [reader.answers[f"{w.tenant}|{tid}"] for tid in ids]
-    elapsed = reader.last_seen[phase] - sent.first
+    elapsed = reader.last_seen[phase] - sent.first_send
     posted = sum(a.posted for a in answers)
-    latencies = [a.seen - t for a, t in zip(answers, sent.times, strict=True)]
-    published = [a.published - (t + wall_offset) for a, t in zip(answers, sent.times, strict=True)]
+    latencies = [a.seen - t for a, t in zip(answers, sent.send_times, strict=True)]
+    published = [a.published - (t + wall_offset) for a, t in zip(answers, sent.send_times, strict=True)]
     result: dict[str, Any] = {
         "requests": len(ids), "answered": len(answers), "posted": posted, "rejected": len(answers) - posted,
         "rejected_by_reason": dict(Counter(a.limit or a.reason for a in answers if not a.posted)),
-        "elapsed_s": elapsed, "produce_s": sent.last - sent.first,
+        "elapsed_s": elapsed, "produce_s": sent.last_send - sent.first_send,
         "answered_per_s": len(answers) / elapsed, "posted_per_s": posted / elapsed,
         "latency": latency_summary(latencies), "metrics": metrics, "cpu": cpu,
     }
     if rate is not None:
         result["offered_per_s"] = rate
-        result["achieved_send_rate_per_s"] = len(ids) / max(1e-9, sent.last - sent.first)
+        result["achieved_send_rate_per_s"] = len(ids) / max(1e-9, sent.last_send - sent.first_send)
     if min(published) > -0.05:
-        elapsed_ts = max(a.published for a in answers) - (sent.first + wall_offset)
+        elapsed_ts = max(a.published for a in answers) - (sent.first_send + wall_offset)
         result["by_kafka_timestamp"] = {"answered_per_s": len(answers) / elapsed_ts,
                                         "posted_per_s": posted / elapsed_ts, "latency": latency_summary(published)}
     else:
@@ -921,7 +900,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
                 await producer.start()
                 try:
                     t_warm = time.perf_counter()
-                    await produce_all(producer, warm_payloads, warm_keys)
+                    await send_all(producer, LEDGER_TRANSFER_REQUESTED.name, warm_payloads, warm_keys, HEADERS)
                 finally:
                     await producer.stop()
                 await reader.wait("warm-up", len(warm_ids), ctx.args.timeout, service)
