@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from .deadletter import DeadLetterPublisher
-from .http import ReadinessCheck, health_router, install_problem_handlers
+from .http import Exposition, ReadinessCheck, health_router, install_problem_handlers
 from .kafka import create_broker, create_producer, ensure_topics
 from .logs import configure_logging
 from .mongo import connect_mongo, ping
@@ -91,8 +91,11 @@ def create_service_app(
     after_broker_start: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     after_broker_stop: Sequence[Hook] = (),
+    metrics_registries: Sequence[Exposition] = (),
 ) -> FastAPI:
-    """Nothing connects here: connections open in the lifespan, when the server starts."""
+    """Nothing connects here: connections open in the lifespan, when the server starts.
+    `metrics_registries`: collectors of the application's own (or functions returning their Prometheus
+    text), served on /metrics after the process's."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,7 +125,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.broker = broker
     install_problem_handlers(app)
-    app.include_router(health_router(readiness))
+    app.include_router(health_router(readiness, registries=metrics_registries))
     for router in routers:
         app.include_router(router)
     return app

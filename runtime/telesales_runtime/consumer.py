@@ -149,17 +149,41 @@ async def consume_batch(
       message is hiding in the batch. Redo the deliveries one by one
       (processed ones are skipped by their idempotency) and dead-letter those that still fail, so
       one bad message never blocks its partition."""
-    service = dead_letters.service
-    with HANDLER_DURATION.labels(service, topic.name).time():
+    with HANDLER_DURATION.labels(dead_letters.service, topic.name).time():
         deliveries = await parse_deliveries(consumer_records(raw_message), topic, dead_letters)
-        try:
-            await _handle_or_retry_later(handle, deliveries, topic, service, retry_delay)
-        except PyMongoError as error:
-            if not is_duplicate_key(error):
-                raise
-            await _isolate(handle, deliveries, topic, service, retry_delay, dead_letters)
-        except Exception:
-            await _isolate(handle, deliveries, topic, service, retry_delay, dead_letters)
+        await _handle_or_isolate(handle, deliveries, topic.name, dead_letters, retry_delay)
+
+
+ALL_TOPICS_LABEL = "*"
+
+
+async def consume_together(
+    raw_message: Any,
+    topics: Sequence[Topic],
+    dead_letters: DeadLetterPublisher,
+    handle: Callable[[list[Delivery]], Awaitable[Any]],
+    *,
+    retry_delay: float = 1.0,
+) -> None:
+    """The body of a batch subscriber of several topics whose service takes the whole batch in one call
+    (one transaction for everything consumed together): each record is parsed by its own topic's
+    contract, invalid ones are dead-lettered, and `handle` gets every valid delivery, grouped in the
+    order of `topics`. Failures are handled as in `consume_batch`; the handler's time and errors are
+    labelled with the topic `*`."""
+    with HANDLER_DURATION.labels(dead_letters.service, ALL_TOPICS_LABEL).time():
+        by_topic = _records_by_topic(raw_message)
+        deliveries: list[Delivery] = []
+        for topic in topics:
+            if topic.name in by_topic:
+                deliveries += await parse_deliveries(by_topic[topic.name], topic, dead_letters)
+        await _handle_or_isolate(handle, deliveries, ALL_TOPICS_LABEL, dead_letters, retry_delay)
+
+
+def _records_by_topic(raw_message: Any) -> dict[str, list[Any]]:
+    by_topic: dict[str, list[Any]] = {}
+    for record in consumer_records(raw_message):
+        by_topic.setdefault(record.topic, []).append(record)
+    return by_topic
 
 
 async def consume_by_topic(
@@ -170,20 +194,31 @@ async def consume_by_topic(
 ) -> None:
     """The body of a batch subscriber of several topics (one consumer group for all of them): each topic's
     records go through `consume_batch` to `handler_of(topic name)`, in the order of `topics`."""
-    by_topic: dict[str, list[Any]] = {}
-    for record in consumer_records(raw_message):
-        by_topic.setdefault(record.topic, []).append(record)
+    by_topic = _records_by_topic(raw_message)
     for topic in topics:
         if topic.name in by_topic:
             await consume_batch(topic, tuple(by_topic[topic.name]), dead_letters, handler_of(topic.name))
 
 
-async def _isolate(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery], topic: Topic,
+async def _handle_or_isolate(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery],
+                             label: str, dead_letters: DeadLetterPublisher, retry_delay: float) -> None:
+    service = dead_letters.service
+    try:
+        await _handle_or_retry_later(handle, deliveries, label, service, retry_delay)
+    except PyMongoError as error:
+        if not is_duplicate_key(error):
+            raise
+        await _isolate(handle, deliveries, label, service, retry_delay, dead_letters)
+    except Exception:
+        await _isolate(handle, deliveries, label, service, retry_delay, dead_letters)
+
+
+async def _isolate(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery], label: str,
                    service: str, retry_delay: float, dead_letters: DeadLetterPublisher) -> None:
-    log.exception("batch failed; isolating the failing messages", extra={"topic": topic.name})
+    log.exception("batch failed; isolating the failing messages", extra={"topic": label})
     for delivery in deliveries:
         try:
-            await _handle_or_retry_later(handle, [delivery], topic, service, retry_delay)
+            await _handle_or_retry_later(handle, [delivery], label, service, retry_delay)
         except PyMongoError as error:
             if not is_duplicate_key(error):
                 raise
@@ -195,13 +230,13 @@ async def _isolate(handle: Callable[[list[Delivery]], Awaitable[Any]], deliverie
 
 
 async def _handle_or_retry_later(handle: Callable[[list[Delivery]], Awaitable[Any]], deliveries: list[Delivery],
-                                 topic: Topic, service: str, retry_delay: float) -> None:
+                                 label: str, service: str, retry_delay: float) -> None:
     try:
         await handle(deliveries)
     except PyMongoError as error:
         if is_duplicate_key(error):
             raise
-        HANDLER_ERRORS.labels(service, topic.name).inc()
-        log.warning("handler failed, batch will be redelivered", extra={"topic": topic.name, "error": str(error)})
+        HANDLER_ERRORS.labels(service, label).inc()
+        log.warning("handler failed, batch will be redelivered", extra={"topic": label, "error": str(error)})
         await asyncio.sleep(retry_delay)
         raise

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -147,8 +147,19 @@ Tenant = Annotated[str, Depends(tenant_of)]
 ReadinessCheck = Callable[[], Awaitable[Any]]
 
 
-def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = 2.0) -> APIRouter:
-    """/healthz answers while the process runs (liveness); /readyz only when every dependency answers."""
+Exposition = CollectorRegistry | Callable[[], bytes]
+
+
+def exposition_text(source: Exposition) -> bytes:
+    """Prometheus text of a registry, or what an application rendered itself (e.g. ahead of the scrape)."""
+    return generate_latest(source) if isinstance(source, CollectorRegistry) else source()
+
+
+def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = 2.0,
+                  registries: Sequence[Exposition] = ()) -> APIRouter:
+    """/healthz answers while the process runs (liveness); /readyz only when every dependency answers;
+    /metrics has the process's metrics and those of `registries` (an application's own collectors, or a
+    function returning its own text)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -170,6 +181,6 @@ def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = 2.0) ->
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(b"".join(exposition_text(r) for r in (REGISTRY, *registries)), media_type=CONTENT_TYPE_LATEST)
 
     return router

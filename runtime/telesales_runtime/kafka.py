@@ -7,14 +7,16 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.middlewares import AckPolicy
 
 from telesales_contracts import Topic
 from telesales_contracts.topics import DEAD_LETTERS
 
+from .observability import CONSUMER_LAG
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -72,11 +74,45 @@ PRODUCER_OPTIONS: dict[str, Any] = {
 }
 
 
+def record_consumer_lag(service: str, consumer: Any, records: Sequence[Any]) -> None:
+    """Set the consumer-lag gauge of every partition in `records` after they were handled: the partition's
+    high watermark (from the consumer's last fetch) minus the offset after its last record here."""
+    highwater = getattr(consumer, "highwater", None)
+    if highwater is None:  # the in-memory test broker's consumer knows no watermarks
+        return
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        if record.offset >= last.get(key, -1):
+            last[key] = record.offset
+    for (topic, partition), offset in last.items():
+        end = highwater(TopicPartition(topic, partition))
+        if end is not None:
+            CONSUMER_LAG.labels(service, topic, str(partition)).set(max(0, end - offset - 1))
+
+
+def consumer_lag_middleware(service: str) -> Any:
+    """A broker middleware recording the consumer lag of every partition a message (or batch) came from,
+    once the handler has run."""
+
+    class ConsumerLag(BaseMiddleware):  # type: ignore[type-arg]
+        async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            try:
+                return await call_next(msg)
+            finally:
+                consumer = getattr(msg, "consumer", None)
+                if consumer is not None:
+                    record_consumer_lag(service, consumer, consumer_records(msg.raw_message))
+
+    return ConsumerLag
+
+
 def create_broker(settings: ServiceSettings, **options: Any) -> KafkaBroker:
     # FastStream's own logger has a handler of its own (coloured text at INFO, whatever the service's
     # level); this one goes through the service's logging: its format (JSON lines) and its level.
     return KafkaBroker(settings.kafka_bootstrap, client_id=settings.kafka_client_id or settings.service_name,
-                       logger=logging.getLogger(f"{settings.service_name}.kafka"), **PRODUCER_OPTIONS, **options)
+                       logger=logging.getLogger(f"{settings.service_name}.kafka"),
+                       middlewares=[consumer_lag_middleware(settings.service_name)], **PRODUCER_OPTIONS, **options)
 
 
 def create_producer(settings: ServiceSettings, purpose: str) -> AIOKafkaProducer:

@@ -40,3 +40,9 @@ OUTBOX_RELAY_ERRORS = Counter(
     "Relay attempts that failed (broker or database unreachable); rows stay and are retried.",
     ["service"],
 )
+CONSUMER_LAG = Gauge(
+    "telesales_consumer_lag_messages",
+    "Messages of a partition not yet consumed (its high watermark minus the next offset to read), as of the "
+    "consumer's last batch from it.",
+    ["service", "topic", "partition"],
+)

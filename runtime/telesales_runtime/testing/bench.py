@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -387,6 +388,24 @@ def private_or_stack_broker(stack_env: dict[str, str], private: bool, log_path: 
     return broker
 
 
+async def bench_run(name: str, out: Path, private: bool, headline: str,
+                    body: Callable[[str, Path, dict[str, str]], Coroutine[Any, Any, int]]) -> int:
+    """A benchmark's run: a run id, the folder of its results file (`out`), its announcement, then
+    `body(run, out_path, stack_env)` on the local stack (`stack.py up --infra-only`), with a fresh
+    private broker of this run when `private` (its log next to `out`, stopped afterwards)."""
+    run = uuid.uuid4().hex[:10]
+    out_path = out.resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    say(f"{name} benchmark: run {run}, {headline}, {os.cpu_count()} CPUs")
+    stack_env = stack_up()
+    broker = private_or_stack_broker(stack_env, private, out_path.parent / f"{name}-broker-{run}.log")
+    try:
+        return await body(run, out_path, stack_env)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
 def publish_report(out_path: Path, report: dict[str, Any], table: str) -> None:
     """Write the figures as JSON and print the table."""
     out_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
@@ -408,6 +427,12 @@ def run_benchmark(amain: Callable[[], Coroutine[Any, Any, int]]) -> int:
 
 
 # ------------------------------------------------------------------------------- producing the load
+# A load generator's producer: batches large enough that producing is never the bottleneck; no idempotent
+# producer (the local broker does not support it).
+LOAD_PRODUCER_OPTIONS: dict[str, Any] = {"acks": 1, "linger_ms": 10, "max_batch_size": 512 * 1024,
+                                         "max_request_size": 4 * 1024 * 1024, "enable_idempotence": False}
+
+
 @dataclass
 class Sent:
     """When each message was handed to the producer, and where the broker put it."""

@@ -37,7 +37,6 @@ import random
 import re
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,15 +58,14 @@ from telesales_runtime.testing.bench import (
     REPO_ROOT,
     BenchError,
     CpuWatch,
+    bench_run,
     find_pids,
     git_state,
     latency_summary,
     note,
-    private_or_stack_broker,
     publish_report,
     run_benchmark,
     say,
-    stack_up,
     wait_idle,
     wait_machine_quiet,
 )
@@ -533,17 +531,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    run = uuid.uuid4().hex[:10]
-    out_path: Path = args.out.resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    say(f"allocator benchmark: run {run}, {args.agents:,} agents, {args.leads:,} leads, {os.cpu_count()} CPUs")
-    stack_env = stack_up()
-    private = private_or_stack_broker(stack_env, args.private_broker, out_path.parent / f"allocator-broker-{run}.log")
-    try:
-        return await _amain(args, run, out_path, stack_env)
-    finally:
-        if private is not None:
-            private.stop()
+    return await bench_run("allocator", args.out, args.private_broker, f"{args.agents:,} agents, {args.leads:,} leads",
+                           lambda run, out_path, stack_env: _amain(args, run, out_path, stack_env))
 
 
 async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str]) -> int:

@@ -58,18 +58,17 @@ from telesales_runtime.testing.bench import (
     CpuWatch,
     Sent,
     ServiceProcess,
+    bench_run,
     find_pids,
     free_port,
     git_state,
     latency_summary,
     log_tail,
     note,
-    private_or_stack_broker,
     publish_report,
     run_benchmark,
     say,
     send_all,
-    stack_up,
     wait_idle,
     wait_machine_quiet,
 )
@@ -878,20 +877,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    run = uuid.uuid4().hex[:10]
-    tenant = f"bench-{run}"
-    out_path: Path = args.out.resolve()
-    out_dir = out_path.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    say(f"lead-intake benchmark: run {run}, {args.leads:,} leads, {os.cpu_count()} CPUs")
-    stack_env = stack_up()
-    private = private_or_stack_broker(stack_env, args.private_broker, out_dir / f"private-broker-{run}.log")
-    try:
-        return await _amain(args, run, tenant, out_path, out_dir, stack_env)
-    finally:
-        if private is not None:
-            private.stop()
+    return await bench_run("lead-intake", args.out, args.private_broker, f"{args.leads:,} leads",
+                           lambda run, out_path, stack_env: _amain(args, run, f"bench-{run}", out_path,
+                                                                    out_path.parent, stack_env))
 
 
 async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path, out_dir: Path,

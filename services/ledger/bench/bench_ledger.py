@@ -70,18 +70,17 @@ from telesales_runtime.testing.bench import (
     CpuWatch,
     Sent,
     ServiceProcess,
+    bench_run,
     find_pids,
     free_port,
     git_state,
     latency_summary,
     log_tail,
     note,
-    private_or_stack_broker,
     publish_report,
     run_benchmark,
     say,
     send_all,
-    stack_up,
     wait_idle,
     wait_machine_quiet,
 )
@@ -835,18 +834,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    run = uuid.uuid4().hex[:10]
-    out_path: Path = args.out.resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    say(f"ledger benchmark: run {run}, {args.accounts:,} accounts, {args.transfers:,} + {args.paced_transfers:,} "
-        f"purchase requests, {os.cpu_count()} CPUs")
-    stack_env = stack_up()
-    private = private_or_stack_broker(stack_env, args.private_broker, out_path.parent / f"ledger-broker-{run}.log")
-    try:
-        return await _amain(args, run, out_path, stack_env)
-    finally:
-        if private is not None:
-            private.stop()
+    return await bench_run("ledger", args.out, args.private_broker, f"{args.accounts:,} accounts, "
+                           f"{args.transfers:,} + {args.paced_transfers:,} purchase requests",
+                           lambda run, out_path, stack_env: _amain(args, run, out_path, stack_env))
 
 
 async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str]) -> int:

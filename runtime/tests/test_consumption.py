@@ -1,0 +1,116 @@
+"""The runtime's consumption pieces without infrastructure: one handler call for a batch of several
+topics (`consume_together`), and the consumer-lag gauge every service exposes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from telesales_contracts.topics import CALLS_LOGGED, LEADS_STAGE_CHANGED
+from telesales_runtime.consumer import Delivery, consume_together
+from telesales_runtime.kafka import consumer_lag_middleware, record_consumer_lag
+from telesales_runtime.observability import CONSUMER_LAG, HANDLER_DURATION
+
+
+@dataclass
+class Record:
+    topic: str
+    value: bytes
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+    headers: tuple[()] = ()
+
+
+class Letters:
+    """Stands in for the dead-letter publisher: keeps what it is given."""
+
+    service = "test-svc"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, record: Any, *, error_type: str, error: str, tenantid: str = "default") -> None:
+        self.sent.append((record.topic, error_type))
+
+
+def event(topic: str, data: dict[str, Any], event_id: str) -> bytes:
+    return json.dumps({"specversion": "1.0", "id": event_id, "source": "/t", "type": f"telesales.{topic}",
+                       "time": "2026-11-24T10:00:00+08:00", "tenantid": "t", "data": data}).encode()
+
+
+CALL = {"agent_id": "a1", "lead_id": "L1", "started_at": "2026-11-24T10:00:00+08:00", "duration_seconds": 70,
+        "connected": True}
+
+
+async def test_a_batch_of_several_topics_is_handled_in_one_call() -> None:
+    records = (Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")),
+               Record(LEADS_STAGE_CHANGED.name, event(LEADS_STAGE_CHANGED.name, {"lead_id": "L1", "stage_percent": 20,
+                                                                                "funnel_step": "valid"}, "s1")),
+               Record(CALLS_LOGGED.name, b"not json"),
+               Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")))  # a repeat within the batch
+    calls: list[list[Delivery]] = []
+
+    async def handle(deliveries: list[Delivery]) -> None:
+        calls.append(deliveries)
+
+    letters = Letters()
+    await consume_together(records, (LEADS_STAGE_CHANGED, CALLS_LOGGED), letters, handle)  # type: ignore[arg-type]
+    assert [[d.event.id for d in batch] for batch in calls] == [["s1", "c1"]]
+    assert letters.sent == [(CALLS_LOGGED.name, "json_error")]
+    assert HANDLER_DURATION.labels("test-svc", "*")._sum.get() > 0  # noqa: SLF001 - timed under the topic "*"
+
+
+async def test_a_failing_message_is_isolated_and_dead_lettered() -> None:
+    records = (Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "good")),
+               Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL | {"lead_id": "poison"}, "bad")))
+    handled: list[str] = []
+
+    async def handle(deliveries: list[Delivery]) -> None:
+        if any(d.event.data.lead_id == "poison" for d in deliveries):
+            raise ValueError("cannot count this")
+        handled.extend(d.event.id for d in deliveries)
+
+    letters = Letters()
+    await consume_together(records, (CALLS_LOGGED,), letters, handle)  # type: ignore[arg-type]
+    assert handled == ["good"]
+    assert letters.sent == [(CALLS_LOGGED.name, "processing_error")]
+
+
+class Consumer:
+    def __init__(self, ends: dict[tuple[str, int], int]) -> None:
+        self.ends = ends
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.ends.get((tp.topic, tp.partition))
+
+
+def lag(topic: str, partition: int, service: str = "lag-svc") -> float:
+    return CONSUMER_LAG.labels(service, topic, str(partition))._value.get()  # noqa: SLF001
+
+
+def test_the_consumer_lag_is_the_high_watermark_less_the_next_offset() -> None:
+    records = [Record("a.v1", b"", 0, 10), Record("a.v1", b"", 0, 12), Record("a.v1", b"", 1, 5)]
+    record_consumer_lag("lag-svc", Consumer({("a.v1", 0): 100, ("a.v1", 1): 6}), records)
+    assert (lag("a.v1", 0), lag("a.v1", 1)) == (87, 0)
+    record_consumer_lag("lag-svc", object(), records)  # a consumer without watermarks changes nothing
+    assert lag("a.v1", 0) == 87
+
+
+async def test_the_broker_middleware_records_the_lag_after_the_handler() -> None:
+    @dataclass
+    class Message:
+        raw_message: Any
+        consumer: Any
+
+    middleware = consumer_lag_middleware("mw-svc")(None, context=None)
+    message = Message((Record("b.v1", b"", 2, 41),), Consumer({("b.v1", 2): 50}))
+
+    async def handler(msg: Any) -> str:
+        return "done"
+
+    assert await middleware.consume_scope(handler, message) == "done"
+    assert lag("b.v1", 2, "mw-svc") == 8
