@@ -21,6 +21,7 @@ from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_sta
 
 from . import domain
 from .domain import DomainError
+from .metrics_client import struggle_rates
 from .schemas import (
     DelistIn,
     ForwardIn,
@@ -59,9 +60,10 @@ struggle_router = APIRouter(prefix="/v1", tags=["struggle push"])
 _STATUS = {
     "unknown_tip": 404, "unknown_version": 404,
     "not_author": 403, "not_reviewer": 403, "not_bought": 403, "not_seller": 403,
-    "tip_exists": 409, "version_not_editable": 409, "not_a_draft": 409, "not_submitted": 409, "own_tip": 409,
+    "bad_cursor": 400, "tip_exists": 409, "version_not_editable": 409, "not_a_draft": 409, "not_submitted": 409, "own_tip": 409,
     "version_in_progress": 409, "stale_version": 409, "not_listed": 409, "version_changed": 409,
     "purchase_changed": 409, "already_rated": 409, "media_too_large": 413, "ledger_unavailable": 503,
+    "metrics_unavailable": 503, "metrics_failed": 502,
 }
 
 
@@ -321,11 +323,11 @@ async def search(tenant: Tenant, market: Market,
     if product_line is not None:
         filters["product_line"] = product_line
     if tag:
-        filters["tags"] = {"$all": tag}
+        filters["tags"] = tag
     if author_id is not None:
         filters["author_id"] = author_id
-    docs = await market.store.search(tenant, tokens=tokens, filters=filters, sort=sort, limit=limit + 1,
-                                     after=decode_cursor(cursor, sort) if cursor else None)
+    docs = await run(market.search(tenant, tokens=tokens, filters=filters, sort=sort, limit=limit + 1,
+                                   after=decode_cursor(cursor, sort) if cursor else None))
     more = len(docs) > limit
     docs = docs[:limit]
     return TipPage(items=[tip_view(d) for d in docs], next_cursor=encode_cursor(docs[-1], sort) if more else None)
@@ -333,7 +335,7 @@ async def search(tenant: Tenant, market: Market,
 
 @browse_router.get("/tips/{tip_id}", response_model=TipView, summary="A tip as listed (and whether the caller may read it)")
 async def get_tip(tip_id: str, tenant: Tenant, market: Market, actor: MaybeCaller) -> TipView:
-    tip = await market.store.tip(tenant, tip_id)
+    tip = await market.store.tip(tenant, tip_id, with_search_terms=False)
     if tip is None:
         raise problem_of(DomainError("unknown_tip", f"there is no tip {tip_id!r}"))
     access = await market.has_access(tenant, tip, actor) if actor else None
@@ -443,8 +445,13 @@ async def redeem(seller_id: str, body: RedemptionIn, tenant: Tenant, market: Mar
 
 @struggle_router.post("/agents/{agent_id}/struggle", response_model=StruggleView,
                       summary="From an agent's and its team's funnel rates: the lagging step, its call stage, and "
-                      "the best-rated tips of that stage the agent has not bought (also published as an event)")
-async def struggle(agent_id: Identifier, body: StruggleIn, tenant: Tenant, market: Market) -> StruggleView:
+                      "the best-rated tips of that stage the agent has not bought (also published as an event). "
+                      "Without a body the rates come from the metrics service (GET /v1/agents/{id}/indicators); "
+                      "502/503 when it fails or does not answer")
+async def struggle(agent_id: Identifier, tenant: Tenant, market: Market, request: Request,
+                   body: StruggleIn | None = None) -> StruggleView:
+    if body is None:
+        body = await run(struggle_rates(request.app.state.metrics_http, tenant, agent_id))
     return StruggleView.model_validate(await run(market.recommend(tenant, agent_id, body.team_id, body.agent,
                                                                   body.team)))
 

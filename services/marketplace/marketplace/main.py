@@ -22,8 +22,10 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """`ledger_transport`: how the ledger's HTTP API is reached (tests pass an in-process transport)."""
+def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseTransport | None = None,
+               metrics_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`ledger_transport`, `metrics_transport`: how the ledger's and the metrics service's HTTP APIs are
+    reached (tests pass in-process transports)."""
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     store = MarketplaceStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group,
                              chunk_bytes=settings.media_chunk_bytes)
@@ -31,6 +33,8 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
     ledger_http = httpx.AsyncClient(base_url=settings.ledger_url, timeout=settings.ledger_timeout_seconds,
                                     transport=ledger_transport)
     market = MarketplaceService(settings, store, base.dead_letters, relay.notify, ledger_http)
+    metrics_http = httpx.AsyncClient(base_url=settings.metrics_url, timeout=settings.metrics_timeout_seconds,
+                                     transport=metrics_transport)
     base.broker.context.set_global("marketplace", market)
 
     app = create_service_app(
@@ -41,14 +45,15 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
         topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
         routers=[tips_router, browse_router, purchases_router, activity_router, sellers_router, struggle_router],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes],
+        on_startup=[store.ensure_indexes, market.search_feed.start],
         after_broker_start=[relay.start_async],
-        on_shutdown=[relay.stop, ledger_http.aclose],
+        on_shutdown=[relay.stop, market.search_feed.stop, ledger_http.aclose, metrics_http.aclose],
         after_broker_stop=[base.mongo.close],
     )
     app.state.store = store
     app.state.marketplace = market
     app.state.relay = relay
+    app.state.metrics_http = metrics_http
     return app
 
 

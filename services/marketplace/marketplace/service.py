@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from prometheus_client import Counter
@@ -62,6 +62,7 @@ from telesales_runtime.outbox import outbox_row, write_outbox
 
 from . import domain
 from .domain import DomainError, PurchaseStatus, TipStatus, VersionStatus
+from .search_feed import SearchIndexFeed
 from .settings import MarketplaceSettings
 from .store import Doc, MarketplaceStore, Session, scoped, version_key
 
@@ -107,9 +108,11 @@ class Outbox(list[Doc]):
 
 class MarketplaceService:
     def __init__(self, settings: MarketplaceSettings, store: MarketplaceStore, dead_letters: DeadLetterPublisher,
-                 notify_outbox: Callable[[], None], ledger_http: httpx.AsyncClient | None = None) -> None:
+                 notify_outbox: Callable[[], None], ledger_http: httpx.AsyncClient | None = None,
+                 search_feed: SearchIndexFeed | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.search_feed = search_feed or SearchIndexFeed(store)
         self.dead_letters = dead_letters
         self.notify_outbox = notify_outbox
         self.tz = settings.tz
@@ -179,7 +182,7 @@ class MarketplaceService:
         async def work(session: Session, out: Outbox) -> Doc:
             tip = {"_id": scoped(tenant, tip_id), "tenant_id": tenant, "tip_id": tip_id, "author_id": actor.user_id,
                    "status": TipStatus.UNLISTED.value, "latest_version": 1, "listed_version": None,
-                   "rating_sum": 0, "rating_count": 0, "rating_avg": None, "sales": 0, "visits": 0,
+                   "rating_sum": 0, "rating_count": 0, "rating_avg": None, "rating_rank": -1, "sales": 0, "visits": 0,
                    "created_at": now}
             try:
                 await self.store.tips.insert_one(tip, session=session)
@@ -285,7 +288,9 @@ class MarketplaceService:
                     **facts, replaced_version=listing.replaced_version, listed_at=now), tenant, tip_id)
             return doc | fields
 
-        return await self._commit(work)
+        reviewed = await self._commit(work)
+        await self.search_feed.refresh(tenant, tip_id)
+        return reviewed
 
     async def delist(self, tenant: str, actor: Actor, tip_id: str, reason: str | None) -> Doc:
         now = utcnow()
@@ -305,7 +310,9 @@ class MarketplaceService:
                 reason=reason, delisted_at=now), tenant, tip_id)
             return tip | fields
 
-        return await self._commit(work)
+        delisted = await self._commit(work)
+        await self.search_feed.refresh(tenant, tip_id)
+        return delisted
 
     # ---- media ---------------------------------------------------------------------------------------
 
@@ -343,6 +350,23 @@ class MarketplaceService:
         if old is not None and not await self.store.versions.count_documents({"media.file_id": old}, limit=1):
             await self.store.media.delete(old)
         return updated | {"media": media}
+
+    async def search(self, tenant: str, *, tokens: list[str], filters: Doc, sort: str, limit: int,
+                     after: tuple[Any, str] | None) -> list[Doc]:
+        """Listed tips for browsing: ranked by relevance in the in-memory index (search_index.py), in the
+        other orders by MongoDB's indexes. `after` is the last (sort value, _id) of the previous page."""
+        if sort != "relevance":
+            return await self.store.search(tenant, tokens=tokens, filters=filters, sort=sort, limit=limit, after=after)
+        cursor = None
+        if after is not None:
+            score, last_id = after
+            if not isinstance(score, int) or isinstance(score, bool):
+                raise DomainError("bad_cursor", "the cursor's score is not a number of matched terms")
+            cursor = (score, last_id.partition("|")[2])
+        hits = self.search_feed.index.search(tenant, tokens, filters, after=cursor, limit=limit)
+        docs = await self.store.tips_by_ids(tenant, [hit.tip_id for hit in hits])
+        scores = {hit.tip_id: hit.score for hit in hits}
+        return [doc | {"score": scores[doc["tip_id"]]} for doc in docs]
 
     async def has_access(self, tenant: str, tip: Doc, actor: Actor | None) -> bool:
         """The author, reviewers and operators, and buyers whose purchase was paid (posted by the ledger)."""
@@ -650,6 +674,7 @@ class MarketplaceService:
             await self.store.tips.update_one({"_id": tip["_id"]}, [
                 {"$set": {"rating_sum": {"$add": ["$rating_sum", stars]}, "rating_count": {"$add": ["$rating_count", 1]}}},
                 {"$set": {"rating_avg": {"$round": [{"$divide": ["$rating_sum", "$rating_count"]}, 2]}}},
+                {"$set": {"rating_rank": "$rating_avg"}},
             ], session=session)
             self._event(out, MARKETPLACE_TIP_RATED, TipRated(
                 user_id=user, tip_id=tip_id, version=version, author_id=tip["author_id"], stars=stars, comment=comment,

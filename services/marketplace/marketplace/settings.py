@@ -36,6 +36,9 @@ class MarketplaceSettings(ZonedServiceSettings):
         default_factory=lambda: dict(DEFAULT_STAGE_OF_STEP),
         description="The call stage recommended for each lagging funnel step (JSON object).")
     recommend_limit: int = Field(default=5, ge=1, le=50, description="Tips per struggle recommendation.")
+    metrics_url: str = Field(default="http://127.0.0.1:8105", description="Base URL of the metrics service's HTTP "
+                             "API (an agent's funnel rates for the struggle push).")
+    metrics_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("stage_of_step")
     @classmethod

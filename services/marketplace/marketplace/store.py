@@ -30,7 +30,12 @@ T = TypeVar("T")
 
 # The sort orders of browsing: field, then `_id` to break ties (both descending).
 # The field each sort order pages by (computed by the search pipeline for relevance and rating).
-CURSOR_FIELDS = {"relevance": "score", "rating": "rank", "sales": "sales", "recency": "listed_at"}
+# What the search index needs of a tip (search_index.SearchIndex.put).
+SEARCH_FIELDS = {field: 1 for field in ("tenant_id", "tip_id", "status", "listed_version", "search_terms", "stage",
+                                        "product_line", "tags", "author_id")}
+# Replaced by indexes on rating_rank (rating_avg, or -1 while unrated: sortable and comparable in a keyset).
+OBSOLETE_TIP_INDEXES = {"by_rating", "by_stage"}
+CURSOR_FIELDS = {"relevance": "score", "rating": "rating_rank", "sales": "sales", "recency": "listed_at"}
 
 
 def scoped(tenant: str, key: str) -> str:
@@ -70,14 +75,19 @@ class MarketplaceStore:
                        partialFilterExpression=listed),
             IndexModel([("tenant_id", ASCENDING), ("listed_at", DESCENDING), ("_id", DESCENDING)],
                        name="by_recency", partialFilterExpression=listed),
-            IndexModel([("tenant_id", ASCENDING), ("rating_avg", DESCENDING), ("_id", DESCENDING)],
-                       name="by_rating", partialFilterExpression=listed),
+            IndexModel([("tenant_id", ASCENDING), ("rating_rank", DESCENDING), ("_id", DESCENDING)],
+                       name="by_rating_rank", partialFilterExpression=listed),
             IndexModel([("tenant_id", ASCENDING), ("sales", DESCENDING), ("_id", DESCENDING)],
                        name="by_sales", partialFilterExpression=listed),
-            IndexModel([("tenant_id", ASCENDING), ("stage", ASCENDING), ("rating_avg", DESCENDING)],
-                       name="by_stage", partialFilterExpression=listed),
+            IndexModel([("tenant_id", ASCENDING), ("stage", ASCENDING), ("rating_rank", DESCENDING),
+                        ("_id", DESCENDING)], name="by_stage_rating", partialFilterExpression=listed),
+            IndexModel([("tenant_id", ASCENDING), ("stage", ASCENDING), ("listed_at", DESCENDING),
+                        ("_id", DESCENDING)], name="by_stage_recency", partialFilterExpression=listed),
             IndexModel([("tenant_id", ASCENDING), ("author_id", ASCENDING)], name="by_author"),
         ])
+        existing = await self.tips.index_information()
+        for obsolete in OBSOLETE_TIP_INDEXES & set(existing):
+            await self.tips.drop_index(obsolete)
         await self.versions.create_index([("tenant_id", ASCENDING), ("status", ASCENDING),
                                           ("submitted_at", ASCENDING)], name="review_queue")
         await self.purchases.create_indexes([
@@ -100,8 +110,40 @@ class MarketplaceStore:
 
     # ---- reads ----------------------------------------------------------------------------------------
 
-    async def tip(self, tenant: str, tip_id: str, session: Session | None = None) -> Doc | None:
-        return await self.tips.find_one({"_id": scoped(tenant, tip_id)}, session=session)
+    async def tip(self, tenant: str, tip_id: str, session: Session | None = None, *,
+                  with_search_terms: bool = True) -> Doc | None:
+        return await self.tips.find_one({"_id": scoped(tenant, tip_id)},
+                                        None if with_search_terms else {"search_terms": 0}, session=session)
+
+    # ---- what the in-memory search index is fed with (search_feed.py) -----------------------------------
+
+    async def cluster_time(self) -> Any:
+        """The cluster's time now: a change stream started there misses nothing written after."""
+        async with self.client.start_session() as session:
+            await self.db.command("ping", session=session)
+            return session.operation_time
+
+    def listed_for_search(self) -> Any:
+        return self.tips.find({"status": "listed"}, SEARCH_FIELDS)
+
+    async def tip_for_search(self, tenant: str, tip_id: str) -> Doc | None:
+        return await self.tips.find_one({"_id": scoped(tenant, tip_id)}, SEARCH_FIELDS)
+
+    async def watch_listings(self, *, resume_after: Any = None, start_at: Any = None) -> Any:
+        """Changes of the tips that can change what search finds: new, replaced or deleted tips and
+        updates of their status or search terms (not sales, visits or ratings)."""
+        changed = [{"updateDescription.updatedFields." + field: {"$exists": True}} for field in SEARCH_FIELDS]
+        pipeline = [{"$match": {"$or": [{"operationType": {"$in": ["insert", "replace", "delete"]}}, *changed]}},
+                    {"$project": {"operationType": 1, "documentKey": 1, **{
+                        "fullDocument." + field: 1 for field in SEARCH_FIELDS}}}]
+        return await self.tips.watch(pipeline, full_document="updateLookup", resume_after=resume_after,
+                                     start_at_operation_time=start_at)
+
+    async def tips_by_ids(self, tenant: str, tip_ids: list[str]) -> list[Doc]:
+        """Listed tips in the order of `tip_ids` (one that is not listed any more is left out)."""
+        found = {doc["tip_id"]: doc async for doc in self.tips.find(
+            {"_id": {"$in": [scoped(tenant, t) for t in tip_ids]}, "status": "listed"}, {"search_terms": 0})}
+        return [found[t] for t in tip_ids if t in found]
 
     async def version(self, tenant: str, tip_id: str, version: int, session: Session | None = None) -> Doc | None:
         return await self.versions.find_one({"_id": version_key(tenant, tip_id, version)}, session=session)
@@ -130,16 +172,14 @@ class MarketplaceStore:
         """Listed tips matching `filters` and, with `tokens`, at least one of them. Sorted by `sort`
         (relevance: the number of tokens matched) descending, then `_id` descending; keyset pages after
         (value, _id)."""
-        match: Doc = {"tenant_id": tenant, "status": "listed", **filters}
+        match: Doc = {"tenant_id": tenant, "status": "listed",
+                      **{k: {"$all": v} if k == "tags" else v for k, v in filters.items()}}
         if tokens:
             match["search_terms"] = {"$in": tokens}
         key = CURSOR_FIELDS[sort]
         pipeline: list[Doc] = [{"$match": match}]
         if sort == "relevance":
             pipeline.append({"$addFields": {"score": {"$size": {"$setIntersection": ["$search_terms", tokens]}}}})
-        elif sort == "rating":
-            # Unrated tips last, and comparable with rated ones in the keyset ($lt never matches null).
-            pipeline.append({"$addFields": {"rank": {"$ifNull": ["$rating_avg", -1]}}})
         if after is not None:
             value, last_id = after
             pipeline.append({"$match": {"$or": [{key: {"$lt": value}}, {key: value, "_id": {"$lt": last_id}}]}})
@@ -148,7 +188,8 @@ class MarketplaceStore:
 
     async def listed_of_stage(self, tenant: str, stage: str, limit: int) -> list[Doc]:
         return await self.tips.find({"tenant_id": tenant, "status": "listed", "stage": stage},
-                                    {"search_terms": 0}, sort=[("rating_avg", DESCENDING)], limit=limit).to_list()
+                                    {"search_terms": 0}, sort=[("rating_rank", DESCENDING), ("_id", DESCENDING)],
+                                    limit=limit).to_list()
 
     async def seller_sales(self, tenant: str, seller_id: str, limit: int, before: datetime | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant, "seller_id": seller_id, "status": "granted"}

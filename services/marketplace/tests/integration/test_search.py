@@ -3,9 +3,16 @@ number matched, sorts by rating, sales and recency, cursor pages."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+
 import pytest
 
+from marketplace import domain
+from marketplace.search_feed import SearchIndexFeed
 from marketplace_support import Harness, as_user
+from telesales_runtime.testing.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +114,35 @@ async def test_rating_pages_reach_the_unrated_tips_after_the_rated_ones(harness:
         if (cursor := page["next_cursor"]) is None:
             break
     assert seen[:2] == made[:2] and sorted(seen[2:]) == sorted(made[2:]) and len(seen) == 5
+
+
+async def test_another_replica_finds_listings_through_the_change_stream(harness: Harness) -> None:
+    """A second replica's index (its own feed on the same database) loads what is listed when it starts
+    and follows what another replica lists and delists afterwards, without that replica's local refresh."""
+    before = await harness.listed(title="甲乙丙丁开场白")
+    other = SearchIndexFeed(harness.store)
+    await other.start()
+    try:
+        def found(q: str) -> list[str]:
+            return [h.tip_id for h in other.index.search(harness.tenant, domain.query_tokens(q), {}, limit=10)]
+
+        assert found("甲乙丙") == [before]
+        after = await harness.listed(title="戊己庚辛促成话术", stage="closing")
+        await wait_until(lambda: asyncio.sleep(0, found("庚辛")), timeout=10)
+        assert found("庚辛") == [after]
+        response = await harness.http.post(f"/v1/tips/{after}/delist", headers=as_user("zhang-san"))
+        assert response.status_code == 200, response.text
+        await wait_until(lambda: asyncio.sleep(0, not found("庚辛")), timeout=10)
+        assert other.changes_applied >= 2
+    finally:
+        await other.stop()
+
+
+async def test_a_relevance_cursor_with_a_wrong_score_is_refused(harness: Harness) -> None:
+    await harness.listed(title="报价三步法")
+    await harness.listed(title="报价两步法")
+    first = (await harness.http.get("/v1/tips", params={"q": "报价", "limit": 1})).json()
+    value = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    forged = base64.urlsafe_b64encode(json.dumps(["relevance", "many", value[2]]).encode()).decode()
+    response = await harness.http.get("/v1/tips", params={"q": "报价", "cursor": forged})
+    assert (response.status_code, response.json()["code"]) == (400, "bad_cursor")
