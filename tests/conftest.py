@@ -156,3 +156,18 @@ async def marketplace(infra: Any, ledger: RunningService) -> AsyncIterator[Runni
 async def http_marketplace(marketplace: RunningService) -> AsyncIterator[httpx.AsyncClient]:
     async with marketplace.client() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def metrics(infra: Any) -> AsyncIterator[RunningService]:
+    """metrics, counting every domain event published from now on (one group over all its topics)."""
+    from metrics.events import CONSUMED_TOPICS
+    from metrics.main import create_app
+    from metrics.settings import MetricsSettings
+
+    settings = e2e_settings(infra, MetricsSettings, "metrics", "metrics", refresh_seconds=3600)
+    # its group reads every topic: positioned on all of them at once (one by one takes a second each)
+    await asyncio.gather(*(position_group_at_end(infra.kafka_bootstrap, settings.consumer_group, topic.name)
+                           for topic in CONSUMED_TOPICS))
+    async for service in run_service("metrics", create_app(settings)):
+        yield service

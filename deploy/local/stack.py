@@ -81,6 +81,16 @@ SERVICES: list[dict] = [
         ],
         "health": "http://127.0.0.1:{port}/healthz",
     },
+    {
+        "name": "metrics",
+        "port": 8105,
+        "port_env": "TELESALES_METRICS_PORT",
+        "command": [
+            "{python}", "-m", "uvicorn", "--factory", "metrics.main:create_app_from_env",
+            "--host", "127.0.0.1", "--port", "{port}",
+        ],
+        "health": "http://127.0.0.1:{port}/healthz",
+    },
 ]
 
 HOST = "127.0.0.1"
@@ -590,6 +600,8 @@ def service_env(svc: Service) -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     if svc.name == "marketplace":  # redemptions go to the ledger's HTTP API, wherever this stack runs it
         env.setdefault("MARKETPLACE_LEDGER_URL", f"http://{HOST}:{_port('TELESALES_LEDGER_PORT', 8103)}")
+        # the struggle push reads an agent's funnel rates from the metrics service's HTTP API
+        env.setdefault("MARKETPLACE_METRICS_URL", f"http://{HOST}:{_port('TELESALES_METRICS_PORT', 8105)}")
     return env
 
 

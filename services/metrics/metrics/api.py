@@ -1,0 +1,172 @@
+"""HTTP API of metrics: the detail that does not belong on /metrics. Every route works within one tenant
+(header X-Tenant-Id) and answers JSON, or CSV with `Accept: text/csv` or `?format=csv`. Days are ISO
+dates in the floor's time zone; a range defaults to the last 30 days up to today. Errors are
+problem+json with a stable `code`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from telesales_contracts.roster import Identifier
+from telesales_runtime.errors import DomainError
+from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
+
+from .service import GROUPINGS, MetricsService
+
+funnels_router = APIRouter(prefix="/v1/funnels", tags=["funnels"])
+agents_router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+Metrics = Annotated[MetricsService, Depends(from_app_state("metrics"))]
+First = Annotated[date | None, Query(alias="from", description="First day (ISO date); default: 30 days before `to`.")]
+Last = Annotated[date | None, Query(alias="to", description="Last day (ISO date); default: today.")]
+Period = Annotated[Literal["day", "week", "range"], Query(description="Rows per day, per ISO week, or one for the "
+                                                          "whole range.")]
+Format = Annotated[Literal["json", "csv"] | None, Query(description="csv, or send Accept: text/csv.")]
+By = Annotated[str | None, Query(description="Comma-separated labels to group by.")]
+
+DEFAULT_DAYS = 30
+_STATUS = {"bad_range": 422, "range_too_long": 422, "bad_grouping": 422}
+
+
+def _range(metrics: MetricsService, first: date | None, last: date | None, default_days: int = DEFAULT_DAYS
+           ) -> tuple[str, str]:
+    try:
+        return metrics.days(first, last, default_days)
+    except DomainError as error:
+        raise domain_problem(error, _STATUS) from error
+
+
+def _grouping(family: str, by: str | None) -> list[str]:
+    wanted = [part.strip() for part in (by or "").split(",") if part.strip()]
+    allowed = GROUPINGS[family]
+    unknown = [name for name in wanted if name not in allowed]
+    if unknown:
+        raise Problem(422, "Bad grouping", f"group by any of {', '.join(allowed)}; not {', '.join(unknown)}",
+                      code="bad_grouping")
+    return [name for name in allowed if name in wanted]
+
+
+def _wants_csv(request: Request, format_: str | None) -> bool:
+    if format_ is not None:
+        return format_ == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested JSON value as one flat row: keys joined with dots (lists of step rows become
+    `<step>.count`, ...)."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}{key}."))
+        return out
+    if isinstance(value, list) and all(isinstance(item, Mapping) and "step" in item for item in value):
+        out = {}
+        for item in value:
+            out.update(flatten({k: v for k, v in item.items() if k != "step"}, f"{prefix}{item['step']}."))
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def csv_response(rows: Iterable[Mapping[str, Any]], filename: str) -> Response:
+    flat = [flatten(row) for row in rows]
+    columns: list[str] = []
+    for row in flat:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(flat)
+    return Response(buffer.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+
+
+def answer(request: Request, format_: str | None, body: dict[str, Any], rows: Sequence[Mapping[str, Any]],
+           filename: str) -> Response:
+    if _wants_csv(request, format_):
+        return csv_response(rows, filename)
+    return JSONResponse(body)
+
+
+@funnels_router.get("/leads", summary="The lead funnel: total -> valid -> intent -> agreed visit -> actual visit -> "
+                    "plan -> paid, with step-to-step rates and rates over total")
+async def lead_funnel(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+                      period: Period = "day", by: By = None, business_line: str | None = None,
+                      channel: str | None = None, team: str | None = None, format: Format = None) -> Response:
+    start, end = _range(metrics, first, last)
+    groups = _grouping("funnel", by)
+    rows = await metrics.lead_funnel(tenant, start, end, period, groups,
+                                     {"business_line": business_line, "channel": channel, "team": team})
+    return answer(request, format, {"from": start, "to": end, "period": period, "by": groups, "rows": rows}, rows,
+                  "lead-funnel")
+
+
+@funnels_router.get("/calls", summary="Calls: placed, connected, effective (>= 60 s), deep (>= 180 s), leads with "
+                    "several effective calls, talk time, time to first call; by team")
+async def call_funnel(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+                      period: Period = "day", by: By = None, team: str | None = None,
+                      format: Format = None) -> Response:
+    start, end = _range(metrics, first, last)
+    groups = _grouping("calls", by)
+    rows = await metrics.call_funnel(tenant, start, end, period, groups, {"team": team})
+    return answer(request, format, {"from": start, "to": end, "period": period, "by": groups, "rows": rows}, rows,
+                  "calls")
+
+
+@funnels_router.get("/pool", summary="Pool operations: received, assigned, claimed, returned, reclaimed (not "
+                    "processed / not converted), closed, won; processing rate, first pass and repeat, holders "
+                    "before a win")
+async def pool_operations(request: Request, tenant: Tenant, metrics: Metrics, first: First = None,
+                          last: Last = None, period: Period = "day", by: By = None, business_line: str | None = None,
+                          team: str | None = None, format: Format = None) -> Response:
+    start, end = _range(metrics, first, last)
+    groups = _grouping("pool", by)
+    rows = await metrics.pool_operations(tenant, start, end, period, groups,
+                                         {"business_line": business_line, "team": team})
+    return answer(request, format, {"from": start, "to": end, "period": period, "by": groups, "rows": rows}, rows,
+                  "pool")
+
+
+@funnels_router.get("/marketplace", summary="The marketplace's double funnel: users (visit -> buy -> learn -> rate "
+                    "-> forward) and tips (review pass, purchase, learning, forward, rewatch rates); daily-active "
+                    "and re-learn rates")
+async def marketplace(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+                      period: Period = "day", format: Format = None) -> Response:
+    start, end = _range(metrics, first, last)
+    body = await metrics.marketplace(tenant, start, end, period)
+    return answer(request, format, {"from": start, "to": end, "period": period, **body}, body["rows"], "marketplace")
+
+
+@funnels_router.get("/tips", summary="Each tip's funnel (all time): review pass, purchase, learning, forward and "
+                    "rewatch rates")
+async def tip_funnel(request: Request, tenant: Tenant, metrics: Metrics,
+                     sort: Annotated[Literal["purchases", "visits", "learned", "forwards", "ratings"],
+                                     Query()] = "purchases",
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Format = None) -> Response:
+    rows = await metrics.tip_funnel(tenant, limit, sort)
+    return answer(request, format, {"sort": sort, "rows": rows}, rows, "tips")
+
+
+@funnels_router.get("/training", summary="Training effect: call and conversion indicators of deep learners, "
+                    "learners and agents who did not learn")
+async def training(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+                   format: Format = None) -> Response:
+    start, end = _range(metrics, first, last)
+    rows = await metrics.training_effect(tenant, start, end)
+    return answer(request, format, {"from": start, "to": end, "rows": rows}, rows, "training")
+
+
+@agents_router.get("/{agent_id}/indicators", summary="An agent's call and funnel indicators per day and in total, "
+                   "with the rates the marketplace's struggle push compares (the agent's and its team's)")
+async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, metrics: Metrics, first: First = None,
+                     last: Last = None, format: Format = None) -> Response:
+    start, end = _range(metrics, first, last, metrics.settings.indicator_days)
+    body = await metrics.indicators(tenant, agent_id, start, end)
+    return answer(request, format, body, body["days"], f"indicators-{agent_id}")

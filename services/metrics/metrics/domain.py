@@ -1,0 +1,862 @@
+"""What the metrics service counts, as pure functions and value classes (no I/O).
+
+A batch of events (every consumed topic together) is applied, in the order of their own times, to the
+states of the leads, agents, users and user-tip pairs it names (read from MongoDB by the service) and
+turns into counter increments. A counter lives in a document per tenant, family, period and labels
+(`CounterKey`); the periods are the day of the event in the floor's time zone and `all` (all time). Weeks
+are the sums of their days: every step counted here is counted once, on the day it happened, so sums
+over days are exact.
+
+The lead funnel counts a lead at a step once, the first time it gets there (reaching a step counts the
+steps before it too, so the funnel never widens): total -> valid -> intent -> agreed_visit ->
+actual_visit -> plan -> paid. The marketplace's user funnel counts a user at a step the first time
+(visit -> buy -> learn -> rate -> forward), and the tip funnel a user-tip pair the first time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from telesales_contracts import topics as t
+from telesales_contracts.activity import FUNNEL_ORDER
+from telesales_contracts.leads import Channel
+
+# ---- vocabulary --------------------------------------------------------------------------------------------
+
+LEAD_STEPS: tuple[str, ...] = ("total", *(s.value for s in FUNNEL_ORDER))  # total, valid, ..., paid
+FUNNEL_FIELDS: tuple[str, ...] = (*LEAD_STEPS, "received", "rejected")
+USER_STEPS: tuple[str, ...] = ("visit", "buy", "learn", "rate", "forward")
+TIP_STEPS: tuple[str, ...] = ("visited", "bought", "learned", "rewatched", "rated", "forwarded")
+COHORTS: tuple[str, ...] = ("deep", "learner", "none")
+POOL_OPERATIONS: tuple[str, ...] = ("created", "assigned", "claimed", "returned", "reclaimed_not_processed",
+                                    "reclaimed_not_converted", "closed", "won", "merged", "reclaim_warning",
+                                    "complaint", "hot_lead")
+CALL_FIELDS: tuple[str, ...] = ("outbound", "connected", "effective", "deep", "talk_seconds", "multi_effective_leads")
+CHANNELS: frozenset[str] = frozenset(c.value for c in Channel)
+
+NONE = "none"  # a lead nobody holds, an agent not on the roster: the team label
+UNKNOWN = "unknown"  # a lead whose qualification was not seen: its business line and channel
+ALL = "all"  # the period of all-time counters
+
+# Histogram buckets (upper bounds, seconds or holders); the last bucket is +Inf.
+CALL_DURATION_BUCKETS: tuple[float, ...] = (10, 30, 60, 120, 180, 300, 600, 1200, 1800)
+FIRST_CALL_BUCKETS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400)
+HOLDER_BUCKETS: tuple[float, ...] = (1, 2, 3, 4, 5, 8)
+
+# Counter families: the labels of their documents.
+FAMILY_DIMS: dict[str, tuple[str, ...]] = {
+    "funnel": ("business_line", "channel", "team"),
+    "pool": ("business_line", "team"),
+    "calls": ("team",),
+    "agent": ("agent",),
+    "training": ("cohort",),
+    "market": (),
+    "tip": ("tip",),
+    "floor": (),
+    "dead_letters": ("service", "topic"),
+}
+# Families kept per day (besides all time); the others only all time (`agent`: only per day).
+DAILY = frozenset({"funnel", "pool", "calls", "agent", "training", "market", "floor", "dead_letters"})
+ALL_TIME = frozenset(FAMILY_DIMS) - {"agent"}
+
+
+def bucket_field(prefix: str, value: float, bounds: Sequence[float]) -> str:
+    """The counter field of the (non-cumulative) histogram bucket `value` falls in: `prefix:<bound>` or
+    `prefix:inf`."""
+    for bound in bounds:
+        if value <= bound:
+            return f"{prefix}:{bound:g}"
+    return f"{prefix}:inf"
+
+
+def bucket_fields(prefix: str, bounds: Sequence[float]) -> list[str]:
+    return [*(f"{prefix}:{b:g}" for b in bounds), f"{prefix}:inf"]
+
+
+# ---- time -------------------------------------------------------------------------------------------------
+
+
+def aware(value: datetime) -> datetime:
+    """A time with an offset (a naive one is taken as UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def day_of(at: datetime, tz: ZoneInfo) -> str:
+    """ISO date of `at` in the floor's time zone."""
+    return aware(at).astimezone(tz).date().isoformat()
+
+
+@functools.lru_cache(maxsize=4096)
+def iso_week(day: str) -> str:
+    year, week, _ = date.fromisoformat(day).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def days_between(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, rounded to 6 places; None when there is nothing to divide by."""
+    return round(numerator / denominator, 6) if denominator else None
+
+
+# ---- counters ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CounterKey:
+    tenant: str
+    family: str
+    period: str  # an ISO date, or "all"
+    labels: tuple[str, ...]  # in the order of FAMILY_DIMS[family]
+
+    @property
+    def dims(self) -> dict[str, str]:
+        return dict(zip(FAMILY_DIMS[self.family], self.labels, strict=True))
+
+
+Increments = dict[CounterKey, Counter[str]]
+
+
+# ---- states -------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LeadState:
+    business_line: str = UNKNOWN
+    channel: str = UNKNOWN
+    qualified: bool = False  # lead-intake's qualification was counted (pool: created)
+    steps: int = 0  # bit i: LEAD_STEPS[i] counted
+    holder: str | None = None
+    team: str = NONE  # the holder's team
+    holder_at: datetime | None = None  # time of the holder change that set `holder`
+    holders: int = 0  # holdings so far (assigned + claimed)
+    since: datetime | None = None  # start of the current holding
+    processed: bool = False  # the current holder called it
+    effective: int = 0  # effective calls, counted up to 2
+
+
+@dataclass(slots=True)
+class AgentState:
+    team: str | None = None
+    business_line: str | None = None
+    role: str | None = None
+    grade: str | None = None
+    active: bool = True
+    cohort: str = "none"  # none, learner (learned a tip), deep (flagged deep learner)
+    roster_at: datetime | None = None  # time of the roster record applied
+
+
+@dataclass(slots=True)
+class UserState:
+    steps: int = 0  # bit i: USER_STEPS[i] reached
+    holding: bool = False  # holds coins
+    holding_at: datetime | None = None
+    reclaimed_at: datetime | None = None  # last reclaim of the user's coins
+    relearned: bool = False  # came back after a reclaim
+
+
+@dataclass(slots=True)
+class UserTipState:
+    steps: int = 0  # bit i: TIP_STEPS[i] reached
+
+
+@functools.cache
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def state_doc(state: Any) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in _field_names(type(state))}
+
+
+def state_from(cls: type[Any], doc: Mapping[str, Any] | None) -> Any:
+    if doc is None:
+        return cls()
+    return cls(**{name: doc[name] for name in _field_names(cls) if name in doc})
+
+
+# ---- the batch ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One event to apply: its topic, tenant, id, own time (when it happened) and data."""
+
+    topic: str
+    tenant: str
+    event_id: str
+    at: datetime
+    data: BaseModel
+
+
+@dataclass
+class Needs:
+    """The states a batch reads, per kind: ids within the tenant (user-tip pairs as (user, tip))."""
+
+    leads: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+    user_tips: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass
+class World:
+    """The states of one tenant that a batch reads and changes; `changed` names what to write back."""
+
+    leads: dict[str, LeadState] = field(default_factory=dict)
+    agents: dict[str, AgentState] = field(default_factory=dict)
+    users: dict[str, UserState] = field(default_factory=dict)
+    user_tips: dict[tuple[str, str], UserTipState] = field(default_factory=dict)
+    tips: dict[str, dict[str, Any]] = field(default_factory=dict)  # facts of tips to set (no read)
+    changed: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
+
+    def lead(self, lead_id: str) -> LeadState:
+        return self.leads.setdefault(lead_id, LeadState())
+
+    def agent(self, agent_id: str) -> AgentState:
+        return self.agents.setdefault(agent_id, AgentState())
+
+    def user(self, user_id: str) -> UserState:
+        return self.users.setdefault(user_id, UserState())
+
+    def user_tip(self, user_id: str, tip_id: str) -> UserTipState:
+        return self.user_tips.setdefault((user_id, tip_id), UserTipState())
+
+    def touch(self, kind: str, key: Any) -> None:
+        self.changed[kind].add(key)
+
+
+@dataclass(frozen=True)
+class Rules:
+    tz: ZoneInfo
+    effective_call_seconds: int = 60
+    deep_call_seconds: int = 180
+
+
+# The time each topic's events happened at (their own field, else the envelope's time).
+EVENT_TIME: dict[str, Callable[[Any], datetime | None]] = {
+    t.LEADS_QUALIFIED.name: lambda d: d.touch.received_at,
+    t.LEADS_MERGED.name: lambda d: d.touch.received_at,
+    t.LEADS_REJECTED.name: lambda d: d.touch.received_at,
+    t.LEADS_SIGNAL.name: lambda d: d.occurred_at,
+    t.CALLS_LOGGED.name: lambda d: d.started_at,
+    **{topic.name: (lambda d: d.at) for topic in t.HOLDER_CHANGE_TOPICS},
+    t.ALLOCATION_HOT_LEAD.name: lambda d: d.occurred_at,
+    t.LEDGER_TRANSFER_POSTED.name: lambda d: d.posted_at,
+    t.LEDGER_TRANSFER_REJECTED.name: lambda d: d.rejected_at,
+    t.LEDGER_COINS_ALLOCATED.name: lambda d: d.allocated_at,
+    t.LEDGER_COINS_RECLAIMED.name: lambda d: d.reclaimed_at,
+    t.LEDGER_COINS_REDEEMED.name: lambda d: d.redeemed_at,
+    t.LEDGER_BONUS_AWARDED.name: lambda d: d.drawn_at,
+    t.LEDGER_TRANSFER_RECORDED.name: lambda d: d.at,
+    t.LEDGER_REALLOCATION_DECIDED.name: lambda d: d.decided_at,
+    t.MARKETPLACE_TIP_SUBMITTED.name: lambda d: d.submitted_at,
+    t.MARKETPLACE_TIP_REVIEWED.name: lambda d: d.reviewed_at,
+    t.MARKETPLACE_TIP_LISTED.name: lambda d: d.listed_at,
+    t.MARKETPLACE_TIP_DELISTED.name: lambda d: d.delisted_at,
+    t.MARKETPLACE_PURCHASE_REQUESTED.name: lambda d: d.requested_at,
+    t.MARKETPLACE_PURCHASE_COMPLETED.name: lambda d: d.completed_at,
+    t.MARKETPLACE_PURCHASE_REFUSED.name: lambda d: d.refused_at,
+    t.MARKETPLACE_TIP_VISITED.name: lambda d: d.visited_at,
+    t.MARKETPLACE_LEARN_PROGRESSED.name: lambda d: d.at,
+    t.MARKETPLACE_TIP_RATED.name: lambda d: d.rated_at,
+    t.MARKETPLACE_TIP_FORWARDED.name: lambda d: d.forwarded_at,
+    t.MARKETPLACE_DAILY_ACTIVE.name: lambda d: d.at,
+    t.MARKETPLACE_DEEP_LEARNER_FLAGGED.name: lambda d: d.flagged_at,
+    t.MARKETPLACE_STRUGGLE_RECOMMENDED.name: lambda d: d.recommended_at,
+}
+
+
+def fact_time(topic: str, data: BaseModel, envelope_time: datetime) -> datetime:
+    """When the event happened: its own time field where the contract has one, else the envelope's."""
+    getter = EVENT_TIME.get(topic)
+    return aware(getter(data) if getter is not None else envelope_time)  # type: ignore[arg-type]
+
+
+def _lead_of(d: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    return d.lead_id, getattr(d, "agent_id", None), None, None
+
+
+def _market_user(user: str) -> Callable[[Any], tuple[str | None, str | None, str | None, str | None]]:
+    """A marketplace event's user (also an agent: learning moves the cohort) and tip."""
+    return lambda d: (None, getattr(d, user), getattr(d, user), getattr(d, "tip_id", None))
+
+
+# What a topic's event reads: (lead, agent, user, tip) ids, any of them None.
+_READS: dict[str, Callable[[Any], tuple[str | None, str | None, str | None, str | None]]] = {
+    **{topic: _lead_of for topic in (t.LEADS_QUALIFIED.name, t.LEADS_MERGED.name, t.LEADS_OUTCOME.name,
+                                     t.LEADS_STAGE_CHANGED.name, t.LEADS_COMPLAINT.name, t.CALLS_LOGGED.name,
+                                     t.ALLOCATION_RECLAIM_WARNING.name, t.ALLOCATION_HOT_LEAD.name,
+                                     *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
+    t.LEADS_SIGNAL.name: lambda d: (d.lead_id, None, None, None),
+    t.AGENTS_CHANGED.name: lambda d: (None, d.agent_id, None, None),
+    t.AGENTS_GRADED.name: lambda d: (None, d.agent_id, None, None),
+    t.LEDGER_TRANSFER_POSTED.name: lambda d: (None, None, d.buyer_id, None),
+    t.LEDGER_COINS_ALLOCATED.name: lambda d: (None, None, d.user_id, None),
+    t.LEDGER_COINS_RECLAIMED.name: lambda d: (None, None, d.user_id, None),
+    **{topic.name: _market_user("user_id") for topic in (t.MARKETPLACE_TIP_VISITED, t.MARKETPLACE_LEARN_PROGRESSED,
+                                                         t.MARKETPLACE_TIP_RATED, t.MARKETPLACE_DAILY_ACTIVE,
+                                                         t.MARKETPLACE_DEEP_LEARNER_FLAGGED)},
+    t.MARKETPLACE_PURCHASE_REQUESTED.name: _market_user("buyer_id"),
+    t.MARKETPLACE_PURCHASE_COMPLETED.name: _market_user("buyer_id"),
+    t.MARKETPLACE_TIP_FORWARDED.name: _market_user("from_user_id"),
+}
+
+
+def needs(facts: Iterable[Fact]) -> dict[str, Needs]:
+    """What each tenant's states a batch reads (agents holding the leads are added once they are read)."""
+    out: dict[str, Needs] = defaultdict(Needs)
+    for fact in facts:
+        n = out[fact.tenant]  # every tenant of the batch gets a world, even one with nothing to read
+        reads = _READS.get(fact.topic)
+        if reads is None:
+            continue
+        lead, agent, user, tip = reads(fact.data)
+        if lead is not None:
+            n.leads.add(lead)
+        if agent is not None:
+            n.agents.add(agent)
+        if user is not None:
+            n.users.add(user)
+            if tip is not None:
+                n.user_tips.add((user, tip))
+    return out
+
+
+class Batch:
+    """Applies the facts of a batch to the worlds of their tenants, collecting counter increments."""
+
+    def __init__(self, rules: Rules, worlds: Mapping[str, World]) -> None:
+        self.rules = rules
+        self.worlds = worlds
+        self.increments: Increments = defaultdict(Counter)
+        self._handlers: dict[str, Callable[[World, Fact, str], None]] = {
+            t.LEADS_QUALIFIED.name: self._qualified,
+            t.LEADS_MERGED.name: self._merged,
+            t.LEADS_REJECTED.name: self._rejected,
+            t.LEADS_OUTCOME.name: self._outcome,
+            t.LEADS_STAGE_CHANGED.name: self._stage_changed,
+            t.LEADS_COMPLAINT.name: self._complaint,
+            t.LEADS_SIGNAL.name: self._signal,
+            t.CALLS_LOGGED.name: self._call,
+            t.AGENTS_CHANGED.name: self._agent_changed,
+            t.AGENTS_GRADED.name: self._agent_graded,
+            t.ALLOCATION_ASSIGNED.name: self._taken,
+            t.ALLOCATION_CLAIMED.name: self._taken,
+            t.ALLOCATION_RETURNED.name: self._released,
+            t.ALLOCATION_RECLAIMED.name: self._released,
+            t.ALLOCATION_CLOSED.name: self._released,
+            t.ALLOCATION_WON.name: self._won,
+            t.ALLOCATION_RECLAIM_WARNING.name: self._reclaim_warning,
+            t.ALLOCATION_HOT_LEAD.name: self._hot_lead,
+            t.LEDGER_TRANSFER_POSTED.name: self._transfer_posted,
+            t.LEDGER_TRANSFER_REJECTED.name: self._transfer_rejected,
+            t.LEDGER_COINS_ALLOCATED.name: self._coins_allocated,
+            t.LEDGER_COINS_RECLAIMED.name: self._coins_reclaimed,
+            t.LEDGER_COINS_REDEEMED.name: self._coins_redeemed,
+            t.LEDGER_BONUS_AWARDED.name: self._bonus,
+            t.LEDGER_TRANSFER_RECORDED.name: self._transfer_recorded,
+            t.LEDGER_REALLOCATION_DECIDED.name: self._reallocation,
+            t.MARKETPLACE_TIP_SUBMITTED.name: self._tip_submitted,
+            t.MARKETPLACE_TIP_REVIEWED.name: self._tip_reviewed,
+            t.MARKETPLACE_TIP_LISTED.name: self._tip_listed,
+            t.MARKETPLACE_TIP_DELISTED.name: self._tip_delisted,
+            t.MARKETPLACE_PURCHASE_REQUESTED.name: self._purchase_requested,
+            t.MARKETPLACE_PURCHASE_COMPLETED.name: self._purchase_completed,
+            t.MARKETPLACE_PURCHASE_REFUSED.name: self._purchase_refused,
+            t.MARKETPLACE_TIP_VISITED.name: self._visited,
+            t.MARKETPLACE_LEARN_PROGRESSED.name: self._learned,
+            t.MARKETPLACE_TIP_RATED.name: self._rated,
+            t.MARKETPLACE_TIP_FORWARDED.name: self._forwarded,
+            t.MARKETPLACE_DAILY_ACTIVE.name: self._daily_active,
+            t.MARKETPLACE_DEEP_LEARNER_FLAGGED.name: self._deep_learner,
+            t.MARKETPLACE_STRUGGLE_RECOMMENDED.name: self._struggle,
+            t.DEAD_LETTERS.name: self._dead_letter,
+        }
+
+    @staticmethod
+    def consumed() -> frozenset[str]:
+        """The topics a batch knows how to count."""
+        return frozenset(Batch(Rules(ZoneInfo("UTC")), {})._handlers)
+
+    def apply(self, facts: Sequence[Fact]) -> Increments:
+        """Apply the facts in the order of their own times (arrival order among equal times); the counter
+        increments of their days and of all time."""
+        tz, days = self.rules.tz, {}
+        for fact in sorted(facts, key=lambda f: f.at):
+            day = days.get(fact.at)
+            if day is None:
+                day = days[fact.at] = day_of(fact.at, tz)
+            self._handlers[fact.topic](self.worlds[fact.tenant], fact, day)
+        return by_period(self.increments)
+
+    # ---- counting --------------------------------------------------------------------------------------
+
+    def count(self, tenant: str, family: str, day: str, labels: tuple[str, ...], amounts: Mapping[str, int]) -> None:
+        """Add `amounts` to the family's counters of `day` (see by_period for the periods kept)."""
+        counter = self.increments[CounterKey(tenant, family, day, labels)]
+        for name, amount in amounts.items():
+            if amount:
+                counter[name] += amount
+
+    def _agent_count(self, world: World, tenant: str, agent_id: str | None, day: str,
+                     amounts: Mapping[str, int]) -> None:
+        """Count for an agent (per day) and for the agent's learning cohort."""
+        if agent_id is None:
+            return
+        self.count(tenant, "agent", day, (agent_id,), amounts)
+        self.count(tenant, "training", day, (world.agent(agent_id).cohort,), amounts)
+
+    def _pool(self, world: World, fact: Fact, day: str, business_line: str, team: str | None,
+              operation: str, **more: int) -> None:
+        self.count(fact.tenant, "pool", day, (business_line, team or NONE), {operation: 1, **more})
+
+    def _team_of(self, world: World, agent_id: str | None, fallback: str = NONE) -> str:
+        if agent_id is None:
+            return fallback
+        return world.agent(agent_id).team or fallback
+
+    # ---- the lead funnel ---------------------------------------------------------------------------------
+
+    def _reach(self, world: World, fact: Fact, day: str, lead_id: str, step: str, agent_id: str | None) -> None:
+        """The lead got to `step`: count it, and the steps before it, where it was not counted yet; the
+        agent credited (and their cohort) gets the steps after `total`."""
+        lead = world.lead(lead_id)
+        index = LEAD_STEPS.index(step)
+        wanted = (1 << (index + 1)) - 1  # this step and every one before it
+        new = wanted & ~lead.steps
+        if not new:
+            return
+        lead.steps |= new
+        world.touch("leads", lead_id)
+        team = lead.team if lead.holder is not None else self._team_of(world, agent_id)
+        reached = {name: 1 for i, name in enumerate(LEAD_STEPS) if new >> i & 1}
+        self.count(fact.tenant, "funnel", day, (lead.business_line, lead.channel, team), reached)
+        reached.pop("total", None)
+        self._agent_count(world, fact.tenant, agent_id, day, reached)
+
+    def _qualified(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        lead = world.lead(d.lead_id)
+        if lead.qualified:
+            return
+        lead.qualified = True
+        if lead.business_line == UNKNOWN or lead.channel == UNKNOWN:
+            lead.business_line, lead.channel = d.business_line, d.channel.value
+        world.touch("leads", d.lead_id)
+        self._pool(world, fact, day, lead.business_line, NONE, "created")
+        self._reach(world, fact, day, d.lead_id, "total", None)
+
+    def _merged(self, world: World, fact: Fact, day: str) -> None:
+        lead = world.lead(fact.data.lead_id)
+        self._pool(world, fact, day, lead.business_line, lead.team if lead.holder else NONE, "merged")
+
+    def _rejected(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        self.count(fact.tenant, "funnel", day, (d.business_line, d.channel.value, NONE), {"total": 1, "rejected": 1})
+
+    def _stage_changed(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        if d.funnel_step is not None:
+            self._reach(world, fact, day, d.lead_id, d.funnel_step.value, d.agent_id or world.lead(d.lead_id).holder)
+
+    def _outcome(self, world: World, fact: Fact, day: str) -> None:
+        if fact.data.outcome == "won":
+            lead = world.lead(fact.data.lead_id)
+            if lead.business_line == UNKNOWN and fact.data.business_line:
+                lead.business_line = fact.data.business_line
+                world.touch("leads", fact.data.lead_id)
+            self._reach(world, fact, day, fact.data.lead_id, "paid", lead.holder)
+
+    def _complaint(self, world: World, fact: Fact, day: str) -> None:
+        lead = world.lead(fact.data.lead_id)
+        self._pool(world, fact, day, lead.business_line, lead.team if lead.holder else NONE, "complaint")
+
+    def _signal(self, world: World, fact: Fact, day: str) -> None:
+        self.count(fact.tenant, "floor", day, (), {f"signal:{fact.data.kind.value}": 1})
+
+    # ---- holders (pool operations) ----------------------------------------------------------------------
+
+    def _learn_agent(self, world: World, agent_id: str, team: str | None, business_line: str) -> None:
+        """What a holder change tells about an agent the roster has not: its team and business line."""
+        agent = world.agent(agent_id)
+        if agent.roster_at is None and (agent.team != team or agent.business_line != business_line):
+            agent.team, agent.business_line = team, business_line
+            world.touch("agents", agent_id)
+
+    def _holder_update(self, world: World, lead_id: str, d: Any) -> LeadState | None:
+        """The lead, when this holder change is not older than the one it holds now (else None)."""
+        lead = world.lead(lead_id)
+        if lead.business_line == UNKNOWN:
+            lead.business_line = d.business_line
+            world.touch("leads", lead_id)
+        at = aware(d.at)
+        if lead.holder_at is not None and at < lead.holder_at:
+            return None
+        lead.holder_at = at
+        world.touch("leads", lead_id)
+        return lead
+
+    def _taken(self, world: World, fact: Fact, day: str) -> None:
+        """assigned (分配) or claimed (捞取): a new holding."""
+        d = fact.data
+        self._learn_agent(world, d.agent_id, d.team_id, d.business_line)
+        team = d.team_id or NONE
+        operation = "assigned" if fact.topic == t.ALLOCATION_ASSIGNED.name else "claimed"
+        self._pool(world, fact, day, d.business_line, team, operation)
+        self._agent_count(world, fact.tenant, d.agent_id, day, {"received": 1})
+        lead = world.lead(d.lead_id)
+        first = lead.holders == 0
+        lead.holders += 1
+        world.touch("leads", d.lead_id)
+        if first:
+            self.count(fact.tenant, "funnel", day, (d.business_line, lead.channel, team), {"received": 1})
+        if self._holder_update(world, d.lead_id, d) is not None:
+            lead.holder, lead.team, lead.since, lead.processed = d.agent_id, team, aware(d.at), False
+
+    def _released(self, world: World, fact: Fact, day: str) -> None:
+        """returned (退回), reclaimed (回收: not processed or not converted) or closed (关单)."""
+        d = fact.data
+        if fact.topic == t.ALLOCATION_RECLAIMED.name:
+            operation = f"reclaimed_{d.kind.value}"
+        else:
+            operation = "returned" if fact.topic == t.ALLOCATION_RETURNED.name else "closed"
+        self._pool(world, fact, day, d.business_line, d.team_id, operation)
+        lead = self._holder_update(world, d.lead_id, d)
+        if lead is not None and lead.holder == d.agent_id:
+            lead.holder, lead.team, lead.since, lead.processed = None, NONE, None, False
+
+    def _won(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        lead = world.lead(d.lead_id)
+        holders = max(1, lead.holders)
+        self._pool(world, fact, day, d.business_line, d.team_id, "won", won_fen=d.amount_fen,
+                   **{bucket_field("won_holders", holders, HOLDER_BUCKETS): 1, "won_holders_sum": holders})
+        self._agent_count(world, fact.tenant, d.agent_id, day, {"won": 1, "won_fen": d.amount_fen})
+        self._reach(world, fact, day, d.lead_id, "paid", d.agent_id)
+        updated = self._holder_update(world, d.lead_id, d)
+        if updated is not None and updated.holder == d.agent_id:
+            updated.holder, updated.team, updated.since = None, NONE, None
+
+    def _reclaim_warning(self, world: World, fact: Fact, day: str) -> None:
+        lead = world.lead(fact.data.lead_id)
+        self._pool(world, fact, day, lead.business_line, lead.team if lead.holder else NONE, "reclaim_warning")
+
+    def _hot_lead(self, world: World, fact: Fact, day: str) -> None:
+        lead = world.lead(fact.data.lead_id)
+        self._pool(world, fact, day, lead.business_line, lead.team if lead.holder else NONE, "hot_lead")
+        self.count(fact.tenant, "floor", day, (), {f"hot_lead:{fact.data.kind.value}": 1})
+
+    # ---- calls ---------------------------------------------------------------------------------------------
+
+    def _call(self, world: World, fact: Fact, day: str) -> None:
+        d, rules = fact.data, self.rules
+        lead = world.lead(d.lead_id)
+        held = lead.holder == d.agent_id
+        team = self._team_of(world, d.agent_id, lead.team if held else NONE)
+        effective = d.connected and d.duration_seconds >= rules.effective_call_seconds
+        amounts: dict[str, int] = {"outbound": 1}
+        if d.connected:
+            amounts.update(connected=1, talk_seconds=d.duration_seconds,
+                           effective=int(effective), deep=int(d.duration_seconds >= rules.deep_call_seconds))
+        if effective and lead.effective < 2:
+            lead.effective += 1
+            world.touch("leads", d.lead_id)
+            if lead.effective == 2:
+                amounts["multi_effective_leads"] = 1
+        started = aware(d.started_at)
+        processed: dict[str, int] = {}
+        if held and not lead.processed and (lead.since is None or started >= lead.since):
+            lead.processed = True
+            world.touch("leads", d.lead_id)
+            processed["processed"] = 1
+            pass_ = "processed_first" if lead.holders <= 1 else "processed_repeat"
+            self._pool(world, fact, day, lead.business_line, lead.team, pass_)
+            if lead.since is not None:
+                delay = (started - lead.since).total_seconds()
+                amounts[bucket_field("first_call", delay, FIRST_CALL_BUCKETS)] = 1
+                amounts["first_call_sum"] = round(delay)
+        team_amounts = dict(amounts)
+        if d.connected:
+            team_amounts[bucket_field("duration", d.duration_seconds, CALL_DURATION_BUCKETS)] = 1
+            team_amounts["duration_sum"] = d.duration_seconds
+        self.count(fact.tenant, "calls", day, (team,), team_amounts)
+        self._agent_count(world, fact.tenant, d.agent_id, day,
+                          {k: v for k, v in {**amounts, **processed}.items() if k in AGENT_FIELDS})
+
+    # ---- roster ----------------------------------------------------------------------------------------------
+
+    def _agent_changed(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        agent = world.agent(d.agent_id)
+        if agent.roster_at is not None and fact.at < agent.roster_at:
+            return  # an older record arriving late
+        agent.team, agent.business_line, agent.role, agent.active = (d.team_id, d.business_line, d.role.value,
+                                                                     d.active)
+        agent.roster_at = fact.at
+        world.touch("agents", d.agent_id)
+
+    def _agent_graded(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        agent = world.agent(d.agent_id)
+        agent.grade = d.grade
+        if agent.team is None and d.team_id:
+            agent.team = d.team_id
+        world.touch("agents", d.agent_id)
+
+    # ---- marketplace: users, tips, learning ----------------------------------------------------------------
+
+    def _market(self, fact: Fact, day: str, amounts: Mapping[str, int]) -> None:
+        self.count(fact.tenant, "market", day, (), amounts)
+
+    def _user_step(self, world: World, fact: Fact, day: str, user_id: str, step: str) -> None:
+        """A user's activity: the step counted the first time, and a comeback after a reclaim noticed."""
+        user = world.user(user_id)
+        bit = 1 << USER_STEPS.index(step)
+        if not user.steps & bit:
+            user.steps |= bit
+            world.touch("users", user_id)
+            self._market(fact, day, {f"users:{step}": 1})
+        self._came_back(world, fact, day, user_id)
+
+    def _came_back(self, world: World, fact: Fact, day: str, user_id: str) -> None:
+        user = world.user(user_id)
+        if user.reclaimed_at is not None and not user.relearned and fact.at > user.reclaimed_at:
+            user.relearned = True
+            world.touch("users", user_id)
+            self._market(fact, day, {"users_relearned": 1})
+
+    def _tip_step(self, world: World, fact: Fact, day: str, user_id: str, tip_id: str, step: str,
+                  **tip_amounts: int) -> None:
+        """A user-tip pair got to `step` (counted the first time), with the tip's event counts."""
+        pair = world.user_tip(user_id, tip_id)
+        bit = 1 << TIP_STEPS.index(step)
+        amounts = dict(tip_amounts)
+        if not pair.steps & bit:
+            pair.steps |= bit
+            world.touch("user_tips", (user_id, tip_id))
+            amounts[step] = 1
+            self._market(fact, day, {f"tip_users:{step}": 1})
+        self.count(fact.tenant, "tip", day, (tip_id,), amounts)
+
+    def _tip_facts(self, world: World, d: Any, **more: Any) -> None:
+        facts = world.tips.setdefault(d.tip_id, {})
+        for name in ("title", "stage", "author_id", "version", "product_line", "price"):
+            value = getattr(d, name, None)
+            if value is not None:
+                facts[name] = getattr(value, "value", value)
+        facts.update(more)
+
+    def _tip_submitted(self, world: World, fact: Fact, day: str) -> None:
+        self._tip_facts(world, fact.data)
+        self._market(fact, day, {"tips_submitted": 1})
+        self.count(fact.tenant, "tip", day, (fact.data.tip_id,), {"submitted": 1})
+
+    def _tip_reviewed(self, world: World, fact: Fact, day: str) -> None:
+        decision = fact.data.decision.value
+        self._tip_facts(world, fact.data)
+        self._market(fact, day, {f"tips_{decision}": 1})
+        self.count(fact.tenant, "tip", day, (fact.data.tip_id,), {decision: 1})
+
+    def _tip_listed(self, world: World, fact: Fact, day: str) -> None:
+        self._tip_facts(world, fact.data, status="listed")
+        self._market(fact, day, {"tips_listed": 1})
+
+    def _tip_delisted(self, world: World, fact: Fact, day: str) -> None:
+        world.tips.setdefault(fact.data.tip_id, {})["status"] = "delisted"
+        self._market(fact, day, {"tips_delisted": 1})
+
+    def _purchase_requested(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"purchase_requests": 1})
+        self._came_back(world, fact, day, fact.data.buyer_id)
+
+    def _activity(self, world: World, fact: Fact, day: str, user_id: str, market: Mapping[str, int], user_step: str,
+                  tip_step: str, **tip_amounts: int) -> None:
+        """A user's activity on a tip: the marketplace's counts, the user's step and the user-tip pair's."""
+        self._market(fact, day, market)
+        self._user_step(world, fact, day, user_id, user_step)
+        self._tip_step(world, fact, day, user_id, fact.data.tip_id, tip_step, **tip_amounts)
+
+    def _purchase_completed(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        self._activity(world, fact, day, d.buyer_id, {"purchases": 1, "coins_spent": d.price}, "buy", "bought",
+                       purchases=1)
+
+    def _purchase_refused(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"purchases_refused": 1, f"refused:{fact.data.reason.value}": 1})
+
+    def _visited(self, world: World, fact: Fact, day: str) -> None:
+        self._activity(world, fact, day, fact.data.user_id, {"visits": 1}, "visit", "visited", visits=1)
+
+    def _learned(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        self._market(fact, day, {"learn_reports": 1})
+        self._came_back(world, fact, day, d.user_id)
+        if d.learned:
+            self._user_step(world, fact, day, d.user_id, "learn")
+            self._tip_step(world, fact, day, d.user_id, d.tip_id, "learned")
+            agent = world.agent(d.user_id)
+            if agent.cohort == "none":
+                agent.cohort = "learner"
+                world.touch("agents", d.user_id)
+        if d.rewatch or d.rewatches:
+            self._tip_step(world, fact, day, d.user_id, d.tip_id, "rewatched")
+
+    def _rated(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        self._activity(world, fact, day, d.user_id, {"ratings": 1, "stars": d.stars}, "rate", "rated", ratings=1,
+                       stars=d.stars)
+
+    def _forwarded(self, world: World, fact: Fact, day: str) -> None:
+        self._activity(world, fact, day, fact.data.from_user_id, {"forwards": 1}, "forward", "forwarded", forwards=1)
+
+    def _daily_active(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"daily_active": 1})
+        self._came_back(world, fact, day, fact.data.user_id)
+
+    def _deep_learner(self, world: World, fact: Fact, day: str) -> None:
+        agent = world.agent(fact.data.user_id)
+        if agent.cohort != "deep":
+            agent.cohort = "deep"
+            world.touch("agents", fact.data.user_id)
+            self._market(fact, day, {"deep_learners": 1})
+
+    def _struggle(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"struggle_pushes": 1, f"struggle:{fact.data.step.value}": 1})
+
+    # ---- ledger: coins -----------------------------------------------------------------------------------------
+
+    def _holding(self, world: World, fact: Fact, day: str, user_id: str, holding: bool) -> None:
+        """Whether the user holds coins after this event (unless a later event decided it already): the
+        number of accounts holding coins moves by one on the event's day."""
+        user = world.user(user_id)
+        if user.holding_at is not None and fact.at < user.holding_at:
+            return
+        user.holding_at = fact.at
+        world.touch("users", user_id)
+        if user.holding != holding:
+            user.holding = holding
+            self._market(fact, day, {"holders": 1 if holding else -1})
+
+    def _transfer_posted(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        self._market(fact, day, {"ledger_posted": 1, "ledger_posted_coins": d.price})
+        self._holding(world, fact, day, d.buyer_id, d.buyer_balance > 0)
+
+    def _transfer_rejected(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"ledger_rejected": 1, f"ledger_rejected:{fact.data.reason.value}": 1})
+
+    def _coins_allocated(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"allocations": 1, "coins_allocated": fact.data.amount})
+        self._holding(world, fact, day, fact.data.user_id, True)
+
+    def _coins_reclaimed(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        user = world.user(d.user_id)
+        self._market(fact, day, {"coins_reclaimed": d.amount, "reclaims": 1})
+        if user.reclaimed_at is None:
+            self._market(fact, day, {"users_reclaimed": 1})
+        if user.reclaimed_at is None or fact.at > user.reclaimed_at:
+            user.reclaimed_at = fact.at
+            world.touch("users", d.user_id)
+        self._holding(world, fact, day, d.user_id, False)
+
+    def _coins_redeemed(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"coins_redeemed": fact.data.coins, "redeemed_fen": fact.data.yuan_fen})
+
+    def _bonus(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {"bonus_draws": 1, "bonus_coins": fact.data.total})
+
+    def _transfer_recorded(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {f"transfers_recorded:{fact.data.state.value}": 1})
+
+    def _reallocation(self, world: World, fact: Fact, day: str) -> None:
+        self._market(fact, day, {f"reallocations_{fact.data.decision}": 1})
+
+    # ---- platform ----------------------------------------------------------------------------------------------
+
+    def _dead_letter(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        topic = d.original_topic if d.original_topic in t.BY_NAME else "other"
+        self.count(fact.tenant, "dead_letters", day, (d.service[:64], topic), {"dead_letters": 1})
+
+
+def by_period(per_day: Increments) -> Increments:
+    """Increments counted per day, as kept: per day for the DAILY families, and summed into all time for
+    the ALL_TIME ones."""
+    out: Increments = {}
+    for key, counts in per_day.items():
+        if key.family in DAILY:
+            out[key] = counts
+        if key.family in ALL_TIME:
+            total = out.setdefault(CounterKey(key.tenant, key.family, ALL, key.labels), Counter())
+            total.update(counts)
+    return out
+
+
+# What an agent's per-day counters hold.
+AGENT_FIELDS: frozenset[str] = frozenset({*CALL_FIELDS, "processed", "received", *LEAD_STEPS[1:], "won", "won_fen"})
+
+
+def holding_agents(world: World) -> set[str]:
+    """The agents holding the leads read (a stage change or an outcome credits them)."""
+    return {lead.holder for lead in world.leads.values() if lead.holder is not None}
+
+
+# ---- reading counters back: funnels and rates ---------------------------------------------------------------
+
+
+def funnel_rows(counts: Mapping[str, int], steps: Sequence[str], base: str | None = None) -> list[dict[str, Any]]:
+    """The funnel of `counts` over `steps`: each step's count, its rate from the step before, and its rate
+    over the first step (or over `base`, e.g. the leads a team received)."""
+    first = counts.get(base or steps[0], 0)
+    rows = []
+    previous: int | None = None
+    for step in steps:
+        count = counts.get(step, 0)
+        rows.append({"step": step, "count": count,
+                     "rate_from_previous": None if previous is None else ratio(count, previous),
+                     "rate_over_total": ratio(count, first)})
+        previous = count
+    return rows
+
+
+def add_counts(target: Counter[str], source: Mapping[str, int]) -> Counter[str]:
+    for name, value in source.items():
+        target[name] += value
+    return target
+
+
+def agent_rates(counts: Mapping[str, int]) -> dict[str, float]:
+    """The rates the marketplace's struggle push compares (its FunnelStep names): effective calls over
+    calls (connect_60s), intent over valid, actual visits over intent, plan over actual visits. A rate
+    with nothing to divide by is left out."""
+    pairs = {"connect_60s": ("effective", "outbound"), "intent": ("intent", "valid"),
+             "visit": ("actual_visit", "intent"), "plan": ("plan", "actual_visit")}
+    out = {}
+    for name, (numerator, denominator) in pairs.items():
+        value = ratio(counts.get(numerator, 0), counts.get(denominator, 0))
+        if value is not None:
+            out[name] = min(1.0, value)
+    return out
+
+
+def histogram(counts: Mapping[str, int], prefix: str, bounds: Sequence[float]) -> tuple[list[tuple[str, int]], int, int]:
+    """Cumulative Prometheus buckets (le, count), the count and the sum of a histogram kept as
+    non-cumulative bucket counters."""
+    cumulative, running = [], 0
+    for name, bound in zip(bucket_fields(prefix, bounds), [*(str(float(b)) for b in bounds), "+Inf"], strict=True):
+        running += counts.get(name, 0)
+        cumulative.append((bound, running))
+    return cumulative, running, counts.get(f"{prefix}_sum", 0)

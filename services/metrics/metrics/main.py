@@ -1,0 +1,61 @@
+"""Wiring only: build the metrics application from settings. Nothing connects at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from faststream import FastStream
+
+from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+
+from .api import agents_router, funnels_router
+from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
+from .exposition import Exposition
+from .service import MetricsService
+from .settings import MetricsSettings
+from .store import MetricsStore
+
+DESCRIPTION = (
+    "Turns every domain event of the floor into funnels and rates: the lead funnel (total -> valid contact -> "
+    "intent -> agreed visit -> actual visit -> plan -> paid) by business line, channel and team, calls "
+    "(connected, effective >= 60 s, deep >= 180 s), pool operations and processing, the marketplace's user and "
+    "tip funnels with daily-active and re-learn rates, and the training effect of learning cohorts; on /metrics "
+    "for Prometheus and per day, week and agent over HTTP."
+)
+
+
+def create_app(settings: MetricsSettings) -> FastAPI:
+    base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
+    store = MetricsStore(base.mongo, settings.mongo_db, inbox_retention_days=settings.inbox_retention_days)
+    metrics = MetricsService(settings, store, base.dead_letters)
+    exposition = Exposition(settings, store)
+    base.broker.context.set_global("metrics", metrics)
+
+    app = create_service_app(
+        settings=settings,
+        title="metrics",
+        description=DESCRIPTION,
+        broker=base.broker,
+        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
+        routers=[funnels_router, agents_router],
+        readiness=base.readiness(),
+        on_startup=[store.ensure_indexes],
+        after_broker_start=[exposition.start],
+        on_shutdown=[exposition.stop],
+        after_broker_stop=[base.mongo.close],
+        metrics_registries=[exposition.render],
+    )
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.exposition = exposition
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for uvicorn: `uvicorn --factory metrics.main:create_app_from_env`."""
+    return create_app(MetricsSettings())
+
+
+def asyncapi_app() -> FastStream:
+    """For `faststream docs gen --factory metrics.main:asyncapi_app`: the same broker, not started."""
+    settings = MetricsSettings()
+    return specification_app(settings, build_router(settings), title="metrics", description=DESCRIPTION)

@@ -1,0 +1,36 @@
+"""Fixtures of the metrics tests: handler and API tests run the real handlers against the real MongoDB
+with FastStream's in-memory TestKafkaBroker; the real broker is used by the restart test here and by
+tests/test_metrics_e2e.py at the top level."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from metrics.events import PRODUCED_TOPICS
+from metrics.main import create_app
+from metrics.settings import MetricsSettings
+from metrics_support import Harness
+from telesales_runtime.testing.harness import in_memory_harness
+
+
+@pytest.fixture(scope="session")
+def metrics_settings(infra: Any) -> MetricsSettings:
+    return MetricsSettings(
+        kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri, redis_url=infra.redis_url,
+        mongo_db=f"test_metrics_{uuid.uuid4().hex[:8]}", log_json=False, refresh_seconds=3600,
+    )
+
+
+@pytest.fixture
+async def harness(metrics_settings: MetricsSettings) -> AsyncIterator[Harness]:
+    app = create_app(metrics_settings)
+    await app.state.store.ensure_indexes()
+    async with in_memory_harness(app, Harness, base_url="http://metrics", produced=PRODUCED_TOPICS, relays=[],
+                                 metrics=app.state.metrics, store=app.state.store,
+                                 exposition=app.state.exposition, application=app) as h:
+        yield h
+    await app.state.store.client.close()
