@@ -5,21 +5,25 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-unit lint schemas check-schemas docs bench-intake bench-allocator bench-ledger publish-example
+.PHONY: help install up down status env test test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics publish-example demo
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
 	@echo "make test          run every test (unit, handler and end-to-end on the local stack)"
 	@echo "make test-unit     only the tests that need no infrastructure"
 	@echo "make lint          ruff over every package"
+	@echo "make demo          a call-center day played against the running platform (make up first; DEMO_ARGS=--seed 3)"
 	@echo "make down          stop everything (make down WIPE=1 also deletes the data)"
 	@echo "make status        what runs where"
 	@echo "make publish-example   publish the README's example lead to leads.received.v1"
 	@echo "make schemas       regenerate contracts/schemas/ from the models"
+	@echo "make manifests     regenerate deploy/k8s/base/ and the services' Dockerfiles (deploy/k8s/render.py)"
 	@echo "make docs          regenerate each service's AsyncAPI document"
 	@echo "make bench-intake  lead-intake benchmark (100,000 leads through the real broker)"
 	@echo "make bench-allocator  allocator benchmark (10,000 agents, 1,000,000 leads: claims, sweep, hot leads)"
 	@echo "make bench-ledger  ledger benchmark (10,000 accounts, 200,000 purchases through the real broker)"
+	@echo "make bench-marketplace  marketplace benchmark (10,000 listed tips, 100 users searching over HTTP)"
+	@echo "make bench-metrics  metrics benchmark (1,000,000 mixed events: ingest against the raw consume ceiling, /metrics scrape)"
 
 install:
 	@bash deploy/local/install.sh
@@ -43,7 +47,7 @@ test:
 	exit $$rc
 
 lint:
-	@$(RUN) ruff check contracts runtime services tests deploy
+	@$(RUN) ruff check contracts runtime services tools tests deploy
 
 test-unit:
 	@$(RUN) pytest -m "not integration" $(PYTEST_ARGS)
@@ -54,11 +58,15 @@ schemas:
 check-schemas:
 	@$(RUN) python -m telesales_contracts.schemas --check
 
+manifests:
+	@$(RUN) python deploy/k8s/render.py
+
 docs:
 	@$(RUN) faststream docs gen --factory lead_intake.main:asyncapi_app -o services/lead-intake/asyncapi.json
 	@$(RUN) faststream docs gen --factory allocator.main:asyncapi_app -o services/allocator/asyncapi.json
 	@$(RUN) faststream docs gen --factory ledger.main:asyncapi_app -o services/ledger/asyncapi.json
 	@$(RUN) faststream docs gen --factory marketplace.main:asyncapi_app -o services/marketplace/asyncapi.json
+	@$(RUN) faststream docs gen --factory metrics.main:asyncapi_app -o services/metrics/asyncapi.json
 
 bench-intake:
 	@$(RUN) python services/lead-intake/bench/bench_intake.py $(BENCH_ARGS)
@@ -69,5 +77,14 @@ bench-allocator:
 bench-ledger:
 	@$(RUN) python services/ledger/bench/bench_ledger.py $(BENCH_ARGS)
 
+bench-marketplace:
+	@$(RUN) python services/marketplace/bench/bench_marketplace.py $(BENCH_ARGS)
+
+bench-metrics:
+	@$(RUN) python services/metrics/bench/bench_metrics.py $(BENCH_ARGS)
+
 publish-example:
 	@$(RUN) python deploy/local/publish.py leads.received.v1 examples/lead-received.json
+
+demo:
+	@$(RUN) telesales-demo $(DEMO_ARGS)

@@ -1,0 +1,200 @@
+"""Where the platform answers and how to talk to it: addresses from the same environment variables the
+local stack uses (`deploy/local/stack.py env`), HTTP calls that turn problem+json answers into one clear
+error, and a Kafka publisher of CloudEvents as an outside system sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+
+from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE
+from telesales_contracts.envelope import is_tenant_id
+
+SERVICES: dict[str, tuple[str, int]] = {  # name -> (port variable, default port), as in deploy/local/stack.py
+    "lead-intake": ("TELESALES_LEAD_INTAKE_PORT", 8101),
+    "allocator": ("TELESALES_ALLOCATOR_PORT", 8102),
+    "ledger": ("TELESALES_LEDGER_PORT", 8103),
+    "marketplace": ("TELESALES_MARKETPLACE_PORT", 8104),
+    "metrics": ("TELESALES_METRICS_PORT", 8105),
+}
+START_HINT = "is the platform running? start it with `make up` first"
+
+
+class PlatformError(Exception):
+    """Something the platform answered or failed to answer, said in one line for a person."""
+
+
+class ServiceError(PlatformError):
+    """A service refused a request: its problem+json (status, title, detail, code) when it sent one."""
+
+    def __init__(self, service: str, method: str, path: str, status: int, body: Any) -> None:
+        self.service, self.status, self.body = service, status, body
+        problem = body if isinstance(body, dict) else {}
+        self.code = problem.get("code")
+        what = problem.get("detail") or problem.get("title") or (body if isinstance(body, str) else "")
+        code = f" [{self.code}]" if self.code else ""
+        super().__init__(f"{service}: {method} {path} -> {status}{code}: {str(what)[:500]}")
+
+
+def _url(name: str, env: Mapping[str, str]) -> str:
+    explicit = env.get(f"TELESALES_{name.upper().replace('-', '_')}_URL", "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    port_env, default = SERVICES[name]
+    return f"http://127.0.0.1:{env.get(port_env, '').strip() or default}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The broker and each service's base URL. From the environment: TELESALES_KAFKA_BOOTSTRAP, and per
+    service TELESALES_<NAME>_URL or, like the local stack, TELESALES_<NAME>_PORT on 127.0.0.1."""
+
+    kafka_bootstrap: str
+    urls: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str | None) -> Endpoints:
+        env = os.environ if env is None else env
+        urls = {name: _url(name, env) for name in SERVICES}
+        urls.update({name.replace("_", "-"): url.rstrip("/") for name, url in overrides.items()
+                     if url and name != "kafka_bootstrap"})
+        bootstrap = overrides.get("kafka_bootstrap") or env.get("TELESALES_KAFKA_BOOTSTRAP", "").strip()
+        return cls(kafka_bootstrap=bootstrap or "127.0.0.1:19092", urls=urls)
+
+    def url(self, service: str) -> str:
+        return self.urls[service]
+
+
+def check_tenant(tenant: str) -> str:
+    if not is_tenant_id(tenant):
+        raise PlatformError(f"tenant {tenant!r} is not a tenant id: lowercase letters, digits and dashes, "
+                            "at most 63, starting with a letter or digit")
+    return tenant
+
+
+def headers(tenant: str, actor: str | None = None, role: str | None = None) -> dict[str, str]:
+    out = {"X-Tenant-Id": tenant}
+    if actor:
+        out["X-Actor-Id"] = actor
+    if role:
+        out["X-Actor-Role"] = role
+    return out
+
+
+def answer(service: str, response: httpx.Response) -> Any:
+    """The JSON (or text) of a 2xx answer; a ServiceError otherwise."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    if response.is_success:
+        return body
+    raise ServiceError(service, response.request.method, response.request.url.path, response.status_code, body)
+
+
+def unreachable(service: str, url: str, error: Exception) -> PlatformError:
+    return PlatformError(f"{service} does not answer at {url} ({type(error).__name__}): {START_HINT}")
+
+
+class Api:
+    """Async calls to one service within one tenant; every error is a PlatformError."""
+
+    def __init__(self, service: str, client: httpx.AsyncClient, tenant: str) -> None:
+        self.service, self.client, self.tenant = service, client, tenant
+
+    async def call(self, method: str, path: str, *, actor: str | None = None, role: str | None = None,
+                   ok: Iterable[int] = (), **kwargs: Any) -> Any:
+        """The answer's body; a status in `ok` (e.g. 409 for an expected refusal) returns None instead of
+        raising."""
+        extra = kwargs.pop("headers", {})
+        try:
+            response = await self.client.request(method, path, headers=headers(self.tenant, actor, role) | extra,
+                                                  **kwargs)
+        except httpx.TransportError as error:
+            raise unreachable(self.service, str(self.client.base_url), error) from error
+        if response.status_code in set(ok):
+            return None
+        return answer(self.service, response)
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.call("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Any:
+        return await self.call("POST", path, **kwargs)
+
+
+def open_apis(endpoints: Endpoints, tenant: str, *, concurrency: int = 20) -> dict[str, Api]:
+    """One client per service (close them with `close_apis`)."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return {name: Api(name, httpx.AsyncClient(base_url=endpoints.url(name), timeout=30, limits=limits), tenant)
+            for name in SERVICES}
+
+
+async def close_apis(apis: Mapping[str, Api]) -> None:
+    await asyncio.gather(*(api.client.aclose() for api in apis.values()))
+
+
+async def check_running(endpoints: Endpoints, services: Iterable[str] = SERVICES) -> None:
+    """Every named service answers /healthz, or a PlatformError that says which and what to do."""
+    async with httpx.AsyncClient(timeout=3) as client:
+        missing = []
+        for name in services:
+            url = endpoints.url(name)
+            try:
+                healthy = (await client.get(f"{url}/healthz")).status_code == 200
+            except httpx.TransportError:
+                healthy = False
+            if not healthy:
+                missing.append(f"{name} ({url})")
+    if missing:
+        raise PlatformError(f"not answering: {', '.join(missing)}; {START_HINT}")
+
+
+def event_bytes(topic: str, data: BaseModel | Mapping[str, Any], *, tenant: str, source: str,
+                time: datetime | None = None, event_id: str | None = None) -> tuple[str, bytes]:
+    """(event id, JSON) of a CloudEvent on `topic`, its data checked against the topic's contract."""
+    spec = BY_NAME[topic]
+    model = data if isinstance(data, BaseModel) else spec.data_model.model_validate(data)
+    event = spec.event(model, source=source, tenantid=tenant, time=time or datetime.now(UTC),
+                       id=event_id or str(uuid.uuid4()))
+    return event.id, event.to_json_bytes()
+
+
+class Publisher:
+    """Publishes CloudEvents (structured JSON) to the broker as an outside system does."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+
+    async def __aenter__(self) -> Publisher:
+        try:
+            await self.producer.start()
+        except Exception as error:
+            await self.producer.stop()
+            raise PlatformError(f"the broker does not answer at {self.bootstrap} ({error}): {START_HINT}") from error
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.producer.stop()
+
+    async def send(self, topic: str, payload: bytes, key: str | None) -> asyncio.Future[Any]:
+        """Queue one message; the future resolves once the broker has it."""
+        return await self.producer.send(topic, payload, key=key.encode() if key else None,
+                                        headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
+
+    async def publish(self, topic: str, data: BaseModel | Mapping[str, Any], *, tenant: str, source: str,
+                      key: str | None, time: datetime | None = None, event_id: str | None = None) -> str:
+        """Send one event and wait until the broker has it; its id."""
+        event_id, payload = event_bytes(topic, data, tenant=tenant, source=source, time=time, event_id=event_id)
+        await (await self.send(topic, payload, key))
+        return event_id
