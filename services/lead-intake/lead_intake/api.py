@@ -24,6 +24,7 @@ from telesales_runtime.kafka import await_confirmations
 
 from . import domain
 from .schemas import (
+    SUBMISSION_OUTCOMES,
     Accepted,
     DoNotCallEntry,
     DoNotCallIn,
@@ -193,6 +194,9 @@ async def submission_status(event_id: str, tenant: Tenant, intake: Intake) -> Su
     outcome = await intake.store.inbox.outcome(tenant, event_id)
     if outcome is None:
         return SubmissionStatus(event_id=event_id, status="pending")
+    if outcome.get("status") not in SUBMISSION_OUTCOMES:  # an outcome or complaint event, not a lead
+        raise Problem(404, "Not a submission", f"Event {event_id!r} was not a lead submission "
+                      f"({LEADS_RECEIVED.name}); it was consumed from another topic.", code="not_a_submission")
     return SubmissionStatus(event_id=event_id, **outcome)
 
 

@@ -15,6 +15,9 @@ class Accepted(BaseModel):
     status_url: str = Field(description="Where to ask what became of the lead.")
 
 
+SUBMISSION_OUTCOMES = ("qualified", "merged", "rejected")
+
+
 class SubmissionStatus(BaseModel):
     event_id: str
     status: Literal["pending", "qualified", "merged", "rejected"]

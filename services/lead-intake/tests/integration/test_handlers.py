@@ -187,6 +187,15 @@ async def test_outcomes_train_the_model_that_then_blends_into_scores(harness: Ha
     assert earlier["model"] is None
 
 
+async def test_the_status_of_an_event_that_was_no_submission_is_a_404(harness: Harness) -> None:
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    event_id = str(uuid.uuid4())
+    await harness.send({"lead_id": stored["_id"], "outcome": "won"}, topic=LEADS_OUTCOME.name, event_id=event_id)
+    response = await harness.http.get(f"/v1/submissions/{event_id}")
+    assert (response.status_code, response.json()["code"]) == (404, "not_a_submission")
+
+
 async def test_outcome_redelivery_counts_once_and_unknown_lead_is_dead_lettered(harness: Harness) -> None:
     await harness.send(lead())
     [stored] = await harness.leads()
