@@ -88,6 +88,9 @@ class MarketplaceStore:
         existing = await self.tips.index_information()
         for obsolete in OBSOLETE_TIP_INDEXES & set(existing):
             await self.tips.drop_index(obsolete)
+        # Tips stored before rating_rank existed get it (idempotent; a no-op once every tip has it).
+        await self.tips.update_many({"rating_rank": {"$exists": False}},
+                                    [{"$set": {"rating_rank": {"$ifNull": ["$rating_avg", -1]}}}])
         await self.versions.create_index([("tenant_id", ASCENDING), ("status", ASCENDING),
                                           ("submitted_at", ASCENDING)], name="review_queue")
         await self.purchases.create_indexes([

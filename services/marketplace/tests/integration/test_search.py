@@ -146,3 +146,15 @@ async def test_a_relevance_cursor_with_a_wrong_score_is_refused(harness: Harness
     forged = base64.urlsafe_b64encode(json.dumps(["relevance", "many", value[2]]).encode()).decode()
     response = await harness.http.get("/v1/tips", params={"q": "报价", "cursor": forged})
     assert (response.status_code, response.json()["code"]) == (400, "bad_cursor")
+
+
+async def test_tips_stored_before_rating_rank_existed_get_it_at_start(harness: Harness) -> None:
+    rated, unrated = await harness.listed(), await harness.listed()
+    tips = harness.store.tips
+    await tips.update_one({"tenant_id": harness.tenant, "tip_id": rated},
+                          {"$set": {"rating_avg": 4.5}, "$unset": {"rating_rank": ""}})
+    await tips.update_one({"tenant_id": harness.tenant, "tip_id": unrated}, {"$unset": {"rating_rank": ""}})
+    await harness.store.ensure_indexes()
+    ranks = {d["tip_id"]: d["rating_rank"] async for d in tips.find({"tenant_id": harness.tenant})}
+    assert ranks == {rated: 4.5, unrated: -1}
+    assert await ids(harness, sort="rating") == [rated, unrated]
