@@ -240,6 +240,31 @@ class ServiceProcess:
         return self.proc.returncode
 
 
+class BenchService(ServiceProcess):
+    """A service under test in a run of its own: its own database (`bench_<package>_<run>`), consumer group
+    and event source, warnings only in its log; `env` adds settings (without the `prefix`)."""
+
+    def __init__(self, name: str, package: str, prefix: str, run: str, port: int, log_path: Path,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.name, self.run, self.package = name, run, package  # the names below are made of them
+        settings = {"MONGO_DB": self.db, "CONSUMER_GROUP": self.group, "EVENT_SOURCE": self.source,
+                    "LOG_LEVEL": "WARNING", **(env or {})}
+        super().__init__(name, f"{package}.main:create_app_from_env", port, log_path,
+                         env={prefix + key: value for key, value in settings.items()})
+
+    @property
+    def db(self) -> str:
+        return f"bench_{self.package}_{self.run}"
+
+    @property
+    def group(self) -> str:
+        return f"bench-{self.name}-{self.run}"
+
+    @property
+    def source(self) -> str:
+        return f"/services/{self.name}/bench-{self.run}"
+
+
 def find_pids(kafka_port: int, mongo_port: int, exclude: set[int], services: Mapping[str, str] | None = None
               ) -> dict[str, list[int]]:
     """The broker, the database and, per label in `services`, processes whose command line names that

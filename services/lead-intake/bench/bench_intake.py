@@ -53,11 +53,12 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel, UpdateOne
 
 from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_RECEIVED, LEADS_REJECTED
 from telesales_runtime.testing.bench import (
+    LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,
+    BenchService,
     CpuWatch,
     Sent,
-    ServiceProcess,
     bench_run,
     find_pids,
     free_port,
@@ -84,15 +85,6 @@ RAW_PARTITIONS = 3
 PROGRESS_EVERY_S = 5.0
 DISTURBED_PCT = 15.0  # CPU of processes outside the measurement (% of one core) that makes a phase "disturbed"
 
-# The same producer for the intake run and ceiling (a): batches large enough that producing is never
-# the bottleneck; no idempotent producer (the local broker does not support it).
-PRODUCER_OPTIONS: dict[str, Any] = {
-    "acks": 1,
-    "linger_ms": 10,
-    "max_batch_size": 512 * 1024,
-    "max_request_size": 4 * 1024 * 1024,
-    "enable_idempotence": False,
-}
 CONSUMER_OPTIONS: dict[str, Any] = {
     "enable_auto_commit": False,
     "max_partition_fetch_bytes": 8 * 1024 * 1024,
@@ -301,29 +293,11 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
 
 
 # =============================================================================== the service under test
-class Service(ServiceProcess):
+class Service(BenchService):
     """The lead-intake under test: its own database, consumer group and event source."""
 
     def __init__(self, run: str, port: int, log_path: Path) -> None:
-        self.run = run
-        super().__init__("lead-intake", "lead_intake.main:create_app_from_env", port, log_path, env={
-            "LEAD_INTAKE_MONGO_DB": self.db,
-            "LEAD_INTAKE_CONSUMER_GROUP": self.group,
-            "LEAD_INTAKE_EVENT_SOURCE": self.source,
-            "LEAD_INTAKE_LOG_LEVEL": "WARNING",
-        })
-
-    @property
-    def db(self) -> str:
-        return f"bench_intake_{self.run}"
-
-    @property
-    def group(self) -> str:
-        return f"bench-intake-{self.run}"
-
-    @property
-    def source(self) -> str:
-        return f"/services/lead-intake/bench-{self.run}"
+        super().__init__("lead-intake", "lead_intake", "LEAD_INTAKE_", run, port, log_path)
 
 
 def scrape_metrics(text: str) -> dict[str, Any]:
@@ -500,7 +474,7 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
 
             reader = OutputReader(ctx.bootstrap, service.source, ctx.tenant, set(leads.event_ids))
             await reader.start()
-            producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **PRODUCER_OPTIONS)
+            producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **LOAD_PRODUCER_OPTIONS)
             await producer.start()
             pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid(), service.proc.pid}, services=OTHER_INTAKE)
             watch = CpuWatch({"lead-intake under test": [service.proc.pid], **pids,
@@ -636,7 +610,7 @@ async def measure_kafka_ceiling(ctx: Context) -> dict[str, Any]:
 
     consumer = AIOKafkaConsumer(bootstrap_servers=ctx.bootstrap, **CONSUMER_OPTIONS)
     await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **PRODUCER_OPTIONS)
+    producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **LOAD_PRODUCER_OPTIONS)
     await producer.start()
     seen: list[tuple[int, int, float]] = []
     done = asyncio.Event()
@@ -946,7 +920,7 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         "tenant": tenant,
         "avg_message_bytes": leads.avg_bytes,
         "example_message_bytes": example_bytes,
-        "producer_options": PRODUCER_OPTIONS,
+        "producer_options": LOAD_PRODUCER_OPTIONS,
         "kafka": bootstrap,
         "broker": "private (fresh in-memory Tansu)" if args.private_broker else "the local stack's",
         "mongo": mongo_uri,

@@ -65,11 +65,12 @@ from telesales_contracts.topics import (
     LEDGER_TRANSFER_REQUESTED,
 )
 from telesales_runtime.testing.bench import (
+    LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,
+    BenchService,
     CpuWatch,
     Sent,
-    ServiceProcess,
     bench_run,
     find_pids,
     free_port,
@@ -104,17 +105,8 @@ PRICES = (9, 19, 29, 39, 49, 59, 69, 88, 99)
 # average: with the default, 44 % of the buyers would go over the count limit and 9 % of the requests be refused).
 POLICY = LedgerPolicy(seller_share_percent=90, daily_limits=DailyLimits(buyer_daily_count=50))
 
-# The marketplace's producer for the saturation run: batches large enough that producing is never the
-# bottleneck; no idempotent producer (the local broker does not support it).
-PRODUCER_OPTIONS: dict[str, Any] = {
-    "acks": 1,
-    "linger_ms": 10,
-    "max_batch_size": 512 * 1024,
-    "max_request_size": 4 * 1024 * 1024,
-    "enable_idempotence": False,
-}
 # The paced run sends each request at once (its latency is the ledger's, not the client's batching).
-PACED_PRODUCER_OPTIONS: dict[str, Any] = {**PRODUCER_OPTIONS, "linger_ms": 0}
+PACED_PRODUCER_OPTIONS: dict[str, Any] = {**LOAD_PRODUCER_OPTIONS, "linger_ms": 0}
 # The reader of the answers asks for few, large fetches: on the local broker (Tansu) a fetch returning fresh
 # records of a topic written in small batches (as the outbox relay writes) costs broker CPU per record, which
 # on 2 cores is taken from the service under test. An answer is then seen up to 0.5 s late; the answers'
@@ -213,28 +205,14 @@ def outcome_counts(expected: dict[str, tuple[str, str | None, str | None]], ids:
 
 
 # =============================================================================== the service under test
-class Service(ServiceProcess):
+class Service(BenchService):
     """The ledger under test: its own database, consumer group and event source; no background sweeps."""
 
     def __init__(self, run: str, port: int, log_path: Path, batch_max_records: int | None) -> None:
-        self.run = run
-        env = {"LEDGER_MONGO_DB": self.db, "LEDGER_CONSUMER_GROUP": self.group, "LEDGER_EVENT_SOURCE": self.source,
-               "LEDGER_LOG_LEVEL": "WARNING", "LEDGER_SWEEP_ENABLED": "false"}
+        env = {"SWEEP_ENABLED": "false"}
         if batch_max_records:
-            env["LEDGER_BATCH_MAX_RECORDS"] = str(batch_max_records)
-        super().__init__("ledger", "ledger.main:create_app_from_env", port, log_path, env=env)
-
-    @property
-    def db(self) -> str:
-        return f"bench_ledger_{self.run}"
-
-    @property
-    def group(self) -> str:
-        return f"bench-ledger-{self.run}"
-
-    @property
-    def source(self) -> str:
-        return f"/services/ledger/bench-{self.run}"
+            env["BATCH_MAX_RECORDS"] = str(batch_max_records)
+        super().__init__("ledger", "ledger", "LEDGER_", run, port, log_path, env)
 
 
 def scrape_metrics(text: str) -> dict[str, Any]:
@@ -582,7 +560,7 @@ async def run_phase(ctx: Context, reader: AnswerReader, service: Service, http: 
     ids, payloads, keys = w.transfer_ids[lo:hi], w.payloads[lo:hi], w.keys[lo:hi]
     reader.expect(phase, w.tenant, ids)
     producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap,
-                                **(PRODUCER_OPTIONS if rate is None else PACED_PRODUCER_OPTIONS))
+                                **(LOAD_PRODUCER_OPTIONS if rate is None else PACED_PRODUCER_OPTIONS))
     await producer.start()
     metrics_before = scrape_metrics((await http.get(f"{service.base_url}/metrics", timeout=30)).text)
     watch = CpuWatch(ctx.pids(service.proc.pid if service.proc else None))
@@ -886,7 +864,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
             try:
                 warm_ids, warm_payloads, warm_keys = warm_up_payloads(ctx)
                 reader.expect("warm-up", ctx.warm_tenant, warm_ids)
-                producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **PRODUCER_OPTIONS)
+                producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **LOAD_PRODUCER_OPTIONS)
                 await producer.start()
                 try:
                     t_warm = time.perf_counter()
@@ -961,7 +939,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         "mongo": stack_env["TELESALES_MONGO_URI"], "service_log": str(service.log_path),
         "batch_max_records": args.batch_max_records or settings.batch_max_records,
         "policy": POLICY.model_dump(mode="json"), "business_day": w.day, "avg_message_bytes": w.avg_bytes,
-        "producer_options": PRODUCER_OPTIONS, "reader_options": READER_OPTIONS,
+        "producer_options": LOAD_PRODUCER_OPTIONS, "reader_options": READER_OPTIONS,
         "domain_predicted": {"purchases": predicted,
                              "paced": outcome_counts(w.expected, w.transfer_ids[args.transfers:])},
         "seed": seeded, "ceiling": {"before": before, "after": after, "best_per_s": best},

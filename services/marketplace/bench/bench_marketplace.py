@@ -46,8 +46,8 @@ from telesales_contracts.marketplace import CallStage
 from telesales_runtime.testing.bench import (
     REPO_ROOT,
     BenchError,
+    BenchService,
     CpuWatch,
-    ServiceProcess,
     bench_run,
     find_pids,
     free_port,
@@ -142,18 +142,11 @@ def generate_tips(count: int, authors: int, rng: random.Random) -> list[Tip]:
 
 
 # =============================================================================== the service under test
-class Service(ServiceProcess):
+class Service(BenchService):
     """The marketplace under test: its own database, consumer group and event source."""
 
     def __init__(self, run: str, port: int, log_path: Path) -> None:
-        self.run = run
-        super().__init__("marketplace", "marketplace.main:create_app_from_env", port, log_path, env={
-            "MARKETPLACE_MONGO_DB": self.db, "MARKETPLACE_CONSUMER_GROUP": f"bench-marketplace-{run}",
-            "MARKETPLACE_EVENT_SOURCE": f"/services/marketplace/bench-{run}", "MARKETPLACE_LOG_LEVEL": "WARNING"})
-
-    @property
-    def db(self) -> str:
-        return f"bench_marketplace_{self.run}"
+        super().__init__("marketplace", "marketplace", "MARKETPLACE_", run, port, log_path)
 
 
 async def seed(http: httpx.AsyncClient, service: Service, tenant: str, tips: list[Tip]) -> dict[str, Any]:

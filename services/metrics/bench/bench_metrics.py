@@ -52,8 +52,8 @@ from telesales_runtime.testing.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,
+    BenchService,
     CpuWatch,
-    ServiceProcess,
     bench_run,
     find_pids,
     free_port,
@@ -355,18 +355,12 @@ async def measure_ceiling(bootstrap: str, topics: list[str], n: int, max_records
             "max_records": max_records, "cpu": cpu}
 
 
-class Service(ServiceProcess):
+class Service(BenchService):
     def __init__(self, run: str, port: int, log_path: Path, batch: int | None) -> None:
-        self.run = run
-        env = {"METRICS_MONGO_DB": self.db, "METRICS_CONSUMER_GROUP": f"bench-metrics-{run}",
-               "METRICS_LOG_LEVEL": "WARNING", "METRICS_KAFKA_TOPIC_PARTITIONS": str(PARTITIONS)}
+        env = {"KAFKA_TOPIC_PARTITIONS": str(PARTITIONS)}
         if batch:
-            env["METRICS_BATCH_MAX_RECORDS"] = str(batch)
-        super().__init__("metrics", "metrics.main:create_app_from_env", port, log_path, env=env)
-
-    @property
-    def db(self) -> str:
-        return f"bench_metrics_{self.run}"
+            env["BATCH_MAX_RECORDS"] = str(batch)
+        super().__init__("metrics", "metrics", "METRICS_", run, port, log_path, env)
 
 
 async def measure_ingest(service: Service, http: httpx.AsyncClient, stack_env: dict[str, str], n: int,
