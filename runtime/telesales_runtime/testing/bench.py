@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import math
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+# The private broker, free ports and log tails are the test infrastructure's (the benchmarks import them here).
+from .infra import InfraError, PrivateBroker, log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
@@ -67,62 +68,6 @@ def stack_up() -> dict[str, str]:
     return env
 
 
-def load_stack_module() -> Any:
-    """deploy/local/stack.py as a module (standard library only at import): the broker binary and probe."""
-    spec = importlib.util.spec_from_file_location("telesales_local_stack", STACK)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-class PrivateBroker:
-    """A fresh in-memory Tansu (the stack's binary and settings) on a free port, for this run only:
-    no other consumer, no history, nothing left on the shared broker."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> str:
-        stack = load_stack_module()
-        binary = stack.tansu_bin()
-        self.port = free_port()
-        url = f"tcp://127.0.0.1:{self.port}"
-        argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if stack.kafka_answers(self.port):
-                return f"127.0.0.1:{self.port}"
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        self.stop()
-        raise BenchError(f"private broker did not answer on port {self.port}; log {self.log_path}:\n"
-                         f"{log_tail(self.log_path)}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -137,14 +82,6 @@ def cmdline(pid: int) -> str:
             return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
-
-
-def log_tail(path: Path, lines: int = 60) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"    (no log at {path})"
-    return "\n".join("    " + line for line in text[-lines:]) or "    (log is empty)"
 
 
 # ------------------------------------------------------------------------------- CPU accounting
@@ -408,7 +345,10 @@ def private_or_stack_broker(stack_env: dict[str, str], private: bool, log_path: 
     if not private:
         return None
     broker = PrivateBroker(log_path)
-    stack_env["TELESALES_KAFKA_BOOTSTRAP"] = broker.start()
+    try:
+        stack_env["TELESALES_KAFKA_BOOTSTRAP"] = broker.start()
+    except InfraError as error:
+        raise BenchError(str(error)) from error
     note(f"private broker (fresh in-memory Tansu) on {stack_env['TELESALES_KAFKA_BOOTSTRAP']}")
     return broker
 

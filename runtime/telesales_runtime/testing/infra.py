@@ -8,7 +8,9 @@ Two ways to get them, chosen once per test session:
   the native local stack, ``deploy/local/stack.py up --infra-only``. It is idempotent: if the
   stack already answers (CI starts it before pytest) nothing is started and nothing is
   stopped; if this session had to start it, it is stopped again at the end unless
-  ``TELESALES_TEST_KEEP_STACK=1``.
+  ``TELESALES_TEST_KEEP_STACK=1``. The session uses the stack's MongoDB and Redis but a fresh
+  in-memory broker of its own (stopped at the end), so services started by ``make up`` never
+  see the tests' events.
 
 ``TELESALES_TEST_INFRA=docker`` forces containers (and fails without an engine).
 
@@ -21,12 +23,16 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.1"
 MONGO_IMAGE = "mongo:7"
@@ -130,8 +136,8 @@ def _run_stack(*args: str, timeout: float = STACK_UP_TIMEOUT_S) -> subprocess.Co
     )
 
 
-def local_stack_infra() -> Infra:
-    """The addresses of the local stack (same env overrides and defaults as stack.py)."""
+def load_stack_module() -> Any:
+    """deploy/local/stack.py as a module (standard library only at import): addresses, broker binary, probes."""
     spec = importlib.util.spec_from_file_location("_telesales_local_stack", stack_script())
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -140,12 +146,72 @@ def local_stack_infra() -> Infra:
         spec.loader.exec_module(module)  # stdlib-only at import time
     finally:
         sys.modules.pop(spec.name, None)
-    env = module.stack_env()
+    return module
+
+
+def local_stack_infra() -> Infra:
+    """The addresses of the local stack (same env overrides and defaults as stack.py)."""
+    env = load_stack_module().stack_env()
     return Infra(
         kafka_bootstrap=env["TELESALES_KAFKA_BOOTSTRAP"],
         mongo_uri=env["TELESALES_MONGO_URI"],
         redis_url=env["TELESALES_REDIS_URL"],
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"    (no log at {path})"
+    return "\n".join("    " + line for line in text[-lines:]) or "    (log is empty)"
+
+
+class PrivateBroker:
+    """A fresh in-memory Tansu (the stack's binary and settings) on a free port, for one test session or
+    benchmark run only: no other consumer, no history, nothing left on the shared broker."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> str:
+        stack = load_stack_module()
+        binary = stack.tansu_bin()
+        self.port = free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/"]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv, cwd=repo_root(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if stack.kafka_answers(self.port):
+                return f"127.0.0.1:{self.port}"
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise InfraError(f"private broker did not answer on port {self.port}; log {self.log_path}:\n"
+                         f"{log_tail(self.log_path)}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
 
 def start_local_stack() -> tuple[Infra, Stop]:
@@ -157,9 +223,13 @@ def start_local_stack() -> tuple[Infra, Stop]:
                 f"`{stack_script()} up --infra-only` failed with exit code {up.returncode}:\n"
                 f"{up.stdout}\n{up.stderr}"
             )
-    infra = local_stack_infra()
+    # The stack's MongoDB and Redis, but a broker of the session's own: services that `make up` started on
+    # the stack's broker consume the same topics and would process the tests' events too.
+    broker = PrivateBroker(Path(tempfile.gettempdir()) / f"telesales-test-broker-{os.getpid()}.log")
+    infra = replace(local_stack_infra(), kafka_bootstrap=broker.start())
 
     def stop() -> None:
+        broker.stop()
         if already_up or os.environ.get("TELESALES_TEST_KEEP_STACK", "").strip() in ("1", "true", "yes"):
             return
         _run_stack("down", timeout=120)

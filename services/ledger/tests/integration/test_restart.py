@@ -11,7 +11,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from ledger.main import create_app
 from ledger.settings import LedgerSettings
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.kafka import ensure_topics
+from telesales_runtime.testing.infra import free_port
 from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
 
 pytestmark = pytest.mark.integration
@@ -41,12 +41,6 @@ REQUESTED = "ledger.transfer-requested.v1"
 BUYERS = [f"b{n}" for n in range(12)]
 SELLERS = [f"s{n}" for n in range(6)]
 TIME = "2026-11-24T10:00:00+08:00"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LedgerProcess:
