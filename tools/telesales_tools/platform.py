@@ -134,7 +134,9 @@ class Api:
 
 def open_apis(endpoints: Endpoints, tenant: str, *, concurrency: int = 20) -> dict[str, Api]:
     """One client per service (close them with `close_apis`)."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped well before uvicorn closes them (5 s): a request sent on a connection the
+    # server is closing at that moment fails with a ReadError.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
     return {name: Api(name, httpx.AsyncClient(base_url=endpoints.url(name), timeout=30, limits=limits), tenant)
             for name in SERVICES}
 
