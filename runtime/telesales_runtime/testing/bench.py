@@ -26,6 +26,7 @@ import httpx
 
 # The private broker, free ports and log tails are the test infrastructure's (the benchmarks import them here).
 from .infra import InfraError, PrivateBroker, log_tail
+from .infra import free_port as free_port  # re-exported: the benchmarks take it from here
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"

@@ -1,0 +1,33 @@
+"""The benchmarks are not run by `make test` (they take minutes on a quiet machine), but they must keep
+importing and parsing their defaults: a refactor of the shared test infrastructure once broke all of them
+unnoticed."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHES = sorted(REPO.glob("services/*/bench/bench_*.py"))
+
+
+def test_every_service_has_a_benchmark() -> None:
+    assert {p.parents[1].name for p in BENCHES} == {p.name for p in (REPO / "services").iterdir() if p.is_dir()}
+
+
+@pytest.mark.parametrize("path", BENCHES, ids=lambda p: p.stem)
+def test_benchmark_imports_and_parses_its_defaults(path: Path) -> None:
+    name = f"bench_script_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file executes
+    try:
+        spec.loader.exec_module(module)
+        args = module.parse_args([])
+    finally:
+        sys.modules.pop(name, None)
+    assert vars(args), f"{path.name}: parse_args([]) gave no options"
