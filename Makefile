@@ -5,15 +5,17 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics publish-example demo
+.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics publish-example demo replay-dead-letters
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
 	@echo "make test          run every test (unit, handler and end-to-end on the local stack)"
 	@echo "make test-unit     only the tests that need no infrastructure"
+	@echo "make test-faults   fault injection: SIGKILL, MongoDB restart, broker freeze, poison messages (~5 min)"
 	@echo "make lint          ruff over every package"
 	@echo "make demo          a call-center day played against the running platform (make up first; DEMO_ARGS=--seed 3)"
 	@echo "make down          stop everything (make down WIPE=1 also deletes the data)"
+	@echo "make replay-dead-letters   list dead letters; REPLAY_ARGS='--topic leads.received.v1 --apply' republishes"
 	@echo "make status        what runs where"
 	@echo "make publish-example   publish the README's example lead to leads.received.v1"
 	@echo "make schemas       regenerate contracts/schemas/ from the models"
@@ -41,8 +43,9 @@ env:
 	@$(STACK) env
 
 # pytest exits 5 when it collected nothing: that always means broken paths or markers here.
+# The fault-injection tests (marker `faults`, tests/faults/) run only in `make test-faults`.
 test:
-	@$(RUN) pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(RUN) pytest -m "not faults" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; the test paths or markers are wrong" >&2; fi; \
 	exit $$rc
 
@@ -50,7 +53,12 @@ lint:
 	@$(RUN) ruff check contracts runtime services tools tests deploy
 
 test-unit:
-	@$(RUN) pytest -m "not integration" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not integration and not faults" $(PYTEST_ARGS)
+
+test-faults:
+	@$(RUN) pytest tests/faults -m faults $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-faults: pytest collected no tests; the test paths or markers are wrong" >&2; fi; \
+	exit $$rc
 
 schemas:
 	@$(RUN) python -m telesales_contracts.schemas
@@ -88,3 +96,8 @@ publish-example:
 
 demo:
 	@$(RUN) telesales-demo $(DEMO_ARGS)
+
+# Dead letters: a dry-run listing by default; REPLAY_ARGS="--topic T --since 2026-11-24T00:00:00+08:00 --apply"
+# republishes (python -m telesales_runtime.replay --help lists every filter).
+replay-dead-letters:
+	@$(RUN) python -m telesales_runtime.replay $(REPLAY_ARGS)

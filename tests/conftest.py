@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from telesales_runtime.settings import ServiceSettings
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.kafka import position_group_at_end
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -33,7 +34,9 @@ class RunningService:
         return self.app.state.settings.source
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=30)
+        """A client acting as the platform's admin (it may name any tenant in X-Tenant-Id); a request made
+        as someone else sends its own Authorization (auth_headers)."""
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30, headers=auth_headers("admin", "e2e-admin"))
 
 
 def _free_port() -> int:

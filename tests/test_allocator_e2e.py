@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import cloudevent, wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
@@ -61,7 +62,7 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     assert lead["phone"] == "+86139****1357" and lead["status"] == "pooled"
 
     claim = await http_allocator.post("/v1/agents/zhang-san/claims", json={"tier_id": "fresh", "count": 5},
-                                      headers=headers | {"X-Actor-Id": "zhang-san"})
+                                      headers=headers | auth_headers("agent", "zhang-san", tenant=tenant))
     assert claim.status_code == 200, claim.text
     assert lead["lead_id"] in [c["lead_id"] for c in claim.json()["leads"]]
     claimed = await tail.wait_for("allocation.claimed.v1", lambda e: mine(e) and e["data"]["lead_id"] == lead["lead_id"])
@@ -76,7 +77,7 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
 
     won = await http_allocator.post(f"/v1/leads/{lead['lead_id']}/win", json={"agent_id": "zhang-san",
                                                                               "amount_fen": 1_280_000},
-                                    headers=headers | {"X-Actor-Id": "zhang-san"})
+                                    headers=headers | auth_headers("agent", "zhang-san", tenant=tenant))
     assert won.status_code == 200, won.text
     assert (await tail.wait_for("allocation.won.v1", mine))["data"]["amount_fen"] == 1_280_000
     outcome = await tail.wait_for("leads.outcome.v1", mine)

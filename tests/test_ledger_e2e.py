@@ -14,13 +14,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import cloudevent, wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
 pytestmark = pytest.mark.integration
 
 TOPICS = ("ledger.transfer-posted.v1", "ledger.transfer-rejected.v1", "ledger.coins-allocated.v1")
-OPERATOR = {"X-Actor-Id": "ops-e2e"}
 
 
 @pytest.fixture
@@ -55,10 +55,10 @@ async def test_a_purchase_request_is_paid_and_answered_on_the_broker(
     await wait_until(on_roster)
 
     issued = await http_ledger.post("/v1/issues", json={"id": "budget-2026-11", "amount": 1000},
-                                    headers=headers | OPERATOR)
+                                    headers=headers | auth_headers("operator", "ops-e2e", tenant=tenant))
     assert issued.status_code == 201, issued.text
     allocated = await http_ledger.post("/v1/allocations", json={"id": "agents-2026-11", "amount": 200},
-                                       headers=headers | OPERATOR)
+                                       headers=headers | auth_headers("operator", "ops-e2e", tenant=tenant))
     assert allocated.status_code == 201, allocated.text
     assert sorted(a["user_id"] for a in allocated.json()["allocated"]) == ["li-si", "wang-wu"]  # agents only
     granted = await tail.wait_for("ledger.coins-allocated.v1", lambda e: mine(e) and e["data"]["user_id"] == "li-si")

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
@@ -19,7 +20,6 @@ pytestmark = pytest.mark.integration
 
 TOPICS = ("ledger.transfer-requested.v1", "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1",
           "marketplace.tip-listed.v1", "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1")
-OPERATOR = {"X-Actor-Id": "ops-e2e"}
 CHECKS = {"accurate": True, "compliant": True, "no_customer_data": True, "stage_matches": True, "practical": True,
           "media_quality": True}
 
@@ -35,20 +35,21 @@ async def test_submit_review_list_buy_through_the_ledger_and_access_is_granted(
     ledger: Any,
 ) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
-    seller = {"X-Tenant-Id": tenant, "X-Actor-Id": "zhang-san"}
-    buyer = {"X-Tenant-Id": tenant, "X-Actor-Id": "li-si"}
-    poor = {"X-Tenant-Id": tenant, "X-Actor-Id": "wang-wu"}
-    reviewer = {"X-Tenant-Id": tenant, "X-Actor-Id": "reviewer-1", "X-Actor-Role": "reviewer"}
+    seller = auth_headers("agent", "zhang-san", tenant=tenant)
+    buyer = auth_headers("agent", "li-si", tenant=tenant)
+    poor = auth_headers("agent", "wang-wu", tenant=tenant)
+    reviewer = auth_headers("operator", "reviewer-1", tenant=tenant)
+    operator = auth_headers("operator", "ops-e2e", tenant=tenant)
     mine = lambda e: e["tenantid"] == tenant  # noqa: E731
 
     # the ledger funds the buyer (operators issue and allocate coins)
     issued = await http_ledger.post("/v1/issues", json={"id": "budget", "amount": 1000},
-                                    headers={"X-Tenant-Id": tenant} | OPERATOR)
+                                    headers=operator)
     assert issued.status_code == 201, issued.text
     allocated = await http_ledger.post("/v1/allocations", json={"id": "a-1", "amount": 500, "user_ids": ["li-si"]},
-                                       headers={"X-Tenant-Id": tenant} | OPERATOR)
+                                       headers=operator)
     assert allocated.status_code == 201, allocated.text
-    policy = await http_ledger.put("/v1/config/policy", headers={"X-Tenant-Id": tenant} | OPERATOR, json={
+    policy = await http_ledger.put("/v1/config/policy", headers=operator, json={
         "seller_share_percent": 90, "daily_limits": {"pair_daily_count": 1}})
     assert policy.status_code == 200, policy.text
 

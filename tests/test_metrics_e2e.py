@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import cloudevent, wait_until
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,8 @@ async def test_published_events_reach_prometheus_the_indicators_and_the_struggle
     await publish(producer, tenant, "leads.stage-changed.v1",
                   {"lead_id": "L1", "stage_percent": 30, "funnel_step": "intent", "agent_id": "li-si"}, "L1", now)
 
-    async with httpx.AsyncClient(base_url=metrics.base_url, headers={"X-Tenant-Id": tenant}, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=metrics.base_url, headers=auth_headers("operator", "ops-e2e", tenant=tenant),
+                                 timeout=30) as http:
         async def counted() -> Any:
             body = (await http.get("/v1/agents/li-si/indicators")).json()
             return body if body["totals"]["outbound"] == 2 and body["totals"]["intent"] == 1 else None
@@ -80,7 +82,7 @@ async def test_published_events_reach_prometheus_the_indicators_and_the_struggle
     await market.state.store.ensure_indexes()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=market), base_url="http://marketplace",
-                                     headers={"X-Tenant-Id": tenant}) as http:
+                                     headers=auth_headers("operator", "ops-e2e", tenant=tenant)) as http:
             pushed = await http.post("/v1/agents/li-si/struggle")
     finally:
         await market.state.metrics_http.aclose()

@@ -13,6 +13,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from telesales_runtime.auth import Principal, TokenVerifier
+from telesales_runtime.settings import ServiceSettings
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import wait_until
 from telesales_tools.platform import Endpoints
 from telesales_tools.tsctl import Context, app
@@ -41,8 +44,36 @@ def test_a_refusal_is_printed_with_its_status_and_code_and_tsctl_exits_1() -> No
     assert "409" in result.output and "holding_cap_reached" in result.output and "the cap is 60" in result.output
     [request] = seen
     assert (request.url.host, request.url.path) == ("allocator.test", "/v1/agents/li-si/claims")
-    assert (request.headers["x-tenant-id"], request.headers["x-actor-id"]) == ("acme", "li-si")
+    assert request.headers["x-tenant-id"] == "acme"
+    assert verified(request) == Principal("li-si", frozenset({"agent"}), "acme")  # the agent claims for itself
     assert json.loads(request.content) == {"tier_id": "fresh", "count": 3}
+
+
+def verified(request: httpx.Request) -> Principal:
+    """Who a request's bearer token names, verified as every service verifies it (local settings)."""
+    scheme, _, token = request.headers["authorization"].partition(" ")
+    assert scheme == "Bearer"
+    return TokenVerifier(ServiceSettings()).verify(token)
+
+
+def test_tsctl_signs_tokens_the_services_accept_or_sends_the_one_it_is_given() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+    assert mocked(handler, "--tenant", "acme", "agents", "list").exit_code == 0
+    assert verified(seen[-1]) == Principal("ops", frozenset({"operator"}), "acme")
+    assert mocked(handler, "--actor", "wang", "--role", "supervisor", "agents", "list").exit_code == 0
+    assert verified(seen[-1]) == Principal("wang", frozenset({"supervisor"}), "default")
+    printed = runner.invoke(app, ["--tenant", "acme", "token", "--sub", "zhang-san", "--role", "agent",
+                                  "--team", "mba"], obj=Context(MOCK, "default", "ops", False))
+    assert printed.exit_code == 0, printed.output
+    given = printed.output.strip()
+    assert TokenVerifier(ServiceSettings()).verify(given) == Principal("zhang-san", frozenset({"agent"}), "acme", "mba")
+    assert mocked(handler, "--token", given, "agents", "list").exit_code == 0
+    assert seen[-1].headers["authorization"] == f"Bearer {given}"
 
 
 def test_answers_print_as_tables_or_as_json() -> None:
@@ -86,7 +117,8 @@ async def test_an_operators_day_with_tsctl_against_the_services(
     async def tsctl_json(*args: str) -> Any:
         return json.loads(await tsctl("--json", *args))
 
-    headers = {"X-Tenant-Id": tenant}
+    headers = auth_headers("operator", "ops", tenant=tenant)
+    as_li_si = auth_headers("agent", "li-si", tenant=tenant, team="mba")
     async with httpx.AsyncClient(timeout=30) as http:
         put = await http.put(f"{allocator.base_url}/v1/agents/li-si", headers=headers,
                              json={"name": "李四", "team_id": "mba", "business_line": "education"})
@@ -115,12 +147,12 @@ async def test_an_operators_day_with_tsctl_against_the_services(
         assert (await tsctl_json("coins", "balance", "li-si"))["wallet"] == 200
 
         # marketplace: a tip waits for review, a reviewer approves it
-        tip = await http.post(f"{marketplace.base_url}/v1/tips", headers=headers | {"X-Actor-Id": "li-si"},
+        tip = await http.post(f"{marketplace.base_url}/v1/tips", headers=as_li_si,
                               json={"id": "tip-1", "title": "开场白", "stage": "opening", "product_line": "education",
                                     "price": 20})
         assert tip.status_code == 201, tip.text
         await http.post(f"{marketplace.base_url}/v1/tips/tip-1/versions/1/submit",
-                        headers=headers | {"X-Actor-Id": "li-si"})
+                        headers=as_li_si)
         assert "tip-1" in await tsctl("tips", "queue")
         assert (await tsctl_json("--actor", "reviewer-1", "tips", "review", "tip-1"))["status"] == "approved"
 

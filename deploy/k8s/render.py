@@ -53,6 +53,22 @@ SECRET_KEYS: dict[str, str] = {
     "mongo_uri": "mongo-uri",
     "redis_url": "redis-url",
 }
+# Kafka security (README "Kafka security"): optional keys of the same Secret, read by every service (a key
+# left out keeps the setting's default: PLAINTEXT, no credentials). The TLS files come from the optional
+# Secret KAFKA_TLS_SECRET (keys ca.crt, tls.crt, tls.key) mounted at KAFKA_TLS_DIR; the kafka-ssl-*-file
+# keys name the files there, e.g. /etc/telesales/kafka-tls/ca.crt.
+KAFKA_SECURITY_KEYS: dict[str, str] = {
+    "kafka_security_protocol": "kafka-security-protocol",
+    "kafka_sasl_mechanism": "kafka-sasl-mechanism",
+    "kafka_sasl_username": "kafka-sasl-username",
+    "kafka_sasl_password": "kafka-sasl-password",
+    "kafka_ssl_ca_file": "kafka-ssl-ca-file",
+    "kafka_ssl_cert_file": "kafka-ssl-cert-file",
+    "kafka_ssl_key_file": "kafka-ssl-key-file",
+    "kafka_ssl_key_password": "kafka-ssl-key-password",
+}
+KAFKA_TLS_SECRET = "telesales-kafka-tls"
+KAFKA_TLS_DIR = "/etc/telesales/kafka-tls"
 
 # The container's HTTP endpoints (runtime/telesales_runtime/http.py: health_router).
 LIVENESS_PATH = "/healthz"  # the process answers
@@ -181,8 +197,9 @@ def check_settings(service: Service) -> None:
 
 
 def secret_env(service: Service) -> dict[str, str]:
-    """Environment variable -> key of the Secret."""
-    return {f"{SHARED_ENV_PREFIX}{setting.upper()}": SECRET_KEYS[setting] for setting in service.secrets}
+    """Environment variable -> key of the Secret (the connection strings, then the optional Kafka security)."""
+    return {**{f"{SHARED_ENV_PREFIX}{setting.upper()}": SECRET_KEYS[setting] for setting in service.secrets},
+            **{f"{SHARED_ENV_PREFIX}{setting.upper()}": key for setting, key in KAFKA_SECURITY_KEYS.items()}}
 
 
 # ----------------------------------------------------------------------------- kubernetes
@@ -200,7 +217,9 @@ def http_probe(path: str, *, period: int, timeout: int, failures: int) -> dict[s
 
 
 def deployment(service: Service) -> dict[str, Any]:
-    env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key}}}
+    optional = set(KAFKA_SECURITY_KEYS.values())
+    env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key,
+                                                          **({"optional": True} if key in optional else {})}}}
            for name, key in secret_env(service).items()]
     container = {
         "name": service.name,
@@ -225,7 +244,8 @@ def deployment(service: Service) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]},
         },
         # Uploads (lead imports, tip media) are spooled to /tmp: the only writable place.
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                         {"name": "kafka-tls", "mountPath": KAFKA_TLS_DIR, "readOnly": True}],
     }
     pod = {
         "metadata": {"labels": labels(service)},
@@ -248,7 +268,10 @@ def deployment(service: Service) -> dict[str, Any]:
                 "labelSelector": {"matchLabels": selector(service)},
             }],
             "containers": [container],
-            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}}],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+                        # Kafka TLS files when the broker needs them; an empty directory otherwise.
+                        {"name": "kafka-tls", "secret": {"secretName": KAFKA_TLS_SECRET, "optional": True,
+                                                         "defaultMode": 0o440}}],
         },
     }
     # No `replicas`: the HorizontalPodAutoscaler owns it (an apply would reset it otherwise).

@@ -502,23 +502,7 @@ def up_mongo() -> str:
         binary = mongod_bin()
         dbpath = mongo_data_dir()
         dbpath.mkdir(parents=True, exist_ok=True)
-        argv = [
-            str(binary),
-            "--replSet", "rs0",
-            "--port", str(port),
-            "--bind_ip", HOST,
-            "--dbpath", str(dbpath),
-            "--wiredTigerCacheSizeGB", MONGO_CACHE_GB,
-            # Keep no snapshot history beyond what running operations need (the default keeps 300 s):
-            # claims take leads off the top of an index, and every claim would walk over the entries of
-            # the leads taken in the last five minutes. Nothing here reads at a past cluster time.
-            "--setParameter", "minSnapshotHistoryWindowInSeconds=0",
-            "--nounixsocket",
-            "--fork",
-            "--logpath", str(log),
-            "--logappend",
-            "--pidfilepath", str(pid_file("mongodb")),
-        ]
+        argv = [*mongod_argv(binary, port, dbpath, log), "--fork", "--pidfilepath", str(pid_file("mongodb"))]
         # --fork: the launcher returns once the forked server accepts connections (or failed).
         with open(logs_dir() / "mongodb.fork.log", "ab") as out:
             try:
@@ -535,8 +519,33 @@ def up_mongo() -> str:
             )
         started = f"started (pid {read_pid('mongodb') or '?'})"
 
-    # Initiate the replica set (no-op if the data folder already holds its config).
-    deadline = time.monotonic() + INFRA_TIMEOUT_S
+    initiate_replica_set(port, log)
+    return started or "replica set initiated"
+
+
+def mongod_argv(binary: Path, port: int, dbpath: Path, log: Path, cache_gb: str = MONGO_CACHE_GB) -> list[str]:
+    """mongod as a member of the one-node replica set "rs0" on HOST:port (the stack's, or a test's own)."""
+    return [
+        str(binary),
+        "--replSet", "rs0",
+        "--port", str(port),
+        "--bind_ip", HOST,
+        "--dbpath", str(dbpath),
+        "--wiredTigerCacheSizeGB", cache_gb,
+        # Keep no snapshot history beyond what running operations need (the default keeps 300 s):
+        # claims take leads off the top of an index, and every claim would walk over the entries of
+        # the leads taken in the last five minutes. Nothing here reads at a past cluster time.
+        "--setParameter", "minSnapshotHistoryWindowInSeconds=0",
+        "--nounixsocket",
+        "--logpath", str(log),
+        "--logappend",
+    ]
+
+
+def initiate_replica_set(port: int, log: Path, timeout: float = INFRA_TIMEOUT_S) -> None:
+    """Initiate the replica set (no-op if the data folder already holds its config) and wait until the
+    mongod on `port` is its writable primary."""
+    deadline = time.monotonic() + timeout
     client = _mongo_direct_client(port, timeout_ms=3000)
     try:
         while True:
@@ -564,7 +573,6 @@ def up_mongo() -> str:
             f"isWritablePrimary={hello.get('isWritablePrimary')!r}; if the port changed or the data "
             f"is stale, try `down --wipe`)",
         )
-    return started or "replica set initiated"
 
 
 def up_redis() -> str:

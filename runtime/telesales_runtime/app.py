@@ -9,19 +9,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from .auth import RoleTable, authorize, check_access_table
 from .deadletter import DeadLetterPublisher
 from .http import Exposition, ReadinessCheck, health_router, install_problem_handlers
-from .kafka import create_broker, create_producer, ensure_topics
+from .kafka import client_security, create_broker, create_producer, ensure_topics
 from .logs import configure_logging
 from .mongo import connect_mongo, ping
 from .outbox import OutboxRelay
+from .request_limits import install_request_limits
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -92,10 +94,14 @@ def create_service_app(
     on_shutdown: Sequence[Hook] = (),
     after_broker_stop: Sequence[Hook] = (),
     metrics_registries: Sequence[Exposition] = (),
+    access: RoleTable | None = None,
 ) -> FastAPI:
     """Nothing connects here: connections open in the lifespan, when the server starts.
     `metrics_registries`: collectors of the application's own (or functions returning their Prometheus
-    text), served on /metrics after the process's."""
+    text), served on /metrics after the process's.
+    `access`: "METHOD /path" -> the roles that may call each route of `routers` (admin may call all); every
+    route needs a bearer token, and a route missing from the table refuses the build (telesales_runtime.auth).
+    /healthz, /readyz and /metrics stay open."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,7 +109,7 @@ def create_service_app(
             await hook()
         if settings.kafka_create_topics:
             await ensure_topics(settings.kafka_bootstrap, topics, settings.kafka_topic_partitions,
-                                settings.kafka_replication_factor)
+                                settings.kafka_replication_factor, security=client_security(settings))
         await broker.start()
         for hook in after_broker_start:
             await hook()
@@ -125,7 +131,10 @@ def create_service_app(
     app.state.settings = settings
     app.state.broker = broker
     install_problem_handlers(app)
+    install_request_limits(app, settings)
     app.include_router(health_router(readiness, registries=metrics_registries))
+    app.state.access = access or {}
+    check_access_table(routers, app.state.access)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(authorize)])
     return app

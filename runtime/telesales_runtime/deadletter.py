@@ -13,6 +13,7 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, DEFAULT_TENANT
 from telesales_contracts.platform import DeadLetter
 from telesales_contracts.topics import DEAD_LETTERS
 
+from .observability import DEAD_LETTER_LOOPS
 from .observability import DEAD_LETTERS as DEAD_LETTER_COUNT
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,17 @@ class DeadLetterPublisher:
         self.group = group
 
     async def send(self, record: Any, *, error_type: str, error: str, tenantid: str = DEFAULT_TENANT) -> None:
+        if record.topic == DEAD_LETTERS.name:
+            # A consumer of the dead-letter topic failed on a dead letter: dead-lettering it again would give
+            # a dead letter of a dead letter, which this consumer could fail on the same way, without end.
+            # The original dead letter stays on the topic (and can be replayed); this is logged and counted.
+            DEAD_LETTER_LOOPS.labels(self.service, error_type).inc()
+            log.error(
+                "dead letter could not be processed; dropped instead of dead-lettered again",
+                extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                       "consumer_group": self.group, "error_type": error_type, "error": error[:500]},
+            )
+            return
         letter = dead_letter_for(record, service=self.service, group=self.group, error_type=error_type, error=error)
         event = DEAD_LETTERS.event(
             letter, source=self.source, tenantid=tenantid, subject=f"{record.topic}/{record.partition}/{record.offset}"

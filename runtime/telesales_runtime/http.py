@@ -15,8 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from telesales_contracts import is_tenant_id
-
+from .auth import tenant_of
 from .errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -27,8 +26,10 @@ PROBLEM_JSON = "application/problem+json"
 class Problem(Exception):
     """An error answered as problem+json; raise it anywhere in a route or dependency."""
 
-    def __init__(self, status: int, title: str, detail: str, *, type_: str = "about:blank", **extensions: Any) -> None:
+    def __init__(self, status: int, title: str, detail: str, *, type_: str = "about:blank",
+                 headers: dict[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail)
+        self.headers = headers
         self.status = status
         self.title = title
         self.detail = detail
@@ -98,7 +99,8 @@ def problem_response(status: int, title: str, detail: str, instance: str | None 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, request.url.path, exc.type, **exc.extensions)
+        return problem_response(exc.status, exc.title, exc.detail, request.url.path, exc.type, exc.headers,
+                                **exc.extensions)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -134,14 +136,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 request.url.path)
 
 
-def tenant_of(request: Request, x_tenant_id: Annotated[str | None, Header()] = None) -> str:
-    """FastAPI dependency: the tenant a request works in (X-Tenant-Id, else the service's default tenant)."""
-    tenant = x_tenant_id or request.app.state.settings.default_tenant
-    if not is_tenant_id(tenant):
-        raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
-    return tenant
-
-
+# The tenant a request works in: the token's (X-Tenant-Id may choose another for admin and service tokens).
 Tenant = Annotated[str, Depends(tenant_of)]
 
 ReadinessCheck = Callable[[], Awaitable[Any]]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.security import parse_security
 from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from telesales_contracts import Topic
 from telesales_contracts.topics import DEAD_LETTERS
@@ -20,6 +23,52 @@ from .observability import CONSUMER_LAG
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+def kafka_ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
+    """The TLS context of the settings: the broker's certificate is checked against kafka_ssl_ca_file (the
+    system's CAs when unset) and, unless kafka_ssl_check_hostname is off, against the host name; a client
+    certificate is presented when kafka_ssl_cert_file/kafka_ssl_key_file are set (mutual TLS)."""
+    ca_file = settings.kafka_ssl_ca_file
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (ssl.SSLError, OSError) as error:
+        raise ValueError(f"kafka_ssl_ca_file={ca_file}: not a readable PEM CA certificate ({error})") from error
+    context.check_hostname = settings.kafka_ssl_check_hostname
+    if settings.kafka_ssl_cert_file is not None:
+        password = settings.kafka_ssl_key_password
+        try:
+            context.load_cert_chain(str(settings.kafka_ssl_cert_file), str(settings.kafka_ssl_key_file),
+                                    password.get_secret_value() if password else None)
+        except (ssl.SSLError, OSError) as error:
+            raise ValueError(f"kafka_ssl_cert_file={settings.kafka_ssl_cert_file}, kafka_ssl_key_file="
+                             f"{settings.kafka_ssl_key_file}: not a PEM certificate and its key, or the key "
+                             f"password is wrong ({error})") from error
+    return context
+
+
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The one place the settings' Kafka security (protocol, SASL mechanism and credentials, TLS) turns into
+    a client configuration: FastStream's security object, given to the service's broker as it is and, as
+    aiokafka keyword arguments (`client_security`), to every raw aiokafka client. None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = kafka_ssl_context(settings) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context)
+    password = settings.kafka_sasl_password
+    return _SASL[settings.kafka_sasl_mechanism](settings.kafka_sasl_username or "",
+                                                password.get_secret_value() if password else "", ssl_context=context)
+
+
+def client_security(settings: ServiceSettings) -> dict[str, Any]:
+    """aiokafka keyword arguments (security_protocol, ssl_context, sasl_*) for a producer, consumer or admin
+    client: the same configuration the service's FastStream broker gets (empty for PLAINTEXT)."""
+    return parse_security(kafka_security(settings))
 
 
 async def raw_decoder(msg: Any) -> Any:
@@ -112,14 +161,15 @@ def create_broker(settings: ServiceSettings, **options: Any) -> KafkaBroker:
     # level); this one goes through the service's logging: its format (JSON lines) and its level.
     return KafkaBroker(settings.kafka_bootstrap, client_id=settings.kafka_client_id or settings.service_name,
                        logger=logging.getLogger(f"{settings.service_name}.kafka"),
-                       middlewares=[consumer_lag_middleware(settings.service_name)], **PRODUCER_OPTIONS, **options)
+                       middlewares=[consumer_lag_middleware(settings.service_name)],
+                       security=kafka_security(settings), **PRODUCER_OPTIONS, **options)
 
 
 def create_producer(settings: ServiceSettings, purpose: str) -> AIOKafkaProducer:
     """A raw aiokafka producer with the platform's settings, for high-volume senders (the outbox relay)."""
     return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                             client_id=f"{settings.kafka_client_id or settings.service_name}-{purpose}",
-                            **PRODUCER_OPTIONS)
+                            **PRODUCER_OPTIONS, **client_security(settings))
 
 
 async def await_confirmations(pending: Iterable[Any]) -> None:
@@ -135,10 +185,11 @@ def consumer_records(raw_message: Any) -> Sequence[Any]:
     return raw_message if isinstance(raw_message, tuple | list) else (raw_message,)
 
 
-async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replication: int) -> None:
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replication: int, *,
+                        security: Mapping[str, Any] | None = None) -> None:
     """Create the topics a service uses when they are missing (in production they are declared by the
-    deployment; this keeps a fresh local stack and test runs working)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    deployment; this keeps a fresh local stack and test runs working). `security`: `client_security(settings)`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -9,7 +9,14 @@ from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    CollectionInvalid,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -29,10 +36,19 @@ async def in_transaction(
 
     A unique-index violation anywhere in it (also inside a bulk write) surfaces as DuplicateKeyError,
     so callers handle "someone else wrote it first" in one place."""
+    async def attempt(session: AsyncClientSession) -> T:
+        try:
+            return await work(session)
+        except ServerSelectionTimeoutError as error:
+            # The database does not answer at all. with_transaction would retry this (it is labelled a
+            # transient transaction error) for 120 s, holding an HTTP request or a batch that long; fail now
+            # (503 over HTTP, redelivery for a consumer): the error is raised again without that label.
+            raise ServerSelectionTimeoutError(str(error)) from error
+
     async with client.start_session() as session:
         try:
             return await session.with_transaction(
-                work,
+                attempt,
                 read_concern=ReadConcern("snapshot"),
                 write_concern=WriteConcern("majority"),
             )

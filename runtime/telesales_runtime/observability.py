@@ -25,6 +25,12 @@ DEAD_LETTERS = Counter(
     "Messages sent to the dead-letter topic, by reason.",
     ["service", "topic", "error_type"],
 )
+DEAD_LETTER_LOOPS = Counter(
+    "telesales_dead_letter_loops_dropped_total",
+    "Dead letters a consumer of the dead-letter topic could not process: logged and dropped instead of "
+    "dead-lettered again (the original dead letter stays on the topic).",
+    ["service", "error_type"],
+)
 OUTBOX_PUBLISHED = Counter(
     "telesales_outbox_published_total",
     "Events relayed from the MongoDB outbox to Kafka.",

@@ -3,11 +3,14 @@ TELESALES_ prefix the local stack and the Kubernetes ConfigMaps set for broker, 
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .auth import LOCAL_AUDIENCE, LOCAL_HS256_SECRET, LOCAL_ISSUER
 
 SHARED_ENV_PREFIX = "TELESALES_"
 
@@ -26,6 +29,54 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000, description="Longest a fetch waits for "
                                          "records. The local broker (Tansu) answers a waiting fetch only at this "
                                          "deadline even when records arrive sooner, so it bounds event latency.")
+    # Kafka transport security (see README "Kafka security"): every Kafka client of a service (its broker,
+    # outbox relay producers, topic creation, dead-letter replay) is built from these.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS).")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*.")
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user (SASL_* protocols only).")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (SASL_* only); "
+                                                  "from a Secret, never logged.")
+    kafka_ssl_ca_file: Path | None = Field(default=None, description="PEM file of the CA(s) that signed the "
+                                           "broker's certificate (SSL, SASL_SSL); the system's CAs when unset.")
+    kafka_ssl_cert_file: Path | None = Field(default=None, description="PEM client certificate for mutual TLS "
+                                             "(with kafka_ssl_key_file).")
+    kafka_ssl_key_file: Path | None = Field(default=None, description="PEM private key of kafka_ssl_cert_file.")
+    kafka_ssl_key_password: SecretStr | None = Field(default=None, description="Password of an encrypted "
+                                                     "kafka_ssl_key_file.")
+    kafka_ssl_check_hostname: bool = Field(default=True, description="Check that the broker's certificate names "
+                                           "the host connected to (turn off only for tests).")
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Self:
+        """Refuse settings that cannot work, at start, with the variable to fix (instead of a client that
+        hangs or silently connects without the security asked for)."""
+        protocol = self.kafka_security_protocol
+        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        problems = []
+        if sasl and not self.kafka_sasl_username:
+            problems.append(f"kafka_security_protocol={protocol} needs kafka_sasl_username")
+        if sasl and (self.kafka_sasl_password is None or not self.kafka_sasl_password.get_secret_value()):
+            problems.append(f"kafka_security_protocol={protocol} needs kafka_sasl_password")
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password is not None):
+            problems.append(f"kafka_sasl_username/kafka_sasl_password are set but kafka_security_protocol={protocol} "
+                            "does not use SASL (SASL_PLAINTEXT or SASL_SSL)")
+        files = {"kafka_ssl_ca_file": self.kafka_ssl_ca_file, "kafka_ssl_cert_file": self.kafka_ssl_cert_file,
+                 "kafka_ssl_key_file": self.kafka_ssl_key_file}
+        if not tls and any(path is not None for path in files.values()):
+            problems.append(f"TLS files are set but kafka_security_protocol={protocol} does not use TLS (SSL or SASL_SSL)")
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            problems.append("kafka_ssl_cert_file and kafka_ssl_key_file go together (mutual TLS)")
+        if self.kafka_ssl_key_password is not None and self.kafka_ssl_key_file is None:
+            problems.append("kafka_ssl_key_password is set without kafka_ssl_key_file")
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                problems.append(f"{name}={path} is not a readable file")
+        if problems:
+            raise ValueError("Kafka security settings: " + "; ".join(problems))
+        return self
+
     mongo_uri: str = "mongodb://127.0.0.1:27117/?replicaSet=rs0"
     mongo_db: str = Field(default="telesales", description="The service's own database: every service sets "
                           "its own default, and it is overridden per service (e.g. ALLOCATOR_MONGO_DB), never "
@@ -36,12 +87,51 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     default_tenant: str = "default"
+    # Bearer tokens (telesales_runtime.auth; README "Authentication"). Local runs: the well-known HS256
+    # development secret; auth_mode=production refuses to start with it (set a secret of your own, an RS256
+    # public key or a JWKS URL).
+    auth_mode: Literal["local", "production"] = Field(default="local", description="production: refuse the "
+                                                      "local development secret and short HS256 secrets.")
+    auth_issuer: str = Field(default=LOCAL_ISSUER, description="Accepted `iss` of tokens.")
+    auth_audience: str = Field(default=LOCAL_AUDIENCE, description="Accepted `aud` of tokens.")
+    auth_hs256_secret: SecretStr | None = Field(default=SecretStr(LOCAL_HS256_SECRET), description="Shared "
+                                                "secret of HS256 tokens (from a Secret); unset for RS256 only.")
+    auth_rs256_public_key: str | None = Field(default=None, description="PEM public key of RS256 tokens.")
+    auth_jwks_url: str | None = Field(default=None, description="JWKS URL of the token issuer (keys cached).")
+    auth_algorithms: list[str] = Field(default=["HS256", "RS256"], description="Accepted `alg` of tokens.")
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=600, description="Clock skew allowed on exp/iat.")
+    auth_service_token: SecretStr | None = Field(default=None, description="Token this service sends when it "
+                                                 "calls another (role service); without one it signs its own "
+                                                 "short-lived token with auth_hs256_secret.")
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Self:
+        """A production deployment never accepts tokens signed with the published development secret."""
+        secret = (self.auth_hs256_secret.get_secret_value() if self.auth_hs256_secret else None) or None
+        if not (secret or self.auth_rs256_public_key or self.auth_jwks_url):
+            raise ValueError("auth: set auth_hs256_secret, auth_rs256_public_key or auth_jwks_url")
+        if self.auth_mode == "production" and secret is not None:
+            if secret == LOCAL_HS256_SECRET:
+                raise ValueError("auth_mode=production with the local development secret: set "
+                                 "TELESALES_AUTH_HS256_SECRET to a secret of your own (or RS256/JWKS keys and "
+                                 "an empty TELESALES_AUTH_HS256_SECRET)")
+            if len(secret) < 32:
+                raise ValueError("auth_mode=production needs an HS256 secret of at least 32 characters")
+        return self
+
     event_source: str | None = Field(default=None, description="CloudEvents source of emitted events; "
                                      "/services/<service_name> when unset.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_linger_seconds: float = Field(default=0.01, ge=0, le=1, description="After a write, how long the "
                                          "relay waits for more before it publishes: fewer, larger passes.")
     outbox_batch_size: int = Field(default=2000, ge=1)
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body of a "
+                                     "route; the file upload routes have their own (upload_body_limits).")
+    http_max_json_depth: int = Field(default=32, ge=2, le=512, description="Deepest nesting of a JSON body.")
+
+    def upload_body_limits(self) -> dict[str, int]:
+        """Route path -> largest body, for the routes that take files larger than http_max_body_bytes."""
+        return {}
 
     @property
     def source(self) -> str:

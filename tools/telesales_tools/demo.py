@@ -143,7 +143,8 @@ class Day:
 
         async def grade(agent: sc.Agent) -> None:
             await allocator.call("PATCH", f"/v1/agents/{agent.agent_id}", json={"grade": agent.grade},
-                                 actor=agent.supervisor_id)
+                                 actor=agent.supervisor_id,
+                                 role="supervisor", team=agent.team_id)
         await self.each(self.plan.agents, grade)
 
         # the allocator's policy for this tenant, on the compressed clock: a lead nobody called for three
@@ -159,9 +160,10 @@ class Day:
         # operators fund the month and allocate coins (配置) to every agent
         agents = [a.agent_id for a in self.plan.agents]
         budget = self.plan.coins_per_agent * len(agents) * 2
-        await ledger.post("/v1/issues", json={"id": f"budget-{self.clock.day}", "amount": budget}, actor=OPERATOR)
+        await ledger.post("/v1/issues", json={"id": f"budget-{self.clock.day}", "amount": budget}, actor=OPERATOR,
+                          role="operator")
         await ledger.post("/v1/allocations", json={"id": f"agents-{self.clock.day}", "amount": self.plan.coins_per_agent,
-                                                   "user_ids": agents}, actor=OPERATOR)
+                                                   "user_ids": agents}, actor=OPERATOR, role="operator")
         self.count["coins allocated"] = self.plan.coins_per_agent * len(agents)
 
     # ---- the day -----------------------------------------------------------------------------------------------------
@@ -214,7 +216,7 @@ class Day:
                             at.isoformat()}, source=SOURCE["dialer"], key=agent.agent_id, at=at)
 
     async def sweep(self) -> None:
-        result = await self.apis["allocator"].post("/v1/reclaim-sweeps", actor=OPERATOR)
+        result = await self.apis["allocator"].post("/v1/reclaim-sweeps", actor=OPERATOR, role="operator")
         self.count["reclaimed"] += result["reclaimed"]
         self.count["sweeps"] += 1
 
@@ -349,7 +351,7 @@ class Day:
         for tip in self.plan.tips:
             checks = {item: True for item in sc.CHECKLIST} | ({} if tip.passes_review else {"compliant": False})
             comment = None if tip.passes_review else "含有不实承诺（包过），请修改后再提交"
-            await market.post(f"/v1/tips/{tip.tip_id}/versions/1/review", actor=REVIEWER, role="reviewer",
+            await market.post(f"/v1/tips/{tip.tip_id}/versions/1/review", actor=REVIEWER, role="operator",
                               json={"checks": checks, "comment": comment})
             self.count["tips listed" if tip.passes_review else "tips rejected"] += 1
 

@@ -5,7 +5,12 @@ error, and a Kafka publisher of CloudEvents as an outside system sends them."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -81,13 +86,63 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
-def headers(tenant: str, actor: str | None = None, role: str | None = None) -> dict[str, str]:
-    out = {"X-Tenant-Id": tenant}
-    if actor:
-        out["X-Actor-Id"] = actor
-    if role:
-        out["X-Actor-Role"] = role
-    return out
+# The local stack's token settings (the services' defaults, telesales_runtime.auth; the tools use the
+# platform through its public interfaces only, so they sign HS256 tokens themselves: tests/test_tsctl.py
+# checks that the services accept them).
+LOCAL_HS256_SECRET = "telesales-local-development-secret-not-for-production"
+LOCAL_ISSUER = "telesales-local"
+LOCAL_AUDIENCE = "telesales"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def mint_token(sub: str, role: str, *, tenant: str, team: str | None, ttl_seconds: int, secret: str, issuer: str,
+               audience: str) -> str:
+    """An HS256 JWT (RFC 7519) with the claims the services read: iss, aud, sub, iat, exp, roles, tenant, team."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": issuer, "aud": audience, "sub": sub, "iat": now, "exp": now + ttl_seconds,
+                              "roles": [role], "tenant": tenant}
+    if team is not None:
+        claims["team"] = team
+    signing_input = ".".join(_b64(json.dumps(part, separators=(",", ":")).encode())
+                             for part in ({"alg": "HS256", "typ": "JWT"}, claims))
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def token(tenant: str, actor: str | None = None, role: str | None = None, team: str | None = None,
+          env: Mapping[str, str] | None = None, *, fresh: bool = False) -> str:
+    """The bearer token of a call: TELESALES_TOKEN when set (every call then acts as that token says), else
+    one signed with the services' HS256 secret (TELESALES_AUTH_HS256_SECRET, else the local development
+    secret the local stack runs with) for `actor` in `role` (an actor without a role acts as an agent; no
+    actor: the tools act as `tsctl` with the admin role)."""
+    env = os.environ if env is None else env
+    fixed = env.get("TELESALES_TOKEN", "").strip()
+    if fixed and not fresh:
+        return fixed
+    role = role or ("agent" if actor else "admin")
+    key = (tenant, actor or "tsctl", role, team)
+    cached = _TOKENS.get(key)
+    if cached is not None and cached[1] > time.time() + 300:
+        return cached[0]
+    minted = mint_token(actor or "tsctl", role, tenant=tenant, team=team, ttl_seconds=TOKEN_TTL,
+                        secret=env.get("TELESALES_AUTH_HS256_SECRET") or LOCAL_HS256_SECRET,
+                        issuer=env.get("TELESALES_AUTH_ISSUER") or LOCAL_ISSUER,
+                        audience=env.get("TELESALES_AUTH_AUDIENCE") or LOCAL_AUDIENCE)
+    _TOKENS[key] = (minted, time.time() + TOKEN_TTL)
+    return minted
+
+
+TOKEN_TTL = 4 * 3600
+_TOKENS: dict[tuple[str, str, str, str | None], tuple[str, float]] = {}
+
+
+def headers(tenant: str, actor: str | None = None, role: str | None = None,
+            team: str | None = None) -> dict[str, str]:
+    """X-Tenant-Id and the bearer token of a call made by `actor` in `role` (see token)."""
+    return {"X-Tenant-Id": tenant, "Authorization": f"Bearer {token(tenant, actor, role, team)}"}
 
 
 def answer(service: str, response: httpx.Response) -> Any:
@@ -112,12 +167,12 @@ class Api:
         self.service, self.client, self.tenant = service, client, tenant
 
     async def call(self, method: str, path: str, *, actor: str | None = None, role: str | None = None,
-                   ok: Iterable[int] = (), **kwargs: Any) -> Any:
+                   team: str | None = None, ok: Iterable[int] = (), **kwargs: Any) -> Any:
         """The answer's body; a status in `ok` (e.g. 409 for an expected refusal) returns None instead of
-        raising."""
+        raising. The call is made as `actor` in `role` (and `team`): see token."""
         extra = kwargs.pop("headers", {})
         try:
-            response = await self.client.request(method, path, headers=headers(self.tenant, actor, role) | extra,
+            response = await self.client.request(method, path, headers=headers(self.tenant, actor, role, team) | extra,
                                                   **kwargs)
         except httpx.TransportError as error:
             raise unreachable(self.service, str(self.client.base_url), error) from error

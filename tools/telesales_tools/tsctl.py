@@ -2,7 +2,9 @@
 
 Addresses come from the same environment as the local stack (`eval "$(make env)"`, or TELESALES_<SERVICE>_URL /
 TELESALES_<SERVICE>_PORT and TELESALES_KAFKA_BOOTSTRAP); --tenant (TELESALES_TENANT) picks the company and
---actor (TELESALES_ACTOR) who acts. Tables by default, --json for the services' answers as they are. A
+--actor (TELESALES_ACTOR) who acts, in --role (TELESALES_ROLE, operator by default): tsctl signs a bearer
+token for them with the local stack's secret (TELESALES_AUTH_HS256_SECRET when the services run with another
+one), or sends --token (TELESALES_TOKEN) as it is; `tsctl token` prints one. Tables by default, --json for the services' answers as they are. A
 refusal of a service (problem+json) is printed with its status and code, and tsctl exits 1.
 """
 
@@ -27,6 +29,7 @@ from rich.text import Text
 from telesales_contracts.leads import LeadReceived
 
 from .platform import Api, Endpoints, PlatformError, Publisher, check_tenant, event_bytes
+from .platform import token as platform_token
 from .report import FUNNELS, print_summary, read_funnels
 from .scenario import CHECKLIST, FLOOR_TZ
 
@@ -51,15 +54,20 @@ class Context:
     actor: str
     json: bool
     transport: httpx.AsyncBaseTransport | None = None  # tests put a MockTransport here
+    role: str = "operator"
+    token: str | None = None
 
     def run(self, service: str, method: str, path: str, *, role: str | None = None, actor: str | None = None,
             **kwargs: Any) -> Any:
-        """One call to a service, as the acting operator; its answer."""
+        """One call to a service, as the actor in its role (or with --token); its answer."""
+        if self.token:
+            kwargs["headers"] = {"Authorization": f"Bearer {self.token}"} | kwargs.get("headers", {})
+
         async def call() -> Any:
             async with httpx.AsyncClient(base_url=self.endpoints.url(service), timeout=60,
                                          transport=self.transport) as client:
                 return await Api(service, client, self.tenant).call(method, path, actor=actor or self.actor,
-                                                                    role=role, **kwargs)
+                                                                    role=role or self.role, **kwargs)
         return asyncio.run(call())
 
 
@@ -109,11 +117,16 @@ def _cell(value: Any) -> str:
 
 
 Tenant = Annotated[str, typer.Option(envvar="TELESALES_TENANT", help="Tenant (X-Tenant-Id).")]
-Actor = Annotated[str, typer.Option(envvar="TELESALES_ACTOR", help="Who acts (X-Actor-Id).")]
+Actor = Annotated[str, typer.Option(envvar="TELESALES_ACTOR", help="Who acts (the token's sub).")]
+RoleOption = Annotated[str, typer.Option("--role", envvar="TELESALES_ROLE",
+                                         help="The actor's role: agent, supervisor, operator, admin.")]
+TokenOption = Annotated[str | None, typer.Option("--token", envvar="TELESALES_TOKEN",
+                                                 help="A bearer token to send instead of signing one.")]
 
 
 @app.callback()
-def root(ctx: typer.Context, tenant: Tenant = "default", actor: Actor = "ops",
+def root(ctx: typer.Context, tenant: Tenant = "default", actor: Actor = "ops", role: RoleOption = "operator",
+         token: TokenOption = None,
          as_json: Annotated[bool, typer.Option("--json", help="Print the services' JSON answers.")] = False,
          kafka_bootstrap: Annotated[str | None, typer.Option(envvar="TELESALES_KAFKA_BOOTSTRAP")] = None) -> None:
     try:
@@ -124,6 +137,19 @@ def root(ctx: typer.Context, tenant: Tenant = "default", actor: Actor = "ops",
         ctx.obj = Context(Endpoints.from_env(kafka_bootstrap=kafka_bootstrap), tenant, actor, as_json)
     else:  # a test handed in its own Context: apply the options over it
         ctx.obj.tenant, ctx.obj.actor, ctx.obj.json = tenant, actor, as_json
+    ctx.obj.role, ctx.obj.token = role, token
+
+
+@app.command("token")
+def print_token(ctx: typer.Context,
+                sub: Annotated[str | None, typer.Option(help="Who the token names; default: --actor.")] = None,
+                role: Annotated[str | None, typer.Option(help="Its role; default: --role.")] = None,
+                team: Annotated[str | None, typer.Option(help="The team of an agent or supervisor.")] = None) -> None:
+    """Print a bearer token signed with the local stack's secret (TELESALES_AUTH_HS256_SECRET), e.g.
+    curl -H "Authorization: Bearer $(tsctl token --role agent --sub zhang-san --team mba)" ..."""
+    c = ctx_of(ctx)
+    out.print(platform_token(c.tenant, sub or c.actor, role or c.role, team, fresh=True), soft_wrap=True,
+              highlight=False)
 
 
 # ---- leads ---------------------------------------------------------------------------------------------------
@@ -224,7 +250,8 @@ def claim(ctx: typer.Context, agent: Annotated[str, typer.Argument(help="The age
           count: Annotated[int, typer.Option(min=1, max=1000)] = 5) -> None:
     """Claim (捞取) leads for an agent (the actor must be the agent or its supervisor)."""
     def job(c: Context) -> None:
-        body = c.run("allocator", "POST", f"/v1/agents/{agent}/claims", json={"tier_id": tier, "count": count})
+        body = c.run("allocator", "POST", f"/v1/agents/{agent}/claims", json={"tier_id": tier, "count": count},
+                     role="agent" if c.actor == agent else "supervisor")
         if c.json:
             return show(c, body)
         out.print(f"claimed {body['claimed']} of {body['requested']} (granted {body['granted']}); holding "
@@ -308,7 +335,7 @@ def balance(ctx: typer.Context, user: Annotated[str, typer.Argument()]) -> None:
 @tips_app.command("queue")
 def review_queue(ctx: typer.Context) -> None:
     """Versions waiting for review, oldest first (as a reviewer)."""
-    guarded(ctx, lambda c: show(c, c.run("marketplace", "GET", "/v1/review-queue", role="reviewer"),
+    guarded(ctx, lambda c: show(c, c.run("marketplace", "GET", "/v1/review-queue", role="operator"),
                                 ["tip_id", "version", "title", "stage", "author_id", "price", "submitted_at"]))
 
 
@@ -322,7 +349,7 @@ def review(ctx: typer.Context, tip: Annotated[str, typer.Argument()],
     failed = set(fail_item or ())
     checks = {item: item not in failed for item in CHECKLIST} | {item: False for item in failed}
     guarded(ctx, lambda c: show(c, c.run("marketplace", "POST", f"/v1/tips/{tip}/versions/{version}/review",
-                                         role="reviewer", json={"checks": checks, "comment": comment})))
+                                         role="operator", json={"checks": checks, "comment": comment})))
 
 
 # ---- funnels -------------------------------------------------------------------------------------------------------

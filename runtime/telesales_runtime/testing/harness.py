@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE, Topic
 from telesales_runtime.kafka import raw_decoder
 from telesales_runtime.outbox import OutboxRelay
+from telesales_runtime.testing.auth import auth_headers
 
 Events = dict[str, list[dict[str, Any]]]
 H = TypeVar("H", bound="ServiceHarness")
@@ -61,6 +62,11 @@ class ServiceHarness:
             while await relay.relay_once():
                 pass
 
+    def as_(self, role: str | Iterable[str], sub: str, *, team: str | None = None) -> dict[str, str]:
+        """Headers of a request made as `sub` with `role` in this harness's tenant (the client's default:
+        an admin token of the tenant)."""
+        return auth_headers(role, sub, tenant=self.tenant, team=team)
+
     def of(self, topic: str) -> list[dict[str, Any]]:
         """The events published on `topic` in this harness's tenant."""
         return [e for e in self.events[topic] if e.get("tenantid") == self.tenant]
@@ -92,7 +98,7 @@ async def in_memory_harness(app: FastAPI, make: Callable[..., H], *, base_url: s
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
             harness = make(broker=broker, http=http, tenant=f"t-{uuid.uuid4().hex[:12]}", relays=relays,
                            events=events, **parts)
-            http.headers["X-Tenant-Id"] = harness.tenant
+            http.headers.update(auth_headers("admin", "test-admin", tenant=harness.tenant))
             yield harness
             await harness.relay()
             for relay in relays:

@@ -20,6 +20,7 @@ imported when (and only when) infrastructure is actually started.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import shutil
@@ -30,9 +31,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from .auth import auth_headers
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.1"
 MONGO_IMAGE = "mongo:7"
@@ -212,6 +218,123 @@ class PrivateBroker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class PrivateMongo:
+    """A mongod of its own (the stack's binary and settings, one-node replica set "rs0") on a free port
+    with a data folder under `workdir`, run in the foreground as this process's child: fault tests stop,
+    kill and restart it (same port, same data) without touching the stack's MongoDB."""
+
+    def __init__(self, workdir: Path, cache_gb: str = "0.5") -> None:
+        self.dbpath = workdir / "mongodb"
+        self.log_path = workdir / "mongodb.log"
+        self.cache_gb = cache_gb
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?replicaSet=rs0"
+
+    def start(self, timeout: float = 90.0) -> str:
+        """Start (or start again, on the same port and data) and wait until it is the writable primary."""
+        stack = load_stack_module()
+        self.port = self.port or free_port()
+        self.dbpath.mkdir(parents=True, exist_ok=True)
+        argv = stack.mongod_argv(stack.mongod_bin(), self.port, self.dbpath, self.log_path, self.cache_gb)
+        self.proc = subprocess.Popen(argv, cwd=repo_root(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            stack.initiate_replica_set(self.port, self.log_path, timeout=timeout)
+        except Exception as error:
+            self.kill()
+            raise InfraError(f"private MongoDB did not come up on port {self.port}: {error}") from None
+        return self.uri
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, as a crash or a lost machine."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM: a clean shutdown."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@dataclass
+class ServiceProcess:
+    """A service run as a real uvicorn process (`<module>.main:create_app_from_env`) with `env`, its output
+    appended to `log`: tests kill it with SIGKILL and start it again on the same port."""
+
+    name: str
+    module: str
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, f"{self.name} runs already"
+        self.starts += 1
+        with self.log.open("ab") as out:
+            out.write(f"\n===== start {self.starts} at {datetime.now(UTC).isoformat()}\n".encode())
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", f"{self.module}.main:create_app_from_env",
+                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    async def wait_ready(self, timeout: float = 90, path: str = "/readyz") -> float:
+        """Seconds until `path` answered 200."""
+        started = time.monotonic()
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
+            while time.monotonic() - started < timeout:
+                assert self.alive(), f"{self.name} exited:\n{self.tail()}"
+                try:
+                    if (await http.get(path)).status_code == 200:
+                        return time.monotonic() - started
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"{self.name}: {path} not 200 within {timeout}s\n{self.tail()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def tail(self) -> str:
+        return log_tail(self.log, 80)
+
+    def client(self, tenant: str = "default", role: str = "admin") -> httpx.AsyncClient:
+        headers = {**auth_headers(role, "test-client", tenant=tenant), "X-Tenant-Id": tenant}
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30, headers=headers)
+
 
 
 def start_local_stack() -> tuple[Infra, Stop]:

@@ -1,6 +1,7 @@
-"""HTTP API of the allocator. Every route works within one tenant (header X-Tenant-Id, default tenant
-otherwise). Routes an agent or supervisor calls name the caller in X-Actor-Id (set by the gateway that
-authenticated them): an agent acts only for itself; supervisors and managers act for their line."""
+"""HTTP API of the allocator. Every route works within one tenant (the token's) and needs a role of
+ACCESS. The caller is the token's sub: an agent acts only for itself and sees only the leads it holds; a
+supervisor acts for the agents of its team (the token's team, else its roster team); operators run the
+roster, the configuration and the sweeps; admin does everything."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
+from telesales_runtime.auth import Caller, Principal, forbidden
 from telesales_runtime.consumer import describe_validation_error
 from telesales_runtime.http import (
     IfMatch,
@@ -25,6 +27,7 @@ from telesales_runtime.http import (
     from_app_state,
     if_match_version,
 )
+from telesales_runtime.masking import mask_name, mask_phone
 
 from . import domain
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
@@ -65,6 +68,36 @@ pools_router = APIRouter(prefix="/v1", tags=["pools and leads"])
 config_router = APIRouter(prefix="/v1/config", tags=["configuration"])
 ops_router = APIRouter(prefix="/v1", tags=["operations"])
 
+# Who may call each route (admin: every route).
+_FLOOR = ("agent", "supervisor")
+_MANAGERS = ("supervisor", "operator")
+ACCESS = {
+    "PUT /v1/agents/{agent_id}": ("operator",),
+    "PATCH /v1/agents/{agent_id}": _MANAGERS,
+    "GET /v1/agents/{agent_id}": ("agent", "supervisor", "operator"),
+    "GET /v1/agents": _MANAGERS,
+    "POST /v1/agents:import": ("operator",),
+    "PUT /v1/teams/{team_id}": ("operator",),
+    "GET /v1/teams": _MANAGERS,
+    "GET /v1/teams/{team_id}": _MANAGERS,
+    "DELETE /v1/teams/{team_id}": ("operator",),
+    "GET /v1/config/{kind}": _MANAGERS,
+    "PUT /v1/config/{kind}": ("operator",),
+    "GET /v1/tiers": ("agent", "supervisor", "operator"),
+    "GET /v1/pools/{pool_id}/leads": ("agent", "supervisor", "operator"),
+    "POST /v1/agents/{agent_id}/claims": _FLOOR,
+    "GET /v1/agents/{agent_id}/leads": _FLOOR,
+    "GET /v1/leads/{lead_id}": ("agent", "supervisor", "operator"),
+    "POST /v1/leads/{lead_id}/return": _FLOOR,
+    "POST /v1/leads/{lead_id}/close": _FLOOR,
+    "POST /v1/leads/{lead_id}/win": _FLOOR,
+    "POST /v1/leads/{lead_id}/stage": _FLOOR,
+    "POST /v1/distributions": ("supervisor",),
+    "POST /v1/reclaim-sweeps": ("operator",),
+    "POST /v1/gradings/{week}": ("operator",),
+    "GET /v1/reports/fairness": _MANAGERS,
+}
+
 # DomainError codes and the HTTP status each is answered with.
 _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unknown_team": 404,
            "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
@@ -81,36 +114,55 @@ Roster = Annotated[RosterService, Depends(from_app_state("roster"))]
 Settings = Annotated[AllocatorSettings, Depends(from_app_state("settings"))]
 
 
-async def get_actor(tenant: Tenant, leads: Leads,
-                    x_actor_id: Annotated[str | None, Header(max_length=64, description="Who is calling.")] = None
-                    ) -> AgentFacts:
-    if not x_actor_id:
-        raise Problem(401, "Actor required", "Send X-Actor-Id: the agent, supervisor or manager making this call.")
+async def get_actor(tenant: Tenant, leads: Leads, caller: Caller) -> AgentFacts:
+    """The caller as the allocator's rules see it. Agents and supervisors must be active on the roster (it
+    gives their business line and team); admin and service act as managers of every line, operators as
+    viewers of every line (they see numbers masked)."""
+    if caller.trusted or caller.has("operator"):
+        role = "manager" if caller.trusted else "operator"
+        return AgentFacts(agent_id=caller.sub, active=True, role=role, grade="", business_line="*", team_id=None)
     try:
-        doc = await leads.agent_doc(tenant, x_actor_id)
+        doc = await leads.agent_doc(tenant, caller.sub)
     except DomainError as error:
-        raise Problem(403, "Unknown actor", f"{x_actor_id} is not on the roster.") from error
+        raise forbidden("unknown_actor", f"{caller.sub} is not on the roster.") from error
     facts = agent_facts(doc, await leads.policy(tenant))
     if not facts.active:
-        raise Problem(403, "Inactive actor", f"{x_actor_id} is not active.")
-    return facts
+        raise forbidden("inactive_actor", f"{caller.sub} is not active.")
+    if caller.has("supervisor"):
+        role = facts.role if facts.role in ("supervisor", "manager") else "supervisor"
+    else:
+        role = "agent"
+    return AgentFacts(agent_id=facts.agent_id, active=True, role=role, grade=facts.grade,
+                      business_line=facts.business_line, team_id=caller.team or facts.team_id)
 
 
 Actor = Annotated[AgentFacts, Depends(get_actor)]
 
 
-def require_acting_for(actor: AgentFacts, agent_id: str, agent_line: str | None = None) -> None:
-    """An agent acts for itself; supervisors and managers for anyone of their business line."""
-    if actor.agent_id == agent_id:
+async def require_acting_for(actor: AgentFacts, agent_id: str, leads: LeadService, tenant: str) -> None:
+    """An agent acts for itself; a supervisor for the agents of its team (one without a team, e.g. a line
+    manager, for the agents of its business line); admin and service for anyone."""
+    if actor.agent_id == agent_id or actor.role == "manager" and actor.business_line == "*":
         return
-    if actor.role in ("supervisor", "manager") and (agent_line is None or actor.business_line == agent_line):
-        return
-    raise Problem(403, "Not allowed", f"{actor.agent_id} may not act for {agent_id}.")
+    if actor.role in ("supervisor", "manager"):
+        doc = await leads.store.get_agent(tenant, agent_id)
+        if doc is not None and (doc.get("team_id") == actor.team_id if actor.team_id is not None
+                                else doc.get("business_line", "default") == actor.business_line):
+            return
+    raise forbidden("not_your_agent", f"{actor.agent_id} may not act for {agent_id}.")
 
 
 def require_supervisor(actor: AgentFacts) -> None:
     if actor.role not in ("supervisor", "manager"):
-        raise Problem(403, "Not allowed", "Only supervisors and managers distribute leads.")
+        raise forbidden("not_a_supervisor", "Only supervisors and managers distribute leads.")
+
+
+def sees_contact(viewer: AgentFacts | None, doc: Doc) -> bool:
+    """The lead's holder, supervisors and managers of its business line, and admin/service see a lead's
+    number and name; everyone else (operators, other agents, anyone browsing a pool) sees them masked."""
+    if viewer is not None and viewer.role == "manager" and viewer.business_line == "*":
+        return True
+    return domain.may_see_number(viewer, holder=doc.get("holder"), business_line=doc["business_line"])
 
 
 # ---- views ----------------------------------------------------------------------------------------------
@@ -127,10 +179,11 @@ def agent_view(doc: Doc, leads: LeadService, *, holding: int | None = None) -> A
 
 
 def lead_view(doc: Doc, viewer: AgentFacts | None) -> LeadView:
-    full = domain.may_see_number(viewer, holder=doc.get("holder"), business_line=doc["business_line"])
+    full = sees_contact(viewer, doc)
     phone = doc.get("phone_e164")
-    return LeadView(lead_id=doc["_id"], phone=phone if full else domain.mask_phone(phone),
-                    phone_masked=not full and phone is not None, name=doc.get("name"), company=doc.get("company"),
+    return LeadView(lead_id=doc["_id"], phone=phone if full else mask_phone(phone),
+                    phone_masked=not full and phone is not None,
+                    name=doc.get("name") if full else mask_name(doc.get("name")), company=doc.get("company"),
                     business_line=doc["business_line"], product_interest=doc.get("product_interest"),
                     region=doc.get("region"), score=doc["score"], lead_grade=doc["lead_grade"],
                     pool_id=doc["pool_id"], status=doc["status"], holder=doc.get("holder"),
@@ -152,10 +205,16 @@ async def put_agent(agent_id: Identifier, body: AgentIn, tenant: Tenant, roster:
 
 
 @roster_router.patch("/agents/{agent_id}", response_model=AgentView, summary="Override grade or ability")
-async def patch_agent(agent_id: Identifier, body: AgentPatch, tenant: Tenant, leads: Leads) -> AgentView:
+async def patch_agent(agent_id: Identifier, body: AgentPatch, tenant: Tenant, leads: Leads,
+                      caller: Caller) -> AgentView:
     fields = body.model_dump(exclude_none=True)
     if not fields:
         raise Problem(422, "Nothing to change", "Send grade and/or ability.")
+    if not (caller.trusted or caller.has("operator")):  # a supervisor grades the agents of its team
+        known = await leads.store.get_agent(tenant, agent_id)
+        if known is None:
+            raise Problem(404, "Unknown agent", f"There is no agent {agent_id!r}.")
+        _team_rule(caller, agent_id, known.get("team_id"))
     doc = await leads.store.set_agent_fields(tenant, agent_id, fields | {"updated_at": datetime.now(UTC)})
     if doc is None:
         raise Problem(404, "Unknown agent", f"There is no agent {agent_id!r}.")
@@ -163,17 +222,32 @@ async def patch_agent(agent_id: Identifier, body: AgentPatch, tenant: Tenant, le
 
 
 @roster_router.get("/agents/{agent_id}", response_model=AgentView)
-async def get_agent(agent_id: Identifier, tenant: Tenant, leads: Leads) -> AgentView:
+async def get_agent(agent_id: Identifier, tenant: Tenant, leads: Leads, caller: Caller) -> AgentView:
+    if not caller.has("supervisor", "operator") and not caller.trusted and caller.sub != agent_id:
+        raise forbidden("not_your_agent", f"{caller.sub} may read only its own record.")
     doc = await leads.store.get_agent(tenant, agent_id)
     if doc is None:
         raise Problem(404, "Unknown agent", f"There is no agent {agent_id!r}.")
+    _team_rule(caller, agent_id, doc.get("team_id"))
     return agent_view(doc, leads, holding=await leads.store.held_count(tenant, agent_id))
 
 
-@roster_router.get("/agents", response_model=AgentPage)
-async def list_agents(tenant: Tenant, leads: Leads, team_id: Identifier | None = None, role: str | None = None,
-                      active: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      cursor: str | None = None) -> AgentPage:
+def _team_rule(caller: Principal, agent_id: str, team_id: str | None) -> None:
+    """A supervisor (who is not also an operator) reads the agents of its team only."""
+    if caller.trusted or caller.has("operator") or caller.sub == agent_id:
+        return
+    if caller.team is None or caller.team != team_id:
+        raise forbidden("not_your_team", f"{agent_id} is not in {caller.sub}'s team.")
+
+
+@roster_router.get("/agents", response_model=AgentPage, summary="The roster (a supervisor's: its team)")
+async def list_agents(tenant: Tenant, leads: Leads, caller: Caller, team_id: Identifier | None = None,
+                      role: str | None = None, active: bool | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> AgentPage:
+    if not (caller.trusted or caller.has("operator")):
+        if caller.team is None or team_id not in (None, caller.team):
+            raise forbidden("not_your_team", "A supervisor lists the agents of its own team (the token's team).")
+        team_id = caller.team
     docs = await leads.store.list_agents(tenant, team_id=team_id, role=role, active=active, limit=limit + 1,
                                          after=cursor)
     more = len(docs) > limit
@@ -317,9 +391,10 @@ async def put_config(kind: str, request: Request, tenant: Tenant, leads: Leads, 
 
 
 @pools_router.get("/tiers", response_model=list[TierView], summary="Tiered pools (and whether an agent may open each)")
-async def list_tiers(tenant: Tenant, leads: Leads, agent_id: Identifier | None = None) -> list[TierView]:
+async def list_tiers(tenant: Tenant, leads: Leads, actor: Actor, agent_id: Identifier | None = None) -> list[TierView]:
     facts, minutes = None, 0.0
     if agent_id is not None:
+        await require_acting_for(actor, agent_id, leads, tenant)
         try:
             doc = await leads.agent_doc(tenant, agent_id, fresh=True)
         except DomainError as error:
@@ -367,7 +442,7 @@ async def browse_pool(pool_id: Identifier, tenant: Tenant, leads: Leads, tier: I
 @pools_router.post("/agents/{agent_id}/claims", response_model=ClaimResult,
                    summary="Claim up to `count` of the best leads of a tier (捞取)")
 async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Leads, actor: Actor) -> ClaimResult:
-    require_acting_for(actor, agent_id)
+    await require_acting_for(actor, agent_id, leads, tenant)
     try:
         result = await leads.claim(tenant, agent_id, body.tier_id, body.count)
     except DomainError as error:
@@ -381,7 +456,7 @@ async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Lead
 @pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds")
 async def held_leads(agent_id: Identifier, tenant: Tenant, leads: Leads, actor: Actor,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> LeadPage:
-    require_acting_for(actor, agent_id)
+    await require_acting_for(actor, agent_id, leads, tenant)
     docs = await leads.store.held_by(tenant, agent_id, limit + 1, cursor)
     more = len(docs) > limit
     docs = docs[:limit]
@@ -393,11 +468,15 @@ async def get_lead(lead_id: str, tenant: Tenant, leads: Leads, actor: Actor) -> 
     doc = await leads.store.get_lead(tenant, lead_id, LEAN_LEAD)
     if doc is None:
         raise Problem(404, "Unknown lead", f"There is no lead {lead_id!r}.")
+    if actor.role == "agent" and doc.get("holder") not in (None, actor.agent_id):
+        # a pooled lead an agent may see (masked) as in the pool; one another agent holds it may not
+        raise forbidden("not_your_lead", f"{actor.agent_id} does not hold lead {lead_id}.")
     return lead_view(doc, actor)
 
 
-async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[Doc]]) -> LeadView:
-    require_acting_for(actor, agent_id)
+async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[Doc]], leads: LeadService,
+               tenant: str) -> LeadView:
+    await require_acting_for(actor, agent_id, leads, tenant)
     try:
         doc = await action()
     except DomainError as error:
@@ -408,17 +487,19 @@ async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[
 @pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")
 async def return_lead(lead_id: str, body: ReturnIn, tenant: Tenant, leads: Leads, actor: Actor) -> LeadView:
     return await _act(actor, body.agent_id,
-                      lambda: leads.return_lead(tenant, lead_id, body.agent_id, body.reason))
+                      lambda: leads.return_lead(tenant, lead_id, body.agent_id, body.reason), leads, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)")
 async def close_lead(lead_id: str, body: CloseIn, tenant: Tenant, leads: Leads, actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.close_lead(tenant, lead_id, body.agent_id, body.reason))
+    return await _act(actor, body.agent_id, lambda: leads.close_lead(tenant, lead_id, body.agent_id, body.reason),
+                      leads, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)")
 async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.win_lead(tenant, lead_id, body.agent_id, body.amount_fen))
+    return await _act(actor, body.agent_id, lambda: leads.win_lead(tenant, lead_id, body.agent_id, body.amount_fen),
+                      leads, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
@@ -428,7 +509,7 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
     holder = agent_id if body.agent_id is not None or actor.role == "agent" else None
     change = LeadStageChanged(lead_id=lead_id, stage_percent=body.stage_percent, funnel_step=body.funnel_step,
                               agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
-    return await _act(actor, agent_id, lambda: leads.change_stage(tenant, lead_id, change))
+    return await _act(actor, agent_id, lambda: leads.change_stage(tenant, lead_id, change), leads, tenant)
 
 
 @pools_router.post("/distributions", response_model=DistributionResult,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -333,12 +333,14 @@ def split_by_day(start: datetime, end: datetime, tz: tzinfo) -> dict[str, float]
     out: dict[str, float] = {}
     if end <= start:
         return out
-    cursor = start.astimezone(tz)
-    end_local = end.astimezone(tz)
-    while cursor < end_local:
-        next_midnight = datetime(cursor.year, cursor.month, cursor.day, tzinfo=tz) + timedelta(days=1)
-        stop = min(next_midnight, end_local)
-        day = cursor.date().isoformat()
+    # in UTC: datetimes of one zone subtract as wall-clock times, which is an hour off over a DST change
+    cursor = start.astimezone(UTC)
+    end_utc = end.astimezone(UTC)
+    while cursor < end_utc:
+        local = cursor.astimezone(tz)
+        next_midnight = (datetime(local.year, local.month, local.day, tzinfo=tz) + timedelta(days=1)).astimezone(UTC)
+        stop = min(next_midnight, end_utc)
+        day = local.date().isoformat()
         out[day] = out.get(day, 0.0) + (stop - cursor).total_seconds()
         cursor = stop
     return out
@@ -364,15 +366,6 @@ def stage_advanced(old_stage: int, new_stage: int) -> bool:
 
 
 # ---- privacy --------------------------------------------------------------------------------------------
-
-
-def mask_phone(e164: str | None) -> str | None:
-    """+8613924681357 -> +86139****1357: enough to recognise, not enough to dial."""
-    if not e164:
-        return e164
-    if len(e164) <= 8:
-        return e164[:2] + "*" * (len(e164) - 2)
-    return e164[:-8] + "****" + e164[-4:]
 
 
 def may_see_number(viewer: AgentFacts | None, *, holder: str | None, business_line: str) -> bool:

@@ -9,7 +9,7 @@ from telesales_runtime.app import ServiceBase, create_service_app, specification
 from telesales_runtime.outbox import EmbeddedOutboxRelay
 from telesales_runtime.redis_client import connect_redis
 
-from .api import config_router, ops_router, pools_router, roster_router
+from .api import ACCESS, config_router, ops_router, pools_router, roster_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .guards import ClaimGuard
 from .roster import RosterService
@@ -50,6 +50,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
         after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start],
         on_shutdown=[sweeper.stop, lead_relay.stop, outbox_relay.stop],
         after_broker_stop=[redis.aclose, base.mongo.close],
+        access=ACCESS,
     )
     app.state.store = store
     app.state.leads = leads

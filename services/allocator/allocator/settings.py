@@ -33,3 +33,7 @@ class AllocatorSettings(ZonedServiceSettings):
     claim_lock_seconds: float = Field(default=5.0, gt=0, description="Longest a claim may hold an agent's lock.")
     import_max_rows: int = Field(default=20_000, ge=1)
     import_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    def upload_body_limits(self) -> dict[str, int]:
+        return {"/v1/agents:import": self.import_max_bytes}
+

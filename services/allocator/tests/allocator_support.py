@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,12 +20,14 @@ class Harness(ServiceHarness):
     leads: LeadService
     roster: RosterService
     store: AllocatorStore
+    roster_roles: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     async def agent(self, agent_id: str, *, team_id: str | None = "t1", role: str = "agent",
                     business_line: str = "education", grade: str | None = None, **extra: Any) -> dict[str, Any]:
         response = await self.http.put(f"/v1/agents/{agent_id}", json={
             "name": f"agent {agent_id}", "role": role, "team_id": team_id, "business_line": business_line, **extra})
         assert response.status_code == 200, response.text
+        self.roster_roles[agent_id] = (role, team_id)
         if grade is not None:
             response = await self.http.patch(f"/v1/agents/{agent_id}", json={"grade": grade})
             assert response.status_code == 200, response.text
@@ -41,7 +43,10 @@ class Harness(ServiceHarness):
         return ids
 
     def as_actor(self, actor: str) -> dict[str, str]:
-        return {"X-Actor-Id": actor}
+        """A token of `actor` with the role and team it has on the roster (harness.agent): supervisors and
+        managers as supervisor, anyone else as agent."""
+        role, team = self.roster_roles.get(actor, ("agent", None))
+        return self.as_("supervisor" if role in ("supervisor", "manager") else "agent", actor, team=team)
 
     async def claim(self, agent_id: str, tier_id: str = "fresh", count: int = 1) -> httpx.Response:
         return await self.http.post(f"/v1/agents/{agent_id}/claims", json={"tier_id": tier_id, "count": count},

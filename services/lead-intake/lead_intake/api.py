@@ -1,5 +1,5 @@
 """HTTP API of lead-intake: submit and import leads, look them up, manage the do-not-call list and the
-scoring weights. Every route works within one tenant (header X-Tenant-Id, default tenant otherwise)."""
+scoring weights. Every route works within one tenant (the token's) and needs a role of ACCESS."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
+from telesales_runtime.auth import Caller
 from telesales_runtime.consumer import describe_validation_error
 from telesales_runtime.http import Problem, Tenant, decode_upload, from_app_state
 from telesales_runtime.kafka import await_confirmations
@@ -41,6 +42,26 @@ from .service import IntakeService
 from .settings import LeadIntakeSettings
 
 router = APIRouter(prefix="/v1", tags=["leads"])
+
+# Who may call each route (admin: every route). Leads come in from operators' imports and from machine
+# clients (web forms, dialers: service tokens); supervisors read leads and scoring; agents work leads in the
+# allocator, not here (they may only ask whether a number is on the do-not-call list).
+ACCESS = {
+    "POST /v1/leads": ("operator", "service"),
+    "POST /v1/leads:import": ("operator", "service"),
+    "GET /v1/submissions/{event_id}": ("operator", "service"),
+    "GET /v1/leads/{lead_id}": ("supervisor", "operator", "service"),
+    "GET /v1/leads": ("supervisor", "operator", "service"),
+    "PUT /v1/do-not-call/{phone}": ("operator", "service"),
+    "GET /v1/do-not-call/{phone}": ("agent", "supervisor", "operator", "service"),
+    "DELETE /v1/do-not-call/{phone}": ("operator",),
+    "GET /v1/do-not-call": ("operator",),
+    "GET /v1/scoring/weights": ("supervisor", "operator"),
+    "PUT /v1/scoring/weights": ("operator",),
+    "GET /v1/scoring/models": ("supervisor", "operator"),
+}
+# Who sees a lead's phone, name and email in full; every other role gets them masked (138****5678, 张*).
+FULL_CONTACT_ROLES = ("admin", "service")
 
 _IMPORT_IDS = uuid.UUID("6f1c7a52-8d0e-4c55-9a43-1f1e5f0a9b10")  # namespace of ids derived from Idempotency-Key
 
@@ -75,8 +96,16 @@ async def _publish(broker: KafkaBroker, settings: LeadIntakeSettings, lead: Lead
 async def submit_lead(lead: LeadReceived, tenant: Tenant, broker: Broker, settings: Settings, response: Response,
                       idempotency_key: IdempotencyKey = None, x_source: EventSource = None) -> Accepted:
     event_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|{idempotency_key}")) if idempotency_key else None
-    event_id, _ = await _publish(broker, settings, lead, tenant=tenant, source=x_source or "/http/lead-intake",
-                                 event_id=event_id)
+    try:
+        # A broker that stopped answering would hold the request until the producer's own timeout (40 s):
+        # answer 503 in time instead; a retry with the same Idempotency-Key is the same event.
+        event_id, _ = await asyncio.wait_for(
+            _publish(broker, settings, lead, tenant=tenant, source=x_source or "/http/lead-intake", event_id=event_id),
+            timeout=settings.publish_timeout_seconds)
+    except TimeoutError:
+        raise Problem(503, "Broker unavailable", f"The message broker did not confirm the lead within "
+                      f"{settings.publish_timeout_seconds:g} s; retry later with the same Idempotency-Key.",
+                      headers={"Retry-After": "5"}) from None
     response.headers["Location"] = f"/v1/submissions/{event_id}"
     return Accepted(event_id=event_id, status_url=f"/v1/submissions/{event_id}")
 
@@ -89,7 +118,13 @@ _TRUE = {"1", "true", "yes", "y", "是", "有"}
 
 
 def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        yield from _csv_rows_of(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as error:  # e.g. a quote left open at the end of the file
+        raise Problem(400, "Malformed CSV", f"The CSV cannot be read: {error}.") from error
+
+
+def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
     if not reader.fieldnames:
         raise Problem(400, "Empty CSV", "The CSV has no header row.")
     for raw in reader:
@@ -201,11 +236,11 @@ async def submission_status(event_id: str, tenant: Tenant, intake: Intake) -> Su
 
 
 @router.get("/leads/{lead_id}", response_model=LeadView, summary="One stored lead")
-async def get_lead(lead_id: str, tenant: Tenant, intake: Intake) -> LeadView:
+async def get_lead(lead_id: str, tenant: Tenant, intake: Intake, caller: Caller) -> LeadView:
     doc = await intake.store.get_lead(tenant, lead_id)
     if doc is None:
         raise Problem(404, "Lead not found", f"No lead {lead_id!r} in tenant {tenant!r}.")
-    return LeadView.from_doc(doc)
+    return LeadView.from_doc(doc, mask=not caller.has(*FULL_CONTACT_ROLES))
 
 
 @router.get("/leads", response_model=LeadPage, summary="Search leads, newest first")
@@ -213,6 +248,7 @@ async def search_leads(
     tenant: Tenant,
     intake: Intake,
     settings: Settings,
+    caller: Caller,
     phone: Annotated[str | None, Query(max_length=40, description="Any written form; matched in E.164.")] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
     grade: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
@@ -236,7 +272,8 @@ async def search_leads(
     if business_line is not None:
         filters["business_line"] = business_line
     docs = await intake.store.search_leads(tenant, filters, limit, cursor)
-    return LeadPage(items=[LeadView.from_doc(d) for d in docs],
+    mask = not caller.has(*FULL_CONTACT_ROLES)
+    return LeadPage(items=[LeadView.from_doc(d, mask=mask) for d in docs],
                     next_cursor=docs[-1]["_id"] if len(docs) == limit else None)
 
 

@@ -9,7 +9,7 @@ from faststream import FastStream
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 
-from .api import dnc_router, router, scoring_router
+from .api import ACCESS, dnc_router, router, scoring_router
 from .checkers import HttpNumberChecker, NumberChecker, OfflineNumberChecker
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .service import IntakeService
@@ -53,6 +53,7 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         after_broker_start=[relay.start_async],
         on_shutdown=[relay.stop],
         after_broker_stop=[close_clients],
+        access=ACCESS,
     )
     app.state.intake = intake
     app.state.relay = relay

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from telesales_contracts.leads import ModelContribution, NumberCheck, ScoreContribution, SourceTouch
+from telesales_runtime.masking import mask_email, mask_name, mask_phone
 
 
 class Accepted(BaseModel):
@@ -70,10 +71,16 @@ class LeadView(BaseModel):
     received_at: datetime
     created_at: datetime
     updated_at: datetime
+    masked: bool = Field(default=False, description="Phone, name and email masked (138****5678, 张*): the "
+                         "caller's role may not see them (only admin and service see them in full here).")
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> LeadView:
-        return cls.model_validate({**doc, "lead_id": doc["_id"]})
+    def from_doc(cls, doc: dict[str, Any], *, mask: bool = False) -> LeadView:
+        view = cls.model_validate({**doc, "lead_id": doc["_id"]})
+        if not mask:
+            return view
+        return view.model_copy(update={"phone_e164": mask_phone(view.phone_e164), "name": mask_name(view.name),
+                                       "email": mask_email(view.email), "masked": True})
 
 
 class LeadPage(BaseModel):

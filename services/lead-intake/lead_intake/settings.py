@@ -30,7 +30,13 @@ class LeadIntakeSettings(ServiceSettings):
     number_checker: Literal["offline", "http"] = "offline"
     number_checker_url: str | None = Field(default=None, description="POST endpoint of the HTTP number checker.")
     number_checker_timeout_seconds: float = Field(default=2.0, gt=0)
+    publish_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Longest POST /v1/leads waits "
+                                           "for the broker to confirm the lead before it answers 503.")
     import_max_rows: int = Field(default=100_000, ge=1)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    def upload_body_limits(self) -> dict[str, int]:
+        return {"/v1/leads:import": self.import_max_bytes}
+
     config_cache_seconds: float = Field(default=5.0, ge=0,
                                         description="How long scoring weights and models are cached in memory.")

@@ -64,6 +64,7 @@ from telesales_contracts.topics import (
     LEDGER_TRANSFER_REJECTED,
     LEDGER_TRANSFER_REQUESTED,
 )
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
@@ -473,7 +474,7 @@ async def seed(ctx: Context, http: httpx.AsyncClient, service: Service, w: Workl
     """The tenant's policy, one issue of every coin the wallets get into the budget, allocations of
     `--funds` coins to every agent (1,000 per allocation), all through the ledger's HTTP API; then until
     the relay has published every event they wrote."""
-    headers = {"X-Tenant-Id": w.tenant, "X-Actor-Id": ACTOR}
+    headers = auth_headers("operator", ACTOR, tenant=w.tenant)
     base = service.base_url
     t0 = time.perf_counter()
     response = await http.put(f"{base}/v1/config/policy", json=POLICY.model_dump(mode="json"), headers=headers)
@@ -632,7 +633,7 @@ async def check_books(ctx: Context, http: httpx.AsyncClient, service: Service, w
     entry per request, and every stored balance equal to the domain's."""
     t0 = time.perf_counter()
     response = await http.get(f"{service.base_url}/v1/audit", params={"verify": "true"},
-                              headers={"X-Tenant-Id": w.tenant}, timeout=600)
+                              headers=auth_headers("operator", ACTOR, tenant=w.tenant), timeout=600)
     audit_s = time.perf_counter() - t0
     if response.status_code != 200:
         raise BenchError(f"GET /v1/audit: {response.status_code} {response.text[:500]}")

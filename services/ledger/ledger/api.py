@@ -1,6 +1,5 @@
-"""HTTP API of the ledger. Every route works within one tenant (header X-Tenant-Id, default tenant
-otherwise). Routes that move coins or decide name the caller in X-Actor-Id (set by the gateway that
-authenticated them); it is recorded on every transfer. Operations with a client-chosen `id` are
+"""HTTP API of the ledger. Every route works within one tenant (the token's) and needs a role of
+ACCESS; the caller (the token's sub) is recorded on every transfer. Operations with a client-chosen `id` are
 idempotent: a retry answers 200 with `Idempotent-Replayed: true` and the first result; the same id with
 other content is a 409 problem."""
 
@@ -14,12 +13,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from telesales_contracts.ledger import TransferId
 from telesales_contracts.roster import Identifier, Role
+from telesales_runtime.auth import Caller, Principal, forbidden, require_team
 from telesales_runtime.consumer import describe_validation_error
 from telesales_runtime.http import (
     IfMatch,
@@ -72,6 +72,44 @@ admin_router = APIRouter(prefix="/v1", tags=["configuration and audit"])
 
 REPLAYED = "Idempotent-Replayed"
 
+# Who may call each route (admin: every route). Operators run the coin budget (issue, allocate, reclaim,
+# approve, blind boxes, policy); the marketplace (service) moves coins for purchases and redemptions; an agent
+# reads its own wallet and earnings and asks for coins again; a supervisor reads those of its team.
+_OPS = ("operator",)
+_OPS_SERVICE = ("operator", "service")
+_READERS = ("agent", "supervisor", "operator", "service")
+ACCESS = {
+    "GET /v1/accounts": _OPS_SERVICE,
+    "GET /v1/accounts/{account}": _READERS,
+    "PATCH /v1/accounts/{account}": _OPS,
+    "GET /v1/accounts/{account}/statement": _READERS,
+    "GET /v1/accounts/{account}/statement.csv": _READERS,
+    "GET /v1/users/{user_id}": _READERS,
+    "POST /v1/transfers": _OPS_SERVICE,
+    "POST /v1/linked-transfers": _OPS_SERVICE,
+    "POST /v1/issues": _OPS,
+    "GET /v1/transfers/{transfer_id:path}": _OPS_SERVICE,
+    "POST /v1/transfers/{transfer_id}/post": _OPS_SERVICE,
+    "POST /v1/transfers/{transfer_id}/void": _OPS_SERVICE,
+    "POST /v1/holds/expire": _OPS,
+    "POST /v1/allocations": _OPS,
+    "GET /v1/allocations/{allocation_id}": ("supervisor", "operator"),
+    "POST /v1/reclaims": _OPS,
+    "POST /v1/reallocation-requests": ("agent", "supervisor", "operator"),
+    "GET /v1/reallocation-requests": ("supervisor", "operator"),
+    "GET /v1/reallocation-requests/{request_id}": ("agent", "supervisor", "operator"),
+    "POST /v1/reallocation-requests/{request_id}/approve": _OPS,
+    "POST /v1/reallocation-requests/{request_id}/reject": _OPS,
+    "POST /v1/redemptions": _OPS_SERVICE,
+    "POST /v1/blind-boxes": _OPS,
+    "GET /v1/blind-boxes/{draw_id}": ("supervisor", "operator"),
+    "GET /v1/blind-boxes/{draw_id}/replay": ("supervisor", "operator"),
+    "GET /v1/reports/top-sellers": ("supervisor", "operator"),
+    "GET /v1/config/policy": ("supervisor", "operator", "service"),
+    "PUT /v1/config/policy": _OPS,
+    "GET /v1/audit": _OPS,
+}
+
 # DomainError codes and the HTTP status each is answered with (422 otherwise).
 _STATUS = {
     "unknown_hold": 404, "unknown_transfer": 404, "unknown_request": 404, "unknown_allocation": 404,
@@ -91,16 +129,36 @@ Settings = Annotated[LedgerSettings, Depends(from_app_state("settings"))]
 _ACTOR = TypeAdapter(Identifier)
 
 
-def get_actor(x_actor_id: Annotated[str | None, Header(max_length=64, description="Who is calling.")] = None) -> str:
-    if not x_actor_id:
-        raise Problem(401, "Actor required", "Send X-Actor-Id: the operator or user making this call.")
+def get_actor(caller: Caller) -> str:
+    """The caller recorded on transfers: the token's sub (a plain identifier)."""
     try:
-        return _ACTOR.validate_python(x_actor_id)
+        return _ACTOR.validate_python(caller.sub)
     except ValidationError as error:
-        raise Problem(400, "Invalid actor", "X-Actor-Id must be a plain identifier.") from error
+        raise forbidden("invalid_actor", "The token's sub must be a plain identifier to move coins.") from error
 
 
 Actor = Annotated[str, Depends(get_actor)]
+
+
+async def require_user(caller: Principal, ledger: LedgerService, tenant: str, user_id: str) -> None:
+    """Object rule: an agent only its own wallet, earnings and requests; a supervisor those of its team
+    (the roster the ledger reads); operators, service and admin every user's."""
+    if caller.trusted or caller.has("operator") or caller.sub == user_id:
+        return
+    doc = await ledger.store.user(tenant, user_id) if caller.has("supervisor") else None
+    require_team(caller, user_id, (doc or {}).get("team_id"), "not_your_account")
+
+
+async def require_account(caller: Principal, ledger: LedgerService, tenant: str, key: str) -> None:
+    """Agents and supervisors read user accounts only (their own, their team's); the system accounts are
+    the operators'."""
+    if caller.trusted or caller.has("operator"):
+        return
+    ref = domain.parse_account(key)
+    owner = ref.owner if ref.kind in domain.USER_ACCOUNTS else None
+    if owner is None:
+        raise forbidden("not_your_account", f"{key} is not a user's account.")
+    await require_user(caller, ledger, tenant, owner)
 
 
 def account_key(account: str) -> str:
@@ -202,8 +260,9 @@ async def list_accounts(tenant: Tenant, ledger: Ledger, kind: domain.AccountKind
 
 
 @accounts_router.get("/accounts/{account}", response_model=AccountView, summary="An account and its balance")
-async def get_account(account: str, tenant: Tenant, ledger: Ledger) -> AccountView:
+async def get_account(account: str, tenant: Tenant, ledger: Ledger, caller: Caller) -> AccountView:
     key = account_key(account)
+    await require_account(caller, ledger, tenant, key)
     return account_view(key, await ledger.store.account(tenant, key))
 
 
@@ -217,10 +276,11 @@ async def patch_account(account: str, body: AccountPatch, tenant: Tenant, ledger
 
 @accounts_router.get("/accounts/{account}/statement", response_model=StatementPage,
                      summary="An account's transfers, oldest first, by time and kind")
-async def statement(account: str, tenant: Tenant, ledger: Ledger, since: datetime | None = None,
+async def statement(account: str, tenant: Tenant, ledger: Ledger, caller: Caller, since: datetime | None = None,
                     until: datetime | None = None, kind: Annotated[list[str] | None, Query()] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> StatementPage:
     key = account_key(account)
+    await require_account(caller, ledger, tenant, key)
     docs = await ledger.store.statement(tenant, key, since=_aware(since, "since"), until=_aware(until, "until"),
                                         kinds=kind or [], limit=limit + 1,
                                         after=decode_cursor(cursor) if cursor else None)
@@ -239,11 +299,12 @@ CSV_COLUMNS = ["at", "transfer_id", "kind", "state", "direction", "amount", "sig
 @accounts_router.get("/accounts/{account}/statement.csv", summary="An account's statement as CSV, for finance",
                      response_class=StreamingResponse,
                      responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def statement_csv(account: str, tenant: Tenant, ledger: Ledger, settings: Settings,
+async def statement_csv(account: str, tenant: Tenant, ledger: Ledger, settings: Settings, caller: Caller,
                         since: datetime | None = None, until: datetime | None = None,
                         kind: Annotated[list[str] | None, Query()] = None) -> StreamingResponse:
     """UTF-8 with a byte-order mark (Excel opens it as UTF-8), one line per transfer, oldest first."""
     key = account_key(account)
+    await require_account(caller, ledger, tenant, key)
     since, until = _aware(since, "since"), _aware(until, "until")
 
     async def rows() -> AsyncIterator[bytes]:
@@ -273,7 +334,8 @@ async def statement_csv(account: str, tenant: Tenant, ledger: Ledger, settings: 
 
 
 @accounts_router.get("/users/{user_id}", response_model=UserView, summary="A user: roster record and balances")
-async def get_user(user_id: Identifier, tenant: Tenant, ledger: Ledger) -> UserView:
+async def get_user(user_id: Identifier, tenant: Tenant, ledger: Ledger, caller: Caller) -> UserView:
+    await require_user(caller, ledger, tenant, user_id)
     doc = await ledger.store.user(tenant, user_id) or {}
     spend = await ledger.store.account(tenant, wallet(user_id)) or {}
     earned = await ledger.store.account(tenant, earnings(user_id)) or {}
@@ -386,7 +448,8 @@ async def reclaim(tenant: Tenant, ledger: Ledger, actor: Actor) -> ReclaimRun:
 @operations_router.post("/reallocation-requests", response_model=ReallocationRequestView, status_code=201,
                         summary="Ask to get coins again after a reclaim")
 async def request_reallocation(body: ReallocationRequestIn, tenant: Tenant, ledger: Ledger,
-                               actor: Actor) -> ReallocationRequestView:
+                               actor: Actor, caller: Caller) -> ReallocationRequestView:
+    await require_user(caller, ledger, tenant, body.user_id)
     return request_view(await run(ledger.request_reallocation(tenant, body.user_id, body.reason, actor=actor)))
 
 
@@ -397,10 +460,12 @@ async def list_reallocation_requests(tenant: Tenant, ledger: Ledger, status: str
 
 
 @operations_router.get("/reallocation-requests/{request_id}", response_model=ReallocationRequestView)
-async def get_reallocation_request(request_id: str, tenant: Tenant, ledger: Ledger) -> ReallocationRequestView:
+async def get_reallocation_request(request_id: str, tenant: Tenant, ledger: Ledger,
+                                   caller: Caller) -> ReallocationRequestView:
     doc = await ledger.store.reallocation_request(tenant, request_id)
     if doc is None:
         raise Problem(404, "Unknown request", f"There is no request {request_id!r}.", code="unknown_request")
+    await require_user(caller, ledger, tenant, doc["user_id"])
     return request_view(doc)
 
 

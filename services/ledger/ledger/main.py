@@ -7,7 +7,7 @@ from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 
-from .api import accounts_router, admin_router, operations_router, transfers_router
+from .api import ACCESS, accounts_router, admin_router, operations_router, transfers_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .service import LedgerService
 from .settings import LedgerSettings
@@ -41,6 +41,7 @@ def create_app(settings: LedgerSettings) -> FastAPI:
         after_broker_start=[relay.start_async, sweeper.start],
         on_shutdown=[sweeper.stop, relay.stop],
         after_broker_stop=[base.mongo.close],
+        access=ACCESS,
     )
     app.state.store = store
     app.state.ledger = ledger

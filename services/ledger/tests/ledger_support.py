@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from ledger import domain
+from ledger.domain import AccountState, Balances, DailyCounters, LedgerPolicy, wallet
 from ledger.service import LedgerService
 from ledger.store import LedgerStore
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.testing.harness import ServiceHarness, cloudevent
 
-OPERATOR = {"X-Actor-Id": "ops-1"}
 DAY_TIME = "2026-11-24T10:00:00+08:00"
 
 
@@ -22,9 +24,14 @@ class Harness(ServiceHarness):
     store: LedgerStore
     event_time: ClassVar[str] = DAY_TIME
 
+    @property
+    def operator(self) -> dict[str, str]:
+        """Headers of a request made by the operator ops-1."""
+        return self.as_("operator", "ops-1")
+
     async def issue(self, amount: int, *, transfer_id: str | None = None) -> dict[str, Any]:
         response = await self.http.post("/v1/issues", json={"id": transfer_id or f"issue-{uuid.uuid4().hex[:8]}",
-                                                             "amount": amount}, headers=OPERATOR)
+                                                             "amount": amount}, headers=self.operator)
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -33,7 +40,7 @@ class Harness(ServiceHarness):
         await self.issue(sum(user_amounts.values()))
         for user, amount in user_amounts.items():
             response = await self.http.post("/v1/allocations", json={
-                "id": f"alloc-{uuid.uuid4().hex[:8]}", "amount": amount, "user_ids": [user]}, headers=OPERATOR)
+                "id": f"alloc-{uuid.uuid4().hex[:8]}", "amount": amount, "user_ids": [user]}, headers=self.operator)
             assert response.status_code == 201, response.text
 
     async def balance(self, account: str) -> int:
@@ -50,7 +57,7 @@ class Harness(ServiceHarness):
         return response.json()
 
     async def set_policy(self, **policy: Any) -> None:
-        response = await self.http.put("/v1/config/policy", json=policy, headers=OPERATOR)
+        response = await self.http.put("/v1/config/policy", json=policy, headers=self.operator)
         assert response.status_code == 200, response.text
 
     def delivery(self, data: dict[str, Any], *, event_id: str | None = None, time: str = DAY_TIME) -> Delivery:
@@ -68,3 +75,30 @@ def purchase(transfer_id: str, buyer: str, seller: str, price: int, tip: str = "
 
 def iso(value: datetime) -> str:
     return value.isoformat()
+
+
+def uninterrupted(events: list[tuple[str, bytes, bytes]], funds: dict[str, int], policy: LedgerPolicy,
+                  tz: Any) -> tuple[dict[str, int], dict[str, str]]:
+    """Balances and outcome per transfer id of a stream of purchase requests (event id, key, CloudEvent
+    bytes) decided by the ledger's own rules one request after another, each event once (the inbox drops a
+    second delivery of an event id): what a run that nothing interrupted ends with."""
+    requests, seen = [], set()
+    for event_id, _, raw in events:
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        body = json.loads(raw)
+        d = body["data"]
+        requests.append(domain.PurchaseRequest(event_id, d["transfer_id"], d["buyer_id"], d["seller_id"], d["tip_id"],
+                                               d["price"], domain.business_day(datetime.fromisoformat(body["time"]), tz)))
+    balances = Balances([AccountState(wallet(b), amount, False, True) for b, amount in funds.items()])
+    decisions = domain.decide_purchases(requests, {}, balances, DailyCounters(), policy)
+    expected = dict(funds_accounts(funds))
+    for key, delta in balances.changes().items():
+        expected[key] = expected.get(key, 0) + delta
+    outcomes = {d.request.transfer_id: d.outcome for d in decisions if d.outcome in ("posted", "rejected")}
+    return {k: v for k, v in expected.items() if v}, outcomes
+
+
+def funds_accounts(funds: dict[str, int]) -> dict[str, int]:
+    return {"issuance": -sum(funds.values()), **{wallet(b): a for b, a in funds.items()}}

@@ -43,6 +43,7 @@ from pymongo import AsyncMongoClient
 from marketplace import domain
 from marketplace.domain import REVIEW_CHECKLIST
 from telesales_contracts.marketplace import CallStage
+from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.bench import (
     REPO_ROOT,
     BenchError,
@@ -153,7 +154,7 @@ async def seed(http: httpx.AsyncClient, service: Service, tenant: str, tips: lis
     """Every tip written, submitted and approved through the HTTP API, SEED_CONCURRENCY at a time."""
     base = service.base_url
     approve = {"checks": dict.fromkeys(REVIEW_CHECKLIST, True), "comment": "bench"}
-    reviewer = {"X-Tenant-Id": tenant, "X-Actor-Id": REVIEWER, "X-Actor-Role": "reviewer"}
+    reviewer = auth_headers("operator", REVIEWER, tenant=tenant)
     queue: asyncio.Queue[Tip] = asyncio.Queue()
     for tip in tips:
         queue.put_nowait(tip)
@@ -167,7 +168,7 @@ async def seed(http: httpx.AsyncClient, service: Service, tenant: str, tips: lis
         nonlocal done
         while not queue.empty():
             tip = queue.get_nowait()
-            author = {"X-Tenant-Id": tenant, "X-Actor-Id": tip.author_id}
+            author = auth_headers("agent", tip.author_id, tenant=tenant)
             await expect(await http.post(f"{base}/v1/tips", json=tip.payload(), headers=author), 201,
                          f"POST /v1/tips {tip.tip_id}")
             await expect(await http.post(f"{base}/v1/tips/{tip.tip_id}/versions/1/submit", headers=author), 200,
@@ -368,7 +369,7 @@ async def run_users(load: Load, service: Service, seconds: float, seed: int, rat
                     cpu_groups: dict[str, list[int]]) -> dict[str, Any]:
     """`load.users` users for `seconds`; closed loop without `rate`, else requests due at `rate` per second."""
     load.records = []
-    conns = [Connection("127.0.0.1", service.port, {"X-Tenant-Id": load.tenant, "X-Actor-Id": f"buyer-{n:03d}"})
+    conns = [Connection("127.0.0.1", service.port, auth_headers("agent", f"buyer-{n:03d}", tenant=load.tenant))
              for n in range(load.users)]
     slots: asyncio.Queue[float] | None = asyncio.Queue() if rate else None
     watch = CpuWatch(cpu_groups).start()
@@ -433,7 +434,7 @@ async def verify_ranking(http: httpx.AsyncClient, service: Service, load: Load, 
         tokens = set(domain.query_tokens(q))
         scores = sorted((len(tokens & t) for t in terms), reverse=True)
         response = await http.get(f"{service.base_url}/v1/tips", params={"q": q, "limit": PAGE},
-                                  headers={"X-Tenant-Id": load.tenant})
+                                  headers=auth_headers("agent", "bench-reader", tenant=load.tenant))
         if response.status_code != 200:
             raise BenchError(f"ranking check q={q!r}: {response.status_code} {response.text[:300]}")
         got = [item["score"] for item in response.json()["items"]]

@@ -1,6 +1,6 @@
-"""HTTP API of the marketplace. Every route works within one tenant (header X-Tenant-Id). The caller is
-named by X-Actor-Id and its role by X-Actor-Role (agent by default; reviewer; operator), both set by the
-gateway that authenticated them. Errors are problem+json with a stable `code`."""
+"""HTTP API of the marketplace. Every route works within one tenant (the token's) and needs a role of
+ACCESS. The caller is the token's sub; operators (and admin) review and delist tips, everyone else acts as
+an agent (writes, buys, learns, rates). Errors are problem+json with a stable `code`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from telesales_contracts.marketplace import CallStage
 from telesales_contracts.roster import Identifier
+from telesales_runtime.auth import Caller as Principal
+from telesales_runtime.auth import require_self
 from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state, problem_response
 
 from . import domain
@@ -57,6 +59,47 @@ activity_router = APIRouter(prefix="/v1", tags=["learn, rate, forward"])
 sellers_router = APIRouter(prefix="/v1", tags=["sellers"])
 struggle_router = APIRouter(prefix="/v1", tags=["struggle push"])
 
+# Who may call each route (admin: every route). The floor (agents, supervisors) writes, buys and learns;
+# operators review; machine clients (service: a dialer or CRM) read listings and recommendations.
+_FLOOR = ("agent", "supervisor")
+_AUTHORS = ("agent", "supervisor", "operator")
+_EVERYONE = ("agent", "supervisor", "operator", "service")
+ACCESS = {
+    "GET /v1/review-checklist": _EVERYONE,
+    "POST /v1/tips": _FLOOR,
+    "GET /v1/tips/{tip_id}/versions": _AUTHORS,
+    "GET /v1/tips/{tip_id}/versions/{version}": _AUTHORS,
+    "GET /v1/tips/{tip_id}/content": _AUTHORS,
+    "PATCH /v1/tips/{tip_id}/versions/{version}": _FLOOR,
+    "POST /v1/tips/{tip_id}/versions": _FLOOR,
+    "POST /v1/tips/{tip_id}/versions/{version}/submit": _FLOOR,
+    "GET /v1/review-queue": ("operator",),
+    "POST /v1/tips/{tip_id}/versions/{version}/review": ("operator",),
+    "POST /v1/tips/{tip_id}/delist": _AUTHORS,
+    "PUT /v1/tips/{tip_id}/versions/{version}/media": _FLOOR,
+    "GET /v1/tips/{tip_id}/media": _AUTHORS,
+    "GET /v1/tips/{tip_id}/versions/{version}/media": _AUTHORS,
+    "GET /v1/tips": _EVERYONE,
+    "GET /v1/tips/{tip_id}": _EVERYONE,
+    "POST /v1/tips/{tip_id}/purchases": _FLOOR,
+    "GET /v1/tips/{tip_id}/purchases/mine": _FLOOR,
+    "POST /v1/tips/{tip_id}/visits": _FLOOR,
+    "POST /v1/tips/{tip_id}/learning": _FLOOR,
+    "GET /v1/tips/{tip_id}/funnel": ("agent", "supervisor", "operator"),
+    "GET /v1/learners/{user_id}": ("agent", "supervisor", "operator"),
+    "POST /v1/tips/{tip_id}/ratings": _FLOOR,
+    "GET /v1/tips/{tip_id}/ratings": _EVERYONE,
+    "POST /v1/tips/{tip_id}/forwards": _FLOOR,
+    "GET /v1/sellers/{seller_id}": _EVERYONE,
+    "GET /v1/sellers/{seller_id}/sales": ("agent", "supervisor", "operator"),
+    "POST /v1/sellers/{seller_id}/redemptions": _FLOOR,
+    "POST /v1/agents/{agent_id}/struggle": ("agent", "supervisor", "operator", "service"),
+    "GET /v1/agents/{agent_id}/recommendations/latest": ("agent", "supervisor", "operator", "service"),
+}
+# The marketplace does not know teams: supervisors and operators read any user's learning, sales and
+# recommendations of the tenant; an agent only its own.
+_OVERSEERS = ("supervisor", "operator")
+
 _STATUS = {
     "unknown_tip": 404, "unknown_version": 404,
     "not_author": 403, "not_reviewer": 403, "not_bought": 403, "not_seller": 403,
@@ -81,34 +124,22 @@ async def run(call: Any) -> Any:
 Market = Annotated[MarketplaceService, Depends(from_app_state("marketplace"))]
 Settings = Annotated[MarketplaceSettings, Depends(from_app_state("settings"))]
 _IDENTIFIER = TypeAdapter(Identifier)
-ROLES = ("agent", "reviewer", "operator")
 
 
-def _actor(user_id: str | None, role: str | None) -> Actor | None:
-    if not user_id:
-        return None
+def required_actor(caller: Principal) -> Actor:
+    """The caller as the marketplace's rules see it: operators and admin review (privileged), everyone
+    else acts as an agent; the token's sub must be a plain identifier."""
     try:
-        user_id = _IDENTIFIER.validate_python(user_id)
+        user_id = _IDENTIFIER.validate_python(caller.sub)
     except ValidationError as error:
-        raise Problem(400, "Invalid actor", "X-Actor-Id must be a plain identifier.") from error
-    role = (role or "agent").lower()
-    if role not in ROLES:
-        raise Problem(400, "Invalid role", f"X-Actor-Role must be one of {', '.join(ROLES)}.")
-    return Actor(user_id, role)
+        raise Problem(403, "Invalid actor", "The token's sub must be a plain identifier.",
+                      code="invalid_actor") from error
+    return Actor(user_id, "operator" if caller.has("operator", "admin") else "agent")
 
 
-def optional_actor(x_actor_id: Annotated[str | None, Header(max_length=64)] = None,
-                   x_actor_role: Annotated[str | None, Header(max_length=16)] = None) -> Actor | None:
-    return _actor(x_actor_id, x_actor_role)
-
-
-def required_actor(x_actor_id: Annotated[str | None, Header(max_length=64, description="Who is calling.")] = None,
-                   x_actor_role: Annotated[str | None, Header(max_length=16, description="agent (default), "
-                                                              "reviewer or operator.")] = None) -> Actor:
-    actor = _actor(x_actor_id, x_actor_role)
-    if actor is None:
-        raise Problem(401, "Actor required", "Send X-Actor-Id: the user making this call.")
-    return actor
+def optional_actor(caller: Principal) -> Actor | None:
+    """A person calling (None for a machine client: service tokens)."""
+    return None if caller.roles == {"service"} else required_actor(caller)
 
 
 Caller = Annotated[Actor, Depends(required_actor)]
@@ -386,7 +417,8 @@ async def tip_funnel(tip_id: str, tenant: Tenant, market: Market) -> TipFunnelVi
 
 
 @activity_router.get("/learners/{user_id}", response_model=LearnerView, summary="Tips learned, watch time, deep learner")
-async def learner(user_id: str, tenant: Tenant, market: Market) -> LearnerView:
+async def learner(user_id: str, tenant: Tenant, market: Market, caller: Principal) -> LearnerView:
+    require_self(caller, user_id, "not_yours", also=_OVERSEERS)
     return LearnerView.model_validate(await market.learner(tenant, user_id))
 
 
@@ -419,8 +451,9 @@ async def seller(seller_id: str, tenant: Tenant, market: Market) -> SellerView:
 
 
 @sellers_router.get("/sellers/{seller_id}/sales", response_model=SalesPage, summary="A seller's sales, newest first")
-async def sales(seller_id: str, tenant: Tenant, market: Market, before: datetime | None = None,
+async def sales(seller_id: str, tenant: Tenant, market: Market, caller: Principal, before: datetime | None = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SalesPage:
+    require_self(caller, seller_id, "not_yours", also=_OVERSEERS)
     docs = await market.store.seller_sales(tenant, seller_id, limit + 1, before)
     more = len(docs) > limit
     docs = docs[:limit]
@@ -448,8 +481,9 @@ async def redeem(seller_id: str, body: RedemptionIn, tenant: Tenant, market: Mar
                       "the best-rated tips of that stage the agent has not bought (also published as an event). "
                       "Without a body the rates come from the metrics service (GET /v1/agents/{id}/indicators); "
                       "502/503 when it fails or does not answer")
-async def struggle(agent_id: Identifier, tenant: Tenant, market: Market, request: Request,
+async def struggle(agent_id: Identifier, tenant: Tenant, market: Market, request: Request, caller: Principal,
                    body: StruggleIn | None = None) -> StruggleView:
+    require_self(caller, agent_id, "not_yours", also=_OVERSEERS)
     if body is None:
         body = await run(struggle_rates(request.app.state.metrics_http, tenant, agent_id))
     return StruggleView.model_validate(await run(market.recommend(tenant, agent_id, body.team_id, body.agent,
@@ -458,7 +492,9 @@ async def struggle(agent_id: Identifier, tenant: Tenant, market: Market, request
 
 @struggle_router.get("/agents/{agent_id}/recommendations/latest", response_model=StruggleView,
                      summary="The agent's latest struggle recommendation (for a dialer or CRM that polls)")
-async def latest_recommendation(agent_id: Identifier, tenant: Tenant, market: Market) -> StruggleView:
+async def latest_recommendation(agent_id: Identifier, tenant: Tenant, market: Market,
+                                caller: Principal) -> StruggleView:
+    require_self(caller, agent_id, "not_yours", also=_OVERSEERS)
     doc = await market.store.recommendations.find_one({"tenant_id": tenant, "agent_id": agent_id},
                                                       sort=[("recommended_at", -1)])
     if doc is None:

@@ -284,14 +284,15 @@ def struggle(agent: Mapping[FunnelStep, float], team: Mapping[FunnelStep, float]
              stage_of_step: Mapping[FunnelStep, CallStage]) -> Struggle | None:
     """The funnel step where the agent's rate falls furthest below the team's (steps both know; ties go
     to the earlier step of the funnel), mapped to its call stage; None when the agent is at or above
-    the team everywhere."""
+    the team everywhere. Gaps count to 6 decimal places, as reported: a smaller one is no gap, and two gaps
+    equal to 6 places are a tie."""
     worst: Struggle | None = None
     for step in FunnelStep:
         if step not in agent or step not in team:
             continue
-        gap = team[step] - agent[step]
+        gap = round(team[step] - agent[step], 6)
         if gap > 0 and (worst is None or gap > worst.gap):
-            worst = Struggle(step, agent[step], team[step], round(gap, 6), stage_of_step[step])
+            worst = Struggle(step, agent[step], team[step], gap, stage_of_step[step])
     return worst
 
 

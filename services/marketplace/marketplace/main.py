@@ -7,8 +7,17 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.auth import ServiceTokenAuth
 
-from .api import activity_router, browse_router, purchases_router, sellers_router, struggle_router, tips_router
+from .api import (
+    ACCESS,
+    activity_router,
+    browse_router,
+    purchases_router,
+    sellers_router,
+    struggle_router,
+    tips_router,
+)
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .service import MarketplaceService
 from .settings import MarketplaceSettings
@@ -25,16 +34,17 @@ DESCRIPTION = (
 def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseTransport | None = None,
                metrics_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """`ledger_transport`, `metrics_transport`: how the ledger's and the metrics service's HTTP APIs are
-    reached (tests pass in-process transports)."""
+    reached (tests pass in-process transports). Both are called with a service token
+    (telesales_runtime.auth.ServiceTokenAuth: auth_service_token, else one signed with the HS256 secret)."""
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     store = MarketplaceStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group,
                              chunk_bytes=settings.media_chunk_bytes)
     relay = base.relay(store.outbox, store.leases)
     ledger_http = httpx.AsyncClient(base_url=settings.ledger_url, timeout=settings.ledger_timeout_seconds,
-                                    transport=ledger_transport)
+                                    transport=ledger_transport, auth=ServiceTokenAuth(settings))
     market = MarketplaceService(settings, store, base.dead_letters, relay.notify, ledger_http)
     metrics_http = httpx.AsyncClient(base_url=settings.metrics_url, timeout=settings.metrics_timeout_seconds,
-                                     transport=metrics_transport)
+                                     transport=metrics_transport, auth=ServiceTokenAuth(settings))
     base.broker.context.set_global("marketplace", market)
 
     app = create_service_app(
@@ -49,6 +59,7 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
         after_broker_start=[relay.start_async],
         on_shutdown=[relay.stop, market.search_feed.stop, ledger_http.aclose, metrics_http.aclose],
         after_broker_stop=[base.mongo.close],
+        access=ACCESS,
     )
     app.state.store = store
     app.state.marketplace = market

@@ -116,7 +116,7 @@ class TipView(BaseModel):
     sales: int = 0
     listed_at: datetime | None = None
     score: int | None = Field(default=None, description="Search tokens matched (relevance sort).")
-    access: bool | None = Field(default=None, description="Whether the caller may read it (with X-Actor-Id).")
+    access: bool | None = Field(default=None, description="Whether the caller may read it (absent for machine clients).")
 
 
 class TipPage(BaseModel):

@@ -86,7 +86,7 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who calls: the user id and role the authenticating gateway set (agent, reviewer, operator)."""
+    """Who calls: the token's sub, and its role here: operator (reviews; operators and admin) or agent."""
 
     user_id: str
     role: str = "agent"
@@ -721,7 +721,7 @@ class MarketplaceService:
         if item is not None:
             body["item"] = item
         return await self.ledger_http.post("/v1/redemptions", json=body,
-                                           headers={"X-Tenant-Id": tenant, "X-Actor-Id": actor.user_id})
+                                           headers={"X-Tenant-Id": tenant})  # with the service's token
 
     # ---- struggle push -------------------------------------------------------------------------------
 

@@ -26,6 +26,10 @@ class MarketplaceSettings(ZonedServiceSettings):
                             "(redemptions).")
     ledger_timeout_seconds: float = Field(default=10.0, gt=0)
     media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="Largest media upload.")
+
+    def upload_body_limits(self) -> dict[str, int]:
+        return {"/v1/tips/{tip_id}/versions/{version}/media": self.media_max_bytes}
+
     media_chunk_bytes: int = Field(default=255 * 1024, ge=1024, description="GridFS chunk size.")
     learned_at_percent: int = Field(default=90, ge=1, le=100, description="Progress at which a tip counts "
                                     "as learned.")

@@ -12,12 +12,7 @@ from marketplace.service import MarketplaceService
 from marketplace.store import MarketplaceStore
 from telesales_runtime.testing.harness import ServiceHarness
 
-REVIEWER = {"X-Actor-Id": "reviewer-1", "X-Actor-Role": "reviewer"}
 ALL_PASS = dict.fromkeys(REVIEW_CHECKLIST, True)
-
-
-def as_user(user: str) -> dict[str, str]:
-    return {"X-Actor-Id": user}
 
 
 def tip_body(**change: Any) -> dict[str, Any]:
@@ -30,19 +25,28 @@ class Harness(ServiceHarness):
     market: MarketplaceService
     store: MarketplaceStore
 
+    def as_user(self, user: str) -> dict[str, str]:
+        """Headers of a request made by the agent `user`."""
+        return self.as_("agent", user)
+
+    @property
+    def reviewer(self) -> dict[str, str]:
+        """Headers of a request made by the operator reviewer-1 (operators review tips)."""
+        return self.as_("operator", "reviewer-1")
+
     async def draft(self, author: str = "zhang-san", **change: Any) -> dict[str, Any]:
-        response = await self.http.post("/v1/tips", json=tip_body(**change), headers=as_user(author))
+        response = await self.http.post("/v1/tips", json=tip_body(**change), headers=self.as_user(author))
         assert response.status_code == 201, response.text
         return response.json()
 
     async def submit(self, tip_id: str, version: int, author: str = "zhang-san") -> dict[str, Any]:
-        response = await self.http.post(f"/v1/tips/{tip_id}/versions/{version}/submit", headers=as_user(author))
+        response = await self.http.post(f"/v1/tips/{tip_id}/versions/{version}/submit", headers=self.as_user(author))
         assert response.status_code == 200, response.text
         return response.json()
 
     async def approve(self, tip_id: str, version: int) -> dict[str, Any]:
         response = await self.http.post(f"/v1/tips/{tip_id}/versions/{version}/review",
-                                        json={"checks": ALL_PASS}, headers=REVIEWER)
+                                        json={"checks": ALL_PASS}, headers=self.reviewer)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -54,7 +58,7 @@ class Harness(ServiceHarness):
         return tip["tip_id"]
 
     async def buy(self, tip_id: str, buyer: str) -> dict[str, Any]:
-        response = await self.http.post(f"/v1/tips/{tip_id}/purchases", headers=as_user(buyer))
+        response = await self.http.post(f"/v1/tips/{tip_id}/purchases", headers=self.as_user(buyer))
         assert response.status_code in (200, 202), response.text
         return response.json()
 
@@ -79,7 +83,7 @@ class Harness(ServiceHarness):
                                key=purchase["buyer_id"].encode())
 
     async def owned(self, buyer: str, tip_id: str) -> dict[str, Any]:
-        response = await self.http.get(f"/v1/tips/{tip_id}/purchases/mine", headers=as_user(buyer))
+        response = await self.http.get(f"/v1/tips/{tip_id}/purchases/mine", headers=self.as_user(buyer))
         assert response.status_code == 200, response.text
         return response.json()
 

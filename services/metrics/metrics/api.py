@@ -1,5 +1,5 @@
 """HTTP API of metrics: the detail that does not belong on /metrics. Every route works within one tenant
-(header X-Tenant-Id) and answers JSON, or CSV with `Accept: text/csv` or `?format=csv`. Days are ISO
+(the token's; see ACCESS for who may call what) and answers JSON, or CSV with `Accept: text/csv` or `?format=csv`. Days are ISO
 dates in the floor's time zone; a range defaults to the last 30 days up to today. Errors are
 problem+json with a stable `code`."""
 
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from telesales_contracts.roster import Identifier
+from telesales_runtime.auth import Caller, forbidden, require_self
 from telesales_runtime.errors import DomainError
 from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
 
@@ -22,6 +23,19 @@ from .service import GROUPINGS, MetricsService
 
 funnels_router = APIRouter(prefix="/v1/funnels", tags=["funnels"])
 agents_router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+# Who may call each route (admin: every route). Funnels are for the floor's managers and the platform's
+# machine clients; an agent reads its own indicators, a supervisor those of its team.
+_MANAGERS = ("supervisor", "operator", "service")
+ACCESS = {
+    "GET /v1/funnels/leads": _MANAGERS,
+    "GET /v1/funnels/calls": _MANAGERS,
+    "GET /v1/funnels/pool": _MANAGERS,
+    "GET /v1/funnels/marketplace": _MANAGERS,
+    "GET /v1/funnels/tips": _MANAGERS,
+    "GET /v1/funnels/training": _MANAGERS,
+    "GET /v1/agents/{agent_id}/indicators": ("agent", "supervisor", "operator", "service"),
+}
 
 Metrics = Annotated[MetricsService, Depends(from_app_state("metrics"))]
 First = Annotated[date | None, Query(alias="from", description="First day (ISO date); default: 30 days before `to`.")]
@@ -165,8 +179,14 @@ async def training(request: Request, tenant: Tenant, metrics: Metrics, first: Fi
 
 @agents_router.get("/{agent_id}/indicators", summary="An agent's call and funnel indicators per day and in total, "
                    "with the rates the marketplace's struggle push compares (the agent's and its team's)")
-async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, metrics: Metrics, first: First = None,
-                     last: Last = None, format: Format = None) -> Response:
+async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, metrics: Metrics, caller: Caller,
+                     first: First = None, last: Last = None, format: Format = None) -> Response:
+    if not caller.has("supervisor"):
+        require_self(caller, agent_id, "not_your_agent", also=("operator",))
     start, end = _range(metrics, first, last, metrics.settings.indicator_days)
     body = await metrics.indicators(tenant, agent_id, start, end)
+    # A supervisor reads the agents of its team (the team metrics learned from the roster events).
+    if not caller.has("admin", "service", "operator") and caller.sub != agent_id \
+            and (caller.team is None or body.get("team_id") != caller.team):
+        raise forbidden("not_your_agent", f"{agent_id} is not in {caller.sub}'s team.")
     return answer(request, format, body, body["days"], f"indicators-{agent_id}")

@@ -7,7 +7,7 @@ from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 
-from .api import agents_router, funnels_router
+from .api import ACCESS, agents_router, funnels_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .exposition import Exposition
 from .service import MetricsService
@@ -43,6 +43,7 @@ def create_app(settings: MetricsSettings) -> FastAPI:
         on_shutdown=[exposition.stop],
         after_broker_stop=[base.mongo.close],
         metrics_registries=[exposition.render],
+        access=ACCESS,
     )
     app.state.store = store
     app.state.metrics = metrics

@@ -53,8 +53,10 @@ async def test_browsing_a_pool_masks_numbers_and_only_the_holder_sees_the_full_n
     await harness.claim("a1")
     mine = await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("a1"))
     theirs = await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("a2"))
-    assert mine.json()["phone"] == "+8613924681357"
-    assert theirs.json()["phone"] == "+86139****1357" and theirs.json()["phone_masked"]
+    assert (mine.json()["phone"], mine.json()["name"]) == ("+8613924681357", "张伟")
+    assert (theirs.status_code, theirs.json()["code"]) == (403, "not_your_lead")  # held by another agent
+    operator = (await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_("operator", "ops-1"))).json()
+    assert (operator["phone"], operator["name"], operator["phone_masked"]) == ("+86139****1357", "张**", True)
     await harness.agent("boss", role="supervisor", team_id=None)
     assert (await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("boss"))).json()["phone"] \
         == "+8613924681357"
@@ -131,7 +133,8 @@ async def test_an_agent_claims_only_for_itself(harness: Harness) -> None:
     await harness.pooled()
     other = await harness.http.post("/v1/agents/a1/claims", json={"tier_id": "fresh"}, headers=harness.as_actor("a2"))
     assert other.status_code == 403
-    anonymous = await harness.http.post("/v1/agents/a1/claims", json={"tier_id": "fresh"})
+    anonymous = await harness.http.post("/v1/agents/a1/claims", json={"tier_id": "fresh"},
+                                        headers={"Authorization": ""})
     assert anonymous.status_code == 401
     unknown_tier = await harness.claim("a1", "nope")
     assert unknown_tier.status_code == 404 and unknown_tier.json()["code"] == "unknown_tier"

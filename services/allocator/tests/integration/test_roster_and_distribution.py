@@ -282,7 +282,8 @@ async def test_only_supervisors_and_managers_distribute(harness: Harness) -> Non
     refused = await distribute(harness, "a1", lead_ids=[lead_id], team_id="t1")
     assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
     assert (await distribute(harness, "stranger", lead_ids=[lead_id], team_id="t1")).status_code == 403
-    anonymous = await harness.http.post("/v1/distributions", json={"lead_ids": [lead_id], "team_id": "t1"})
+    anonymous = await harness.http.post("/v1/distributions", json={"lead_ids": [lead_id], "team_id": "t1"},
+                                        headers={"Authorization": ""})
     assert anonymous.status_code == 401
     assert (await harness.lead(lead_id))["status"] == "pooled"
     assert placed(await distribute(harness, "mgr", lead_ids=[lead_id], team_id="t1")) == {lead_id: "a1"}

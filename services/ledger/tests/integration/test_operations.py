@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger import domain
-from ledger_support import OPERATOR, Harness, purchase
+from ledger_support import Harness, purchase
 
 pytestmark = pytest.mark.integration
 
@@ -39,35 +39,35 @@ async def test_allocation_by_role_and_grade_from_the_roster(harness: Harness) ->
     assert (a1["name"], a1["role"], a1["grade"], a1["on_roster"]) == ("name a1", "agent", "A", True)
     await harness.issue(10_000)
 
-    agents = await harness.http.post("/v1/allocations", json={"id": "al-1", "amount": 100}, headers=OPERATOR)
+    agents = await harness.http.post("/v1/allocations", json={"id": "al-1", "amount": 100}, headers=harness.operator)
     assert agents.status_code == 201, agents.text
     assert sorted(a["user_id"] for a in agents.json()["allocated"]) == ["a1", "a2", "a3"]  # active agents only
     graded = await harness.http.post("/v1/allocations", json={"id": "al-2", "amount": 50, "grades": ["A", "B"]},
-                                     headers=OPERATOR)
+                                     headers=harness.operator)
     assert [a["user_id"] for a in graded.json()["allocated"]] == ["a1"]
     leaders = await harness.http.post("/v1/allocations", json={"id": "al-3", "amount": 200,
-                                                               "roles": ["supervisor", "manager"]}, headers=OPERATOR)
+                                                               "roles": ["supervisor", "manager"]}, headers=harness.operator)
     assert sorted(a["user_id"] for a in leaders.json()["allocated"]) == ["m1", "s1"]
     team = await harness.http.post("/v1/allocations", json={"id": "al-4", "amount": 7, "team_id": "t2"},
-                                   headers=OPERATOR)
+                                   headers=harness.operator)
     assert [a["user_id"] for a in team.json()["allocated"]] == ["a2"]
     named = await harness.http.post("/v1/allocations", json={"id": "al-5", "amount": 5, "user_ids": ["x9", "a1"]},
-                                    headers=OPERATOR)
+                                    headers=harness.operator)
     assert [a["user_id"] for a in named.json()["allocated"]] == ["x9", "a1"]  # not on the roster: fine by name
     assert {u: await harness.balance(f"wallet:{u}") for u in ("a1", "a2", "a3", "s1", "m1", "x9", "gone")} == {
         "a1": 155, "a2": 107, "a3": 100, "s1": 200, "m1": 200, "x9": 5, "gone": 0}
     assert await harness.balance("budget") == 10_000 - 300 - 50 - 400 - 7 - 10
 
-    again = await harness.http.post("/v1/allocations", json={"id": "al-1", "amount": 100}, headers=OPERATOR)
+    again = await harness.http.post("/v1/allocations", json={"id": "al-1", "amount": 100}, headers=harness.operator)
     assert again.status_code == 200 and again.json() == agents.json()
-    clash = await harness.http.post("/v1/allocations", json={"id": "al-1", "amount": 101}, headers=OPERATOR)
+    clash = await harness.http.post("/v1/allocations", json={"id": "al-1", "amount": 101}, headers=harness.operator)
     assert (clash.status_code, clash.json()["code"]) == (409, "operation_id_conflict")
     broke = await harness.http.post("/v1/allocations", json={"id": "al-6", "amount": 5000, "roles": ["agent"]},
-                                    headers=OPERATOR)
+                                    headers=harness.operator)
     assert (broke.status_code, broke.json()["code"]) == (409, "insufficient_funds")  # all or none
     assert await harness.balance("wallet:a3") == 100
     nobody = await harness.http.post("/v1/allocations", json={"id": "al-7", "amount": 1, "grades": ["E"]},
-                                     headers=OPERATOR)
+                                     headers=harness.operator)
     assert (nobody.status_code, nobody.json()["code"]) == (422, "no_recipients")
     assert (await harness.http.get("/v1/allocations/al-3")).json() == leaders.json()
 
@@ -90,55 +90,55 @@ async def test_idle_wallets_are_reclaimed_and_need_an_approval_to_get_coins_agai
                                             {"$set": {"last_activity_at": now - timedelta(days=31)}})
     await harness.store.accounts.update_one({"_id": f"{harness.tenant}|wallet:busy"},
                                             {"$set": {"last_activity_at": now - timedelta(days=29)}})
-    run = await harness.http.post("/v1/reclaims", headers=OPERATOR)
+    run = await harness.http.post("/v1/reclaims", headers=harness.operator)
     assert run.status_code == 200, run.text
     assert [(r["user_id"], r["amount"]) for r in run.json()["reclaimed"]] == [("idle", 300)]
     assert (await harness.balance("wallet:idle"), await harness.balance("wallet:busy")) == (0, 290)
     assert await harness.balance("budget") == 300  # 600 issued, 600 allocated, 300 back
-    assert (await harness.http.post("/v1/reclaims", headers=OPERATOR)).json()["total"] == 0  # nothing twice
+    assert (await harness.http.post("/v1/reclaims", headers=harness.operator)).json()["total"] == 0  # nothing twice
     user = (await harness.http.get("/v1/users/idle")).json()
     assert (user["wallet"], user["allocation_blocked"]) == (0, True)
 
     # blocked: allocations skip the user (or refuse, when it is the only one)
     refused = await harness.http.post("/v1/allocations", json={"id": "al-x", "amount": 10, "user_ids": ["idle"]},
-                                      headers=OPERATOR)
+                                      headers=harness.operator)
     assert (refused.status_code, refused.json()["code"]) == (409, "reallocation_needs_approval")
     mixed = await harness.http.post("/v1/allocations", json={"id": "al-y", "amount": 10,
-                                                             "user_ids": ["idle", "busy"]}, headers=OPERATOR)
+                                                             "user_ids": ["idle", "busy"]}, headers=harness.operator)
     assert mixed.json()["skipped"] == [{"user_id": "idle", "reason": "reallocation_needs_approval"}]
     assert [a["user_id"] for a in mixed.json()["allocated"]] == ["busy"]
 
     # request, reject, request again, approve with coins
     not_needed = await harness.http.post("/v1/reallocation-requests", json={"user_id": "busy", "reason": "more"},
-                                         headers={"X-Actor-Id": "busy"})
+                                         headers=harness.as_("agent", "busy"))
     assert (not_needed.status_code, not_needed.json()["code"]) == (409, "not_reclaimed")
     first = await harness.http.post("/v1/reallocation-requests", json={"user_id": "idle", "reason": "我想学习"},
-                                    headers={"X-Actor-Id": "idle"})
+                                    headers=harness.as_("agent", "idle"))
     assert first.status_code == 201 and first.json()["status"] == "pending"
     twice = await harness.http.post("/v1/reallocation-requests", json={"user_id": "idle", "reason": "again"},
-                                    headers={"X-Actor-Id": "idle"})
+                                    headers=harness.as_("agent", "idle"))
     assert (twice.status_code, twice.json()["code"], twice.json()["request_id"]) == (
         409, "request_pending", first.json()["request_id"])
     rid = first.json()["request_id"]
     rejected = await harness.http.post(f"/v1/reallocation-requests/{rid}/reject", json={"reason": "先看看"},
-                                       headers=OPERATOR)
+                                       headers=harness.operator)
     assert (rejected.status_code, rejected.json()["status"], rejected.json()["decided_by"]) == (200, "rejected", "ops-1")
-    late = await harness.http.post(f"/v1/reallocation-requests/{rid}/approve", headers=OPERATOR)
+    late = await harness.http.post(f"/v1/reallocation-requests/{rid}/approve", headers=harness.operator)
     assert (late.status_code, late.json()["code"]) == (409, "request_decided")
     assert (await harness.http.get("/v1/users/idle")).json()["allocation_blocked"] is True
 
     second = (await harness.http.post("/v1/reallocation-requests", json={"user_id": "idle", "reason": "请批准"},
-                                      headers={"X-Actor-Id": "s1"})).json()
+                                      headers=harness.as_("operator", "s1"))).json()
     approved = await harness.http.post(f"/v1/reallocation-requests/{second['request_id']}/approve",
-                                       json={"amount": 120, "reason": "复学"}, headers=OPERATOR)
+                                       json={"amount": 120, "reason": "复学"}, headers=harness.operator)
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["amount"]) == ("approved", 120)
     repeat = await harness.http.post(f"/v1/reallocation-requests/{second['request_id']}/approve",
-                                     json={"amount": 120, "reason": "复学"}, headers=OPERATOR)
+                                     json={"amount": 120, "reason": "复学"}, headers=harness.operator)
     assert repeat.status_code == 200 and repeat.headers["Idempotent-Replayed"] == "true"
     user = (await harness.http.get("/v1/users/idle")).json()
     assert (user["wallet"], user["allocation_blocked"]) == (120, False)
-    assert (await harness.http.post("/v1/reclaims", headers=OPERATOR)).json()["total"] == 0  # its clock restarted
+    assert (await harness.http.post("/v1/reclaims", headers=harness.operator)).json()["total"] == 0  # its clock restarted
     listed = (await harness.http.get("/v1/reallocation-requests", params={"status": "approved"})).json()
     assert [r["request_id"] for r in listed] == [second["request_id"]]
 
@@ -156,20 +156,20 @@ async def test_redemption_converts_whole_yuan_at_one_hundred_coins(harness: Harn
     await harness.give({"buyer": 1000})
     await harness.send("ledger.transfer-requested.v1", purchase("p-1", "buyer", "seller", 350))
     by_yuan = await harness.http.post("/v1/redemptions", json={"id": "r-1", "user_id": "seller", "yuan": 2,
-                                                               "item": "保温杯"}, headers={"X-Actor-Id": "mall"})
+                                                               "item": "保温杯"}, headers=harness.as_("service", "mall"))
     assert by_yuan.status_code == 201, by_yuan.text
     assert (by_yuan.json()["coins"], by_yuan.json()["yuan_fen"]) == (200, 200)
     odd = await harness.http.post("/v1/redemptions", json={"id": "r-2", "user_id": "seller", "coins": 150},
-                                  headers={"X-Actor-Id": "mall"})
+                                  headers=harness.as_("service", "mall"))
     assert (odd.status_code, odd.json()["code"]) == (422, "not_whole_yuan")
     over = await harness.http.post("/v1/redemptions", json={"id": "r-3", "user_id": "seller", "coins": 200},
-                                   headers={"X-Actor-Id": "mall"})
+                                   headers=harness.as_("service", "mall"))
     assert (over.status_code, over.json()["code"], over.json()["balance"]) == (409, "insufficient_funds", 150)
     wallet_coins = await harness.http.post("/v1/redemptions", json={"id": "r-4", "user_id": "buyer", "coins": 100},
-                                           headers={"X-Actor-Id": "mall"})
+                                           headers=harness.as_("service", "mall"))
     assert wallet_coins.json()["code"] == "insufficient_funds"  # only earnings are redeemed, not the wallet
     again = await harness.http.post("/v1/redemptions", json={"id": "r-1", "user_id": "seller", "yuan": 2,
-                                                             "item": "保温杯"}, headers={"X-Actor-Id": "mall"})
+                                                             "item": "保温杯"}, headers=harness.as_("service", "mall"))
     assert again.status_code == 200 and again.json() == by_yuan.json()
     assert (await harness.balance("earnings:seller"), await harness.balance("redeemed")) == (150, 200)
     await harness.relay()
@@ -190,16 +190,16 @@ async def test_the_blind_box_rewards_top_sellers_and_replays_from_its_seed(harne
     assert top == [{"user_id": "s1", "coins": 350}, {"user_id": "s2", "coins": 200}]
 
     poor = await harness.http.post("/v1/blind-boxes", json={"id": "bb-0", "top": 2, "min_amount": 10,
-                                                            "max_amount": 50}, headers=OPERATOR)
+                                                            "max_amount": 50}, headers=harness.operator)
     assert (poor.status_code, poor.json()["code"]) == (409, "insufficient_funds")  # the pool is empty
     await harness.issue(100)
     fund = await harness.http.post("/v1/transfers", json={"id": "fund-pool", "debit": "budget", "credit": "bonus-pool",
-                                                          "amount": 80}, headers=OPERATOR)
+                                                          "amount": 80}, headers=harness.operator)
     assert fund.status_code == 201, fund.text
     await harness.http.post("/v1/transfers", json={"id": "fund-pool-2", "debit": "budget", "credit": "bonus-pool",
-                                                   "amount": 20}, headers=OPERATOR)
+                                                   "amount": 20}, headers=harness.operator)
     drawn = await harness.http.post("/v1/blind-boxes", json={"id": "bb-1", "top": 2, "min_amount": 10,
-                                                             "max_amount": 50}, headers=OPERATOR)
+                                                             "max_amount": 50}, headers=harness.operator)
     assert drawn.status_code == 201, drawn.text
     body = drawn.json()
     assert body["recipients"] == ["s1", "s2"] and len(body["seed"]) == 32
@@ -211,11 +211,11 @@ async def test_the_blind_box_rewards_top_sellers_and_replays_from_its_seed(harne
     replay = (await harness.http.get("/v1/blind-boxes/bb-1/replay")).json()
     assert replay["matches"] is True and [a["amount"] for a in replay["replayed"]] == expected
     again = await harness.http.post("/v1/blind-boxes", json={"id": "bb-1", "top": 2, "min_amount": 10,
-                                                             "max_amount": 50}, headers=OPERATOR)
+                                                             "max_amount": 50}, headers=harness.operator)
     assert again.status_code == 200 and again.json() == body  # the same draw, not a new one
 
     seeded = await harness.http.post("/v1/blind-boxes", json={"id": "bb-2", "user_ids": ["s3"], "min_amount": 1,
-                                                              "max_amount": 5, "seed": "双11-锦囊"}, headers=OPERATOR)
+                                                              "max_amount": 5, "seed": "双11-锦囊"}, headers=harness.operator)
     assert seeded.json()["awards"][0]["amount"] == domain.draw_amounts("双11-锦囊", ["s3"], 1, 5)[0]
     # a tampered record no longer replays
     await harness.store.operations.update_one({"_id": f"{harness.tenant}|bb-2"}, {"$set": {"awards.0.amount": 99}})
@@ -233,7 +233,7 @@ async def test_statements_page_filter_and_export_csv(harness: Harness) -> None:
     for n in range(7):
         await harness.send("ledger.transfer-requested.v1", purchase(f"p-{n}", "alice", f"s{n % 2}", 10 + n))
     await harness.http.post("/v1/transfers", json={"id": "gift", "debit": "wallet:alice", "credit": "wallet:bob",
-                                                   "amount": 5, "note": "生日快乐"}, headers=OPERATOR)
+                                                   "amount": 5, "note": "生日快乐"}, headers=harness.operator)
     lines, cursor = [], None
     while True:
         params = {"limit": 3} | ({"cursor": cursor} if cursor else {})

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from ledger import domain
-from ledger_support import OPERATOR, Harness, purchase
+from ledger_support import Harness, purchase
 
 pytestmark = pytest.mark.integration
 
@@ -161,9 +161,9 @@ async def test_the_policy_is_validated_and_versioned(harness: Harness) -> None:
     read = await harness.http.get("/v1/config/policy")
     assert read.status_code == 200 and read.headers["ETag"] == '"0"'
     assert read.json()["value"]["seller_share_percent"] == 100
-    bad = await harness.http.put("/v1/config/policy", json={"seller_share_percent": 101}, headers=OPERATOR)
+    bad = await harness.http.put("/v1/config/policy", json={"seller_share_percent": 101}, headers=harness.operator)
     assert bad.status_code == 422
-    first = await harness.http.put("/v1/config/policy", json={"idle_days": 10}, headers=OPERATOR | {"If-Match": '"0"'})
+    first = await harness.http.put("/v1/config/policy", json={"idle_days": 10}, headers=harness.operator | {"If-Match": '"0"'})
     assert first.status_code == 200 and first.json()["version"] == 1
-    stale = await harness.http.put("/v1/config/policy", json={"idle_days": 11}, headers=OPERATOR | {"If-Match": '"0"'})
+    stale = await harness.http.put("/v1/config/policy", json={"idle_days": 11}, headers=harness.operator | {"If-Match": '"0"'})
     assert stale.status_code == 412

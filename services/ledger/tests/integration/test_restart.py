@@ -10,9 +10,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,14 +22,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from ledger import domain
-from ledger.domain import AccountState, Balances, DailyCounters, LedgerPolicy, wallet
+from ledger.domain import LedgerPolicy
 from ledger.events import CONSUMED_TOPICS, PRODUCED_TOPICS
 from ledger.main import create_app
 from ledger.settings import LedgerSettings
+from ledger_support import uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.kafka import ensure_topics
-from telesales_runtime.testing.infra import free_port
+from telesales_runtime.testing.auth import auth_headers
+from telesales_runtime.testing.infra import ServiceProcess
 from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
 
 pytestmark = pytest.mark.integration
@@ -41,51 +39,6 @@ REQUESTED = "ledger.transfer-requested.v1"
 BUYERS = [f"b{n}" for n in range(12)]
 SELLERS = [f"s{n}" for n in range(6)]
 TIME = "2026-11-24T10:00:00+08:00"
-
-
-class LedgerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "ledger.main:create_app_from_env",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    async def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
-            while time.monotonic() < deadline:
-                assert self.process is not None and self.process.poll() is None, self.tail()
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"the ledger did not start:\n{self.tail()}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
 
 def stream(tenant: str, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
@@ -118,32 +71,6 @@ def stream(tenant: str, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
     return events
 
 
-def uninterrupted(events: list[tuple[str, bytes, bytes]], funds: dict[str, int], policy: LedgerPolicy,
-                  tz: Any) -> tuple[dict[str, int], dict[str, str]]:
-    """Balances and outcome per transfer id of the stream decided one request after another, each event
-    once (the inbox drops a second delivery of an event id)."""
-    requests, seen = [], set()
-    for event_id, _, raw in events:
-        if event_id in seen:
-            continue
-        seen.add(event_id)
-        body = json.loads(raw)
-        d = body["data"]
-        requests.append(domain.PurchaseRequest(event_id, d["transfer_id"], d["buyer_id"], d["seller_id"], d["tip_id"],
-                                               d["price"], domain.business_day(datetime.fromisoformat(body["time"]), tz)))
-    balances = Balances([AccountState(wallet(b), amount, False, True) for b, amount in funds.items()])
-    decisions = domain.decide_purchases(requests, {}, balances, DailyCounters(), policy)
-    expected = dict(funds_accounts(funds))
-    for key, delta in balances.changes().items():
-        expected[key] = expected.get(key, 0) + delta
-    outcomes = {d.request.transfer_id: d.outcome for d in decisions if d.outcome in ("posted", "rejected")}
-    return {k: v for k, v in expected.items() if v}, outcomes
-
-
-def funds_accounts(funds: dict[str, int]) -> dict[str, int]:
-    return {"issuance": -sum(funds.values()), **{wallet(b): a for b, a in funds.items()}}
-
-
 @pytest.fixture
 async def producer(infra: Any) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
@@ -165,7 +92,7 @@ async def abort_orphaned_transactions(mongo: AsyncMongoClient[dict[str, Any]], a
     return len(sessions)
 
 
-async def wait_until(check: Any, timeout: float, what: str, process: LedgerProcess) -> None:
+async def wait_until(check: Any, timeout: float, what: str, process: ServiceProcess) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await check():
@@ -204,7 +131,7 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
            "LEDGER_CONSUMER_GROUP": group,
            "LEDGER_EVENT_SOURCE": source, "LEDGER_BATCH_MAX_RECORDS": "20", "LEDGER_SWEEP_ENABLED": "false",
            "LEDGER_LOG_JSON": "false", "LEDGER_OUTBOX_POLL_SECONDS": "0.1", "LEDGER_KAFKA_SESSION_TIMEOUT_MS": "3000"}
-    service = LedgerProcess(env, tmp_path / "ledger.log")
+    service = ServiceProcess("ledger", "ledger", env, tmp_path / "ledger.log")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
     inbox, outbox = mongo[database]["inbox"], mongo[database]["outbox"]
 
@@ -214,7 +141,7 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
     half = len(events) // 2
     try:
         service.start()
-        await service.wait_healthy()
+        await service.wait_ready(timeout=60, path="/healthz")
         for n, (_, key, value) in enumerate(events[:half]):
             await producer.send(REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
             if n % 40 == 39:
@@ -259,7 +186,7 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
                     continue  # a conflicting reuse of an id is refused on its own; the first decision stands
                 assert outcomes[e["data"]["transfer_id"]] == state, e
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
-            audit = (await http.get("/v1/audit", params={"verify": "true"}, headers={"X-Tenant-Id": tenant})).json()
+            audit = (await http.get("/v1/audit", params={"verify": "true"}, headers=auth_headers("operator", "ops-1", tenant=tenant))).json()
         assert audit["ok"], audit
     finally:
         service.stop()

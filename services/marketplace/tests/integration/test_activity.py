@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace_support import ALL_PASS, REVIEWER, Harness, as_user
+from marketplace_support import ALL_PASS, Harness
 
 pytestmark = pytest.mark.integration
 
-BUYER = as_user("li-si")
 
 
 async def learn(harness: Harness, tip_id: str, session: str, progress: int, seconds: int,
                 user: str = "li-si") -> dict:
-    response = await harness.http.post(f"/v1/tips/{tip_id}/learning", headers=as_user(user), json={
+    response = await harness.http.post(f"/v1/tips/{tip_id}/learning", headers=harness.as_user(user), json={
         "session_id": session, "progress_percent": progress, "session_seconds": seconds})
     assert response.status_code == 200, response.text
     return response.json()
@@ -21,11 +20,11 @@ async def learn(harness: Harness, tip_id: str, session: str, progress: int, seco
 
 async def test_learning_needs_a_purchase_and_counts_progress_watch_time_and_rewatches(harness: Harness) -> None:
     tip_id = await harness.listed()
-    refused = await harness.http.post(f"/v1/tips/{tip_id}/learning", headers=BUYER,
+    refused = await harness.http.post(f"/v1/tips/{tip_id}/learning", headers=harness.as_user("li-si"),
                                       json={"session_id": "s1", "progress_percent": 10, "session_seconds": 5})
     assert (refused.status_code, refused.json()["code"]) == (403, "not_bought")
     pending = await harness.buy(tip_id, "li-si")
-    refused = await harness.http.post(f"/v1/tips/{tip_id}/learning", headers=BUYER,
+    refused = await harness.http.post(f"/v1/tips/{tip_id}/learning", headers=harness.as_user("li-si"),
                                       json={"session_id": "s1", "progress_percent": 10, "session_seconds": 5})
     assert refused.status_code == 403  # asked, not paid
     await harness.ledger_posts(pending)
@@ -73,20 +72,20 @@ async def test_seven_tips_in_twenty_minutes_exactly_is_not_deep(harness: Harness
 
 async def test_a_buyer_rates_each_version_once(harness: Harness) -> None:
     tip_id = await harness.listed()
-    refused = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 5}, headers=BUYER)
+    refused = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 5}, headers=harness.as_user("li-si"))
     assert (refused.status_code, refused.json()["code"]) == (403, "not_bought")
     await harness.bought(tip_id, "li-si")
-    rated = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 4, "comment": "很实用"}, headers=BUYER)
+    rated = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 4, "comment": "很实用"}, headers=harness.as_user("li-si"))
     assert rated.status_code == 201 and rated.json()["version"] == 1
-    twice = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 1}, headers=BUYER)
+    twice = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 1}, headers=harness.as_user("li-si"))
     assert (twice.status_code, twice.json()["code"]) == (409, "already_rated")
-    bad = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 6}, headers=BUYER)
+    bad = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 6}, headers=harness.as_user("li-si"))
     assert bad.status_code == 422
 
-    await harness.http.post(f"/v1/tips/{tip_id}/versions", json={"body": "v2"}, headers=as_user("zhang-san"))
+    await harness.http.post(f"/v1/tips/{tip_id}/versions", json={"body": "v2"}, headers=harness.as_user("zhang-san"))
     await harness.submit(tip_id, 2)
     await harness.approve(tip_id, 2)
-    again = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 2}, headers=BUYER)
+    again = await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": 2}, headers=harness.as_user("li-si"))
     assert again.status_code == 201 and again.json()["version"] == 2
     tip = (await harness.http.get(f"/v1/tips/{tip_id}")).json()
     assert (tip["rating"], tip["ratings"]) == (3.0, 2)
@@ -99,11 +98,11 @@ async def test_a_buyer_rates_each_version_once(harness: Harness) -> None:
 async def test_forwarding_and_visits_are_announced(harness: Harness) -> None:
     tip_id = await harness.listed()
     forwarded = await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "wang-wu", "note": "看看这个"},
-                                        headers=BUYER)
+                                        headers=harness.as_user("li-si"))
     assert forwarded.status_code == 201
-    to_self = await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "li-si"}, headers=BUYER)
+    to_self = await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "li-si"}, headers=harness.as_user("li-si"))
     assert (to_self.status_code, to_self.json()["code"]) == (422, "forward_to_self")
-    visited = await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=as_user("wang-wu"))
+    visited = await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=harness.as_user("wang-wu"))
     assert visited.status_code == 201
     await harness.relay()
     [forward] = harness.of("marketplace.tip-forwarded.v1")
@@ -114,11 +113,11 @@ async def test_forwarding_and_visits_are_announced(harness: Harness) -> None:
 
 async def test_each_user_is_signalled_daily_active_once_with_the_first_activity(harness: Harness) -> None:
     tip_id = await harness.listed()
-    await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=BUYER)
-    await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=BUYER)
+    await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=harness.as_user("li-si"))
+    await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=harness.as_user("li-si"))
     await harness.bought(tip_id, "li-si")
     await learn(harness, tip_id, "s1", 10, 10)
-    await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "li-si"}, headers=as_user("wang-wu"))
+    await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "li-si"}, headers=harness.as_user("wang-wu"))
     await harness.relay()
     active = harness.of("marketplace.daily-active.v1")
     assert sorted((e["data"]["user_id"], e["data"]["first_activity"]) for e in active) == [
@@ -129,19 +128,19 @@ async def test_a_tips_funnel_counts_reviews_visits_sales_learners_forwards_and_r
     tip = await harness.draft()
     tip_id = tip["tip_id"]
     await harness.submit(tip_id, 1)
-    await harness.http.post(f"/v1/tips/{tip_id}/versions/1/review", headers=REVIEWER,
+    await harness.http.post(f"/v1/tips/{tip_id}/versions/1/review", headers=harness.reviewer,
                             json={"checks": ALL_PASS | {"practical": False}})
-    await harness.http.patch(f"/v1/tips/{tip_id}/versions/1", json={"body": "更具体的话术"}, headers=as_user("zhang-san"))
+    await harness.http.patch(f"/v1/tips/{tip_id}/versions/1", json={"body": "更具体的话术"}, headers=harness.as_user("zhang-san"))
     await harness.submit(tip_id, 1)
     await harness.approve(tip_id, 1)
     for user in ("li-si", "wang-wu", "zhao-liu", "qian-qi"):
-        await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=as_user(user))
+        await harness.http.post(f"/v1/tips/{tip_id}/visits", headers=harness.as_user(user))
     for user in ("li-si", "wang-wu"):
         await harness.bought(tip_id, user)
         await learn(harness, tip_id, "s1", 100, 60, user=user)
     await learn(harness, tip_id, "s2", 10, 5, user="li-si")
     await learn(harness, tip_id, "s3", 10, 5, user="li-si")  # a second rewatch by the same buyer
-    await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "zhao-liu"}, headers=as_user("li-si"))
+    await harness.http.post(f"/v1/tips/{tip_id}/forwards", json={"to_user_id": "zhao-liu"}, headers=harness.as_user("li-si"))
     funnel = (await harness.http.get(f"/v1/tips/{tip_id}/funnel")).json()
     assert funnel == {"tip_id": tip_id, "reviews": 2, "approvals": 1, "visits": 4, "sales": 2, "learned": 2,
                       "forwards": 1, "rewatchers": 1, "ratings": 0, "review_pass_rate": 0.5, "purchase_rate": 0.5,

@@ -10,17 +10,16 @@ import uuid
 import pytest
 
 from marketplace import domain
-from marketplace_support import Harness, as_user
+from marketplace_support import Harness
 from telesales_contracts.topics import LEDGER_TRANSFER_REQUESTED
 
 pytestmark = pytest.mark.integration
 
-BUYER = as_user("li-si")
 
 
 async def test_a_purchase_asks_the_ledger_to_pay_and_grants_access_once_posted(harness: Harness) -> None:
     tip_id = await harness.listed()
-    response = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=BUYER)
+    response = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))
     assert response.status_code == 202
     purchase = response.json()
     assert (purchase["status"], purchase["attempt"], purchase["price"], purchase["seller_id"]) == (
@@ -35,16 +34,16 @@ async def test_a_purchase_asks_the_ledger_to_pay_and_grants_access_once_posted(h
         purchase["transfer_id"]]
 
     # no access while the ledger has not answered
-    content = await harness.http.get(f"/v1/tips/{tip_id}/content", headers=BUYER)
+    content = await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))
     assert (content.status_code, content.json()["code"]) == (403, "not_bought")
-    assert (await harness.http.get(f"/v1/tips/{tip_id}", headers=BUYER)).json()["access"] is False
+    assert (await harness.http.get(f"/v1/tips/{tip_id}", headers=harness.as_user("li-si"))).json()["access"] is False
 
     await harness.ledger_posts(purchase, seller_amount=27)
     owned = await harness.owned("li-si", tip_id)
     assert (owned["status"], owned["seller_amount"]) == ("granted", 27)
-    content = await harness.http.get(f"/v1/tips/{tip_id}/content", headers=BUYER)
+    content = await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))
     assert content.status_code == 200 and content.json()["body"].startswith("第一步")
-    assert (await harness.http.get(f"/v1/tips/{tip_id}", headers=BUYER)).json()["access"] is True
+    assert (await harness.http.get(f"/v1/tips/{tip_id}", headers=harness.as_user("li-si"))).json()["access"] is True
     assert (await harness.http.get(f"/v1/tips/{tip_id}")).json()["sales"] == 1
     await harness.relay()
     [completed] = harness.of("marketplace.purchase-completed.v1")
@@ -54,10 +53,10 @@ async def test_a_purchase_asks_the_ledger_to_pay_and_grants_access_once_posted(h
 async def test_asking_again_never_pays_twice(harness: Harness) -> None:
     tip_id = await harness.listed()
     first = await harness.buy(tip_id, "li-si")
-    again = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=BUYER)
+    again = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))
     assert again.status_code == 200 and again.json()["transfer_id"] == first["transfer_id"]
     await harness.ledger_posts(first)
-    after = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=BUYER)
+    after = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))
     assert (after.status_code, after.json()["status"]) == (200, "granted")
     await harness.relay()
     assert len(harness.of(LEDGER_TRANSFER_REQUESTED.name)) == 1
@@ -65,7 +64,7 @@ async def test_asking_again_never_pays_twice(harness: Harness) -> None:
 
 async def test_concurrent_requests_of_one_buyer_ask_the_ledger_once(harness: Harness) -> None:
     tip_id = await harness.listed()
-    answers = await asyncio.gather(*(harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=BUYER)
+    answers = await asyncio.gather(*(harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))
                                      for _ in range(5)))
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 202]
     assert len({a.json()["transfer_id"] for a in answers}) == 1
@@ -99,13 +98,13 @@ async def test_a_refusal_carries_the_daily_limit_and_a_new_attempt_uses_a_new_tr
     assert refused["status"] == "refused"
     assert (refused["refusal"]["reason"], refused["refusal"]["limit"], refused["refusal"]["limit_value"]) == (
         "daily_limit", "pair_daily_count", 3)
-    content = await harness.http.get(f"/v1/tips/{tip_id}/content", headers=BUYER)
+    content = await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))
     assert content.status_code == 403
     await harness.relay()
     [event] = harness.of("marketplace.purchase-refused.v1")
     assert (event["data"]["reason"], event["data"]["limit"]) == ("daily_limit", "pair_daily_count")
 
-    retry = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=BUYER)
+    retry = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))
     assert retry.status_code == 202
     second = retry.json()
     assert (second["attempt"], second["status"]) == (2, "pending")
@@ -122,7 +121,7 @@ async def test_a_transfer_id_conflict_does_not_refuse_so_no_second_payment_is_at
     await harness.ledger_rejects(purchase, "transfer_id_conflict")
     stored = await harness.store.purchase(harness.tenant, purchase["purchase_id"])
     assert stored["status"] == "pending" and stored["conflict"] is not None
-    again = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=BUYER)
+    again = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))
     assert again.status_code == 200 and again.json()["attempt"] == 1
 
 
@@ -131,7 +130,7 @@ async def test_answers_about_transfers_the_marketplace_never_asked_for_are_ignor
     stranger = {"transfer_id": "order-1", "buyer_id": "li-si", "seller_id": "zhang-san", "tip_id": tip_id, "price": 30}
     event_id = await harness.ledger_posts(stranger)
     assert (await harness.store.inbox.outcome(harness.tenant, event_id))["status"] == "unknown_transfer"
-    assert (await harness.http.get(f"/v1/tips/{tip_id}", headers=BUYER)).json()["access"] is False
+    assert (await harness.http.get(f"/v1/tips/{tip_id}", headers=harness.as_user("li-si"))).json()["access"] is False
 
 
 async def test_a_broken_answer_is_dead_lettered(harness: Harness) -> None:
@@ -145,12 +144,12 @@ async def test_a_broken_answer_is_dead_lettered(harness: Harness) -> None:
 
 async def test_buying_rules(harness: Harness) -> None:
     tip_id = await harness.listed()
-    own = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=as_user("zhang-san"))
+    own = await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("zhang-san"))
     assert (own.status_code, own.json()["code"]) == (409, "own_tip")
     unlisted = (await harness.draft())["tip_id"]
-    response = await harness.http.post(f"/v1/tips/{unlisted}/purchases", headers=BUYER)
+    response = await harness.http.post(f"/v1/tips/{unlisted}/purchases", headers=harness.as_user("li-si"))
     assert (response.status_code, response.json()["code"]) == (409, "not_listed")
-    missing = await harness.http.post("/v1/tips/nope/purchases", headers=BUYER)
+    missing = await harness.http.post("/v1/tips/nope/purchases", headers=harness.as_user("li-si"))
     assert (missing.status_code, missing.json()["code"]) == (404, "unknown_tip")
     await harness.relay()
     assert harness.of(LEDGER_TRANSFER_REQUESTED.name) == []
@@ -159,11 +158,11 @@ async def test_buying_rules(harness: Harness) -> None:
 async def test_a_buyer_keeps_access_to_later_versions_and_after_delisting(harness: Harness) -> None:
     tip_id = await harness.listed()
     await harness.bought(tip_id, "li-si")
-    await harness.http.post(f"/v1/tips/{tip_id}/versions", json={"body": "新版话术"}, headers=as_user("zhang-san"))
+    await harness.http.post(f"/v1/tips/{tip_id}/versions", json={"body": "新版话术"}, headers=harness.as_user("zhang-san"))
     await harness.submit(tip_id, 2)
-    draft_read = await harness.http.get(f"/v1/tips/{tip_id}/versions/2", headers=BUYER)
+    draft_read = await harness.http.get(f"/v1/tips/{tip_id}/versions/2", headers=harness.as_user("li-si"))
     assert draft_read.status_code == 404  # not approved yet: not for buyers
     await harness.approve(tip_id, 2)
-    assert (await harness.http.get(f"/v1/tips/{tip_id}/content", headers=BUYER)).json()["body"] == "新版话术"
-    await harness.http.post(f"/v1/tips/{tip_id}/delist", headers=as_user("zhang-san"))
-    assert (await harness.http.get(f"/v1/tips/{tip_id}/content", headers=BUYER)).status_code == 200
+    assert (await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))).json()["body"] == "新版话术"
+    await harness.http.post(f"/v1/tips/{tip_id}/delist", headers=harness.as_user("zhang-san"))
+    assert (await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))).status_code == 200

@@ -11,7 +11,7 @@ import pytest
 
 from marketplace import domain
 from marketplace.search_feed import SearchIndexFeed
-from marketplace_support import Harness, as_user
+from marketplace_support import Harness
 from telesales_runtime.testing.harness import wait_until
 
 pytestmark = pytest.mark.integration
@@ -71,9 +71,9 @@ async def test_sorts_by_rating_sales_and_recency(harness: Harness) -> None:
         await harness.bought(second, buyer)
     await harness.bought(first, "li-si")
     assert await ids(harness, sort="sales") == [second, first, third]
-    await harness.http.post(f"/v1/tips/{first}/ratings", json={"stars": 5}, headers=as_user("li-si"))
-    await harness.http.post(f"/v1/tips/{second}/ratings", json={"stars": 3}, headers=as_user("li-si"))
-    await harness.http.post(f"/v1/tips/{second}/ratings", json={"stars": 4}, headers=as_user("wang-wu"))
+    await harness.http.post(f"/v1/tips/{first}/ratings", json={"stars": 5}, headers=harness.as_user("li-si"))
+    await harness.http.post(f"/v1/tips/{second}/ratings", json={"stars": 3}, headers=harness.as_user("li-si"))
+    await harness.http.post(f"/v1/tips/{second}/ratings", json={"stars": 4}, headers=harness.as_user("wang-wu"))
     tips = (await harness.http.get("/v1/tips", params={"sort": "rating"})).json()["items"]
     assert [(t["tip_id"], t["rating"], t["ratings"]) for t in tips] == [(first, 5.0, 1), (second, 3.5, 2),
                                                                         (third, None, 0)]
@@ -102,7 +102,7 @@ async def test_rating_pages_reach_the_unrated_tips_after_the_rated_ones(harness:
     made = [await harness.listed(title=f"话术{i}") for i in range(5)]
     for tip_id, stars in zip(made[:2], (5, 3), strict=True):
         await harness.bought(tip_id, "li-si")
-        await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": stars}, headers=as_user("li-si"))
+        await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": stars}, headers=harness.as_user("li-si"))
     seen: list[str] = []
     cursor = None
     while True:
@@ -130,7 +130,7 @@ async def test_another_replica_finds_listings_through_the_change_stream(harness:
         after = await harness.listed(title="戊己庚辛促成话术", stage="closing")
         await wait_until(lambda: asyncio.sleep(0, found("庚辛")), timeout=10)
         assert found("庚辛") == [after]
-        response = await harness.http.post(f"/v1/tips/{after}/delist", headers=as_user("zhang-san"))
+        response = await harness.http.post(f"/v1/tips/{after}/delist", headers=harness.as_user("zhang-san"))
         assert response.status_code == 200, response.text
         await wait_until(lambda: asyncio.sleep(0, not found("庚辛")), timeout=10)
         assert other.changes_applied >= 2

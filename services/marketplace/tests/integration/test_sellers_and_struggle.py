@@ -5,11 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from marketplace_support import Harness, as_user
+from marketplace_support import Harness
 
 pytestmark = pytest.mark.integration
 
-SELLER = as_user("zhang-san")
 
 
 async def test_a_seller_sees_sales_ratings_and_earnings(harness: Harness) -> None:
@@ -20,8 +19,8 @@ async def test_a_seller_sees_sales_ratings_and_earnings(harness: Harness) -> Non
         await harness.ledger_posts(await harness.buy(a, buyer), seller_amount=27)
     await harness.ledger_posts(await harness.buy(b, "li-si"), seller_amount=45)
     await harness.ledger_rejects(await harness.buy(b, "zhao-liu"))  # refused: no sale
-    await harness.http.post(f"/v1/tips/{a}/ratings", json={"stars": 5}, headers=as_user("li-si"))
-    await harness.http.post(f"/v1/tips/{b}/ratings", json={"stars": 4}, headers=as_user("li-si"))
+    await harness.http.post(f"/v1/tips/{a}/ratings", json={"stars": 5}, headers=harness.as_user("li-si"))
+    await harness.http.post(f"/v1/tips/{b}/ratings", json={"stars": 4}, headers=harness.as_user("li-si"))
     summary = (await harness.http.get("/v1/sellers/zhang-san")).json()
     assert summary == {"seller_id": "zhang-san", "tips": 2, "listed": 2, "sales": 3, "sales_coins": 110,
                        "earnings": 99, "ratings": 2, "rating_avg": 4.5}
@@ -35,7 +34,7 @@ async def test_a_seller_sees_sales_ratings_and_earnings(harness: Harness) -> Non
 
 async def test_only_the_seller_redeems_and_an_unreachable_ledger_is_a_502(harness: Harness) -> None:
     other = await harness.http.post("/v1/sellers/zhang-san/redemptions", json={"id": "r-1", "yuan": 1},
-                                    headers=as_user("li-si"))
+                                    headers=harness.as_user("li-si"))
     assert (other.status_code, other.json()["code"]) == (403, "not_seller")
     # a ledger address where nothing listens (the real ledger is in tests/test_marketplace_e2e.py)
     configured = harness.market.ledger_http
@@ -43,7 +42,7 @@ async def test_only_the_seller_redeems_and_an_unreachable_ledger_is_a_502(harnes
         harness.market.ledger_http = nowhere
         try:
             down = await harness.http.post("/v1/sellers/zhang-san/redemptions", json={"id": "r-1", "yuan": 1},
-                                           headers=SELLER)
+                                           headers=harness.as_user("zhang-san"))
         finally:
             harness.market.ledger_http = configured
     assert (down.status_code, down.json()["code"]) == (502, "ledger_unavailable")
@@ -57,7 +56,7 @@ async def test_the_struggle_push_recommends_best_rated_unbought_tips_of_the_lagg
     await harness.listed(stage="closing", title="促成")
     for tip_id, stars in ((best, 5), (good, 4), (owned, 5)):
         await harness.bought(tip_id, "wang-wu")
-        await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": stars}, headers=as_user("wang-wu"))
+        await harness.http.post(f"/v1/tips/{tip_id}/ratings", json={"stars": stars}, headers=harness.as_user("wang-wu"))
     await harness.bought(owned, "li-si")
 
     response = await harness.http.post("/v1/agents/li-si/struggle", json={

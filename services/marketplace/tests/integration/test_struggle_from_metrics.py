@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from marketplace.events import PRODUCED_TOPICS
 from marketplace.main import create_app
 from marketplace.settings import MarketplaceSettings
-from marketplace_support import Harness, as_user
+from marketplace_support import Harness
+from telesales_runtime.auth import LOCAL_AUDIENCE, LOCAL_HS256_SECRET
 from telesales_runtime.testing.harness import in_memory_harness
 
 pytestmark = pytest.mark.integration
@@ -56,7 +58,7 @@ async def test_without_a_body_the_rates_come_from_metrics(metrics_and_market: tu
     fake.answer = lambda request: httpx.Response(200, json=indicators(
         {"connect_60s": 0.5, "intent": 0.1, "visit": 0.5}, {"connect_60s": 0.5, "intent": 0.4, "visit": 0.5}))
 
-    response = await harness.http.post("/v1/agents/li-si/struggle", headers=as_user("li-si"))
+    response = await harness.http.post("/v1/agents/li-si/struggle", headers=harness.as_user("li-si"))
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["step"], body["stage"], body["agent_rate"], body["team_rate"]) == ("intent", "objection_handling",
@@ -65,6 +67,9 @@ async def test_without_a_body_the_rates_come_from_metrics(metrics_and_market: tu
     [asked] = fake.requests
     assert asked.url.path == "/v1/agents/li-si/indicators"
     assert asked.headers["X-Tenant-Id"] == harness.tenant
+    token = asked.headers["Authorization"].removeprefix("Bearer ")  # the marketplace's own service token
+    claims = jwt.decode(token, LOCAL_HS256_SECRET, algorithms=["HS256"], audience=LOCAL_AUDIENCE)
+    assert (claims["sub"], claims["roles"]) == ("marketplace", ["service"])
     await harness.relay()
     [event] = harness.of("marketplace.struggle-recommended.v1")
     assert event["data"]["team_id"] == "mba"

@@ -62,7 +62,7 @@ async def test_the_figures_survive_a_restart(harness: Harness, metrics_settings:
 
     restarted = create_app(metrics_settings)  # a new process would build the same: same database, fresh memory
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url="http://metrics",
-                                 headers={"X-Tenant-Id": harness.tenant}) as http:
+                                 headers=harness.as_("operator", "ops-1")) as http:
         funnel = (await http.get("/v1/funnels/leads", params={"from": DAY, "to": DAY})).json()["rows"][0]["steps"]
         assert {s["step"]: s["count"] for s in funnel} == before[""]
         assert (await http.get("/v1/agents/a1/indicators", params={"from": DAY, "to": DAY})).json() == indicators

@@ -1,0 +1,345 @@
+"""Kafka SASL/TLS from the settings: what each client is given, refused settings, and real TLS.
+
+The local broker (Tansu 0.6) cannot serve TLS itself here (its --cert and --key options refuse each other)
+and its SASL/SCRAM needs users in its storage beforehand: with authentication on it refuses every
+unauthenticated request, user creation included, the in-memory engine starts without users, and the
+packaged binary has no PostgreSQL engine (FeatureNotEnabled).
+So SASL is checked as the exact configuration every client gets, and TLS for real: a Tansu whose advertised
+address is a TLS endpoint (a small TLS-terminating proxy with certificates made here) in front of it. The
+clients speak the Kafka protocol over TLS to it, check its certificate and host name, and present a client
+certificate (mutual TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import signal
+import ssl
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import ValidationError
+
+from telesales_runtime.kafka import (
+    client_security,
+    create_broker,
+    create_producer,
+    ensure_topics,
+    kafka_security,
+)
+from telesales_runtime.settings import ServiceSettings
+from telesales_runtime.testing.infra import free_port, load_stack_module
+
+
+# ----------------------------------------------------------------------------- certificates
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    other_ca: Path  # a CA that signed nothing here
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+
+
+def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey,
+                 *, ca: bool, hosts: tuple[str, ...] = ()) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                                      content_commitment=False, key_encipherment=False,
+                                                      data_encipherment=False, key_agreement=False,
+                                                      encipher_only=False, decipher_only=False), critical=True)
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    else:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    if hosts:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def make_pki(directory: Path) -> Pki:
+    def pem(path: Path, cert: x509.Certificate) -> Path:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return path
+
+    ca_key, other_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
+    ca = pem(directory / "ca.pem", _certificate("test CA", ca_key, "test CA", ca_key, ca=True))
+    other_ca = pem(directory / "other-ca.pem", _certificate("other CA", other_key, "other CA", other_key, ca=True))
+    server = pem(directory / "server.pem", _certificate("localhost", server_key, "test CA", ca_key, ca=False,
+                                                        hosts=("localhost",)))
+    client = pem(directory / "client.pem", _certificate("telesales-service", client_key, "test CA", ca_key, ca=False))
+    _write_key(directory / "server.key", server_key)
+    _write_key(directory / "client.key", client_key)
+    return Pki(ca, server, directory / "server.key", client, directory / "client.key", other_ca)
+
+
+@pytest.fixture(scope="module")
+def pki() -> Iterator[Pki]:
+    with tempfile.TemporaryDirectory(prefix="telesales-tls-") as directory:
+        yield make_pki(Path(directory))
+
+
+# ----------------------------------------------------------------------------- settings
+def test_plaintext_gives_the_clients_nothing() -> None:
+    settings = ServiceSettings()
+    assert kafka_security(settings) is None
+    assert client_security(settings) == {}
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+async def test_sasl_plaintext_gives_every_client_the_mechanism_and_credentials(mechanism: str) -> None:
+    settings = ServiceSettings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism=mechanism,
+                               kafka_sasl_username="intake", kafka_sasl_password="s3cret")
+    expected = {"security_protocol": "SASL_PLAINTEXT", "ssl_context": None, "sasl_mechanism": mechanism,
+                "sasl_plain_username": "intake", "sasl_plain_password": "s3cret"}
+    assert client_security(settings) == expected
+
+    # the service's FastStream broker: its consumers are built with exactly these ...
+    broker = create_broker(settings)
+    builder_kwargs = broker.config.broker_config.builder.keywords
+    assert {k: builder_kwargs[k] for k in expected} == expected
+    # ... and so is the raw producer of the outbox relay
+    producer = create_producer(settings, "outbox")
+    client = producer.client
+    assert (client._security_protocol, client._sasl_mechanism, client._sasl_plain_username,  # noqa: SLF001
+            client._sasl_plain_password) == ("SASL_PLAINTEXT", mechanism, "intake", "s3cret")  # noqa: SLF001
+
+
+async def test_sasl_ssl_and_ssl_carry_a_tls_context(pki: Pki) -> None:
+    settings = ServiceSettings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="u", kafka_sasl_password="p",
+                               kafka_ssl_ca_file=pki.ca)
+    security = client_security(settings)
+    assert security["security_protocol"] == "SASL_SSL" and security["sasl_mechanism"] == "SCRAM-SHA-512"
+    context = security["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+    tls = client_security(ServiceSettings(kafka_security_protocol="SSL", kafka_ssl_ca_file=pki.ca,
+                                          kafka_ssl_check_hostname=False))
+    assert tls["security_protocol"] == "SSL" and "sasl_mechanism" not in tls
+    assert tls["ssl_context"].verify_mode == ssl.CERT_REQUIRED and not tls["ssl_context"].check_hostname
+    producer = create_producer(ServiceSettings(kafka_security_protocol="SSL"), "outbox")
+    assert producer.client._security_protocol == "SSL"  # noqa: SLF001
+    assert producer.client._ssl_context is not None  # noqa: SLF001 - the system's CAs
+
+
+def test_settings_come_from_the_shared_environment_and_hide_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELESALES_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("TELESALES_KAFKA_SASL_MECHANISM", "SCRAM-SHA-256")
+    monkeypatch.setenv("TELESALES_KAFKA_SASL_USERNAME", "ledger")
+    monkeypatch.setenv("TELESALES_KAFKA_SASL_PASSWORD", "very-secret")
+    settings = ServiceSettings()
+    assert client_security(settings)["sasl_plain_password"] == "very-secret"
+    assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(("given", "complaint"), [
+    ({"kafka_security_protocol": "SASL_SSL"}, "needs kafka_sasl_username"),
+    ({"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_username": "u"}, "needs kafka_sasl_password"),
+    ({"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_username": "u", "kafka_sasl_password": ""},
+     "needs kafka_sasl_password"),
+    ({"kafka_sasl_username": "u", "kafka_sasl_password": "p"}, "does not use SASL"),
+    ({"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_username": "u", "kafka_sasl_password": "p",
+      "kafka_ssl_ca_file": "CA"}, "does not use TLS"),
+    ({"kafka_security_protocol": "SSL", "kafka_ssl_cert_file": "CERT"}, "go together"),
+    ({"kafka_security_protocol": "SSL", "kafka_ssl_ca_file": "/nonexistent/ca.pem"}, "is not a readable file"),
+    ({"kafka_security_protocol": "SSL", "kafka_ssl_key_password": "x"}, "without kafka_ssl_key_file"),
+    ({"kafka_security_protocol": "TLS"}, "kafka_security_protocol"),
+    ({"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "GSSAPI", "kafka_sasl_username": "u",
+      "kafka_sasl_password": "p"}, "kafka_sasl_mechanism"),
+])
+def test_inconsistent_settings_are_refused_at_start(pki: Pki, given: dict[str, Any], complaint: str) -> None:
+    files = {"CA": str(pki.ca), "CERT": str(pki.client_cert)}
+    given = {k: files.get(v, v) if isinstance(v, str) else v for k, v in given.items()}
+    with pytest.raises(ValidationError) as caught:
+        ServiceSettings(**given)
+    assert complaint in str(caught.value)
+
+
+def test_tls_files_that_are_not_what_they_should_be_are_refused_clearly(pki: Pki) -> None:
+    with pytest.raises(ValueError, match="kafka_ssl_ca_file=.*not a readable PEM CA certificate"):
+        kafka_security(ServiceSettings(kafka_security_protocol="SSL", kafka_ssl_ca_file=pki.server_key))
+    with pytest.raises(ValueError, match="not a PEM certificate and its key"):  # the key of another certificate
+        kafka_security(ServiceSettings(kafka_security_protocol="SSL", kafka_ssl_ca_file=pki.ca,
+                                       kafka_ssl_cert_file=pki.client_cert, kafka_ssl_key_file=pki.server_key))
+
+
+# ----------------------------------------------------------------------------- real TLS
+class TlsProxy:
+    """Terminates TLS (optionally demanding a client certificate signed by `client_ca`) and forwards the
+    plain bytes to a broker."""
+
+    def __init__(self, pki: Pki, target_port: int) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+        self.context.load_verify_locations(str(pki.ca))
+        self.context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS
+        self.target_port = target_port
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, port: int) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", port, ssl=self.context)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            self.tasks.discard(task)
+            return
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError, ssl.SSLError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            with contextlib.suppress(Exception):
+                sink.close()
+
+        try:
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        finally:
+            self.tasks.discard(task)
+
+
+@pytest.fixture(scope="module")
+async def tls_broker(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[int]:
+    """The TLS port of a private Tansu that advertises itself at localhost:<that port>."""
+    stack = load_stack_module()
+    plain_port, tls_port = free_port(), free_port()
+    log_path = tmp_path_factory.mktemp("tls-broker") / "tansu.log"
+    argv = [str(stack.tansu_bin()), "broker", "--listener-url", f"tcp://127.0.0.1:{plain_port}",
+            "--advertised-listener-url", f"tcp://localhost:{tls_port}", "--storage-engine", "memory://tansu/"]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    proxy = TlsProxy(pki, plain_port)
+    try:
+        for _ in range(100):
+            if stack.kafka_answers(plain_port):
+                break
+            assert proc.poll() is None, log_path.read_text()
+            await asyncio.sleep(0.1)
+        await proxy.start(tls_port)
+        yield tls_port
+    finally:
+        if proxy.server is not None:
+            await proxy.stop()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def tls_settings(pki: Pki, port: int, **overrides: Any) -> ServiceSettings:
+    values: dict[str, Any] = {"service_name": "tls-test", "kafka_bootstrap": f"localhost:{port}",
+                              "kafka_security_protocol": "SSL", "kafka_ssl_ca_file": pki.ca,
+                              "kafka_ssl_cert_file": pki.client_cert, "kafka_ssl_key_file": pki.client_key}
+    return ServiceSettings(**(values | overrides))
+
+
+@pytest.mark.integration
+async def test_every_client_works_over_mutual_tls(pki: Pki, tls_broker: int) -> None:
+    settings = tls_settings(pki, tls_broker)
+    security = client_security(settings)
+    await asyncio.wait_for(ensure_topics(settings.kafka_bootstrap, ["tls.check.v1"], 1, 1, security=security), 30)
+
+    producer = create_producer(settings, "outbox")
+    await asyncio.wait_for(producer.start(), 30)
+    try:
+        await producer.send_and_wait("tls.check.v1", b"from the relay producer", key=b"k1")
+    finally:
+        await producer.stop()
+
+    broker = create_broker(settings)
+    await asyncio.wait_for(broker.start(), 30)
+    try:
+        await broker.publish(b"from the service broker", topic="tls.check.v1", key=b"k2")
+    finally:
+        await broker.stop()
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, **security)
+    await asyncio.wait_for(consumer.start(), 30)
+    try:
+        tp = TopicPartition("tls.check.v1", 0)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        seen: list[bytes] = []
+        for _ in range(20):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen += [r.value for r in records]
+            if len(seen) >= 2:
+                break
+    finally:
+        await consumer.stop()
+    assert seen == [b"from the relay producer", b"from the service broker"]
+
+
+async def _producer_connects(settings: ServiceSettings) -> None:
+    producer = create_producer(settings, "probe")
+    try:
+        await asyncio.wait_for(producer.start(), 30)
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", ["plaintext", "unknown CA", "host name", "no client certificate"])
+async def test_a_client_without_the_right_tls_settings_is_refused(pki: Pki, tls_broker: int, case: str) -> None:
+    settings = {
+        "plaintext": lambda: ServiceSettings(kafka_bootstrap=f"localhost:{tls_broker}"),
+        "unknown CA": lambda: tls_settings(pki, tls_broker, kafka_ssl_ca_file=pki.other_ca),
+        # the certificate names localhost, not 127.0.0.1
+        "host name": lambda: tls_settings(pki, tls_broker, kafka_bootstrap=f"127.0.0.1:{tls_broker}"),
+        "no client certificate": lambda: tls_settings(pki, tls_broker, kafka_ssl_cert_file=None,
+                                                      kafka_ssl_key_file=None),
+    }[case]()
+    with pytest.raises((KafkaConnectionError, ssl.SSLError, ConnectionError, asyncio.TimeoutError)):
+        await _producer_connects(settings)
+
+
+@pytest.mark.integration
+async def test_the_host_name_check_can_be_turned_off(pki: Pki, tls_broker: int) -> None:
+    await _producer_connects(tls_settings(pki, tls_broker, kafka_bootstrap=f"127.0.0.1:{tls_broker}",
+                                          kafka_ssl_check_hostname=False))
