@@ -21,6 +21,7 @@ from .deadletter import DeadLetterPublisher
 from .http import Exposition, ReadinessCheck, health_router, install_problem_handlers
 from .kafka import client_security, create_broker, create_producer, ensure_topics
 from .logs import configure_logging
+from .memory import tune_garbage_collector
 from .mongo import connect_mongo, ping
 from .outbox import OutboxRelay
 from .request_limits import install_request_limits
@@ -58,6 +59,7 @@ class ServiceBase:
     def build(cls, settings: ServiceSettings, router: KafkaRouter, *, group: str) -> ServiceBase:
         """`group`: the service's consumer group, named in its dead letters."""
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        tune_garbage_collector(settings.gc_young_threshold)
         broker = service_broker(settings, router)
         mongo = connect_mongo(settings.mongo_uri, settings.service_name)
         dead_letters = DeadLetterPublisher(broker, service=settings.service_name, group=group, source=settings.source)

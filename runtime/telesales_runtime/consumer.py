@@ -17,7 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, WrongEventType, is_tenant_id
+from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, TopicReading, WrongEventType, is_tenant_id
 
 from .deadletter import DeadLetterPublisher
 from .kafka import consumer_records
@@ -57,7 +57,7 @@ def tenant_hint(payload: bytes | None) -> str:
 
 
 async def parse_deliveries(
-    records: Sequence[Any], topic: Topic, dead_letters: DeadLetterPublisher
+    records: Sequence[Any], topic: Topic | TopicReading, dead_letters: DeadLetterPublisher
 ) -> list[Delivery]:
     """Valid deliveries in arrival order; invalid records go to the dead-letter topic."""
     deliveries: list[Delivery] = []
@@ -159,7 +159,7 @@ ALL_TOPICS_LABEL = "*"
 
 async def consume_together(
     raw_message: Any,
-    topics: Sequence[Topic],
+    topics: Sequence[Topic | TopicReading],  # a reading parses only the fields its consumer reads
     dead_letters: DeadLetterPublisher,
     handle: Callable[[list[Delivery]], Awaitable[Any]],
     *,

@@ -125,6 +125,9 @@ class ServiceSettings(BaseSettings):
     outbox_linger_seconds: float = Field(default=0.01, ge=0, le=1, description="After a write, how long the "
                                          "relay waits for more before it publishes: fewer, larger passes.")
     outbox_batch_size: int = Field(default=2000, ge=1)
+    gc_young_threshold: int = Field(default=50_000, ge=0, description="Allocations between two young-generation "
+                                    "passes of Python's garbage collector (0: Python's default of 700); see "
+                                    "telesales_runtime/memory.py.")
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body of a "
                                      "route; the file upload routes have their own (upload_body_limits).")
     http_max_json_depth: int = Field(default=32, ge=2, le=512, description="Deepest nesting of a JSON body.")

@@ -20,6 +20,7 @@ from telesales_contracts import topics as t
 from telesales_runtime.consumer import consume_together
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
+from .domain import READ_FIELDS
 from .service import MetricsService
 from .settings import MetricsSettings
 
@@ -39,6 +40,9 @@ CONSUMED_TOPICS: tuple[t.Topic, ...] = (
     t.DEAD_LETTERS,
 )
 PRODUCED_TOPICS: tuple[t.Topic, ...] = (t.DEAD_LETTERS,)
+# What the consumer parses of each topic: the fields the counting rules read (domain.READ_FIELDS).
+READINGS: tuple[t.TopicReading, ...] = tuple(topic.reading(frozenset(READ_FIELDS[topic.name]))
+                                              for topic in CONSUMED_TOPICS)
 
 
 def build_router(settings: MetricsSettings) -> KafkaRouter:
@@ -46,11 +50,12 @@ def build_router(settings: MetricsSettings) -> KafkaRouter:
     declare_publishers(router, PRODUCED_TOPICS)
     # One consumer (one group) for every consumed topic, and one transaction per batch for all of them.
     # Offsets are committed only after a batch is stored (NACK_ON_ERROR, see subscriber_options); poison
-    # records go to the dead-letter topic.
+    # records go to the dead-letter topic. Each record is
+    # validated by what the rules read of its contract (READINGS).
     options = subscriber_options(settings, settings.consumer_group)
 
     async def on_batch(body: list[bytes], message: KafkaMessage, metrics: MetricsService = Context("metrics")) -> None:
-        await consume_together(message.raw_message, CONSUMED_TOPICS, metrics.dead_letters, metrics.handle)
+        await consume_together(message.raw_message, READINGS, metrics.dead_letters, metrics.handle)
 
     router.subscriber(*(topic.name for topic in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
                       title="metrics:consume",

@@ -11,7 +11,6 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from telesales_contracts.topics import DEAD_LETTERS
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.errors import DomainError
@@ -49,21 +48,16 @@ def topic_of(delivery: Delivery) -> str:
     return delivery.event.type.removeprefix(EVENT_TYPE_PREFIX)
 
 
-def own_dead_letter_loop(topic: str, data: Any, service: str) -> bool:
-    """A dead letter this service wrote about a dead letter it could not count: counting it could fail the
-    same way and dead-letter it again, without end. It is skipped (the first dead letter was counted)."""
-    return topic == DEAD_LETTERS.name and data.service == service and data.original_topic == DEAD_LETTERS.name
-
-
-def facts_of(deliveries: Iterable[Delivery], service: str) -> list[tuple[Fact, bytes]]:
+def facts_of(deliveries: Iterable[Delivery]) -> list[tuple[Fact, bytes]]:
     """Each delivery as a fact with its inbox digest; a repeat of a (tenant, event id) within the batch
-    (on another topic) is left out, and so is a dead letter of this service's own dead letter."""
+    (on another topic) is left out. (A dead letter about a dead letter is never written: the runtime drops
+    it, so counting dead letters cannot feed on itself.)"""
     out, seen = [], set()
     for delivery in deliveries:
         event = delivery.event
         digest = event_digest(event.tenantid, event.id)
         topic = topic_of(delivery)
-        if digest in seen or own_dead_letter_loop(topic, event.data, service):
+        if digest in seen:
             continue
         seen.add(digest)
         out.append((Fact(topic, event.tenantid, event.id, domain.fact_time(topic, event.data, event.time), event.data),
@@ -86,7 +80,7 @@ class MetricsService:
         the inbox entry, in one transaction. Returns how many were counted. When another consumer counted
         some of them meanwhile (a rebalance), the inbox's unique digests refuse the transaction and what
         is left is counted again."""
-        facts = facts_of(deliveries, self.settings.service_name)
+        facts = facts_of(deliveries)
         try:
             counted = await self.store.transaction(lambda session: self._count(facts, session))
         except DuplicateKeyError:

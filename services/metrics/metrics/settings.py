@@ -18,9 +18,11 @@ class MetricsSettings(ZonedServiceSettings):
     consumer_group: str = "metrics"
     timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Time zone of the floor: events count "
                                    "in the day and ISO week of their own time there.")
-    batch_max_records: int = Field(default=10_000, ge=1, le=50_000, description="Records per consumed batch; a "
+    batch_max_records: int = Field(default=30_000, ge=1, le=50_000, description="Records per consumed batch; a "
                                    "batch of every topic is applied in one MongoDB transaction, so the larger it "
-                                   "is, the fewer times a counter or an agent's day is written.")
+                                   "is, the fewer times a counter or an agent's day is written (MongoDB's CPU per "
+                                   "event fell by a third from 10,000 to 30,000). A batch of 30,000 parsed events "
+                                   "takes about 65 MiB.")
     effective_call_seconds: int = Field(default=60, ge=1, description="A connected call at least this long is "
                                         "an effective call (有效沟通).")
     deep_call_seconds: int = Field(default=180, ge=1, description="A connected call at least this long is a "
