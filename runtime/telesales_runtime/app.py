@@ -56,13 +56,16 @@ class ServiceBase:
     dead_letters: DeadLetterPublisher
 
     @classmethod
-    def build(cls, settings: ServiceSettings, router: KafkaRouter, *, group: str) -> ServiceBase:
-        """`group`: the service's consumer group, named in its dead letters."""
+    def build(cls, settings: ServiceSettings, router: KafkaRouter, *, group: str,
+              group_per_topic: bool = False) -> ServiceBase:
+        """`group`: the service's consumer group, named in its dead letters (`<group>.<topic>` with
+        `group_per_topic`, for a service that consumes each topic in a group of its own)."""
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
         tune_garbage_collector(settings.gc_young_threshold)
         broker = service_broker(settings, router)
         mongo = connect_mongo(settings.mongo_uri, settings.service_name)
-        dead_letters = DeadLetterPublisher(broker, service=settings.service_name, group=group, source=settings.source)
+        dead_letters = DeadLetterPublisher(broker, service=settings.service_name, group=group, source=settings.source,
+                                           group_per_topic=group_per_topic)
         return cls(settings, broker, mongo, dead_letters)
 
     def relay(self, outbox: AsyncCollection[dict[str, Any]], leases: AsyncCollection[dict[str, Any]], *,

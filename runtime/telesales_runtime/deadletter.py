@@ -49,11 +49,19 @@ def dead_letter_for(record: Any, *, service: str, group: str, error_type: str, e
 
 
 class DeadLetterPublisher:
-    def __init__(self, broker: KafkaBroker, *, service: str, group: str, source: str | None = None) -> None:
+    def __init__(self, broker: KafkaBroker, *, service: str, group: str, source: str | None = None,
+                 group_per_topic: bool = False) -> None:
+        """`group`: the consumer group named in the dead letters; with `group_per_topic`, the service
+        consumes each topic in a group of its own, `<group>.<topic>`, and that is the group named."""
         self.broker = broker
         self.source = source or f"/services/{service}"
         self.service = service
         self.group = group
+        self.group_per_topic = group_per_topic
+
+    def group_of(self, topic: str) -> str:
+        """The consumer group that read `topic` (what a replay filters on)."""
+        return f"{self.group}.{topic}" if self.group_per_topic else self.group
 
     async def send(self, record: Any, *, error_type: str, error: str, tenantid: str = DEFAULT_TENANT) -> None:
         if record.topic == DEAD_LETTERS.name:
@@ -64,10 +72,12 @@ class DeadLetterPublisher:
             log.error(
                 "dead letter could not be processed; dropped instead of dead-lettered again",
                 extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                       "consumer_group": self.group, "error_type": error_type, "error": error[:500]},
+                       "consumer_group": self.group_of(record.topic), "error_type": error_type,
+                       "error": error[:500]},
             )
             return
-        letter = dead_letter_for(record, service=self.service, group=self.group, error_type=error_type, error=error)
+        letter = dead_letter_for(record, service=self.service, group=self.group_of(record.topic),
+                                 error_type=error_type, error=error)
         event = DEAD_LETTERS.event(
             letter, source=self.source, tenantid=tenantid, subject=f"{record.topic}/{record.partition}/{record.offset}"
         )

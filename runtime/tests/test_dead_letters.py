@@ -161,3 +161,12 @@ async def test_dead_letters_are_listed_then_republished_to_their_topic(infra: An
 def test_the_command_line_refuses_a_time_without_zone() -> None:
     with pytest.raises(SystemExit):
         run(["--since", "2026-11-24T10:00:00"])
+
+
+def test_a_dead_letter_names_the_group_that_read_the_record() -> None:
+    """A service consuming each topic in a group of its own (`<group>.<topic>`) names that group, which is
+    what `replay --group` matches; the others name their one group."""
+    shared = DeadLetterPublisher(None, service="s", group="s")  # type: ignore[arg-type]
+    per_topic = DeadLetterPublisher(None, service="s", group="s", group_per_topic=True)  # type: ignore[arg-type]
+    assert shared.group_of("leads.received.v1") == "s"
+    assert per_topic.group_of("leads.received.v1") == "s.leads.received.v1"

@@ -23,7 +23,8 @@ DESCRIPTION = (
 
 
 def create_app(settings: LeadIntakeSettings) -> FastAPI:
-    base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
+    # Each consumed topic has a group of its own (events.py), named in the dead letters.
+    base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group, group_per_topic=True)
     store = LeadStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group)
     relay = base.relay(store.outbox, store.leases)
     http_client: httpx.AsyncClient | None = None
