@@ -13,16 +13,7 @@ from telesales_contracts.topics import CALLS_LOGGED, LEADS_STAGE_CHANGED
 from telesales_runtime.consumer import Delivery, consume_together
 from telesales_runtime.kafka import consumer_lag_middleware, record_consumer_lag
 from telesales_runtime.observability import CONSUMER_LAG, HANDLER_DURATION
-
-
-@dataclass
-class Record:
-    topic: str
-    value: bytes
-    partition: int = 0
-    offset: int = 0
-    key: bytes | None = None
-    headers: tuple[()] = ()
+from telesales_runtime.testing.kafka import ConsumedRecord
 
 
 class Letters:
@@ -47,11 +38,11 @@ CALL = {"agent_id": "a1", "lead_id": "L1", "started_at": "2026-11-24T10:00:00+08
 
 
 async def test_a_batch_of_several_topics_is_handled_in_one_call() -> None:
-    records = (Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")),
-               Record(LEADS_STAGE_CHANGED.name, event(LEADS_STAGE_CHANGED.name, {"lead_id": "L1", "stage_percent": 20,
+    records = (ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")),
+               ConsumedRecord(LEADS_STAGE_CHANGED.name, event(LEADS_STAGE_CHANGED.name, {"lead_id": "L1", "stage_percent": 20,
                                                                                 "funnel_step": "valid"}, "s1")),
-               Record(CALLS_LOGGED.name, b"not json"),
-               Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")))  # a repeat within the batch
+               ConsumedRecord(CALLS_LOGGED.name, b"not json"),
+               ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")))  # a repeat within the batch
     calls: list[list[Delivery]] = []
 
     async def handle(deliveries: list[Delivery]) -> None:
@@ -65,8 +56,8 @@ async def test_a_batch_of_several_topics_is_handled_in_one_call() -> None:
 
 
 async def test_a_failing_message_is_isolated_and_dead_lettered() -> None:
-    records = (Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "good")),
-               Record(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL | {"lead_id": "poison"}, "bad")))
+    records = (ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "good")),
+               ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL | {"lead_id": "poison"}, "bad")))
     handled: list[str] = []
 
     async def handle(deliveries: list[Delivery]) -> None:
@@ -93,7 +84,7 @@ def lag(topic: str, partition: int, service: str = "lag-svc") -> float:
 
 
 def test_the_consumer_lag_is_the_high_watermark_less_the_next_offset() -> None:
-    records = [Record("a.v1", b"", 0, 10), Record("a.v1", b"", 0, 12), Record("a.v1", b"", 1, 5)]
+    records = [ConsumedRecord("a.v1", b"", 0, 10), ConsumedRecord("a.v1", b"", 0, 12), ConsumedRecord("a.v1", b"", 1, 5)]
     record_consumer_lag("lag-svc", Consumer({("a.v1", 0): 100, ("a.v1", 1): 6}), records)
     assert (lag("a.v1", 0), lag("a.v1", 1)) == (87, 0)
     record_consumer_lag("lag-svc", object(), records)  # a consumer without watermarks changes nothing
@@ -107,7 +98,7 @@ async def test_the_broker_middleware_records_the_lag_after_the_handler() -> None
         consumer: Any
 
     middleware = consumer_lag_middleware("mw-svc")(None, context=None)
-    message = Message((Record("b.v1", b"", 2, 41),), Consumer({("b.v1", 2): 50}))
+    message = Message((ConsumedRecord("b.v1", b"", 2, 41),), Consumer({("b.v1", 2): 50}))
 
     async def handler(msg: Any) -> str:
         return "done"

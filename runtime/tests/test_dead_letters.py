@@ -24,16 +24,7 @@ from telesales_runtime.observability import DEAD_LETTER_LOOPS
 from telesales_runtime.observability import DEAD_LETTERS as DEAD_LETTER_COUNT
 from telesales_runtime.replay import REPLAYED_FROM_HEADER, Selection, replay, run
 from telesales_runtime.settings import ServiceSettings
-
-
-@dataclass
-class Record:
-    topic: str
-    value: bytes
-    partition: int = 0
-    offset: int = 0
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
+from telesales_runtime.testing.kafka import ConsumedRecord
 
 
 @dataclass
@@ -61,7 +52,7 @@ async def test_a_dead_letter_that_fails_is_dropped_and_counted_not_dead_lettered
     async def handle(deliveries: list[Delivery]) -> None:
         raise ValueError("cannot count this dead letter")
 
-    records = (Record(DEAD_LETTERS.name, dead_letter_bytes(CALLS_LOGGED.name), offset=7),)
+    records = (ConsumedRecord(DEAD_LETTERS.name, dead_letter_bytes(CALLS_LOGGED.name), offset=7),)
     with caplog.at_level(logging.ERROR, logger="telesales_runtime.deadletter"):
         await consume_batch(DEAD_LETTERS, records, letters, handle, retry_delay=0)
     assert broker.published == []
@@ -70,7 +61,7 @@ async def test_a_dead_letter_that_fails_is_dropped_and_counted_not_dead_lettered
     assert entry.offset == 7 and entry.topic == DEAD_LETTERS.name  # type: ignore[attr-defined]
 
     # a record from any other topic is still dead-lettered
-    broken = Record(CALLS_LOGGED.name, b"not json", offset=8, key=b"k")
+    broken = ConsumedRecord(CALLS_LOGGED.name, b"not json", offset=8, key=b"k")
     await letters.send(broken, error_type="json_error", error="not JSON")
     [sent] = broker.published
     assert sent["topic"] == DEAD_LETTERS.name and sent["key"] == b"k"
@@ -113,12 +104,12 @@ async def test_dead_letters_are_listed_then_republished_to_their_topic(infra: An
     await broker.start()
     try:
         letters = DeadLetterPublisher(broker, service=settings.service_name, group=f"g-{run_id}")
-        poison = Record(first, b'{"id": "e1", "phone": "13924681357"}', partition=1, offset=41, key=b"13924681357",
+        poison = ConsumedRecord(first, b'{"id": "e1", "phone": "13924681357"}', partition=1, offset=41, key=b"13924681357",
                         headers=(("content-type", b"application/cloudevents+json"), ("trace", b"\x00\x01")))
         await letters.send(poison, error_type="processing_error", error="lead 13924681357 refused",
                            tenantid="t1")
-        await letters.send(Record(first, b"not json", offset=42), error_type="json_error", error="bad", tenantid="t1")
-        await letters.send(Record(second, b"{}", offset=3), error_type="processing_error", error="x", tenantid="t2")
+        await letters.send(ConsumedRecord(first, b"not json", offset=42), error_type="json_error", error="bad", tenantid="t1")
+        await letters.send(ConsumedRecord(second, b"{}", offset=3), error_type="processing_error", error="x", tenantid="t2")
     finally:
         await broker.stop()
     started = datetime.now(UTC)

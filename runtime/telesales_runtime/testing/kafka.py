@@ -6,10 +6,24 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+
+
+@dataclass
+class ConsumedRecord:
+    """A Kafka record as a subscriber hands it over (the fields the runtime reads), for tests that call the
+    consuming code without a broker."""
+
+    topic: str
+    value: bytes
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class TopicTail:
