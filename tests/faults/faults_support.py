@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from ledger.domain import LedgerPolicy
-from ledger_support import uninterrupted
+from ledger_support import purchase_requests, uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, ServiceProcess
 from telesales_runtime.testing.kafka import true_end_offsets
@@ -210,7 +210,6 @@ def report(line: str) -> None:
 # ----------------------------------------------------------------------------- streams
 
 RECEIVED = "leads.received.v1"
-REQUESTED = "ledger.transfer-requested.v1"
 TIME = "2026-11-24T10:00:00+08:00"
 
 
@@ -269,27 +268,7 @@ def purchase_stream(tenant: str, rng: random.Random, count: int, buyers: int = 2
     buyer_ids = [f"buyer-{n}" for n in range(buyers)]
     seller_ids = [f"seller-{n}" for n in range(sellers)]
     funds = {b: rng.randint(200, 900) for b in buyer_ids}
-    events: list[tuple[str, bytes, bytes]] = []
-    sent: list[dict[str, Any]] = []
-
-    def add(data: dict[str, Any], event_id: str | None = None) -> None:
-        event_id, body = event(REQUESTED, tenant, data, event_id=event_id or str(uuid.uuid4()), time_=TIME,
-                               source="/services/marketplace")
-        events.append((event_id, data["buyer_id"].encode(), body))
-
-    for n in range(count):
-        buyer = rng.choice(buyer_ids)
-        data = {"transfer_id": f"order-{n}", "buyer_id": buyer, "seller_id": rng.choice(seller_ids),
-                "tip_id": f"tip-{rng.randint(1, 30)}", "price": rng.randint(5, 120)}
-        add(data)
-        sent.append(data)
-        roll = rng.random()
-        if roll < 0.06:
-            last = json.loads(events[-1][2])
-            add(last["data"], last["id"])  # the same event again
-        elif roll < 0.10:
-            add(dict(rng.choice([d for d in sent if d["buyer_id"] == buyer])))  # a retry under a new event id
-        elif roll < 0.12:
-            add(dict(rng.choice([d for d in sent if d["buyer_id"] == buyer])) | {"price": 121})  # id reused
+    events = purchase_requests(tenant, rng, count=count, buyers=buyer_ids, sellers=seller_ids, tips=30,
+                               max_price=120, id_prefix="order-", time=TIME)
     balances, outcomes = uninterrupted(events, funds, LedgerPolicy(), ZoneInfo("Asia/Shanghai"))
     return PurchaseStream(events, funds, {e for e, _, _ in events}, balances, outcomes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,8 @@ from ledger.service import LedgerService
 from ledger.store import LedgerStore
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.testing.harness import ServiceHarness, cloudevent
+
+TRANSFER_REQUESTED = "ledger.transfer-requested.v1"
 
 DAY_TIME = "2026-11-24T10:00:00+08:00"
 
@@ -102,3 +105,34 @@ def uninterrupted(events: list[tuple[str, bytes, bytes]], funds: dict[str, int],
 
 def funds_accounts(funds: dict[str, int]) -> dict[str, int]:
     return {"issuance": -sum(funds.values()), **{wallet(b): a for b, a in funds.items()}}
+
+
+def purchase_requests(tenant: str, rng: random.Random, *, count: int, buyers: list[str], sellers: list[str],
+                      tips: int, max_price: int, id_prefix: str, time: str,
+                      source: str = "/services/marketplace") -> list[tuple[str, bytes, bytes]]:
+    """(event id, key, CloudEvent bytes) of ledger.transfer-requested.v1 in publishing order, each buyer's in
+    order and keyed by buyer: some events delivered twice, some transfer ids retried under a new event id,
+    some reused for another price (max_price + 1, so the reuse is a conflict)."""
+    events: list[tuple[str, bytes, bytes]] = []
+    sent: list[dict[str, Any]] = []
+
+    def add(data: dict[str, Any], event_id: str | None = None) -> None:
+        event_id = event_id or str(uuid.uuid4())
+        body = cloudevent(TRANSFER_REQUESTED, tenant, data, event_id=event_id, time=time, source=source)
+        events.append((event_id, data["buyer_id"].encode(), body))
+
+    for n in range(count):
+        buyer = rng.choice(buyers)
+        data = {"transfer_id": f"{id_prefix}{n}", "buyer_id": buyer, "seller_id": rng.choice(sellers),
+                "tip_id": f"tip-{rng.randint(1, tips)}", "price": rng.randint(5, max_price)}
+        add(data)
+        sent.append(data)
+        roll = rng.random()
+        if roll < 0.06:  # the same event delivered again
+            last = json.loads(events[-1][2])
+            add(last["data"], last["id"])
+        elif roll < 0.10:  # the marketplace retried an earlier request of this buyer
+            add(dict(rng.choice([d for d in sent if d["buyer_id"] == buyer])))
+        elif roll < 0.12:  # an earlier id of this buyer reused for another price
+            add(dict(rng.choice([d for d in sent if d["buyer_id"] == buyer])) | {"price": max_price + 1})
+    return events

@@ -7,7 +7,6 @@ domain's decisions, one request after another), and every request must be answer
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import time
@@ -26,7 +25,7 @@ from ledger.domain import LedgerPolicy
 from ledger.events import CONSUMED_TOPICS, PRODUCED_TOPICS
 from ledger.main import create_app
 from ledger.settings import LedgerSettings
-from ledger_support import uninterrupted
+from ledger_support import TRANSFER_REQUESTED, purchase_requests, uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.kafka import ensure_topics
 from telesales_runtime.testing.auth import auth_headers
@@ -35,40 +34,9 @@ from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
 
 pytestmark = pytest.mark.integration
 
-REQUESTED = "ledger.transfer-requested.v1"
 BUYERS = [f"b{n}" for n in range(12)]
 SELLERS = [f"s{n}" for n in range(6)]
 TIME = "2026-11-24T10:00:00+08:00"
-
-
-def stream(tenant: str, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
-    """(event id, key, value) in publishing order: purchases, each buyer's in order; some events delivered
-    twice, some transfer ids retried under a new event id, some reused for another purchase."""
-    events: list[tuple[str, bytes, bytes]] = []
-    sent: list[dict[str, Any]] = []
-
-    def add(data: dict[str, Any], event_id: str | None = None) -> None:
-        event_id = event_id or str(uuid.uuid4())
-        body = {"specversion": "1.0", "id": event_id, "source": "/tests/marketplace", "type": f"telesales.{REQUESTED}",
-                "time": TIME, "tenantid": tenant, "data": data}
-        events.append((event_id, data["buyer_id"].encode(), json.dumps(body).encode()))
-
-    for n in range(360):
-        buyer = rng.choice(BUYERS)
-        data = {"transfer_id": f"p-{n}", "buyer_id": buyer, "seller_id": rng.choice(SELLERS),
-                "tip_id": f"tip-{rng.randint(1, 40)}", "price": rng.randint(5, 90)}
-        add(data)
-        sent.append(data)
-        roll = rng.random()
-        if roll < 0.06:  # the same event delivered again
-            add(json.loads(events[-1][2])["data"], json.loads(events[-1][2])["id"])
-        elif roll < 0.10:  # the marketplace retried an earlier request of this buyer
-            earlier = [d for d in sent if d["buyer_id"] == buyer]
-            add(dict(rng.choice(earlier)))
-        elif roll < 0.12:  # an earlier id of this buyer reused for another price
-            earlier = [d for d in sent if d["buyer_id"] == buyer]
-            add(dict(rng.choice(earlier)) | {"price": 91})
-    return events
 
 
 @pytest.fixture
@@ -135,7 +103,8 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
     inbox, outbox = mongo[database]["inbox"], mongo[database]["outbox"]
 
-    events = stream(tenant, rng)
+    events = purchase_requests(tenant, rng, count=360, buyers=BUYERS, sellers=SELLERS, tips=40, max_price=90,
+                               id_prefix="p-", time=TIME, source="/tests/marketplace")
     unique = {event_id for event_id, _, _ in events}
     expected, outcomes = uninterrupted(events, funds, policy, settings.tz)
     half = len(events) // 2
@@ -143,7 +112,7 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
         service.start()
         await service.wait_ready(timeout=60, path="/healthz")
         for n, (_, key, value) in enumerate(events[:half]):
-            await producer.send(REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
+            await producer.send(TRANSFER_REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
             if n % 40 == 39:
                 await producer.flush()
         await producer.flush()
@@ -155,7 +124,7 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
         await abort_orphaned_transactions(mongo, app_name)
         processed_at_kill = await inbox.count_documents({"tenant_id": tenant})
         for _, key, value in events[half:]:
-            await producer.send(REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
+            await producer.send(TRANSFER_REQUESTED, value, key=key, headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())])
         await producer.flush()
         assert processed_at_kill < len(unique), "the kill came too late to interrupt anything"
 
