@@ -468,13 +468,13 @@ class LedgerService:
                     {"_id": buyer_counter_id(tenant, day, buyer)},
                     {"$inc": {"count": n, "coins": coins}, "$setOnInsert": {
                         "tenant_id": tenant, "day": day, "buyer_id": buyer, "seller_id": None,
-                        "expires_at": counter_expiry(day)}}, upsert=True))
+                        "expires_at": counter_expiry(day, now)}}, upsert=True))
             for (day, buyer, seller), (n, coins) in pair_counts.items():
                 changes.counters.append(UpdateOne(
                     {"_id": pair_counter_id(tenant, day, buyer, seller)},
                     {"$inc": {"count": n, "coins": coins}, "$setOnInsert": {
                         "tenant_id": tenant, "day": day, "buyer_id": buyer, "seller_id": seller,
-                        "expires_at": counter_expiry(day)}}, upsert=True))
+                        "expires_at": counter_expiry(day, now)}}, upsert=True))
             return changes, decisions
 
         accounts = {BUDGET}

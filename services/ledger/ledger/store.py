@@ -379,7 +379,10 @@ def pair_counter_id(tenant: str, day: str, buyer: str, seller: str) -> str:
     return f"{tenant}|{day}|{buyer}|{seller}"
 
 
-def counter_expiry(day: str) -> datetime:
-    """Counters are kept two days past their day (a TTL index drops them)."""
-    return datetime.fromisoformat(day + "T00:00:00+00:00") + timedelta(days=3)
+def counter_expiry(day: str, now: datetime) -> datetime:
+    """Counters are kept two days past their day (a TTL index drops them), and at least a day after they are
+    first written: the counters of a day that passed long ago (requests published late, a replay of dead
+    letters) would otherwise be dropped within a minute, between two requests of that day, and the limits
+    would start again at zero."""
+    return max(datetime.fromisoformat(day + "T00:00:00+00:00") + timedelta(days=3), now + timedelta(days=1))
 

@@ -5,6 +5,7 @@ idempotency on the event id and on the transfer id, batches decided in one trans
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -107,6 +108,18 @@ async def test_daily_limits_refuse_and_name_the_limit(harness: Harness) -> None:
     assert answers["p-6"]["data"]["day"] == "2026-11-25"
     assert await harness.balance("wallet:b1") == 10_000 - 250
     assert (await harness.audit())["ok"]
+
+
+async def test_the_counters_of_a_day_long_past_outlive_the_ttl_monitor(harness: Harness) -> None:
+    """A request of a day whose counters would be past their expiry when written (published late, a
+    replay): the counters stay at least a day, so MongoDB's TTL monitor (every 60 s) cannot drop them
+    between two requests of that day and start its limits again at zero."""
+    await harness.give({"late": 1_000})
+    past = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    await harness.send(REQUESTED, purchase("p-late", "late", "seller", 10), time=past)
+    docs = await harness.store.counters.find({"tenant_id": harness.tenant}).to_list()
+    assert len(docs) == 2  # the buyer's counter and the pair's
+    assert all(doc["expires_at"] > datetime.now(UTC) + timedelta(hours=23) for doc in docs)
 
 
 async def test_self_purchase_and_missing_funds_are_refused(harness: Harness) -> None:
