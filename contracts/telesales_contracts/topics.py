@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic_core import to_json
 
@@ -26,6 +27,7 @@ from .allocation import (
     ReclaimWarning,
 )
 from .envelope import CloudEvent, event_type_for
+from .fast_reading import FastDecoder, Unsupported, decoder_of
 from .leads import LeadMerged, LeadOutcome, LeadQualified, LeadReceived, LeadRejected
 from .ledger import (
     BonusAwarded,
@@ -57,6 +59,10 @@ from .marketplace import (
 from .platform import DeadLetter
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 
+# The envelope attributes a consumer reads (with their own types and constraints); `source`, `subject` and
+# the rest are not checked by a reading.
+READ_ENVELOPE_FIELDS = ("id", "type", "time", "tenantid")
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -64,7 +70,7 @@ class Topic:
     data_model: type[BaseModel]
     description: str
 
-    @property
+    @cached_property
     def event_type(self) -> str:
         return event_type_for(self.name)
 
@@ -105,14 +111,16 @@ class Topic:
         return self.event_model(type=self.event_type, source=source, tenantid=tenantid, data=data, **attributes)
 
 
-    def reading(self, fields: frozenset[str]) -> TopicReading:
-        """This topic as a consumer that reads only `fields` of its data parses it (see TopicReading)."""
-        return TopicReading(self, frozenset(fields))
+    def reading(self, fields: frozenset[str], envelope: frozenset[str] = frozenset(READ_ENVELOPE_FIELDS)) -> TopicReading:
+        """This topic as a consumer that reads only `fields` of its data (and `envelope` of the envelope's
+        attributes: by default id, type, time, tenantid) parses it (see TopicReading)."""
+        unknown = envelope - set(CloudEvent.model_fields)
+        if unknown or not {"id", "type", "tenantid"} <= envelope:
+            raise ValueError(f"a reading's envelope has id, type and tenantid and only CloudEvent attributes, not "
+                             f"{sorted(envelope)}")
+        return TopicReading(self, frozenset(fields), frozenset(envelope))
 
 
-# The envelope attributes a consumer reads (with their own types and constraints); `source`, `subject` and
-# the rest are not checked by a reading.
-READ_ENVELOPE_FIELDS = ("id", "type", "time", "tenantid")
 
 
 def _projection(model: type[BaseModel], fields: frozenset[str], name: str, **extra: Any) -> type[BaseModel]:
@@ -133,24 +141,44 @@ class TopicReading:
 
     topic: Topic
     fields: frozenset[str]
+    envelope: frozenset[str] = frozenset(READ_ENVELOPE_FIELDS)
 
     @property
     def name(self) -> str:
         return self.topic.name
 
-    @property
+    @cached_property
     def event_type(self) -> str:
         return self.topic.event_type
 
     @cached_property
     def event_model(self) -> type[BaseModel]:
         data = _projection(self.topic.data_model, self.fields, f"{self.topic.data_model.__name__}Read")
-        return _projection(CloudEvent[self.topic.data_model], frozenset(READ_ENVELOPE_FIELDS),  # type: ignore[name-defined]
+        return _projection(CloudEvent[self.topic.data_model], self.envelope,  # type: ignore[name-defined]
                            f"{self.topic.data_model.__name__}EventRead", data=(data, ...))
+
+    @cached_property
+    def fast_decoder(self) -> FastDecoder | None:
+        """The msgspec decoder of the reading (fast_reading.py), None when its model has a constraint the fast
+        path cannot check exactly."""
+        try:
+            return decoder_of(self.event_model)
+        except Unsupported:
+            return None
 
     def parse(self, raw: bytes | str) -> Any:
         """The envelope and the fields read of a structured-mode CloudEvent of this topic (raises
-        pydantic.ValidationError, or WrongEventType)."""
+        pydantic.ValidationError, or WrongEventType). Decoded by the fast decoder; what it refuses is decided
+        by the pydantic model (the contract), whose value or error stands."""
+        decoder = self.fast_decoder
+        if decoder is not None:
+            try:
+                event = decoder.decode(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+            else:
+                if event.type == self.event_type:
+                    return event
         event = self.event_model.model_validate_json(raw)
         if event.type != self.event_type:  # type: ignore[attr-defined]
             raise WrongEventType(f"type must be {self.event_type!r} on topic {self.name}, got {event.type!r}")  # type: ignore[attr-defined]
