@@ -52,3 +52,8 @@ CONSUMER_LAG = Gauge(
     "consumer's last batch from it.",
     ["service", "topic", "partition"],
 )
+SOLE_CONSUMER_LEADER = Gauge(
+    "telesales_sole_consumer_leading",
+    "1 on the replica that consumes for a sole consumer (one replica at a time reads every partition), else 0.",
+    ["service", "group"],
+)

@@ -1,5 +1,6 @@
-"""The runtime's consumption pieces without infrastructure: one handler call for a batch of several
-topics (`consume_together`), and the consumer-lag gauge every service exposes."""
+"""The runtime's consumption pieces without infrastructure: records of several topics parsed each by its own
+contract (`parse_together`), a failing message isolated and dead-lettered (`consume_batch`), and the
+consumer-lag gauge every service exposes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from telesales_contracts.topics import CALLS_LOGGED, LEADS_STAGE_CHANGED
-from telesales_runtime.consumer import Delivery, consume_together
+from telesales_runtime.consumer import Delivery, consume_batch, parse_together
 from telesales_runtime.kafka import consumer_lag_middleware, record_consumer_lag
 from telesales_runtime.observability import CONSUMER_LAG, HANDLER_DURATION
 from telesales_runtime.testing.kafka import ConsumedRecord
@@ -37,22 +38,23 @@ CALL = {"agent_id": "a1", "lead_id": "L1", "started_at": "2026-11-24T10:00:00+08
         "connected": True}
 
 
-async def test_a_batch_of_several_topics_is_handled_in_one_call() -> None:
+async def test_records_of_several_topics_are_parsed_each_by_its_own_contract() -> None:
     records = (ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")),
                ConsumedRecord(LEADS_STAGE_CHANGED.name, event(LEADS_STAGE_CHANGED.name, {"lead_id": "L1", "stage_percent": 20,
                                                                                 "funnel_step": "valid"}, "s1")),
                ConsumedRecord(CALLS_LOGGED.name, b"not json"),
+               ConsumedRecord(CALLS_LOGGED.name, event(LEADS_STAGE_CHANGED.name, {"lead_id": "L1", "stage_percent": 20},
+                                                       "wrong-topic")),
+               ConsumedRecord("nobody.reads.v1", event(CALLS_LOGGED.name, CALL, "stray")),
                ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "c1")))  # a repeat within the batch
-    calls: list[list[Delivery]] = []
-
-    async def handle(deliveries: list[Delivery]) -> None:
-        calls.append(deliveries)
-
     letters = Letters()
-    await consume_together(records, (LEADS_STAGE_CHANGED, CALLS_LOGGED), letters, handle)  # type: ignore[arg-type]
-    assert [[d.event.id for d in batch] for batch in calls] == [["s1", "c1"]]
-    assert letters.sent == [(CALLS_LOGGED.name, "json_error")]
-    assert HANDLER_DURATION.labels("test-svc", "*")._sum.get() > 0  # noqa: SLF001 - timed under the topic "*"
+    parsed = await parse_together(records, (LEADS_STAGE_CHANGED, CALLS_LOGGED), letters)  # type: ignore[arg-type]
+    assert [(d.event.id, d.record.topic) for d in parsed] == [("c1", CALLS_LOGGED.name), ("s1", LEADS_STAGE_CHANGED.name)]
+    assert letters.sent == [(CALLS_LOGGED.name, "json_error"), (CALLS_LOGGED.name, "schema_error"),
+                            ("nobody.reads.v1", "schema_error")]
+    # a consumer that recognises repeats itself gets them all
+    again = await parse_together(records, (LEADS_STAGE_CHANGED, CALLS_LOGGED), Letters(), drop_repeats=False)  # type: ignore[arg-type]
+    assert [d.event.id for d in again] == ["c1", "s1", "c1"]
 
 
 async def test_a_failing_message_is_isolated_and_dead_lettered() -> None:
@@ -66,9 +68,10 @@ async def test_a_failing_message_is_isolated_and_dead_lettered() -> None:
         handled.extend(d.event.id for d in deliveries)
 
     letters = Letters()
-    await consume_together(records, (CALLS_LOGGED,), letters, handle)  # type: ignore[arg-type]
+    await consume_batch(CALLS_LOGGED, records, letters, handle)  # type: ignore[arg-type]
     assert handled == ["good"]
     assert letters.sent == [(CALLS_LOGGED.name, "processing_error")]
+    assert HANDLER_DURATION.labels("test-svc", CALLS_LOGGED.name)._sum.get() > 0  # noqa: SLF001
 
 
 class Consumer:
