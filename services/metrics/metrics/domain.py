@@ -15,15 +15,15 @@ actual_visit -> plan -> paid. The marketplace's user funnel counts a user at a s
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel
 
 from telesales_contracts import topics as t
 from telesales_contracts.activity import FUNNEL_ORDER
@@ -33,6 +33,11 @@ from telesales_contracts.leads import Channel
 
 LEAD_STEPS: tuple[str, ...] = ("total", *(s.value for s in FUNNEL_ORDER))  # total, valid, ..., paid
 FUNNEL_FIELDS: tuple[str, ...] = (*LEAD_STEPS, "received", "rejected")
+# Bit masks of the lead funnel: a step and every one before it; and the step names of each mask.
+_UP_TO: dict[str, int] = {step: (1 << (i + 1)) - 1 for i, step in enumerate(LEAD_STEPS)}
+_STEP_NAMES: tuple[tuple[str, ...], ...] = tuple(tuple(name for i, name in enumerate(LEAD_STEPS) if mask >> i & 1)
+                                                for mask in range(1 << len(LEAD_STEPS)))
+_RECEIVED: dict[str, int] = {"received": 1}
 USER_STEPS: tuple[str, ...] = ("visit", "buy", "learn", "rate", "forward")
 TIP_STEPS: tuple[str, ...] = ("visited", "bought", "learned", "rewatched", "rated", "forwarded")
 COHORTS: tuple[str, ...] = ("deep", "learner", "none")
@@ -71,14 +76,19 @@ ALL_TIME = frozenset(FAMILY_DIMS) - {"agent"}
 def bucket_field(prefix: str, value: float, bounds: Sequence[float]) -> str:
     """The counter field of the (non-cumulative) histogram bucket `value` falls in: `prefix:<bound>` or
     `prefix:inf`."""
-    for bound in bounds:
-        if value <= bound:
-            return f"{prefix}:{bound:g}"
-    return f"{prefix}:inf"
+    return _bucket_names(prefix, tuple(bounds))[bisect.bisect_left(bounds, value)]
 
 
 def bucket_fields(prefix: str, bounds: Sequence[float]) -> list[str]:
-    return [*(f"{prefix}:{b:g}" for b in bounds), f"{prefix}:inf"]
+    return list(_bucket_names(prefix, tuple(bounds)))
+
+
+@functools.cache
+def _bucket_names(prefix: str, bounds: tuple[float, ...]) -> tuple[str, ...]:
+    return (*(f"{prefix}:{b:g}" for b in bounds), f"{prefix}:inf")
+
+
+_DURATION_BUCKETS = _bucket_names("duration", CALL_DURATION_BUCKETS)
 
 
 # ---- time -------------------------------------------------------------------------------------------------
@@ -177,8 +187,18 @@ def _field_names(cls: type[Any]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+@functools.cache
+def _doc_maker(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """A function making the document of a state of `cls` (generated, as dataclasses generates __init__: a
+    checkpoint makes tens of thousands, and a generic loop over the fields costs three times as much)."""
+    fields_ = ", ".join(f"{name!r}: state.{name}" for name in _field_names(cls))
+    scope: dict[str, Any] = {}
+    exec(f"def doc(state):\n    return {{{fields_}}}\n", scope)  # noqa: S102 - field names of our own dataclasses
+    return scope["doc"]  # type: ignore[no-any-return]
+
+
 def state_doc(state: Any) -> dict[str, Any]:
-    return {name: getattr(state, name) for name in _field_names(type(state))}
+    return _doc_maker(type(state))(state)
 
 
 def state_from(cls: type[Any], doc: Mapping[str, Any] | None) -> Any:
@@ -190,25 +210,43 @@ def state_from(cls: type[Any], doc: Mapping[str, Any] | None) -> Any:
 # ---- the batch ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Fact:
-    """One event to apply: its topic, tenant, id, own time (when it happened) and data."""
+    """One event to apply: its topic, tenant, id, own time (when it happened, in UTC) and data (the fields
+    the rules read: a reading of its contract). A plain slotted class: one is made per event, and a frozen
+    dataclass costs three times as much to make."""
 
-    topic: str
-    tenant: str
-    event_id: str
-    at: datetime
-    data: BaseModel
+    __slots__ = ("topic", "tenant", "event_id", "at", "data")
+
+    def __init__(self, topic: str, tenant: str, event_id: str, at: datetime, data: Any) -> None:
+        self.topic = topic
+        self.tenant = tenant
+        self.event_id = event_id
+        self.at = at
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Fact({self.topic!r}, {self.tenant!r}, {self.event_id!r}, {self.at!r}, {self.data!r})"
 
 
 @dataclass
 class Needs:
-    """The states a batch reads, per kind: ids within the tenant (user-tip pairs as (user, tip))."""
+    """The states a batch reads, per kind: ids within the tenant (user-tip pairs as (user, tip)); and the leads
+    whose holder a rule credits (their holders' states are read too, once the leads are)."""
 
     leads: set[str] = field(default_factory=set)
     agents: set[str] = field(default_factory=set)
     users: set[str] = field(default_factory=set)
     user_tips: set[tuple[str, str]] = field(default_factory=set)
+    holder_leads: set[str] = field(default_factory=set)
+
+    def missing(self, world: World) -> Needs:
+        """The states of these not held in `world` (a look-up per key needed: `set - dict.keys()` would copy
+        every key held)."""
+        def absent(keys: set[Any], held: dict[Any, Any]) -> set[Any]:
+            return {key for key in keys if key not in held}
+
+        return Needs(absent(self.leads, world.leads), absent(self.agents, world.agents),
+                     absent(self.users, world.users), absent(self.user_tips, world.user_tips))
 
 
 @dataclass
@@ -222,20 +260,52 @@ class World:
     tips: dict[str, dict[str, Any]] = field(default_factory=dict)  # facts of tips to set (no read)
     changed: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
 
+    # (get, then make: setdefault would make a state each time, and these run several times per event)
     def lead(self, lead_id: str) -> LeadState:
-        return self.leads.setdefault(lead_id, LeadState())
+        state = self.leads.get(lead_id)
+        if state is None:
+            state = self.leads[lead_id] = LeadState()
+        return state
 
     def agent(self, agent_id: str) -> AgentState:
-        return self.agents.setdefault(agent_id, AgentState())
+        state = self.agents.get(agent_id)
+        if state is None:
+            state = self.agents[agent_id] = AgentState()
+        return state
 
     def user(self, user_id: str) -> UserState:
-        return self.users.setdefault(user_id, UserState())
+        state = self.users.get(user_id)
+        if state is None:
+            state = self.users[user_id] = UserState()
+        return state
 
     def user_tip(self, user_id: str, tip_id: str) -> UserTipState:
-        return self.user_tips.setdefault((user_id, tip_id), UserTipState())
+        state = self.user_tips.get((user_id, tip_id))
+        if state is None:
+            state = self.user_tips[(user_id, tip_id)] = UserTipState()
+        return state
 
     def touch(self, kind: str, key: Any) -> None:
         self.changed[kind].add(key)
+
+    def size(self) -> int:
+        return len(self.leads) + len(self.agents) + len(self.users) + len(self.user_tips)
+
+    def evict(self, keep: int) -> int:
+        """Forget states not changed since they were written, the longest held first, until at most `keep`
+        are held or only agents are left (they are read again when needed); how many were forgotten."""
+        dropped = 0
+        # Agents stay: there are few, and a lead's holder is read through the lead (holding_agents).
+        for kind in ("leads", "user_tips", "users"):
+            states, changed = getattr(self, kind), self.changed.get(kind, ())
+            excess = self.size() - keep
+            if excess <= 0:
+                break
+            gone = [key for key in states if key not in changed][:excess]
+            for key in gone:
+                del states[key]
+            dropped += len(gone)
+        return dropped
 
 
 @dataclass(frozen=True)
@@ -245,37 +315,37 @@ class Rules:
     deep_call_seconds: int = 180
 
 
-# The time each topic's events happened at (their own field, else the envelope's time).
-EVENT_TIME: dict[str, Callable[[Any], datetime | None]] = {
-    t.LEADS_QUALIFIED.name: lambda d: d.touch.received_at,
-    t.LEADS_MERGED.name: lambda d: d.touch.received_at,
-    t.LEADS_REJECTED.name: lambda d: d.touch.received_at,
-    t.LEADS_SIGNAL.name: lambda d: d.occurred_at,
-    t.CALLS_LOGGED.name: lambda d: d.started_at,
-    **{topic.name: (lambda d: d.at) for topic in t.HOLDER_CHANGE_TOPICS},
-    t.ALLOCATION_HOT_LEAD.name: lambda d: d.occurred_at,
-    t.LEDGER_TRANSFER_POSTED.name: lambda d: d.posted_at,
-    t.LEDGER_TRANSFER_REJECTED.name: lambda d: d.rejected_at,
-    t.LEDGER_COINS_ALLOCATED.name: lambda d: d.allocated_at,
-    t.LEDGER_COINS_RECLAIMED.name: lambda d: d.reclaimed_at,
-    t.LEDGER_COINS_REDEEMED.name: lambda d: d.redeemed_at,
-    t.LEDGER_BONUS_AWARDED.name: lambda d: d.drawn_at,
-    t.LEDGER_TRANSFER_RECORDED.name: lambda d: d.at,
-    t.LEDGER_REALLOCATION_DECIDED.name: lambda d: d.decided_at,
-    t.MARKETPLACE_TIP_SUBMITTED.name: lambda d: d.submitted_at,
-    t.MARKETPLACE_TIP_REVIEWED.name: lambda d: d.reviewed_at,
-    t.MARKETPLACE_TIP_LISTED.name: lambda d: d.listed_at,
-    t.MARKETPLACE_TIP_DELISTED.name: lambda d: d.delisted_at,
-    t.MARKETPLACE_PURCHASE_REQUESTED.name: lambda d: d.requested_at,
-    t.MARKETPLACE_PURCHASE_COMPLETED.name: lambda d: d.completed_at,
-    t.MARKETPLACE_PURCHASE_REFUSED.name: lambda d: d.refused_at,
-    t.MARKETPLACE_TIP_VISITED.name: lambda d: d.visited_at,
-    t.MARKETPLACE_LEARN_PROGRESSED.name: lambda d: d.at,
-    t.MARKETPLACE_TIP_RATED.name: lambda d: d.rated_at,
-    t.MARKETPLACE_TIP_FORWARDED.name: lambda d: d.forwarded_at,
-    t.MARKETPLACE_DAILY_ACTIVE.name: lambda d: d.at,
-    t.MARKETPLACE_DEEP_LEARNER_FLAGGED.name: lambda d: d.flagged_at,
-    t.MARKETPLACE_STRUGGLE_RECOMMENDED.name: lambda d: d.recommended_at,
+# The time each topic's events happened at: the path of their own field in the data (else the envelope's time).
+EVENT_TIME: dict[str, str] = {
+    t.LEADS_QUALIFIED.name: "touch.received_at",
+    t.LEADS_MERGED.name: "touch.received_at",
+    t.LEADS_REJECTED.name: "touch.received_at",
+    t.LEADS_SIGNAL.name: "occurred_at",
+    t.CALLS_LOGGED.name: "started_at",
+    **{topic.name: "at" for topic in t.HOLDER_CHANGE_TOPICS},
+    t.ALLOCATION_HOT_LEAD.name: "occurred_at",
+    t.LEDGER_TRANSFER_POSTED.name: "posted_at",
+    t.LEDGER_TRANSFER_REJECTED.name: "rejected_at",
+    t.LEDGER_COINS_ALLOCATED.name: "allocated_at",
+    t.LEDGER_COINS_RECLAIMED.name: "reclaimed_at",
+    t.LEDGER_COINS_REDEEMED.name: "redeemed_at",
+    t.LEDGER_BONUS_AWARDED.name: "drawn_at",
+    t.LEDGER_TRANSFER_RECORDED.name: "at",
+    t.LEDGER_REALLOCATION_DECIDED.name: "decided_at",
+    t.MARKETPLACE_TIP_SUBMITTED.name: "submitted_at",
+    t.MARKETPLACE_TIP_REVIEWED.name: "reviewed_at",
+    t.MARKETPLACE_TIP_LISTED.name: "listed_at",
+    t.MARKETPLACE_TIP_DELISTED.name: "delisted_at",
+    t.MARKETPLACE_PURCHASE_REQUESTED.name: "requested_at",
+    t.MARKETPLACE_PURCHASE_COMPLETED.name: "completed_at",
+    t.MARKETPLACE_PURCHASE_REFUSED.name: "refused_at",
+    t.MARKETPLACE_TIP_VISITED.name: "visited_at",
+    t.MARKETPLACE_LEARN_PROGRESSED.name: "at",
+    t.MARKETPLACE_TIP_RATED.name: "rated_at",
+    t.MARKETPLACE_TIP_FORWARDED.name: "forwarded_at",
+    t.MARKETPLACE_DAILY_ACTIVE.name: "at",
+    t.MARKETPLACE_DEEP_LEARNER_FLAGGED.name: "flagged_at",
+    t.MARKETPLACE_STRUGGLE_RECOMMENDED.name: "recommended_at",
 }
 
 
@@ -329,71 +399,101 @@ READ_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def fact_time(topic: str, data: BaseModel, envelope_time: datetime) -> datetime:
-    """When the event happened: its own time field where the contract has one, else the envelope's."""
-    getter = EVENT_TIME.get(topic)
-    return aware(getter(data) if getter is not None else envelope_time)  # type: ignore[arg-type]
+def fact_time(topic: str, data: Any, envelope_time: datetime | None) -> datetime:
+    """When the event happened, in UTC: its own time field where the contract has one, else the envelope's
+    (a reading parses the envelope's time only for the topics whose data has none)."""
+    path = EVENT_TIME.get(topic)
+    return aware(attrgetter(path)(data) if path is not None else envelope_time)  # type: ignore[arg-type]
 
 
-def _lead_of(d: Any) -> tuple[str | None, str | None, str | None, str | None]:
-    return d.lead_id, getattr(d, "agent_id", None), None, None
+def time_getter(topic: str) -> Callable[[Any], datetime]:
+    """The getter of the time fact_time reads, from the event as its reading parsed it (not yet in UTC)."""
+    path = EVENT_TIME.get(topic)
+    return attrgetter("time" if path is None else f"data.{path}")
 
 
-def _market_user(user: str) -> Callable[[Any], tuple[str | None, str | None, str | None, str | None]]:
-    """A marketplace event's user (also an agent: learning moves the cohort) and tip."""
-    return lambda d: (None, getattr(d, user), getattr(d, user), getattr(d, "tip_id", None))
-
-
-# What a topic's event reads: (lead, agent, user, tip) ids, any of them None.
-_READS: dict[str, Callable[[Any], tuple[str | None, str | None, str | None, str | None]]] = {
-    **{topic: _lead_of for topic in (t.LEADS_QUALIFIED.name, t.LEADS_MERGED.name, t.LEADS_OUTCOME.name,
-                                     t.LEADS_STAGE_CHANGED.name, t.LEADS_COMPLAINT.name, t.CALLS_LOGGED.name,
-                                     t.ALLOCATION_RECLAIM_WARNING.name, t.ALLOCATION_HOT_LEAD.name,
-                                     *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
-    t.LEADS_SIGNAL.name: lambda d: (d.lead_id, None, None, None),
-    t.AGENTS_CHANGED.name: lambda d: (None, d.agent_id, None, None),
-    t.AGENTS_GRADED.name: lambda d: (None, d.agent_id, None, None),
-    t.LEDGER_TRANSFER_POSTED.name: lambda d: (None, None, d.buyer_id, None),
-    t.LEDGER_COINS_ALLOCATED.name: lambda d: (None, None, d.user_id, None),
-    t.LEDGER_COINS_RECLAIMED.name: lambda d: (None, None, d.user_id, None),
-    **{topic.name: _market_user("user_id") for topic in (t.MARKETPLACE_TIP_VISITED, t.MARKETPLACE_LEARN_PROGRESSED,
-                                                         t.MARKETPLACE_TIP_RATED, t.MARKETPLACE_DAILY_ACTIVE,
-                                                         t.MARKETPLACE_DEEP_LEARNER_FLAGGED)},
-    t.MARKETPLACE_PURCHASE_REQUESTED.name: _market_user("buyer_id"),
-    t.MARKETPLACE_PURCHASE_COMPLETED.name: _market_user("buyer_id"),
-    t.MARKETPLACE_TIP_FORWARDED.name: _market_user("from_user_id"),
+# What a topic's events read, by attribute of their data: (lead, agent, user, tip), any of them None. A user
+# is an agent too in the marketplace (learning moves the agent's cohort).
+_READS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
+    **{topic: ("lead_id", "agent_id", None, None)
+       for topic in (t.CALLS_LOGGED.name, t.ALLOCATION_RECLAIM_WARNING.name, t.ALLOCATION_HOT_LEAD.name,
+                     *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
+    t.LEADS_STAGE_CHANGED.name: ("lead_id", "agent_id", None, None),
+    **{topic: ("lead_id", None, None, None)
+       for topic in (t.LEADS_QUALIFIED.name, t.LEADS_MERGED.name, t.LEADS_OUTCOME.name, t.LEADS_COMPLAINT.name,
+                     t.LEADS_SIGNAL.name)},
+    t.AGENTS_CHANGED.name: (None, "agent_id", None, None),
+    t.AGENTS_GRADED.name: (None, "agent_id", None, None),
+    t.LEDGER_TRANSFER_POSTED.name: (None, None, "buyer_id", None),
+    t.LEDGER_COINS_ALLOCATED.name: (None, None, "user_id", None),
+    t.LEDGER_COINS_RECLAIMED.name: (None, None, "user_id", None),
+    **{topic.name: (None, "user_id", "user_id", "tip_id")
+       for topic in (t.MARKETPLACE_TIP_VISITED, t.MARKETPLACE_LEARN_PROGRESSED, t.MARKETPLACE_TIP_RATED)},
+    **{topic.name: (None, "user_id", "user_id", None)
+       for topic in (t.MARKETPLACE_DAILY_ACTIVE, t.MARKETPLACE_DEEP_LEARNER_FLAGGED)},
+    t.MARKETPLACE_PURCHASE_REQUESTED.name: (None, "buyer_id", "buyer_id", "tip_id"),
+    t.MARKETPLACE_PURCHASE_COMPLETED.name: (None, "buyer_id", "buyer_id", "tip_id"),
+    t.MARKETPLACE_TIP_FORWARDED.name: (None, "from_user_id", "from_user_id", "tip_id"),
 }
+# The topics whose rules credit the lead's holder (an agent the event does not name).
+_CREDITS_HOLDER = frozenset({t.LEADS_STAGE_CHANGED.name, t.LEADS_OUTCOME.name})
 
 
 def needs(facts: Iterable[Fact]) -> dict[str, Needs]:
     """What each tenant's states a batch reads (agents holding the leads are added once they are read)."""
-    out: dict[str, Needs] = defaultdict(Needs)
+    grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for fact in facts:
-        n = out[fact.tenant]  # every tenant of the batch gets a world, even one with nothing to read
-        reads = _READS.get(fact.topic)
+        grouped[(fact.tenant, fact.topic)].append(fact.data)
+    out: dict[str, Needs] = defaultdict(Needs)
+    for (tenant, topic), data in grouped.items():
+        n = out[tenant]  # every tenant of the batch gets a world, even one with nothing to read
+        reads = _READS.get(topic)
         if reads is None:
             continue
-        lead, agent, user, tip = reads(fact.data)
+        lead, agent, user, tip = reads
         if lead is not None:
-            n.leads.add(lead)
+            leads = {getattr(d, lead) for d in data}
+            n.leads |= leads
+            if topic in _CREDITS_HOLDER:
+                n.holder_leads |= leads
         if agent is not None:
-            n.agents.add(agent)
+            n.agents.update(getattr(d, agent) for d in data)
         if user is not None:
-            n.users.add(user)
-            if tip is not None:
-                n.user_tips.add((user, tip))
+            n.users.update(getattr(d, user) for d in data)
+        if tip is not None:
+            n.user_tips.update((getattr(d, user), getattr(d, tip)) for d in data)  # type: ignore[arg-type]
+    for n in out.values():  # optional ids (a signal's lead, a stage change's agent)
+        n.leads.discard(None)  # type: ignore[arg-type]
+        n.agents.discard(None)  # type: ignore[arg-type]
+        n.holder_leads.discard(None)  # type: ignore[arg-type]
     return out
+
+
+_AT = attrgetter("at")
+
+
+class FactFailed(Exception):
+    """A counting rule failed on this fact (a bug, or an event no rule foresaw)."""
+
+    def __init__(self, fact: Fact, error: Exception) -> None:
+        super().__init__(f"{fact.topic} {fact.event_id}: {type(error).__name__}: {error}")
+        self.fact = fact
+        self.error = error
 
 
 class Batch:
     """Applies the facts of a batch to the worlds of their tenants, collecting counter increments."""
 
-    def __init__(self, rules: Rules, worlds: Mapping[str, World]) -> None:
+    def __init__(self, rules: Rules, worlds: Mapping[str, World], days: dict[int, str] | None = None) -> None:
         self.rules = rules
         self.worlds = worlds
-        # Counts per (tenant, family, day, labels): plain tuples and dicts, the cheapest to hash and add to
-        # (a batch adds to them about three times per event).
-        self.increments: dict[tuple[str, str, str, tuple[str, ...]], dict[str, int]] = {}
+        self.days = {} if days is None else days  # the floor's day of each UTC quarter hour seen
+        # Counts per (tenant, family, day, labels): plain tuples and int-defaulting dicts, the cheapest to hash
+        # and add to (`counter[name] += n`; a batch adds to them several times per event).
+        self.increments: dict[tuple[str, str, str, tuple[str, ...]], defaultdict[str, int]] = {}
+        # An agent's counts per (tenant, day, agent, cohort at the time): folded into the `agent` and the
+        # `training` families when the increments are read (one addition per event instead of two).
+        self.people: dict[tuple[str, str, str, str], defaultdict[str, int]] = {}
         self._handlers: dict[str, Callable[[World, Fact, str], None]] = {
             t.LEADS_QUALIFIED.name: self._qualified,
             t.LEADS_MERGED.name: self._merged,
@@ -444,39 +544,82 @@ class Batch:
         return frozenset(Batch(Rules(ZoneInfo("UTC")), {})._handlers)
 
     def apply(self, facts: Sequence[Fact]) -> Increments:
-        """Apply the facts in the order of their own times (arrival order among equal times); the counter
-        increments of their days and of all time."""
-        tz, days = self.rules.tz, {}
-        for fact in sorted(facts, key=lambda f: f.at):
-            day = days.get(fact.at)
+        """Apply the facts (see run); the counter increments of their days and of all time."""
+        self.run(facts)
+        return self.increments_by_period()
+
+    def run(self, facts: Sequence[Fact]) -> None:
+        """Apply the facts in the order of their own times (arrival order among equal times), adding to the
+        increments of the facts applied before. A rule failing on a fact raises FactFailed: the facts before
+        it were applied, and the states may hold part of this one (the caller drops them)."""
+        tz, days, handlers, worlds = self.rules.tz, self.days, self._handlers, self.worlds
+        for fact in sorted(facts, key=_AT):
+            at = fact.at
+            # Every UTC offset in use is a whole number of quarter hours: a quarter hour lies in one day.
+            quarter = (at.toordinal() * 24 + at.hour) * 4 + at.minute // 15
+            day = days.get(quarter)
             if day is None:
-                day = days[fact.at] = day_of(fact.at, tz)
-            self._handlers[fact.topic](self.worlds[fact.tenant], fact, day)
-        return by_period(self.increments)
+                day = days[quarter] = day_of(at, tz)
+            try:
+                handlers[fact.topic](worlds[fact.tenant], fact, day)
+            except Exception as error:
+                raise FactFailed(fact, error) from error
+
+    def increments_by_period(self) -> Increments:
+        per_day: dict[tuple[str, str, str, tuple[str, ...]], dict[str, int]] = dict(self.increments)
+        for (tenant, day, agent_id, cohort), counts in self.people.items():
+            for key in ((tenant, "agent", day, (agent_id,)), (tenant, "training", day, (cohort,))):
+                counter = per_day.get(key)
+                if counter is None:
+                    per_day[key] = dict(counts)
+                else:
+                    per_day[key] = counter = dict(counter)
+                    for name, amount in counts.items():
+                        counter[name] = counter.get(name, 0) + amount
+        return by_period(per_day)
 
     # ---- counting --------------------------------------------------------------------------------------
 
-    def count(self, tenant: str, family: str, day: str, labels: tuple[str, ...], amounts: Mapping[str, int]) -> None:
-        """Add `amounts` to the family's counters of `day` (see by_period for the periods kept)."""
+    def counter(self, tenant: str, family: str, day: str, labels: tuple[str, ...]) -> defaultdict[str, int]:
+        """The family's counters of `day` for `labels`, to add to (see by_period for the periods kept)."""
         key = (tenant, family, day, labels)
         counter = self.increments.get(key)
         if counter is None:
-            counter = self.increments[key] = {}
+            counter = self.increments[key] = defaultdict(int)
+        return counter
+
+    def person(self, world: World, tenant: str, day: str, agent_id: str) -> defaultdict[str, int]:
+        """An agent's counters of `day`, under the agent's learning cohort now (the agent and training families)."""
+        key = (tenant, day, agent_id, world.agent(agent_id).cohort)
+        counter = self.people.get(key)
+        if counter is None:
+            counter = self.people[key] = defaultdict(int)
+        return counter
+
+    def count(self, tenant: str, family: str, day: str, labels: tuple[str, ...], amounts: Mapping[str, int]) -> None:
+        """Add `amounts` to the family's counters of `day`."""
+        counter = self.counter(tenant, family, day, labels)
         for name, amount in amounts.items():
             if amount:
-                counter[name] = counter.get(name, 0) + amount
+                counter[name] += amount
 
     def _agent_count(self, world: World, tenant: str, agent_id: str | None, day: str,
                      amounts: Mapping[str, int]) -> None:
         """Count for an agent (per day) and for the agent's learning cohort."""
         if agent_id is None:
             return
-        self.count(tenant, "agent", day, (agent_id,), amounts)
-        self.count(tenant, "training", day, (world.agent(agent_id).cohort,), amounts)
+        counter = self.person(world, tenant, day, agent_id)
+        for name, amount in amounts.items():
+            if amount:
+                counter[name] += amount
 
     def _pool(self, world: World, fact: Fact, day: str, business_line: str, team: str | None,
               operation: str, **more: int) -> None:
-        self.count(fact.tenant, "pool", day, (business_line, team or NONE), {operation: 1, **more})
+        counter = self.counter(fact.tenant, "pool", day, (business_line, team or NONE))
+        counter[operation] += 1
+        for name, amount in more.items():
+            if amount:
+                counter[name] += amount
 
     def _team_of(self, world: World, agent_id: str | None, fallback: str = NONE) -> str:
         if agent_id is None:
@@ -489,18 +632,21 @@ class Batch:
         """The lead got to `step`: count it, and the steps before it, where it was not counted yet; the
         agent credited (and their cohort) gets the steps after `total`."""
         lead = world.lead(lead_id)
-        index = LEAD_STEPS.index(step)
-        wanted = (1 << (index + 1)) - 1  # this step and every one before it
-        new = wanted & ~lead.steps
+        new = _UP_TO[step] & ~lead.steps  # this step and every one before it, not counted yet
         if not new:
             return
         lead.steps |= new
         world.touch("leads", lead_id)
         team = lead.team if lead.holder is not None else self._team_of(world, agent_id)
-        reached = {name: 1 for i, name in enumerate(LEAD_STEPS) if new >> i & 1}
-        self.count(fact.tenant, "funnel", day, (lead.business_line, lead.channel, team), reached)
-        reached.pop("total", None)
-        self._agent_count(world, fact.tenant, agent_id, day, reached)
+        names = _STEP_NAMES[new]
+        counter = self.counter(fact.tenant, "funnel", day, (lead.business_line, lead.channel, team))
+        for name in names:
+            counter[name] += 1
+        if agent_id is not None:
+            counter = self.person(world, fact.tenant, day, agent_id)
+            for name in names:
+                if name != "total":
+                    counter[name] += 1
 
     def _qualified(self, world: World, fact: Fact, day: str) -> None:
         d = fact.data
@@ -551,13 +697,13 @@ class Batch:
             agent.team, agent.business_line = team, business_line
             world.touch("agents", agent_id)
 
-    def _holder_update(self, world: World, lead_id: str, d: Any) -> LeadState | None:
-        """The lead, when this holder change is not older than the one it holds now (else None)."""
+    def _holder_update(self, world: World, lead_id: str, d: Any, at: datetime) -> LeadState | None:
+        """The lead, when this holder change (at `at`, its own time in UTC) is not older than the one it
+        holds now (else None)."""
         lead = world.lead(lead_id)
         if lead.business_line == UNKNOWN:
             lead.business_line = d.business_line
             world.touch("leads", lead_id)
-        at = aware(d.at)
         if lead.holder_at is not None and at < lead.holder_at:
             return None
         lead.holder_at = at
@@ -571,15 +717,15 @@ class Batch:
         team = d.team_id or NONE
         operation = "assigned" if fact.topic == t.ALLOCATION_ASSIGNED.name else "claimed"
         self._pool(world, fact, day, d.business_line, team, operation)
-        self._agent_count(world, fact.tenant, d.agent_id, day, {"received": 1})
+        self._agent_count(world, fact.tenant, d.agent_id, day, _RECEIVED)
         lead = world.lead(d.lead_id)
         first = lead.holders == 0
         lead.holders += 1
         world.touch("leads", d.lead_id)
         if first:
             self.count(fact.tenant, "funnel", day, (d.business_line, lead.channel, team), {"received": 1})
-        if self._holder_update(world, d.lead_id, d) is not None:
-            lead.holder, lead.team, lead.since, lead.processed = d.agent_id, team, aware(d.at), False
+        if self._holder_update(world, d.lead_id, d, fact.at) is not None:
+            lead.holder, lead.team, lead.since, lead.processed = d.agent_id, team, fact.at, False
 
     def _released(self, world: World, fact: Fact, day: str) -> None:
         """returned (退回), reclaimed (回收: not processed or not converted) or closed (关单)."""
@@ -589,7 +735,7 @@ class Batch:
         else:
             operation = "returned" if fact.topic == t.ALLOCATION_RETURNED.name else "closed"
         self._pool(world, fact, day, d.business_line, d.team_id, operation)
-        lead = self._holder_update(world, d.lead_id, d)
+        lead = self._holder_update(world, d.lead_id, d, fact.at)
         if lead is not None and lead.holder == d.agent_id:
             lead.holder, lead.team, lead.since, lead.processed = None, NONE, None, False
 
@@ -601,7 +747,7 @@ class Batch:
                    **{bucket_field("won_holders", holders, HOLDER_BUCKETS): 1, "won_holders_sum": holders})
         self._agent_count(world, fact.tenant, d.agent_id, day, {"won": 1, "won_fen": d.amount_fen})
         self._reach(world, fact, day, d.lead_id, "paid", d.agent_id)
-        updated = self._holder_update(world, d.lead_id, d)
+        updated = self._holder_update(world, d.lead_id, d, fact.at)
         if updated is not None and updated.holder == d.agent_id:
             updated.holder, updated.team, updated.since = None, NONE, None
 
@@ -617,39 +763,54 @@ class Batch:
     # ---- calls ---------------------------------------------------------------------------------------------
 
     def _call(self, world: World, fact: Fact, day: str) -> None:
-        d, rules = fact.data, self.rules
-        lead = world.lead(d.lead_id)
-        held = lead.holder == d.agent_id
-        team = self._team_of(world, d.agent_id, lead.team if held else NONE)
-        effective = d.connected and d.duration_seconds >= rules.effective_call_seconds
-        amounts: dict[str, int] = {"outbound": 1}
+        # Almost half of all events: written out for speed (counters added to directly, states read once).
+        d, rules, tenant = fact.data, self.rules, fact.tenant
+        lead_id, agent_id = d.lead_id, d.agent_id
+        lead = world.leads.get(lead_id) or world.lead(lead_id)
+        agent = world.agents.get(agent_id) or world.agent(agent_id)
+        held = lead.holder == agent_id
+        key = (tenant, "calls", day, (agent.team or (lead.team if held else NONE),))
+        team_counts = self.increments.get(key)
+        if team_counts is None:
+            team_counts = self.increments[key] = defaultdict(int)
+        key = (tenant, day, agent_id, agent.cohort)
+        person = self.people.get(key)
+        if person is None:
+            person = self.people[key] = defaultdict(int)
+        team_counts["outbound"] += 1
+        person["outbound"] += 1
         if d.connected:
-            amounts.update(connected=1, talk_seconds=d.duration_seconds,
-                           effective=int(effective), deep=int(d.duration_seconds >= rules.deep_call_seconds))
-        if effective and lead.effective < 2:
-            lead.effective += 1
-            world.touch("leads", d.lead_id)
-            if lead.effective == 2:
-                amounts["multi_effective_leads"] = 1
-        started = aware(d.started_at)
-        processed: dict[str, int] = {}
-        if held and not lead.processed and (lead.since is None or started >= lead.since):
+            seconds = d.duration_seconds
+            effective = seconds >= rules.effective_call_seconds
+            deep = seconds >= rules.deep_call_seconds
+            for counter in (team_counts, person):
+                counter["connected"] += 1
+                if seconds:
+                    counter["talk_seconds"] += seconds
+                if effective:
+                    counter["effective"] += 1
+                if deep:
+                    counter["deep"] += 1
+            team_counts[_DURATION_BUCKETS[bisect.bisect_left(CALL_DURATION_BUCKETS, seconds)]] += 1
+            if seconds:
+                team_counts["duration_sum"] += seconds
+            if effective and lead.effective < 2:
+                lead.effective += 1
+                world.touch("leads", lead_id)
+                if lead.effective == 2:
+                    team_counts["multi_effective_leads"] += 1
+                    person["multi_effective_leads"] += 1
+        if held and not lead.processed and (lead.since is None or fact.at >= lead.since):
             lead.processed = True
-            world.touch("leads", d.lead_id)
-            processed["processed"] = 1
+            world.touch("leads", lead_id)
+            person["processed"] += 1
             pass_ = "processed_first" if lead.holders <= 1 else "processed_repeat"
             self._pool(world, fact, day, lead.business_line, lead.team, pass_)
             if lead.since is not None:
-                delay = (started - lead.since).total_seconds()
-                amounts[bucket_field("first_call", delay, FIRST_CALL_BUCKETS)] = 1
-                amounts["first_call_sum"] = round(delay)
-        team_amounts = dict(amounts)
-        if d.connected:
-            team_amounts[bucket_field("duration", d.duration_seconds, CALL_DURATION_BUCKETS)] = 1
-            team_amounts["duration_sum"] = d.duration_seconds
-        self.count(fact.tenant, "calls", day, (team,), team_amounts)
-        self._agent_count(world, fact.tenant, d.agent_id, day,
-                          {k: v for k, v in {**amounts, **processed}.items() if k in AGENT_FIELDS})
+                delay = (fact.at - lead.since).total_seconds()
+                team_counts[bucket_field("first_call", delay, FIRST_CALL_BUCKETS)] += 1
+                if round(delay):
+                    team_counts["first_call_sum"] += round(delay)
 
     # ---- roster ----------------------------------------------------------------------------------------------
 
@@ -870,9 +1031,12 @@ def by_period(per_day: Mapping[tuple[str, str, str, tuple[str, ...]], Mapping[st
 AGENT_FIELDS: frozenset[str] = frozenset({*CALL_FIELDS, "processed", "received", *LEAD_STEPS[1:], "won", "won_fen"})
 
 
-def holding_agents(world: World) -> set[str]:
-    """The agents holding the leads read (a stage change or an outcome credits them)."""
-    return {lead.holder for lead in world.leads.values() if lead.holder is not None}
+def holding_agents(world: World, lead_ids: Iterable[str]) -> set[str]:
+    """The agents holding these leads (a stage change or an outcome credits them), among the leads held."""
+    leads = world.leads
+    holders = {lead.holder for lead in (leads.get(lead_id) for lead_id in lead_ids) if lead is not None}
+    holders.discard(None)  # type: ignore[arg-type]
+    return holders
 
 
 # ---- reading counters back: funnels and rates ---------------------------------------------------------------

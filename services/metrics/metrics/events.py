@@ -1,26 +1,31 @@
-"""Kafka subscribers and publishers of metrics.
+"""Kafka consumption and publishing of metrics.
 
-Consumes (one consumer group, `metrics`, in batches of every topic together): the roster
-(agents.changed.v1, agents.graded.v1), the leads (leads.qualified/merged/rejected/outcome/stage-changed/
-complaint/signal.v1), calls (calls.logged.v1), every change of a lead's holder and the allocator's alerts
-(allocation.*.v1), the ledger's coin events (ledger.transfer-posted/rejected, coins-allocated/reclaimed/
-redeemed, bonus-awarded, transfer-recorded, reallocation-decided.v1), every marketplace event
-(marketplace.*.v1) and the platform's dead letters (platform.dead-lettered.v1). A batch is counted in one
-MongoDB transaction with the ids of its events.
+Consumes, as the sole consumer of its group (one replica at a time reads every partition, see
+telesales_runtime.sole_consumer; the others stand by and serve the HTTP API): the roster (agents.changed.v1,
+agents.graded.v1), the leads (leads.qualified/merged/rejected/outcome/stage-changed/complaint/signal.v1),
+calls (calls.logged.v1), every change of a lead's holder and the allocator's alerts (allocation.*.v1), the
+ledger's coin events (ledger.transfer-posted/rejected, coins-allocated/reclaimed/redeemed, bonus-awarded,
+transfer-recorded, reallocation-decided.v1), every marketplace event (marketplace.*.v1) and the platform's
+dead letters (platform.dead-lettered.v1). Events are counted in memory and checkpointed with the offsets
+consumed, in one MongoDB transaction each (service.MetricsService).
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
 
 from __future__ import annotations
 
-from faststream import Context
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from faststream.kafka import KafkaRouter
-from faststream.kafka.annotations import KafkaMessage
 
 from telesales_contracts import topics as t
-from telesales_runtime.consumer import consume_together
-from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
+from telesales_runtime.consumer import ALL_TOPICS_LABEL, parse_together
+from telesales_runtime.deadletter import DeadLetterPublisher
+from telesales_runtime.kafka import consumed_description, declare_publishers
+from telesales_runtime.observability import HANDLER_DURATION
+from telesales_runtime.sole_consumer import Position, Rewind
 
-from .domain import READ_FIELDS
+from .domain import EVENT_TIME, READ_FIELDS, FactFailed
 from .service import MetricsService
 from .settings import MetricsSettings
 
@@ -40,25 +45,63 @@ CONSUMED_TOPICS: tuple[t.Topic, ...] = (
     t.DEAD_LETTERS,
 )
 PRODUCED_TOPICS: tuple[t.Topic, ...] = (t.DEAD_LETTERS,)
-# What the consumer parses of each topic: the fields the counting rules read (domain.READ_FIELDS).
-READINGS: tuple[t.TopicReading, ...] = tuple(topic.reading(frozenset(READ_FIELDS[topic.name]))
-                                              for topic in CONSUMED_TOPICS)
+# What the consumer parses of each topic: the fields the counting rules read (domain.READ_FIELDS), and of the
+# envelope its id, type and tenant, and its time where the data has no time of its own (domain.EVENT_TIME).
+READINGS: tuple[t.TopicReading, ...] = tuple(
+    topic.reading(frozenset(READ_FIELDS[topic.name]),
+                  frozenset(t.READ_ENVELOPE_FIELDS) - ({"time"} if topic.name in EVENT_TIME else set()))
+    for topic in CONSUMED_TOPICS)
 
 
-def build_router(settings: MetricsSettings) -> KafkaRouter:
+def build_router(settings: MetricsSettings, *, specification: bool = False) -> KafkaRouter:
+    """The publishers (declared once, for the AsyncAPI document; the dead letters are sent on them). With
+    `specification`, also the consumption, as a batch subscriber of every consumed topic: only for the
+    document, never started (the sole consumer reads the topics; see MetricsStream)."""
     router = KafkaRouter()
     declare_publishers(router, PRODUCED_TOPICS)
-    # One consumer (one group) for every consumed topic, and one transaction per batch for all of them.
-    # Offsets are committed only after a batch is stored (NACK_ON_ERROR, see subscriber_options); poison
-    # records go to the dead-letter topic. Each record is
-    # validated by what the rules read of its contract (READINGS).
-    options = subscriber_options(settings, settings.consumer_group)
+    if specification:
+        async def consume(body: list[bytes]) -> None:
+            raise RuntimeError("metrics consumes through its sole consumer; this subscriber only documents it")
 
-    async def on_batch(body: list[bytes], message: KafkaMessage, metrics: MetricsService = Context("metrics")) -> None:
-        await consume_together(message.raw_message, READINGS, metrics.dead_letters, metrics.handle)
-
-    router.subscriber(*(topic.name for topic in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
-                      title="metrics:consume",
-                      description="; ".join(consumed_description(topic) for topic in CONSUMED_TOPICS),
-                      **options)(on_batch)
+        router.subscriber(*(topic.name for topic in CONSUMED_TOPICS), batch=True, group_id=settings.consumer_group,
+                          title="metrics:consume",
+                          description="; ".join(consumed_description(topic) for topic in CONSUMED_TOPICS))(consume)
     return router
+
+
+class MetricsStream:
+    """The metrics service as the sole consumer's processor: each record parsed by what the counting rules
+    read of its contract (an invalid one dead-lettered), counted in memory, checkpointed with the offsets."""
+
+    def __init__(self, metrics: MetricsService, dead_letters: DeadLetterPublisher, group: str) -> None:
+        self.metrics = metrics
+        self.dead_letters = dead_letters
+        self.group = group
+        # Records a counting rule failed on: dead-lettered, and skipped when read again after the rewind.
+        self.poisoned: set[tuple[str, int, int]] = set()
+
+    async def restore(self) -> Mapping[Position, int] | None:
+        positions = await self.metrics.restore(self.group)
+        if positions is not None:  # what the checkpoint passed is never read again
+            self.poisoned = {(t_, p, o) for t_, p, o in self.poisoned if o >= positions.get((t_, p), 0)}
+        return positions
+
+    async def process(self, records: Sequence[Any]) -> None:
+        with HANDLER_DURATION.labels(self.dead_letters.service, ALL_TOPICS_LABEL).time():
+            if self.poisoned:
+                records = [r for r in records if (r.topic, r.partition, r.offset) not in self.poisoned]
+            deliveries = await parse_together(records, READINGS, self.dead_letters, drop_repeats=False)
+            try:
+                await self.metrics.count(deliveries)
+            except FactFailed as failure:
+                poison = next(d for d in deliveries if d.event.id == failure.fact.event_id
+                              and d.event.tenantid == failure.fact.tenant)
+                await self.metrics.dead_letter(poison, failure)
+                self.poisoned.add((poison.record.topic, poison.record.partition, poison.record.offset))
+                raise Rewind(f"a counting rule failed on {failure.fact.topic} {failure.fact.event_id}") from failure
+
+    async def checkpoint(self, positions: Mapping[Position, int], *, idle: bool = False, final: bool = False) -> None:
+        await self.metrics.checkpoint(positions, idle=idle, final=final)
+
+    def durable_positions(self) -> Mapping[Position, int]:
+        return self.metrics.durable_positions()

@@ -6,9 +6,10 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.sole_consumer import SoleConsumer
 
 from .api import ACCESS, agents_router, funnels_router
-from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
+from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, MetricsStream, build_router
 from .exposition import Exposition
 from .service import MetricsService
 from .settings import MetricsSettings
@@ -28,7 +29,10 @@ def create_app(settings: MetricsSettings) -> FastAPI:
     store = MetricsStore(base.mongo, settings.mongo_db, inbox_retention_days=settings.inbox_retention_days)
     metrics = MetricsService(settings, store, base.dead_letters)
     exposition = Exposition(settings, store)
-    base.broker.context.set_global("metrics", metrics)
+    consumer = SoleConsumer(settings, MetricsStream(metrics, base.dead_letters, settings.consumer_group),
+                            [topic.name for topic in CONSUMED_TOPICS], group=settings.consumer_group,
+                            leases=store.leases, lease_seconds=settings.lease_seconds,
+                            max_records=settings.batch_max_records)
 
     app = create_service_app(
         settings=settings,
@@ -39,8 +43,8 @@ def create_app(settings: MetricsSettings) -> FastAPI:
         routers=[funnels_router, agents_router],
         readiness=base.readiness(),
         on_startup=[store.ensure_indexes],
-        after_broker_start=[exposition.start],
-        on_shutdown=[exposition.stop],
+        after_broker_start=[exposition.start, consumer.start],
+        on_shutdown=[consumer.stop, exposition.stop],
         after_broker_stop=[base.mongo.close],
         metrics_registries=[exposition.render],
         access=ACCESS,
@@ -48,6 +52,7 @@ def create_app(settings: MetricsSettings) -> FastAPI:
     app.state.store = store
     app.state.metrics = metrics
     app.state.exposition = exposition
+    app.state.consumer = consumer
     return app
 
 
@@ -59,4 +64,5 @@ def create_app_from_env() -> FastAPI:
 def asyncapi_app() -> FastStream:
     """For `faststream docs gen --factory metrics.main:asyncapi_app`: the same broker, not started."""
     settings = MetricsSettings()
-    return specification_app(settings, build_router(settings), title="metrics", description=DESCRIPTION)
+    return specification_app(settings, build_router(settings, specification=True), title="metrics",
+                             description=DESCRIPTION)

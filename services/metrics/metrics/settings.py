@@ -18,11 +18,21 @@ class MetricsSettings(ZonedServiceSettings):
     consumer_group: str = "metrics"
     timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Time zone of the floor: events count "
                                    "in the day and ISO week of their own time there.")
-    batch_max_records: int = Field(default=30_000, ge=1, le=50_000, description="Records per consumed batch; a "
-                                   "batch of every topic is applied in one MongoDB transaction, so the larger it "
-                                   "is, the fewer times a counter or an agent's day is written (MongoDB's CPU per "
-                                   "event fell by a third from 10,000 to 30,000). A batch of 30,000 parsed events "
-                                   "takes about 65 MiB.")
+    batch_max_records: int = Field(default=10_000, ge=1, le=50_000, description="Records per fetch: a batch is "
+                                   "sorted by the events' own times and counted in memory.")
+    checkpoint_seconds: float = Field(default=5.0, gt=0, le=60, description="How often what was counted is "
+                                      "written with the offsets consumed (one transaction), at most: what a replica "
+                                      "taking over, or this one after a crash, counts again. When the consumer is "
+                                      "caught up it writes at once. The longer, the fewer times a state changed by "
+                                      "many events is written.")
+    checkpoint_max_events: int = Field(default=500_000, ge=1, description="Events counted in memory and not "
+                                       "written yet at most: then a checkpoint is taken at once, after the write "
+                                       "before it (how far memory may run ahead of MongoDB).")
+    state_cache_max: int = Field(default=1_000_000, ge=1000, description="States (leads, agents, users, "
+                                 "user-tip pairs) held in memory; beyond it the longest held are forgotten and "
+                                 "read again from MongoDB when needed (about 300 bytes each).")
+    lease_seconds: float = Field(default=20.0, ge=3, le=600, description="Lease of the replica that consumes: "
+                                 "when it stops renewing it, another replica takes over after this long.")
     effective_call_seconds: int = Field(default=60, ge=1, description="A connected call at least this long is "
                                         "an effective call (有效沟通).")
     deep_call_seconds: int = Field(default=180, ge=1, description="A connected call at least this long is a "

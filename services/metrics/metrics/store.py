@@ -2,26 +2,38 @@
 
 - `counters`: one document per tenant, family, period and labels (`$inc` only; see domain.FAMILY_DIMS): the
   all-time counts (period `all`) in `c`; the counts per day in a document per ISO week (period e.g.
-  `2026-W48`), under `d.<ISO date>`, so that a batch spanning days writes a family's labels once.
-- `leads`, `agents`, `users`, `user_tips`: the states a batch reads and writes (domain.LeadState, ...).
+  `2026-W48`), under `d.<ISO date>`, so that a checkpoint spanning days writes a family's labels once.
+- `leads`, `agents`, `users`, `user_tips`: the states the counting rules read and write (domain.LeadState, ...).
 - `tips`: facts of each tip (title, stage, author, status) for the tip funnel's rows.
-- `inbox`: the events counted, one document per batch holding the digests of its (tenant, event id)
-  pairs under a unique multikey index, written in the batch's transaction; kept `inbox_retention_days`.
+- `seen`: the event ids counted, one document per checkpoint holding the packed 64-bit digests of its
+  (tenant, event id) pairs (dedup.py), kept `inbox_retention_days`; `inbox` is the same in the 96-bit form
+  of earlier versions, read (never written) until it expires.
+- `checkpoints`: per consumer group, the next offset of every partition counted and a sequence number that
+  fences a replica which lost the lease (MetricsStore.write).
+- `leases`: the lease of the one replica that consumes (telesales_runtime.sole_consumer).
 - `labels`: label values admitted on /metrics per tenant and label (bounded, see exposition.py).
+
+A checkpoint (counters, states, tips, digests and offsets) is written in one transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne, UpdateOne
+import numpy as np
+from bson import Binary
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from telesales_runtime.mongo import ensure_collections, in_transaction
+from telesales_runtime.sole_consumer import Fenced
 
+from .dedup import DIGEST_DTYPE, legacy_digest, unpack
 from .domain import (
     ALL,
     AgentState,
@@ -40,6 +52,7 @@ from .domain import (
 Doc = dict[str, Any]
 Session = AsyncClientSession
 T = TypeVar("T")
+Position = tuple[str, int]
 
 STATES: dict[str, type[Any]] = {"leads": LeadState, "agents": AgentState, "users": UserState,
                                 "user_tips": UserTipState}
@@ -60,12 +73,24 @@ def counter_id(key: CounterKey) -> str:
     return scoped(key.tenant, key.family, stored_period(key), *labels)
 
 
-def counter_update(key: CounterKey, counts: Mapping[str, int]) -> UpdateOne:
-    prefix = "c" if key.period == ALL else f"d.{key.period}"
-    return UpdateOne({"_id": counter_id(key)},
-                     {"$inc": {f"{prefix}.{name}": value for name, value in counts.items()},
-                      "$setOnInsert": {"tenant_id": key.tenant, "family": key.family, "period": stored_period(key),
-                                       "dims": key.dims}}, upsert=True)
+# What the update of a counter document needs besides its counts, per key: its _id, the fields set when it is
+# made, and the prefix of its counts (the same keys come back checkpoint after checkpoint).
+_COUNTER_DOCS: dict[CounterKey, tuple[dict[str, str], dict[str, Any], str]] = {}
+_COUNTER_DOCS_MAX = 200_000
+
+
+def counter_update(key: CounterKey, counts: Mapping[str, int]) -> Statement:
+    known = _COUNTER_DOCS.get(key)
+    if known is None:
+        if len(_COUNTER_DOCS) >= _COUNTER_DOCS_MAX:
+            _COUNTER_DOCS.clear()
+        known = _COUNTER_DOCS[key] = (
+            {"_id": counter_id(key)},
+            {"tenant_id": key.tenant, "family": key.family, "period": stored_period(key), "dims": key.dims},
+            "c." if key.period == ALL else f"d.{key.period}.")
+    selector, on_insert, prefix = known
+    return {"q": selector, "u": {"$inc": {prefix + name: value for name, value in counts.items()},
+                                 "$setOnInsert": on_insert}, "upsert": True}
 
 
 def days_of(docs: Iterable[Doc], first: str, last: str) -> list[Doc]:
@@ -79,20 +104,77 @@ def days_of(docs: Iterable[Doc], first: str, last: str) -> list[Doc]:
     return out
 
 
-def event_digest(tenant: str, event_id: str) -> bytes:
-    """96 bits naming an event of a tenant in the inbox."""
-    return hashlib.blake2b(f"{tenant}|{event_id}".encode(), digest_size=12).digest()
+@dataclass(frozen=True)
+class Fence:
+    """The checkpoint a replica read (sequence `seq` of `group`): its next write must follow that one."""
+
+    group: str
+    seq: int
+
+
+# One statement of an `update` command: {"q": filter, "u": update or replacement, "upsert": True}. A checkpoint
+# writes tens of thousands of them; the driver's UpdateOne/ReplaceOne objects cost more to make and validate
+# than the statements themselves.
+Statement = dict[str, Any]
+# Statements per command: few round trips (each waits for the event loop, busy counting), well under the 16 MiB
+# of a command: a state is under 1 KiB, a counter document's statement under 3 KiB (its family's fields).
+STATES_PER_COMMAND = 10_000
+COUNTERS_PER_COMMAND = 4_000
+
+
+@dataclass
+class Checkpoint:
+    """What one transaction writes: built from the states in memory when the checkpoint is taken (the
+    counting goes on meanwhile), written later."""
+
+    counters: list[Statement] = field(default_factory=list)
+    states: dict[str, list[Statement]] = field(default_factory=dict)
+    tips: list[Statement] = field(default_factory=list)
+    digests: bytes = b""  # packed 64-bit digests of the events counted (dedup.pack)
+    events: int = 0
+    positions: dict[Position, int] | None = None  # next offset per partition (consumed through Kafka)
+    fence: Fence | None = None  # None: not consumed through the sole consumer (tests, tools)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.counters or self.states or self.tips or self.events or self.positions is not None)
+
+
+def prepare_checkpoint(increments: Increments, changed: Mapping[str, Mapping[str, Iterable[Any]]],
+                       worlds: Mapping[str, World], tips: Mapping[str, Mapping[str, Doc]], now: datetime) -> Checkpoint:
+    """The writes of a checkpoint: the counter increments, the states changed (as they are now) and the facts
+    of tips. `changed`: per tenant, per kind, the keys changed."""
+    out = Checkpoint(counters=[counter_update(key, counts) for key, counts in increments.items() if counts])
+    for tenant, kinds in changed.items():
+        world = worlds[tenant]
+        for name, keys in kinds.items():
+            states = getattr(world, name)
+            ops = out.states.setdefault(name, [])
+            for key in keys:
+                parts = key if isinstance(key, tuple) else (key,)
+                doc = state_doc(states[key])
+                doc["tenant_id"], doc["key"] = tenant, list(parts)
+                ops.append({"q": {"_id": scoped(tenant, *parts)}, "u": doc, "upsert": True})
+    out.tips = [{"q": {"_id": scoped(tenant, tip_id)},
+                 "u": {"$set": {**facts, "updated_at": now}, "$setOnInsert": {"tenant_id": tenant, "tip_id": tip_id}},
+                 "upsert": True}
+                for tenant, by_tip in tips.items() for tip_id, facts in by_tip.items()]
+    return out
 
 
 class MetricsStore:
-    COLLECTIONS = ("counters", "leads", "agents", "users", "user_tips", "tips", "inbox", "labels")
+    COLLECTIONS = ("counters", "leads", "agents", "users", "user_tips", "tips", "seen", "checkpoints", "leases",
+                   "labels")
 
     def __init__(self, client: AsyncMongoClient[Doc], database: str, *, inbox_retention_days: int = 30) -> None:
         self.client = client
         self.db = client[database]
         self.counters = self.db["counters"]
         self.tips = self.db["tips"]
-        self.inbox = self.db["inbox"]
+        self.seen = self.db["seen"]
+        self.legacy_inbox = self.db["inbox"]
+        self.checkpoints = self.db["checkpoints"]
+        self.leases = self.db["leases"]
         self.labels = self.db["labels"]
         self.states = {name: self.db[name] for name in STATES}
         self.inbox_retention_seconds = inbox_retention_days * 86400
@@ -102,10 +184,7 @@ class MetricsStore:
             IndexModel([("tenant_id", ASCENDING), ("family", ASCENDING), ("period", ASCENDING)], name="by_family"),
             IndexModel([("period", ASCENDING), ("family", ASCENDING)], name="by_period"),
         ])
-        await self.inbox.create_indexes([
-            IndexModel([("ids", ASCENDING)], name="event_digests", unique=True),
-            IndexModel([("at", ASCENDING)], name="expiry", expireAfterSeconds=self.inbox_retention_seconds),
-        ])
+        await self.seen.create_index([("at", ASCENDING)], name="expiry", expireAfterSeconds=self.inbox_retention_seconds)
         await self.states["agents"].create_index([("tenant_id", ASCENDING), ("team", ASCENDING)], name="by_team")
         # Collections a transaction writes must exist before it starts.
         await ensure_collections(self.db, self.COLLECTIONS)
@@ -113,20 +192,10 @@ class MetricsStore:
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         return await in_transaction(self.client, work)
 
-    # ---- a batch --------------------------------------------------------------------------------------
-
-    async def counted(self, digests: list[bytes], session: Session | None = None) -> set[bytes]:
-        """The digests among `digests` of events counted before."""
-        if not digests:
-            return set()
-        wanted = set(digests)
-        found: set[bytes] = set()
-        async for doc in self.inbox.find({"ids": {"$in": digests}}, {"ids": 1}, session=session):
-            found.update(bytes(d) for d in doc["ids"] if bytes(d) in wanted)
-        return found
+    # ---- counting ---------------------------------------------------------------------------------------
 
     async def load(self, tenant: str, needs: Needs, session: Session | None = None, world: World | None = None) -> World:
-        """The states a batch of `tenant` reads (into `world` when given: the agents read after the leads)."""
+        """The states `needs` names that `world` does not hold yet, read into it (a new one when not given)."""
         world = world or World()
         wanted: dict[str, Iterable[Any]] = {"leads": needs.leads, "agents": needs.agents, "users": needs.users,
                                             "user_tips": needs.user_tips}
@@ -142,32 +211,67 @@ class MetricsStore:
                 target[key] = state_from(STATES[name], found.get(doc_id))
         return world
 
-    async def write(self, increments: Increments, worlds: Mapping[str, World], digests: list[bytes],
-                    session: Session) -> None:
-        """The counters, the states changed, the tips' facts and the inbox entry of a batch."""
+    async def write(self, checkpoint: Checkpoint) -> None:
+        """One checkpoint in one transaction: counters, states, tips, the digests of the events counted and,
+        when consumed through Kafka, the offsets, after the fence (Fenced: another replica wrote since)."""
         now = datetime.now(UTC)
-        if increments:
-            await self.counters.bulk_write([counter_update(key, counts) for key, counts in increments.items() if counts],
-                                           ordered=False, session=session)
-        for name in STATES:
-            ops = []
-            for tenant, world in worlds.items():
-                states = getattr(world, name)
-                for key in world.changed.get(name, ()):
-                    parts = key if isinstance(key, tuple) else (key,)
-                    ops.append(ReplaceOne({"_id": scoped(tenant, *parts)},
-                                          {"tenant_id": tenant, "key": list(parts), **state_doc(states[key])},
-                                          upsert=True))
-            if ops:
-                await self.states[name].bulk_write(ops, ordered=False, session=session)
-        tips = [UpdateOne({"_id": scoped(tenant, tip_id)}, {"$set": {**facts, "updated_at": now},
-                                                           "$setOnInsert": {"tenant_id": tenant, "tip_id": tip_id}},
-                          upsert=True)
-                for tenant, world in worlds.items() for tip_id, facts in world.tips.items()]
-        if tips:
-            await self.tips.bulk_write(tips, ordered=False, session=session)
-        if digests:
-            await self.inbox.insert_one({"ids": digests, "at": now}, session=session)
+
+        async def work(session: Session) -> None:
+            if checkpoint.fence is not None:
+                await self._advance(checkpoint.fence, checkpoint.positions or {}, now, session)
+            await self._update(self.counters, checkpoint.counters, COUNTERS_PER_COMMAND, session)
+            for name, statements in checkpoint.states.items():
+                await self._update(self.states[name], statements, STATES_PER_COMMAND, session)
+            await self._update(self.tips, checkpoint.tips, STATES_PER_COMMAND, session)
+            if checkpoint.digests:
+                await self.seen.insert_one({"at": now, "digests": Binary(checkpoint.digests)}, session=session)
+
+        await self.transaction(work)
+
+    async def _update(self, collection: AsyncCollection[Doc], statements: list[Statement], per_command: int,
+                      session: Session) -> None:
+        """`update` commands of the statements, in the transaction; a statement refused raises BulkWriteError."""
+        for start in range(0, len(statements), per_command):
+            result = await self.db.command({"update": collection.name, "ordered": False,
+                                            "updates": statements[start:start + per_command]}, session=session)
+            if result.get("writeErrors") or result.get("writeConcernError"):
+                raise BulkWriteError({"writeErrors": result.get("writeErrors", []),
+                                      "writeConcernErrors": [result["writeConcernError"]]
+                                      if "writeConcernError" in result else [], "nInserted": 0,
+                                      "nUpserted": result.get("nModified", 0), "nMatched": result.get("n", 0),
+                                      "nModified": result.get("nModified", 0), "nRemoved": 0, "upserted": []})
+
+    async def _advance(self, fence: Fence, positions: Mapping[Position, int], now: datetime, session: Session) -> None:
+        """Move the group's checkpoint from `fence.seq` to the next, with the offsets; Fenced when another
+        replica moved it first. (Written first: two replicas' transactions conflict here at once.)"""
+        body = {"seq": fence.seq + 1, "at": now, "offsets": [[t, p, o] for (t, p), o in sorted(positions.items())]}
+        if fence.seq == 0:
+            try:
+                await self.checkpoints.insert_one({"_id": fence.group, **body}, session=session)
+            except DuplicateKeyError as error:
+                raise Fenced(f"checkpoint of {fence.group} written by another replica") from error
+            return
+        result = await self.checkpoints.update_one({"_id": fence.group, "seq": fence.seq}, {"$set": body},
+                                                   session=session)
+        if result.matched_count != 1:
+            raise Fenced(f"checkpoint of {fence.group} moved past {fence.seq} by another replica")
+
+    async def checkpoint(self, group: str) -> tuple[Fence, dict[Position, int] | None]:
+        """The fence of the group's last checkpoint and the next offset of each partition it stored (None:
+        never checkpointed)."""
+        doc = await self.checkpoints.find_one({"_id": group})
+        if doc is None:
+            return Fence(group, 0), None
+        return Fence(group, doc["seq"]), {(t, p): o for t, p, o in doc.get("offsets") or ()}
+
+    async def digests(self) -> AsyncIterator[tuple[datetime, np.ndarray]]:
+        """The digests of the events counted within the retention, per checkpoint document, with its time
+        (and those an earlier version kept in `inbox`)."""
+        since = datetime.now(UTC) - timedelta(seconds=self.inbox_retention_seconds)
+        async for doc in self.seen.find({"at": {"$gte": since}}):
+            yield doc["at"], unpack(doc["digests"])
+        async for doc in self.legacy_inbox.find({"at": {"$gte": since}}, {"ids": 1, "at": 1}):
+            yield doc["at"], np.fromiter((legacy_digest(d) for d in doc.get("ids") or ()), dtype=DIGEST_DTYPE)
 
     # ---- reads -----------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Fixtures of the metrics tests: handler and API tests run the real handlers against the real MongoDB
-with FastStream's in-memory TestKafkaBroker; the real broker is used by the restart test here and by
-tests/test_metrics_e2e.py at the top level."""
+"""Fixtures of the metrics tests: handler and API tests hand records to the consumer's processor
+(MetricsStream) and call the API against the real MongoDB, with FastStream's in-memory TestKafkaBroker
+for what the service publishes (dead letters); the real broker is used by test_sole_consumer.py here and
+by tests/test_metrics_e2e.py at the top level."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ def metrics_settings(infra: Any) -> MetricsSettings:
 async def harness(metrics_settings: MetricsSettings) -> AsyncIterator[Harness]:
     app = create_app(metrics_settings)
     await app.state.store.ensure_indexes()
+    stream = app.state.consumer.processor
+    await stream.restore()  # as the consumer does when it starts: from the group's last checkpoint
     async with in_memory_harness(app, Harness, base_url="http://metrics", produced=PRODUCED_TOPICS, relays=[],
-                                 metrics=app.state.metrics, store=app.state.store,
+                                 metrics=app.state.metrics, stream=stream, store=app.state.store,
                                  exposition=app.state.exposition, application=app) as h:
         yield h
     await app.state.store.client.close()

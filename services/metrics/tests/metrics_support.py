@@ -1,23 +1,26 @@
 """Helpers of the metrics tests (importable: the tests folder is on pytest's pythonpath): events of every
-kind the floor publishes, valid per their contracts, and a harness that sends them to the service."""
+kind the floor publishes, valid per their contracts, and a harness that hands them to the service as its
+consumer does (MetricsStream), without a broker."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.events import READINGS
+from metrics.events import READINGS, MetricsStream
 from metrics.exposition import Exposition
 from metrics.service import MetricsService
 from metrics.store import MetricsStore
-from telesales_contracts import BY_NAME
+from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.testing.harness import ServiceHarness, cloudevent
+from telesales_runtime.testing.kafka import ConsumedRecord
 
 DAY = "2026-11-24"
 T0 = datetime.fromisoformat(f"{DAY}T09:00:00+08:00")
@@ -145,10 +148,29 @@ def posted(buyer: str, when: str, balance: int, price: int = 30) -> Event:
 @dataclass(kw_only=True)
 class Harness(ServiceHarness):
     metrics: MetricsService
+    stream: MetricsStream
     store: MetricsStore
     exposition: Exposition
     application: FastAPI
+    offsets: Counter[str] = field(default_factory=Counter)
     event_time: ClassVar[str] = f"{DAY}T10:00:00+08:00"
+
+    async def send(self, topic: str, data: dict[str, Any], *, event_id: str | None = None, time: str | None = None,
+                   key: bytes | None = None, tenant: str | None = None, event_type: str | None = None) -> str:
+        """An event as another system publishes it, consumed at once; its id."""
+        event_id = event_id or str(uuid.uuid4())
+        await self.deliver(topic, cloudevent(topic, tenant or self.tenant, data, event_id=event_id,
+                                             time=time or self.event_time, event_type=event_type), key=key)
+        return event_id
+
+    async def deliver(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+        """A record as the sole consumer hands it over (partition 0, the topic's next offset), processed and
+        checkpointed at once: the consumer's path without a broker."""
+        offset = self.offsets[topic]
+        self.offsets[topic] += 1
+        record = ConsumedRecord(topic, value, 0, offset, key, (("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()),))
+        await self.stream.process([record])
+        await self.stream.checkpoint({(t, 0): n for t, n in self.offsets.items()}, final=True)
 
     async def emit(self, *events: Event, time: str | None = None) -> list[str]:
         """Publish events (each on its topic, with a new id); their ids."""

@@ -14,7 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from metrics.main import create_app
 from metrics.settings import MetricsSettings
 from metrics_support import DAY, Harness, agent, at, call, holder, qualified, stage
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 
 pytestmark = pytest.mark.integration
 
@@ -81,8 +80,7 @@ async def test_the_figures_survive_a_restart(harness: Harness, metrics_settings:
 
 
 async def test_poison_messages_go_to_the_dead_letter_topic(harness: Harness) -> None:
-    await harness.broker.publish(b"not json", topic="calls.logged.v1",
-                                 headers={"content-type": CLOUDEVENTS_CONTENT_TYPE})
+    await harness.deliver("calls.logged.v1", b"not json")
     await harness.send("calls.logged.v1", {"agent_id": "a1", "lead_id": "L1"})  # breaks the contract
     await harness.emit(call("L1", "a1", at(0), 70))
     letters = [e for e in harness.events["platform.dead-lettered.v1"]
