@@ -115,6 +115,8 @@ def service_env(infra: FaultInfra, spec: Spec, run: str, ports: dict[str, int]) 
         env[f"{p}METRICS_URL"] = f"http://127.0.0.1:{ports['metrics']}"
     if spec.name == "metrics":
         env[f"{p}REFRESH_SECONDS"] = "2"
+        env[f"{p}LEASE_SECONDS"] = "5"  # a restarted process waits this long for the killed one's lease
+        env[f"{p}CHECKPOINT_SECONDS"] = "0.5"
     return env
 
 

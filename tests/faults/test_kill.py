@@ -1,8 +1,9 @@
 """SIGKILL in the middle of a stream, then a restart: lead-intake and the ledger are killed while they
-consume (batches in flight, offsets not committed, outbox rows not relayed), the rest of the stream is
-published while they are down, the allocator is killed while it takes the qualified leads into its pools.
-After the restart every lead and every coin transfer is applied exactly once: the counts and balances equal
-those of the same streams run without interruption (computed from the inputs). And agents claiming leads over
+consume (batches in flight, offsets not committed, outbox rows not relayed), metrics while it counts what they
+publish (its checkpoint not written, its lease not handed over), the rest of the stream is published while they
+are down, the allocator is killed while it takes the qualified leads into its pools. After the restart every
+lead and every coin transfer is applied exactly once: the counts and balances equal those of the same streams
+run without interruption (computed from the inputs), and metrics counted each lead and ledger answer once. And agents claiming leads over
 HTTP while the allocator is killed: every holder change is applied and announced exactly once."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -36,6 +38,16 @@ LEADS = 300
 PURCHASES = 300
 
 
+async def total(db: Any, tenant: str, family: str, name: str) -> int:
+    """A metrics counter of the tenant, all time, summed over its labels."""
+    docs = db["counters"].find({"tenant_id": tenant, "family": family, "period": "all"}, {"c": 1})
+    return sum([(doc.get("c") or {}).get(name, 0) async for doc in docs])
+
+
+async def counted(db: Any, tenant: str, family: str, name: str, least: int) -> bool:
+    return await total(db, tenant, family, name) >= least
+
+
 async def publish(producer: AIOKafkaProducer, topic: str, events: list[tuple[str, bytes, bytes]]) -> None:
     for n, (_, key, value) in enumerate(events):
         await producer.send(topic, value, key=key, headers=CE_HEADERS)
@@ -54,6 +66,7 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     purchases = purchase_stream(tenant, rng, PURCHASES)
     intake, allocator, ledger = platform["lead-intake"], platform["allocator"], platform["ledger"]
     intake_db, allocator_db, ledger_db = platform.db("lead-intake"), platform.db("allocator"), platform.db("ledger")
+    metrics, metrics_db = platform["metrics"], platform.db("metrics")
 
     # the buyers' coins, over the ledger's HTTP API
     async with ledger.client(tenant) as http:
@@ -72,12 +85,16 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     await publish(producer, "ledger.transfer-requested.v1", purchases.events[:half_purchases])
     await wait_until(lambda: processed(intake_db, 20), 60, "lead-intake consuming", intake)
     await wait_until(lambda: processed(ledger_db, 20), 60, "the ledger consuming", ledger)
+    await wait_until(lambda: counted(metrics_db, tenant, "pool", "created", 1), 60, "metrics counting", metrics)
     intake.kill()
     ledger.kill()
+    metrics.kill()  # counting the first half's leads and answers as they come
     killed_at = time.monotonic()
     orphans = await platform.abort_orphaned_transactions("lead-intake")
     orphans += await platform.abort_orphaned_transactions("ledger")
-    at_kill = {"lead-intake": await intake_db["inbox"].count_documents({"tenant_id": tenant}),
+    orphans += await platform.abort_orphaned_transactions("metrics")
+    at_kill = {"metrics": await total(metrics_db, tenant, "pool", "created"),
+               "lead-intake": await intake_db["inbox"].count_documents({"tenant_id": tenant}),
                "ledger": await ledger_db["inbox"].count_documents({"tenant_id": tenant}),
                "intake outbox": await intake_db["outbox"].count_documents({}),
                "ledger outbox": await ledger_db["outbox"].count_documents({})}
@@ -94,9 +111,9 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     assert at_kill["allocator"] < len(leads.phones)
 
     restarted = time.monotonic()
-    for service in (intake, ledger, allocator):
+    for service in (intake, ledger, allocator, metrics):
         service.start()
-    ready = {s.name: await s.wait_ready(90) for s in (intake, ledger, allocator)}
+    ready = {s.name: await s.wait_ready(90) for s in (intake, ledger, allocator, metrics)}
 
     async def intake_done() -> bool:
         return (await intake_db["inbox"].count_documents({"tenant_id": tenant}) == len(leads.unique_ids)
@@ -177,6 +194,21 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     assert audit["ok"] and audit["sum_of_balances"] == 0, audit
 
     posted = sum(1 for s in decided.values() if s == "posted")
+
+    # metrics: every lead, merge and ledger answer counted once, whatever was in flight when it was killed (the
+    # restarted process waits for the killed one's lease, then resumes from its last checkpoint)
+    answer_ids = {name: {r["value"]["id"] for r in records if r["value"].get("tenantid") == tenant}
+                  for name, records in answers.items()}
+    expected = {("pool", "created"): len(leads.phones), ("funnel", "total"): len(leads.phones),
+                ("pool", "merged"): leads.merges,
+                ("market", "ledger_posted"): len(answer_ids["ledger.transfer-posted.v1"]),
+                ("market", "ledger_rejected"): len(answer_ids["ledger.transfer-rejected.v1"])}
+
+    async def metrics_done() -> bool:
+        return all([await counted(metrics_db, tenant, *what, n) for what, n in expected.items()])
+    caught_up["metrics"] = await wait_until(metrics_done, 120, "metrics counting every event", metrics)
+    await asyncio.sleep(2)  # an event counted twice would show by now
+    assert {what: await total(metrics_db, tenant, *what) for what in expected} == expected
     report(f"sigkill: lead-intake killed after {at_kill['lead-intake']}/{len(leads.unique_ids)} lead events, ledger "
            f"after {at_kill['ledger']}/{len(purchases.unique_ids)} purchase requests (outbox rows left "
            f"{at_kill['intake outbox']}/{at_kill['ledger outbox']}), allocator after {at_kill['allocator']}/"
@@ -186,7 +218,9 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
            + f" (total {time.monotonic() - killed_at:.1f}s after the kill, {time.monotonic() - restarted:.1f}s after "
            f"the restart). Result = uninterrupted run: {len(stored)} leads, {len(touches)} touches "
            f"({leads.merges} merged), {len(pooled)} pooled, {posted} transfers posted and "
-           f"{len(decided) - posted} rejected, {len(purchases.balances)} non-zero balances equal, sum 0; "
+           f"{len(decided) - posted} rejected, {len(purchases.balances)} non-zero balances equal, sum 0; metrics "
+           f"killed after counting {at_kill['metrics']} leads, then counted each lead, merge and ledger answer once "
+           f"({expected[('pool', 'created')]} leads, {expected[('market', 'ledger_posted')]} posted); "
            f"{redelivered} qualified events published twice (absorbed by ids); {raced} merges overtook their "
            f"qualified lead at the allocator, were dead-lettered (unknown_lead) and applied by a replay")
 
