@@ -166,19 +166,25 @@ class TopicReading:
         except Unsupported:
             return None
 
+    def parse_fast(self, raw: bytes | str) -> Any | None:
+        """The event as the fast decoder reads it; None when there is none or it refuses the payload (then
+        `parse` asks the contract)."""
+        decoder = self.fast_decoder
+        if decoder is None:
+            return None
+        try:
+            event = decoder.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        return event if event.type == self.event_type else None
+
     def parse(self, raw: bytes | str) -> Any:
         """The envelope and the fields read of a structured-mode CloudEvent of this topic (raises
         pydantic.ValidationError, or WrongEventType). Decoded by the fast decoder; what it refuses is decided
         by the pydantic model (the contract), whose value or error stands."""
-        decoder = self.fast_decoder
-        if decoder is not None:
-            try:
-                event = decoder.decode(raw)
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                pass
-            else:
-                if event.type == self.event_type:
-                    return event
+        event = self.parse_fast(raw)
+        if event is not None:
+            return event
         event = self.event_model.model_validate_json(raw)
         if event.type != self.event_type:  # type: ignore[attr-defined]
             raise WrongEventType(f"type must be {self.event_type!r} on topic {self.name}, got {event.type!r}")  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ from pymongo.errors import PyMongoError
 
 from .kafka import client_security
 from .lease import MongoLease
-from .observability import CONSUMER_LAG, SOLE_CONSUMER_LEADER
+from .observability import CONSUMER_LAG, SOLE_CONSUMER_LEADER, SOLE_CONSUMER_SECONDS
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,11 @@ class CheckpointedProcessor(Protocol):
     async def process(self, records: Sequence[Any]) -> None:
         """Apply consumed records (in memory; raise Rewind to start again from the last checkpoint)."""
 
-    async def checkpoint(self, positions: Mapping[Position, int], *, idle: bool = False, final: bool = False) -> None:
+    async def checkpoint(self, positions: Mapping[Position, int], *, behind: int = 0, final: bool = False) -> None:
         """Make what was processed, with `positions` (the next offset of each partition), durable: at once
-        or soon (a write in the background, waited for by the next call). `idle`: the last fetch found
-        nothing new (a good time to write). `final`: wait until it is written."""
+        or soon (a write in the background, waited for by the next call). `behind`: the records not read
+        yet, as of the last fetch of each partition (0: caught up, a good time to write). `final`: wait
+        until it is written."""
 
     def durable_positions(self) -> Mapping[Position, int]:
         """The positions of the last checkpoint known to be written."""
@@ -190,6 +191,8 @@ class SoleConsumer:
                                                           "resumed_from_checkpoint": not first_term})
             committed = dict(self.processor.durable_positions())
             lags: dict[TopicPartition, int] = {}  # per partition, as of its last fetch
+            spent = {phase: SOLE_CONSUMER_SECONDS.labels(self.service, self.group, phase)
+                     for phase in ("fetch", "process", "checkpoint")}
             last_commit = last_refresh = time.monotonic()
             while not self._stop.is_set():
                 if lost.is_set():
@@ -200,8 +203,11 @@ class SoleConsumer:
                 # walk them all (it cost more than parsing them). It runs between batches, on what lives on.
                 gc.disable()
                 try:
+                    started = time.perf_counter()
                     batch = await consumer.getmany(timeout_ms=self.settings.kafka_fetch_max_wait_ms,
                                                    max_records=self.max_records)
+                    fetched = time.perf_counter()
+                    spent["fetch"].inc(fetched - started)
                     records = [record for partition_records in batch.values() for record in partition_records]
                     if records:
                         await self.processor.process(records)
@@ -212,11 +218,14 @@ class SoleConsumer:
                                 if end is not None:
                                     lags[tp] = max(0, end - position)
                                     CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lags[tp])
-                    idle = not records or not any(lags.values())  # caught up: a good time to checkpoint
+                    behind = sum(lags.values()) if records else 0
                     del batch, records
                 finally:
                     gc.enable()
-                await self.processor.checkpoint(positions, idle=idle)
+                processed = time.perf_counter()
+                spent["process"].inc(processed - fetched)
+                await self.processor.checkpoint(positions, behind=behind)
+                spent["checkpoint"].inc(time.perf_counter() - processed)
                 now = time.monotonic()
                 if now - last_commit >= self.commit_every_seconds:
                     committed = await self._commit_group(consumer, committed)

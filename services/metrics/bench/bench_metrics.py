@@ -314,6 +314,16 @@ def expected_counters(w: Workload) -> dict[str, int]:
 
 
 # =============================================================================== measuring
+def consumer_phases(text: str) -> dict[str, float]:
+    """Seconds the consuming replica spent fetching, processing and checkpointing (its own /metrics)."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "telesales_sole_consumer_seconds_total" and sample.labels.get("service") == "metrics":
+                out[sample.labels["phase"]] = out.get(sample.labels["phase"], 0.0) + sample.value
+    return out
+
+
 def consumed_total(text: str) -> float:
     total = 0.0
     for family in text_string_to_metric_families(text):
@@ -380,7 +390,8 @@ async def measure_ingest(service: Service, http: httpx.AsyncClient, stack_env: d
     while done < n:
         service.check_alive()
         now = time.perf_counter()
-        done = consumed_total((await http.get(f"{service.base_url}/metrics", timeout=30)).text)
+        text = (await http.get(f"{service.base_url}/metrics", timeout=30)).text
+        done = consumed_total(text)
         if done and first is None:
             first = (now, done)
         if now - started > timeout:
@@ -399,7 +410,7 @@ async def measure_ingest(service: Service, http: httpx.AsyncClient, stack_env: d
                          "measure; raise --events")
     return {"events": n, "ready_s": ready_s, "elapsed_s": end - first[0], "from_start_s": end - started,
             "throughput_per_s": (n - first[1]) / (end - first[0]), "from_start_per_s": n / (end - started),
-            "cpu": cpu}
+            "cpu": cpu, "consumer_phases_s": consumer_phases(text)}
 
 
 async def measure_scrape(service: Service, http: httpx.AsyncClient, refresh_s: float) -> dict[str, Any]:
@@ -465,6 +476,10 @@ def render(report: dict[str, Any]) -> str:
     for label, pct in ingest["cpu"]["pct_of_one_core"].items():
         lines.append(f"   {label:<40} {pct:>6.0f} %   ({ingest['cpu']['cpu_s'][label]:.1f} CPU s)")
     lines.append(f"   {'machine busy':<40} {ingest['cpu']['machine_busy_pct']:>6.0f} % of all cores")
+    phases = ingest.get("consumer_phases_s") or {}
+    if phases:
+        lines.append("The consuming replica's time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(phases.items()))
+                     + " (fetch: waiting for records included; checkpoint: waiting for the write before it included)")
     lines.append("CPU during the ceiling (before) (% of one core):")
     for label, pct in ceiling["before"]["cpu"]["pct_of_one_core"].items():
         lines.append(f"   {label:<40} {pct:>6.0f} %")

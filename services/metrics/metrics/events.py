@@ -19,7 +19,7 @@ from typing import Any
 from faststream.kafka import KafkaRouter
 
 from telesales_contracts import topics as t
-from telesales_runtime.consumer import ALL_TOPICS_LABEL, parse_together
+from telesales_runtime.consumer import ALL_TOPICS_LABEL, Delivery, parse_together
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.kafka import consumed_description, declare_publishers
 from telesales_runtime.observability import HANDLER_DURATION
@@ -79,6 +79,7 @@ class MetricsStream:
         self.group = group
         # Records a counting rule failed on: dead-lettered, and skipped when read again after the rewind.
         self.poisoned: set[tuple[str, int, int]] = set()
+        self._parse_fast = {reading.name: reading.parse_fast for reading in READINGS}
 
     async def restore(self) -> Mapping[Position, int] | None:
         positions = await self.metrics.restore(self.group)
@@ -90,7 +91,18 @@ class MetricsStream:
         with HANDLER_DURATION.labels(self.dead_letters.service, ALL_TOPICS_LABEL).time():
             if self.poisoned:
                 records = [r for r in records if (r.topic, r.partition, r.offset) not in self.poisoned]
-            deliveries = await parse_together(records, READINGS, self.dead_letters, drop_repeats=False)
+            # The fast path of each reading first, in one loop; what it refuses goes through the contract
+            # (parse_together: the contract's value, or a dead letter with its error).
+            fast, deliveries, slow = self._parse_fast, [], []
+            for record in records:
+                parse = fast.get(record.topic)
+                event = parse(record.value) if parse is not None and record.value is not None else None
+                if event is None:
+                    slow.append(record)
+                else:
+                    deliveries.append(Delivery(event, record))
+            if slow:
+                deliveries += await parse_together(slow, READINGS, self.dead_letters, drop_repeats=False)
             try:
                 await self.metrics.count(deliveries)
             except FactFailed as failure:
@@ -100,8 +112,8 @@ class MetricsStream:
                 self.poisoned.add((poison.record.topic, poison.record.partition, poison.record.offset))
                 raise Rewind(f"a counting rule failed on {failure.fact.topic} {failure.fact.event_id}") from failure
 
-    async def checkpoint(self, positions: Mapping[Position, int], *, idle: bool = False, final: bool = False) -> None:
-        await self.metrics.checkpoint(positions, idle=idle, final=final)
+    async def checkpoint(self, positions: Mapping[Position, int], *, behind: int = 0, final: bool = False) -> None:
+        await self.metrics.checkpoint(positions, behind=behind, final=final)
 
     def durable_positions(self) -> Mapping[Position, int]:
         return self.metrics.durable_positions()

@@ -198,12 +198,12 @@ class MetricsService:
     def durable_positions(self) -> dict[Position, int]:
         return self._durable
 
-    async def checkpoint(self, positions: Mapping[Position, int] | None, *, idle: bool = False,
+    async def checkpoint(self, positions: Mapping[Position, int] | None, *, behind: int = 0,
                          final: bool = False) -> None:
         """Write what was counted (with `positions`, the next offset of each partition, when consumed through
-        Kafka) in the background, every `checkpoint_seconds` or as soon as the consumer is `idle` (caught
-        up: what it counted is visible at once): the larger a checkpoint, the fewer times a state or a counter
-        changed by many events is written. Counting goes on while the write runs; once
+        Kafka) in the background, every `checkpoint_seconds` while the consumer is far `behind`, else as soon
+        as the write before is done (what it counted is visible soon after): the larger a checkpoint, the
+        fewer times a state or a counter changed by many events is written. Counting goes on while the write runs; once
         `checkpoint_max_events` are pending, it waits for the write (and a failure of the write is raised:
         the caller starts again from the last checkpoint written). `final`: write now and wait."""
         moved = positions is not None and positions != self._positions
@@ -213,7 +213,11 @@ class MetricsService:
             return
         if not final:
             full = self.pending.events >= self.settings.checkpoint_max_events
-            if not (full or idle) and time.monotonic() - self._taken_at < self.settings.checkpoint_seconds:
+            # Close to the end of what there is to read, checkpoints follow each other as fast as they are
+            # written (each then small): what was counted is visible soon after, instead of waiting for a
+            # large checkpoint taken early.
+            near_the_end = behind <= self.settings.checkpoint_max_events // 2
+            if not (full or near_the_end) and time.monotonic() - self._taken_at < self.settings.checkpoint_seconds:
                 return  # the next checkpoint takes this and more
             if not full and self._writing is not None and not self._writing.done():
                 return  # the write before is still running: counting goes on meanwhile

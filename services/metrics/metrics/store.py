@@ -18,6 +18,7 @@ A checkpoint (counters, states, tips, digests and offsets) is written in one tra
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,7 +80,7 @@ _COUNTER_DOCS: dict[CounterKey, tuple[dict[str, str], dict[str, Any], str]] = {}
 _COUNTER_DOCS_MAX = 200_000
 
 
-def counter_update(key: CounterKey, counts: Mapping[str, int]) -> Statement:
+def _counter_doc(key: CounterKey) -> tuple[dict[str, str], dict[str, Any], str]:
     known = _COUNTER_DOCS.get(key)
     if known is None:
         if len(_COUNTER_DOCS) >= _COUNTER_DOCS_MAX:
@@ -88,9 +89,31 @@ def counter_update(key: CounterKey, counts: Mapping[str, int]) -> Statement:
             {"_id": counter_id(key)},
             {"tenant_id": key.tenant, "family": key.family, "period": stored_period(key), "dims": key.dims},
             "c." if key.period == ALL else f"d.{key.period}.")
-    selector, on_insert, prefix = known
+    return known
+
+
+def counter_update(key: CounterKey, counts: Mapping[str, int]) -> Statement:
+    selector, on_insert, prefix = _counter_doc(key)
     return {"q": selector, "u": {"$inc": {prefix + name: value for name, value in counts.items()},
                                  "$setOnInsert": on_insert}, "upsert": True}
+
+
+def counter_statements(increments: Increments) -> list[Statement]:
+    """One statement per counter document: the days of a week of the same labels go to one document (their
+    counts under `d.<day>`), so they make one update."""
+    merged: dict[str, Statement] = {}
+    for key, counts in increments.items():
+        if not counts:
+            continue
+        selector, on_insert, prefix = _counter_doc(key)
+        statement = merged.get(selector["_id"])
+        if statement is None:
+            merged[selector["_id"]] = counter_update(key, counts)
+            continue
+        inc = statement["u"]["$inc"]
+        for name, value in counts.items():
+            inc[prefix + name] = value
+    return list(merged.values())
 
 
 def days_of(docs: Iterable[Doc], first: str, last: str) -> list[Doc]:
@@ -144,7 +167,7 @@ def prepare_checkpoint(increments: Increments, changed: Mapping[str, Mapping[str
                        worlds: Mapping[str, World], tips: Mapping[str, Mapping[str, Doc]], now: datetime) -> Checkpoint:
     """The writes of a checkpoint: the counter increments, the states changed (as they are now) and the facts
     of tips. `changed`: per tenant, per kind, the keys changed."""
-    out = Checkpoint(counters=[counter_update(key, counts) for key, counts in increments.items() if counts])
+    out = Checkpoint(counters=counter_statements(increments))
     for tenant, kinds in changed.items():
         world = worlds[tenant]
         for name, keys in kinds.items():
@@ -195,20 +218,31 @@ class MetricsStore:
     # ---- counting ---------------------------------------------------------------------------------------
 
     async def load(self, tenant: str, needs: Needs, session: Session | None = None, world: World | None = None) -> World:
-        """The states `needs` names that `world` does not hold yet, read into it (a new one when not given)."""
+        """The states `needs` names that `world` does not hold yet, read into it (a new one when not given);
+        the kinds are read at the same time (one round trip's wait instead of one per kind)."""
         world = world or World()
         wanted: dict[str, Iterable[Any]] = {"leads": needs.leads, "agents": needs.agents, "users": needs.users,
                                             "user_tips": needs.user_tips}
+        reads = []
         for name, keys in wanted.items():
             target: dict[Any, Any] = getattr(world, name)
             ids = {(scoped(tenant, *key) if isinstance(key, tuple) else scoped(tenant, key)): key
                    for key in keys if key not in target}
-            if not ids:
-                continue
-            found = {doc["_id"]: doc async for doc in self.states[name].find({"_id": {"$in": list(ids)}},
-                                                                              session=session)}
+            if ids:
+                reads.append((name, target, ids))
+
+        async def found(name: str, ids: Mapping[str, Any]) -> dict[str, Doc]:
+            return {doc["_id"]: doc async for doc in self.states[name].find({"_id": {"$in": list(ids)}},
+                                                                             session=session)}
+
+        # (one session runs one operation at a time: within a transaction, the kinds are read in turn)
+        if session is None:
+            results = await asyncio.gather(*(found(name, ids) for name, _, ids in reads))
+        else:
+            results = [await found(name, ids) for name, _, ids in reads]
+        for (name, target, ids), docs in zip(reads, results, strict=True):
             for doc_id, key in ids.items():
-                target[key] = state_from(STATES[name], found.get(doc_id))
+                target[key] = state_from(STATES[name], docs.get(doc_id))
         return world
 
     async def write(self, checkpoint: Checkpoint) -> None:
