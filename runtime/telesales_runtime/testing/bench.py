@@ -160,6 +160,8 @@ class ServiceProcess:
                          f"{log_tail(self.log_path)}")
 
     def stop(self) -> int | None:
+        """Stop the service (SIGTERM, then SIGKILL after a grace period); its exit code, 0 when it ended as
+        asked (uvicorn re-raises the SIGTERM it handled, so a clean stop shows as -15)."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -175,7 +177,7 @@ class ServiceProcess:
         if self.log_fh is not None:
             self.log_fh.close()
             self.log_fh = None
-        return self.proc.returncode
+        return 0 if self.proc.returncode == -signal.SIGTERM else self.proc.returncode
 
 
 class BenchService(ServiceProcess):
