@@ -230,23 +230,15 @@ class Fact:
 
 @dataclass
 class Needs:
-    """The states a batch reads, per kind: ids within the tenant (user-tip pairs as (user, tip)); and the leads
-    whose holder a rule credits (their holders' states are read too, once the leads are)."""
+    """The states a batch reads and its world does not hold, per kind: ids within the tenant (user-tip pairs
+    as (user, tip)); and the leads whose holder a rule credits (their holders' states are read too, once the
+    leads are)."""
 
     leads: set[str] = field(default_factory=set)
     agents: set[str] = field(default_factory=set)
     users: set[str] = field(default_factory=set)
     user_tips: set[tuple[str, str]] = field(default_factory=set)
     holder_leads: set[str] = field(default_factory=set)
-
-    def missing(self, world: World) -> Needs:
-        """The states of these not held in `world` (a look-up per key needed: `set - dict.keys()` would copy
-        every key held)."""
-        def absent(keys: set[Any], held: dict[Any, Any]) -> set[Any]:
-            return {key for key in keys if key not in held}
-
-        return Needs(absent(self.leads, world.leads), absent(self.agents, world.agents),
-                     absent(self.users, world.users), absent(self.user_tips, world.user_tips))
 
 
 @dataclass
@@ -439,29 +431,39 @@ _READS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
 _CREDITS_HOLDER = frozenset({t.LEADS_STAGE_CHANGED.name, t.LEADS_OUTCOME.name})
 
 
-def needs(facts: Iterable[Fact]) -> dict[str, Needs]:
-    """What each tenant's states a batch reads (agents holding the leads are added once they are read)."""
+def needs(facts: Iterable[Fact], worlds: Mapping[str, World]) -> dict[str, Needs]:
+    """The states of each tenant a batch reads that its world does not hold (an empty world for a tenant not
+    seen yet), and the leads whose holders the rules credit (their holders are read once the leads are).
+    Keys held are left out as they are met: most are, and a set of every key read costs more."""
     grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for fact in facts:
         grouped[(fact.tenant, fact.topic)].append(fact.data)
     out: dict[str, Needs] = defaultdict(Needs)
+    empty = World()
     for (tenant, topic), data in grouped.items():
         n = out[tenant]  # every tenant of the batch gets a world, even one with nothing to read
         reads = _READS.get(topic)
         if reads is None:
             continue
+        world = worlds.get(tenant, empty)
         lead, agent, user, tip = reads
         if lead is not None:
-            leads = {getattr(d, lead) for d in data}
-            n.leads |= leads
+            held = world.leads
             if topic in _CREDITS_HOLDER:
+                leads = {getattr(d, lead) for d in data}
                 n.holder_leads |= leads
+                n.leads.update(key for key in leads if key not in held)
+            else:
+                n.leads.update(key for d in data if (key := getattr(d, lead)) not in held)
         if agent is not None:
-            n.agents.update(getattr(d, agent) for d in data)
+            held = world.agents
+            n.agents.update(key for d in data if (key := getattr(d, agent)) not in held)
         if user is not None:
-            n.users.update(getattr(d, user) for d in data)
+            held = world.users
+            n.users.update(key for d in data if (key := getattr(d, user)) not in held)
         if tip is not None:
-            n.user_tips.update((getattr(d, user), getattr(d, tip)) for d in data)  # type: ignore[arg-type]
+            held = world.user_tips
+            n.user_tips.update(key for d in data if (key := (getattr(d, user), getattr(d, tip))) not in held)  # type: ignore[arg-type]
     for n in out.values():  # optional ids (a signal's lead, a stage change's agent)
         n.leads.discard(None)  # type: ignore[arg-type]
         n.agents.discard(None)  # type: ignore[arg-type]

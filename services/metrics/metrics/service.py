@@ -130,12 +130,12 @@ class MetricsService:
 
     async def _load_states(self, facts: Sequence[Fact]) -> None:
         """Read the states the facts need that are not in memory (never seen, or forgotten)."""
-        for tenant, needs in domain.needs(facts).items():
+        for tenant, needs in domain.needs(facts, self.worlds).items():
             world = self.worlds.get(tenant)
             if world is None:
                 world = self.worlds[tenant] = World()
-            await self.store.load(tenant, needs.missing(world), world=world)
-            holders = domain.holding_agents(world, needs.holder_leads) - world.agents.keys()
+            await self.store.load(tenant, needs, world=world)
+            holders = {agent for agent in domain.holding_agents(world, needs.holder_leads) if agent not in world.agents}
             if holders:
                 await self.store.load(tenant, domain.Needs(agents=holders), world=world)
 
