@@ -20,14 +20,10 @@ import numpy as np
 DIGEST_DTYPE = np.dtype("<u8")
 
 
-def event_digest(tenant: str, event_id: str) -> int:
-    """64 bits naming an event of a tenant (the first 8 bytes of the 96-bit digest earlier versions kept)."""
-    return int.from_bytes(hashlib.blake2b(f"{tenant}|{event_id}".encode(), digest_size=12).digest()[:8], "little")
-
-
 class Digests:
-    """event_digest, faster: the hash of each tenant's prefix is kept and copied (a consumer digests every
-    event)."""
+    """64 bits naming an event of a tenant: the first 8 bytes of the 96-bit blake2b digest of `tenant|event id`
+    (the digest earlier versions kept). The hash of each tenant's prefix is kept and copied: a consumer
+    digests every event."""
 
     def __init__(self) -> None:
         self._prefixes: dict[str, Any] = {}
@@ -39,6 +35,9 @@ class Digests:
         h = prefix.copy()
         h.update(event_id.encode())
         return int.from_bytes(h.digest()[:8], "little")
+
+
+event_digest = Digests()
 
 
 def pack(digests: Iterable[int]) -> bytes:
@@ -108,10 +107,6 @@ class DigestWindow:
             if is_fresh:
                 recent.add(digest)
         return out
-
-    def forget(self, digests: Iterable[int]) -> None:
-        """Take back digests added by `new` whose events were not counted after all."""
-        self.recent.difference_update(digests)
 
     def _roll(self) -> None:
         """At a day change: seal the set into the day it was filled on, and drop days past the retention."""

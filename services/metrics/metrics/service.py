@@ -53,8 +53,9 @@ FAR_FUTURE = "9999-12-31"
 GROUPINGS = {"funnel": ("business_line", "channel", "team"), "pool": ("business_line", "team"), "calls": ("team",)}
 
 
-def topic_of(delivery: Delivery) -> str:
-    return delivery.event.type.removeprefix(EVENT_TYPE_PREFIX)
+def failed_delivery(deliveries: Sequence[Delivery], failure: FactFailed) -> Delivery:
+    """The delivery of the fact a counting rule failed on."""
+    return next(d for d in deliveries if d.event.id == failure.fact.event_id and d.event.tenantid == failure.fact.tenant)
 
 
 class Pending:
@@ -149,8 +150,7 @@ class MetricsService:
                 counted = await self.count(left)
                 break
             except FactFailed as failure:
-                poison = next(d for d in left if d.event.id == failure.fact.event_id
-                              and d.event.tenantid == failure.fact.tenant)
+                poison = failed_delivery(left, failure)
                 await self.dead_letter(poison, failure)
                 left.remove(poison)
                 self.reset()

@@ -158,10 +158,6 @@ class Checkpoint:
     positions: dict[Position, int] | None = None  # next offset per partition (consumed through Kafka)
     fence: Fence | None = None  # None: not consumed through the sole consumer (tests, tools)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.counters or self.states or self.tips or self.events or self.positions is not None)
-
 
 def prepare_checkpoint(increments: Increments, changed: Mapping[str, Mapping[str, Iterable[Any]]],
                        worlds: Mapping[str, World], tips: Mapping[str, Mapping[str, Doc]], now: datetime) -> Checkpoint:

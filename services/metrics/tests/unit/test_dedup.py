@@ -16,9 +16,11 @@ from metrics.dedup import Digests, DigestWindow, event_digest, legacy_digest, pa
 
 
 def test_the_fast_digest_is_the_digest() -> None:
+    """The kept-prefix digest equals its definition: the first 8 bytes of blake2b-96 of `tenant|event id`."""
     digest = Digests()
-    for tenant, event_id in [("acme", "e-1"), ("acme", "e-2"), ("globex", "e-1"), ("t", "客户-1"), ("t", "")]:
-        assert digest(tenant, event_id) == event_digest(tenant, event_id)
+    for tenant, event_id in [("acme", "e-1"), ("acme", "e-2"), ("globex", "e-1"), ("t", "客户-1"), ("t", ""), ("acme", "e-1")]:
+        defined = hashlib.blake2b(f"{tenant}|{event_id}".encode(), digest_size=12).digest()[:8]
+        assert digest(tenant, event_id) == int.from_bytes(defined, "little")
     assert digest("acme", "e-1") != digest("globex", "e-1")
 
 
