@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 
 async def publish(topic: str, payload: bytes, key: bytes | None, bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         meta = await producer.send_and_wait(topic, payload, key=key,

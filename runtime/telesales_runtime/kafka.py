@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -82,8 +82,8 @@ def subscriber_options(settings: ServiceSettings, group_id: str) -> dict[str, An
 
     - the offset is committed only after the handler succeeded (NACK_ON_ERROR rewinds on error), so a
       crash or an unreachable database never loses a message;
-    - `earliest`: a new group starts at the beginning of the topic (also the only reset that works on the
-      local broker);
+    - `earliest`: a new group starts at the beginning of the topic, so a service deployed after the first
+      events were published still processes them;
     - the session timeout and fetch wait of the settings (see ServiceSettings).
     """
     return {
@@ -92,7 +92,7 @@ def subscriber_options(settings: ServiceSettings, group_id: str) -> dict[str, An
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "decoder": raw_decoder,
         "session_timeout_ms": settings.kafka_session_timeout_ms,
-        "heartbeat_interval_ms": min(3000, settings.kafka_session_timeout_ms // 3),
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
 
@@ -113,10 +113,13 @@ def consumed_description(topic: Topic) -> str:
 
 
 # Producer settings of every service. acks="all": a publish counts only once every in-sync replica has
-# it (an outbox row is deleted on that word). Batches of 512 KB instead of aiokafka's 16 KB: relaying
-# thousands of events costs the broker and this process several times less per event.
+# it (an outbox row is deleted on that word). Idempotence: a batch the producer sends again after a lost
+# answer or a broker restart is written once, not twice, and in order. Batches of 512 KB instead of
+# aiokafka's 16 KB: relaying thousands of events costs the broker and this process several times less per
+# event.
 PRODUCER_OPTIONS: dict[str, Any] = {
     "acks": "all",
+    "enable_idempotence": True,
     "max_request_size": 4 * 1024 * 1024,
     "max_batch_size": 512 * 1024,
     "linger_ms": 5,
@@ -178,6 +181,16 @@ async def await_confirmations(pending: Iterable[Any]) -> None:
     futures = [p for p in pending if p is not None]
     if futures:
         await asyncio.gather(*futures)
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of `topics` as the cluster has them now (none of a topic that does not exist), for a
+    consumer about to assign() them. `consumer.topics()` returns the metadata without keeping it, so
+    `partitions_for_topic` knows only the topics the consumer asked about before: the cluster's full
+    metadata is asked for instead."""
+    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - the public API has no fresh metadata
+    return [TopicPartition(topic, p) for topic in dict.fromkeys(topics)
+            for p in sorted(metadata.partitions_for_topic(topic) or ())]
 
 
 def consumer_records(raw_message: Any) -> Sequence[Any]:

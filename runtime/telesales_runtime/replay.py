@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
 from telesales_contracts import WrongEventType
 from telesales_contracts.topics import DEAD_LETTERS
 
-from .kafka import PRODUCER_OPTIONS, client_security
+from .kafka import PRODUCER_OPTIONS, client_security, topic_partitions
 from .masking import mask_phones
 from .settings import ServiceSettings
 
@@ -127,14 +127,12 @@ async def read_dead_letters(consumer: AIOKafkaConsumer, selection: Selection, *,
                             timeout: float = 120.0) -> Outcome:
     """Every dead letter on the topic (from the selection's offset on) that the selection takes, read to the
     end as it was when reading began."""
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
-    partitions = sorted(metadata.partitions_for_topic(DEAD_LETTERS.name) or ())
+    tps = await topic_partitions(consumer, [DEAD_LETTERS.name])
     if selection.partition is not None:
-        partitions = [p for p in partitions if p == selection.partition]
+        tps = [tp for tp in tps if tp.partition == selection.partition]
     outcome = Outcome()
-    if not partitions:
+    if not tps:
         return outcome
-    tps = [TopicPartition(DEAD_LETTERS.name, p) for p in partitions]
     consumer.assign(tps)
     ends = await consumer.end_offsets(tps)
     for tp in tps:
@@ -150,9 +148,7 @@ async def read_dead_letters(consumer: AIOKafkaConsumer, selection: Selection, *,
                     outcome.skipped_unreadable.append(f"{DEAD_LETTERS.name}/{record.partition}/{record.offset}")
                 elif selection.takes(letter):
                     (outcome.selected if letter.replayable else outcome.not_replayable).append(letter)
-        # The local broker (Tansu) can report an end before the last records: read on until a fetch comes
-        # back empty once every partition is past the reported end.
-        if not batch and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+        if all([await consumer.position(tp) >= ends[tp] for tp in tps]):
             break
         if loop.time() > deadline:
             raise TimeoutError(f"{DEAD_LETTERS.name} was not read to its end within {timeout:.0f}s")

@@ -25,10 +25,17 @@ class ServiceSettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, description="How long the broker waits for a "
-                                          "consumer that stopped answering before handing its partitions over.")
+                                          "consumer that stopped answering before handing its partitions over. "
+                                          "Within the broker's group.min.session.timeout.ms and "
+                                          "group.max.session.timeout.ms (6 s to 30 min by default): a consumer "
+                                          "asking for less is refused (InvalidSessionTimeoutError).")
+    kafka_heartbeat_interval_ms: int = Field(default=500, ge=100, description="How often a consumer tells the "
+                                             "group coordinator it is alive, and so how soon it learns of a "
+                                             "rebalance (a consumer joining or leaving): each consumer a service "
+                                             "starts in a group waits for the others' next heartbeat. At most a "
+                                             "third of kafka_session_timeout_ms.")
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000, description="Longest a fetch waits for "
-                                         "records. The local broker (Tansu) answers a waiting fetch only at this "
-                                         "deadline even when records arrive sooner, so it bounds event latency.")
+                                         "records when fewer than its minimum have arrived.")
     # Kafka transport security (see README "Kafka security"): every Kafka client of a service (its broker,
     # outbox relay producers, topic creation, dead-letter replay) is built from these.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -47,6 +54,14 @@ class ServiceSettings(BaseSettings):
                                                      "kafka_ssl_key_file.")
     kafka_ssl_check_hostname: bool = Field(default=True, description="Check that the broker's certificate names "
                                            "the host connected to (turn off only for tests).")
+
+    @model_validator(mode="after")
+    def _check_kafka_heartbeat(self) -> Self:
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            raise ValueError(f"kafka_heartbeat_interval_ms={self.kafka_heartbeat_interval_ms} is more than a third of "
+                             f"kafka_session_timeout_ms={self.kafka_session_timeout_ms}: a consumer would be dropped "
+                             "from its group between two heartbeats")
+        return self
 
     @model_validator(mode="after")
     def _check_kafka_security(self) -> Self:

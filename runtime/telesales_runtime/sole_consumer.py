@@ -37,7 +37,7 @@ from aiokafka.structs import OffsetAndMetadata
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from .kafka import client_security
+from .kafka import client_security, topic_partitions
 from .lease import MongoLease
 from .observability import CONSUMER_LAG, SOLE_CONSUMER_LEADER, SOLE_CONSUMER_SECONDS
 from .settings import ServiceSettings
@@ -244,9 +244,7 @@ class SoleConsumer:
                       known: set[TopicPartition] | None = None) -> set[TopicPartition]:
         """Assign every partition of the topics (again, when partitions were added) and seek each new one to
         its position: the checkpoint's, else (first term) the group's committed offset, else the beginning."""
-        await consumer.topics()  # refreshes the cluster metadata
-        partitions = {TopicPartition(topic, p) for topic in self.topics
-                      for p in (consumer.partitions_for_topic(topic) or ())}
+        partitions = set(await topic_partitions(consumer, self.topics))
         if known is not None and partitions == known:
             return known
         consumer.assign(sorted(partitions))

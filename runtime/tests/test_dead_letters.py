@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from telesales_contracts.topics import CALLS_LOGGED, DEAD_LETTERS
 from telesales_runtime.consumer import Delivery, consume_batch
 from telesales_runtime.deadletter import DeadLetterPublisher
-from telesales_runtime.kafka import create_broker, ensure_topics
+from telesales_runtime.kafka import create_broker, ensure_topics, topic_partitions
 from telesales_runtime.observability import DEAD_LETTER_LOOPS
 from telesales_runtime.observability import DEAD_LETTERS as DEAD_LETTER_COUNT
 from telesales_runtime.replay import REPLAYED_FROM_HEADER, Selection, replay, run
@@ -74,8 +74,7 @@ async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 2
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-        tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+        tps = await topic_partitions(consumer, [topic])
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, 0)

@@ -231,7 +231,8 @@ class Publisher:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        # Idempotent: a batch sent again after a lost answer or a broker restart is written once.
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True)
 
     async def __aenter__(self) -> Publisher:
         try:

@@ -1,5 +1,5 @@
-"""Test and benchmark helpers on a real broker: read a topic from a point on without a consumer group
-(a group join takes seconds on the local broker), and run a service in-process."""
+"""Test and benchmark helpers on a real broker: read a topic from a point on without a consumer group (the
+tests read what they need, not what a group committed), and run a service in-process."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+
+from ..kafka import topic_partitions
 
 
 @dataclass
@@ -38,11 +40,10 @@ class TopicTail:
 
     async def start(self) -> TopicTail:
         await self.consumer.start()
-        metadata = await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign needs partitions
-        partitions = [TopicPartition(t, p) for t in self.topics for p in sorted(metadata.partitions_for_topic(t) or ())]
-        if len(partitions) < len(self.topics):
-            missing = [t for t in self.topics if not metadata.partitions_for_topic(t)]
-            raise RuntimeError(f"topics do not exist yet: {missing}")
+        partitions = await topic_partitions(self.consumer, self.topics)
+        missing = set(self.topics) - {tp.topic for tp in partitions}
+        if missing:
+            raise RuntimeError(f"topics do not exist: {sorted(missing)}")
         self.consumer.assign(partitions)
         ends = await self.consumer.end_offsets(partitions)
         for tp, offset in ends.items():
@@ -86,29 +87,13 @@ class TopicTail:
             await self.poll()
 
 
-async def true_end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    """The offset after the last record of each partition of `topic` ({} when it does not exist).
-
-    The local broker (Tansu) can answer a `latest` ListOffsets request with a position before the last
-    records, so this reads from there to the tail."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+async def topic_end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    """The offset after the last record of each partition of `topic` ({} when it does not exist)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
-        tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
-        if not tps:
-            return {}
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, ends[tp])
-        result = dict(ends)
-        while batch := await consumer.getmany(timeout_ms=1000, max_records=50_000):
-            for tp, records in batch.items():
-                if records:
-                    result[tp] = max(result[tp], records[-1].offset + 1)
-        return result
+        tps = await topic_partitions(consumer, [topic])
+        return dict(await consumer.end_offsets(tps)) if tps else {}
     finally:
         await consumer.stop()
 
@@ -117,7 +102,7 @@ async def position_group_at_end(bootstrap: str, group: str, topic: str) -> dict[
     """Commit `group`'s offsets at the end of `topic` (`kafka-consumer-groups --reset-offsets
     --to-latest`), so a service started with that group processes only what is published from now on,
     not the history a shared broker holds. Returns the offsets committed."""
-    offsets = await true_end_offsets(bootstrap, topic)
+    offsets = await topic_end_offsets(bootstrap, topic)
     if not offsets:
         return {}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)

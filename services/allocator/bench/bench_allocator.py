@@ -43,7 +43,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateMany, UpdateOne
 
 from allocator import domain
@@ -54,6 +54,7 @@ from allocator.settings import AllocatorSettings
 from allocator.store import HELD, LEAN_LEAD, POOLED, AllocatorStore, agent_key
 from telesales_contracts.activity import LeadSignal, SignalKind
 from telesales_contracts.topics import ALLOCATION_HOT_LEAD, LEADS_SIGNAL
+from telesales_runtime.kafka import topic_partitions
 from telesales_runtime.testing.bench import (
     REPO_ROOT,
     BenchError,
@@ -390,9 +391,7 @@ async def measure_hot_leads(ctx: Context, app: Any, held_lead_ids: list[str]) ->
     sent: dict[str, tuple[float, float]] = {}
     seen: dict[str, tuple[float, float]] = {}
     try:
-        metadata = await reader._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
-        partitions = [TopicPartition(ALLOCATION_HOT_LEAD.name, p)
-                      for p in sorted(metadata.partitions_for_topic(ALLOCATION_HOT_LEAD.name) or ())]
+        partitions = await topic_partitions(reader, [ALLOCATION_HOT_LEAD.name])
         if not partitions:
             raise BenchError(f"topic {ALLOCATION_HOT_LEAD.name} does not exist")
         reader.assign(partitions)
@@ -519,7 +518,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-timeout", type=float, default=180.0,
                         help="longest wait before a phase for mongod and the machine to go quiet (default 180 s)")
     parser.add_argument("--stack-broker", dest="private_broker", action="store_false",
-                        help="use the local stack's broker instead of a fresh in-memory Tansu of its own")
+                        help="use the local stack's broker instead of a fresh Apache Kafka node of its own")
     args = parser.parse_args(argv)
     if args.agents < args.claimers:
         parser.error("--agents must be at least --claimers (each claimer works as a different agent)")

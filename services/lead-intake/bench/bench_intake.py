@@ -52,6 +52,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, UpdateOne
 
 from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_RECEIVED, LEADS_REJECTED
+from telesales_runtime.kafka import topic_partitions
 from telesales_runtime.testing.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
@@ -73,7 +74,7 @@ from telesales_runtime.testing.bench import (
     wait_idle,
     wait_machine_quiet,
 )
-from telesales_runtime.testing.kafka import position_group_at_end, true_end_offsets
+from telesales_runtime.testing.kafka import position_group_at_end, topic_end_offsets
 
 EXAMPLE = REPO_ROOT / "examples" / "lead-received.json"
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "intake.json"
@@ -90,11 +91,9 @@ CONSUMER_OPTIONS: dict[str, Any] = {
     "max_partition_fetch_bytes": 8 * 1024 * 1024,
     "fetch_max_wait_ms": 100,
 }
-# The reader of the service's output asks for fewer, larger fetches: on the local broker (Tansu) every
-# fetch that returns fresh records of a topic being written in small batches (as the outbox relay
-# writes) costs the broker ~0.2 ms of CPU per record, which on 2 cores would be taken from the service
-# under test. With these settings a qualified event is seen at most 0.5 s late (also cross-checked
-# with the events' own Kafka timestamps).
+# The reader of the service's output asks for fewer, larger fetches: every fetch costs the broker CPU,
+# which on 2 cores would be taken from the service under test. With these settings a qualified event is
+# seen at most 0.5 s late (also cross-checked with the events' own Kafka timestamps).
 READER_OPTIONS: dict[str, Any] = {**CONSUMER_OPTIONS, "fetch_max_wait_ms": 500, "fetch_min_bytes": 1024 * 1024}
 
 
@@ -288,8 +287,7 @@ def validate_sample(leads: Leads, count: int = 2000) -> None:
 # =============================================================================== stack and processes
 # =============================================================================== Kafka helpers
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
-    return [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
+    return await topic_partitions(consumer, [topic])
 
 
 # =============================================================================== the service under test
@@ -365,8 +363,7 @@ class OutputReader:
                 raise BenchError(f"topic {topic} does not exist although the service is ready")
             tps += found
         self.consumer.assign(tps)
-        # The local broker's `latest` may lie a little before the real end: older records are read
-        # and dropped by the source filter.
+        # From the end: only what the service publishes from now on (the source filter drops another run's).
         for tp, offset in (await self.consumer.end_offsets(tps)).items():
             self.consumer.seek(tp, offset)
         self._task = asyncio.create_task(self._run(), name="bench-output-reader")
@@ -448,7 +445,7 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
 
     # Start the service's group at the end of leads.received.v1: only this run's leads are processed.
     group = f"{service.group}.{LEADS_RECEIVED.name}"
-    qualified_history = sum((await true_end_offsets(ctx.bootstrap, LEADS_QUALIFIED.name)).values())
+    qualified_history = sum((await topic_end_offsets(ctx.bootstrap, LEADS_QUALIFIED.name)).values())
     ends = await position_group_at_end(ctx.bootstrap, group, LEADS_RECEIVED.name)
     result["broker_history_before"] = {LEADS_RECEIVED.name: sum(ends.values()), LEADS_QUALIFIED.name: qualified_history}
     if ends:
@@ -841,7 +838,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--py-spy", default=None, help="path to py-spy (default: from PATH)")
     parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (default 100)")
     parser.add_argument("--stack-broker", dest="private_broker", action="store_false",
-                        help="use the local stack's broker instead of a fresh in-memory Tansu for this run "
+                        help="use the local stack's broker instead of a fresh Apache Kafka node for this run "
                              "(its history slows reads, and a `make up` lead-intake would process the leads too)")
     parser.add_argument("--allow-loss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -922,7 +919,7 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         "example_message_bytes": example_bytes,
         "producer_options": LOAD_PRODUCER_OPTIONS,
         "kafka": bootstrap,
-        "broker": "private (fresh in-memory Tansu)" if args.private_broker else "the local stack's",
+        "broker": "private (a fresh Apache Kafka node)" if args.private_broker else "the local stack's",
         "mongo": mongo_uri,
         "intake": intake,
         "ceiling_kafka": raw,

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.write_concern import WriteConcern
 
@@ -64,6 +64,7 @@ from telesales_contracts.topics import (
     LEDGER_TRANSFER_REJECTED,
     LEDGER_TRANSFER_REQUESTED,
 )
+from telesales_runtime.kafka import topic_partitions
 from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.bench import (
     LOAD_PRODUCER_OPTIONS,
@@ -86,7 +87,7 @@ from telesales_runtime.testing.bench import (
     wait_idle,
     wait_machine_quiet,
 )
-from telesales_runtime.testing.kafka import position_group_at_end, true_end_offsets
+from telesales_runtime.testing.kafka import position_group_at_end
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "ledger.json"
 OTHER_LEDGER = {"other ledger": "ledger.main"}
@@ -108,10 +109,9 @@ POLICY = LedgerPolicy(seller_share_percent=90, daily_limits=DailyLimits(buyer_da
 
 # The paced run sends each request at once (its latency is the ledger's, not the client's batching).
 PACED_PRODUCER_OPTIONS: dict[str, Any] = {**LOAD_PRODUCER_OPTIONS, "linger_ms": 0}
-# The reader of the answers asks for few, large fetches: on the local broker (Tansu) a fetch returning fresh
-# records of a topic written in small batches (as the outbox relay writes) costs broker CPU per record, which
-# on 2 cores is taken from the service under test. An answer is then seen up to 0.5 s late; the answers'
-# own Kafka timestamps give the same figures without that delay.
+# The reader of the answers asks for few, large fetches: every fetch costs the broker CPU, which on 2 cores is
+# taken from the service under test. An answer is then seen up to 0.5 s late; the answers' own Kafka
+# timestamps give the same figures without that delay.
 READER_OPTIONS: dict[str, Any] = {
     "enable_auto_commit": False,
     "max_partition_fetch_bytes": 8 * 1024 * 1024,
@@ -297,18 +297,13 @@ class AnswerReader:
 
     async def start(self) -> None:
         await self.consumer.start()
-        metadata = await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 - assign() needs the partitions
-        tps: list[TopicPartition] = []
-        for topic in (*self.TOPICS, DEAD_LETTERS.name):
-            found = [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
-            if not found:
-                raise BenchError(f"topic {topic} does not exist although the ledger is ready")
-            tps += found
+        topics = (*self.TOPICS, DEAD_LETTERS.name)
+        tps = await topic_partitions(self.consumer, topics)
+        missing = set(topics) - {tp.topic for tp in tps}
+        if missing:
+            raise BenchError(f"topics {sorted(missing)} do not exist although the ledger is ready")
         self.consumer.assign(tps)
-        # The local broker's `latest` can lie before the real end: seek to the end found by reading.
-        for topic in (*self.TOPICS, DEAD_LETTERS.name):
-            for tp, offset in (await true_end_offsets(self.bootstrap, topic)).items():
-                self.consumer.seek(tp, offset)
+        await self.consumer.seek_to_end(*tps)
         self._task = asyncio.create_task(self._run(), name="bench-answer-reader")
 
     async def _run(self) -> None:
@@ -801,7 +796,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-timeout", type=float, default=120.0,
                         help="seconds to wait for the machine to quiet down before a measurement (default 120)")
     parser.add_argument("--stack-broker", dest="private_broker", action="store_false",
-                        help="use the local stack's broker instead of a fresh in-memory Tansu of its own")
+                        help="use the local stack's broker instead of a fresh Apache Kafka node of its own")
     args = parser.parse_args(argv)
     if args.sellers is None:
         args.sellers = max(2, args.accounts // 20)
@@ -936,7 +931,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         "run": run, "date": datetime.now(UTC).isoformat(timespec="seconds"), "cpu_count": os.cpu_count(),
         "machine": {"platform": platform.platform(), "python": platform.python_version()}, "git": git_state(),
         "tenant": tenant, "random_seed": args.seed, "kafka": ctx.bootstrap,
-        "broker": "private (fresh in-memory Tansu)" if args.private_broker else "the local stack's",
+        "broker": "private (a fresh Apache Kafka node)" if args.private_broker else "the local stack's",
         "mongo": stack_env["TELESALES_MONGO_URI"], "service_log": str(service.log_path),
         "batch_max_records": args.batch_max_records or settings.batch_max_records,
         "policy": POLICY.model_dump(mode="json"), "business_day": w.day, "avg_message_bytes": w.avg_bytes,

@@ -57,8 +57,8 @@ HANDLERS: dict[str, Handler] = {
 def build_router(settings: LedgerSettings) -> KafkaRouter:
     router = KafkaRouter()
     declare_publishers(router, PRODUCED_TOPICS)
-    # One consumer (one group) for every consumed topic: a group join costs seconds on some brokers.
-    # Offsets are committed only after a batch is stored (NACK_ON_ERROR, see subscriber_options).
+    # One consumer (one group) for every consumed topic: one group assignment to wait for at start, one
+    # rebalance when a replica comes or goes. Offsets are committed only after a batch is stored (NACK_ON_ERROR, see subscriber_options).
     options = subscriber_options(settings, settings.consumer_group)
 
     async def on_batch(body: list[bytes], message: KafkaMessage, ledger: LedgerService = Context("ledger")) -> None:

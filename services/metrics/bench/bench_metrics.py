@@ -516,7 +516,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--stack-broker", dest="private_broker", action="store_false",
-                        help="use the local stack's broker instead of a fresh in-memory Tansu of its own")
+                        help="use the local stack's broker instead of a fresh Apache Kafka node of its own")
     return parser.parse_args(argv)
 
 
@@ -604,7 +604,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         "machine": platform.platform(), "git": git_state(), "tenant": tenant, "events": w.n,
         "topics": len(w.payloads), "agents": args.agents, "avg_bytes": sum(len(p) for ps in w.payloads.values()
                                                                             for p in ps) / w.n,
-        "mix": {t: n for t, n in mix.most_common()}, "broker": "private in-memory Tansu" if args.private_broker
+        "mix": {t: n for t, n in mix.most_common()}, "broker": "private Apache Kafka node" if args.private_broker
         else "the stack's", "batch_max_records": batch,
         "ceilings": ceilings, "rounds": rounds, "ratio": median, "scrape": scrape, "checks": checks,
         "warnings": warnings,

@@ -98,7 +98,7 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
     env = {**os.environ, **infra.as_env(), "LEDGER_SERVICE_NAME": app_name, "LEDGER_MONGO_DB": database,
            "LEDGER_CONSUMER_GROUP": group,
            "LEDGER_EVENT_SOURCE": source, "LEDGER_BATCH_MAX_RECORDS": "20", "LEDGER_SWEEP_ENABLED": "false",
-           "LEDGER_LOG_JSON": "false", "LEDGER_OUTBOX_POLL_SECONDS": "0.1", "LEDGER_KAFKA_SESSION_TIMEOUT_MS": "3000"}
+           "LEDGER_LOG_JSON": "false", "LEDGER_OUTBOX_POLL_SECONDS": "0.1", "LEDGER_KAFKA_SESSION_TIMEOUT_MS": "6000"}
     service = ServiceProcess("ledger", "ledger", env, tmp_path / "ledger.log")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
     inbox, outbox = mongo[database]["inbox"], mongo[database]["outbox"]
