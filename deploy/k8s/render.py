@@ -92,6 +92,9 @@ class Service:
     env_prefix: str
     config: Mapping[str, str]
     secrets: tuple[str, ...] = ("kafka_bootstrap", "mongo_uri")
+    # Data the image makes when it is built: `python -m <module> <folder>` writes it, and the setting named
+    # (a folder) points the service at it (the running container's file system is read-only).
+    built_data: tuple[str, str] | None = None
 
     @property
     def image(self) -> str:
@@ -123,7 +126,8 @@ class Service:
 
 LEDGER = Service("ledger", "ledger", 8103, "LEDGER_", ZONED_CONFIG)
 SERVICES: tuple[Service, ...] = (
-    Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", COMMON_CONFIG),
+    Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", COMMON_CONFIG,
+            built_data=("lead_intake.phone_regions", "phone_regions_dir")),
     Service("allocator", "allocator", 8102, "ALLOCATOR_", ZONED_CONFIG,
             secrets=("kafka_bootstrap", "mongo_uri", "redis_url")),
     LEDGER,
@@ -401,12 +405,12 @@ COPY contracts/telesales_contracts contracts/telesales_contracts
 COPY runtime/telesales_runtime runtime/telesales_runtime
 COPY services/{name}/{package} services/{name}/{package}
 RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --no-editable --package {name}
-
+{build_data}
 # Runtime: the same Python, the virtual environment and nothing else (no uv, no compiler, no sources).
 FROM {python_image}
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
 COPY --from=builder /opt/venv /opt/venv
-USER {uid}:{uid}
+{copy_data}USER {uid}:{uid}
 EXPOSE {port}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \\
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{liveness}', timeout=2)"]
@@ -414,9 +418,19 @@ CMD ["uvicorn", "--factory", "{factory}", "--host", "0.0.0.0", "--port", "{port}
 """
 
 
+BUILT_DATA_DIR = "/opt/data"
+
+
 def dockerfile(service: Service) -> str:
+    build_data = copy_data = ""
+    if service.built_data is not None:
+        module, setting = service.built_data
+        build_data = f"RUN /opt/venv/bin/python -m {module} {BUILT_DATA_DIR}\n"
+        copy_data = (f"COPY --from=builder {BUILT_DATA_DIR} {BUILT_DATA_DIR}\n"
+                     f"ENV {service.env_name(setting)}={BUILT_DATA_DIR}\n")
     return DOCKERFILE.format(name=service.name, package=service.package, port=service.port, factory=service.factory,
-                             python_image=PYTHON_IMAGE, uv_version=UV_VERSION, uid=APP_UID, liveness=LIVENESS_PATH)
+                             python_image=PYTHON_IMAGE, uv_version=UV_VERSION, uid=APP_UID, liveness=LIVENESS_PATH,
+                             build_data=build_data, copy_data=copy_data)
 
 
 # ----------------------------------------------------------------------------- files

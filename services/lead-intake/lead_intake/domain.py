@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, carrier, geocoder
+from phonenumbers import PhoneNumberType, carrier
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from telesales_contracts.leads import (
@@ -28,6 +28,8 @@ from telesales_contracts.leads import (
     Rejection,
     RejectionReason,
 )
+
+from . import phone_regions
 
 # --------------------------------------------------------------------------------------------------
 # Standardize
@@ -140,9 +142,10 @@ def standardize_phone(raw: str | None, default_region: str) -> PhoneInfo | None:
     region_code = phonenumbers.region_code_for_number(number) if possible else None
     if ntype == PhoneNumberType.UNKNOWN or region_code is None:
         return PhoneInfo(raw=raw or "", e164=e164, possible=possible, valid=False, number_type=NumberType.UNKNOWN)
-    country = geocoder.country_name_for_number(number, "zh") or None
+    places = phone_regions.names()
+    country = places.country(number) or None
     if phonenumbers.is_number_type_geographical(ntype, number.country_code):
-        region = geocoder.description_for_valid_number(number, "zh") or None
+        region = places.area(number) or None
     else:
         region = country
     mobile = ntype in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER)

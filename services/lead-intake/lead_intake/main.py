@@ -9,6 +9,7 @@ from faststream import FastStream
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 
+from . import phone_regions
 from .api import ACCESS, dnc_router, router, scoring_router
 from .checkers import HttpNumberChecker, NumberChecker, OfflineNumberChecker
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
@@ -23,6 +24,7 @@ DESCRIPTION = (
 
 
 def create_app(settings: LeadIntakeSettings) -> FastAPI:
+    phone_regions.use(phone_regions.load(settings.phone_regions_dir))  # before the first lead, not during it
     # Each consumed topic has a group of its own (events.py), named in the dead letters.
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group, group_per_topic=True)
     store = LeadStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group)

@@ -3,6 +3,7 @@ addresses may also come from the shared TELESALES_ prefix)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -24,6 +25,10 @@ class LeadIntakeSettings(ServiceSettings):
                                        "more consumers than partitions sit idle.")
     batch_max_records: int = Field(default=1000, ge=1, le=10_000,
                                    description="Most records one handler call takes from Kafka.")
+    phone_regions_dir: Path | None = Field(default=None, description="Folder of the table of Chinese place names "
+                                           "of phone prefixes (lead_intake/phone_regions.py): made there at the "
+                                           "first start when missing; the image carries it. Default: the user's "
+                                           "cache folder.")
     default_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$",
                                 description="Region a national phone number is read in.")
     test_numbers: list[str] = Field(default_factory=list, description="Extra E.164 test numbers to reject.")
