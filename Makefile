@@ -11,7 +11,7 @@ help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
 	@echo "make test          run every test (unit, handler and end-to-end on the local stack)"
 	@echo "make test-unit     only the tests that need no infrastructure"
-	@echo "make test-faults   fault injection: SIGKILL, MongoDB restart, broker freeze, poison messages (~2.5 min)"
+	@echo "make test-faults   fault injection: SIGKILL of services and broker, MongoDB restart, broker freeze, poison messages"
 	@echo "make lint          ruff over every package"
 	@echo "make demo          a call-center day played against the running platform (make up first; DEMO_ARGS=--seed 3)"
 	@echo "make down          stop everything (make down WIPE=1 also deletes the data)"

@@ -1,15 +1,13 @@
 """Fault-injection tests (`make test-faults`, marker `faults`; `make test` leaves them out).
 
-The session gets a broker and a MongoDB of its own (a private in-memory Tansu and a private mongod, both
+The session gets a broker and a MongoDB of its own (a private Apache Kafka node and a private mongod, both
 children of this process) so that the tests can kill, stop and freeze them without touching the local
 stack or another test session; Redis is the stack's. The five services run as real processes (uvicorn,
 as `make up` runs them) on those, each in a database of its own, so SIGKILL is a real crash."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,12 +26,9 @@ from faults_support import (
     Platform,
     ServiceProcess,
     event,
-    report,
     service_env,
     wait_until,
 )
-from telesales_contracts import ALL_TOPICS
-from telesales_runtime.kafka import ensure_topics
 from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, free_port, start_local_stack
 
 
@@ -54,18 +49,14 @@ def fault_infra() -> Iterator[FaultInfra]:
     workdir = Path(tempfile.mkdtemp(prefix="telesales-faults-"))
     # Redis is the local stack's (started here, and stopped again, when it does not run, as `make test` does)
     stack, stop_stack = start_local_stack()
-    broker = PrivateBroker(workdir / "broker.log")
+    broker = PrivateBroker(workdir, partitions=PARTITIONS)  # the contracts' topics created at its start
     mongo = PrivateMongo(workdir)
     try:
         broker.start()
         mongo.start()
-        infra = FaultInfra(broker, mongo, stack.redis_url, workdir)
-        asyncio.run(ensure_topics(infra.kafka_bootstrap, [t.name for t in ALL_TOPICS], PARTITIONS, 1))
-        yield infra
+        yield FaultInfra(broker, mongo, stack.redis_url, workdir)
     finally:
-        if broker.proc is not None and broker.proc.poll() is None:
-            broker.proc.send_signal(signal.SIGCONT)  # a failed freeze test must not leave it stopped
-        broker.stop()
+        broker.remove()  # a failed freeze test must not leave it stopped: remove() thaws it first
         mongo.stop()
         stop_stack()
         shutil.rmtree(mongo.dbpath, ignore_errors=True)  # the logs stay in the workdir
@@ -104,9 +95,7 @@ async def producer(fault_infra: FaultInfra) -> AsyncIterator[AIOKafkaProducer]:
 
 
 async def warm_up(platform: Platform) -> None:
-    """Every consumer that the tests count on takes an event before the first test. On the local broker a
-    consumer group's first join can hang although /readyz answers (seen once for the allocator's group in
-    about ten sessions): such a service is restarted once, and that is reported."""
+    """Every consumer that the tests count on takes an event before the first test."""
     tenant = f"warm-up-{platform.run}"
     producer = AIOKafkaProducer(bootstrap_servers=platform.infra.kafka_bootstrap, acks="all")
     await producer.start()
@@ -119,12 +108,5 @@ async def warm_up(platform: Platform) -> None:
         await producer.stop()
     for name in ("lead-intake", "allocator", "ledger"):
         inbox = platform.db(name)["inbox"]
-        try:
-            await wait_until(lambda inbox=inbox: inbox.count_documents({"tenant_id": tenant}), 45, f"{name} consuming")
-        except AssertionError:
-            service = platform[name]
-            report(f"warm-up: {name} consumed nothing within 45 s after /readyz said ready; restarted once")
-            service.kill()
-            service.start()
-            await service.wait_ready(120)
-            await wait_until(lambda inbox=inbox: inbox.count_documents({"tenant_id": tenant}), 90, f"{name} consuming", service)
+        await wait_until(lambda inbox=inbox: inbox.count_documents({"tenant_id": tenant}), 45, f"{name} consuming",
+                         platform[name])

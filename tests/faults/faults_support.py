@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from ledger.domain import LedgerPolicy
 from ledger_support import purchase_requests, uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, ServiceProcess
-from telesales_runtime.testing.kafka import true_end_offsets
+from telesales_runtime.testing.kafka import topic_end_offsets
 
 PARTITIONS = 3
 CE_HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
@@ -104,7 +104,7 @@ def service_env(infra: FaultInfra, spec: Spec, run: str, ports: dict[str, int]) 
            "TELESALES_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "TELESALES_MONGO_URI": infra.mongo_uri,
            "TELESALES_REDIS_URL": infra.redis_url,
            f"{p}MONGO_DB": f"faults_{spec.module}_{run}", f"{p}LOG_JSON": "false", f"{p}LOG_LEVEL": "WARNING",
-           f"{p}OUTBOX_POLL_SECONDS": "0.1", f"{p}KAFKA_SESSION_TIMEOUT_MS": "3000",
+           f"{p}OUTBOX_POLL_SECONDS": "0.1", f"{p}KAFKA_SESSION_TIMEOUT_MS": "6000",  # the least a broker allows by default
            f"{p}KAFKA_CREATE_TOPICS": "false", f"{p}BATCH_MAX_RECORDS": "50"}
     if spec.name == "lead-intake":
         env[f"{p}PUBLISH_TIMEOUT_SECONDS"] = "5"
@@ -137,10 +137,9 @@ async def read_topics(bootstrap: str, *topics: str) -> dict[str, list[Any]]:
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
     try:
-        # Tansu can answer `latest` with a position before the last records: the true ends are read first
         ends: dict[TopicPartition, int] = {}
         for topic in topics:
-            ends |= await true_end_offsets(bootstrap, topic)
+            ends |= await topic_end_offsets(bootstrap, topic)
         partitions = list(ends)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -274,3 +273,23 @@ def purchase_stream(tenant: str, rng: random.Random, count: int, buyers: int = 2
                                max_price=120, id_prefix="order-", time=TIME)
     balances, outcomes = uninterrupted(events, funds, LedgerPolicy(), ZoneInfo("Asia/Shanghai"))
     return PurchaseStream(events, funds, {e for e, _, _ in events}, balances, outcomes)
+
+
+async def fund_buyers(platform: Platform, tenant: str, run: str, purchases: PurchaseStream) -> None:
+    """The buyers' coins, over the ledger's HTTP API: a budget issued, then each buyer's allocation."""
+    async with platform["ledger"].client(tenant) as http:
+        issued = await http.post("/v1/issues", json={"id": f"budget-{run}", "amount": sum(purchases.funds.values())})
+        assert issued.status_code == 201, issued.text
+        for buyer, amount in purchases.funds.items():
+            allocated = await http.post("/v1/allocations", json={"id": f"alloc-{buyer}", "amount": amount,
+                                                                 "user_ids": [buyer]})
+            assert allocated.status_code == 201, allocated.text
+
+
+async def publish_events(producer: AIOKafkaProducer, topic: str, events: list[tuple[str, bytes, bytes]]) -> None:
+    """Send (event id, key, value) records in order, as an outside system does, and wait for the broker's word."""
+    for n, (_, key, value) in enumerate(events):
+        await producer.send(topic, value, key=key, headers=CE_HEADERS)
+        if n % 50 == 49:
+            await producer.flush()
+    await producer.flush()

@@ -1,5 +1,5 @@
-"""The broker becomes unreachable for 30 s (the private Tansu is frozen with SIGSTOP, then SIGCONT: it keeps
-its data only in memory, so it is not restarted). Meanwhile events keep coming (an outside producer buffers
+"""The broker becomes unreachable for 30 s (the private Kafka node is frozen with SIGSTOP, then SIGCONT: its
+connections stay open and hang, the hardest kind of outage for a client; test_broker_kill has the crash). Meanwhile events keep coming (an outside producer buffers
 them) and HTTP writes keep coming: lead-intake's POST /v1/leads publishes directly and must either accept
 (202, published once the broker answers) or refuse clearly (503 problem+json; the client retries with the
 same Idempotency-Key); the ledger's POST /v1/transfers writes to MongoDB and its outbox rows wait. Once the
@@ -36,8 +36,10 @@ async def test_a_frozen_broker_loses_and_doubles_nothing(platform: Platform) -> 
     rng.shuffle(phones)
 
     # an outside system's producer: it buffers while the broker does not answer
-    outside = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", request_timeout_ms=120_000)
+    outside = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True,
+                               request_timeout_ms=120_000)
     await outside.start()
+    await outside.partitions_for("leads.received.v1")  # it has been producing: it knows the topic's partitions
     published: list[asyncio.Future[Any]] = []
     outside_ids: set[str] = set()
     http_leads: dict[str, dict[str, Any]] = {}  # idempotency key -> {phone, status, seconds}
@@ -137,7 +139,7 @@ async def test_a_frozen_broker_loses_and_doubles_nothing(platform: Platform) -> 
         assert accounts[f"wallet:{user}"] == 10 * sum(t["user"] == user for t in transfers.values())
 
     latencies = sorted(v["seconds"] for v in http_leads.values())
-    report(f"broker freeze: Tansu SIGSTOPped {FREEZE_SECONDS}s; during it {len(outside_ids)} events buffered by an "
+    report(f"broker freeze: Kafka SIGSTOPped {FREEZE_SECONDS}s; during it {len(outside_ids)} events buffered by an "
            f"outside producer, {len(transfers)} ledger transfers answered 201 (max {max(t['seconds'] for t in transfers.values()):.2f}s, "
            f"up to {outbox_waiting} outbox rows waiting), {len(http_leads)} POST /v1/leads answered "
            f"{sorted(outcomes)} (latency min {latencies[0]:.1f}s, max {latencies[-1]:.1f}s; {len(refused)} refused and "

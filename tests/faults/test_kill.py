@@ -9,10 +9,7 @@ HTTP while the allocator is killed: every holder change is applied and announced
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -20,13 +17,23 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from exactly_once import (
+    CaughtUp,
+    check_coins,
+    check_leads,
+    check_metrics,
+    metric_total,
+    wait_for_leads,
+    wait_for_purchases,
+)
 
 from faults_support import (
     CE_HEADERS,
     Platform,
-    dead_letters,
     event,
+    fund_buyers,
     lead_stream,
+    publish_events,
     purchase_stream,
     read_topics,
     report,
@@ -38,22 +45,8 @@ LEADS = 300
 PURCHASES = 300
 
 
-async def total(db: Any, tenant: str, family: str, name: str) -> int:
-    """A metrics counter of the tenant, all time, summed over its labels."""
-    docs = db["counters"].find({"tenant_id": tenant, "family": family, "period": "all"}, {"c": 1})
-    return sum([(doc.get("c") or {}).get(name, 0) async for doc in docs])
-
-
 async def counted(db: Any, tenant: str, family: str, name: str, least: int) -> bool:
-    return await total(db, tenant, family, name) >= least
-
-
-async def publish(producer: AIOKafkaProducer, topic: str, events: list[tuple[str, bytes, bytes]]) -> None:
-    for n, (_, key, value) in enumerate(events):
-        await producer.send(topic, value, key=key, headers=CE_HEADERS)
-        if n % 50 == 49:
-            await producer.flush()
-    await producer.flush()
+    return await metric_total(db, tenant, family, name) >= least
 
 
 async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
@@ -68,21 +61,14 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     intake_db, allocator_db, ledger_db = platform.db("lead-intake"), platform.db("allocator"), platform.db("ledger")
     metrics, metrics_db = platform["metrics"], platform.db("metrics")
 
-    # the buyers' coins, over the ledger's HTTP API
-    async with ledger.client(tenant) as http:
-        issued = await http.post("/v1/issues", json={"id": f"budget-{run}", "amount": sum(purchases.funds.values())})
-        assert issued.status_code == 201, issued.text
-        for buyer, amount in purchases.funds.items():
-            allocated = await http.post("/v1/allocations", json={"id": f"alloc-{buyer}", "amount": amount,
-                                                                 "user_ids": [buyer]})
-            assert allocated.status_code == 201, allocated.text
+    await fund_buyers(platform, tenant, run, purchases)
 
     async def processed(db: object, least: int) -> bool:
         return await db["inbox"].count_documents({"tenant_id": tenant}) >= least  # type: ignore[index]
 
     half_leads, half_purchases = len(leads.events) // 2, len(purchases.events) // 2
-    await publish(producer, "leads.received.v1", leads.events[:half_leads])
-    await publish(producer, "ledger.transfer-requested.v1", purchases.events[:half_purchases])
+    await publish_events(producer, "leads.received.v1", leads.events[:half_leads])
+    await publish_events(producer, "ledger.transfer-requested.v1", purchases.events[:half_purchases])
     await wait_until(lambda: processed(intake_db, 20), 60, "lead-intake consuming", intake)
     await wait_until(lambda: processed(ledger_db, 20), 60, "the ledger consuming", ledger)
     await wait_until(lambda: counted(metrics_db, tenant, "pool", "created", 1), 60, "metrics counting", metrics)
@@ -93,15 +79,15 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     orphans = await platform.abort_orphaned_transactions("lead-intake")
     orphans += await platform.abort_orphaned_transactions("ledger")
     orphans += await platform.abort_orphaned_transactions("metrics")
-    at_kill = {"metrics": await total(metrics_db, tenant, "pool", "created"),
+    at_kill = {"metrics": await metric_total(metrics_db, tenant, "pool", "created"),
                "lead-intake": await intake_db["inbox"].count_documents({"tenant_id": tenant}),
                "ledger": await ledger_db["inbox"].count_documents({"tenant_id": tenant}),
                "intake outbox": await intake_db["outbox"].count_documents({}),
                "ledger outbox": await ledger_db["outbox"].count_documents({})}
     assert at_kill["lead-intake"] < len(leads.unique_ids), "the kill came too late to interrupt lead-intake"
     assert at_kill["ledger"] < len(purchases.unique_ids), "the kill came too late to interrupt the ledger"
-    await publish(producer, "leads.received.v1", leads.events[half_leads:])
-    await publish(producer, "ledger.transfer-requested.v1", purchases.events[half_purchases:])
+    await publish_events(producer, "leads.received.v1", leads.events[half_leads:])
+    await publish_events(producer, "ledger.transfer-requested.v1", purchases.events[half_purchases:])
 
     # the allocator, while it takes the first half's qualified leads into its pools
     await wait_until(lambda: processed(allocator_db, 10), 60, "the allocator consuming", allocator)
@@ -115,114 +101,29 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
         service.start()
     ready = {s.name: await s.wait_ready(90) for s in (intake, ledger, allocator, metrics)}
 
-    async def intake_done() -> bool:
-        return (await intake_db["inbox"].count_documents({"tenant_id": tenant}) == len(leads.unique_ids)
-                and await intake_db["outbox"].count_documents({}) == 0)
-
-    async def ledger_done() -> bool:
-        return (await ledger_db["inbox"].count_documents({"tenant_id": tenant}) == len(purchases.unique_ids)
-                and await ledger_db["outbox"].count_documents({}) == 0)
-
-    async def raced_merges() -> int:
-        """Merges the allocator dead-lettered because they overtook their lead's qualified event (another
-        topic, so another partition: see allocator.service.handle_merged); they wait for a replay."""
-        # distinct events: one dead-lettered just before the kill is dead-lettered again on redelivery
-        return len({json.loads(d["payload_text"])["id"] for d in await dead_letters(platform.infra.kafka_bootstrap)
-                    if d["tenantid"] == tenant and d["service"] == "allocator" and d["error_type"] == "unknown_lead"})
-
-    async def allocator_done() -> bool:
-        return (await allocator_db["leads"].count_documents({"tenant_id": tenant}) == len(leads.phones)
-                and await allocator_db["inbox"].count_documents({"tenant_id": tenant})
-                == len(leads.phones) + leads.merges - await raced_merges())
-
-    caught_up = {}
-    caught_up["lead-intake"] = await wait_until(intake_done, 120, "every lead processed and announced", intake)
-    caught_up["ledger"] = await wait_until(ledger_done, 120, "every purchase processed and announced", ledger)
-    caught_up["allocator"] = await wait_until(allocator_done, 120, "every lead in the pools", allocator, interval=1)
-    raced = await raced_merges()
-    if raced:  # the documented remedy: replay them now that every lead is known
-        replay = subprocess.run([sys.executable, "-m", "telesales_runtime.replay", "--bootstrap",
-                                 platform.infra.kafka_bootstrap, "--tenant", tenant, "--service", "allocator",
-                                 "--error-type", "unknown_lead", "--timeout", "30", "--apply"],
-                                capture_output=True, text=True, timeout=120)
-        assert replay.returncode == 0 and "republished" in replay.stdout, replay
-
-        async def merges_applied() -> bool:
-            return (await allocator_db["inbox"].count_documents({"tenant_id": tenant})
-                    == len(leads.phones) + leads.merges)
-        await wait_until(merges_applied, 60, "the replayed merges applied", allocator)
-
-    # leads: one per person, every touch once
-    stored = await intake_db["leads"].find({"tenant_id": tenant}, {"touches_count": 1, "touches": 1}).to_list()
-    assert len(stored) == leads.expected["leads"]
-    touches = [t["event_id"] for doc in stored for t in doc["touches"]]
-    assert sum(doc["touches_count"] for doc in stored) == len(touches) == leads.expected["touches"]
-    assert set(touches) == leads.unique_ids
-    topics = await read_topics(platform.infra.kafka_bootstrap, "leads.qualified.v1", "leads.merged.v1",
-                               "leads.rejected.v1")
-    mine = {name: [r["value"] for r in records if isinstance(r["value"], dict) and r["value"].get("tenantid") == tenant]
-            for name, records in topics.items()}
-    assert mine["leads.rejected.v1"] == []
-    qualified_ids = Counter(e["id"] for e in mine["leads.qualified.v1"])
-    assert len(qualified_ids) == len({e["data"]["lead_id"] for e in mine["leads.qualified.v1"]}) == len(leads.phones)
-    assert {doc["_id"] for doc in stored} == {e["data"]["lead_id"] for e in mine["leads.qualified.v1"]}
-    merged_touches = {e["data"]["touch"]["event_id"] for e in mine["leads.merged.v1"]}
-    assert len({e["id"] for e in mine["leads.merged.v1"]}) == len(merged_touches) == leads.merges
-    redelivered = sum(n - 1 for n in qualified_ids.values())  # the outbox publishes at least once
-
-    # the pools: every qualified lead once
-    pooled_docs = await allocator_db["leads"].find({"tenant_id": tenant}, {"touches": 1}).to_list()
-    pooled = {doc["_id"] for doc in pooled_docs}
-    assert pooled == {doc["_id"] for doc in stored}
-    assert sum(doc["touches"] for doc in pooled_docs) == len(touches)  # every merge counted once
-
-    # coins: balances and outcomes of the uninterrupted run, books balanced, every request answered
-    accounts = {doc["key"]: doc["balance"] async for doc in ledger_db["accounts"].find({"tenant_id": tenant})}
-    assert {k: v for k, v in accounts.items() if v} == purchases.balances
-    assert sum(accounts.values()) == 0
-    decided = {doc["transfer_id"]: doc["state"] async for doc in ledger_db["transfers"].find(
-        {"tenant_id": tenant, "kind": "purchase"})}
-    assert decided == purchases.outcomes
-    assert set(decided.values()) == {"posted", "rejected"}
-    answers = await read_topics(platform.infra.kafka_bootstrap, "ledger.transfer-posted.v1",
-                                "ledger.transfer-rejected.v1")
-    answered = {r["value"]["data"]["request_event_id"] for records in answers.values() for r in records
-                if r["value"].get("tenantid") == tenant}
-    assert answered == purchases.unique_ids
-    async with ledger.client(tenant) as http:
-        audit = (await http.get("/v1/audit", params={"verify": "true"})).json()
-    assert audit["ok"] and audit["sum_of_balances"] == 0, audit
-
-    posted = sum(1 for s in decided.values() if s == "posted")
-
-    # metrics: every lead, merge and ledger answer counted once, whatever was in flight when it was killed (the
-    # restarted process waits for the killed one's lease, then resumes from its last checkpoint)
-    answer_ids = {name: {r["value"]["id"] for r in records if r["value"].get("tenantid") == tenant}
-                  for name, records in answers.items()}
-    expected = {("pool", "created"): len(leads.phones), ("funnel", "total"): len(leads.phones),
-                ("pool", "merged"): leads.merges,
-                ("market", "ledger_posted"): len(answer_ids["ledger.transfer-posted.v1"]),
-                ("market", "ledger_rejected"): len(answer_ids["ledger.transfer-rejected.v1"])}
-
-    async def metrics_done() -> bool:
-        return all([await counted(metrics_db, tenant, *what, n) for what, n in expected.items()])
-    caught_up["metrics"] = await wait_until(metrics_done, 120, "metrics counting every event", metrics)
-    await asyncio.sleep(2)  # an event counted twice would show by now
-    assert {what: await total(metrics_db, tenant, *what) for what in expected} == expected
+    caught_up = CaughtUp()
+    await wait_for_leads(platform, tenant, leads, caught_up)
+    await wait_for_purchases(platform, tenant, purchases, caught_up)
+    figures = await check_leads(platform, tenant, leads)
+    answer_ids = await check_coins(platform, tenant, purchases)
+    # metrics: the restarted process waits for the killed one's lease, then resumes from its last checkpoint
+    counted_once = await check_metrics(platform, tenant, leads, answer_ids, caught_up)
+    posted = len(answer_ids["ledger.transfer-posted.v1"])
     report(f"sigkill: lead-intake killed after {at_kill['lead-intake']}/{len(leads.unique_ids)} lead events, ledger "
            f"after {at_kill['ledger']}/{len(purchases.unique_ids)} purchase requests (outbox rows left "
            f"{at_kill['intake outbox']}/{at_kill['ledger outbox']}), allocator after {at_kill['allocator']}/"
            f"{len(leads.phones)} pooled leads; {orphans} orphaned sessions ended; ready again in "
            + ", ".join(f"{k} {v:.1f}s" for k, v in ready.items())
-           + "; caught up in " + ", ".join(f"{k} {v:.1f}s" for k, v in caught_up.items())
+           + "; caught up in " + ", ".join(f"{k} {v:.1f}s" for k, v in caught_up.seconds.items())
            + f" (total {time.monotonic() - killed_at:.1f}s after the kill, {time.monotonic() - restarted:.1f}s after "
-           f"the restart). Result = uninterrupted run: {len(stored)} leads, {len(touches)} touches "
-           f"({leads.merges} merged), {len(pooled)} pooled, {posted} transfers posted and "
-           f"{len(decided) - posted} rejected, {len(purchases.balances)} non-zero balances equal, sum 0; metrics "
-           f"killed after counting {at_kill['metrics']} leads, then counted each lead, merge and ledger answer once "
-           f"({expected[('pool', 'created')]} leads, {expected[('market', 'ledger_posted')]} posted); "
-           f"{redelivered} qualified events published twice (absorbed by ids); {raced} merges overtook their "
-           f"qualified lead at the allocator, were dead-lettered (unknown_lead) and applied by a replay")
+           f"the restart). Result = uninterrupted run: {figures['leads']} leads, {figures['touches']} touches "
+           f"({leads.merges} merged), {figures['pooled']} pooled, {posted} transfers posted and "
+           f"{len(purchases.outcomes) - posted} rejected, {len(purchases.balances)} non-zero balances equal, sum 0; "
+           f"metrics killed after counting {at_kill['metrics']} leads, then counted each lead, merge and ledger "
+           f"answer once ({counted_once[('pool', 'created')]} leads, {counted_once[('market', 'ledger_posted')]} "
+           f"posted); {figures['qualified published twice']} qualified events published twice (absorbed by ids); "
+           f"{caught_up.raced_merges} merges overtook their qualified lead at the allocator, were dead-lettered "
+           f"(unknown_lead) and applied by a replay")
 
 
 async def test_sigkill_during_claims_applies_every_holder_change_exactly_once(
@@ -237,7 +138,7 @@ async def test_sigkill_during_claims_applies_every_holder_change_exactly_once(
     rng = random.Random(77)
     leads = lead_stream(tenant, rng, 240)
     allocator, allocator_db = platform["allocator"], platform.db("allocator")
-    await publish(producer, "leads.received.v1", leads.events)
+    await publish_events(producer, "leads.received.v1", leads.events)
     agents = [f"agent-{n}" for n in range(8)]
     for agent in agents:
         _, body = event("agents.changed.v1", tenant, {"agent_id": agent, "name": agent, "role": "agent",

@@ -13,7 +13,7 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from faults_support import CE_HEADERS, Platform, lead_stream, purchase_stream, report, wait_until
+from faults_support import CE_HEADERS, Platform, fund_buyers, lead_stream, purchase_stream, report, wait_until
 
 DOWN_SECONDS = 15
 PROBED = ("lead-intake", "allocator", "ledger", "marketplace", "metrics")
@@ -29,13 +29,7 @@ async def test_mongodb_restart_under_load_loses_and_doubles_nothing(
     purchases = purchase_stream(tenant, rng, 300)
     intake, allocator, ledger = platform["lead-intake"], platform["allocator"], platform["ledger"]
     intake_db, allocator_db, ledger_db = platform.db("lead-intake"), platform.db("allocator"), platform.db("ledger")
-    async with ledger.client(tenant) as http:
-        assert (await http.post("/v1/issues", json={"id": f"budget-{run}",
-                                                    "amount": sum(purchases.funds.values())})).status_code == 201
-        for buyer, amount in purchases.funds.items():
-            allocated = await http.post("/v1/allocations", json={"id": f"alloc-{buyer}", "amount": amount,
-                                                                 "user_ids": [buyer]})
-            assert allocated.status_code == 201, allocated.text
+    await fund_buyers(platform, tenant, run, purchases)
 
     # the load: both streams at a steady pace over ~20 s, the database going down 4 s in
     async def load() -> None:
