@@ -146,6 +146,15 @@ class SoleConsumer:
         except PyMongoError:
             pass
 
+    def holds_lease(self) -> bool:
+        """Whether this replica holds the lease with a quarter of it left at least (as of its last renewal).
+        What one replica alone may serve (the metrics service's figures) asks this rather than `leading`:
+        a replica paused past its lease, or that stopped without handing it over, still believes it leads,
+        while a successor takes the lease once it has expired; stopping a quarter of a lease earlier leaves
+        room for clocks that far apart. True from the moment the lease is taken, before the state is
+        restored."""
+        return self.lease.held(margin=self.lease_seconds / 4)
+
     def _set_leading(self, leading: bool) -> None:
         self.leading = leading
         SOLE_CONSUMER_LEADER.labels(self.service, self.group).set(1 if leading else 0)
