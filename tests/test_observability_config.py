@@ -91,6 +91,7 @@ async def exposed(infra: Any) -> set[str]:
                                mongo_db=f"test_obs_{uuid.uuid4().hex[:8]}", log_json=False)
     app = create_app(settings)
     await app.state.store.ensure_indexes()
+    assert await app.state.consumer.lease.hold()  # the replica holding the counting lease exposes the floor's figures
     await app.state.exposition.refresh()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as http:
         text = (await http.get("/metrics")).text

@@ -1,5 +1,7 @@
 """The floor's figures on /metrics: a snapshot that a background task reads again from MongoDB and renders
-as Prometheus text every `refresh_seconds`, so a scrape never waits for the database and costs little.
+as Prometheus text every `refresh_seconds`, so a scrape never waits for the database and costs little. Every
+replica keeps one; only the holder of the counting lease serves it, so a sum over replicas is the truth
+(replicas.py).
 
 Labels are bounded: `tenant`, `business_line` and `team` values per tenant are the configured ones
 (METRICS_BUSINESS_LINES, METRICS_TEAMS) or, without a list, the first `max_business_lines` /
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +36,7 @@ from .domain import (
     add_counts,
     ratio,
 )
+from .replicas import REPLICA_FAMILY_NAMES, ReplicaGauges
 from .settings import MetricsSettings
 from .store import Doc, MetricsStore
 
@@ -66,7 +69,7 @@ FAMILY_NAMES: tuple[str, ...] = (
     "telesales_market_daily_active_users", "telesales_market_daily_active_ratio",
     "telesales_training_cohort_indicators", "telesales_training_cohort_agents",
     "telesales_platform_dead_letters", "telesales_lead_signals", "telesales_hot_leads",
-    "telesales_metrics_snapshot_age_seconds",
+    *REPLICA_FAMILY_NAMES,
 )
 
 
@@ -308,39 +311,29 @@ class FloorCollector(Collector):
         return iter(self.families)
 
 
-class SnapshotAge(Collector):
-    """How old the snapshot is, at the time of the scrape."""
-
-    def __init__(self) -> None:
-        self.refreshed_at: float | None = None
-
-    def collect(self) -> Iterator[Metric]:
-        age = GaugeMetricFamily("telesales_metrics_snapshot_age_seconds", "Seconds since the figures on /metrics "
-                                "were last read from MongoDB (NaN before the first read).")
-        age.add_metric([], float("nan") if self.refreshed_at is None else time.monotonic() - self.refreshed_at)
-        yield age
-
-
 class Exposition(PeriodicLoop):
-    """The snapshot's text (served by `render`) and the loop that refreshes it, in every replica, every
-    `refresh_seconds`."""
+    """The snapshot's text (served by `render` while `exposes_floor()`: see replicas.py) and the loop that
+    refreshes it, in every replica, every `refresh_seconds` (a replica taking over serves a fresh one at once)."""
 
     failure = "refreshing the /metrics snapshot failed; the age gauge tells it is stale"
 
-    def __init__(self, settings: MetricsSettings, store: MetricsStore) -> None:
+    def __init__(self, settings: MetricsSettings, store: MetricsStore, *, exposes_floor: Callable[[], bool]) -> None:
         super().__init__(interval_seconds=settings.refresh_seconds, task_name="metrics-exposition-refresh")
+        self.exposes_floor = exposes_floor
         self.settings = settings
         self.store = store
         self.gate = LabelGate(store, settings)
         self.snapshot = Snapshot(self.gate)
-        self.age = SnapshotAge()
-        self.age_registry = CollectorRegistry(auto_describe=False)
-        self.age_registry.register(self.age)
+        self.replica = ReplicaGauges()
+        self.replica_registry = CollectorRegistry(auto_describe=False)
+        self.replica_registry.register(self.replica)
         self.text = b""  # the snapshot's families as Prometheus text, rendered when they are built
 
     def render(self) -> bytes:
-        """What a scrape gets from this service's own figures: the snapshot's text and its age."""
-        return self.text + generate_latest(self.age_registry)
+        """What a scrape gets from this service's own figures: the snapshot's text on the replica that exposes
+        them only, and on every replica its age and whether this scrape carries them."""
+        self.replica.exposing = self.exposes_floor()
+        return (self.text if self.replica.exposing else b"") + generate_latest(self.replica_registry)
 
     async def tick(self) -> None:
         await self.refresh()
@@ -362,7 +355,7 @@ class Exposition(PeriodicLoop):
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FloorCollector(families))
         self.text = generate_latest(registry)
-        self.age.refreshed_at = time.monotonic()
+        self.replica.refreshed_at = time.monotonic()
 
 
 def sample_names(families: Iterable[Any]) -> set[str]:

@@ -28,11 +28,12 @@ def create_app(settings: MetricsSettings) -> FastAPI:
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     store = MetricsStore(base.mongo, settings.mongo_db, inbox_retention_days=settings.inbox_retention_days)
     metrics = MetricsService(settings, store, base.dead_letters)
-    exposition = Exposition(settings, store)
     consumer = SoleConsumer(settings, MetricsStream(metrics, base.dead_letters, settings.consumer_group),
                             [topic.name for topic in CONSUMED_TOPICS], group=settings.consumer_group,
                             leases=store.leases, lease_seconds=settings.lease_seconds,
                             max_records=settings.batch_max_records)
+    # Only the lease holder exposes the floor's figures: Prometheus sums over replicas (replicas.py).
+    exposition = Exposition(settings, store, exposes_floor=consumer.holds_lease)
 
     app = create_service_app(
         settings=settings,

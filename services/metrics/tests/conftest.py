@@ -36,4 +36,5 @@ async def harness(metrics_settings: MetricsSettings) -> AsyncIterator[Harness]:
                                  metrics=app.state.metrics, stream=stream, store=app.state.store,
                                  exposition=app.state.exposition, application=app) as h:
         yield h
+    await app.state.consumer.lease.release()  # the next test's replica takes it at once
     await app.state.store.client.close()

@@ -195,7 +195,9 @@ class Harness(ServiceHarness):
         return {"/".join(row["group"].values()): {s["step"]: s["count"] for s in row["steps"]} for row in body["rows"]}
 
     async def scrape(self) -> dict[str, float]:
-        """/metrics after a refresh, as {sample name{labels of this tenant}: value}."""
+        """/metrics after a refresh, as {sample name{labels of this tenant}: value}, as the replica holding the
+        counting lease serves it (the others leave the floor's figures out)."""
+        assert await self.application.state.consumer.lease.hold()
         await self.exposition.refresh()
         response = await self.http.get("/metrics")
         assert response.status_code == 200

@@ -65,8 +65,11 @@ async def test_the_figures_survive_a_restart(harness: Harness, metrics_settings:
         funnel = (await http.get("/v1/funnels/leads", params={"from": DAY, "to": DAY})).json()["rows"][0]["steps"]
         assert {s["step"]: s["count"] for s in funnel} == before[""]
         assert (await http.get("/v1/agents/a1/indicators", params={"from": DAY, "to": DAY})).json() == indicators
+        await harness.application.state.consumer.lease.release()  # the old process is gone
+        assert await restarted.state.consumer.lease.hold()  # so the new one exposes the floor's figures
         await restarted.state.exposition.refresh()
         text = (await http.get("/metrics")).text
+        await restarted.state.consumer.lease.release()
     samples = {s.name + json.dumps(s.labels, sort_keys=True): s.value for f in text_string_to_metric_families(text)
                for s in f.samples if s.labels.get("tenant") == harness.tenant}
     assert samples["telesales_funnel_leads_by_team_total" + json.dumps(

@@ -1,8 +1,9 @@
 """metrics as the sole consumer, on the real broker and database: two replicas, one consuming; the consuming
 one crashes in the middle of a stream (its lease not handed over, a checkpoint perhaps still being written)
-and the other takes over from the last checkpoint: every event is counted exactly once. A counting rule that
-fails on an event dead-letters that event and counts the rest once. A replica that lost its lease cannot
-write over its successor's checkpoint."""
+and the other takes over from the last checkpoint: every event is counted exactly once. Scraped together, the
+two replicas' floor figures sum to the truth before, during and after such a hand-over (one exposes them at a
+time). A counting rule that fails on an event dead-letters that event and counts the rest once. A replica
+that lost its lease cannot write over its successor's checkpoint."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from metrics import domain
 from metrics.dedup import event_digest, unpack
 from metrics.events import CONSUMED_TOPICS
+from metrics.exposition import FAMILY_NAMES
 from metrics.main import create_app
+from metrics.replicas import REPLICA_FAMILY_NAMES
 from metrics.settings import MetricsSettings
 from metrics.store import Checkpoint, Fence, MetricsStore
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
@@ -132,6 +137,78 @@ async def test_a_replica_takes_over_after_a_crash_and_counts_every_event_once(
     # the effective calls and the per-agent counts agree with the stream too
     docs = mongo[settings.mongo_db]["counters"].find({"tenant_id": tenant, "family": "calls", "period": "all"})
     assert sum([doc["c"].get("effective", 0) async for doc in docs]) == 400
+
+
+FLOOR_FAMILIES = set(FAMILY_NAMES) - set(REPLICA_FAMILY_NAMES)
+
+
+async def scrape(app: FastAPI, tenant: str) -> tuple[bool, Counter[str]]:
+    """One replica's /metrics as Prometheus gets it: whether it says it exposes the floor's figures, and the
+    samples of `tenant` it carries of them, {name{labels}: value} (the process's own metrics left out: the
+    replicas of a test share one process)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as http:
+        text = (await http.get("/metrics")).text
+    exposed, samples = None, Counter[str]()
+    for family in text_string_to_metric_families(text):
+        if family.name == "telesales_metrics_floor_exposed":
+            exposed = family.samples[0].value == 1
+        elif family.name in FLOOR_FAMILIES:
+            for sample in family.samples:
+                if sample.labels.get("tenant") == tenant:
+                    samples[f"{sample.name}{sorted(sample.labels.items())}"] += sample.value
+    assert exposed is not None
+    assert exposed or not samples, "a replica not exposing the floor's figures carries some"
+    return exposed, samples
+
+
+def total(samples: Counter[str], name: str) -> float:
+    return sum(value for key, value in samples.items() if key.startswith(f"{name}["))
+
+
+async def summed_over(replicas: list[FastAPI], tenant: str) -> tuple[list[bool], Counter[str]]:
+    """What `sum by (...)` over the replicas' targets gets: each replica's snapshot read again, then scraped."""
+    for app in replicas:
+        await app.state.exposition.refresh()
+    scraped = [await scrape(app, tenant) for app in replicas]
+    return [exposed for exposed, _ in scraped], sum((samples for _, samples in scraped), Counter())
+
+
+async def test_summed_over_two_replicas_the_floor_figures_are_the_truth_through_a_hand_over(
+    settings: MetricsSettings, mongo: AsyncMongoClient[dict[str, Any]], infra: Any,
+) -> None:
+    tenant = f"sole-{uuid.uuid4().hex[:8]}"
+    first, second = calls(tenant, 200), calls(tenant, 200, start=200)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        async with replica(settings) as a, replica(settings) as b:
+            await wait_until(lambda: asyncio.sleep(0, a.state.consumer.leading), timeout=30)
+            await publish(producer, "calls.logged.v1", first)
+            await wait_until(lambda: _at_least(outbound(mongo, settings, tenant), 200), timeout=60)
+            exposed, summed = await summed_over([a, b], tenant)
+            assert exposed == [True, False]
+            assert (total(summed, "telesales_calls_total"), total(summed, "telesales_calls_effective_total")) == (200, 100)
+            assert summed == (await scrape(a, tenant))[1]  # every floor figure is the leader's, once
+
+            # a's consumer dies without handing the lease over; its HTTP server still answers scrapes
+            crash(a)
+            await publish(producer, "calls.logged.v1", second)
+            both, neither = 0, 0
+            while True:
+                (a_exposes, _), (b_exposes, _) = await scrape(a, tenant), await scrape(b, tenant)
+                both += a_exposes and b_exposes
+                neither += not (a_exposes or b_exposes)
+                if b_exposes and await outbound(mongo, settings, tenant) >= 400:
+                    break
+                await asyncio.sleep(0.05)
+            assert both == 0  # never exposed by both: the sum never doubles
+            assert neither > 0  # a gap instead (a quarter of a lease and b's polling), the old holder gone first
+            exposed, summed = await summed_over([a, b], tenant)
+            assert exposed == [False, True]
+            assert (total(summed, "telesales_calls_total"), total(summed, "telesales_calls_effective_total")) == (400, 200)
+            assert summed == (await scrape(b, tenant))[1]
+    finally:
+        await producer.stop()
 
 
 async def test_an_event_a_rule_fails_on_is_dead_lettered_and_the_rest_counted_once(
