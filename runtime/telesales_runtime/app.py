@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from .auth import RoleTable, authorize, check_access_table
 from .deadletter import DeadLetterPublisher
 from .http import Exposition, ReadinessCheck, health_router, install_problem_handlers
+from .http_metrics import install_http_metrics
 from .kafka import client_security, create_broker, create_producer, ensure_topics
 from .logs import configure_logging
 from .memory import tune_garbage_collector
@@ -106,7 +107,8 @@ def create_service_app(
     text), served on /metrics after the process's.
     `access`: "METHOD /path" -> the roles that may call each route of `routers` (admin may call all); every
     route needs a bearer token, and a route missing from the table refuses the build (telesales_runtime.auth).
-    /healthz, /readyz and /metrics stay open."""
+    /healthz, /readyz and /metrics stay open. Every request is observed in
+    http_server_request_duration_seconds (telesales_runtime.http_metrics)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,6 +139,7 @@ def create_service_app(
     app.state.broker = broker
     install_problem_handlers(app)
     install_request_limits(app, settings)
+    install_http_metrics(app, settings.service_name)  # last: outermost, it sees what the guards refuse
     app.include_router(health_router(readiness, registries=metrics_registries))
     app.state.access = access or {}
     check_access_table(routers, app.state.access)
