@@ -38,7 +38,14 @@ OUTBOX_PUBLISHED = Counter(
 )
 OUTBOX_BACKLOG = Gauge(
     "telesales_outbox_backlog",
-    "Events written to an outbox (a collection, or documents with embedded events) and not yet relayed.",
+    "Events written to an outbox and not yet relayed (rows of an outbox collection, documents with embedded "
+    "events), at the relay's last pass; only the relaying replica has it.",
+    ["service", "outbox"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "telesales_outbox_oldest_unrelayed_age_seconds",
+    "Age of the oldest event waiting in an outbox at the relay's last pass (0: none waits); measured before "
+    "publishing, so it grows while the broker refuses them. Only the relaying replica has it.",
     ["service", "outbox"],
 )
 OUTBOX_RELAY_ERRORS = Counter(

@@ -23,7 +23,7 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 
 from .kafka import await_confirmations
 from .lease import MongoLease
-from .observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+from .observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ EMBEDDED_OUTBOX_SINCE = "outbox_at"
 @dataclass
 class _Batch:
     events: list[tuple[str, str | None, bytes]]  # topic, key, payload, in publishing order
-    acks: list[Any]  # what to hand to _acknowledge once every event is confirmed
+    acks: list[Any]  # what to hand to _acknowledge once every event is confirmed (a row or a document each)
     full: bool
+    oldest: datetime | None = None  # when the oldest of them was written
 
 
 def outbox_row(topic: str, event: CloudEvent[Any], key: str | None) -> dict[str, Any]:
@@ -67,7 +68,12 @@ async def write_outbox(
 
 class OutboxRelay:
     """Publishes outbox rows in order. Only the holder of a lease relays, so several replicas of a
-    service do not publish the same rows concurrently."""
+    service do not publish the same rows concurrently.
+
+    The relaying replica says at every pass, before it publishes (so also while the broker refuses them),
+    how many rows wait (telesales_outbox_backlog) and how old the oldest is
+    (telesales_outbox_oldest_unrelayed_age_seconds); the other replicas drop those series, so that what a
+    replica relaying no more last said does not linger."""
 
     def __init__(
         self,
@@ -127,15 +133,27 @@ class OutboxRelay:
             await self.producer.stop()
             self.producer = None
         await self.lease.release()
+        self._forget_backlog()
+
+    def _show_backlog(self, waiting: int, oldest: datetime | None) -> None:
+        OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(waiting)
+        age = 0.0 if oldest is None else (datetime.now(UTC) - _aware(oldest)).total_seconds()
+        OUTBOX_OLDEST_AGE.labels(self.service, self.outbox.name).set(max(0.0, age))
+
+    def _forget_backlog(self) -> None:
+        OUTBOX_BACKLOG.remove(self.service, self.outbox.name)
+        OUTBOX_OLDEST_AGE.remove(self.service, self.outbox.name)
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out."""
         if not await self.lease.hold():
+            self._forget_backlog()
             return 0
         batch = await self._next_batch()
         self._backlogged = batch.full
+        waiting = await self._backlog() if batch.full else len(batch.acks)
+        self._show_backlog(waiting, batch.oldest)
         if not batch.events:
-            OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(0)
             return 0
         pending = []
         for topic, key, payload in batch.events:
@@ -151,17 +169,16 @@ class OutboxRelay:
         await self._acknowledge(batch)
         for topic, _, _ in batch.events:
             OUTBOX_PUBLISHED.labels(self.service, topic).inc()
-        if batch.full:
-            OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(await self._backlog())
-        else:
-            OUTBOX_BACKLOG.labels(self.service, self.outbox.name).set(0)
+        if not batch.full:  # a full batch goes on at once, and its next pass says what is left
+            self._show_backlog(0, None)
         return len(batch.events)
 
     async def _next_batch(self) -> _Batch:
-        rows = await self.outbox.find({}, {"topic": 1, "key": 1, "payload": 1}, sort=[("_id", 1)],
+        rows = await self.outbox.find({}, {"topic": 1, "key": 1, "payload": 1, "created_at": 1}, sort=[("_id", 1)],
                                       limit=self.batch_size).to_list()
         return _Batch([(row["topic"], row.get("key"), bytes(row["payload"])) for row in rows],
-                      [row["_id"] for row in rows], full=len(rows) == self.batch_size)
+                      [row["_id"] for row in rows], full=len(rows) == self.batch_size,
+                      oldest=rows[0].get("created_at") if rows else None)
 
     async def _acknowledge(self, batch: _Batch) -> None:
         await self._acks.delete_many({"_id": {"$in": batch.acks}})
@@ -196,6 +213,10 @@ class OutboxRelay:
                 # Let a burst of writes gather: one pass then relays them together, instead of a read
                 # and an acknowledgement per write.
                 await asyncio.sleep(self.linger_seconds)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def embedded_event(event_id: str, topic: str, payload: bytes, key: str | None) -> dict[str, Any]:
@@ -240,7 +261,7 @@ class EmbeddedOutboxRelay(OutboxRelay):
 
     async def _next_batch(self) -> _Batch:
         docs = await self.outbox.find({EMBEDDED_OUTBOX_SINCE: {"$exists": True}},
-                                      {EMBEDDED_OUTBOX: 1}, sort=[(EMBEDDED_OUTBOX_SINCE, 1)],
+                                      {EMBEDDED_OUTBOX: 1, EMBEDDED_OUTBOX_SINCE: 1}, sort=[(EMBEDDED_OUTBOX_SINCE, 1)],
                                       limit=max(1, self.batch_size // 4)).to_list()
         events: list[tuple[str, str | None, bytes]] = []
         acks: list[tuple[Any, list[str]]] = []
@@ -248,7 +269,10 @@ class EmbeddedOutboxRelay(OutboxRelay):
             queued = doc.get(EMBEDDED_OUTBOX) or []
             events.extend((e["topic"], e.get("key"), _embedded_payload(e)) for e in queued)
             acks.append((doc["_id"], [e["id"] for e in queued]))
-        return _Batch(events, acks, full=len(docs) == max(1, self.batch_size // 4))
+        # `outbox_at` moves to the last event appended to a document: the age is that of the document whose
+        # events were appended longest ago, a lower bound of the oldest event's.
+        return _Batch(events, acks, full=len(docs) == max(1, self.batch_size // 4),
+                      oldest=docs[0].get(EMBEDDED_OUTBOX_SINCE) if docs else None)
 
     async def _acknowledge(self, batch: _Batch) -> None:
         # Remove exactly the events sent: one appended meanwhile stays, and keeps the document flagged.
