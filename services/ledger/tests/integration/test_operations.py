@@ -214,6 +214,11 @@ async def test_the_blind_box_rewards_top_sellers_and_replays_from_its_seed(harne
                                                              "max_amount": 50}, headers=harness.operator)
     assert again.status_code == 200 and again.json() == body  # the same draw, not a new one
 
+    # bb-1 may have drawn up to all 100 coins of the pool (two draws of 10-50): refill it for the next draw
+    await harness.issue(5)
+    refill = await harness.http.post("/v1/transfers", json={"id": "fund-pool-3", "debit": "budget", "credit": "bonus-pool",
+                                                            "amount": 5}, headers=harness.operator)
+    assert refill.status_code == 201, refill.text
     seeded = await harness.http.post("/v1/blind-boxes", json={"id": "bb-2", "user_ids": ["s3"], "min_amount": 1,
                                                               "max_amount": 5, "seed": "双11-锦囊"}, headers=harness.operator)
     assert seeded.json()["awards"][0]["amount"] == domain.draw_amounts("双11-锦囊", ["s3"], 1, 5)[0]
