@@ -17,8 +17,13 @@ def schema_for(topic: Topic) -> dict:
     schema["$id"] = f"urn:telesales:schema:{topic.name}"
     schema["title"] = topic.name
     schema["description"] = topic.description
-    # The CloudEvents `type` of a topic is fixed: say so in the schema so validators catch mix-ups.
-    schema["properties"]["type"] = {"const": topic.event_type, "type": "string"}
+    # The CloudEvents `type` of a topic is fixed: say so in the schema so validators catch mix-ups. Readers are
+    # more tolerant than this (Topic.accepts_type): the description says how.
+    schema["properties"]["type"] = {
+        "const": topic.event_type, "type": "string",
+        "description": f"Send {topic.event_type}. Also accepted: another spelling of it (its words in another case "
+                       f"or with other separators, without the telesales prefix or the version, e.g. {topic.name}); "
+                       "the spelling used is kept."}
     return schema
 
 

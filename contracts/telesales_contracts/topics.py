@@ -5,7 +5,6 @@ Names follow `<domain>.<event>.v<N>`; a breaking change of a data schema means a
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,7 +25,7 @@ from .allocation import (
     LeadWon,
     ReclaimWarning,
 )
-from .envelope import CloudEvent, event_type_for
+from .envelope import CloudEvent, event_type_for, new_event_id, spells_event_type_of
 from .fast_reading import FastDecoder, Unsupported, decoder_of
 from .leads import LeadMerged, LeadOutcome, LeadQualified, LeadReceived, LeadRejected
 from .ledger import (
@@ -59,9 +58,10 @@ from .marketplace import (
 from .platform import DeadLetter
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 
-# The envelope attributes a consumer reads (with their own types and constraints); `source`, `subject` and
-# the rest are not checked by a reading.
-READ_ENVELOPE_FIELDS = ("id", "type", "time", "tenantid")
+# The envelope attributes a consumer reads (with their own types and constraints); `subject` and the rest are
+# not checked by a reading. The attributes CloudEvents requires are always read (and so required).
+REQUIRED_ENVELOPE_FIELDS = ("specversion", "id", "source", "type")
+READ_ENVELOPE_FIELDS = (*REQUIRED_ENVELOPE_FIELDS, "time", "tenantid")
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,22 @@ class Topic:
     def event_model(self) -> type[CloudEvent[Any]]:
         return CloudEvent[self.data_model]  # type: ignore[name-defined]
 
+    def accepts_type(self, value: str) -> bool:
+        """Whether `value` is the type of this topic's events, in any spelling envelope.spells_event_type_of
+        allows (the topic is the contract: telesales.leads.received.v1, leads.received.v1, LeadsReceived, ...)."""
+        return value == self.event_type or spells_event_type_of(value, self.name)
+
+    def check_type(self, value: str) -> None:
+        """Raises WrongEventType, naming both types, unless `value` is a spelling of this topic's type."""
+        if not self.accepts_type(value):
+            raise WrongEventType(f"type {value!r} is another kind of event than topic {self.name} carries: "
+                                 f"{self.event_type!r} (or another spelling of it, e.g. {self.name!r})")
+
     def parse(self, raw: bytes | str) -> CloudEvent[Any]:
-        """Validate a structured-mode CloudEvent of this topic (raises pydantic.ValidationError)."""
+        """Validate a structured-mode CloudEvent of this topic (raises pydantic.ValidationError, or
+        WrongEventType). The event keeps the type as it was spelled."""
         event = self.event_model.model_validate_json(raw)
-        if event.type != self.event_type:
-            raise WrongEventType(f"type must be {self.event_type!r} on topic {self.name}, got {event.type!r}")
+        self.check_type(event.type)
         return event
 
     def encode_trusted(self, data: dict[str, Any], *, source: str, tenantid: str, subject: str | None = None
@@ -92,7 +103,7 @@ class Topic:
         event they emit with `parse()`, so a mismatch fails there."""
         envelope: dict[str, Any] = {
             "specversion": "1.0",
-            "id": str(uuid.uuid4()),
+            "id": new_event_id(),
             "source": source,
             "type": self.event_type,
             "time": datetime.now(UTC),
@@ -105,19 +116,22 @@ class Topic:
         return envelope["id"], to_json(envelope)
 
     def event(self, data: BaseModel, *, source: str, tenantid: str, **attributes: Any) -> CloudEvent[Any]:
-        """Build an event of this topic around `data`."""
+        """Build an event of this topic around `data`, with a fresh id unless `attributes` name one."""
         if not isinstance(data, self.data_model):
             raise TypeError(f"{self.name} carries {self.data_model.__name__}, not {type(data).__name__}")
-        return self.event_model(type=self.event_type, source=source, tenantid=tenantid, data=data, **attributes)
+        attributes.setdefault("id", new_event_id())
+        return self.event_model(specversion="1.0", type=self.event_type, source=source, tenantid=tenantid,
+                                data=data, **attributes)
 
 
     def reading(self, fields: frozenset[str], envelope: frozenset[str] = frozenset(READ_ENVELOPE_FIELDS)) -> TopicReading:
         """This topic as a consumer that reads only `fields` of its data (and `envelope` of the envelope's
-        attributes: by default id, type, time, tenantid) parses it (see TopicReading)."""
+        attributes: by default specversion, id, source, type, time, tenantid; the attributes CloudEvents
+        requires are always read, so an event without one is refused) parses it (see TopicReading)."""
         unknown = envelope - set(CloudEvent.model_fields)
-        if unknown or not {"id", "type", "tenantid"} <= envelope:
-            raise ValueError(f"a reading's envelope has id, type and tenantid and only CloudEvent attributes, not "
-                             f"{sorted(envelope)}")
+        if unknown or "tenantid" not in envelope:
+            raise ValueError(f"a reading's envelope has tenantid and only CloudEvent attributes, not {sorted(envelope)}")
+        envelope = envelope | frozenset(REQUIRED_ENVELOPE_FIELDS)
         return TopicReading(self, frozenset(fields), frozenset(envelope))
 
 
@@ -133,7 +147,7 @@ def _projection(model: type[BaseModel], fields: frozenset[str], name: str, **ext
 
 @dataclass(frozen=True)
 class TopicReading:
-    """What a consumer reads of a topic's events: the envelope's id, type, time and tenant, and the named
+    """What a consumer reads of a topic's events: the envelope's required attributes, time and tenant, and the named
     fields of the data, each validated by its own contract type and constraints; the other fields are not
     validated, and not there. Parsing only what is read costs a fraction of the whole contract (a
     high-volume reader such as metrics spends most of its time parsing otherwise). The data model is
@@ -176,7 +190,7 @@ class TopicReading:
             event = decoder.decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
-        return event if event.type == self.event_type else None
+        return event if self.topic.accepts_type(event.type) else None
 
     def parse(self, raw: bytes | str) -> Any:
         """The envelope and the fields read of a structured-mode CloudEvent of this topic (raises
@@ -186,8 +200,7 @@ class TopicReading:
         if event is not None:
             return event
         event = self.event_model.model_validate_json(raw)
-        if event.type != self.event_type:  # type: ignore[attr-defined]
-            raise WrongEventType(f"type must be {self.event_type!r} on topic {self.name}, got {event.type!r}")  # type: ignore[attr-defined]
+        self.topic.check_type(event.type)  # type: ignore[attr-defined]
         return event
 
 

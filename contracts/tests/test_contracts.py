@@ -152,8 +152,9 @@ def test_schema_pins_type_and_identity(topic: Topic) -> None:
     assert schema["$id"] == f"urn:telesales:schema:{topic.name}"
     assert schema["title"] == topic.name
     assert schema["description"] == topic.description
-    assert schema["properties"]["type"] == {"const": topic.event_type, "type": "string"}
-    assert {"source", "type", "data"} <= set(schema["required"])
+    assert schema["properties"]["type"]["const"] == topic.event_type
+    assert schema["properties"]["type"]["type"] == "string"
+    assert {"specversion", "id", "source", "type", "data"} <= set(schema["required"])
     assert schema["properties"]["tenantid"]["default"] == "default"
 
 
@@ -286,14 +287,63 @@ def test_parse_accepts_the_reference_event() -> None:
 def test_default_tenant() -> None:
     assert DEFAULT_TENANT == "default"
     assert LEADS_RECEIVED.parse(received_json(tenantid=None)).tenantid == "default"
-    assert CloudEvent[LeadReceived](type="x", source="/s", data=LeadReceived()).tenantid == "default"
+    assert CloudEvent[LeadReceived](specversion="1.0", id="e", type="x", source="/s",
+                                    data=LeadReceived()).tenantid == "default"
 
 
 @pytest.mark.parametrize("wrong_type", ["telesales.leads.qualified.v1", "telesales.leads.received.v2",
-                                        "leads.received.v1", "com.example.lead"])
-def test_parse_rejects_the_type_of_another_topic(wrong_type: str) -> None:
-    with pytest.raises(WrongEventType, match="telesales.leads.received.v1"):
+                                        "leads.qualified.v1", "com.example.lead", "lead.received", "leadsreceived",
+                                        "telesales", "leads.received.v1.extra", "acme.leads.received.v1", "-"])
+def test_parse_rejects_the_type_of_another_topic_naming_both(wrong_type: str) -> None:
+    with pytest.raises(WrongEventType) as refused:
         LEADS_RECEIVED.parse(received_json(type=wrong_type))
+    assert "'telesales.leads.received.v1'" in str(refused.value) and repr(wrong_type) in str(refused.value)
+
+
+@pytest.mark.parametrize("spelling", ["telesales.leads.received.v1", "leads.received.v1", "LEADS.RECEIVED.V1",
+                                      "leads_received_v1", "leads-received", "Telesales.LeadsReceived.V1",
+                                      "leadsReceivedV1", "leads/received/v1", "TELESALES_LEADS_RECEIVED",
+                                      " leads.received.v1 "])
+def test_parse_accepts_another_spelling_of_the_topics_type_and_keeps_it(spelling: str) -> None:
+    event = LEADS_RECEIVED.parse(received_json(type=spelling))
+    assert event.type == spelling
+    assert LEADS_RECEIVED.accepts_type(spelling)
+
+
+def test_spellings_of_types_with_dashes_and_versions() -> None:
+    from telesales_contracts.topics import LEADS_STAGE_CHANGED
+    assert LEADS_STAGE_CHANGED.accepts_type("leads.stageChanged.v1")
+    assert LEADS_STAGE_CHANGED.accepts_type("LeadsStageChanged")
+    assert not LEADS_STAGE_CHANGED.accepts_type("leads.stage.v1")
+    assert not LEADS_STAGE_CHANGED.accepts_type("leads.stage-changed.v12")
+
+
+@pytest.mark.parametrize("missing", ["id", "specversion", "source", "type"])
+def test_parse_requires_the_attributes_cloudevents_requires(missing: str) -> None:
+    """Without an id an event used to get a random one: a redelivery was then processed twice."""
+    with pytest.raises(ValidationError) as refused:
+        LEADS_RECEIVED.parse(received_json(**{missing: None}))
+    assert [e["loc"] for e in refused.value.errors()] == [(missing,)]
+    assert refused.value.errors()[0]["type"] == "missing"
+
+
+@pytest.mark.parametrize("media", ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
+                                   "text/json", "application/vnd.acme.lead+json"])
+def test_parse_accepts_json_data_content_types(media: str) -> None:
+    assert LEADS_RECEIVED.parse(received_json(datacontenttype=media)).datacontenttype == media
+
+
+@pytest.mark.parametrize("media", ["text/plain", "application/xml", "application/jsonx", "json", ""])
+def test_parse_refuses_data_content_types_that_are_not_json(media: str) -> None:
+    with pytest.raises(ValidationError, match="datacontenttype"):
+        LEADS_RECEIVED.parse(received_json(datacontenttype=media))
+
+
+def test_unknown_extension_attributes_are_kept() -> None:
+    event = LEADS_RECEIVED.parse(received_json(partitionkey="+8613924681357", traceparent="00-ab-cd-01",
+                                               comexampleextension1={"nested": True}))
+    assert event.model_extra == {"partitionkey": "+8613924681357", "traceparent": "00-ab-cd-01",
+                                 "comexampleextension1": {"nested": True}}
 
 
 def test_wrong_event_type_is_a_value_error() -> None:

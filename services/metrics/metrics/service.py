@@ -116,7 +116,9 @@ class MetricsService:
         fresh = self.window.new(digests)
         pending, facts = self.pending, []
         for n, event in enumerate(events):
-            topic = topic_of_type[event.type]
+            topic = topic_of_type.get(event.type)
+            if topic is None:  # another spelling of its topic's type (the contract took it): the topic says
+                topic = deliveries[n].record.topic
             if fresh is not None and not fresh[n]:
                 MESSAGES_CONSUMED.labels(self.settings.service_name, topic, "duplicate").inc()
                 continue

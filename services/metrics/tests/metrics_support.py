@@ -163,12 +163,14 @@ class Harness(ServiceHarness):
                                              time=time or self.event_time, event_type=event_type), key=key)
         return event_id
 
-    async def deliver(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+    async def deliver(self, topic: str, value: bytes, *, key: bytes | None = None,
+                      headers: tuple[tuple[str, bytes], ...] = (("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()),),
+                      ) -> None:
         """A record as the sole consumer hands it over (partition 0, the topic's next offset), processed and
         checkpointed at once: the consumer's path without a broker."""
         offset = self.offsets[topic]
         self.offsets[topic] += 1
-        record = ConsumedRecord(topic, value, 0, offset, key, (("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()),))
+        record = ConsumedRecord(topic, value, 0, offset, key, headers)
         await self.stream.process([record])
         await self.stream.checkpoint({(t, 0): n for t, n in self.offsets.items()}, final=True)
 

@@ -93,6 +93,17 @@ async def test_poison_messages_go_to_the_dead_letter_topic(harness: Harness) -> 
     assert rows[0]["outbound"] == 1
 
 
+async def test_an_event_typed_in_another_spelling_of_its_topics_type_is_counted(harness: Harness) -> None:
+    await harness.emit(agent("a1", "mba"))
+    await harness.send(*call("L1", "a1", at(0), 70), event_type="calls.logged.v1")
+    await harness.send(*call("L2", "a1", at(1), 200), event_type="CallsLogged")
+    await harness.send(*call("L3", "a1", at(2), 200), event_type="leads.qualified.v1")  # another kind: refused
+    rows = (await harness.get("/v1/funnels/calls", **{"from": DAY, "to": DAY}))["rows"]
+    assert (rows[0]["outbound"], rows[0]["deep"]) == (2, 1)
+    [letter] = [e["data"] for e in harness.of("platform.dead-lettered.v1") if e["data"]["service"] == "metrics"]
+    assert "'leads.qualified.v1'" in letter["error"] and "'telesales.calls.logged.v1'" in letter["error"]
+
+
 async def test_metrics_labels_stay_bounded(harness: Harness) -> None:
     gate = harness.exposition.gate
     cap = gate.caps["team"]
