@@ -18,6 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from telesales_contracts import DEFAULT_TENANT, CloudEvent, Topic, TopicReading, WrongEventType, is_tenant_id
+from telesales_contracts.binding import HEADER_PREFIX, BindingError, structured_value
 
 from .deadletter import DeadLetterPublisher
 from .kafka import consumer_records
@@ -48,13 +49,22 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def tenant_hint(payload: bytes | None) -> str:
-    """The tenant a broken message claims, if it can be read, so its dead letter stays with that tenant."""
+def tenant_hint(payload: bytes | None, headers: Iterable[tuple[str, Any]] | None = None) -> str:
+    """The tenant a broken message claims, if it can be read, so its dead letter stays with that tenant: its
+    `ce_tenantid` header (binary mode), else the `tenantid` of its JSON value."""
+    for name, value in headers or ():
+        if name.lower() == f"{HEADER_PREFIX}tenantid" and isinstance(value, bytes | str):
+            claimed = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            return claimed if is_tenant_id(claimed) else DEFAULT_TENANT
     try:
         claimed = json.loads(payload or b"").get("tenantid")
     except (ValueError, AttributeError):
         return DEFAULT_TENANT
     return claimed if is_tenant_id(claimed) else DEFAULT_TENANT
+
+
+def _tenant_of(record: Any) -> str:
+    return tenant_hint(record.value, getattr(record, "headers", None))
 
 
 async def parse_deliveries(
@@ -69,7 +79,8 @@ async def parse_together(records: Iterable[Any], topics: Sequence[Topic | TopicR
                          dead_letters: DeadLetterPublisher, *, drop_repeats: bool = True) -> list[Delivery]:
     """Valid deliveries of records of several topics, in arrival order, each parsed by its own topic's contract
     (or reading); invalid records go to the dead-letter topic, and so does a record of a topic not in
-    `topics`. `drop_repeats`: a repeat of an event id within the records is left out (counted as a
+    `topics`. A record in binary content mode is read as its structured equivalent (binding.py), for every
+    consumer alike. `drop_repeats`: a repeat of an event id within the records is left out (counted as a
     duplicate); a consumer that recognises repeats itself (metrics) says False."""
     parsers = {topic.name: topic.parse for topic in topics}
     deliveries: list[Delivery] = []
@@ -78,18 +89,20 @@ async def parse_together(records: Iterable[Any], topics: Sequence[Topic | TopicR
         parse = parsers.get(record.topic)
         if parse is None:
             await dead_letters.send(record, error_type="schema_error", error=f"no consumer of topic {record.topic} here",
-                                    tenantid=tenant_hint(record.value))
+                                    tenantid=_tenant_of(record))
             continue
         try:
-            event = parse(record.value or b"")
+            event = parse(structured_value(record.value, getattr(record, "headers", None)) or b"")
         except ValidationError as error:
             kind = "json_error" if any(e["type"] == "json_invalid" for e in error.errors()) else "schema_error"
             await dead_letters.send(record, error_type=kind, error=describe_validation_error(error),
-                                    tenantid=tenant_hint(record.value))
+                                    tenantid=_tenant_of(record))
+            continue
+        except BindingError as error:
+            await dead_letters.send(record, error_type=error.error_type, error=str(error), tenantid=_tenant_of(record))
             continue
         except (WrongEventType, json.JSONDecodeError, UnicodeDecodeError) as error:
-            await dead_letters.send(record, error_type="schema_error", error=str(error),
-                                    tenantid=tenant_hint(record.value))
+            await dead_letters.send(record, error_type="schema_error", error=str(error), tenantid=_tenant_of(record))
             continue
         if drop_repeats:
             key = (event.tenantid, event.id)

@@ -24,9 +24,11 @@ class Letters:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.details: list[tuple[str, str]] = []  # (tenant, error)
 
     async def send(self, record: Any, *, error_type: str, error: str, tenantid: str = "default") -> None:
         self.sent.append((record.topic, error_type))
+        self.details.append((tenantid, error))
 
 
 def event(topic: str, data: dict[str, Any], event_id: str) -> bytes:
@@ -55,6 +57,43 @@ async def test_records_of_several_topics_are_parsed_each_by_its_own_contract() -
     # a consumer that recognises repeats itself gets them all
     again = await parse_together(records, (LEADS_STAGE_CHANGED, CALLS_LOGGED), Letters(), drop_repeats=False)  # type: ignore[arg-type]
     assert [d.event.id for d in again] == ["c1", "s1", "c1"]
+
+
+def binary(topic: str, data: dict[str, Any], event_id: str | None, **more: bytes) -> ConsumedRecord:
+    """The event in binary content mode: attributes in ce_ headers, the data as the value."""
+    headers = {"ce_specversion": b"1.0", "ce_id": (event_id or "").encode(), "ce_source": b"/dialer",
+               "ce_type": f"telesales.{topic}".encode(), "ce_tenantid": b"t", "content-type": b"application/json",
+               **more}
+    if event_id is None:
+        del headers["ce_id"]
+    return ConsumedRecord(topic, json.dumps(data).encode(), headers=tuple(headers.items()))
+
+
+async def test_a_binary_mode_record_is_read_as_its_structured_equivalent() -> None:
+    letters = Letters()
+    parsed = await parse_together([binary(CALLS_LOGGED.name, CALL, "b1"),
+                                   ConsumedRecord(CALLS_LOGGED.name, event(CALLS_LOGGED.name, CALL, "s1"))],
+                                  (CALLS_LOGGED,), letters)  # type: ignore[arg-type]
+    assert [(d.event.id, d.event.source, d.event.tenantid) for d in parsed] == [("b1", "/dialer", "t"),
+                                                                                ("s1", "/t", "t")]
+    assert parsed[0].event.data == parsed[1].event.data and letters.sent == []
+    # the same through a reading (metrics' way)
+    reading = CALLS_LOGGED.reading(frozenset({"lead_id", "duration_seconds"}))
+    [read] = await parse_together([binary(CALLS_LOGGED.name, CALL, "b2")], (reading,), letters)  # type: ignore[arg-type]
+    assert (read.event.id, read.event.data.duration_seconds) == ("b2", 70)
+
+
+async def test_a_binary_record_that_cannot_be_read_is_dead_lettered_in_its_tenant_with_the_reason() -> None:
+    letters = Letters()
+    records = [binary(CALLS_LOGGED.name, CALL, None, ce_tenantid=b"acme"),
+               binary(CALLS_LOGGED.name, CALL, "x", **{"content-type": b"text/csv"}),
+               ConsumedRecord(CALLS_LOGGED.name, b"oops", headers=(("ce_id", b"1"), ("ce_tenantid", b"acme")))]
+    assert await parse_together(records, (CALLS_LOGGED,), letters) == []  # type: ignore[arg-type]
+    assert letters.sent == [(CALLS_LOGGED.name, "schema_error"), (CALLS_LOGGED.name, "schema_error"),
+                            (CALLS_LOGGED.name, "json_error")]
+    assert [tenant for tenant, _ in letters.details] == ["acme", "t", "acme"]
+    assert letters.details[0][1] == "id: Field required"
+    assert "text/csv" in letters.details[1][1]
 
 
 async def test_a_failing_message_is_isolated_and_dead_lettered() -> None:

@@ -160,3 +160,23 @@ def test_a_dead_letter_names_the_group_that_read_the_record() -> None:
     per_topic = DeadLetterPublisher(None, service="s", group="s", group_per_topic=True)  # type: ignore[arg-type]
     assert shared.group_of("leads.received.v1") == "s"
     assert per_topic.group_of("leads.received.v1") == "s.leads.received.v1"
+
+
+def test_a_binary_mode_dead_letter_replays_as_the_same_event() -> None:
+    """A binary-mode record's attributes are its headers: its dead letter keeps them (and the value) whole, so the
+    replayed record reads as the same event."""
+    from telesales_contracts.binding import structured_value
+    from telesales_runtime.deadletter import dead_letter_for
+    from telesales_runtime.replay import Letter
+
+    headers = (("ce_specversion", b"1.0"), ("ce_id", b"b-1"), ("ce_source", b"/dialer"),
+               ("ce_type", b"calls.logged.v1"), ("ce_tenantid", b"acme"), ("content-type", b"application/json"))
+    value = json.dumps({"agent_id": "a1", "lead_id": "L1", "started_at": "2026-11-24T10:00:00+08:00",
+                        "duration_seconds": 70, "connected": True}).encode()
+    record = ConsumedRecord(CALLS_LOGGED.name, value, partition=2, offset=9, key=b"L1", headers=headers)
+    letter = dead_letter_for(record, service="s", group="g", error_type="processing_error", error="boom")
+    replayed = Letter(0, 1, datetime.now(UTC), "acme", letter.model_dump(mode="json"))
+    assert replayed.payload() == value and replayed.key() == b"L1"
+    assert replayed.headers()[:-1] == list(headers)
+    again = CALLS_LOGGED.parse(structured_value(replayed.payload(), replayed.headers()))  # type: ignore[arg-type]
+    assert (again.id, again.source, again.tenantid, again.type) == ("b-1", "/dialer", "acme", "calls.logged.v1")

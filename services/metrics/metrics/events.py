@@ -19,6 +19,7 @@ from typing import Any
 from faststream.kafka import KafkaRouter
 
 from telesales_contracts import topics as t
+from telesales_contracts.binding import has_attribute_headers
 from telesales_runtime.consumer import ALL_TOPICS_LABEL, Delivery, parse_together
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.kafka import consumed_description, declare_publishers
@@ -92,11 +93,13 @@ class MetricsStream:
             if self.poisoned:
                 records = [r for r in records if (r.topic, r.partition, r.offset) not in self.poisoned]
             # The fast path of each reading first, in one loop; what it refuses goes through the contract
-            # (parse_together: the contract's value, or a dead letter with its error).
+            # (parse_together: the contract's value, or a dead letter with its error), and so does a record
+            # that may be in binary content mode (parse_together reads it as its structured equivalent).
             fast, deliveries, slow = self._parse_fast, [], []
             for record in records:
                 parse = fast.get(record.topic)
-                event = parse(record.value) if parse is not None and record.value is not None else None
+                event = parse(record.value) if parse is not None and record.value is not None \
+                    and not has_attribute_headers(record.headers) else None
                 if event is None:
                     slow.append(record)
                 else:

@@ -104,6 +104,24 @@ async def test_an_event_typed_in_another_spelling_of_its_topics_type_is_counted(
     assert "'leads.qualified.v1'" in letter["error"] and "'telesales.calls.logged.v1'" in letter["error"]
 
 
+async def test_a_binary_mode_event_is_counted_as_its_structured_equivalent(harness: Harness) -> None:
+    """Attributes in ce_ headers, the data as the value (the CloudEvents Kafka binding's binary mode): the fast
+    path leaves the record to the contract, which reads it whole."""
+    await harness.emit(agent("a1", "mba"))
+    topic, data = call("L1", "a1", at(0), 200)
+    event_id = str(uuid.uuid4())
+    headers = (("ce_specversion", b"1.0"), ("ce_id", event_id.encode()), ("ce_source", b"/dialer"),
+               ("ce_type", b"telesales.calls.logged.v1"), ("ce_tenantid", harness.tenant.encode()),
+               ("content-type", b"application/json"))
+    for _ in range(2):  # and a redelivery counts once
+        await harness.deliver(topic, json.dumps(data).encode(), headers=headers)
+    await harness.deliver(topic, json.dumps(data).encode(), headers=headers[1:])  # no specversion: refused
+    rows = (await harness.get("/v1/funnels/calls", **{"from": DAY, "to": DAY}))["rows"]
+    assert (rows[0]["outbound"], rows[0]["deep"]) == (1, 1)
+    [letter] = [e["data"] for e in harness.of("platform.dead-lettered.v1") if e["data"]["service"] == "metrics"]
+    assert letter["error"] == "specversion: Field required" and letter["headers"]["ce_id"]
+
+
 async def test_metrics_labels_stay_bounded(harness: Harness) -> None:
     gate = harness.exposition.gate
     cap = gate.caps["team"]
