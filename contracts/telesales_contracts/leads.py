@@ -4,11 +4,59 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from . import tolerant
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+def _id_text(value: Any) -> Any:
+    """An outside system's id is text or a whole number (CRMs send both); anything else is refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is not None and not isinstance(value, str):
+        raise ValueError("an outside system's lead id is text or a whole number")
+    return value
+
+
+ExternalId = Annotated[str, BeforeValidator(_id_text), StringConstraints(min_length=1, max_length=200,
+                                                                         strip_whitespace=True)]
+SystemName = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+# The names an outside system may give its own id of a lead (case and separators aside), in order of
+# precedence after `external_id`: the first with a value is the lead's external id, the others stay extra
+# fields. `lead_id` counts only on leads.received.v1 (on leads.outcome.v1 it is the platform's lead id).
+EXTERNAL_ID_NAMES = ("source_lead_id", "external_lead_id", "external_ref", "external_reference", "crm_id",
+                     "crm_lead_id", "partner_lead_id", "vendor_lead_id", "origin_lead_id", "ext_id", "ext_lead_id")
+SOURCE_SYSTEM_NAMES = ("external_system", "origin_system")
+
+EXTRA_DESCRIPTION = (
+    f"Fields the contract does not name are kept under their own names (tolerant reader): at most "
+    f"{tolerant.MAX_EXTRA_FIELDS}, names of 1-{tolerant.MAX_EXTRA_NAME} characters not starting with '$' and "
+    f"without '.' or control characters, nested at most {tolerant.MAX_EXTRA_DEPTH} deep, "
+    f"{tolerant.MAX_EXTRA_BYTES} bytes of JSON together; beyond that the event is refused, saying which bound. "
+    f"A name that is a field's in another case or with other separators (Phone, businessLine) is that field.")
+
+
+class ExternalRef(BaseModel):
+    """An outside system's own reference of a lead: which system, and its id there."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source_system: str
+    external_id: str
 
 
 class Channel(StrEnum):
@@ -40,7 +88,7 @@ class NumberType(StrEnum):
 class Behaviour(BaseModel):
     """Behaviour signals an outside system observed before handing the lead over."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"description": EXTRA_DESCRIPTION})
 
     logins_7d: int = Field(default=0, ge=0, le=100_000, description="Logins in the last 7 days.")
     page_view_seconds: int = Field(default=0, ge=0, le=10_000_000, description="Longest page view, seconds.")
@@ -50,11 +98,13 @@ class Behaviour(BaseModel):
 class LeadReceived(BaseModel):
     """A raw lead from any outside system (web form, app, dialer, CRM, purchased list, crawl).
 
-    At least one of phone or email is needed; everything else is optional. Unknown fields are refused
-    so that a misspelled field is reported instead of silently dropped.
+    At least one of phone or email is needed; everything else is optional. Fields the contract does not name
+    are kept with the lead under their own names (`model_extra`, within bounds: see EXTRA_DESCRIPTION). The
+    outside system's own id of the lead is `external_id`, whatever it calls it (EXTERNAL_ID_NAMES, or
+    `lead_id`); the system is `source_system`, else the event's `source`.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"description": EXTRA_DESCRIPTION})
 
     name: ShortText | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = Field(
@@ -78,6 +128,27 @@ class LeadReceived(BaseModel):
     attributes: dict[Annotated[str, StringConstraints(max_length=64)], ShortText] = Field(
         default_factory=dict, max_length=50, description="Source-specific key/value pairs, kept as given."
     )
+    source_system: SystemName | None = Field(
+        default=None, description=f"The system that produced the lead, when the event's `source` does not name it "
+                                  f"(e.g. a gateway forwarding several CRMs); the `source` otherwise. Also read "
+                                  f"from {', '.join(SOURCE_SYSTEM_NAMES)}.")
+    external_id: ExternalId | None = Field(
+        default=None, description=f"The producing system's own id of the lead, also read from (in this order) "
+                                  f"{', '.join(EXTERNAL_ID_NAMES)} or lead_id, in any case or with any "
+                                  f"separators. Every answer (leads.qualified/merged/rejected/outcome.v1) "
+                                  f"carries it; a second lead with the same system and id updates that touch.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_tolerantly(cls, data: Any) -> Any:
+        return tolerant.read(data, RECEIVED_NAMES)
+
+    def extra_fields(self) -> dict[str, JsonValue]:
+        """What the lead carries beyond the contract, under its own names (behaviour's under `behaviour`)."""
+        extra = dict(self.model_extra or {})
+        if self.behaviour is not None and self.behaviour.model_extra:
+            extra["behaviour"] = dict(self.behaviour.model_extra)
+        return extra
 
 
 class NumberCheck(BaseModel):
@@ -119,6 +190,10 @@ class SourceTouch(BaseModel):
     channel: Channel
     channel_raw: str | None = None
     received_at: datetime
+    source_system: str | None = Field(default=None, description="The producing system: the lead's source_system, "
+                                                                "else the event's source.")
+    external_id: str | None = Field(default=None, description="The producing system's own id of the lead.")
+    event_type: str | None = Field(default=None, description="The event's type as the producer spelled it.")
 
 
 class LeadQualified(BaseModel):
@@ -146,17 +221,29 @@ class LeadQualified(BaseModel):
     touch: SourceTouch
     notes: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
+    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=200,
+                                             description="Every outside system's own reference of the lead.")
+    extra: dict[str, JsonValue] = Field(default_factory=dict,
+                                        description="Fields the lead came with that the contract does not name, "
+                                                    "under their own names.")
 
 
 class LeadMerged(BaseModel):
-    """A lead arrived again (same phone or email): its touch was appended to the existing lead."""
+    """A lead arrived again: its touch was appended to the existing lead (same phone or email), or the same
+    outside record came again (same system and external id: `external_ref`) and its touch was updated."""
 
     model_config = ConfigDict(extra="ignore")
 
     lead_id: str
-    matched_on: Literal["phone", "email"]
+    matched_on: Literal["phone", "email", "external_ref"]
     touch: SourceTouch
-    touches: int = Field(ge=2, description="Touches on the lead after this merge.")
+    touches: int = Field(ge=1, description="Touches on the lead after this merge.")
+    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=200,
+                                             description="Every outside system's own reference of the lead, this "
+                                                         "touch's included.")
+    extra: dict[str, JsonValue] = Field(default_factory=dict,
+                                        description="Fields this arrival came with that the contract does not "
+                                                    "name, under their own names.")
 
 
 class RejectionReason(StrEnum):
@@ -191,16 +278,33 @@ class LeadRejected(BaseModel):
 
 
 class LeadOutcome(BaseModel):
-    """How a lead ended (from the allocator, or an outside CRM): trains the scoring model."""
+    """How a lead ended (from the allocator, or an outside CRM): trains the scoring model.
 
-    model_config = ConfigDict(extra="forbid")
+    The lead is named by `lead_id`, or by an outside system's reference: `external_id` (whatever the CRM calls
+    it, as on leads.received.v1 but for lead_id) with `source_system`, else the event's `source`. The
+    allocator's outcomes carry every outside reference of the lead (`external_refs`). Fields the contract does
+    not name are kept (see EXTRA_DESCRIPTION)."""
 
-    lead_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    model_config = ConfigDict(extra="allow", json_schema_extra={"description": EXTRA_DESCRIPTION})
+
+    lead_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The platform's lead id; or name the lead by external_id.")
+    source_system: SystemName | None = Field(default=None, description="The system external_id belongs to; the "
+                                                                       "event's source otherwise.")
+    external_id: ExternalId | None = Field(default=None, description=f"The outside system's id of the lead, also "
+                                                                     f"read from {', '.join(EXTERNAL_ID_NAMES)}.")
+    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=200,
+                                             description="Every outside system's own reference of the lead.")
     outcome: Literal["won", "lost"]
     business_line: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="Defaults to the lead's own business line."
     )
     amount_fen: int | None = Field(default=None, ge=0, description="Sale amount in fen, for won leads.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_tolerantly(cls, data: Any) -> Any:
+        return tolerant.read(data, OUTCOME_NAMES)
 
     @field_validator("amount_fen")
     @classmethod
@@ -208,3 +312,17 @@ class LeadOutcome(BaseModel):
         if value is not None and info.data.get("outcome") == "lost":
             raise ValueError("amount_fen is only meaningful for a won lead")
         return value
+
+    @model_validator(mode="after")
+    def _names_a_lead(self) -> LeadOutcome:
+        if self.lead_id is None and self.external_id is None:
+            raise ValueError(f"an outcome names its lead: lead_id, or external_id (or {', '.join(EXTERNAL_ID_NAMES)})")
+        return self
+
+
+RECEIVED_NAMES = tolerant.register(LeadReceived, tolerant.Vocabulary(
+    frozenset(LeadReceived.model_fields),
+    {"external_id": (*EXTERNAL_ID_NAMES, "lead_id"), "source_system": SOURCE_SYSTEM_NAMES},
+    {"behaviour": tolerant.Vocabulary(frozenset(Behaviour.model_fields))}))
+OUTCOME_NAMES = tolerant.register(LeadOutcome, tolerant.Vocabulary(
+    frozenset(LeadOutcome.model_fields), {"external_id": EXTERNAL_ID_NAMES, "source_system": SOURCE_SYSTEM_NAMES}))

@@ -11,9 +11,10 @@ from functools import cached_property
 from typing import Any
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, create_model, model_validator
 from pydantic_core import to_json
 
+from . import tolerant
 from .activity import CallLogged, LeadComplaint, LeadSignal, LeadStageChanged
 from .allocation import (
     HotLead,
@@ -57,6 +58,7 @@ from .marketplace import (
 )
 from .platform import DeadLetter
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
+from .tolerant import Vocabulary
 
 # The envelope attributes a consumer reads (with their own types and constraints); `subject` and the rest are
 # not checked by a reading. The attributes CloudEvents requires are always read (and so required).
@@ -137,12 +139,20 @@ class Topic:
 
 
 
-def _projection(model: type[BaseModel], fields: frozenset[str], name: str, **extra: Any) -> type[BaseModel]:
+def _projection(model: type[BaseModel], fields: frozenset[str], name: str, *, names: Vocabulary | None = None,
+                **extra: Any) -> type[BaseModel]:
+    """The model with only `fields`; with `names`, reading them in other spellings as the contract does."""
     unknown = fields - set(model.model_fields)
     if unknown:
         raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     kept = {field: (info.annotation, info) for field, info in model.model_fields.items() if field in fields}
-    return create_model(name, __config__=ConfigDict(extra="ignore", frozen=True), **kept, **extra)  # type: ignore[call-overload]
+    validators = {}
+    if names is not None:
+        def rename(cls: type[BaseModel], data: Any) -> Any:
+            return tolerant.read(data, names, whole=False)
+        validators["_read_names"] = model_validator(mode="before")(classmethod(rename))  # type: ignore[arg-type]
+    return create_model(name, __config__=ConfigDict(extra="ignore", frozen=True), __validators__=validators,  # type: ignore[call-overload]
+                        **kept, **extra)
 
 
 @dataclass(frozen=True)
@@ -165,18 +175,24 @@ class TopicReading:
     def event_type(self) -> str:
         return self.topic.event_type
 
+    def _model(self, names: Vocabulary | None) -> type[BaseModel]:
+        model = self.topic.data_model
+        data = _projection(model, self.fields, f"{model.__name__}Read", names=names)
+        return _projection(CloudEvent[model], self.envelope,  # type: ignore[name-defined]
+                           f"{model.__name__}EventRead", data=(data, ...))
+
     @cached_property
     def event_model(self) -> type[BaseModel]:
-        data = _projection(self.topic.data_model, self.fields, f"{self.topic.data_model.__name__}Read")
-        return _projection(CloudEvent[self.topic.data_model], self.envelope,  # type: ignore[name-defined]
-                           f"{self.topic.data_model.__name__}EventRead", data=(data, ...))
+        """The reading's pydantic model: the fields read, their names read as the contract reads them (a data
+        model read tolerantly takes a field in another spelling, see tolerant.py)."""
+        return self._model(tolerant.vocabulary_of(self.topic.data_model))
 
     @cached_property
     def fast_decoder(self) -> FastDecoder | None:
         """The msgspec decoder of the reading (fast_reading.py), None when its model has a constraint the fast
-        path cannot check exactly."""
+        path cannot check exactly. It reads the exact names only: what it does not find goes to the model."""
         try:
-            return decoder_of(self.event_model)
+            return decoder_of(self._model(None))
         except Unsupported:
             return None
 

@@ -676,7 +676,9 @@ class Batch:
             self._reach(world, fact, day, d.lead_id, d.funnel_step.value, d.agent_id or world.lead(d.lead_id).holder)
 
     def _outcome(self, world: World, fact: Fact, day: str) -> None:
-        if fact.data.outcome == "won":
+        # An outside CRM may name the lead only by its own reference (external_id): lead-intake resolves it;
+        # here it names no lead to count (the platform's wins come with lead ids, from the allocator).
+        if fact.data.outcome == "won" and fact.data.lead_id is not None:
             lead = world.lead(fact.data.lead_id)
             if lead.business_line == UNKNOWN and fact.data.business_line:
                 lead.business_line = fact.data.business_line

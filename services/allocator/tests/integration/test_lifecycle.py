@@ -96,7 +96,7 @@ async def test_closing_a_lead_ends_it_as_lost(harness: Harness) -> None:
     assert closed["data"] | {"at": None} == holder_data(lead_id) | {"reason": "没有需求"}
     [outcome] = harness.of("leads.outcome.v1")
     assert outcome["data"] == {"lead_id": lead_id, "outcome": "lost", "business_line": "education",
-                               "amount_fen": None}
+                               "amount_fen": None, "source_system": None, "external_id": None, "external_refs": []}
     assert outcome["subject"] == lead_id
     assert harness.of("allocation.won.v1") == []
 
@@ -118,7 +118,8 @@ async def test_winning_a_lead_makes_the_customer_a_buyer_of_the_winner(harness: 
         "amount_fen": 1_280_000}
     [outcome] = harness.of("leads.outcome.v1")
     assert outcome["data"] == {"lead_id": lead_id, "outcome": "won", "business_line": "education",
-                               "amount_fen": 1_280_000}
+                               "amount_fen": 1_280_000, "source_system": None, "external_id": None,
+                               "external_refs": []}
     assert harness.of("allocation.closed.v1") == []
 
 

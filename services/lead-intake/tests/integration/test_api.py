@@ -44,7 +44,8 @@ async def test_idempotency_key_makes_retries_safe(harness: Harness) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"phone": "13924681357", "colour": "red"}, "colour"),
+        ({"phone": "13924681357", "$where": "1"}, "'$where': a name may not start with '$'"),
+        ({"phone": "13924681357", "crm_id": [1]}, "external_id"),
         ({"phone": "1" * 41}, "phone"),
         ({"phone": "13924681357", "behaviour": {"logins_7d": -1}}, "logins_7d"),
     ],

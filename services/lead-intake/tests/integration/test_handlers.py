@@ -145,13 +145,12 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
     assert len(await harness.leads()) == 1
 
 
-async def test_unknown_field_and_wrong_type_are_dead_lettered(harness: Harness) -> None:
-    await harness.send(lead(favourite_colour="blue"))
+async def test_another_kind_of_event_is_dead_lettered_naming_both_types(harness: Harness) -> None:
     await harness.send(lead(), event_type="telesales.leads.qualified.v1")
-    errors = [e["data"]["error"] for e in harness.of(DEAD_LETTERS.name)]
-    assert any("favourite_colour" in e for e in errors)
-    assert any("type 'telesales.leads.qualified.v1' is another kind of event than topic leads.received.v1 carries: "
-               "'telesales.leads.received.v1'" in e for e in errors)
+    [letter] = harness.of(DEAD_LETTERS.name)
+    assert letter["data"]["error"] == ("type 'telesales.leads.qualified.v1' is another kind of event than topic "
+                                       "leads.received.v1 carries: 'telesales.leads.received.v1' (or another "
+                                       "spelling of it, e.g. 'leads.received.v1')")
     assert await harness.leads() == []
 
 

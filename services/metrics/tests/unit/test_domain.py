@@ -130,6 +130,15 @@ def test_a_win_counts_the_holders_and_pays_the_funnel() -> None:
     assert counts(increments, "agent", DAY, agent="a2")["won"] == 1
 
 
+def test_an_outcome_naming_its_lead_only_by_an_outside_reference_counts_nothing_here() -> None:
+    """lead-intake resolves a CRM's own lead id; metrics has no lead to count it for, and does not fail."""
+    increments, world = run(qualified("L1", at("08:00")),
+                            ("leads.outcome.v1", {"crm_id": "C-1", "outcome": "won"}),
+                            ("leads.outcome.v1", {"lead_id": "L1", "crm_id": "C-1", "outcome": "won"}))
+    assert counts(increments, "funnel")["paid"] == 1
+    assert None not in world.leads
+
+
 def test_an_event_counts_in_the_day_of_its_own_time_in_the_floors_time_zone() -> None:
     # 23:30 on the 24th in Shanghai is 15:30 UTC; 00:30 on the 25th there is 16:30 UTC on the 24th.
     increments, _ = run(call("L1", "a1", "2026-11-24T15:30:00+00:00", 70), call("L1", "a1", "2026-11-24T16:30:00Z", 70),
