@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_contracts.leads import Channel, LeadReceived
+from telesales_contracts.leads import RECEIVED_NAMES, Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.auth import Caller
 from telesales_runtime.consumer import describe_validation_error
@@ -117,6 +117,11 @@ _BEHAVIOUR_FIELDS = {"logins_7d", "page_view_seconds", "unpaid_order"}
 _TRUE = {"1", "true", "yes", "y", "是", "有"}
 
 
+def _is_lead_name(column: str) -> bool:
+    target = RECEIVED_NAMES.target(column)
+    return target is not None and target[0] not in ("behaviour", "attributes")
+
+
 def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
     try:
         yield from _csv_rows_of(csv.DictReader(io.StringIO(text, newline="")))
@@ -140,7 +145,7 @@ def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
             if not value:
                 continue
             name = column.strip()
-            if name in _LEAD_FIELDS:
+            if name in _LEAD_FIELDS or _is_lead_name(name):  # the contract reads it (another spelling, an alias)
                 row[name] = value
             elif name in _BEHAVIOUR_FIELDS:
                 behaviour[name] = value.lower() in _TRUE if name == "unpaid_order" else value
@@ -254,6 +259,11 @@ async def search_leads(
     grade: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
     channel: Channel | None = None,
     business_line: Annotated[str | None, Query(max_length=64)] = None,
+    source_system: Annotated[str | None, Query(min_length=1, max_length=500, description=(
+        "A producing system (the lead's source_system, else its event's source); with external_id: that "
+        "system's lead."))] = None,
+    external_id: Annotated[str | None, Query(min_length=1, max_length=200, description=(
+        "An outside system's own id of the lead (with source_system: of that system)."))] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> LeadPage:
@@ -271,6 +281,12 @@ async def search_leads(
         filters["channel"] = channel.value
     if business_line is not None:
         filters["business_line"] = business_line
+    ref = {key: value.strip() for key, value in (("source_system", source_system), ("external_id", external_id))
+           if value is not None}
+    if "external_id" in ref:  # by the index on the id; the system, when given, in the same reference
+        filters["external_refs.external_id"] = ref["external_id"]
+    if ref:
+        filters["external_refs"] = {"$elemMatch": ref}
     docs = await intake.store.search_leads(tenant, filters, limit, cursor)
     mask = not caller.has(*FULL_CONTACT_ROLES)
     return LeadPage(items=[LeadView.from_doc(d, mask=mask) for d in docs],

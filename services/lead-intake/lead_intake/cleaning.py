@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier
@@ -190,6 +190,9 @@ class CleanLead:
     notes: str | None
     attributes: Mapping[str, str]
     behaviour: Behaviour
+    source_system: str | None = None  # the producing system, when the lead names it (else the event's source)
+    external_id: str | None = None  # the producing system's own id of the lead
+    extra: Mapping[str, Any] = field(default_factory=dict)  # fields beyond the contract, under their own names
 
     @property
     def region(self) -> str | None:
@@ -224,6 +227,9 @@ def standardize(lead: LeadReceived, default_region: str) -> CleanLead:
         notes=lead.notes,  # free text is kept exactly as given
         attributes=dict(lead.attributes),
         behaviour=lead.behaviour or Behaviour(),
+        source_system=lead.source_system,
+        external_id=lead.external_id,
+        extra=lead.extra_fields(),
     )
 
 

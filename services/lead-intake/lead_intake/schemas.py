@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from telesales_contracts.leads import ModelContribution, NumberCheck, ScoreContribution, SourceTouch
+from telesales_contracts.leads import ExternalRef, ModelContribution, NumberCheck, ScoreContribution, SourceTouch
+from telesales_runtime.logs import mask_value
 from telesales_runtime.masking import mask_email, mask_name, mask_phone
+
+from .touches import lead_extra
 
 
 class Accepted(BaseModel):
@@ -23,7 +26,8 @@ class SubmissionStatus(BaseModel):
     event_id: str
     status: Literal["pending", "qualified", "merged", "rejected"]
     lead_id: str | None = None
-    matched_on: str | None = None
+    matched_on: str | None = Field(default=None, description="phone, email, or external_ref: the same outside "
+                                                             "record again, whose touch was updated")
     reasons: list[dict[str, Any]] = Field(default_factory=list)
     processed_at: datetime | None = None
 
@@ -39,6 +43,11 @@ class ImportResult(BaseModel):
     accepted: int
     invalid: int
     errors: list[RowError] = Field(description="The first 100 invalid rows.")
+
+
+class TouchView(SourceTouch):
+    extra: dict[str, JsonValue] = Field(default_factory=dict, description="Fields this arrival came with that the "
+                                                                          "contract does not name.")
 
 
 class LeadView(BaseModel):
@@ -63,24 +72,33 @@ class LeadView(BaseModel):
     rule_score: int
     score_breakdown: list[ScoreContribution]
     model: ModelContribution | None
-    touches: list[SourceTouch]
+    touches: list[TouchView]
     touches_count: int
     notes: str | None
     attributes: dict[str, str]
+    external_refs: list[ExternalRef] = Field(default_factory=list, description="Every outside system's own "
+                                             "reference of the lead (system and its id of the lead).")
+    extra: dict[str, JsonValue] = Field(default_factory=dict, description="Fields the lead came with that the "
+                                        "contract does not name, under their own names (a later touch's over an "
+                                        "earlier's).")
     outcome: dict[str, Any] | None = None
     received_at: datetime
     created_at: datetime
     updated_at: datetime
-    masked: bool = Field(default=False, description="Phone, name and email masked (138****5678, 张*): the "
-                         "caller's role may not see them (only admin and service see them in full here).")
+    masked: bool = Field(default=False, description="Phone, name and email masked (138****5678, 张*), and phone "
+                         "numbers and names in the extra fields: the caller's role may not see them (only admin "
+                         "and service see them in full here).")
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], *, mask: bool = False) -> LeadView:
-        view = cls.model_validate({**doc, "lead_id": doc["_id"]})
+        view = cls.model_validate({**doc, "lead_id": doc["_id"], "extra": lead_extra(doc.get("touches") or ())})
         if not mask:
             return view
+        # An outside system's own fields may hold numbers and names too: masked as log fields are.
+        touches = [t.model_copy(update={"extra": mask_value(t.extra)}) for t in view.touches]
         return view.model_copy(update={"phone_e164": mask_phone(view.phone_e164), "name": mask_name(view.name),
-                                       "email": mask_email(view.email), "masked": True})
+                                       "email": mask_email(view.email), "extra": mask_value(view.extra),
+                                       "touches": touches, "masked": True})
 
 
 class LeadPage(BaseModel):

@@ -15,6 +15,16 @@ from telesales_runtime.outbox import write_outbox
 from .domain import OutcomeCounts, ScoringWeights
 
 Doc = dict[str, Any]
+Ref = dict[str, str]  # an outside reference: {"source_system": ..., "external_id": ...}
+
+
+class StaleMatch(Exception):
+    """A lead changed since the batch looked at it (another consumer gave it the outside reference being added,
+    or it no longer has the one being updated): the transaction is undone and the batch is planned again."""
+
+
+def _has(ref: Ref) -> Doc:
+    return {"$elemMatch": {"source_system": ref["source_system"], "external_id": ref["external_id"]}}
 
 
 class LeadStore:
@@ -37,6 +47,11 @@ class LeadStore:
                        partialFilterExpression={"phone_e164": {"$type": "string"}}),
             IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="one_lead_per_email",
                        partialFilterExpression={"email": {"$type": "string"}}),
+            # One lead per outside record (system, its id of the lead): leads without one are not indexed.
+            # The id first: a search by id alone uses it too.
+            IndexModel([("tenant_id", ASCENDING), ("external_refs.external_id", ASCENDING),
+                        ("external_refs.source_system", ASCENDING)], unique=True, name="one_lead_per_external_ref",
+                       partialFilterExpression={"external_refs.external_id": {"$exists": True}}),
             # Search filters (grade, channel, business line) scan one tenant newest first: every index
             # here costs every insert, and lead-intake's search is for look-ups, not for working pools.
             IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
@@ -45,7 +60,8 @@ class LeadStore:
 
     # ---- leads -------------------------------------------------------------------------------------
 
-    async def find_matches(self, tenant: str, phones: list[str], emails: list[str]) -> list[Doc]:
+    async def find_matches(self, tenant: str, phones: list[str], emails: list[str], refs: list[Ref]) -> list[Doc]:
+        """The tenant's leads with one of the phones or emails, or one of the outside references."""
         # Each branch repeats the tenant and the `$type` of the partial unique indexes: MongoDB uses a
         # partial index only for a query that implies its filter, else it scans the tenant's leads.
         clauses: list[Doc] = []
@@ -53,31 +69,50 @@ class LeadStore:
             clauses.append({"tenant_id": tenant, "phone_e164": {"$in": phones, "$type": "string"}})
         if emails:
             clauses.append({"tenant_id": tenant, "email": {"$in": emails, "$type": "string"}})
+        if refs:  # by id (indexed), the system checked by whoever reads the refs found
+            clauses.append({"tenant_id": tenant,
+                            "external_refs.external_id": {"$in": sorted({r["external_id"] for r in refs})}})
         if not clauses:
             return []
-        cursor = self.leads.find({"$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1})
+        cursor = self.leads.find({"$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1,
+                                                    "external_refs": 1})
         return await cursor.to_list()
 
     async def commit(
         self,
         *,
         new_leads: list[Doc],
-        merges: list[tuple[str, Doc]],
+        merges: list[tuple[str, Doc, Ref | None]],
+        touch_updates: list[tuple[str, Ref, Doc]],
         inbox_entries: list[Doc],
         outbox_rows: list[Doc],
     ) -> None:
-        """Leads, merges, processed event ids and outgoing events: all or nothing."""
+        """Leads, merges (a touch appended, and its outside reference if it has one), touches of outside records
+        updated, processed event ids and outgoing events: all or nothing. StaleMatch when a lead changed since
+        the merge or update was planned."""
 
         async def work(session: AsyncClientSession) -> None:
             if new_leads:
                 await self.leads.insert_many(new_leads, ordered=True, session=session)
-            if merges:
-                now = datetime.now(UTC)
-                await self.leads.bulk_write([
-                    UpdateOne({"_id": lead_id}, {"$push": {"touches": {"$each": [touch], "$slice": -200}},
-                                                 "$inc": {"touches_count": 1}, "$set": {"updated_at": now}})
-                    for lead_id, touch in merges
-                ], ordered=True, session=session)
+            now = datetime.now(UTC)
+            updates: list[UpdateOne] = []
+            for lead_id, touch, ref in merges:
+                push: Doc = {"touches": {"$each": [touch], "$slice": -200}}
+                where: Doc = {"_id": lead_id}
+                if ref is not None:  # only if no other consumer gave the lead this reference meanwhile
+                    push["external_refs"] = ref
+                    where["external_refs"] = {"$not": _has(ref)}
+                updates.append(UpdateOne(where, {"$push": push, "$inc": {"touches_count": 1},
+                                                 "$set": {"updated_at": now}}))
+            for lead_id, ref, touch in touch_updates:
+                updates.append(UpdateOne({"_id": lead_id, "external_refs": _has(ref)},
+                                         {"$set": {"touches.$[mine]": touch, "updated_at": now}},
+                                         array_filters=[{"mine.source_system": ref["source_system"],
+                                                         "mine.external_id": ref["external_id"]}]))
+            if updates:
+                result = await self.leads.bulk_write(updates, ordered=True, session=session)
+                if result.matched_count != len(updates):
+                    raise StaleMatch(f"{len(updates) - result.matched_count} lead(s) changed since they were read")
             await self.inbox.record(inbox_entries, session=session)
             await write_outbox(self.outbox, outbox_rows, session)
 
@@ -85,6 +120,10 @@ class LeadStore:
 
     async def get_lead(self, tenant: str, lead_id: str) -> Doc | None:
         return await self.leads.find_one({"tenant_id": tenant, "_id": lead_id})
+
+    async def find_lead_by_ref(self, tenant: str, ref: Ref) -> Doc | None:
+        return await self.leads.find_one({"tenant_id": tenant, "external_refs.external_id": ref["external_id"],
+                                          "external_refs": _has(ref)})
 
     async def search_leads(self, tenant: str, filters: Doc, limit: int, after: str | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant, **filters}
