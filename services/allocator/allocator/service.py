@@ -197,11 +197,12 @@ class LeadService:
             "call_count": 0, "last_call_at": None, "recent_calls": [], "rest_until": None,
             "stage_percent": 0, "funnel_step": None, "stage_advanced_at": None, "deal_in_progress": False,
             "buyer": buyer, "purchases_fen": 0, "dedicated_agent": None, "touches": 1, "holds": [],
-            "created_at": now, "updated_at": now,
+            "external_refs": [ref.model_dump() for ref in data.external_refs], "created_at": now, "updated_at": now,
         }
 
     async def handle_merged(self, deliveries: Sequence[Delivery]) -> None:
-        """A person arrived again: count the touch; a closed lead is live again and goes back to its pool."""
+        """A person arrived again: count the touch; a closed lead is live again and goes back to its pool. The
+        same outside record sent again (matched on its reference) is neither; its references are kept."""
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             leads = await self.store.get_leads(tenant, [d.event.data.lead_id for d in fresh])
             now = datetime.now(UTC)
@@ -214,9 +215,14 @@ class LeadService:
                                                  error=f"lead {lead_id} is not known to the allocator (yet)",
                                                  tenantid=tenant)
                     continue
-                update: Doc = {"$inc": {"touches": 1}, "$set": {"updated_at": now}}
-                if lead["status"] == CLOSED:
-                    update["$set"] |= {"status": POOLED, "holder": None, "reopened_at": now}
+                data = delivery.event.data
+                update: Doc = {"$set": {"updated_at": now}}
+                if data.external_refs:  # answers about the lead (its outcome) carry every outside reference
+                    update["$addToSet"] = {"external_refs": {"$each": [r.model_dump() for r in data.external_refs]}}
+                if data.matched_on != "external_ref":  # an outside record sent again is no new touch
+                    update["$inc"] = {"touches": 1}
+                    if lead["status"] == CLOSED:
+                        update["$set"] |= {"status": POOLED, "holder": None, "reopened_at": now}
                 updates.append(({"_id": lead_id, "tenant_id": tenant}, update, []))
                 inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "touched"}))
             await self.store.apply_lead_updates(updates, now, inbox_entries=inbox)
@@ -393,7 +399,8 @@ class LeadService:
         update = {"$set": {"status": CLOSED, "closed_by": agent_id, "closed_at": now, "close_reason": reason,
                            "holder": None, "last_holder": agent_id, "updated_at": now}}
         closed = LeadClosed(**self._holder_fields(lead, agent_id, None, now, policy), reason=reason)
-        outcome = LeadOutcome(lead_id=lead_id, outcome="lost", business_line=lead["business_line"])
+        outcome = LeadOutcome(lead_id=lead_id, outcome="lost", business_line=lead["business_line"],
+                              external_refs=lead.get("external_refs") or [])
         events = [self._event(ALLOCATION_CLOSED, closed, tenant, lead_id),
                   self._event(LEADS_OUTCOME, outcome, tenant, lead_id)]
         return await self._apply_or_conflict(lead, update, events, now)
@@ -409,7 +416,7 @@ class LeadService:
                   "$inc": {"purchases_fen": amount_fen}}
         won = LeadWon(**self._holder_fields(lead, agent_id, None, now, policy), amount_fen=amount_fen)
         outcome = LeadOutcome(lead_id=lead_id, outcome="won", business_line=lead["business_line"],
-                              amount_fen=amount_fen)
+                              amount_fen=amount_fen, external_refs=lead.get("external_refs") or [])
         events = [self._event(ALLOCATION_WON, won, tenant, lead_id), self._event(LEADS_OUTCOME, outcome, tenant, lead_id)]
         return await self._apply_or_conflict(lead, update, events, now)
 

@@ -585,3 +585,38 @@ async def test_an_out_of_date_departure_does_not_take_leads_from_an_agent_who_is
     assert (lead["status"], lead["holder"]) == ("held", "a1")
     await harness.relay()
     assert harness.of("allocation.returned.v1") == []
+
+
+REF_CRM = {"source_system": "/crm/partner-x", "external_id": "4711"}
+REF_WEB = {"source_system": "/web/landing", "external_id": "form-99"}
+
+
+def merged(lead_id: str, matched_on: str, refs: list[dict[str, str]], touches: int) -> dict[str, Any]:
+    touch = {"event_id": str(uuid.uuid4()), "source": "/web/landing", "channel": "im", "channel_raw": None,
+             "received_at": datetime.now(UTC).isoformat(), "source_system": refs[-1]["source_system"],
+             "external_id": refs[-1]["external_id"]}
+    return {"lead_id": lead_id, "matched_on": matched_on, "touch": touch, "touches": touches, "external_refs": refs}
+
+
+async def test_the_outcome_of_a_lead_carries_every_outside_reference_it_came_with(harness: Harness) -> None:
+    """So that each outside system can match the answer to its own record (issue 15)."""
+    await harness.agent("a1")
+    [lead_id] = await held(harness, "a1", external_refs=[REF_CRM])
+    await harness.send("leads.merged.v1", merged(lead_id, "phone", [REF_CRM, REF_WEB], 2))
+    assert (await harness.lead(lead_id))["external_refs"] == [REF_CRM, REF_WEB]
+    assert (await act(harness, lead_id, "win", "a1", amount_fen=100)).status_code == 200
+    await harness.relay()
+    [outcome] = ours(harness, "leads.outcome.v1")
+    assert outcome["data"]["external_refs"] == [REF_CRM, REF_WEB] and outcome["data"]["lead_id"] == lead_id
+
+
+async def test_an_outside_record_sent_again_is_no_new_touch_and_reopens_nothing(harness: Harness) -> None:
+    await harness.agent("a1")
+    [lead_id] = await held(harness, "a1", external_refs=[REF_CRM])
+    assert (await act(harness, lead_id, "close", "a1", reason="没有需求")).status_code == 200
+    await harness.send("leads.merged.v1", merged(lead_id, "external_ref", [REF_CRM], 1))
+    lead = await harness.lead(lead_id)
+    assert (lead["status"], lead["touches"], lead["external_refs"]) == ("closed", 1, [REF_CRM])
+    await harness.send("leads.merged.v1", merged(lead_id, "phone", [REF_CRM, REF_WEB], 2))  # a repeat is
+    lead = await harness.lead(lead_id)
+    assert (lead["status"], lead["touches"]) == ("pooled", 2)
