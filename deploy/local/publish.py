@@ -5,7 +5,9 @@
 
 --new-id gives the event a fresh id (the same lead again, e.g. to see it merged); without it a second
 publish of the same file is a redelivery, which the platform ignores. --raw sends the file's bytes as
-they are (to see what happens to garbage).
+they are (to see what happens to garbage). --binary sends the event in the CloudEvents Kafka binding's
+binary content mode: every attribute as a `ce_<name>` header, datacontenttype as `content-type`, the data
+as the value.
 """
 
 from __future__ import annotations
@@ -20,13 +22,25 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+STRUCTURED = [("content-type", b"application/cloudevents+json")]
 
-async def publish(topic: str, payload: bytes, key: bytes | None, bootstrap: str) -> None:
+
+def binary_mode(event: dict) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(value, headers) of the event in binary content mode (header values are UTF-8 text)."""
+    headers = [("content-type", str(event.get("datacontenttype", "application/json")).encode())]
+    for name, value in event.items():
+        if name not in ("data", "datacontenttype"):
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            headers.append((f"ce_{name}", text.encode()))
+    return json.dumps(event.get("data"), ensure_ascii=False).encode(), headers
+
+
+async def publish(topic: str, payload: bytes, key: bytes | None, bootstrap: str,
+                  headers: list[tuple[str, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        meta = await producer.send_and_wait(topic, payload, key=key,
-                                            headers=[("content-type", b"application/cloudevents+json")])
+        meta = await producer.send_and_wait(topic, payload, key=key, headers=headers)
     finally:
         await producer.stop()
     print(f"published to {meta.topic} partition {meta.partition} offset {meta.offset}")
@@ -38,21 +52,27 @@ def main() -> int:
     parser.add_argument("file", help="JSON file, or - for stdin")
     parser.add_argument("--new-id", action="store_true", help="replace the event id with a fresh one")
     parser.add_argument("--raw", action="store_true", help="send the bytes unchanged, even if not JSON")
+    parser.add_argument("--binary", action="store_true", help="binary content mode: attributes as ce_ headers")
     parser.add_argument("--key", help="message key (default: the lead's phone, if any)")
     parser.add_argument("--bootstrap", default=os.environ.get("TELESALES_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     args = parser.parse_args()
     raw = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
     key = args.key.encode() if args.key else None
+    headers = STRUCTURED
     if not args.raw:
         event = json.loads(raw)
         if args.new_id:
             event["id"] = str(uuid.uuid4())
             event["time"] = datetime.now(UTC).isoformat()
-        if key is None and isinstance(event.get("data"), dict) and event["data"].get("phone"):
-            key = str(event["data"]["phone"]).encode()
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        phone = next((value for name, value in data.items() if name.lower() == "phone" and value), None)
+        if key is None and phone:
+            key = str(phone).encode()
         raw = json.dumps(event, ensure_ascii=False).encode()
+        if args.binary:
+            raw, headers = binary_mode(event)
         print(f"event id {event.get('id')}")
-    asyncio.run(publish(args.topic, raw, key, args.bootstrap))
+    asyncio.run(publish(args.topic, raw, key, args.bootstrap, headers))
     return 0
 
 
