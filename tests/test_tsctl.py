@@ -163,3 +163,11 @@ async def test_an_operators_day_with_tsctl_against_the_services(
         return steps.get("total") == 2 and funnels["pool"].get("claimed") == 2
     await wait_until(counted)
     assert "Lead funnel" in await tsctl("funnel", "leads")
+
+
+def test_csv_columns_the_contract_reads_are_fields_and_the_others_attributes(tmp_path: Path) -> None:
+    from telesales_tools.tsctl import read_rows
+    leads = tmp_path / "leads.csv"
+    leads.write_text("Phone,CRM-ID,utm_source\n13924681357,PX-1,baidu\n", encoding="utf-8")
+    [row] = read_rows(leads, "csv")
+    assert row == {"Phone": "13924681357", "CRM-ID": "PX-1", "attributes": {"utm_source": "baidu"}}

@@ -326,3 +326,10 @@ RECEIVED_NAMES = tolerant.register(LeadReceived, tolerant.Vocabulary(
     {"behaviour": tolerant.Vocabulary(frozenset(Behaviour.model_fields))}))
 OUTCOME_NAMES = tolerant.register(LeadOutcome, tolerant.Vocabulary(
     frozenset(LeadOutcome.model_fields), {"external_id": EXTERNAL_ID_NAMES, "source_system": SOURCE_SYSTEM_NAMES}))
+
+
+def names_lead_field(name: str) -> bool:
+    """Whether a flat column (CSV) called `name` is read as a plain field of LeadReceived: the field's name in any
+    spelling, or a name of the outside id or system (not behaviour or attributes, which are objects)."""
+    target = RECEIVED_NAMES.target(name)
+    return target is not None and target[0] not in ("behaviour", "attributes")

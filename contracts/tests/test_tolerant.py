@@ -168,3 +168,10 @@ def test_a_reading_takes_a_read_field_in_another_spelling_as_the_contract_does()
     assert reading.parse_fast(exact).data.outcome == reading.event_model.model_validate_json(exact).data.outcome == "won"
     with pytest.raises(ValidationError, match="given twice"):  # the whole contract refuses the shadowing spelling
         LEADS_OUTCOME.parse(exact)
+
+
+def test_flat_columns_the_received_contract_reads() -> None:
+    from telesales_contracts.leads import names_lead_field
+    assert all(names_lead_field(name) for name in ("phone", "Phone", "business-line", "CRM-ID", "lead_id",
+                                                   "source_system", "ExternalSystem"))
+    assert not any(names_lead_field(name) for name in ("behaviour", "Attributes", "utm_source", "E-Mail", ""))

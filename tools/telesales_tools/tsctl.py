@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from telesales_contracts.leads import LeadReceived
+from telesales_contracts.leads import LeadReceived, names_lead_field
 
 from .platform import Api, Endpoints, PlatformError, Publisher, check_tenant, event_bytes
 from .platform import token as platform_token
@@ -154,19 +154,16 @@ def print_token(ctx: typer.Context,
 
 # ---- leads ---------------------------------------------------------------------------------------------------
 
-LEAD_FIELDS = frozenset(LeadReceived.model_fields) - {"behaviour", "attributes"}
-
-
 def read_rows(path: Path, kind: str) -> list[dict[str, Any]]:
-    """Rows of a CSV (header row) or JSONL file as leads.received.v1 data: unknown CSV columns become
-    attributes."""
+    """Rows of a CSV (header row) or JSONL file as leads.received.v1 data: CSV columns the contract reads (in
+    any spelling, and the names of the outside id) are fields, the other columns become attributes."""
     text = path.read_text(encoding="utf-8-sig")
     if kind == "jsonl":
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     rows = []
     for raw in csv.DictReader(io.StringIO(text)):
-        row: dict[str, Any] = {k: v for k, v in raw.items() if k in LEAD_FIELDS and v not in (None, "")}
-        extra = {k: v for k, v in raw.items() if k and k not in LEAD_FIELDS and v not in (None, "")}
+        row: dict[str, Any] = {k: v for k, v in raw.items() if k and names_lead_field(k) and v not in (None, "")}
+        extra = {k: v for k, v in raw.items() if k and not names_lead_field(k) and v not in (None, "")}
         if extra:
             row["attributes"] = extra
         rows.append(row)

@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_contracts.leads import RECEIVED_NAMES, Channel, LeadReceived
+from telesales_contracts.leads import Channel, LeadReceived, names_lead_field
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.auth import Caller
 from telesales_runtime.consumer import describe_validation_error
@@ -112,14 +112,8 @@ async def submit_lead(lead: LeadReceived, tenant: Tenant, broker: Broker, settin
 
 _CSV_TYPES = {"text/csv", "application/csv"}
 _JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines"}
-_LEAD_FIELDS = set(LeadReceived.model_fields) - {"behaviour", "attributes"}
 _BEHAVIOUR_FIELDS = {"logins_7d", "page_view_seconds", "unpaid_order"}
 _TRUE = {"1", "true", "yes", "y", "是", "有"}
-
-
-def _is_lead_name(column: str) -> bool:
-    target = RECEIVED_NAMES.target(column)
-    return target is not None and target[0] not in ("behaviour", "attributes")
 
 
 def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
@@ -145,7 +139,7 @@ def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
             if not value:
                 continue
             name = column.strip()
-            if name in _LEAD_FIELDS or _is_lead_name(name):  # the contract reads it (another spelling, an alias)
+            if names_lead_field(name):  # the contract reads it (maybe in another spelling, or an alias of the id)
                 row[name] = value
             elif name in _BEHAVIOUR_FIELDS:
                 behaviour[name] = value.lower() in _TRUE if name == "unpaid_order" else value
