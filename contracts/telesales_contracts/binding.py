@@ -25,6 +25,7 @@ import msgspec
 from .envelope import is_json_media_type
 
 HEADER_PREFIX = "ce_"
+_PREFIXES = ("ce_", "CE_", "Ce_", "cE_")
 _ATTRIBUTE_NAME = re.compile(r"[a-z0-9]+")
 _CLOUDEVENTS = "application/cloudevents"
 _JSON_FORMATS = ("application/cloudevents", "application/cloudevents+json")
@@ -56,9 +57,9 @@ def _text(name: str, value: Any) -> str:
 def has_attribute_headers(headers: Headers) -> bool:
     """Whether a record has a `ce_` header: then it may be in binary mode and only structured_value can say
     (a consumer with a fast path for structured values leaves such records to it)."""
-    if headers:  # a loop, not any(): metrics asks for every record
+    if headers:  # a plain loop: metrics asks for every record
         for name, _ in headers:
-            if name[:3].lower() == HEADER_PREFIX:
+            if name.startswith(_PREFIXES):
                 return True
     return False
 
