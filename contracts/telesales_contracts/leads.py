@@ -41,6 +41,8 @@ SystemName = Annotated[str, StringConstraints(min_length=1, max_length=500, stri
 EXTERNAL_ID_NAMES = ("source_lead_id", "external_lead_id", "external_ref", "external_reference", "crm_id",
                      "crm_lead_id", "partner_lead_id", "vendor_lead_id", "origin_lead_id", "ext_id", "ext_lead_id")
 SOURCE_SYSTEM_NAMES = ("external_system", "origin_system")
+# Outside references a lead keeps (one per outside record it came from); more are recorded on their touches only.
+MAX_EXTERNAL_REFS = 200
 
 EXTRA_DESCRIPTION = (
     f"Fields the contract does not name are kept under their own names (tolerant reader): at most "
@@ -221,7 +223,7 @@ class LeadQualified(BaseModel):
     touch: SourceTouch
     notes: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
-    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=200,
+    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=MAX_EXTERNAL_REFS,
                                              description="Every outside system's own reference of the lead.")
     extra: dict[str, JsonValue] = Field(default_factory=dict,
                                         description="Fields the lead came with that the contract does not name, "
@@ -238,7 +240,7 @@ class LeadMerged(BaseModel):
     matched_on: Literal["phone", "email", "external_ref"]
     touch: SourceTouch
     touches: int = Field(ge=1, description="Touches on the lead after this merge.")
-    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=200,
+    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=MAX_EXTERNAL_REFS,
                                              description="Every outside system's own reference of the lead, this "
                                                          "touch's included.")
     extra: dict[str, JsonValue] = Field(default_factory=dict,
@@ -293,7 +295,7 @@ class LeadOutcome(BaseModel):
                                                                        "event's source otherwise.")
     external_id: ExternalId | None = Field(default=None, description=f"The outside system's id of the lead, also "
                                                                      f"read from {', '.join(EXTERNAL_ID_NAMES)}.")
-    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=200,
+    external_refs: list[ExternalRef] = Field(default_factory=list, max_length=MAX_EXTERNAL_REFS,
                                              description="Every outside system's own reference of the lead.")
     outcome: Literal["won", "lost"]
     business_line: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(

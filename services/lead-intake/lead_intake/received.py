@@ -16,7 +16,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from telesales_contracts.leads import LeadMerged, LeadRejected
+from telesales_contracts.leads import MAX_EXTERNAL_REFS, LeadMerged, LeadRejected
 from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.outbox import encoded_outbox_row, outbox_row
@@ -135,8 +135,9 @@ class Planner:
         self.plan.outcomes["merged"] += 1
 
     def _merge(self, item: Arrival, known: Known, matched_on: str) -> None:
-        """A repeat of a known person: its touch is appended (and its outside reference, if new)."""
-        ref = item.ref
+        """A repeat of a known person: its touch is appended (and its outside reference, if new and the lead has
+        fewer than MAX_EXTERNAL_REFS: beyond, the touch alone records it)."""
+        ref = item.ref if len(known.refs) < MAX_EXTERNAL_REFS else None
         known.touches += 1
         known.refs = domain.with_ref(known.refs, ref)
         if ref is not None:

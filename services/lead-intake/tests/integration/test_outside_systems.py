@@ -238,3 +238,19 @@ async def test_extra_fields_are_masked_for_roles_that_may_not_see_contacts(harne
     seen = (await harness.http.get(f"/v1/leads/{stored['_id']}", headers=harness.as_("supervisor", "s-1"))).json()
     assert seen["masked"] and seen["extra"]["backup_phone"] == "139****1357" and seen["extra"]["contact_name"] == "王**"
     assert seen["touches"][0]["extra"]["backup_phone"] == "139****1357"
+
+
+async def test_a_lead_keeps_a_bounded_number_of_references_and_its_touches_the_rest(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers carry every reference of a lead, so their number is bounded (MAX_EXTERNAL_REFS); one beyond is
+    recorded on its touch only, and the lead goes on taking repeats."""
+    from lead_intake import received
+    monkeypatch.setattr(received, "MAX_EXTERNAL_REFS", 2)
+    for n, source in enumerate(("/crm/a", "/crm/b", "/crm/c")):
+        await publish(harness, {"phone": "18604312468", "crm_id": f"R-{n}"}, source=source)
+    [stored] = await harness.leads()
+    assert [r["external_id"] for r in stored["external_refs"]] == ["R-0", "R-1"]
+    assert stored["touches_count"] == 3 and stored["touches"][2]["external_id"] == "R-2"
+    await harness.relay()
+    last = harness.of(LEADS_MERGED.name)[-1]["data"]
+    assert last["touch"]["external_id"] == "R-2" and len(last["external_refs"]) == 2
