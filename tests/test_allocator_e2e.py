@@ -49,6 +49,8 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     assert agent.status_code == 200, agent.text
 
     event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": tenant}
+    event["data"]["form_lead_id"] = "F-77"  # an extra field of the web form
+    event["data"]["source_lead_id"] = "F-77"  # and its own id of the lead: the outcome answers with it
     await producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=b"+8613924681357")
 
     # (a `make up` lead-intake on the same broker may qualify the lead too: ours is the one to follow)
@@ -82,7 +84,8 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     assert (await tail.wait_for("allocation.won.v1", mine))["data"]["amount_fen"] == 1_280_000
     outcome = await tail.wait_for("leads.outcome.v1", mine)
     assert outcome["data"] == {"lead_id": lead["lead_id"], "outcome": "won", "business_line": "education",
-                               "amount_fen": 1_280_000}
+                               "amount_fen": 1_280_000, "source_system": None, "external_id": None,
+                               "external_refs": [{"source_system": "/web/landing/mba-2027", "external_id": "F-77"}]}
 
     async def learned() -> Any:  # lead-intake consumed the outcome: its model of the line counts one win
         models = (await http_intake.get("/v1/scoring/models", headers=headers)).json()
