@@ -6,9 +6,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from .envelope import AwareDatetime
+from .envelope import FROM_OUTSIDE, AwareDatetime
 from .roster import Identifier
 
 LeadId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -47,7 +47,7 @@ def stage_layer(stage_percent: int) -> str:
 class CallLogged(BaseModel):
     """One call the dialer placed (or received) for a lead."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FROM_OUTSIDE
 
     call_id: Identifier | None = Field(default=None, description="The dialer's id of the call, if it has one.")
     agent_id: Identifier
@@ -60,7 +60,7 @@ class CallLogged(BaseModel):
 class LeadStageChanged(BaseModel):
     """A lead moved to a development stage (and possibly a funnel step), set by its agent or a CRM."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FROM_OUTSIDE
 
     lead_id: LeadId
     stage_percent: int = Field(ge=0, le=100)
@@ -74,7 +74,7 @@ class LeadStageChanged(BaseModel):
 class LeadComplaint(BaseModel):
     """The customer complained about being called: calls end and the number goes on do-not-call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FROM_OUTSIDE
 
     lead_id: LeadId
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -93,7 +93,7 @@ class LeadSignal(BaseModel):
     """A moment that matters on the customer's side. Names the lead by id or, when the outside system
     does not know the id, by phone number (E.164)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FROM_OUTSIDE
 
     lead_id: LeadId | None = None
     phone_e164: E164 | None = None

@@ -19,6 +19,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 DEFAULT_TENANT = "default"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
+# The data of an event that systems outside the platform publish (a dialer, a CRM, an HR system, a web site):
+# a field the contract does not name is ignored, never a reason to refuse the event (forward compatibility:
+# a producer may send a field before its consumers know it). Leads keep theirs (leads.py, tolerant.py).
+FROM_OUTSIDE = ConfigDict(extra="ignore")
+
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _TENANT_ID = re.compile(TENANT_ID_PATTERN)
 

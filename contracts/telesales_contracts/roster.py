@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .envelope import AwareDatetime
+from .envelope import FROM_OUTSIDE, AwareDatetime
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
 AgentGrade = Literal["A", "B", "C", "D", "E"]
@@ -27,7 +27,7 @@ class AgentChanged(BaseModel):
     The allocator keeps the latest record by the event's `time`; an older record arriving late is
     ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FROM_OUTSIDE
 
     agent_id: Identifier
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -48,7 +48,7 @@ class AgentStatusChanged(BaseModel):
     """The dialer saw an agent log in, take a break or log out. Time logged in (not on break) is the
     agent's time worked that day."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FROM_OUTSIDE
 
     agent_id: Identifier
     status: AgentStatus

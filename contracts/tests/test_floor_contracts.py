@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from telesales_contracts.activity import (
     CallLogged,
     FunnelStep,
+    LeadComplaint,
     LeadSignal,
     LeadStageChanged,
     stage_layer,
@@ -47,8 +49,27 @@ def test_status_time_needs_an_offset() -> None:
 def test_agent_ids_are_plain_identifiers() -> None:
     with pytest.raises(ValidationError):
         AgentChanged(agent_id="a 1", name="张三")
-    with pytest.raises(ValidationError):
-        AgentChanged.model_validate({"agent_id": "a1", "name": "张三", "grade": "A"})  # unknown field
+
+
+@pytest.mark.parametrize(("model", "data"), [
+    (AgentChanged, {"agent_id": "a1", "name": "张三", "grade": "A", "hr_department": "销售一部"}),
+    (AgentStatusChanged, {"agent_id": "a1", "status": "on_break", "at": NOW, "break_reason": "lunch"}),
+    (CallLogged, {"agent_id": "a1", "lead_id": "L1", "started_at": NOW, "duration_seconds": 75, "connected": True,
+                  "recording_url": "https://dialer.example/rec/1", "trunk": {"id": 7}}),
+    (LeadStageChanged, {"lead_id": "L1", "stage_percent": 40, "crm_stage_name": "Proposal"}),
+    (LeadComplaint, {"lead_id": "L1", "reason": "打扰", "ticket": "T-9"}),
+    (LeadSignal, {"lead_id": "L1", "kind": "level_up", "occurred_at": NOW, "app_version": "5.2"}),
+])
+def test_an_outside_systems_field_the_contract_does_not_name_is_ignored(model: Any, data: dict[str, Any]) -> None:
+    """Forward compatibility: a dialer, CRM or HR system adding a field is no reason to refuse its events; the
+    field is not read (a grade from HR is not the platform's weekly grade)."""
+    read = model.model_validate(data)
+    known = set(model.model_fields)
+    assert read.model_dump(include=known & set(data)) == model.model_validate(
+        {k: v for k, v in data.items() if k in known}).model_dump(include=known & set(data))
+    assert not (set(data) - known) & set(read.model_dump())
+    with pytest.raises(ValidationError):  # a known field that cannot be read is still refused
+        model.model_validate({**data, sorted(known & set(data))[0]: {"not": "readable"}})
 
 
 def test_signal_names_a_lead() -> None:
