@@ -149,3 +149,26 @@ async def check_metrics(platform: Platform, tenant: str, leads: LeadStream, answ
     await asyncio.sleep(2)  # an event counted twice would show by now
     assert {what: await metric_total(metrics_db, tenant, *what) for what in expected} == expected
     return expected
+
+
+async def caught_up_exactly_once(platform: Platform, tenant: str, leads: LeadStream,
+                                 purchases: PurchaseStream) -> tuple[CaughtUp, str]:
+    """Wait until the platform caught up with both streams, check every lead, transfer and count once, and
+    say what was found (for the report)."""
+    caught_up = CaughtUp()
+    await wait_for_leads(platform, tenant, leads, caught_up)
+    await wait_for_purchases(platform, tenant, purchases, caught_up)
+    figures = await check_leads(platform, tenant, leads)
+    answer_ids = await check_coins(platform, tenant, purchases)
+    # metrics: a restarted process waits for the killed one's lease, then resumes from its last checkpoint
+    counted = await check_metrics(platform, tenant, leads, answer_ids, caught_up)
+    posted = len(answer_ids["ledger.transfer-posted.v1"])
+    summary = ("caught up in " + ", ".join(f"{k} {v:.1f}s" for k, v in caught_up.seconds.items())
+               + f"; result = uninterrupted run: {figures['leads']} leads, {figures['touches']} touches "
+               f"({leads.merges} merged), {figures['pooled']} pooled, {posted} transfers posted and "
+               f"{len(purchases.outcomes) - posted} rejected, {len(purchases.balances)} non-zero balances equal, "
+               f"sum 0; metrics counted each lead, merge and ledger answer once ({counted[('pool', 'created')]} "
+               f"leads, {counted[('market', 'ledger_posted')]} posted); {figures['qualified published twice']} "
+               f"qualified events published twice (absorbed by ids); {caught_up.raced_merges} merges overtook "
+               f"their qualified lead at the allocator, were dead-lettered (unknown_lead) and applied by a replay")
+    return caught_up, summary

@@ -17,16 +17,7 @@ from collections import Counter
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from exactly_once import (
-    CaughtUp,
-    check_coins,
-    check_leads,
-    check_metrics,
-    inbox_count,
-    metric_total,
-    wait_for_leads,
-    wait_for_purchases,
-)
+from exactly_once import caught_up_exactly_once, inbox_count, metric_total
 
 from faults_support import (
     Platform,
@@ -117,28 +108,15 @@ async def test_a_broker_killed_mid_stream_loses_and_doubles_nothing(platform: Pl
     assert on_topic["leads.received.v1"] == Counter(event_id for event_id, _, _ in leads.events)
     assert on_topic["ledger.transfer-requested.v1"] == Counter(event_id for event_id, _, _ in purchases.events)
 
-    caught_up = CaughtUp()
-    await wait_for_leads(platform, tenant, leads, caught_up)
-    await wait_for_purchases(platform, tenant, purchases, caught_up)
-    figures = await check_leads(platform, tenant, leads)
-    answer_ids = await check_coins(platform, tenant, purchases)
-    counted_once = await check_metrics(platform, tenant, leads, answer_ids, caught_up)
-    posted = len(answer_ids["ledger.transfer-posted.v1"])
+    _, summary = await caught_up_exactly_once(platform, tenant, leads, purchases)
     report(f"broker SIGKILL: killed after lead-intake processed {at_kill['lead-intake']}/{len(leads.unique_ids)} lead "
            f"events and the ledger {at_kill['ledger']}/{len(purchases.unique_ids)} requests (outbox rows "
            f"{at_kill['intake outbox']}/{at_kill['ledger outbox']}, metrics at {at_kill['metrics']} leads); down "
-           f"{DOWN_SECONDS}s, /readyz meanwhile {while_down}; the broker served its topics again {broker_back:.1f}s after "
-           f"its start; the buffered half was acknowledged {sent:.1f}s after "
-           f"the restart; services ready again without a restart ("
-           + ", ".join(f"{k} {v:.1f}s" for k, v in reconnected.items())
-           + "); caught up in " + ", ".join(f"{k} {v:.1f}s" for k, v in caught_up.seconds.items())
-           + f" ({time.monotonic() - killed_at:.1f}s after the kill). Every sent record on its topic as often as "
-           f"sent; result = uninterrupted run: {figures['leads']} leads, {figures['touches']} touches "
-           f"({leads.merges} merged), {figures['pooled']} pooled, {posted} transfers posted and "
-           f"{len(purchases.outcomes) - posted} rejected, balances equal, sum 0; metrics counted "
-           f"{counted_once[('pool', 'created')]} leads and each answer once; "
-           f"{figures['qualified published twice']} qualified events published twice (absorbed by ids); "
-           f"{caught_up.raced_merges} merges replayed after overtaking their lead")
+           f"{DOWN_SECONDS}s, /readyz meanwhile {while_down}; the broker served its topics again {broker_back:.1f}s "
+           f"after its start; the buffered half was acknowledged {sent:.1f}s after the restart; services ready again "
+           f"without a restart (" + ", ".join(f"{k} {v:.1f}s" for k, v in reconnected.items())
+           + f"); every sent record on its topic as often as sent; {time.monotonic() - killed_at:.1f}s after the "
+           f"kill {summary}")
 
 
 async def _at_least(count: object, least: int) -> bool:

@@ -17,15 +17,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from exactly_once import (
-    CaughtUp,
-    check_coins,
-    check_leads,
-    check_metrics,
-    metric_total,
-    wait_for_leads,
-    wait_for_purchases,
-)
+from exactly_once import caught_up_exactly_once, metric_total
 
 from faults_support import (
     CE_HEADERS,
@@ -101,29 +93,14 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
         service.start()
     ready = {s.name: await s.wait_ready(90) for s in (intake, ledger, allocator, metrics)}
 
-    caught_up = CaughtUp()
-    await wait_for_leads(platform, tenant, leads, caught_up)
-    await wait_for_purchases(platform, tenant, purchases, caught_up)
-    figures = await check_leads(platform, tenant, leads)
-    answer_ids = await check_coins(platform, tenant, purchases)
-    # metrics: the restarted process waits for the killed one's lease, then resumes from its last checkpoint
-    counted_once = await check_metrics(platform, tenant, leads, answer_ids, caught_up)
-    posted = len(answer_ids["ledger.transfer-posted.v1"])
+    _, summary = await caught_up_exactly_once(platform, tenant, leads, purchases)
     report(f"sigkill: lead-intake killed after {at_kill['lead-intake']}/{len(leads.unique_ids)} lead events, ledger "
            f"after {at_kill['ledger']}/{len(purchases.unique_ids)} purchase requests (outbox rows left "
            f"{at_kill['intake outbox']}/{at_kill['ledger outbox']}), allocator after {at_kill['allocator']}/"
-           f"{len(leads.phones)} pooled leads; {orphans} orphaned sessions ended; ready again in "
-           + ", ".join(f"{k} {v:.1f}s" for k, v in ready.items())
-           + "; caught up in " + ", ".join(f"{k} {v:.1f}s" for k, v in caught_up.seconds.items())
-           + f" (total {time.monotonic() - killed_at:.1f}s after the kill, {time.monotonic() - restarted:.1f}s after "
-           f"the restart). Result = uninterrupted run: {figures['leads']} leads, {figures['touches']} touches "
-           f"({leads.merges} merged), {figures['pooled']} pooled, {posted} transfers posted and "
-           f"{len(purchases.outcomes) - posted} rejected, {len(purchases.balances)} non-zero balances equal, sum 0; "
-           f"metrics killed after counting {at_kill['metrics']} leads, then counted each lead, merge and ledger "
-           f"answer once ({counted_once[('pool', 'created')]} leads, {counted_once[('market', 'ledger_posted')]} "
-           f"posted); {figures['qualified published twice']} qualified events published twice (absorbed by ids); "
-           f"{caught_up.raced_merges} merges overtook their qualified lead at the allocator, were dead-lettered "
-           f"(unknown_lead) and applied by a replay")
+           f"{len(leads.phones)} pooled leads, metrics after counting {at_kill['metrics']} leads; {orphans} "
+           f"orphaned sessions ended; ready again in " + ", ".join(f"{k} {v:.1f}s" for k, v in ready.items())
+           + f" ({time.monotonic() - killed_at:.1f}s after the kill, {time.monotonic() - restarted:.1f}s after "
+           f"the restart); {summary}")
 
 
 async def test_sigkill_during_claims_applies_every_holder_change_exactly_once(
