@@ -48,7 +48,6 @@ from .store import Checkpoint, Fence, MetricsStore, Position, prepare_checkpoint
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPE_PREFIX = "telesales."
 FAR_FUTURE = "9999-12-31"
 GROUPINGS = {"funnel": ("business_line", "channel", "team"), "pool": ("business_line", "team"), "calls": ("team",)}
 
@@ -89,9 +88,7 @@ class MetricsService:
         self._taken_at = 0.0  # monotonic time the last checkpoint was taken
         self._long_lived = LongLivedObjects()
         self._digest = Digests()
-        topics = Batch.consumed()
-        self._topic_of_type = {f"{EVENT_TYPE_PREFIX}{topic}": topic for topic in topics}
-        self._time_of = {topic: domain.time_getter(topic) for topic in topics}
+        self._time_of = {topic: domain.time_getter(topic) for topic in Batch.consumed()}
 
     # ---- counting ----------------------------------------------------------------------------------------
 
@@ -110,15 +107,13 @@ class MetricsService:
     def _admit(self, deliveries: Sequence[Delivery]) -> list[Fact]:
         """The deliveries as facts (their times in UTC), without the events counted before (their digests are
         in the window). Written out for speed: it runs for every event."""
-        digest, topic_of_type, time_of = self._digest, self._topic_of_type, self._time_of
+        digest, time_of = self._digest, self._time_of
         events = [d.event for d in deliveries]
         digests = [digest(event.tenantid, event.id) for event in events]
         fresh = self.window.new(digests)
         pending, facts = self.pending, []
         for n, event in enumerate(events):
-            topic = topic_of_type.get(event.type)
-            if topic is None:  # another spelling of its topic's type (the contract took it): the topic says
-                topic = deliveries[n].record.topic
+            topic = deliveries[n].record.topic  # the topic is the contract, whatever spelling of its type came
             if fresh is not None and not fresh[n]:
                 MESSAGES_CONSUMED.labels(self.settings.service_name, topic, "duplicate").inc()
                 continue

@@ -184,7 +184,7 @@ class Harness(ServiceHarness):
         topic, data = event
         raw = cloudevent(topic, self.tenant, data, event_id=event_id or str(uuid.uuid4()), time=time or self.event_time)
         BY_NAME[topic].parse(raw)  # the test's event is valid per its whole contract
-        return Delivery(READING_OF[topic].parse(raw), None)
+        return Delivery(READING_OF[topic].parse(raw), ConsumedRecord(topic, raw))
 
     async def get(self, path: str, **params: Any) -> dict[str, Any]:
         response = await self.http.get(path, params=params)
