@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .envelope import type_words
@@ -52,16 +53,13 @@ class Vocabulary:
             return name, 0
         return self._by_key.get(name_key(name))
 
-    @property
+    @cached_property  # written into the instance's __dict__, which a frozen dataclass allows
     def _by_key(self) -> dict[str, tuple[str, int]]:
-        cached = self.__dict__.get("_keys")
-        if cached is None:
-            cached = {name_key(f): (f, 0) for f in self.fields}
-            for target, names in self.aliases.items():
-                for rank, alias in enumerate(names, start=1):
-                    cached.setdefault(name_key(alias), (target, rank))
-            object.__setattr__(self, "_keys", cached)
-        return cached
+        keys = {name_key(f): (f, 0) for f in self.fields}
+        for target, names in self.aliases.items():
+            for rank, alias in enumerate(names, start=1):
+                keys.setdefault(name_key(alias), (target, rank))
+        return keys
 
 
 _VOCABULARIES: dict[type, Vocabulary] = {}
