@@ -39,12 +39,12 @@ from .scoring import (
     rule_contributions,
     score_lead,
 )
-from .touches import Ref, lead_extra, producing_system, ref_of, touch, touch_doc, with_ref
+from .touches import Ref, lead_extra, producing_system, ref_key, ref_of, touch, touch_doc, with_ref
 
 __all__ = [
     "DEFAULT_TEST_NUMBERS", "MODEL_FEATURE_VALUES", "BehaviourWeights", "CleanLead", "Contribution", "GradeThresholds",
     "NumberCheckResult", "OutcomeCounts", "PhoneInfo", "Ref", "Score", "ScoringWeights", "fold_text",
     "is_test_number", "junk_reasons", "lead_extra", "map_channel", "model_features", "normalize_email",
     "offline_number_check", "predict_won", "producing_system", "ref_of", "rule_contributions", "score_lead",
-    "standardize", "standardize_phone", "touch", "touch_doc", "with_ref",
+    "ref_key", "standardize", "standardize_phone", "touch", "touch_doc", "with_ref",
 ]

@@ -90,7 +90,7 @@ class Planner:
 
     def _remember(self, known: Known, phone: str | None, email: str | None) -> None:
         for ref in known.refs:
-            self.by_ref[(ref["source_system"], ref["external_id"])] = known
+            self.by_ref[domain.ref_key(ref)] = known
         if phone:
             self.by_phone[phone] = known
         if email:
@@ -100,7 +100,7 @@ class Planner:
         """An accepted arrival: the same outside record again, a repeat of a known person, or a new lead.
         `score` is called only for a new lead."""
         ref, clean = item.ref, item.clean
-        known = self.by_ref.get((ref["source_system"], ref["external_id"])) if ref else None
+        known = self.by_ref.get(domain.ref_key(ref)) if ref else None
         if known is not None:
             self._update_touch(item, known, ref)  # type: ignore[arg-type]
             return
@@ -141,7 +141,7 @@ class Planner:
         known.touches += 1
         known.refs = domain.with_ref(known.refs, ref)
         if ref is not None:
-            self.by_ref[(ref["source_system"], ref["external_id"])] = known
+            self.by_ref[domain.ref_key(ref)] = known
         stored = domain.touch_doc(item.touch, item.clean.extra)
         new_lead = self.plan.new_leads.get(known.lead_id)
         if new_lead is not None:  # the first arrival is in this same batch

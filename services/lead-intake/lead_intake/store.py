@@ -12,10 +12,9 @@ from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
-from .domain import OutcomeCounts, ScoringWeights
+from .domain import OutcomeCounts, Ref, ScoringWeights
 
 Doc = dict[str, Any]
-Ref = dict[str, str]  # an outside reference: {"source_system": ..., "external_id": ...}
 
 
 class StaleMatch(Exception):

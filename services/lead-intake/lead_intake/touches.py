@@ -43,6 +43,11 @@ def ref_of(sent: Mapping[str, Any]) -> Ref | None:
     return {"source_system": sent["source_system"], "external_id": sent["external_id"]}
 
 
+def ref_key(ref: Ref) -> tuple[str, str]:
+    """The reference as a key: one outside record (system, its id of the lead)."""
+    return ref["source_system"], ref["external_id"]
+
+
 def with_ref(refs: Iterable[Ref], ref: Ref | None) -> list[Ref]:
     """`refs` and `ref`, once each, in the order they came."""
     out = list(refs)
