@@ -25,6 +25,11 @@ async def inbox_count(db: Any, tenant: str) -> int:
     return await db["inbox"].count_documents({"tenant_id": tenant})
 
 
+async def processed_at_least(db: Any, tenant: str, least: int) -> bool:
+    """Whether a service processed `least` events of the tenant (its inbox): it consumes."""
+    return await inbox_count(db, tenant) >= least
+
+
 async def metric_total(db: Any, tenant: str, family: str, name: str) -> int:
     """A metrics counter of the tenant, all time, summed over its labels."""
     docs = db["counters"].find({"tenant_id": tenant, "family": family, "period": "all"}, {"c": 1})

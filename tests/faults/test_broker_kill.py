@@ -17,7 +17,7 @@ from collections import Counter
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from exactly_once import caught_up_exactly_once, inbox_count, metric_total
+from exactly_once import caught_up_exactly_once, inbox_count, metric_total, processed_at_least
 
 from faults_support import (
     Platform,
@@ -66,9 +66,9 @@ async def test_a_broker_killed_mid_stream_loses_and_doubles_nothing(platform: Pl
         half_leads, half_purchases = len(leads.events) // 2, len(purchases.events) // 2
         await publish_events(outside, "leads.received.v1", leads.events[:half_leads])
         await publish_events(outside, "ledger.transfer-requested.v1", purchases.events[:half_purchases])
-        await wait_until(lambda: _at_least(inbox_count(intake_db, tenant), 20), 60, "lead-intake consuming",
+        await wait_until(lambda: processed_at_least(intake_db, tenant, 20), 60, "lead-intake consuming",
                          platform["lead-intake"])
-        await wait_until(lambda: _at_least(inbox_count(ledger_db, tenant), 20), 60, "the ledger consuming",
+        await wait_until(lambda: processed_at_least(ledger_db, tenant, 20), 60, "the ledger consuming",
                          platform["ledger"])
 
         broker.kill()
@@ -117,10 +117,6 @@ async def test_a_broker_killed_mid_stream_loses_and_doubles_nothing(platform: Pl
            f"without a restart (" + ", ".join(f"{k} {v:.1f}s" for k, v in reconnected.items())
            + f"); every sent record on its topic as often as sent; {time.monotonic() - killed_at:.1f}s after the "
            f"kill {summary}")
-
-
-async def _at_least(count: object, least: int) -> bool:
-    return await count >= least  # type: ignore[operator]
 
 
 async def _publish_rest(producer: AIOKafkaProducer, leads: list[tuple[str, bytes, bytes]],

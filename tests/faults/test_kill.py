@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from exactly_once import caught_up_exactly_once, metric_total
+from exactly_once import caught_up_exactly_once, metric_total, processed_at_least
 
 from faults_support import (
     CE_HEADERS,
@@ -55,14 +55,11 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
 
     await fund_buyers(platform, tenant, run, purchases)
 
-    async def processed(db: object, least: int) -> bool:
-        return await db["inbox"].count_documents({"tenant_id": tenant}) >= least  # type: ignore[index]
-
     half_leads, half_purchases = len(leads.events) // 2, len(purchases.events) // 2
     await publish_events(producer, "leads.received.v1", leads.events[:half_leads])
     await publish_events(producer, "ledger.transfer-requested.v1", purchases.events[:half_purchases])
-    await wait_until(lambda: processed(intake_db, 20), 60, "lead-intake consuming", intake)
-    await wait_until(lambda: processed(ledger_db, 20), 60, "the ledger consuming", ledger)
+    await wait_until(lambda: processed_at_least(intake_db, tenant, 20), 60, "lead-intake consuming", intake)
+    await wait_until(lambda: processed_at_least(ledger_db, tenant, 20), 60, "the ledger consuming", ledger)
     await wait_until(lambda: counted(metrics_db, tenant, "pool", "created", 1), 60, "metrics counting", metrics)
     intake.kill()
     ledger.kill()
@@ -82,7 +79,7 @@ async def test_sigkill_mid_stream_applies_every_lead_and_transfer_exactly_once(
     await publish_events(producer, "ledger.transfer-requested.v1", purchases.events[half_purchases:])
 
     # the allocator, while it takes the first half's qualified leads into its pools
-    await wait_until(lambda: processed(allocator_db, 10), 60, "the allocator consuming", allocator)
+    await wait_until(lambda: processed_at_least(allocator_db, tenant, 10), 60, "the allocator consuming", allocator)
     allocator.kill()
     orphans += await platform.abort_orphaned_transactions("allocator")
     at_kill["allocator"] = await allocator_db["leads"].count_documents({"tenant_id": tenant})
