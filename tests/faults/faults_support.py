@@ -25,8 +25,8 @@ from pymongo import AsyncMongoClient
 from ledger.domain import LedgerPolicy
 from ledger_support import purchase_requests, uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_runtime.kafka import topic_partitions
 from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, ServiceProcess
-from telesales_runtime.testing.kafka import topic_end_offsets
 
 PARTITIONS = 3
 CE_HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
@@ -137,10 +137,8 @@ async def read_topics(bootstrap: str, *topics: str) -> dict[str, list[Any]]:
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
     try:
-        ends: dict[TopicPartition, int] = {}
-        for topic in topics:
-            ends |= await topic_end_offsets(bootstrap, topic)
-        partitions = list(ends)
+        partitions = await topic_partitions(consumer, topics)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions) if partitions else {}
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         out: dict[str, list[Any]] = {t: [] for t in topics}
