@@ -1,0 +1,1 @@
+"""The floor console: backend-for-frontend of the web app in services/console/web/."""
