@@ -5,7 +5,7 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics publish-example demo replay-dead-letters
+.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics bench-console web openapi publish-example demo replay-dead-letters
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
@@ -25,6 +25,9 @@ help:
 	@echo "make bench-allocator  allocator benchmark (10,000 agents, 1,000,000 leads: claims, sweep, hot leads)"
 	@echo "make bench-ledger  ledger benchmark (10,000 accounts, 200,000 purchases through the real broker)"
 	@echo "make bench-marketplace  marketplace benchmark (10,000 listed tips, 100 users searching over HTTP)"
+	@echo "make bench-console  console benchmark (10,000 agents on the live channel by SSE; events through the real broker)"
+	@echo "make web           build the console's web app (npm ci from the lockfile, then vite; skipped when unchanged)"
+	@echo "make openapi       regenerate the services' OpenAPI documents the console's web app is typed from"
 	@echo "make bench-metrics  metrics benchmark (1,000,000 mixed events: ingest against the raw consume ceiling, /metrics scrape)"
 
 install:
@@ -75,6 +78,13 @@ docs:
 	@$(RUN) faststream docs gen --factory ledger.main:asyncapi_app -o services/ledger/asyncapi.json
 	@$(RUN) faststream docs gen --factory marketplace.main:asyncapi_app -o services/marketplace/asyncapi.json
 	@$(RUN) faststream docs gen --factory metrics.main:asyncapi_app -o services/metrics/asyncapi.json
+	@$(RUN) faststream docs gen --factory console.main:asyncapi_app -o services/console/asyncapi.json
+
+web:
+	@bash deploy/local/build_web.sh
+
+openapi:
+	@$(RUN) python deploy/openapi_export.py
 
 bench-intake:
 	@$(RUN) python services/lead-intake/bench/bench_intake.py $(BENCH_ARGS)
@@ -101,3 +111,6 @@ demo:
 # republishes (python -m telesales_runtime.replay --help lists every filter).
 replay-dead-letters:
 	@$(RUN) python -m telesales_runtime.replay $(REPLAY_ARGS)
+
+bench-console:
+	@$(RUN) python services/console/bench/bench_console.py $(BENCH_ARGS)

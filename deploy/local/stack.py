@@ -94,6 +94,17 @@ SERVICES: list[dict] = [
         ],
         "ready": "http://127.0.0.1:{port}/readyz",
     },
+    {
+        # The floor console: the web app (built by install.sh into services/console/web/dist) and its BFF.
+        "name": "console",
+        "port": 8106,
+        "port_env": "TELESALES_CONSOLE_PORT",
+        "command": [
+            "{python}", "-m", "uvicorn", "--factory", "console.main:create_app_from_env",
+            "--host", "127.0.0.1", "--port", "{port}",
+        ],
+        "ready": "http://127.0.0.1:{port}/readyz",
+    },
 ]
 
 HOST = "127.0.0.1"
@@ -626,6 +637,12 @@ def service_env(svc: Service) -> dict[str, str]:
         env.setdefault("MARKETPLACE_LEDGER_URL", f"http://{HOST}:{_port('TELESALES_LEDGER_PORT', 8103)}")
         # the struggle push reads an agent's funnel rates from the metrics service's HTTP API
         env.setdefault("MARKETPLACE_METRICS_URL", f"http://{HOST}:{_port('TELESALES_METRICS_PORT', 8105)}")
+    if svc.name == "console":  # it calls the five services wherever this stack runs them
+        for spec in SERVICES:
+            if spec["name"] != "console":
+                prefix = "CONSOLE_" + spec["name"].upper().replace("-", "_")
+                env.setdefault(f"{prefix}_URL", f"http://{HOST}:{_port(spec['port_env'], spec['port'])}")
+        env.setdefault("CONSOLE_PUBLIC_URL", svc.address)
     return env
 
 

@@ -28,7 +28,8 @@ from rich.text import Text
 
 from telesales_contracts.leads import LeadReceived, names_lead_field
 
-from .platform import Api, Endpoints, PlatformError, Publisher, check_tenant, event_bytes
+from .floor import Floor, seed_floor
+from .platform import Api, Endpoints, PlatformError, Publisher, check_tenant, close_apis, event_bytes, open_apis
 from .platform import token as platform_token
 from .report import FUNNELS, print_summary, read_funnels
 from .scenario import CHECKLIST, FLOOR_TZ
@@ -376,6 +377,32 @@ def funnel(ctx: typer.Context,
         if c.json:
             return show(c, funnels)
         print_summary(out, funnels)
+    guarded(ctx, job)
+
+
+@app.command("floor")
+def seed_floor_command(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Option(help="Prefix of every seeded id: the same run seeds nothing twice.")] = "demo",
+    agents: Annotated[int, typer.Option(min=1, max=8)] = 6,
+    leads: Annotated[int, typer.Option(min=0, max=500)] = 12,
+    coins: Annotated[int, typer.Option(min=0)] = 2000) -> None:
+    """Seed a small floor to open the console on: a team with graded agents, leads in the public pool, tips
+    with recordings for sale, coins in the agents' wallets; then prints who to sign in as."""
+    def job(c: Context) -> None:
+        async def seed() -> Floor:
+            async with Publisher(c.endpoints.kafka_bootstrap) as publisher:
+                apis = open_apis(c.endpoints, c.tenant)
+                try:
+                    return await seed_floor(apis, publisher, tenant=c.tenant, run=run, agents=agents, leads=leads,
+                                            coins=coins)
+                finally:
+                    await close_apis(apis)
+        floor = asyncio.run(seed())
+        show(c, [{"agent_id": p.agent_id, "name": p.name, "grade": p.grade} for p in floor.agents],
+             title=f"team {floor.team_id}: sign in to the console as one of these (supervisor {floor.supervisor_id})")
+        out.print(f"{len(floor.lead_ids)} leads in the public pool, {len(floor.tip_ids)} tips for sale, "
+                  f"{floor.coins_per_agent} coins each")
     guarded(ctx, job)
 
 
