@@ -1,0 +1,88 @@
+"""What the browser tests share: the platform they run (six service processes), a browser profile on the
+console, screenshots kept as test artifacts, and axe-core's accessibility check."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, BrowserContext, Page
+
+from telesales_runtime.testing.bench import ServiceProcess
+from telesales_runtime.testing.infra import Infra
+from telesales_tools.floor import Floor
+from telesales_tools.platform import Endpoints
+
+REPO = Path(__file__).resolve().parents[2]
+WEB_DIST = REPO / "services" / "console" / "web" / "dist"
+TOOLS = Path(__file__).resolve().parent / "node_modules"
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("TELESALES_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+READY_TIMEOUT_S = 120.0
+
+# name, package, settings prefix
+SERVICES = (("lead-intake", "lead_intake", "LEAD_INTAKE_"), ("allocator", "allocator", "ALLOCATOR_"),
+            ("ledger", "ledger", "LEDGER_"), ("marketplace", "marketplace", "MARKETPLACE_"),
+            ("metrics", "metrics", "METRICS_"), ("console", "console", "CONSOLE_"))
+
+
+@dataclass
+class Platform:
+    run: str
+    tenant: str
+    infra: Infra
+    processes: dict[str, ServiceProcess]
+    floor: Floor
+
+    def url(self, service: str) -> str:
+        return self.processes[service].base_url
+
+    @property
+    def console(self) -> str:
+        return self.url("console")
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(kafka_bootstrap=self.infra.kafka_bootstrap,
+                         urls={name: self.url(name) for name, _, _ in SERVICES})
+
+
+def service_env(name: str, package: str, prefix: str, run: str, ports: dict[str, int]) -> dict[str, str]:
+    settings = {"MONGO_DB": f"browser_{package}_{run}", "CONSUMER_GROUP": f"browser-{name}-{run}",
+                "EVENT_SOURCE": f"/services/{name}/browser-{run}", "LOG_JSON": "false", "LOG_LEVEL": "WARNING",
+                "KAFKA_SESSION_TIMEOUT_MS": "6000", "OUTBOX_POLL_SECONDS": "0.1", "KAFKA_CREATE_TOPICS": "false"}
+    if name == "marketplace":
+        settings |= {"LEDGER_URL": f"http://127.0.0.1:{ports['ledger']}",
+                     "METRICS_URL": f"http://127.0.0.1:{ports['metrics']}"}
+    if name == "console":
+        settings |= {f"{other.upper().replace('-', '_')}_URL": f"http://127.0.0.1:{ports[other]}"
+                     for other, _, _ in SERVICES if other != "console"}
+        settings["PUBLIC_URL"] = f"http://127.0.0.1:{ports['console']}"
+    return {prefix + key: value for key, value in settings.items()}
+
+
+async def new_context(browser: Browser, platform: Platform, *, bypass_csp: bool = False) -> BrowserContext:
+    """A fresh browser profile on the console (zh-CN, the floor's time zone). `bypass_csp` only for the
+    accessibility check, which injects axe-core into the page."""
+    return await browser.new_context(base_url=platform.console, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                     viewport={"width": 1440, "height": 900}, bypass_csp=bypass_csp)
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """A screenshot kept as a test artifact (test-artifacts/browser/<name>.png)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+async def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (of the given impacts). axe-core comes from
+    tests/browser/node_modules; the page's CSP refuses injected scripts, so the page must be in a context made
+    with new_context(..., bypass_csp=True)."""
+    await page.add_script_tag(path=str(TOOLS / "axe-core" / "axe.min.js"))
+    result = await page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v.get("impact") in impacts]
