@@ -27,11 +27,11 @@ from telesales_runtime.http import (
     from_app_state,
     if_match_version,
 )
-from telesales_runtime.masking import mask_name, mask_phone
 
 from . import domain
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
 from .grading import GradingPolicy
+from .lead_views import history_view, lead_view
 from .roster import RosterService
 from .schemas import (
     AgentIn,
@@ -48,6 +48,7 @@ from .schemas import (
     FairnessRow,
     GradingResult,
     ImportResult,
+    LeadHistory,
     LeadPage,
     LeadView,
     ReturnIn,
@@ -61,7 +62,7 @@ from .schemas import (
 )
 from .service import LeadService, agent_facts
 from .settings import AllocatorSettings
-from .store import LEAN_LEAD, Doc, tier_query
+from .store import HELD, LEAN_LEAD, Doc, tier_query
 
 roster_router = APIRouter(prefix="/v1", tags=["roster"])
 pools_router = APIRouter(prefix="/v1", tags=["pools and leads"])
@@ -88,6 +89,7 @@ ACCESS = {
     "POST /v1/agents/{agent_id}/claims": _FLOOR,
     "GET /v1/agents/{agent_id}/leads": _FLOOR,
     "GET /v1/leads/{lead_id}": ("agent", "supervisor", "operator"),
+    "GET /v1/leads/{lead_id}/history": ("agent", "supervisor", "operator"),
     "POST /v1/leads/{lead_id}/return": _FLOOR,
     "POST /v1/leads/{lead_id}/close": _FLOOR,
     "POST /v1/leads/{lead_id}/win": _FLOOR,
@@ -157,14 +159,6 @@ def require_supervisor(actor: AgentFacts) -> None:
         raise forbidden("not_a_supervisor", "Only supervisors and managers distribute leads.")
 
 
-def sees_contact(viewer: AgentFacts | None, doc: Doc) -> bool:
-    """The lead's holder, supervisors and managers of its business line, and admin/service see a lead's
-    number and name; everyone else (operators, other agents, anyone browsing a pool) sees them masked."""
-    if viewer is not None and viewer.role == "manager" and viewer.business_line == "*":
-        return True
-    return domain.may_see_number(viewer, holder=doc.get("holder"), business_line=doc["business_line"])
-
-
 # ---- views ----------------------------------------------------------------------------------------------
 
 
@@ -176,22 +170,6 @@ def agent_view(doc: Doc, leads: LeadService, *, holding: int | None = None) -> A
                      ability=float(doc.get("ability") or 1.0), status=doc.get("status"),
                      status_since=doc.get("status_since"),
                      worked_minutes_today=round(leads.worked_minutes_today(doc, now), 1), holding=holding)
-
-
-def lead_view(doc: Doc, viewer: AgentFacts | None) -> LeadView:
-    full = sees_contact(viewer, doc)
-    phone = doc.get("phone_e164")
-    return LeadView(lead_id=doc["_id"], phone=phone if full else mask_phone(phone),
-                    phone_masked=not full and phone is not None,
-                    name=doc.get("name") if full else mask_name(doc.get("name")), company=doc.get("company"),
-                    business_line=doc["business_line"], product_interest=doc.get("product_interest"),
-                    region=doc.get("region"), score=doc["score"], lead_grade=doc["lead_grade"],
-                    pool_id=doc["pool_id"], status=doc["status"], holder=doc.get("holder"),
-                    held_since=doc.get("held_since"), stage_percent=doc.get("stage_percent", 0),
-                    funnel_step=doc.get("funnel_step"), deal_in_progress=bool(doc.get("deal_in_progress")),
-                    call_count=doc.get("call_count", 0), last_call_at=doc.get("last_call_at"),
-                    drop_count=doc.get("drop_count", 0), buyer=bool(doc.get("buyer")),
-                    dedicated_agent=doc.get("dedicated_agent"), rest_until=doc.get("rest_until"))
 
 
 # ---- roster ---------------------------------------------------------------------------------------------
@@ -448,9 +426,10 @@ async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Lead
     except DomainError as error:
         raise problem_of(error) from error
     holder = AgentFacts(agent_id=agent_id, active=True, role="agent", grade="", business_line="", team_id=None)
+    policy = await leads.policy(tenant)
     return ClaimResult(requested=result.requested, granted=result.granted, claimed=len(result.leads),
                        holding=result.held_after, holding_cap=result.cap, quota_left=result.quota_left,
-                       leads=[lead_view(d, holder) for d in result.leads])
+                       leads=[lead_view(d, holder, policy) for d in result.leads])
 
 
 @pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds")
@@ -460,7 +439,8 @@ async def held_leads(agent_id: Identifier, tenant: Tenant, leads: Leads, actor: 
     docs = await leads.store.held_by(tenant, agent_id, limit + 1, cursor)
     more = len(docs) > limit
     docs = docs[:limit]
-    return LeadPage(items=[lead_view(d, actor) for d in docs], next_cursor=docs[-1]["_id"] if more else None)
+    policy = await leads.policy(tenant)
+    return LeadPage(items=[lead_view(d, actor, policy) for d in docs], next_cursor=docs[-1]["_id"] if more else None)
 
 
 @pools_router.get("/leads/{lead_id}", response_model=LeadView)
@@ -471,7 +451,19 @@ async def get_lead(lead_id: str, tenant: Tenant, leads: Leads, actor: Actor) -> 
     if actor.role == "agent" and doc.get("holder") not in (None, actor.agent_id):
         # a pooled lead an agent may see (masked) as in the pool; one another agent holds it may not
         raise forbidden("not_your_lead", f"{actor.agent_id} does not hold lead {lead_id}.")
-    return lead_view(doc, actor)
+    return lead_view(doc, actor, await leads.policy(tenant))
+
+
+@pools_router.get("/leads/{lead_id}/history", response_model=LeadHistory,
+                  summary="What the allocator knows happened to a lead, in time order")
+async def lead_history(lead_id: str, tenant: Tenant, leads: Leads, actor: Actor) -> LeadHistory:
+    doc = await leads.store.get_lead(tenant, lead_id, {"history": 1, "status": 1, "holder": 1})
+    if doc is None:
+        raise Problem(404, "Unknown lead", f"There is no lead {lead_id!r}.")
+    if actor.role == "agent" and (doc.get("status") != HELD or doc.get("holder") != actor.agent_id):
+        # who held it before and why they let it go is for its holder and the floor's managers
+        raise forbidden("not_your_lead", f"{actor.agent_id} does not hold lead {lead_id}.")
+    return history_view(doc)
 
 
 async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[Doc]], leads: LeadService,
@@ -481,7 +473,7 @@ async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[
         doc = await action()
     except DomainError as error:
         raise problem_of(error) from error
-    return lead_view(doc, actor)
+    return lead_view(doc, actor, await leads.policy(tenant))
 
 
 @pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")

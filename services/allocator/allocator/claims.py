@@ -26,7 +26,7 @@ from typing import Any
 
 from telesales_contracts.topics import ALLOCATION_CLAIMED
 
-from . import domain
+from . import domain, history
 from .domain import AgentFacts, AllocationPolicy, Tier
 from .store import HELD, POOLED, AllocatorStore, Doc, tier_query
 
@@ -76,6 +76,8 @@ def _claim_stages(tenant: str, source: str, tier_id: str, claim: Doc, now: datet
             "claim_id": f"{me}.claim_id",
             "previous_holders": {"$setUnion": [{"$ifNull": ["$previous_holders", []]}, [f"{me}.agent_id"]]},
             "holds": {"$concatArrays": [{"$ifNull": ["$holds", []]}, [hold]]},
+            **history.appended_in_pipeline([{**history.literal(history.holder_change(
+                CLAIMED_VIA, None, now, via=tier_id)), "agent_id": f"{me}.agent_id"}]),
             "outbox": {"$concatArrays": [{"$ifNull": ["$outbox", []]}, [event]]},
             "outbox_at": now,
         }},

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from telesales_contracts.activity import FunnelStep
-from telesales_contracts.allocation import DistributionStrategy
+from telesales_contracts.activity import FunnelStep, SignalKind
+from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
 from telesales_contracts.roster import AgentGrade, Identifier, Role
+
+from .history import HISTORY_LIMIT, EntryKind
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
@@ -107,6 +109,43 @@ class ClaimIn(BaseModel):
     count: int = Field(default=1, ge=1, le=1000)
 
 
+class ReclaimClockView(BaseModel):
+    """When a held lead goes back to the pool unless its holder acts (the reclaim sweep's own rule)."""
+
+    kind: ReclaimKind = Field(description="not_processed: no call by the holder since getting it; not_converted: "
+                              "the stage has not moved forward.")
+    at: datetime = Field(description="When the sweep reclaims it.")
+    warn_at: datetime = Field(description="When allocation.reclaim-warning.v1 goes out (reclaim_warning_hours before).")
+    unless: Literal["call", "advance_stage"] = Field(
+        description="What the holder can do: call (ends the not-processed clock; the not-converted one then "
+                    "applies) or advance_stage (moving the stage forward restarts the not-converted clock).")
+
+
+class HotSignal(BaseModel):
+    """The latest moment that mattered on the customer's side (leads.signal.v1), by when it happened."""
+
+    kind: SignalKind
+    detail: str | None
+    at: datetime = Field(description="When the outside system saw it.")
+
+
+class ScorePart(BaseModel):
+    """One feature's share of the rule score, as lead-intake explained it (leads.qualified.v1)."""
+
+    feature: str
+    value: str
+    points: float
+
+
+class ScoreModel(BaseModel):
+    """The learned part of the score, when lead-intake blended one in: score = (1 - blend_weight) x rule
+    score + blend_weight x 100 x probability_won."""
+
+    probability_won: float
+    blend_weight: float
+    outcomes_used: int
+
+
 class LeadView(BaseModel):
     lead_id: str
     phone: str | None = Field(description="Full for the holder and for supervisors and managers of the line; "
@@ -131,7 +170,42 @@ class LeadView(BaseModel):
     drop_count: int
     buyer: bool
     dedicated_agent: str | None
-    rest_until: datetime | None
+    rest_until: datetime | None = Field(description="Resting after too many calls (contact pressure) until then.")
+    reclaim: ReclaimClockView | None = Field(
+        default=None, description="Held leads: when the lead is reclaimed unless its holder acts; null when not "
+        "held or no reclaim rule applies (e.g. a deal in progress).")
+    hot: HotSignal | None = Field(
+        default=None, description="The latest signal on the lead (whether or not an agent was alerted), however "
+        "old: judge recency by `at`.")
+    score_parts: list[ScorePart] = Field(default_factory=list, description="The rule score's parts (empty for "
+                                         "leads stored before the allocator kept them).")
+    score_model: ScoreModel | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One thing the allocator knows happened to a lead. Fields a kind does not use are null."""
+
+    kind: EntryKind = Field(description="Holder changes (claimed, assigned: the agent got it; returned, "
+                                    "reclaimed, closed, won: the agent lost it), reopened (a closed lead came "
+                                    "back), call, stage (a stage move as asked), signal.")
+    at: datetime = Field(description="When it happened: a call when it started, a signal when it was seen.")
+    agent_id: str | None = None
+    via: str | None = Field(default=None, description="claimed: the tier; assigned: the strategy.")
+    reason: str | None = None
+    reclaim_kind: ReclaimKind | None = None
+    amount_fen: int | None = None
+    duration_seconds: int | None = None
+    connected: bool | None = None
+    stage_percent: int | None = None
+    funnel_step: str | None = None
+    deal_in_progress: bool | None = None
+    signal_kind: SignalKind | None = None
+    detail: str | None = None
+
+
+class LeadHistory(BaseModel):
+    lead_id: str
+    entries: list[HistoryEntry] = Field(description=f"In time order; the last {HISTORY_LIMIT} recorded.")
 
 
 class ClaimResult(BaseModel):

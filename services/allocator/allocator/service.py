@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from telesales_contracts import Topic
-from telesales_contracts.activity import FUNNEL_ORDER, LeadStageChanged
+from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.allocation import (
     DistributionStrategy,
     HotLead,
@@ -46,10 +46,11 @@ from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.observability import MESSAGES_CONSUMED
 from telesales_runtime.outbox import embedded_event
 
-from . import distribution, domain
+from . import distribution, domain, history, reclaim_clock
 from .claims import ClaimDispenser, hold_fields
 from .domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
 from .guards import ClaimGuard
+from .lead_updates import calls_update, release_fields, signal_fields, stage_update
 from .settings import AllocatorSettings
 from .store import CLOSED, DO_NOT_CALL, HELD, LEAN_LEAD, POOLED, WON, AllocatorStore, Doc
 
@@ -190,6 +191,8 @@ class LeadService:
             "_id": data.lead_id, "tenant_id": tenant, "phone_e164": data.phone_e164, "name": data.name,
             "company": data.company, "business_line": data.business_line, "product_interest": data.product_interest,
             "region": data.region, "channel": data.channel.value, "score": data.score, "lead_grade": data.grade,
+            "score_parts": [part.model_dump() for part in data.score_breakdown],
+            "score_model": data.model.model_dump(exclude={"feature_log_odds"}) if data.model else None,
             "pool_id": domain.route_pool(rules, business_line=data.business_line,
                                          product_interest=data.product_interest, region=data.region, score=data.score),
             "status": POOLED, "holder": None, "holder_team": None, "holder_grade": None, "held_since": None,
@@ -223,6 +226,7 @@ class LeadService:
                     update["$inc"] = {"touches": 1}
                     if lead["status"] == CLOSED:
                         update["$set"] |= {"status": POOLED, "holder": None, "reopened_at": now}
+                        update = history.with_history(update, [history.reopened(now)])
                 updates.append(({"_id": lead_id, "tenant_id": tenant}, update, []))
                 inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "touched"}))
             await self.store.apply_lead_updates(updates, now, inbox_entries=inbox)
@@ -341,9 +345,10 @@ class LeadService:
 
     async def assign(self, tenant: str, lead: Doc, agent_doc: Doc, policy: AllocationPolicy, now: datetime, *,
                      strategy: DistributionStrategy, assigned_by: str, from_statuses: Sequence[str] = (POOLED,),
-                     extra_events: Sequence[Doc] = ()) -> Doc | None:
+                     extra_events: Sequence[Doc] = (), also: Doc | None = None) -> Doc | None:
         """Give `lead` to the agent if it is still in one of `from_statuses` (the caller holds the agent's
-        lock and checked the cap). The lead after the change, or None if someone else got it first."""
+        lock and checked the cap), with `also` (more of the update) in the same write. The lead after the
+        change, or None if someone else got it first."""
         agent = agent_facts(agent_doc, policy)
         data = LeadAssigned(**self._holder_fields(lead, agent.agent_id, agent_doc, now, policy), strategy=strategy,
                             assigned_by=assigned_by)
@@ -352,6 +357,8 @@ class LeadService:
                   "$addToSet": {"previous_holders": agent.agent_id},
                   "$push": {"holds": {"agent_id": agent.agent_id, "grade": agent.grade, "team_id": agent.team_id,
                                       "via": "assigned", "at": now}}}
+        update = history.merged(history.with_history(update, [history.holder_change(
+            "assigned", agent.agent_id, now, via=strategy.value)]), also or {})
         query = {"_id": lead["_id"], "tenant_id": tenant, "status": {"$in": list(from_statuses)}}
         return await self.store.update_lead_if(query, update, events, now)
 
@@ -370,24 +377,12 @@ class LeadService:
         return {"_id": lead["_id"], "tenant_id": lead["tenant_id"], "status": HELD, "holder": lead["holder"],
                 "held_since": lead["held_since"]}
 
-    def _release_fields(self, lead: Doc, agent_id: str, now: datetime, *, counts_as_drop: bool) -> tuple[Doc, int]:
-        """The fields of a lead going back to its public pool from `agent_id`."""
-        dropped_by = list(lead.get("dropped_by") or [])
-        if counts_as_drop and agent_id not in dropped_by:
-            dropped_by.append(agent_id)
-        update: Doc = {"$set": {"status": POOLED, "holder": None, "holder_team": None, "holder_grade": None,
-                                "held_since": None, "held_via": None, "awaiting_first_call": None,
-                                "progress_at": None, "warned_for": None, "last_holder": agent_id,
-                                "dropped_by": dropped_by, "drop_count": len(dropped_by), "updated_at": now}}
-        if counts_as_drop:
-            update["$push"] = {"drops": {"agent_id": agent_id, "at": now}}
-        return update, len(dropped_by)
-
     async def return_lead(self, tenant: str, lead_id: str, agent_id: str, reason: str) -> Doc:
         now = datetime.now(UTC)
         policy = await self.policy(tenant)
         lead = await self._held_lead(tenant, lead_id, agent_id)
-        update, drops = self._release_fields(lead, agent_id, now, counts_as_drop=True)
+        update, drops = release_fields(lead, agent_id, now, counts_as_drop=True,
+                                       entry=history.holder_change("returned", agent_id, now, reason=reason))
         data = LeadReturned(**self._holder_fields(lead, agent_id, None, now, policy), reason=reason, drop_count=drops)
         return await self._apply_or_conflict(lead, update, [self._event(ALLOCATION_RETURNED, data, tenant, lead_id)],
                                              now)
@@ -398,6 +393,7 @@ class LeadService:
         lead = await self._held_lead(tenant, lead_id, agent_id)
         update = {"$set": {"status": CLOSED, "closed_by": agent_id, "closed_at": now, "close_reason": reason,
                            "holder": None, "last_holder": agent_id, "updated_at": now}}
+        update = history.with_history(update, [history.holder_change("closed", agent_id, now, reason=reason)])
         closed = LeadClosed(**self._holder_fields(lead, agent_id, None, now, policy), reason=reason)
         outcome = LeadOutcome(lead_id=lead_id, outcome="lost", business_line=lead["business_line"],
                               external_refs=lead.get("external_refs") or [])
@@ -414,6 +410,7 @@ class LeadService:
                            "buyer": True, "dedicated_agent": agent_id, "stage_percent": 100,
                            "funnel_step": "paid", "updated_at": now},
                   "$inc": {"purchases_fen": amount_fen}}
+        update = history.with_history(update, [history.holder_change("won", agent_id, now, amount_fen=amount_fen)])
         won = LeadWon(**self._holder_fields(lead, agent_id, None, now, policy), amount_fen=amount_fen)
         outcome = LeadOutcome(lead_id=lead_id, outcome="won", business_line=lead["business_line"],
                               amount_fen=amount_fen, external_refs=lead.get("external_refs") or [])
@@ -442,32 +439,12 @@ class LeadService:
             raise DomainError("not_held", f"lead {lead_id} is not held by {change.agent_id}")
         event = LEADS_STAGE_CHANGED.event(change, source=self.settings.source, tenantid=tenant, subject=lead_id)
         events = [embedded_event(event.id, LEADS_STAGE_CHANGED.name, event.to_json_bytes(), lead_id)] if publish else []
-        query, update = self._stage_update(lead, change, now)
+        query, update = stage_update(lead, change, now)
         inbox = [self.store.inbox.entry(tenant, event.id, {"status": "stage_changed", "by": "http"})]
         await self.store.apply_lead_updates([(query, update, events)], now, inbox_entries=inbox)
         self.notify_leads()
         after = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
         return after  # type: ignore[return-value]
-
-    @staticmethod
-    def _stage_update(lead: Doc, change: LeadStageChanged, now: datetime) -> tuple[Doc, list[Doc]]:
-        """The change as an update pipeline, judged against the lead as it is when written: only moving
-        forward restarts the not-converted clock, and the funnel step never moves back (a late or
-        repeated event cannot undo progress)."""
-        advanced = {"$gt": [change.stage_percent, {"$ifNull": ["$stage_percent", 0]}]}
-        fields: Doc = {
-            "stage_percent": change.stage_percent, "stage_changed_at": now, "updated_at": now,
-            "stage_advanced_at": {"$cond": [advanced, now, "$stage_advanced_at"]},
-            "progress_at": {"$cond": [{"$and": [advanced, {"$eq": ["$status", HELD]}]}, now, "$progress_at"]},
-        }
-        if change.funnel_step is not None:
-            order = [step.value for step in FUNNEL_ORDER]
-            fields["funnel_step"] = {"$cond": [
-                {"$gte": [order.index(change.funnel_step.value), {"$indexOfArray": [order, "$funnel_step"]}]},
-                change.funnel_step.value, "$funnel_step"]}
-        if change.deal_in_progress is not None:
-            fields["deal_in_progress"] = change.deal_in_progress
-        return {"_id": lead["_id"], "tenant_id": lead["tenant_id"]}, [{"$set": fields}]
 
     async def handle_stage_changes(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
@@ -479,7 +456,7 @@ class LeadService:
                                                  error=f"lead {change.lead_id} is not known to the allocator",
                                                  tenantid=tenant)
                     continue
-                query, update = self._stage_update(lead, change, datetime.now(UTC))
+                query, update = stage_update(lead, change, datetime.now(UTC))
                 inbox = [self.store.inbox.entry(tenant, delivery.event.id, {"status": "stage_changed"})]
                 await self.store.apply_lead_updates([(query, update, [])], datetime.now(UTC), inbox_entries=inbox)
 
@@ -505,26 +482,9 @@ class LeadService:
                         seconds=call.duration_seconds), self.tz).items():
                     talk[(call.agent_id, day)] += seconds
                 inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "call_logged"}))
-            updates = [self._calls_update(leads[lead_id], calls, policy, now) for lead_id, calls in per_lead.items()]
+            updates = [calls_update(leads[lead_id], calls, policy, now) for lead_id, calls in per_lead.items()]
             await self.store.apply_lead_updates(updates, now, inbox_entries=inbox)
             await self.store.add_talk_seconds(tenant, talk)
-
-    @staticmethod
-    def _calls_update(lead: Doc, calls: list[Any], policy: AllocationPolicy, now: datetime) -> tuple[Doc, Doc, list]:
-        times = [c.started_at for c in calls]
-        recent, rest_until = domain.contact_pressure([*(lead.get("recent_calls") or []), *times], now, policy)
-        fields: Doc = {"recent_calls": recent, "last_call_at": max([*times, *([lead["last_call_at"]]
-                                                                              if lead.get("last_call_at") else [])]),
-                       "updated_at": now}
-        if rest_until is not None and (lead.get("rest_until") is None or lead["rest_until"] < rest_until):
-            fields["rest_until"] = rest_until
-        if lead["status"] == HELD and any(c.agent_id == lead.get("holder") and c.started_at >= lead["held_since"]
-                                          for c in calls):
-            fields["awaiting_first_call"] = False
-        if any(c.connected for c in calls) and lead.get("funnel_step") is None:
-            fields["funnel_step"] = "valid"  # reached the person: the contact is valid
-        return ({"_id": lead["_id"], "tenant_id": lead["tenant_id"]},
-                {"$set": fields, "$inc": {"call_count": len(calls)}}, [])
 
     async def handle_complaints(self, deliveries: Sequence[Delivery]) -> None:
         """A complaint ends the lead's calls: it leaves its agent and every pool for good."""
@@ -545,6 +505,8 @@ class LeadService:
                     events.append(self._event(ALLOCATION_CLOSED, closed, tenant, lead["_id"]))
                 update = {"$set": {"status": DO_NOT_CALL, "holder": None, "last_holder": lead.get("holder"),
                                    "complaint": complaint.reason, "complained_at": now, "updated_at": now}}
+                update = history.with_history(update, [history.holder_change(
+                    "closed", lead.get("holder"), now, reason=f"complaint: {complaint.reason}"[:500])])
                 await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant}, update, events)],
                                                     now, inbox_entries=inbox)
                 if events:
@@ -566,7 +528,8 @@ class LeadService:
                 if lead is None or lead["status"] != HELD:  # by phone, unknown, or for a dedicated agent
                     one_by_one.append(delivery)
                     continue
-                alerts.append(({"_id": lead["_id"], "tenant_id": tenant}, self._signal_fields(delivery, now),
+                alerts.append(({"_id": lead["_id"], "tenant_id": tenant},
+                               signal_fields(delivery.event.data, now, alerted=lead["holder"]),
                                [self._hot_lead(tenant, delivery, lead, lead["holder"], "holder")]))
                 inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "signal"}))
             if alerts:
@@ -581,11 +544,6 @@ class LeadService:
                        detail=signal.detail, occurred_at=signal.occurred_at, signal_event_id=delivery.event.id)
         return self._event(ALLOCATION_HOT_LEAD, data, tenant, lead["_id"])
 
-    @staticmethod
-    def _signal_fields(delivery: Delivery, now: datetime) -> Doc:
-        signal = delivery.event.data
-        return {"$set": {"last_signal": {"kind": signal.kind.value, "at": signal.occurred_at}, "updated_at": now}}
-
     async def _signal(self, tenant: str, delivery: Delivery, policy: AllocationPolicy) -> None:
         signal = delivery.event.data
         if signal.lead_id is not None:
@@ -599,9 +557,9 @@ class LeadService:
                                          tenantid=tenant)
             return
         now = datetime.now(UTC)
-        signal_fields = self._signal_fields(delivery, now)
         if lead["status"] == HELD:
-            await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant}, signal_fields,
+            await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant},
+                                                  signal_fields(signal, now, alerted=lead["holder"]),
                                                   [self._hot_lead(tenant, delivery, lead, lead["holder"], "holder")])],
                                                 now, inbox_entries=inbox)
             self.notify_leads()
@@ -617,13 +575,14 @@ class LeadService:
                                                   strategy=DistributionStrategy.DEDICATED_AGENT, assigned_by="system",
                                                   from_statuses=(POOLED, CLOSED, WON),
                                                   extra_events=[self._hot_lead(tenant, delivery, lead, dedicated,
-                                                                               "dedicated_agent")])
+                                                                               "dedicated_agent")],
+                                                  also=signal_fields(signal, now, alerted=dedicated))
                         if after is not None:
                             await self.store.inbox.record(inbox)
                             self.notify_leads()
                             return
-        await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant}, signal_fields, [])], now,
-                                            inbox_entries=inbox)
+        await self.store.apply_lead_updates([({"_id": lead["_id"], "tenant_id": tenant},
+                                              signal_fields(signal, now, alerted=None), [])], now, inbox_entries=inbox)
 
     # ---- roster side effects -----------------------------------------------------------------------------
 
@@ -638,7 +597,8 @@ class LeadService:
                 return released
             updates = []
             for lead in leads:
-                update, drops = self._release_fields(lead, agent_id, now, counts_as_drop=False)
+                update, drops = release_fields(lead, agent_id, now, counts_as_drop=False,
+                                               entry=history.holder_change("returned", agent_id, now, reason=reason))
                 data = LeadReturned(**self._holder_fields(lead, agent_id, None, now, policy), reason=reason,
                                     drop_count=drops)
                 updates.append((self._same_hold(lead), update, [self._event(ALLOCATION_RETURNED, data, tenant,
@@ -663,7 +623,7 @@ class LeadService:
         # The earliest any rule can make a lead due (or warned): nothing held more recently is looked at.
         horizon = now - timedelta(days=min(days)) + timedelta(hours=policy.reclaim_warning_hours)
         cursor = self.store.leads.find({"tenant_id": tenant, "status": HELD, "held_since": {"$lte": horizon}},
-                                       {"outbox": 0, "recent_calls": 0, "holds": 0, "drops": 0},
+                                       {"outbox": 0, "recent_calls": 0, "holds": 0, "drops": 0, "history": 0},
                                        sort=[("held_since", 1)], batch_size=self.settings.sweep_batch_size)
         batch: list[tuple[Doc, Doc, list[Doc]]] = []
         async for lead in cursor:
@@ -685,17 +645,13 @@ class LeadService:
 
     def _sweep_decision(self, tenant: str, lead: Doc, policy: AllocationPolicy, now: datetime
                         ) -> tuple[str, tuple[Doc, Doc, list[Doc]]] | None:
-        facts = domain.HeldLeadFacts(pool_id=lead["pool_id"], stage_percent=lead.get("stage_percent", 0),
-                                     held_since=lead["held_since"],
-                                     called_since_held=not lead.get("awaiting_first_call"),
-                                     stage_advanced_at=lead.get("progress_at"),
-                                     deal_in_progress=bool(lead.get("deal_in_progress")))
-        schedule = domain.reclaim_schedule(facts, policy)
+        schedule = reclaim_clock.schedule_of(lead, policy)  # the same judgement the leads' views show
         if schedule is None:
             return None
         agent_id = lead["holder"]
         if schedule.reclaim_at <= now:
-            update, drops = self._release_fields(lead, agent_id, now, counts_as_drop=True)
+            update, drops = release_fields(lead, agent_id, now, counts_as_drop=True, entry=history.holder_change(
+                "reclaimed", agent_id, now, reclaim_kind=schedule.kind.value))
             update["$set"]["reclaimed_at"] = now
             data = LeadReclaimed(**self._holder_fields(lead, agent_id, None, now, policy), kind=schedule.kind,
                                  stage_percent=lead.get("stage_percent", 0), deadline=schedule.reclaim_at,

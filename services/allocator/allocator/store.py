@@ -41,8 +41,8 @@ CLAIM_CANDIDATE: dict[str, int] = {field: 1 for field in (
     "status", "holder", "held_since", "stage_percent", "funnel_step", "deal_in_progress", "call_count",
     "last_call_at", "drop_count", "buyer", "dedicated_agent", "rest_until", "dropped_by", "drops")}
 
-# A lead without its embedded outbox and its histories (calls in the window, holds): what reads need.
-LEAN_LEAD: dict[str, int] = {"outbox": 0, "recent_calls": 0, "holds": 0}
+# A lead without its embedded outbox and its histories (calls in the window, holds, history): what reads need.
+LEAN_LEAD: dict[str, int] = {"outbox": 0, "recent_calls": 0, "holds": 0, "history": 0}
 
 
 def agent_key(tenant: str, agent_id: str) -> str:
@@ -263,12 +263,12 @@ class AllocatorStore:
         return await self.leads.find_one({"_id": lead_id, "tenant_id": tenant}, projection)
 
     async def get_leads(self, tenant: str, lead_ids: Sequence[str], projection: Doc | None = None) -> dict[str, Doc]:
-        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0})
+        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0, "history": 0})
         return {doc["_id"]: doc async for doc in cursor}
 
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
         return await self.leads.find_one({"tenant_id": tenant, "phone_e164": {"$eq": phone, "$type": "string"}},
-                                         {"outbox": 0})
+                                         LEAN_LEAD)
 
     async def held_count(self, tenant: str, agent_id: str) -> int:
         return await self.leads.count_documents({"tenant_id": tenant, "holder": agent_id, "status": HELD})
@@ -317,7 +317,7 @@ class AllocatorStore:
         """Apply `update` (with `events` appended to the lead's outbox) if `query` still matches; the
         lead after the change, or None when it no longer matched."""
         return await self.leads.find_one_and_update(query, with_embedded_events(update, events, now),
-                                                    projection={"outbox": 0},
+                                                    projection=LEAN_LEAD,
                                                     return_document=ReturnDocument.AFTER)
 
     async def apply_lead_updates(self, updates: list[tuple[Doc, Doc | list[Doc], list[Doc]]], now: datetime,
