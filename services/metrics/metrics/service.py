@@ -43,6 +43,7 @@ from .domain import (
     funnel_rows,
     ratio,
 )
+from .indicators import agent_view, indicators_body
 from .settings import MetricsSettings
 from .store import Checkpoint, Fence, MetricsStore, Position, prepare_checkpoint
 
@@ -401,22 +402,13 @@ class MetricsService:
 
     async def indicators(self, tenant: str, agent_id: str, first: str, last: str) -> dict[str, Any]:
         """An agent's call and funnel indicators over first..last, per day and in total, with the rates the
-        struggle push compares and the same rates of the agent's team."""
+        struggle push compares and the same figures of the agent's team (indicators.py)."""
         agent_doc = await self.store.state("agents", tenant, agent_id)
         team = (agent_doc or {}).get("team")
         mates = await self.store.agents_of_team(tenant, team) if team else []
         days = await self.agent_days(tenant, sorted({agent_id, *mates}), first, last)
-        mine = days.get(agent_id, {})
-        total = sum(mine.values(), Counter())
-        team_total = sum((c for agent in mates for c in days.get(agent, {}).values()), Counter())
-        return {
-            "agent_id": agent_id, "team_id": team, "cohort": (agent_doc or {}).get("cohort", "none"),
-            "on_roster": (agent_doc or {}).get("roster_at") is not None, "from": first, "to": last,
-            "totals": agent_view(total),
-            "rates": {"agent": domain.agent_rates(total), "team": domain.agent_rates(team_total) if team else {}},
-            "team_agents": len(mates),
-            "days": [{"day": day, **agent_view(counts)} for day, counts in sorted(mine.items())],
-        }
+        return indicators_body(agent_id=agent_id, agent_doc=agent_doc, mates=mates, days=days, first=first,
+                               last=last)
 
 
 # ---- views of counters ---------------------------------------------------------------------------------------
@@ -494,15 +486,6 @@ def tip_view(c: Mapping[str, int]) -> dict[str, Any]:
             **{name: c.get(name, 0) for name in ("submitted", "approved", "rejected", "visits", "purchases",
                                                  "ratings", "stars", "forwards")},
             "avg_rating": ratio(c.get("stars", 0), c.get("ratings", 0))}
-
-
-def agent_view(c: Mapping[str, int]) -> dict[str, Any]:
-    return {**{name: c.get(name, 0) for name in sorted(domain.AGENT_FIELDS)},
-            "connect_rate": ratio(c.get("connected", 0), c.get("outbound", 0)),
-            "effective_rate": ratio(c.get("effective", 0), c.get("outbound", 0)),
-            "deep_rate": ratio(c.get("deep", 0), c.get("outbound", 0)),
-            "processing_rate": ratio(c.get("processed", 0), c.get("received", 0)),
-            "conversion_rate": ratio(c.get("won", 0), c.get("received", 0))}
 
 
 def training_view(c: Mapping[str, int], agents: int) -> dict[str, Any]:

@@ -157,6 +157,21 @@ async def test_calls_pool_and_agents_equal_the_hand_computed_values(harness: Har
     assert (a1["team_id"], a1["cohort"], a1["team_agents"]) == ("mba", "deep", 2)
     assert a1["rates"] == {"agent": {"connect_60s": 0.666667, "intent": 0.5, "visit": 1.0, "plan": 1.0},
                            "team": {"connect_60s": 0.5, "intent": 0.5, "visit": 1.0, "plan": 1.0}}
+    # The team (mba: a1 and a2) over the same day: the calls the team's call funnel counts, its rates, funnel
+    # step by step, and the per-agent averages "My day" compares the agent with.
+    team = a1["team"]
+    assert (team["team_id"], team["agents"]) == ("mba", 2)
+    assert {k: team["totals"][k] for k in ("outbound", "connected", "effective", "deep", "talk_seconds")} == {
+        k: mba[k] for k in ("outbound", "connected", "effective", "deep", "talk_seconds")}
+    assert (team["totals"]["connect_rate"], team["totals"]["effective_rate"], team["totals"]["deep_rate"]) == (
+        0.5, 0.5, 0.25)
+    assert (team["per_agent"]["outbound"], team["per_agent"]["effective"]) == (2.0, 1.0)
+    team_steps = {row["step"]: row for row in team["funnel"]}
+    assert team_steps["intent"]["rate_from_previous"] == a1["rates"]["team"]["intent"]
+    mine = {row["step"]: row for row in a1["funnel"]}
+    assert [(step, mine[step]["count"]) for step in mine] == [
+        ("valid", 2), ("intent", 1), ("agreed_visit", 1), ("actual_visit", 1), ("plan", 1), ("paid", 1)]
+    assert (mine["intent"]["rate_from_previous"], mine["paid"]["rate_over_total"]) == (0.5, 0.5)
 
     csv = await harness.http.get("/v1/agents/a1/indicators", params={"from": DAY, "to": DAY, "format": "csv"})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
