@@ -31,6 +31,10 @@ class ConsoleSettings(ServiceSettings):
     marketplace_url: str = "http://127.0.0.1:8104"
     metrics_url: str = "http://127.0.0.1:8105"
     upstream_timeout_seconds: float = Field(default=15.0, gt=0)
+    proxy_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Largest request body "
+                                      "forwarded through /api/... (tip media uploads).")
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, description="How long POST /v1/calls waits for "
+                                           "the broker to confirm before answering 503.")
     # Browser sessions.
     session_cookie_name: str = "ts_session"
     session_cookie_secure: bool = Field(default=False, description="Send the cookie over HTTPS only "
@@ -45,6 +49,12 @@ class ConsoleSettings(ServiceSettings):
     oidc_client_secret: str | None = Field(default=None, description="Confidential client's secret; unset "
                                            "for a public client (PKCE alone).")
     oidc_scopes: str = "openid profile offline_access"
+    oidc_resource: str | None = Field(default=None, description="RFC 8707 resource indicator asked for with the "
+                                      "code (providers that issue JWT access tokens per resource).")
+    sign_in_minutes: float = Field(default=10.0, gt=0, le=60, description="How long a started sign-in "
+                                   "(state, nonce, PKCE verifier) may take to come back.")
+    token_refresh_margin_seconds: int = Field(default=60, ge=0, description="Refresh the session's token this "
+                                              "long before it expires.")
     dialer_url: str | None = Field(default=None, description="Dialer URL template with {phone} and {lead_id}; "
                                    "a tel: link when unset.")
     # The live channel.
@@ -58,6 +68,9 @@ class ConsoleSettings(ServiceSettings):
         """Service name (as in /api/<name>/...) -> base URL."""
         return {"lead-intake": self.lead_intake_url, "allocator": self.allocator_url, "ledger": self.ledger_url,
                 "marketplace": self.marketplace_url, "metrics": self.metrics_url}
+
+    def upload_body_limits(self) -> dict[str, int]:
+        return {"/api/{service}/{path:path}": self.proxy_max_body_bytes}
 
     @model_validator(mode="after")
     def _check_sign_in(self) -> Self:

@@ -1,0 +1,93 @@
+"""Wiring only: build the console (backend-for-frontend) from settings. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from faststream import FastStream
+from faststream.kafka import KafkaRouter
+from starlette.middleware.gzip import GZipMiddleware
+
+from telesales_contracts.topics import CALLS_LOGGED
+from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.auth import ServiceTokenAuth
+from telesales_runtime.kafka import declare_publishers
+from telesales_runtime.redis_client import connect_redis
+
+from .api import ACCESS, ROUTERS
+from .oidc import OidcClient
+from .security import SecurityHeadersMiddleware
+from .session import SessionMiddleware, Sessions
+from .settings import ConsoleSettings
+from .signin import signin_router
+from .store import SessionStore
+from .web_app import WebDist, web_router
+
+DESCRIPTION = (
+    "The floor console's backend-for-frontend: serves the web app, keeps browser sessions (development "
+    "sign-in or OpenID Connect), calls the five services with the signed-in user's token (/api/<service>/...), "
+    "logs calls (calls.logged.v1) and runs the live notification channel."
+)
+PRODUCED_TOPICS = (CALLS_LOGGED,)
+
+
+def build_broker_router(settings: ConsoleSettings) -> KafkaRouter:
+    router = KafkaRouter()
+    declare_publishers(router, PRODUCED_TOPICS)
+    # INTEGRATION: the live channel's consumers join here:
+    #     router.include_router(events.build_router(settings))   (console/events.py, the notifications side)
+    return router
+
+
+def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`upstream_transport`: how the five services are reached (tests pass a mock or in-process transport);
+    the identity provider is always reached over the network."""
+    base = ServiceBase.build(settings, build_broker_router(settings), group=settings.consumer_group)
+    store = SessionStore(base.mongo, settings.mongo_db)
+    redis = connect_redis(settings.redis_url)
+    oidc = OidcClient(settings) if settings.oidc_issuer else None
+    sessions = Sessions(settings, store, oidc)
+    # The user's token is set per request; the service token only for the roster read of development sign-in.
+    upstream_http = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, transport=upstream_transport)
+    service_http = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, transport=upstream_transport,
+                                     auth=ServiceTokenAuth(settings))
+    closing = [upstream_http.aclose, service_http.aclose, redis.aclose, *([oidc.aclose] if oidc else [])]
+
+    app = create_service_app(
+        settings=settings,
+        title="console",
+        description=DESCRIPTION,
+        broker=base.broker,
+        topics=[t.name for t in PRODUCED_TOPICS],
+        routers=list(ROUTERS),  # INTEGRATION: + the notifications routers (and their ACCESS entries)
+        readiness=base.readiness(redis=redis.ping),
+        on_startup=[store.ensure_indexes],
+        on_shutdown=closing,
+        after_broker_stop=[base.mongo.close],
+        access=ACCESS,
+    )
+    app.include_router(signin_router)  # open: nobody is signed in yet
+    app.include_router(web_router)  # last: its history fallback answers every GET path left
+    # Outermost last: gzip (not event streams) around the security headers around the session (and CSRF).
+    app.add_middleware(SessionMiddleware, sessions=sessions)
+    app.add_middleware(SecurityHeadersMiddleware, form_targets=[settings.oidc_issuer] if settings.oidc_issuer else [])
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.state.store = store
+    app.state.sessions = sessions
+    app.state.oidc = oidc
+    app.state.redis = redis
+    app.state.upstream_http = upstream_http
+    app.state.service_http = service_http
+    app.state.web_dist = WebDist(settings.web_dist)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for uvicorn: `uvicorn --factory console.main:create_app_from_env`."""
+    return create_app(ConsoleSettings())
+
+
+def asyncapi_app() -> FastStream:
+    """For `faststream docs gen --factory console.main:asyncapi_app`: the same broker, not started."""
+    settings = ConsoleSettings()
+    return specification_app(settings, build_broker_router(settings), title="console", description=DESCRIPTION)
