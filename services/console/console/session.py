@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Writing last use on every request would make every read a write: once a minute is precise enough.
 TOUCH_EVERY = timedelta(minutes=1)
+# Signing in again replaces the session: these check the Origin themselves (login CSRF), not the old
+# session's token.
+SIGN_IN_PATHS = frozenset({"/auth/dev-login"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class BrowserSession:
                    csrf_token=doc["csrf_token"], kind=doc["kind"], times=times)
 
 
+def _millis(value: datetime) -> datetime:
+    """MongoDB keeps milliseconds: the session answered at sign-in is the one read back later."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def _aware(value: datetime) -> datetime:
     """MongoDB gives naive UTC datetimes back."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -85,7 +93,7 @@ class Sessions:
         """A new session (a new id: the id a browser had before sign-in is never kept) and its cookie's id."""
         if replacing:
             await self.store.end_session(domain.session_key(replacing))
-        session_id, now = domain.random_token(), self.clock()
+        session_id, now = domain.random_token(), _millis(self.clock())
         doc = {"sub": principal.sub, "roles": sorted(principal.roles), "tenant": principal.tenant,
                "team": principal.team, "name": name, "kind": kind, "token": token,
                "token_expires_at": token_expires_at, "refresh_token": refresh_token,
@@ -173,7 +181,7 @@ class SessionMiddleware:
         if session_id and not has_bearer(connection.headers):
             session = await self.sessions.find(session_id)
             if session is not None:
-                refusal = domain.csrf_refusal(method=scope["method"], origin=connection.headers.get("origin"),
+                refusal = None if scope["path"] in SIGN_IN_PATHS else domain.csrf_refusal(method=scope["method"], origin=connection.headers.get("origin"),
                                               sent_token=connection.headers.get("x-csrf-token"),
                                               session_token=session.csrf_token,
                                               public_url=self.sessions.settings.public_url)
