@@ -36,9 +36,11 @@ def web_dist(root: Path) -> Path:
 
 
 def console_settings(infra: Any, tmp_path: Path, **change: Any) -> ConsoleSettings:
-    return ConsoleSettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_uri=infra.mongo_uri, redis_url=infra.redis_url,
-                           mongo_db=f"test_console_{uuid.uuid4().hex[:8]}", log_json=False,
-                           web_dist=web_dist(tmp_path / "dist"), public_url=CONSOLE, **change)
+    values: dict[str, Any] = {
+        "kafka_bootstrap": infra.kafka_bootstrap, "mongo_uri": infra.mongo_uri, "redis_url": infra.redis_url,
+        "mongo_db": f"test_console_{uuid.uuid4().hex[:8]}", "log_json": False,
+        "web_dist": web_dist(tmp_path / "dist"), "public_url": CONSOLE}
+    return ConsoleSettings(**(values | change))
 
 
 def principal_of(authorization: str | None) -> Principal:
