@@ -1,0 +1,77 @@
+"""POST /v1/calls on the real broker: a call with a held lead is published once on calls.logged.v1 (a
+retry answers the same event id and publishes nothing more); a lead the caller does not hold is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console_support import Upstream, console_settings, dev_login, principal_of, running_console
+from telesales_contracts.topics import CALLS_LOGGED
+from telesales_runtime.testing.kafka import TopicTail
+
+pytestmark = pytest.mark.integration
+
+
+def _call(call_id: str, lead_id: str = "L-1") -> dict[str, Any]:
+    return {"call_id": call_id, "lead_id": lead_id, "started_at": "2026-11-24T09:30:00+08:00",
+            "duration_seconds": 95, "connected": True}
+
+
+async def test_a_retried_call_is_published_once(infra: Any, tmp_path: Path) -> None:
+    upstream = Upstream()
+    upstream.agent("li-si")
+    upstream.leads["L-1"] = {"lead_id": "L-1", "holder": "li-si"}
+    async with running_console(console_settings(infra, tmp_path), upstream) as http:
+        session = await dev_login(http, "li-si")
+        csrf = {"X-CSRF-Token": session["csrf_token"]}
+        call_id = f"call-{uuid.uuid4().hex[:8]}"
+        async with TopicTail(infra.kafka_bootstrap, CALLS_LOGGED.name) as tail:
+            first = await http.post("/v1/calls", json=_call(call_id), headers=csrf)
+            assert first.status_code == 202, first.text
+            event_id = first.json()["event_id"]
+            lead_read = upstream.to("127.0.0.1:8102")[-1]
+            assert lead_read.url.path == "/v1/leads/L-1"
+            assert principal_of(lead_read.headers["authorization"]).sub == "li-si"  # the user's own token
+            retry = await http.post("/v1/calls", json=_call(call_id), headers=csrf)
+            assert retry.status_code == 202 and retry.json() == {"event_id": event_id}
+
+            event = await tail.wait_for(CALLS_LOGGED.name, lambda e: e["id"] == event_id)
+            CALLS_LOGGED.parse(json.dumps(event))  # the contract holds
+            assert event["tenantid"] == "default" and event["source"] == "/services/console"
+            assert event["data"] == {"call_id": call_id, "agent_id": "li-si", "lead_id": "L-1",
+                                          "started_at": "2026-11-24T09:30:00+08:00", "duration_seconds": 95,
+                                          "connected": True}
+            await asyncio.sleep(1.0)
+            await tail.poll(500)
+            assert [e["id"] for e in tail.events[CALLS_LOGGED.name]] == [event_id]
+
+            another = await http.post("/v1/calls", json=_call(call_id + "-b"), headers=csrf)
+            assert another.status_code == 202 and another.json()["event_id"] != event_id
+
+
+async def test_a_lead_not_held_is_refused(infra: Any, tmp_path: Path) -> None:
+    upstream = Upstream()
+    upstream.agent("li-si")
+    upstream.leads["L-2"] = {"lead_id": "L-2", "holder": "wang-wu"}
+    async with running_console(console_settings(infra, tmp_path), upstream) as http:
+        session = await dev_login(http, "li-si")
+        csrf = {"X-CSRF-Token": session["csrf_token"]}
+        async with TopicTail(infra.kafka_bootstrap, CALLS_LOGGED.name) as tail:
+            other = await http.post("/v1/calls", json=_call("c-1", "L-2"), headers=csrf)
+            assert other.status_code == 403 and other.json()["code"] == "not_your_lead"
+            unknown = await http.post("/v1/calls", json=_call("c-2", "L-404"), headers=csrf)
+            assert unknown.status_code == 404 and unknown.json()["title"] == "Unknown lead"  # the allocator's own
+            bad = await http.post("/v1/calls", json=_call("c-3") | {"duration_seconds": 86_401}, headers=csrf)
+            assert bad.status_code == 422
+            naive = await http.post("/v1/calls", json=_call("c-4") | {"started_at": "2026-11-24T09:30:00"},
+                                    headers=csrf)
+            assert naive.status_code == 422
+            await asyncio.sleep(1.0)
+            await tail.poll(500)
+            assert tail.events[CALLS_LOGGED.name] == []
