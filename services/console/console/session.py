@@ -13,7 +13,7 @@ or re-minted before it expires) or the caller's own bearer token."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -212,4 +212,3 @@ async def upstream_token(request: Request, principal: Caller) -> str:
 
 
 UpstreamToken = Annotated[str, Depends(upstream_token)]
-TokenFetch = Callable[[], Awaitable[str]]
