@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the console's web app (services/console/web -> dist/) with npm from its committed lockfile, and
-# installs the browser-test tools (tests/browser: axe-core, Lighthouse), each only when its inputs changed
+# installs the npm packages of the tests (axe-core, Lighthouse, an OpenID provider), each only when its inputs changed
 # since the last build (a checksum kept in .local/). Everything comes from the npm registry; nothing is
 # fetched at run time (no CDN).
 set -euo pipefail
@@ -9,12 +9,14 @@ mkdir -p "$ROOT/.local"
 
 checksum() { # checksum DIR PATHS...: one digest of the files under PATHS in DIR
     local dir="$1"; shift
-    (cd "$dir" && find "$@" -type f -not -path '*/node_modules/*' 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum | sha256sum | cut -d' ' -f1)
+    # paths that do not exist are left out (find's complaint and failure are not an error here)
+    (cd "$dir" && { find "$@" -type f -not -path '*/node_modules/*' 2>/dev/null || true; } | LC_ALL=C sort \
+        | xargs -r sha256sum | sha256sum | cut -d' ' -f1)
 }
 
 web="$ROOT/services/console/web"
 stamp="$ROOT/.local/web-build.sha256"
-sum=$(checksum "$web" package.json package-lock.json index.html vite.config.ts tsconfig.json tsconfig.app.json tsconfig.node.json src openapi public)
+sum=$(checksum "$web" package.json package-lock.json index.html vite.config.ts tsconfig.json scripts src openapi public)
 if [ -f "$web/dist/index.html" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
     echo "console web app: up to date"
 else
@@ -23,14 +25,18 @@ else
     echo "$sum" > "$stamp"
 fi
 
-tools="$ROOT/tests/browser"
-if [ -f "$tools/package-lock.json" ]; then
-    stamp="$ROOT/.local/browser-tools.sha256"
+# npm packages the tests run beside the platform: axe-core and Lighthouse (tests/browser), and a real OpenID
+# provider for the console's sign-in tests (node-oidc-provider, services/console/tests/oidc-provider).
+for tools in "$ROOT/tests/browser" "$ROOT/services/console/tests/oidc-provider"; do
+    [ -f "$tools/package-lock.json" ] || continue
+    name=$(basename "$tools")
+    stamp="$ROOT/.local/npm-$name.sha256"
     sum=$(checksum "$tools" package.json package-lock.json)
     if [ -d "$tools/node_modules" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
-        echo "browser-test tools: up to date"
+        echo "test tools ($name): up to date"
     else
+        echo "test tools ($name): npm ci"
         (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
         echo "$sum" > "$stamp"
     fi
-fi
+done
