@@ -4,10 +4,12 @@ give must equal the values computed by hand below."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from metrics.schemas import AgentIndicators
 from metrics_support import (
     DAY,
     Event,
@@ -148,6 +150,9 @@ async def test_calls_pool_and_agents_equal_the_hand_computed_values(harness: Har
     assert education["holders_before_won"]["1"] == 1 and education["avg_holders_before_won"] == 1.0
 
     a1 = await harness.get("/v1/agents/a1/indicators", **{"from": DAY, "to": DAY})
+    # its OpenAPI document declares this body field for field (no coercion, nothing missing or extra)
+    assert AgentIndicators.model_validate_json(json.dumps(a1), strict=True).model_dump(
+        mode="json", by_alias=True, exclude_unset=True) == a1
     totals = a1["totals"]
     assert {k: totals[k] for k in ("outbound", "connected", "effective", "deep", "talk_seconds", "received",
                                    "processed", "valid", "intent", "agreed_visit", "actual_visit", "plan", "paid",
