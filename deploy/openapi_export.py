@@ -3,7 +3,7 @@
 
 The console's web app generates its API types from these files (`npm run api-types`), so a change to a
 service's API that breaks the app breaks the app's build. `--check` exits 1 when a committed document
-differs from the service's (tests/test_console_openapi.py runs it in `make test`).
+differs from the service's (tests/test_console_web.py runs it in `make test`).
 
     uv run --frozen python deploy/openapi_export.py [--check]
 
