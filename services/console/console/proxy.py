@@ -48,7 +48,6 @@ def response_headers(answer: httpx.Response) -> list[tuple[bytes, bytes]]:
     return [(k, v) for k, v in answer.headers.raw if k.decode("latin-1").lower() not in dropped]
 
 
-@proxy_router.api_route(PROXY_PATH, methods=list(PROXY_METHODS), summary="Call a service with the caller's token")
 async def call_service(service: str, path: str, request: Request, token: UpstreamToken,
                        http: Annotated[httpx.AsyncClient, Depends(upstream_client)]) -> StreamingResponse:
     base = request.app.state.settings.upstreams.get(service)
@@ -71,3 +70,9 @@ async def call_service(service: str, path: str, request: Request, token: Upstrea
                                  background=BackgroundTask(answer.aclose))
     response.raw_headers = response_headers(answer)
     return response
+
+
+# One route per method, each with an operation id of its own (one route of many methods gives them all the same).
+for _method in PROXY_METHODS:
+    proxy_router.add_api_route(PROXY_PATH, call_service, methods=[_method], operation_id=f"proxy_{_method.lower()}",
+                               summary=f"{_method} a service's route with the caller's token")
