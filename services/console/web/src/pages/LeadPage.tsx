@@ -1,0 +1,258 @@
+import { ArrowLeftOutlined, PhoneOutlined } from "@ant-design/icons";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  App,
+  Alert,
+  Button,
+  Card,
+  Col,
+  DatePicker,
+  Descriptions,
+  Form,
+  Input,
+  InputNumber,
+  Row,
+  Space,
+  Switch,
+  Typography,
+} from "antd";
+import dayjs, { type Dayjs } from "dayjs";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { allocator, FUNNEL_STEPS, type LeadRow, type StageIn } from "../api/clients";
+import { bffFetch, unwrap } from "../api/http";
+import { useMe } from "../api/queries";
+import { dialerHref, useSession } from "../api/session";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { ReclaimClock } from "../components/ReclaimClock";
+import { StageControl } from "../components/StageControl";
+import { StageProgress } from "../components/StageProgress";
+import { useI18n } from "../i18n";
+import { HotMarker, RestMarker } from "./LeadsPage";
+
+interface CallForm {
+  connected: boolean;
+  duration_seconds: number;
+  started_at: Dayjs;
+}
+
+function CallResultForm({ leadId, onLogged }: { leadId: string; onLogged: () => void }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const [form] = Form.useForm<CallForm>();
+  const log = useMutation({
+    // One call_id per logged call: a retry of the same submit is not counted twice by the BFF.
+    mutationFn: (values: CallForm & { call_id: string }) =>
+      bffFetch("/v1/calls", {
+        method: "POST",
+        body: JSON.stringify({
+          lead_id: leadId,
+          call_id: values.call_id,
+          connected: values.connected,
+          duration_seconds: values.connected ? values.duration_seconds : 0,
+          started_at: values.started_at.toISOString(),
+        }),
+      }),
+    onSuccess: () => {
+      void message.success(t("work.logged"));
+      form.resetFields();
+      onLogged();
+    },
+  });
+  return (
+    <Form<CallForm>
+      form={form}
+      layout="vertical"
+      aria-label={t("work.logCall")}
+      initialValues={{ connected: true, duration_seconds: 60, started_at: dayjs() }}
+      onFinish={(values) => log.mutate({ ...values, call_id: crypto.randomUUID() })}
+    >
+      <Form.Item label={t("work.connected")} name="connected" valuePropName="checked">
+        <Switch aria-label={t("work.connected")} />
+      </Form.Item>
+      <Form.Item label={t("work.duration")} name="duration_seconds" rules={[{ required: true }]}>
+        <InputNumber min={0} max={86400} step={10} style={{ width: 160 }} />
+      </Form.Item>
+      <Form.Item label={t("work.startedAt")} name="started_at" rules={[{ required: true }]}>
+        <DatePicker showTime />
+      </Form.Item>
+      {log.error ? <ProblemAlert error={log.error} /> : null}
+      <Button type="primary" htmlType="submit" loading={log.isPending} style={{ marginTop: 8 }}>
+        {t("work.logCall")}
+      </Button>
+    </Form>
+  );
+}
+
+export default function LeadPage() {
+  const { t, lang } = useI18n();
+  const { leadId = "" } = useParams();
+  const me = useMe();
+  const session = useSession();
+  const navigate = useNavigate();
+  const { message } = App.useApp();
+  const queryClient = useQueryClient();
+  const lead = useQuery({
+    queryKey: ["lead", leadId],
+    queryFn: async () =>
+      (await unwrap(allocator.GET("/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } }))) as LeadRow,
+  });
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: ["lead", leadId] });
+    void queryClient.invalidateQueries({ queryKey: ["leads"] });
+  };
+  const path = { params: { path: { lead_id: leadId } } };
+  const stage = useMutation({
+    mutationFn: (body: Omit<StageIn, "agent_id">) =>
+      unwrap(allocator.POST("/v1/leads/{lead_id}/stage", { ...path, body: { ...body, agent_id: me } })),
+    onSuccess: () => {
+      void message.success(t("stage.saved"));
+      refresh();
+    },
+  });
+  const giveBack = useMutation({
+    mutationFn: (reason: string) =>
+      unwrap(allocator.POST("/v1/leads/{lead_id}/return", { ...path, body: { agent_id: me, reason } })),
+    onSuccess: () => {
+      void message.success(t("work.returned"));
+      void queryClient.invalidateQueries({ queryKey: ["leads"] });
+      navigate("/leads");
+    },
+  });
+  const win = useMutation({
+    mutationFn: (yuan: number) =>
+      unwrap(
+        allocator.POST("/v1/leads/{lead_id}/win", {
+          ...path,
+          body: { agent_id: me, amount_fen: Math.round(yuan * 100) },
+        }),
+      ),
+    onSuccess: () => {
+      void message.success(t("work.won"));
+      refresh();
+    },
+  });
+
+  const back = (
+    <Link to="/leads">
+      <ArrowLeftOutlined aria-hidden /> {t("common.back")}
+    </Link>
+  );
+  if (lead.isLoading) return <Card loading aria-busy="true" />;
+  if (lead.error || !lead.data)
+    return (
+      <Space direction="vertical">
+        {back}
+        <ProblemAlert error={lead.error} onRetry={() => lead.refetch()} />
+      </Space>
+    );
+  const data = lead.data;
+  const resting = data.rest_until && new Date(data.rest_until).getTime() > Date.now();
+  const when = (value: string | null | undefined) => (value ? new Date(value).toLocaleString(lang) : "—");
+  const step = data.funnel_step as (typeof FUNNEL_STEPS)[number] | null;
+  return (
+    <Space direction="vertical" size="middle" style={{ width: "100%" }}>
+      {back}
+      <Space align="center" wrap>
+        <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
+          {data.name || data.lead_id}
+        </Typography.Title>
+        <HotMarker lead={data} />
+        <RestMarker restUntil={data.rest_until} />
+      </Space>
+      <Row gutter={[16, 16]}>
+        <Col xs={24} lg={14}>
+          <Card title={t("leads.detail")}>
+            <Space direction="vertical" style={{ width: "100%" }}>
+              <StageProgress percent={data.stage_percent} />
+              <ReclaimClock reclaim={data.reclaim} />
+              <Descriptions column={{ xs: 1, md: 2 }} size="small">
+                <Descriptions.Item label={t("leads.phone")}>{data.phone ?? "—"}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.company")}>{data.company ?? "—"}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.funnel")}>
+                  {step && FUNNEL_STEPS.includes(step) ? t(`funnel.${step}`) : "—"}
+                </Descriptions.Item>
+                <Descriptions.Item label={t("leads.deal")}>
+                  {data.deal_in_progress ? t("common.yes") : t("common.no")}
+                </Descriptions.Item>
+                <Descriptions.Item label={t("leads.calls")}>{data.call_count}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.lastCall")}>
+                  {data.last_call_at ? when(data.last_call_at) : t("leads.never")}
+                </Descriptions.Item>
+                <Descriptions.Item label={t("leads.heldSince")}>{when(data.held_since)}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.grade")}>{data.lead_grade}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.score")}>{data.score}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.region")}>{data.region ?? "—"}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.product")}>{data.product_interest ?? "—"}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.business")}>{data.business_line}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.pool")}>{data.pool_id}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.drops")}>{data.drop_count}</Descriptions.Item>
+                <Descriptions.Item label={t("leads.buyer")}>{data.buyer ? t("common.yes") : t("common.no")}</Descriptions.Item>
+              </Descriptions>
+              <Typography.Title level={2} style={{ fontSize: 16 }}>
+                {t("leads.history")}
+              </Typography.Title>
+              <Typography.Paragraph type="secondary">{t("leads.historyNone")}</Typography.Paragraph>
+            </Space>
+          </Card>
+        </Col>
+        <Col xs={24} lg={10}>
+          <Space direction="vertical" size="middle" style={{ width: "100%" }}>
+            <Card title={t("work.callShort")}>
+              {resting ? <Alert type="warning" showIcon message={<RestMarker restUntil={data.rest_until} />} /> : null}
+              {data.phone && !data.phone_masked ? (
+                <Button
+                  type="primary"
+                  size="large"
+                  icon={<PhoneOutlined aria-hidden />}
+                  href={dialerHref(session.data?.dialer_url, data.phone, data.lead_id)}
+                  style={{ marginTop: 8 }}
+                >
+                  {t("work.call", { phone: data.phone })}
+                </Button>
+              ) : (
+                <Typography.Text type="secondary">{t("work.noPhone")}</Typography.Text>
+              )}
+            </Card>
+            <Card title={t("work.logCall")}>
+              <CallResultForm leadId={data.lead_id} onLogged={refresh} />
+            </Card>
+            <Card title={t("stage.move")}>
+              <StageControl key={data.stage_percent} value={data} busy={stage.isPending} onSubmit={(body) => stage.mutate(body)} />
+              {stage.error ? <ProblemAlert error={stage.error} /> : null}
+            </Card>
+            <Card title={t("work.win")}>
+              <Form layout="vertical" aria-label={t("work.win")} onFinish={(values: { yuan: number }) => win.mutate(values.yuan)}>
+                <Form.Item
+                  label={t("work.amount")}
+                  name="yuan"
+                  rules={[{ required: true, type: "number", min: 0.01, message: t("work.amountRequired") }]}
+                >
+                  <InputNumber min={0.01} step={100} precision={2} style={{ width: 200 }} />
+                </Form.Item>
+                {win.error ? <ProblemAlert error={win.error} /> : null}
+                <Button htmlType="submit" loading={win.isPending}>
+                  {t("work.win")}
+                </Button>
+              </Form>
+            </Card>
+            <Card title={t("work.return")}>
+              <Form layout="vertical" aria-label={t("work.return")} onFinish={(values: { reason: string }) => giveBack.mutate(values.reason.trim())}>
+                <Form.Item
+                  label={t("work.reason")}
+                  name="reason"
+                  rules={[{ required: true, whitespace: true, max: 500, message: t("work.reasonRequired") }]}
+                >
+                  <Input.TextArea rows={2} maxLength={500} />
+                </Form.Item>
+                {giveBack.error ? <ProblemAlert error={giveBack.error} /> : null}
+                <Button danger htmlType="submit" loading={giveBack.isPending}>
+                  {t("work.return")}
+                </Button>
+              </Form>
+            </Card>
+          </Space>
+        </Col>
+      </Row>
+    </Space>
+  );
+}
