@@ -47,8 +47,10 @@ export function StageControl({
           marks={marks}
           value={percent}
           onChange={setPercent}
-          aria-label={t("stage.percent")}
-          aria-valuetext={t("stage.label", { percent, layer: t(`stage.layer.${stageLayer(percent)}`) })}
+          ariaLabelForHandle={t("stage.percent")}
+          ariaValueTextFormatterForHandle={(value) =>
+            t("stage.label", { percent: value ?? 0, layer: t(`stage.layer.${stageLayer(value ?? 0)}`) })
+          }
         />
       </Form.Item>
       <div className="stage-caption" data-testid="stage-layer">

@@ -1,0 +1,35 @@
+import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { renderIn } from "../test/render";
+import { stageGoal, stageLayer } from "./stage";
+import { StageControl } from "./StageControl";
+
+describe("stage control", () => {
+  it("places a percent in its layer and names the next as the goal", () => {
+    expect(stageLayer(0)).toBe("verified_contact");
+    expect(stageLayer(39)).toBe("need_found");
+    expect(stageLayer(100)).toBe("paid_in_full");
+    expect(stageGoal(45)).toBe("contract_and_deposit");
+    expect(stageGoal(90)).toBe("paid_in_full");
+  });
+
+  it("moves the stage with the keyboard and submits a StageIn", async () => {
+    const onSubmit = vi.fn();
+    renderIn("zh-CN", <StageControl value={{ stage_percent: 38, funnel_step: "intent" }} onSubmit={onSubmit} />);
+    expect(screen.getByTestId("stage-layer")).toHaveTextContent("阶段 38%：挖掘需求");
+    const slider = screen.getByRole("slider", { name: "阶段进度" });
+    fireEvent.keyDown(slider, { key: "ArrowRight", keyCode: 39 });
+    fireEvent.keyDown(slider, { key: "ArrowRight", keyCode: 39 });
+    expect(screen.getByTestId("stage-layer")).toHaveTextContent("阶段 40%：确定方案与付款日期");
+    fireEvent.change(screen.getByLabelText("备注"), { target: { value: "客户约了下周面谈" } });
+    fireEvent.click(screen.getByRole("button", { name: "推进阶段" }));
+    await waitFor(() =>
+      expect(onSubmit).toHaveBeenCalledWith({
+        stage_percent: 40,
+        funnel_step: "intent",
+        deal_in_progress: false,
+        note: "客户约了下周面谈",
+      }),
+    );
+  });
+});
