@@ -17,12 +17,13 @@ describe("stage control", () => {
     const onSubmit = vi.fn();
     renderIn("zh-CN", <StageControl value={{ stage_percent: 38, funnel_step: "intent" }} onSubmit={onSubmit} />);
     expect(screen.getByTestId("stage-layer")).toHaveTextContent("阶段 38%：挖掘需求");
-    const slider = screen.getByRole("slider", { name: "阶段进度" });
+    // getByLabelText, not getByRole: role queries walk antd's whole tree and are slow on this machine.
+    const slider = screen.getByLabelText("阶段进度", { selector: "[role=slider]" });
     fireEvent.keyDown(slider, { key: "ArrowRight", keyCode: 39 });
     fireEvent.keyDown(slider, { key: "ArrowRight", keyCode: 39 });
     expect(screen.getByTestId("stage-layer")).toHaveTextContent("阶段 40%：确定方案与付款日期");
     fireEvent.change(screen.getByLabelText("备注"), { target: { value: "客户约了下周面谈" } });
-    fireEvent.click(screen.getByRole("button", { name: "推进阶段" }));
+    fireEvent.click(screen.getByText("推进阶段", { selector: "button span" }));
     await waitFor(() =>
       expect(onSubmit).toHaveBeenCalledWith({
         stage_percent: 40,
