@@ -1,19 +1,15 @@
 import { BellOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Badge, Button, Empty, List, Popover, Typography } from "antd";
-import { Link } from "react-router-dom";
-import { ProblemAlert } from "../components/ProblemAlert";
+import { Badge, Button, Popover, Spin } from "antd";
+import { lazy, Suspense } from "react";
 import { useI18n } from "../i18n";
 import { listNotifications, markAllRead, markRead, notificationsKey } from "./api";
-import { notificationSentence } from "./sentences";
-import type { AppNotification } from "./types";
 
-function safeLink(link: string | null | undefined): string | undefined {
-  return link && link.startsWith("/") && !link.startsWith("//") ? link : undefined;
-}
+// The list (antd List, Empty) loads when the bell is first opened: it is not in the initial bundle.
+const NotificationList = lazy(() => import("./NotificationList"));
 
 export function NotificationBell() {
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const queryClient = useQueryClient();
   const list = useQuery({ queryKey: notificationsKey, queryFn: () => listNotifications(20), refetchInterval: 120_000 });
   const refresh = () => queryClient.invalidateQueries({ queryKey: notificationsKey });
@@ -22,43 +18,14 @@ export function NotificationBell() {
   const unread = list.data?.unread ?? 0;
 
   const content = (
-    <div className="notification-panel">
-      {list.error ? <ProblemAlert error={list.error} /> : null}
-      {readOne.error || readAll.error ? <ProblemAlert error={readOne.error ?? readAll.error} /> : null}
-      <List<AppNotification>
-        dataSource={list.data?.items ?? []}
+    <Suspense fallback={<Spin />}>
+      <NotificationList
+        items={list.data?.items ?? []}
         loading={list.isLoading}
-        locale={{ emptyText: <Empty description={t("notif.empty")} /> }}
-        renderItem={(item) => {
-          const { title, body } = notificationSentence(item, lang);
-          const link = safeLink(item.link);
-          return (
-            <List.Item
-              className={item.read ? "notification-read" : "notification-unread"}
-              actions={
-                item.read
-                  ? []
-                  : [
-                      <Button key="read" size="small" type="link" onClick={() => readOne.mutate(item.seq)}>
-                        {t("notif.markRead")}
-                      </Button>,
-                    ]
-              }
-            >
-              <List.Item.Meta
-                title={link ? <Link to={link}>{title}</Link> : title}
-                description={
-                  <>
-                    <div>{body}</div>
-                    <Typography.Text type="secondary">{new Date(item.at).toLocaleString(lang)}</Typography.Text>
-                  </>
-                }
-              />
-            </List.Item>
-          );
-        }}
+        error={list.error ?? readOne.error ?? readAll.error}
+        onRead={(seq) => readOne.mutate(seq)}
       />
-    </div>
+    </Suspense>
   );
 
   return (
