@@ -78,11 +78,10 @@ export function AppLayout() {
           </Space>
         </Layout.Header>
         <Layout.Content id="main" className="app-content" tabIndex={-1}>
-          <main>
-            <Suspense fallback={<PageFallback />}>
-              <Outlet />
-            </Suspense>
-          </main>
+          {/* Layout.Content is the page's one <main> landmark. */}
+          <Suspense fallback={<PageFallback />}>
+            <Outlet />
+          </Suspense>
         </Layout.Content>
       </Layout>
     </Layout>

@@ -1,4 +1,5 @@
-import { LoginOutlined } from "@ant-design/icons";
+// KeyOutlined, not LoginOutlined: that icon's SVG holds an empty <style> a strict style-src reports.
+import { KeyOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Divider, Form, Input, Space, Typography } from "antd";
 import { Navigate, useSearchParams } from "react-router-dom";
@@ -36,7 +37,7 @@ export default function LoginPage() {
             </Typography.Title>
             <LanguageSwitch />
           </div>
-          <Button type="primary" block icon={<LoginOutlined />} href={ssoHref}>
+          <Button type="primary" block icon={<KeyOutlined />} href={ssoHref}>
             {t("login.sso")}
           </Button>
           <Divider plain>{t("login.or")}</Divider>
