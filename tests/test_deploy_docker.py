@@ -91,8 +91,10 @@ def test_hadolint(name: str) -> None:
 def test_dockerfile_essentials(name: str) -> None:
     service = buildable(name)
     dockerfile = service.source_dir / "Dockerfile"
-    builder, *_, final = stages(dockerfile)
+    builder, *between, final = stages(dockerfile)
     assert builder[0][1].endswith(" AS builder") and final is not builder, "multi-stage: a builder, then the image"
+    # A stage between them only for a web app, built with Node (web_stage checks it).
+    assert [stage[0][1].split()[-1] for stage in between] == (["web"] if service.web else [])
     for stage in (builder, final):
         image = stage[0][1].split()[0]
         assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", image), f"base not pinned to a 3.11 slim patch: {image}"
@@ -100,7 +102,9 @@ def test_dockerfile_essentials(name: str) -> None:
     assert "ADD" not in ops, "ADD fetches URLs and unpacks archives: COPY only"
     # The image: the builder's virtual environment, no RUN (so no build tools), a numeric user that is not root.
     assert {op for op, _ in final} <= {"FROM", "ENV", "COPY", "USER", "EXPOSE", "HEALTHCHECK", "CMD", "WORKDIR"}
-    assert all(args.startswith("--from=builder ") for op, args in final if op == "COPY")
+    sources = ("--from=builder ", "--from=web ") if service.web else ("--from=builder ",)
+    assert all(args.startswith(sources) for op, args in final if op == "COPY")
+    assert {args.split("=", 1)[0] for op, args in final if op == "ENV"} >= service.image_env()
     (user,) = [args for op, args in final if op == "USER"]
     assert re.fullmatch(r"[1-9]\d*(:\d+)?", user), f"USER must be a numeric non-root id, not {user!r}"
     assert [args for op, args in final if op == "EXPOSE"] == [str(service.port)]
@@ -114,20 +118,50 @@ def test_dockerfile_essentials(name: str) -> None:
         assert {"--frozen", "--no-dev"} <= set(words) and words[words.index("--package") + 1] == name, words
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
-def test_dockerfile_copies_only_what_the_service_needs(name: str) -> None:
-    service = buildable(name)
-    allowed = (*SHARED_SOURCES, f"services/{name}/")
+def check_copied(stage: list[tuple[str, str]], allowed: tuple[str, ...], name: str) -> None:
+    """Every COPY of the stage takes sources of the build context under `allowed`, present and not ignored."""
     patterns = dockerignore_patterns()
-    builder = stages(service.source_dir / "Dockerfile")[0]
-    copied = [args.split()[:-1] for op, args in builder if op == "COPY"]
+    copied = [args.split()[:-1] for op, args in stage if op == "COPY"]
     assert copied
     for sources in copied:
         for source in sources:
-            assert not source.startswith("--"), f"COPY {source} in the builder"
+            assert not source.startswith("--"), f"COPY {source} from another stage or image"
             assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
             assert source == "uv.lock" or source.startswith(allowed), f"COPY {source}: not needed by {name}"
             assert not ignored(source, patterns), f"COPY {source}: excluded by .dockerignore"
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_dockerfile_copies_only_what_the_service_needs(name: str) -> None:
+    service = buildable(name)
+    builder = stages(service.source_dir / "Dockerfile")[0]
+    check_copied(builder, (*SHARED_SOURCES, f"services/{name}/"), name)
+
+
+WEB_SERVICES = [service.name for service in render.SERVICES if service.web]
+
+
+@pytest.mark.parametrize("name", WEB_SERVICES)
+def test_web_stage(name: str) -> None:
+    """The web app is built from its lockfile alone first (npm ci: the dependencies' layer is cached until the
+    lockfile changes), then from its own folder and nothing else; its output reaches the image."""
+    service = buildable(name)
+    folder = f"services/{name}/{service.web.folder}/"
+    (web,) = [stage for stage in stages(service.source_dir / "Dockerfile") if stage[0][1].endswith(" AS web")]
+    assert re.fullmatch(r"node:\d+\.\d+\.\d+-[a-z]+-slim", web[0][1].split()[0]), f"base not pinned: {web[0][1]}"
+    ops = [(op, args.split()) for op, args in web]
+    npm = [words[words.index("npm") + 1:] if op == "RUN" and "npm" in words else [] for op, words in ops]
+    copies = [index for index, (op, _) in enumerate(ops) if op == "COPY"]
+    installs = [index for index, command in enumerate(npm) if command[:1] == ["ci"]]
+    builds = [index for index, command in enumerate(npm) if command == ["run", "build"]]
+    assert len(copies) == 2 and len(installs) == 1 and len(builds) == 1, web
+    assert copies[0] < installs[0] < copies[1] < builds[0], "npm ci from the lockfile, then the sources, then build"
+    assert ops[copies[0]][1][:-1] == [f"{folder}package.json", f"{folder}package-lock.json"]
+    assert ops[copies[1]][1][:-1] == [folder]
+    assert not any(command[:1] in (["install"], ["i"]) for command in npm), "npm ci only: the lockfile's versions"
+    if not (ROOT / folder / "package-lock.json").is_file():
+        pytest.skip(f"{folder} has no package-lock.json yet (the web app is being written)")
+    check_copied(web, (folder,), name)
 
 
 def test_dockerignore_check_can_refuse() -> None:

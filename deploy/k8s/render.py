@@ -8,7 +8,8 @@ What it is written from:
   - SERVICES below: name, package, port, settings prefix, what goes into the ConfigMap and what comes
     from the Secret. Every ConfigMap key is the prefix plus a field of the service's settings class
     (refused here when the class has no such field); broker, database and cache come from the Secret
-    through the shared TELESALES_ prefix (runtime/telesales_runtime/settings.py);
+    through the shared TELESALES_ prefix (runtime/telesales_runtime/settings.py); a service with a web app
+    (WebApp) gets a Node stage in its Dockerfile that builds it;
   - contracts/telesales_contracts/topics.py: one Strimzi KafkaTopic per topic of ALL_TOPICS, with the
     partitions and retention of TOPIC_POLICY below.
 
@@ -44,6 +45,7 @@ STRIMZI_CLUSTER = "telesales"  # the Strimzi `Kafka` resource the topics belong 
 # The numeric user the images run as (USER in the Dockerfiles) and the pods run as (securityContext).
 APP_UID = 10001
 PYTHON_IMAGE = "python:3.11.14-slim-bookworm"  # bookworm-slim still has tzdata (the zoned services need it)
+NODE_IMAGE = "node:20.20.2-bookworm-slim"  # builds web apps only (the Node the lockfiles are made with)
 UV_VERSION = "0.13.9"
 
 # The one Secret every service reads its connection strings from: settings field -> key in the Secret.
@@ -85,6 +87,16 @@ ZONED_CONFIG: dict[str, str] = {**COMMON_CONFIG, "timezone": "Asia/Shanghai"}
 
 
 @dataclass(frozen=True)
+class WebApp:
+    """A web app in services/<name>/<folder>/ (package.json, package-lock.json): `npm ci`, then `npm run build`
+    writes <output>/, which the image holds at WEB_DIR and the setting named points the service at."""
+
+    folder: str
+    setting: str
+    output: str = "dist"
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     package: str
@@ -95,6 +107,10 @@ class Service:
     # Data the image makes when it is built: `python -m <module> <folder>` writes it, and the setting named
     # (a folder) points the service at it (the running container's file system is read-only).
     built_data: tuple[str, str] | None = None
+    # A web app the service serves, built with npm in a stage of its own: see WebApp.
+    web: WebApp | None = None
+    # How long a stopping pod may take: consumers leave their groups, relays flush, requests finish.
+    grace_seconds: int = 45
 
     @property
     def image(self) -> str:
@@ -123,9 +139,17 @@ class Service:
     def config_env(self) -> dict[str, str]:
         return {self.env_name(key): value for key, value in self.config.items()}
 
+    def image_env(self) -> set[str]:
+        """The variables the Dockerfile sets for the service (where its built data and web app are)."""
+        settings = [self.built_data[1]] if self.built_data else []
+        if self.web:
+            settings.append(self.web.setting)
+        return {self.env_name(setting) for setting in settings}
+
 
 LEDGER = Service("ledger", "ledger", 8103, "LEDGER_", ZONED_CONFIG)
-SERVICES: tuple[Service, ...] = (
+# The platform's services behind the console (it calls each with the signed-in user's token).
+BACKENDS: tuple[Service, ...] = (
     Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", COMMON_CONFIG,
             built_data=("lead_intake.phone_regions", "phone_regions_dir")),
     Service("allocator", "allocator", 8102, "ALLOCATOR_", ZONED_CONFIG,
@@ -134,6 +158,18 @@ SERVICES: tuple[Service, ...] = (
     Service("marketplace", "marketplace", 8104, "MARKETPLACE_", {**ZONED_CONFIG, "ledger_url": LEDGER.url}),
     Service("metrics", "metrics", 8105, "METRICS_", ZONED_CONFIG),
 )
+CONSOLE = Service(
+    "console", "console", 8106, "CONSOLE_",
+    {**COMMON_CONFIG, **{f"{backend.package}_url": backend.url for backend in BACKENDS},
+     # Where browsers reach the console (origin check, OIDC redirect URI): each overlay sets its own.
+     "public_url": "https://console.invalid"},
+    secrets=("kafka_bootstrap", "mongo_uri", "redis_url"),
+    web=WebApp("web", "web_dist"),
+    # Its live streams end at SIGTERM (the browsers reconnect to another pod); proxied media uploads and
+    # downloads and the consumers' leaving get the rest.
+    grace_seconds=60,
+)
+SERVICES: tuple[Service, ...] = (*BACKENDS, CONSOLE)
 BY_NAME: dict[str, Service] = {service.name: service for service in SERVICES}
 
 
@@ -195,7 +231,7 @@ def check_settings(service: Service) -> None:
     if cls is None:
         return
     known = settings_env_names(service, cls)
-    wrong = sorted({*service.config_env(), *secret_env(service)} - known)
+    wrong = sorted({*service.config_env(), *secret_env(service), *service.image_env()} - known)
     if wrong:
         raise ValueError(f"{service.name}: {', '.join(wrong)} are not settings of {cls.__name__}")
 
@@ -257,7 +293,7 @@ def deployment(service: Service) -> dict[str, Any]:
             "automountServiceAccountToken": False,
             # No <SERVICE>_PORT=tcp://... variables: the services read their own prefix from the environment.
             "enableServiceLinks": False,
-            "terminationGracePeriodSeconds": 45,  # consumers leave their groups, relays flush
+            "terminationGracePeriodSeconds": service.grace_seconds,
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": APP_UID,
@@ -405,7 +441,7 @@ COPY contracts/telesales_contracts contracts/telesales_contracts
 COPY runtime/telesales_runtime runtime/telesales_runtime
 COPY services/{name}/{package} services/{name}/{package}
 RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --no-editable --package {name}
-{build_data}
+{build_data}{web_stage}
 # Runtime: the same Python, the virtual environment and nothing else (no uv, no compiler, no sources).
 FROM {python_image}
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
@@ -418,19 +454,36 @@ CMD ["uvicorn", "--factory", "{factory}", "--host", "0.0.0.0", "--port", "{port}
 """
 
 
+WEB_STAGE = """
+# Web: the web app, from its lockfile (dependencies first: a layer that changes only with the lockfile),
+# then its sources; the build generates the API types from {folder}/openapi/*.json and writes {output}/.
+FROM {node_image} AS web
+WORKDIR /web
+COPY services/{name}/{folder}/package.json services/{name}/{folder}/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY services/{name}/{folder}/ ./
+RUN npm run build
+"""
+
 BUILT_DATA_DIR = "/opt/data"
+WEB_DIR = "/opt/web"
 
 
 def dockerfile(service: Service) -> str:
-    build_data = copy_data = ""
+    build_data = web_stage = copy_data = ""
     if service.built_data is not None:
         module, setting = service.built_data
         build_data = f"RUN /opt/venv/bin/python -m {module} {BUILT_DATA_DIR}\n"
-        copy_data = (f"COPY --from=builder {BUILT_DATA_DIR} {BUILT_DATA_DIR}\n"
-                     f"ENV {service.env_name(setting)}={BUILT_DATA_DIR}\n")
+        copy_data += (f"COPY --from=builder {BUILT_DATA_DIR} {BUILT_DATA_DIR}\n"
+                      f"ENV {service.env_name(setting)}={BUILT_DATA_DIR}\n")
+    if service.web is not None:
+        web = service.web
+        web_stage = WEB_STAGE.format(name=service.name, folder=web.folder, output=web.output, node_image=NODE_IMAGE)
+        copy_data += (f"COPY --from=web /web/{web.output} {WEB_DIR}\n"
+                      f"ENV {service.env_name(web.setting)}={WEB_DIR}\n")
     return DOCKERFILE.format(name=service.name, package=service.package, port=service.port, factory=service.factory,
                              python_image=PYTHON_IMAGE, uv_version=UV_VERSION, uid=APP_UID, liveness=LIVENESS_PATH,
-                             build_data=build_data, copy_data=copy_data)
+                             build_data=build_data, web_stage=web_stage, copy_data=copy_data)
 
 
 # ----------------------------------------------------------------------------- files
