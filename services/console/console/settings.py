@@ -61,6 +61,8 @@ class ConsoleSettings(ServiceSettings):
     notification_retention_days: int = Field(default=30, ge=1, le=365)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="A comment line this often keeps "
                                          "proxies from closing an idle stream.")
+    notification_channel: str = Field(default="console:notifications", description="Redis pub/sub channel "
+                                      "every replica announces new notifications on and listens to.")
     batch_max_records: int = Field(default=500, ge=1, le=10_000, description="Records per consumed batch.")
 
     @property

@@ -7,15 +7,23 @@
   once, removed by a TTL index when they do not come back.
 - `logged_calls`: the calls.logged.v1 events the broker confirmed (by event id), so a retried call is
   not published again.
+- `notifications` and `notification_counters`: each user's notifications and sequence counter (see
+  NotificationStore).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
+
+from telesales_runtime.mongo import ensure_collections, in_transaction
+
+from .notifications import Draft, Notification
 
 Doc = dict[str, Any]
 
@@ -82,3 +90,104 @@ class SessionStore:
                                                 "call_id": call_id, "logged_at": logged_at})
         except DuplicateKeyError:  # a concurrent retry confirmed it too
             pass
+
+
+def _counter_id(tenant: str, user: str) -> str:
+    return f"{tenant}|{user}"  # a tenant id has no "|": unique for every user name
+
+
+class NotificationStore:
+    """Notifications per user (collection `notifications`) and each user's sequence counter
+    (`notification_counters`). A notification's `_id` is derived from (tenant, user, source event id, part),
+    so a redelivered event is recognised and never stored twice; `seq` comes from the user's counter in the
+    same transaction as the insert, so seq order is commit order."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, *, retention_days: int) -> None:
+        self.client = client
+        self.db = client[database]
+        self.notifications = self.db["notifications"]
+        self.counters = self.db["notification_counters"]
+        self.retention = timedelta(days=retention_days)
+
+    async def ensure_indexes(self) -> None:
+        await ensure_collections(self.db, ["notifications", "notification_counters"])
+        await self.notifications.create_index([("tenant", ASCENDING), ("user", ASCENDING), ("seq", DESCENDING)],
+                                              unique=True, name="user_seq")
+        await self.notifications.create_index([("tenant", ASCENDING), ("user", ASCENDING), ("seq", ASCENDING)],
+                                              partialFilterExpression={"read": False}, name="user_unread")
+        # Each document carries its own end of life, so changing the retention needs no index rebuild.
+        await self.notifications.create_index("expires_at", expireAfterSeconds=0, name="retention")
+
+    async def add(self, drafts: Sequence[Draft]) -> list[tuple[str, str, Notification]]:
+        """Store the drafts not stored before, each user's with the next seqs of that user's counter; the new
+        notifications as (tenant, user, notification), in seq order per user."""
+        unique = list({d.id: d for d in drafts}.values())
+        if not unique:
+            return []
+        known = {doc["_id"] async for doc in self.notifications.find({"_id": {"$in": [d.id for d in unique]}},
+                                                                     {"_id": 1})}
+        fresh = [d for d in unique if d.id not in known]
+        if not fresh:
+            return []
+        by_user: dict[tuple[str, str], list[Draft]] = {}
+        for draft in fresh:
+            by_user.setdefault((draft.tenant, draft.user), []).append(draft)
+        now = datetime.now(UTC)
+
+        async def write(session: AsyncClientSession) -> list[dict[str, Any]]:
+            docs: list[dict[str, Any]] = []
+            for (tenant, user), items in by_user.items():
+                counter = await self.counters.find_one_and_update(
+                    {"_id": _counter_id(tenant, user)}, {"$inc": {"seq": len(items)}}, upsert=True,
+                    return_document=ReturnDocument.AFTER, session=session)
+                first = counter["seq"] - len(items) + 1
+                docs.extend(self._document(draft, first + i, now) for i, draft in enumerate(items))
+            await self.notifications.insert_many(docs, ordered=False, session=session)
+            return docs
+
+        written = await in_transaction(self.client, write)
+        return [(doc["tenant"], doc["user"], _notification(doc)) for doc in written]
+
+    def _document(self, draft: Draft, seq: int, now: datetime) -> dict[str, Any]:
+        return {"_id": draft.id, "tenant": draft.tenant, "user": draft.user, "seq": seq, "event_id": draft.event_id,
+                "part": draft.part, "kind": draft.kind.value, "subject": draft.subject, "link": draft.link,
+                "at": draft.at, "read": False, "created_at": now, "expires_at": now + self.retention}
+
+    async def last_seq(self, tenant: str, user: str) -> int:
+        """The seq of the user's last committed notification (0: none yet)."""
+        counter = await self.counters.find_one({"_id": _counter_id(tenant, user)})
+        return 0 if counter is None else int(counter["seq"])
+
+    async def after(self, tenant: str, user: str, seq: int, limit: int = 500) -> list[Notification]:
+        """The user's notifications after `seq`, oldest first."""
+        found = self.notifications.find({"tenant": tenant, "user": user, "seq": {"$gt": seq}}).sort("seq", 1)
+        return [_notification(doc) async for doc in found.limit(limit)]
+
+    async def page(self, tenant: str, user: str, *, limit: int, before: int | None,
+                   unread_only: bool) -> tuple[list[Notification], int]:
+        """A page of the user's notifications, newest first, and how many are unread in all."""
+        query: dict[str, Any] = {"tenant": tenant, "user": user}
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        if unread_only:
+            query["read"] = False
+        found = self.notifications.find(query).sort("seq", -1).limit(limit)
+        items = [_notification(doc) async for doc in found]
+        unread = await self.notifications.count_documents({"tenant": tenant, "user": user, "read": False})
+        return items, unread
+
+    async def mark_read(self, tenant: str, user: str, seq: int) -> bool:
+        """False: the user has no notification `seq`."""
+        result = await self.notifications.update_one({"tenant": tenant, "user": user, "seq": seq},
+                                                     {"$set": {"read": True}})
+        return result.matched_count == 1
+
+    async def mark_all_read(self, tenant: str, user: str) -> int:
+        result = await self.notifications.update_many({"tenant": tenant, "user": user, "read": False},
+                                                      {"$set": {"read": True}})
+        return result.modified_count
+
+
+def _notification(doc: dict[str, Any]) -> Notification:
+    return Notification(seq=doc["seq"], id=doc["_id"], kind=doc["kind"], subject=doc["subject"], link=doc["link"],
+                        at=doc["at"], read=doc["read"])

@@ -1,0 +1,174 @@
+"""Unit tests (no I/O): what each consumed event tells which user, and the parts of the live channel that
+decide what a stream writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from console.notifications import (
+    SOURCE_TOPICS,
+    Draft,
+    NotificationKind,
+    Step,
+    StreamCursor,
+    drafts_of,
+    parse_last_event_id,
+    sse_event,
+)
+from telesales_contracts import BY_NAME
+from telesales_runtime.testing.harness import cloudevent
+
+AT = "2026-11-24T09:30:00+08:00"
+HOLDER = {"lead_id": "L-9", "agent_id": "zhang-san", "team_id": "team-1", "agent_grade": "B",
+          "business_line": "car-insurance", "pool_id": "pool-1", "score": 80, "lead_grade": "A", "at": AT}
+PURCHASE = {"purchase_id": "p-1", "transfer_id": "tr-1", "attempt": 1, "buyer_id": "li-si", "seller_id": "wang-wu",
+            "tip_id": "tip-7", "version": 2, "price": 30}
+ANSWER = {"transfer_id": "tr-1", "buyer_id": "li-si", "seller_id": "wang-wu", "tip_id": "tip-7", "price": 30,
+          "request_event_id": "req-1"}
+
+
+def drafts(topic: str, data: dict[str, Any], tenant: str = "acme", event_id: str = "ev-1") -> list[Draft]:
+    event = BY_NAME[topic].parse(cloudevent(topic, tenant, data, event_id=event_id, time=AT))
+    return drafts_of(topic, event)
+
+
+def one(topic: str, data: dict[str, Any]) -> Draft:
+    made = drafts(topic, data)
+    assert len(made) == 1
+    return made[0]
+
+
+def test_a_hot_lead_tells_its_agent_the_signal_and_links_to_the_lead() -> None:
+    draft = one("allocation.hot-lead.v1", {"lead_id": "L-9", "agent_id": "zhang-san", "routed": "holder",
+                                           "kind": "unpaid_order", "detail": "订单未支付", "occurred_at": AT,
+                                           "signal_event_id": "s-1"})
+    assert (draft.tenant, draft.user, draft.kind, draft.link) == ("acme", "zhang-san", NotificationKind.HOT_LEAD,
+                                                                  "/leads/L-9")
+    assert draft.subject == {"lead_id": "L-9", "signal_kind": "unpaid_order", "detail": "订单未支付",
+                             "routed": "holder", "occurred_at": "2026-11-24T09:30:00+08:00"}
+    assert draft.at.isoformat() == "2026-11-24T09:30:00+08:00"
+
+
+def test_a_reclaim_warning_says_when_and_why() -> None:
+    draft = one("allocation.reclaim-warning.v1", {"lead_id": "L-9", "agent_id": "zhang-san",
+                                                  "kind": "not_processed", "reclaim_at": "2026-11-26T09:00:00+08:00",
+                                                  "stage_percent": 10})
+    assert (draft.user, draft.kind, draft.link) == ("zhang-san", NotificationKind.RECLAIM_WARNING, "/leads/L-9")
+    assert draft.subject == {"lead_id": "L-9", "reclaim_kind": "not_processed",
+                             "reclaim_at": "2026-11-26T09:00:00+08:00", "stage_percent": 10}
+
+
+def test_an_assigned_lead_and_a_reclaimed_lead_go_to_the_agent() -> None:
+    assigned = one("allocation.assigned.v1", HOLDER | {"strategy": "round_robin", "assigned_by": "system"})
+    assert (assigned.user, assigned.kind, assigned.link) == ("zhang-san", NotificationKind.LEAD_ASSIGNED,
+                                                             "/leads/L-9")
+    assert assigned.subject["lead_grade"] == "A" and assigned.subject["strategy"] == "round_robin"
+    reclaimed = one("allocation.reclaimed.v1", HOLDER | {"kind": "not_converted", "stage_percent": 30,
+                                                         "deadline": AT, "drop_count": 1})
+    assert (reclaimed.user, reclaimed.kind) == ("zhang-san", NotificationKind.LEAD_RECLAIMED)
+    assert reclaimed.link == "/leads"  # no longer theirs to open
+    assert reclaimed.subject["lead_id"] == "L-9" and reclaimed.subject["reclaim_kind"] == "not_converted"
+
+
+def test_purchases_granted_and_refused_tell_the_buyer() -> None:
+    granted = one("marketplace.purchase-completed.v1", PURCHASE | {"seller_amount": 27, "completed_at": AT})
+    assert (granted.user, granted.kind, granted.link) == ("li-si", NotificationKind.PURCHASE_GRANTED, "/tips/tip-7")
+    assert granted.subject == {"tip_id": "tip-7", "purchase_id": "p-1", "version": 2, "price": 30}
+    refused = one("marketplace.purchase-refused.v1", PURCHASE | {
+        "reason": "daily_limit", "limit": "buyer_daily_count", "limit_value": 5, "message": "今日购买已达上限",
+        "refused_at": AT})
+    assert (refused.user, refused.kind) == ("li-si", NotificationKind.PURCHASE_REFUSED)
+    assert refused.subject == {"tip_id": "tip-7", "purchase_id": "p-1", "price": 30, "reason": "daily_limit",
+                                    "limit": "buyer_daily_count", "limit_value": 5, "message": "今日购买已达上限"}
+
+
+def test_recommended_and_forwarded_tips() -> None:
+    tip = {"tip_id": "tip-7", "version": 1, "title": "报价三步法", "price": 30, "rating": 4.5, "ratings": 8}
+    recommended = one("marketplace.struggle-recommended.v1", {
+        "recommendation_id": "r-1", "agent_id": "zhang-san", "step": "intent", "agent_rate": 0.1, "team_rate": 0.3,
+        "gap": 0.2, "stage": "quoting", "tips": [tip], "recommended_at": AT})
+    assert (recommended.user, recommended.kind, recommended.link) == ("zhang-san", NotificationKind.TIP_RECOMMENDED,
+                                                                      "/tips/tip-7")
+    assert recommended.subject["tips"] == [{"tip_id": "tip-7", "title": "报价三步法", "price": 30, "rating": 4.5}]
+    assert recommended.subject["step"] == "intent" and recommended.subject["stage"] == "quoting"
+    several = one("marketplace.struggle-recommended.v1", {
+        "recommendation_id": "r-2", "agent_id": "zhang-san", "step": "intent", "agent_rate": 0.1, "team_rate": 0.3,
+        "gap": 0.2, "stage": "quoting", "tips": [tip, tip | {"tip_id": "tip-8"}], "recommended_at": AT})
+    assert several.link == "/tips"
+    forwarded = one("marketplace.tip-forwarded.v1", {"from_user_id": "wang-wu", "to_user_id": "li-si",
+                                                     "tip_id": "tip-7", "note": "看看这个", "forwarded_at": AT})
+    assert (forwarded.user, forwarded.kind, forwarded.link) == ("li-si", NotificationKind.TIP_FORWARDED, "/tips/tip-7")
+    assert forwarded.subject == {"tip_id": "tip-7", "from_user_id": "wang-wu", "note": "看看这个"}
+
+
+def test_coins_received_from_an_allocation_a_bonus_and_a_sale() -> None:
+    allocated = one("ledger.coins-allocated.v1", {"allocation_id": "a-1", "transfer_id": "tr-2", "user_id": "li-si",
+                                                  "amount": 100, "selection": "users", "allocated_by": "op-1",
+                                                  "allocated_at": AT})
+    assert (allocated.user, allocated.kind, allocated.link) == ("li-si", NotificationKind.COINS_RECEIVED, "/wallet")
+    assert allocated.subject["source"] == "allocation" and allocated.subject["amount"] == 100
+    bonus = drafts("ledger.bonus-awarded.v1", {
+        "draw_id": "d-1", "seed": "s", "algorithm": "uniform", "min_amount": 1, "max_amount": 10, "total": 12,
+        "drawn_by": "op-1", "drawn_at": AT, "awards": [{"user_id": "li-si", "amount": 5, "transfer_id": "t-a"},
+                                                       {"user_id": "wang-wu", "amount": 3, "transfer_id": "t-b"},
+                                                       {"user_id": "li-si", "amount": 4, "transfer_id": "t-c"}]})
+    assert [(d.user, d.part, d.subject["amount"]) for d in bonus] == [("li-si", 0, 5), ("wang-wu", 1, 3),
+                                                                     ("li-si", 2, 4)]
+    assert len({d.id for d in bonus}) == 3  # one award each, even twice to one user
+    posted = ANSWER | {"seller_amount": 27, "platform_amount": 3, "buyer_balance": 70, "day": "2026-11-24",
+                       "posted_at": AT}
+    sale = one("ledger.transfer-posted.v1", posted)
+    assert (sale.user, sale.kind, sale.subject["source"], sale.subject["amount"]) == (
+        "wang-wu", NotificationKind.COINS_RECEIVED, "sale", 27)
+    assert drafts("ledger.transfer-posted.v1", posted | {"repeat": True}) == []
+    assert drafts("ledger.transfer-posted.v1", posted | {"seller_amount": 0, "platform_amount": 30}) == []
+
+
+def test_an_approval_decided_tells_the_requester() -> None:
+    draft = one("ledger.reallocation-decided.v1", {"request_id": "rq-1", "user_id": "li-si", "decision": "rejected",
+                                                   "decided_by": "op-1", "reason": "预算不足", "decided_at": AT})
+    assert (draft.user, draft.kind, draft.link) == ("li-si", NotificationKind.APPROVAL_DECIDED, "/wallet")
+    assert draft.subject == {"request_id": "rq-1", "decision": "rejected", "amount": None, "reason": "预算不足",
+                             "decided_by": "op-1"}
+
+
+def test_every_consumed_topic_has_a_mapping_and_ids_depend_on_tenant_user_event_and_part() -> None:
+    assert {t.name for t in SOURCE_TOPICS} == {
+        "allocation.hot-lead.v1", "allocation.reclaim-warning.v1", "allocation.assigned.v1", "allocation.reclaimed.v1",
+        "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1",
+        "marketplace.struggle-recommended.v1", "marketplace.tip-forwarded.v1", "ledger.coins-allocated.v1",
+        "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1"}
+    data = {"request_id": "rq-1", "user_id": "li-si", "decision": "approved", "decided_by": "op-1",
+            "decided_at": AT}
+    first = drafts("ledger.reallocation-decided.v1", data)[0]
+    again = drafts("ledger.reallocation-decided.v1", data)[0]
+    other_tenant = drafts("ledger.reallocation-decided.v1", data, tenant="globex")[0]
+    other_event = drafts("ledger.reallocation-decided.v1", data, event_id="ev-2")[0]
+    assert first.id == again.id
+    assert len({first.id, other_tenant.id, other_event.id}) == 3
+
+
+@pytest.mark.parametrize(("last", "seq", "step"), [
+    (0, 1, Step.SEND), (4, 5, Step.SEND), (4, 4, Step.SKIP), (4, 2, Step.SKIP), (4, 6, Step.FILL_GAP),
+    (0, 3, Step.FILL_GAP)])
+def test_the_cursor_sends_the_next_skips_the_sent_and_fills_gaps(last: int, seq: int, step: Step) -> None:
+    assert StreamCursor(last).step(seq) is step
+
+
+def test_the_cursor_only_moves_forward() -> None:
+    cursor = StreamCursor(5)
+    cursor.advance(3)
+    assert cursor.last == 5
+    cursor.advance(7)
+    assert cursor.last == 7
+
+
+def test_sse_framing_and_last_event_ids() -> None:
+    assert sse_event(12, '{"a":1}') == b'id: 12\nevent: notification\ndata: {"a":1}\n\n'
+    assert parse_last_event_id(" 42 ") == 42
+    assert parse_last_event_id(None) is None
+    assert parse_last_event_id("-1") is None
+    assert parse_last_event_id("abc") is None
+    assert parse_last_event_id("9" * 30) is None
