@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import threading
 from collections import deque
@@ -78,6 +79,7 @@ class LiveHub:
         self.streams: dict[UserKey, set[LiveStream]] = {}
         self.subscribed = asyncio.Event()
         self.subscriptions = 0  # how many times it (re)subscribed: tests and metrics
+        self.client_name = f"console-live-{os.getpid()}-{id(self):x}"  # its connection in Redis's CLIENT LIST
         self._publisher: redis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._restore_signals: list[tuple[int, Any]] = []
@@ -150,7 +152,8 @@ class LiveHub:
 
     async def _subscribe_forever(self) -> None:
         delay = 0.2
-        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, health_check_interval=10)
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, health_check_interval=10,
+                                      client_name=self.client_name)
         try:
             while True:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
