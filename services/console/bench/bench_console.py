@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""console live-channel benchmark on the real broker, MongoDB and Redis (`make bench-console`).
+
+Starts one console process (uvicorn, the live channel wired as in tests/live_support.py) against the local
+stack with a private Kafka node, then:
+
+  connect      N agents (default 10,000), each with its own bearer token, open GET /v1/notifications/stream
+               from load-generator processes (raw asyncio streams); memory per connection = the console's
+               RSS after connecting minus before, over N
+  paced        hot-lead events for random agents published to Kafka at a floor's rate (default 300/s for 30 s):
+               delivery latency publish -> receipt at the SSE client (p50/p99/max; target p99 <= 1 s)
+  saturation   a burst of events published as fast as the producer goes: notifications delivered per second
+               (first publish -> last receipt)
+  checks       every event received exactly once, by its agent, in seq order
+
+CPU of the console process is measured in each phase. Exit 0 when everything was measured (also when the
+target is missed: "TARGET MISSED"), 1 when an event was lost, repeated or misdelivered, or anything broke.
+`--agents 200 --seconds 5` makes a quick smoke run. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_runtime.auth import mint_token
+from telesales_runtime.testing.bench import (
+    LOAD_PRODUCER_OPTIONS,
+    REPO_ROOT,
+    BenchError,
+    CpuWatch,
+    ServiceProcess,
+    bench_run,
+    free_port,
+    git_state,
+    latency_summary,
+    note,
+    publish_report,
+    run_benchmark,
+    say,
+)
+
+DEFAULT_OUT = REPO_ROOT / "bench-results" / "console.json"
+TESTS = REPO_ROOT / "services" / "console" / "tests"
+TOPIC = "allocation.hot-lead.v1"
+TARGET_P99_S = 1.0
+CONNECT_CONCURRENCY = 200
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def agent_id(i: int) -> str:
+    return f"agent-{i:05d}"
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+# ------------------------------------------------------------------------------- load generator process
+class Loader:
+    """N SSE connections on raw asyncio streams; records each event's latency (the publish time is in the
+    event's `detail`) and checks seqs."""
+
+    def __init__(self, port: int, tenant: str, first: int, count: int) -> None:
+        self.port, self.tenant, self.first, self.count = port, tenant, first, count
+        self.connected = 0
+        self.failed = 0
+        self.latencies: dict[str, list[float]] = {"p": [], "s": []}
+        self.last_receipt_ns = 0
+        self.errors: list[str] = []
+
+    async def connection(self, i: int, gate: asyncio.Semaphore, ready: asyncio.Event) -> None:
+        user = agent_id(i)
+        token = mint_token(user, "agent", tenant=self.tenant, ttl_seconds=7200)
+        async with gate:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+                writer.write(f"GET /v1/notifications/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream"
+                             f"\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise ConnectionError(head[:200].decode(errors="replace"))
+                first = await self.chunk(reader)
+                if not first.startswith(b"retry:"):
+                    raise ConnectionError(f"first chunk {first[:80]!r}")
+            except (OSError, asyncio.IncompleteReadError, ConnectionError) as error:
+                self.failed += 1
+                if len(self.errors) < 5:
+                    self.errors.append(repr(error))
+                return
+        self.connected += 1
+        if self.connected + self.failed == self.count:
+            ready.set()
+        last_seq = 0
+        try:
+            while True:
+                chunk = await self.chunk(reader)
+                now = time.time_ns()
+                for block in chunk.split(b"\n\n"):
+                    if not block.startswith(b"id: "):
+                        continue
+                    seq_line, _, rest = block.partition(b"\n")
+                    seq = int(seq_line[4:])
+                    data = json.loads(rest.partition(b"data: ")[2])
+                    if seq != last_seq + 1 or data["subject"]["lead_id"].split(":")[0] != user:
+                        self.errors.append(f"{user}: seq {seq} after {last_seq}, {data['subject']['lead_id']}")
+                    last_seq = seq
+                    phase, _, sent = data["subject"]["detail"].partition(":")
+                    self.latencies[phase].append((now - int(sent)) / 1e9)
+                    self.last_receipt_ns = max(self.last_receipt_ns, now)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return
+
+    @staticmethod
+    async def chunk(reader: asyncio.StreamReader) -> bytes:
+        """One chunk of the chunked response body."""
+        size = int((await reader.readline()).strip() or b"0", 16)
+        if size == 0:
+            raise asyncio.IncompleteReadError(b"", None)
+        data = await reader.readexactly(size + 2)
+        return data[:-2]
+
+    async def run(self) -> None:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        ready = asyncio.Event()
+        tasks = [asyncio.create_task(self.connection(i, gate, ready))
+                 for i in range(self.first, self.first + self.count)]
+        await ready.wait()
+        print(f"READY {self.connected} {self.failed} {json.dumps(self.errors)}", flush=True)
+        stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        while not stop.done():
+            print(f"PROGRESS {len(self.latencies['p'])} {len(self.latencies['s'])} {self.last_receipt_ns}", flush=True)
+            await asyncio.wait([stop], timeout=0.5)
+        for task in tasks:
+            task.cancel()
+        print("RESULT " + json.dumps({"latencies": self.latencies, "errors": self.errors[:20],
+                                      "error_count": len(self.errors), "last_receipt_ns": self.last_receipt_ns}),
+              flush=True)
+
+
+class LoaderProcess:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.paced = self.saturation = 0
+        self.last_receipt_ns = 0
+        self.ready: tuple[int, int, list[str]] | None = None
+        self.result: dict[str, Any] | None = None
+        self.reading = asyncio.create_task(self.read())
+
+    async def read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            word, _, rest = raw.decode().strip().partition(" ")
+            if word == "READY":
+                connected, failed, errors = rest.split(" ", 2)
+                self.ready = (int(connected), int(failed), json.loads(errors))
+            elif word == "PROGRESS":
+                paced, saturation, last = rest.split()
+                self.paced, self.saturation, self.last_receipt_ns = int(paced), int(saturation), int(last)
+            elif word == "RESULT":
+                self.result = json.loads(rest)
+
+    async def finish(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"STOP\n")
+        await self.proc.stdin.drain()
+        await asyncio.wait_for(self.reading, 120)
+        await self.proc.wait()
+        if self.result is None:
+            raise BenchError("a load generator ended without its results")
+        return self.result
+
+
+# ------------------------------------------------------------------------------- the run
+def event(tenant: str, agent: str, detail: str, n: int) -> bytes:
+    data = {"lead_id": f"{agent}:{n}", "agent_id": agent, "routed": "holder", "kind": "unpaid_order",
+            "detail": detail, "occurred_at": "2026-11-24T09:30:00+08:00", "signal_event_id": f"sig-{n}"}
+    return json.dumps({"specversion": "1.0", "id": f"bench-{tenant}-{n}", "source": "/bench", "time":
+                       "2026-11-24T09:30:00+08:00", "type": f"telesales.{TOPIC}", "tenantid": tenant,
+                       "data": data}).encode()
+
+
+async def wait_delivered(loaders: list[LoaderProcess], phase: str, expected: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = sum(lp.paced if phase == "p" else lp.saturation for lp in loaders)
+        if got >= expected or time.monotonic() > deadline:
+            return got
+        await asyncio.sleep(0.25)
+
+
+async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str]) -> int:
+    tenant = f"bench-{run}"
+    console = ServiceProcess("console", "live_support:create_live_app_from_env", free_port(),
+                             out_path.parent / f"console-{run}.log", env={
+                                 "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+                                 "CONSOLE_MONGO_DB": f"bench_console_{run}", "CONSOLE_CONSUMER_GROUP": f"bench-{run}",
+                                 "CONSOLE_NOTIFICATION_CHANNEL": f"bench:console:{run}", "CONSOLE_LOG_LEVEL": "WARNING",
+                                 "CONSOLE_SSE_HEARTBEAT_SECONDS": "15"})
+    console.start(stack_env)
+    producer = AIOKafkaProducer(bootstrap_servers=stack_env["TELESALES_KAFKA_BOOTSTRAP"], **LOAD_PRODUCER_OPTIONS)
+    loaders: list[LoaderProcess] = []
+    try:
+        async with httpx.AsyncClient() as http:
+            await console.wait_ready(http)
+        assert console.proc is not None
+        pid = console.proc.pid
+        await producer.start()
+        # Warm up: the consumer joined its group and stores (one agent, not one of the measured ones).
+        await producer.send_and_wait(TOPIC, event(tenant, "warm-up", "w:0", 0))
+        await asyncio.sleep(3)
+        rss_before = rss_bytes(pid)
+        started = time.monotonic()
+        per = -(-args.agents // args.loaders)
+        for first in range(0, args.agents, per):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--loader", "--port", str(console.port), "--tenant", tenant,
+                "--first", str(first), "--count", str(min(per, args.agents - first)),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            loaders.append(LoaderProcess(proc))
+        while not all(lp.ready for lp in loaders):
+            console.check_alive()
+            if any(lp.proc.returncode is not None for lp in loaders):
+                raise BenchError("a load generator exited while connecting")
+            await asyncio.sleep(0.2)
+        connect_s = time.monotonic() - started
+        connected = sum(lp.ready[0] for lp in loaders if lp.ready)
+        failed = sum(lp.ready[1] for lp in loaders if lp.ready)
+        note(f"{connected} streams open in {connect_s:.1f} s ({failed} failed: "
+             f"{[e for lp in loaders if lp.ready for e in lp.ready[2]][:3]})")
+        await asyncio.sleep(3)
+        rss_after = rss_bytes(pid)
+
+        # Paced: one event every 1/rate s, for random agents.
+        rng = random.Random(7)
+        paced_total = int(args.rate * args.seconds)
+        cpu = CpuWatch({"console": [pid]}).start()
+        t0 = time.perf_counter()
+        pending = []
+        for n in range(paced_total):
+            due = t0 + n / args.rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            agent = agent_id(rng.randrange(args.agents))
+            pending.append(await producer.send(TOPIC, event(tenant, agent, f"p:{time.time_ns()}", n + 1),
+                                               key=agent.encode(),
+                                               headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]))
+        await asyncio.gather(*pending)
+        paced_got = await wait_delivered(loaders, "p", paced_total, 30)
+        paced_cpu = cpu.stop()
+        say(f"paced: {paced_got}/{paced_total} delivered")
+
+        # Saturation: a burst, as fast as the producer goes.
+        burst = args.burst or max(args.agents * 2, 2000)
+        cpu = CpuWatch({"console": [pid]}).start()
+        first_send_ns = time.time_ns()
+        pending = []
+        for n in range(burst):
+            agent = agent_id(rng.randrange(args.agents))
+            pending.append(await producer.send(TOPIC, event(tenant, agent, f"s:{time.time_ns()}", paced_total + n + 1),
+                                               key=agent.encode(),
+                                               headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]))
+            if n % 500 == 499:
+                await asyncio.sleep(0)
+        await asyncio.gather(*pending)
+        sat_got = await wait_delivered(loaders, "s", burst, 300)
+        sat_cpu = cpu.stop()
+        say(f"saturation: {sat_got}/{burst} delivered")
+        last_ns = max(lp.last_receipt_ns for lp in loaders)
+        sat_seconds = (last_ns - first_send_ns) / 1e9
+        results = [await lp.finish() for lp in loaders]
+        loaders = []
+    finally:
+        for lp in loaders:
+            if lp.proc.returncode is None:
+                lp.proc.kill()
+        await producer.stop()
+        code = console.stop()
+        if code not in (0, None):
+            note(f"console exited with {code}")
+
+    paced_lat = sorted(x for r in results for x in r["latencies"]["p"])
+    sat_lat = sorted(x for r in results for x in r["latencies"]["s"])
+    errors = [e for r in results for e in r["errors"]]
+    error_count = sum(r["error_count"] for r in results)
+    paced = latency_summary(paced_lat)
+    saturation = latency_summary(sat_lat)
+    report = {
+        "run": run, "git": git_state(), "agents": args.agents, "connected": connected, "connect_failed": failed,
+        "connect_seconds": connect_s, "rss_before_bytes": rss_before, "rss_after_bytes": rss_after,
+        "memory_per_connection_bytes": (rss_after - rss_before) / max(connected, 1),
+        "paced": {"rate_per_s": args.rate, "seconds": args.seconds, "sent": paced_total, "delivered": len(paced_lat),
+                  "latency": paced, "cpu": paced_cpu},
+        "saturation": {"sent": burst, "delivered": len(sat_lat), "seconds": sat_seconds,
+                       "per_second": len(sat_lat) / sat_seconds if sat_seconds > 0 else 0.0, "latency": saturation,
+                       "cpu": sat_cpu},
+        "errors": errors, "error_count": error_count,
+    }
+    met = paced["p99_ms"] <= TARGET_P99_S * 1000
+    table = "\n".join([
+        "| console live channel | measured |", "|---|---|",
+        f"| SSE streams open | {connected:,} of {args.agents:,} ({failed} failed) in {connect_s:.1f} s |",
+        f"| memory per stream (console RSS) | {report['memory_per_connection_bytes'] / 1024:.1f} KiB "
+        f"({rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB) |",
+        f"| paced {args.rate}/s for {args.seconds} s: delivered | {len(paced_lat):,} of {paced_total:,} |",
+        f"| paced latency publish -> SSE receipt p50 / p99 / max | {paced['p50_ms']:.0f} / {paced['p99_ms']:.0f} / "
+        f"{paced['max_ms']:.0f} ms (target p99 <= {TARGET_P99_S * 1000:.0f} ms: {'met' if met else 'TARGET MISSED'}) |",
+        f"| console CPU, paced | {paced_cpu['pct_of_one_core']['console']:.0f}% of one core |",
+        f"| saturation: delivered | {len(sat_lat):,} of {burst:,} in {sat_seconds:.1f} s = "
+        f"{report['saturation']['per_second']:,.0f} notifications/s |",
+        f"| saturation latency p50 / p99 / max | {saturation['p50_ms']:.0f} / {saturation['p99_ms']:.0f} / "
+        f"{saturation['max_ms']:.0f} ms |",
+        f"| console CPU, saturation | {sat_cpu['pct_of_one_core']['console']:.0f}% of one core |",
+        f"| machine busy (paced / saturation) | {paced_cpu['machine_busy_pct']:.0f}% / "
+        f"{sat_cpu['machine_busy_pct']:.0f}% of {os.cpu_count()} cores |",
+        f"| lost, repeated or misdelivered | {error_count + (paced_total - len(paced_lat)) + (burst - len(sat_lat))} |",
+    ])
+    publish_report(out_path, report, table)
+    ok = error_count == 0 and len(paced_lat) == paced_total and len(sat_lat) == burst and failed == 0
+    if not ok:
+        say(f"BENCHMARK FAILED: {error_count} errors {errors[:5]}, "
+            f"{paced_total - len(paced_lat)} + {burst - len(sat_lat)} not delivered, {failed} not connected")
+        return 1
+    if not met:
+        say("TARGET MISSED")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=30.0, help="Length of the paced phase.")
+    parser.add_argument("--rate", type=float, default=300.0, help="Events per second in the paced phase.")
+    parser.add_argument("--burst", type=int, default=0, help="Events of the saturation phase (2 per agent).")
+    parser.add_argument("--loaders", type=int, default=2, help="Load-generator processes.")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--loader", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tenant", help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    raise_fd_limit()  # the console inherits it
+    if args.loader:
+        asyncio.run(Loader(args.port, args.tenant, args.first, args.count).run())
+        return 0
+    return run_benchmark(lambda: bench_run(
+        "console", args.out, True, f"{args.agents:,} SSE streams, {args.rate:.0f}/s for {args.seconds:.0f} s",
+        lambda run, out_path, stack_env: body(args, run, out_path, stack_env)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
