@@ -126,7 +126,7 @@ class Loader:
                         self.errors.append(f"{user}: seq {seq} after {last_seq}, {data['subject']['lead_id']}")
                     last_seq = seq
                     phase, _, sent = data["subject"]["detail"].partition(":")
-                    self.latencies[phase].append((now - int(sent)) / 1e9)
+                    self.latencies[phase].append(round((now - int(sent)) / 1e9, 5))
                     self.last_receipt_ns = max(self.last_receipt_ns, now)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             return
@@ -236,7 +236,7 @@ async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: di
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--loader", "--port", str(console.port), "--tenant", tenant,
                 "--first", str(first), "--count", str(min(per, args.agents - first)),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=256 * 1024 * 1024)
             loaders.append(LoaderProcess(proc))
         while not all(lp.ready for lp in loaders):
             console.check_alive()
