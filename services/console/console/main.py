@@ -15,12 +15,20 @@ from telesales_runtime.kafka import declare_publishers
 from telesales_runtime.redis_client import connect_redis
 
 from .api import ACCESS, ROUTERS
+from .events import CONSUMED_TOPICS as LIVE_CONSUMED
+from .events import DEAD_LETTERS_CONTEXT, FEED_CONTEXT
+from .events import PRODUCED_TOPICS as LIVE_PRODUCED
+from .events import build_router as build_live_router
+from .feed import NotificationFeed
+from .live import LiveHub
+from .notifications_api import ACCESS as NOTIFICATIONS_ACCESS
+from .notifications_api import FEED_STATE, HUB_STATE, notifications_router
 from .oidc import OidcClient
 from .security import SecurityHeadersMiddleware
 from .session import SessionMiddleware, Sessions
 from .settings import ConsoleSettings
 from .signin import signin_router
-from .store import SessionStore
+from .store import NotificationStore, SessionStore
 from .web_app import WebDist, web_router
 
 DESCRIPTION = (
@@ -29,13 +37,13 @@ DESCRIPTION = (
     "logs calls (calls.logged.v1) and runs the live notification channel."
 )
 PRODUCED_TOPICS = (CALLS_LOGGED,)
+TOPICS = tuple(t.name for t in (*PRODUCED_TOPICS, *LIVE_CONSUMED, *LIVE_PRODUCED))
 
 
 def build_broker_router(settings: ConsoleSettings) -> KafkaRouter:
-    router = KafkaRouter()
+    """The calls.logged.v1 publisher and the live channel's consumers (events.py)."""
+    router = build_live_router(settings)
     declare_publishers(router, PRODUCED_TOPICS)
-    # INTEGRATION: the live channel's consumers join here:
-    #     router.include_router(events.build_router(settings))   (console/events.py, the notifications side)
     return router
 
 
@@ -44,6 +52,13 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     the identity provider is always reached over the network."""
     base = ServiceBase.build(settings, build_broker_router(settings), group=settings.consumer_group)
     store = SessionStore(base.mongo, settings.mongo_db)
+    notification_store = NotificationStore(base.mongo, settings.mongo_db,
+                                           retention_days=settings.notification_retention_days)
+    hub = LiveHub(redis_url=settings.redis_url, store=notification_store,
+                  heartbeat_seconds=settings.sse_heartbeat_seconds, channel=settings.notification_channel)
+    feed = NotificationFeed(store=notification_store, hub=hub)
+    base.broker.context.set_global(FEED_CONTEXT, feed)
+    base.broker.context.set_global(DEAD_LETTERS_CONTEXT, base.dead_letters)
     redis = connect_redis(settings.redis_url)
     oidc = OidcClient(settings) if settings.oidc_issuer else None
     sessions = Sessions(settings, store, oidc)
@@ -58,13 +73,14 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
         title="console",
         description=DESCRIPTION,
         broker=base.broker,
-        topics=[t.name for t in PRODUCED_TOPICS],
-        routers=list(ROUTERS),  # INTEGRATION: + the notifications routers (and their ACCESS entries)
-        readiness=base.readiness(redis=redis.ping),
-        on_startup=[store.ensure_indexes],
-        on_shutdown=closing,
-        after_broker_stop=[base.mongo.close],
-        access=ACCESS,
+        topics=list(TOPICS),
+        routers=[*ROUTERS, notifications_router],
+        readiness=base.readiness(redis=redis.ping, notifications=hub.ready),
+        on_startup=[store.ensure_indexes, notification_store.ensure_indexes, hub.start],
+        # open streams end first: the server waits for every open response before it stops
+        on_shutdown=[hub.end_streams, *closing],
+        after_broker_stop=[hub.stop, base.mongo.close],
+        access={**ACCESS, **NOTIFICATIONS_ACCESS},
     )
     app.include_router(signin_router)  # open: nobody is signed in yet
     app.include_router(web_router)  # last: its history fallback answers every GET path left
@@ -72,6 +88,8 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     app.add_middleware(SessionMiddleware, sessions=sessions)
     app.add_middleware(SecurityHeadersMiddleware, form_targets=[settings.oidc_issuer] if settings.oidc_issuer else [])
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    setattr(app.state, FEED_STATE, feed)
+    setattr(app.state, HUB_STATE, hub)
     app.state.store = store
     app.state.sessions = sessions
     app.state.oidc = oidc
