@@ -75,7 +75,7 @@ _MANAGERS = ("supervisor", "operator")
 ACCESS = {
     "PUT /v1/agents/{agent_id}": ("operator",),
     "PATCH /v1/agents/{agent_id}": _MANAGERS,
-    "GET /v1/agents/{agent_id}": ("agent", "supervisor", "operator"),
+    "GET /v1/agents/{agent_id}": ("agent", "supervisor", "operator", "service"),
     "GET /v1/agents": _MANAGERS,
     "POST /v1/agents:import": ("operator",),
     "PUT /v1/teams/{team_id}": ("operator",),
