@@ -1,7 +1,7 @@
 import type { components as AllocatorComponents, paths as AllocatorPaths } from "./generated/allocator";
 import type { components as LedgerComponents, paths as LedgerPaths } from "./generated/ledger";
 import type { components as MarketComponents, paths as MarketPaths } from "./generated/marketplace";
-import type { paths as MetricsPaths } from "./generated/metrics";
+import type { components as MetricsComponents, paths as MetricsPaths } from "./generated/metrics";
 import { serviceClient } from "./http";
 
 export const allocator = serviceClient<AllocatorPaths>("allocator");
@@ -12,6 +12,7 @@ export const metrics = serviceClient<MetricsPaths>("metrics");
 type A = AllocatorComponents["schemas"];
 type L = LedgerComponents["schemas"];
 type M = MarketComponents["schemas"];
+type X = MetricsComponents["schemas"];
 
 export type AgentView = A["AgentView"];
 export type LeadView = A["LeadView"];
@@ -28,17 +29,31 @@ export type PurchaseView = M["PurchaseView"];
 export type CallStage = M["CallStage"];
 export type LearnIn = M["LearnIn"];
 
-/** Signals another helper is adding to LeadView; optional here so the app builds with or without them. */
-export interface ReclaimInfo {
-  kind: string;
-  at: string;
-}
-export interface HotInfo {
-  kind: string;
-  detail?: string | null;
-  at?: string | null;
-}
-export type LeadRow = LeadView & { reclaim?: ReclaimInfo | null; hot?: HotInfo | null };
+export type ReclaimClockView = A["ReclaimClockView"];
+export type HotSignal = A["HotSignal"];
+export type ScorePart = A["ScorePart"];
+export type HistoryEntry = A["HistoryEntry"];
+export type HistoryKind = HistoryEntry["kind"];
+export type SignalKind = A["SignalKind"];
+/** A lead as the agent's list and the lead page show it (the allocator's LeadView). */
+export type LeadRow = LeadView;
+export type AgentIndicators = X["AgentIndicators"];
+export type IndicatorCounts = X["IndicatorCounts"];
+export type PerAgentAverages = X["PerAgentAverages"];
+
+export const HISTORY_KINDS: HistoryKind[] = [
+  "claimed",
+  "assigned",
+  "returned",
+  "reclaimed",
+  "closed",
+  "won",
+  "reopened",
+  "call",
+  "stage",
+  "signal",
+];
+export const SIGNAL_KINDS: SignalKind[] = ["unpaid_order", "long_browsing", "redemption", "level_up"];
 
 export const FUNNEL_STEPS: FunnelStep[] = ["valid", "intent", "agreed_visit", "actual_visit", "plan", "paid"];
 export const CALL_STAGES: CallStage[] = ["opening", "quoting", "objection_handling", "service_introduction", "closing"];

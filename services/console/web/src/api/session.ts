@@ -1,8 +1,18 @@
 import { useQuery } from "@tanstack/react-query";
-import { bffFetch, setCsrfToken } from "./http";
+import type { components as ConsoleComponents, paths as ConsolePaths } from "./generated/console";
+import { bffClient, setCsrfToken, unwrap } from "./http";
 import { ApiError } from "./problem";
 
-/** GET /v1/session (the BFF's contract; no OpenAPI document of the BFF is relied on yet). */
+/** The BFF's own endpoints, typed by its OpenAPI document (openapi/console.json). */
+export const bff = bffClient<ConsolePaths>();
+
+type C = ConsoleComponents["schemas"];
+export type CallIn = C["CallIn"];
+export type CallAccepted = C["CallAccepted"];
+export type DevLoginIn = C["DevLoginIn"];
+
+/** GET /v1/session: console.json types the body as a free object; these are the fields the BFF's README
+ * promises and the app reads. */
 export interface SessionUser {
   sub: string;
   name?: string | null;
@@ -20,7 +30,7 @@ export interface Session {
 export const sessionKey = ["session"] as const;
 
 export async function loadSession(): Promise<Session> {
-  const session = await bffFetch<Session>("/v1/session");
+  const session = (await unwrap(bff.GET("/v1/session"))) as unknown as Session;
   setCsrfToken(session.csrf_token);
   return session;
 }
@@ -35,11 +45,12 @@ export function useSession() {
 }
 
 export async function devLogin(agentId: string): Promise<void> {
-  await bffFetch("/auth/dev-login", { method: "POST", body: JSON.stringify({ agent_id: agentId }) });
+  const body: DevLoginIn = { agent_id: agentId };
+  await unwrap(bff.POST("/auth/dev-login", { body }));
 }
 
 export async function logout(): Promise<void> {
-  await bffFetch("/auth/logout", { method: "POST" });
+  await unwrap(bff.POST("/auth/logout"));
   setCsrfToken(undefined);
 }
 
@@ -49,4 +60,9 @@ export function dialerHref(template: string | null | undefined, phone: string, l
   return template
     .replaceAll("{phone}", encodeURIComponent(phone))
     .replaceAll("{lead_id}", encodeURIComponent(leadId));
+}
+
+/** POST /v1/calls: a call's result, told once per call_id (a retry of the same call is not counted twice). */
+export function logCall(body: CallIn): Promise<CallAccepted> {
+  return unwrap(bff.POST("/v1/calls", { body }));
 }

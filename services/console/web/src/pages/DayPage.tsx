@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Card, Col, List, Row, Space, Statistic, Typography } from "antd";
 import { lazy, Suspense, useMemo } from "react";
-import { metrics } from "../api/clients";
+import { metrics, type AgentIndicators } from "../api/clients";
 import { unwrap } from "../api/http";
 import { useAgent, useMe, useTiers } from "../api/queries";
 import { PageFallback } from "../components/PageFallback";
@@ -11,12 +11,6 @@ import { useI18n } from "../i18n";
 const DayChart = lazy(() => import("./DayChart"));
 
 const RATE_STEPS = ["connect_60s", "intent", "visit", "plan"] as const;
-
-/** The metrics service's indicators (its OpenAPI document leaves the body untyped; this is what it sends). */
-interface Indicators {
-  totals: Record<string, number | null>;
-  rates: { agent: Partial<Record<(typeof RATE_STEPS)[number], number>>; team: Partial<Record<(typeof RATE_STEPS)[number], number>> };
-}
 
 function today(): string {
   const now = new Date();
@@ -34,14 +28,15 @@ export default function DayPage() {
     queryKey: ["indicators", me, day],
     enabled: Boolean(me),
     refetchInterval: 60_000,
-    queryFn: async () =>
+    // The JSON body (the route also answers text/csv, hence the union openapi-fetch infers).
+    queryFn: async (): Promise<AgentIndicators> =>
       (await unwrap(
         metrics.GET("/v1/agents/{agent_id}/indicators", {
-          params: { path: { agent_id: me }, query: { from: day, to: day } },
+          params: { path: { agent_id: me }, query: { from: day, to: day, format: "json" } },
         }),
-      )) as Indicators,
+      )) as AgentIndicators,
   });
-  const totals = indicators.data?.totals ?? {};
+  const totals: Partial<Record<string, number | null>> = indicators.data?.totals ?? {};
   const chart = useMemo(
     () => ({
       steps: RATE_STEPS.map((step) => t(`day.rate.${step}`)),

@@ -19,9 +19,9 @@ import {
 import dayjs, { type Dayjs } from "dayjs";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { allocator, FUNNEL_STEPS, type LeadRow, type StageIn } from "../api/clients";
-import { bffFetch, unwrap } from "../api/http";
+import { unwrap } from "../api/http";
 import { useMe } from "../api/queries";
-import { dialerHref, useSession } from "../api/session";
+import { dialerHref, logCall, useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { ReclaimClock } from "../components/ReclaimClock";
 import { StageControl } from "../components/StageControl";
@@ -42,15 +42,12 @@ function CallResultForm({ leadId, onLogged }: { leadId: string; onLogged: () => 
   const log = useMutation({
     // One call_id per logged call: a retry of the same submit is not counted twice by the BFF.
     mutationFn: (values: CallForm & { call_id: string }) =>
-      bffFetch("/v1/calls", {
-        method: "POST",
-        body: JSON.stringify({
-          lead_id: leadId,
-          call_id: values.call_id,
-          connected: values.connected,
-          duration_seconds: values.connected ? values.duration_seconds : 0,
-          started_at: values.started_at.toISOString(),
-        }),
+      logCall({
+        lead_id: leadId,
+        call_id: values.call_id,
+        connected: values.connected,
+        duration_seconds: values.connected ? values.duration_seconds : 0,
+        started_at: values.started_at.toISOString(),
       }),
     onSuccess: () => {
       void message.success(t("work.logged"));

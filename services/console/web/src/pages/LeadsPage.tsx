@@ -3,7 +3,7 @@ import { Input, Space, Table, Tag, Tooltip, Typography } from "antd";
 import type { ColumnsType } from "antd/es/table";
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
-import { FUNNEL_STEPS, type LeadRow } from "../api/clients";
+import { FUNNEL_STEPS, SIGNAL_KINDS, type LeadRow, type SignalKind } from "../api/clients";
 import { useMyLeads } from "../api/queries";
 import { durationWords } from "../components/duration";
 import { ProblemAlert } from "../components/ProblemAlert";
@@ -29,13 +29,20 @@ export function RestMarker({ restUntil, now = new Date() }: { restUntil?: string
   );
 }
 
-export function HotMarker({ lead }: { lead: LeadRow }) {
-  const { t } = useI18n();
+/** A customer's signal kind in words (an unknown kind as it came). */
+export function signalWords(t: Translate, kind: string): string {
+  return (SIGNAL_KINDS as string[]).includes(kind) ? t(`signal.${kind as SignalKind}`) : kind;
+}
+
+/** The hot marker: the customer's latest signal (the allocator's `hot`: kind, detail, when). */
+export function HotMarker({ lead }: { lead: Pick<LeadRow, "hot"> }) {
+  const { t, lang } = useI18n();
   if (!lead.hot) return null;
-  const signal = lead.hot.detail || lead.hot.kind;
+  const what = lead.hot.detail ? `${signalWords(t, lead.hot.kind)}: ${lead.hot.detail}` : signalWords(t, lead.hot.kind);
+  const signal = t("leads.hotAt", { signal: what, at: time(lead.hot.at, lang) });
   return (
     <Tooltip title={signal}>
-      <Tag icon={<FireOutlined aria-hidden />} color="red">
+      <Tag icon={<FireOutlined aria-hidden />} color="red" data-testid="hot-marker">
         {t("leads.hotMark")}
         <span className="visually-hidden">: {signal}</span>
       </Tag>
