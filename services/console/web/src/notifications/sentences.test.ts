@@ -2,33 +2,98 @@ import { describe, expect, it } from "vitest";
 import { affectedQueries, notificationSentence } from "./sentences";
 import { NOTIFICATION_KINDS } from "./types";
 
+// Subjects exactly as the BFF's mappings make them (console/notifications.py).
 describe("notification sentences", () => {
-  it("makes a lead assignment in both languages", () => {
-    const n = { kind: "lead_assigned", subject: { lead_id: "L1", lead_name: "王先生" } };
-    expect(notificationSentence(n, "zh-CN")).toEqual({ title: "新线索", body: "线索「王先生」已分配给你。" });
-    expect(notificationSentence(n, "en")).toEqual({ title: "New lead", body: "Lead “王先生” was assigned to you." });
+  it("makes a lead assignment with its grade and score, in both languages", () => {
+    const n = {
+      kind: "lead_assigned",
+      subject: { lead_id: "L1", lead_grade: "A", score: 82.4, business_line: "edu", strategy: "round_robin", assigned_by: null },
+    };
+    expect(notificationSentence(n, "zh-CN")).toEqual({ title: "新线索", body: "线索「L1」（A 级，82 分）已分配给你。" });
+    expect(notificationSentence(n, "en")).toEqual({ title: "New lead", body: "Lead “L1” (grade A, score 82) was assigned to you." });
   });
 
-  it("names the tip of a purchase and the refusal's reason", () => {
-    const granted = { kind: "purchase_granted", subject: { tip_id: "T9", tip_title: "报价异议三步法" } };
-    expect(notificationSentence(granted, "zh-CN").body).toBe("锦囊「报价异议三步法」已购买成功，可以开始学习。");
-    const refused = { kind: "purchase_refused", subject: { tip_id: "T9", reason: "daily limit" } };
-    expect(notificationSentence(refused, "en").body).toBe("Buying tip “T9” did not go through (daily limit).");
+  it("names the customer's signal of a hot lead", () => {
+    const n = {
+      kind: "hot_lead",
+      subject: { lead_id: "L2", signal_kind: "unpaid_order", detail: "order 88", routed: true, occurred_at: "2025-03-01T08:00:00Z" },
+    };
+    expect(notificationSentence(n, "zh-CN").body).toBe("线索「L2」有新动静（下单未支付: order 88），尽快拨打。");
+    expect(notificationSentence(n, "en").body).toBe("Lead “L2” is active (unpaid order: order 88): call soon.");
   });
 
-  it("says the amount of coins and the decision of a request", () => {
-    expect(notificationSentence({ kind: "coins_received", subject: { amount: 50 } }, "zh-CN").body).toBe("你收到 50 币。");
-    expect(notificationSentence({ kind: "approval_decided", subject: { decision: "approved" } }, "en").body).toBe(
-      "Your request was approved.",
+  it("says when a lead is reclaimed and what stops it", () => {
+    const at = "2025-03-01T08:00:00Z";
+    const call = { kind: "reclaim_warning", subject: { lead_id: "L3", reclaim_kind: "not_processed", reclaim_at: at, stage_percent: 0 } };
+    expect(notificationSentence(call, "en").body).toMatch(/^Lead “L3” goes back to the pool at .+ unless you call it\.$/);
+    const stage = { ...call, subject: { ...call.subject, reclaim_kind: "not_converted" } };
+    expect(notificationSentence(stage, "zh-CN").body).toMatch(/^线索「L3」将于 .+ 回收，除非推进阶段。$/);
+    const gone = { kind: "lead_reclaimed", subject: { lead_id: "L3", reclaim_kind: "not_processed", stage_percent: 0, deadline: at } };
+    expect(notificationSentence(gone, "zh-CN").body).toBe("线索「L3」已回收至公海（未及时拨打）。");
+  });
+
+  it("names the tip of a purchase and the refusal's reason in words", () => {
+    const granted = { kind: "purchase_granted", subject: { tip_id: "T9", purchase_id: "P1", version: 2, price: 30 } };
+    expect(notificationSentence(granted, "zh-CN").body).toBe("锦囊「T9」已购买成功，可以开始学习。");
+    const refused = {
+      kind: "purchase_refused",
+      subject: { tip_id: "T9", purchase_id: "P1", price: 30, reason: "insufficient_funds", limit: null, limit_value: null, message: "x" },
+    };
+    expect(notificationSentence(refused, "en").body).toBe("Buying tip “T9” did not go through (not enough coins).");
+    const limited = {
+      ...refused,
+      subject: { ...refused.subject, reason: "daily_limit", limit: "buyer_daily_count", limit_value: 5 },
+    };
+    expect(notificationSentence(limited, "zh-CN").body).toBe("锦囊「T9」购买未成功（今日购买次数上限 5）。");
+  });
+
+  it("recommends a tip by its title, with the rates that made it", () => {
+    const n = {
+      kind: "tip_recommended",
+      subject: {
+        tip_id: "T1",
+        recommendation_id: "R1",
+        step: "intent",
+        stage: "quoting",
+        agent_rate: 0.2,
+        team_rate: 0.35,
+        gap: 0.15,
+        tips: [{ tip_id: "T1", title: "报价异议三步法", price: 10, rating: 4.5 }],
+      },
+    };
+    expect(notificationSentence(n, "zh-CN").body).toBe("为你推荐锦囊「报价异议三步法」（意向率：你 20%，团队 35%）。");
+    const many = { ...n, subject: { ...n.subject, tip_id: "T1", tips: [n.subject.tips[0], { tip_id: "T2", title: "b" }] } };
+    expect(notificationSentence(many, "en").body).toBe("Recommended for you: 2 tips (Intent: you 20%, team 35%).");
+  });
+
+  it("says who forwarded a tip and their note", () => {
+    const n = { kind: "tip_forwarded", subject: { tip_id: "T1", from_user_id: "A002", note: "好用" } };
+    expect(notificationSentence(n, "zh-CN").body).toBe("A002 向你转发了锦囊「T1」（好用）。");
+  });
+
+  it("says the amount of coins, where they came from, and the decision of a request", () => {
+    expect(notificationSentence({ kind: "coins_received", subject: { source: "sale", amount: 50, tip_id: "T1" } }, "zh-CN").body).toBe(
+      "你收到 50 币（锦囊售出）。",
     );
+    expect(
+      notificationSentence(
+        { kind: "approval_decided", subject: { request_id: "Q1", decision: "approved", amount: 20, reason: null, decided_by: "op" } },
+        "en",
+      ).body,
+    ).toBe("Your request was approved with 20 coins.");
+    expect(
+      notificationSentence({ kind: "approval_decided", subject: { decision: "rejected", reason: "too soon" } }, "zh-CN").body,
+    ).toBe("你的申请未通过（too soon）。");
   });
 
   it("has a title and body for every kind in both languages, with no placeholder left", () => {
     for (const kind of NOTIFICATION_KINDS) {
       for (const lang of ["zh-CN", "en"] as const) {
-        const { title, body } = notificationSentence({ kind, subject: { lead_id: "L1", tip_id: "T1" } }, lang);
-        expect(title).not.toMatch(/notif\./);
-        expect(body).not.toMatch(/[{}]/);
+        for (const subject of [{ lead_id: "L1", tip_id: "T1" }, {}]) {
+          const { title, body } = notificationSentence({ kind, subject }, lang);
+          expect(title).not.toMatch(/notif\./);
+          expect(body).not.toMatch(/[{}]|undefined|notif\./);
+        }
       }
     }
   });
@@ -45,7 +110,7 @@ describe("notification sentences", () => {
       expect.arrayContaining([["wallet"], ["tip", "T1"], ["purchase", "T1"]]),
     );
     expect(affectedQueries({ kind: "lead_assigned", subject: { lead_id: "L1" } })).toEqual(
-      expect.arrayContaining([["leads"], ["lead", "L1"]]),
+      expect.arrayContaining([["leads"], ["lead", "L1"], ["lead-history", "L1"]]),
     );
   });
 });

@@ -2,7 +2,9 @@ import { translate, type Lang } from "../i18n";
 import type { MessageKey } from "../i18n/messages";
 import { NOTIFICATION_KINDS, type AppNotification, type NotificationKind } from "./types";
 
-function text(subject: Record<string, unknown>, ...names: string[]): string | undefined {
+type Subject = Record<string, unknown>;
+
+function text(subject: Subject, ...names: string[]): string | undefined {
   for (const name of names) {
     const value = subject[name];
     if (typeof value === "string" && value.trim()) return value;
@@ -11,12 +13,9 @@ function text(subject: Record<string, unknown>, ...names: string[]): string | un
   return undefined;
 }
 
-function number(subject: Record<string, unknown>, ...names: string[]): number | undefined {
-  for (const name of names) {
-    const value = subject[name];
-    if (typeof value === "number" && Number.isFinite(value)) return value;
-  }
-  return undefined;
+function number(subject: Subject, name: string): number | undefined {
+  const value = subject[name];
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
 function when(lang: Lang, iso: string | undefined): string {
@@ -26,36 +25,125 @@ function when(lang: Lang, iso: string | undefined): string {
   return new Intl.DateTimeFormat(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" }).format(date);
 }
 
-/** The title and body of a notification in a language, made from its kind and subject (the BFF sends data). */
+const SIGNALS = ["unpaid_order", "long_browsing", "redemption", "level_up"] as const;
+const REFUSALS = ["insufficient_funds", "daily_limit", "self_purchase", "transfer_id_conflict"] as const;
+const LIMITS = ["buyer_daily_count", "buyer_daily_coins", "pair_daily_count", "pair_daily_coins"] as const;
+const RECLAIM_KINDS = ["not_processed", "not_converted"] as const;
+const RATE_STEPS = ["connect_60s", "intent", "visit", "plan"] as const;
+const SOURCES = ["allocation", "bonus", "sale"] as const;
+
+function oneOf<T extends string>(list: readonly T[], value: string | undefined): T | undefined {
+  return value !== undefined && (list as readonly string[]).includes(value) ? (value as T) : undefined;
+}
+
+function percent(value: number | undefined): string {
+  return value === undefined ? "—" : `${Math.round(value * 1000) / 10}%`;
+}
+
+/** The title and body of a notification in a language, made from its kind and the subject keys the BFF's
+ * mappings send for that kind (console/notifications.py; listed in ./types.ts). */
 export function notificationSentence(
   notification: Pick<AppNotification, "kind" | "subject">,
   lang: Lang,
 ): { title: string; body: string } {
   const t = (key: MessageKey, vars?: Record<string, string | number>) => translate(lang, key, vars);
-  const s = notification.subject ?? {};
+  const s: Subject = notification.subject ?? {};
   const zh = lang === "zh-CN";
-  const lead = text(s, "lead_name", "name", "lead_id") ?? t("notif.aLead");
-  const tip = text(s, "tip_title", "title", "tip_id") ?? t("notif.aTip");
   const quoted = (value: string) => (zh ? `「${value}」` : `“${value}”`);
-  const kind = (NOTIFICATION_KINDS as readonly string[]).includes(notification.kind)
-    ? (notification.kind as NotificationKind)
-    : undefined;
-  if (!kind) return { title: t("notif.unknown.title"), body: t("notif.unknown.body") };
   const clause = (value: string | undefined) => (value ? (zh ? `（${value}）` : ` (${value})`) : "");
+  const kind = oneOf(NOTIFICATION_KINDS, notification.kind) as NotificationKind | undefined;
+  if (!kind) return { title: t("notif.unknown.title"), body: t("notif.unknown.body") };
+
+  const leadId = text(s, "lead_id");
+  const tipId = text(s, "tip_id");
   const vars: Record<string, string | number> = {
-    lead: quoted(lead),
-    tip: quoted(tip),
-    at: when(lang, text(s, "deadline", "at", "reclaim_at")),
-    signal: clause(text(s, "signal", "detail", "hot_kind")),
-    reason: clause(text(s, "reason", "detail")),
-    step: clause(text(s, "step", "funnel_step")),
-    from: text(s, "from_name", "from_user_id", "from") ?? t("notif.someone"),
-    amount: number(s, "amount", "coins") ?? t("notif.some"),
+    lead: leadId ? quoted(leadId) : t("notif.aLead"),
+    tip: tipId ? quoted(tipId) : t("notif.aTip"),
   };
-  if (kind === "approval_decided") {
-    const decision = text(s, "decision", "status");
-    vars.decision =
-      decision === "approved" ? t("notif.approved") : decision === "rejected" ? t("notif.rejected") : t("notif.decided");
+  switch (kind) {
+    case "hot_lead": {
+      const signal = oneOf(SIGNALS, text(s, "signal_kind"));
+      const detail = text(s, "detail");
+      const words = signal ? t(`signal.${signal}`) : undefined;
+      vars.signal = clause(words && detail ? `${words}: ${detail}` : (words ?? detail));
+      break;
+    }
+    case "reclaim_warning": {
+      vars.at = when(lang, text(s, "reclaim_at"));
+      const reclaimKind = oneOf(RECLAIM_KINDS, text(s, "reclaim_kind"));
+      vars.unless =
+        reclaimKind === "not_processed" ? t("notif.unless.call") : reclaimKind === "not_converted" ? t("notif.unless.stage") : "";
+      break;
+    }
+    case "lead_assigned": {
+      const grade = text(s, "lead_grade");
+      const score = number(s, "score");
+      vars.grade = grade && score !== undefined ? clause(t("notif.gradeScore", { grade, score: Math.round(score) })) : "";
+      break;
+    }
+    case "lead_reclaimed": {
+      const reclaimKind = oneOf(RECLAIM_KINDS, text(s, "reclaim_kind"));
+      vars.why = clause(reclaimKind ? t(`notif.why.${reclaimKind}`) : undefined);
+      break;
+    }
+    case "purchase_refused": {
+      const reason = oneOf(REFUSALS, text(s, "reason"));
+      const limit = oneOf(LIMITS, text(s, "limit"));
+      const limitValue = number(s, "limit_value");
+      vars.reason = clause(
+        reason === "daily_limit" && limit && limitValue !== undefined
+          ? t(`notif.limit.${limit}`, { value: limitValue })
+          : reason
+            ? t(`notif.refused.${reason}`)
+            : text(s, "message"),
+      );
+      break;
+    }
+    case "tip_recommended": {
+      const tips = Array.isArray(s.tips) ? (s.tips as Subject[]) : [];
+      const title = tips.length === 1 ? text(tips[0], "title") : undefined;
+      vars.tip =
+        tips.length > 1
+          ? t("notif.nTips", { count: tips.length })
+          : t("notif.namedTip", { tip: quoted(title ?? tipId ?? t("notif.aTip")) });
+      const step = oneOf(RATE_STEPS, text(s, "step"));
+      vars.step = step
+        ? clause(
+            t("notif.stepRates", {
+              step: t(`day.rate.${step}`),
+              agent: percent(number(s, "agent_rate")),
+              team: percent(number(s, "team_rate")),
+            }),
+          )
+        : "";
+      break;
+    }
+    case "tip_forwarded":
+      vars.from = text(s, "from_user_id") ?? t("notif.someone");
+      vars.note = clause(text(s, "note"));
+      break;
+    case "coins_received": {
+      vars.amount = number(s, "amount") ?? t("notif.some");
+      const source = oneOf(SOURCES, text(s, "source"));
+      vars.reason = clause(source ? t(`notif.source.${source}`) : undefined);
+      break;
+    }
+    case "approval_decided": {
+      const decision = text(s, "decision");
+      const amount = number(s, "amount");
+      vars.decision =
+        decision === "approved"
+          ? amount
+            ? t("notif.approvedCoins", { amount })
+            : t("notif.approved")
+          : decision === "rejected"
+            ? t("notif.rejected")
+            : t("notif.decided");
+      vars.reason = clause(text(s, "reason"));
+      break;
+    }
+    case "purchase_granted":
+      break;
   }
   return { title: t(`notif.${kind}.title`), body: t(`notif.${kind}.body`, vars) };
 }
@@ -70,7 +158,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "lead_assigned":
     case "lead_reclaimed":
       keys.push(["leads"], ["agent"]);
-      if (s.lead_id) keys.push(["lead", s.lead_id]);
+      if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);
       break;
     case "purchase_granted":
     case "purchase_refused":

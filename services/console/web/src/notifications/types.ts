@@ -1,4 +1,5 @@
-/** A notification of the BFF (the README's contract; no OpenAPI document of the BFF is relied on yet). */
+/** A notification of the BFF (console/notifications.py: Notification, NotificationPage). Typed here until
+ * the notification routes are in openapi/console.json. The BFF sends data (kind, subject), the app the words. */
 export const NOTIFICATION_KINDS = [
   "hot_lead",
   "reclaim_warning",
@@ -13,15 +14,25 @@ export const NOTIFICATION_KINDS = [
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
-export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string };
+/** Per kind, the keys the BFF's mappings put in `subject` (all values JSON; times as ISO strings):
+ * hot_lead: lead_id, signal_kind, detail, routed, occurred_at
+ * reclaim_warning: lead_id, reclaim_kind, reclaim_at, stage_percent
+ * lead_assigned: lead_id, lead_grade, score, business_line, strategy, assigned_by
+ * lead_reclaimed: lead_id, reclaim_kind, stage_percent, deadline
+ * purchase_granted: tip_id, purchase_id, version, price
+ * purchase_refused: tip_id, purchase_id, price, reason, limit, limit_value, message
+ * tip_recommended: tip_id, recommendation_id, step, stage, agent_rate, team_rate, gap, tips[{tip_id, title, price, rating}]
+ * tip_forwarded: tip_id, from_user_id, note
+ * coins_received: source (allocation | bonus | sale), amount, and allocation_id... / draw_id / tip_id, transfer_id
+ * approval_decided: request_id, decision (approved | rejected), amount, reason, decided_by */
+export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string | null };
 
 export interface AppNotification {
   seq: number;
   id: string;
   kind: NotificationKind | string;
-  title?: string | null;
-  body?: string | null;
-  link?: string | null;
+  /** Where in the app it leads: /leads/<id>, /leads, /tips/<id>, /tips, /wallet. */
+  link: string;
   at: string;
   read: boolean;
   subject: Subject;
@@ -30,5 +41,6 @@ export interface AppNotification {
 export interface NotificationPage {
   items: AppNotification[];
   unread: number;
-  next_before?: number | string | null;
+  /** `before` of the next (older) page; null on the last page. */
+  next_before: number | null;
 }
