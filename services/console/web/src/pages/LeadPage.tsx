@@ -27,7 +27,9 @@ import { ReclaimClock } from "../components/ReclaimClock";
 import { StageControl } from "../components/StageControl";
 import { StageProgress } from "../components/StageProgress";
 import { useI18n } from "../i18n";
+import { LeadHistoryTimeline } from "./LeadHistoryTimeline";
 import { HotMarker, RestMarker } from "./LeadsPage";
+import { ScoreBreakdown } from "./ScoreBreakdown";
 
 interface CallForm {
   connected: boolean;
@@ -95,6 +97,7 @@ export default function LeadPage() {
   });
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["lead", leadId] });
+    void queryClient.invalidateQueries({ queryKey: ["lead-history", leadId] });
     void queryClient.invalidateQueries({ queryKey: ["leads"] });
   };
   const path = { params: { path: { lead_id: leadId } } };
@@ -185,11 +188,13 @@ export default function LeadPage() {
                 <Descriptions.Item label={t("leads.drops")}>{data.drop_count}</Descriptions.Item>
                 <Descriptions.Item label={t("leads.buyer")}>{data.buyer ? t("common.yes") : t("common.no")}</Descriptions.Item>
               </Descriptions>
-              <Typography.Title level={2} style={{ fontSize: 16 }}>
-                {t("leads.history")}
-              </Typography.Title>
-              <Typography.Paragraph type="secondary">{t("leads.historyNone")}</Typography.Paragraph>
             </Space>
+          </Card>
+          <Card title={<h2 className="card-heading">{t("score.title")}</h2>} style={{ marginTop: 16 }}>
+            <ScoreBreakdown lead={data} />
+          </Card>
+          <Card title={<h2 className="card-heading">{t("leads.history")}</h2>} style={{ marginTop: 16 }}>
+            <LeadHistoryTimeline leadId={data.lead_id} />
           </Card>
         </Col>
         <Col xs={24} lg={10}>
