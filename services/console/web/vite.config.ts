@@ -1,11 +1,21 @@
 /// <reference types="vitest/config" />
 import react from "@vitejs/plugin-react";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
 const bff = "http://127.0.0.1:8106";
 
 export default defineConfig({
   plugins: [react()],
+  resolve: {
+    // Every <style> rc-util adds gets the CSP nonce (see src/csp/dynamicCSS.ts).
+    alias: [
+      {
+        find: /^rc-util\/es\/Dom\/dynamicCSS$/,
+        replacement: fileURLToPath(new URL("./src/csp/dynamicCSS.ts", import.meta.url)),
+      },
+    ],
+  },
   server: {
     port: 5173,
     proxy: {

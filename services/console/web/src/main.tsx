@@ -1,11 +1,8 @@
 import { createRoot } from "react-dom/client";
+import { cspNonce } from "./csp/nonce";
 import { Root } from "./Root";
 import "./styles.css";
 
-/** The nonce the BFF writes into index.html; Ant Design's CSS-in-JS puts it on every <style> it adds. */
-function cspNonce(): string | undefined {
-  const value = document.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content;
-  return value && value !== "__CSP_NONCE__" ? value : undefined;
-}
-
+// Ant Design's CSS-in-JS puts the nonce on every <style> it adds; rc-util's own styles get it through
+// src/csp/dynamicCSS.ts.
 createRoot(document.getElementById("root") as HTMLElement).render(<Root nonce={cspNonce()} />);
