@@ -1,29 +1,25 @@
 import { useQuery } from "@tanstack/react-query";
-import { Card, Col, List, Row, Space, Statistic, Typography } from "antd";
+import { Alert, Card, Col, List, Row, Space, Statistic, Typography } from "antd";
 import { lazy, Suspense, useMemo } from "react";
-import { metrics, type AgentIndicators } from "../api/clients";
+import { FUNNEL_STEPS, metrics, type AgentIndicators } from "../api/clients";
 import { unwrap } from "../api/http";
 import { useAgent, useMe, useTiers } from "../api/queries";
 import { PageFallback } from "../components/PageFallback";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { useI18n } from "../i18n";
+import { shanghaiToday } from "./dayRange";
 
 const DayChart = lazy(() => import("./DayChart"));
 
 const RATE_STEPS = ["connect_60s", "intent", "visit", "plan"] as const;
-
-function today(): string {
-  const now = new Date();
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
+const CALL_COUNTS = ["outbound", "connected", "effective", "deep"] as const;
 
 export default function DayPage() {
   const { t } = useI18n();
   const me = useMe();
   const agent = useAgent();
   const tiers = useTiers();
-  const day = today();
+  const day = shanghaiToday();
   const indicators = useQuery({
     queryKey: ["indicators", me, day],
     enabled: Boolean(me),
@@ -36,20 +32,54 @@ export default function DayPage() {
         }),
       )) as AgentIndicators,
   });
-  const totals: Partial<Record<string, number | null>> = indicators.data?.totals ?? {};
-  const chart = useMemo(
-    () => ({
-      steps: RATE_STEPS.map((step) => t(`day.rate.${step}`)),
-      me: RATE_STEPS.map((step) => indicators.data?.rates.agent?.[step] ?? null),
-      team: RATE_STEPS.map((step) => indicators.data?.rates.team?.[step] ?? null),
-    }),
-    [indicators.data, t],
-  );
+  const data = indicators.data;
+  const team = data?.team ?? null;
+  const charts = useMemo(() => {
+    const mine = new Map((data?.funnel ?? []).map((row) => [row.step, row.count]));
+    const common = { meLabel: t("day.me"), teamLabel: t("day.teamAverage") };
+    return {
+      rates: {
+        steps: RATE_STEPS.map((step) => t(`day.rate.${step}`)),
+        me: RATE_STEPS.map((step) => data?.rates.agent?.[step] ?? null),
+        team: RATE_STEPS.map((step) => data?.rates.team?.[step] ?? null),
+        meLabel: t("day.me"),
+        teamLabel: t("day.team"),
+        label: t("day.chartLabel"),
+        stepLabel: t("leads.funnel"),
+        percent: true,
+      },
+      funnel: {
+        ...common,
+        steps: FUNNEL_STEPS.map((step) => t(`funnel.${step}`)),
+        me: FUNNEL_STEPS.map((step) => mine.get(step) ?? 0),
+        team: FUNNEL_STEPS.map((step) => team?.per_agent[step] ?? null),
+        label: t("day.funnelLabel"),
+        stepLabel: t("leads.funnel"),
+      },
+      calls: {
+        ...common,
+        steps: CALL_COUNTS.map((count) => t(`day.calls.${count}`)),
+        me: CALL_COUNTS.map((count) => data?.totals[count] ?? 0),
+        team: CALL_COUNTS.map((count) => team?.per_agent[count] ?? null),
+        label: t("day.callsLabel"),
+        stepLabel: t("day.teamCalls"),
+      },
+    };
+  }, [data, team, t]);
   const opens = (tiers.data ?? []).filter((tier) => tier.may_open);
-  const stat = (key: string, title: string) => (
+  const stat = (key: (typeof CALL_COUNTS)[number] | "won", title: string) => (
     <Col xs={12} md={8} xl={4}>
       <Card>
-        <Statistic title={title} value={totals[key] ?? 0} loading={indicators.isLoading} />
+        <Statistic title={title} value={data?.totals[key] ?? 0} loading={indicators.isLoading} />
+      </Card>
+    </Col>
+  );
+  const chartCard = (title: string, chart: React.ComponentProps<typeof DayChart>) => (
+    <Col xs={24} xl={12}>
+      <Card title={<h2 className="card-heading">{title}</h2>}>
+        <Suspense fallback={<PageFallback />}>
+          <DayChart {...chart} />
+        </Suspense>
       </Card>
     </Col>
   );
@@ -58,6 +88,10 @@ export default function DayPage() {
       <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
         {t("day.title")}
       </Typography.Title>
+      <Typography.Text type="secondary">
+        {t("day.today", { day })}
+        {team ? ` · ${t("day.teamSize", { team: team.team_id, agents: team.agents })}` : ""}
+      </Typography.Text>
       {indicators.error ? <ProblemAlert error={indicators.error} onRetry={() => indicators.refetch()} /> : null}
       <Row gutter={[16, 16]}>
         {stat("outbound", t("day.calls"))}
@@ -66,18 +100,15 @@ export default function DayPage() {
         {stat("deep", t("day.deep"))}
         {stat("won", t("day.won"))}
       </Row>
+      {data && !team ? <Alert type="info" showIcon message={t("day.noTeam")} /> : null}
       <Row gutter={[16, 16]}>
-        <Col xs={24} xl={16}>
-          <Card title={t("day.rates")}>
-            <Suspense fallback={<PageFallback />}>
-              <DayChart {...chart} meLabel={t("day.me")} teamLabel={t("day.team")} label={t("day.chartLabel")} />
-            </Suspense>
-          </Card>
-        </Col>
-        <Col xs={24} xl={8}>
-          <Card title={t("day.grade", { grade: agent.data?.grade ?? "—" })}>
+        {chartCard(t("day.teamFunnel"), charts.funnel)}
+        {chartCard(t("day.teamCalls"), charts.calls)}
+        {chartCard(t("day.rates"), charts.rates)}
+        <Col xs={24} xl={12}>
+          <Card title={<h2 className="card-heading">{t("day.grade", { grade: agent.data?.grade ?? "—" })}</h2>}>
             {tiers.error ? <ProblemAlert error={tiers.error} /> : null}
-            <Typography.Title level={2} style={{ fontSize: 14 }}>
+            <Typography.Title level={3} style={{ fontSize: 14 }}>
               {t("day.opens")}
             </Typography.Title>
             <List
