@@ -1,21 +1,28 @@
 /// <reference types="vitest/config" />
 import react from "@vitejs/plugin-react";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 
 const bff = "http://127.0.0.1:8106";
 
+/** Every import of rc-util's dynamicCSS (bare or relative, e.g. from its getScrollBarSize) resolves to
+ * src/csp/dynamicCSS.ts, which adds the page's CSP nonce; the wrapper's own import reaches the real one.
+ * (The dev server sends no CSP, and its pre-bundled deps skip this.) */
+function rcUtilStyleNonce(): Plugin {
+  const wrapper = fileURLToPath(new URL("./src/csp/dynamicCSS.ts", import.meta.url));
+  return {
+    name: "rc-util-style-nonce",
+    enforce: "pre",
+    async resolveId(source, importer, options) {
+      if (!source.includes("dynamicCSS") || importer === wrapper) return null;
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      return resolved && /[\\/]rc-util[\\/]es[\\/]Dom[\\/]dynamicCSS\.js$/.test(resolved.id) ? wrapper : null;
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react()],
-  resolve: {
-    // Every <style> rc-util adds gets the CSP nonce (see src/csp/dynamicCSS.ts).
-    alias: [
-      {
-        find: /^rc-util\/es\/Dom\/dynamicCSS$/,
-        replacement: fileURLToPath(new URL("./src/csp/dynamicCSS.ts", import.meta.url)),
-      },
-    ],
-  },
+  plugins: [react(), rcUtilStyleNonce()],
   server: {
     port: 5173,
     proxy: {

@@ -1,7 +1,7 @@
-/* rc-util's dynamicCSS with the page's CSP nonce on every <style> it adds (vite.config.ts aliases
- * "rc-util/es/Dom/dynamicCSS" here). ConfigProvider's `csp` reaches only antd's CSS-in-JS: rc-table's
+/* rc-util's dynamicCSS with the page's CSP nonce on every <style> it adds (vite.config.ts resolves
+ * every import of rc-util/es/Dom/dynamicCSS.js here). ConfigProvider's `csp` reaches only antd's CSS-in-JS: rc-table's
  * scrollbar measure (getTargetScrollBarSize) and the modal scroll lock call updateCSS with no options,
- * so their <style> had no nonce and the strict style-src refused it. The ".js" path below is not aliased. */
+ * so their <style> had no nonce and the strict style-src refused it. */
 import {
   clearContainerCache,
   injectCSS as rcInjectCSS,

@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { en, zh, type MessageKey } from "./messages";
 
 export type Lang = "zh-CN" | "en";
@@ -40,8 +40,11 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
     } catch {
       // storage refused (private mode): the choice lasts for this page only
     }
-    document.documentElement.lang = next;
   }, []);
+  // <html lang> follows the language, from the first render on (screen readers pick their voice by it).
+  useEffect(() => {
+    document.documentElement.lang = lang;
+  }, [lang]);
   const value = useMemo<I18n>(
     () => ({ lang, setLang, t: (key, vars) => translate(lang, key, vars) }),
     [lang, setLang],
@@ -53,4 +56,13 @@ export function useI18n(): I18n {
   const value = useContext(I18nContext);
   if (!value) throw new Error("useI18n outside I18nProvider");
   return value;
+}
+
+/** Sets document.title to "<page> · <app>" in the current language (each route names itself). */
+export function usePageTitle(page: string | undefined): void {
+  const { t } = useI18n();
+  const app = t("app.title");
+  useEffect(() => {
+    document.title = page ? `${page} · ${app}` : app;
+  }, [page, app]);
 }

@@ -7,7 +7,7 @@ import { useAgent, useMe, useTiers } from "../api/queries";
 import { minutesWords } from "../components/duration";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { TierLock } from "../components/TierLock";
-import { useI18n } from "../i18n";
+import { usePageTitle, useI18n } from "../i18n";
 import { timeGate } from "./claimGate";
 
 /** The allocator tells the holding cap and the refresh quota only in a claim's answer: the last one is
@@ -35,6 +35,7 @@ function useLastClaim(me: string): [ClaimResult | undefined, (result: ClaimResul
 
 export default function ClaimPage() {
   const { t } = useI18n();
+  usePageTitle(t("claim.title"));
   const me = useMe();
   const agent = useAgent();
   const tiers = useTiers();

@@ -6,7 +6,7 @@ import { unwrap } from "../api/http";
 import { useAgent, useMe, useTiers } from "../api/queries";
 import { PageFallback } from "../components/PageFallback";
 import { ProblemAlert } from "../components/ProblemAlert";
-import { useI18n } from "../i18n";
+import { usePageTitle, useI18n } from "../i18n";
 import { shanghaiToday } from "./dayRange";
 
 const DayChart = lazy(() => import("./DayChart"));
@@ -16,6 +16,7 @@ const CALL_COUNTS = ["outbound", "connected", "effective", "deep"] as const;
 
 export default function DayPage() {
   const { t } = useI18n();
+  usePageTitle(t("day.title"));
   const me = useMe();
   const agent = useAgent();
   const tiers = useTiers();

@@ -26,7 +26,7 @@ import { ProblemAlert } from "../components/ProblemAlert";
 import { ReclaimClock } from "../components/ReclaimClock";
 import { StageControl } from "../components/StageControl";
 import { StageProgress } from "../components/StageProgress";
-import { useI18n } from "../i18n";
+import { usePageTitle, useI18n } from "../i18n";
 import { LeadHistoryTimeline } from "./LeadHistoryTimeline";
 import { HotMarker, RestMarker } from "./LeadsPage";
 import { ScoreBreakdown } from "./ScoreBreakdown";
@@ -95,6 +95,7 @@ export default function LeadPage() {
     queryFn: async () =>
       (await unwrap(allocator.GET("/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } }))) as LeadRow,
   });
+  usePageTitle(lead.data ? lead.data.name || lead.data.lead_id : t("leads.detail"));
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["lead", leadId] });
     void queryClient.invalidateQueries({ queryKey: ["lead-history", leadId] });

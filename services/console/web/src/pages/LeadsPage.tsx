@@ -9,7 +9,7 @@ import { durationWords } from "../components/duration";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { ReclaimClock } from "../components/ReclaimClock";
 import { StageProgress } from "../components/StageProgress";
-import { useI18n, type Translate } from "../i18n";
+import { usePageTitle, useI18n, type Translate } from "../i18n";
 
 function time(value: string | null | undefined, lang: string): string {
   return value ? new Date(value).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }) : "—";
@@ -133,6 +133,7 @@ function columns(t: Translate, lang: string): ColumnsType<LeadRow> {
 
 export default function LeadsPage() {
   const { t, lang } = useI18n();
+  usePageTitle(t("leads.title"));
   const leads = useMyLeads();
   const [search, setSearch] = useState("");
   const rows = useMemo(() => {

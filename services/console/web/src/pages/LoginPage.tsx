@@ -7,7 +7,7 @@ import { ApiError } from "../api/problem";
 import { devLogin, sessionKey, useSession } from "../api/session";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { ProblemAlert } from "../components/ProblemAlert";
-import { useI18n } from "../i18n";
+import { usePageTitle, useI18n } from "../i18n";
 
 /** Only same-site paths are followed after sign-in. */
 function safeNext(next: string | null): string {
@@ -16,6 +16,7 @@ function safeNext(next: string | null): string {
 
 export default function LoginPage() {
   const { t } = useI18n();
+  usePageTitle(t("login.title"));
   const [params] = useSearchParams();
   const next = safeNext(params.get("next"));
   const session = useSession();

@@ -8,7 +8,7 @@ import { ApiError } from "../api/problem";
 import { useLedgerUser } from "../api/queries";
 import { useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
-import { useI18n, type Translate } from "../i18n";
+import { usePageTitle, useI18n, type Translate } from "../i18n";
 import { TipMedia } from "./TipMedia";
 import { TipSummary } from "./TipsPage";
 
@@ -28,6 +28,16 @@ function limitsWords(value: Record<string, unknown> | undefined): string | undef
     .join(", ");
 }
 
+/** antd's Rate is a <ul> of role="radio" stars: the group gets its role and name here (an aria-label on the
+ * <ul> itself is not allowed). Form.Item passes value, onChange and id. */
+function StarRating({ label, id, value, onChange }: { label: string; id?: string; value?: number; onChange?: (v: number) => void }) {
+  return (
+    <div role="radiogroup" aria-label={label} id={id}>
+      <Rate value={value} onChange={onChange} />
+    </div>
+  );
+}
+
 export default function TipPage() {
   const { t } = useI18n();
   const { tipId = "" } = useParams();
@@ -36,6 +46,7 @@ export default function TipPage() {
   const session = useSession();
   const path = { params: { path: { tip_id: tipId } } };
   const tip = useQuery({ queryKey: ["tip", tipId], queryFn: () => unwrap(marketplace.GET("/v1/tips/{tip_id}", path)) });
+  usePageTitle(tip.data ? tip.data.title || t("tips.untitled") : t("tips.title"));
   const purchase = useQuery<PurchaseView | null>({
     queryKey: ["purchase", tipId],
     queryFn: async () => {
@@ -163,7 +174,7 @@ export default function TipPage() {
               <Card title={t("tips.rate")}>
                 <Form layout="vertical" aria-label={t("tips.rate")} onFinish={(values: { stars: number; comment?: string }) => rate.mutate(values)}>
                   <Form.Item label={t("tips.rate")} name="stars" rules={[{ required: true }]}>
-                    <Rate aria-label={t("tips.rate")} />
+                    <StarRating label={t("tips.rate")} />
                   </Form.Item>
                   <Form.Item label={t("tips.comment")} name="comment">
                     <Input.TextArea rows={2} maxLength={2000} />

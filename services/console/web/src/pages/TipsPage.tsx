@@ -6,7 +6,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { CALL_STAGES, marketplace, type CallStage, type TipView } from "../api/clients";
 import { unwrap } from "../api/http";
 import { ProblemAlert } from "../components/ProblemAlert";
-import { useI18n } from "../i18n";
+import { usePageTitle, useI18n } from "../i18n";
 
 type Sort = "relevance" | "rating" | "sales" | "recency";
 
@@ -30,6 +30,7 @@ export function TipSummary({ tip }: { tip: TipView }) {
 
 export default function TipsPage() {
   const { t } = useI18n();
+  usePageTitle(t("tips.title"));
   const [params, setParams] = useSearchParams();
   const q = params.get("q") ?? "";
   const stage = (params.get("stage") as CallStage | null) ?? undefined;

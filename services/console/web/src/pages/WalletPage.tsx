@@ -4,7 +4,7 @@ import { ledger, type StatementLine } from "../api/clients";
 import { unwrap } from "../api/http";
 import { useLedgerUser, useMe } from "../api/queries";
 import { ProblemAlert } from "../components/ProblemAlert";
-import { useI18n } from "../i18n";
+import { usePageTitle, useI18n } from "../i18n";
 
 function Statement({ account }: { account: string }) {
   const { t, lang } = useI18n();
@@ -63,6 +63,7 @@ function Statement({ account }: { account: string }) {
 
 export default function WalletPage() {
   const { t } = useI18n();
+  usePageTitle(t("wallet.title"));
   const me = useMe();
   const user = useLedgerUser();
   return (
