@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Browser, async_playwright
 
 WEB = Path(__file__).resolve().parent.parent
 DIST = WEB / "dist"
@@ -176,7 +176,92 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, html, "text/html; charset=utf-8", {"Content-Security-Policy": CSP})
 
 
+NAMES = {
+    "zh-CN": {"menu": "我的线索", "count": "领取数量：普通线索", "claim": "领取 普通线索", "connected": "已接通",
+              "duration": "通话时长（秒）", "log": "记录通话结果", "logged": "通话已记录", "stage": "阶段进度",
+              "move": "推进阶段", "buy": "购买（10 币）", "toast": "热线索"},
+    "en": {"menu": "My leads", "count": "How many from 普通线索", "claim": "Claim from 普通线索", "connected": "Connected",
+           "duration": "Duration (seconds)", "log": "Log call result", "logged": "Call logged", "stage": "Stage progress",
+           "move": "Move stage", "buy": "Buy (10 coins)", "toast": "Hot lead"},
+}
+
 PAGES = ["/leads", "/leads/L1", "/claim", "/tips", "/tips/T1", "/tips/T2", "/wallet", "/day"]
+
+
+async def check_language(browser: Browser, base: str, lang: str, axe: str, findings: list[str]) -> None:
+    context = await browser.new_context(viewport={"width": 1366, "height": 900})
+    await context.add_init_script(
+        f"localStorage.setItem('console.lang', '{lang}');"
+        "window.__csp = [];"
+        "document.addEventListener('securitypolicyviolation', e => "
+        "window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));"
+    )
+    page = await context.new_page()
+    where = {"url": ""}
+    # A refused request (the 401 of the session probe, a 404 the page expects) is logged by the browser,
+    # not the app: those are left out.
+    page.on("console", lambda m: m.type in ("error", "warning")
+            and not m.text.startswith("Failed to load resource")
+            and findings.append(f"[{lang}] {where['url']}: console {m.type}: {m.text[:300]}"))
+    page.on("pageerror", lambda e: findings.append(f"[{lang}] {where['url']}: page error: {e}"))
+
+    async def audit(label: str) -> None:
+        await page.wait_for_timeout(600)
+        csp = await page.evaluate("window.__csp")
+        findings.extend(f"[{lang}] {label}: CSP {v}" for v in csp)
+        await page.evaluate("window.__csp = []")
+        await page.evaluate(axe)
+        result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        for v in result["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                targets = [n["target"] for n in v["nodes"]][:3]
+                findings.append(f"[{lang}] {label}: axe {v['impact']} {v['id']}: {v['help']} {targets}")
+        title = await page.title()
+        html_lang = await page.evaluate("document.documentElement.lang")
+        print(f"[{lang}] {label}: title={title!r} lang={html_lang}")
+        if html_lang != lang:
+            findings.append(f"[{lang}] {label}: <html lang> is {html_lang}")
+
+    Handler.signed_in = False
+    where["url"] = "/login"
+    await page.goto(base + "/login")
+    await page.wait_for_selector("form")
+    await audit("/login")
+    await page.get_by_label("坐席工号" if lang == "zh-CN" else "Agent ID").fill(ME)
+    await page.get_by_role("button", name="登录" if lang == "zh-CN" else "Sign in", exact=True).click()
+    await page.wait_for_url("**/leads")
+    for path in PAGES:
+        where["url"] = path
+        await page.goto(base + path)
+        await page.wait_for_selector("h1")
+        await page.wait_for_timeout(800)
+        await audit(path)
+    # The names the end-to-end tests use, and what they do (the toasts they make are checked too).
+    names = NAMES[lang]
+    await page.goto(base + "/claim")
+    await page.get_by_role("spinbutton", name=names["count"]).fill("3")
+    await page.get_by_role("button", name=names["claim"]).click()
+    await page.get_by_role("status").filter(has_text="15/50").wait_for()
+    await audit("/claim after a claim")
+    await page.goto(base + "/leads/L1")
+    await page.get_by_role("menuitem", name=names["menu"]).wait_for()
+    await page.get_by_role("switch", name=names["connected"]).wait_for()
+    await page.get_by_role("slider", name=names["stage"]).wait_for()
+    await page.get_by_role("button", name=names["move"], exact=True).wait_for()
+    await page.get_by_label(names["duration"]).fill("90")
+    await page.get_by_role("button", name=names["log"], exact=True).click()
+    await page.get_by_text(names["logged"]).wait_for()
+    await page.get_by_text(names["toast"]).first.wait_for()
+    await audit("/leads/L1 after logging a call")
+    await page.goto(base + "/tips/T1")
+    await page.get_by_role("button", name=names["buy"]).wait_for()
+    await page.goto(base + "/tips/T2")
+    await page.get_by_label("开场白模板", exact=True).wait_for()
+    bell = page.get_by_role("button", name="通知，1 条未读" if lang == "zh-CN" else "Notifications, 1 unread")
+    await bell.click()
+    await page.wait_for_selector(".notification-panel")
+    await audit("notification panel")
+    await context.close()
 
 
 async def check(base: str) -> int:
@@ -185,58 +270,7 @@ async def check(base: str) -> int:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for lang in ("zh-CN", "en"):
-            context = await browser.new_context(viewport={"width": 1366, "height": 900})
-            await context.add_init_script(
-                f"localStorage.setItem('console.lang', '{lang}');"
-                "window.__csp = [];"
-                "document.addEventListener('securitypolicyviolation', e => "
-                "window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));"
-            )
-            page = await context.new_page()
-            where = {"url": ""}
-            # A refused request (the 401 of the session probe, a 404 the page expects) is logged by the browser,
-            # not the app: those are left out.
-            page.on("console", lambda m: m.type in ("error", "warning")
-                    and not m.text.startswith("Failed to load resource")
-                    and findings.append(f"[{lang}] {where['url']}: console {m.type}: {m.text[:300]}"))
-            page.on("pageerror", lambda e: findings.append(f"[{lang}] {where['url']}: page error: {e}"))
-
-            async def audit(label: str) -> None:
-                await page.wait_for_timeout(600)
-                csp = await page.evaluate("window.__csp")
-                findings.extend(f"[{lang}] {label}: CSP {v}" for v in csp)
-                await page.evaluate("window.__csp = []")
-                await page.evaluate(axe)
-                result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-                for v in result["violations"]:
-                    if v["impact"] in ("serious", "critical"):
-                        targets = [n["target"] for n in v["nodes"]][:3]
-                        findings.append(f"[{lang}] {label}: axe {v['impact']} {v['id']}: {v['help']} {targets}")
-                title = await page.title()
-                html_lang = await page.evaluate("document.documentElement.lang")
-                print(f"[{lang}] {label}: title={title!r} lang={html_lang}")
-                if html_lang != lang:
-                    findings.append(f"[{lang}] {label}: <html lang> is {html_lang}")
-
-            Handler.signed_in = False
-            where["url"] = "/login"
-            await page.goto(base + "/login")
-            await page.wait_for_selector("form")
-            await audit("/login")
-            await page.get_by_label("坐席工号" if lang == "zh-CN" else "Agent ID").fill(ME)
-            await page.get_by_role("button", name="登录" if lang == "zh-CN" else "Sign in", exact=True).click()
-            await page.wait_for_url("**/leads")
-            for path in PAGES:
-                where["url"] = path
-                await page.goto(base + path)
-                await page.wait_for_selector("h1")
-                await page.wait_for_timeout(800)
-                await audit(path)
-            bell = page.get_by_role("button", name="通知，1 条未读" if lang == "zh-CN" else "Notifications, 1 unread")
-            await bell.click()
-            await page.wait_for_selector(".notification-panel")
-            await audit("/day + notifications")
-            await context.close()
+            await check_language(browser, base, lang, axe, findings)
         await browser.close()
     for finding in findings:
         print(finding)
