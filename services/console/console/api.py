@@ -25,7 +25,7 @@ from . import domain
 from .proxy import PROXY_METHODS, PROXY_PATH, proxy_router
 from .session import UpstreamToken, current_session
 from .settings import ConsoleSettings
-from .signin import session_view
+from .signin import SessionView, session_view
 from .store import SessionStore
 
 session_router = APIRouter(prefix="/v1", tags=["session"])
@@ -46,7 +46,7 @@ Store = Annotated[SessionStore, Depends(from_app_state("store"))]
 Broker = Annotated[KafkaBroker, Depends(from_app_state("broker"))]
 
 
-@session_router.get("/session", summary="Who is signed in, the CSRF token to send, and when the session ends")
+@session_router.get("/session", response_model=SessionView, summary="Who is signed in, the CSRF token to send, and when the session ends")
 async def get_session(request: Request, caller: Caller, settings: Settings) -> dict[str, Any]:
     session = current_session(request)
     if session is None:  # a bearer token: there is no browser session to describe

@@ -12,7 +12,7 @@ import httpx
 import jwt
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from telesales_contracts.envelope import TenantId
 from telesales_contracts.roster import Identifier
@@ -36,8 +36,33 @@ class DevLoginIn(BaseModel):
     tenant: TenantId | None = None
 
 
+class SessionUser(BaseModel):
+    sub: str
+    name: str | None
+    roles: list[str]
+    tenant: str
+    team: str | None
+
+
+class SessionView(BaseModel):
+    """Who is signed in, the CSRF token unsafe requests send, when the session ends, the dialer to call with."""
+
+    user: SessionUser
+    csrf_token: str
+    expires_at: str
+    dialer_url: str | None = Field(description="Dialer URL template with {phone} and {lead_id}; a tel: link "
+                                   "when null.")
+
+
+class SignInMethods(BaseModel):
+    """How one may sign in here: the login page offers only these."""
+
+    development: bool = Field(description="POST /auth/dev-login (refused when TELESALES_AUTH_MODE=production).")
+    sso: bool = Field(description="GET /auth/login: OpenID Connect, when an identity provider is configured.")
+
+
 def session_view(session: BrowserSession, settings: ConsoleSettings) -> dict[str, Any]:
-    """What GET /v1/session answers (and the sign-in routes that answer JSON)."""
+    """What GET /v1/session answers (and the sign-in routes that answer JSON): a SessionView."""
     p = session.principal
     return {"user": {"sub": p.sub, "name": session.name, "roles": sorted(p.roles), "tenant": p.tenant, "team": p.team},
             "csrf_token": session.csrf_token, "expires_at": session.times.expires_at.isoformat(),
@@ -65,7 +90,13 @@ async def roster_member(request: Request, *, tenant: str, agent_id: str) -> dict
     return answer.json()
 
 
-@signin_router.post("/auth/dev-login", summary="Development sign-in of a roster member (local mode only)")
+@signin_router.get("/auth/methods", response_model=SignInMethods, summary="How one may sign in here")
+async def methods(request: Request) -> SignInMethods:
+    settings = _settings(request)
+    return SignInMethods(development=settings.auth_mode != "production", sso=settings.oidc_issuer is not None)
+
+
+@signin_router.post("/auth/dev-login", response_model=SessionView, summary="Development sign-in of a roster member (local mode only)")
 async def dev_login(body: DevLoginIn, request: Request) -> JSONResponse:
     settings, sessions = _settings(request), sessions_of(request)
     if settings.auth_mode == "production":

@@ -149,7 +149,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?")[0]
-        if path == "/v1/session":
+        if path == "/auth/methods":
+            self._json(200, {"development": True, "sso": True})
+        elif path == "/v1/session":
             if not Handler.signed_in:
                 self._json(401, {"title": "Unauthorized", "detail": "sign in", "login_url": "/auth/login"})
             else:

@@ -11,21 +11,9 @@ export type CallIn = C["CallIn"];
 export type CallAccepted = C["CallAccepted"];
 export type DevLoginIn = C["DevLoginIn"];
 
-/** GET /v1/session: console.json types the body as a free object; these are the fields the BFF's README
- * promises and the app reads. */
-export interface SessionUser {
-  sub: string;
-  name?: string | null;
-  roles: string[];
-  tenant?: string | null;
-  team?: string | null;
-}
-export interface Session {
-  user: SessionUser;
-  csrf_token: string;
-  expires_at?: string;
-  dialer_url?: string | null;
-}
+export type Session = C["SessionView"];
+export type SessionUser = C["SessionUser"];
+export type SignInMethods = C["SignInMethods"];
 
 export const sessionKey = ["session"] as const;
 
@@ -41,6 +29,15 @@ export function useSession() {
     queryFn: loadSession,
     retry: false,
     staleTime: 5 * 60_000,
+  });
+}
+
+/** GET /auth/methods: which ways of signing in this console offers (the login page shows only these). */
+export function useSignInMethods() {
+  return useQuery<SignInMethods, ApiError>({
+    queryKey: ["sign-in-methods"],
+    queryFn: () => unwrap(bff.GET("/auth/methods")),
+    staleTime: Infinity,
   });
 }
 

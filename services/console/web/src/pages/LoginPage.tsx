@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Divider, Form, Input, Space, Typography } from "antd";
 import { Navigate, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/problem";
-import { devLogin, sessionKey, useSession } from "../api/session";
+import { devLogin, sessionKey, useSession, useSignInMethods } from "../api/session";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { usePageTitle, useI18n } from "../i18n";
@@ -20,6 +20,7 @@ export default function LoginPage() {
   const [params] = useSearchParams();
   const next = safeNext(params.get("next"));
   const session = useSession();
+  const methods = useSignInMethods();
   const queryClient = useQueryClient();
   const login = useMutation({
     mutationFn: (agentId: string) => devLogin(agentId),
@@ -38,10 +39,15 @@ export default function LoginPage() {
             </Typography.Title>
             <LanguageSwitch />
           </div>
-          <Button type="primary" block icon={<KeyOutlined />} href={ssoHref}>
-            {t("login.sso")}
-          </Button>
-          <Divider plain>{t("login.or")}</Divider>
+          {methods.data?.sso ? (
+            <Button type="primary" block icon={<KeyOutlined />} href={ssoHref}>
+              {t("login.sso")}
+            </Button>
+          ) : null}
+          {methods.data?.sso && methods.data?.development ? <Divider plain>{t("login.or")}</Divider> : null}
+          {methods.error ? <ProblemAlert error={methods.error} /> : null}
+          {methods.data?.development ? (
+          <>
           <Typography.Title level={2} style={{ fontSize: 16, margin: 0 }}>
             {t("login.dev")}
           </Typography.Title>
@@ -59,6 +65,8 @@ export default function LoginPage() {
               {t("login.submit")}
             </Button>
           </Form>
+          </>
+          ) : null}
         </Space>
       </Card>
     </main>
