@@ -50,6 +50,10 @@ class Platform:
                          urls={name: self.url(name) for name, _, _ in SERVICES})
 
 
+def tenant_of(run: str) -> str:
+    return f"browser-{run}"
+
+
 def service_env(name: str, package: str, prefix: str, run: str, ports: dict[str, int]) -> dict[str, str]:
     settings = {"MONGO_DB": f"browser_{package}_{run}", "CONSUMER_GROUP": f"browser-{name}-{run}",
                 "EVENT_SOURCE": f"/services/{name}/browser-{run}", "LOG_JSON": "false", "LOG_LEVEL": "WARNING",
@@ -63,6 +67,7 @@ def service_env(name: str, package: str, prefix: str, run: str, ports: dict[str,
         settings |= {f"{other.upper().replace('-', '_')}_URL": f"http://127.0.0.1:{ports[other]}"
                      for other, _, _ in SERVICES if other != "console"}
         settings["PUBLIC_URL"] = f"http://127.0.0.1:{ports['console']}"
+        settings["DEFAULT_TENANT"] = tenant_of(run)  # development sign-in signs in to the seeded floor's tenant
     return {prefix + key: value for key, value in settings.items()}
 
 

@@ -24,6 +24,7 @@ from browser_support import (
     Platform,
     new_context,
     service_env,
+    tenant_of,
 )
 from telesales_runtime.testing.bench import ServiceProcess
 from telesales_runtime.testing.infra import Infra, free_port
@@ -53,7 +54,7 @@ async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> As
             process.start(infra.as_env())
         async with httpx.AsyncClient() as http:
             await asyncio.gather(*(p.wait_ready(http, READY_TIMEOUT_S) for p in processes.values()))
-        tenant = f"browser-{run}"
+        tenant = tenant_of(run)
         endpoints = Endpoints(kafka_bootstrap=infra.kafka_bootstrap,
                               urls={name: processes[name].base_url for name, _, _ in SERVICES})
         apis = open_apis(endpoints, tenant)
