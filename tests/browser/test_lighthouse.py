@@ -1,12 +1,15 @@
 """Lighthouse (npm, tests/browser/node_modules) with Debian's Chromium on the agent's workbench: the
 performance and accessibility scores are at least 90 on every main page, signed in as an agent (the session
-cookie handed to Lighthouse as a request header). The reports are kept in test-artifacts/browser/."""
+cookie handed to Lighthouse as a request header), with the desktop preset (agents work at desks). A score
+is the median of RUNS runs, as Lighthouse advises for a machine whose speed varies. The reports are kept in
+test-artifacts/browser/."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import statistics
 
 import httpx
 import pytest
@@ -15,6 +18,7 @@ from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TOOLS, Platform
 
 PAGES = ("/leads", "/claim", "/tips", "/day")
 MIN_SCORE = 90
+RUNS = 3
 
 
 async def session_cookie(platform: Platform, agent_id: str) -> str:
@@ -44,10 +48,13 @@ async def test_workbench_scores_at_least_90(platform: Platform) -> None:
         pytest.fail("Lighthouse is not installed in tests/browser: run `make web` (install.sh does)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     cookie = await session_cookie(platform, platform.floor.agents[0].agent_id)
-    scores = {}
+    scores, runs = {}, {}
     for path in PAGES:
         name = path.strip("/")
-        scores[path] = await lighthouse(platform.console + path, cookie, str(ARTIFACTS / f"lighthouse-{name}.json"))
-    (ARTIFACTS / "lighthouse-scores.json").write_text(json.dumps(scores, indent=1))
+        runs[path] = [await lighthouse(platform.console + path, cookie, str(ARTIFACTS / f"lighthouse-{name}-{n}.json"))
+                      for n in range(1, RUNS + 1)]
+        scores[path] = {category: statistics.median(run[category] for run in runs[path]) for category in runs[path][0]}
+    (ARTIFACTS / "lighthouse-scores.json").write_text(json.dumps({"median": scores, "runs": runs}, indent=1))
+    print(f"Lighthouse medians of {RUNS} runs: {scores}")
     low = {path: s for path, s in scores.items() if min(s.values()) < MIN_SCORE}
     assert not low, f"Lighthouse scores under {MIN_SCORE}: {low} (all: {scores})"
