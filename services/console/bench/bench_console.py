@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """console live-channel benchmark on the real broker, MongoDB and Redis (`make bench-console`).
 
-Starts one console process (uvicorn, the live channel wired as in tests/live_support.py) against the local
+Starts one console process (uvicorn, `console.main:create_app_from_env`, as `make up` runs it) against the local
 stack with a private Kafka node, then:
 
   connect      N agents (default 10,000), each with its own bearer token, open GET /v1/notifications/stream
@@ -53,7 +53,6 @@ from telesales_runtime.testing.bench import (
 )
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "console.json"
-TESTS = REPO_ROOT / "services" / "console" / "tests"
 TOPIC = "allocation.hot-lead.v1"
 TARGET_P99_S = 1.0
 CONNECT_CONCURRENCY = 200
@@ -211,9 +210,8 @@ async def wait_delivered(loaders: list[LoaderProcess], phase: str, expected: int
 
 async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str]) -> int:
     tenant = f"bench-{run}"
-    console = ServiceProcess("console", "live_support:create_live_app_from_env", free_port(),
+    console = ServiceProcess("console", "console.main:create_app_from_env", free_port(),
                              out_path.parent / f"console-{run}.log", env={
-                                 "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
                                  "CONSOLE_MONGO_DB": f"bench_console_{run}", "CONSOLE_CONSUMER_GROUP": f"bench-{run}",
                                  "CONSOLE_NOTIFICATION_CHANNEL": f"bench:console:{run}", "CONSOLE_LOG_LEVEL": "WARNING",
                                  "CONSOLE_SSE_HEARTBEAT_SECONDS": "15"})

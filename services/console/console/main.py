@@ -91,6 +91,7 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     setattr(app.state, FEED_STATE, feed)
     setattr(app.state, HUB_STATE, hub)
     app.state.store = store
+    app.state.notification_store = notification_store
     app.state.sessions = sessions
     app.state.oidc = oidc
     app.state.redis = redis

@@ -18,43 +18,15 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from console.events import CONSUMED_TOPICS, DEAD_LETTERS_CONTEXT, FEED_CONTEXT, PRODUCED_TOPICS, build_router
-from console.feed import NotificationFeed
 from console.live import LiveHub
-from console.notifications_api import ACCESS, FEED_STATE, HUB_STATE, notifications_router
+from console.main import create_app
+from console.notifications_api import HUB_STATE
 from console.settings import ConsoleSettings
 from console.store import NotificationStore
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_runtime.app import ServiceBase, create_service_app
 from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import cloudevent
 from telesales_runtime.testing.infra import free_port
-
-
-def create_live_app(settings: ConsoleSettings) -> FastAPI:
-    """The live channel alone, wired as console/main.py wires it."""
-    base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
-    store = NotificationStore(base.mongo, settings.mongo_db, retention_days=settings.notification_retention_days)
-    hub = LiveHub(redis_url=settings.redis_url, store=store, heartbeat_seconds=settings.sse_heartbeat_seconds,
-                  channel=settings.notification_channel)
-    feed = NotificationFeed(store=store, hub=hub)
-    base.broker.context.set_global(FEED_CONTEXT, feed)
-    base.broker.context.set_global(DEAD_LETTERS_CONTEXT, base.dead_letters)
-    app = create_service_app(
-        settings=settings, title="console (live channel)", description="The live notification channel.",
-        broker=base.broker, topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
-        routers=[notifications_router], readiness=base.readiness(notifications=hub.ready),
-        on_startup=[store.ensure_indexes, hub.start], on_shutdown=[hub.end_streams],
-        after_broker_stop=[hub.stop, base.mongo.close], access=ACCESS)
-    setattr(app.state, FEED_STATE, feed)
-    setattr(app.state, HUB_STATE, hub)
-    app.state.notification_store = store
-    return app
-
-
-def create_live_app_from_env() -> FastAPI:
-    """uvicorn factory of the benchmark: `uvicorn --factory live_support:create_live_app_from_env`."""
-    return create_live_app(ConsoleSettings())
 
 
 @dataclass
@@ -80,7 +52,7 @@ class Replica:
 
 @asynccontextmanager
 async def replica(settings: ConsoleSettings) -> AsyncIterator[Replica]:
-    app = create_live_app(settings)
+    app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
