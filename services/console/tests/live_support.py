@@ -1,6 +1,6 @@
-"""Helpers of the live channel's tests (importable: the tests folder is on pytest's pythonpath) and of its
-benchmark: the live channel wired as main.py wires it (without the rest of the BFF), run by a real uvicorn
-server, events published to the real broker as the other services publish them, and an SSE client."""
+"""Helpers of the live channel's tests (importable: the tests folder is on pytest's pythonpath): the
+console's own application (console.main.create_app) run by a real uvicorn server as one replica, events
+published to the real broker as the other services publish them, and an SSE client."""
 
 from __future__ import annotations
 
