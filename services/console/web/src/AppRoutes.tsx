@@ -5,15 +5,16 @@ import { useSession } from "./api/session";
 import { useQueryClient } from "@tanstack/react-query";
 import { AppLayout } from "./layout/AppLayout";
 import { PageFallback } from "./components/PageFallback";
+import { pages } from "./boot/routeModules";
 
-const LoginPage = lazy(() => import("./pages/LoginPage"));
-const LeadsPage = lazy(() => import("./pages/LeadsPage"));
-const LeadPage = lazy(() => import("./pages/LeadPage"));
-const ClaimPage = lazy(() => import("./pages/ClaimPage"));
-const TipsPage = lazy(() => import("./pages/TipsPage"));
-const TipPage = lazy(() => import("./pages/TipPage"));
-const WalletPage = lazy(() => import("./pages/WalletPage"));
-const DayPage = lazy(() => import("./pages/DayPage"));
+const LoginPage = lazy(pages.login);
+const LeadsPage = lazy(pages.leads);
+const LeadPage = lazy(pages.lead);
+const ClaimPage = lazy(pages.claim);
+const TipsPage = lazy(pages.tips);
+const TipPage = lazy(pages.tip);
+const WalletPage = lazy(pages.wallet);
+const DayPage = lazy(pages.day);
 
 
 /** Sends the user to the login page when the session is gone (any 401 of the BFF or a service). */

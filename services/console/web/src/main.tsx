@@ -1,8 +1,9 @@
-import { createRoot } from "react-dom/client";
-import { cspNonce } from "./csp/nonce";
-import { Root } from "./Root";
+import { startSessionFetch } from "./boot/earlySession";
+import { pageFor } from "./boot/routeModules";
 import "./styles.css";
 
-// Ant Design's CSS-in-JS puts the nonce on every <style> it adds; rc-util's own styles get it through
-// src/csp/dynamicCSS.ts.
-createRoot(document.getElementById("root") as HTMLElement).render(<Root nonce={cspNonce()} />);
+// This entry is small: the session request, the page the URL shows and the app (React, antd) are all
+// fetched at once, not one after the other.
+startSessionFetch();
+void pageFor(window.location.pathname)().catch(() => undefined);
+void import("./app").then(({ start }) => start());

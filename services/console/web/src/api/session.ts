@@ -1,7 +1,8 @@
 import { useQuery } from "@tanstack/react-query";
 import type { components as ConsoleComponents, paths as ConsolePaths } from "./generated/console";
 import { bffClient, setCsrfToken, unwrap } from "./http";
-import { ApiError } from "./problem";
+import { takeEarlySession } from "../boot/earlySession";
+import { ApiError, toProblem } from "./problem";
 
 /** The BFF's own endpoints, typed by its OpenAPI document (openapi/console.json). */
 export const bff = bffClient<ConsolePaths>();
@@ -17,8 +18,16 @@ export type SignInMethods = C["SignInMethods"];
 
 export const sessionKey = ["session"] as const;
 
+async function earlySession(answer: Promise<Response>): Promise<Session> {
+  const response = await answer;
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) throw new ApiError(response.status, toProblem(response.status, body));
+  return body as Session;
+}
+
 export async function loadSession(): Promise<Session> {
-  const session = (await unwrap(bff.GET("/v1/session"))) as unknown as Session;
+  const early = takeEarlySession();
+  const session = early ? await earlySession(early) : ((await unwrap(bff.GET("/v1/session"))) as unknown as Session);
   setCsrfToken(session.csrf_token);
   return session;
 }
