@@ -11,7 +11,7 @@ import { ApiError } from "./api/problem";
 import { AppRoutes } from "./AppRoutes";
 import { I18nProvider, useI18n } from "./i18n";
 
-function makeQueryClient(): QueryClient {
+export function makeQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
       queries: {
@@ -56,8 +56,8 @@ function Themed({ nonce, children }: { nonce?: string; children: React.ReactNode
   );
 }
 
-export function Root({ nonce }: { nonce?: string }) {
-  const [queryClient] = useState(makeQueryClient);
+export function Root({ nonce, client }: { nonce?: string; client?: QueryClient }) {
+  const [queryClient] = useState(() => client ?? makeQueryClient());
   return (
     <QueryClientProvider client={queryClient}>
       <I18nProvider>

@@ -1,9 +1,12 @@
 import { createRoot } from "react-dom/client";
+import { prefetchFirstPage } from "./boot/prefetch";
 import { cspNonce } from "./csp/nonce";
-import { Root } from "./Root";
+import { makeQueryClient, Root } from "./Root";
 
 // Ant Design's CSS-in-JS puts the nonce on every <style> it adds; rc-util's own styles get it through
 // src/csp/dynamicCSS.ts.
 export function start(): void {
-  createRoot(document.getElementById("root") as HTMLElement).render(<Root nonce={cspNonce()} />);
+  const queryClient = makeQueryClient();
+  prefetchFirstPage(queryClient, window.location);
+  createRoot(document.getElementById("root") as HTMLElement).render(<Root nonce={cspNonce()} client={queryClient} />);
 }

@@ -1,5 +1,5 @@
-import { useQuery } from "@tanstack/react-query";
-import { allocator, ledger, type LeadRow } from "./clients";
+import { infiniteQueryOptions, queryOptions, useQuery } from "@tanstack/react-query";
+import { allocator, ledger, marketplace, metrics, type AgentIndicators, type CallStage, type LeadRow } from "./clients";
 import { unwrap } from "./http";
 import { useSession } from "./session";
 
@@ -9,18 +9,18 @@ export function useMe(): string {
   return session.data?.user.sub ?? "";
 }
 
-export function useAgent() {
-  const me = useMe();
-  return useQuery({
+// Each query's key and loader in one place: the hooks use them, and so does the startup prefetch
+// (src/boot/prefetch.ts), which asks for the first page's data as soon as the session is known.
+
+export const agentQuery = (me: string) =>
+  queryOptions({
     queryKey: ["agent", me],
     enabled: Boolean(me),
     queryFn: () => unwrap(allocator.GET("/v1/agents/{agent_id}", { params: { path: { agent_id: me } } })),
   });
-}
 
-export function useMyLeads() {
-  const me = useMe();
-  return useQuery({
+export const leadsQuery = (me: string) =>
+  queryOptions({
     queryKey: ["leads", me],
     enabled: Boolean(me),
     refetchInterval: 60_000,
@@ -29,15 +29,72 @@ export function useMyLeads() {
         allocator.GET("/v1/agents/{agent_id}/leads", { params: { path: { agent_id: me }, query: { limit: 500 } } }),
       )).items as LeadRow[],
   });
-}
 
-export function useTiers() {
-  const me = useMe();
-  return useQuery({
+export const tiersQuery = (me: string) =>
+  queryOptions({
     queryKey: ["tiers", me],
     enabled: Boolean(me),
     queryFn: () => unwrap(allocator.GET("/v1/tiers", { params: { query: { agent_id: me } } })),
   });
+
+export const indicatorsQuery = (me: string, day: string) =>
+  queryOptions({
+    queryKey: ["indicators", me, day],
+    enabled: Boolean(me),
+    refetchInterval: 60_000,
+    // The JSON body (the route also answers text/csv, hence the union openapi-fetch infers).
+    queryFn: async (): Promise<AgentIndicators> =>
+      (await unwrap(
+        metrics.GET("/v1/agents/{agent_id}/indicators", {
+          params: { path: { agent_id: me }, query: { from: day, to: day, format: "json" } },
+        }),
+      )) as AgentIndicators,
+  });
+
+export type TipSort = "relevance" | "rating" | "sales" | "recency";
+
+/** The tips page's filters, as its URL holds them. */
+export function tipFilters(params: URLSearchParams) {
+  return {
+    q: params.get("q") ?? "",
+    stage: (params.get("stage") as CallStage | null) ?? undefined,
+    productLine: params.get("product_line") ?? undefined,
+    sort: (params.get("sort") as TipSort | null) ?? undefined,
+  };
+}
+
+export const tipsQuery = ({ q, stage, productLine, sort }: ReturnType<typeof tipFilters>) =>
+  infiniteQueryOptions({
+    queryKey: ["tips", { q, stage, productLine, sort }],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        marketplace.GET("/v1/tips", {
+          params: {
+            query: {
+              q: q || undefined,
+              stage,
+              product_line: productLine || undefined,
+              sort,
+              limit: 20,
+              cursor: pageParam,
+            },
+          },
+        }),
+      ),
+    getNextPageParam: (page) => page.next_cursor ?? undefined,
+  });
+
+export function useAgent() {
+  return useQuery(agentQuery(useMe()));
+}
+
+export function useMyLeads() {
+  return useQuery(leadsQuery(useMe()));
+}
+
+export function useTiers() {
+  return useQuery(tiersQuery(useMe()));
 }
 
 export function useLedgerUser() {

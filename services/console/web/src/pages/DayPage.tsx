@@ -1,9 +1,8 @@
 import { useQuery } from "@tanstack/react-query";
 import { Alert, Card, Col, List, Row, Space, Statistic, Typography } from "antd";
 import { lazy, Suspense, useMemo } from "react";
-import { FUNNEL_STEPS, metrics, type AgentIndicators } from "../api/clients";
-import { unwrap } from "../api/http";
-import { useAgent, useMe, useTiers } from "../api/queries";
+import { FUNNEL_STEPS } from "../api/clients";
+import { indicatorsQuery, useAgent, useMe, useTiers } from "../api/queries";
 import { PageFallback } from "../components/PageFallback";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { usePageTitle, useI18n } from "../i18n";
@@ -21,18 +20,7 @@ export default function DayPage() {
   const agent = useAgent();
   const tiers = useTiers();
   const day = shanghaiToday();
-  const indicators = useQuery({
-    queryKey: ["indicators", me, day],
-    enabled: Boolean(me),
-    refetchInterval: 60_000,
-    // The JSON body (the route also answers text/csv, hence the union openapi-fetch infers).
-    queryFn: async (): Promise<AgentIndicators> =>
-      (await unwrap(
-        metrics.GET("/v1/agents/{agent_id}/indicators", {
-          params: { path: { agent_id: me }, query: { from: day, to: day, format: "json" } },
-        }),
-      )) as AgentIndicators,
-  });
+  const indicators = useQuery(indicatorsQuery(me, day));
   const data = indicators.data;
   const team = data?.team ?? null;
   const charts = useMemo(() => {

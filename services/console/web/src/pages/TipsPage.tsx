@@ -3,12 +3,12 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { Button, Card, Empty, Input, List, Select, Space, Tag, Typography } from "antd";
 import { useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { CALL_STAGES, marketplace, type CallStage, type TipView } from "../api/clients";
-import { unwrap } from "../api/http";
+import { CALL_STAGES, type CallStage, type TipView } from "../api/clients";
+import { tipFilters, tipsQuery, type TipSort } from "../api/queries";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { usePageTitle, useI18n } from "../i18n";
 
-type Sort = "relevance" | "rating" | "sales" | "recency";
+type Sort = TipSort;
 
 export function TipSummary({ tip }: { tip: TipView }) {
   const { t } = useI18n();
@@ -32,10 +32,8 @@ export default function TipsPage() {
   const { t } = useI18n();
   usePageTitle(t("tips.title"));
   const [params, setParams] = useSearchParams();
-  const q = params.get("q") ?? "";
-  const stage = (params.get("stage") as CallStage | null) ?? undefined;
-  const productLine = params.get("product_line") ?? undefined;
-  const sort = (params.get("sort") as Sort | null) ?? undefined;
+  const filters = tipFilters(params);
+  const { q, stage, productLine, sort } = filters;
   const [draft, setDraft] = useState(q);
   const update = (changes: Record<string, string | undefined>) => {
     const next = new URLSearchParams(params);
@@ -45,26 +43,7 @@ export default function TipsPage() {
     }
     setParams(next, { replace: true });
   };
-  const tips = useInfiniteQuery({
-    queryKey: ["tips", { q, stage, productLine, sort }],
-    initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) =>
-      unwrap(
-        marketplace.GET("/v1/tips", {
-          params: {
-            query: {
-              q: q || undefined,
-              stage,
-              product_line: productLine || undefined,
-              sort,
-              limit: 20,
-              cursor: pageParam,
-            },
-          },
-        }),
-      ),
-    getNextPageParam: (page) => page.next_cursor ?? undefined,
-  });
+  const tips = useInfiniteQuery(tipsQuery(filters));
   const items = tips.data?.pages.flatMap((page) => page.items) ?? [];
   return (
     <Space direction="vertical" size="middle" style={{ width: "100%" }}>
