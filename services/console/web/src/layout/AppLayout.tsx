@@ -1,38 +1,25 @@
-import {
-  AimOutlined,
-  BarChartOutlined,
-  BulbOutlined,
-  LogoutOutlined,
-  ProfileOutlined,
-  UserOutlined,
-  WalletOutlined,
-} from "@ant-design/icons";
+import { MenuOutlined } from "@ant-design/icons";
 import { useQueryClient } from "@tanstack/react-query";
-import { Button, Dropdown, Layout, Menu, Space } from "antd";
-import { Suspense } from "react";
-import { Outlet, useLocation, useNavigate } from "react-router-dom";
+import { Suspense, useState } from "react";
+import { Outlet, useNavigate } from "react-router-dom";
 import { logout, useSession } from "../api/session";
 import { LanguageSwitch } from "../components/LanguageSwitch";
+import { PageFallback } from "../components/PageFallback";
 import { useI18n } from "../i18n";
 import { NotificationBell } from "../notifications/NotificationBell";
 import { useNotificationStream } from "../notifications/useNotificationStream";
-import { PageFallback } from "../components/PageFallback";
+import { SideNav } from "./SideNav";
+import { UserMenu } from "./UserMenu";
 
+/** The shell around every signed-in page, in plain elements styled by styles.css: no antd component is
+ * evaluated or styled before the page's own. Under 992 px the side bar hides behind a menu button. */
 export function AppLayout() {
   const { t } = useI18n();
   const session = useSession();
   const navigate = useNavigate();
-  const location = useLocation();
   const queryClient = useQueryClient();
+  const [navOpen, setNavOpen] = useState(false);
   useNotificationStream(session.isSuccess);
-  const section = "/" + (location.pathname.split("/")[1] ?? "leads");
-  const items = [
-    { key: "/leads", icon: <ProfileOutlined />, label: t("nav.leads") },
-    { key: "/claim", icon: <AimOutlined />, label: t("nav.claim") },
-    { key: "/tips", icon: <BulbOutlined />, label: t("nav.tips") },
-    { key: "/wallet", icon: <WalletOutlined />, label: t("nav.wallet") },
-    { key: "/day", icon: <BarChartOutlined />, label: t("nav.day") },
-  ];
   const signOut = async () => {
     try {
       await logout();
@@ -42,48 +29,39 @@ export function AppLayout() {
     }
   };
   const user = session.data?.user;
+  const name = user?.name ?? user?.sub ?? "";
   return (
-    <Layout className="app-shell">
+    <div className="app-shell">
       <a className="skip-link" href="#main">
         {t("app.skip")}
       </a>
-      <Layout.Sider breakpoint="lg" collapsedWidth={0} theme="dark" width={208}>
+      <aside className={navOpen ? "app-sider app-sider-open" : "app-sider"}>
         <div className="brand">{t("app.title")}</div>
-        <nav aria-label={t("nav.menu")}>
-          <Menu
-            theme="dark"
-            mode="inline"
-            selectedKeys={[section]}
-            items={items}
-            onClick={({ key }) => navigate(key)}
-          />
-        </nav>
-      </Layout.Sider>
-      <Layout>
-        <Layout.Header className="app-header">
-          <Space size="middle">
+        <SideNav onNavigate={() => setNavOpen(false)} />
+      </aside>
+      <div className="app-body">
+        <header className="app-header">
+          <button
+            type="button"
+            className="header-button nav-toggle"
+            aria-label={t("nav.menu")}
+            aria-expanded={navOpen}
+            onClick={() => setNavOpen(!navOpen)}
+          >
+            <MenuOutlined aria-hidden className="header-icon" />
+          </button>
+          <div className="header-tools">
             <LanguageSwitch />
             <NotificationBell />
-            <Dropdown
-              trigger={["click"]}
-              menu={{
-                items: [{ key: "logout", icon: <LogoutOutlined />, label: t("header.logout") }],
-                onClick: ({ key }) => key === "logout" && void signOut(),
-              }}
-            >
-              <Button type="text" aria-label={`${t("header.user")}: ${user?.name ?? user?.sub ?? ""}`} className="header-button">
-                <UserOutlined aria-hidden /> {user?.name ?? user?.sub}
-              </Button>
-            </Dropdown>
-          </Space>
-        </Layout.Header>
-        <Layout.Content id="main" className="app-content" tabIndex={-1}>
-          {/* Layout.Content is the page's one <main> landmark. */}
+            <UserMenu name={name} onSignOut={() => void signOut()} />
+          </div>
+        </header>
+        <main id="main" className="app-content" tabIndex={-1}>
           <Suspense fallback={<PageFallback />}>
             <Outlet />
           </Suspense>
-        </Layout.Content>
-      </Layout>
-    </Layout>
+        </main>
+      </div>
+    </div>
   );
 }
