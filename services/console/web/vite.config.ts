@@ -34,6 +34,9 @@ export default defineConfig({
   build: {
     outDir: "dist",
     sourcemap: false,
+    // dist/.vite/manifest.json: which chunks each entry and page needs (tests/test_console_web.py weighs
+    // what a first screen downloads from it).
+    manifest: true,
     // No inline scripts or styles (CSP script-src 'self'): the module preload polyfill would be inline.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
