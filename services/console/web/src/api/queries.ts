@@ -19,6 +19,21 @@ export const agentQuery = (me: string) =>
     queryFn: () => unwrap(allocator.GET("/v1/agents/{agent_id}", { params: { path: { agent_id: me } } })),
   });
 
+/** One lead (allocator GET /v1/leads/{id}): its page, and the name a notification about it uses. */
+export const leadQuery = (leadId: string) =>
+  queryOptions({
+    queryKey: ["lead", leadId],
+    queryFn: async () =>
+      (await unwrap(allocator.GET("/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } }))) as LeadRow,
+  });
+
+/** One tip (marketplace GET /v1/tips/{id}): its page, and the title a notification about it uses. */
+export const tipQuery = (tipId: string) =>
+  queryOptions({
+    queryKey: ["tip", tipId],
+    queryFn: () => unwrap(marketplace.GET("/v1/tips/{tip_id}", { params: { path: { tip_id: tipId } } })),
+  });
+
 export const leadsQuery = (me: string) =>
   queryOptions({
     queryKey: ["leads", me],

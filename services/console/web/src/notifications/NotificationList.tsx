@@ -1,7 +1,9 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { Button, Empty, List, Typography } from "antd";
 import { Link } from "react-router-dom";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { useI18n } from "../i18n";
+import { cachedNames } from "./names";
 import { notificationSentence } from "./sentences";
 import type { AppNotification } from "./types";
 
@@ -20,6 +22,7 @@ export default function NotificationList({
   error: unknown;
   onRead: (seq: number) => void;
 }) {
+  const queryClient = useQueryClient();
   const { t, lang } = useI18n();
   return (
     <div className="notification-panel">
@@ -29,7 +32,7 @@ export default function NotificationList({
         loading={loading}
         locale={{ emptyText: <Empty description={t("notif.empty")} /> }}
         renderItem={(item) => {
-          const { title, body } = notificationSentence(item, lang);
+          const { title, body } = notificationSentence(item, lang, cachedNames(queryClient, item.subject));
           const link = safeLink(item.link);
           return (
             <List.Item

@@ -1,4 +1,5 @@
 import { translate, type Lang } from "../i18n";
+import type { SubjectNames } from "./names";
 import type { MessageKey } from "../i18n/messages";
 import { NOTIFICATION_KINDS, type AppNotification, type NotificationKind } from "./types";
 
@@ -45,6 +46,7 @@ function percent(value: number | undefined): string {
 export function notificationSentence(
   notification: Pick<AppNotification, "kind" | "subject">,
   lang: Lang,
+  names: SubjectNames = {},
 ): { title: string; body: string } {
   const t = (key: MessageKey, vars?: Record<string, string | number>) => translate(lang, key, vars);
   const s: Subject = notification.subject ?? {};
@@ -57,8 +59,8 @@ export function notificationSentence(
   const leadId = text(s, "lead_id");
   const tipId = text(s, "tip_id");
   const vars: Record<string, string | number> = {
-    lead: leadId ? quoted(leadId) : t("notif.aLead"),
-    tip: tipId ? quoted(tipId) : t("notif.aTip"),
+    lead: names.lead || leadId ? quoted(names.lead || (leadId as string)) : t("notif.aLead"),
+    tip: names.tip || tipId ? quoted(names.tip || (tipId as string)) : t("notif.aTip"),
   };
   switch (kind) {
     case "hot_lead": {

@@ -3,6 +3,7 @@ import { App } from "antd";
 import { useEffect, useRef } from "react";
 import { useNavigate } from "react-router-dom";
 import { useI18n } from "../i18n";
+import { resolveNames } from "./names";
 import { affectedQueries, notificationSentence } from "./sentences";
 import type { AppNotification } from "./types";
 
@@ -19,14 +20,8 @@ export function useNotificationStream(enabled: boolean): void {
   useEffect(() => {
     if (!enabled || typeof EventSource === "undefined") return;
     const source = new EventSource("/v1/notifications/stream", { withCredentials: true });
-    const onNotification = (event: MessageEvent<string>) => {
-      let item: AppNotification;
-      try {
-        item = JSON.parse(event.data) as AppNotification;
-      } catch {
-        return;
-      }
-      const { title, body } = notificationSentence(item, langRef.current);
+    const toast = async (item: AppNotification) => {
+      const { title, body } = notificationSentence(item, langRef.current, await resolveNames(queryClient, item));
       notification.info({
         key: `notification-${item.seq}`,
         message: title,
@@ -34,6 +29,15 @@ export function useNotificationStream(enabled: boolean): void {
         role: "status",
         onClick: item.link ? () => navigate(item.link as string) : undefined,
       });
+    };
+    const onNotification = (event: MessageEvent<string>) => {
+      let item: AppNotification;
+      try {
+        item = JSON.parse(event.data) as AppNotification;
+      } catch {
+        return;
+      }
+      void toast(item);
       for (const key of affectedQueries(item)) void queryClient.invalidateQueries({ queryKey: key });
     };
     source.addEventListener("notification", onNotification as EventListener);

@@ -18,9 +18,9 @@ import {
 } from "antd";
 import dayjs, { type Dayjs } from "dayjs";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { allocator, FUNNEL_STEPS, type LeadRow, type StageIn } from "../api/clients";
+import { allocator, FUNNEL_STEPS, type StageIn } from "../api/clients";
 import { unwrap } from "../api/http";
-import { useMe } from "../api/queries";
+import { leadQuery, useMe } from "../api/queries";
 import { dialerHref, logCall, useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { ReclaimClock } from "../components/ReclaimClock";
@@ -90,11 +90,7 @@ export default function LeadPage() {
   const navigate = useNavigate();
   const { message } = App.useApp();
   const queryClient = useQueryClient();
-  const lead = useQuery({
-    queryKey: ["lead", leadId],
-    queryFn: async () =>
-      (await unwrap(allocator.GET("/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } }))) as LeadRow,
-  });
+  const lead = useQuery(leadQuery(leadId));
   usePageTitle(lead.data ? lead.data.name || lead.data.lead_id : t("leads.detail"));
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["lead", leadId] });

@@ -5,7 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { ledger, marketplace, type PurchaseView } from "../api/clients";
 import { unwrap } from "../api/http";
 import { ApiError } from "../api/problem";
-import { useLedgerUser } from "../api/queries";
+import { tipQuery, useLedgerUser } from "../api/queries";
 import { useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { usePageTitle, useI18n, type Translate } from "../i18n";
@@ -45,7 +45,7 @@ export default function TipPage() {
   const queryClient = useQueryClient();
   const session = useSession();
   const path = { params: { path: { tip_id: tipId } } };
-  const tip = useQuery({ queryKey: ["tip", tipId], queryFn: () => unwrap(marketplace.GET("/v1/tips/{tip_id}", path)) });
+  const tip = useQuery(tipQuery(tipId));
   usePageTitle(tip.data ? tip.data.title || t("tips.untitled") : t("tips.title"));
   const purchase = useQuery<PurchaseView | null>({
     queryKey: ["purchase", tipId],
