@@ -82,6 +82,9 @@ async def screenshot(page: Page, name: str) -> Path:
     """A screenshot kept as a test artifact (test-artifacts/browser/<name>.png)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # Loading states and entry animations done (a live stream keeps the network busy, so no "networkidle").
+    await page.locator(".ant-spin-spinning").first.wait_for(state="detached", timeout=10_000)
+    await page.wait_for_timeout(600)
     await page.screenshot(path=str(path), full_page=False)
     return path
 
