@@ -1,8 +1,8 @@
 """Browser tests: the whole platform as real processes, as `make up` runs it (the six services under
-uvicorn, each in a database and consumer group of its own, on the session's broker, MongoDB and Redis),
-the console serving its built web app, a small floor seeded through the public interfaces
-(telesales_tools.floor), and Debian's Chromium driven headless by Playwright. Screenshots of what the
-tests saw are kept in test-artifacts/browser/."""
+uvicorn, each in a database and consumer group of its own, on a Kafka node of their own and the session's
+MongoDB and Redis), the console serving its built web app, a small floor seeded through the public
+interfaces (telesales_tools.floor), and Debian's Chromium driven headless by Playwright. Screenshots of what
+the tests saw are kept in test-artifacts/browser/."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from browser_support import (
     tenant_of,
 )
 from telesales_runtime.testing.bench import ServiceProcess
-from telesales_runtime.testing.infra import Infra, free_port
+from telesales_runtime.testing.infra import Infra, PrivateBroker, free_port
 from telesales_tools.floor import seed_floor
 from telesales_tools.platform import Endpoints, Publisher, close_apis, open_apis
 
@@ -45,6 +45,11 @@ async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> As
         pytest.fail(f"the console's web app is not built ({WEB_DIST}): run `make web` (install.sh does)")
     run = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("browser-logs")
+    # A broker of its own: these services consume every tenant's events, and on the session's broker they
+    # would also take up the in-process services' test leads (a second qualification of the same lead).
+    broker = PrivateBroker(logs, partitions=3)
+    broker.start()
+    infra = Infra(broker.bootstrap, infra.mongo_uri, infra.redis_url)
     ports = {name: free_port() for name, _, _ in SERVICES}
     processes = {name: ServiceProcess(name, f"{package}.main:create_app_from_env", ports[name], logs / f"{name}.log",
                                       env=service_env(name, package, prefix, run, ports))
@@ -67,6 +72,7 @@ async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> As
     finally:
         for process in processes.values():
             process.stop()
+        broker.remove()
 
 
 @pytest.fixture(scope="session")
