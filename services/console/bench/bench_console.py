@@ -345,7 +345,7 @@ async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: di
     return 0
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=30.0, help="Length of the paced phase.")
@@ -358,7 +358,11 @@ def main() -> int:
     parser.add_argument("--tenant", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
     raise_fd_limit()  # the console inherits it
     if args.loader:
         asyncio.run(Loader(args.port, args.tenant, args.first, args.count).run())
