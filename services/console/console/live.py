@@ -111,6 +111,12 @@ class LiveHub:
             for stream in list(streams):
                 stream.close()
 
+    async def ping(self) -> None:
+        """Readiness: Redis answers the connection announcements are published on."""
+        if self._publisher is None:
+            raise ConnectionError("the live channel has not started")
+        await self._publisher.ping()
+
     async def ready(self) -> None:
         """Readiness: the subscription is up (a stream opened before it would miss announcements)."""
         if not self.subscribed.is_set():

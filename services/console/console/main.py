@@ -12,7 +12,6 @@ from telesales_contracts.topics import CALLS_LOGGED
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.auth import ServiceTokenAuth
 from telesales_runtime.kafka import declare_publishers
-from telesales_runtime.redis_client import connect_redis
 
 from .api import ACCESS, ROUTERS
 from .events import CONSUMED_TOPICS as LIVE_CONSUMED
@@ -59,14 +58,13 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     feed = NotificationFeed(store=notification_store, hub=hub)
     base.broker.context.set_global(FEED_CONTEXT, feed)
     base.broker.context.set_global(DEAD_LETTERS_CONTEXT, base.dead_letters)
-    redis = connect_redis(settings.redis_url)
     oidc = OidcClient(settings) if settings.oidc_issuer else None
     sessions = Sessions(settings, store, oidc)
     # The user's token is set per request; the service token only for the roster read of development sign-in.
     upstream_http = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, transport=upstream_transport)
     service_http = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, transport=upstream_transport,
                                      auth=ServiceTokenAuth(settings))
-    closing = [upstream_http.aclose, service_http.aclose, redis.aclose, *([oidc.aclose] if oidc else [])]
+    closing = [upstream_http.aclose, service_http.aclose, *([oidc.aclose] if oidc else [])]
 
     app = create_service_app(
         settings=settings,
@@ -75,7 +73,7 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
         broker=base.broker,
         topics=list(TOPICS),
         routers=[*ROUTERS, notifications_router],
-        readiness=base.readiness(redis=redis.ping, notifications=hub.ready),
+        readiness=base.readiness(redis=hub.ping, notifications=hub.ready),
         on_startup=[store.ensure_indexes, notification_store.ensure_indexes, hub.start],
         # open streams end first: the server waits for every open response before it stops
         on_shutdown=[hub.end_streams, *closing],
@@ -94,7 +92,6 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     app.state.notification_store = notification_store
     app.state.sessions = sessions
     app.state.oidc = oidc
-    app.state.redis = redis
     app.state.upstream_http = upstream_http
     app.state.service_http = service_http
     app.state.web_dist = WebDist(settings.web_dist)
