@@ -5,7 +5,6 @@ the console). Every page passes axe-core with no serious violation, and no page 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from browser_support import Platform, axe_violations, new_context, screenshot
+from telesales_runtime.testing.harness import wait_until
 from telesales_tools.platform import Publisher, headers
 
 TOAST_TARGET_S = 1.0
@@ -34,17 +34,6 @@ async def allocator_lead(platform: Platform, lead_id: str) -> dict[str, Any]:
         answer = await http.get(f"/v1/leads/{lead_id}", headers=headers(platform.tenant, "browser-test", "admin"))
         answer.raise_for_status()
         return answer.json()
-
-
-async def eventually(check: Any, what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        await asyncio.sleep(0.2)
 
 
 def csp_reports(messages: list[ConsoleMessage]) -> list[str]:
@@ -83,7 +72,7 @@ async def test_an_agent_works_the_floor(browser: Browser, platform: Platform) ->
 
     async def called() -> bool:
         return (await allocator_lead(platform, lead_id))["call_count"] == 1
-    await eventually(called, "the allocator counted the call logged in the console")
+    await wait_until(called, 15.0, what="the allocator counted the call logged in the console")
 
     slider = page.get_by_role("slider", name="阶段进度")
     await slider.focus()
@@ -94,7 +83,7 @@ async def test_an_agent_works_the_floor(browser: Browser, platform: Platform) ->
 
     async def moved() -> bool:
         return (await allocator_lead(platform, lead_id))["stage_percent"] > 0
-    await eventually(moved, "the allocator moved the lead's stage")
+    await wait_until(moved, 15.0, what="the allocator moved the lead's stage")
     await page.reload()
     await expect(page.get_by_label("线索记录时间线")).to_contain_text("通话")
     await screenshot(page, "lead")

@@ -105,12 +105,13 @@ async def in_memory_harness(app: FastAPI, make: Callable[..., H], *, base_url: s
                 await relay.stop()
 
 
-async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    """The first true result of `check`, polled until `timeout` seconds have passed."""
+async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, *, what: str = "condition") -> Any:
+    """The first true result of `check`, polled until `timeout` seconds have passed; `what` names the
+    condition in the failure."""
     deadline = clock.monotonic() + timeout
     while clock.monotonic() < deadline:
         result = await check()
         if result:
             return result
         await asyncio.sleep(0.2)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"{what} not met in time")
