@@ -47,25 +47,25 @@ export default function LoginPage() {
           {methods.data?.sso && methods.data?.development ? <Divider plain>{t("login.or")}</Divider> : null}
           {methods.error ? <ProblemAlert error={methods.error} /> : null}
           {methods.data?.development ? (
-          <>
-          <Typography.Title level={2} style={{ fontSize: 16, margin: 0 }}>
-            {t("login.dev")}
-          </Typography.Title>
-          <Form layout="vertical" onFinish={(values: { agent_id: string }) => login.mutate(values.agent_id.trim())}>
-            <Form.Item
-              label={t("login.agentId")}
-              name="agent_id"
-              extra={t("login.agentIdHelp")}
-              rules={[{ required: true, whitespace: true, message: t("login.required") }]}
-            >
-              <Input autoComplete="username" />
-            </Form.Item>
-            {login.error ? <ProblemAlert error={login.error} /> : null}
-            <Button htmlType="submit" block loading={login.isPending} style={{ marginTop: 12 }}>
-              {t("login.submit")}
-            </Button>
-          </Form>
-          </>
+            <>
+              <Typography.Title level={2} style={{ fontSize: 16, margin: 0 }}>
+                {t("login.dev")}
+              </Typography.Title>
+              <Form layout="vertical" onFinish={(values: { agent_id: string }) => login.mutate(values.agent_id.trim())}>
+                <Form.Item
+                  label={t("login.agentId")}
+                  name="agent_id"
+                  extra={t("login.agentIdHelp")}
+                  rules={[{ required: true, whitespace: true, message: t("login.required") }]}
+                >
+                  <Input autoComplete="username" />
+                </Form.Item>
+                {login.error ? <ProblemAlert error={login.error} /> : null}
+                <Button htmlType="submit" block loading={login.isPending} style={{ marginTop: 12 }}>
+                  {t("login.submit")}
+                </Button>
+              </Form>
+            </>
           ) : null}
         </Space>
       </Card>
