@@ -9,6 +9,7 @@ Produces (directly): platform.dead-lettered.v1 for records that cannot be proces
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from faststream import Context
@@ -38,7 +39,7 @@ from telesales_contracts.topics import (
 from telesales_runtime.consumer import Delivery, consume_by_topic
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
-from .service import MarketplaceService
+from .service import MarketplaceService, purchases
 from .settings import MarketplaceSettings
 
 CONSUMED_TOPICS = (LEDGER_TRANSFER_POSTED, LEDGER_TRANSFER_REJECTED)
@@ -52,8 +53,8 @@ PRODUCED_TOPICS = (LEDGER_TRANSFER_REQUESTED, MARKETPLACE_TIP_SUBMITTED, MARKETP
 Handler = Callable[[MarketplaceService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 
 HANDLERS: dict[str, Handler] = {
-    LEDGER_TRANSFER_POSTED.name: lambda market: market.handle_transfers_posted,
-    LEDGER_TRANSFER_REJECTED.name: lambda market: market.handle_transfers_rejected,
+    LEDGER_TRANSFER_POSTED.name: lambda market: partial(purchases.handle_transfers_posted, market=market),
+    LEDGER_TRANSFER_REJECTED.name: lambda market: partial(purchases.handle_transfers_rejected, market=market),
 }
 
 

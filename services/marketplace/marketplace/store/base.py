@@ -14,36 +14,32 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from gridfs import AsyncGridFSBucket
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import ensure_collections, in_transaction
+from telesales_runtime.outbox import outbox_row, write_outbox
 
-Doc = dict[str, Any]
-Session = AsyncClientSession
+from .keys import Doc, Session, scoped, version_key
+from .media import MediaFiles
+from .queries import Queries
+from .unit import Unit
+
 T = TypeVar("T")
 
-# The sort orders of browsing: field, then `_id` to break ties (both descending).
-# The field each sort order pages by (computed by the search pipeline for relevance and rating).
 # What the search index needs of a tip (search_index.SearchIndex.put).
 SEARCH_FIELDS = {field: 1 for field in ("tenant_id", "tip_id", "status", "listed_version", "search_terms", "stage",
                                         "product_line", "tags", "author_id")}
 # Replaced by indexes on rating_rank (rating_avg, or -1 while unrated: sortable and comparable in a keyset).
 OBSOLETE_TIP_INDEXES = {"by_rating", "by_stage"}
-CURSOR_FIELDS = {"relevance": "score", "rating": "rating_rank", "sales": "sales", "recency": "listed_at"}
 
 
-def scoped(tenant: str, key: str) -> str:
-    return f"{tenant}|{key}"
-
-
-def version_key(tenant: str, tip_id: str, version: int) -> str:
-    return scoped(tenant, f"{tip_id}#{version}")
+class WrittenMeanwhile(Exception):
+    """A unique key refused a write of a transaction: a concurrent request wrote the same first."""
 
 
 class MarketplaceStore:
@@ -67,6 +63,8 @@ class MarketplaceStore:
         self.leases = self.db["leases"]
         self.inbox = Inbox(self.db["inbox"], consumer)
         self.media = AsyncGridFSBucket(self.db, bucket_name="media", chunk_size_bytes=chunk_bytes)
+        self.queries = Queries(self)
+        self.files = MediaFiles(self)
 
     async def ensure_indexes(self) -> None:
         listed = {"status": "listed"}
@@ -111,6 +109,46 @@ class MarketplaceStore:
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         return await in_transaction(self.client, work)
 
+    async def commit(self, tenant: str, source: str, work: Callable[[Unit], Awaitable[T]]) -> tuple[T, int]:
+        """Run `work` in one transaction on a unit of work of `tenant`, with the events it announced
+        written to the outbox (as CloudEvents from `source`); the result and how many events there were.
+        A unique key refusing a write (a concurrent request wrote first) raises WrittenMeanwhile."""
+        try:
+            return await self._commit(tenant, source, work)
+        except DuplicateKeyError as error:
+            raise WrittenMeanwhile(str(error)) from error
+
+    async def commit_consumed(self, tenant: str, source: str, event_key: tuple[str, str],
+                              work: Callable[[Unit], Awaitable[T]]) -> tuple[T | None, int]:
+        """`commit` for a consumed event that `work` records in the inbox: None when a concurrent consumer
+        recorded it meanwhile (the inbox's unique id refused the second)."""
+        try:
+            return await self._commit(tenant, source, work)
+        except DuplicateKeyError:
+            if not await self.inbox.processed([event_key]):
+                raise
+            return None, 0
+
+    async def _commit(self, tenant: str, source: str, work: Callable[[Unit], Awaitable[T]]) -> tuple[T, int]:
+        written = 0
+
+        async def run(session: Session) -> T:
+            nonlocal written
+            unit = Unit(self, tenant, session)
+            result = await work(unit)
+            rows = [outbox_row(a.topic.name, a.topic.event(a.data, source=source, tenantid=tenant, subject=a.key),
+                               a.key) for a in unit.announcements]
+            await write_outbox(self.outbox, rows, session)
+            written = len(rows)
+            return result
+
+        result = await self.transaction(run)
+        return result, written
+
+    def unit(self, tenant: str) -> Unit:
+        """A unit of work outside a transaction: for a single guarded update that announces nothing."""
+        return Unit(self, tenant, None)
+
     # ---- reads ----------------------------------------------------------------------------------------
 
     async def tip(self, tenant: str, tip_id: str, session: Session | None = None, *,
@@ -142,75 +180,8 @@ class MarketplaceStore:
         return await self.tips.watch(pipeline, full_document="updateLookup", resume_after=resume_after,
                                      start_at_operation_time=start_at)
 
-    async def tips_by_ids(self, tenant: str, tip_ids: list[str]) -> list[Doc]:
-        """Listed tips in the order of `tip_ids` (one that is not listed any more is left out)."""
-        found = {doc["tip_id"]: doc async for doc in self.tips.find(
-            {"_id": {"$in": [scoped(tenant, t) for t in tip_ids]}, "status": "listed"}, {"search_terms": 0})}
-        return [found[t] for t in tip_ids if t in found]
-
     async def version(self, tenant: str, tip_id: str, version: int, session: Session | None = None) -> Doc | None:
         return await self.versions.find_one({"_id": version_key(tenant, tip_id, version)}, session=session)
 
-    async def versions_of(self, tenant: str, tip_id: str) -> list[Doc]:
-        return await self.versions.find({"tenant_id": tenant, "tip_id": tip_id}, {"body": 0},
-                                        sort=[("version", ASCENDING)]).to_list()
-
-    async def review_queue(self, tenant: str, limit: int) -> list[Doc]:
-        return await self.versions.find({"tenant_id": tenant, "status": "submitted"}, {"body": 0},
-                                        sort=[("submitted_at", ASCENDING)], limit=limit).to_list()
-
     async def purchase(self, tenant: str, purchase_id: str, session: Session | None = None) -> Doc | None:
         return await self.purchases.find_one({"_id": scoped(tenant, purchase_id)}, session=session)
-
-    async def purchase_by_transfer(self, tenant: str, transfer_id: str, session: Session | None = None) -> Doc | None:
-        """The purchase one of whose attempts used `transfer_id`."""
-        return await self.purchases.find_one({"tenant_id": tenant, "transfer_ids": transfer_id}, session=session)
-
-    async def owned_tip_ids(self, tenant: str, buyer_id: str) -> set[str]:
-        found = self.purchases.find({"tenant_id": tenant, "buyer_id": buyer_id, "status": "granted"}, {"tip_id": 1})
-        return {doc["tip_id"] async for doc in found}
-
-    async def search(self, tenant: str, *, tokens: list[str], filters: Doc, sort: str, limit: int,
-                     after: tuple[Any, str] | None) -> list[Doc]:
-        """Listed tips matching `filters` and, with `tokens`, at least one of them. Sorted by `sort`
-        (relevance: the number of tokens matched) descending, then `_id` descending; keyset pages after
-        (value, _id)."""
-        match: Doc = {"tenant_id": tenant, "status": "listed",
-                      **{k: {"$all": v} if k == "tags" else v for k, v in filters.items()}}
-        if tokens:
-            match["search_terms"] = {"$in": tokens}
-        key = CURSOR_FIELDS[sort]
-        pipeline: list[Doc] = [{"$match": match}]
-        if sort == "relevance":
-            pipeline.append({"$addFields": {"score": {"$size": {"$setIntersection": ["$search_terms", tokens]}}}})
-        if after is not None:
-            value, last_id = after
-            pipeline.append({"$match": {"$or": [{key: {"$lt": value}}, {key: value, "_id": {"$lt": last_id}}]}})
-        pipeline += [{"$sort": {key: -1, "_id": -1}}, {"$limit": limit}, {"$project": {"search_terms": 0}}]
-        return await (await self.tips.aggregate(pipeline)).to_list()
-
-    async def listed_of_stage(self, tenant: str, stage: str, limit: int) -> list[Doc]:
-        return await self.tips.find({"tenant_id": tenant, "status": "listed", "stage": stage},
-                                    {"search_terms": 0}, sort=[("rating_rank", DESCENDING), ("_id", DESCENDING)],
-                                    limit=limit).to_list()
-
-    async def seller_sales(self, tenant: str, seller_id: str, limit: int, before: datetime | None) -> list[Doc]:
-        query: Doc = {"tenant_id": tenant, "seller_id": seller_id, "status": "granted"}
-        if before is not None:
-            query["granted_at"] = {"$lt": before}
-        return await self.purchases.find(query, sort=[("granted_at", DESCENDING)], limit=limit).to_list()
-
-    async def seller_summary(self, tenant: str, seller_id: str) -> Doc:
-        tips = await self.tips.find({"tenant_id": tenant, "author_id": seller_id},
-                                    {"status": 1, "sales": 1, "rating_sum": 1, "rating_count": 1}).to_list()
-        earned = await (await self.purchases.aggregate([
-            {"$match": {"tenant_id": tenant, "seller_id": seller_id, "status": "granted"}},
-            {"$group": {"_id": None, "sales": {"$sum": 1}, "coins": {"$sum": "$price"},
-                        "earnings": {"$sum": "$seller_amount"}}},
-        ])).to_list()
-        ratings = sum(t.get("rating_count", 0) for t in tips)
-        stars = sum(t.get("rating_sum", 0) for t in tips)
-        totals = earned[0] if earned else {"sales": 0, "coins": 0, "earnings": 0}
-        return {"tips": len(tips), "listed": sum(t["status"] == "listed" for t in tips), "sales": totals["sales"],
-                "sales_coins": totals["coins"], "earnings": totals["earnings"], "ratings": ratings,
-                "rating_avg": round(stars / ratings, 2) if ratings else None}
