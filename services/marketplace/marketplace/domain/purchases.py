@@ -69,9 +69,28 @@ class Refusal:
     message: str | None
     refused_at: datetime
 
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Refusal | None:
+        return cls(**doc) if doc else None
+
     def as_doc(self) -> dict[str, Any]:
         return {"reason": self.reason, "limit": self.limit, "limit_value": self.limit_value,
                 "message": self.message, "refused_at": self.refused_at}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """The ledger reported a transfer id conflict for the pending attempt (an operator looks)."""
+
+    message: str | None
+    at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Conflict | None:
+        return cls(doc["message"], doc["at"]) if doc else None
+
+    def as_doc(self) -> dict[str, Any]:
+        return {"message": self.message, "at": self.at}
 
 
 @dataclass(frozen=True)
@@ -115,8 +134,7 @@ class FlagConflict:
     """The ledger knows the transfer id with other content: kept pending, for an operator to look at."""
 
     purchase_id: str
-    message: str | None
-    at: datetime
+    conflict: Conflict
 
 
 @dataclass(frozen=True)
@@ -133,20 +151,20 @@ class Purchase:
     transfer_ids: tuple[str, ...]
     requested_at: datetime
     created_at: datetime
-    refusal: Mapping[str, Any] | None = None
+    refusal: Refusal | None = None
     granted_at: datetime | None = None
     seller_amount: int | None = None
     platform_amount: int | None = None
     ledger_posted_at: datetime | None = None
-    conflict: Mapping[str, Any] | None = None
+    conflict: Conflict | None = None
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Purchase:
         return cls(doc["purchase_id"], doc["buyer_id"], doc["tip_id"], doc["seller_id"], doc["version"],
                    doc["price"], PurchaseStatus(doc["status"]), doc["attempt"], doc["transfer_id"],
-                   tuple(doc["transfer_ids"]), doc["requested_at"], doc["created_at"], doc.get("refusal"),
-                   doc.get("granted_at"), doc.get("seller_amount"), doc.get("platform_amount"),
-                   doc.get("ledger_posted_at"), doc.get("conflict"))
+                   tuple(doc["transfer_ids"]), doc["requested_at"], doc["created_at"],
+                   Refusal.from_doc(doc.get("refusal")), doc.get("granted_at"), doc.get("seller_amount"),
+                   doc.get("platform_amount"), doc.get("ledger_posted_at"), Conflict.from_doc(doc.get("conflict")))
 
     def as_doc(self) -> dict[str, Any]:
         """The purchase as stored (without its keys) and as the API shows it."""
@@ -154,14 +172,14 @@ class Purchase:
                "transfer_ids": list(self.transfer_ids), "created_at": self.created_at, **self.attempt_fields()}
         optional = {"granted_at": self.granted_at, "seller_amount": self.seller_amount,
                     "platform_amount": self.platform_amount, "ledger_posted_at": self.ledger_posted_at,
-                    "conflict": self.conflict}
+                    "conflict": self.conflict.as_doc() if self.conflict else None}
         return doc | {k: v for k, v in optional.items() if v is not None}
 
     def attempt_fields(self) -> dict[str, Any]:
         """What an attempt sets: its transfer, the listed version and its price, and the state."""
         return {"status": self.status.value, "attempt": self.attempt, "transfer_id": self.transfer_id,
                 "version": self.version, "price": self.price, "seller_id": self.seller_id,
-                "requested_at": self.requested_at, "refusal": self.refusal}
+                "requested_at": self.requested_at, "refusal": self.refusal.as_doc() if self.refusal else None}
 
     def facts(self) -> dict[str, Any]:
         """What every event about the purchase says of it."""
@@ -189,7 +207,7 @@ class Purchase:
         if rejected.reason == PurchaseRejection.TRANSFER_ID_CONFLICT:
             # The id was decided before with other content: whatever that was stands in the ledger.
             # Refusing here would let a new attempt pay a second time; an operator has to look.
-            return FlagConflict(self.purchase_id, rejected.message, now)
+            return FlagConflict(self.purchase_id, Conflict(rejected.message, now))
         refusal = Refusal(rejected.reason.value, rejected.limit.value if rejected.limit else None,
                           rejected.limit_value, rejected.message, now)
         event = PurchaseRefused(**self.facts(), reason=rejected.reason, limit=rejected.limit,

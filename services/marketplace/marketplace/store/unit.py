@@ -206,8 +206,8 @@ class Unit:
         return bool(done.matched_count)
 
     async def flag_conflict(self, flag: FlagConflict) -> None:
-        await self.store.purchases.update_one({"_id": scoped(self.tenant, flag.purchase_id)}, {"$set": {"conflict": {
-            "message": flag.message, "at": flag.at}}}, session=self.session)
+        await self.store.purchases.update_one({"_id": scoped(self.tenant, flag.purchase_id)},
+                                              {"$set": {"conflict": flag.conflict.as_doc()}}, session=self.session)
 
     async def record_answer(self, event_id: str, outcome: dict[str, Any]) -> None:
         """The inbox entry of a consumed event: what came of it."""

@@ -31,7 +31,7 @@ from marketplace.domain import (
     transfer_id,
 )
 from marketplace.domain.access import may_read, readable
-from marketplace.domain.purchases import FlagConflict, OpenPurchase, RetryPurchase
+from marketplace.domain.purchases import Conflict, FlagConflict, OpenPurchase, Refusal, RetryPurchase
 from telesales_contracts.ledger import TransferPosted, TransferRejected
 from telesales_contracts.marketplace import ActivityKind
 from telesales_contracts.topics import (
@@ -192,7 +192,7 @@ def test_a_pending_or_granted_purchase_answers_a_repeated_request_as_it_stands()
 
 
 def test_after_a_refusal_a_new_attempt_gets_a_new_transfer_id() -> None:
-    refused = replace(pending(), status=PurchaseStatus.REFUSED, refusal={"reason": "insufficient_funds"})
+    refused = replace(pending(), status=PurchaseStatus.REFUSED, refusal=Refusal("insufficient_funds", None, None, "no", NOW))
     retry = request_purchase(refused, listed_tip(2), BUYER.user_id, LATER)
     assert isinstance(retry, RetryPurchase)
     after = retry.purchase
@@ -241,12 +241,12 @@ def test_a_refusal_refuses_the_attempt_but_a_transfer_id_conflict_only_flags_it(
     assert event.topic == MARKETPLACE_PURCHASE_REFUSED
     conflict = TransferRejected.model_validate(answer(purchase, reason="transfer_id_conflict", message="other",
                                                       rejected_at=NOW))
-    assert purchase.refuse(conflict, LATER) == FlagConflict(purchase.purchase_id, "other", LATER)
+    assert purchase.refuse(conflict, LATER) == FlagConflict(purchase.purchase_id, Conflict("other", LATER))
 
 
 def test_a_purchase_reads_back_as_it_was_stored() -> None:
     purchase = replace(pending(), status=PurchaseStatus.GRANTED, granted_at=LATER, seller_amount=27,
-                       platform_amount=3, ledger_posted_at=LATER)
+                       platform_amount=3, ledger_posted_at=LATER, conflict=Conflict("other", NOW))
     assert Purchase.from_doc(purchase.as_doc()) == purchase
 
 
