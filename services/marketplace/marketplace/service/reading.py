@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain import Actor, DomainError, purchase_id
+from ..domain import Actor, DomainError, Tip, purchase_id
 from ..domain.access import may_read, readable, sees_every_version
 from ..store import Doc
 from .context import MarketplaceService
@@ -17,45 +17,45 @@ async def _tip(market: MarketplaceService, tenant: str, tip_id: str) -> Doc:
     return tip
 
 
-async def has_access(*, market: MarketplaceService, tenant: str, tip: Doc, actor: Actor | None) -> bool:
+async def has_access(*, market: MarketplaceService, tenant: str, tip: Tip, actor: Actor | None) -> bool:
     """The author, reviewers and operators, and buyers whose purchase was paid (posted by the ledger)."""
     if actor is None:
         return False
-    if sees_every_version(actor, tip["author_id"]):
+    if sees_every_version(actor, tip.author_id):
         return True
-    purchase = await market.store.queries.purchase(tenant, purchase_id(actor.user_id, tip["tip_id"]))
-    return may_read(actor, tip["author_id"], purchase["status"] if purchase else None)
+    purchase = await market.store.queries.purchase(tenant, purchase_id(actor.user_id, tip.tip_id))
+    return may_read(actor, tip.author_id, purchase["status"] if purchase else None)
 
 
 async def tip_as_listed(*, market: MarketplaceService, tenant: str, tip_id: str,
                         actor: Actor | None) -> tuple[Doc, bool | None]:
     """A tip as browsing shows it, and whether the caller may read it (None for a machine client)."""
-    tip = await _tip(market, tenant, tip_id)
-    return tip, await has_access(market=market, tenant=tenant, tip=tip, actor=actor) if actor else None
+    doc = await _tip(market, tenant, tip_id)
+    return doc, await has_access(market=market, tenant=tenant, tip=Tip.from_doc(doc), actor=actor) if actor else None
 
 
 async def readable_version(*, market: MarketplaceService, tenant: str, actor: Actor | None, tip_id: str,
                            version: int | None) -> Doc:
     """A version (the listed one when None) with its body and media, for someone allowed to read it:
     buyers read listed and later approved versions; authors, reviewers and operators any."""
-    tip = await _tip(market, tenant, tip_id)
+    tip = Tip.from_doc(await _tip(market, tenant, tip_id))
     if not await has_access(market=market, tenant=tenant, tip=tip, actor=actor):
         raise DomainError("not_bought", "buy the tip to read it")
-    number = version if version is not None else tip.get("listed_version")
+    number = version if version is not None else tip.listed_version
     if number is None:
         raise DomainError("not_listed", "the tip has no listed version")
     doc = await market.store.queries.version(tenant, tip_id, number)
     if doc is None:
         raise DomainError("unknown_version", f"tip {tip_id!r} has no version {number}")
     assert actor is not None
-    if not readable(actor, tip["author_id"], doc["status"]):
+    if not readable(actor, tip.author_id, doc["status"]):
         raise DomainError("unknown_version", f"tip {tip_id!r} has no version {number} for sale")
     return doc
 
 
 async def versions_of(*, market: MarketplaceService, tenant: str, actor: Actor, tip_id: str) -> list[Doc]:
-    tip = await _tip(market, tenant, tip_id)
-    if not sees_every_version(actor, tip["author_id"]):
+    tip = Tip.from_doc(await _tip(market, tenant, tip_id))
+    if not sees_every_version(actor, tip.author_id):
         raise DomainError("not_author", "only the author and reviewers see every version")
     return await market.store.queries.versions_of(tenant, tip_id)
 
