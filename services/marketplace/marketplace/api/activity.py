@@ -37,7 +37,7 @@ async def buy(tip_id: str, tenant: Tenant, market: Market, actor: Caller, respon
     result = await run(purchases.buy(market=market, tenant=tenant, actor=actor, tip_id=tip_id))
     if result.replayed:
         response.status_code = 200
-    return purchase_view(result.doc)
+    return purchase_view(result.purchase.as_doc())
 
 
 @purchases_router.get("/tips/{tip_id}/purchases/mine", response_model=PurchaseView, summary="The caller's purchase")

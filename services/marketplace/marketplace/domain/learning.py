@@ -1,5 +1,5 @@
 """Learning a bought tip: progress and watch time per buyer and tip, and the learner (per user) who may
-become a deep learner. `learn` is the rule of one report; `LearnerStep` what the report changes."""
+become a deep learner. `learn` is the rule of one report; `learn_step` what it changes."""
 
 from __future__ import annotations
 

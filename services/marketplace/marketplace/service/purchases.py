@@ -20,7 +20,7 @@ from telesales_runtime.observability import MESSAGES_CONSUMED
 from ..domain import Actor, DailyActive, Purchase, purchase_id, request_purchase, requested
 from ..domain.purchases import FlagConflict, OpenPurchase
 from ..domain.tips import CountOnTip
-from ..store import Doc, Unit, WrittenMeanwhile
+from ..store import Unit, WrittenMeanwhile
 from .context import MarketplaceService, utcnow
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ PURCHASES = Counter("marketplace_purchases_total", "Purchases by outcome (reques
 
 @dataclass(frozen=True)
 class Result:
-    doc: Doc
-    replayed: bool
+    purchase: Purchase
+    replayed: bool  # the purchase as it stood (pending or granted): nothing was asked of the ledger
 
 
 async def buy(*, market: MarketplaceService, tenant: str, actor: Actor, tip_id: str) -> Result:
@@ -48,7 +48,7 @@ async def buy(*, market: MarketplaceService, tenant: str, actor: Actor, tip_id: 
         change = request_purchase(existing, tip, buyer, now)
         if change is None:
             assert existing is not None
-            return Result(existing.as_doc(), True)
+            return Result(existing, True)
         if isinstance(change, OpenPurchase):
             await unit.open_purchase(change)
             purchase = change.purchase
@@ -56,7 +56,7 @@ async def buy(*, market: MarketplaceService, tenant: str, actor: Actor, tip_id: 
             purchase = await unit.retry_purchase(change)
         unit.announce(*requested(purchase))
         await unit.daily_active(DailyActive.of(buyer, ActivityKind.PURCHASE, now, market.tz))
-        return Result(purchase.as_doc(), False)
+        return Result(purchase, False)
 
     try:
         result = await market.commit(tenant, work)

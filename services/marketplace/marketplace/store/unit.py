@@ -71,7 +71,7 @@ class Unit:
         return {"_id": version_key(self.tenant, version.tip_id, version.number), "tenant_id": self.tenant,
                 **version.as_doc()}
 
-    async def add_tip(self, new: NewTip) -> Doc:
+    async def add_tip(self, new: NewTip) -> None:
         tip, at = new.tip, new.first.created_at
         doc = {"_id": scoped(self.tenant, tip.tip_id), "tenant_id": self.tenant, "tip_id": tip.tip_id,
                "author_id": tip.author_id, "status": tip.status.value, "latest_version": tip.latest_version,
@@ -82,7 +82,6 @@ class Unit:
         except DuplicateKeyError as error:
             raise DomainError("tip_exists", f"tip {tip.tip_id!r} exists already") from error
         await self.store.versions.insert_one(self._version_doc(new.first), session=self.session)
-        return doc
 
     async def add_version(self, new: NewVersion) -> None:
         version = new.version
