@@ -12,6 +12,7 @@ from telesales_runtime.redis_client import connect_redis
 from .api import ACCESS, config_router, ops_router, pools_router, roster_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .guards import ClaimGuard
+from .queries import LeadQueries
 from .roster import RosterService
 from .service import LeadService
 from .settings import AllocatorSettings
@@ -55,6 +56,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     app.state.store = store
     app.state.leads = leads
     app.state.roster = roster
+    app.state.queries = LeadQueries(store, leads)
     app.state.sweeper = sweeper
     app.state.lead_relay = lead_relay
     app.state.outbox_relay = outbox_relay

@@ -50,6 +50,16 @@ class RosterService:
             log.info("leads released by departing agents", extra={"tenant": tenant, "leads": released})
         return len(records)
 
+    async def override(self, *, tenant: str, agent_id: str, fields: Doc) -> Doc | None:
+        """Set an agent's grade and/or ability by hand; the agent after, or None if unknown."""
+        return await self.store.set_agent_fields(tenant, agent_id, fields | {"updated_at": datetime.now(UTC)})
+
+    async def put_team(self, *, tenant: str, team: Doc) -> Doc:
+        return await self.store.put_team(tenant, team, datetime.now(UTC))
+
+    async def delete_team(self, *, tenant: str, team_id: str) -> bool:
+        return await self.store.delete_team(tenant, team_id)
+
     async def handle_changed(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             for delivery in fresh:

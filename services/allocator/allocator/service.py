@@ -119,6 +119,13 @@ class LeadService:
             self._config.put(key, value)
         return value
 
+    async def put_config(self, *, tenant: str, kind: str, value: Any, expected_version: int | None) -> int | None:
+        """Store a configuration (only if still at `expected_version`, when given); its new version, or None."""
+        version = await self.store.put_config(tenant, kind, value, expected_version, datetime.now(UTC))
+        if version is not None:
+            self.forget_config(tenant)
+        return version
+
     def forget_config(self, tenant: str) -> None:
         for kind in ("policy", "tiers", "routing"):
             self._config.drop((kind, tenant))

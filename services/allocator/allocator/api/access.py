@@ -1,0 +1,122 @@
+"""Who may call the allocator's routes, and who the caller is to its rules. Every route works within one
+tenant (the token's) and needs a role of ACCESS. The caller is the token's sub: an agent acts only for
+itself and sees only the leads it holds; a supervisor acts for the agents of its team (the token's team,
+else its roster team); operators run the roster, the configuration and the sweeps; admin does everything."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from telesales_runtime.auth import Caller, Principal, forbidden
+from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
+
+from ..domain import AgentFacts, DomainError
+from ..queries import LeadQueries, NotVisible
+from ..roster import RosterService
+from ..service import LeadService, agent_facts
+from ..settings import AllocatorSettings
+
+# Who may call each route (admin: every route).
+_FLOOR = ("agent", "supervisor")
+_MANAGERS = ("supervisor", "operator")
+ACCESS = {
+    "PUT /v1/agents/{agent_id}": ("operator",),
+    "PATCH /v1/agents/{agent_id}": _MANAGERS,
+    "GET /v1/agents/{agent_id}": ("agent", "supervisor", "operator", "service"),
+    "GET /v1/agents": _MANAGERS,
+    "POST /v1/agents:import": ("operator",),
+    "PUT /v1/teams/{team_id}": ("operator",),
+    "GET /v1/teams": _MANAGERS,
+    "GET /v1/teams/{team_id}": _MANAGERS,
+    "DELETE /v1/teams/{team_id}": ("operator",),
+    "GET /v1/config/{kind}": _MANAGERS,
+    "PUT /v1/config/{kind}": ("operator",),
+    "GET /v1/tiers": ("agent", "supervisor", "operator"),
+    "GET /v1/pools/{pool_id}/leads": ("agent", "supervisor", "operator"),
+    "POST /v1/agents/{agent_id}/claims": _FLOOR,
+    "GET /v1/agents/{agent_id}/leads": _FLOOR,
+    "GET /v1/leads/{lead_id}": ("agent", "supervisor", "operator"),
+    "GET /v1/leads/{lead_id}/history": ("agent", "supervisor", "operator"),
+    "POST /v1/leads/{lead_id}/return": _FLOOR,
+    "POST /v1/leads/{lead_id}/close": _FLOOR,
+    "POST /v1/leads/{lead_id}/win": _FLOOR,
+    "POST /v1/leads/{lead_id}/stage": _FLOOR,
+    "POST /v1/distributions": ("supervisor",),
+    "POST /v1/reclaim-sweeps": ("operator",),
+    "POST /v1/gradings/{week}": ("operator",),
+    "GET /v1/reports/fairness": _MANAGERS,
+}
+
+# DomainError codes and the HTTP status each is answered with.
+_STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unknown_team": 404,
+           "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
+           "refresh_quota_used": 429, "week_not_over": 409,
+           "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403}
+
+
+def problem_of(error: DomainError) -> Problem:
+    return domain_problem(error, _STATUS)
+
+
+def not_visible(error: NotVisible) -> Exception:
+    return forbidden(error.code, error.message)
+
+
+Leads = Annotated[LeadService, Depends(from_app_state("leads"))]
+Roster = Annotated[RosterService, Depends(from_app_state("roster"))]
+Queries = Annotated[LeadQueries, Depends(from_app_state("queries"))]
+Settings = Annotated[AllocatorSettings, Depends(from_app_state("settings"))]
+
+
+async def get_actor(tenant: Tenant, leads: Leads, caller: Caller) -> AgentFacts:
+    """The caller as the allocator's rules see it. Agents and supervisors must be active on the roster (it
+    gives their business line and team); admin and service act as managers of every line, operators as
+    viewers of every line (they see numbers masked)."""
+    if caller.trusted or caller.has("operator"):
+        role = "manager" if caller.trusted else "operator"
+        return AgentFacts(agent_id=caller.sub, active=True, role=role, grade="", business_line="*", team_id=None)
+    try:
+        doc = await leads.agent_doc(tenant, caller.sub)
+    except DomainError as error:
+        raise forbidden("unknown_actor", f"{caller.sub} is not on the roster.") from error
+    facts = agent_facts(doc, await leads.policy(tenant))
+    if not facts.active:
+        raise forbidden("inactive_actor", f"{caller.sub} is not active.")
+    if caller.has("supervisor"):
+        role = facts.role if facts.role in ("supervisor", "manager") else "supervisor"
+    else:
+        role = "agent"
+    return AgentFacts(agent_id=facts.agent_id, active=True, role=role, grade=facts.grade,
+                      business_line=facts.business_line, team_id=caller.team or facts.team_id)
+
+
+Actor = Annotated[AgentFacts, Depends(get_actor)]
+
+
+async def require_acting_for(actor: AgentFacts, agent_id: str, queries: LeadQueries, tenant: str) -> None:
+    """An agent acts for itself; a supervisor for the agents of its team (one without a team, e.g. a line
+    manager, for the agents of its business line); admin and service for anyone."""
+    if actor.agent_id == agent_id or actor.role == "manager" and actor.business_line == "*":
+        return
+    if actor.role in ("supervisor", "manager"):
+        doc = await queries.agent(tenant=tenant, agent_id=agent_id)
+        if doc is not None and (doc.get("team_id") == actor.team_id if actor.team_id is not None
+                                else doc.get("business_line", "default") == actor.business_line):
+            return
+    raise forbidden("not_your_agent", f"{actor.agent_id} may not act for {agent_id}.")
+
+
+def require_supervisor(actor: AgentFacts) -> None:
+    if actor.role not in ("supervisor", "manager"):
+        raise forbidden("not_a_supervisor", "Only supervisors and managers distribute leads.")
+
+
+
+def team_rule(caller: Principal, agent_id: str, team_id: str | None) -> None:
+    """A supervisor (who is not also an operator) reads the agents of its team only."""
+    if caller.trusted or caller.has("operator") or caller.sub == agent_id:
+        return
+    if caller.team is None or caller.team != team_id:
+        raise forbidden("not_your_team", f"{agent_id} is not in {caller.sub}'s team.")

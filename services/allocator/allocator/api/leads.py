@@ -1,0 +1,162 @@
+"""Routes of pools and leads: tiers, browsing a pool, claims (捞取), an agent's leads, a lead and its
+history, the agent's acts on a lead (return, close, win, stage) and push distribution (分配)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from telesales_contracts.activity import LeadStageChanged
+from telesales_contracts.roster import Identifier
+from telesales_runtime.http import Problem, Tenant
+
+from ..domain import AgentFacts, DomainError
+from ..lead_views import lead_view
+from ..queries import LeadQueries, NotVisible
+from ..schemas import (
+    ClaimIn,
+    ClaimResult,
+    CloseIn,
+    DistributionIn,
+    DistributionResult,
+    LeadHistory,
+    LeadPage,
+    LeadView,
+    ReturnIn,
+    StageIn,
+    TierView,
+    WinIn,
+)
+from .access import Actor, Leads, Queries, not_visible, problem_of, require_acting_for, require_supervisor
+
+pools_router = APIRouter(prefix="/v1", tags=["pools and leads"])
+
+
+@pools_router.get("/tiers", response_model=list[TierView], summary="Tiered pools (and whether an agent may open each)")
+async def list_tiers(tenant: Tenant, queries: Queries, actor: Actor, agent_id: Identifier | None = None
+                     ) -> list[TierView]:
+    if agent_id is not None:
+        await require_acting_for(actor, agent_id, queries, tenant)
+    try:
+        return await queries.tiers(tenant=tenant, agent_id=agent_id)
+    except DomainError as error:
+        raise problem_of(error) from error
+
+
+@pools_router.get("/pools/{pool_id}/leads", response_model=LeadPage, summary="Browse a public pool (numbers masked)")
+async def browse_pool(pool_id: Identifier, tenant: Tenant, queries: Queries, tier: Identifier | None = None,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> LeadPage:
+    try:
+        tier_filter = None if tier is None else await queries.tier_filter(tenant=tenant, tier_id=tier)
+    except DomainError as error:
+        raise problem_of(error) from error
+    after = None
+    if cursor:
+        try:
+            score, lead_id = cursor.split(":", 1)
+            after = (int(score), lead_id)
+        except ValueError as error:
+            raise Problem(400, "Bad cursor", "Use the next_cursor of the previous page.") from error
+    return await queries.pool_page(tenant=tenant, pool_id=pool_id, tier_filter=tier_filter, limit=limit, after=after)
+
+
+@pools_router.post("/agents/{agent_id}/claims", response_model=ClaimResult,
+                   summary="Claim up to `count` of the best leads of a tier (捞取)")
+async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Leads, queries: Queries,
+                actor: Actor) -> ClaimResult:
+    await require_acting_for(actor, agent_id, queries, tenant)
+    try:
+        result = await leads.claim(tenant, agent_id, body.tier_id, body.count)
+    except DomainError as error:
+        raise problem_of(error) from error
+    holder = AgentFacts(agent_id=agent_id, active=True, role="agent", grade="", business_line="", team_id=None)
+    policy = await leads.policy(tenant)
+    return ClaimResult(requested=result.requested, granted=result.granted, claimed=len(result.leads),
+                       holding=result.held_after, holding_cap=result.cap, quota_left=result.quota_left,
+                       leads=[lead_view(d, holder, policy) for d in result.leads])
+
+
+@pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds")
+async def held_leads(agent_id: Identifier, tenant: Tenant, queries: Queries, actor: Actor,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> LeadPage:
+    await require_acting_for(actor, agent_id, queries, tenant)
+    return await queries.held_page(tenant=tenant, agent_id=agent_id, viewer=actor, limit=limit, cursor=cursor)
+
+
+@pools_router.get("/leads/{lead_id}", response_model=LeadView)
+async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor) -> LeadView:
+    try:
+        view = await queries.lead(tenant=tenant, lead_id=lead_id, viewer=actor)
+    except NotVisible as error:
+        raise not_visible(error) from error
+    if view is None:
+        raise Problem(404, "Unknown lead", f"There is no lead {lead_id!r}.")
+    return view
+
+
+@pools_router.get("/leads/{lead_id}/history", response_model=LeadHistory,
+                  summary="What the allocator knows happened to a lead, in time order")
+async def lead_history(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor) -> LeadHistory:
+    try:
+        history = await queries.history(tenant=tenant, lead_id=lead_id, viewer=actor)
+    except NotVisible as error:
+        raise not_visible(error) from error
+    if history is None:
+        raise Problem(404, "Unknown lead", f"There is no lead {lead_id!r}.")
+    return history
+
+
+async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[dict[str, Any]]], queries: LeadQueries,
+               tenant: str) -> LeadView:
+    await require_acting_for(actor, agent_id, queries, tenant)
+    try:
+        doc = await action()
+    except DomainError as error:
+        raise problem_of(error) from error
+    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+
+
+@pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")
+async def return_lead(lead_id: str, body: ReturnIn, tenant: Tenant, leads: Leads, queries: Queries,
+                      actor: Actor) -> LeadView:
+    return await _act(actor, body.agent_id,
+                      lambda: leads.return_lead(tenant, lead_id, body.agent_id, body.reason), queries, tenant)
+
+
+@pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)")
+async def close_lead(lead_id: str, body: CloseIn, tenant: Tenant, leads: Leads, queries: Queries,
+                     actor: Actor) -> LeadView:
+    return await _act(actor, body.agent_id, lambda: leads.close_lead(tenant, lead_id, body.agent_id, body.reason),
+                      queries, tenant)
+
+
+@pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)")
+async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, queries: Queries,
+                   actor: Actor) -> LeadView:
+    return await _act(actor, body.agent_id, lambda: leads.win_lead(tenant, lead_id, body.agent_id, body.amount_fen),
+                      queries, tenant)
+
+
+@pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
+async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads, queries: Queries,
+                       actor: Actor) -> LeadView:
+    agent_id = body.agent_id or actor.agent_id
+    # An agent changes only the leads it holds; a supervisor or manager may change any (they coach).
+    holder = agent_id if body.agent_id is not None or actor.role == "agent" else None
+    change = LeadStageChanged(lead_id=lead_id, stage_percent=body.stage_percent, funnel_step=body.funnel_step,
+                              agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
+    return await _act(actor, agent_id, lambda: leads.change_stage(tenant, lead_id, change), queries, tenant)
+
+
+@pools_router.post("/distributions", response_model=DistributionResult,
+                   summary="Push leads: to a team by need, then to an agent by strategy (分配)")
+async def distribute(body: DistributionIn, tenant: Tenant, leads: Leads, actor: Actor) -> DistributionResult:
+    require_supervisor(actor)
+    try:
+        outcome = await leads.distribute(tenant, body.lead_ids, actor=actor.agent_id, team_id=body.team_id,
+                                         strategy=body.strategy, target_agent=body.target_agent)
+    except DomainError as error:
+        raise problem_of(error) from error
+    return DistributionResult.model_validate({"placed": outcome.placements, "unplaced": outcome.unplaced})
