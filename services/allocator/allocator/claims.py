@@ -28,7 +28,8 @@ from telesales_contracts.topics import ALLOCATION_CLAIMED
 
 from . import domain, history
 from .domain import AgentFacts, AllocationPolicy, Tier
-from .store import HELD, POOLED, AllocatorStore, Doc, tier_query
+from .store import POOLED, AllocatorStore, Doc, tier_query
+from .store.lead_writes import hold_fields
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,6 @@ def not_dropped_by(agent_id: str, cooldown_days: float | None, now: datetime) ->
         return {"dropped_by": {"$ne": agent_id}}
     cutoff = now - timedelta(days=cooldown_days)
     return {"drops": {"$not": {"$elemMatch": {"agent_id": agent_id, "at": {"$gt": cutoff}}}}}
-
-
-def hold_fields(holder: Any, team: Any, grade: Any, via: Any, now: datetime) -> Doc:
-    """The fields of a lead that an agent has just got (values, or expressions in a pipeline)."""
-    return {"status": HELD, "holder": holder, "holder_team": team, "holder_grade": grade, "held_since": now, "held_via": via,
-            "awaiting_first_call": True, "progress_at": now, "warned_for": None, "updated_at": now}
 
 
 def as_claimed(lead: Doc, agent: AgentFacts, claim_id: str, now: datetime) -> Doc:

@@ -45,7 +45,7 @@ def call(*, agent_id: str, started_at: datetime, duration_seconds: int, connecte
 def stage(*, stage_percent: int, funnel_step: str | None, agent_id: str | None, deal_in_progress: bool | None,
           at: datetime) -> Doc:
     """A stage move as it was asked for (a backward funnel step is not applied to the lead, see
-    lead_updates.stage_update, but it was said)."""
+    store/lead_writes.py, but it was said)."""
     return _entry("stage", at, agent_id=agent_id, stage_percent=stage_percent, funnel_step=funnel_step,
                   deal_in_progress=deal_in_progress)
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from telesales_contracts.allocation import ReclaimKind
 
 from .domain import AllocationPolicy, HeldLeadFacts, ReclaimSchedule, reclaim_schedule
-from .store import HELD
+from .domain.lead import HELD
 
 Unless = Literal["call", "advance_stage"]
 

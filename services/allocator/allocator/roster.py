@@ -45,7 +45,7 @@ class RosterService:
         released = 0
         for agent_id in dict.fromkeys(leaving):
             if not after.get(agent_id, {}).get("active", True):
-                released += await self.leads.release_all(tenant, agent_id, "agent_left")
+                released += await self.leads.release_all(tenant=tenant, agent_id=agent_id, reason="agent_left")
         if released:
             log.info("leads released by departing agents", extra={"tenant": tenant, "leads": released})
         return len(records)

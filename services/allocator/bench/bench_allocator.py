@@ -263,7 +263,8 @@ async def run_claims(ctx: Context, service: LeadService, agent_cycle: Any, total
             else:
                 began = loop.time()
             try:
-                claimed = await service.claim(ctx.tenant, agent["agent_id"], "fresh", ctx.args.claim_size)
+                claimed = await service.claim(tenant=ctx.tenant, agent_id=agent["agent_id"], tier_id="fresh",
+                                              count=ctx.args.claim_size)
             except domain.DomainError as error:
                 result.refused[error.code] = result.refused.get(error.code, 0) + 1
                 continue

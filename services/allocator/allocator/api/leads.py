@@ -68,7 +68,7 @@ async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Lead
                 actor: Actor) -> ClaimResult:
     await require_acting_for(actor, agent_id, queries, tenant)
     try:
-        result = await leads.claim(tenant, agent_id, body.tier_id, body.count)
+        result = await leads.claim(tenant=tenant, agent_id=agent_id, tier_id=body.tier_id, count=body.count)
     except DomainError as error:
         raise problem_of(error) from error
     holder = AgentFacts(agent_id=agent_id, active=True, role="agent", grade="", business_line="", team_id=None)
@@ -121,22 +121,22 @@ async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[
 @pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")
 async def return_lead(lead_id: str, body: ReturnIn, tenant: Tenant, leads: Leads, queries: Queries,
                       actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id,
-                      lambda: leads.return_lead(tenant, lead_id, body.agent_id, body.reason), queries, tenant)
+    return await _act(actor, body.agent_id, lambda: leads.return_lead(
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)")
 async def close_lead(lead_id: str, body: CloseIn, tenant: Tenant, leads: Leads, queries: Queries,
                      actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.close_lead(tenant, lead_id, body.agent_id, body.reason),
-                      queries, tenant)
+    return await _act(actor, body.agent_id, lambda: leads.close_lead(
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)")
 async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, queries: Queries,
                    actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.win_lead(tenant, lead_id, body.agent_id, body.amount_fen),
-                      queries, tenant)
+    return await _act(actor, body.agent_id, lambda: leads.win_lead(
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, amount_fen=body.amount_fen), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
@@ -147,7 +147,8 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
     holder = agent_id if body.agent_id is not None or actor.role == "agent" else None
     change = LeadStageChanged(lead_id=lead_id, stage_percent=body.stage_percent, funnel_step=body.funnel_step,
                               agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
-    return await _act(actor, agent_id, lambda: leads.change_stage(tenant, lead_id, change), queries, tenant)
+    return await _act(actor, agent_id, lambda: leads.change_stage(tenant=tenant, lead_id=lead_id, change=change),
+                      queries, tenant)
 
 
 @pools_router.post("/distributions", response_model=DistributionResult,
@@ -155,8 +156,8 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
 async def distribute(body: DistributionIn, tenant: Tenant, leads: Leads, actor: Actor) -> DistributionResult:
     require_supervisor(actor)
     try:
-        outcome = await leads.distribute(tenant, body.lead_ids, actor=actor.agent_id, team_id=body.team_id,
-                                         strategy=body.strategy, target_agent=body.target_agent)
+        outcome = await leads.distribute(tenant=tenant, lead_ids=body.lead_ids, actor=actor.agent_id,
+                                         team_id=body.team_id, strategy=body.strategy, target_agent=body.target_agent)
     except DomainError as error:
         raise problem_of(error) from error
     return DistributionResult.model_validate({"placed": outcome.placements, "unplaced": outcome.unplaced})

@@ -201,7 +201,8 @@ async def test_two_replicas_claiming_from_one_pool_never_share_a_lead_or_exceed_
 
     async def claim(replica: LeadService, agent: str) -> list[str]:
         try:
-            return [lead["_id"] for lead in (await replica.claim(harness.tenant, agent, "fresh", 2)).leads]
+            claimed = await replica.claim(tenant=harness.tenant, agent_id=agent, tier_id="fresh", count=2)
+            return [lead["_id"] for lead in claimed.leads]
         except DomainError as error:
             assert error.code in ("holding_cap_reached", "agent_busy"), error
             return []

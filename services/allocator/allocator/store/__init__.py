@@ -13,21 +13,20 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, is_duplicate_key, read_versioned, write_versioned
 from telesales_runtime.outbox import with_embedded_events, write_outbox
 
-from .domain import AllocationPolicy, RoutingRule, Tier, TierFilter, default_tiers
+from ..domain import AllocationPolicy, RoutingRule, Tier, TierFilter, default_tiers
+from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead, LeadChange
+from .lead_writes import write_of
 
 Doc = dict[str, Any]
 
-POOLED = "pooled"
-HELD = "held"
-CLOSED = "closed"
-WON = "won"
-DO_NOT_CALL = "do_not_call"
+__all__ = ["CLOSED", "DO_NOT_CALL", "HELD", "POOLED", "WON", "AllocatorStore", "Doc", "agent_key", "tier_query"]
 
 # The order claims take pooled leads in, and the index keys that serve it without an in-memory sort.
 BEST_FIRST = [("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING), ("_id", ASCENDING)]
@@ -342,6 +341,19 @@ class AllocatorStore:
             return 0
         return (await self.leads.bulk_write(ops, ordered=False)).matched_count
 
+    async def commit_if(self, lead: Lead, change: LeadChange, events: list[Doc], now: datetime) -> Doc | None:
+        """Make one change of the Lead aggregate (with its events) if its condition still holds when
+        written; the lead after, or None when it no longer did."""
+        query, update = write_of(lead, change)
+        return await self.update_lead_if(query, update, events, now)
+
+    async def commit(self, writes: Sequence[tuple[Lead, LeadChange, list[Doc]]], now: datetime,
+                     inbox_entries: list[Doc] | None = None) -> int:
+        """Changes of many leads, each with its events (and a consumer's processed event ids), as
+        apply_lead_updates writes them; how many leads still matched their condition."""
+        return await self.apply_lead_updates([(*write_of(lead, change), events) for lead, change, events in writes],
+                                             now, inbox_entries=inbox_entries)
+
     async def browse_pool(self, tenant: str, pool_ids: Sequence[str], extra: Doc, limit: int,
                           after: tuple[int, str] | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant, "status": POOLED, "pool_id": {"$in": list(pool_ids)}, **extra}
@@ -357,6 +369,12 @@ class AllocatorStore:
             query["_id"] = {"$gt": after}
         return await self.leads.find(query, LEAN_LEAD,
                                      sort=[("_id", ASCENDING)], limit=limit).to_list()
+
+    def held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
+        """Held leads held since `horizon` or before, longest held first (what the reclaim sweep judges)."""
+        return self.leads.find({"tenant_id": tenant, "status": HELD, "held_since": {"$lte": horizon}},
+                               {"outbox": 0, "recent_calls": 0, "holds": 0, "drops": 0, "history": 0},
+                               sort=[("held_since", 1)], batch_size=batch_size)
 
     async def tenants_with_held_leads(self) -> list[str]:
         return [t for t in await self.leads.distinct("tenant_id", {"status": HELD}) if isinstance(t, str)]

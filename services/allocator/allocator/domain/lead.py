@@ -1,0 +1,413 @@
+"""The Lead aggregate: what can happen to a lead, as rules. Pure (no I/O).
+
+A `Lead` is what the rules need to know of a stored lead. Each of its methods decides one act (an
+agent returns, closes or wins it, the sweep reclaims or warns, a push assigns it, a call, a stage move,
+a signal, a complaint or a new touch arrives) and returns a `Decision`: the typed change to make and the
+events it causes. store/lead_writes.py compiles each change into one atomic conditional single-document
+update (the same write carries the events, into the lead's embedded outbox), so the condition a change
+states (e.g. "still the same hold") is checked by the database at the moment of writing.
+
+The states: pooled (in a public pool) -> held (an agent has it) -> pooled again (returned, reclaimed,
+its agent left), closed (no sale), won, or do_not_call (a complaint; for good). A closed lead the person
+comes back to is pooled again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from telesales_contracts import Topic
+from telesales_contracts.activity import FUNNEL_ORDER, CallLogged, LeadSignal, LeadStageChanged
+from telesales_contracts.allocation import (
+    DistributionStrategy,
+    HotLead,
+    LeadAssigned,
+    LeadClosed,
+    LeadReclaimed,
+    LeadReturned,
+    LeadWon,
+    ReclaimWarning,
+)
+from telesales_contracts.leads import LeadOutcome
+from telesales_contracts.topics import (
+    ALLOCATION_ASSIGNED,
+    ALLOCATION_CLOSED,
+    ALLOCATION_HOT_LEAD,
+    ALLOCATION_RECLAIM_WARNING,
+    ALLOCATION_RECLAIMED,
+    ALLOCATION_RETURNED,
+    ALLOCATION_WON,
+    LEADS_OUTCOME,
+)
+from telesales_runtime.errors import DomainError
+
+from .. import history
+from . import AgentFacts, AllocationPolicy, ReclaimSchedule, contact_pressure
+
+POOLED = "pooled"
+HELD = "held"
+CLOSED = "closed"
+WON = "won"
+DO_NOT_CALL = "do_not_call"
+
+Entry = dict[str, Any]  # a history entry (history.py)
+
+
+# ---- what a decision says ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """An event a change causes, written with the change (to the lead's embedded outbox)."""
+
+    topic: Topic
+    data: BaseModel
+    event_id: str | None = None  # a fixed id makes a repeated decision (a sweep run twice) one event
+
+
+@dataclass(frozen=True, slots=True)
+class SameHold:
+    """Condition: the lead is still held by `holder` since `held_since` (nothing happened meanwhile)."""
+
+    holder: str
+    held_since: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Back to its public pool from `agent_id`; a drop (returned, reclaimed) counts against the agent."""
+
+    agent_id: str
+    counts_as_drop: bool
+    dropped_by: tuple[str, ...]  # after the release
+    entry: Entry
+    at: datetime
+    reclaimed: bool = False
+    condition: SameHold | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    agent_id: str
+    reason: str
+    entry: Entry
+    at: datetime
+    condition: SameHold
+
+
+@dataclass(frozen=True, slots=True)
+class Win:
+    agent_id: str
+    amount_fen: int
+    team_id: str | None
+    entry: Entry
+    at: datetime
+    condition: SameHold
+
+
+@dataclass(frozen=True, slots=True)
+class Warn:
+    """Remember the warning about one deadline (`warn_key`), if none was given since `previous`."""
+
+    warn_key: str
+    previous: str | None
+    condition: SameHold
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceStage:
+    """A stage move, judged against the lead as it is when written: only a move forward restarts the
+    not-converted clock, and the funnel step never moves back (see `funnel_step_after`)."""
+
+    percent: int
+    step: str | None
+    deal_in_progress: bool | None
+    entry: Entry
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MarkHot:
+    """The lead's latest signal (the hot marker; the one that happened last wins) and its history entry."""
+
+    last_signal: Mapping[str, Any]
+    entry: Entry
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """To `agent` if the lead is still in one of `from_statuses`; with `also` in the same write."""
+
+    agent: AgentFacts
+    strategy: DistributionStrategy
+    from_statuses: tuple[str, ...]
+    entry: Entry
+    at: datetime
+    also: MarkHot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCalls:
+    count: int
+    recent_calls: tuple[datetime, ...]
+    last_call_at: datetime
+    rest_until: datetime | None  # set only when it rests the lead longer than before
+    holder_called: bool  # the holder called since getting it (stops the not-processed clock)
+    valid_contact: bool  # first connected call: the funnel's first step
+    entries: tuple[Entry, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StopCalls:
+    """A complaint: the lead leaves its agent and every pool for good."""
+
+    reason: str
+    last_holder: str | None
+    entry: Entry
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """The person arrived again (leads.merged.v1): outside references kept; a new touch counted; a closed
+    lead reopened."""
+
+    external_refs: tuple[Mapping[str, Any], ...]
+    new_touch: bool
+    reopen: bool
+    entries: tuple[Entry, ...]
+    at: datetime
+
+
+LeadChange = Release | Close | Win | Warn | AdvanceStage | MarkHot | Assign | RecordCalls | StopCalls | Touch
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    change: LeadChange
+    events: tuple[Announcement, ...] = ()
+
+
+# ---- rules -----------------------------------------------------------------------------------------------
+
+
+def funnel_step_after(current: str | None, requested: str) -> str:
+    """The funnel step never moves back: a late or repeated event cannot undo progress."""
+    order = [step.value for step in FUNNEL_ORDER]
+    current_index = order.index(current) if current in order else -1
+    return requested if order.index(requested) >= current_index else current  # type: ignore[return-value]
+
+
+def signal_summary(signal: LeadSignal) -> dict[str, Any]:
+    # `at` first: the store keeps the largest, compared field by field, so the signal that happened last
+    # stays whatever order signals arrive in
+    return {"at": signal.occurred_at, "kind": signal.kind.value, "detail": signal.detail}
+
+
+# ---- the aggregate ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """A lead as the allocator's rules see it."""
+
+    lead_id: str
+    tenant_id: str
+    status: str
+    business_line: str
+    pool_id: str
+    score: int
+    lead_grade: str
+    holder: str | None = None
+    holder_team: str | None = None
+    holder_grade: str | None = None
+    held_since: Any = None  # as stored: the condition of every write about this hold
+    stage_percent: int = 0
+    funnel_step: str | None = None
+    dropped_by: tuple[str, ...] = ()
+    recent_calls: tuple[datetime, ...] = ()
+    last_call_at: datetime | None = None
+    rest_until: datetime | None = None
+    dedicated_agent: str | None = None
+    warned_for: str | None = None
+    external_refs: tuple[Mapping[str, Any], ...] = field(default=())
+
+    # ---- holding ---------------------------------------------------------------------------------------
+
+    def require_held_by(self, agent_id: str) -> None:
+        if self.status != HELD or self.holder != agent_id:
+            raise DomainError("not_held", f"lead {self.lead_id} is not held by {agent_id} (it is {self.status}"
+                                          + (f", held by {self.holder})" if self.holder else ")"))
+
+    def same_hold(self) -> SameHold:
+        assert self.holder is not None, self.lead_id
+        return SameHold(self.holder, self.held_since)
+
+    def _holder_fields(self, agent_id: str, at: datetime, agent: AgentFacts | None = None) -> dict[str, Any]:
+        """The fields every holder-change event carries (the agent's team and grade: the new holder's, or
+        those of the hold that ends)."""
+        return {"lead_id": self.lead_id, "agent_id": agent_id,
+                "team_id": agent.team_id if agent else self.holder_team,
+                "agent_grade": agent.grade if agent else self.holder_grade,
+                "business_line": self.business_line, "pool_id": self.pool_id, "score": self.score,
+                "lead_grade": self.lead_grade, "at": at}
+
+    def _release(self, agent_id: str, at: datetime, *, counts_as_drop: bool, entry: Entry,
+                 reclaimed: bool = False) -> Release:
+        dropped_by = self.dropped_by
+        if counts_as_drop and agent_id not in dropped_by:
+            dropped_by = (*dropped_by, agent_id)
+        return Release(agent_id=agent_id, counts_as_drop=counts_as_drop, dropped_by=dropped_by, entry=entry, at=at,
+                       reclaimed=reclaimed, condition=self.same_hold())
+
+    def give_back(self, agent_id: str, *, reason: str, at: datetime) -> Decision:
+        """The agent returns the lead to its pool (退回): a drop."""
+        self.require_held_by(agent_id)
+        change = self._release(agent_id, at, counts_as_drop=True,
+                               entry=history.holder_change("returned", agent_id, at, reason=reason))
+        data = LeadReturned(**self._holder_fields(agent_id, at), reason=reason, drop_count=len(change.dropped_by))
+        return Decision(change, (Announcement(ALLOCATION_RETURNED, data),))
+
+    def leave_with_agent(self, *, reason: str, at: datetime) -> Decision:
+        """Its agent left the floor: back to the pool, not counted as the agent's drop."""
+        assert self.holder is not None, self.lead_id
+        change = self._release(self.holder, at, counts_as_drop=False,
+                               entry=history.holder_change("returned", self.holder, at, reason=reason))
+        data = LeadReturned(**self._holder_fields(self.holder, at), reason=reason, drop_count=len(change.dropped_by))
+        return Decision(change, (Announcement(ALLOCATION_RETURNED, data),))
+
+    def close(self, agent_id: str, *, reason: str, at: datetime) -> Decision:
+        """The agent closes the lead without a sale (关单); lead-intake learns it was lost."""
+        self.require_held_by(agent_id)
+        change = Close(agent_id=agent_id, reason=reason, at=at, condition=self.same_hold(),
+                       entry=history.holder_change("closed", agent_id, at, reason=reason))
+        closed = LeadClosed(**self._holder_fields(agent_id, at), reason=reason)
+        outcome = LeadOutcome(lead_id=self.lead_id, outcome="lost", business_line=self.business_line,
+                              external_refs=list(self.external_refs))  # type: ignore[arg-type]
+        return Decision(change, (Announcement(ALLOCATION_CLOSED, closed), Announcement(LEADS_OUTCOME, outcome)))
+
+    def win(self, agent_id: str, *, amount_fen: int, at: datetime) -> Decision:
+        """The agent wins the lead (成单): the person is a buyer now, and the agent its dedicated agent."""
+        self.require_held_by(agent_id)
+        change = Win(agent_id=agent_id, amount_fen=amount_fen, team_id=self.holder_team, at=at,
+                     condition=self.same_hold(),
+                     entry=history.holder_change("won", agent_id, at, amount_fen=amount_fen))
+        won = LeadWon(**self._holder_fields(agent_id, at), amount_fen=amount_fen)
+        outcome = LeadOutcome(lead_id=self.lead_id, outcome="won", business_line=self.business_line,
+                              amount_fen=amount_fen, external_refs=list(self.external_refs))  # type: ignore[arg-type]
+        return Decision(change, (Announcement(ALLOCATION_WON, won), Announcement(LEADS_OUTCOME, outcome)))
+
+    def assign(self, agent: AgentFacts, *, strategy: DistributionStrategy, assigned_by: str, at: datetime,
+               from_statuses: Sequence[str] = (POOLED,), also: MarkHot | None = None,
+               extra_events: Sequence[Announcement] = ()) -> Decision:
+        """A push gives the lead to `agent` (分配), if it is still in one of `from_statuses` when written."""
+        change = Assign(agent=agent, strategy=strategy, from_statuses=tuple(from_statuses), at=at, also=also,
+                        entry=history.holder_change("assigned", agent.agent_id, at, via=strategy.value))
+        data = LeadAssigned(**self._holder_fields(agent.agent_id, at, agent), strategy=strategy,
+                            assigned_by=assigned_by)
+        return Decision(change, (Announcement(ALLOCATION_ASSIGNED, data), *extra_events))
+
+    # ---- the reclaim sweep -----------------------------------------------------------------------------
+
+    def judge_overdue(self, schedule: ReclaimSchedule, *, at: datetime) -> Decision | None:
+        """Reclaim (回收) a lead past its deadline, or warn its holder once per deadline; None: nothing yet.
+        The events' ids are fixed by the hold and the deadline, so judging twice announces once."""
+        agent_id = self.holder
+        assert agent_id is not None, self.lead_id
+        if schedule.reclaim_at <= at:
+            change = self._release(agent_id, at, counts_as_drop=True, reclaimed=True, entry=history.holder_change(
+                "reclaimed", agent_id, at, reclaim_kind=schedule.kind.value))
+            data = LeadReclaimed(**self._holder_fields(agent_id, at), kind=schedule.kind,
+                                 stage_percent=self.stage_percent, deadline=schedule.reclaim_at,
+                                 drop_count=len(change.dropped_by))
+            event_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                      f"reclaim|{self.tenant_id}|{self.lead_id}|{self.held_since}"))
+            return Decision(change, (Announcement(ALLOCATION_RECLAIMED, data, event_id),))
+        warn_key = f"{schedule.kind.value}|{schedule.reclaim_at.isoformat()}"
+        if schedule.warn_at <= at and self.warned_for != warn_key:
+            warning = ReclaimWarning(lead_id=self.lead_id, agent_id=agent_id, kind=schedule.kind,
+                                     reclaim_at=schedule.reclaim_at, stage_percent=self.stage_percent)
+            event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"warn|{self.tenant_id}|{self.lead_id}|{warn_key}"))
+            change = Warn(warn_key=warn_key, previous=self.warned_for, condition=self.same_hold())
+            return Decision(change, (Announcement(ALLOCATION_RECLAIM_WARNING, warning, event_id),))
+        return None
+
+    # ---- activity ----------------------------------------------------------------------------------------
+
+    def change_stage(self, change: LeadStageChanged, *, at: datetime) -> AdvanceStage:
+        """A stage move; `change.agent_id`, when given, must hold the lead."""
+        if change.agent_id is not None and self.holder != change.agent_id:
+            raise DomainError("not_held", f"lead {self.lead_id} is not held by {change.agent_id}")
+        return self.stage_move(change, at=at)
+
+    @staticmethod
+    def stage_move(change: LeadStageChanged, *, at: datetime) -> AdvanceStage:
+        """A stage move as asked (judged against the lead when written; a backward funnel step is kept in
+        the history, as said, but not applied)."""
+        step = change.funnel_step.value if change.funnel_step else None
+        entry = history.stage(stage_percent=change.stage_percent, agent_id=change.agent_id, at=at,
+                              funnel_step=step, deal_in_progress=change.deal_in_progress)
+        return AdvanceStage(percent=change.stage_percent, step=step, deal_in_progress=change.deal_in_progress,
+                            entry=entry, at=at)
+
+    def record_calls(self, calls: Sequence[CallLogged], policy: AllocationPolicy, *, at: datetime) -> RecordCalls:
+        """Calls of this lead: last contact, contact pressure (a rest), the holder's first call, a valid
+        contact once one connected, and one history entry per call."""
+        times = [c.started_at for c in calls]
+        recent, rest_until = contact_pressure([*self.recent_calls, *times], at, policy)
+        longer_rest = rest_until is not None and (self.rest_until is None or self.rest_until < rest_until)
+        holder_called = self.status == HELD and any(c.agent_id == self.holder and c.started_at >= self.held_since
+                                                    for c in calls)
+        entries = tuple(history.call(agent_id=c.agent_id, started_at=c.started_at,
+                                     duration_seconds=c.duration_seconds, connected=c.connected) for c in calls)
+        return RecordCalls(count=len(calls), recent_calls=tuple(recent),
+                           last_call_at=max([*times, *([self.last_call_at] if self.last_call_at else [])]),
+                           rest_until=rest_until if longer_rest else None, holder_called=holder_called,
+                           valid_contact=any(c.connected for c in calls) and self.funnel_step is None,
+                           entries=entries, at=at)
+
+    @staticmethod
+    def hot(signal: LeadSignal, *, alerted: str | None, at: datetime) -> MarkHot:
+        """A signal on the lead: its hot marker and history; `alerted`: the agent told, if any."""
+        entry = history.signal(kind=signal.kind.value, detail=signal.detail, occurred_at=signal.occurred_at,
+                               agent_id=alerted)
+        return MarkHot(last_signal=signal_summary(signal), entry=entry, at=at)
+
+    def alert(self, agent_id: str, signal: LeadSignal, *, signal_event_id: str, routed: str) -> Announcement:
+        """Tell `agent_id` to call now (allocation.hot-lead.v1)."""
+        data = HotLead(lead_id=self.lead_id, agent_id=agent_id, routed=routed, kind=signal.kind,  # type: ignore[arg-type]
+                       detail=signal.detail, occurred_at=signal.occurred_at, signal_event_id=signal_event_id)
+        return Announcement(ALLOCATION_HOT_LEAD, data)
+
+    def alert_holder(self, signal: LeadSignal, *, signal_event_id: str, at: datetime) -> Decision:
+        """A held lead's signal: marked hot, and its holder told at once."""
+        assert self.holder is not None, self.lead_id
+        return Decision(self.hot(signal, alerted=self.holder, at=at),
+                        (self.alert(self.holder, signal, signal_event_id=signal_event_id, routed="holder"),))
+
+    def complaint(self, reason: str, *, at: datetime) -> Decision:
+        """A complaint ends the lead's calls: it leaves its agent (closed) and every pool for good."""
+        said = f"complaint: {reason}"[:500]
+        events: tuple[Announcement, ...] = ()
+        if self.status == HELD:
+            assert self.holder is not None, self.lead_id
+            events = (Announcement(ALLOCATION_CLOSED, LeadClosed(**self._holder_fields(self.holder, at),
+                                                                 reason=said)),)
+        change = StopCalls(reason=reason, last_holder=self.holder, at=at,
+                           entry=history.holder_change("closed", self.holder, at, reason=said))
+        return Decision(change, events)
+
+    def touched(self, external_refs: Sequence[Mapping[str, Any]], *, matched_on: str, at: datetime) -> Touch:
+        """The person arrived again. The same outside record sent again (matched on its reference) is no
+        new touch; a closed lead a person comes back to is live again, back in its pool."""
+        new_touch = matched_on != "external_ref"
+        reopen = new_touch and self.status == CLOSED
+        return Touch(external_refs=tuple(external_refs), new_touch=new_touch, reopen=reopen, at=at,
+                     entries=(history.reopened(at),) if reopen else ())

@@ -1,0 +1,51 @@
+"""Claims (捞取): an agent takes the best-scored leads of a tier it may open, within its holding cap and
+refresh quota."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .. import domain
+from ..domain import DomainError
+from ..store import Doc
+from .core import LeadServiceCore, agent_facts
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    leads: list[Doc]
+    requested: int
+    granted: int
+    held_after: int
+    cap: int
+    quota_left: int
+
+
+class Claiming(LeadServiceCore):
+    async def claim(self, *, tenant: str, agent_id: str, tier_id: str, count: int) -> ClaimResult:
+        """Give the agent up to `count` of the best-scored leads of the tier it may open.
+
+        Under the agent's lock (taken with its quota count in one Redis round trip), the agent and its
+        holding count are read fresh (one MongoDB round trip), the rules decide how many it may take,
+        and the leads are taken together with the other claims on the tier (claims.py)."""
+        now = datetime.now(UTC)
+        policy = await self.policy(tenant)
+        tier = await self.tier(tenant, tier_id)
+        if count > policy.claim_max_per_request:
+            raise DomainError("too_many", f"claim at most {policy.claim_max_per_request} leads at once")
+        period, period_end = domain.quota_period(now, policy.refresh_period, self.tz)
+        async with self.guard.claiming(tenant, agent_id, period, period_end) as ticket:
+            agent_doc, held = await self.store.agent_and_held_count(tenant, agent_id)
+            if agent_doc is None:
+                raise DomainError("unknown_agent", f"there is no agent {agent_id!r}")
+            agent = agent_facts(agent_doc, policy)
+            domain.check_may_open(tier, agent, self.worked_minutes_today(agent_doc, now))
+            pools = domain.tier_pool_ids(tier, agent, await self.pools_of_line(tenant, agent.business_line))
+            cap, quota = policy.cap_for(agent.grade), policy.quota_for(agent.grade)
+            granted = domain.claim_grant(count, held=held, cap=cap, claimed_this_period=ticket.used, quota=quota)
+            taken = await self.claims.claim(tenant, pools, tier, policy, agent, granted)
+            ticket.taken = len(taken)
+        if taken:
+            self.notify_leads()
+        return ClaimResult(taken, count, granted, held + len(taken), cap, quota - ticket.used - len(taken))

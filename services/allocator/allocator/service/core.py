@@ -1,0 +1,115 @@
+"""What every part of the lead service shares: its collaborators, the tenant's configuration (cached),
+the roster records it reads, and how a decision's events are written with its change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from telesales_runtime.cache import TtlCache
+from telesales_runtime.deadletter import DeadLetterPublisher
+from telesales_runtime.outbox import embedded_event
+
+from .. import domain
+from ..claims import ClaimDispenser
+from ..domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
+from ..domain.lead import Announcement
+from ..guards import ClaimGuard
+from ..settings import AllocatorSettings
+from ..store import AllocatorStore, Doc
+
+
+def agent_facts(doc: Doc, policy: AllocationPolicy) -> AgentFacts:
+    """A roster record as the rules see the agent (a new agent has the policy's new-agent grade)."""
+    return AgentFacts(agent_id=doc["agent_id"], active=bool(doc.get("active", True)), role=doc.get("role", "agent"),
+                      grade=doc.get("grade") or policy.new_agent_grade, business_line=doc.get("business_line", "default"),
+                      team_id=doc.get("team_id"))
+
+
+class LeadServiceCore:
+    def __init__(self, settings: AllocatorSettings, store: AllocatorStore, guard: ClaimGuard,
+                 dead_letters: DeadLetterPublisher, notify_leads: Callable[[], None],
+                 notify_outbox: Callable[[], None]) -> None:
+        self.settings = settings
+        self.store = store
+        self.guard = guard
+        self.dead_letters = dead_letters
+        self.notify_leads = notify_leads
+        self.notify_outbox = notify_outbox
+        self.tz = settings.tz
+        self._config = TtlCache(settings.config_cache_seconds)
+        self._agents = TtlCache(settings.agent_cache_seconds)
+        self.claims = ClaimDispenser(store, settings.source)
+
+    # ---- configuration (cached) ----------------------------------------------------------------------
+
+    async def policy(self, tenant: str) -> AllocationPolicy:
+        return await self._cached(("policy", tenant), lambda: self.store.policy(tenant))
+
+    async def tiers(self, tenant: str) -> list[Tier]:
+        return await self._cached(("tiers", tenant), lambda: self.store.tiers(tenant))
+
+    async def routing(self, tenant: str) -> list[RoutingRule]:
+        return await self._cached(("routing", tenant), lambda: self.store.routing(tenant))
+
+    async def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
+        value = self._config.get(key)
+        if value is None:
+            value, _version = await load()
+            self._config.put(key, value)
+        return value
+
+    async def put_config(self, *, tenant: str, kind: str, value: Any, expected_version: int | None) -> int | None:
+        """Store a configuration (only if still at `expected_version`, when given); its new version, or None."""
+        version = await self.store.put_config(tenant, kind, value, expected_version, datetime.now(UTC))
+        if version is not None:
+            self.forget_config(tenant)
+        return version
+
+    def forget_config(self, tenant: str) -> None:
+        for kind in ("policy", "tiers", "routing"):
+            self._config.drop((kind, tenant))
+
+    async def tier(self, tenant: str, tier_id: str) -> Tier:
+        for tier in await self.tiers(tenant):
+            if tier.tier_id == tier_id:
+                return tier
+        raise DomainError("unknown_tier", f"there is no tier {tier_id!r}")
+
+    async def pools_of_line(self, tenant: str, business_line: str) -> list[str]:
+        """The public pools of a business line: its own, and every pool a routing rule for it names."""
+        pools = {domain.default_pool_id(business_line)}
+        pools.update(r.pool_id for r in await self.routing(tenant) if r.business_line in (None, business_line))
+        return sorted(pools)
+
+    # ---- the roster as the lead service reads it --------------------------------------------------------
+
+    async def agent_doc(self, tenant: str, agent_id: str, *, fresh: bool = False) -> Doc:
+        key = (tenant, agent_id)
+        doc = None if fresh else self._agents.get(key)
+        if doc is None:
+            doc = await self.store.get_agent(tenant, agent_id)
+            if doc is None:
+                raise DomainError("unknown_agent", f"there is no agent {agent_id!r}")
+            self._agents.put(key, doc)
+        return doc
+
+    def worked_minutes_today(self, agent: Doc, now: datetime) -> float:
+        seconds = domain.worked_seconds(now.astimezone(self.tz).date(), logged=agent.get("logged_seconds") or {},
+                                        status=agent.get("status"), status_since=agent.get("status_since"),
+                                        talk=agent.get("talk_seconds") or {}, now=now, tz=self.tz)
+        return seconds / 60
+
+    # ---- events ------------------------------------------------------------------------------------------
+
+    def embedded(self, tenant: str, lead_id: str, announcements: Sequence[Announcement]) -> list[Doc]:
+        """A decision's events as entries of the lead's embedded outbox (the relay publishes them)."""
+        out = []
+        for announcement in announcements:
+            topic = announcement.topic
+            attributes = {"id": announcement.event_id} if announcement.event_id else {}
+            event = topic.event(announcement.data, source=self.settings.source, tenantid=tenant, subject=lead_id,
+                                **attributes)
+            out.append(embedded_event(event.id, topic.name, event.to_json_bytes(), lead_id))
+        return out

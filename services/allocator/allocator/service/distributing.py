@@ -1,0 +1,129 @@
+"""Push distribution (分配): each lead to a team (the given one, or by the customer's need through the
+teams' routes), then to an agent of that team by a strategy (distribution.py decides)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telesales_contracts.allocation import DistributionStrategy
+
+from .. import distribution
+from ..domain import AllocationPolicy, DomainError
+from ..domain.lead import POOLED, Announcement, MarkHot
+from ..store import Doc
+from ..store.lead_writes import lead_of
+from .core import LeadServiceCore, agent_facts
+
+
+@dataclass(frozen=True)
+class DistributionOutcome:
+    placements: list[dict[str, Any]]
+    unplaced: list[dict[str, str]]
+
+
+def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
+    return [distribution.TeamRoute(team_id=t["team_id"], business_line=t.get("business_line"),
+                                   product_interests=frozenset(t.get("product_interests") or ()),
+                                   regions=frozenset(t.get("regions") or ()), priority=t.get("priority", 100))
+            for t in teams.values()]
+
+
+def _why_not_placeable(lead: Doc | None, now: datetime) -> str | None:
+    if lead is None:
+        return "unknown_lead"
+    if lead["status"] != POOLED:
+        return f"not_pooled ({lead['status']})"
+    if lead.get("rest_until") and lead["rest_until"] > now:
+        return "resting (contact pressure)"
+    return None
+
+
+class Distributing(LeadServiceCore):
+    async def distribute(self, *, tenant: str, lead_ids: Sequence[str], actor: str, team_id: str | None = None,
+                         strategy: DistributionStrategy | None = None, target_agent: str | None = None
+                         ) -> DistributionOutcome:
+        """Two steps: each lead to a team (the given one, or by the customer's need through the teams'
+        routes), then to an agent of that team by the strategy (the given one, or the team's own)."""
+        now = datetime.now(UTC)
+        policy = await self.policy(tenant)
+        leads = await self.store.get_leads(tenant, lead_ids)
+        unplaced: list[dict[str, str]] = []
+        by_team: dict[str, list[Doc]] = defaultdict(list)
+        teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)}
+        routes = _team_routes(teams)
+        for lead_id in dict.fromkeys(lead_ids):
+            lead = leads.get(lead_id)
+            why_not = _why_not_placeable(lead, now)
+            if lead is None or why_not is not None:
+                unplaced.append({"lead_id": lead_id, "reason": why_not or "unknown_lead"})
+                continue
+            chosen = team_id or distribution.choose_team(routes, business_line=lead["business_line"],
+                                                         product_interest=lead.get("product_interest"),
+                                                         region=lead.get("region"))
+            if chosen is None or chosen not in teams:
+                unplaced.append({"lead_id": lead_id, "reason": "no_team" if chosen is None else "unknown_team"})
+                continue
+            by_team[chosen].append(lead)
+        placements: list[dict[str, Any]] = []
+        for chosen, team_leads in by_team.items():
+            team = teams[chosen]
+            placed, missed = await self._distribute_in_team(tenant, team, team_leads, policy, now, actor=actor,
+                                                            strategy=strategy or DistributionStrategy(
+                                                                team.get("strategy", "even_by_open")),
+                                                            target_agent=target_agent)
+            placements += placed
+            unplaced += missed
+        if placements:
+            self.notify_leads()
+        return DistributionOutcome(placements, unplaced)
+
+    async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Doc], policy: AllocationPolicy,
+                                  now: datetime, *, actor: str, strategy: DistributionStrategy,
+                                  target_agent: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        members = [a for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent", active=True)]
+        by_id = {a["agent_id"]: a for a in members}
+        if strategy == DistributionStrategy.SUPERVISOR and not target_agent:
+            raise DomainError("target_agent_required", "the supervisor strategy needs target_agent")
+        async with self.guard.agents_locked(tenant, list(by_id)):
+            held = await self.store.held_counts(tenant, list(by_id))
+            candidates = [distribution.Candidate(agent_id=a["agent_id"], open_leads=held[a["agent_id"]],
+                                                 cap=policy.cap_for(a.get("grade") or policy.new_agent_grade),
+                                                 ability=float(a.get("ability") or 1.0)) for a in members]
+            to_place = [distribution.LeadToPlace(lead_id=lead["_id"], score=lead["score"],
+                                                 previous_holders=frozenset(lead.get("previous_holders") or ()),
+                                                 last_holder=lead.get("last_holder"),
+                                                 dedicated_agent=lead.get("dedicated_agent")) for lead in leads]
+            result = distribution.distribute(to_place, candidates, strategy, target_agent=target_agent,
+                                             round_robin_cursor=team.get("round_robin_cursor"),
+                                             ability_share=float(team.get("ability_share", 0.5)))
+            leads_by_id = {lead["_id"]: lead for lead in leads}
+            placed: list[dict[str, Any]] = []
+            missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
+            for placement in result.placements:
+                done = await self.assign(tenant=tenant, lead=leads_by_id[placement.lead_id],
+                                         agent_doc=by_id[placement.agent_id], policy=policy, now=now,
+                                         strategy=placement.strategy, assigned_by=actor)
+                if done:
+                    placed.append({"lead_id": placement.lead_id, "agent_id": placement.agent_id,
+                                   "team_id": team["team_id"], "strategy": placement.strategy.value})
+                else:
+                    missed.append({"lead_id": placement.lead_id, "reason": "taken_meanwhile"})
+            if strategy == DistributionStrategy.ROUND_ROBIN:
+                await self.store.set_round_robin_cursor(tenant, team["team_id"], result.round_robin_cursor)
+        return placed, missed
+
+    async def assign(self, *, tenant: str, lead: Doc, agent_doc: Doc, policy: AllocationPolicy, now: datetime,
+                     strategy: DistributionStrategy, assigned_by: str, from_statuses: Sequence[str] = (POOLED,),
+                     extra_events: Sequence[Announcement] = (), also: MarkHot | None = None) -> Doc | None:
+        """Give `lead` to the agent if it is still in one of `from_statuses` (the caller holds the agent's
+        lock and checked the cap), with `also` in the same write. The lead after the change, or None if
+        someone else got it first."""
+        aggregate = lead_of(lead)
+        decision = aggregate.assign(agent_facts(agent_doc, policy), strategy=strategy, assigned_by=assigned_by,
+                                    at=now, from_statuses=from_statuses, also=also, extra_events=extra_events)
+        return await self.store.commit_if(aggregate, decision.change,
+                                          self.embedded(tenant, aggregate.lead_id, decision.events), now)

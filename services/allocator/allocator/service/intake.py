@@ -1,0 +1,66 @@
+"""Leads arriving from lead-intake: a qualified lead lands in its public pool (leads.qualified.v1); a
+person arriving again is a touch, and a closed lead reopens (leads.merged.v1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from telesales_runtime.consumer import Delivery
+from telesales_runtime.observability import MESSAGES_CONSUMED
+
+from .. import domain
+from ..domain import RoutingRule
+from ..store import Doc
+from ..store.lead_writes import lead_of, new_lead_document
+from .core import LeadServiceCore
+
+TRUE_WORDS = {"1", "true", "yes", "y", "是", "有"}
+
+
+class Intake(LeadServiceCore):
+    async def handle_qualified(self, deliveries: Sequence[Delivery]) -> None:
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])
+            rules = await self.routing(tenant)
+            now = datetime.now(UTC)
+            docs, seen = [], set(known)
+            for delivery in fresh:
+                data = delivery.event.data
+                if data.lead_id in seen:  # redelivered under another event id: the lead is the key
+                    continue
+                seen.add(data.lead_id)
+                docs.append(self._new_lead(tenant, data, rules, now))
+            await self.store.insert_leads(docs, [self.store.inbox.entry(tenant, d.event.id, {"status": "pooled"})
+                                                 for d in fresh])
+            MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.qualified.v1", "processed").inc(len(fresh))
+
+    def _new_lead(self, tenant: str, data: Any, rules: list[RoutingRule], now: datetime) -> Doc:
+        """The stored document of a qualified lead: in the pool its routing names; a buyer if lead-intake
+        says the person bought before."""
+        buyer = (data.attributes or {}).get("buyer", "").strip().lower() in TRUE_WORDS
+        pool_id = domain.route_pool(rules, business_line=data.business_line, product_interest=data.product_interest,
+                                    region=data.region, score=data.score)
+        return new_lead_document(tenant, data, pool_id=pool_id, buyer=buyer, now=now)
+
+    async def handle_merged(self, deliveries: Sequence[Delivery]) -> None:
+        """A person arrived again: count the touch; a closed lead is live again and goes back to its pool. The
+        same outside record sent again (matched on its reference) is neither; its references are kept."""
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            leads = await self.store.get_leads(tenant, [d.event.data.lead_id for d in fresh])
+            now = datetime.now(UTC)
+            writes, inbox = [], []
+            for delivery in fresh:
+                data = delivery.event.data
+                doc = leads.get(data.lead_id)
+                if doc is None:  # qualified and merged race on different partitions: retry later
+                    await self.dead_letters.send(delivery.record, error_type="unknown_lead",
+                                                 error=f"lead {data.lead_id} is not known to the allocator (yet)",
+                                                 tenantid=tenant)
+                    continue
+                lead = lead_of(doc)
+                touch = lead.touched([r.model_dump() for r in data.external_refs], matched_on=data.matched_on, at=now)
+                writes.append((lead, touch, []))
+                inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "touched"}))
+            await self.store.commit(writes, now, inbox_entries=inbox)

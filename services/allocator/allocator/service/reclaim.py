@@ -1,0 +1,75 @@
+"""Leads going back to their pools without their agent asking: the reclaim sweep (回收) of overdue held
+leads (and its warnings), and every lead of an agent who left."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from .. import reclaim_clock
+from ..domain import AllocationPolicy
+from ..domain.lead import Decision, Lead, LeadChange, Release
+from ..store import Doc
+from ..store.lead_writes import lead_of
+from .core import LeadServiceCore
+
+Write = tuple[Lead, LeadChange, list[Doc]]
+
+
+class Reclaim(LeadServiceCore):
+    async def release_all(self, *, tenant: str, agent_id: str, reason: str) -> int:
+        """Every lead an agent holds goes back to its pool (the agent left); not counted as a drop."""
+        now = datetime.now(UTC)
+        released = 0
+        while True:
+            docs = await self.store.held_by(tenant, agent_id, 500, None)
+            if not docs:
+                return released
+            writes = [self._write(lead, lead.leave_with_agent(reason=reason, at=now)) for lead in map(lead_of, docs)]
+            moved = await self.store.commit(writes, now)
+            if moved == 0:  # all changed meanwhile and are still held: leave them to the next pass
+                return released
+            released += moved
+            self.notify_leads()
+
+    def _write(self, lead: Lead, decision: Decision) -> Write:
+        return lead, decision.change, self.embedded(lead.tenant_id, lead.lead_id, decision.events)
+
+    async def sweep_tenant(self, tenant: str, now: datetime | None = None) -> dict[str, int]:
+        """Warn about and reclaim overdue held leads of one tenant. Idempotent: every write is conditional
+        on the hold it judged, and warnings are remembered per deadline."""
+        now = now or datetime.now(UTC)
+        policy, _ = await self.store.policy(tenant)  # fresh, not cached: the sweep acts on the current rules
+        totals = {"reclaimed": 0, "warned": 0, "examined": 0}
+        days = [d for r in policy.reclaim_rules for d in (r.not_processed_days, r.not_converted_days) if d is not None]
+        if not days:
+            return totals
+        # The earliest any rule can make a lead due (or warned): nothing held more recently is looked at.
+        horizon = now - timedelta(days=min(days)) + timedelta(hours=policy.reclaim_warning_hours)
+        batch: list[Write] = []
+        async for doc in self.store.held_before(tenant, horizon, batch_size=self.settings.sweep_batch_size):
+            totals["examined"] += 1
+            judged = self._judge(doc, policy, now)
+            if judged is None:
+                continue
+            kind, write = judged
+            totals[kind] += 1
+            batch.append(write)
+            if len(batch) >= self.settings.sweep_batch_size:
+                await self.store.commit(batch, now)
+                self.notify_leads()
+                batch = []
+        if batch:
+            await self.store.commit(batch, now)
+            self.notify_leads()
+        return totals
+
+    def _judge(self, doc: Doc, policy: AllocationPolicy, now: datetime) -> tuple[str, Write] | None:
+        schedule = reclaim_clock.schedule_of(doc, policy)  # the same judgement the leads' views show
+        if schedule is None:
+            return None
+        lead = lead_of(doc)
+        decision = lead.judge_overdue(schedule, at=now)
+        if decision is None:
+            return None
+        return ("reclaimed" if isinstance(decision.change, Release) else "warned"), self._write(lead, decision)
+

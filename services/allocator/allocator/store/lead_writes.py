@@ -1,0 +1,205 @@
+"""The Lead aggregate's changes (domain/lead.py) as MongoDB writes: each change becomes one conditional
+single-document update (a filter and an update document or pipeline), with the history entry that
+records it in the same write. The condition a change states (the same hold, a status it must still be
+in) is part of the filter, so the database judges it at the moment of writing and a race or a repeated
+event changes nothing twice. Pure: builds documents; AllocatorStore writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from telesales_contracts.activity import FUNNEL_ORDER
+
+from .. import history
+from ..domain.lead import (
+    CLOSED,
+    DO_NOT_CALL,
+    HELD,
+    POOLED,
+    WON,
+    AdvanceStage,
+    Assign,
+    Close,
+    Lead,
+    LeadChange,
+    MarkHot,
+    RecordCalls,
+    Release,
+    SameHold,
+    StopCalls,
+    Touch,
+    Warn,
+    Win,
+)
+
+Doc = dict[str, Any]
+
+
+def lead_of(doc: Mapping[str, Any]) -> Lead:
+    """A stored lead as the aggregate (whatever fields the read projected; the rest at their defaults)."""
+    return Lead(lead_id=doc["_id"], tenant_id=doc["tenant_id"], status=doc["status"],
+                business_line=doc.get("business_line", ""), pool_id=doc.get("pool_id", ""),
+                score=doc.get("score", 0), lead_grade=doc.get("lead_grade", ""), holder=doc.get("holder"),
+                holder_team=doc.get("holder_team"), holder_grade=doc.get("holder_grade"),
+                held_since=doc.get("held_since"), stage_percent=doc.get("stage_percent", 0),
+                funnel_step=doc.get("funnel_step"), dropped_by=tuple(doc.get("dropped_by") or ()),
+                recent_calls=tuple(doc.get("recent_calls") or ()), last_call_at=doc.get("last_call_at"),
+                rest_until=doc.get("rest_until"), dedicated_agent=doc.get("dedicated_agent"),
+                warned_for=doc.get("warned_for"), external_refs=tuple(doc.get("external_refs") or ()))
+
+
+def hold_fields(holder: Any, team: Any, grade: Any, via: Any, now: datetime) -> Doc:
+    """The fields of a lead that an agent has just got (values, or expressions in a pipeline)."""
+    return {"status": HELD, "holder": holder, "holder_team": team, "holder_grade": grade, "held_since": now,
+            "held_via": via, "awaiting_first_call": True, "progress_at": now, "warned_for": None, "updated_at": now}
+
+
+def _key(lead: Lead) -> Doc:
+    return {"_id": lead.lead_id, "tenant_id": lead.tenant_id}
+
+
+def _same_hold(lead: Lead, hold: SameHold) -> Doc:
+    return {**_key(lead), "status": HELD, "holder": hold.holder, "held_since": hold.held_since}
+
+
+def write_of(lead: Lead, change: LeadChange) -> tuple[Doc, Doc | list[Doc]]:
+    """(filter, update) of one change of `lead`."""
+    match change:
+        case Release():
+            return _same_hold(lead, change.condition or lead.same_hold()), _release(change)
+        case Close():
+            return _same_hold(lead, change.condition), _close(change)
+        case Win():
+            return _same_hold(lead, change.condition), _win(change)
+        case Warn():
+            return ({**_same_hold(lead, change.condition), "warned_for": change.previous},
+                    {"$set": {"warned_for": change.warn_key}})
+        case Assign():
+            return {**_key(lead), "status": {"$in": list(change.from_statuses)}}, _assign(change)
+        case AdvanceStage():
+            return _key(lead), _advance_stage(change)
+        case RecordCalls():
+            return _key(lead), _record_calls(change)
+        case MarkHot():
+            return _key(lead), _mark_hot(change)
+        case StopCalls():
+            return _key(lead), _stop_calls(change)
+        case Touch():
+            return _key(lead), _touch(change)
+    raise TypeError(f"not a lead change: {change!r}")
+
+
+def _release(change: Release) -> Doc:
+    update: Doc = {"$set": {"status": POOLED, "holder": None, "holder_team": None, "holder_grade": None,
+                            "held_since": None, "held_via": None, "awaiting_first_call": None,
+                            "progress_at": None, "warned_for": None, "last_holder": change.agent_id,
+                            "dropped_by": list(change.dropped_by), "drop_count": len(change.dropped_by),
+                            "updated_at": change.at}}
+    if change.counts_as_drop:
+        update["$push"] = {"drops": {"agent_id": change.agent_id, "at": change.at}}
+    update = history.with_history(update, [change.entry])
+    if change.reclaimed:
+        update["$set"]["reclaimed_at"] = change.at
+    return update
+
+
+def _close(change: Close) -> Doc:
+    return history.with_history({"$set": {
+        "status": CLOSED, "closed_by": change.agent_id, "closed_at": change.at, "close_reason": change.reason,
+        "holder": None, "last_holder": change.agent_id, "updated_at": change.at}}, [change.entry])
+
+
+def _win(change: Win) -> Doc:
+    return history.with_history({
+        "$set": {"status": WON, "won_by": change.agent_id, "won_at": change.at, "won_amount_fen": change.amount_fen,
+                 "won_team": change.team_id, "holder": None, "last_holder": change.agent_id, "buyer": True,
+                 "dedicated_agent": change.agent_id, "stage_percent": 100, "funnel_step": "paid",
+                 "updated_at": change.at},
+        "$inc": {"purchases_fen": change.amount_fen}}, [change.entry])
+
+
+def _assign(change: Assign) -> Doc:
+    agent, now = change.agent, change.at
+    update = {"$set": hold_fields(agent.agent_id, agent.team_id, agent.grade, "assigned", now),
+              "$addToSet": {"previous_holders": agent.agent_id},
+              "$push": {"holds": {"agent_id": agent.agent_id, "grade": agent.grade, "team_id": agent.team_id,
+                                  "via": "assigned", "at": now}}}
+    return history.merged(history.with_history(update, [change.entry]),
+                          _mark_hot(change.also) if change.also else {})
+
+
+def _advance_stage(change: AdvanceStage) -> list[Doc]:
+    """A pipeline, judged against the lead as it is when written: only moving forward restarts the
+    not-converted clock, and the funnel step never moves back (domain.lead.funnel_step_after)."""
+    now = change.at
+    advanced = {"$gt": [change.percent, {"$ifNull": ["$stage_percent", 0]}]}
+    fields: Doc = {
+        "stage_percent": change.percent, "stage_changed_at": now, "updated_at": now,
+        "stage_advanced_at": {"$cond": [advanced, now, "$stage_advanced_at"]},
+        "progress_at": {"$cond": [{"$and": [advanced, {"$eq": ["$status", HELD]}]}, now, "$progress_at"]},
+        **history.appended_in_pipeline([history.literal(change.entry)]),
+    }
+    if change.step is not None:
+        order = [step.value for step in FUNNEL_ORDER]
+        fields["funnel_step"] = {"$cond": [
+            {"$gte": [order.index(change.step), {"$indexOfArray": [order, "$funnel_step"]}]},
+            change.step, "$funnel_step"]}
+    if change.deal_in_progress is not None:
+        fields["deal_in_progress"] = change.deal_in_progress
+    return [{"$set": fields}]
+
+
+def _record_calls(change: RecordCalls) -> Doc:
+    fields: Doc = {"recent_calls": list(change.recent_calls), "last_call_at": change.last_call_at,
+                   "updated_at": change.at}
+    if change.rest_until is not None:
+        fields["rest_until"] = change.rest_until
+    if change.holder_called:
+        fields["awaiting_first_call"] = False
+    if change.valid_contact:
+        fields["funnel_step"] = "valid"  # reached the person: the contact is valid
+    return history.with_history({"$set": fields, "$inc": {"call_count": change.count}}, list(change.entries))
+
+
+def _mark_hot(change: MarkHot) -> Doc:
+    # $max compares documents field by field (`at` first): the signal that happened last stays, whatever
+    # order signals arrive in (and any signal beats one stored without `at` first, a date outranking a string)
+    return history.with_history({"$max": {"last_signal": dict(change.last_signal)}, "$set": {"updated_at": change.at}},
+                                [change.entry])
+
+
+def _stop_calls(change: StopCalls) -> Doc:
+    return history.with_history({"$set": {
+        "status": DO_NOT_CALL, "holder": None, "last_holder": change.last_holder, "complaint": change.reason,
+        "complained_at": change.at, "updated_at": change.at}}, [change.entry])
+
+
+def _touch(change: Touch) -> Doc:
+    update: Doc = {"$set": {"updated_at": change.at}}
+    if change.external_refs:  # answers about the lead (its outcome) carry every outside reference
+        update["$addToSet"] = {"external_refs": {"$each": [dict(r) for r in change.external_refs]}}
+    if change.new_touch:
+        update["$inc"] = {"touches": 1}
+    if change.reopen:
+        update["$set"] |= {"status": POOLED, "holder": None, "reopened_at": change.at}
+    return history.with_history(update, list(change.entries))
+
+
+def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now: datetime) -> Doc:
+    """A qualified lead (leads.qualified.v1 payload) as stored: pooled in `pool_id`, nobody's yet."""
+    return {
+        "_id": data.lead_id, "tenant_id": tenant, "phone_e164": data.phone_e164, "name": data.name,
+        "company": data.company, "business_line": data.business_line, "product_interest": data.product_interest,
+        "region": data.region, "channel": data.channel.value, "score": data.score, "lead_grade": data.grade,
+        "score_parts": [part.model_dump() for part in data.score_breakdown],
+        "score_model": data.model.model_dump(exclude={"feature_log_odds"}) if data.model else None,
+        "pool_id": pool_id,
+        "status": POOLED, "holder": None, "holder_team": None, "holder_grade": None, "held_since": None,
+        "previous_holders": [], "last_holder": None, "dropped_by": [], "drops": [], "drop_count": 0,
+        "call_count": 0, "last_call_at": None, "recent_calls": [], "rest_until": None,
+        "stage_percent": 0, "funnel_step": None, "stage_advanced_at": None, "deal_in_progress": False,
+        "buyer": buyer, "purchases_fen": 0, "dedicated_agent": None, "touches": 1, "holds": [],
+        "external_refs": [ref.model_dump() for ref in data.external_refs], "created_at": now, "updated_at": now,
+    }
