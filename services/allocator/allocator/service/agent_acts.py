@@ -10,7 +10,8 @@ from telesales_contracts.topics import LEADS_STAGE_CHANGED
 from telesales_runtime.outbox import embedded_event
 
 from ..domain import DomainError
-from ..domain.lead import Decision, Lead
+from ..domain.changes import Decision
+from ..domain.lead import Lead
 from ..store import LEAN_LEAD, Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore

@@ -14,7 +14,7 @@ from telesales_runtime.outbox import embedded_event
 from .. import domain
 from ..claims import ClaimDispenser
 from ..domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
-from ..domain.lead import Announcement
+from ..domain.changes import Announcement
 from ..guards import ClaimGuard
 from ..settings import AllocatorSettings
 from ..store import AllocatorStore, Doc
@@ -23,8 +23,8 @@ from ..store import AllocatorStore, Doc
 def agent_facts(doc: Doc, policy: AllocationPolicy) -> AgentFacts:
     """A roster record as the rules see the agent (a new agent has the policy's new-agent grade)."""
     return AgentFacts(agent_id=doc["agent_id"], active=bool(doc.get("active", True)), role=doc.get("role", "agent"),
-                      grade=doc.get("grade") or policy.new_agent_grade, business_line=doc.get("business_line", "default"),
-                      team_id=doc.get("team_id"))
+                      grade=doc.get("grade") or policy.new_agent_grade,
+                      business_line=doc.get("business_line", "default"), team_id=doc.get("team_id"))
 
 
 class LeadServiceCore:

@@ -13,7 +13,8 @@ from telesales_contracts.allocation import DistributionStrategy
 
 from .. import distribution
 from ..domain import AllocationPolicy, DomainError
-from ..domain.lead import POOLED, Announcement, MarkHot
+from ..domain.changes import Announcement, MarkHot
+from ..domain.lead import POOLED
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore, agent_facts

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from .. import reclaim_clock
 from ..domain import AllocationPolicy
-from ..domain.lead import Decision, Lead, LeadChange, Release
+from ..domain.changes import Decision, LeadChange, Release
+from ..domain.lead import Lead
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore

@@ -13,16 +13,10 @@ from typing import Any
 from telesales_contracts.activity import FUNNEL_ORDER
 
 from .. import history
-from ..domain.lead import (
-    CLOSED,
-    DO_NOT_CALL,
-    HELD,
-    POOLED,
-    WON,
+from ..domain.changes import (
     AdvanceStage,
     Assign,
     Close,
-    Lead,
     LeadChange,
     MarkHot,
     RecordCalls,
@@ -33,6 +27,7 @@ from ..domain.lead import (
     Warn,
     Win,
 )
+from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
 
 Doc = dict[str, Any]
 

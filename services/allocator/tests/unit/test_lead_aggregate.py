@@ -9,22 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from allocator.domain import AgentFacts, AllocationPolicy, DomainError, ReclaimSchedule
-from allocator.domain.lead import (
-    CLOSED,
-    HELD,
-    POOLED,
-    AdvanceStage,
-    Close,
-    Lead,
-    RecordCalls,
-    Release,
-    SameHold,
-    StopCalls,
-    Touch,
-    Warn,
-    Win,
-    funnel_step_after,
-)
+from allocator.domain.changes import AdvanceStage, Close, RecordCalls, Release, SameHold, StopCalls, Touch, Warn, Win
+from allocator.domain.lead import CLOSED, HELD, POOLED, Lead, funnel_step_after
 from allocator.store.lead_writes import lead_of, write_of
 from telesales_contracts.activity import CallLogged, FunnelStep, LeadSignal, LeadStageChanged
 from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
@@ -60,7 +46,8 @@ def pooled_lead(**fields: object) -> Lead:
 def test_only_the_holder_may_give_a_lead_back_close_or_win_it() -> None:
     lead = held_lead()
     for act in (lambda: lead.give_back("a2", reason="x", at=NOW), lambda: lead.close("a2", reason="x", at=NOW),
-                lambda: lead.win("a2", amount_fen=1, at=NOW), lambda: pooled_lead().give_back("a1", reason="x", at=NOW)):
+                lambda: lead.win("a2", amount_fen=1, at=NOW),
+                lambda: pooled_lead().give_back("a1", reason="x", at=NOW)):
         with pytest.raises(DomainError) as caught:
             act()
         assert caught.value.code == "not_held"
@@ -73,7 +60,8 @@ def test_giving_back_is_a_drop_counted_once_per_agent_and_announced_with_the_cou
     assert (change.counts_as_drop, change.dropped_by, change.condition) == (True, ("a0", "a1"), SameHold("a1", SINCE))
     [event] = decision.events
     assert event.topic is ALLOCATION_RETURNED
-    assert (event.data.drop_count, event.data.team_id, event.data.agent_grade) == (2, "t1", "B")  # type: ignore[attr-defined]
+    data = event.data
+    assert (data.drop_count, data.team_id, data.agent_grade) == (2, "t1", "B")  # type: ignore[attr-defined]
     again = held_lead(dropped_by=("a1",)).give_back("a1", reason="again", at=NOW).change
     assert isinstance(again, Release) and again.dropped_by == ("a1",)
 
@@ -177,7 +165,8 @@ def test_only_the_holder_named_in_a_stage_change_may_make_it() -> None:
     with pytest.raises(DomainError) as caught:
         held_lead().change_stage(LeadStageChanged(lead_id="l1", stage_percent=10, agent_id="a2"), at=NOW)
     assert caught.value.code == "not_held"
-    assert held_lead().change_stage(LeadStageChanged(lead_id="l1", stage_percent=10, agent_id="a1"), at=NOW).percent == 10
+    mine = LeadStageChanged(lead_id="l1", stage_percent=10, agent_id="a1")
+    assert held_lead().change_stage(mine, at=NOW).percent == 10
 
 
 def call(agent_id: str, at: datetime, connected: bool = False) -> CallLogged:
