@@ -129,9 +129,34 @@ def grade_week(
         if result.agent_id in seen:
             raise ValueError(f"agent {result.agent_id} appears more than once in the week's results")
         seen.add(result.agent_id)
+    groups, ranks = _tie_groups(results)
+    grades, promoted = _grades_of_groups(groups, ranks, policy, agents=len(results))
+    decisions: list[GradeDecision] = []
+    for index, group in enumerate(groups):
+        for result in group:
+            before = previous.get(result.agent_id)
+            if before is not None and before not in AGENT_GRADES:
+                raise ValueError(f"previous grade {before!r} of agent {result.agent_id} is not one of {AGENT_GRADES}")
+            decisions.append(
+                GradeDecision(
+                    agent_id=result.agent_id,
+                    grade=grades[index],
+                    previous_grade=before,
+                    rank=ranks[index],
+                    agents_ranked=len(results),
+                    sales_fen=result.sales_fen,
+                    deals=result.deals,
+                    promoted_from_e=promoted[index],
+                    team_id=result.team_id,
+                )
+            )
+    return decisions
 
+
+def _tie_groups(results: Sequence[WeekResult]) -> tuple[list[list[WeekResult]], list[int]]:
+    """Agents with equal (sales, deals), best first, and the rank of each group. Grades are given a whole
+    group at a time."""
     ordered = sorted(results, key=lambda r: (-r.sales_fen, -r.deals, r.agent_id))
-    # Tie groups: agents with equal (sales, deals), best first. Grades are given a whole group at a time.
     groups: list[list[WeekResult]] = []
     for result in ordered:
         if groups and (groups[-1][0].sales_fen, groups[-1][0].deals) == (result.sales_fen, result.deals):
@@ -143,8 +168,12 @@ def grade_week(
     for group in groups:
         ranks.append(position + 1)
         position += len(group)
+    return groups, ranks
 
-    n = len(ordered)
+
+def _grades_of_groups(groups: list[list[WeekResult]], ranks: list[int], policy: GradingPolicy, *, agents: int
+                      ) -> tuple[list[str], list[bool]]:
+    """The grade of each tie group, and whether it was promoted from E."""
     grades: list[str] = ["E"] * len(groups)
     promoted: list[bool] = [False] * len(groups)
 
@@ -163,7 +192,7 @@ def grade_week(
 
     # B, C, D: each takes its count of agents from where the previous grade stopped.
     for grade, share in (("B", policy.b_share), ("C", policy.c_share), ("D", policy.d_share)):
-        quota = _round_half_up(share, n)
+        quota = _round_half_up(share, agents)
         taken = 0
         while taken < quota and i < len(groups) and has_sales(i):
             grades[i] = grade
@@ -179,27 +208,7 @@ def grade_week(
         promoted[i] = True
         moved += len(groups[i])
         i += 1
-
-    decisions: list[GradeDecision] = []
-    for index, group in enumerate(groups):
-        for result in group:
-            before = previous.get(result.agent_id)
-            if before is not None and before not in AGENT_GRADES:
-                raise ValueError(f"previous grade {before!r} of agent {result.agent_id} is not one of {AGENT_GRADES}")
-            decisions.append(
-                GradeDecision(
-                    agent_id=result.agent_id,
-                    grade=grades[index],
-                    previous_grade=before,
-                    rank=ranks[index],
-                    agents_ranked=n,
-                    sales_fen=result.sales_fen,
-                    deals=result.deals,
-                    promoted_from_e=promoted[index],
-                    team_id=result.team_id,
-                )
-            )
-    return decisions
+    return grades, promoted
 
 
 _WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
