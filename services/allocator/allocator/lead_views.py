@@ -1,5 +1,5 @@
 """How a lead reads over HTTP: who sees its number, its reclaim clock, its hot marker, its score's parts
-and its history. The rules come from domain.py and reclaim_clock.py; this module only shapes answers."""
+and its history. The rules come from domain/ and reclaim_clock.py; this module only shapes answers."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 open, how many leads a claim may take, when a held lead is reclaimed (and warned), how contact pressure
 rests a lead, how time worked adds up, and how a phone number is masked.
 
-Push distribution strategies live in distribution.py and weekly grading in grading.py (also pure)."""
+What can happen to one lead is the Lead aggregate (lead.py, its changes in changes.py). Push
+distribution strategies live in distribution.py and weekly grading in grading.py (also pure)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Properties of the allocator's pool rules (domain.py): routing, claim grants within cap and quota,
+"""Properties of the allocator's pool rules (domain/): routing, claim grants within cap and quota,
 quota periods, reclaim schedules, contact pressure, time split by day and phone masking."""
 
 from __future__ import annotations
