@@ -32,7 +32,7 @@ class RosterService:
         today = now.astimezone(self.tz).date()
         return [(today - timedelta(days=n)).isoformat() for n in range(KEEP_DAYS)]
 
-    async def upsert(self, tenant: str, records: Sequence[Doc], *, source_time: datetime | None = None) -> int:
+    async def upsert(self, *, tenant: str, records: Sequence[Doc], source_time: datetime | None = None) -> int:
         """Create or update roster records; an agent who becomes inactive gives every held lead back."""
         now = datetime.now(UTC)
         policy = await self.leads.policy(tenant)
@@ -65,7 +65,7 @@ class RosterService:
             for delivery in fresh:
                 record = delivery.event.data.model_dump(mode="json")
                 record["role"] = delivery.event.data.role.value
-                await self.upsert(tenant, [record], source_time=delivery.event.time)
+                await self.upsert(tenant=tenant, records=[record], source_time=delivery.event.time)
                 await self.store.inbox.record([self.store.inbox.entry(tenant, delivery.event.id, {"status": "roster_updated"})])
 
     async def handle_status(self, deliveries: Sequence[Delivery]) -> None:
@@ -93,7 +93,7 @@ class RosterService:
         value, _ = await self.store.get_config(tenant, "grading")
         return grading.GradingPolicy() if value is None else grading.GradingPolicy.model_validate(value)
 
-    async def grade(self, tenant: str, week: str) -> dict[str, Any]:
+    async def grade(self, *, tenant: str, week: str) -> dict[str, Any]:
         """Grade a week (once: a second run of the same week changes nothing)."""
         start, end = grading.week_bounds(week, self.tz)
         if end > datetime.now(UTC):

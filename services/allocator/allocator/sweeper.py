@@ -56,7 +56,7 @@ class Sweeper(LeasedLoop):
         for tenant in await self.store.agents.distinct("tenant_id"):
             last = await self.store.last_grading(tenant)
             if last is None or last["week"] < week:
-                done.append(await self.roster.grade(tenant, week))
+                done.append(await self.roster.grade(tenant=tenant, week=week))
         return done
 
     async def tick(self) -> None:

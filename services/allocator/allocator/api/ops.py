@@ -22,7 +22,7 @@ async def run_sweep(tenant: Tenant, leads: Leads) -> SweepResult:
 @ops_router.post("/gradings/{week}", response_model=GradingResult, summary="Grade a finished ISO week (e.g. 2026-W47)")
 async def grade_week(week: str, tenant: Tenant, roster: Roster) -> GradingResult:
     try:
-        return GradingResult.model_validate(await roster.grade(tenant, week))
+        return GradingResult.model_validate(await roster.grade(tenant=tenant, week=week))
     except DomainError as error:
         raise problem_of(error) from error
     except ValueError as error:  # a malformed or impossible ISO week

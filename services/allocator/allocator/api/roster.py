@@ -23,7 +23,7 @@ roster_router = APIRouter(prefix="/v1", tags=["roster"])
 @roster_router.put("/agents/{agent_id}", response_model=AgentView, summary="Create or update an agent")
 async def put_agent(agent_id: Identifier, body: AgentIn, tenant: Tenant, roster: Roster, leads: Leads,
                     queries: Queries) -> AgentView:
-    await roster.upsert(tenant, [{"agent_id": agent_id, **body.model_dump(mode="json")}])
+    await roster.upsert(tenant=tenant, records=[{"agent_id": agent_id, **body.model_dump(mode="json")}])
     doc = await leads.agent_doc(tenant, agent_id, fresh=True)
     return await queries.agent_with_holding(tenant=tenant, doc=doc)
 
@@ -92,7 +92,7 @@ async def import_agents(request: Request, tenant: Tenant, roster: Roster, settin
     if rows == 0:
         raise Problem(422, "Empty import", "The file has no data rows.")
     for start in range(0, len(records), 500):
-        await roster.upsert(tenant, records[start:start + 500])
+        await roster.upsert(tenant=tenant, records=records[start:start + 500])
     return ImportResult(rows=rows, imported=len(records), invalid=len(errors), errors=errors[:100])
 
 

@@ -111,6 +111,18 @@ class Lead:
     dedicated_agent: str | None = None
     warned_for: str | None = None
     external_refs: tuple[Mapping[str, Any], ...] = field(default=())
+    product_interest: str | None = None
+    region: str | None = None
+    previous_holders: tuple[str, ...] = ()
+    last_holder: str | None = None
+
+    def why_not_placeable(self, now: datetime) -> str | None:
+        """Why a push may not place this lead now (None: it may): only pooled leads that are not resting."""
+        if self.status != POOLED:
+            return f"not_pooled ({self.status})"
+        if self.rest_until and self.rest_until > now:
+            return "resting (contact pressure)"
+        return None
 
     # ---- holding ---------------------------------------------------------------------------------------
 

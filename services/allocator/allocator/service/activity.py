@@ -128,17 +128,17 @@ class Activity(Distributing):
             self.notify_leads()
             return
         if lead.status in (POOLED, CLOSED, WON) and lead.dedicated_agent:
-            if await self._to_dedicated_agent(tenant, doc, delivery, policy, now):
+            if await self._to_dedicated_agent(tenant, lead, delivery, policy, now):
                 await self.store.inbox.record(inbox)
                 self.notify_leads()
                 return
         await self.store.commit([(lead, Lead.hot(signal, alerted=None, at=now), [])], now, inbox_entries=inbox)
 
-    async def _to_dedicated_agent(self, tenant: str, doc: Doc, delivery: Delivery, policy: AllocationPolicy,
+    async def _to_dedicated_agent(self, tenant: str, lead: Lead, delivery: Delivery, policy: AllocationPolicy,
                                   now: datetime) -> bool:
         """Give a lead nobody holds to the customer's dedicated agent, if active and below the cap, and tell
         them; whether it was given."""
-        signal, lead = delivery.event.data, lead_of(doc)
+        signal = delivery.event.data
         dedicated = lead.dedicated_agent
         assert dedicated is not None, lead.lead_id
         agent_doc = await self.store.get_agent(tenant, dedicated)
@@ -149,7 +149,7 @@ class Activity(Distributing):
             if held >= policy.cap_for(agent_doc.get("grade") or policy.new_agent_grade):
                 return False
             alert = lead.alert(dedicated, signal, signal_event_id=delivery.event.id, routed="dedicated_agent")
-            after = await self.assign(tenant=tenant, lead=doc, agent_doc=agent_doc, policy=policy, now=now,
+            after = await self.assign(tenant=tenant, lead=lead, agent_doc=agent_doc, policy=policy, now=now,
                                       strategy=DistributionStrategy.DEDICATED_AGENT, assigned_by="system",
                                       from_statuses=(POOLED, CLOSED, WON), extra_events=[alert],
                                       also=Lead.hot(signal, alerted=dedicated, at=now))

@@ -14,7 +14,7 @@ from telesales_contracts.allocation import DistributionStrategy
 from .. import distribution
 from ..domain import AllocationPolicy, DomainError
 from ..domain.changes import Announcement, MarkHot
-from ..domain.lead import POOLED
+from ..domain.lead import POOLED, Lead
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore, agent_facts
@@ -33,16 +33,6 @@ def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
             for t in teams.values()]
 
 
-def _why_not_placeable(lead: Doc | None, now: datetime) -> str | None:
-    if lead is None:
-        return "unknown_lead"
-    if lead["status"] != POOLED:
-        return f"not_pooled ({lead['status']})"
-    if lead.get("rest_until") and lead["rest_until"] > now:
-        return "resting (contact pressure)"
-    return None
-
-
 class Distributing(LeadServiceCore):
     async def distribute(self, *, tenant: str, lead_ids: Sequence[str], actor: str, team_id: str | None = None,
                          strategy: DistributionStrategy | None = None, target_agent: str | None = None
@@ -51,20 +41,19 @@ class Distributing(LeadServiceCore):
         routes), then to an agent of that team by the strategy (the given one, or the team's own)."""
         now = datetime.now(UTC)
         policy = await self.policy(tenant)
-        leads = await self.store.get_leads(tenant, lead_ids)
+        leads = {lead_id: lead_of(doc) for lead_id, doc in (await self.store.get_leads(tenant, lead_ids)).items()}
         unplaced: list[dict[str, str]] = []
-        by_team: dict[str, list[Doc]] = defaultdict(list)
+        by_team: dict[str, list[Lead]] = defaultdict(list)
         teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)}
         routes = _team_routes(teams)
         for lead_id in dict.fromkeys(lead_ids):
             lead = leads.get(lead_id)
-            why_not = _why_not_placeable(lead, now)
+            why_not = "unknown_lead" if lead is None else lead.why_not_placeable(now)
             if lead is None or why_not is not None:
                 unplaced.append({"lead_id": lead_id, "reason": why_not or "unknown_lead"})
                 continue
-            chosen = team_id or distribution.choose_team(routes, business_line=lead["business_line"],
-                                                         product_interest=lead.get("product_interest"),
-                                                         region=lead.get("region"))
+            chosen = team_id or distribution.choose_team(routes, business_line=lead.business_line,
+                                                         product_interest=lead.product_interest, region=lead.region)
             if chosen is None or chosen not in teams:
                 unplaced.append({"lead_id": lead_id, "reason": "no_team" if chosen is None else "unknown_team"})
                 continue
@@ -82,7 +71,7 @@ class Distributing(LeadServiceCore):
             self.notify_leads()
         return DistributionOutcome(placements, unplaced)
 
-    async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Doc], policy: AllocationPolicy,
+    async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Lead], policy: AllocationPolicy,
                                   now: datetime, *, actor: str, strategy: DistributionStrategy,
                                   target_agent: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         members = [a for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent", active=True)]
@@ -94,14 +83,14 @@ class Distributing(LeadServiceCore):
             candidates = [distribution.Candidate(agent_id=a["agent_id"], open_leads=held[a["agent_id"]],
                                                  cap=policy.cap_for(a.get("grade") or policy.new_agent_grade),
                                                  ability=float(a.get("ability") or 1.0)) for a in members]
-            to_place = [distribution.LeadToPlace(lead_id=lead["_id"], score=lead["score"],
-                                                 previous_holders=frozenset(lead.get("previous_holders") or ()),
-                                                 last_holder=lead.get("last_holder"),
-                                                 dedicated_agent=lead.get("dedicated_agent")) for lead in leads]
+            to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
+                                                 previous_holders=frozenset(lead.previous_holders),
+                                                 last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent)
+                        for lead in leads]
             result = distribution.distribute(to_place, candidates, strategy, target_agent=target_agent,
                                              round_robin_cursor=team.get("round_robin_cursor"),
                                              ability_share=float(team.get("ability_share", 0.5)))
-            leads_by_id = {lead["_id"]: lead for lead in leads}
+            leads_by_id = {lead.lead_id: lead for lead in leads}
             placed: list[dict[str, Any]] = []
             missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
             for placement in result.placements:
@@ -117,14 +106,13 @@ class Distributing(LeadServiceCore):
                 await self.store.set_round_robin_cursor(tenant, team["team_id"], result.round_robin_cursor)
         return placed, missed
 
-    async def assign(self, *, tenant: str, lead: Doc, agent_doc: Doc, policy: AllocationPolicy, now: datetime,
+    async def assign(self, *, tenant: str, lead: Lead, agent_doc: Doc, policy: AllocationPolicy, now: datetime,
                      strategy: DistributionStrategy, assigned_by: str, from_statuses: Sequence[str] = (POOLED,),
                      extra_events: Sequence[Announcement] = (), also: MarkHot | None = None) -> Doc | None:
         """Give `lead` to the agent if it is still in one of `from_statuses` (the caller holds the agent's
         lock and checked the cap), with `also` in the same write. The lead after the change, or None if
         someone else got it first."""
-        aggregate = lead_of(lead)
-        decision = aggregate.assign(agent_facts(agent_doc, policy), strategy=strategy, assigned_by=assigned_by,
-                                    at=now, from_statuses=from_statuses, also=also, extra_events=extra_events)
-        return await self.store.commit_if(aggregate, decision.change,
-                                          self.embedded(tenant, aggregate.lead_id, decision.events), now)
+        decision = lead.assign(agent_facts(agent_doc, policy), strategy=strategy, assigned_by=assigned_by, at=now,
+                               from_statuses=from_statuses, also=also, extra_events=extra_events)
+        return await self.store.commit_if(lead, decision.change, self.embedded(tenant, lead.lead_id, decision.events),
+                                          now)

@@ -42,7 +42,9 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 funnel_step=doc.get("funnel_step"), dropped_by=tuple(doc.get("dropped_by") or ()),
                 recent_calls=tuple(doc.get("recent_calls") or ()), last_call_at=doc.get("last_call_at"),
                 rest_until=doc.get("rest_until"), dedicated_agent=doc.get("dedicated_agent"),
-                warned_for=doc.get("warned_for"), external_refs=tuple(doc.get("external_refs") or ()))
+                warned_for=doc.get("warned_for"), external_refs=tuple(doc.get("external_refs") or ()),
+                product_interest=doc.get("product_interest"), region=doc.get("region"),
+                previous_holders=tuple(doc.get("previous_holders") or ()), last_holder=doc.get("last_holder"))
 
 
 def hold_fields(holder: Any, team: Any, grade: Any, via: Any, now: datetime) -> Doc:

@@ -223,3 +223,10 @@ def test_a_stored_lead_reads_as_the_aggregate() -> None:
                     "dropped_by": ["a0"], "business_line": "education", "pool_id": "p", "score": 5,
                     "lead_grade": "C"})
     assert (lead.holder, lead.dropped_by, lead.pool_id, lead.stage_percent) == ("a1", ("a0",), "p", 0)
+
+
+def test_a_push_places_only_pooled_leads_that_are_not_resting() -> None:
+    assert pooled_lead().why_not_placeable(NOW) is None
+    assert held_lead().why_not_placeable(NOW) == "not_pooled (held)"
+    assert pooled_lead(rest_until=NOW + timedelta(days=1)).why_not_placeable(NOW) == "resting (contact pressure)"
+    assert pooled_lead(rest_until=NOW - timedelta(days=1)).why_not_placeable(NOW) is None
