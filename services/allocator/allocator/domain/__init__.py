@@ -290,6 +290,10 @@ class ReclaimSchedule:
     reclaim_at: datetime
     warn_at: datetime
 
+    def due(self, at: datetime) -> bool:
+        """Whether the sweep has anything to do about the lead at `at` (the warning comes first)."""
+        return self.warn_at <= at
+
 
 def reclaim_schedule(lead: HeldLeadFacts, policy: AllocationPolicy) -> ReclaimSchedule | None:
     """When a held lead will be reclaimed, and why, given what has happened to it; None if never.

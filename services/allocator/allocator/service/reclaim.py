@@ -66,7 +66,7 @@ class Reclaim(LeadServiceCore):
 
     def _judge(self, doc: Doc, policy: AllocationPolicy, now: datetime) -> tuple[str, Write] | None:
         schedule = reclaim_clock.schedule_of(doc, policy)  # the same judgement the leads' views show
-        if schedule is None:
+        if schedule is None or not schedule.due(now):  # most held leads: no need to read the rest of them
             return None
         lead = lead_of(doc)
         decision = lead.judge_overdue(schedule, at=now)

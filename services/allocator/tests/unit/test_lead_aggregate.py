@@ -136,6 +136,7 @@ def test_a_lead_near_its_deadline_is_warned_once_per_deadline() -> None:
     query, _ = write_of(held_lead(), decision.change)
     assert query["warned_for"] is None  # only if nobody warned about it meanwhile
     assert held_lead().judge_overdue(schedule(timedelta(days=2), timedelta(days=1)), at=NOW) is None
+    assert due.due(NOW) and not schedule(timedelta(days=2), timedelta(days=1)).due(NOW)  # the sweep skips those
 
 
 # ---- stages, calls, signals, complaints, touches ----------------------------------------------------------------
