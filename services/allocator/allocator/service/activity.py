@@ -18,6 +18,7 @@ from ..domain import AllocationPolicy
 from ..domain.lead import CLOSED, HELD, POOLED, WON, Lead
 from ..store import LEAN_LEAD, Doc
 from ..store.lead_writes import lead_of
+from ..store.roster import agent_of
 from .distributing import Distributing
 
 
@@ -142,14 +143,15 @@ class Activity(Distributing):
         dedicated = lead.dedicated_agent
         assert dedicated is not None, lead.lead_id
         agent_doc = await self.store.get_agent(tenant, dedicated)
-        if agent_doc is None or not agent_doc.get("active", True):
+        agent = None if agent_doc is None else agent_of(agent_doc)
+        if agent is None or not agent.active:
             return False
         async with self.guard.agents_locked(tenant, [dedicated]):
             held = await self.store.held_count(tenant, dedicated)
-            if held >= policy.cap_for(agent_doc.get("grade") or policy.new_agent_grade):
+            if held >= agent.holding_cap(policy):
                 return False
             alert = lead.alert(dedicated, signal, signal_event_id=delivery.event.id, routed="dedicated_agent")
-            after = await self.assign(tenant=tenant, lead=lead, agent_doc=agent_doc, policy=policy, now=now,
+            after = await self.assign(tenant=tenant, lead=lead, agent=agent, policy=policy, now=now,
                                       strategy=DistributionStrategy.DEDICATED_AGENT, assigned_by="system",
                                       from_statuses=(POOLED, CLOSED, WON), extra_events=[alert],
                                       also=Lead.hot(signal, alerted=dedicated, at=now))

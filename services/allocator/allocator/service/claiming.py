@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from .. import domain
 from ..domain import DomainError
 from ..store import Doc
-from .core import LeadServiceCore, agent_facts
+from ..store.roster import agent_of
+from .core import LeadServiceCore
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,9 @@ class Claiming(LeadServiceCore):
             agent_doc, held = await self.store.agent_and_held_count(tenant, agent_id)
             if agent_doc is None:
                 raise DomainError("unknown_agent", f"there is no agent {agent_id!r}")
-            agent = agent_facts(agent_doc, policy)
-            domain.check_may_open(tier, agent, self.worked_minutes_today(agent_doc, now))
+            on_roster = agent_of(agent_doc)
+            agent = on_roster.facts(policy)
+            domain.check_may_open(tier, agent, on_roster.worked_minutes_today(now, self.tz))
             pools = domain.tier_pool_ids(tier, agent, await self.pools_of_line(tenant, agent.business_line))
             cap, quota = policy.cap_for(agent.grade), policy.quota_for(agent.grade)
             granted = domain.claim_grant(count, held=held, cap=cap, claimed_this_period=ticket.used, quota=quota)

@@ -18,13 +18,12 @@ from ..domain.changes import Announcement
 from ..guards import ClaimGuard
 from ..settings import AllocatorSettings
 from ..store import AllocatorStore, Doc
+from ..store.roster import agent_of
 
 
 def agent_facts(doc: Doc, policy: AllocationPolicy) -> AgentFacts:
     """A roster record as the rules see the agent (a new agent has the policy's new-agent grade)."""
-    return AgentFacts(agent_id=doc["agent_id"], active=bool(doc.get("active", True)), role=doc.get("role", "agent"),
-                      grade=doc.get("grade") or policy.new_agent_grade,
-                      business_line=doc.get("business_line", "default"), team_id=doc.get("team_id"))
+    return agent_of(doc).facts(policy)
 
 
 class LeadServiceCore:
@@ -96,10 +95,7 @@ class LeadServiceCore:
         return doc
 
     def worked_minutes_today(self, agent: Doc, now: datetime) -> float:
-        seconds = domain.worked_seconds(now.astimezone(self.tz).date(), logged=agent.get("logged_seconds") or {},
-                                        status=agent.get("status"), status_since=agent.get("status_since"),
-                                        talk=agent.get("talk_seconds") or {}, now=now, tz=self.tz)
-        return seconds / 60
+        return agent_of(agent).worked_minutes_today(now, self.tz)
 
     # ---- events ------------------------------------------------------------------------------------------
 

@@ -13,11 +13,13 @@ from telesales_contracts.allocation import DistributionStrategy
 
 from .. import distribution
 from ..domain import AllocationPolicy, DomainError
+from ..domain.agent import Agent
 from ..domain.changes import Announcement, MarkHot
 from ..domain.lead import POOLED, Lead
 from ..store import Doc
 from ..store.lead_writes import lead_of
-from .core import LeadServiceCore, agent_facts
+from ..store.roster import agent_of
+from .core import LeadServiceCore
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,15 @@ class Distributing(LeadServiceCore):
     async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Lead], policy: AllocationPolicy,
                                   now: datetime, *, actor: str, strategy: DistributionStrategy,
                                   target_agent: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        members = [a for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent", active=True)]
-        by_id = {a["agent_id"]: a for a in members}
+        members = [agent_of(a) for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent",
+                                                                      active=True)]
+        by_id = {a.agent_id: a for a in members}
         if strategy == DistributionStrategy.SUPERVISOR and not target_agent:
             raise DomainError("target_agent_required", "the supervisor strategy needs target_agent")
         async with self.guard.agents_locked(tenant, list(by_id)):
             held = await self.store.held_counts(tenant, list(by_id))
-            candidates = [distribution.Candidate(agent_id=a["agent_id"], open_leads=held[a["agent_id"]],
-                                                 cap=policy.cap_for(a.get("grade") or policy.new_agent_grade),
-                                                 ability=float(a.get("ability") or 1.0)) for a in members]
+            candidates = [distribution.Candidate(agent_id=a.agent_id, open_leads=held[a.agent_id],
+                                                 cap=a.holding_cap(policy), ability=a.ability) for a in members]
             to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
                                                  previous_holders=frozenset(lead.previous_holders),
                                                  last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent)
@@ -95,7 +97,7 @@ class Distributing(LeadServiceCore):
             missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
             for placement in result.placements:
                 done = await self.assign(tenant=tenant, lead=leads_by_id[placement.lead_id],
-                                         agent_doc=by_id[placement.agent_id], policy=policy, now=now,
+                                         agent=by_id[placement.agent_id], policy=policy, now=now,
                                          strategy=placement.strategy, assigned_by=actor)
                 if done:
                     placed.append({"lead_id": placement.lead_id, "agent_id": placement.agent_id,
@@ -106,13 +108,13 @@ class Distributing(LeadServiceCore):
                 await self.store.set_round_robin_cursor(tenant, team["team_id"], result.round_robin_cursor)
         return placed, missed
 
-    async def assign(self, *, tenant: str, lead: Lead, agent_doc: Doc, policy: AllocationPolicy, now: datetime,
+    async def assign(self, *, tenant: str, lead: Lead, agent: Agent, policy: AllocationPolicy, now: datetime,
                      strategy: DistributionStrategy, assigned_by: str, from_statuses: Sequence[str] = (POOLED,),
                      extra_events: Sequence[Announcement] = (), also: MarkHot | None = None) -> Doc | None:
         """Give `lead` to the agent if it is still in one of `from_statuses` (the caller holds the agent's
         lock and checked the cap), with `also` in the same write. The lead after the change, or None if
         someone else got it first."""
-        decision = lead.assign(agent_facts(agent_doc, policy), strategy=strategy, assigned_by=assigned_by, at=now,
+        decision = lead.assign(agent.facts(policy), strategy=strategy, assigned_by=assigned_by, at=now,
                                from_statuses=from_statuses, also=also, extra_events=extra_events)
         return await self.store.commit_if(lead, decision.change, self.embedded(tenant, lead.lead_id, decision.events),
                                           now)

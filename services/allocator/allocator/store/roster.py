@@ -16,6 +16,7 @@ from telesales_runtime.mongo import in_transaction, is_duplicate_key, read_versi
 from telesales_runtime.outbox import write_outbox
 
 from ..domain import AllocationPolicy, RoutingRule, Tier, default_tiers
+from ..domain.agent import Agent
 from ..domain.lead import WON
 
 Doc = dict[str, Any]
@@ -23,6 +24,15 @@ Doc = dict[str, Any]
 
 def agent_key(tenant: str, agent_id: str) -> str:
     return f"{tenant}|{agent_id}"
+
+
+def agent_of(doc: Doc) -> Agent:
+    """A roster record as the rules see the agent."""
+    return Agent(agent_id=doc["agent_id"], active=bool(doc.get("active", True)), role=doc.get("role", "agent"),
+                 grade=doc.get("grade") or None, business_line=doc.get("business_line", "default"),
+                 team_id=doc.get("team_id"), ability=float(doc.get("ability") or 1.0), status=doc.get("status"),
+                 status_since=doc.get("status_since"), logged_seconds=doc.get("logged_seconds") or {},
+                 talk_seconds=doc.get("talk_seconds") or {})
 
 
 class StoreBase:
