@@ -38,7 +38,7 @@ async def metric_total(db: Any, tenant: str, family: str, name: str) -> int:
 
 async def raced_merges(platform: Platform, tenant: str) -> int:
     """Merges the allocator dead-lettered because they overtook their lead's qualified event (another topic, so
-    another partition: see allocator.service.handle_merged); they wait for a replay. Distinct events: one
+    another partition: see allocator.service.intake); they wait for a replay. Distinct events: one
     dead-lettered just before a kill is dead-lettered again on redelivery."""
     return len({json.loads(d["payload_text"])["id"] for d in await dead_letters(platform.infra.kafka_bootstrap)
                 if d["tenantid"] == tenant and d["service"] == "allocator" and d["error_type"] == "unknown_lead"})
