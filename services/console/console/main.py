@@ -14,6 +14,7 @@ from telesales_runtime.auth import ServiceTokenAuth
 from telesales_runtime.kafka import declare_publishers
 
 from .api import ACCESS, ROUTERS
+from .calls import CallLogger
 from .events import CONSUMED_TOPICS as LIVE_CONSUMED
 from .events import DEAD_LETTERS_CONTEXT, FEED_CONTEXT
 from .events import PRODUCED_TOPICS as LIVE_PRODUCED
@@ -93,6 +94,7 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     app.state.sessions = sessions
     app.state.oidc = oidc
     app.state.upstream_http = upstream_http
+    app.state.calls = CallLogger(settings=settings, store=store, broker=base.broker, http=upstream_http)
     app.state.service_http = service_http
     app.state.web_dist = WebDist(settings.web_dist)
     return app

@@ -121,6 +121,16 @@ class Sessions:
     async def end(self, session_id: str) -> None:
         await self.store.end_session(domain.session_key(session_id))
 
+    async def begin_sign_in(self, *, state: str, nonce: str, code_verifier: str, next_url: str,
+                            lasting: timedelta) -> None:
+        """Remember an OpenID Connect sign-in until its callback (or until it expires)."""
+        await self.store.begin_sign_in(state, {"nonce": nonce, "code_verifier": code_verifier, "next": next_url,
+                                               "expires_at": self.clock() + lasting})
+
+    async def take_sign_in(self, state: str) -> Doc | None:
+        """The sign-in `state` started, once: a second callback with the same state finds nothing."""
+        return await self.store.take_sign_in(state, self.clock())
+
     async def fresh_token(self, session: BrowserSession) -> str:
         """The session's token, refreshed (OIDC) or re-minted (dev) when it is about to expire."""
         margin = timedelta(seconds=self.settings.token_refresh_margin_seconds)

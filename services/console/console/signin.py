@@ -134,9 +134,8 @@ async def login(request: Request, next_: Annotated[str | None, Query(alias="next
     state, nonce, verifier = domain.random_token(), domain.random_token(), domain.random_token(48)
     minutes = timedelta(minutes=settings.sign_in_minutes)
     url = await oidc.authorization_url(state=state, nonce=nonce, code_challenge=domain.pkce_challenge(verifier))
-    await sessions.store.begin_sign_in(state, {"nonce": nonce, "code_verifier": verifier,
-                                               "next": domain.safe_next(next_),
-                                               "expires_at": sessions.clock() + minutes})
+    await sessions.begin_sign_in(state=state, nonce=nonce, code_verifier=verifier, next_url=domain.safe_next(next_),
+                                 lasting=minutes)
     response = RedirectResponse(url, status_code=302)
     # Binds the sign-in to this browser: a callback carrying another browser's state is refused.
     response.set_cookie(SIGN_IN_COOKIE, state, max_age=int(minutes.total_seconds()), path="/auth",
@@ -154,7 +153,7 @@ async def callback(request: Request, state: str = "", code: str | None = None, e
     oidc, settings, sessions = _oidc(request), _settings(request), sessions_of(request)
     if not state or not domain.same_secret(request.cookies.get(SIGN_IN_COOKIE), state):
         raise _sign_in_failed("This sign-in was not started in this browser: start again.", "sign_in_mismatch", 403)
-    started = await sessions.store.take_sign_in(state, sessions.clock())
+    started = await sessions.take_sign_in(state)
     if started is None:
         raise _sign_in_failed("This sign-in has expired or was already used: start again.", "sign_in_expired", 400)
     if error or not code:
