@@ -23,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import httpx
 import jwt
@@ -33,14 +33,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from telesales_contracts import is_tenant_id
 
-if TYPE_CHECKING:
-    from .settings import ServiceSettings
+from .auth_defaults import LOCAL_AUDIENCE, LOCAL_HS256_SECRET, LOCAL_ISSUER
+from .problems import Problem, coded_problem
+from .settings import ServiceSettings
 
-# Local runs and tests only: a production deployment sets its own secret, or RS256/JWKS keys, and refuses
-# to start with this one (ServiceSettings, auth_mode=production).
-LOCAL_HS256_SECRET = "telesales-local-development-secret-not-for-production"
-LOCAL_ISSUER = "telesales-local"
-LOCAL_AUDIENCE = "telesales"
 ROLES = ("agent", "supervisor", "operator", "admin", "service")
 ANY_ROLE = ROLES
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -70,9 +66,7 @@ class Principal:
         return self.has("admin", "service")
 
 
-def _problem(status: int, code: str, message: str, **extra: Any) -> Exception:
-    from .http import coded_problem  # http imports this module
-
+def _problem(status: int, code: str, message: str, **extra: Any) -> Problem:
     problem = coded_problem(status, code, message, **extra)
     if status == 401:
         problem.headers = {"WWW-Authenticate": 'Bearer realm="telesales"'}
@@ -198,8 +192,6 @@ def tenant_of(request: Request, principal: Caller) -> str:
     if header is None or header == principal.tenant:
         return principal.tenant
     if not is_tenant_id(header):
-        from .http import Problem
-
         raise Problem(400, "Invalid tenant", "X-Tenant-Id must be lowercase letters, digits and dashes (1-63).")
     if not principal.has(*CROSS_TENANT_ROLES):
         raise forbidden("tenant_mismatch", "X-Tenant-Id names another tenant than the token's.")

@@ -17,31 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import tenant_of
 from .errors import DomainError
+from .problems import PROBLEM_JSON, Problem, coded_problem
 
 log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
-
-
-class Problem(Exception):
-    """An error answered as problem+json; raise it anywhere in a route or dependency."""
-
-    def __init__(self, status: int, title: str, detail: str, *, type_: str = "about:blank",
-                 headers: dict[str, str] | None = None, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.headers = headers
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.type = type_
-        self.extensions = extensions
-
-
-def coded_problem(status: int, code: str, message: str, **extensions: Any) -> Problem:
-    """The problem answering a rule a request broke, named by its machine-readable `code` (also its title:
-    "holding_cap_reached" -> "Holding cap reached")."""
-    return Problem(status, code.replace("_", " ").capitalize(), message, code=code, **extensions)
-
 
 def domain_problem(error: DomainError, status_by_code: Mapping[str, int], default: int = 422) -> Problem:
     """The problem answering a DomainError: the status its code maps to (`default` otherwise), and its
