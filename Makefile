@@ -108,9 +108,9 @@ demo:
 	@$(RUN) telesales-demo $(DEMO_ARGS)
 
 # Dead letters: a dry-run listing by default; REPLAY_ARGS="--topic T --since 2026-11-24T00:00:00+08:00 --apply"
-# republishes (python -m telesales_runtime.replay --help lists every filter).
+# republishes (python -m telesales_tools.replay --help lists every filter).
 replay-dead-letters:
-	@$(RUN) python -m telesales_runtime.replay $(REPLAY_ARGS)
+	@$(RUN) python -m telesales_tools.replay $(REPLAY_ARGS)
 
 bench-console:
 	@$(RUN) python services/console/bench/bench_console.py $(BENCH_ARGS)

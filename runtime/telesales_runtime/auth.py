@@ -38,7 +38,6 @@ from .problems import Problem, coded_problem
 from .settings import ServiceSettings
 
 ROLES = ("agent", "supervisor", "operator", "admin", "service")
-ANY_ROLE = ROLES
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Who may work in another tenant than the token's (X-Tenant-Id).
 CROSS_TENANT_ROLES = frozenset({"admin", "service"})

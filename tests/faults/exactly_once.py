@@ -66,7 +66,7 @@ async def wait_for_leads(platform: Platform, tenant: str, leads: LeadStream, cau
                                                       interval=1)
     caught_up.raced_merges = await raced_merges(platform, tenant)
     if caught_up.raced_merges:
-        replay = subprocess.run([sys.executable, "-m", "telesales_runtime.replay", "--bootstrap",
+        replay = subprocess.run([sys.executable, "-m", "telesales_tools.replay", "--bootstrap",
                                  platform.infra.kafka_bootstrap, "--tenant", tenant, "--service", "allocator",
                                  "--error-type", "unknown_lead", "--timeout", "30", "--apply"],
                                 capture_output=True, text=True, timeout=120)

@@ -132,7 +132,7 @@ async def test_a_dead_letter_replayed_once_its_cause_is_fixed_is_applied(
     platform: Platform, producer: AIOKafkaProducer,
 ) -> None:
     """A status change of an agent the allocator does not know yet is dead-lettered (unknown_agent); once the
-    agent is on the roster, `python -m telesales_runtime.replay --apply` (make replay-dead-letters) republishes
+    agent is on the roster, `python -m telesales_tools.replay --apply` (make replay-dead-letters) republishes
     it and the allocator applies it, once."""
     run = uuid.uuid4().hex[:8]
     tenant, agent = f"replay-{run}", f"agent-{run}"
@@ -154,7 +154,7 @@ async def test_a_dead_letter_replayed_once_its_cause_is_fixed_is_applied(
     await wait_until(lambda: agents.count_documents({"tenant_id": tenant}), 60, "the agent on the roster",
                      platform["allocator"])
 
-    command = [sys.executable, "-m", "telesales_runtime.replay", "--bootstrap", bootstrap, "--tenant", tenant,
+    command = [sys.executable, "-m", "telesales_tools.replay", "--bootstrap", bootstrap, "--tenant", tenant,
                "--service", "allocator", "--error-type", "unknown_agent", "--timeout", "30", "--apply"]
     replayed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert replayed.returncode == 0, replayed.stderr
@@ -167,4 +167,4 @@ async def test_a_dead_letter_replayed_once_its_cause_is_fixed_is_applied(
     assert stored.get("status") == "logged_in", stored
     assert len(await dead_lettered()) == 1  # not dead-lettered again
     report("replay: an unknown agent's status change dead-lettered (unknown_agent), the agent added, "
-           "`python -m telesales_runtime.replay --apply` republished 1 message, the allocator applied it once")
+           "`python -m telesales_tools.replay --apply` republished 1 message, the allocator applied it once")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from telesales_contracts.activity import CallLogged, LeadId
 from telesales_contracts.envelope import AwareDatetime
 from telesales_contracts.roster import Identifier
-from telesales_runtime.auth import ANY_ROLE, Caller, unauthorized
+from telesales_runtime.auth import ROLES, Caller, unauthorized
 from telesales_runtime.http import from_app_state
 
 from .calls import AllocatorRefused, CallLogger
@@ -24,13 +24,13 @@ from .signin import SessionView, session_view
 session_router = APIRouter(prefix="/v1", tags=["session"])
 calls_router = APIRouter(prefix="/v1", tags=["calls"])
 
-_SIGNED_IN = tuple(r for r in ANY_ROLE if r != "service")
+_SIGNED_IN = tuple(r for r in ROLES if r != "service")
 # Who may call each route (admin: every route). The proxy lets every signed-in role through: the services
 # authorize each call themselves, with the caller's own token.
 ACCESS = {
     "GET /v1/session": _SIGNED_IN,
     "POST /v1/calls": ("agent", "supervisor"),
-    **{f"{method} {PROXY_PATH}": ANY_ROLE for method in PROXY_METHODS},
+    **{f"{method} {PROXY_PATH}": ROLES for method in PROXY_METHODS},
 }
 ROUTERS = (session_router, calls_router, proxy_router)
 

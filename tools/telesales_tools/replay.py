@@ -2,10 +2,10 @@
 consumer group, error type, tenant and time, list them (the default: a dry run) or, with `--apply`,
 publish each one's original payload bytes, key and headers again to its original topic.
 
-    python -m telesales_runtime.replay                                  # list every dead letter
-    python -m telesales_runtime.replay --topic leads.received.v1 --error-type processing_error \\
+    python -m telesales_tools.replay                                  # list every dead letter
+    python -m telesales_tools.replay --topic leads.received.v1 --error-type processing_error \\
         --since 2026-11-24T00:00:00+08:00                               # list some
-    python -m telesales_runtime.replay --topic leads.received.v1 --since 2026-11-24T00:00:00+08:00 --apply
+    python -m telesales_tools.replay --topic leads.received.v1 --since 2026-11-24T00:00:00+08:00 --apply
 
 Replaying is safe to repeat: every consumer on the platform records the event ids it processed and ignores
 an id it has seen (messages that never parsed have no id and fail again the same way: they are dead-lettered
@@ -31,10 +31,9 @@ from pydantic import ValidationError
 
 from telesales_contracts import WrongEventType
 from telesales_contracts.topics import DEAD_LETTERS
-
-from .kafka import PRODUCER_OPTIONS, client_security, topic_partitions
-from .masking import mask_phones
-from .settings import ServiceSettings
+from telesales_runtime.kafka import PRODUCER_OPTIONS, client_security, topic_partitions
+from telesales_runtime.masking import mask_phones
+from telesales_runtime.settings import ServiceSettings
 
 REPLAYED_FROM_HEADER = "telesales-replayed-from"
 
@@ -203,7 +202,7 @@ def _offset(value: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m telesales_runtime.replay", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m telesales_tools.replay", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--topic", dest="original_topic", help="only dead letters of messages from this topic")
     p.add_argument("--service", help="only those this service dead-lettered (e.g. lead-intake)")
