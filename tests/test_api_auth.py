@@ -25,8 +25,6 @@ from telesales_runtime.auth import LOCAL_HS256_SECRET, OPEN_PATHS, ROLES, check_
 from telesales_runtime.settings import ServiceSettings
 from telesales_runtime.testing.auth import auth_headers, mint_token
 
-pytestmark = pytest.mark.integration
-
 PROBLEM = "application/problem+json"
 TENANT = f"authwalk-{uuid.uuid4().hex[:8]}"
 OWNER, OTHER = "agent-1", "agent-2"

@@ -7,7 +7,6 @@ import io
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from rich.console import Console
 
 from telesales_contracts import BY_NAME
@@ -55,7 +54,6 @@ def test_the_day_starts_after_now_on_the_floor_clock() -> None:
     assert sc.shift_day_after(datetime(2026, 11, 25, 2, 0, tzinfo=UTC)) == date(2026, 11, 26)  # 10:00 in Shanghai
 
 
-@pytest.mark.integration
 async def test_a_small_day_adds_up_in_metrics(lead_intake: Any, allocator: Any, ledger: Any, marketplace: Any,
                                               metrics: Any, infra: Any) -> None:
     endpoints = Endpoints(infra.kafka_bootstrap, {"lead-intake": lead_intake.base_url,

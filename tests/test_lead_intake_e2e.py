@@ -15,8 +15,6 @@ from aiokafka import AIOKafkaProducer
 from telesales_runtime.testing.harness import wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
-pytestmark = pytest.mark.integration
-
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
 TOPICS = ("leads.qualified.v1", "leads.merged.v1", "leads.rejected.v1", "platform.dead-lettered.v1")
 

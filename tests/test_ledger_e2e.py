@@ -18,8 +18,6 @@ from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import cloudevent, wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
-pytestmark = pytest.mark.integration
-
 TOPICS = ("ledger.transfer-posted.v1", "ledger.transfer-rejected.v1", "ledger.coins-allocated.v1")
 
 

@@ -16,8 +16,6 @@ from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
-pytestmark = pytest.mark.integration
-
 TOPICS = ("ledger.transfer-requested.v1", "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1",
           "marketplace.tip-listed.v1", "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1")
 CHECKS = {"accurate": True, "compliant": True, "no_customer_data": True, "stage_matches": True, "practical": True,

@@ -9,15 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.harness import cloudevent, wait_until
-
-pytestmark = pytest.mark.integration
 
 
 async def publish(producer: AIOKafkaProducer, tenant: str, topic: str, data: dict[str, Any], key: str,

@@ -236,7 +236,6 @@ def test_the_aggregation_check_catches_raw_floor_series() -> None:
     ) == []
 
 
-@pytest.mark.integration
 async def test_every_metric_the_dashboard_and_alerts_use_is_exposed(exposed: set[str]) -> None:
     used: dict[str, set[str]] = {}
     for where, expr in [*dashboard_exprs(), *((r["alert"], r["expr"]) for r in rules())]:

@@ -45,7 +45,6 @@ async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 2
         await consumer.stop()
 
 
-@pytest.mark.integration
 async def test_dead_letters_are_listed_then_republished_to_their_topic(infra: Any) -> None:
     run_id = uuid.uuid4().hex[:8]
     first, second = f"replay-{run_id}.a.v1", f"replay-{run_id}.b.v1"

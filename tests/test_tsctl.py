@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from telesales_runtime.auth import Principal, TokenVerifier
@@ -98,7 +97,6 @@ def test_a_bad_tenant_is_refused_before_anything_is_sent() -> None:
     assert result.exit_code == 1 and "tenant" in result.output
 
 
-@pytest.mark.integration
 async def test_an_operators_day_with_tsctl_against_the_services(
     lead_intake: Any, allocator: Any, ledger: Any, marketplace: Any, metrics: Any, infra: Any, tmp_path: Path,
 ) -> None:

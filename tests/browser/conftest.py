@@ -32,13 +32,6 @@ from telesales_tools.floor import seed_floor
 from telesales_tools.platform import Endpoints, Publisher, close_apis, open_apis
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.integration)
-
-
 @pytest.fixture(scope="session")
 async def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
     if not (WEB_DIST / "index.html").is_file():

@@ -1,4 +1,5 @@
-"""Fault-injection tests (`make test-faults`, marker `faults`; `make test` leaves them out).
+"""Fault-injection tests (`make test-faults`, marker `faults` given by the workspace's pytest plugin,
+telesales_runtime.testing.plugin; `make test` leaves them out).
 
 The session gets a broker and a MongoDB of its own (a private Apache Kafka node and a private mongod, both
 children of this process) so that the tests can kill, stop and freeze them without touching the local
@@ -30,18 +31,6 @@ from faults_support import (
     wait_until,
 )
 from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, free_port, start_local_stack
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test here is marked `faults`, and runs only when the marker expression names it
-    (`make test-faults`: `-m faults`): a plain `pytest` does not start killing and freezing things."""
-    here = Path(__file__).parent
-    mine = [item for item in items if here in Path(str(item.fspath)).parents]
-    for item in mine:
-        item.add_marker(pytest.mark.faults)
-    if "faults" not in (config.option.markexpr or ""):
-        config.hook.pytest_deselected(items=mine)
-        items[:] = [item for item in items if item not in mine]
 
 
 @pytest.fixture(scope="session")

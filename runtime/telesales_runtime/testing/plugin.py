@@ -4,27 +4,65 @@
 It provides one session-scoped fixture, ``infra``: a frozen ``Infra(kafka_bootstrap,
 mongo_uri, redis_url)``. Infrastructure is started only when a test asks for the fixture,
 so unit tests run without any. How it is started: see ``telesales_runtime.testing.infra``.
+
+It also marks the tests by where they are and what they ask for, so no test file carries a marker
+of its own (``make test-unit`` deselects ``integration`` and ``faults``):
+
+* ``integration``: every test under a ``tests/integration/`` or ``tests/browser/`` directory, and
+  every test that asks for ``infra`` (directly or through its fixtures), wherever it is;
+* ``faults``: every test under ``tests/faults/``. They run only when the marker expression names
+  ``faults`` (``make test-faults``): a plain ``pytest`` does not start killing and freezing things.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Iterator
+from pathlib import Path
 
 import pytest
+
+from telesales_runtime.testing.infra import Infra, start_infra
 
 # Helpers that assert for the tests: pytest explains their failing asserts as it does a test's own.
 pytest.register_assert_rewrite("telesales_runtime.testing.asyncapi")
 
-if TYPE_CHECKING:
-    from telesales_runtime.testing.infra import Infra
+INTEGRATION_DIRS = (("tests", "integration"), ("tests", "browser"))
+FAULTS_DIRS = (("tests", "faults"),)
+
+
+def _under(path: Path, dirs: tuple[tuple[str, str], ...]) -> bool:
+    """`path` lies below one of `dirs` (a parent/child pair of directory names, anywhere in the path)."""
+    parts = path.parts[:-1]
+    return any(pair in dirs for pair in zip(parts, parts[1:], strict=False))
+
+
+def marker_of(path: Path, fixtures: Collection[str]) -> str | None:
+    """The marker a test at `path` asking for `fixtures` gets: faults, integration, or none (a unit test)."""
+    if _under(path, FAULTS_DIRS):
+        return "faults"
+    if _under(path, INTEGRATION_DIRS) or "infra" in fixtures:
+        return "integration"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own `-m` selection reads the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    faults: list[pytest.Item] = []
+    for item in items:
+        marker = marker_of(item.path, getattr(item, "fixturenames", []))
+        if marker is not None:
+            item.add_marker(marker)
+        if marker == "faults":
+            faults.append(item)
+    if faults and "faults" not in (config.option.markexpr or ""):
+        config.hook.pytest_deselected(items=faults)
+        left_out = set(map(id, faults))
+        items[:] = [item for item in items if id(item) not in left_out]
 
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     """Broker, database and cache for integration tests (testcontainers or the local stack)."""
-    from telesales_runtime.testing.infra import start_infra  # stdlib-only module; heavy imports happen inside
-
     handle, stop = start_infra()
     try:
         yield handle

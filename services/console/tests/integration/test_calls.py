@@ -9,13 +9,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from console_support import Upstream, console_settings, dev_login, principal_of, running_console
 from telesales_contracts.topics import CALLS_LOGGED
 from telesales_runtime.testing.kafka import TopicTail
-
-pytestmark = pytest.mark.integration
 
 
 def _call(call_id: str, lead_id: str = "L-1") -> dict[str, Any]:

@@ -23,8 +23,6 @@ from console_support import Upstream, console_settings, running_console
 from telesales_runtime.auth import TokenVerifier
 from telesales_runtime.testing.infra import free_port
 
-pytestmark = pytest.mark.integration
-
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc-provider"
 CONSOLE = "https://console.test"
 

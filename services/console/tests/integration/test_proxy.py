@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from console_support import MEDIA, Upstream, console_settings, dev_login, principal_of, running_console
-
-pytestmark = pytest.mark.integration
 
 
 async def test_the_users_token_and_the_request_reach_the_service(infra: Any, tmp_path: Path) -> None:

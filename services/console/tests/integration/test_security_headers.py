@@ -7,11 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from console_support import Upstream, console_settings, running_console
-
-pytestmark = pytest.mark.integration
 
 
 def _nonce(policy: str) -> str:

@@ -8,11 +8,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from console_support import Upstream, console_settings, dev_login, principal_of, running_console, with_cookie
-
-pytestmark = pytest.mark.integration
 
 
 async def test_dev_login_sets_a_safe_cookie_and_a_session(infra: Any, tmp_path: Path) -> None:

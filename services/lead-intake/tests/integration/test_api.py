@@ -9,8 +9,6 @@ import pytest
 
 from intake_support import Harness, lead
 
-pytestmark = pytest.mark.integration
-
 PROBLEM = "application/problem+json"
 
 

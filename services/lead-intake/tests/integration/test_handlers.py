@@ -24,8 +24,6 @@ from telesales_contracts.topics import (
 )
 from telesales_runtime.consumer import Delivery, consume_batch
 
-pytestmark = pytest.mark.integration
-
 
 async def test_valid_lead_is_stored_and_qualified_with_explained_score(harness: Harness) -> None:
     event_id = await harness.send(lead())

@@ -22,8 +22,6 @@ from telesales_contracts.topics import (
 )
 from telesales_runtime.consumer import Delivery
 
-pytestmark = pytest.mark.integration
-
 CRM = "/crm/partner-x"
 
 

@@ -19,8 +19,6 @@ from telesales_runtime.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from telesales_runtime.outbox import EmbeddedOutboxRelay, OutboxRelay, embedded_event, encoded_outbox_row
 from telesales_runtime.outbox import with_embedded_events as embedded
 
-pytestmark = pytest.mark.integration
-
 
 class Broker:
     """Stands in for the service's broker: takes what is published, or refuses it while `down`."""

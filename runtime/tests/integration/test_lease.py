@@ -14,8 +14,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from telesales_runtime.lease import MongoLease
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def leases(infra: Any) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:

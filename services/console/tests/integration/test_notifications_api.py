@@ -13,8 +13,6 @@ from live_support import Replica, agent, new_tenant, replica
 from console.notifications import Draft, NotificationKind
 from console.settings import ConsoleSettings
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 async def console(infra: Any) -> AsyncIterator[Replica]:

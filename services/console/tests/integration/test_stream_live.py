@@ -19,8 +19,6 @@ from console.settings import ConsoleSettings
 from telesales_runtime.testing.harness import wait_until
 from telesales_runtime.testing.kafka import TopicTail
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def settings(infra: Any) -> ConsoleSettings:
