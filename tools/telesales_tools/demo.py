@@ -8,7 +8,8 @@ write tips that a reviewer approves, operators allocate coins, agents buy, learn
 and sellers redeem. A simulated clock maps the shift (08:30-18:00, Asia/Shanghai) onto a few minutes;
 the events carry the simulated times. At the end the figures are read back from the metrics service.
 
-Each run works in a fresh tenant, so runs never mix. The plan comes from scenario.py and the seed.
+Each run works in a fresh tenant, so runs never mix. The plan comes from scenario.py and the seed; the
+agents at their desks act in desks.py, the marketplace in tips_market.py, on the day's state (day_state.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import time as wallclock
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -27,45 +27,14 @@ from rich.console import Console
 from rich.text import Text
 
 from . import scenario as sc
-from .platform import (
-    Api,
-    Endpoints,
-    PlatformError,
-    Publisher,
-    check_running,
-    check_tenant,
-    close_apis,
-    event_bytes,
-    open_apis,
-)
+from .day_state import OPERATOR, SOURCE
+from .desks import Desks
+from .platform import Api, Endpoints, PlatformError, Publisher, check_running, check_tenant, close_apis, open_apis
 from .report import lead_steps, print_summary, read_funnels
+from .tips_market import TipsMarket
 
-SOURCE = {"hr": "/demo/hr", "web": "/demo/web", "dialer": "/demo/dialer"}
-OPERATOR, REVIEWER = "ops-1", "reviewer-1"
 SWEEP_EVERY = 4  # ticks between reclaim sweeps (20 simulated minutes)
-REFRESH_EVERY = 12  # ticks between an agent's look at the leads it holds (an hour)
 PROGRESS_SECONDS = 3.0
-
-
-@dataclass
-class Held:
-    lead_id: str
-    customer: sc.Customer | None
-    neglected: bool  # the agent never gets round to it: the reclaim sweep takes it back
-    step: int = -1  # index in sc.STEPS reached
-    dials: int = 0
-    connects: int = 0
-    done: bool = False
-
-
-@dataclass
-class Desk:
-    agent: sc.Agent
-    held: dict[str, Held] = field(default_factory=dict)
-    refreshed: int = 0
-
-    def open_leads(self) -> list[Held]:
-        return [h for h in self.held.values() if not h.done]
 
 
 @dataclass
@@ -79,40 +48,9 @@ class Options:
     metrics_wait_seconds: float = 90.0
 
 
-class Day:
-    def __init__(self, plan: sc.Scenario, apis: dict[str, Api], publisher: Publisher, tenant: str, minutes: float,
-                 console: Console) -> None:
-        self.plan, self.apis, self.publisher, self.tenant, self.console = plan, apis, publisher, tenant, console
-        self.clock = plan.clock
-        self.tick_seconds = minutes * 60 / self.clock.ticks
-        self.desks = {a.agent_id: Desk(a) for a in plan.agents}
-        self.count: Counter[str] = Counter()
-        self.pending: list[asyncio.Future[Any]] = []
-        self.purchases: dict[tuple[str, str], int] = {}  # (buyer, tip) -> tick to look at it again
-        self.learned: Counter[str] = Counter()
-        self.tick = 0
-        self.started = wallclock.monotonic()
-        self.last_progress = 0.0
-
-    # ---- plumbing ------------------------------------------------------------------------------------------------
-
-    def rng(self, *parts: object) -> Any:
-        return sc.rng(self.plan.seed, *parts)
-
-    async def emit(self, topic: str, data: dict[str, Any], *, source: str, key: str | None, at: datetime,
-                   event_id: str | None = None) -> None:
-        _, payload = event_bytes(topic, data, tenant=self.tenant, source=source, time=at, event_id=event_id)
-        self.pending.append(await self.publisher.send(topic, payload, key))
-
-    async def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        await asyncio.gather(*pending)
-
-    async def each(self, items: Any, action: Callable[[Any], Awaitable[None]]) -> None:
-        await asyncio.gather(*(action(item) for item in items))
-
-    def sim_now(self, offset_minutes: float = 0.0) -> datetime:
-        return self.clock.at(self.tick) + timedelta(minutes=offset_minutes)
+class Day(Desks, TipsMarket):
+    """The day played tick by tick: the roster and budget before the floor opens, then leads arriving, the
+    agents' turns, the marketplace, breaks and sweeps."""
 
     # ---- before the floor opens ------------------------------------------------------------------------------------
 
@@ -219,203 +157,6 @@ class Day:
         result = await self.apis["allocator"].post("/v1/reclaim-sweeps", actor=OPERATOR, role="operator")
         self.count["reclaimed"] += result["reclaimed"]
         self.count["sweeps"] += 1
-
-    # ---- an agent at its desk ----------------------------------------------------------------------------------------
-
-    async def desk_turn(self, desk: Desk) -> None:
-        agent, tick = desk.agent, self.tick
-        r = self.rng("turn", agent.agent_id, tick)
-        if tick - desk.refreshed >= REFRESH_EVERY:
-            await self.refresh(desk)
-        if len(desk.open_leads()) < sc.HOLD_TARGET[agent.grade] and tick < self.clock.ticks - 6:
-            await self.claim(desk, r)
-        cursor = r.uniform(0, 2)
-        todo = sorted((h for h in desk.open_leads() if not h.neglected), key=lambda h: (h.dials > 0, h.dials))
-        for held in todo[:sc.DIALS[agent.grade]]:
-            cursor += await self.dial(desk, held, cursor)
-
-    async def refresh(self, desk: Desk) -> None:
-        """The agent's private pool as the allocator has it: reclaimed leads are gone."""
-        page = await self.apis["allocator"].get(f"/v1/agents/{desk.agent.agent_id}/leads",
-                                                params={"limit": 1000}, actor=desk.agent.agent_id)
-        holding = {item["lead_id"] for item in page["items"]}
-        for lead_id in [lead_id for lead_id in desk.held if lead_id not in holding]:
-            if not desk.held.pop(lead_id).done:
-                self.count["taken back"] += 1
-        desk.refreshed = self.tick
-
-    async def claim(self, desk: Desk, r: Any) -> None:
-        agent = desk.agent
-        want = min(sc.CLAIM_SIZE[agent.grade], sc.HOLD_TARGET[agent.grade] - len(desk.open_leads()))
-        tiers = ["fresh"] if self.tick < self.clock.ticks // 2 else ["fresh", "abandoned-1"]
-        for tier in tiers:
-            result = await self.apis["allocator"].post(f"/v1/agents/{agent.agent_id}/claims",
-                                                       json={"tier_id": tier, "count": want}, actor=agent.agent_id,
-                                                       ok=(403, 409, 429))
-            self.count["claims"] += 1
-            if result is None:
-                self.count["claims refused"] += 1
-                return
-            for lead in result["leads"]:
-                customer = self.plan.customers.get(lead.get("phone") or "")
-                neglected = r.random() > sc.DILIGENCE[agent.grade]
-                desk.held[lead["lead_id"]] = Held(lead["lead_id"], customer, neglected)
-            self.count["leads claimed"] += result["claimed"]
-            if result["claimed"]:
-                return
-
-    async def dial(self, desk: Desk, held: Held, cursor: float) -> float:
-        """One dial at `cursor` minutes into the agent's desk session; the minutes it took."""
-        agent = desk.agent
-        r = self.rng("dial", agent.agent_id, held.lead_id, held.dials)
-        customer = held.customer or sc.Customer(0.3, None, 0)
-        connected = r.random() < customer.answer_rate
-        seconds = 0
-        if connected:
-            seconds = int(min(1800, max(8, r.lognormvariate(4.2, 0.9) * sc.SKILL[agent.grade])))
-        started = self.sim_now(cursor)
-        held.dials += 1
-        await self.emit("calls.logged.v1", {"call_id": f"call-{uuid.UUID(int=r.getrandbits(128)).hex[:16]}",
-                                            "agent_id": agent.agent_id, "lead_id": held.lead_id,
-                                            "started_at": started.isoformat(), "duration_seconds": seconds,
-                                            "connected": connected},
-                        source=SOURCE["dialer"], key=held.lead_id, at=started + timedelta(seconds=seconds))
-        self.count["calls"] += 1
-        if connected:
-            held.connects += 1
-            self.count["connected"] += 1
-            await self.after_call(desk, held, seconds, r)
-        elif held.dials >= 4 and held.connects == 0:
-            await self.release(desk, held, "return", "多次未接通")
-        return (seconds + r.uniform(20, 45)) / 60 + r.uniform(0.5, 1.5)
-
-    async def after_call(self, desk: Desk, held: Held, seconds: int, r: Any) -> None:
-        customer = held.customer or sc.Customer(0.3, None, 0)
-        reach = -1 if customer.reach is None else sc.STEPS.index(customer.reach)
-        if reach < 0:
-            if r.random() < 0.7:
-                await self.release(desk, held, "close", "非目标客户")
-            return
-        if held.step < reach and seconds >= 60 and r.random() < 0.6 * sc.SKILL[desk.agent.grade]:
-            await self.advance(desk, held, min(reach, held.step + 1 + (seconds >= 180)))  # a deep call goes further
-        elif held.step >= reach and held.connects >= 3:
-            await self.release(desk, held, "close" if r.random() < 0.8 else "return", "客户暂不考虑")
-
-    async def advance(self, desk: Desk, held: Held, step: int) -> None:
-        agent = desk.agent.agent_id
-        name = sc.STEPS[step]
-        if name == "paid":
-            amount = held.customer.amount_fen if held.customer else 500_000
-            done = await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/win", actor=agent,
-                                                     json={"agent_id": agent, "amount_fen": amount}, ok=(409,))
-            if done is None:
-                return self.lost(desk, held)
-            held.step, held.done = step, True
-            self.count["won"] += 1
-            self.count["won yuan"] += amount // 100
-            return
-        body = {"agent_id": agent, "stage_percent": sc.STAGE_PERCENT[name], "funnel_step": name}
-        if name == "plan":
-            body["deal_in_progress"] = True
-        if await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/stage", json=body, actor=agent,
-                                             ok=(409,)) is None:
-            return self.lost(desk, held)
-        held.step = step
-        self.count["stage changes"] += 1
-
-    async def release(self, desk: Desk, held: Held, how: str, reason: str) -> None:
-        agent = desk.agent.agent_id
-        if await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/{how}", ok=(409,), actor=agent,
-                                             json={"agent_id": agent, "reason": reason}) is None:
-            return self.lost(desk, held)
-        held.done = True
-        self.count["closed" if how == "close" else "returned"] += 1
-
-    def lost(self, desk: Desk, held: Held) -> None:
-        """The lead was reclaimed before the agent got back to it."""
-        desk.held.pop(held.lead_id, None)
-        self.count["taken back"] += 1
-
-    # ---- the marketplace -------------------------------------------------------------------------------------------
-
-    async def write_tip(self, tip: sc.TipPlan) -> None:
-        market = self.apis["marketplace"]
-        await market.post("/v1/tips", actor=tip.author_id, json={
-            "id": tip.tip_id, "title": tip.title, "summary": tip.summary, "body": tip.body, "stage": tip.stage,
-            "product_line": sc.BUSINESS_LINE, "tags": list(tip.tags), "price": tip.price})
-        await market.post(f"/v1/tips/{tip.tip_id}/versions/1/submit", actor=tip.author_id)
-        self.count["tips written"] += 1
-
-    async def review(self) -> None:
-        market = self.apis["marketplace"]
-        for tip in self.plan.tips:
-            checks = {item: True for item in sc.CHECKLIST} | ({} if tip.passes_review else {"compliant": False})
-            comment = None if tip.passes_review else "含有不实承诺（包过），请修改后再提交"
-            await market.post(f"/v1/tips/{tip.tip_id}/versions/1/review", actor=REVIEWER, role="operator",
-                              json={"checks": checks, "comment": comment})
-            self.count["tips listed" if tip.passes_review else "tips rejected"] += 1
-
-    async def shop(self, shopper: sc.Shopper) -> None:
-        market = self.apis["marketplace"]
-        r = self.rng("shop", shopper.agent_id)
-        authors = {t.tip_id: t.author_id for t in self.plan.tips}
-        for tip_id in shopper.tips:
-            await market.post(f"/v1/tips/{tip_id}/visits", actor=shopper.agent_id)
-            self.count["tip visits"] += 1
-            if authors[tip_id] == shopper.agent_id or r.random() >= shopper.buy_rate:
-                continue
-            if await market.post(f"/v1/tips/{tip_id}/purchases", actor=shopper.agent_id, ok=(409,)) is not None:
-                self.count["purchases"] += 1
-                self.purchases[(shopper.agent_id, tip_id)] = self.tick + 2
-
-    async def learn(self, buyer: str, tip_id: str) -> None:
-        """Once the ledger has paid: watch the tip, maybe again, rate it and pass it on to a teammate."""
-        market = self.apis["marketplace"]
-        mine = await market.get(f"/v1/tips/{tip_id}/purchases/mine", actor=buyer)
-        if mine["status"] == "pending":
-            self.purchases[(buyer, tip_id)] = self.tick + 2
-            return
-        del self.purchases[(buyer, tip_id)]
-        if mine["status"] != "granted":
-            self.count["purchases refused"] += 1
-            return
-        self.count["purchases granted"] += 1
-        shopper = next(s for s in self.plan.shoppers if s.agent_id == buyer)
-        r = self.rng("learn", buyer, tip_id)
-        if r.random() >= shopper.learn_rate:
-            return
-        sessions = 2 if r.random() < 0.25 else 1
-        for n in range(sessions):
-            total = r.randint(150, 420)
-            for progress in (35, 70, 100):
-                await market.post(f"/v1/tips/{tip_id}/learning", actor=buyer, json={
-                    "session_id": f"s{n}-{buyer}", "progress_percent": progress,
-                    "session_seconds": total * progress // 100})
-        self.learned[buyer] += 1
-        self.count["tips learned"] += 1
-        if r.random() < 0.7:
-            await market.post(f"/v1/tips/{tip_id}/ratings", actor=buyer, ok=(409,),
-                              json={"stars": r.choices((5, 4, 3, 2), weights=(5, 4, 2, 1))[0]})
-            self.count["ratings"] += 1
-        if r.random() < 0.3:
-            team = [a.agent_id for a in self.plan.agents
-                    if a.team_id == self.desks[buyer].agent.team_id and a.agent_id != buyer]
-            if team:
-                await market.post(f"/v1/tips/{tip_id}/forwards", actor=buyer,
-                                  json={"to_user_id": r.choice(team), "note": "这个话术很实用"})
-                self.count["forwards"] += 1
-
-    async def redeem(self) -> None:
-        """Sellers turn their earnings into 话费 in the points mall (100 coins = 1 yuan)."""
-        market = self.apis["marketplace"]
-        for author in sorted({t.author_id for t in self.plan.tips}):
-            seller = await market.get(f"/v1/sellers/{author}")
-            yuan = seller["earnings"] // 100
-            if yuan >= 1:
-                await market.post(f"/v1/sellers/{author}/redemptions", actor=author,
-                                  json={"id": f"redeem-{author}-{self.clock.day}", "yuan": yuan, "item": "话费"})
-                self.count["redemptions"] += 1
-                self.count["yuan redeemed"] += yuan
 
     # ---- output ----------------------------------------------------------------------------------------------------
 

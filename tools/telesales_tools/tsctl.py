@@ -11,28 +11,20 @@ refusal of a service (problem+json) is printed with its status and code, and tsc
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from telesales_contracts.leads import LeadReceived, names_lead_field
 
 from .floor import Floor, seed_floor
-from .platform import Api, Endpoints, PlatformError, Publisher, check_tenant, close_apis, event_bytes, open_apis
+from .lead_files import publish_rows, read_rows
+from .platform import Api, Endpoints, PlatformError, Publisher, check_tenant, close_apis, open_apis
 from .platform import token as platform_token
 from .report import FUNNELS, print_summary, read_funnels
 from .scenario import CHECKLIST, FLOOR_TZ
+from .tsctl_cli import Actor, Context, RoleOption, Tenant, TokenOption, ctx_of, fail, guarded, out, show
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 leads_app = typer.Typer(no_args_is_help=True, help="Leads (lead-intake): import a file, look one up.")
@@ -43,86 +35,6 @@ tips_app = typer.Typer(no_args_is_help=True, help="Tips (marketplace): the revie
 for sub, name in ((leads_app, "leads"), (pools_app, "pools"), (agents_app, "agents"), (coins_app, "coins"),
                   (tips_app, "tips")):
     app.add_typer(sub, name=name)
-
-out = Console()
-err = Console(stderr=True)
-
-
-@dataclass
-class Context:
-    endpoints: Endpoints
-    tenant: str
-    actor: str
-    json: bool
-    transport: httpx.AsyncBaseTransport | None = None  # tests put a MockTransport here
-    role: str = "operator"
-    token: str | None = None
-
-    def run(self, service: str, method: str, path: str, *, role: str | None = None, actor: str | None = None,
-            **kwargs: Any) -> Any:
-        """One call to a service, as the actor in its role (or with --token); its answer."""
-        if self.token:
-            kwargs["headers"] = {"Authorization": f"Bearer {self.token}"} | kwargs.get("headers", {})
-
-        async def call() -> Any:
-            async with httpx.AsyncClient(base_url=self.endpoints.url(service), timeout=60,
-                                         transport=self.transport) as client:
-                return await Api(service, client, self.tenant).call(method, path, actor=actor or self.actor,
-                                                                    role=role or self.role, **kwargs)
-        return asyncio.run(call())
-
-
-def ctx_of(ctx: typer.Context) -> Context:
-    return ctx.find_root().obj
-
-
-def fail(error: Exception) -> typer.Exit:
-    err.print(Text.assemble(("error: ", "red"), str(error)), soft_wrap=True, highlight=False)
-    return typer.Exit(1)
-
-
-def guarded(ctx: typer.Context, job: Callable[[Context], Any]) -> Any:
-    try:
-        return job(ctx_of(ctx))
-    except PlatformError as error:
-        raise fail(error) from error
-
-
-def show(context: Context, body: Any, columns: Sequence[str] | None = None, title: str | None = None) -> None:
-    """The answer as JSON (--json), or as a table of `columns` (rows: a list, or a page's items)."""
-    if context.json:
-        typer.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
-        return
-    rows = body.get("items", body) if isinstance(body, dict) and "items" in body else body
-    if isinstance(rows, dict):
-        rows = [{"field": k, "value": v} for k, v in rows.items()]
-        columns = ["field", "value"]
-    rows = list(rows or [])
-    columns = list(columns or (rows[0].keys() if rows else []))
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    out.print(table)
-    if not rows:
-        out.print("(nothing)")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-Tenant = Annotated[str, typer.Option(envvar="TELESALES_TENANT", help="Tenant (X-Tenant-Id).")]
-Actor = Annotated[str, typer.Option(envvar="TELESALES_ACTOR", help="Who acts (the token's sub).")]
-RoleOption = Annotated[str, typer.Option("--role", envvar="TELESALES_ROLE",
-                                         help="The actor's role: agent, supervisor, operator, admin.")]
-TokenOption = Annotated[str | None, typer.Option("--token", envvar="TELESALES_TOKEN",
-                                                 help="A bearer token to send instead of signing one.")]
 
 
 @app.callback()
@@ -154,40 +66,6 @@ def print_token(ctx: typer.Context,
 
 
 # ---- leads ---------------------------------------------------------------------------------------------------
-
-def read_rows(path: Path, kind: str) -> list[dict[str, Any]]:
-    """Rows of a CSV (header row) or JSONL file as leads.received.v1 data: CSV columns the contract reads (in
-    any spelling, and the names of the outside id) are fields, the other columns become attributes."""
-    text = path.read_text(encoding="utf-8-sig")
-    if kind == "jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    rows = []
-    for raw in csv.DictReader(io.StringIO(text)):
-        row: dict[str, Any] = {k: v for k, v in raw.items() if k and names_lead_field(k) and v not in (None, "")}
-        extra = {k: v for k, v in raw.items() if k and not names_lead_field(k) and v not in (None, "")}
-        if extra:
-            row["attributes"] = extra
-        rows.append(row)
-    return rows
-
-
-async def publish_rows(bootstrap: str, tenant: str, rows: Iterable[dict[str, Any]], source: str) -> tuple[int, list[str]]:
-    sent, errors = 0, []
-    async with Publisher(bootstrap) as publisher:
-        pending = []
-        for n, row in enumerate(rows, start=1):
-            try:
-                data = LeadReceived.model_validate(row)
-            except ValueError as error:
-                errors.append(f"row {n}: {str(error).splitlines()[0:3]}")
-                continue
-            event_id, payload = event_bytes("leads.received.v1", data, tenant=tenant, source=source,
-                                            time=datetime.now(UTC))
-            pending.append(await publisher.send("leads.received.v1", payload, data.phone or data.email or event_id))
-            sent += 1
-        await asyncio.gather(*pending)
-    return sent, errors
-
 
 @leads_app.command("import")
 def import_leads(

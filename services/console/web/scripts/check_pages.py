@@ -12,11 +12,12 @@ import asyncio
 import json
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 WEB = Path(__file__).resolve().parent.parent
 DIST = WEB / "dist"
@@ -190,7 +191,9 @@ NAMES = {
 PAGES = ["/leads", "/leads/L1", "/claim", "/tips", "/tips/T1", "/tips/T2", "/wallet", "/day"]
 
 
-async def check_language(browser: Browser, base: str, lang: str, axe: str, findings: list[str]) -> None:
+async def open_page(browser: Browser, lang: str, findings: list[str]) -> tuple[BrowserContext, Page, dict[str, str]]:
+    """A page in `lang` that reports CSP violations, console errors and page errors to `findings`; the dict
+    names the URL being checked."""
     context = await browser.new_context(viewport={"width": 1366, "height": 900})
     await context.add_init_script(
         f"localStorage.setItem('console.lang', '{lang}');"
@@ -206,45 +209,36 @@ async def check_language(browser: Browser, base: str, lang: str, axe: str, findi
             and not m.text.startswith("Failed to load resource")
             and findings.append(f"[{lang}] {where['url']}: console {m.type}: {m.text[:300]}"))
     page.on("pageerror", lambda e: findings.append(f"[{lang}] {where['url']}: page error: {e}"))
+    return context, page, where
 
-    async def audit(label: str) -> None:
-        await page.wait_for_timeout(600)
-        csp = await page.evaluate("window.__csp")
-        findings.extend(f"[{lang}] {label}: CSP {v}" for v in csp)
-        await page.evaluate("window.__csp = []")
-        await page.evaluate(axe)
-        result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        for v in result["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                targets = [n["target"] for n in v["nodes"]][:3]
-                findings.append(f"[{lang}] {label}: axe {v['impact']} {v['id']}: {v['help']} {targets}")
-        title = await page.title()
-        html_lang = await page.evaluate("document.documentElement.lang")
-        print(f"[{lang}] {label}: title={title!r} lang={html_lang}")
-        if html_lang != lang:
-            findings.append(f"[{lang}] {label}: <html lang> is {html_lang}")
 
-    Handler.signed_in = False
-    where["url"] = "/login"
-    await page.goto(base + "/login")
-    await page.wait_for_selector("form")
-    await audit("/login")
-    await page.get_by_label("坐席工号" if lang == "zh-CN" else "Agent ID").fill(ME)
-    await page.get_by_role("button", name="登录" if lang == "zh-CN" else "Sign in", exact=True).click()
-    await page.wait_for_url("**/leads")
-    for path in PAGES:
-        where["url"] = path
-        await page.goto(base + path)
-        await page.wait_for_selector("h1")
-        await page.wait_for_timeout(800)
-        await audit(path)
-    # The names the end-to-end tests use, and what they do (the toasts they make are checked too).
+async def audit(page: Page, lang: str, label: str, axe: str, findings: list[str]) -> None:
+    """CSP violations since the last audit, serious axe findings, and the document's language."""
+    await page.wait_for_timeout(600)
+    csp = await page.evaluate("window.__csp")
+    findings.extend(f"[{lang}] {label}: CSP {v}" for v in csp)
+    await page.evaluate("window.__csp = []")
+    await page.evaluate(axe)
+    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    for v in result["violations"]:
+        if v["impact"] in ("serious", "critical"):
+            targets = [n["target"] for n in v["nodes"]][:3]
+            findings.append(f"[{lang}] {label}: axe {v['impact']} {v['id']}: {v['help']} {targets}")
+    title = await page.title()
+    html_lang = await page.evaluate("document.documentElement.lang")
+    print(f"[{lang}] {label}: title={title!r} lang={html_lang}")
+    if html_lang != lang:
+        findings.append(f"[{lang}] {label}: <html lang> is {html_lang}")
+
+
+async def use_the_workbench(page: Page, base: str, lang: str, audited: Callable[[str], Awaitable[None]]) -> None:
+    """The names the end-to-end tests use, and what they do (the toasts they make are checked too)."""
     names = NAMES[lang]
     await page.goto(base + "/claim")
     await page.get_by_role("spinbutton", name=names["count"]).fill("3")
     await page.get_by_role("button", name=names["claim"]).click()
     await page.get_by_role("status").filter(has_text="15/50").wait_for()
-    await audit("/claim after a claim")
+    await audited("/claim after a claim")
     await page.goto(base + "/leads/L1")
     await page.get_by_role("menuitem", name=names["menu"]).wait_for()
     await page.get_by_role("switch", name=names["connected"]).wait_for()
@@ -254,7 +248,7 @@ async def check_language(browser: Browser, base: str, lang: str, axe: str, findi
     await page.get_by_role("button", name=names["log"], exact=True).click()
     await page.get_by_text(names["logged"]).wait_for()
     await page.get_by_text(names["toast"]).first.wait_for()
-    await audit("/leads/L1 after logging a call")
+    await audited("/leads/L1 after logging a call")
     await page.goto(base + "/tips/T1")
     await page.get_by_role("button", name=names["buy"]).wait_for()
     await page.goto(base + "/tips/T2")
@@ -262,7 +256,31 @@ async def check_language(browser: Browser, base: str, lang: str, axe: str, findi
     bell = page.get_by_role("button", name="通知，1 条未读" if lang == "zh-CN" else "Notifications, 1 unread")
     await bell.click()
     await page.wait_for_selector(".notification-panel")
-    await audit("notification panel")
+    await audited("notification panel")
+
+
+async def check_language(browser: Browser, base: str, lang: str, axe: str, findings: list[str]) -> None:
+    """Sign in, visit every page, then use the workbench as the end-to-end tests do, auditing as it goes."""
+    context, page, where = await open_page(browser, lang, findings)
+
+    async def audited(label: str) -> None:
+        await audit(page, lang, label, axe, findings)
+
+    Handler.signed_in = False
+    where["url"] = "/login"
+    await page.goto(base + "/login")
+    await page.wait_for_selector("form")
+    await audited("/login")
+    await page.get_by_label("坐席工号" if lang == "zh-CN" else "Agent ID").fill(ME)
+    await page.get_by_role("button", name="登录" if lang == "zh-CN" else "Sign in", exact=True).click()
+    await page.wait_for_url("**/leads")
+    for path in PAGES:
+        where["url"] = path
+        await page.goto(base + path)
+        await page.wait_for_selector("h1")
+        await page.wait_for_timeout(800)
+        await audited(path)
+    await use_the_workbench(page, base, lang, audited)
     await context.close()
 
 

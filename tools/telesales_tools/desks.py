@@ -1,0 +1,131 @@
+"""The agents at their desks during the simulated day: refresh what they hold, claim by grade, dial (the
+dialer logs each call), move leads through the funnel, win, close or return them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from . import scenario as sc
+from .day_state import SOURCE, DayState, Desk, Held
+
+REFRESH_EVERY = 12  # ticks between an agent's look at the leads it holds (an hour)
+
+
+class Desks(DayState):
+    """Each agent's turn at its desk, tick by tick; what it holds is its Desk."""
+
+    async def desk_turn(self, desk: Desk) -> None:
+        agent, tick = desk.agent, self.tick
+        r = self.rng("turn", agent.agent_id, tick)
+        if tick - desk.refreshed >= REFRESH_EVERY:
+            await self.refresh(desk)
+        if len(desk.open_leads()) < sc.HOLD_TARGET[agent.grade] and tick < self.clock.ticks - 6:
+            await self.claim(desk, r)
+        cursor = r.uniform(0, 2)
+        todo = sorted((h for h in desk.open_leads() if not h.neglected), key=lambda h: (h.dials > 0, h.dials))
+        for held in todo[:sc.DIALS[agent.grade]]:
+            cursor += await self.dial(desk, held, cursor)
+
+    async def refresh(self, desk: Desk) -> None:
+        """The agent's private pool as the allocator has it: reclaimed leads are gone."""
+        page = await self.apis["allocator"].get(f"/v1/agents/{desk.agent.agent_id}/leads",
+                                                params={"limit": 1000}, actor=desk.agent.agent_id)
+        holding = {item["lead_id"] for item in page["items"]}
+        for lead_id in [lead_id for lead_id in desk.held if lead_id not in holding]:
+            if not desk.held.pop(lead_id).done:
+                self.count["taken back"] += 1
+        desk.refreshed = self.tick
+
+    async def claim(self, desk: Desk, r: Any) -> None:
+        agent = desk.agent
+        want = min(sc.CLAIM_SIZE[agent.grade], sc.HOLD_TARGET[agent.grade] - len(desk.open_leads()))
+        tiers = ["fresh"] if self.tick < self.clock.ticks // 2 else ["fresh", "abandoned-1"]
+        for tier in tiers:
+            result = await self.apis["allocator"].post(f"/v1/agents/{agent.agent_id}/claims",
+                                                       json={"tier_id": tier, "count": want}, actor=agent.agent_id,
+                                                       ok=(403, 409, 429))
+            self.count["claims"] += 1
+            if result is None:
+                self.count["claims refused"] += 1
+                return
+            for lead in result["leads"]:
+                customer = self.plan.customers.get(lead.get("phone") or "")
+                neglected = r.random() > sc.DILIGENCE[agent.grade]
+                desk.held[lead["lead_id"]] = Held(lead["lead_id"], customer, neglected)
+            self.count["leads claimed"] += result["claimed"]
+            if result["claimed"]:
+                return
+
+    async def dial(self, desk: Desk, held: Held, cursor: float) -> float:
+        """One dial at `cursor` minutes into the agent's desk session; the minutes it took."""
+        agent = desk.agent
+        r = self.rng("dial", agent.agent_id, held.lead_id, held.dials)
+        customer = held.customer or sc.Customer(0.3, None, 0)
+        connected = r.random() < customer.answer_rate
+        seconds = 0
+        if connected:
+            seconds = int(min(1800, max(8, r.lognormvariate(4.2, 0.9) * sc.SKILL[agent.grade])))
+        started = self.sim_now(cursor)
+        held.dials += 1
+        await self.emit("calls.logged.v1", {"call_id": f"call-{uuid.UUID(int=r.getrandbits(128)).hex[:16]}",
+                                            "agent_id": agent.agent_id, "lead_id": held.lead_id,
+                                            "started_at": started.isoformat(), "duration_seconds": seconds,
+                                            "connected": connected},
+                        source=SOURCE["dialer"], key=held.lead_id, at=started + timedelta(seconds=seconds))
+        self.count["calls"] += 1
+        if connected:
+            held.connects += 1
+            self.count["connected"] += 1
+            await self.after_call(desk, held, seconds, r)
+        elif held.dials >= 4 and held.connects == 0:
+            await self.release(desk, held, "return", "多次未接通")
+        return (seconds + r.uniform(20, 45)) / 60 + r.uniform(0.5, 1.5)
+
+    async def after_call(self, desk: Desk, held: Held, seconds: int, r: Any) -> None:
+        customer = held.customer or sc.Customer(0.3, None, 0)
+        reach = -1 if customer.reach is None else sc.STEPS.index(customer.reach)
+        if reach < 0:
+            if r.random() < 0.7:
+                await self.release(desk, held, "close", "非目标客户")
+            return
+        if held.step < reach and seconds >= 60 and r.random() < 0.6 * sc.SKILL[desk.agent.grade]:
+            await self.advance(desk, held, min(reach, held.step + 1 + (seconds >= 180)))  # a deep call goes further
+        elif held.step >= reach and held.connects >= 3:
+            await self.release(desk, held, "close" if r.random() < 0.8 else "return", "客户暂不考虑")
+
+    async def advance(self, desk: Desk, held: Held, step: int) -> None:
+        agent = desk.agent.agent_id
+        name = sc.STEPS[step]
+        if name == "paid":
+            amount = held.customer.amount_fen if held.customer else 500_000
+            done = await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/win", actor=agent,
+                                                     json={"agent_id": agent, "amount_fen": amount}, ok=(409,))
+            if done is None:
+                return self.lost(desk, held)
+            held.step, held.done = step, True
+            self.count["won"] += 1
+            self.count["won yuan"] += amount // 100
+            return
+        body = {"agent_id": agent, "stage_percent": sc.STAGE_PERCENT[name], "funnel_step": name}
+        if name == "plan":
+            body["deal_in_progress"] = True
+        if await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/stage", json=body, actor=agent,
+                                             ok=(409,)) is None:
+            return self.lost(desk, held)
+        held.step = step
+        self.count["stage changes"] += 1
+
+    async def release(self, desk: Desk, held: Held, how: str, reason: str) -> None:
+        agent = desk.agent.agent_id
+        if await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/{how}", ok=(409,), actor=agent,
+                                             json={"agent_id": agent, "reason": reason}) is None:
+            return self.lost(desk, held)
+        held.done = True
+        self.count["closed" if how == "close" else "returned"] += 1
+
+    def lost(self, desk: Desk, held: Held) -> None:
+        """The lead was reclaimed before the agent got back to it."""
+        desk.held.pop(held.lead_id, None)
+        self.count["taken back"] += 1
