@@ -4,9 +4,6 @@ same clients over a real TLS and SASL broker: integration/test_kafka_security_br
 from __future__ import annotations
 
 import ssl
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +16,7 @@ from telesales_runtime.kafka import (
     kafka_security,
 )
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.pki import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki() -> Iterator[Pki]:
-    with tempfile.TemporaryDirectory(prefix="telesales-tls-") as directory:
-        yield make_pki(Path(directory))
+from telesales_runtime.testing.pki import Pki
 
 
 # ----------------------------------------------------------------------------- settings

@@ -11,11 +11,9 @@ import asyncio
 import signal
 import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,14 +28,7 @@ from telesales_runtime.kafka import (
 )
 from telesales_runtime.settings import ServiceSettings
 from telesales_runtime.testing.infra import free_port, load_stack_module
-from telesales_runtime.testing.pki import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki() -> Iterator[Pki]:
-    with tempfile.TemporaryDirectory(prefix="telesales-tls-") as directory:
-        yield make_pki(Path(directory))
-
+from telesales_runtime.testing.pki import Pki
 
 # ----------------------------------------------------------------------------- real TLS and SASL
 SCRAM_USERS = {"SCRAM-SHA-512": ("intake", "intake-secret-512"), "SCRAM-SHA-256": ("ledger", "ledger-secret-256")}
