@@ -48,9 +48,10 @@ Handler = Callable[[LedgerService], Callable[[Sequence[Delivery]], Awaitable[Any
 
 # Which service method takes each consumed topic.
 HANDLERS: dict[str, Handler] = {
-    AGENTS_CHANGED.name: lambda ledger: ledger.handle_agents_changed,
-    AGENTS_GRADED.name: lambda ledger: ledger.handle_agents_graded,
-    LEDGER_TRANSFER_REQUESTED.name: lambda ledger: ledger.handle_transfer_requests,
+    AGENTS_CHANGED.name: lambda ledger: lambda deliveries: ledger.handle_agents_changed(deliveries=deliveries),
+    AGENTS_GRADED.name: lambda ledger: lambda deliveries: ledger.handle_agents_graded(deliveries=deliveries),
+    LEDGER_TRANSFER_REQUESTED.name: lambda ledger: lambda deliveries: ledger.handle_transfer_requests(
+        deliveries=deliveries),
 }
 
 

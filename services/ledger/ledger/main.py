@@ -9,6 +9,7 @@ from telesales_runtime.app import ServiceBase, create_service_app, specification
 
 from .api import ACCESS, accounts_router, admin_router, operations_router, transfers_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
+from .queries import LedgerQueries
 from .service import LedgerService
 from .settings import LedgerSettings
 from .store import LedgerStore
@@ -45,6 +46,7 @@ def create_app(settings: LedgerSettings) -> FastAPI:
     )
     app.state.store = store
     app.state.ledger = ledger
+    app.state.queries = LedgerQueries(store)
     app.state.sweeper = sweeper
     app.state.relay = relay
     return app

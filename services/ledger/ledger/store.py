@@ -324,6 +324,12 @@ class LedgerStore:
                                          "last_activity_at": {"$lt": cutoff}},
                                         sort=[("last_activity_at", ASCENDING)], limit=limit).to_list()
 
+    async def idle_wallets_among(self, tenant: str, keys: Iterable[str], cutoff: datetime,
+                                 session: Session) -> list[Doc]:
+        """The wallets of `keys` still funded and still idle, as read in the reclaim's transaction."""
+        return await self.accounts.find({"_id": {"$in": [scoped(tenant, k) for k in keys]}, "balance": {"$gt": 0},
+                                         "last_activity_at": {"$lt": cutoff}}, session=session).to_list()
+
     # ---- roster ----------------------------------------------------------------------------------------
 
     async def users_by_id(self, tenant: str, user_ids: Iterable[str], session: Session | None = None) -> dict[str, Doc]:

@@ -48,7 +48,7 @@ async def test_concurrent_random_operations_keep_the_books_exact(harness: Harnes
         a, b = rng.sample(USERS, 2)
         spec = TransferSpec(f"t-{n}", wallet(a), wallet(b), rng.randint(1, 150))
         try:
-            await rng.choice(replicas).transfer(harness.tenant, [spec], actor="test")
+            await rng.choice(replicas).transfer(tenant=harness.tenant, specs=[spec], actor="test")
         except DomainError as error:
             outcomes[error.code] += 1
             return
@@ -60,7 +60,7 @@ async def test_concurrent_random_operations_keep_the_books_exact(harness: Harnes
         specs = [TransferSpec(f"l-{n}-a", wallet(a), wallet(b), rng.randint(1, 120)),
                  TransferSpec(f"l-{n}-b", wallet(b), wallet(c), rng.randint(1, 120))]
         try:
-            await rng.choice(replicas).transfer(harness.tenant, specs, actor="test", linked=True)
+            await rng.choice(replicas).transfer(tenant=harness.tenant, specs=specs, actor="test", linked=True)
         except DomainError as error:
             outcomes["linked_" + error.code] += 1
             return
@@ -73,7 +73,7 @@ async def test_concurrent_random_operations_keep_the_books_exact(harness: Harnes
         amount = rng.randint(1, 150)
         spec = TransferSpec(f"h-{n}", wallet(a), wallet(b), amount, pending=True, timeout_seconds=600)
         try:
-            await rng.choice(replicas).transfer(harness.tenant, [spec], actor="test")
+            await rng.choice(replicas).transfer(tenant=harness.tenant, specs=[spec], actor="test")
         except DomainError as error:
             outcomes["hold_" + error.code] += 1
             return
@@ -81,13 +81,13 @@ async def test_concurrent_random_operations_keep_the_books_exact(harness: Harnes
         await asyncio.sleep(rng.random() / 20)
         if rng.random() < 0.6:
             part = rng.randint(1, amount)
-            await rng.choice(replicas).post_hold(harness.tenant, spec.transfer_id, part, actor="test")
+            await rng.choice(replicas).post_hold(tenant=harness.tenant, hold_id=spec.transfer_id, amount=part, actor="test")
             moved([domain.Move(escrow(wallet(a)), wallet(b), part)])
             if amount - part:
                 moved([domain.Move(escrow(wallet(a)), wallet(a), amount - part)])
             outcomes["posted_hold"] += 1
         else:
-            await rng.choice(replicas).void_hold(harness.tenant, spec.transfer_id, actor="test")
+            await rng.choice(replicas).void_hold(tenant=harness.tenant, hold_id=spec.transfer_id, actor="test")
             moved([domain.Move(escrow(wallet(a)), wallet(a), amount)])
             outcomes["voided_hold"] += 1
 
@@ -98,11 +98,11 @@ async def test_concurrent_random_operations_keep_the_books_exact(harness: Harnes
             deliveries.append(harness.delivery(purchase(f"p-{n}-{k}", buyer, seller, rng.randint(1, 80))))
         if rng.random() < 0.2:  # a duplicate delivery of one of them in its own concurrent batch
             twin = rng.choice(deliveries)
-            await asyncio.gather(replicas[0].handle_transfer_requests(deliveries),
-                                 replicas[1].handle_transfer_requests([twin]))
+            await asyncio.gather(replicas[0].handle_transfer_requests(deliveries=deliveries),
+                                 replicas[1].handle_transfer_requests(deliveries=[twin]))
             decisions = None
         else:
-            decisions = await rng.choice(replicas).purchase_batch(harness.tenant, deliveries)
+            decisions = await rng.choice(replicas).purchase_batch(tenant=harness.tenant, deliveries=deliveries)
         if decisions is None:  # which of the twins won is not known here: read what was stored
             for d in deliveries:
                 doc = await harness.store.transfer(harness.tenant, d.event.data.transfer_id)

@@ -144,14 +144,14 @@ async def test_a_batch_of_requests_is_decided_in_order_in_one_transaction(harnes
     await harness.give({"b1": 100, "b2": 100})
     deliveries = [harness.delivery(purchase(f"p-{n}", "b1" if n % 2 else "b2", "s1", 30)) for n in range(8)]
     deliveries.append(harness.delivery(purchase("p-1", "b1", "s1", 30)))  # a repeat inside the batch
-    decisions = await harness.ledger.purchase_batch(harness.tenant, deliveries)
+    decisions = await harness.ledger.purchase_batch(tenant=harness.tenant, deliveries=deliveries)
     # each buyer affords three of its four (100 // 30); the pair limit (3) would refuse a fourth too
     assert [d.outcome for d in decisions] == ["posted"] * 6 + ["rejected"] * 2 + ["repeat"]
     assert [d.reason and d.reason.value for d in decisions[6:8]] == ["daily_limit", "daily_limit"]
     assert (await harness.balance("wallet:b1"), await harness.balance("wallet:b2"),
             await harness.balance("earnings:s1")) == (10, 10, 180)
     # a second delivery of the whole batch changes nothing
-    await harness.ledger.handle_transfer_requests(deliveries)
+    await harness.ledger.handle_transfer_requests(deliveries=deliveries)
     assert await harness.balance("earnings:s1") == 180
     await harness.relay()
     assert len(harness.of("ledger.transfer-posted.v1")) == 7  # six, and the repeat's answer

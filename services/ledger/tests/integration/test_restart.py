@@ -86,9 +86,10 @@ async def test_killing_the_ledger_mid_stream_loses_and_doubles_nothing(infra: An
     ledger, store = seed_app.state.ledger, seed_app.state.store
     await store.ensure_indexes()
     await store.put_config(tenant, "policy", policy.model_dump(mode="json"), None, datetime.now(UTC))
-    await ledger.issue(tenant, "issue-1", sum(funds.values()), actor="test", note=None)
+    await ledger.issue(tenant=tenant, transfer_id="issue-1", amount=sum(funds.values()), actor="test", note=None)
     for buyer, amount in funds.items():
-        await ledger.allocate(tenant, f"alloc-{buyer}", amount, actor="test", user_ids=[buyer])
+        await ledger.allocate(tenant=tenant, allocation_id=f"alloc-{buyer}", amount=amount, actor="test",
+                              user_ids=[buyer])
     await store.client.close()
 
     await ensure_topics(infra.kafka_bootstrap, [t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)], 3, 1)

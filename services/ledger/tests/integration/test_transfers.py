@@ -159,14 +159,14 @@ async def test_a_hold_voids_itself_after_its_timeout(harness: Harness) -> None:
     assert response.status_code == 201
     expires = datetime.fromisoformat(response.json()["expires_at"])
     assert timedelta(seconds=55) < expires - datetime.now(UTC) <= timedelta(seconds=60)
-    assert await harness.ledger.expire_holds(datetime.now(UTC)) == 0  # not due yet
+    assert await harness.ledger.expire_holds(now=datetime.now(UTC)) == 0  # not due yet
     assert await harness.balance("wallet:alice") == 20
 
-    assert await harness.ledger.expire_holds(expires + timedelta(seconds=1)) >= 1  # the sweeper's round
+    assert await harness.ledger.expire_holds(now=expires + timedelta(seconds=1)) >= 1  # the sweeper's round
     hold = await harness.store.transfer(harness.tenant, "h-t")
     assert (hold["state"], hold["void_reason"], hold["resolved_by"]) == ("voided", "expired", "system")
     assert (await harness.balance("wallet:alice"), await harness.balance("escrow:wallet:alice")) == (100, 0)
-    assert await harness.ledger.expire_holds(expires + timedelta(seconds=2)) == 0  # nothing twice
+    assert await harness.ledger.expire_holds(now=expires + timedelta(seconds=2)) == 0  # nothing twice
     late = await harness.http.post("/v1/transfers/h-t/post", headers=harness.operator)
     assert (late.status_code, late.json()["code"]) == (409, "hold_expired")
 
