@@ -9,7 +9,7 @@
 - `users`: the roster as the allocator and the HR system announce it (role, grade, team, line).
 - `reallocation_requests`, `config`, `outbox`, `inbox`, `leases`.
 
-Every change is one transaction (`Changes`): the transfers, the balances they move (debits guarded by
+Every change is one transaction (`Changes`, typed in the domain, compiled here): the transfers, the balances they move (debits guarded by
 `balance >= amount` in the update's filter unless the account may go negative), the events (outbox)
 and, for consumers, the processed event ids (inbox). A guarded update that matches nothing aborts the
 transaction, so a balance the rules keep at or above zero can never be written below it."""
@@ -17,7 +17,6 @@ transaction, so a balance the rules keep at or above zero can never be written b
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -30,14 +29,21 @@ from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import ensure_collections, in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
-from .domain import AccountState, Balances, DailyCounters, allows_negative_by_default, parse_account
+from .domain import (
+    PENDING,
+    AccountState,
+    Balances,
+    Changes,
+    CounterIncrement,
+    DailyCounters,
+    Record,
+    allows_negative_by_default,
+    parse_account,
+)
 
 Doc = dict[str, Any]
 Session = AsyncClientSession
 T = TypeVar("T")
-
-PENDING, POSTED, VOIDED, REJECTED = "pending", "posted", "voided", "rejected"
-
 
 class LedgerInvariantError(RuntimeError):
     """A guarded write matched nothing: the decision was made on balances that are no longer true. The
@@ -48,31 +54,9 @@ def scoped(tenant: str, key: str) -> str:
     return f"{tenant}|{key}"
 
 
-@dataclass
-class Changes:
-    """Everything one transaction writes."""
-
-    tenant: str
-    now: datetime
-    balances: Balances | None = None
-    transfers: list[Doc] = field(default_factory=list)
-    # (filter, update): state changes of holds; each must match exactly one document
-    transfer_updates: list[tuple[Doc, Doc]] = field(default_factory=list)
-    account_fields: dict[str, Doc] = field(default_factory=dict)  # extra $set per account key
-    activity: dict[str, datetime] = field(default_factory=dict)  # last_activity_at ($max) per account key
-    counters: list[UpdateOne] = field(default_factory=list)
-    operations: list[Doc] = field(default_factory=list)
-    users: list[UpdateOne] = field(default_factory=list)
-    # (filter, update): each must match exactly one reallocation request
-    request_updates: list[tuple[Doc, Doc]] = field(default_factory=list)
-    new_requests: list[Doc] = field(default_factory=list)
-    outbox: list[Doc] = field(default_factory=list)
-    inbox: list[Doc] = field(default_factory=list)
-
-    def empty(self) -> bool:
-        return not (self.transfers or self.transfer_updates or self.account_fields or self.activity or self.counters
-                    or self.operations or self.users or self.request_updates or self.new_requests or self.outbox
-                    or (self.balances and self.balances.changes()))
+def scoped_doc(tenant: str, key: str, record: Record) -> Doc:
+    """A record as stored: its `_id` scoped to the tenant, and the tenant."""
+    return {"_id": scoped(tenant, key), "tenant_id": tenant, **record}
 
 
 def account_doc_defaults(tenant: str, key: str, now: datetime) -> Doc:
@@ -185,29 +169,37 @@ class LedgerStore:
     # ---- writes ----------------------------------------------------------------------------------------
 
     async def write(self, changes: Changes, session: Session) -> None:
-        """Write one unit of work inside the caller's transaction."""
+        """Write one unit of work inside the caller's transaction (its events encoded in `outbox` already)."""
+        tenant = changes.tenant
         if changes.transfers:
-            await self.transfers.insert_many(changes.transfers, ordered=True, session=session)
-        await self._update_each(self.transfers, changes.transfer_updates, session, "a hold changed state meanwhile")
+            await self.transfers.insert_many([scoped_doc(tenant, t.transfer_id, t.record()) for t in changes.transfers],
+                                             ordered=True, session=session)
+        await self._update_each(self.transfers, [({"_id": scoped(tenant, r.hold_id), "state": PENDING},
+                                                  {"$set": r.fields}) for r in changes.hold_resolutions],
+                                session, "a hold changed state meanwhile")
         ops = self._account_ops(changes)
         if ops:
             result = await self.accounts.bulk_write(ops, ordered=True, session=session)
             if result.matched_count + result.upserted_count != len(ops):
                 raise LedgerInvariantError("an account no longer holds what its debit needs")
         if changes.counters:
-            await self.counters.bulk_write(changes.counters, ordered=False, session=session)
+            await self.counters.bulk_write([counter_update(tenant, c, changes.now) for c in changes.counters],
+                                           ordered=False, session=session)
         if changes.operations:
-            await self.operations.insert_many(changes.operations, ordered=True, session=session)
-        if changes.users:
-            await self.users.bulk_write(changes.users, ordered=True, session=session)
-        if changes.new_requests:
-            await self.requests.insert_many(changes.new_requests, ordered=True, session=session)
-        await self._update_each(self.requests, changes.request_updates, session,
-                                "a reallocation request changed meanwhile")
+            await self.operations.insert_many([scoped_doc(tenant, op.op_id, op.record()) for op in changes.operations],
+                                              ordered=True, session=session)
+        if changes.roster:
+            await self.users.bulk_write([UpdateOne({"_id": scoped(tenant, u.user_id)}, {
+                "$set": u.fields, "$setOnInsert": {"tenant_id": tenant, "user_id": u.user_id, **u.on_insert}},
+                upsert=True) for u in changes.roster], ordered=True, session=session)
+        await self._update_each(self.requests, [({"_id": scoped(tenant, d.request_id), "status": "pending"},
+                                                 {"$set": d.fields}) for d in changes.request_decisions],
+                                session, "a reallocation request changed meanwhile")
         if changes.outbox:
             await write_outbox(self.outbox, changes.outbox, session)
         if changes.inbox:
-            await self.inbox.record(changes.inbox, session=session)
+            await self.inbox.record([self.inbox.entry(tenant, p.event_id, p.fields) for p in changes.inbox],
+                                    session=session)
 
     @staticmethod
     async def _update_each(collection: AsyncCollection[Doc], updates: list[tuple[Doc, Doc]], session: Session,
@@ -359,9 +351,10 @@ class LedgerStore:
             query["status"] = status
         return await self.requests.find(query, sort=[("requested_at", DESCENDING)], limit=limit).to_list()
 
-    async def insert_request(self, doc: Doc) -> bool:
+    async def insert_request(self, tenant: str, request: Record) -> bool:
+        """A new reallocation request; False when the user has a pending one already."""
         try:
-            await self.requests.insert_one(doc)
+            await self.requests.insert_one(scoped_doc(tenant, request["request_id"], request))
             return True
         except DuplicateKeyError:
             return False
@@ -392,3 +385,10 @@ def counter_expiry(day: str, now: datetime) -> datetime:
     would start again at zero."""
     return max(datetime.fromisoformat(day + "T00:00:00+00:00") + timedelta(days=3), now + timedelta(days=1))
 
+
+def counter_update(tenant: str, c: CounterIncrement, now: datetime) -> UpdateOne:
+    counter_id = (buyer_counter_id(tenant, c.day, c.buyer_id) if c.seller_id is None
+                  else pair_counter_id(tenant, c.day, c.buyer_id, c.seller_id))
+    return UpdateOne({"_id": counter_id}, {"$inc": {"count": c.count, "coins": c.coins}, "$setOnInsert": {
+        "tenant_id": tenant, "day": c.day, "buyer_id": c.buyer_id, "seller_id": c.seller_id,
+        "expires_at": counter_expiry(c.day, now)}}, upsert=True)

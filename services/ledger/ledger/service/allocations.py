@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from telesales_contracts.ledger import AllocationSelection, CoinsAllocated
-from telesales_contracts.topics import LEDGER_COINS_ALLOCATED
+from telesales_contracts.ledger import AllocationSelection
 
-from .. import domain
-from ..domain import BUDGET, DomainError, Move, wallet
-from ..store import Changes, Doc, Session, scoped
-from .core import LedgerCore, Result, move_all_or_explain, replay, transfer_doc, utcnow
+from ..domain import Allocation, Changes, DomainError
+from ..store import Doc, Session
+from .core import LedgerCore, Result, replay, utcnow
 
 
 @dataclass(frozen=True)
@@ -62,52 +60,27 @@ async def allocate(*, ledger: LedgerCore, tenant: str, allocation_id: str, amoun
                    user_ids: Sequence[str] | None = None, selection: RosterSelection | None = None,
                    note: str | None = None) -> Result:
     """Coins from the budget to each user named, or to each active user the roster selection matches,
-    all or none. Users whose wallet was reclaimed are skipped (they need an approved request)."""
+    all or none (`Allocation.grant`)."""
     if (user_ids is None) == (selection is None):
         raise DomainError("invalid_allocation", "name users, or select them by role and grade")
-    if not 0 < amount <= domain.MAX_AMOUNT:
-        raise DomainError("invalid_amount", f"amounts are whole coins from 1 to {domain.MAX_AMOUNT}")
-    print_ = domain.fingerprint({"op": "allocation", "amount": amount, "users": list(user_ids or []),
-                                "selection": selection.describe() if selection else None, "note": note})
+    described = selection.describe() if selection else None
+    print_ = Allocation.fingerprint_of(amount=amount, user_ids=user_ids, filter=described, note=note)
     existing = await ledger.store.operation(tenant, allocation_id)
     if existing is not None:
         return replay(existing, print_, allocation_id)
     recipients, roster = await _recipients(ledger, tenant, user_ids, selection)
-    how = AllocationSelection.USERS if user_ids is not None else AllocationSelection.ROSTER
+    allocation = Allocation(allocation_id, amount, tuple(recipients), AllocationSelection.USERS if user_ids is not None
+                            else AllocationSelection.ROSTER, described, note, print_)
     now = utcnow()
-    accounts = [BUDGET, *(wallet(u) for u in recipients)]
 
     async def build(session: Session) -> tuple[Changes, Result]:
         op = await ledger.store.operation(tenant, allocation_id, session)
         if op is not None:
             return Changes(tenant, now), replay(op, print_, allocation_id)
-        balances = await ledger.store.balances(tenant, accounts, session)
-        granted = [u for u in recipients if not balances.state(wallet(u)).allocation_blocked]
-        skipped = [{"user_id": u, "reason": "reallocation_needs_approval"} for u in recipients if u not in granted]
-        if not granted:
-            raise DomainError("reallocation_needs_approval", "every user named had their coins reclaimed: each "
-                              "needs an approved reallocation request first", skipped=skipped)
-        move_all_or_explain(balances, [Move(BUDGET, wallet(u), amount) for u in granted],
-                            lambda: f"the budget holds {balances.balance(BUDGET)} coins; "
-                                    f"{amount * len(granted)} needed for {len(granted)} users")
-        changes = Changes(tenant, now, balances)
-        allocated = []
-        for user in granted:
-            doc = transfer_doc(tenant, f"{allocation_id}/{user}", kind="allocation", debit=BUDGET,
-                               credit=wallet(user), amount=amount, now=now, by=actor, linked_group=allocation_id,
-                               note=note)
-            changes.transfers.append(doc)
-            allocated.append({"user_id": user, "transfer_id": doc["transfer_id"]})
-            info = roster.get(user, {})
-            changes.outbox.append(ledger.row(LEDGER_COINS_ALLOCATED, CoinsAllocated(
-                allocation_id=allocation_id, transfer_id=doc["transfer_id"], user_id=user, amount=amount,
-                selection=how, role=info.get("role"), grade=info.get("grade"), allocated_by=actor, note=note,
-                allocated_at=now), tenant, user))
-        op_doc = {"_id": scoped(tenant, allocation_id), "tenant_id": tenant, "op_id": allocation_id,
-                  "kind": "allocation", "fingerprint": print_, "amount": amount, "selection": how.value,
-                  "filter": selection.describe() if selection else None, "allocated": allocated,
-                  "skipped": skipped, "total": amount * len(granted), "by": actor, "note": note, "created_at": now}
-        changes.operations.append(op_doc)
-        return changes, Result(op_doc, False)
+        changes = Changes(tenant, now, await ledger.store.balances(tenant, allocation.accounts(), session))
+        assert changes.balances is not None
+        operation, changes.transfers, changes.events = allocation.grant(changes.balances, roster, now=now, by=actor)
+        changes.operations.append(operation)
+        return changes, Result(operation.record(), False)
 
-    return await ledger.commit_once(build, accounts)
+    return await ledger.commit_once(build, allocation.accounts())

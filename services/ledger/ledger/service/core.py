@@ -4,7 +4,8 @@ announce a change on the outbox.
 
 Decisions are made inside the transaction on balances read in it (snapshot), so a concurrent change of the
 same accounts makes the transaction conflict and run again on fresh balances; the store's guarded updates
-refuse a balance below zero even if a decision were wrong."""
+refuse a balance below zero even if a decision were wrong. The events a change announces are encoded
+here (with this service's source) and written in the same transaction."""
 
 from __future__ import annotations
 
@@ -21,16 +22,14 @@ from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
 from telesales_contracts import Topic
-from telesales_contracts.ledger import TransferRecorded
-from telesales_contracts.topics import LEDGER_TRANSFER_RECORDED
 from telesales_runtime.cache import TtlCache
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.outbox import encoded_outbox_row, outbox_row
 
-from ..domain import Balances, DomainError, LedgerPolicy, Move
+from ..domain import Changes, DomainError, LedgerPolicy, Transfer
 from ..settings import LedgerSettings
-from ..store import POSTED, REJECTED, Changes, Doc, LedgerStore, Session, scoped
+from ..store import Doc, LedgerStore, Session
 
 T = TypeVar("T")
 Build = Callable[[Session], Awaitable[tuple[Changes, T]]]
@@ -46,17 +45,6 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def move_all_or_explain(balances: Balances, moves: Sequence[Move], shortfall: Callable[[], str]) -> None:
-    """`balances.move_all(moves)`; when a debit account lacks the coins, `insufficient_funds` says what the
-    whole operation needs (`shortfall()`) instead of naming the first account short."""
-    try:
-        balances.move_all(moves)
-    except DomainError as error:
-        if error.code != "insufficient_funds":
-            raise
-        raise DomainError("insufficient_funds", shortfall()) from error
-
-
 @dataclass(frozen=True)
 class Result:
     """What an idempotent operation returns: the stored record, and whether it was decided before."""
@@ -70,18 +58,6 @@ def replay(op: Doc, print_: str, op_id: str) -> Result:
     if op.get("fingerprint") != print_:
         raise DomainError("operation_id_conflict", f"id {op_id} was used before with other content")
     return Result(op, True)
-
-
-def transfer_doc(tenant: str, transfer_id: str, *, kind: str, debit: str, credit: str, amount: int, now: datetime,
-                 by: str, state: str = POSTED, linked_group: str | None = None, hold_id: str | None = None,
-                 fingerprint: str | None = None, **extra: Any) -> Doc:
-    doc: Doc = {"_id": scoped(tenant, transfer_id), "tenant_id": tenant, "transfer_id": transfer_id, "kind": kind,
-                "state": state, "debit": debit, "credit": credit, "amount": amount, "linked_group": linked_group,
-                "hold_id": hold_id, "created_at": now, "posted_at": now if state == POSTED else None, "by": by}
-    if fingerprint is not None:
-        doc["fingerprint"] = fingerprint
-    doc.update(extra)
-    return doc
 
 
 class AccountLocks:
@@ -150,14 +126,6 @@ class LedgerCore:
         event_id, payload = topic.encode_trusted(data, source=self.settings.source, tenantid=tenant, subject=subject)
         return encoded_outbox_row(topic.name, event_id, tenant, payload, key)
 
-    def recorded_row(self, tenant: str, doc: Doc) -> Doc:
-        """ledger.transfer-recorded.v1 of a transfer written over HTTP or by a hold's settlement."""
-        data = TransferRecorded(transfer_id=doc["transfer_id"], kind=doc["kind"], state=doc["state"],
-                                debit_account=doc["debit"], credit_account=doc["credit"], amount=doc["amount"],
-                                hold_id=doc.get("hold_id"), linked_group=doc.get("linked_group"),
-                                expires_at=doc.get("expires_at"), by=doc["by"], at=doc["created_at"])
-        return self.row(LEDGER_TRANSFER_RECORDED, data, tenant, doc.get("hold_id") or doc["transfer_id"])
-
     # ---- units of work -------------------------------------------------------------------------------
 
     async def commit(self, build: Build[T], keys: Iterable[str] = ()) -> T:
@@ -182,6 +150,7 @@ class LedgerCore:
             written.clear()
             changes, result = await build(session)
             if not changes.empty():
+                changes.outbox += [self.row(e.topic, e.data, changes.tenant, e.key, e.subject) for e in changes.events]
                 await self.store.write(changes, session)
                 written.append(changes)
             return result
@@ -190,8 +159,8 @@ class LedgerCore:
         if written:
             self.notify_outbox()
             for transfer in written[0].transfers:
-                if transfer["state"] != REJECTED:
-                    COINS_MOVED.labels(transfer["kind"]).inc(transfer["amount"])
+                if isinstance(transfer, Transfer):  # not a refused purchase
+                    COINS_MOVED.labels(transfer.kind).inc(transfer.amount)
         return result
 
     async def per_tenant(self, deliveries: Sequence[Delivery],

@@ -4,21 +4,19 @@ event ids (inbox)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
 from prometheus_client import Counter as MetricCounter
-from pymongo import UpdateOne
 
 from telesales_contracts.topics import LEDGER_TRANSFER_POSTED, LEDGER_TRANSFER_REJECTED
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.observability import MESSAGES_CONSUMED
 
 from .. import domain
-from ..domain import BUDGET, PurchaseDecision, PurchaseRequest, earnings, escrow, wallet
-from ..store import REJECTED, Changes, Doc, Session, buyer_counter_id, counter_expiry, pair_counter_id, scoped
-from .core import LedgerCore, transfer_doc, utcnow
+from ..domain import BUDGET, Changes, Processed, PurchaseDecision, PurchaseRequest, earnings, escrow, wallet
+from ..store import Doc, Session
+from .core import LedgerCore, utcnow
 
 PURCHASES = MetricCounter("ledger_purchases_total", "Purchase requests decided, by outcome and reason.", ["outcome", "reason"])
 
@@ -46,8 +44,8 @@ async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequenc
         counters = await ledger.store.daily_counters(
             tenant, [(r.day, r.buyer_id) for r in requests], [(r.day, r.buyer_id, r.seller_id) for r in requests],
             session)
-        prior = {tid: doc.get("fingerprint", "") for tid, doc in prior_docs.items()}
-        decisions = domain.decide_purchases(requests, prior, balances, counters, policy)
+        prints = {tid: doc.get("fingerprint", "") for tid, doc in prior_docs.items()}
+        decisions = domain.decide_purchases(requests, prints, balances, counters, policy)
         changes = Changes(tenant, now, balances)
         _record_decisions(ledger, changes, decisions, prior_docs, requested_at=requested_at, sources=sources)
         return changes, decisions
@@ -64,98 +62,35 @@ async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequenc
 
 
 def _record_decisions(ledger: LedgerCore, changes: Changes, decisions: Sequence[PurchaseDecision],
-                      prior_docs: dict[str, Doc], *, requested_at: dict[str, datetime], sources: dict[str, str]) -> None:
-    """The transfers, answers, buyers' activity, daily counters and inbox entries of decided purchases."""
+                      prior: dict[str, Doc], *, requested_at: dict[str, datetime], sources: dict[str, str]) -> None:
+    """The transfers, answers, buyers' activity, daily counters and processed event ids of decided purchases."""
     tenant, now = changes.tenant, changes.now
-    first: dict[str, Doc] = dict(prior_docs)
-    buyer_counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    pair_counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    first: dict[str, Doc] = dict(prior)  # the record each answer is given from
     for decision in decisions:
         r = decision.request
         if decision.outcome == "posted":
-            docs = _purchase_docs(tenant, decision, now, sources[r.event_id])
-            changes.transfers += docs
-            first[r.transfer_id] = docs[0]
-            changes.outbox.append(_answer_row(ledger, tenant, docs[0], r, repeat=False))
+            transfers = domain.purchase_transfers(decision, now=now, by=sources[r.event_id])
+            changes.transfers += transfers
+            first[r.transfer_id] = transfers[0].record()
             at = requested_at[r.event_id]
             changes.activity[wallet(r.buyer_id)] = max(changes.activity.get(wallet(r.buyer_id), at), at)
-            b, p = buyer_counts[(r.day, r.buyer_id)], pair_counts[(r.day, r.buyer_id, r.seller_id)]
-            b[0], b[1], p[0], p[1] = b[0] + 1, b[1] + r.price, p[0] + 1, p[1] + r.price
         elif decision.outcome == "rejected":
-            doc = _rejected_doc(tenant, decision, now, sources[r.event_id])
-            changes.transfers.append(doc)
-            first[r.transfer_id] = doc
-            changes.outbox.append(_answer_row(ledger, tenant, doc, r, repeat=False))
-        elif decision.outcome == "repeat":
-            changes.outbox.append(_answer_row(ledger, tenant, first[r.transfer_id], r, repeat=True))
-        else:  # conflict: the first decision stands; this request is answered on its own
-            changes.outbox.append(_conflict_row(ledger, tenant, decision, now))
-        changes.inbox.append(ledger.store.inbox.entry(tenant, r.event_id, {
-            "status": decision.outcome, "transfer_id": r.transfer_id}))
-    for (day, buyer), (n, coins) in buyer_counts.items():
-        changes.counters.append(UpdateOne(
-            {"_id": buyer_counter_id(tenant, day, buyer)},
-            {"$inc": {"count": n, "coins": coins}, "$setOnInsert": {
-                "tenant_id": tenant, "day": day, "buyer_id": buyer, "seller_id": None,
-                "expires_at": counter_expiry(day, now)}}, upsert=True))
-    for (day, buyer, seller), (n, coins) in pair_counts.items():
-        changes.counters.append(UpdateOne(
-            {"_id": pair_counter_id(tenant, day, buyer, seller)},
-            {"$inc": {"count": n, "coins": coins}, "$setOnInsert": {
-                "tenant_id": tenant, "day": day, "buyer_id": buyer, "seller_id": seller,
-                "expires_at": counter_expiry(day, now)}}, upsert=True))
+            rejection = domain.RejectedPurchase(decision, now, sources[r.event_id])
+            changes.transfers.append(rejection)
+            first[r.transfer_id] = rejection.record()
+        if decision.outcome == "conflict":  # the first decision stands; this request is answered on its own
+            row = ledger.trusted_row(LEDGER_TRANSFER_REJECTED, domain.conflict_answer(decision, now), tenant,
+                                     r.buyer_id, r.transfer_id)
+        else:
+            row = _answer_row(ledger, tenant, first[r.transfer_id], r, repeat=decision.outcome == "repeat")
+        changes.outbox.append(row)
+        changes.inbox.append(Processed(r.event_id, {"status": decision.outcome, "transfer_id": r.transfer_id}))
+    changes.counters = domain.counter_increments(decisions)
 
 
-def _purchase_docs(tenant: str, decision: PurchaseDecision, now: datetime, by: str) -> list[Doc]:
-    r = decision.request
-    buyer, hold = wallet(r.buyer_id), escrow(wallet(r.buyer_id))
-    purchase = {"buyer_id": r.buyer_id, "seller_id": r.seller_id, "tip_id": r.tip_id, "price": r.price,
-                "seller_amount": decision.seller_amount, "platform_amount": decision.platform_amount,
-                "buyer_balance": decision.buyer_balance, "day": r.day, "request_event_id": r.event_id}
-    docs = [transfer_doc(tenant, r.transfer_id, kind="purchase", debit=buyer, credit=hold, amount=r.price,
-                         now=now, by=by, linked_group=r.transfer_id, fingerprint=r.fingerprint,
-                         target=earnings(r.seller_id), held_at=now, purchase=purchase)]
-    if decision.seller_amount:
-        docs.append(transfer_doc(tenant, f"{r.transfer_id}/sale", kind="sale", debit=hold,
-                                 credit=earnings(r.seller_id), amount=decision.seller_amount, now=now, by=by,
-                                 linked_group=r.transfer_id, hold_id=r.transfer_id))
-    if decision.platform_amount:
-        docs.append(transfer_doc(tenant, f"{r.transfer_id}/fee", kind="fee", debit=hold, credit=BUDGET,
-                                 amount=decision.platform_amount, now=now, by=by,
-                                 linked_group=r.transfer_id, hold_id=r.transfer_id))
-    return docs
-
-
-def _rejected_doc(tenant: str, decision: PurchaseDecision, now: datetime, by: str) -> Doc:
-    r = decision.request
-    return {"_id": scoped(tenant, r.transfer_id), "tenant_id": tenant, "transfer_id": r.transfer_id,
-            "kind": "purchase", "state": REJECTED, "amount": r.price, "fingerprint": r.fingerprint,
-            "created_at": now, "by": by,
-            "purchase": {"buyer_id": r.buyer_id, "seller_id": r.seller_id, "tip_id": r.tip_id, "price": r.price,
-                         "day": r.day, "request_event_id": r.event_id, "reason": decision.reason.value
-                         if decision.reason else None, "limit": decision.limit.value if decision.limit else None,
-                         "limit_value": decision.limit_value, "message": decision.message,
-                         "buyer_balance": decision.buyer_balance}}
-
-
-def _answer_row(ledger: LedgerCore, tenant: str, doc: Doc, request: PurchaseRequest, *, repeat: bool) -> Doc:
-    """The answer to a purchase request, from its (first) decision."""
-    p = doc["purchase"]
-    base = {"transfer_id": doc["transfer_id"], "buyer_id": p["buyer_id"], "seller_id": p["seller_id"],
-            "tip_id": p["tip_id"], "price": p["price"], "request_event_id": request.event_id, "repeat": repeat}
-    if doc["state"] == REJECTED:
-        data = base | {"reason": p["reason"], "limit": p["limit"], "limit_value": p["limit_value"],
-                       "message": p["message"], "rejected_at": doc["created_at"]}
-        return ledger.trusted_row(LEDGER_TRANSFER_REJECTED, data, tenant, p["buyer_id"], doc["transfer_id"])
-    data = base | {"seller_amount": p["seller_amount"], "platform_amount": p["platform_amount"],
-                   "buyer_balance": p["buyer_balance"], "day": p["day"], "posted_at": doc["posted_at"]}
-    return ledger.trusted_row(LEDGER_TRANSFER_POSTED, data, tenant, p["buyer_id"], doc["transfer_id"])
-
-
-def _conflict_row(ledger: LedgerCore, tenant: str, decision: PurchaseDecision, now: datetime) -> Doc:
-    r = decision.request
-    assert decision.reason is not None
-    data = {"transfer_id": r.transfer_id, "buyer_id": r.buyer_id, "seller_id": r.seller_id, "tip_id": r.tip_id,
-            "price": r.price, "request_event_id": r.event_id, "repeat": False, "reason": decision.reason.value,
-            "limit": None, "limit_value": None, "message": decision.message, "rejected_at": now}
-    return ledger.trusted_row(LEDGER_TRANSFER_REJECTED, data, tenant, r.buyer_id, r.transfer_id)
+def _answer_row(ledger: LedgerCore, tenant: str, first: Doc, request: PurchaseRequest, *, repeat: bool) -> Doc:
+    """The answer to a purchase request, from the record of its (first) decision. Encoded without validating
+    it again (`trusted_row`: the hot path; the tests parse every answer)."""
+    posted, data = domain.answer(first, request, repeat=repeat)
+    topic = LEDGER_TRANSFER_POSTED if posted else LEDGER_TRANSFER_REJECTED
+    return ledger.trusted_row(topic, data, tenant, data["buyer_id"], first["transfer_id"])

@@ -1,4 +1,5 @@
-"""A seller's earnings redeemed in the points mall (兑换), and blind-box bonuses (盲盒) from the bonus pool."""
+"""A seller's earnings redeemed in the points mall (兑换), and blind-box bonuses (盲盒) from the bonus pool
+(`Redemption`, `BlindBoxDraw`)."""
 
 from __future__ import annotations
 
@@ -7,43 +8,31 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from telesales_contracts.ledger import BonusAward, BonusAwarded, CoinsRedeemed
-from telesales_contracts.topics import LEDGER_BONUS_AWARDED, LEDGER_COINS_REDEEMED
-
 from .. import domain
-from ..domain import BONUS_POOL, REDEEMED, DomainError, Move, earnings
-from ..store import Changes, Doc, Session, scoped
-from .core import LedgerCore, Result, move_all_or_explain, replay, transfer_doc, utcnow
+from ..domain import BlindBoxDraw, Changes, DomainError, Redemption, earnings
+from ..store import Doc, Session
+from .core import LedgerCore, Result, replay, utcnow
 
 
 async def redeem(*, ledger: LedgerCore, tenant: str, redemption_id: str, user_id: str, actor: str,
                  coins: int | None = None, yuan: int | None = None, item: str | None = None) -> Result:
     """A seller's earnings to the redemption sink, in whole yuan (100 coins = 1 yuan)."""
-    coins, fen = domain.redemption(coins=coins, yuan=yuan)
-    domain.parse_account(earnings(user_id))
-    print_ = domain.fingerprint({"op": "redemption", "user": user_id, "coins": coins, "item": item})
+    redemption = Redemption.of(redemption_id, user_id, coins=coins, yuan=yuan, item=item)
     now = utcnow()
-    source = earnings(user_id)
 
     async def build(session: Session) -> tuple[Changes, Result]:
         existing = await ledger.store.transfer(tenant, redemption_id, session)
-        if existing is not None:
-            if existing.get("fingerprint") != print_:
-                raise DomainError("transfer_id_conflict", f"transfer id {redemption_id} was used before "
-                                  "with other content", transfer_id=redemption_id)
+        if redemption.recorded_before(existing):
+            assert existing is not None
             return Changes(tenant, now), Result(existing, True)
-        balances = await ledger.store.balances(tenant, [source, REDEEMED], session)
-        balances.move(source, REDEEMED, coins)
-        doc = transfer_doc(tenant, redemption_id, kind="redemption", debit=source, credit=REDEEMED,
-                           amount=coins, now=now, by=actor, fingerprint=print_,
-                           redemption={"user_id": user_id, "coins": coins, "yuan_fen": fen, "item": item})
-        changes = Changes(tenant, now, balances, transfers=[doc])
-        changes.outbox.append(ledger.row(LEDGER_COINS_REDEEMED, CoinsRedeemed(
-            transfer_id=redemption_id, user_id=user_id, coins=coins, yuan_fen=fen, item=item, redeemed_by=actor,
-            redeemed_at=now), tenant, user_id))
-        return changes, Result(doc, False)
+        changes = Changes(tenant, now, await ledger.store.balances(tenant, redemption.accounts(), session))
+        assert changes.balances is not None
+        transfer, event = redemption.redeem(changes.balances, now=now, by=actor)
+        changes.transfers.append(transfer)
+        changes.events.append(event)
+        return changes, Result(transfer.record(), False)
 
-    return await ledger.commit_once(build, [source, REDEEMED])
+    return await ledger.commit_once(build, redemption.accounts())
 
 
 async def _draw_recipients(ledger: LedgerCore, tenant: str, user_ids: Sequence[str] | None, top: int | None,
@@ -80,41 +69,26 @@ async def blind_box(*, ledger: LedgerCore, tenant: str, draw_id: str, actor: str
     if existing is not None:
         return replay(existing, print_, draw_id)
     recipients, since, until = await _draw_recipients(ledger, tenant, user_ids, top, since, until)
-    drawn_seed = seed or secrets.token_hex(16)
-    amounts = domain.draw_amounts(drawn_seed, recipients, min_amount, max_amount)
+    draw = BlindBoxDraw.of(draw_id, seed or secrets.token_hex(16), recipients, min_amount=min_amount,
+                           max_amount=max_amount, fingerprint=print_,
+                           selection={"user_ids": list(user_ids or []) or None, "top": top, "since": since,
+                                      "until": until})
     now = utcnow()
-    selection = {"user_ids": list(user_ids or []) or None, "top": top, "since": since, "until": until}
 
     async def build(session: Session) -> tuple[Changes, Result]:
         op = await ledger.store.operation(tenant, draw_id, session)
         if op is not None:
             return Changes(tenant, now), replay(op, print_, draw_id)
-        balances = await ledger.store.balances(tenant, [BONUS_POOL], session)
-        move_all_or_explain(balances, [Move(BONUS_POOL, earnings(u), a) for u, a in zip(recipients, amounts, strict=True)],
-                            lambda: f"the bonus pool holds {balances.balance(BONUS_POOL)} coins; "
-                                    f"the draw needs {sum(amounts)}")
-        changes = Changes(tenant, now, balances)
-        awards = []
-        for user, amount in zip(recipients, amounts, strict=True):
-            doc = transfer_doc(tenant, f"{draw_id}/{user}", kind="bonus", debit=BONUS_POOL, credit=earnings(user),
-                               amount=amount, now=now, by=actor, linked_group=draw_id)
-            changes.transfers.append(doc)
-            awards.append({"user_id": user, "amount": amount, "transfer_id": doc["transfer_id"]})
-        op_doc = {"_id": scoped(tenant, draw_id), "tenant_id": tenant, "op_id": draw_id, "kind": "blind_box",
-                  "fingerprint": print_, "seed": drawn_seed, "algorithm": domain.DRAW_ALGORITHM,
-                  "recipients": recipients, "min_amount": min_amount, "max_amount": max_amount,
-                  "awards": awards, "total": sum(amounts), "selection": selection, "by": actor, "created_at": now}
-        changes.operations.append(op_doc)
-        changes.outbox.append(ledger.row(LEDGER_BONUS_AWARDED, BonusAwarded(
-            draw_id=draw_id, seed=drawn_seed, algorithm=domain.DRAW_ALGORITHM, min_amount=min_amount,
-            max_amount=max_amount, awards=[BonusAward(**a) for a in awards], total=sum(amounts), drawn_by=actor,
-            drawn_at=now), tenant, draw_id))
-        return changes, Result(op_doc, False)
+        changes = Changes(tenant, now, await ledger.store.balances(tenant, [domain.BONUS_POOL], session))
+        assert changes.balances is not None
+        operation, changes.transfers, event = draw.award(changes.balances, now=now, by=actor)
+        changes.operations.append(operation)
+        changes.events.append(event)
+        return changes, Result(operation.record(), False)
 
-    return await ledger.commit_once(build, [BONUS_POOL, *(earnings(u) for u in recipients)])
+    return await ledger.commit_once(build, draw.accounts())
 
 
 def replay_draw(op: Doc) -> list[dict[str, Any]]:
     """The draw recomputed from its recorded seed and recipients."""
-    amounts = domain.draw_amounts(op["seed"], op["recipients"], op["min_amount"], op["max_amount"])
-    return [{"user_id": u, "amount": a} for u, a in zip(op["recipients"], amounts, strict=True)]
+    return domain.replay_draw(op)

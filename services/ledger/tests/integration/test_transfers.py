@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.domain import AccountState, Balances
+from ledger.domain import AccountState, Balances, Transfer
 from ledger.store import Changes, LedgerInvariantError
 from ledger.sweeper import Sweeper
 from ledger_support import Harness
@@ -218,11 +218,10 @@ async def test_the_database_refuses_a_debit_the_balance_does_not_cover(harness: 
     await harness.give({"alice": 100})
     wrong = Balances([AccountState("wallet:alice", 1000, False, True)])  # believes alice holds 1000
     wrong.move("wallet:alice", "wallet:bob", 500)
-    doc = {"_id": f"{harness.tenant}|forged", "tenant_id": harness.tenant, "transfer_id": "forged", "kind": "transfer",
-           "state": "posted", "debit": "wallet:alice", "credit": "wallet:bob", "amount": 500}
+    forged = Transfer("forged", "transfer", "wallet:alice", "wallet:bob", 500, datetime.now(UTC), "test")
 
     async def work(session):  # type: ignore[no-untyped-def]
-        await harness.store.write(Changes(harness.tenant, datetime.now(UTC), wrong, transfers=[doc]), session)
+        await harness.store.write(Changes(harness.tenant, datetime.now(UTC), wrong, transfers=[forged]), session)
 
     with pytest.raises(LedgerInvariantError):
         await harness.store.transaction(work)
