@@ -17,9 +17,8 @@ from telesales_runtime.http import Tenant
 
 from .. import domain
 from ..schemas import AccountPage, AccountPatch, AccountView, StatementLine, StatementPage, UserView
-from ..service import statement_line
 from .common import Actor, Ledger, Queries, Settings, account_key, aware, require_account, require_user, run
-from .views import account_view, decode_cursor, encode_cursor
+from .views import account_view, decode_cursor, encode_cursor, statement_line
 
 accounts_router = APIRouter(prefix="/v1", tags=["accounts and statements"])
 

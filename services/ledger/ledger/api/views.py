@@ -73,3 +73,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(at), str(last_id)
     except (ValueError, TypeError) as error:
         raise Problem(400, "Bad cursor", "Use the next_cursor of the previous page.") from error
+
+
+def statement_line(doc: Doc, account: str) -> Doc:
+    """One transfer as a line of an account's statement: debits negative, credits positive."""
+    outgoing = doc["debit"] == account
+    amount = int(doc["amount"])
+    reference = None
+    if "purchase" in doc:
+        reference = doc["purchase"].get("tip_id")
+    elif "redemption" in doc:
+        reference = doc["redemption"].get("item")
+    return {"at": doc["created_at"], "transfer_id": doc["transfer_id"], "kind": doc["kind"], "state": doc["state"],
+            "direction": "debit" if outgoing else "credit", "amount": amount,
+            "signed_amount": -amount if outgoing else amount,
+            "counterparty": doc["credit"] if outgoing else doc["debit"], "linked_group": doc.get("linked_group"),
+            "hold_id": doc.get("hold_id"), "reference": reference, "note": doc.get("note"), "by": doc.get("by")}

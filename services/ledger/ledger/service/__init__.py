@@ -13,11 +13,10 @@ from telesales_runtime.consumer import Delivery
 from ..domain import PurchaseDecision, TransferSpec
 from ..store import Doc
 from . import accounts, allocations, purchases, reclaims, rewards, roster, transfers
-from .accounts import statement_line
 from .allocations import RosterSelection
 from .core import SYSTEM_ACTOR, LedgerCore, Result, utcnow
 
-__all__ = ["SYSTEM_ACTOR", "LedgerCore", "LedgerService", "Result", "RosterSelection", "statement_line", "utcnow"]
+__all__ = ["SYSTEM_ACTOR", "LedgerCore", "LedgerService", "Result", "RosterSelection", "utcnow"]
 
 
 class LedgerService(LedgerCore):

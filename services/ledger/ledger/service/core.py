@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter as MetricCounter
 from pydantic import BaseModel
-from pymongo.errors import DuplicateKeyError
 
 from telesales_contracts import Topic
 from telesales_runtime.cache import TtlCache
@@ -29,7 +28,7 @@ from telesales_runtime.outbox import encoded_outbox_row, outbox_row
 
 from ..domain import Changes, DomainError, LedgerPolicy, Transfer
 from ..settings import LedgerSettings
-from ..store import Doc, LedgerStore, Session
+from ..store import AlreadyWritten, Doc, LedgerStore, Session
 
 T = TypeVar("T")
 Build = Callable[[Session], Awaitable[tuple[Changes, T]]]
@@ -140,7 +139,7 @@ class LedgerCore:
         as to a retry."""
         try:
             return await self.commit(build, keys)
-        except DuplicateKeyError:
+        except AlreadyWritten:
             return await self.commit(build, keys)
 
     async def _commit_unlocked(self, build: Build[T]) -> T:
@@ -171,7 +170,7 @@ class LedgerCore:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             try:
                 await handle(tenant, fresh)
-            except DuplicateKeyError:
+            except AlreadyWritten:
                 left = (await self.store.inbox.unprocessed_by_tenant(fresh)).get(tenant)
                 if left:
                     await handle(tenant, left)

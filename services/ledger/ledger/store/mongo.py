@@ -17,7 +17,7 @@ transaction, so a balance the rules keep at or above zero can never be written b
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
@@ -29,19 +29,17 @@ from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import ensure_collections, in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
-from .domain import (
-    PENDING,
-    AccountState,
-    Balances,
-    Changes,
-    CounterIncrement,
-    DailyCounters,
-    Record,
-    allows_negative_by_default,
-    parse_account,
+from ..domain import PENDING, Account, Balances, Changes, DailyCounters, Record
+from .documents import (
+    Doc,
+    account_doc_defaults,
+    buyer_counter_id,
+    counter_update,
+    pair_counter_id,
+    scoped,
+    scoped_doc,
 )
 
-Doc = dict[str, Any]
 Session = AsyncClientSession
 T = TypeVar("T")
 
@@ -50,23 +48,9 @@ class LedgerInvariantError(RuntimeError):
     transaction is aborted; nothing is written."""
 
 
-def scoped(tenant: str, key: str) -> str:
-    return f"{tenant}|{key}"
-
-
-def scoped_doc(tenant: str, key: str, record: Record) -> Doc:
-    """A record as stored: its `_id` scoped to the tenant, and the tenant."""
-    return {"_id": scoped(tenant, key), "tenant_id": tenant, **record}
-
-
-def account_doc_defaults(tenant: str, key: str, now: datetime) -> Doc:
-    ref = parse_account(key)
-    defaults: Doc = {"tenant_id": tenant, "key": key, "kind": ref.kind.value, "owner": ref.owner,
-                     "allow_negative": allows_negative_by_default(key), "allocation_blocked": False,
-                     "created_at": now}
-    if ref.kind.value == "wallet":
-        defaults["last_activity_at"] = now  # a wallet's idle clock starts when it is opened
-    return defaults
+class AlreadyWritten(Exception):
+    """A unique index refused the transaction's write: a concurrent one wrote the same client id (or
+    consumed the same event) first. Nothing of this transaction is written."""
 
 
 class LedgerStore:
@@ -113,7 +97,10 @@ class LedgerStore:
                                            "reallocation_requests", "outbox", "inbox"))
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
-        return await in_transaction(self.client, work)
+        try:
+            return await in_transaction(self.client, work)
+        except DuplicateKeyError as error:
+            raise AlreadyWritten(str(error)) from error
 
     # ---- reads (inside a transaction when given its session) -------------------------------------------
 
@@ -122,7 +109,7 @@ class LedgerStore:
         states = []
         async for doc in self.accounts.find({"_id": {"$in": ids}}, {"key": 1, "balance": 1, "allow_negative": 1,
                                                                    "allocation_blocked": 1}, session=session):
-            states.append(AccountState(doc["key"], int(doc.get("balance", 0)), bool(doc.get("allow_negative")),
+            states.append(Account(doc["key"], int(doc.get("balance", 0)), bool(doc.get("allow_negative")),
                                        True, bool(doc.get("allocation_blocked"))))
         return Balances(states)
 
@@ -369,26 +356,3 @@ class LedgerStore:
         """Store a configuration value; with `expected_version`, only if nobody changed it since (else None)."""
         body = {"value": value, "updated_at": now, "tenant_id": tenant, "kind": kind}
         return await write_versioned(self.config, scoped(tenant, kind), body, expected_version)
-
-def buyer_counter_id(tenant: str, day: str, buyer: str) -> str:
-    return f"{tenant}|{day}|{buyer}"
-
-
-def pair_counter_id(tenant: str, day: str, buyer: str, seller: str) -> str:
-    return f"{tenant}|{day}|{buyer}|{seller}"
-
-
-def counter_expiry(day: str, now: datetime) -> datetime:
-    """Counters are kept two days past their day (a TTL index drops them), and at least a day after they are
-    first written: the counters of a day that passed long ago (requests published late, a replay of dead
-    letters) would otherwise be dropped within a minute, between two requests of that day, and the limits
-    would start again at zero."""
-    return max(datetime.fromisoformat(day + "T00:00:00+00:00") + timedelta(days=3), now + timedelta(days=1))
-
-
-def counter_update(tenant: str, c: CounterIncrement, now: datetime) -> UpdateOne:
-    counter_id = (buyer_counter_id(tenant, c.day, c.buyer_id) if c.seller_id is None
-                  else pair_counter_id(tenant, c.day, c.buyer_id, c.seller_id))
-    return UpdateOne({"_id": counter_id}, {"$inc": {"count": c.count, "coins": c.coins}, "$setOnInsert": {
-        "tenant_id": tenant, "day": c.day, "buyer_id": c.buyer_id, "seller_id": c.seller_id,
-        "expires_at": counter_expiry(c.day, now)}}, upsert=True)
