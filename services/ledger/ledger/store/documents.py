@@ -18,8 +18,11 @@ def scoped(tenant: str, key: str) -> str:
 
 
 def scoped_doc(tenant: str, key: str, record: Record) -> Doc:
-    """A record as stored: its `_id` scoped to the tenant, and the tenant."""
-    return {"_id": scoped(tenant, key), "tenant_id": tenant, **record}
+    """A fresh record completed as stored: its `_id` scoped to the tenant (BSON puts `_id` first), and the
+    tenant. Completed in place: a copy would cost every purchase."""
+    record["_id"] = scoped(tenant, key)
+    record["tenant_id"] = tenant
+    return record
 
 
 def account_doc_defaults(tenant: str, key: str, now: datetime) -> Doc:

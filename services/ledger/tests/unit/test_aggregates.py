@@ -47,6 +47,18 @@ def code_of(call: Any) -> str:
     return error.value.code
 
 
+# ---- accounts ------------------------------------------------------------------------------------------
+
+
+def test_an_account_goes_below_zero_only_when_it_may() -> None:
+    assert domain.Account.missing("issuance").may_go_negative()
+    assert not domain.Account.missing("budget").may_go_negative()
+    assert domain.Account("budget", 0, allow_negative=True).may_go_negative()
+    assert domain.check_configurable("wallet:a").owner == "a"
+    for key in ("issuance", "redeemed", "escrow:wallet:a"):
+        assert code_of(lambda key=key: domain.check_configurable(key)) == "not_configurable"
+
+
 # ---- transfers and holds -------------------------------------------------------------------------------
 
 
