@@ -16,8 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from telesales_runtime.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
-from telesales_runtime.outbox import EmbeddedOutboxRelay, OutboxRelay, embedded_event, encoded_outbox_row
-from telesales_runtime.outbox import with_embedded_events as embedded
+from telesales_runtime.outbox import OutboxRelay, encoded_outbox_row
 
 
 class Broker:
@@ -81,23 +80,6 @@ async def test_a_full_batch_says_every_row_waiting(db: AsyncDatabase[dict[str, A
     while await relay.relay_once():
         pass
     assert broker.sent == ["t.v1"] * 5 and gauges(service, "outbox") == (0, 0)
-    await relay.stop()
-
-
-async def test_an_embedded_outbox_counts_documents_and_ages_them(db: AsyncDatabase[dict[str, Any]]) -> None:
-    service, broker = f"svc-{uuid.uuid4().hex[:6]}", Broker()
-    then = datetime.now(UTC) - timedelta(seconds=30)
-    events = [embedded_event(f"e{n}", "t.v1", b"{}", "L1") for n in range(2)]
-    await db["leads"].insert_one({"_id": "L1"})
-    await db["leads"].update_one({"_id": "L1"}, embedded({"$set": {"stage": 1}}, events, then))
-    relay = EmbeddedOutboxRelay(db["leads"], db["leases"], broker, service=service)  # type: ignore[arg-type]
-    broker.down = True
-    with pytest.raises(KafkaConnectionError):
-        await relay.relay_once()
-    waiting, age = gauges(service, "leads")
-    assert waiting == 1 and age is not None and 30 <= age < 50
-    broker.down = False
-    assert await relay.relay_once() == 2 and gauges(service, "leads") == (0, 0)
     await relay.stop()
 
 

@@ -6,7 +6,6 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
-from telesales_runtime.outbox import EmbeddedOutboxRelay
 from telesales_runtime.redis_client import connect_redis
 
 from .api import ACCESS, config_router, ops_router, pools_router, roster_router
@@ -17,6 +16,7 @@ from .roster import RosterService
 from .service import LeadService
 from .settings import AllocatorSettings
 from .store import AllocatorStore
+from .store.embedded_outbox import EmbeddedOutboxRelay
 from .sweeper import Sweeper
 
 DESCRIPTION = (

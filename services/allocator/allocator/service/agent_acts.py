@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.topics import LEADS_STAGE_CHANGED
-from telesales_runtime.outbox import embedded_event
 
 from ..domain import DomainError
 from ..domain.changes import Decision
 from ..domain.lead import Lead
 from ..store import LEAN_LEAD, Doc
+from ..store.embedded_outbox import embedded_event
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore
 

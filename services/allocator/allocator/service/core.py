@@ -9,7 +9,6 @@ from typing import Any
 
 from telesales_runtime.cache import TtlCache
 from telesales_runtime.deadletter import DeadLetterPublisher
-from telesales_runtime.outbox import embedded_event
 
 from .. import domain
 from ..claims import ClaimDispenser
@@ -18,6 +17,7 @@ from ..domain.changes import Announcement
 from ..guards import ClaimGuard
 from ..settings import AllocatorSettings
 from ..store import AllocatorStore, Doc
+from ..store.embedded_outbox import embedded_event
 from ..store.roster import agent_of
 
 

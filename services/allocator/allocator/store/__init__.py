@@ -16,11 +16,12 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.cursor import AsyncCursor
 
 from telesales_runtime.mongo import in_transaction
-from telesales_runtime.outbox import with_embedded_events, write_outbox
+from telesales_runtime.outbox import write_outbox
 
 from ..domain import TierFilter
 from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
+from .embedded_outbox import with_embedded_events
 from .lead_writes import write_of
 from .roster import RosterStore, agent_key
 
