@@ -24,6 +24,7 @@ from telesales_runtime.http import Problem, Tenant, decode_upload, from_app_stat
 from telesales_runtime.kafka import await_confirmations
 
 from . import domain
+from .queries import IntakeQueries, LeadSearch
 from .schemas import (
     SUBMISSION_OUTCOMES,
     Accepted,
@@ -67,6 +68,7 @@ _IMPORT_IDS = uuid.UUID("6f1c7a52-8d0e-4c55-9a43-1f1e5f0a9b10")  # namespace of 
 
 
 Intake = Annotated[IntakeService, Depends(from_app_state("intake"))]
+Queries = Annotated[IntakeQueries, Depends(from_app_state("queries"))]
 Broker = Annotated[KafkaBroker, Depends(from_app_state("broker"))]
 Settings = Annotated[LeadIntakeSettings, Depends(from_app_state("settings"))]
 IdempotencyKey = Annotated[str | None, Header(max_length=200, description="Same key, same event id: safe retries.")]
@@ -224,8 +226,8 @@ async def import_leads(request: Request, tenant: Tenant, broker: Broker, setting
 
 @router.get("/submissions/{event_id}", response_model=SubmissionStatus,
             summary="What became of a submitted lead (pending until processed)")
-async def submission_status(event_id: str, tenant: Tenant, intake: Intake) -> SubmissionStatus:
-    outcome = await intake.store.inbox.outcome(tenant, event_id)
+async def submission_status(event_id: str, tenant: Tenant, queries: Queries) -> SubmissionStatus:
+    outcome = await queries.submission(tenant=tenant, event_id=event_id)
     if outcome is None:
         return SubmissionStatus(event_id=event_id, status="pending")
     if outcome.get("status") not in SUBMISSION_OUTCOMES:  # an outcome or complaint event, not a lead
@@ -235,17 +237,17 @@ async def submission_status(event_id: str, tenant: Tenant, intake: Intake) -> Su
 
 
 @router.get("/leads/{lead_id}", response_model=LeadView, summary="One stored lead")
-async def get_lead(lead_id: str, tenant: Tenant, intake: Intake, caller: Caller) -> LeadView:
-    doc = await intake.store.get_lead(tenant, lead_id)
-    if doc is None:
+async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, caller: Caller) -> LeadView:
+    view = await queries.lead(tenant=tenant, lead_id=lead_id, mask=not caller.has(*FULL_CONTACT_ROLES))
+    if view is None:
         raise Problem(404, "Lead not found", f"No lead {lead_id!r} in tenant {tenant!r}.")
-    return LeadView.from_doc(doc, mask=not caller.has(*FULL_CONTACT_ROLES))
+    return view
 
 
 @router.get("/leads", response_model=LeadPage, summary="Search leads, newest first")
 async def search_leads(
     tenant: Tenant,
-    intake: Intake,
+    queries: Queries,
     settings: Settings,
     caller: Caller,
     phone: Annotated[str | None, Query(max_length=40, description="Any written form; matched in E.164.")] = None,
@@ -261,30 +263,17 @@ async def search_leads(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> LeadPage:
-    filters: dict[str, Any] = {}
+    phone_e164 = None
     if phone is not None:
         parsed = domain.standardize_phone(phone, settings.default_region)
         if parsed is None or parsed.e164 is None:
             raise Problem(422, "Invalid phone", f"{phone!r} is not a phone number.")
-        filters["phone_e164"] = parsed.e164
-    if email is not None:
-        filters["email"] = domain.normalize_email(email)[0]
-    if grade is not None:
-        filters["grade"] = grade
-    if channel is not None:
-        filters["channel"] = channel.value
-    if business_line is not None:
-        filters["business_line"] = business_line
-    ref = {key: value.strip() for key, value in (("source_system", source_system), ("external_id", external_id))
-           if value is not None}
-    if "external_id" in ref:  # by the index on the id; the system, when given, in the same reference
-        filters["external_refs.external_id"] = ref["external_id"]
-    if ref:
-        filters["external_refs"] = {"$elemMatch": ref}
-    docs = await intake.store.search_leads(tenant, filters, limit, cursor)
-    mask = not caller.has(*FULL_CONTACT_ROLES)
-    return LeadPage(items=[LeadView.from_doc(d, mask=mask) for d in docs],
-                    next_cursor=docs[-1]["_id"] if len(docs) == limit else None)
+        phone_e164 = parsed.e164
+    search = LeadSearch(phone_e164=phone_e164, email=domain.normalize_email(email)[0] if email is not None else None,
+                        grade=grade, channel=channel, business_line=business_line, source_system=source_system,
+                        external_id=external_id)
+    return await queries.leads(tenant=tenant, search=search, limit=limit, cursor=cursor,
+                               mask=not caller.has(*FULL_CONTACT_ROLES))
 
 
 # ---- do-not-call list ------------------------------------------------------------------------------
@@ -302,33 +291,32 @@ def _phone_param(phone: str, settings: LeadIntakeSettings) -> str:
 @dnc_router.put("/{phone}", response_model=DoNotCallEntry, summary="Put a number on the do-not-call list")
 async def put_do_not_call(phone: str, tenant: Tenant, intake: Intake, settings: Settings,
                           body: DoNotCallIn | None = None) -> DoNotCallEntry:
-    doc = await intake.store.put_do_not_call(tenant, _phone_param(phone, settings), body.reason if body else None)
+    doc = await intake.put_on_do_not_call(tenant=tenant, phone_e164=_phone_param(phone, settings),
+                                          reason=body.reason if body else None)
     return DoNotCallEntry.model_validate(doc)
 
 
 @dnc_router.get("/{phone}", response_model=DoNotCallEntry, summary="Whether a number is on the list")
-async def get_do_not_call(phone: str, tenant: Tenant, intake: Intake, settings: Settings) -> DoNotCallEntry:
+async def get_do_not_call(phone: str, tenant: Tenant, queries: Queries, settings: Settings) -> DoNotCallEntry:
     e164 = _phone_param(phone, settings)
-    doc = await intake.store.get_do_not_call(tenant, e164)
-    if doc is None:
+    entry = await queries.do_not_call(tenant=tenant, phone=e164)
+    if entry is None:
         raise Problem(404, "Not on the list", f"{e164} is not on the do-not-call list.")
-    return DoNotCallEntry.model_validate(doc)
+    return entry
 
 
 @dnc_router.delete("/{phone}", status_code=204, summary="Take a number off the list")
 async def delete_do_not_call(phone: str, tenant: Tenant, intake: Intake, settings: Settings) -> Response:
     e164 = _phone_param(phone, settings)
-    if not await intake.store.delete_do_not_call(tenant, e164):
+    if not await intake.take_off_do_not_call(tenant=tenant, phone_e164=e164):
         raise Problem(404, "Not on the list", f"{e164} is not on the do-not-call list.")
     return Response(status_code=204)
 
 
 @dnc_router.get("", response_model=DoNotCallPage, summary="The do-not-call list, by number")
-async def list_do_not_call(tenant: Tenant, intake: Intake, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+async def list_do_not_call(tenant: Tenant, queries: Queries, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                            cursor: Annotated[str | None, Query(max_length=40)] = None) -> DoNotCallPage:
-    docs = await intake.store.list_do_not_call(tenant, limit, cursor)
-    return DoNotCallPage(items=[DoNotCallEntry.model_validate(d) for d in docs],
-                         next_cursor=docs[-1]["phone_e164"] if len(docs) == limit else None)
+    return await queries.do_not_call_page(tenant=tenant, limit=limit, cursor=cursor)
 
 
 # ---- scoring -----------------------------------------------------------------------------------------
@@ -337,10 +325,10 @@ scoring_router = APIRouter(prefix="/v1/scoring", tags=["scoring"])
 
 
 @scoring_router.get("/weights", response_model=WeightsView, summary="Scoring weights in force")
-async def get_weights(tenant: Tenant, intake: Intake, response: Response) -> WeightsView:
-    weights, version = await intake.store.get_weights(tenant)
-    response.headers["ETag"] = f'"{version}"'
-    return WeightsView(version=version, weights=weights.model_dump(mode="json"))
+async def get_weights(tenant: Tenant, queries: Queries, response: Response) -> WeightsView:
+    view = await queries.weights(tenant=tenant)
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
 
 
 @scoring_router.put("/weights", response_model=WeightsView, summary="Replace the scoring weights")
@@ -353,21 +341,15 @@ async def put_weights(weights: domain.ScoringWeights, tenant: Tenant, intake: In
             expected = int(if_match.strip().strip('"').removeprefix("W/").strip('"'))
         except ValueError as error:
             raise Problem(400, "Invalid If-Match", "If-Match must be the version number from GET.") from error
-    version = await intake.store.put_weights(tenant, weights, expected)
+    version = await intake.replace_weights(tenant=tenant, weights=weights, expected_version=expected)
     if version is None:
         raise Problem(412, "Weights changed meanwhile",
                       f"The weights are no longer at version {expected}; read them again and retry.")
-    intake.forget_weights(tenant)
     response.headers["ETag"] = f'"{version}"'
     return WeightsView(version=version, weights=weights.model_dump(mode="json"))
 
 
 @scoring_router.get("/models", response_model=list[ModelView],
                     summary="Outcomes learned per business line and whether the model is in use")
-async def get_models(tenant: Tenant, intake: Intake) -> list[ModelView]:
-    weights = await intake.weights(tenant)
-    return [
-        ModelView(business_line=doc["business_line"], won=doc.get("won", 0), lost=doc.get("lost", 0),
-                  active=weights.model_trusted(doc.get("won", 0), doc.get("lost", 0)))
-        for doc in await intake.store.list_models(tenant)
-    ]
+async def get_models(tenant: Tenant, queries: Queries) -> list[ModelView]:
+    return await queries.models(tenant=tenant)

@@ -13,6 +13,7 @@ from . import phone_regions
 from .api import ACCESS, dnc_router, router, scoring_router
 from .checkers import HttpNumberChecker, NumberChecker, OfflineNumberChecker
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
+from .queries import IntakeQueries
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 from .store import LeadStore
@@ -59,6 +60,7 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         access=ACCESS,
     )
     app.state.intake = intake
+    app.state.queries = IntakeQueries(store, intake)
     app.state.relay = relay
     return app
 

@@ -21,7 +21,7 @@ from . import domain
 from .checkers import NumberChecker
 from .received import Arrival, Plan, Planner, arrival
 from .settings import LeadIntakeSettings
-from .store import LeadStore, StaleMatch
+from .store import Doc, LeadStore, StaleMatch
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,24 @@ class IntakeService:
             self._weights.put(tenant, cached)
         return cached
 
-    def forget_weights(self, tenant: str) -> None:
-        self._weights.drop(tenant)
+    async def replace_weights(self, *, tenant: str, weights: domain.ScoringWeights,
+                              expected_version: int | None) -> int | None:
+        """The tenant's new weights and their version; with `expected_version`, only if nobody changed them since
+        (else None). Leads scored from now on use them."""
+        version = await self.store.put_weights(tenant, weights, expected_version)
+        if version is not None:
+            self._weights.drop(tenant)
+        return version
+
+    # ---- do-not-call list ----------------------------------------------------------------------------
+
+    async def put_on_do_not_call(self, *, tenant: str, phone_e164: str, reason: str | None) -> Doc:
+        """The entry as it stands; a number already on the list keeps its `added_at` and takes the reason."""
+        return await self.store.put_do_not_call(tenant, phone_e164, reason)
+
+    async def take_off_do_not_call(self, *, tenant: str, phone_e164: str) -> bool:
+        """False when the number was not on the list."""
+        return await self.store.delete_do_not_call(tenant, phone_e164)
 
     async def _outcome_counts(self, tenant: str, lines: set[str]) -> dict[str, domain.OutcomeCounts]:
         out: dict[str, domain.OutcomeCounts] = {}

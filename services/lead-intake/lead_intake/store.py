@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,14 @@ Doc = dict[str, Any]
 class StaleMatch(Exception):
     """A lead changed since the batch looked at it (another consumer gave it the outside reference being added,
     or it no longer has the one being updated): the transaction is undone and the batch is planned again."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFilter:
+    """A lead search: fields that must equal, and an outside reference (system, id, or both) the lead must have."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    ref: dict[str, str] = field(default_factory=dict)
 
 
 def _has(ref: Ref) -> Doc:
@@ -124,8 +133,12 @@ class LeadStore:
         return await self.leads.find_one({"tenant_id": tenant, "external_refs.external_id": ref["external_id"],
                                           "external_refs": _has(ref)})
 
-    async def search_leads(self, tenant: str, filters: Doc, limit: int, after: str | None) -> list[Doc]:
-        query: Doc = {"tenant_id": tenant, **filters}
+    async def search_leads(self, tenant: str, search: LeadFilter, limit: int, after: str | None) -> list[Doc]:
+        query: Doc = {"tenant_id": tenant, **search.fields}
+        if "external_id" in search.ref:  # by the index on the id; the system, when given, in the same reference
+            query["external_refs.external_id"] = search.ref["external_id"]
+        if search.ref:
+            query["external_refs"] = {"$elemMatch": search.ref}
         if after:
             query["_id"] = {"$lt": after}
         return await self.leads.find(query, sort=[("_id", DESCENDING)], limit=limit).to_list()
