@@ -11,7 +11,7 @@ from telesales_contracts.leads import ExternalRef, ModelContribution, NumberChec
 from telesales_runtime.logs import mask_value
 from telesales_runtime.masking import mask_email, mask_name, mask_phone
 
-from .touches import lead_extra
+from .domain import lead_extra
 
 
 class Accepted(BaseModel):

@@ -1,5 +1,5 @@
 """The service layer: takes validated events, asks the domain, persists and announces, in one
-transaction per batch. Thin on purpose: decisions live in domain.py, storage in store.py."""
+transaction per batch. Thin on purpose: decisions live in domain/ (the intake's Lead: domain/lead.py), storage in store.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from telesales_runtime.observability import MESSAGES_CONSUMED
 
 from . import domain
 from .checkers import NumberChecker
-from .received import Arrival, Plan, Planner, arrival
+from .domain import Arrival, Batch
+from .received import Planner, arrival
 from .settings import LeadIntakeSettings
 from .store import Doc, LeadStore, StaleMatch
 
@@ -103,11 +104,9 @@ class IntakeService:
         return dict(totals)
 
     async def _process_tenant_batch(self, tenant: str, items: list[Delivery], attempts: int = 2) -> dict[str, int]:
-        plan = await self._plan(tenant, items)
+        batch = await self._plan(tenant, items)
         try:
-            await self.store.commit(new_leads=list(plan.new_leads.values()), merges=plan.merges,
-                                    touch_updates=plan.touch_updates, inbox_entries=plan.inbox,
-                                    outbox_rows=plan.outbox)
+            await self.store.commit(batch, tenant=tenant, source=self.settings.source)
         except (DuplicateKeyError, StaleMatch):
             # Another consumer stored one of these people, outside references or event ids since we looked
             # (or gave a lead an outside reference we were about to add). Redo the lead(s) one by one: the
@@ -121,19 +120,19 @@ class IntakeService:
             if attempts <= 1:
                 raise
             return await self._process_tenant_batch(tenant, items, attempts - 1)
-        if plan.outbox:
+        if batch.announcements:
             self.notify_outbox()
-        return plan.outcomes
+        return batch.outcomes
 
-    async def _plan(self, tenant: str, items: list[Delivery]) -> Plan:
-        planner = Planner(self.store, self.settings.source, tenant)
-        plan = planner.plan
+    async def _plan(self, tenant: str, items: list[Delivery]) -> Batch:
+        planner = Planner()
+        batch = planner.batch
         done = await self.store.inbox.processed(d.key for d in items)
         fresh = [d for d in items if d.key not in done]
         if len(fresh) < len(items):
-            plan.outcomes["duplicate"] += len(items) - len(fresh)
+            batch.outcomes["duplicate"] += len(items) - len(fresh)
         if not fresh:
-            return plan
+            return batch
 
         arrivals = [arrival(d, self.settings.default_region) for d in fresh]
         valid_phones = [a.clean.phone for a in arrivals if a.clean.phone is not None and a.clean.phone.valid]
@@ -162,7 +161,7 @@ class IntakeService:
             clean, phone = item.clean, item.clean.dedup_phone
             planner.place(item, lambda c=clean: domain.score_lead(c, weights, models.get(c.business_line)),
                           checks.get(phone) if phone else None)
-        return plan
+        return batch
 
     # ---- leads.outcome.v1 ----------------------------------------------------------------------------
 
@@ -177,7 +176,7 @@ class IntakeService:
             # source_system, else the event's source).
             ref = None if outcome.lead_id is not None or outcome.external_id is None else {
                 "source_system": outcome.source_system or delivery.event.source, "external_id": outcome.external_id}
-            lead = await (self.store.get_lead(tenant, outcome.lead_id) if ref is None
+            lead = await (self.store.intake_lead(tenant, outcome.lead_id) if ref is None
                           else self.store.find_lead_by_ref(tenant, ref))
             if lead is None:
                 # Valid, but about a lead this tenant does not have: keep it for a replay once it exists.
@@ -186,20 +185,13 @@ class IntakeService:
                 await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
                                              error=f"tenant {tenant!r} has no {named}")
                 continue
-            lead_id = lead["_id"]
-            line = outcome.business_line or lead["business_line"]
-            increments = domain.OutcomeCounts.increments(lead["model_features"], outcome.outcome)
-            record = {"outcome": outcome.outcome, "amount_fen": outcome.amount_fen, "event_id": delivery.event.id,
-                      "decided_at": delivery.event.time, "source": delivery.event.source,
-                      **(ref or {}), **({"extra": outcome.model_extra} if outcome.model_extra else {})}
-            answer = {"status": "outcome_recorded", "lead_id": lead_id, **(ref or {})}
+            decision = lead.record_outcome(outcome, event_id=delivery.event.id, decided_at=delivery.event.time,
+                                           source=delivery.event.source, ref=ref)
             try:
-                await self.store.record_outcome(
-                    tenant=tenant, lead_id=lead_id, business_line=line, increments=increments, outcome=record,
-                    inbox_entry=self.store.inbox.entry(tenant, delivery.event.id, answer))
+                await self.store.record_outcome(tenant=tenant, decision=decision)
             except DuplicateKeyError:
                 continue  # a concurrent delivery of the same event id recorded it first
-            self._models.drop((tenant, line))
+            self._models.drop((tenant, decision.change.business_line))  # type: ignore[union-attr]
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.outcome.v1", "processed").inc()
 
     # ---- leads.complaint.v1 --------------------------------------------------------------------------
@@ -218,27 +210,25 @@ class IntakeService:
                 parsed = domain.standardize_phone(complaint.phone_e164, self.settings.default_region)
                 phone = parsed.e164 if parsed is not None and parsed.e164 else complaint.phone_e164
             else:
-                lead = await self.store.get_lead(tenant, complaint.lead_id)
+                lead = await self.store.intake_lead(tenant, complaint.lead_id)
                 if lead is None:
                     # Valid, but about a lead this tenant does not have: keep it for a replay once it exists.
                     await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
                                                  error=f"tenant {tenant!r} has no lead {complaint.lead_id!r}")
                     continue
-                phone = lead.get("phone_e164")
+                phone = lead.phone_e164
                 if not phone:
                     await self.dead_letters.send(delivery.record, error_type="no_phone", tenantid=tenant,
                                                  error=f"lead {complaint.lead_id!r} has no phone number and the "
                                                        "complaint names none")
                     continue
-            reason = f"complaint: {complaint.reason}"
-            inbox_entry = self.store.inbox.entry(tenant, delivery.event.id, {
-                "status": "do_not_call", "lead_id": complaint.lead_id, "phone_e164": phone})
+            decision = domain.complaint(complaint, event_id=delivery.event.id, phone_e164=phone)
             try:
-                await self.store.record_complaint(tenant=tenant, phone=phone, reason=reason, inbox_entry=inbox_entry)
+                await self.store.record_complaint(tenant=tenant, decision=decision)
             except DuplicateKeyError:
                 # A concurrent delivery of the same event id recorded it first; or another complaint put
                 # the same number on the list at the same moment: then once more, which finds its entry.
                 if delivery.key in await self.store.inbox.processed([delivery.key]):
                     continue
-                await self.store.record_complaint(tenant=tenant, phone=phone, reason=reason, inbox_entry=inbox_entry)
+                await self.store.record_complaint(tenant=tenant, decision=decision)
             MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "processed").inc()

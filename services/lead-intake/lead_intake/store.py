@@ -6,14 +6,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, read_versioned, write_versioned
-from telesales_runtime.outbox import write_outbox
+from telesales_runtime.outbox import encoded_outbox_row, outbox_row, write_outbox
 
-from .domain import OutcomeCounts, Ref, ScoringWeights
+from .domain import (
+    Announcement,
+    Batch,
+    Decision,
+    IntakeLead,
+    NewLead,
+    OutcomeCounts,
+    PutOnDoNotCall,
+    RecordOutcome,
+    Ref,
+    ScoringWeights,
+)
 
 Doc = dict[str, Any]
 
@@ -33,6 +45,49 @@ class LeadFilter:
 
 def _has(ref: Ref) -> Doc:
     return {"$elemMatch": {"source_system": ref["source_system"], "external_id": ref["external_id"]}}
+
+
+# What the rules read of a stored lead (IntakeLead).
+_LEAD_FIELDS = {"phone_e164": 1, "email": 1, "touches_count": 1, "external_refs": 1, "business_line": 1,
+                "model_features": 1}
+
+
+def _lead_of(doc: Doc) -> IntakeLead:
+    """A stored lead as the rules see it (the fields a read did not ask for take their defaults)."""
+    return IntakeLead(doc["_id"], doc.get("touches_count", 1), list(doc.get("external_refs") or ()),
+                      doc.get("phone_e164"), doc.get("email"), doc.get("business_line", "default"),
+                      doc.get("model_features") or {})
+
+
+def _lead_document(tenant: str, lead: NewLead) -> Doc:
+    doc = dict(lead.fields)
+    doc.update({
+        "_id": lead.lead_id,
+        "tenant_id": tenant,
+        "rule_score": lead.rule_score,
+        "model_features": lead.model_features,
+        "touches": lead.touches,
+        "touches_count": lead.touches_count,
+        "received_at": lead.received_at,
+        "created_at": lead.at,
+        "updated_at": lead.at,
+    })
+    if lead.refs:  # stored only when there is one: the unique index on them takes leads that have one
+        doc["external_refs"] = lead.refs
+    return doc
+
+
+def _outbox_rows(announcements: list[Announcement], *, tenant: str, source: str) -> list[Doc]:
+    rows = []
+    for each in announcements:
+        if isinstance(each.data, BaseModel):
+            event = each.topic.event(each.data, source=source, tenantid=tenant, subject=each.subject)
+            rows.append(outbox_row(each.topic.name, event, each.key))
+        else:  # built exactly as the topic's data: serialized once, without a second validation
+            event_id, payload = each.topic.encode_trusted(each.data, source=source, tenantid=tenant,
+                                                          subject=each.subject)
+            rows.append(encoded_outbox_row(each.topic.name, event_id, tenant, payload, each.key))
+    return rows
 
 
 class LeadStore:
@@ -68,7 +123,8 @@ class LeadStore:
 
     # ---- leads -------------------------------------------------------------------------------------
 
-    async def find_matches(self, tenant: str, phones: list[str], emails: list[str], refs: list[Ref]) -> list[Doc]:
+    async def find_matches(self, tenant: str, phones: list[str], emails: list[str],
+                           refs: list[Ref]) -> list[IntakeLead]:
         """The tenant's leads with one of the phones or emails, or one of the outside references."""
         # Each branch repeats the tenant and the `$type` of the partial unique indexes: MongoDB uses a
         # partial index only for a query that implies its filter, else it scans the tenant's leads.
@@ -84,37 +140,34 @@ class LeadStore:
             return []
         cursor = self.leads.find({"$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1,
                                                     "external_refs": 1})
-        return await cursor.to_list()
+        return [_lead_of(doc) async for doc in cursor]
 
-    async def commit(
-        self,
-        *,
-        new_leads: list[Doc],
-        merges: list[tuple[str, Doc, Ref | None]],
-        touch_updates: list[tuple[str, Ref, Doc]],
-        inbox_entries: list[Doc],
-        outbox_rows: list[Doc],
-    ) -> None:
-        """Leads, merges (a touch appended, and its outside reference if it has one), touches of outside records
-        updated, processed event ids and outgoing events: all or nothing. StaleMatch when a lead changed since
-        the merge or update was planned."""
+    async def commit(self, batch: Batch, *, tenant: str, source: str) -> None:
+        """New leads, touches appended (with their outside reference if they have one), touches of outside records
+        replaced, processed event ids and outgoing events (from `source`): all or nothing. StaleMatch when a
+        lead changed since the batch was planned."""
+        new_leads = [_lead_document(tenant, lead) for lead in batch.new_leads.values()]
+        inbox_entries = [self.inbox.entry(tenant, event_id, answer) for event_id, answer in batch.answers]
+        outbox_rows = _outbox_rows(batch.announcements, tenant=tenant, source=source)
 
         async def work(session: AsyncClientSession) -> None:
             if new_leads:
                 await self.leads.insert_many(new_leads, ordered=True, session=session)
             now = datetime.now(UTC)
             updates: list[UpdateOne] = []
-            for lead_id, touch, ref in merges:
-                push: Doc = {"touches": {"$each": [touch], "$slice": -200}}
-                where: Doc = {"_id": lead_id}
+            for append in batch.appends:
+                ref = append.ref
+                push: Doc = {"touches": {"$each": [append.touch], "$slice": -200}}
+                where: Doc = {"_id": append.lead_id}
                 if ref is not None:  # only if no other consumer gave the lead this reference meanwhile
                     push["external_refs"] = ref
                     where["external_refs"] = {"$not": _has(ref)}
                 updates.append(UpdateOne(where, {"$push": push, "$inc": {"touches_count": 1},
                                                  "$set": {"updated_at": now}}))
-            for lead_id, ref, touch in touch_updates:
-                updates.append(UpdateOne({"_id": lead_id, "external_refs": _has(ref)},
-                                         {"$set": {"touches.$[mine]": touch, "updated_at": now}},
+            for replace in batch.replacements:
+                ref = replace.ref
+                updates.append(UpdateOne({"_id": replace.lead_id, "external_refs": _has(ref)},
+                                         {"$set": {"touches.$[mine]": replace.touch, "updated_at": now}},
                                          array_filters=[{"mine.source_system": ref["source_system"],
                                                          "mine.external_id": ref["external_id"]}]))
             if updates:
@@ -129,9 +182,14 @@ class LeadStore:
     async def get_lead(self, tenant: str, lead_id: str) -> Doc | None:
         return await self.leads.find_one({"tenant_id": tenant, "_id": lead_id})
 
-    async def find_lead_by_ref(self, tenant: str, ref: Ref) -> Doc | None:
-        return await self.leads.find_one({"tenant_id": tenant, "external_refs.external_id": ref["external_id"],
-                                          "external_refs": _has(ref)})
+    async def intake_lead(self, tenant: str, lead_id: str) -> IntakeLead | None:
+        doc = await self.leads.find_one({"tenant_id": tenant, "_id": lead_id}, _LEAD_FIELDS)
+        return None if doc is None else _lead_of(doc)
+
+    async def find_lead_by_ref(self, tenant: str, ref: Ref) -> IntakeLead | None:
+        doc = await self.leads.find_one({"tenant_id": tenant, "external_refs.external_id": ref["external_id"],
+                                         "external_refs": _has(ref)}, _LEAD_FIELDS)
+        return None if doc is None else _lead_of(doc)
 
     async def search_leads(self, tenant: str, search: LeadFilter, limit: int, after: str | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant, **search.fields}
@@ -162,11 +220,14 @@ class LeadStore:
         doc = await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0}, session=session)
         return doc  # type: ignore[return-value]
 
-    async def record_complaint(self, *, tenant: str, phone: str, reason: str, inbox_entry: Doc) -> None:
+    async def record_complaint(self, *, tenant: str, decision: Decision) -> None:
         """The complained-about number goes on the do-not-call list together with the processed event id."""
+        change = decision.change
+        assert isinstance(change, PutOnDoNotCall)
+        inbox_entry = self.inbox.entry(tenant, decision.event_id, decision.answer)
 
         async def work(session: AsyncClientSession) -> None:
-            await self.put_do_not_call(tenant, phone, reason, session=session)
+            await self.put_do_not_call(tenant, change.phone_e164, change.reason, session=session)
             await self.inbox.record([inbox_entry], session=session)
 
         await in_transaction(self.client, work)
@@ -206,16 +267,20 @@ class LeadStore:
     async def list_models(self, tenant: str) -> list[Doc]:
         return await self.models.find({"tenant_id": tenant}, {"_id": 0}).to_list()
 
-    async def record_outcome(self, *, tenant: str, lead_id: str, business_line: str, increments: dict[str, int],
-                             outcome: Doc, inbox_entry: Doc) -> None:
+    async def record_outcome(self, *, tenant: str, decision: Decision) -> None:
+        """The outcome on the lead, its counts into the business line's model, and the processed event id."""
+        change = decision.change
+        assert isinstance(change, RecordOutcome)
+        inbox_entry = self.inbox.entry(tenant, decision.event_id, decision.answer)
+
         async def work(session: AsyncClientSession) -> None:
             await self.models.update_one(
-                {"_id": f"{tenant}|{business_line}"},
-                {"$inc": increments, "$set": {"tenant_id": tenant, "business_line": business_line,
-                                              "updated_at": datetime.now(UTC)}},
+                {"_id": f"{tenant}|{change.business_line}"},
+                {"$inc": change.increments, "$set": {"tenant_id": tenant, "business_line": change.business_line,
+                                                     "updated_at": datetime.now(UTC)}},
                 upsert=True, session=session)
-            await self.leads.update_one({"tenant_id": tenant, "_id": lead_id}, {"$set": {"outcome": outcome}},
-                                        session=session)
+            await self.leads.update_one({"tenant_id": tenant, "_id": change.lead_id},
+                                        {"$set": {"outcome": change.outcome}}, session=session)
             await self.inbox.record([inbox_entry], session=session)
 
         await in_transaction(self.client, work)

@@ -242,8 +242,8 @@ async def test_a_lead_keeps_a_bounded_number_of_references_and_its_touches_the_r
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Answers carry every reference of a lead, so their number is bounded (MAX_EXTERNAL_REFS); one beyond is
     recorded on its touch only, and the lead goes on taking repeats."""
-    from lead_intake import received
-    monkeypatch.setattr(received, "MAX_EXTERNAL_REFS", 2)
+    from lead_intake.domain import lead as lead_rules
+    monkeypatch.setattr(lead_rules, "MAX_EXTERNAL_REFS", 2)
     for n, source in enumerate(("/crm/a", "/crm/b", "/crm/c")):
         await publish(harness, {"phone": "18604312468", "crm_id": f"R-{n}"}, source=source)
     [stored] = await harness.leads()

@@ -1,17 +1,32 @@
-"""Lead cleaning and scoring: pure functions, no I/O.
+"""The intake's business, pure (no I/O): cleaning and scoring of arrivals, and the intake's Lead.
 
 The pipeline follows the practice the product automates (seed 003): standardize, enrich, drop junk,
-de-duplicate, test numbers, score. De-duplication needs the database and lives in the service layer;
-everything that can be decided from the lead alone is here, in three modules:
+de-duplicate, test numbers, score. Finding which stored leads an arrival may meet needs the database (the
+service asks the store); everything else is decided here:
 
 - cleaning.py: standardize and enrich (phone, email, names, channel), junk reasons, the offline number test;
 - scoring.py: rule points, the naive-Bayes model learned from outcomes, the score and grade;
 - touches.py: each arrival's touch (source, producing system, its own id of the lead, the type as spelled,
-  the fields beyond the contract) and the outside references of a lead.
+  the fields beyond the contract) and the outside references of a lead;
+- lead.py: the intake's Lead (IntakeLead): what can happen to a lead (rejected as junk, qualified as new,
+  merged into a known one, the same outside record again, an outcome, a complaint), each a Decision;
+- changes.py: those decisions' typed changes, and the Batch one transaction writes.
 """
 
 from __future__ import annotations
 
+from .changes import (
+    Announcement,
+    Answer,
+    AppendTouch,
+    Batch,
+    Change,
+    Decision,
+    NewLead,
+    PutOnDoNotCall,
+    RecordOutcome,
+    ReplaceTouch,
+)
 from .cleaning import (
     DEFAULT_TEST_NUMBERS,
     CleanLead,
@@ -26,6 +41,7 @@ from .cleaning import (
     standardize,
     standardize_phone,
 )
+from .lead import Arrival, IntakeLead, complaint, reject
 from .scoring import (
     MODEL_FEATURE_VALUES,
     BehaviourWeights,
@@ -42,6 +58,8 @@ from .scoring import (
 from .touches import Ref, lead_extra, producing_system, ref_key, ref_of, touch, touch_doc, with_ref
 
 __all__ = [
+    "Announcement", "Answer", "AppendTouch", "Arrival", "Batch", "Change", "Decision", "IntakeLead", "NewLead",
+    "PutOnDoNotCall", "RecordOutcome", "ReplaceTouch", "complaint", "reject",
     "DEFAULT_TEST_NUMBERS", "MODEL_FEATURE_VALUES", "BehaviourWeights", "CleanLead", "Contribution", "GradeThresholds",
     "NumberCheckResult", "OutcomeCounts", "PhoneInfo", "Ref", "Score", "ScoringWeights", "fold_text",
     "is_test_number", "junk_reasons", "lead_extra", "map_channel", "model_features", "normalize_email",

@@ -1,5 +1,5 @@
 """Standardize, enrich and drop junk: the steps of the pipeline that need nothing but the lead (pure functions,
-no I/O). See domain.py for the whole pipeline."""
+no I/O). See domain/__init__.py for the whole pipeline."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from telesales_contracts.leads import (
     RejectionReason,
 )
 
-from . import phone_regions
+from .. import phone_regions
 
 # --------------------------------------------------------------------------------------------------
 # Standardize

@@ -1,0 +1,159 @@
+"""The intake's Lead: what can happen to a lead in lead-intake, as rules. Pure (no I/O).
+
+An arrival (a leads.received.v1 event, standardized) is dropped as junk (`reject`: a test number, on the
+do-not-call list, no way to reach the person, ...), or it is the same outside record again (`same_record_again`:
+its touch is replaced), a repeat of a known person (`repeat`: a touch is added), or a new lead (`qualify`, with
+its score). A stored lead then learns its outcome (`record_outcome`: counted into its business line's model,
+which scores later leads), and a complaint puts its number on the do-not-call list (`complaint`). Each returns
+a `Decision` (changes.py): the typed change, the event it causes and the inbox's answer. Which lead an arrival
+meets is found in received.py (by outside reference, then phone, then email)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from telesales_contracts.activity import LeadComplaint
+from telesales_contracts.leads import MAX_EXTERNAL_REFS, LeadMerged, LeadOutcome, LeadRejected, Rejection
+from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+
+from .changes import (
+    Announcement,
+    AppendTouch,
+    Decision,
+    NewLead,
+    PutOnDoNotCall,
+    RecordOutcome,
+    ReplaceTouch,
+)
+from .cleaning import CleanLead, NumberCheckResult
+from .scoring import OutcomeCounts, Score
+from .touches import Ref, ref_of, touch_doc, with_ref
+
+
+@dataclass(slots=True)
+class Arrival:
+    """One fresh leads.received.v1 event, standardized, with its touch (its wire form, touches.touch)."""
+
+    event_id: str
+    received_at: datetime
+    clean: CleanLead
+    touch: dict[str, Any]
+
+    @property
+    def ref(self) -> Ref | None:
+        return ref_of(self.touch)
+
+    @property
+    def stored_touch(self) -> dict[str, Any]:
+        return touch_doc(self.touch, self.clean.extra)
+
+
+def reject(item: Arrival, reasons: list[Rejection]) -> Decision:
+    """Junk (cleaning.junk_reasons): neither stored nor merged; leads.rejected.v1 says why."""
+    clean = item.clean
+    data = LeadRejected(reasons=reasons, phone_raw=clean.phone.raw if clean.phone else None,
+                        phone_e164=clean.phone.e164 if clean.phone else None, email=clean.email,
+                        channel=clean.channel, business_line=clean.business_line, touch=item.touch)
+    return Decision(item.event_id, "rejected",
+                    {"status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons]},
+                    announcement=Announcement(LEADS_REJECTED, data, item.event_id, data.phone_e164 or item.event_id))
+
+
+@dataclass(slots=True)
+class IntakeLead:
+    """A lead as lead-intake's rules see it: stored before, or new in the batch being planned."""
+
+    lead_id: str
+    touches_count: int = 1
+    refs: list[Ref] = field(default_factory=list)
+    phone_e164: str | None = None
+    email: str | None = None
+    business_line: str = "default"
+    model_features: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def qualify(cls, item: Arrival, *, lead_id: str, score: Score, check: NumberCheckResult | None,
+                at: datetime) -> tuple[IntakeLead, Decision]:
+        """A new lead: stored with its score, and announced on leads.qualified.v1 (its data built as plain data
+        matching LeadQualified: every new lead passes here, the tests parse every emitted event)."""
+        clean = item.clean
+        refs = with_ref([], item.ref)
+        data = _qualified_data(clean, lead_id=lead_id, score=score, check=check, touch=item.touch, refs=refs)
+        fields = {key: value for key, value in data.items() if key not in ("lead_id", "touch", "extra", "external_refs")}
+        new_lead = NewLead(lead_id, fields, score.rule_score, score.features, [item.stored_touch], list(refs),
+                           received_at=item.received_at, at=at)
+        lead = cls(lead_id, 1, refs, clean.dedup_phone, clean.dedup_email, clean.business_line, score.features)
+        return lead, Decision(item.event_id, "qualified", {"status": "qualified", "lead_id": lead_id},
+                              change=new_lead, announcement=Announcement(LEADS_QUALIFIED, data, lead_id, lead_id))
+
+    def repeat(self, item: Arrival, matched_on: Literal["phone", "email"]) -> Decision:
+        """A repeat of this person: its touch is added, and its outside reference if new and the lead has fewer
+        than MAX_EXTERNAL_REFS (beyond, the touch alone records it)."""
+        ref = item.ref if len(self.refs) < MAX_EXTERNAL_REFS else None
+        self.touches_count += 1
+        self.refs = with_ref(self.refs, ref)
+        return self._merged(item, matched_on, AppendTouch(self.lead_id, item.stored_touch, ref))
+
+    def same_record_again(self, item: Arrival, ref: Ref) -> Decision:
+        """The same outside record again (same system, same id): its touch is replaced, none is added, the lead's
+        own fields stay as they were."""
+        return self._merged(item, "external_ref", ReplaceTouch(self.lead_id, ref, item.stored_touch))
+
+    def _merged(self, item: Arrival, matched_on: str, change: AppendTouch | ReplaceTouch) -> Decision:
+        data = LeadMerged(lead_id=self.lead_id, matched_on=matched_on, touch=item.touch,  # type: ignore[arg-type]
+                          touches=self.touches_count, external_refs=self.refs, extra=item.clean.extra)
+        return Decision(item.event_id, "merged", {"status": "merged", "lead_id": self.lead_id, "matched_on": matched_on},
+                        change=change, announcement=Announcement(LEADS_MERGED, data, self.lead_id, self.lead_id))
+
+    def record_outcome(self, outcome: LeadOutcome, *, event_id: str, decided_at: datetime, source: str,
+                       ref: Ref | None) -> Decision:
+        """Won or lost: recorded on the lead (with the outside reference it was named by, and the fields the contract
+        does not name) and counted into the model of its business line (the outcome's, else the lead's)."""
+        line = outcome.business_line or self.business_line
+        record = {"outcome": outcome.outcome, "amount_fen": outcome.amount_fen, "event_id": event_id,
+                  "decided_at": decided_at, "source": source,
+                  **(ref or {}), **({"extra": outcome.model_extra} if outcome.model_extra else {})}
+        change = RecordOutcome(self.lead_id, line, OutcomeCounts.increments(self.model_features, outcome.outcome),
+                               record)
+        return Decision(event_id, "outcome_recorded", {"status": "outcome_recorded", "lead_id": self.lead_id,
+                                                       **(ref or {})}, change=change)
+
+
+def complaint(item: LeadComplaint, *, event_id: str, phone_e164: str) -> Decision:
+    """A complaint puts the number on the do-not-call list (the one it names, else its lead's): later leads with
+    it are rejected as `do_not_call`."""
+    return Decision(event_id, "do_not_call",
+                    {"status": "do_not_call", "lead_id": item.lead_id, "phone_e164": phone_e164},
+                    change=PutOnDoNotCall(phone_e164, f"complaint: {item.reason}"))
+
+
+def _qualified_data(clean: CleanLead, *, lead_id: str, score: Score, check: NumberCheckResult | None,
+                    touch: dict[str, Any], refs: list[Ref]) -> dict[str, Any]:
+    phone = clean.phone
+    return {
+        "lead_id": lead_id,
+        "phone_e164": clean.dedup_phone,
+        "email": clean.dedup_email,
+        "name": clean.name,
+        "company": clean.company,
+        "channel": clean.channel.value,
+        "channel_raw": clean.channel_raw,
+        "business_line": clean.business_line,
+        "product_interest": clean.product_interest,
+        "region": clean.region,
+        "carrier": phone.carrier if phone else None,
+        "number_type": phone.number_type.value if phone else None,
+        "number_check": {"checker": check.checker, "status": check.status, "detail": check.detail}
+        if check else None,
+        "score": score.score,
+        "grade": score.grade,
+        "score_breakdown": score.breakdown,
+        "model": score.model.model_dump() if score.model else None,
+        "touch": touch,
+        "notes": clean.notes,
+        "attributes": dict(clean.attributes),
+        "external_refs": refs,
+        "extra": dict(clean.extra),
+    }

@@ -1,0 +1,147 @@
+"""Unit tests of the intake's Lead (lead_intake.domain.lead) and the batch its decisions make (changes.py): what
+can happen to a lead in lead-intake, as typed changes and the events they cause. No I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lead_intake.domain import (
+    AppendTouch,
+    Arrival,
+    Batch,
+    IntakeLead,
+    NewLead,
+    PutOnDoNotCall,
+    RecordOutcome,
+    ReplaceTouch,
+    ScoringWeights,
+    complaint,
+    junk_reasons,
+    reject,
+    score_lead,
+    standardize,
+    touch,
+)
+from lead_intake.domain import lead as lead_rules
+from telesales_contracts.activity import LeadComplaint
+from telesales_contracts.leads import LeadOutcome, LeadReceived, RejectionReason
+from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+
+T = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
+CRM = "/crm/x"
+
+
+def arrival(event_id: str = "e-1", **data: Any) -> Arrival:
+    clean = standardize(LeadReceived.model_validate({"phone": "13924681357", "business_line": "education", **data}),
+                        "CN")
+    return Arrival(event_id, T, clean, touch(event_id=event_id, event_source=CRM, event_type="leads.received.v1",
+                                             received_at=T, clean=clean))
+
+
+def qualified(item: Arrival, lead_id: str = "L-1") -> tuple[IntakeLead, Any]:
+    score = score_lead(item.clean, ScoringWeights())
+    return IntakeLead.qualify(item, lead_id=lead_id, score=score, check=None, at=T)
+
+
+def test_junk_is_rejected_with_its_reasons_and_stores_nothing() -> None:
+    item = arrival(phone="13800138000")
+    reasons = junk_reasons(item.clean, on_do_not_call=False, check=None)
+    decision = reject(item, reasons)
+    assert decision.change is None and decision.outcome == "rejected"
+    assert decision.answer == {"status": "rejected", "reasons": [
+        {"code": RejectionReason.TEST_NUMBER.value, "message": "+8613800138000 is a test number"}]}
+    announced = decision.announcement
+    assert announced is not None and announced.topic is LEADS_REJECTED
+    assert (announced.subject, announced.key) == ("e-1", "+8613800138000")
+
+
+def test_a_new_lead_is_stored_with_its_touch_and_score_and_announced_as_qualified() -> None:
+    item = arrival(crm_id="4711")
+    lead, decision = qualified(item)
+    new = decision.change
+    assert isinstance(new, NewLead) and new.lead_id == "L-1" and new.touches_count == 1
+    assert new.touches == [item.touch] and new.refs == [{"source_system": CRM, "external_id": "4711"}]
+    assert new.fields["phone_e164"] == "+8613924681357" and "lead_id" not in new.fields
+    assert decision.answer == {"status": "qualified", "lead_id": "L-1"}
+    announced = decision.announcement
+    assert announced is not None and announced.topic is LEADS_QUALIFIED and announced.key == "L-1"
+    data = LEADS_QUALIFIED.data_model.model_validate(announced.data)  # the trusted data is the contract's
+    assert data.lead_id == "L-1" and data.score == new.fields["score"] and data.touch.event_id == "e-1"
+    assert (lead.phone_e164, lead.email, lead.refs) == ("+8613924681357", None, new.refs)
+
+
+def test_a_repeat_adds_a_touch_and_the_new_reference_and_counts_it() -> None:
+    lead = IntakeLead("L-1", touches_count=2, refs=[{"source_system": "/crm/a", "external_id": "A"}])
+    item = arrival("e-2", crm_id="B")
+    decision = lead.repeat(item, "phone")
+    assert decision.change == AppendTouch("L-1", item.touch, {"source_system": CRM, "external_id": "B"})
+    assert lead.touches_count == 3 and [r["external_id"] for r in lead.refs] == ["A", "B"]
+    assert decision.answer == {"status": "merged", "lead_id": "L-1", "matched_on": "phone"}
+    announced = decision.announcement
+    assert announced is not None and announced.topic is LEADS_MERGED
+    assert announced.data.touches == 3 and len(announced.data.external_refs) == 2  # type: ignore[union-attr]
+
+
+def test_a_lead_takes_no_reference_beyond_the_bound_but_still_the_touch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lead_rules, "MAX_EXTERNAL_REFS", 1)
+    lead = IntakeLead("L-1", refs=[{"source_system": "/crm/a", "external_id": "A"}])
+    decision = lead.repeat(arrival("e-2", crm_id="B"), "phone")
+    assert isinstance(decision.change, AppendTouch) and decision.change.ref is None
+    assert lead.touches_count == 2 and len(lead.refs) == 1
+
+
+def test_the_same_outside_record_again_replaces_its_touch_and_adds_none() -> None:
+    ref = {"source_system": CRM, "external_id": "4711"}
+    lead = IntakeLead("L-1", touches_count=4, refs=[ref])
+    item = arrival("e-9", crm_id="4711", phone="18604312468")
+    decision = lead.same_record_again(item, ref)
+    assert decision.change == ReplaceTouch("L-1", ref, item.touch)
+    assert lead.touches_count == 4 and decision.answer["matched_on"] == "external_ref"
+
+
+def test_repeats_of_a_lead_new_in_the_batch_are_written_with_it() -> None:
+    batch = Batch()
+    first = arrival("e-1", crm_id="R-0")
+    lead, decision = qualified(first)
+    batch.add(decision)
+    batch.add(lead.repeat(arrival("e-2", crm_id="R-1"), "phone"))
+    again = arrival("e-3", crm_id="R-0", channel="微信")
+    batch.add(lead.same_record_again(again, {"source_system": CRM, "external_id": "R-0"}))
+    assert batch.appends == [] and batch.replacements == []
+    [new] = batch.new_leads.values()
+    assert new.touches_count == 2 and [t["event_id"] for t in new.touches] == ["e-3", "e-2"]
+    assert [r["external_id"] for r in new.refs] == ["R-0", "R-1"]
+    assert [event_id for event_id, _ in batch.answers] == ["e-1", "e-2", "e-3"]
+    assert dict(batch.outcomes) == {"qualified": 1, "merged": 2} and len(batch.announcements) == 3
+
+
+def test_repeats_of_a_stored_lead_become_conditional_writes() -> None:
+    batch = Batch()
+    lead = IntakeLead("L-1")
+    batch.add(lead.repeat(arrival("e-2"), "phone"))
+    assert [a.lead_id for a in batch.appends] == ["L-1"] and batch.new_leads == {}
+
+
+def test_an_outcome_is_recorded_and_counted_into_the_model_of_its_business_line() -> None:
+    lead = IntakeLead("L-1", business_line="education", model_features={"channel": "im", "logins": "0-1"})
+    ref = {"source_system": CRM, "external_id": "4711"}
+    outcome = LeadOutcome.model_validate({"external_id": "4711", "outcome": "won", "amount_fen": 990, "note": "x"})
+    decision = lead.record_outcome(outcome, event_id="o-1", decided_at=T, source=CRM, ref=ref)
+    change = decision.change
+    assert isinstance(change, RecordOutcome) and change.business_line == "education"
+    assert change.increments == {"won": 1, "features.channel:im.won": 1, "features.logins:0-1.won": 1}
+    assert change.outcome == {"outcome": "won", "amount_fen": 990, "event_id": "o-1", "decided_at": T,
+                              "source": CRM, **ref, "extra": {"note": "x"}}
+    assert decision.answer == {"status": "outcome_recorded", "lead_id": "L-1", **ref}
+    other_line = lead.record_outcome(LeadOutcome(lead_id="L-1", outcome="lost", business_line="loans"),
+                                     event_id="o-2", decided_at=T, source=CRM, ref=None)
+    assert other_line.change.business_line == "loans"  # type: ignore[union-attr]
+
+
+def test_a_complaint_puts_the_number_on_the_do_not_call_list() -> None:
+    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-1", phone_e164="+8613924681357")
+    assert decision.change == PutOnDoNotCall("+8613924681357", "complaint: rude")
+    assert decision.answer == {"status": "do_not_call", "lead_id": "L-1", "phone_e164": "+8613924681357"}
