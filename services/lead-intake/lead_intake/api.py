@@ -3,25 +3,15 @@ scoring weights. Every route works within one tenant (the token's) and needs a r
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
-import json
-import uuid
-from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from faststream.kafka import KafkaBroker
-from pydantic import ValidationError
 
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_contracts.leads import Channel, LeadReceived, names_lead_field
+from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.auth import Caller
-from telesales_runtime.consumer import describe_validation_error
 from telesales_runtime.http import Problem, Tenant, decode_upload, from_app_state
-from telesales_runtime.kafka import await_confirmations
 
 from . import domain
 from .queries import IntakeQueries, LeadSearch
@@ -35,12 +25,13 @@ from .schemas import (
     LeadPage,
     LeadView,
     ModelView,
-    RowError,
     SubmissionStatus,
     WeightsView,
 )
 from .service import IntakeService
 from .settings import LeadIntakeSettings
+from .submissions import LeadSubmissions
+from .uploads import CSV_TYPES, JSONL_TYPES, read_import, rows_of
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 
@@ -64,9 +55,6 @@ ACCESS = {
 # Who sees a lead's phone, name and email in full; every other role gets them masked (138****5678, 张*).
 FULL_CONTACT_ROLES = ("admin", "service")
 
-_IMPORT_IDS = uuid.UUID("6f1c7a52-8d0e-4c55-9a43-1f1e5f0a9b10")  # namespace of ids derived from Idempotency-Key
-
-
 Intake = Annotated[IntakeService, Depends(from_app_state("intake"))]
 Queries = Annotated[IntakeQueries, Depends(from_app_state("queries"))]
 Broker = Annotated[KafkaBroker, Depends(from_app_state("broker"))]
@@ -75,36 +63,22 @@ IdempotencyKey = Annotated[str | None, Header(max_length=200, description="Same 
 EventSource = Annotated[str | None, Header(alias="X-Source", max_length=500)]
 
 
-def _partition_key(lead: LeadReceived, settings: LeadIntakeSettings) -> bytes | None:
-    """Leads of one person go to one partition, so one consumer sees them in order."""
-    phone = domain.standardize_phone(lead.phone, lead.phone_region or settings.default_region)
-    if phone is not None and phone.e164:
-        return phone.e164.encode()
-    email, _ = domain.normalize_email(lead.email)
-    return email.encode() if email else None
+def _submissions(broker: Broker, settings: Settings) -> LeadSubmissions:
+    return LeadSubmissions(broker, settings)
 
 
-async def _publish(broker: KafkaBroker, settings: LeadIntakeSettings, lead: LeadReceived, *, tenant: str,
-                   source: str, event_id: str | None, confirm: bool = True) -> tuple[str, Any]:
-    attributes = {"id": event_id} if event_id else {}
-    event = LEADS_RECEIVED.event(lead, source=source, tenantid=tenant, **attributes)
-    sent = await broker.publish(event.to_json_bytes(), topic=LEADS_RECEIVED.name, key=_partition_key(lead, settings),
-                                headers={"content-type": CLOUDEVENTS_CONTENT_TYPE}, no_confirm=not confirm)
-    return event.id, sent
+Submissions = Annotated[LeadSubmissions, Depends(_submissions)]
 
 
 @router.post("/leads", status_code=202, response_model=Accepted,
              summary="Submit one lead (published to leads.received.v1)")
-async def submit_lead(lead: LeadReceived, tenant: Tenant, broker: Broker, settings: Settings, response: Response,
-                      idempotency_key: IdempotencyKey = None, x_source: EventSource = None) -> Accepted:
-    event_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|{idempotency_key}")) if idempotency_key else None
+async def submit_lead(lead: LeadReceived, tenant: Tenant, submissions: Submissions, settings: Settings,
+                      response: Response, idempotency_key: IdempotencyKey = None,
+                      x_source: EventSource = None) -> Accepted:
     try:
-        # A broker that stopped answering would hold the request until the producer's own timeout (40 s):
-        # answer 503 in time instead; a retry with the same Idempotency-Key is the same event.
-        event_id, _ = await asyncio.wait_for(
-            _publish(broker, settings, lead, tenant=tenant, source=x_source or "/http/lead-intake", event_id=event_id),
-            timeout=settings.publish_timeout_seconds)
-    except TimeoutError:
+        event_id = await submissions.submit(tenant=tenant, lead=lead, source=x_source or "/http/lead-intake",
+                                            idempotency_key=idempotency_key)
+    except TimeoutError:  # answered in time instead; a retry with the same Idempotency-Key is the same event
         raise Problem(503, "Broker unavailable", f"The message broker did not confirm the lead within "
                       f"{settings.publish_timeout_seconds:g} s; retry later with the same Idempotency-Key.",
                       headers={"Retry-After": "5"}) from None
@@ -112,68 +86,15 @@ async def submit_lead(lead: LeadReceived, tenant: Tenant, broker: Broker, settin
     return Accepted(event_id=event_id, status_url=f"/v1/submissions/{event_id}")
 
 
-_CSV_TYPES = {"text/csv", "application/csv"}
-_JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines"}
-_BEHAVIOUR_FIELDS = {"logins_7d", "page_view_seconds", "unpaid_order"}
-_TRUE = {"1", "true", "yes", "y", "是", "有"}
-
-
-def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
-    try:
-        yield from _csv_rows_of(csv.DictReader(io.StringIO(text, newline="")))
-    except csv.Error as error:  # e.g. a quote left open at the end of the file
-        raise Problem(400, "Malformed CSV", f"The CSV cannot be read: {error}.") from error
-
-
-def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
-    if not reader.fieldnames:
-        raise Problem(400, "Empty CSV", "The CSV has no header row.")
-    for raw in reader:
-        row: dict[str, Any] = {}
-        behaviour: dict[str, Any] = {}
-        attributes: dict[str, str] = {}
-        for column, value in raw.items():
-            if column is None:  # more cells than header columns
-                raise_row = {"__error__": "the row has more cells than the header has columns"}
-                row = raise_row
-                break
-            value = (value or "").strip()
-            if not value:
-                continue
-            name = column.strip()
-            if names_lead_field(name):  # the contract reads it (maybe in another spelling, or an alias of the id)
-                row[name] = value
-            elif name in _BEHAVIOUR_FIELDS:
-                behaviour[name] = value.lower() in _TRUE if name == "unpaid_order" else value
-            else:
-                attributes[name[:64]] = value[:200]
-        if "__error__" not in row:
-            if behaviour:
-                row["behaviour"] = behaviour
-            if attributes:
-                row["attributes"] = attributes
-        yield row
-
-
-def _jsonl_rows(text: str) -> Iterator[Any]:
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as error:
-            yield {"__error__": f"not JSON: {error.msg} at column {error.colno}"}
-
-
 @router.post("/leads:import", status_code=202, response_model=ImportResult,
              summary="Import up to 100,000 leads from CSV or JSON lines (published to leads.received.v1)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string"}},
                  "application/x-ndjson": {"schema": {"type": "string"}}}}})
-async def import_leads(request: Request, tenant: Tenant, broker: Broker, settings: Settings,
+async def import_leads(request: Request, tenant: Tenant, submissions: Submissions, settings: Settings,
                        idempotency_key: IdempotencyKey = None, x_source: EventSource = None) -> ImportResult:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in _CSV_TYPES | _JSONL_TYPES:
+    if content_type not in CSV_TYPES | JSONL_TYPES:
         raise Problem(415, "Unsupported Media Type",
                       "Send text/csv (with a header row) or application/x-ndjson (one JSON object per line).")
     body = bytearray()
@@ -181,47 +102,11 @@ async def import_leads(request: Request, tenant: Tenant, broker: Broker, setting
         body.extend(chunk)
         if len(body) > settings.import_max_bytes:
             raise Problem(413, "Payload Too Large", f"An import may be at most {settings.import_max_bytes} bytes.")
-    text = decode_upload(bytes(body))
-    rows = _csv_rows(text) if content_type in _CSV_TYPES else _jsonl_rows(text)
-    import_id = str(uuid.uuid5(_IMPORT_IDS, f"{tenant}|import|{idempotency_key}")) if idempotency_key \
-        else str(uuid.uuid4())
-    valid: list[tuple[int, LeadReceived]] = []
-    errors: list[RowError] = []
-    invalid = 0
-    rows_seen = 0
-    for number, row in enumerate(rows, start=1):
-        rows_seen = number
-        if number > settings.import_max_rows:
-            raise Problem(413, "Too many rows", f"An import may have at most {settings.import_max_rows} rows. "
-                                                "Split the file.")
-        if number % 1000 == 0:
-            await asyncio.sleep(0)  # a big file must not starve the consumers' heartbeats and the probes
-        problem = row.get("__error__") if isinstance(row, dict) else "a row must be a JSON object"
-        if problem is None:
-            try:
-                valid.append((number, LeadReceived.model_validate(row)))
-                continue
-            except ValidationError as error:
-                problem = describe_validation_error(error)
-        invalid += 1
-        if len(errors) < 100:
-            errors.append(RowError(row=number, error=problem))
-    if rows_seen == 0:
-        raise Problem(422, "Empty import", "The file has no data rows.")
-    if not valid:
-        raise Problem(422, "No valid rows", "Every row of the import is invalid.", errors=[e.model_dump() for e in errors])
-
-    source = x_source or f"/http/lead-intake/imports/{import_id}"
-    pending = []
-    for number, lead in valid:
-        _, sent = await _publish(broker, settings, lead, tenant=tenant, source=source,
-                                 event_id=str(uuid.uuid5(_IMPORT_IDS, f"{import_id}|{number}")), confirm=False)
-        pending.append(sent)
-        if len(pending) >= 5000:
-            await await_confirmations(pending)
-            pending.clear()
-    await await_confirmations(pending)
-    return ImportResult(import_id=import_id, rows=rows_seen, accepted=len(valid), invalid=invalid, errors=errors)
+    read = await read_import(rows_of(decode_upload(bytes(body)), content_type), max_rows=settings.import_max_rows)
+    import_id = submissions.import_id(tenant=tenant, idempotency_key=idempotency_key)
+    await submissions.publish_import(tenant=tenant, import_id=import_id, source=x_source, leads=read.valid)
+    return ImportResult(import_id=import_id, rows=read.rows, accepted=len(read.valid), invalid=read.invalid,
+                        errors=read.errors)
 
 
 @router.get("/submissions/{event_id}", response_model=SubmissionStatus,
