@@ -205,24 +205,22 @@ class IntakeService:
             MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "duplicate").inc(duplicates)
         for tenant, delivery in ((t, d) for t, items in fresh_by_tenant.items() for d in items):
             complaint: LeadComplaint = delivery.event.data
-            if complaint.phone_e164 is not None:
-                # Written as the numbering plan writes it, so it matches the standardized numbers of leads.
-                parsed = domain.standardize_phone(complaint.phone_e164, self.settings.default_region)
-                phone = parsed.e164 if parsed is not None and parsed.e164 else complaint.phone_e164
-            else:
+            lead_phone = None
+            if complaint.phone_e164 is None:
                 lead = await self.store.intake_lead(tenant, complaint.lead_id)
                 if lead is None:
                     # Valid, but about a lead this tenant does not have: keep it for a replay once it exists.
                     await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
                                                  error=f"tenant {tenant!r} has no lead {complaint.lead_id!r}")
                     continue
-                phone = lead.phone_e164
-                if not phone:
+                lead_phone = lead.phone_e164
+                if not lead_phone:
                     await self.dead_letters.send(delivery.record, error_type="no_phone", tenantid=tenant,
                                                  error=f"lead {complaint.lead_id!r} has no phone number and the "
                                                        "complaint names none")
                     continue
-            decision = domain.complaint(complaint, event_id=delivery.event.id, phone_e164=phone)
+            decision = domain.complaint(complaint, event_id=delivery.event.id, lead_phone=lead_phone,
+                                        default_region=self.settings.default_region)
             try:
                 await self.store.record_complaint(tenant=tenant, decision=decision)
             except DuplicateKeyError:

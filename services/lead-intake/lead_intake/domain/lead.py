@@ -27,7 +27,7 @@ from .changes import (
     RecordOutcome,
     ReplaceTouch,
 )
-from .cleaning import CleanLead, NumberCheckResult
+from .cleaning import CleanLead, NumberCheckResult, standardize_phone
 from .scoring import OutcomeCounts, Score
 from .touches import Ref, ref_of, touch_doc, with_ref
 
@@ -121,12 +121,18 @@ class IntakeLead:
                                                        **(ref or {})}, change=change)
 
 
-def complaint(item: LeadComplaint, *, event_id: str, phone_e164: str) -> Decision:
-    """A complaint puts the number on the do-not-call list (the one it names, else its lead's): later leads with
-    it are rejected as `do_not_call`."""
-    return Decision(event_id, "do_not_call",
-                    {"status": "do_not_call", "lead_id": item.lead_id, "phone_e164": phone_e164},
-                    change=PutOnDoNotCall(phone_e164, f"complaint: {item.reason}"))
+def complaint(item: LeadComplaint, *, event_id: str, lead_phone: str | None, default_region: str) -> Decision:
+    """A complaint puts a number on the do-not-call list: the one it names (written as the numbering plan writes it,
+    so it matches the standardized numbers of leads), else its lead's (`lead_phone`). Later leads with it are
+    rejected as `do_not_call`."""
+    phone = lead_phone
+    if item.phone_e164 is not None:
+        parsed = standardize_phone(item.phone_e164, default_region)
+        phone = parsed.e164 if parsed is not None and parsed.e164 else item.phone_e164
+    if phone is None:
+        raise ValueError("a complaint naming no number needs its lead's")
+    return Decision(event_id, "do_not_call", {"status": "do_not_call", "lead_id": item.lead_id, "phone_e164": phone},
+                    change=PutOnDoNotCall(phone, f"complaint: {item.reason}"))
 
 
 def _qualified_data(clean: CleanLead, *, lead_id: str, score: Score, check: NumberCheckResult | None,

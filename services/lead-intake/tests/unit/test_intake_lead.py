@@ -141,7 +141,16 @@ def test_an_outcome_is_recorded_and_counted_into_the_model_of_its_business_line(
     assert other_line.change.business_line == "loans"  # type: ignore[union-attr]
 
 
-def test_a_complaint_puts_the_number_on_the_do_not_call_list() -> None:
-    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-1", phone_e164="+8613924681357")
+def test_a_complaint_puts_its_lead_s_number_on_the_do_not_call_list() -> None:
+    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-1", lead_phone="+8613924681357",
+                         default_region="CN")
     assert decision.change == PutOnDoNotCall("+8613924681357", "complaint: rude")
     assert decision.answer == {"status": "do_not_call", "lead_id": "L-1", "phone_e164": "+8613924681357"}
+
+
+def test_a_complaint_naming_a_number_puts_that_one_on_the_list() -> None:
+    named = LeadComplaint(lead_id="L-1", reason="rude", phone_e164="+8618604312468")
+    decision = complaint(named, event_id="c-1", lead_phone="+8613924681357", default_region="CN")
+    assert decision.change == PutOnDoNotCall("+8618604312468", "complaint: rude")
+    with pytest.raises(ValueError):
+        complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-2", lead_phone=None, default_region="CN")
