@@ -5,22 +5,24 @@ problem+json with a stable `code`."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from telesales_contracts.roster import Identifier
 from telesales_runtime.auth import Caller, forbidden, require_self
 from telesales_runtime.errors import DomainError
 from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
 
+from . import queries
+from .answers import answer
+from .periods import request_days
+from .queries import GROUPINGS
 from .schemas import AgentIndicators
-from .service import GROUPINGS, MetricsService
+from .settings import MetricsSettings
+from .store import MetricsStore
 
 funnels_router = APIRouter(prefix="/v1/funnels", tags=["funnels"])
 agents_router = APIRouter(prefix="/v1/agents", tags=["agents"])
@@ -38,7 +40,9 @@ ACCESS = {
     "GET /v1/agents/{agent_id}/indicators": ("agent", "supervisor", "operator", "service"),
 }
 
-Metrics = Annotated[MetricsService, Depends(from_app_state("metrics"))]
+# The store is handed to the queries (queries.py reads through it); the routes never call it.
+Store = Annotated[MetricsStore, Depends(from_app_state("store"))]
+Settings = Annotated[MetricsSettings, Depends(from_app_state("settings"))]
 First = Annotated[date | None, Query(alias="from", description="First day (ISO date); default: 30 days before `to`.")]
 Last = Annotated[date | None, Query(alias="to", description="Last day (ISO date); default: today.")]
 Period = Annotated[Literal["day", "week", "range"], Query(description="Rows per day, per ISO week, or one for the "
@@ -50,10 +54,11 @@ DEFAULT_DAYS = 30
 _STATUS = {"bad_range": 422, "range_too_long": 422, "bad_grouping": 422}
 
 
-def _range(metrics: MetricsService, first: date | None, last: date | None, default_days: int = DEFAULT_DAYS
+def _range(settings: MetricsSettings, first: date | None, last: date | None, default_days: int = DEFAULT_DAYS
            ) -> tuple[str, str]:
     try:
-        return metrics.days(first, last, default_days)
+        return request_days(first=first, last=last, default_days=default_days, tz=settings.tz,
+                            max_days=settings.max_range_days)
     except DomainError as error:
         raise domain_problem(error, _STATUS) from error
 
@@ -68,69 +73,28 @@ def _grouping(family: str, by: str | None) -> list[str]:
     return [name for name in allowed if name in wanted]
 
 
-def _wants_csv(request: Request, format_: str | None) -> bool:
-    if format_ is not None:
-        return format_ == "csv"
-    return "text/csv" in request.headers.get("accept", "")
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested JSON value as one flat row: keys joined with dots (lists of step rows become
-    `<step>.count`, ...)."""
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}{key}."))
-        return out
-    if isinstance(value, list) and all(isinstance(item, Mapping) and "step" in item for item in value):
-        out = {}
-        for item in value:
-            out.update(flatten({k: v for k, v in item.items() if k != "step"}, f"{prefix}{item['step']}."))
-        return out
-    return {prefix.rstrip("."): value}
-
-
-def csv_response(rows: Iterable[Mapping[str, Any]], filename: str) -> Response:
-    flat = [flatten(row) for row in rows]
-    columns: list[str] = []
-    for row in flat:
-        columns += [key for key in row if key not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(flat)
-    return Response(buffer.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
-
-
-def answer(request: Request, format_: str | None, body: dict[str, Any], rows: Sequence[Mapping[str, Any]],
-           filename: str) -> Response:
-    if _wants_csv(request, format_):
-        return csv_response(rows, filename)
-    return JSONResponse(body)
-
-
 @funnels_router.get("/leads", summary="The lead funnel: total -> valid -> intent -> agreed visit -> actual visit -> "
                     "plan -> paid, with step-to-step rates and rates over total")
-async def lead_funnel(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+async def lead_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None, last: Last = None,
                       period: Period = "day", by: By = None, business_line: str | None = None,
                       channel: str | None = None, team: str | None = None, format: Format = None) -> Response:
-    start, end = _range(metrics, first, last)
+    start, end = _range(settings, first, last)
     groups = _grouping("funnel", by)
-    rows = await metrics.lead_funnel(tenant, start, end, period, groups,
-                                     {"business_line": business_line, "channel": channel, "team": team})
+    rows = await queries.lead_funnel(store=store, tenant=tenant, first=start, last=end, period=period, by=groups,
+                                     filters={"business_line": business_line, "channel": channel, "team": team})
     return answer(request, format, {"from": start, "to": end, "period": period, "by": groups, "rows": rows}, rows,
                   "lead-funnel")
 
 
 @funnels_router.get("/calls", summary="Calls: placed, connected, effective (>= 60 s), deep (>= 180 s), leads with "
                     "several effective calls, talk time, time to first call; by team")
-async def call_funnel(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+async def call_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None, last: Last = None,
                       period: Period = "day", by: By = None, team: str | None = None,
                       format: Format = None) -> Response:
-    start, end = _range(metrics, first, last)
+    start, end = _range(settings, first, last)
     groups = _grouping("calls", by)
-    rows = await metrics.call_funnel(tenant, start, end, period, groups, {"team": team})
+    rows = await queries.call_funnel(store=store, tenant=tenant, first=start, last=end, period=period, by=groups,
+                                     filters={"team": team})
     return answer(request, format, {"from": start, "to": end, "period": period, "by": groups, "rows": rows}, rows,
                   "calls")
 
@@ -138,13 +102,13 @@ async def call_funnel(request: Request, tenant: Tenant, metrics: Metrics, first:
 @funnels_router.get("/pool", summary="Pool operations: received, assigned, claimed, returned, reclaimed (not "
                     "processed / not converted), closed, won; processing rate, first pass and repeat, holders "
                     "before a win")
-async def pool_operations(request: Request, tenant: Tenant, metrics: Metrics, first: First = None,
+async def pool_operations(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None,
                           last: Last = None, period: Period = "day", by: By = None, business_line: str | None = None,
                           team: str | None = None, format: Format = None) -> Response:
-    start, end = _range(metrics, first, last)
+    start, end = _range(settings, first, last)
     groups = _grouping("pool", by)
-    rows = await metrics.pool_operations(tenant, start, end, period, groups,
-                                         {"business_line": business_line, "team": team})
+    rows = await queries.pool_operations(store=store, tenant=tenant, first=start, last=end, period=period, by=groups,
+                                         filters={"business_line": business_line, "team": team})
     return answer(request, format, {"from": start, "to": end, "period": period, "by": groups, "rows": rows}, rows,
                   "pool")
 
@@ -152,29 +116,29 @@ async def pool_operations(request: Request, tenant: Tenant, metrics: Metrics, fi
 @funnels_router.get("/marketplace", summary="The marketplace's double funnel: users (visit -> buy -> learn -> rate "
                     "-> forward) and tips (review pass, purchase, learning, forward, rewatch rates); daily-active "
                     "and re-learn rates")
-async def marketplace(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+async def marketplace(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None, last: Last = None,
                       period: Period = "day", format: Format = None) -> Response:
-    start, end = _range(metrics, first, last)
-    body = await metrics.marketplace(tenant, start, end, period)
+    start, end = _range(settings, first, last)
+    body = await queries.marketplace(store=store, tenant=tenant, first=start, last=end, period=period)
     return answer(request, format, {"from": start, "to": end, "period": period, **body}, body["rows"], "marketplace")
 
 
 @funnels_router.get("/tips", summary="Each tip's funnel (all time): review pass, purchase, learning, forward and "
                     "rewatch rates")
-async def tip_funnel(request: Request, tenant: Tenant, metrics: Metrics,
+async def tip_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings,
                      sort: Annotated[Literal["purchases", "visits", "learned", "forwards", "ratings"],
                                      Query()] = "purchases",
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Format = None) -> Response:
-    rows = await metrics.tip_funnel(tenant, limit, sort)
+    rows = await queries.tip_funnel(store=store, tenant=tenant, limit=limit, sort=sort)
     return answer(request, format, {"sort": sort, "rows": rows}, rows, "tips")
 
 
 @funnels_router.get("/training", summary="Training effect: call and conversion indicators of deep learners, "
                     "learners and agents who did not learn")
-async def training(request: Request, tenant: Tenant, metrics: Metrics, first: First = None, last: Last = None,
+async def training(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None, last: Last = None,
                    format: Format = None) -> Response:
-    start, end = _range(metrics, first, last)
-    rows = await metrics.training_effect(tenant, start, end)
+    start, end = _range(settings, first, last)
+    rows = await queries.training_effect(store=store, tenant=tenant, first=start, last=end)
     return answer(request, format, {"from": start, "to": end, "rows": rows}, rows, "training")
 
 
@@ -187,12 +151,12 @@ async def training(request: Request, tenant: Tenant, metrics: Metrics, first: Fi
                    responses={200: {"description": "The indicators as JSON, or with `Accept: text/csv` or "
                                     "`?format=csv` the `days` as CSV: one row per day, a column per field.",
                                     "content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, metrics: Metrics, caller: Caller,
+async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, store: Store, settings: Settings, caller: Caller,
                      first: First = None, last: Last = None, format: Format = None) -> Response:
     if not caller.has("supervisor"):
         require_self(caller, agent_id, "not_your_agent", also=("operator",))
-    start, end = _range(metrics, first, last, metrics.settings.indicator_days)
-    body = await metrics.indicators(tenant, agent_id, start, end)
+    start, end = _range(settings, first, last, settings.indicator_days)
+    body = await queries.indicators(store=store, tenant=tenant, agent_id=agent_id, first=start, last=end)
     # A supervisor reads the agents of its team (the team metrics learned from the roster events).
     if not caller.has("admin", "service", "operator") and caller.sub != agent_id \
             and (caller.team is None or body.get("team_id") != caller.team):

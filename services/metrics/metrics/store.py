@@ -336,6 +336,11 @@ class MetricsStore:
             {"$group": {"_id": {"tenant": "$tenant_id", "cohort": "$cohort"}, "n": {"$sum": 1}}}])).to_list()
         return {(row["_id"]["tenant"], row["_id"]["cohort"]): row["n"] for row in rows}
 
+    async def top_tips(self, tenant: str, *, sort: str, limit: int) -> list[Doc]:
+        """The all-time counter documents of the tenant's tips, the most `sort` first (ties by id)."""
+        return await self.counters.find({"tenant_id": tenant, "family": "tip", "period": ALL},
+                                        sort=[(f"c.{sort}", -1), ("_id", 1)], limit=limit).to_list()
+
     async def tip_facts(self, tenant: str, tip_ids: list[str]) -> dict[str, Doc]:
         return {doc["tip_id"]: doc async for doc in self.tips.find({"tenant_id": tenant, "tip_id": {"$in": tip_ids}})}
 
