@@ -27,7 +27,7 @@ from telesales_runtime.observability import HANDLER_DURATION
 from telesales_runtime.sole_consumer import Position, Rewind
 
 from .domain import EVENT_TIME, READ_FIELDS, FactFailed
-from .service import MetricsService, failed_delivery
+from .service import MetricsService
 from .settings import MetricsSettings
 
 # The roster first and the leads before what happens to them; within a batch the events are applied in
@@ -109,8 +109,7 @@ class MetricsStream:
             try:
                 await self.metrics.count(deliveries)
             except FactFailed as failure:
-                poison = failed_delivery(deliveries, failure)
-                await self.metrics.dead_letter(poison, failure)
+                poison = await self.metrics.dead_letter(deliveries, failure=failure)
                 self.poisoned.add((poison.record.topic, poison.record.partition, poison.record.offset))
                 raise Rewind(f"a counting rule failed on {failure.fact.topic} {failure.fact.event_id}") from failure
 

@@ -30,11 +30,6 @@ from .store import Checkpoint, Fence, MetricsStore, Position, prepare_checkpoint
 log = logging.getLogger(__name__)
 
 
-def failed_delivery(deliveries: Sequence[Delivery], failure: FactFailed) -> Delivery:
-    """The delivery of the fact a counting rule failed on."""
-    return next(d for d in deliveries if d.event.id == failure.fact.event_id and d.event.tenantid == failure.fact.tenant)
-
-
 class Pending:
     """What was counted since the last checkpoint was taken."""
 
@@ -124,19 +119,21 @@ class MetricsService:
                 counted = await self.count(left)
                 break
             except FactFailed as failure:
-                poison = failed_delivery(left, failure)
-                await self.dead_letter(poison, failure)
-                left.remove(poison)
+                left.remove(await self.dead_letter(left, failure=failure))
                 self.reset()
         await self.checkpoint(None, final=True)
         return len(counted)
 
-    async def dead_letter(self, delivery: Delivery, failure: FactFailed) -> None:
+    async def dead_letter(self, deliveries: Sequence[Delivery], *, failure: FactFailed) -> Delivery:
+        """Dead-letter the delivery of the fact a counting rule failed on (one of `deliveries`); that delivery."""
+        delivery = next(d for d in deliveries
+                        if d.event.id == failure.fact.event_id and d.event.tenantid == failure.fact.tenant)
         log.error("a counting rule failed on an event; it is dead-lettered",
                   extra={"topic": failure.fact.topic, "event_id": failure.fact.event_id, "error": str(failure)[:500]})
         if delivery.record is not None:
             await self.dead_letters.send(delivery.record, error_type="processing_error", error=str(failure),
                                          tenantid=delivery.event.tenantid)
+        return delivery
 
     def reset(self) -> None:
         """Forget everything held in memory since the last checkpoint written (states, counts, event ids):

@@ -27,6 +27,8 @@ CALL_RULES: dict[str, str] = {t.CALLS_LOGGED.name: "_call"}
 
 
 class CallRules(Counting):
+    """The rule of a call logged."""
+
     def _call(self, world: World, fact: Fact, day: str) -> None:
         # Almost half of all events: written out for speed (counters added to directly, states read once).
         d, rules, tenant = fact.data, self.rules, fact.tenant

@@ -30,6 +30,8 @@ COIN_RULES: dict[str, str] = {
 
 
 class CoinRules(Counting):
+    """The ledger's rules, one method per topic of COIN_RULES, and `_holding`."""
+
     def _holding(self, world: World, fact: Fact, day: str, user_id: str, holding: bool) -> None:
         """Whether the user holds coins after this event (unless a later event decided it already): the
         number of accounts holding coins moves by one on the event's day."""

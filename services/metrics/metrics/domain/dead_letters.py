@@ -14,6 +14,8 @@ DEAD_LETTER_RULES: dict[str, str] = {t.DEAD_LETTERS.name: "_dead_letter"}
 
 
 class DeadLetterRules(Counting):
+    """The rule of a dead letter."""
+
     def _dead_letter(self, world: World, fact: Fact, day: str) -> None:
         d = fact.data
         topic = d.original_topic if d.original_topic in t.BY_NAME else "other"

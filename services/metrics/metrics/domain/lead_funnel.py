@@ -38,6 +38,8 @@ LEAD_FUNNEL_RULES: dict[str, str] = {
 
 
 class LeadFunnelRules(Counting):
+    """The lead funnel's rules, one method per topic of LEAD_FUNNEL_RULES (and `_reach`, which the pool's use)."""
+
     def _reach(self, world: World, fact: Fact, day: str, lead_id: str, step: str, agent_id: str | None) -> None:
         """The lead got to `step`: count it, and the steps before it, where it was not counted yet; the
         agent credited (and their cohort) gets the steps after `total`."""

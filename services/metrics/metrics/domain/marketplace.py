@@ -43,6 +43,8 @@ MARKETPLACE_RULES: dict[str, str] = {
 
 
 class MarketplaceRules(Counting):
+    """The marketplace's rules, one method per topic of MARKETPLACE_RULES, and the steps they share."""
+
     def _user_step(self, world: World, fact: Fact, day: str, user_id: str, step: str) -> None:
         """A user's activity: the step counted the first time, and a comeback after a reclaim noticed."""
         user = world.user(user_id)

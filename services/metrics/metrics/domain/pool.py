@@ -40,6 +40,8 @@ POOL_RULES: dict[str, str] = {
 
 
 class PoolRules(LeadFunnelRules):
+    """The rules of pool operations and holders, one method per topic of POOL_RULES (a win reaches `paid`)."""
+
     def _learn_agent(self, world: World, agent_id: str, team: str | None, business_line: str) -> None:
         """What a holder change tells about an agent the roster has not: its team and business line."""
         agent = world.agent(agent_id)

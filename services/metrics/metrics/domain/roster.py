@@ -22,6 +22,8 @@ ROSTER_RULES: dict[str, str] = {
 
 
 class RosterRules(Counting):
+    """The roster's rules, one method per topic of ROSTER_RULES."""
+
     def _agent_changed(self, world: World, fact: Fact, day: str) -> None:
         d = fact.data
         agent = world.agent(d.agent_id)
