@@ -5,9 +5,9 @@ Why: a checkpoint turns every state changed since the last one into a document, 
 time, while counting waits. A function written out for the class (`{'steps': state.steps, ...}`, as
 `dataclasses` writes `__init__`) makes them faster than the generic loop over the fields (`plain_doc`, kept
 as the reference the generated one must equal). What it buys, measured by bench/bench_domain.py (100,000
-events, 16,103 states, best of 15): the documents 1.65 times faster (13.6 against 22.6 ms; 1.5 to 2.8
-run to run on a loaded machine), a whole checkpoint's preparation about 2 % (396 against 405 ms): the rest
-of it is the counters' statements. The source is made only from the field names of our own dataclasses,
+events, 16,103 states, best of 15, on a quiet machine): the documents 1.74 times faster (11.9 against
+20.8 ms), a whole checkpoint's preparation about 3 % (179.7 against 184.6 ms): the rest of it is the
+counters' statements and the states' keys. The source is made only from the field names of our own dataclasses,
 never from input.
 """
 
