@@ -59,14 +59,3 @@ CONSUMER_LAG = Gauge(
     "consumer's last batch from it.",
     ["service", "topic", "partition"],
 )
-SOLE_CONSUMER_LEADER = Gauge(
-    "telesales_sole_consumer_leading",
-    "1 on the replica that consumes for a sole consumer (one replica at a time reads every partition), else 0.",
-    ["service", "group"],
-)
-SOLE_CONSUMER_SECONDS = Counter(
-    "telesales_sole_consumer_seconds_total",
-    "Time the consuming replica of a sole consumer spent fetching records (waiting for the broker included), "
-    "processing them, and checkpointing (taking a checkpoint, or waiting for the write before it).",
-    ["service", "group", "phase"],
-)

@@ -1,7 +1,7 @@
 """Kafka consumption and publishing of metrics.
 
 Consumes, as the sole consumer of its group (one replica at a time reads every partition, see
-telesales_runtime.sole_consumer; the others stand by and serve the HTTP API): the roster (agents.changed.v1,
+metrics.sole_consumer; the others stand by and serve the HTTP API): the roster (agents.changed.v1,
 agents.graded.v1), the leads (leads.qualified/merged/rejected/outcome/stage-changed/complaint/signal.v1),
 calls (calls.logged.v1), every change of a lead's holder and the allocator's alerts (allocation.*.v1), the
 ledger's coin events (ledger.transfer-posted/rejected, coins-allocated/reclaimed/redeemed, bonus-awarded,
@@ -24,11 +24,11 @@ from telesales_runtime.consumer import ALL_TOPICS_LABEL, Delivery, parse_togethe
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.kafka import consumed_description, declare_publishers
 from telesales_runtime.observability import HANDLER_DURATION
-from telesales_runtime.sole_consumer import Position, Rewind
 
 from .domain import EVENT_TIME, READ_FIELDS, FactFailed
 from .service import MetricsService
 from .settings import MetricsSettings
+from .sole_consumer import Position, Rewind
 
 # The roster first and the leads before what happens to them; within a batch the events are applied in
 # the order of their own times anyway.

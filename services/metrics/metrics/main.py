@@ -6,13 +6,13 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
-from telesales_runtime.sole_consumer import SoleConsumer
 
 from .api import ACCESS, agents_router, funnels_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, MetricsStream, build_router
 from .exposition import Exposition
 from .service import MetricsService
 from .settings import MetricsSettings
+from .sole_consumer import SoleConsumer
 from .store import MetricsStore
 
 DESCRIPTION = (

@@ -2,7 +2,7 @@
 them with the offsets consumed in checkpoints (one MongoDB transaction each, in the background while the
 counting goes on). The HTTP API's reads are in queries.py.
 
-Only one replica counts at a time (telesales_runtime.sole_consumer), so what it holds in memory is the truth
+Only one replica counts at a time (metrics.sole_consumer), so what it holds in memory is the truth
 until its next checkpoint; a replica taking over starts from the last checkpoint. States not in memory (never
 seen, or forgotten to stay within `state_cache_max`) are read from MongoDB before a batch is applied."""
 

@@ -10,7 +10,7 @@
   of earlier versions, read (never written) until it expires.
 - `checkpoints`: per consumer group, the next offset of every partition counted and a sequence number that
   fences a replica which lost the lease (MetricsStore.write).
-- `leases`: the lease of the one replica that consumes (telesales_runtime.sole_consumer).
+- `leases`: the lease of the one replica that consumes (metrics.sole_consumer).
 - `labels`: label values admitted on /metrics per tenant and label (bounded, see exposition.py).
 
 A checkpoint (counters, states, tips, digests and offsets) is written in one transaction.
@@ -32,7 +32,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from telesales_runtime.mongo import ensure_collections, in_transaction
-from telesales_runtime.sole_consumer import Fenced
 
 from .dedup import DIGEST_DTYPE, legacy_digest, unpack
 from .domain import (
@@ -49,6 +48,7 @@ from .domain import (
     state_doc,
     state_from,
 )
+from .sole_consumer import Fenced
 
 Doc = dict[str, Any]
 Session = AsyncClientSession

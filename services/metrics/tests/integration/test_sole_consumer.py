@@ -29,9 +29,9 @@ from metrics.exposition import FAMILY_NAMES
 from metrics.main import create_app
 from metrics.replicas import REPLICA_FAMILY_NAMES
 from metrics.settings import MetricsSettings
+from metrics.sole_consumer import Fenced
 from metrics.store import Checkpoint, Fence, MetricsStore
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_runtime.sole_consumer import Fenced
 from telesales_runtime.testing.harness import cloudevent, wait_until
 from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
 

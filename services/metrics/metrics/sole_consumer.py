@@ -34,13 +34,26 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from .kafka import client_security, topic_partitions
-from .lease import MongoLease
-from .observability import CONSUMER_LAG, SOLE_CONSUMER_LEADER, SOLE_CONSUMER_SECONDS
-from .settings import ServiceSettings
+from telesales_runtime.kafka import client_security, topic_partitions
+from telesales_runtime.lease import MongoLease
+from telesales_runtime.observability import CONSUMER_LAG
+from telesales_runtime.settings import ServiceSettings
+
+SOLE_CONSUMER_LEADER = Gauge(
+    "telesales_sole_consumer_leading",
+    "1 on the replica that consumes for a sole consumer (one replica at a time reads every partition), else 0.",
+    ["service", "group"],
+)
+SOLE_CONSUMER_SECONDS = Counter(
+    "telesales_sole_consumer_seconds_total",
+    "Time the consuming replica of a sole consumer spent fetching records (waiting for the broker included), "
+    "processing them, and checkpointing (taking a checkpoint, or waiting for the write before it).",
+    ["service", "group", "phase"],
+)
 
 log = logging.getLogger(__name__)
 
