@@ -11,16 +11,12 @@ import asyncio
 import random
 from collections import Counter
 
-import pytest
-
 from ledger import domain
 from ledger.domain import DomainError, TransferSpec, escrow, wallet
 from ledger.main import create_app
 from ledger.service import LedgerService
 from ledger.settings import LedgerSettings
 from ledger_support import Harness, purchase
-
-pytestmark = pytest.mark.integration
 
 USERS = [f"u{n}" for n in range(16)]
 START = 400

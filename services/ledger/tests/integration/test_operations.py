@@ -8,12 +8,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from ledger import domain
 from ledger_support import Harness, purchase
-
-pytestmark = pytest.mark.integration
 
 
 async def roster(harness: Harness) -> None:

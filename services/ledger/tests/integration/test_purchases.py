@@ -7,12 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from ledger import domain
 from ledger_support import Harness, purchase
-
-pytestmark = pytest.mark.integration
 
 REQUESTED = "ledger.transfer-requested.v1"
 

@@ -32,8 +32,6 @@ from telesales_runtime.testing.auth import auth_headers
 from telesales_runtime.testing.infra import ServiceProcess
 from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
 
-pytestmark = pytest.mark.integration
-
 BUYERS = [f"b{n}" for n in range(12)]
 SELLERS = [f"s{n}" for n in range(6)]
 TIME = "2026-11-24T10:00:00+08:00"

@@ -13,8 +13,6 @@ from ledger.store import Changes, LedgerInvariantError
 from ledger.sweeper import Sweeper
 from ledger_support import Harness
 
-pytestmark = pytest.mark.integration
-
 
 async def test_issued_coins_reach_the_budget_and_conservation_holds(harness: Harness) -> None:
     body = await harness.issue(5000, transfer_id="issue-1")

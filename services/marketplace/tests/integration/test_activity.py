@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from marketplace_support import ALL_PASS, Harness
-
-pytestmark = pytest.mark.integration
-
 
 
 async def learn(harness: Harness, tip_id: str, session: str, progress: int, seconds: int,

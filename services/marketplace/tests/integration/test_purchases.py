@@ -7,14 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from marketplace import domain
 from marketplace_support import Harness
 from telesales_contracts.topics import LEDGER_TRANSFER_REQUESTED
-
-pytestmark = pytest.mark.integration
-
 
 
 async def test_a_purchase_asks_the_ledger_to_pay_and_grants_access_once_posted(harness: Harness) -> None:

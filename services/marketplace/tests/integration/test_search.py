@@ -14,8 +14,6 @@ from marketplace.search_feed import SearchIndexFeed
 from marketplace_support import Harness
 from telesales_runtime.testing.harness import wait_until
 
-pytestmark = pytest.mark.integration
-
 
 async def ids(harness: Harness, **params: object) -> list[str]:
     response = await harness.http.get("/v1/tips", params=params)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from marketplace_support import Harness
-
-pytestmark = pytest.mark.integration
-
 
 
 async def test_a_seller_sees_sales_ratings_and_earnings(harness: Harness) -> None:

@@ -19,8 +19,6 @@ from marketplace_support import Harness
 from telesales_runtime.auth import LOCAL_AUDIENCE, LOCAL_HS256_SECRET
 from telesales_runtime.testing.harness import in_memory_harness
 
-pytestmark = pytest.mark.integration
-
 Answer = Callable[[httpx.Request], httpx.Response]
 
 

@@ -3,12 +3,7 @@ streamed with Range requests."""
 
 from __future__ import annotations
 
-import pytest
-
 from marketplace_support import ALL_PASS, Harness, tip_body
-
-pytestmark = pytest.mark.integration
-
 
 
 async def test_draft_submit_approve_lists_the_tip_and_announces_each_step(harness: Harness) -> None:

@@ -8,14 +8,11 @@ import json
 import uuid
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.main import create_app
 from metrics.settings import MetricsSettings
 from metrics_support import DAY, Harness, agent, at, call, holder, qualified, stage
-
-pytestmark = pytest.mark.integration
 
 
 async def test_a_redelivered_event_is_counted_once(harness: Harness) -> None:

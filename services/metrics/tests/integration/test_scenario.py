@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from metrics.schemas import AgentIndicators
 from metrics_support import (
     DAY,
@@ -33,8 +31,6 @@ from metrics_support import (
     tip_reviewed,
     visited,
 )
-
-pytestmark = pytest.mark.integration
 
 NEXT_DAY = "2026-11-25"
 

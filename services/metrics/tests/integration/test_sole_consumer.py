@@ -35,8 +35,6 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.testing.harness import cloudevent, wait_until
 from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
 
-pytestmark = pytest.mark.integration
-
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 
 
