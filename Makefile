@@ -53,9 +53,9 @@ test:
 	exit $$rc
 
 lint:
-	@$(RUN) ruff check contracts runtime services tools tests deploy
+	@$(RUN) ruff check contracts runtime testkit services tools tests deploy
 
-# The markers come from where a test is and what it asks for (telesales_runtime.testing.plugin): every test
+# The markers come from where a test is and what it asks for (telesales_testkit.plugin): every test
 # under tests/integration/ or tests/browser/, or asking for the `infra` fixture, is `integration`.
 test-unit:
 	@$(RUN) pytest -m "not integration and not faults" $(PYTEST_ARGS)

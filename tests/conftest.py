@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.kafka import position_group_at_end
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.kafka import position_group_at_end
 
 S = TypeVar("S", bound=ServiceSettings)
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.harness import cloudevent, wait_until
-from telesales_runtime.testing.kafka import TopicTail
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import cloudevent, wait_until
+from telesales_testkit.kafka import TopicTail
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
 TOPICS = ("leads.qualified.v1", "allocation.claimed.v1", "allocation.won.v1", "allocation.hot-lead.v1", "leads.outcome.v1")

@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient
 
 from telesales_runtime.auth import LOCAL_HS256_SECRET, OPEN_PATHS, ROLES, check_access_table
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.auth import auth_headers, mint_token
+from telesales_testkit.auth import auth_headers, mint_token
 
 PROBLEM = "application/problem+json"
 TENANT = f"authwalk-{uuid.uuid4().hex[:8]}"

@@ -22,7 +22,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from telesales_runtime.testing.auth import auth_headers
+from telesales_testkit.auth import auth_headers
 
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 TENANT = f"fuzz-{uuid.uuid4().hex[:10]}"  # a tenant of its own: other tests share these services

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from telesales_runtime.testing.harness import wait_until
-from telesales_runtime.testing.kafka import TopicTail
+from telesales_testkit.harness import wait_until
+from telesales_testkit.kafka import TopicTail
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
 TOPICS = ("leads.qualified.v1", "leads.merged.v1", "leads.rejected.v1", "platform.dead-lettered.v1")

@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.harness import cloudevent, wait_until
-from telesales_runtime.testing.kafka import TopicTail
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import cloudevent, wait_until
+from telesales_testkit.kafka import TopicTail
 
 TOPICS = ("ledger.transfer-posted.v1", "ledger.transfer-rejected.v1", "ledger.coins-allocated.v1")
 

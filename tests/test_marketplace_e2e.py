@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.harness import wait_until
-from telesales_runtime.testing.kafka import TopicTail
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import wait_until
+from telesales_testkit.kafka import TopicTail
 
 TOPICS = ("ledger.transfer-requested.v1", "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1",
           "marketplace.tip-listed.v1", "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1")

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.harness import cloudevent, wait_until
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import cloudevent, wait_until
 
 
 async def publish(producer: AIOKafkaProducer, tenant: str, topic: str, data: dict[str, Any], key: str,

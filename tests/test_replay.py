@@ -18,7 +18,7 @@ from telesales_contracts.topics import CALLS_LOGGED, DEAD_LETTERS
 from telesales_runtime.deadletter import DeadLetterPublisher, dead_letter_for
 from telesales_runtime.kafka import create_broker, ensure_topics, topic_partitions
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.kafka import ConsumedRecord
+from telesales_testkit.kafka import ConsumedRecord
 from telesales_tools.replay import REPLAYED_FROM_HEADER, Letter, Selection, replay, run
 
 

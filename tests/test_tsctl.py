@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from telesales_runtime.auth import Principal, TokenVerifier
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.harness import wait_until
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Endpoints
 from telesales_tools.tsctl import Context, app
 

@@ -5,7 +5,7 @@ controller at once, on 127.0.0.1, from the Maven Central artifacts named in depl
     python deploy/local/kafka_node.py resolve    fetch the broker with Maven (into ~/.m2), print its version
 
 `stack.py` runs the stack's node (data under .local/, kept across `down`/`up`); the tests and benchmarks run
-private nodes through `KafkaNode` (telesales_runtime.testing.infra). Only the standard library is imported
+private nodes through `KafkaNode` (telesales_testkit.infra). Only the standard library is imported
 here; the topics are created with aiokafka, imported when they are.
 """
 

@@ -23,7 +23,7 @@ from telesales_runtime.app import create_service_app
 from telesales_runtime.http_metrics import HttpServerMetrics
 from telesales_runtime.kafka import create_broker
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.auth import auth_headers
+from telesales_testkit.auth import auth_headers
 
 
 class Route:

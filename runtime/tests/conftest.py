@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from telesales_runtime.testing.pki import Pki, make_pki
+from telesales_testkit.pki import Pki, make_pki
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from telesales_contracts.topics import CALLS_LOGGED, LEADS_STAGE_CHANGED
 from telesales_runtime.consumer import Delivery, consume_batch, parse_together
 from telesales_runtime.kafka import consumer_lag_middleware, record_consumer_lag
 from telesales_runtime.observability import CONSUMER_LAG, HANDLER_DURATION
-from telesales_runtime.testing.kafka import ConsumedRecord
+from telesales_testkit.kafka import ConsumedRecord
 
 
 class Letters:

@@ -17,7 +17,7 @@ from telesales_runtime.consumer import Delivery, consume_batch
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.observability import DEAD_LETTER_LOOPS
 from telesales_runtime.observability import DEAD_LETTERS as DEAD_LETTER_COUNT
-from telesales_runtime.testing.kafka import ConsumedRecord
+from telesales_testkit.kafka import ConsumedRecord
 
 
 @dataclass

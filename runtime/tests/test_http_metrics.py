@@ -19,7 +19,7 @@ from telesales_runtime.http import Problem
 from telesales_runtime.http_metrics import OTHER_METHOD, UNMATCHED_ROUTE
 from telesales_runtime.kafka import create_broker
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.auth import auth_headers
+from telesales_testkit.auth import auth_headers
 
 NAME = "http_server_request_duration_seconds"
 

@@ -16,7 +16,7 @@ from telesales_runtime.kafka import (
     kafka_security,
 )
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.pki import Pki
+from telesales_testkit.pki import Pki
 
 
 # ----------------------------------------------------------------------------- settings

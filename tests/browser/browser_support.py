@@ -10,8 +10,8 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page
 
-from telesales_runtime.testing.bench import ServiceProcess
-from telesales_runtime.testing.infra import Infra
+from telesales_testkit.bench import ServiceProcess
+from telesales_testkit.infra import Infra
 from telesales_tools.floor import Floor
 from telesales_tools.platform import Endpoints
 

@@ -26,8 +26,8 @@ from browser_support import (
     service_env,
     tenant_of,
 )
-from telesales_runtime.testing.bench import ServiceProcess
-from telesales_runtime.testing.infra import Infra, PrivateBroker, free_port
+from telesales_testkit.bench import ServiceProcess
+from telesales_testkit.infra import Infra, PrivateBroker, free_port
 from telesales_tools.floor import seed_floor
 from telesales_tools.platform import Endpoints, Publisher, close_apis, open_apis
 

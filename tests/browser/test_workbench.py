@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from browser_support import Platform, axe_violations, new_context, screenshot
-from telesales_runtime.testing.harness import wait_until
+from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Publisher, headers
 
 TOAST_TARGET_S = 1.0

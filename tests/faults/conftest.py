@@ -1,5 +1,5 @@
 """Fault-injection tests (`make test-faults`, marker `faults` given by the workspace's pytest plugin,
-telesales_runtime.testing.plugin; `make test` leaves them out).
+telesales_testkit.plugin; `make test` leaves them out).
 
 The session gets a broker and a MongoDB of its own (a private Apache Kafka node and a private mongod, both
 children of this process) so that the tests can kill, stop and freeze them without touching the local
@@ -30,7 +30,7 @@ from faults_support import (
     service_env,
     wait_until,
 )
-from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, free_port, start_local_stack
+from telesales_testkit.infra import PrivateBroker, PrivateMongo, free_port, start_local_stack
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from ledger.domain import LedgerPolicy
 from ledger_support import purchase_requests, uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.kafka import topic_partitions
-from telesales_runtime.testing.infra import PrivateBroker, PrivateMongo, ServiceProcess
+from telesales_testkit.infra import PrivateBroker, PrivateMongo, ServiceProcess
 
 PARTITIONS = 3
 CE_HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]

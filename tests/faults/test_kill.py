@@ -31,7 +31,7 @@ from faults_support import (
     report,
     wait_until,
 )
-from telesales_runtime.testing.auth import auth_headers
+from telesales_testkit.auth import auth_headers
 
 LEADS = 300
 PURCHASES = 300

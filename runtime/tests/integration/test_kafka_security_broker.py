@@ -27,8 +27,8 @@ from telesales_runtime.kafka import (
     ensure_topics,
 )
 from telesales_runtime.settings import ServiceSettings
-from telesales_runtime.testing.infra import free_port, load_stack_module
-from telesales_runtime.testing.pki import Pki
+from telesales_testkit.infra import free_port, load_stack_module
+from telesales_testkit.pki import Pki
 
 # ----------------------------------------------------------------------------- real TLS and SASL
 SCRAM_USERS = {"SCRAM-SHA-512": ("intake", "intake-secret-512"), "SCRAM-SHA-256": ("ledger", "ledger-secret-256")}

@@ -55,7 +55,7 @@ from allocator.store import HELD, LEAN_LEAD, POOLED, AllocatorStore, agent_key
 from telesales_contracts.activity import LeadSignal, SignalKind
 from telesales_contracts.topics import ALLOCATION_HOT_LEAD, LEADS_SIGNAL
 from telesales_runtime.kafka import topic_partitions
-from telesales_runtime.testing.bench import (
+from telesales_testkit.bench import (
     REPO_ROOT,
     BenchError,
     CpuWatch,
@@ -70,7 +70,7 @@ from telesales_runtime.testing.bench import (
     wait_idle,
     wait_machine_quiet,
 )
-from telesales_runtime.testing.kafka import position_group_at_end
+from telesales_testkit.kafka import position_group_at_end
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "allocator.json"
 TARGET_RATIO = 0.50

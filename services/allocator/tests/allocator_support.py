@@ -12,7 +12,7 @@ import httpx
 from allocator.roster import RosterService
 from allocator.service import LeadService
 from allocator.store import AllocatorStore
-from telesales_runtime.testing.harness import ServiceHarness
+from telesales_testkit.harness import ServiceHarness
 
 
 @dataclass(kw_only=True)

@@ -14,7 +14,7 @@ from allocator.events import PRODUCED_TOPICS
 from allocator.main import create_app
 from allocator.settings import AllocatorSettings
 from allocator_support import Harness
-from telesales_runtime.testing.harness import in_memory_harness
+from telesales_testkit.harness import in_memory_harness
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaProducer
 
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.auth import mint_token
-from telesales_runtime.testing.bench import (
+from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,

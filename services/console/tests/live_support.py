@@ -24,9 +24,9 @@ from console.notifications_api import HUB_STATE
 from console.settings import ConsoleSettings
 from console.store import NotificationStore
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.harness import cloudevent
-from telesales_runtime.testing.infra import free_port
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import cloudevent
+from telesales_testkit.infra import free_port
 
 
 @dataclass

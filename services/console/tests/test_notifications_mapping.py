@@ -18,7 +18,7 @@ from console.notifications import (
     sse_event,
 )
 from telesales_contracts import BY_NAME
-from telesales_runtime.testing.harness import cloudevent
+from telesales_testkit.harness import cloudevent
 
 AT = "2026-11-24T09:30:00+08:00"
 HOLDER = {"lead_id": "L-9", "agent_id": "zhang-san", "team_id": "team-1", "agent_grade": "B",

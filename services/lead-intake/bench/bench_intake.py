@@ -53,7 +53,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel, UpdateOne
 
 from telesales_contracts.topics import DEAD_LETTERS, LEADS_MERGED, LEADS_QUALIFIED, LEADS_RECEIVED, LEADS_REJECTED
 from telesales_runtime.kafka import topic_partitions
-from telesales_runtime.testing.bench import (
+from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,
@@ -74,7 +74,7 @@ from telesales_runtime.testing.bench import (
     wait_idle,
     wait_machine_quiet,
 )
-from telesales_runtime.testing.kafka import position_group_at_end, topic_end_offsets
+from telesales_testkit.kafka import position_group_at_end, topic_end_offsets
 
 EXAMPLE = REPO_ROOT / "examples" / "lead-received.json"
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "intake.json"

@@ -14,7 +14,7 @@ from lead_intake.events import PRODUCED_TOPICS
 from lead_intake.main import create_app
 from lead_intake.service import IntakeService
 from lead_intake.settings import LeadIntakeSettings
-from telesales_runtime.testing.harness import in_memory_harness
+from telesales_testkit.harness import in_memory_harness
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from typing import Any
 
 from lead_intake.service import IntakeService
 from telesales_contracts.topics import LEADS_RECEIVED
-from telesales_runtime.testing.harness import ServiceHarness
+from telesales_testkit.harness import ServiceHarness
 
 
 @dataclass(kw_only=True)

@@ -65,8 +65,8 @@ from telesales_contracts.topics import (
     LEDGER_TRANSFER_REQUESTED,
 )
 from telesales_runtime.kafka import topic_partitions
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.bench import (
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,
@@ -87,7 +87,7 @@ from telesales_runtime.testing.bench import (
     wait_idle,
     wait_machine_quiet,
 )
-from telesales_runtime.testing.kafka import position_group_at_end
+from telesales_testkit.kafka import position_group_at_end
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "ledger.json"
 OTHER_LEDGER = {"other ledger": "ledger.main"}

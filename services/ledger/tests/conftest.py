@@ -14,7 +14,7 @@ from ledger.events import PRODUCED_TOPICS
 from ledger.main import create_app
 from ledger.settings import LedgerSettings
 from ledger_support import Harness
-from telesales_runtime.testing.harness import in_memory_harness
+from telesales_testkit.harness import in_memory_harness
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from ledger.domain import AccountState, Balances, DailyCounters, LedgerPolicy, w
 from ledger.service import LedgerService
 from ledger.store import LedgerStore
 from telesales_runtime.consumer import Delivery
-from telesales_runtime.testing.harness import ServiceHarness, cloudevent
+from telesales_testkit.harness import ServiceHarness, cloudevent
 
 TRANSFER_REQUESTED = "ledger.transfer-requested.v1"
 

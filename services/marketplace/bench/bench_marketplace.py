@@ -43,8 +43,8 @@ from pymongo import AsyncMongoClient
 from marketplace import domain
 from marketplace.domain import REVIEW_CHECKLIST
 from telesales_contracts.marketplace import CallStage
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.bench import (
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.bench import (
     REPO_ROOT,
     BenchError,
     BenchService,

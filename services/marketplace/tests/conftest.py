@@ -14,7 +14,7 @@ from marketplace.events import PRODUCED_TOPICS
 from marketplace.main import create_app
 from marketplace.settings import MarketplaceSettings
 from marketplace_support import Harness
-from telesales_runtime.testing.harness import in_memory_harness
+from telesales_testkit.harness import in_memory_harness
 
 
 @pytest.fixture(scope="session")

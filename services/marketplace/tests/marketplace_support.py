@@ -10,7 +10,7 @@ from typing import Any
 from marketplace.domain import REVIEW_CHECKLIST
 from marketplace.service import MarketplaceService
 from marketplace.store import MarketplaceStore
-from telesales_runtime.testing.harness import ServiceHarness
+from telesales_testkit.harness import ServiceHarness
 
 ALL_PASS = dict.fromkeys(REVIEW_CHECKLIST, True)
 

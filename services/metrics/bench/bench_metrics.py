@@ -52,7 +52,7 @@ from metrics.events import CONSUMED_TOPICS
 from metrics.settings import MetricsSettings
 from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.kafka import ensure_topics
-from telesales_runtime.testing.bench import (
+from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
     BenchError,

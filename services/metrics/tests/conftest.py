@@ -15,7 +15,7 @@ from metrics.events import PRODUCED_TOPICS
 from metrics.main import create_app
 from metrics.settings import MetricsSettings
 from metrics_support import Harness
-from telesales_runtime.testing.harness import in_memory_harness
+from telesales_testkit.harness import in_memory_harness
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from metrics.service import MetricsService
 from metrics.store import MetricsStore
 from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.consumer import Delivery
-from telesales_runtime.testing.harness import ServiceHarness, cloudevent
-from telesales_runtime.testing.kafka import ConsumedRecord
+from telesales_testkit.harness import ServiceHarness, cloudevent
+from telesales_testkit.kafka import ConsumedRecord
 
 DAY = "2026-11-24"
 T0 = datetime.fromisoformat(f"{DAY}T09:00:00+08:00")

@@ -11,7 +11,7 @@ from typing import Any
 
 from console_support import Upstream, console_settings, dev_login, principal_of, running_console
 from telesales_contracts.topics import CALLS_LOGGED
-from telesales_runtime.testing.kafka import TopicTail
+from telesales_testkit.kafka import TopicTail
 
 
 def _call(call_id: str, lead_id: str = "L-1") -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pytest
 from console.settings import ConsoleSettings
 from console_support import Upstream, console_settings, running_console
 from telesales_runtime.auth import TokenVerifier
-from telesales_runtime.testing.infra import free_port
+from telesales_testkit.infra import free_port
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc-provider"
 CONSOLE = "https://console.test"

@@ -52,7 +52,7 @@ async def test_media_ranges_pass_through(infra: Any, tmp_path: Path) -> None:
 
 
 async def test_a_bearer_client_calls_with_its_own_token(infra: Any, tmp_path: Path) -> None:
-    from telesales_runtime.testing.auth import auth_headers
+    from telesales_testkit.auth import auth_headers
 
     upstream = Upstream()
     async with running_console(console_settings(infra, tmp_path), upstream) as http:
@@ -79,7 +79,7 @@ async def test_unknown_services_and_services_that_do_not_answer(infra: Any, tmp_
 
 async def test_a_service_refusing_connections_for_real_is_a_502(infra: Any, tmp_path: Path) -> None:
     """No mock: the ledger's address has nothing listening."""
-    from telesales_runtime.testing.infra import free_port
+    from telesales_testkit.infra import free_port
 
     upstream = Upstream()
     upstream.agent("li-si")

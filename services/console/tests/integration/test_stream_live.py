@@ -16,8 +16,8 @@ from live_support import Publisher, Replica, SseClient, agent, coins_allocated, 
 
 from console.notifications import Draft, NotificationKind
 from console.settings import ConsoleSettings
-from telesales_runtime.testing.harness import wait_until
-from telesales_runtime.testing.kafka import TopicTail
+from telesales_testkit.harness import wait_until
+from telesales_testkit.kafka import TopicTail
 
 
 @pytest.fixture(scope="module")

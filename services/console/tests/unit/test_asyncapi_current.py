@@ -7,7 +7,7 @@ from pathlib import Path
 from console.events import CONSUMED_TOPICS, PRODUCED_TOPICS
 from console.main import PRODUCED_TOPICS as BFF_PRODUCED_TOPICS
 from console.main import asyncapi_app
-from telesales_runtime.testing.asyncapi import assert_asyncapi_current, assert_asyncapi_lists_topics
+from telesales_testkit.asyncapi import assert_asyncapi_current, assert_asyncapi_lists_topics
 
 COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lead_intake.main import asyncapi_app
-from telesales_runtime.testing.asyncapi import assert_asyncapi_current, committed_channels
+from telesales_testkit.asyncapi import assert_asyncapi_current, committed_channels
 
 COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
 

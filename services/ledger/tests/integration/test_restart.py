@@ -28,9 +28,9 @@ from ledger.settings import LedgerSettings
 from ledger_support import TRANSFER_REQUESTED, purchase_requests, uninterrupted
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_runtime.kafka import ensure_topics
-from telesales_runtime.testing.auth import auth_headers
-from telesales_runtime.testing.infra import ServiceProcess
-from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.infra import ServiceProcess
+from telesales_testkit.kafka import TopicTail, position_group_at_end
 
 BUYERS = [f"b{n}" for n in range(12)]
 SELLERS = [f"s{n}" for n in range(6)]

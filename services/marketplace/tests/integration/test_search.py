@@ -12,7 +12,7 @@ import pytest
 from marketplace import domain
 from marketplace.search_feed import SearchIndexFeed
 from marketplace_support import Harness
-from telesales_runtime.testing.harness import wait_until
+from telesales_testkit.harness import wait_until
 
 
 async def ids(harness: Harness, **params: object) -> list[str]:

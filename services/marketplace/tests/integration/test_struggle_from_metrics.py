@@ -17,7 +17,7 @@ from marketplace.main import create_app
 from marketplace.settings import MarketplaceSettings
 from marketplace_support import Harness
 from telesales_runtime.auth import LOCAL_AUDIENCE, LOCAL_HS256_SECRET
-from telesales_runtime.testing.harness import in_memory_harness
+from telesales_testkit.harness import in_memory_harness
 
 Answer = Callable[[httpx.Request], httpx.Response]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from marketplace.events import CONSUMED_TOPICS, PRODUCED_TOPICS
 from marketplace.main import asyncapi_app
-from telesales_runtime.testing.asyncapi import assert_asyncapi_current, assert_asyncapi_lists_topics
+from telesales_testkit.asyncapi import assert_asyncapi_current, assert_asyncapi_lists_topics
 
 COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
 

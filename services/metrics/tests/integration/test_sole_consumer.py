@@ -32,8 +32,8 @@ from metrics.settings import MetricsSettings
 from metrics.sole_consumer import Fenced
 from metrics.store import Checkpoint, Fence, MetricsStore
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_runtime.testing.harness import cloudevent, wait_until
-from telesales_runtime.testing.kafka import TopicTail, position_group_at_end
+from telesales_testkit.harness import cloudevent, wait_until
+from telesales_testkit.kafka import TopicTail, position_group_at_end
 
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 

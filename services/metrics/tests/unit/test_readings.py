@@ -39,7 +39,7 @@ from metrics_support import (
     visited,
 )
 from telesales_contracts import BY_NAME
-from telesales_runtime.testing.harness import cloudevent
+from telesales_testkit.harness import cloudevent
 
 RULES = Rules(ZoneInfo("Asia/Shanghai"))
 READING = {reading.name: reading for reading in READINGS}

@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from telesales_contracts import BY_NAME, CLOUDEVENTS_CONTENT_TYPE, Topic
 from telesales_runtime.kafka import raw_decoder
 from telesales_runtime.outbox import OutboxRelay
-from telesales_runtime.testing.auth import auth_headers
+from telesales_testkit.auth import auth_headers
 
 Events = dict[str, list[dict[str, Any]]]
 H = TypeVar("H", bound="ServiceHarness")

@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from ..kafka import topic_partitions
+from telesales_runtime.kafka import topic_partitions
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """pytest plugin of the telesales workspace (registered in the root pyproject with
-``-p telesales_runtime.testing.plugin``).
+``-p telesales_testkit.plugin``).
 
 It provides one session-scoped fixture, ``infra``: a frozen ``Infra(kafka_bootstrap,
 mongo_uri, redis_url)``. Infrastructure is started only when a test asks for the fixture,
-so unit tests run without any. How it is started: see ``telesales_runtime.testing.infra``.
+so unit tests run without any. How it is started: see ``telesales_testkit.infra``.
 
 It also marks the tests by where they are and what they ask for, so no test file carries a marker
 of its own (``make test-unit`` deselects ``integration`` and ``faults``):
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from telesales_runtime.testing.infra import Infra, start_infra
+from telesales_testkit.infra import Infra, start_infra
 
 # Helpers that assert for the tests: pytest explains their failing asserts as it does a test's own.
-pytest.register_assert_rewrite("telesales_runtime.testing.asyncapi")
+pytest.register_assert_rewrite("telesales_testkit.asyncapi")
 
 INTEGRATION_DIRS = (("tests", "integration"), ("tests", "browser"))
 FAULTS_DIRS = (("tests", "faults"),)
