@@ -76,12 +76,16 @@ def best_of(repeats: int, candidates: dict[str, Callable[[], Any]]) -> dict[str,
     return best
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="events in all (default 200000)")
     parser.add_argument("--repeats", type=int, default=7, help="rounds of each measurement (default 7)")
     parser.add_argument("--seed", type=int, default=20261124)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     facts = facts_of(args.events, args.seed)
     worlds: dict[str, World] = {"bench": World()}
