@@ -31,3 +31,12 @@ def test_benchmark_imports_and_parses_its_defaults(path: Path) -> None:
     finally:
         sys.modules.pop(name, None)
     assert vars(args), f"{path.name}: parse_args([]) gave no options"
+
+
+def test_the_benchmarks_find_the_stack_they_start() -> None:
+    """Every benchmark starts the local stack through the test kit's path to stack.py: moving the kit once
+    left that path pointing outside the repository, and only a real run found it."""
+    from telesales_testkit import bench
+
+    assert bench.REPO_ROOT == REPO
+    assert bench.STACK.is_file(), bench.STACK

@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 
 # The private broker, free ports and log tails are the test infrastructure's (the benchmarks import them here).
-from .infra import InfraError, PrivateBroker, log_tail
+from .infra import InfraError, PrivateBroker, log_tail, repo_root
 from .infra import free_port as free_port  # re-exported: the benchmarks take it from here
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = repo_root()
 STACK = REPO_ROOT / "deploy" / "local" / "stack.py"
 READY_TIMEOUT_S = 120.0
 STOP_GRACE_S = 30.0
