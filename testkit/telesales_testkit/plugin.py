@@ -1,9 +1,10 @@
 """pytest plugin of the telesales workspace (registered in the root pyproject with
 ``-p telesales_testkit.plugin``).
 
-It provides one session-scoped fixture, ``infra``: a frozen ``Infra(kafka_bootstrap,
+It provides a session-scoped fixture, ``infra``: a frozen ``Infra(kafka_bootstrap,
 mongo_uri, redis_url)``. Infrastructure is started only when a test asks for the fixture,
-so unit tests run without any. How it is started: see ``telesales_testkit.infra``.
+so unit tests run without any. How it is started: see ``telesales_testkit.infra``. And ``scratch_db``:
+a database of the test's own on that MongoDB, dropped afterwards.
 
 It also marks the tests by where they are and what they ask for, so no test file carries a marker
 of its own (``make test-unit`` deselects ``integration`` and ``faults``):
@@ -16,10 +17,14 @@ of its own (``make test-unit`` deselects ``integration`` and ``faults``):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import uuid
+from collections.abc import AsyncIterator, Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from telesales_testkit.infra import Infra, start_infra
 
@@ -68,3 +73,15 @@ def infra() -> Iterator[Infra]:
         yield handle
     finally:
         stop()
+
+
+@pytest.fixture
+async def scratch_db(infra: Infra) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database of this test's own on the stack's MongoDB (a fresh name), dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    name = f"test_scratch_{uuid.uuid4().hex[:10]}"
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()

@@ -4,29 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from telesales_runtime.lease import MongoLease
 
 
-@pytest.fixture
-async def leases(infra: Any) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
-    database = f"test_lease_{uuid.uuid4().hex[:8]}"
-    yield client[database]["leases"]
-    await client.drop_database(database)
-    await client.close()
-
-
 async def test_held_follows_the_lease_written_last_and_ends_before_a_successor_may_take_it(
-    leases: AsyncCollection[dict[str, Any]],
+    scratch_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
+    leases = scratch_db["leases"]
     first, second = MongoLease(leases, "job", seconds=3.0), MongoLease(leases, "job", seconds=3.0)
     assert not first.held()
     assert await first.hold()

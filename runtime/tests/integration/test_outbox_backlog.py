@@ -6,96 +6,65 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from telesales_runtime.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from telesales_runtime.outbox import OutboxRelay, encoded_outbox_row
-
-
-class Broker:
-    """Stands in for the service's broker: takes what is published, or refuses it while `down`."""
-
-    def __init__(self) -> None:
-        self.down = False
-        self.sent: list[str] = []
-
-    async def publish(self, payload: bytes, *, topic: str, **_: Any) -> None:
-        if self.down:
-            raise KafkaConnectionError()
-        self.sent.append(topic)
-
-
-@pytest.fixture
-async def db(infra: Any) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
-    name = f"test_backlog_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
-
-
-def gauges(service: str, outbox: str) -> tuple[float | None, float | None]:
-    def value(gauge: Any) -> float | None:
-        return next((s.value for m in gauge.collect() for s in m.samples
-                     if s.labels == {"service": service, "outbox": outbox}), None)
-    return value(OUTBOX_BACKLOG), value(OUTBOX_OLDEST_AGE)
+from telesales_testkit.relays import RefusingBroker, outbox_gauges
 
 
 async def test_the_backlog_and_its_age_grow_while_the_broker_refuses_and_clear_once_relayed(
-    db: AsyncDatabase[dict[str, Any]],
+    scratch_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    service, broker = f"svc-{uuid.uuid4().hex[:6]}", Broker()
+    service, broker = f"svc-{uuid.uuid4().hex[:6]}", RefusingBroker()
     rows = [encoded_outbox_row("t.v1", f"e{n}", "default", b"{}", None) for n in range(3)]
     rows[0]["created_at"] = datetime.now(UTC) - timedelta(seconds=40)
-    await db["outbox"].insert_many(rows)
-    relay = OutboxRelay(db["outbox"], db["leases"], broker, service=service)  # type: ignore[arg-type]
+    await scratch_db["outbox"].insert_many(rows)
+    relay = OutboxRelay(scratch_db["outbox"], scratch_db["leases"], broker, service=service)  # type: ignore[arg-type]
     broker.down = True
     with pytest.raises(KafkaConnectionError):
         await relay.relay_once()
-    waiting, age = gauges(service, "outbox")
+    waiting, age = outbox_gauges(service, "outbox")
     assert waiting == 3 and age is not None and 40 <= age < 60
     broker.down = False
     assert await relay.relay_once() == 3
-    assert gauges(service, "outbox") == (0, 0)
+    assert outbox_gauges(service, "outbox") == (0, 0)
     await relay.stop()
-    assert gauges(service, "outbox") == (None, None)  # a replica that stopped relaying says nothing
+    assert outbox_gauges(service, "outbox") == (None, None)  # a replica that stopped relaying says nothing
 
 
-async def test_a_full_batch_says_every_row_waiting(db: AsyncDatabase[dict[str, Any]]) -> None:
-    service, broker = f"svc-{uuid.uuid4().hex[:6]}", Broker()
-    await db["outbox"].insert_many([encoded_outbox_row("t.v1", f"e{n}", "default", b"{}", None) for n in range(5)])
-    relay = OutboxRelay(db["outbox"], db["leases"], broker, service=service, batch_size=2)  # type: ignore[arg-type]
+async def test_a_full_batch_says_every_row_waiting(scratch_db: AsyncDatabase[dict[str, Any]]) -> None:
+    service, broker = f"svc-{uuid.uuid4().hex[:6]}", RefusingBroker()
+    await scratch_db["outbox"].insert_many([encoded_outbox_row("t.v1", f"e{n}", "default", b"{}", None) for n in range(5)])
+    relay = OutboxRelay(scratch_db["outbox"], scratch_db["leases"], broker, service=service, batch_size=2)  # type: ignore[arg-type]
     broker.down = True
     with pytest.raises(KafkaConnectionError):
         await relay.relay_once()
-    assert gauges(service, "outbox")[0] == 5
+    assert outbox_gauges(service, "outbox")[0] == 5
     broker.down = False
     while await relay.relay_once():
         pass
-    assert broker.sent == ["t.v1"] * 5 and gauges(service, "outbox") == (0, 0)
+    assert broker.sent == ["t.v1"] * 5 and outbox_gauges(service, "outbox") == (0, 0)
     await relay.stop()
 
 
-async def test_a_replica_that_lost_the_lease_drops_what_it_said(db: AsyncDatabase[dict[str, Any]]) -> None:
-    service, broker = f"svc-{uuid.uuid4().hex[:6]}", Broker()
-    await db["outbox"].insert_one(encoded_outbox_row("t.v1", "e0", "default", b"{}", None))
-    former = OutboxRelay(db["outbox"], db["leases"], broker, service=service, lease_seconds=1)  # type: ignore[arg-type]
-    successor = OutboxRelay(db["outbox"], db["leases"], broker, service=service, lease_seconds=1)  # type: ignore[arg-type]
+async def test_a_replica_that_lost_the_lease_drops_what_it_said(scratch_db: AsyncDatabase[dict[str, Any]]) -> None:
+    service, broker = f"svc-{uuid.uuid4().hex[:6]}", RefusingBroker()
+    await scratch_db["outbox"].insert_one(encoded_outbox_row("t.v1", "e0", "default", b"{}", None))
+    former = OutboxRelay(scratch_db["outbox"], scratch_db["leases"], broker, service=service, lease_seconds=1)  # type: ignore[arg-type]
+    successor = OutboxRelay(scratch_db["outbox"], scratch_db["leases"], broker, service=service, lease_seconds=1)  # type: ignore[arg-type]
     broker.down = True
     with pytest.raises(KafkaConnectionError):
         await former.relay_once()
-    assert gauges(service, "outbox")[0] == 1
+    assert outbox_gauges(service, "outbox")[0] == 1
     await asyncio.sleep(1.2)  # the former holder paused past its lease; the successor takes it
     broker.down = False
     assert await successor.relay_once() == 1
     assert await former.relay_once() == 0
     # (one process here: the successor's series went with it; a replica of its own keeps them)
-    assert gauges(service, "outbox") == (None, None)
+    assert outbox_gauges(service, "outbox") == (None, None)
     await successor.stop()
