@@ -64,6 +64,8 @@ class LeadReturned(HolderChange):
 class ReclaimKind(StrEnum):
     NOT_PROCESSED = "not_processed"  # 未处理回收: no call within N days of assignment
     NOT_CONVERTED = "not_converted"  # 未转化回收: stage did not advance within M days
+    # seed 002: dialled by its holder on N consecutive days (policy `dial_streak_days`) without converting
+    DIALLED_WITHOUT_CONVERTING = "dialled_without_converting"
 
 
 class LeadReclaimed(HolderChange):
@@ -97,6 +99,38 @@ class ReclaimWarning(BaseModel):
     kind: ReclaimKind
     reclaim_at: datetime
     stage_percent: int = Field(ge=0, le=100)
+
+
+class DealMarkRequested(BaseModel):
+    """An agent asked that a lead it holds be marked `deal_in_progress` (a deal is being closed), which
+    would protect it from reclaim for a while; until a supervisor approves, it protects nothing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lead_id: str
+    request_id: str
+    agent_id: str = Field(description="The holder who asked.")
+    team_id: str | None
+    business_line: str
+    supervisors: list[str] = Field(description="Who may decide: the supervisors of the holder's team.")
+    note: str | None = None
+    requested_at: datetime
+
+
+class DealMarkDecided(BaseModel):
+    """The holder's supervisor approved or refused a `deal_in_progress` request. An approved mark protects
+    the lead from reclaim until `expires_at`; then the reclaim clocks apply again."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lead_id: str
+    request_id: str
+    agent_id: str = Field(description="The holder who asked.")
+    decision: Literal["approved", "refused"]
+    decided_by: str
+    reason: str | None = None
+    expires_at: datetime | None = Field(description="When an approved mark stops protecting; null when refused.")
+    decided_at: datetime
 
 
 class HotLead(BaseModel):

@@ -17,6 +17,8 @@ from pydantic_core import to_json
 from . import tolerant
 from .activity import CallLogged, LeadComplaint, LeadSignal, LeadStageChanged
 from .allocation import (
+    DealMarkDecided,
+    DealMarkRequested,
     HotLead,
     LeadAssigned,
     LeadClaimed,
@@ -249,6 +251,10 @@ ALLOCATION_WON = Topic("allocation.won.v1", LeadWon, "A lead was won (成单).")
 ALLOCATION_RECLAIM_WARNING = Topic("allocation.reclaim-warning.v1", ReclaimWarning,
                                    "A lead will be reclaimed soon unless its agent works it.")
 ALLOCATION_HOT_LEAD = Topic("allocation.hot-lead.v1", HotLead, "Call this lead now: a moment that matters happened.")
+ALLOCATION_DEAL_MARK_REQUESTED = Topic("allocation.deal-mark-requested.v1", DealMarkRequested,
+                                       "An agent asks its supervisor to mark a held lead deal-in-progress.")
+ALLOCATION_DEAL_MARK_DECIDED = Topic("allocation.deal-mark-decided.v1", DealMarkDecided,
+                                     "A supervisor approved (until when) or refused a deal-in-progress mark.")
 LEDGER_TRANSFER_REQUESTED = Topic("ledger.transfer-requested.v1", TransferRequested,
                                   "The marketplace asks the ledger to pay for a tip (keyed by buyer).")
 LEDGER_TRANSFER_POSTED = Topic("ledger.transfer-posted.v1", TransferPosted,
@@ -318,6 +324,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     *HOLDER_CHANGE_TOPICS,
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_HOT_LEAD,
+    ALLOCATION_DEAL_MARK_REQUESTED,
+    ALLOCATION_DEAL_MARK_DECIDED,
     LEDGER_TRANSFER_REQUESTED,
     LEDGER_TRANSFER_POSTED,
     LEDGER_TRANSFER_REJECTED,
