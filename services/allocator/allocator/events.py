@@ -3,7 +3,7 @@
 Consumes (one consumer group, `allocator`, in batches): leads.qualified.v1, leads.merged.v1, agents.changed.v1,
 agents.status-changed.v1, leads.stage-changed.v1, calls.logged.v1, leads.complaint.v1, leads.signal.v1.
 Produces (from the leads' embedded outbox): allocation.assigned/claimed/returned/reclaimed/closed/won.v1,
-allocation.reclaim-warning.v1, allocation.hot-lead.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
+allocation.reclaim-warning.v1, allocation.hot-lead.v1, allocation.deal-mark-requested/decided.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
 made over HTTP). Produces (from the outbox collection): agents.graded.v1.
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
@@ -21,6 +21,8 @@ from telesales_contracts.topics import (
     AGENTS_CHANGED,
     AGENTS_GRADED,
     AGENTS_STATUS_CHANGED,
+    ALLOCATION_DEAL_MARK_DECIDED,
+    ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
     CALLS_LOGGED,
@@ -42,8 +44,8 @@ from .settings import AllocatorSettings
 
 CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, AGENTS_CHANGED, AGENTS_STATUS_CHANGED, LEADS_STAGE_CHANGED,
                    CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL)
-PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, LEADS_OUTCOME,
-                   LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
+PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, ALLOCATION_DEAL_MARK_REQUESTED,
+                   ALLOCATION_DEAL_MARK_DECIDED, LEADS_OUTCOME, LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
 
 Handler = Callable[[LeadService, RosterService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 

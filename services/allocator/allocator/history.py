@@ -15,7 +15,7 @@ HISTORY = "history"
 
 HolderChangeKind = Literal["claimed", "assigned", "returned", "reclaimed", "closed", "won"]
 EntryKind = Literal["claimed", "assigned", "returned", "reclaimed", "closed", "won", "reopened", "call", "stage",
-                    "signal"]
+                    "signal", "deal_mark"]
 
 Doc = dict[str, Any]
 
@@ -53,6 +53,12 @@ def stage(*, stage_percent: int, funnel_step: str | None, agent_id: str | None, 
 def signal(*, kind: str, detail: str | None, occurred_at: datetime, agent_id: str | None = None) -> Doc:
     """A moment that matters on the customer's side; `agent_id`: the agent alerted, if any."""
     return _entry("signal", occurred_at, signal_kind=kind, detail=detail, agent_id=agent_id)
+
+
+def deal_mark(*, status: str, agent_id: str, at: datetime, reason: str | None = None,
+              expires_at: datetime | None = None) -> Doc:
+    """A deal-in-progress mark asked for (`pending`, by the holder) or decided (by the supervisor)."""
+    return _entry("deal_mark", at, agent_id=agent_id, deal_mark_status=status, reason=reason, expires_at=expires_at)
 
 
 def with_history(update: Doc, entries: Sequence[Doc]) -> Doc:

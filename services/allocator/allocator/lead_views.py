@@ -3,6 +3,7 @@ and its history. The rules come from domain/ and reclaim_clock.py; this module o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from telesales_runtime.masking import mask_name, mask_phone
@@ -10,7 +11,16 @@ from telesales_runtime.masking import mask_name, mask_phone
 from . import domain, history
 from .domain import AgentFacts, AllocationPolicy
 from .reclaim_clock import reclaim_clock
-from .schemas import HistoryEntry, HotSignal, LeadHistory, LeadView, ReclaimClockView, ScoreModel, ScorePart
+from .schemas import (
+    DealMarkView,
+    HistoryEntry,
+    HotSignal,
+    LeadHistory,
+    LeadView,
+    ReclaimClockView,
+    ScoreModel,
+    ScorePart,
+)
 from .store import Doc
 
 
@@ -38,6 +48,7 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
     full = sees_contact(viewer, doc)
     phone = doc.get("phone_e164")
     model = doc.get("score_model")
+    mark = doc.get("deal_mark")
     return LeadView(lead_id=doc["_id"], phone=phone if full else mask_phone(phone),
                     phone_masked=not full and phone is not None,
                     name=doc.get("name") if full else mask_name(doc.get("name")), company=doc.get("company"),
@@ -45,7 +56,9 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
                     region=doc.get("region"), score=doc["score"], lead_grade=doc["lead_grade"],
                     pool_id=doc["pool_id"], status=doc["status"], holder=doc.get("holder"),
                     held_since=doc.get("held_since"), stage_percent=doc.get("stage_percent", 0),
-                    funnel_step=doc.get("funnel_step"), deal_in_progress=bool(doc.get("deal_in_progress")),
+                    funnel_step=doc.get("funnel_step"),
+                    deal_in_progress=domain.deal_mark_in_force(mark, datetime.now(UTC)) is not None,
+                    deal_mark=DealMarkView.model_validate(mark) if mark else None,
                     call_count=doc.get("call_count", 0), last_call_at=doc.get("last_call_at"),
                     drop_count=doc.get("drop_count", 0), buyer=bool(doc.get("buyer")),
                     dedicated_agent=doc.get("dedicated_agent"), rest_until=doc.get("rest_until"),

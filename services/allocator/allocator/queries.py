@@ -41,6 +41,11 @@ class LeadQueries:
 
     # ---- agents and teams ------------------------------------------------------------------------------
 
+    async def holder(self, *, tenant: str, lead_id: str) -> str | None:
+        """Who holds a lead now (None: nobody, or no such lead)."""
+        doc = await self.store.get_lead(tenant, lead_id, {"holder": 1, "status": 1})
+        return doc.get("holder") if doc is not None and doc.get("status") == HELD else None
+
     async def agent(self, *, tenant: str, agent_id: str) -> Doc | None:
         """An agent's roster record as stored (None if unknown)."""
         return await self.store.get_agent(tenant, agent_id)

@@ -14,14 +14,16 @@ from typing import Any, Literal
 
 from telesales_contracts.allocation import ReclaimKind
 
-from .domain import AllocationPolicy, HeldLeadFacts, ReclaimSchedule, reclaim_schedule
+from .domain import AllocationPolicy, HeldLeadFacts, ReclaimSchedule, deal_mark_expiry, reclaim_schedule
 from .domain.lead import HELD
 
 Unless = Literal["call", "advance_stage"]
 
-# What the holder can do about each deadline: a call by the holder ends the not-processed clock for good
-# (the not-converted one remains); moving the stage forward restarts the not-converted clock.
-UNLESS: dict[ReclaimKind, Unless] = {ReclaimKind.NOT_PROCESSED: "call", ReclaimKind.NOT_CONVERTED: "advance_stage"}
+# What the holder can do about each deadline: an effective call by the holder ends the not-processed clock
+# for good (the not-converted one remains); moving the stage forward restarts the not-converted clock and the
+# dial streak.
+UNLESS: dict[ReclaimKind, Unless] = {ReclaimKind.NOT_PROCESSED: "call", ReclaimKind.NOT_CONVERTED: "advance_stage",
+                                     ReclaimKind.DIALLED_WITHOUT_CONVERTING: "advance_stage"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +39,12 @@ def held_lead_facts(lead: Mapping[str, Any]) -> HeldLeadFacts | None:
     if lead.get("status") != HELD or lead.get("held_since") is None:
         return None
     return HeldLeadFacts(pool_id=lead["pool_id"], stage_percent=lead.get("stage_percent", 0),
+                         # awaiting_first_call: no effective call by the holder yet (domain.lead.record_calls)
                          held_since=lead["held_since"], called_since_held=not lead.get("awaiting_first_call"),
                          # progress_at: the hold's start or the last forward stage move during it
                          stage_advanced_at=lead.get("progress_at"),
-                         deal_in_progress=bool(lead.get("deal_in_progress")))
+                         protected_until=deal_mark_expiry(lead.get("deal_mark")),
+                         dial_streak_at=lead.get("dial_streak_at"))
 
 
 def schedule_of(lead: Mapping[str, Any], policy: AllocationPolicy) -> ReclaimSchedule | None:
@@ -51,7 +55,8 @@ def schedule_of(lead: Mapping[str, Any], policy: AllocationPolicy) -> ReclaimSch
 
 def reclaim_clock(lead: Mapping[str, Any], policy: AllocationPolicy) -> ReclaimClock | None:
     """When the held lead is reclaimed, why, and what act of the holder stops that; None when the lead is
-    not held or no rule applies (e.g. a deal in progress, or rules that never reclaim)."""
+    not held or no rule applies (rules that never reclaim); under an approved deal-in-progress mark, not
+    before the mark expires."""
     schedule = schedule_of(lead, policy)
     if schedule is None:
         return None

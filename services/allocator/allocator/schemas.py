@@ -146,6 +146,18 @@ class ScoreModel(BaseModel):
     outcomes_used: int
 
 
+class DealMarkView(BaseModel):
+    request_id: str
+    status: Literal["pending", "approved", "refused"]
+    agent_id: str = Field(description="The holder who asked.")
+    requested_at: datetime
+    note: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    expires_at: datetime | None = Field(default=None, description="Approved: when it stops protecting the lead.")
+
+
 class LeadView(BaseModel):
     lead_id: str
     phone: str | None = Field(description="Full for the holder and for supervisors and managers of the line; "
@@ -164,7 +176,10 @@ class LeadView(BaseModel):
     held_since: datetime | None
     stage_percent: int
     funnel_step: str | None
-    deal_in_progress: bool
+    deal_in_progress: bool = Field(description="An approved deal-in-progress mark protects the lead from reclaim "
+                                   "now (see `deal_mark`).")
+    deal_mark: DealMarkView | None = Field(default=None, description="The hold's deal-in-progress mark: asked "
+                                           "for, approved (until when) or refused; null when never asked.")
     call_count: int
     last_call_at: datetime | None
     drop_count: int
@@ -172,8 +187,8 @@ class LeadView(BaseModel):
     dedicated_agent: str | None
     rest_until: datetime | None = Field(description="Resting after too many calls (contact pressure) until then.")
     reclaim: ReclaimClockView | None = Field(
-        default=None, description="Held leads: when the lead is reclaimed unless its holder acts; null when not "
-        "held or no reclaim rule applies (e.g. a deal in progress).")
+        default=None, description="Held leads: when the lead is reclaimed unless its holder acts (not before an "
+        "approved deal-in-progress mark expires); null when not held or no reclaim rule applies.")
     hot: HotSignal | None = Field(
         default=None, description="The latest signal on the lead (whether or not an agent was alerted), however "
         "old: judge recency by `at`.")
@@ -187,7 +202,8 @@ class HistoryEntry(BaseModel):
 
     kind: EntryKind = Field(description="Holder changes (claimed, assigned: the agent got it; returned, "
                                     "reclaimed, closed, won: the agent lost it), reopened (a closed lead came "
-                                    "back), call, stage (a stage move as asked), signal.")
+                                    "back), call, stage (a stage move as asked), signal, deal_mark (a "
+                                    "deal-in-progress mark asked for or decided).")
     at: datetime = Field(description="When it happened: a call when it started, a signal when it was seen.")
     agent_id: str | None = None
     via: str | None = Field(default=None, description="claimed: the tier; assigned: the strategy.")
@@ -201,6 +217,8 @@ class HistoryEntry(BaseModel):
     deal_in_progress: bool | None = None
     signal_kind: SignalKind | None = None
     detail: str | None = None
+    deal_mark_status: Literal["pending", "approved", "refused"] | None = None
+    expires_at: datetime | None = None
 
 
 class LeadHistory(BaseModel):
@@ -246,9 +264,26 @@ class StageIn(BaseModel):
 
     stage_percent: int = Field(ge=0, le=100)
     funnel_step: FunnelStep | None = None
-    deal_in_progress: bool | None = None
+    deal_in_progress: bool | None = Field(default=None, description="true asks the holder's supervisor to mark "
+                                          "the lead (as POST /v1/leads/{id}/deal-mark; it protects nothing until "
+                                          "approved); false withdraws the mark.")
     agent_id: Identifier | None = Field(default=None, description="When given, the lead must be held by this agent.")
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class DealMarkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Identifier = Field(description="The holder asking.")
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class DealMarkDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    decision: Literal["approved", "refused"]
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
 class DistributionIn(BaseModel):

@@ -333,12 +333,15 @@ async def prepare_sweep(ctx: Context, policy: domain.AllocationPolicy, now: date
         ops.append(UpdateMany({"_id": {"$in": [d["_id"] for d in chunk]}, "status": POOLED}, {"$set": {
             "status": HELD, "holder": agent["agent_id"], "holder_team": agent["team_id"],
             "holder_grade": agent["grade"], "held_since": held_since, "held_via": "assigned",
-            "awaiting_first_call": not called, "progress_at": progress_at, "deal_in_progress": deal,
-            "warned_for": None}}))
+            "awaiting_first_call": not called, "progress_at": progress_at, "warned_for": None,
+            # an approved deal-in-progress mark, in force past `now`
+            "deal_mark": {"request_id": f"bench-{index}", "status": "approved", "agent_id": agent["agent_id"],
+                          "requested_at": held_since, "expires_at": now + timedelta(days=30)} if deal else None,
+            "deal_in_progress": deal}}))
         for lead in chunk:
             schedule = domain.reclaim_schedule(domain.HeldLeadFacts(
                 pool_id=lead["pool_id"], stage_percent=0, held_since=held_since, called_since_held=called,
-                stage_advanced_at=progress_at, deal_in_progress=deal), policy)
+                stage_advanced_at=progress_at, protected_until=now + timedelta(days=30) if deal else None), policy)
             if schedule is not None and schedule.reclaim_at <= now:
                 expected["reclaimed"] += 1
             elif schedule is not None and schedule.warn_at <= now:

@@ -43,6 +43,8 @@ ACCESS = {
     "POST /v1/leads/{lead_id}/close": _FLOOR,
     "POST /v1/leads/{lead_id}/win": _FLOOR,
     "POST /v1/leads/{lead_id}/stage": _FLOOR,
+    "POST /v1/leads/{lead_id}/deal-mark": _FLOOR,
+    "POST /v1/leads/{lead_id}/deal-mark/decision": ("supervisor",),
     "POST /v1/distributions": ("supervisor",),
     "POST /v1/reclaim-sweeps": ("operator",),
     "POST /v1/gradings/{week}": ("operator",),
@@ -52,7 +54,8 @@ ACCESS = {
 # DomainError codes and the HTTP status each is answered with.
 _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unknown_team": 404,
            "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
-           "refresh_quota_used": 429, "week_not_over": 409,
+           "refresh_quota_used": 429, "week_not_over": 409, "deal_mark_pending": 409, "deal_mark_in_force": 409,
+           "no_pending_request": 409, "own_request": 403,
            "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403}
 
 
@@ -106,6 +109,14 @@ async def require_acting_for(actor: AgentFacts, agent_id: str, queries: LeadQuer
                                 else doc.get("business_line", "default") == actor.business_line):
             return
     raise forbidden("not_your_agent", f"{actor.agent_id} may not act for {agent_id}.")
+
+
+async def require_supervisor_of(actor: AgentFacts, holder: str | None, queries: LeadQueries, tenant: str) -> None:
+    """Only a supervisor (or manager) of the lead's holder decides for it: its team's, or its line's."""
+    if actor.role not in ("supervisor", "manager"):
+        raise forbidden("not_a_supervisor", "Only the holder's supervisor decides a deal-in-progress mark.")
+    if holder is not None:
+        await require_acting_for(actor, holder, queries, tenant)
 
 
 def require_supervisor(actor: AgentFacts) -> None:

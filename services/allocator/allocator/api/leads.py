@@ -19,6 +19,8 @@ from ..schemas import (
     ClaimIn,
     ClaimResult,
     CloseIn,
+    DealMarkDecisionIn,
+    DealMarkIn,
     DistributionIn,
     DistributionResult,
     LeadHistory,
@@ -29,7 +31,16 @@ from ..schemas import (
     TierView,
     WinIn,
 )
-from .access import Actor, Leads, Queries, not_visible, problem_of, require_acting_for, require_supervisor
+from .access import (
+    Actor,
+    Leads,
+    Queries,
+    not_visible,
+    problem_of,
+    require_acting_for,
+    require_supervisor,
+    require_supervisor_of,
+)
 
 pools_router = APIRouter(prefix="/v1", tags=["pools and leads"])
 
@@ -149,6 +160,28 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
                               agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
     return await _act(actor, agent_id, lambda: leads.change_stage(tenant=tenant, lead_id=lead_id, change=change),
                       queries, tenant)
+
+
+@pools_router.post("/leads/{lead_id}/deal-mark", response_model=LeadView,
+                   summary="Ask the holder's supervisor to mark a deal in progress (protects nothing until approved)")
+async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, leads: Leads, queries: Queries,
+                            actor: Actor) -> LeadView:
+    return await _act(actor, body.agent_id, lambda: leads.request_deal_mark(
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, note=body.note), queries, tenant)
+
+
+@pools_router.post("/leads/{lead_id}/deal-mark/decision", response_model=LeadView,
+                   summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request")
+async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenant, leads: Leads, queries: Queries,
+                           actor: Actor) -> LeadView:
+    await require_supervisor_of(actor, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant)
+    try:
+        doc = await leads.decide_deal_mark(tenant=tenant, lead_id=lead_id, request_id=body.request_id,
+                                           decided_by=actor.agent_id, approve=body.decision == "approved",
+                                           reason=body.reason)
+    except DomainError as error:
+        raise problem_of(error) from error
+    return await queries.view_of(doc, tenant=tenant, viewer=actor)
 
 
 @pools_router.post("/distributions", response_model=DistributionResult,

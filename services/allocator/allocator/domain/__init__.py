@@ -15,9 +15,24 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from telesales_contracts.activity import STAGE_LAYERS, stage_layer
-from telesales_contracts.allocation import ReclaimKind
 from telesales_contracts.roster import AGENT_GRADES, AgentGrade
 from telesales_runtime.errors import DomainError
+
+from .reclaim import (
+    DEAL_MARK_APPROVED,
+    DEAL_MARK_PENDING,
+    DEAL_MARK_REFUSED,
+    HeldLeadFacts,
+    ReclaimSchedule,
+    deal_mark_expiry,
+    deal_mark_in_force,
+    dial_days_after,
+    longest_dial_streak,
+    reclaim_schedule,
+)
+
+__all__ = ["DEAL_MARK_APPROVED", "DEAL_MARK_PENDING", "DEAL_MARK_REFUSED", "HeldLeadFacts", "ReclaimSchedule",
+           "deal_mark_expiry", "deal_mark_in_force", "dial_days_after", "longest_dial_streak", "reclaim_schedule"]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 LAYER_NAMES: tuple[str, ...] = tuple(name for name, _, _ in STAGE_LAYERS)
@@ -211,8 +226,14 @@ class AllocationPolicy(BaseModel):
         default=None, gt=0, description="How long an agent may not claim a lead it dropped; None: never again.")
     reclaim_rules: list[ReclaimRule] = Field(default_factory=lambda: [ReclaimRule()], min_length=1)
     reclaim_warning_hours: float = Field(default=24, ge=0, description="Warn this long before a reclaim.")
-    exempt_deals_in_progress: bool = Field(default=True, description="Leads with a deal in progress are never "
-                                           "reclaimed.")
+    exempt_deals_in_progress: bool = Field(default=True, description="A lead with a deal-in-progress mark its "
+                                           "holder's supervisor approved is not reclaimed while the mark lasts.")
+    deal_mark_days: float = Field(default=7, gt=0, description="How long an approved deal-in-progress mark "
+                                  "lasts; then the reclaim clocks apply again (asking again needs approval again).")
+    effective_call_seconds: int = Field(default=60, ge=0, description="A call by the holder this long or longer "
+                                        "processes the lead (stops the not-processed clock); shorter ones do not.")
+    dial_streak_days: int | None = Field(default=10, ge=2, le=60, description="A lead its holder dialled on this "
+                                         "many consecutive days without converting is reclaimed; None: never.")
     contact_max_calls: int = Field(default=6, ge=1, description="More calls than this within contact_window_days "
                                    "(across agents) rest the lead.")
     contact_window_days: float = Field(default=7, gt=0)
@@ -269,51 +290,6 @@ def quota_period(now: datetime, period: str, tz: tzinfo) -> tuple[str, datetime]
     year, week, weekday = local.isocalendar()
     start = datetime(local.year, local.month, local.day, tzinfo=tz) - timedelta(days=weekday - 1)
     return f"{year}-W{week:02d}", start + timedelta(days=7)
-
-
-# ---- reclaim --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HeldLeadFacts:
-    pool_id: str
-    stage_percent: int
-    held_since: datetime
-    called_since_held: bool  # the holder has called the lead since getting it
-    stage_advanced_at: datetime | None
-    deal_in_progress: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ReclaimSchedule:
-    kind: ReclaimKind
-    reclaim_at: datetime
-    warn_at: datetime
-
-    def due(self, at: datetime) -> bool:
-        """Whether the sweep has anything to do about the lead at `at` (the warning comes first)."""
-        return self.warn_at <= at
-
-
-def reclaim_schedule(lead: HeldLeadFacts, policy: AllocationPolicy) -> ReclaimSchedule | None:
-    """When a held lead will be reclaimed, and why, given what has happened to it; None if never.
-
-    Not processed: no call since the agent got it, N days after getting it. Not converted: the stage has
-    not advanced for M days (counted from the later of getting it and the last advance). The earlier
-    deadline applies."""
-    if lead.deal_in_progress and policy.exempt_deals_in_progress:
-        return None
-    rule = policy.reclaim_rule(lead.pool_id, lead.stage_percent)
-    candidates: list[tuple[datetime, ReclaimKind]] = []
-    if not lead.called_since_held and rule.not_processed_days is not None:
-        candidates.append((lead.held_since + timedelta(days=rule.not_processed_days), ReclaimKind.NOT_PROCESSED))
-    if rule.not_converted_days is not None:
-        since = max(lead.held_since, lead.stage_advanced_at or lead.held_since)
-        candidates.append((since + timedelta(days=rule.not_converted_days), ReclaimKind.NOT_CONVERTED))
-    if not candidates:
-        return None
-    reclaim_at, kind = min(candidates, key=lambda c: (c[0], c[1].value))
-    return ReclaimSchedule(kind, reclaim_at, reclaim_at - timedelta(hours=policy.reclaim_warning_hours))
 
 
 # ---- contact pressure -----------------------------------------------------------------------------------

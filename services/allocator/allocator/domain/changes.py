@@ -87,7 +87,7 @@ class AdvanceStage:
 
     percent: int
     step: str | None
-    deal_in_progress: bool | None
+    deal_in_progress: bool | None  # only False is applied: it withdraws the lead's deal-in-progress mark
     entry: Entry
     at: datetime
 
@@ -119,10 +119,25 @@ class RecordCalls:
     recent_calls: tuple[datetime, ...]
     last_call_at: datetime
     rest_until: datetime | None  # set only when it rests the lead longer than before
-    holder_called: bool  # the holder called since getting it (stops the not-processed clock)
+    holder_called: bool  # the holder made an effective call since getting it (stops the not-processed clock)
     valid_contact: bool  # first connected call: the funnel's first step
     entries: tuple[Entry, ...]
     at: datetime
+    dial_days: tuple[str, ...] | None = None  # the holder's dial days (local dates) after, when they changed
+    dial_streak_at: datetime | None = None  # set when these calls complete the dial streak
+
+
+@dataclass(frozen=True, slots=True)
+class SetDealMark:
+    """The lead's deal-in-progress mark becomes `mark` (a request, or its decision), if the hold is the same
+    and the mark is still the one judged (`previous_request`, and `previous_status` when given)."""
+
+    mark: Mapping[str, Any]
+    previous_request: str | None
+    previous_status: str | None
+    entry: Entry
+    at: datetime
+    condition: SameHold
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +162,8 @@ class Touch:
     at: datetime
 
 
-LeadChange = Release | Close | Win | Warn | AdvanceStage | MarkHot | Assign | RecordCalls | StopCalls | Touch
+LeadChange = (Release | Close | Win | Warn | AdvanceStage | MarkHot | Assign | RecordCalls | StopCalls | Touch
+              | SetDealMark)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from telesales_contracts.activity import FUNNEL_ORDER, CallLogged, LeadSignal, LeadStageChanged
 from telesales_contracts.allocation import (
+    DealMarkDecided,
+    DealMarkRequested,
     DistributionStrategy,
     HotLead,
     LeadAssigned,
@@ -34,6 +36,8 @@ from telesales_contracts.leads import LeadOutcome
 from telesales_contracts.topics import (
     ALLOCATION_ASSIGNED,
     ALLOCATION_CLOSED,
+    ALLOCATION_DEAL_MARK_DECIDED,
+    ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_RECLAIMED,
@@ -44,7 +48,18 @@ from telesales_contracts.topics import (
 from telesales_runtime.errors import DomainError
 
 from .. import history
-from . import AgentFacts, AllocationPolicy, ReclaimSchedule, contact_pressure
+from . import (
+    DEAL_MARK_APPROVED,
+    DEAL_MARK_PENDING,
+    DEAL_MARK_REFUSED,
+    AgentFacts,
+    AllocationPolicy,
+    ReclaimSchedule,
+    contact_pressure,
+    deal_mark_in_force,
+    dial_days_after,
+    longest_dial_streak,
+)
 from .changes import (
     AdvanceStage,
     Announcement,
@@ -56,6 +71,7 @@ from .changes import (
     RecordCalls,
     Release,
     SameHold,
+    SetDealMark,
     StopCalls,
     Touch,
     Warn,
@@ -115,6 +131,10 @@ class Lead:
     region: str | None = None
     previous_holders: tuple[str, ...] = ()
     last_holder: str | None = None
+    deal_mark: Mapping[str, Any] | None = None
+    progress_at: datetime | None = None  # the hold's start or its last forward stage move
+    dial_days: tuple[str, ...] = ()  # local dates the holder dialled it since progress_at
+    dial_streak_at: datetime | None = None
 
     def why_not_placeable(self, now: datetime) -> str | None:
         """Why a push may not place this lead now (None: it may): only pooled leads that are not resting."""
@@ -199,6 +219,53 @@ class Lead:
                             assigned_by=assigned_by)
         return Decision(change, (Announcement(ALLOCATION_ASSIGNED, data), *extra_events))
 
+    # ---- the deal-in-progress mark: asked by the holder, decided by its supervisor, expires -------------
+
+    def request_deal_mark(self, agent_id: str, *, supervisors: Sequence[str], note: str | None,
+                          at: datetime) -> Decision:
+        """The holder asks for the deal-in-progress mark. It protects nothing until the holder's supervisor
+        approves it; one request at a time, and none while an approved mark is in force."""
+        self.require_held_by(agent_id)
+        mark = self.deal_mark or {}
+        if mark.get("status") == DEAL_MARK_PENDING:
+            raise DomainError("deal_mark_pending", f"lead {self.lead_id} already has a request waiting for the "
+                                                   f"supervisor ({mark.get('request_id')})")
+        in_force = deal_mark_in_force(mark, at)
+        if in_force is not None:
+            raise DomainError("deal_mark_in_force", f"lead {self.lead_id} is marked until {in_force.isoformat()}; "
+                                                    "ask again after it expires")
+        request_id = str(uuid.uuid4())
+        new_mark = {"request_id": request_id, "status": DEAL_MARK_PENDING, "agent_id": agent_id,
+                    "requested_at": at, "note": note}
+        change = SetDealMark(mark=new_mark, previous_request=mark.get("request_id"), previous_status=None, at=at,
+                             condition=self.same_hold(),
+                             entry=history.deal_mark(status=DEAL_MARK_PENDING, agent_id=agent_id, at=at, reason=note))
+        data = DealMarkRequested(lead_id=self.lead_id, request_id=request_id, agent_id=agent_id,
+                                 team_id=self.holder_team, business_line=self.business_line,
+                                 supervisors=sorted(set(supervisors) - {agent_id}), note=note, requested_at=at)
+        return Decision(change, (Announcement(ALLOCATION_DEAL_MARK_REQUESTED, data),))
+
+    def decide_deal_mark(self, request_id: str, *, decided_by: str, approve: bool, reason: str | None,
+                         policy: AllocationPolicy, at: datetime) -> Decision:
+        """The supervisor approves (for `deal_mark_days`) or refuses the waiting request; never the holder."""
+        mark = self.deal_mark or {}
+        if self.status != HELD or mark.get("status") != DEAL_MARK_PENDING or mark.get("request_id") != request_id:
+            raise DomainError("no_pending_request", f"lead {self.lead_id} has no request {request_id!r} waiting")
+        if decided_by == self.holder:
+            raise DomainError("own_request", f"{decided_by} holds lead {self.lead_id}: its supervisor decides")
+        status = DEAL_MARK_APPROVED if approve else DEAL_MARK_REFUSED
+        expires_at = at + timedelta(days=policy.deal_mark_days) if approve else None
+        new_mark = {**mark, "status": status, "decided_by": decided_by, "decided_at": at, "reason": reason,
+                    "expires_at": expires_at}
+        change = SetDealMark(mark=new_mark, previous_request=request_id, previous_status=DEAL_MARK_PENDING, at=at,
+                             condition=self.same_hold(),
+                             entry=history.deal_mark(status=status, agent_id=decided_by, at=at, reason=reason,
+                                                     expires_at=expires_at))
+        data = DealMarkDecided(lead_id=self.lead_id, request_id=request_id, agent_id=mark["agent_id"],
+                               decision=status, decided_by=decided_by, reason=reason,  # type: ignore[arg-type]
+                               expires_at=expires_at, decided_at=at)
+        return Decision(change, (Announcement(ALLOCATION_DEAL_MARK_DECIDED, data),))
+
     # ---- the reclaim sweep -----------------------------------------------------------------------------
 
     def judge_overdue(self, schedule: ReclaimSchedule, *, at: datetime) -> Decision | None:
@@ -239,24 +306,35 @@ class Lead:
         step = change.funnel_step.value if change.funnel_step else None
         entry = history.stage(stage_percent=change.stage_percent, agent_id=change.agent_id, at=at,
                               funnel_step=step, deal_in_progress=change.deal_in_progress)
-        return AdvanceStage(percent=change.stage_percent, step=step, deal_in_progress=change.deal_in_progress,
-                            entry=entry, at=at)
+        # Setting the mark is a request its supervisor decides (request_deal_mark); only withdrawing it applies.
+        withdraw = False if change.deal_in_progress is False else None
+        return AdvanceStage(percent=change.stage_percent, step=step, deal_in_progress=withdraw, entry=entry, at=at)
 
-    def record_calls(self, calls: Sequence[CallLogged], policy: AllocationPolicy, *, at: datetime) -> RecordCalls:
-        """Calls of this lead: last contact, contact pressure (a rest), the holder's first call, a valid
-        contact once one connected, and one history entry per call."""
+    def record_calls(self, calls: Sequence[CallLogged], policy: AllocationPolicy, *, at: datetime,
+                     tz: tzinfo) -> RecordCalls:
+        """Calls of this lead: last contact, contact pressure (a rest), the holder's first effective call
+        (processed), the holder's dial days (and the dial streak once reached), a valid contact once one
+        connected, and one history entry per call."""
         times = [c.started_at for c in calls]
         recent, rest_until = contact_pressure([*self.recent_calls, *times], at, policy)
         longer_rest = rest_until is not None and (self.rest_until is None or self.rest_until < rest_until)
-        holder_called = self.status == HELD and any(c.agent_id == self.holder and c.started_at >= self.held_since
-                                                    for c in calls)
+        by_holder = [c for c in calls if self.status == HELD and c.agent_id == self.holder
+                     and c.started_at >= self.held_since]
+        holder_called = any(c.duration_seconds >= policy.effective_call_seconds for c in by_holder)
+        since = max(self.held_since, self.progress_at) if by_holder and self.progress_at else self.held_since
+        new_days = {c.started_at.astimezone(tz).date().isoformat() for c in by_holder if c.started_at >= since}
+        dial_days = dial_days_after(self.dial_days, new_days) if new_days else None
+        streak_at = None
+        if (dial_days is not None and self.dial_streak_at is None and policy.dial_streak_days is not None
+                and longest_dial_streak(dial_days) >= policy.dial_streak_days):
+            streak_at = at
         entries = tuple(history.call(agent_id=c.agent_id, started_at=c.started_at,
                                      duration_seconds=c.duration_seconds, connected=c.connected) for c in calls)
         return RecordCalls(count=len(calls), recent_calls=tuple(recent),
                            last_call_at=max([*times, *([self.last_call_at] if self.last_call_at else [])]),
                            rest_until=rest_until if longer_rest else None, holder_called=holder_called,
                            valid_contact=any(c.connected for c in calls) and self.funnel_step is None,
-                           entries=entries, at=at)
+                           entries=entries, at=at, dial_days=dial_days, dial_streak_at=streak_at)
 
     @staticmethod
     def hot(signal: LeadSignal, *, alerted: str | None, at: datetime) -> MarkHot:

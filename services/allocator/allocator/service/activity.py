@@ -15,14 +15,16 @@ from telesales_runtime.consumer import Delivery
 
 from .. import domain
 from ..domain import AllocationPolicy
+from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, HELD, POOLED, WON, Lead
 from ..store import LEAN_LEAD, Doc
 from ..store.lead_writes import lead_of
 from ..store.roster import agent_of
+from .deal_marks import DealMarks
 from .distributing import Distributing
 
 
-class Activity(Distributing):
+class Activity(Distributing, DealMarks):
     async def handle_stage_changes(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             for delivery in fresh:
@@ -33,9 +35,16 @@ class Activity(Distributing):
                                                  error=f"lead {change.lead_id} is not known to the allocator",
                                                  tenantid=tenant)
                     continue
-                move = Lead.stage_move(change, at=datetime.now(UTC))
+                now = datetime.now(UTC)
+                lead = lead_of(doc)
+                writes: list[tuple[Lead, LeadChange, list[Doc]]] = [(lead, Lead.stage_move(change, at=now), [])]
+                if change.deal_in_progress:  # a CRM's mark is the holder's request too: its supervisor decides
+                    writes += await self.requested_mark(tenant=tenant, lead=lead, asked_by=change.agent_id,
+                                                        note=change.note, at=now)
                 inbox = [self.store.inbox.entry(tenant, delivery.event.id, {"status": "stage_changed"})]
-                await self.store.commit([(lead_of(doc), move, [])], datetime.now(UTC), inbox_entries=inbox)
+                await self.store.commit(writes, now, inbox_entries=inbox)
+                if len(writes) > 1:
+                    self.notify_leads()
 
     async def handle_calls(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
@@ -60,7 +69,7 @@ class Activity(Distributing):
             writes = []
             for lead_id, calls in per_lead.items():
                 lead = lead_of(leads[lead_id])
-                writes.append((lead, lead.record_calls(calls, policy, at=now), []))
+                writes.append((lead, lead.record_calls(calls, policy, at=now, tz=self.tz), []))
             await self.store.commit(writes, now, inbox_entries=inbox)
             await self.store.add_talk_seconds(tenant, talk)
 

@@ -1,5 +1,6 @@
 """What an agent does with a lead it holds, over HTTP: return it (退回), close it (关单), win it (成单), and
-set its stage. The Lead aggregate decides; each change is written only if the hold is still the one read."""
+set its stage (asking for the deal-in-progress mark: deal_marks.py). The Lead aggregate decides; each
+change is written only if the hold is still the one read."""
 
 from __future__ import annotations
 
@@ -8,22 +9,14 @@ from datetime import UTC, datetime
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.topics import LEADS_STAGE_CHANGED
 
-from ..domain import DomainError
-from ..domain.changes import Decision
+from ..domain.changes import LeadChange
 from ..domain.lead import Lead
 from ..store import LEAN_LEAD, Doc
 from ..store.embedded_outbox import embedded_event
-from ..store.lead_writes import lead_of
-from .core import LeadServiceCore
+from .deal_marks import DealMarks
 
 
-class AgentActs(LeadServiceCore):
-    async def _lead(self, tenant: str, lead_id: str) -> Lead:
-        doc = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
-        if doc is None:
-            raise DomainError("unknown_lead", f"there is no lead {lead_id!r}")
-        return lead_of(doc)
-
+class AgentActs(DealMarks):
     async def return_lead(self, *, tenant: str, lead_id: str, agent_id: str, reason: str) -> Doc:
         now = datetime.now(UTC)
         lead = await self._lead(tenant, lead_id)
@@ -39,15 +32,6 @@ class AgentActs(LeadServiceCore):
         lead = await self._lead(tenant, lead_id)
         return await self._commit_or_conflict(lead, lead.win(agent_id, amount_fen=amount_fen, at=now), now)
 
-    async def _commit_or_conflict(self, lead: Lead, decision: Decision, now: datetime) -> Doc:
-        after = await self.store.commit_if(lead, decision.change,
-                                           self.embedded(lead.tenant_id, lead.lead_id, decision.events), now)
-        if after is None:
-            raise DomainError("changed_meanwhile", f"lead {lead.lead_id} changed meanwhile (reclaimed or moved); "
-                                                   "read it again")
-        self.notify_leads()
-        return after
-
     async def change_stage(self, *, tenant: str, lead_id: str, change: LeadStageChanged, publish: bool = True) -> Doc:
         """Set a lead's stage (HTTP) and announce it on leads.stage-changed.v1 in the same transaction as
         the inbox entry of that event, so this service's own consumer skips it."""
@@ -57,7 +41,11 @@ class AgentActs(LeadServiceCore):
         event = LEADS_STAGE_CHANGED.event(change, source=self.settings.source, tenantid=tenant, subject=lead_id)
         events = [embedded_event(event.id, LEADS_STAGE_CHANGED.name, event.to_json_bytes(), lead_id)] if publish else []
         inbox = [self.store.inbox.entry(tenant, event.id, {"status": "stage_changed", "by": "http"})]
-        await self.store.commit([(lead, advance, events)], now, inbox_entries=inbox)
+        writes: list[tuple[Lead, LeadChange, list[Doc]]] = [(lead, advance, events)]
+        if change.deal_in_progress:  # asked for, not set: the holder's supervisor decides
+            writes += await self.requested_mark(tenant=tenant, lead=lead, asked_by=change.agent_id, note=change.note,
+                                                at=now)
+        await self.store.commit(writes, now, inbox_entries=inbox)
         self.notify_leads()
         after = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
         return after  # type: ignore[return-value]

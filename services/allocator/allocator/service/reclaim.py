@@ -42,6 +42,8 @@ class Reclaim(LeadServiceCore):
         policy, _ = await self.store.policy(tenant)  # fresh, not cached: the sweep acts on the current rules
         totals = {"reclaimed": 0, "warned": 0, "examined": 0}
         days = [d for r in policy.reclaim_rules for d in (r.not_processed_days, r.not_converted_days) if d is not None]
+        if policy.dial_streak_days is not None:  # dialled on N consecutive days: held N - 1 days at least
+            days.append(policy.dial_streak_days - 1)
         if not days:
             return totals
         # The earliest any rule can make a lead due (or warned): nothing held more recently is looked at.

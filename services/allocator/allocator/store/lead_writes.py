@@ -22,6 +22,7 @@ from ..domain.changes import (
     RecordCalls,
     Release,
     SameHold,
+    SetDealMark,
     StopCalls,
     Touch,
     Warn,
@@ -44,13 +45,20 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 rest_until=doc.get("rest_until"), dedicated_agent=doc.get("dedicated_agent"),
                 warned_for=doc.get("warned_for"), external_refs=tuple(doc.get("external_refs") or ()),
                 product_interest=doc.get("product_interest"), region=doc.get("region"),
-                previous_holders=tuple(doc.get("previous_holders") or ()), last_holder=doc.get("last_holder"))
+                previous_holders=tuple(doc.get("previous_holders") or ()), last_holder=doc.get("last_holder"),
+                deal_mark=doc.get("deal_mark"), progress_at=doc.get("progress_at"),
+                dial_days=tuple(doc.get("dial_days") or ()), dial_streak_at=doc.get("dial_streak_at"))
+
+
+# What a hold owns and the next one must not inherit: its deal-in-progress mark, its dial days and streak.
+_HOLD_OWN = {"deal_mark": None, "deal_in_progress": False, "dial_days": [], "dial_streak_at": None}
 
 
 def hold_fields(holder: Any, team: Any, grade: Any, via: Any, now: datetime) -> Doc:
     """The fields of a lead that an agent has just got (values, or expressions in a pipeline)."""
     return {"status": HELD, "holder": holder, "holder_team": team, "holder_grade": grade, "held_since": now,
-            "held_via": via, "awaiting_first_call": True, "progress_at": now, "warned_for": None, "updated_at": now}
+            "held_via": via, "awaiting_first_call": True, "progress_at": now, "warned_for": None, "updated_at": now,
+            **_HOLD_OWN}
 
 
 def _key(lead: Lead) -> Doc:
@@ -70,6 +78,12 @@ def write_of(lead: Lead, change: LeadChange) -> tuple[Doc, Doc | list[Doc]]:
             return _same_hold(lead, change.condition), _close(change)
         case Win():
             return _same_hold(lead, change.condition), _win(change)
+        case SetDealMark():
+            return ({**_same_hold(lead, change.condition), "deal_mark.request_id": change.previous_request,
+                     **({"deal_mark.status": change.previous_status} if change.previous_status else {})},
+                    history.with_history({"$set": {"deal_mark": dict(change.mark), "updated_at": change.at,
+                                                   "deal_in_progress": change.mark.get("status") == "approved"}},
+                                         [change.entry]))
         case Warn():
             return ({**_same_hold(lead, change.condition), "warned_for": change.previous},
                     {"$set": {"warned_for": change.warn_key}})
@@ -93,7 +107,7 @@ def _release(change: Release) -> Doc:
                             "held_since": None, "held_via": None, "awaiting_first_call": None,
                             "progress_at": None, "warned_for": None, "last_holder": change.agent_id,
                             "dropped_by": list(change.dropped_by), "drop_count": len(change.dropped_by),
-                            "updated_at": change.at}}
+                            "updated_at": change.at, **_HOLD_OWN}}
     if change.counts_as_drop:
         update["$push"] = {"drops": {"agent_id": change.agent_id, "at": change.at}}
     update = history.with_history(update, [change.entry])
@@ -143,8 +157,12 @@ def _advance_stage(change: AdvanceStage) -> list[Doc]:
         fields["funnel_step"] = {"$cond": [
             {"$gte": [order.index(change.step), {"$indexOfArray": [order, "$funnel_step"]}]},
             change.step, "$funnel_step"]}
-    if change.deal_in_progress is not None:
-        fields["deal_in_progress"] = change.deal_in_progress
+    if change.deal_in_progress is False:  # the mark withdrawn (setting it is a request: SetDealMark)
+        fields["deal_in_progress"] = False
+        fields["deal_mark"] = None
+    # a forward move is progress: the dial streak (seed 002's rule) starts again
+    fields["dial_days"] = {"$cond": [advanced, [], {"$ifNull": ["$dial_days", []]}]}
+    fields["dial_streak_at"] = {"$cond": [advanced, None, {"$ifNull": ["$dial_streak_at", None]}]}
     return [{"$set": fields}]
 
 
@@ -157,6 +175,10 @@ def _record_calls(change: RecordCalls) -> Doc:
         fields["awaiting_first_call"] = False
     if change.valid_contact:
         fields["funnel_step"] = "valid"  # reached the person: the contact is valid
+    if change.dial_days is not None:
+        fields["dial_days"] = list(change.dial_days)
+    if change.dial_streak_at is not None:
+        fields["dial_streak_at"] = change.dial_streak_at
     return history.with_history({"$set": fields, "$inc": {"call_count": change.count}}, list(change.entries))
 
 

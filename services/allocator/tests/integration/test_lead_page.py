@@ -78,7 +78,9 @@ async def test_a_held_lead_shows_when_it_is_reclaimed_and_what_stops_it(harness:
     assert moved["kind"] == "not_converted" and at(moved["at"]) > lead["held_since"] + timedelta(days=10)
 
     response = await stage(harness, lead_id, "a1", stage_percent=30, deal_in_progress=True)
-    assert response.json()["reclaim"] is None  # a deal in progress is never reclaimed
+    # asked for, not granted: the clock runs on until the supervisor approves
+    assert (response.json()["deal_in_progress"], response.json()["deal_mark"]["status"]) == (False, "pending")
+    assert response.json()["reclaim"] == moved
 
     response = await act(harness, lead_id, "return", "a1", reason="不需要")
     assert response.json()["reclaim"] is None  # pooled: nobody's clock

@@ -496,25 +496,6 @@ async def test_a_pools_own_reclaim_rule_applies_to_its_leads_only(harness: Harne
         vip, "vip", "not_processed")
 
 
-async def test_a_deal_in_progress_is_never_reclaimed(harness: Harness) -> None:
-    await harness.agent("a1")
-    [lead_id] = await held(harness, "a1")
-    since = (await harness.lead(lead_id))["held_since"]
-    response = await stage(harness, lead_id, "a1", stage_percent=70, deal_in_progress=True)
-    assert response.status_code == 200 and response.json()["deal_in_progress"] is True
-    late = since + timedelta(days=60)
-    assert await harness.leads.sweep_tenant(harness.tenant, now=late) == {"reclaimed": 0, "warned": 0, "examined": 1}
-    assert (await harness.lead(lead_id))["holder"] == "a1"
-    # the deal fell through (the flag is cleared, the stage kept): the lead is overdue again
-    await harness.send("leads.stage-changed.v1", {"lead_id": lead_id, "stage_percent": 70,
-                                                  "deal_in_progress": False})
-    assert (await harness.leads.sweep_tenant(harness.tenant, now=late))["reclaimed"] == 1
-    await harness.relay()
-    assert harness.of("allocation.reclaim-warning.v1") == []
-    [reclaimed] = harness.of("allocation.reclaimed.v1")
-    assert (reclaimed["data"]["kind"], reclaimed["data"]["stage_percent"]) == ("not_processed", 70)
-
-
 async def test_a_lead_four_agents_dropped_is_in_abandoned_pool_2(harness: Harness) -> None:
     for agent in ("a1", "a2", "a3", "a4", "a5"):
         await harness.agent(agent)

@@ -176,21 +176,21 @@ def call(agent_id: str, at: datetime, connected: bool = False) -> CallLogged:
 
 def test_calls_stop_the_not_processed_clock_only_when_the_holder_makes_them() -> None:
     policy = AllocationPolicy()
-    by_other = held_lead().record_calls([call("a9", NOW)], policy, at=NOW)
-    by_holder = held_lead().record_calls([call("a1", NOW, connected=True)], policy, at=NOW)
-    before_hold = held_lead().record_calls([call("a1", SINCE - timedelta(days=1))], policy, at=NOW)
+    by_other = held_lead().record_calls([call("a9", NOW)], policy, at=NOW, tz=UTC)
+    by_holder = held_lead().record_calls([call("a1", NOW, connected=True)], policy, at=NOW, tz=UTC)
+    before_hold = held_lead().record_calls([call("a1", SINCE - timedelta(days=1))], policy, at=NOW, tz=UTC)
     assert isinstance(by_holder, RecordCalls)
     assert (by_other.holder_called, by_holder.holder_called, before_hold.holder_called) == (False, True, False)
     assert (by_other.valid_contact, by_holder.valid_contact) == (False, True)
-    assert held_lead(funnel_step="paid").record_calls([call("a1", NOW, True)], policy, at=NOW).valid_contact is False
+    assert held_lead(funnel_step="paid").record_calls([call("a1", NOW, True)], policy, at=NOW, tz=UTC).valid_contact is False
 
 
 def test_too_many_calls_rest_the_lead_but_never_shorten_a_rest() -> None:
     policy = AllocationPolicy(contact_max_calls=2)
     calls = [call("a1", NOW - timedelta(hours=n)) for n in range(3)]
-    rested = held_lead().record_calls(calls, policy, at=NOW)
+    rested = held_lead().record_calls(calls, policy, at=NOW, tz=UTC)
     assert rested.rest_until is not None and rested.last_call_at == NOW
-    longer = held_lead(rest_until=rested.rest_until + timedelta(days=30)).record_calls(calls, policy, at=NOW)
+    longer = held_lead(rest_until=rested.rest_until + timedelta(days=30)).record_calls(calls, policy, at=NOW, tz=UTC)
     assert longer.rest_until is None  # the longer rest stays
 
 

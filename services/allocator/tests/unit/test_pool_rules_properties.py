@@ -116,16 +116,15 @@ policies = st.builds(
 
 
 @given(policies, POOLS, st.integers(0, 100), INSTANTS, st.booleans(),
-       st.none() | st.timedeltas(min_value=timedelta(days=-5), max_value=timedelta(days=30)), st.booleans())
+       st.none() | st.timedeltas(min_value=timedelta(days=-5), max_value=timedelta(days=30)),
+       st.none() | st.timedeltas(min_value=timedelta(days=-5), max_value=timedelta(days=30)))
 def test_a_reclaim_comes_after_the_lead_was_taken_and_its_warning_before(
         policy: AllocationPolicy, pool: str, stage: int, held_since: datetime, called: bool,
-        advanced_after: timedelta | None, deal: bool) -> None:
+        advanced_after: timedelta | None, mark_for: timedelta | None) -> None:
     advanced = None if advanced_after is None else held_since + advanced_after
-    lead = HeldLeadFacts(pool, stage, held_since, called, advanced, deal)
+    protected = None if mark_for is None else held_since + mark_for  # an approved mark's expiry
+    lead = HeldLeadFacts(pool, stage, held_since, called, advanced, protected)
     schedule = reclaim_schedule(lead, policy)
-    if deal and policy.exempt_deals_in_progress:
-        assert schedule is None
-        return
     rule = policy.reclaim_rule(pool, stage)
     if rule.not_converted_days is None and (called or rule.not_processed_days is None):
         assert schedule is None
@@ -133,13 +132,20 @@ def test_a_reclaim_comes_after_the_lead_was_taken_and_its_warning_before(
     assert schedule is not None
     assert schedule.reclaim_at > held_since
     assert schedule.warn_at <= schedule.reclaim_at
+    # an approved mark holds the reclaim back until it expires, and never longer
+    unmarked = reclaim_schedule(HeldLeadFacts(pool, stage, held_since, called, advanced), policy)
+    assert unmarked is not None
+    if protected is not None and policy.exempt_deals_in_progress:
+        assert schedule.reclaim_at == max(unmarked.reclaim_at, protected)
+    else:
+        assert schedule == unmarked
     # an advance of the stage never brings the reclaim forward
-    later = HeldLeadFacts(pool, stage, held_since, called, (advanced or held_since) + timedelta(days=1), deal)
+    later = HeldLeadFacts(pool, stage, held_since, called, (advanced or held_since) + timedelta(days=1), protected)
     postponed = reclaim_schedule(later, policy)
     assert postponed is not None and postponed.reclaim_at >= schedule.reclaim_at
     # a call never brings it forward either
     if not called:
-        after_call = reclaim_schedule(HeldLeadFacts(pool, stage, held_since, True, advanced, deal), policy)
+        after_call = reclaim_schedule(HeldLeadFacts(pool, stage, held_since, True, advanced, protected), policy)
         assert after_call is None or after_call.reclaim_at >= schedule.reclaim_at
 
 

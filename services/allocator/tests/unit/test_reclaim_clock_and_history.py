@@ -45,11 +45,37 @@ def test_the_most_specific_rule_decides_and_a_rule_may_never_reclaim() -> None:
     assert reclaim_clock(held(pool_id="vip", awaiting_first_call=False), POLICY) is None  # no not-converted rule
 
 
-def test_no_clock_for_a_lead_not_held_or_a_deal_in_progress() -> None:
+def test_no_clock_for_a_lead_not_held() -> None:
     assert reclaim_clock(held(status="pooled", holder=None, held_since=None), POLICY) is None
     assert reclaim_clock(held(status="won"), POLICY) is None
-    assert reclaim_clock(held(deal_in_progress=True), POLICY) is None
-    assert reclaim_clock(held(deal_in_progress=True), POLICY.model_copy(update={"exempt_deals_in_progress": False}))
+
+
+def test_an_approved_deal_mark_holds_the_clock_back_until_it_expires_and_nothing_else_does() -> None:
+    expires = HELD_SINCE + timedelta(days=8)
+    approved = {"request_id": "r1", "status": "approved", "agent_id": "a1", "requested_at": HELD_SINCE,
+                "expires_at": expires}
+    held_back = reclaim_clock(held(deal_mark=approved), POLICY)
+    assert held_back is not None and (held_back.kind, held_back.at) == (ReclaimKind.NOT_PROCESSED, expires)
+    # a deadline after the expiry is not moved; the flag alone (set by an agent, or pending) protects nothing
+    later = reclaim_clock(held(deal_mark=approved, awaiting_first_call=False), POLICY)
+    assert later is not None and later.at == HELD_SINCE + timedelta(days=10)
+    for unprotected in (held(deal_in_progress=True), held(deal_mark={**approved, "status": "pending"}),
+                        held(deal_mark={**approved, "status": "refused"})):
+        clock = reclaim_clock(unprotected, POLICY)
+        assert clock is not None and clock.at == HELD_SINCE + timedelta(days=3)
+    exempt_off = POLICY.model_copy(update={"exempt_deals_in_progress": False})
+    clock = reclaim_clock(held(deal_mark=approved), exempt_off)
+    assert clock is not None and clock.at == HELD_SINCE + timedelta(days=3)
+
+
+def test_a_reached_dial_streak_reclaims_at_once_unless_the_stage_moves() -> None:
+    reached = HELD_SINCE + timedelta(days=9, hours=2)
+    clock = reclaim_clock(held(awaiting_first_call=False, dial_streak_at=reached), POLICY)
+    assert clock is not None
+    assert (clock.kind, clock.at, clock.unless) == (ReclaimKind.DIALLED_WITHOUT_CONVERTING, reached, "advance_stage")
+    off = POLICY.model_copy(update={"dial_streak_days": None})
+    clock = reclaim_clock(held(awaiting_first_call=False, dial_streak_at=reached), off)
+    assert clock is not None and clock.kind is ReclaimKind.NOT_CONVERTED
 
 
 def test_the_clock_is_the_sweeps_own_schedule() -> None:
