@@ -15,11 +15,20 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from telesales_contracts import CloudEvent
-from telesales_contracts.allocation import HotLead, LeadAssigned, LeadReclaimed, ReclaimWarning
+from telesales_contracts.allocation import (
+    DealMarkDecided,
+    DealMarkRequested,
+    HotLead,
+    LeadAssigned,
+    LeadReclaimed,
+    ReclaimWarning,
+)
 from telesales_contracts.ledger import BonusAwarded, CoinsAllocated, ReallocationDecided, TransferPosted
 from telesales_contracts.marketplace import PurchaseCompleted, PurchaseRefused, StruggleRecommended, TipForwarded
 from telesales_contracts.topics import (
     ALLOCATION_ASSIGNED,
+    ALLOCATION_DEAL_MARK_DECIDED,
+    ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_RECLAIMED,
@@ -46,6 +55,8 @@ class NotificationKind(StrEnum):
     TIP_FORWARDED = "tip_forwarded"
     COINS_RECEIVED = "coins_received"
     APPROVAL_DECIDED = "approval_decided"
+    DEAL_MARK_REQUESTED = "deal_mark_requested"
+    DEAL_MARK_DECIDED = "deal_mark_decided"
 
 
 class Notification(BaseModel):
@@ -129,6 +140,22 @@ def _reclaimed(event: CloudEvent[LeadReclaimed]) -> list[Draft]:
                     "deadline": d.deadline}, "/leads")]
 
 
+def _deal_mark_requested(event: CloudEvent[DealMarkRequested]) -> list[Draft]:
+    d = event.data
+    # every supervisor who may decide is told; the first to decide settles it
+    return [_draft(event, supervisor, NotificationKind.DEAL_MARK_REQUESTED,
+                   {"lead_id": d.lead_id, "request_id": d.request_id, "agent_id": d.agent_id, "note": d.note},
+                   f"/leads/{d.lead_id}") for supervisor in d.supervisors]
+
+
+def _deal_mark_decided(event: CloudEvent[DealMarkDecided]) -> list[Draft]:
+    d = event.data
+    return [_draft(event, d.agent_id, NotificationKind.DEAL_MARK_DECIDED,
+                   {"lead_id": d.lead_id, "request_id": d.request_id, "decision": d.decision,
+                    "decided_by": d.decided_by, "reason": d.reason, "expires_at": d.expires_at},
+                   f"/leads/{d.lead_id}")]
+
+
 def _purchase_completed(event: CloudEvent[PurchaseCompleted]) -> list[Draft]:
     d = event.data
     return [_draft(event, d.buyer_id, NotificationKind.PURCHASE_GRANTED,
@@ -204,13 +231,15 @@ MAPPINGS: dict[str, Mapping] = {
     LEDGER_BONUS_AWARDED.name: _bonus_awarded,
     LEDGER_TRANSFER_POSTED.name: _transfer_posted,
     LEDGER_REALLOCATION_DECIDED.name: _reallocation_decided,
+    ALLOCATION_DEAL_MARK_REQUESTED.name: _deal_mark_requested,
+    ALLOCATION_DEAL_MARK_DECIDED.name: _deal_mark_decided,
 }
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_HOT_LEAD, ALLOCATION_RECLAIM_WARNING, ALLOCATION_ASSIGNED, ALLOCATION_RECLAIMED,
     MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_STRUGGLE_RECOMMENDED,
     MARKETPLACE_TIP_FORWARDED, LEDGER_COINS_ALLOCATED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_POSTED,
-    LEDGER_REALLOCATION_DECIDED,
+    LEDGER_REALLOCATION_DECIDED, ALLOCATION_DEAL_MARK_REQUESTED, ALLOCATION_DEAL_MARK_DECIDED,
 )
 
 

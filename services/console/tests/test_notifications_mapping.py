@@ -134,12 +134,32 @@ def test_an_approval_decided_tells_the_requester() -> None:
                              "decided_by": "op-1"}
 
 
+def test_a_deal_mark_request_tells_each_supervisor_who_may_decide_and_the_decision_tells_the_holder() -> None:
+    made = drafts("allocation.deal-mark-requested.v1", {
+        "lead_id": "L-9", "request_id": "r-1", "agent_id": "zhang-san", "team_id": "team-1",
+        "business_line": "car-insurance", "supervisors": ["s-1", "s-2"], "note": "签约中", "requested_at": AT})
+    assert [(d.user, d.kind, d.link, d.part) for d in made] == [
+        ("s-1", NotificationKind.DEAL_MARK_REQUESTED, "/leads/L-9", 0),
+        ("s-2", NotificationKind.DEAL_MARK_REQUESTED, "/leads/L-9", 0)]
+    assert made[0].subject == {"lead_id": "L-9", "request_id": "r-1", "agent_id": "zhang-san", "note": "签约中"}
+    assert drafts("allocation.deal-mark-requested.v1", {
+        "lead_id": "L-9", "request_id": "r-1", "agent_id": "zhang-san", "team_id": None,
+        "business_line": "car-insurance", "supervisors": [], "requested_at": AT}) == []
+    draft = one("allocation.deal-mark-decided.v1", {
+        "lead_id": "L-9", "request_id": "r-1", "agent_id": "zhang-san", "decision": "approved", "decided_by": "s-1",
+        "reason": None, "expires_at": AT, "decided_at": AT})
+    assert (draft.user, draft.kind, draft.link) == ("zhang-san", NotificationKind.DEAL_MARK_DECIDED, "/leads/L-9")
+    assert draft.subject == {"lead_id": "L-9", "request_id": "r-1", "decision": "approved", "decided_by": "s-1",
+                             "reason": None, "expires_at": "2026-11-24T09:30:00+08:00"}
+
+
 def test_every_consumed_topic_has_a_mapping_and_ids_depend_on_tenant_user_event_and_part() -> None:
     assert {t.name for t in SOURCE_TOPICS} == {
         "allocation.hot-lead.v1", "allocation.reclaim-warning.v1", "allocation.assigned.v1", "allocation.reclaimed.v1",
         "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1",
         "marketplace.struggle-recommended.v1", "marketplace.tip-forwarded.v1", "ledger.coins-allocated.v1",
-        "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1"}
+        "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1",
+        "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1"}
     data = {"request_id": "rq-1", "user_id": "li-si", "decision": "approved", "decided_by": "op-1",
             "decided_at": AT}
     first = drafts("ledger.reallocation-decided.v1", data)[0]

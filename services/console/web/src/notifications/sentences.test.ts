@@ -32,6 +32,20 @@ describe("notification sentences", () => {
     expect(notificationSentence(gone, "zh-CN").body).toBe("线索「L3」已回收至公海（未及时拨打）。");
   });
 
+  it("asks the supervisor about a deal-in-progress mark and tells the agent the decision", () => {
+    const asked = { kind: "deal_mark_requested", subject: { lead_id: "L5", request_id: "R1", agent_id: "zhang", note: "签约中" } };
+    expect(notificationSentence(asked, "zh-CN").body).toBe("zhang 申请将线索「L5」标记为商机进行中（签约中）。");
+    const refused = {
+      kind: "deal_mark_decided",
+      subject: { lead_id: "L5", request_id: "R1", decision: "refused", decided_by: "s1", reason: "no contract", expires_at: null },
+    };
+    expect(notificationSentence(refused, "en").body).toBe("Your deal-in-progress mark on lead “L5” was rejected (no contract).");
+    const approved = { ...refused, subject: { ...refused.subject, decision: "approved", reason: null, expires_at: "2025-03-01T08:00:00Z" } };
+    expect(notificationSentence(approved, "en").body).toMatch(/^Your deal-in-progress mark on lead “L5” was approved until .+\.$/);
+    const gone = { kind: "lead_reclaimed", subject: { lead_id: "L5", reclaim_kind: "dialled_without_converting" } };
+    expect(notificationSentence(gone, "zh-CN").body).toBe("线索「L5」已回收至公海（连续多日拨打未转化）。");
+  });
+
   it("names the tip of a purchase and the refusal's reason in words", () => {
     const granted = { kind: "purchase_granted", subject: { tip_id: "T9", purchase_id: "P1", version: 2, price: 30 } };
     expect(notificationSentence(granted, "zh-CN").body).toBe("锦囊「T9」已购买成功，可以开始学习。");

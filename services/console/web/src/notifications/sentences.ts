@@ -29,7 +29,7 @@ function when(lang: Lang, iso: string | undefined): string {
 const SIGNALS = ["unpaid_order", "long_browsing", "redemption", "level_up"] as const;
 const REFUSALS = ["insufficient_funds", "daily_limit", "self_purchase", "transfer_id_conflict"] as const;
 const LIMITS = ["buyer_daily_count", "buyer_daily_coins", "pair_daily_count", "pair_daily_coins"] as const;
-const RECLAIM_KINDS = ["not_processed", "not_converted"] as const;
+const RECLAIM_KINDS = ["not_processed", "not_converted", "dialled_without_converting"] as const;
 const RATE_STEPS = ["connect_60s", "intent", "visit", "plan"] as const;
 const SOURCES = ["allocation", "bonus", "sale"] as const;
 
@@ -74,7 +74,7 @@ export function notificationSentence(
       vars.at = when(lang, text(s, "reclaim_at"));
       const reclaimKind = oneOf(RECLAIM_KINDS, text(s, "reclaim_kind"));
       vars.unless =
-        reclaimKind === "not_processed" ? t("notif.unless.call") : reclaimKind === "not_converted" ? t("notif.unless.stage") : "";
+        reclaimKind === "not_processed" ? t("notif.unless.call") : reclaimKind ? t("notif.unless.stage") : "";
       break;
     }
     case "lead_assigned": {
@@ -144,6 +144,21 @@ export function notificationSentence(
       vars.reason = clause(text(s, "reason"));
       break;
     }
+    case "deal_mark_requested":
+      vars.agent = text(s, "agent_id") ?? t("notif.someone");
+      vars.note = clause(text(s, "note"));
+      break;
+    case "deal_mark_decided": {
+      const decision = text(s, "decision");
+      vars.decision =
+        decision === "approved"
+          ? t("notif.dealMarkUntil", { at: when(lang, text(s, "expires_at")) })
+          : decision === "refused"
+            ? t("notif.rejected")
+            : t("notif.decided");
+      vars.reason = clause(text(s, "reason"));
+      break;
+    }
     case "purchase_granted":
       break;
   }
@@ -159,6 +174,8 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "reclaim_warning":
     case "lead_assigned":
     case "lead_reclaimed":
+    case "deal_mark_requested":
+    case "deal_mark_decided":
       keys.push(["leads"], ["agent"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);
       break;

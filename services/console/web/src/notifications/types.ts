@@ -11,6 +11,8 @@ export const NOTIFICATION_KINDS = [
   "tip_forwarded",
   "coins_received",
   "approval_decided",
+  "deal_mark_requested",
+  "deal_mark_decided",
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -24,7 +26,9 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  * tip_recommended: tip_id, recommendation_id, step, stage, agent_rate, team_rate, gap, tips[{tip_id, title, price, rating}]
  * tip_forwarded: tip_id, from_user_id, note
  * coins_received: source (allocation | bonus | sale), amount, and allocation_id... / draw_id / tip_id, transfer_id
- * approval_decided: request_id, decision (approved | rejected), amount, reason, decided_by */
+ * approval_decided: request_id, decision (approved | rejected), amount, reason, decided_by
+ * deal_mark_requested: lead_id, request_id, agent_id, note (to each supervisor who may decide)
+ * deal_mark_decided: lead_id, request_id, decision (approved | refused), decided_by, reason, expires_at */
 export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string | null };
 
 export interface AppNotification {
