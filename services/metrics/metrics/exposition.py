@@ -208,8 +208,8 @@ class Snapshot:
     def _pool(pool: Mapping[tuple[str, ...], Counter[str]], by_line: Mapping[tuple[str, ...], Counter[str]]) -> list[Metric]:
         ops = CounterMetricFamily("telesales_pool_operations", "Pool operations: created (接待: new leads), assigned "
                                   "(分配), claimed (捞取), returned (退回), reclaimed_not_processed / "
-                                  "reclaimed_not_converted (回收), closed (关单), won (成单), merged, reclaim_warning, "
-                                  "complaint, hot_lead.", labels=["tenant", "business_line", "team", "operation"])
+                                  "reclaimed_not_converted / reclaimed_dialled_without_converting (回收), closed "
+                                  "(关单), won (成单), merged, reclaim_warning, complaint, hot_lead.", labels=["tenant", "business_line", "team", "operation"])
         processed = CounterMetricFamily("telesales_pool_holdings_processed", "Holdings (assignments and claims) whose "
                                         "holder called the lead: on its first holding (first) or a later one (repeat).",
                                         labels=["tenant", "business_line", "team", "pass"])

@@ -42,7 +42,7 @@ def pool_view(c: Mapping[str, int]) -> dict[str, Any]:
     processed = c.get("processed_first", 0) + c.get("processed_repeat", 0)
     return {**{name: c.get(name, 0) for name in POOL_OPERATIONS},
             "received": c.get("created", 0) + holdings,
-            "reclaimed": c.get("reclaimed_not_processed", 0) + c.get("reclaimed_not_converted", 0),
+            "reclaimed": sum(c.get(name, 0) for name in POOL_OPERATIONS if name.startswith("reclaimed_")),
             "holdings": holdings, "processed": processed,
             "processed_first_pass": c.get("processed_first", 0), "processed_repeat": c.get("processed_repeat", 0),
             "processing_rate": ratio(processed, holdings),

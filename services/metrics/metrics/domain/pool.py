@@ -80,7 +80,8 @@ class PoolRules(LeadFunnelRules):
             lead.holder, lead.team, lead.since, lead.processed = d.agent_id, team, fact.at, False
 
     def _released(self, world: World, fact: Fact, day: str) -> None:
-        """returned (退回), reclaimed (回收: not processed or not converted) or closed (关单)."""
+        """returned (退回), reclaimed (回收: not processed, not converted, or dialled day after day without
+        converting) or closed (关单)."""
         d = fact.data
         if fact.topic == t.ALLOCATION_RECLAIMED.name:
             operation = f"reclaimed_{d.kind.value}"
