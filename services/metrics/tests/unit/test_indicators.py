@@ -13,6 +13,7 @@ from metrics.indicators import PER_AGENT_FIELDS, indicators_body
 from metrics.main import create_app
 from metrics.schemas import AgentIndicators, FunnelStepRow, IndicatorCounts, PerAgentAverages, StruggleRates
 from metrics.settings import MetricsSettings
+from metrics.views import pool_view
 
 DAYS = {"a1": {"2026-11-24": Counter(outbound=4, connected=3, effective=2, deep=1, valid=2, intent=1),
               "2026-11-25": Counter(received=2, processed=1, actual_visit=1, plan=1, paid=1, won=1, won_fen=980_00,
@@ -75,3 +76,9 @@ def test_the_openapi_document_gives_the_json_shape_and_the_csv() -> None:
     assert "required" not in schemas["StruggleRates"]
     assert schemas["StruggleRates"]["properties"]["connect_60s"] == {
         "type": "number", "title": "Connect 60S", "description": "effective / outbound calls."}
+
+
+def test_the_pool_view_counts_every_reclaim_kind_in_reclaimed() -> None:
+    view = pool_view(Counter({"reclaimed_not_processed": 1, "reclaimed_not_converted": 2,
+                              "reclaimed_dialled_without_converting": 4}))
+    assert (view["reclaimed"], view["reclaimed_dialled_without_converting"]) == (7, 4)
