@@ -52,6 +52,7 @@ export const HISTORY_KINDS: HistoryKind[] = [
   "call",
   "stage",
   "signal",
+  "deal_mark",
 ];
 export const SIGNAL_KINDS: SignalKind[] = ["unpaid_order", "long_browsing", "redemption", "level_up"];
 

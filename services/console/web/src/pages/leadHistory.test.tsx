@@ -30,6 +30,15 @@ describe("lead history words", () => {
       "Reclaimed from A1 (the stage did not move)",
     );
     expect(historyWords(t("en"), "en", entry({ kind: "won", agent_id: "A1", amount_fen: 123450 }))).toBe("Won by A1: ¥1,234.50");
+    expect(
+      historyWords(t("en"), "en", entry({ kind: "reclaimed", agent_id: "A1", reclaim_kind: "dialled_without_converting" })),
+    ).toBe("Reclaimed from A1 (dialled day after day without converting)");
+    expect(historyWords(t("zh-CN"), "zh-CN", entry({ kind: "deal_mark", agent_id: "A1", deal_mark_status: "pending" }))).toBe(
+      "A1 申请标记商机进行中",
+    );
+    expect(
+      historyWords(t("en"), "en", entry({ kind: "deal_mark", agent_id: "S1", deal_mark_status: "refused", reason: "no contract" })),
+    ).toBe("Deal in progress refused by S1 (no contract)");
     expect(historyWords(t("zh-CN"), "zh-CN", entry({ kind: "signal", signal_kind: "level_up", detail: "VIP2" }))).toBe(
       "客户动态：会员升级: VIP2",
     );

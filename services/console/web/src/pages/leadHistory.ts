@@ -2,7 +2,12 @@ import type { HistoryEntry } from "../api/clients";
 import { FUNNEL_STEPS, SIGNAL_KINDS, type FunnelStep, type SignalKind } from "../api/clients";
 import type { Lang, Translate } from "../i18n";
 
-const RECLAIM_WHY = { not_processed: "notif.why.not_processed", not_converted: "notif.why.not_converted" } as const;
+const RECLAIM_WHY = {
+  not_processed: "notif.why.not_processed",
+  not_converted: "notif.why.not_converted",
+  dialled_without_converting: "notif.why.dialled_without_converting",
+} as const;
+const DEAL_MARK = { pending: "history.dealAsked", approved: "history.dealApproved", refused: "history.dealRefused" } as const;
 
 /** One history entry in words (the allocator's LeadHistory: fields a kind does not use are null). */
 export function historyWords(t: Translate, lang: Lang, entry: HistoryEntry): string {
@@ -41,6 +46,11 @@ export function historyWords(t: Translate, lang: Lang, entry: HistoryEntry): str
       const words = kind && SIGNAL_KINDS.includes(kind) ? t(`signal.${kind as SignalKind}`) : (kind ?? "");
       return t("history.signal", { signal: entry.detail ? `${words}: ${entry.detail}` : words });
     }
+    case "deal_mark":
+      return t(entry.deal_mark_status ? DEAL_MARK[entry.deal_mark_status] : "history.deal", {
+        agent,
+        reason: clause(entry.reason),
+      });
     default:
       return String((entry as { kind: string }).kind);
   }
