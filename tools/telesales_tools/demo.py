@@ -92,7 +92,7 @@ class Day(Desks, TipsMarket):
         policy = current["value"] | {
             "holding_cap_by_grade": sc.HOLDING_CAP, "refresh_quota_by_grade": sc.REFRESH_QUOTA,
             "reclaim_rules": [{"not_processed_days": 3 * sim_hour / 86_400, "not_converted_days": 6 * sim_hour / 86_400}],
-            "reclaim_warning_hours": 0.5 * sim_hour / 3600}
+            "reclaim_warning_hours": 0.5 * sim_hour / 3600, "deal_mark_days": 12 * sim_hour / 86_400}
         await allocator.call("PUT", "/v1/config/policy", json=policy, headers={"If-Match": f'"{current["version"]}"'})
 
         # operators fund the month and allocate coins (配置) to every agent

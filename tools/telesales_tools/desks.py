@@ -109,13 +109,29 @@ class Desks(DayState):
             self.count["won yuan"] += amount // 100
             return
         body = {"agent_id": agent, "stage_percent": sc.STAGE_PERCENT[name], "funnel_step": name}
-        if name == "plan":
-            body["deal_in_progress"] = True
         if await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/stage", json=body, actor=agent,
                                              ok=(409,)) is None:
             return self.lost(desk, held)
         held.step = step
         self.count["stage changes"] += 1
+        if name == "plan":
+            await self.mark_deal(desk, held)
+
+    async def mark_deal(self, desk: Desk, held: Held) -> None:
+        """A plan agreed: the agent asks its supervisor to protect the lead from reclaim (a deal in
+        progress), and the supervisor approves; the mark lasts the policy's deal_mark_days."""
+        agent = desk.agent
+        asked = await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/deal-mark", actor=agent.agent_id,
+                                                  json={"agent_id": agent.agent_id, "note": "方案已认可"},
+                                                  ok=(409,))
+        if asked is None or not asked.get("deal_mark"):
+            return
+        decided = await self.apis["allocator"].post(
+            f"/v1/leads/{held.lead_id}/deal-mark/decision", actor=agent.supervisor_id, role="supervisor",
+            team=agent.team_id, json={"request_id": asked["deal_mark"]["request_id"], "decision": "approved"},
+            ok=(409,))
+        if decided is not None:
+            self.count["deals marked"] += 1
 
     async def release(self, desk: Desk, held: Held, how: str, reason: str) -> None:
         agent = desk.agent.agent_id
