@@ -238,7 +238,7 @@ class Snapshot:
                                     labels=["tenant", "movement"])
         reclaimed = CounterMetricFamily("telesales_market_users_reclaimed", "Users whose idle coins were reclaimed "
                                         "(回收).", labels=["tenant"])
-        relearned = CounterMetricFamily("telesales_market_users_relearned", "Reclaimed users who came back "
+        relearned = CounterMetricFamily("telesales_market_users_relearned", "Reclaimed users who learned again "
                                         "(复学).", labels=["tenant"])
         holding = GaugeMetricFamily("telesales_market_accounts_holding_coins", "Accounts holding coins.",
                                     labels=["tenant"])
@@ -256,11 +256,12 @@ class Snapshot:
             holding.add_metric([tenant], c.get("holders", 0))
         active = GaugeMetricFamily("telesales_market_daily_active_users", "Users active in the marketplace today "
                                    "(the floor's day).", labels=["tenant"])
-        active_rate = GaugeMetricFamily("telesales_market_daily_active_ratio", "Users active today over accounts "
-                                        "holding coins (日活率).", labels=["tenant"])
+        active_rate = GaugeMetricFamily("telesales_market_daily_active_ratio", "Users active today among those the coins "
+                                        "were allocated to, over those users (日活率).", labels=["tenant"])
         for (tenant,), c in sorted(today.items()):
             active.add_metric([tenant], c.get("daily_active", 0))
-            rate = ratio(c.get("daily_active", 0), market.get((tenant,), Counter()).get("holders", 0))
+            rate = domain.daily_active_rate(c.get("daily_active_allocated", 0), 1,
+                                            market.get((tenant,), Counter()).get("users_allocated", 0))
             if rate is not None:
                 active_rate.add_metric([tenant], rate)
         return [users, pairs, events, coins, reclaimed, relearned, holding, active, active_rate]

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .domain import COHORTS, add_counts, days_between, ratio
+from .domain import COHORTS, add_counts, daily_active_rate, days_between
 from .indicators import indicators_body
 from .periods import FAR_FUTURE, period_end, period_of, period_start
 from .store import MetricsStore
@@ -66,22 +66,22 @@ async def marketplace(*, store: MetricsStore, tenant: str, first: str, last: str
     counts_of = await grouped(store=store, tenant=tenant, family="market", first=first, last=last, period=period,
                               by=(), filters={})
     total = Counter(((await store.all_time(tenant, "market")) or {}).get("c") or {})
-    # Accounts holding coins at the end of a day: today's number less the moves of the days after it.
+    # A running figure at the end of a day: its all-time number less the moves of the days after it.
     later = await store.counter_docs(tenant, "market", first, FAR_FUTURE)
-    moves = {doc["period"]: doc["c"].get("holders", 0) for doc in later}
 
-    def holders_at_end(day: str) -> int:
-        return total.get("holders", 0) - sum(v for d, v in moves.items() if d > day)
+    def at_end(name: str, day: str) -> int:
+        return total.get(name, 0) - sum(doc["c"].get(name, 0) for doc in later if doc["period"] > day)
 
     rows = []
     for (label, _), counts in counts_of.items():
         end = label if period == "day" else min(last, period_end(label, period, last))
         days = 1 if period == "day" else len(days_between(period_start(label, period, first), end))
-        holders = holders_at_end(end)
+        allocated = at_end("users_allocated", end)
         rows.append({"period": label, **market_view(counts),
-                     "accounts_holding_coins": holders,
-                     "daily_active_rate": ratio(counts.get("daily_active", 0) / days, holders)})
-    return {"rows": rows, "all_time": {**market_view(total), "accounts_holding_coins": total.get("holders", 0)}}
+                     "accounts_holding_coins": at_end("holders", end), "users_allocated": allocated,
+                     "daily_active_rate": daily_active_rate(counts.get("daily_active_allocated", 0), days, allocated)})
+    return {"rows": rows, "all_time": {**market_view(total), "accounts_holding_coins": total.get("holders", 0),
+                                       "users_allocated": total.get("users_allocated", 0)}}
 
 
 async def tip_funnel(*, store: MetricsStore, tenant: str, limit: int, sort: str) -> Rows:

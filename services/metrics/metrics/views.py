@@ -17,6 +17,7 @@ from .domain import (
     bucket_fields,
     funnel_rows,
     ratio,
+    relearn_rate,
 )
 from .indicators import agent_view
 
@@ -60,7 +61,7 @@ def market_view(c: Mapping[str, int]) -> dict[str, Any]:
                                                                        c.get("tips_rejected", 0)),
             "counts": dict(sorted(counts.items())),
             "users_reclaimed": c.get("users_reclaimed", 0), "users_relearned": c.get("users_relearned", 0),
-            "relearn_rate": ratio(c.get("users_relearned", 0), c.get("users_reclaimed", 0))}
+            "reclaimed_relearned": c.get("reclaimed_relearned", 0), "relearn_rate": relearn_rate(c)}
 
 
 def tip_rates(pairs: Mapping[str, int], approved: int, rejected: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ Where to find what:
 from .batch import RULES, Batch
 from .facts import EVENT_TIME, READ_FIELDS, Fact, FactFailed, Rules, fact_time, time_getter
 from .needs import holding_agents, needs
-from .readback import add_counts, agent_rates, funnel_rows, histogram
+from .readback import add_counts, agent_rates, daily_active_rate, funnel_rows, histogram, relearn_rate
 from .states import AgentState, LeadState, Needs, UserState, UserTipState, World, state_doc, state_from
 from .vocabulary import (
     AGENT_FIELDS,
@@ -59,7 +59,7 @@ __all__ = [
     "EVENT_TIME", "FAMILY_DIMS", "FIRST_CALL_BUCKETS", "FUNNEL_FIELDS", "HOLDER_BUCKETS", "LEAD_STEPS", "NONE",
     "POOL_OPERATIONS", "READ_FIELDS", "RULES", "TIP_STEPS", "UNKNOWN", "USER_STEPS", "AgentState", "Batch",
     "CounterKey", "Fact", "FactFailed", "Increments", "LeadState", "Needs", "Rules", "UserState", "UserTipState",
-    "World", "add_counts", "agent_rates", "aware", "bucket_field", "bucket_fields", "by_period", "day_of",
-    "days_between", "fact_time", "funnel_rows", "histogram", "holding_agents", "iso_week", "needs", "ratio",
+    "World", "add_counts", "agent_rates", "aware", "daily_active_rate", "bucket_field", "bucket_fields", "by_period", "day_of",
+    "days_between", "fact_time", "funnel_rows", "histogram", "holding_agents", "iso_week", "needs", "ratio", "relearn_rate",
     "state_doc", "state_from", "time_getter",
 ]

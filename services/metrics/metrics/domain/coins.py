@@ -4,8 +4,10 @@ redeemed, bonus draws, transfers recorded, reallocations decided, and the accoun
 The rules:
 - The number of accounts holding coins moves by one on the day an account starts or stops holding; only
   an event not older than the one that decided it last counts (`_holding`).
-- A user whose coins are reclaimed counts once as `users_reclaimed`; the last reclaim's time is kept for
-  the marketplace's re-learn rule.
+- A user whose coins are reclaimed counts once as `users_reclaimed`, on the day of that first reclaim (kept:
+  the re-learn rate's cohort, see marketplace); the last reclaim's time is kept for the re-learn rule.
+- A user counts once as `users_allocated`, on the day coins were first allocated to them: the users the
+  coins were allocated to by the end of a day are the daily-active rate's denominator (see marketplace).
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ class CoinRules(Counting):
 
     def _coins_allocated(self, world: World, fact: Fact, day: str) -> None:
         self._market(fact, day, {"allocations": 1, "coins_allocated": fact.data.amount})
+        user = world.user(fact.data.user_id)
+        if not user.allocated:
+            user.allocated = True
+            world.touch("users", fact.data.user_id)
+            self._market(fact, day, {"users_allocated": 1})
         self._holding(world, fact, day, fact.data.user_id, True)
 
     def _coins_reclaimed(self, world: World, fact: Fact, day: str) -> None:
@@ -61,6 +68,7 @@ class CoinRules(Counting):
         user = world.user(d.user_id)
         self._market(fact, day, {"coins_reclaimed": d.amount, "reclaims": 1})
         if user.reclaimed_at is None:
+            user.reclaim_day = day
             self._market(fact, day, {"users_reclaimed": 1})
         if user.reclaimed_at is None or fact.at > user.reclaimed_at:
             user.reclaimed_at = fact.at

@@ -5,7 +5,14 @@ the tips' reviews and listings, and the learning cohorts of the training effect 
 The rules:
 - A user counts at a step the first time (`users:<step>`), a user-tip pair the first time
   (`tip_users:<step>`, and the step in the tip's own counters).
-- A user whose coins were reclaimed and who is active afterwards counts once as `users_relearned`.
+- Re-learning (复学): a user whose coins were reclaimed and who reports learning a tip afterwards
+  (`marketplace.learn-progressed.v1`; visits, purchases and other activity do not count) counts once as
+  `users_relearned` on the day they learn, and once as `reclaimed_relearned` on the day they counted as
+  reclaimed: the re-learn rate of a period is `reclaimed_relearned / users_reclaimed` (复学人数/回收人数)
+  of the users reclaimed in it, so it never exceeds 1.
+- Daily active (日活): a user active on a day (`marketplace.daily-active.v1`) counts as
+  `daily_active_allocated` once that day when coins were allocated to them before: the daily-active rate is
+  that over the users the coins were allocated to (`users_allocated` up to the day), so it never exceeds 1.
 - Learning a tip makes the agent a `learner`; being flagged a deep learner makes it `deep` (counted once).
   An agent's counts go to the cohort it is in when they happen.
 - The facts of each tip (title, stage, author, status) are kept for the tip funnel's rows.
@@ -21,7 +28,7 @@ from telesales_contracts import topics as t
 from .counting import Counting
 from .facts import Fact
 from .states import World
-from .vocabulary import TIP_STEPS, USER_STEPS
+from .vocabulary import TIP_STEPS, USER_STEPS, day_of
 
 # Topic -> rule.
 MARKETPLACE_RULES: dict[str, str] = {
@@ -53,14 +60,17 @@ class MarketplaceRules(Counting):
             user.steps |= bit
             world.touch("users", user_id)
             self._market(fact, day, {f"users:{step}": 1})
-        self._came_back(world, fact, day, user_id)
 
-    def _came_back(self, world: World, fact: Fact, day: str, user_id: str) -> None:
+    def _relearned(self, world: World, fact: Fact, day: str, user_id: str) -> None:
+        """A learning report after the user's coins were reclaimed: a re-learner, counted once on its day
+        and once in the cohort of the day the user was reclaimed."""
         user = world.user(user_id)
         if user.reclaimed_at is not None and not user.relearned and fact.at > user.reclaimed_at:
             user.relearned = True
             world.touch("users", user_id)
             self._market(fact, day, {"users_relearned": 1})
+            cohort = user.reclaim_day or day_of(user.reclaimed_at, self.rules.tz)
+            self._market(fact, cohort, {"reclaimed_relearned": 1})
 
     def _tip_step(self, world: World, fact: Fact, day: str, user_id: str, tip_id: str, step: str,
                   **tip_amounts: int) -> None:
@@ -104,7 +114,6 @@ class MarketplaceRules(Counting):
 
     def _purchase_requested(self, world: World, fact: Fact, day: str) -> None:
         self._market(fact, day, {"purchase_requests": 1})
-        self._came_back(world, fact, day, fact.data.buyer_id)
 
     def _activity(self, world: World, fact: Fact, day: str, user_id: str, market: Mapping[str, int], user_step: str,
                   tip_step: str, **tip_amounts: int) -> None:
@@ -127,7 +136,7 @@ class MarketplaceRules(Counting):
     def _learned(self, world: World, fact: Fact, day: str) -> None:
         d = fact.data
         self._market(fact, day, {"learn_reports": 1})
-        self._came_back(world, fact, day, d.user_id)
+        self._relearned(world, fact, day, d.user_id)
         if d.learned:
             self._user_step(world, fact, day, d.user_id, "learn")
             self._tip_step(world, fact, day, d.user_id, d.tip_id, "learned")
@@ -148,7 +157,13 @@ class MarketplaceRules(Counting):
 
     def _daily_active(self, world: World, fact: Fact, day: str) -> None:
         self._market(fact, day, {"daily_active": 1})
-        self._came_back(world, fact, day, fact.data.user_id)
+        user = world.user(fact.data.user_id)
+        # Once a day per user (a later day only: a day counted is never counted again), and only among the
+        # users the coins were allocated to, the rate's denominator.
+        if user.allocated and (user.active_day is None or day > user.active_day):
+            user.active_day = day
+            world.touch("users", fact.data.user_id)
+            self._market(fact, day, {"daily_active_allocated": 1})
 
     def _deep_learner(self, world: World, fact: Fact, day: str) -> None:
         agent = world.agent(fact.data.user_id)

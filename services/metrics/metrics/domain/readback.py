@@ -52,3 +52,15 @@ def histogram(counts: Mapping[str, int], prefix: str, bounds: Sequence[float]) -
         running += counts.get(name, 0)
         cumulative.append((bound, running))
     return cumulative, running, counts.get(f"{prefix}_sum", 0)
+
+
+def relearn_rate(counts: Mapping[str, int]) -> float | None:
+    """复学率: of the users whose coins were reclaimed (counted on the day of their first reclaim), those who
+    learned again afterwards (counted on that same day, see marketplace): 复学人数/回收人数."""
+    return ratio(counts.get("reclaimed_relearned", 0), counts.get("users_reclaimed", 0))
+
+
+def daily_active_rate(active_allocated: int, days: int, users_allocated: int) -> float | None:
+    """日活率: the average number of users active a day, among those the coins were allocated to, over the
+    users the coins were allocated to by the period's end (`days` days in the period)."""
+    return ratio(active_allocated / days, users_allocated) if days else None

@@ -48,7 +48,10 @@ class UserState:
     holding: bool = False  # holds coins
     holding_at: datetime | None = None
     reclaimed_at: datetime | None = None  # last reclaim of the user's coins
-    relearned: bool = False  # came back after a reclaim
+    relearned: bool = False  # learned again after a reclaim
+    reclaim_day: str | None = None  # the day the user counted as reclaimed: the re-learn rate's cohort
+    allocated: bool = False  # coins were allocated to the user (the daily-active rate's denominator)
+    active_day: str | None = None  # the last day the user counted as an active user holding an allocation
 
 
 @dataclass(slots=True)

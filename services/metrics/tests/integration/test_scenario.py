@@ -44,7 +44,7 @@ def scenario() -> list[tuple[Event, str]]:
     is assigned to a2, called (no answer), returned, claimed by b1 and called again (effective, repeat pass).
     Marketplace: a1 visits, buys, learns, rates, forwards and rewatches tip-1 and is flagged a deep learner
     at 13:00; a2 visits tip-1 and tip-2 and buys tip-1; b1 visits tip-2, has its coins reclaimed at 12:00 and
-    comes back the next day. Two tips approved, one rejected."""
+    comes back the next day, learning part of tip-2 (re-learning). Two tips approved, one rejected."""
     m = at
     events: list[tuple[Event, float]] = [
         (agent("a1", "mba"), 0), (agent("a2", "mba"), 0), (agent("b1", "emba", "finance"), 0),
@@ -73,6 +73,7 @@ def scenario() -> list[tuple[Event, str]]:
         (holder("claimed", "L4", "b1", m(450), team="emba"), 450), (call("L4", "b1", m(480), 65), 480),
         (holder("reclaimed", "L2", "a1", m(540), kind="not_converted"), 540),
         (daily_active("b1", f"{NEXT_DAY}T09:00:00+08:00"), 24 * 60),
+        (learned("b1", "tip-2", f"{NEXT_DAY}T09:05:00+08:00", done=False), 24 * 60 + 5),
     ]
     return [(event, m(minutes)) for event, minutes in events]
 
@@ -191,10 +192,16 @@ async def test_marketplace_and_training_equal_the_hand_computed_values(harness: 
         "visited": 4, "bought": 2, "learned": 1, "rewatched": 1, "rated": 1, "forwarded": 1}
     assert (tips["review_pass_rate"], tips["purchase_rate"], tips["learning_rate"], tips["forward_rate"],
             tips["rewatch_rate"]) == (0.666667, 0.5, 0.5, 1.0, 1.0)
-    # a1, a2 and b1 got coins; b1's were reclaimed: two hold coins at the end of the day, two were active.
-    assert (day["counts"]["daily_active"], day["accounts_holding_coins"], day["daily_active_rate"]) == (2, 2, 1.0)
-    assert (day["users_reclaimed"], day["users_relearned"]) == (1, 0)
-    assert (next_day["users_relearned"], next_day["counts"]["daily_active"]) == (1, 1)
+    # a1, a2 and b1 got coins; b1's were reclaimed: two hold coins at the end of the day; a1 and a2 were
+    # active: 2 of the 3 users the coins were allocated to; the next day b1 alone: 1 of 3.
+    assert (day["counts"]["daily_active"], day["accounts_holding_coins"], day["users_allocated"],
+            day["daily_active_rate"]) == (2, 2, 3, 0.666667)
+    assert (next_day["counts"]["daily_active"], next_day["users_allocated"], next_day["daily_active_rate"]) == (
+        1, 3, 0.333333)
+    # b1, reclaimed on the first day, learned again the next: the first day's cohort re-learned 1 of 1.
+    assert (day["users_reclaimed"], day["users_relearned"], day["reclaimed_relearned"], day["relearn_rate"]) == (
+        1, 0, 1, 1.0)
+    assert (next_day["users_relearned"], next_day["relearn_rate"]) == (1, None)
     assert market["all_time"]["relearn_rate"] == 1.0
 
     training = {r["cohort"]: r for r in (await harness.get("/v1/funnels/training",

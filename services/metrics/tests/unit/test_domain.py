@@ -161,14 +161,20 @@ def test_families_are_kept_per_day_and_all_time_as_declared() -> None:
     assert ("agent", ALL) not in periods and ("tip", DAY) not in periods
 
 
-def test_users_count_at_a_step_once_and_come_back_only_after_a_reclaim() -> None:
+def test_users_count_at_a_step_once_and_relearn_only_by_learning_after_a_reclaim() -> None:
     increments, world = run(visited("u1", "tip-1", at("09:00")), visited("u1", "tip-2", at("09:10")),
                             daily_active("u1", at("09:00")), reclaimed("u1", at("12:00")),
-                            learned("u1", "tip-1", at("11:00")), daily_active("u1", at("09:00", "2026-11-25")))
+                            learned("u1", "tip-1", at("11:00")), daily_active("u1", at("09:00", "2026-11-25")),
+                            visited("u1", "tip-2", at("09:05", "2026-11-25")),
+                            learned("u1", "tip-2", at("10:00", "2026-11-26"), done=False))
     market = counts(increments, "market")
-    assert (market["users:visit"], market["tip_users:visited"], market["visits"]) == (1, 2, 2)
-    assert (market["users_reclaimed"], market["users_relearned"]) == (1, 1)
-    assert counts(increments, "market", "2026-11-25")["users_relearned"] == 1
+    assert (market["users:visit"], market["tip_users:visited"], market["visits"]) == (1, 2, 3)
+    assert (market["users_reclaimed"], market["users_relearned"], market["reclaimed_relearned"]) == (1, 1, 1)
+    # Coming back to visit is not re-learning; the learning report of the 26th is.
+    assert counts(increments, "market", "2026-11-25")["users_relearned"] == 0
+    assert counts(increments, "market", "2026-11-26")["users_relearned"] == 1
+    # The cohort: counted on the day the user was reclaimed.
+    assert counts(increments, "market", DAY)["reclaimed_relearned"] == 1
     assert world.agents["u1"].cohort == "learner"
 
 
