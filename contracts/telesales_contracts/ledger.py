@@ -108,8 +108,9 @@ class CoinsAllocated(BaseModel):
 
 
 class CoinsReclaimed(BaseModel):
-    """A wallet idle for `idle_days` went back to the budget (回收); the user needs an approved request
-    to get coins again."""
+    """A wallet whose holder learned nothing for `idle_days` went back to the budget (不学回收: spending does
+    not keep coins, learning does); the user needs an approved request to get coins again.
+    `last_activity_at`: the holder's last learning, or when the wallet opened (or an approval reopened it)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -185,8 +186,43 @@ class TransferRecorded(BaseModel):
     at: datetime
 
 
+class ApprovalLevel(StrEnum):
+    """A level of the reallocation approval chain (层层审批): the roster's supervisor or manager, or an operator."""
+
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+    OPERATOR = "operator"
+
+
+class ReallocationApproval(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    level: ApprovalLevel
+    approved_by: str
+    approved_at: datetime
+
+
+class ReallocationAwaiting(BaseModel):
+    """A request to get coins again after a reclaim waits for an approval at `level` (after it was made, or
+    after the level before approved it). `approvers`: who may approve at that level, as the ledger's roster
+    knows them (the user's team's supervisors, the managers); empty for operators or when nobody is known."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: str
+    user_id: str
+    team_id: str | None = None
+    level: ApprovalLevel
+    levels: list[ApprovalLevel] = Field(description="The whole chain, in order.")
+    approvals: list[ReallocationApproval] = Field(description="The approvals given so far, in order.")
+    approvers: list[str] = Field(default_factory=list)
+    requested_by: str
+    at: datetime
+
+
 class ReallocationDecided(BaseModel):
-    """An operator approved or rejected a request to get coins again after a reclaim."""
+    """A request to get coins again after a reclaim was approved (by the last level of the chain) or
+    rejected."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -36,6 +36,7 @@ from .ledger import (
     CoinsAllocated,
     CoinsReclaimed,
     CoinsRedeemed,
+    ReallocationAwaiting,
     ReallocationDecided,
     TransferPosted,
     TransferRecorded,
@@ -273,6 +274,8 @@ LEDGER_TRANSFER_RECORDED = Topic("ledger.transfer-recorded.v1", TransferRecorded
                                  "A transfer made over the ledger's HTTP API, or a hold posted, released or voided.")
 LEDGER_REALLOCATION_DECIDED = Topic("ledger.reallocation-decided.v1", ReallocationDecided,
                                     "A request to get coins again after a reclaim was approved or rejected.")
+LEDGER_REALLOCATION_AWAITING = Topic("ledger.reallocation-awaiting.v1", ReallocationAwaiting,
+                                     "A request to get coins again waits for an approval at a level (层层审批).")
 MARKETPLACE_TIP_SUBMITTED = Topic("marketplace.tip-submitted.v1", TipSubmitted,
                                   "An author submitted a version of a tip (锦囊) for review.")
 MARKETPLACE_TIP_REVIEWED = Topic("marketplace.tip-reviewed.v1", TipReviewed,
@@ -335,6 +338,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     LEDGER_BONUS_AWARDED,
     LEDGER_TRANSFER_RECORDED,
     LEDGER_REALLOCATION_DECIDED,
+    LEDGER_REALLOCATION_AWAITING,
     MARKETPLACE_TIP_SUBMITTED,
     MARKETPLACE_TIP_REVIEWED,
     MARKETPLACE_TIP_LISTED,

@@ -105,6 +105,7 @@ def test_registry_lists_the_platform_topics() -> None:
         "ledger.transfer-requested.v1", "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1",
         "ledger.coins-allocated.v1", "ledger.coins-reclaimed.v1", "ledger.coins-redeemed.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-recorded.v1", "ledger.reallocation-decided.v1",
+        "ledger.reallocation-awaiting.v1",
         "marketplace.tip-submitted.v1", "marketplace.tip-reviewed.v1", "marketplace.tip-listed.v1",
         "marketplace.tip-delisted.v1", "marketplace.purchase-requested.v1", "marketplace.purchase-completed.v1",
         "marketplace.purchase-refused.v1", "marketplace.tip-visited.v1", "marketplace.learn-progressed.v1",

@@ -666,7 +666,7 @@ async def check_books(ctx: Context, http: httpx.AsyncClient, service: Service, w
 
 # =============================================================================== cleanup
 TENANT_COLLECTIONS = ("accounts", "transfers", "operations", "daily_counters", "users", "reallocation_requests",
-                      "config", "outbox", "inbox")
+                      "config", "outbox", "inbox", "learners", "learner_tips")
 
 
 async def remove_tenants_elsewhere(ctx: Context) -> dict[str, int]:

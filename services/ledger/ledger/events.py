@@ -1,11 +1,12 @@
 """Kafka subscribers and publishers of the ledger.
 
 Consumes (one consumer group, `ledger`, in batches): agents.changed.v1 and agents.graded.v1 (the roster,
-for allocations by role and grade), ledger.transfer-requested.v1 (purchases from the marketplace).
+for allocations by role and grade), ledger.transfer-requested.v1 (purchases from the marketplace),
+marketplace.learn-progressed.v1 (learning keeps a wallet's coins: 不学回收).
 Produces (from the outbox collection, written in the same transaction as each change):
 ledger.transfer-posted.v1, ledger.transfer-rejected.v1, ledger.coins-allocated.v1,
 ledger.coins-reclaimed.v1, ledger.coins-redeemed.v1, ledger.bonus-awarded.v1, ledger.transfer-recorded.v1,
-ledger.reallocation-decided.v1. Produces (directly): platform.dead-lettered.v1 for records that cannot
+ledger.reallocation-awaiting.v1, ledger.reallocation-decided.v1. Produces (directly): platform.dead-lettered.v1 for records that cannot
 be processed.
 """
 
@@ -26,11 +27,13 @@ from telesales_contracts.topics import (
     LEDGER_COINS_ALLOCATED,
     LEDGER_COINS_RECLAIMED,
     LEDGER_COINS_REDEEMED,
+    LEDGER_REALLOCATION_AWAITING,
     LEDGER_REALLOCATION_DECIDED,
     LEDGER_TRANSFER_POSTED,
     LEDGER_TRANSFER_RECORDED,
     LEDGER_TRANSFER_REJECTED,
     LEDGER_TRANSFER_REQUESTED,
+    MARKETPLACE_LEARN_PROGRESSED,
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
@@ -39,10 +42,10 @@ from .service import LedgerService
 from .settings import LedgerSettings
 
 # In this order within a batch: the roster first, so an allocation sees it (purchases do not need it).
-CONSUMED_TOPICS = (AGENTS_CHANGED, AGENTS_GRADED, LEDGER_TRANSFER_REQUESTED)
+CONSUMED_TOPICS = (AGENTS_CHANGED, AGENTS_GRADED, LEDGER_TRANSFER_REQUESTED, MARKETPLACE_LEARN_PROGRESSED)
 PRODUCED_TOPICS = (LEDGER_TRANSFER_POSTED, LEDGER_TRANSFER_REJECTED, LEDGER_COINS_ALLOCATED, LEDGER_COINS_RECLAIMED,
                    LEDGER_COINS_REDEEMED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_RECORDED, LEDGER_REALLOCATION_DECIDED,
-                   DEAD_LETTERS)
+                   LEDGER_REALLOCATION_AWAITING, DEAD_LETTERS)
 
 Handler = Callable[[LedgerService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 
@@ -51,6 +54,8 @@ HANDLERS: dict[str, Handler] = {
     AGENTS_CHANGED.name: lambda ledger: lambda deliveries: ledger.handle_agents_changed(deliveries=deliveries),
     AGENTS_GRADED.name: lambda ledger: lambda deliveries: ledger.handle_agents_graded(deliveries=deliveries),
     LEDGER_TRANSFER_REQUESTED.name: lambda ledger: lambda deliveries: ledger.handle_transfer_requests(
+        deliveries=deliveries),
+    MARKETPLACE_LEARN_PROGRESSED.name: lambda ledger: lambda deliveries: ledger.handle_learn_progressed(
         deliveries=deliveries),
 }
 

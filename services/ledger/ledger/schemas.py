@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from telesales_contracts.ledger import TransferId
+from telesales_contracts.ledger import ApprovalLevel, TransferId
 from telesales_contracts.roster import AgentGrade, Identifier, Role
 
 from .domain import MAX_AMOUNT
@@ -198,14 +198,27 @@ class ReallocationDecisionIn(BaseModel):
     reason: Note | None = None
 
 
+class ApprovalView(BaseModel):
+    level: ApprovalLevel
+    approved_by: str
+    approved_at: datetime
+
+
 class ReallocationRequestView(BaseModel):
     request_id: str
     user_id: str
+    team_id: str | None = None
     reason: str
     status: Literal["pending", "approved", "rejected"]
     requested_by: str
     requested_at: datetime
+    levels: list[ApprovalLevel] = Field(default=[ApprovalLevel.OPERATOR], description="The approval chain, in "
+                                        "order (层层审批).")
+    approvals: list[ApprovalView] = Field(default=[], description="The approvals given, in order.")
+    qualification: dict[str, int] | None = Field(default=None, description="The conditions (资格条件) the request "
+                                                 "was made under: learning since the reclaim.")
     decided_by: str | None = None
+    decided_level: ApprovalLevel | None = None
     decided_at: datetime | None = None
     amount: int | None = None
     allocation_id: str | None = None

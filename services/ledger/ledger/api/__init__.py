@@ -13,7 +13,8 @@ from .transfers import transfers_router
 __all__ = ["ACCESS", "accounts_router", "admin_router", "operations_router", "transfers_router"]
 
 # Who may call each route (admin: every route). Operators run the coin budget (issue, allocate, reclaim,
-# approve, blind boxes, policy); the marketplace (service) moves coins for purchases and redemptions; an agent
+# blind boxes, policy); supervisors and managers (supervisor tokens, their level from the roster) and
+# operators approve requests for coins at their level of the chain; the marketplace (service) moves coins for purchases and redemptions; an agent
 # reads its own wallet and earnings and asks for coins again; a supervisor reads those of its team.
 _OPS = ("operator",)
 _OPS_SERVICE = ("operator", "service")
@@ -38,8 +39,8 @@ ACCESS = {
     "POST /v1/reallocation-requests": ("agent", "supervisor", "operator"),
     "GET /v1/reallocation-requests": ("supervisor", "operator"),
     "GET /v1/reallocation-requests/{request_id}": ("agent", "supervisor", "operator"),
-    "POST /v1/reallocation-requests/{request_id}/approve": _OPS,
-    "POST /v1/reallocation-requests/{request_id}/reject": _OPS,
+    "POST /v1/reallocation-requests/{request_id}/approve": ("supervisor", "operator"),
+    "POST /v1/reallocation-requests/{request_id}/reject": ("supervisor", "operator"),
     "POST /v1/redemptions": _OPS_SERVICE,
     "POST /v1/blind-boxes": _OPS,
     "GET /v1/blind-boxes/{draw_id}": ("supervisor", "operator"),

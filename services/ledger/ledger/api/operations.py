@@ -90,25 +90,28 @@ async def get_reallocation_request(request_id: str, tenant: Tenant, queries: Que
 
 
 @operations_router.post("/reallocation-requests/{request_id}/approve", response_model=ReallocationRequestView,
-                        summary="Approve: the user may get coins again (with an optional allocation now)")
+                        summary="Approve at the caller's level (层层审批); the last level gives the coins back "
+                                "(with an optional allocation now)")
 async def approve_reallocation(request_id: str, tenant: Tenant, ledger: Ledger, actor: Actor, response: Response,
-                               body: ReallocationDecisionIn | None = None) -> ReallocationRequestView:
+                               caller: Caller, body: ReallocationDecisionIn | None = None) -> ReallocationRequestView:
     body = body or ReallocationDecisionIn()
     result = await run(ledger.decide_reallocation(tenant=tenant, request_id=request_id, approve=True, actor=actor,
-                                                  amount=body.amount, reason=body.reason))
+                                                  operator=caller.has("operator", "admin"), amount=body.amount,
+                                                  reason=body.reason))
     answered(response, result)
     response.status_code = 200
     return request_view(result.doc)
 
 
-@operations_router.post("/reallocation-requests/{request_id}/reject", response_model=ReallocationRequestView)
+@operations_router.post("/reallocation-requests/{request_id}/reject", response_model=ReallocationRequestView,
+                        summary="Reject, by the level whose turn it is")
 async def reject_reallocation(request_id: str, tenant: Tenant, ledger: Ledger, actor: Actor, response: Response,
-                              body: ReallocationDecisionIn | None = None) -> ReallocationRequestView:
+                              caller: Caller, body: ReallocationDecisionIn | None = None) -> ReallocationRequestView:
     body = body or ReallocationDecisionIn()
     if body.amount is not None:
         raise Problem(422, "Invalid amount", "A rejection allocates nothing.", code="invalid_amount")
     result = await run(ledger.decide_reallocation(tenant=tenant, request_id=request_id, approve=False, actor=actor,
-                                                  reason=body.reason))
+                                                  operator=caller.has("operator", "admin"), reason=body.reason))
     answered(response, result)
     response.status_code = 200
     return request_view(result.doc)

@@ -5,7 +5,9 @@
 - `transfers`: transfers asked for over HTTP (`TransferGroup`), holds and their settlement (`Hold`),
   fingerprints of requests;
 - `purchases`: purchase decisions (daily limits, revenue share, funds) and what they record;
-- `budget`: allocations from the budget, idle reclaim, reallocation requests;
+- `budget`: allocations from the budget, the reclaim of wallets whose holders do not learn;
+- `learning`: the learning reports that keep a wallet's coins and qualify a user to get coins back;
+- `reallocation`: requests to get coins back, the approval chain and the qualification;
 - `rewards`: redemption and the blind-box draw from a recorded seed;
 - `policy`: a tenant's ledger rules;
 - `changes`: what one unit of work writes, typed (`Transfer`, `Changes`...): the store compiles it.
@@ -41,12 +43,9 @@ from .accounts import (
 from .budget import (
     Allocation,
     IdleWallet,
-    ReallocationRequest,
-    check_decision_amount,
     idle_cutoff,
     is_idle,
     move_all_or_explain,
-    open_request,
 )
 from .changes import (
     PENDING,
@@ -65,9 +64,12 @@ from .changes import (
     RosterUpdate,
     Transfer,
 )
+from .learning import Learned, LearningTotals, LearnReport, TipProgress, learn
 from .policy import (
     DailyLimits,
     LedgerPolicy,
+    Qualification,
+    ReallocationPolicy,
     business_day,
     split_revenue,
 )
@@ -84,6 +86,14 @@ from .purchases import (
     limit_reached,
     purchase_moves,
     purchase_transfers,
+)
+from .reallocation import (
+    ReallocationRequest,
+    approver_level,
+    check_decision_amount,
+    check_qualified,
+    learning_since_reclaim,
+    open_request,
 )
 from .rewards import (
     COINS_PER_YUAN,
@@ -135,6 +145,16 @@ __all__ = [
     "ISSUANCE",
     "IdleWallet",
     "LedgerPolicy",
+    "LearnReport",
+    "Learned",
+    "LearningTotals",
+    "Qualification",
+    "ReallocationPolicy",
+    "TipProgress",
+    "approver_level",
+    "check_qualified",
+    "learn",
+    "learning_since_reclaim",
     "MAX_AMOUNT",
     "Move",
     "Operation",

@@ -1,5 +1,5 @@
-"""The operators' budget: allocations to users (配置), idle wallets reclaimed (回收) and blocked, and the
-reallocation requests that open them again."""
+"""The operators' budget: allocations to users (配置), and wallets whose holders did not learn reclaimed
+(不学回收) and blocked until a reallocation request is approved (see reallocation)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telesales_contracts.ledger import AllocationSelection, CoinsAllocated, CoinsReclaimed, ReallocationDecided
-from telesales_contracts.topics import LEDGER_COINS_ALLOCATED, LEDGER_COINS_RECLAIMED, LEDGER_REALLOCATION_DECIDED
+from telesales_contracts.ledger import AllocationSelection, CoinsAllocated, CoinsReclaimed
+from telesales_contracts.topics import LEDGER_COINS_ALLOCATED, LEDGER_COINS_RECLAIMED
 from telesales_runtime.errors import DomainError
 
 from .accounts import BUDGET, MAX_AMOUNT, Balances, Move, wallet
-from .changes import Event, Operation, Record, RequestDecision, Transfer
+from .changes import Event, Operation, Record, Transfer
+from .learning import LearningTotals
 from .transfers import fingerprint
 
 
@@ -82,7 +83,9 @@ class Allocation:
 
 
 def idle_cutoff(now: datetime, idle_days: int) -> datetime:
-    """Wallets with no activity since before this moment are idle."""
+    """Wallets whose holder has not learned since before this moment are idle. A wallet's clock
+    (`last_activity_at`) starts when it opens or an approval reopens it and moves with each learning report
+    that adds watch time (see learning); spending and allocations do not move it."""
     return now - timedelta(days=idle_days)
 
 
@@ -92,17 +95,19 @@ def is_idle(last_activity_at: datetime | None, now: datetime, idle_days: int) ->
 
 @dataclass(frozen=True)
 class IdleWallet:
-    """A funded wallet unused since before the cutoff, as read in the reclaim's transaction."""
+    """A funded wallet whose holder has not learned since before the cutoff, as read in the reclaim's
+    transaction, with the holder's learning totals then (the mark the qualification counts from)."""
 
     key: str
     owner: str
     balance: int
     last_activity_at: datetime
+    learned: LearningTotals = LearningTotals()
 
     def reclaim(self, balances: Balances, *, idle_days: int, now: datetime,
                 by: str) -> tuple[Transfer, Record, Event, Record]:
         """Every coin back to the budget, and the wallet blocked from allocations: the transfer, the
-        wallet's new fields, the event, and the line of the reclaim's report."""
+        wallet's new fields (the learning totals recorded), the event, and the line of the reclaim's report."""
         balances.move(self.key, BUDGET, self.balance)
         transfer_id = f"reclaim/{self.owner}/{now.strftime('%Y%m%dT%H%M%S%f')}"
         transfer = Transfer(transfer_id, "reclaim", self.key, BUDGET, self.balance, now, by,
@@ -112,70 +117,5 @@ class IdleWallet:
             idle_days=idle_days, reclaimed_at=now), self.owner)
         report = {"user_id": self.owner, "amount": self.balance, "transfer_id": transfer_id,
                   "last_activity_at": self.last_activity_at}
-        return transfer, {"allocation_blocked": True, "reclaimed_at": now}, event, report
-
-
-# ---- reallocation requests -----------------------------------------------------------------------------
-
-
-def open_request(*, request_id: str, user_id: str, reason: str, actor: str, now: datetime,
-                 wallet_record: Mapping[str, Any] | None) -> Record:
-    """A user whose coins were reclaimed asks for coins again."""
-    if wallet_record is None or not wallet_record.get("allocation_blocked"):
-        raise DomainError("not_reclaimed", f"{user_id}'s coins were not reclaimed: allocate to them directly")
-    return {"request_id": request_id, "user_id": user_id, "reason": reason, "status": "pending",
-            "requested_by": actor, "requested_at": now}
-
-
-def check_decision_amount(*, approve: bool, amount: int | None) -> None:
-    if amount is not None and (not approve or not 0 < amount <= MAX_AMOUNT):
-        raise DomainError("invalid_amount", "an amount goes only with an approval, in whole coins above 0")
-
-
-@dataclass(frozen=True)
-class ReallocationRequest:
-    request_id: str
-    user_id: str
-    status: str
-    amount: int | None
-
-    @classmethod
-    def of(cls, request_id: str, record: Mapping[str, Any] | None) -> ReallocationRequest:
-        if record is None:
-            raise DomainError("unknown_request", f"there is no reallocation request {request_id!r}")
-        return cls(request_id, record["user_id"], record["status"], record.get("amount"))
-
-    def decided_before(self, *, approve: bool, amount: int | None) -> bool:
-        """True for a retry of the decision made; `request_decided` for another one; False while pending."""
-        if self.status == "pending":
-            return False
-        if self.status == ("approved" if approve else "rejected") and self.amount == amount:
-            return True
-        raise DomainError("request_decided", f"request {self.request_id} was {self.status} already")
-
-    def reopen(self, balances: Balances, *, amount: int | None, now: datetime, by: str, reason: str | None,
-               info: Mapping[str, Any]) -> tuple[Record, Transfer | None, Event | None]:
-        """An approval: the wallet unblocked with its idle clock started again (the caller records the
-        activity), and the optional allocation from the budget."""
-        fields = {"allocation_blocked": False, "reopened_at": now}
-        if not amount:
-            return fields, None, None
-        allocation_id = f"reallocation/{self.request_id}"
-        balances.move(BUDGET, wallet(self.user_id), amount)
-        transfer = Transfer(allocation_id, "allocation", BUDGET, wallet(self.user_id), amount, now, by,
-                            details={"note": reason, "request_id": self.request_id})
-        event = Event(LEDGER_COINS_ALLOCATED, CoinsAllocated(
-            allocation_id=allocation_id, transfer_id=allocation_id, user_id=self.user_id, amount=amount,
-            selection=AllocationSelection.APPROVAL, role=info.get("role"), grade=info.get("grade"),
-            allocated_by=by, note=reason, allocated_at=now), self.user_id)
-        return fields, transfer, event
-
-    def decide(self, *, approve: bool, amount: int | None, allocation_id: str | None, by: str, reason: str | None,
-               now: datetime) -> tuple[RequestDecision, Event]:
-        decision = "approved" if approve else "rejected"
-        fields = {"status": decision, "decided_by": by, "decided_at": now, "amount": amount,
-                  "allocation_id": allocation_id, "decision_reason": reason}
-        event = Event(LEDGER_REALLOCATION_DECIDED, ReallocationDecided(
-            request_id=self.request_id, user_id=self.user_id, decision=decision, amount=amount,
-            allocation_id=allocation_id, decided_by=by, reason=reason, decided_at=now), self.user_id)
-        return RequestDecision(self.request_id, fields), event
+        fields = {"allocation_blocked": True, "reclaimed_at": now, "learning_at_reclaim": self.learned.record()}
+        return transfer, fields, event, report

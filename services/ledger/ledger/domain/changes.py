@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -15,6 +15,9 @@ from telesales_contracts.ledger import TransferRecorded
 from telesales_contracts.topics import LEDGER_TRANSFER_RECORDED
 
 from .accounts import Balances
+
+if TYPE_CHECKING:
+    from .learning import Learned
 
 Record = dict[str, Any]
 
@@ -97,10 +100,13 @@ class Operation:
 
 @dataclass(frozen=True)
 class RequestDecision:
-    """A reallocation request approved or rejected: `fields` set only while it is still pending."""
+    """A reallocation request approved (at a level, or for good) or rejected: `fields` set only while it is
+    still pending and, with `approvals_before`, while it still holds that many approvals (no other approval
+    was recorded meanwhile)."""
 
     request_id: str
     fields: Record
+    approvals_before: int | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +151,14 @@ class Changes:
     counters: list[CounterIncrement] = field(default_factory=list)
     operations: list[Operation] = field(default_factory=list)
     roster: list[RosterUpdate] = field(default_factory=list)
+    new_requests: list[Record] = field(default_factory=list)  # reallocation requests made
     request_decisions: list[RequestDecision] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     outbox: list[Record] = field(default_factory=list)  # events encoded already (the purchases' answers)
     inbox: list[Processed] = field(default_factory=list)
+    learning: list[Learned] = field(default_factory=list)  # learning reports that added watch time or tips
 
     def empty(self) -> bool:
         return not (self.transfers or self.hold_resolutions or self.account_fields or self.activity or self.counters
-                    or self.operations or self.roster or self.request_decisions or self.events or self.outbox
-                    or (self.balances and self.balances.changes()))
+                    or self.operations or self.roster or self.new_requests or self.request_decisions or self.events or self.outbox
+                    or self.learning or (self.balances and self.balances.changes()))

@@ -114,10 +114,6 @@ class TransferGroup:
                                       fingerprint=self.prints[s.transfer_id], details=details))
         return transfers
 
-    def wallets_used(self) -> list[str]:
-        """The wallets debited: their idle clock starts again."""
-        return [s.debit for s in self.specs if s.debit.startswith("wallet:")]
-
 
 HoldMode = Literal["post", "void", "expire"]
 

@@ -12,7 +12,7 @@ from telesales_runtime.consumer import Delivery
 
 from ..domain import PurchaseDecision, TransferSpec
 from ..store import Doc
-from . import accounts, allocations, purchases, reclaims, rewards, roster, transfers
+from . import accounts, allocations, learning, purchases, reclaims, rewards, roster, transfers
 from .allocations import RosterSelection
 from .core import SYSTEM_ACTOR, LedgerCore, Result, utcnow
 
@@ -47,7 +47,7 @@ class LedgerService(LedgerCore):
     async def expire_holds(self, *, now: datetime | None = None) -> int:
         return await transfers.expire_holds(ledger=self, now=now)
 
-    # ---- purchases (purchases.py) and the roster (roster.py): consumers ------------------------------
+    # ---- purchases (purchases.py), the roster (roster.py), learning (learning.py): consumers ------------------------------
 
     async def handle_transfer_requests(self, *, deliveries: Sequence[Delivery]) -> None:
         await purchases.handle_transfer_requests(ledger=self, deliveries=deliveries)
@@ -60,6 +60,9 @@ class LedgerService(LedgerCore):
 
     async def handle_agents_graded(self, *, deliveries: Sequence[Delivery]) -> None:
         await roster.handle_agents_graded(ledger=self, deliveries=deliveries)
+
+    async def handle_learn_progressed(self, *, deliveries: Sequence[Delivery]) -> None:
+        await learning.handle_learn_progressed(ledger=self, deliveries=deliveries)
 
     # ---- allocations (allocations.py), reclaims and reallocation (reclaims.py) -----------------------
 
@@ -80,9 +83,9 @@ class LedgerService(LedgerCore):
                                                    actor=actor)
 
     async def decide_reallocation(self, *, tenant: str, request_id: str, approve: bool, actor: str,
-                                  amount: int | None = None, reason: str | None = None) -> Result:
+                                  operator: bool, amount: int | None = None, reason: str | None = None) -> Result:
         return await reclaims.decide_reallocation(ledger=self, tenant=tenant, request_id=request_id, approve=approve,
-                                                  actor=actor, amount=amount, reason=reason)
+                                                  actor=actor, operator=operator, amount=amount, reason=reason)
 
     # ---- redemption and blind boxes (rewards.py) -----------------------------------------------------
 

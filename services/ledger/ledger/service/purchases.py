@@ -5,7 +5,6 @@ event ids (inbox)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from prometheus_client import Counter as MetricCounter
 
@@ -34,7 +33,6 @@ async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequenc
                                 buyer_id=d.event.data.buyer_id, seller_id=d.event.data.seller_id,
                                 tip_id=d.event.data.tip_id, price=d.event.data.price,
                                 day=domain.business_day(d.event.time, ledger.tz)) for d in deliveries]
-    requested_at = {d.event.id: min(d.event.time, utcnow()) for d in deliveries}
     sources = {d.event.id: d.event.source for d in deliveries}
 
     async def build(session: Session) -> tuple[Changes, list[PurchaseDecision]]:
@@ -47,7 +45,7 @@ async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequenc
         prints = {tid: doc.get("fingerprint", "") for tid, doc in prior_docs.items()}
         decisions = domain.decide_purchases(requests, prints, balances, counters, policy)
         changes = Changes(tenant, now, balances)
-        _record_decisions(ledger, changes, decisions, prior_docs, requested_at=requested_at, sources=sources)
+        _record_decisions(ledger, changes, decisions, prior_docs, sources=sources)
         return changes, decisions
 
     accounts = {BUDGET}
@@ -62,8 +60,9 @@ async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequenc
 
 
 def _record_decisions(ledger: LedgerCore, changes: Changes, decisions: Sequence[PurchaseDecision],
-                      prior: dict[str, Doc], *, requested_at: dict[str, datetime], sources: dict[str, str]) -> None:
-    """The transfers, answers, buyers' activity, daily counters and processed event ids of decided purchases."""
+                      prior: dict[str, Doc], *, sources: dict[str, str]) -> None:
+    """The transfers, answers, daily counters and processed event ids of decided purchases (spending does not
+    move a wallet's idle clock: learning does, 不学回收)."""
     tenant, now = changes.tenant, changes.now
     first: dict[str, Doc] = dict(prior)  # the record each answer is given from
     for decision in decisions:
@@ -72,8 +71,6 @@ def _record_decisions(ledger: LedgerCore, changes: Changes, decisions: Sequence[
             transfers = domain.purchase_transfers(decision, now=now, by=sources[r.event_id])
             changes.transfers += transfers
             first[r.transfer_id] = transfers[0].record()
-            at = requested_at[r.event_id]
-            changes.activity[wallet(r.buyer_id)] = max(changes.activity.get(wallet(r.buyer_id), at), at)
         elif decision.outcome == "rejected":
             rejection = domain.RejectedPurchase(decision, now, sources[r.event_id])
             changes.transfers.append(rejection)

@@ -28,7 +28,6 @@ async def transfer(*, ledger: LedgerCore, tenant: str, specs: Sequence[TransferS
         changes.transfers = group.record(changes.balances, now=now, by=actor,
                                          hold_timeout_seconds=policy.hold_timeout_seconds)
         changes.events = [t.recorded() for t in changes.transfers]
-        changes.activity = dict.fromkeys(group.wallets_used(), now)
         return changes, ([t.record() for t in changes.transfers], False)
 
     return await ledger.commit_once(build, group.accounts)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from ..domain import CounterIncrement, Record, allows_negative_by_default, parse_account
+from ..domain import CounterIncrement, Record, RequestDecision, allows_negative_by_default, parse_account
 
 Doc = dict[str, Any]
 
@@ -57,3 +57,12 @@ def counter_update(tenant: str, c: CounterIncrement, now: datetime) -> UpdateOne
     return UpdateOne({"_id": counter_id}, {"$inc": {"count": c.count, "coins": c.coins}, "$setOnInsert": {
         "tenant_id": tenant, "day": c.day, "buyer_id": c.buyer_id, "seller_id": c.seller_id,
         "expires_at": counter_expiry(c.day, now)}}, upsert=True)
+
+
+def request_filter(tenant: str, decision: RequestDecision) -> Doc:
+    """A reallocation request still pending and, for an approval before the last, still holding the approvals
+    it was decided on (a concurrent approval makes the transaction fail instead of being overwritten)."""
+    query: Doc = {"_id": scoped(tenant, decision.request_id), "status": "pending"}
+    if decision.approvals_before is not None:
+        query["approvals"] = {"$size": decision.approvals_before}
+    return query

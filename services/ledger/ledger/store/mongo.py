@@ -7,7 +7,7 @@
 - `operations`: allocations and blind-box draws (one client id for many transfers).
 - `daily_counters`: purchases and coins per buyer and per buyer-seller pair and day.
 - `users`: the roster as the allocator and the HR system announce it (role, grade, team, line).
-- `reallocation_requests`, `config`, `outbox`, `inbox`, `leases`.
+- `reallocation_requests`, `config`, `outbox`, `inbox`, `leases`; `learners`, `learner_tips` (see learning.py).
 
 Every change is one transaction (`Changes`, typed in the domain, compiled here): the transfers, the balances they move (debits guarded by
 `balance >= amount` in the update's filter unless the account may go negative), the events (outbox)
@@ -29,16 +29,19 @@ from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import ensure_collections, in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
-from ..domain import PENDING, Account, Balances, Changes, DailyCounters, Record
+from ..domain import PENDING, Account, Balances, Changes, DailyCounters
 from .documents import (
     Doc,
     account_doc_defaults,
     buyer_counter_id,
     counter_update,
     pair_counter_id,
+    request_filter,
     scoped,
     scoped_doc,
 )
+from .learning import COLLECTIONS as LEARNING_COLLECTIONS
+from .learning import LearningStore
 
 Session = AsyncClientSession
 T = TypeVar("T")
@@ -67,6 +70,7 @@ class LedgerStore:
         self.outbox = self.db["outbox"]
         self.leases = self.db["leases"]
         self.inbox = Inbox(self.db["inbox"], consumer)
+        self.learning = LearningStore(self.db)
 
     async def ensure_indexes(self) -> None:
         # Every index on transfers costs every purchase: only the ones statements, sweeps and reports need.
@@ -94,7 +98,7 @@ class LedgerStore:
         ])
         # Collections a transaction writes must exist before it starts.
         await ensure_collections(self.db, ("accounts", "transfers", "operations", "daily_counters", "users",
-                                           "reallocation_requests", "outbox", "inbox"))
+                                           "reallocation_requests", "outbox", "inbox", *LEARNING_COLLECTIONS))
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         try:
@@ -142,8 +146,8 @@ class LedgerStore:
                 counters.pairs[(doc["day"], doc["buyer_id"], doc["seller_id"])] = value
         return counters
 
-    async def account(self, tenant: str, key: str) -> Doc | None:
-        return await self.accounts.find_one({"_id": scoped(tenant, key)})
+    async def account(self, tenant: str, key: str, session: Session | None = None) -> Doc | None:
+        return await self.accounts.find_one({"_id": scoped(tenant, key)}, session=session)
 
     async def list_accounts(self, tenant: str, *, kind: str | None, limit: int, after: str | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant}
@@ -179,9 +183,13 @@ class LedgerStore:
             await self.users.bulk_write([UpdateOne({"_id": scoped(tenant, u.user_id)}, {
                 "$set": u.fields, "$setOnInsert": {"tenant_id": tenant, "user_id": u.user_id, **u.on_insert}},
                 upsert=True) for u in changes.roster], ordered=True, session=session)
-        await self._update_each(self.requests, [({"_id": scoped(tenant, d.request_id), "status": "pending"},
-                                                 {"$set": d.fields}) for d in changes.request_decisions],
+        if changes.new_requests:  # the unique index on pending requests refuses a second one per user
+            await self.requests.insert_many([scoped_doc(tenant, r["request_id"], r) for r in changes.new_requests],
+                                            ordered=True, session=session)
+        await self._update_each(self.requests, [(request_filter(tenant, d), {"$set": d.fields})
+                                                for d in changes.request_decisions],
                                 session, "a reallocation request changed meanwhile")
+        await self.learning.write(tenant, changes.learning, changes.now, session)
         if changes.outbox:
             await write_outbox(self.outbox, changes.outbox, session)
         if changes.inbox:
@@ -329,22 +337,15 @@ class LedgerStore:
     async def reallocation_request(self, tenant: str, request_id: str, session: Session | None = None) -> Doc | None:
         return await self.requests.find_one({"_id": scoped(tenant, request_id)}, session=session)
 
-    async def pending_request_of(self, tenant: str, user_id: str) -> Doc | None:
-        return await self.requests.find_one({"tenant_id": tenant, "user_id": user_id, "status": "pending"})
+    async def pending_request_of(self, tenant: str, user_id: str, session: Session | None = None) -> Doc | None:
+        return await self.requests.find_one({"tenant_id": tenant, "user_id": user_id, "status": "pending"},
+                                            session=session)
 
     async def list_requests(self, tenant: str, status: str | None, limit: int) -> list[Doc]:
         query: Doc = {"tenant_id": tenant}
         if status:
             query["status"] = status
         return await self.requests.find(query, sort=[("requested_at", DESCENDING)], limit=limit).to_list()
-
-    async def insert_request(self, tenant: str, request: Record) -> bool:
-        """A new reallocation request; False when the user has a pending one already."""
-        try:
-            await self.requests.insert_one(scoped_doc(tenant, request["request_id"], request))
-            return True
-        except DuplicateKeyError:
-            return False
 
     # ---- configuration ---------------------------------------------------------------------------------
 

@@ -76,11 +76,14 @@ async def test_allocation_by_role_and_grade_from_the_roster(harness: Harness) ->
 
 
 async def test_idle_wallets_are_reclaimed_and_need_an_approval_to_get_coins_again(harness: Harness) -> None:
-    await harness.set_policy(idle_days=30)
+    # One approval level (operators) and no qualification: the chain and the conditions have their own tests
+    # (test_coins_learning.py).
+    await harness.set_policy(idle_days=30, reallocation={"approval_levels": ["operator"],
+                                                         "qualification": {"min_learning_minutes": 0}})
     await harness.give({"idle": 300, "busy": 300})
     await harness.send("ledger.transfer-requested.v1", purchase("p-1", "busy", "seller", 10))
-    # 31 days on, only the wallet never used is idle... but the busy one spent 31 days ago too: move time
-    # by hand rather than wait (the wallets' activity is what the rule reads)
+    # 31 days on, only the wallet whose holder has not learned is idle: move the clocks by hand rather than
+    # wait (the wallets' clock, moved by learning, is what the rule reads)
     now = datetime.now(UTC)
     await harness.store.accounts.update_one({"_id": f"{harness.tenant}|wallet:idle"},
                                             {"$set": {"last_activity_at": now - timedelta(days=31)}})
