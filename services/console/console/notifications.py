@@ -23,7 +23,13 @@ from telesales_contracts.allocation import (
     LeadReclaimed,
     ReclaimWarning,
 )
-from telesales_contracts.ledger import BonusAwarded, CoinsAllocated, ReallocationDecided, TransferPosted
+from telesales_contracts.ledger import (
+    BonusAwarded,
+    CoinsAllocated,
+    ReallocationAwaiting,
+    ReallocationDecided,
+    TransferPosted,
+)
 from telesales_contracts.marketplace import PurchaseCompleted, PurchaseRefused, StruggleRecommended, TipForwarded
 from telesales_contracts.topics import (
     ALLOCATION_ASSIGNED,
@@ -34,6 +40,7 @@ from telesales_contracts.topics import (
     ALLOCATION_RECLAIMED,
     LEDGER_BONUS_AWARDED,
     LEDGER_COINS_ALLOCATED,
+    LEDGER_REALLOCATION_AWAITING,
     LEDGER_REALLOCATION_DECIDED,
     LEDGER_TRANSFER_POSTED,
     MARKETPLACE_PURCHASE_COMPLETED,
@@ -57,6 +64,7 @@ class NotificationKind(StrEnum):
     APPROVAL_DECIDED = "approval_decided"
     DEAL_MARK_REQUESTED = "deal_mark_requested"
     DEAL_MARK_DECIDED = "deal_mark_decided"
+    APPROVAL_WAITING = "approval_waiting"
 
 
 class Notification(BaseModel):
@@ -218,6 +226,17 @@ def _reallocation_decided(event: CloudEvent[ReallocationDecided]) -> list[Draft]
                     "decided_by": d.decided_by}, "/wallet")]
 
 
+def _reallocation_awaiting(event: CloudEvent[ReallocationAwaiting]) -> list[Draft]:
+    """Each approver of the level whose turn it is is asked; the requester learns where the request stands."""
+    d = event.data
+    subject = {"request_id": d.request_id, "user_id": d.user_id, "team_id": d.team_id, "level": d.level.value,
+               "approvals": len(d.approvals), "levels": len(d.levels)}
+    asked = [_draft(event, approver, NotificationKind.APPROVAL_WAITING, {**subject, "for": "approver"}, "/wallet",
+                    part=index) for index, approver in enumerate(dict.fromkeys(d.approvers)) if approver != d.user_id]
+    return [*asked, _draft(event, d.user_id, NotificationKind.APPROVAL_WAITING, {**subject, "for": "requester"},
+                           "/wallet", part=len(asked))]
+
+
 MAPPINGS: dict[str, Mapping] = {
     ALLOCATION_HOT_LEAD.name: _hot_lead,
     ALLOCATION_RECLAIM_WARNING.name: _reclaim_warning,
@@ -233,6 +252,7 @@ MAPPINGS: dict[str, Mapping] = {
     LEDGER_REALLOCATION_DECIDED.name: _reallocation_decided,
     ALLOCATION_DEAL_MARK_REQUESTED.name: _deal_mark_requested,
     ALLOCATION_DEAL_MARK_DECIDED.name: _deal_mark_decided,
+    LEDGER_REALLOCATION_AWAITING.name: _reallocation_awaiting,
 }
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
@@ -240,6 +260,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_STRUGGLE_RECOMMENDED,
     MARKETPLACE_TIP_FORWARDED, LEDGER_COINS_ALLOCATED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_POSTED,
     LEDGER_REALLOCATION_DECIDED, ALLOCATION_DEAL_MARK_REQUESTED, ALLOCATION_DEAL_MARK_DECIDED,
+    LEDGER_REALLOCATION_AWAITING,
 )
 
 

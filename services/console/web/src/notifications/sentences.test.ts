@@ -98,6 +98,13 @@ describe("notification sentences", () => {
     expect(
       notificationSentence({ kind: "approval_decided", subject: { decision: "rejected", reason: "too soon" } }, "zh-CN").body,
     ).toBe("你的申请未通过（too soon）。");
+    const waiting = { request_id: "Q1", user_id: "A002", level: "manager", approvals: 1, levels: 2 };
+    expect(notificationSentence({ kind: "approval_waiting", subject: { ...waiting, for: "approver" } }, "en").body).toBe(
+      "A002's request for coins waits for your approval (manager).",
+    );
+    expect(notificationSentence({ kind: "approval_waiting", subject: { ...waiting, for: "requester" } }, "zh-CN").body).toBe(
+      "你的学呗金申请正在等待经理审批。",
+    );
   });
 
   it("has a title and body for every kind in both languages, with no placeholder left", () => {

@@ -32,6 +32,7 @@ const LIMITS = ["buyer_daily_count", "buyer_daily_coins", "pair_daily_count", "p
 const RECLAIM_KINDS = ["not_processed", "not_converted", "dialled_without_converting"] as const;
 const RATE_STEPS = ["connect_60s", "intent", "visit", "plan"] as const;
 const SOURCES = ["allocation", "bonus", "sale"] as const;
+const LEVELS = ["supervisor", "manager", "operator"] as const;
 
 function oneOf<T extends string>(list: readonly T[], value: string | undefined): T | undefined {
   return value !== undefined && (list as readonly string[]).includes(value) ? (value as T) : undefined;
@@ -159,6 +160,15 @@ export function notificationSentence(
       vars.reason = clause(text(s, "reason"));
       break;
     }
+    case "approval_waiting": {
+      const level = oneOf(LEVELS, text(s, "level"));
+      vars.level = level ? t(`notif.level.${level}`) : t("notif.level.next");
+      vars.user = text(s, "user_id") ?? t("notif.someone");
+      return {
+        title: t("notif.approval_waiting.title"),
+        body: t(text(s, "for") === "approver" ? "notif.approval_waiting.approver" : "notif.approval_waiting.requester", vars),
+      };
+    }
     case "purchase_granted":
       break;
   }
@@ -190,6 +200,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
       break;
     case "coins_received":
     case "approval_decided":
+    case "approval_waiting":
       keys.push(["wallet"]);
       break;
   }
