@@ -99,7 +99,8 @@ class AccountView(BaseModel):
     balance: int
     allow_negative: bool
     allocation_blocked: bool = Field(description="Coins were reclaimed: allocations need an approved request.")
-    last_activity_at: datetime | None = None
+    last_activity_at: datetime | None = Field(default=None, description="A wallet's reclaim clock: its holder's last "
+                                              "learning, or when it opened or an approval reopened it (不学回收).")
     reclaimed_at: datetime | None = None
     exists: bool = Field(description="False for an account never written (it holds 0).")
 
