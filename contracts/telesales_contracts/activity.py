@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .envelope import FROM_OUTSIDE, AwareDatetime
 from .roster import Identifier
@@ -80,6 +80,25 @@ class LeadComplaint(BaseModel):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     phone_e164: E164 | None = Field(default=None, description="The number complained from, if known; "
                                     "the lead's own number otherwise.")
+
+
+class DoNotCallSource(StrEnum):
+    OPERATOR = "operator"  # put on (or taken off) the list over lead-intake's HTTP API
+    COMPLAINT = "complaint"  # a complaint on leads.complaint.v1
+
+
+class DoNotCallChanged(BaseModel):
+    """A number went on a tenant's do-not-call list, or came off it. lead-intake owns the list; the
+    allocator closes every lead with a listed number and refuses to dial it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    phone_e164: E164
+    listed: bool = Field(description="true: on the list from now on; false: taken off (leads closed stay closed).")
+    source: DoNotCallSource
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    lead_id: LeadId | None = Field(default=None, description="The lead a complaint was about, if any.")
+    changed_at: AwareDatetime = Field(description="When the list changed: the later change of a number wins.")
 
 
 class SignalKind(StrEnum):

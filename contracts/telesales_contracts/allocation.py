@@ -78,9 +78,12 @@ class LeadReclaimed(HolderChange):
 
 
 class LeadClosed(HolderChange):
-    """The agent closed the lead without a sale (关单)."""
+    """The agent closed the lead without a sale (关单), or the lead was closed under it because its number
+    went on the do-not-call list (`do_not_call`: the agent is told)."""
 
     reason: str
+    do_not_call: bool = Field(default=False, description="Closed because the number is on the do-not-call list "
+                              "(a complaint or an operator), not by the agent.")
 
 
 class LeadWon(HolderChange):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, create_model, model_validator
 from pydantic_core import to_json
 
 from . import tolerant
-from .activity import CallLogged, LeadComplaint, LeadSignal, LeadStageChanged
+from .activity import CallLogged, DoNotCallChanged, LeadComplaint, LeadSignal, LeadStageChanged
 from .allocation import (
     DealMarkDecided,
     DealMarkRequested,
@@ -236,6 +236,8 @@ LEADS_STAGE_CHANGED = Topic("leads.stage-changed.v1", LeadStageChanged,
                             "A lead's development stage or funnel step changed (agent or CRM).")
 LEADS_COMPLAINT = Topic("leads.complaint.v1", LeadComplaint,
                         "A customer complained: calls end, the number goes on do-not-call.")
+LEADS_DO_NOT_CALL = Topic("leads.do-not-call.v1", DoNotCallChanged,
+                          "A number went on (or came off) the tenant's do-not-call list (keyed by number).")
 LEADS_SIGNAL = Topic("leads.signal.v1", LeadSignal,
                      "Moments that matter on the customer's side (unpaid order, long browsing, ...).")
 CALLS_LOGGED = Topic("calls.logged.v1", CallLogged, "Calls placed or received by the dialer.")
@@ -319,6 +321,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     LEADS_OUTCOME,
     LEADS_STAGE_CHANGED,
     LEADS_COMPLAINT,
+    LEADS_DO_NOT_CALL,
     LEADS_SIGNAL,
     CALLS_LOGGED,
     AGENTS_CHANGED,
