@@ -1,6 +1,7 @@
 """Kafka subscribers and publishers of the allocator.
 
-Consumes (one consumer group, `allocator`, in batches): leads.qualified.v1, leads.merged.v1, agents.changed.v1,
+Consumes (one consumer group, `allocator`, in batches): leads.qualified.v1, leads.merged.v1, leads.do-not-call.v1,
+agents.changed.v1,
 agents.status-changed.v1, leads.stage-changed.v1, calls.logged.v1, leads.complaint.v1, leads.signal.v1.
 Produces (from the leads' embedded outbox): allocation.assigned/claimed/returned/reclaimed/closed/won.v1,
 allocation.reclaim-warning.v1, allocation.hot-lead.v1, allocation.deal-mark-requested/decided.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
@@ -29,6 +30,7 @@ from telesales_contracts.topics import (
     DEAD_LETTERS,
     HOLDER_CHANGE_TOPICS,
     LEADS_COMPLAINT,
+    LEADS_DO_NOT_CALL,
     LEADS_MERGED,
     LEADS_OUTCOME,
     LEADS_QUALIFIED,
@@ -42,8 +44,9 @@ from .roster import RosterService
 from .service import LeadService
 from .settings import AllocatorSettings
 
-CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, AGENTS_CHANGED, AGENTS_STATUS_CHANGED, LEADS_STAGE_CHANGED,
-                   CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL)
+# leads.do-not-call.v1 right after the leads arrive: a lead of the same batch is closed before any activity on it
+CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_DO_NOT_CALL, AGENTS_CHANGED, AGENTS_STATUS_CHANGED,
+                   LEADS_STAGE_CHANGED, CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL)
 PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, ALLOCATION_DEAL_MARK_REQUESTED,
                    ALLOCATION_DEAL_MARK_DECIDED, LEADS_OUTCOME, LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
 
@@ -55,6 +58,7 @@ HANDLERS: dict[str, Handler] = {
     LEADS_MERGED.name: lambda leads, roster: leads.handle_merged,
     LEADS_STAGE_CHANGED.name: lambda leads, roster: leads.handle_stage_changes,
     LEADS_COMPLAINT.name: lambda leads, roster: leads.handle_complaints,
+    LEADS_DO_NOT_CALL.name: lambda leads, roster: leads.handle_do_not_call,
     LEADS_SIGNAL.name: lambda leads, roster: leads.handle_signals,
     CALLS_LOGGED.name: lambda leads, roster: leads.handle_calls,
     AGENTS_CHANGED.name: lambda leads, roster: roster.handle_changed,

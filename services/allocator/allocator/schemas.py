@@ -351,3 +351,26 @@ class FairnessReport(BaseModel):
     since: datetime
     until: datetime
     rows: list[FairnessRow]
+
+
+class DialIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Identifier | None = Field(default=None, description="Who would dial; the caller when omitted (a "
+                                        "dialer or a supervisor names the agent).")
+
+
+DialRefusal = Literal["resting", "do_not_call", "not_held", "not_the_holder", "closed", "won"]
+
+
+class DialAnswer(BaseModel):
+    """May this agent dial this lead now? A refusal is an answer (200), not an error."""
+
+    lead_id: str
+    agent_id: str
+    allowed: bool
+    reason: DialRefusal | None = Field(description="Why not (null when allowed): `resting` (contact pressure, "
+                                       "until `rest_until`), `do_not_call` (the number is on the list), "
+                                       "`not_held` (pooled: claim it first), `not_the_holder`, `closed`, `won`.")
+    detail: str | None = Field(description="The reason in words.")
+    rest_until: datetime | None = Field(description="When the lead may be dialled again (reason `resting`).")

@@ -45,6 +45,7 @@ ACCESS = {
     "POST /v1/leads/{lead_id}/stage": _FLOOR,
     "POST /v1/leads/{lead_id}/deal-mark": _FLOOR,
     "POST /v1/leads/{lead_id}/deal-mark/decision": ("supervisor",),
+    "POST /v1/leads/{lead_id}/dial": ("agent", "supervisor", "service"),
     "POST /v1/distributions": ("supervisor",),
     "POST /v1/reclaim-sweeps": ("operator",),
     "POST /v1/gradings/{week}": ("operator",),

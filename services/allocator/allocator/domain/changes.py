@@ -142,12 +142,14 @@ class SetDealMark:
 
 @dataclass(frozen=True, slots=True)
 class StopCalls:
-    """A complaint: the lead leaves its agent and every pool for good."""
+    """A complaint or its number on the do-not-call list: the lead leaves its agent and every pool for good,
+    if it is still as judged (`still`: its status and holder then; None: whatever it is)."""
 
     reason: str
     last_holder: str | None
     entry: Entry
     at: datetime
+    still: tuple[str, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,17 @@ CLOSED = "closed"
 WON = "won"
 DO_NOT_CALL = "do_not_call"
 
+
+@dataclass(frozen=True, slots=True)
+class DialVerdict:
+    """Whether an agent may dial a lead now; `reason` (a stable code) and `detail` when not."""
+
+    allowed: bool
+    reason: str | None = None
+    detail: str | None = None
+    rest_until: datetime | None = None
+
+
 # ---- rules -----------------------------------------------------------------------------------------------
 
 
@@ -135,6 +146,7 @@ class Lead:
     progress_at: datetime | None = None  # the hold's start or its last forward stage move
     dial_days: tuple[str, ...] = ()  # local dates the holder dialled it since progress_at
     dial_streak_at: datetime | None = None
+    phone_e164: str | None = None
 
     def why_not_placeable(self, now: datetime) -> str | None:
         """Why a push may not place this lead now (None: it may): only pooled leads that are not resting."""
@@ -143,6 +155,23 @@ class Lead:
         if self.rest_until and self.rest_until > now:
             return "resting (contact pressure)"
         return None
+
+    def may_dial(self, agent_id: str, *, now: datetime, number_listed: bool) -> DialVerdict:
+        """Whether `agent_id` may dial this lead now. Only its holder may, and not while the lead rests
+        (contact pressure binds the holder too), nor ever once its number is on the do-not-call list
+        (`number_listed`: the tenant's list, whatever lead the number is reached through)."""
+        if self.status == DO_NOT_CALL or number_listed:
+            return DialVerdict(False, "do_not_call", "the number is on the do-not-call list")
+        if self.status in (CLOSED, WON):
+            return DialVerdict(False, self.status, f"the lead is {self.status}; nobody holds it")
+        if self.status != HELD:
+            return DialVerdict(False, "not_held", "the lead is in a public pool: claim it first")
+        if self.holder != agent_id:
+            return DialVerdict(False, "not_the_holder", f"{agent_id} does not hold the lead")
+        if self.rest_until is not None and self.rest_until > now:
+            return DialVerdict(False, "resting", "contact pressure: the lead rests until "
+                               f"{self.rest_until.isoformat()}", rest_until=self.rest_until)
+        return DialVerdict(True)
 
     # ---- holding ---------------------------------------------------------------------------------------
 
@@ -356,16 +385,32 @@ class Lead:
                         (self.alert(self.holder, signal, signal_event_id=signal_event_id, routed="holder"),))
 
     def complaint(self, reason: str, *, at: datetime) -> Decision:
-        """A complaint ends the lead's calls: it leaves its agent (closed) and every pool for good."""
+        """A complaint ends the lead's calls: it leaves its agent (closed, the agent told) and every pool for
+        good."""
         said = f"complaint: {reason}"[:500]
-        events: tuple[Announcement, ...] = ()
-        if self.status == HELD:
-            assert self.holder is not None, self.lead_id
-            events = (Announcement(ALLOCATION_CLOSED, LeadClosed(**self._holder_fields(self.holder, at),
-                                                                 reason=said)),)
         change = StopCalls(reason=reason, last_holder=self.holder, at=at,
                            entry=history.holder_change("closed", self.holder, at, reason=said))
-        return Decision(change, events)
+        return Decision(change, self._closed_under_holder(said, at))
+
+    def number_listed(self, reason: str, *, listing_id: str, at: datetime) -> Decision | None:
+        """Its number went on the do-not-call list: a pooled, held or closed lead is closed for good (its holder
+        told); None for a lead already off every list, or won (the sale stands; dials stay refused by number).
+        The event id is fixed by the listing and the hold, so judging twice announces once."""
+        if self.status not in (POOLED, HELD, CLOSED):
+            return None
+        said = f"do-not-call: {reason}"[:500]
+        change = StopCalls(reason=said, last_holder=self.holder or self.last_holder, at=at,
+                           still=(self.status, self.holder),
+                           entry=history.holder_change("closed", self.holder, at, reason=said))
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dnc|{self.tenant_id}|{self.lead_id}|{listing_id}"))
+        return Decision(change, self._closed_under_holder(said, at, event_id))
+
+    def _closed_under_holder(self, said: str, at: datetime, event_id: str | None = None) -> tuple[Announcement, ...]:
+        if self.status != HELD:
+            return ()
+        assert self.holder is not None, self.lead_id
+        closed = LeadClosed(**self._holder_fields(self.holder, at), reason=said, do_not_call=True)
+        return (Announcement(ALLOCATION_CLOSED, closed, event_id),)
 
     def touched(self, external_refs: Sequence[Mapping[str, Any]], *, matched_on: str, at: datetime) -> Touch:
         """The person arrived again. The same outside record sent again (matched on its reference) is no

@@ -11,13 +11,15 @@ from .activity import Activity
 from .agent_acts import AgentActs
 from .claiming import Claiming, ClaimResult
 from .core import agent_facts
+from .dialing import Dialing
 from .distributing import DistributionOutcome
 from .intake import Intake
 from .reclaim import Reclaim
 
 
-class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim):
-    """Leads: intake, claims, push distribution, the agent's acts, activity from outside, and reclaim."""
+class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing):
+    """Leads: intake, claims, push distribution, the agent's acts, activity from outside, reclaim, and who may
+    dial what (the do-not-call list)."""
 
 
 __all__ = ["ClaimResult", "DistributionOutcome", "LeadService", "agent_facts"]

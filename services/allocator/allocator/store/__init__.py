@@ -21,6 +21,7 @@ from telesales_runtime.outbox import write_outbox
 from ..domain import TierFilter
 from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
+from .do_not_call import DoNotCallStore
 from .embedded_outbox import with_embedded_events
 from .lead_writes import write_of
 from .roster import RosterStore, agent_key
@@ -66,7 +67,7 @@ def tier_query(tier_filter: TierFilter) -> Doc:
     return query
 
 
-class AllocatorStore(RosterStore):
+class AllocatorStore(RosterStore, DoNotCallStore):
     async def ensure_indexes(self) -> None:
         existing = {index["name"] async for index in await self.leads.list_indexes()}
         for name in OBSOLETE_LEAD_INDEXES & existing:

@@ -47,7 +47,8 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 product_interest=doc.get("product_interest"), region=doc.get("region"),
                 previous_holders=tuple(doc.get("previous_holders") or ()), last_holder=doc.get("last_holder"),
                 deal_mark=doc.get("deal_mark"), progress_at=doc.get("progress_at"),
-                dial_days=tuple(doc.get("dial_days") or ()), dial_streak_at=doc.get("dial_streak_at"))
+                dial_days=tuple(doc.get("dial_days") or ()), dial_streak_at=doc.get("dial_streak_at"),
+                phone_e164=doc.get("phone_e164"))
 
 
 # What a hold owns and the next one must not inherit: its deal-in-progress mark, its dial days and streak.
@@ -96,7 +97,8 @@ def write_of(lead: Lead, change: LeadChange) -> tuple[Doc, Doc | list[Doc]]:
         case MarkHot():
             return _key(lead), _mark_hot(change)
         case StopCalls():
-            return _key(lead), _stop_calls(change)
+            still = {} if change.still is None else {"status": change.still[0], "holder": change.still[1]}
+            return {**_key(lead), **still}, _stop_calls(change)
         case Touch():
             return _key(lead), _touch(change)
     raise TypeError(f"not a lead change: {change!r}")
@@ -206,9 +208,11 @@ def _touch(change: Touch) -> Doc:
     return history.with_history(update, list(change.entries))
 
 
-def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now: datetime) -> Doc:
-    """A qualified lead (leads.qualified.v1 payload) as stored: pooled in `pool_id`, nobody's yet."""
-    return {
+def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now: datetime,
+                      do_not_call: bool = False) -> Doc:
+    """A qualified lead (leads.qualified.v1 payload) as stored: pooled in `pool_id`, nobody's yet; closed for
+    good from the start when its number is on the do-not-call list (`do_not_call`)."""
+    doc: Doc = {
         "_id": data.lead_id, "tenant_id": tenant, "phone_e164": data.phone_e164, "name": data.name,
         "company": data.company, "business_line": data.business_line, "product_interest": data.product_interest,
         "region": data.region, "channel": data.channel.value, "score": data.score, "lead_grade": data.grade,
@@ -222,3 +226,8 @@ def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now:
         "buyer": buyer, "purchases_fen": 0, "dedicated_agent": None, "touches": 1, "holds": [],
         "external_refs": [ref.model_dump() for ref in data.external_refs], "created_at": now, "updated_at": now,
     }
+    if do_not_call:
+        closed = history.holder_change("closed", None, now, reason="do-not-call: listed on arrival")
+        doc |= {"status": DO_NOT_CALL, "complaint": "do-not-call list", "complained_at": now,
+                history.HISTORY: [closed]}
+    return doc

@@ -49,6 +49,7 @@ class StoreBase:
         self.gradings = self.db["gradings"]
         self.outbox = self.db["outbox"]
         self.leases = self.db["leases"]
+        self.do_not_call = self.db["do_not_call"]  # lead-intake's list as the allocator knows it
         self.inbox = Inbox(self.db["inbox"], consumer)
 
 

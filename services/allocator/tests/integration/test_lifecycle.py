@@ -93,7 +93,7 @@ async def test_closing_a_lead_ends_it_as_lost(harness: Harness) -> None:
     assert lead["drop_count"] == 0  # closing is not dropping
     await harness.relay()
     [closed] = harness.of("allocation.closed.v1")
-    assert closed["data"] | {"at": None} == holder_data(lead_id) | {"reason": "没有需求"}
+    assert closed["data"] | {"at": None} == holder_data(lead_id) | {"reason": "没有需求", "do_not_call": False}
     [outcome] = harness.of("leads.outcome.v1")
     assert outcome["data"] == {"lead_id": lead_id, "outcome": "lost", "business_line": "education",
                                "amount_fen": None, "source_system": None, "external_id": None, "external_refs": []}
@@ -321,7 +321,8 @@ async def test_a_complaint_closes_a_held_lead_for_good(harness: Harness) -> None
     assert await harness.store.held_count(harness.tenant, "a1") == 0
     await harness.relay()
     [closed] = harness.of("allocation.closed.v1")
-    assert closed["data"] | {"at": None} == holder_data(lead_id, score=65) | {"reason": "complaint: 骚扰电话，要求不再来电"}
+    assert closed["data"] | {"at": None} == holder_data(lead_id, score=65) | {"reason": "complaint: 骚扰电话，要求不再来电",
+                                                                             "do_not_call": True}
     assert closed["data"]["reason"].startswith("complaint")
     # nobody gets it again: not by claiming, not by the agent who had it
     assert (await harness.claim("a2", "fresh")).json()["claimed"] == 0

@@ -1,0 +1,83 @@
+"""Who may dial what, and the do-not-call list. A dialer or the console asks before dialling
+(`may_dial`): the Lead aggregate answers, with the tenant's list as the allocator knows it. A number put on
+the list (leads.do-not-call.v1, from lead-intake, which owns the list) closes every lead of the tenant with
+it, pooled, held or closed, in every pool; holders are told (allocation.closed.v1 with `do_not_call`), and
+a lead arriving later with the number is stored closed (`listed_on_arrival`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from telesales_contracts.activity import DoNotCallChanged
+from telesales_runtime.consumer import Delivery
+
+from ..domain import DomainError
+from ..domain.lead import DialVerdict
+from ..store import Doc
+from ..store.lead_writes import lead_of
+from .core import LeadServiceCore
+
+# How often a lead that changed between read and write is judged again (a claim or a return meanwhile).
+CLOSE_ATTEMPTS = 5
+
+
+class Dialing(LeadServiceCore):
+    async def may_dial(self, *, tenant: str, lead_id: str, agent_id: str) -> DialVerdict:
+        """Whether `agent_id` may dial the lead now; why not, if not."""
+        doc = await self.store.get_lead(tenant, lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0,
+                                                          "history": 0, "drops": 0})
+        if doc is None:
+            raise DomainError("unknown_lead", f"there is no lead {lead_id!r}")
+        lead = lead_of(doc)
+        listed = bool(lead.phone_e164) and bool(await self.store.listed_numbers(tenant, [lead.phone_e164 or ""]))
+        return lead.may_dial(agent_id, now=datetime.now(UTC), number_listed=listed)
+
+    async def handle_do_not_call(self, deliveries: Sequence[Delivery]) -> None:
+        """Each change of the list: kept (the latest of a number wins); a listing closes the number's leads."""
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            for delivery in fresh:
+                change: DoNotCallChanged = delivery.event.data
+                # the listing first: a lead arriving meanwhile sees it, or is found below (see handle_qualified)
+                kept = await self.store.record_listing(
+                    tenant=tenant, phone=change.phone_e164, listed=change.listed, reason=change.reason,
+                    source=change.source.value, changed_at=change.changed_at, event_id=delivery.event.id)
+                if kept and change.listed:
+                    await self.close_leads_with_number(tenant=tenant, phone=change.phone_e164,
+                                                       reason=change.reason or change.source.value,
+                                                       listing_id=delivery.event.id)
+                await self.store.inbox.record([self.store.inbox.entry(tenant, delivery.event.id,
+                                                                      {"status": "do_not_call", "kept": kept})])
+
+    async def close_leads_with_number(self, *, tenant: str, phone: str, reason: str, listing_id: str) -> int:
+        """Close every open lead of the tenant with this number, each written only if still as judged (else
+        judged again); how many were closed. Idempotent: a closed-for-good lead is not judged again."""
+        closed = 0
+        for _attempt in range(CLOSE_ATTEMPTS):
+            pending = await self.store.open_leads_with_number(tenant, phone)
+            if not pending:
+                break
+            now = datetime.now(UTC)
+            for doc in pending:
+                closed += await self._close_one(doc, reason=reason, listing_id=listing_id, now=now)
+        if closed:
+            self.notify_leads()
+        return closed
+
+    async def _close_one(self, doc: Doc, *, reason: str, listing_id: str, now: datetime) -> int:
+        lead = lead_of(doc)
+        decision = lead.number_listed(reason, listing_id=listing_id, at=now)
+        if decision is None:
+            return 0
+        after = await self.store.commit_if(lead, decision.change,
+                                           self.embedded(lead.tenant_id, lead.lead_id, decision.events), now)
+        return 0 if after is None else 1
+
+    async def close_listed_arrivals(self, tenant: str, docs: Sequence[Doc], listed_before: set[str]) -> None:
+        """Leads just stored whose number was listed while they were being stored (the listing's own sweep
+        may have run before they existed): closed now, so no arrival slips past the list."""
+        phones = sorted({d["phone_e164"] for d in docs if d.get("phone_e164")} - listed_before)
+        for phone in await self.store.listed_numbers(tenant, phones):
+            listing = await self.store.listing(tenant, phone)
+            await self.close_leads_with_number(tenant=tenant, phone=phone, listing_id=str((listing or {}).get(
+                "event_id", "arrival")), reason=str((listing or {}).get("reason") or "listed"))

@@ -1,0 +1,66 @@
+"""The do-not-call list at the allocator on the real MongoDB and Redis (in-memory broker): a listing closes
+the number's leads in every pool, pooled, held and closed, once however often it comes; an older change
+does not undo a newer one; a lead arriving with a listed number, or stored while its number was being
+listed, is never callable."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from allocator_support import Harness
+
+
+def listing(number: str, *, listed: bool = True, at: datetime | None = None) -> dict[str, object]:
+    return {"phone_e164": number, "listed": listed, "source": "operator", "reason": "stop",
+            "changed_at": (at or datetime.now(UTC)).isoformat()}
+
+
+def a_number() -> str:
+    return "+86139" + str(uuid.uuid4().int)[:8]
+
+
+async def test_a_listing_closes_the_number_s_leads_in_every_pool_once(harness: Harness) -> None:
+    await harness.agent("a1")
+    number = a_number()
+    [held] = await harness.pooled(phone_e164=number, business_line="education")
+    [pooled] = await harness.pooled(phone_e164=number, business_line="loans")
+    [other] = await harness.pooled(business_line="loans")
+    assert (await harness.claim("a1", "fresh")).json()["claimed"] == 1
+    event_id = await harness.send("leads.do-not-call.v1", listing(number), key=number.encode())
+    await harness.send("leads.do-not-call.v1", listing(number), key=number.encode(), event_id=event_id)  # again
+    for lead_id in (held, pooled):
+        lead = await harness.lead(lead_id)
+        assert (lead["status"], lead["holder"]) == ("do_not_call", None), lead_id
+    assert (await harness.lead(held))["last_holder"] == "a1"
+    assert (await harness.lead(other))["status"] == "pooled"  # another number: untouched
+    await harness.relay()
+    [closed] = harness.of("allocation.closed.v1")
+    assert (closed["data"]["lead_id"], closed["data"]["agent_id"], closed["data"]["do_not_call"]) == (
+        held, "a1", True)
+    dial = await harness.http.post(f"/v1/leads/{held}/dial", json={}, headers=harness.as_actor("a1"))
+    assert dial.status_code == 200 and dial.json()["reason"] == "do_not_call"
+
+
+async def test_an_older_change_does_not_undo_a_newer_one(harness: Harness) -> None:
+    number = a_number()
+    now = datetime.now(UTC)
+    await harness.send("leads.do-not-call.v1", listing(number, at=now))
+    await harness.send("leads.do-not-call.v1", listing(number, listed=False, at=now - timedelta(minutes=1)))
+    assert await harness.store.listed_numbers(harness.tenant, [number]) == {number}
+    [late] = await harness.pooled(phone_e164=number)
+    assert (await harness.lead(late))["status"] == "do_not_call"  # listed on arrival
+    await harness.send("leads.do-not-call.v1", listing(number, listed=False, at=now + timedelta(minutes=1)))
+    assert await harness.store.listed_numbers(harness.tenant, [number]) == set()
+    assert (await harness.lead(late))["status"] == "do_not_call"  # off the list: closed leads stay closed
+
+
+async def test_a_lead_stored_while_its_number_was_being_listed_is_closed_right_after(harness: Harness) -> None:
+    number = a_number()
+    [lead_id] = await harness.pooled(phone_e164=number)
+    # the listing is kept, but its sweep ran before this lead existed: what the arrival's second look is for
+    await harness.store.record_listing(tenant=harness.tenant, phone=number, listed=True, reason="stop",
+                                       source="operator", changed_at=datetime.now(UTC), event_id="e-1")
+    doc = await harness.lead(lead_id)
+    await harness.leads.close_listed_arrivals(harness.tenant, [doc], set())
+    assert (await harness.lead(lead_id))["status"] == "do_not_call"
