@@ -1,7 +1,8 @@
 """Kafka subscribers and publishers of lead-intake.
 
 Consumes: leads.received.v1 (batches), leads.outcome.v1, leads.complaint.v1 (the number goes on do-not-call).
-Produces (through the outbox): leads.qualified.v1, leads.merged.v1, leads.rejected.v1.
+Produces (through the outbox): leads.qualified.v1, leads.merged.v1, leads.rejected.v1, leads.do-not-call.v1 (a number
+went on or came off the do-not-call list).
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
 
@@ -14,6 +15,7 @@ from faststream.kafka.annotations import KafkaMessage
 from telesales_contracts.topics import (
     DEAD_LETTERS,
     LEADS_COMPLAINT,
+    LEADS_DO_NOT_CALL,
     LEADS_MERGED,
     LEADS_OUTCOME,
     LEADS_QUALIFIED,
@@ -27,7 +29,7 @@ from .service import IntakeService
 from .settings import LeadIntakeSettings
 
 CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME, LEADS_COMPLAINT)
-PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, DEAD_LETTERS)
+PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, LEADS_DO_NOT_CALL, DEAD_LETTERS)
 
 
 def build_router(settings: LeadIntakeSettings) -> KafkaRouter:

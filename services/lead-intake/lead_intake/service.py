@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
-from telesales_contracts.activity import LeadComplaint
+from telesales_contracts.activity import DoNotCallSource, LeadComplaint
 from telesales_contracts.leads import LeadOutcome
 from telesales_contracts.topics import LEADS_COMPLAINT
 from telesales_runtime.cache import TtlCache
@@ -65,12 +66,24 @@ class IntakeService:
     # ---- do-not-call list ----------------------------------------------------------------------------
 
     async def put_on_do_not_call(self, *, tenant: str, phone_e164: str, reason: str | None) -> Doc:
-        """The entry as it stands; a number already on the list keeps its `added_at` and takes the reason."""
-        return await self.store.put_do_not_call(tenant, phone_e164, reason)
+        """The entry as it stands; a number already on the list keeps its `added_at` and takes the reason. The
+        change is announced (leads.do-not-call.v1) each time, so the allocator closes the number's leads."""
+        announcement = domain.do_not_call_changed(phone_e164, listed=True, source=DoNotCallSource.OPERATOR,
+                                                  reason=reason, at=datetime.now(UTC))
+        doc = await self.store.list_number(tenant=tenant, change=domain.PutOnDoNotCall(phone_e164, reason),
+                                           announcement=announcement, source=self.settings.source)
+        self.notify_outbox()
+        return doc
 
     async def take_off_do_not_call(self, *, tenant: str, phone_e164: str) -> bool:
-        """False when the number was not on the list."""
-        return await self.store.delete_do_not_call(tenant, phone_e164)
+        """False when the number was not on the list. Leads closed while it was stay closed."""
+        announcement = domain.do_not_call_changed(phone_e164, listed=False, source=DoNotCallSource.OPERATOR,
+                                                  reason=None, at=datetime.now(UTC))
+        taken_off = await self.store.unlist_number(tenant=tenant, phone=phone_e164, announcement=announcement,
+                                                   source=self.settings.source)
+        if taken_off:
+            self.notify_outbox()
+        return taken_off
 
     async def _outcome_counts(self, tenant: str, lines: set[str]) -> dict[str, domain.OutcomeCounts]:
         out: dict[str, domain.OutcomeCounts] = {}
@@ -220,13 +233,14 @@ class IntakeService:
                                                        "complaint names none")
                     continue
             decision = domain.complaint(complaint, event_id=delivery.event.id, lead_phone=lead_phone,
-                                        default_region=self.settings.default_region)
+                                        default_region=self.settings.default_region, at=datetime.now(UTC))
             try:
-                await self.store.record_complaint(tenant=tenant, decision=decision)
+                await self.store.record_complaint(tenant=tenant, decision=decision, source=self.settings.source)
             except DuplicateKeyError:
                 # A concurrent delivery of the same event id recorded it first; or another complaint put
                 # the same number on the list at the same moment: then once more, which finds its entry.
                 if delivery.key in await self.store.inbox.processed([delivery.key]):
                     continue
-                await self.store.record_complaint(tenant=tenant, decision=decision)
+                await self.store.record_complaint(tenant=tenant, decision=decision, source=self.settings.source)
+            self.notify_outbox()
             MESSAGES_CONSUMED.labels(self.settings.service_name, LEADS_COMPLAINT.name, "processed").inc()

@@ -220,24 +220,43 @@ class LeadStore:
         doc = await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0}, session=session)
         return doc  # type: ignore[return-value]
 
-    async def record_complaint(self, *, tenant: str, decision: Decision) -> None:
+    async def list_number(self, *, tenant: str, change: PutOnDoNotCall, announcement: Announcement, source: str,
+                          inbox_entry: Doc | None = None) -> Doc:
+        """The number goes on the do-not-call list with its leads.do-not-call.v1 event in the outbox (and, for a
+        complaint, the processed event id): all or nothing. The entry as it stands."""
+        rows = _outbox_rows([announcement], tenant=tenant, source=source)
+
+        async def work(session: AsyncClientSession) -> Doc:
+            doc = await self.put_do_not_call(tenant, change.phone_e164, change.reason, session=session)
+            await write_outbox(self.outbox, rows, session)
+            if inbox_entry is not None:
+                await self.inbox.record([inbox_entry], session=session)
+            return doc
+
+        return await in_transaction(self.client, work)
+
+    async def record_complaint(self, *, tenant: str, decision: Decision, source: str) -> None:
         """The complained-about number goes on the do-not-call list together with the processed event id."""
         change = decision.change
-        assert isinstance(change, PutOnDoNotCall)
-        inbox_entry = self.inbox.entry(tenant, decision.event_id, decision.answer)
+        assert isinstance(change, PutOnDoNotCall) and decision.announcement is not None
+        await self.list_number(tenant=tenant, change=change, announcement=decision.announcement, source=source,
+                               inbox_entry=self.inbox.entry(tenant, decision.event_id, decision.answer))
 
-        async def work(session: AsyncClientSession) -> None:
-            await self.put_do_not_call(tenant, change.phone_e164, change.reason, session=session)
-            await self.inbox.record([inbox_entry], session=session)
+    async def unlist_number(self, *, tenant: str, phone: str, announcement: Announcement, source: str) -> bool:
+        """Take the number off the list and announce it, if it was on; whether it was."""
+        rows = _outbox_rows([announcement], tenant=tenant, source=source)
 
-        await in_transaction(self.client, work)
+        async def work(session: AsyncClientSession) -> bool:
+            result = await self.do_not_call.delete_one({"tenant_id": tenant, "phone_e164": phone}, session=session)
+            if result.deleted_count != 1:
+                return False
+            await write_outbox(self.outbox, rows, session)
+            return True
+
+        return await in_transaction(self.client, work)
 
     async def get_do_not_call(self, tenant: str, phone: str) -> Doc | None:
         return await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0})
-
-    async def delete_do_not_call(self, tenant: str, phone: str) -> bool:
-        result = await self.do_not_call.delete_one({"tenant_id": tenant, "phone_e164": phone})
-        return result.deleted_count == 1
 
     async def list_do_not_call(self, tenant: str, limit: int, after: str | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant}

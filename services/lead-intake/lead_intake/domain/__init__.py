@@ -41,7 +41,7 @@ from .cleaning import (
     standardize,
     standardize_phone,
 )
-from .lead import Arrival, IntakeLead, complaint, reject
+from .lead import Arrival, IntakeLead, complaint, do_not_call_changed, reject
 from .scoring import (
     MODEL_FEATURE_VALUES,
     BehaviourWeights,
@@ -59,7 +59,7 @@ from .touches import Ref, lead_extra, producing_system, ref_key, ref_of, touch, 
 
 __all__ = [
     "Announcement", "Answer", "AppendTouch", "Arrival", "Batch", "Change", "Decision", "IntakeLead", "NewLead",
-    "PutOnDoNotCall", "RecordOutcome", "ReplaceTouch", "complaint", "reject",
+    "PutOnDoNotCall", "RecordOutcome", "ReplaceTouch", "complaint", "do_not_call_changed", "reject",
     "DEFAULT_TEST_NUMBERS", "MODEL_FEATURE_VALUES", "BehaviourWeights", "CleanLead", "Contribution", "GradeThresholds",
     "NumberCheckResult", "OutcomeCounts", "PhoneInfo", "Ref", "Score", "ScoringWeights", "fold_text",
     "is_test_number", "junk_reasons", "lead_extra", "map_channel", "model_features", "normalize_email",

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from telesales_contracts.activity import LeadComplaint
+from telesales_contracts.activity import DoNotCallChanged, DoNotCallSource, LeadComplaint
 from telesales_contracts.leads import MAX_EXTERNAL_REFS, LeadMerged, LeadOutcome, LeadRejected, Rejection
-from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_contracts.topics import LEADS_DO_NOT_CALL, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
 
 from .changes import (
     Announcement,
@@ -121,18 +121,31 @@ class IntakeLead:
                                                        **(ref or {})}, change=change)
 
 
-def complaint(item: LeadComplaint, *, event_id: str, lead_phone: str | None, default_region: str) -> Decision:
+def complaint(item: LeadComplaint, *, event_id: str, lead_phone: str | None, default_region: str,
+              at: datetime) -> Decision:
     """A complaint puts a number on the do-not-call list: the one it names (written as the numbering plan writes it,
     so it matches the standardized numbers of leads), else its lead's (`lead_phone`). Later leads with it are
-    rejected as `do_not_call`."""
+    rejected as `do_not_call`; leads.do-not-call.v1 tells the allocator to close the leads it has with it."""
     phone = lead_phone
     if item.phone_e164 is not None:
         parsed = standardize_phone(item.phone_e164, default_region)
         phone = parsed.e164 if parsed is not None and parsed.e164 else item.phone_e164
     if phone is None:
         raise ValueError("a complaint naming no number needs its lead's")
+    reason = f"complaint: {item.reason}"
     return Decision(event_id, "do_not_call", {"status": "do_not_call", "lead_id": item.lead_id, "phone_e164": phone},
-                    change=PutOnDoNotCall(phone, f"complaint: {item.reason}"))
+                    change=PutOnDoNotCall(phone, reason),
+                    announcement=do_not_call_changed(phone, listed=True, source=DoNotCallSource.COMPLAINT,
+                                                     reason=reason, lead_id=item.lead_id, at=at))
+
+
+def do_not_call_changed(phone: str, *, listed: bool, source: DoNotCallSource, reason: str | None,
+                        lead_id: str | None = None, at: datetime) -> Announcement:
+    """leads.do-not-call.v1: the number went on (or came off) the list. Keyed by the number, so the changes of
+    one number stay in order."""
+    data = DoNotCallChanged(phone_e164=phone, listed=listed, source=source, reason=reason and reason[:1000],
+                            lead_id=lead_id, changed_at=at)
+    return Announcement(LEADS_DO_NOT_CALL, data, subject=phone, key=phone)
 
 
 def _qualified_data(clean: CleanLead, *, lead_id: str, score: Score, check: NumberCheckResult | None,

@@ -136,6 +136,13 @@ async def test_do_not_call_list_lifecycle(harness: Harness) -> None:
     assert [x["phone_e164"] for x in listed["items"]] == ["+8613924681357"]
     assert (await harness.http.delete("/v1/do-not-call/13924681357")).status_code == 204
     assert (await harness.http.delete("/v1/do-not-call/13924681357")).status_code == 404
+    # each change of the list is announced for the allocator, keyed by the number; a DELETE of a number not
+    # on the list announces nothing
+    await harness.relay()
+    changes = harness.of("leads.do-not-call.v1")
+    assert [(c["data"]["phone_e164"], c["data"]["listed"], c["data"]["source"], c["data"]["reason"])
+            for c in changes] == [("+8613924681357", True, "operator", "complaint"),
+                                  ("+8613924681357", False, "operator", None)]
     invalid = await harness.http.put("/v1/do-not-call/12345")
     assert invalid.status_code == 422 and invalid.headers["content-type"] == PROBLEM
 

@@ -219,6 +219,10 @@ async def test_complaint_puts_the_leads_number_on_do_not_call_and_later_leads_ar
 
     await harness.send(lead(name="张伟 again", email="other@example.cn"))  # same number: not merged, rejected
     await harness.relay()
+    [listed] = harness.of("leads.do-not-call.v1")  # the allocator closes the number's leads on it
+    assert listed["data"] | {"changed_at": None} == {
+        "phone_e164": "+8613924681357", "listed": True, "source": "complaint",
+        "reason": "complaint: called three times a day", "lead_id": stored["_id"], "changed_at": None}
     [rejected] = harness.of(LEADS_REJECTED.name)
     assert [r["code"] for r in rejected["data"]["reasons"]] == ["do_not_call"]
     assert [d["_id"] for d in await harness.leads()] == [stored["_id"]]

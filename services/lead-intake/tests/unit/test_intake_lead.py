@@ -19,6 +19,7 @@ from lead_intake.domain import (
     ReplaceTouch,
     ScoringWeights,
     complaint,
+    do_not_call_changed,
     junk_reasons,
     reject,
     score_lead,
@@ -26,9 +27,9 @@ from lead_intake.domain import (
     touch,
 )
 from lead_intake.domain import lead as lead_rules
-from telesales_contracts.activity import LeadComplaint
+from telesales_contracts.activity import DoNotCallChanged, DoNotCallSource, LeadComplaint
 from telesales_contracts.leads import LeadOutcome, LeadReceived, RejectionReason
-from telesales_contracts.topics import LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_contracts.topics import LEADS_DO_NOT_CALL, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
 
 T = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 CRM = "/crm/x"
@@ -143,14 +144,27 @@ def test_an_outcome_is_recorded_and_counted_into_the_model_of_its_business_line(
 
 def test_a_complaint_puts_its_lead_s_number_on_the_do_not_call_list() -> None:
     decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-1", lead_phone="+8613924681357",
-                         default_region="CN")
+                         default_region="CN", at=T)
     assert decision.change == PutOnDoNotCall("+8613924681357", "complaint: rude")
     assert decision.answer == {"status": "do_not_call", "lead_id": "L-1", "phone_e164": "+8613924681357"}
+    # and tells the allocator, keyed by the number, so it closes every lead with it
+    announced = decision.announcement
+    assert announced is not None and announced.topic is LEADS_DO_NOT_CALL and announced.key == "+8613924681357"
+    assert announced.data == DoNotCallChanged(phone_e164="+8613924681357", listed=True,
+                                              source=DoNotCallSource.COMPLAINT, reason="complaint: rude",
+                                              lead_id="L-1", changed_at=T)
+
+
+def test_an_operator_s_change_of_the_list_is_announced_by_number() -> None:
+    off = do_not_call_changed("+8613924681357", listed=False, source=DoNotCallSource.OPERATOR, reason=None, at=T)
+    assert off.key == off.subject == "+8613924681357"
+    assert isinstance(off.data, DoNotCallChanged) and off.data.listed is False and off.data.lead_id is None
 
 
 def test_a_complaint_naming_a_number_puts_that_one_on_the_list() -> None:
     named = LeadComplaint(lead_id="L-1", reason="rude", phone_e164="+8618604312468")
-    decision = complaint(named, event_id="c-1", lead_phone="+8613924681357", default_region="CN")
+    decision = complaint(named, event_id="c-1", lead_phone="+8613924681357", default_region="CN", at=T)
     assert decision.change == PutOnDoNotCall("+8618604312468", "complaint: rude")
     with pytest.raises(ValueError):
-        complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-2", lead_phone=None, default_region="CN")
+        complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-2", lead_phone=None, default_region="CN",
+                  at=T)
