@@ -62,7 +62,10 @@ class CallAccepted(BaseModel):
 
 @calls_router.post("/calls", status_code=202, response_model=CallAccepted,
                    summary="Log a call with a lead the caller holds (published to calls.logged.v1)",
-                   responses={403: {"description": "not_your_lead"}, 503: {"description": "broker unavailable"}})
+                   responses={403: {"description": "not_your_lead"},
+                              409: {"description": "dial_refused: the allocator refuses the dial now (`reason`: "
+                                                   "resting, do_not_call, closed, won; `rest_until`)"},
+                              503: {"description": "broker unavailable"}})
 async def log_call(body: CallIn, caller: Caller, token: UpstreamToken, calls: Calls) -> Any:
     call = CallLogged(call_id=body.call_id, agent_id=caller.sub, lead_id=body.lead_id, started_at=body.started_at,
                       duration_seconds=body.duration_seconds, connected=body.connected)

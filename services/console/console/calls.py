@@ -1,5 +1,6 @@
-"""Logging a call: the caller must hold the lead now (asked of the allocator with the caller's own token);
-the call is published once per call_id, however often the client retries."""
+"""Logging a call: the allocator must allow the caller to dial the lead now (`POST /v1/leads/{id}/dial`, asked
+with the caller's own token: only its holder, not while it rests, never a do-not-call number); the call is
+published once per call_id, however often the client retries."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class CallLogger:
         event_id = domain.call_event_id(tenant=caller.tenant, agent_id=caller.sub, call_id=call.call_id)
         if await self.store.call_logged(event_id):  # a retry of a call the broker already confirmed
             return event_id
-        await self._check_held(lead_id=call.lead_id, caller=caller, token=token)
+        await self._check_dial(lead_id=call.lead_id, caller=caller, token=token)
         event = CALLS_LOGGED.event(call, source=self.settings.source, tenantid=caller.tenant, id=event_id)
         timeout = self.settings.publish_timeout_seconds
         try:
@@ -58,11 +59,14 @@ class CallLogger:
                                           logged_at=datetime.now(UTC))
         return event_id
 
-    async def _check_held(self, *, lead_id: str, caller: Principal, token: str) -> None:
-        """Refuse unless `caller` holds the lead now."""
+    async def _check_dial(self, *, lead_id: str, caller: Principal, token: str) -> None:
+        """Refuse unless the allocator allows `caller` to dial the lead now: 403 `not_your_lead` for a lead
+        the caller does not hold, 409 `dial_refused` with the allocator's `reason` (resting, do_not_call,
+        closed, won) and `rest_until` otherwise."""
         try:
-            answer = await self.http.get(f"{self.settings.allocator_url.rstrip('/')}/v1/leads/{lead_id}",
-                                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+            answer = await self.http.post(f"{self.settings.allocator_url.rstrip('/')}/v1/leads/{lead_id}/dial",
+                                          json={}, headers={"Authorization": f"Bearer {token}",
+                                                            "Accept": "application/json"})
         except httpx.TimeoutException as error:
             raise Problem(504, "Gateway timeout", "The allocator did not answer in time.",
                           code="upstream_timeout") from error
@@ -72,5 +76,11 @@ class CallLogger:
             raise AllocatorRefused(answer)
         if answer.status_code != 200:
             raise Problem(502, "Bad gateway", f"The allocator answered {answer.status_code}.", code="upstream_failed")
-        if answer.json().get("holder") != caller.sub:
+        verdict = answer.json()
+        if verdict.get("allowed") is True:
+            return
+        reason = verdict.get("reason")
+        if reason in ("not_the_holder", "not_held"):
             raise coded_problem(403, "not_your_lead", f"{caller.sub} does not hold lead {lead_id}.")
+        raise coded_problem(409, "dial_refused", f"The allocator refuses to let {caller.sub} dial lead {lead_id}: "
+                            f"{verdict.get('detail') or reason}.", reason=reason, rest_until=verdict.get("rest_until"))

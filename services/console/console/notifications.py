@@ -20,6 +20,7 @@ from telesales_contracts.allocation import (
     DealMarkRequested,
     HotLead,
     LeadAssigned,
+    LeadClosed,
     LeadReclaimed,
     ReclaimWarning,
 )
@@ -33,6 +34,7 @@ from telesales_contracts.ledger import (
 from telesales_contracts.marketplace import PurchaseCompleted, PurchaseRefused, StruggleRecommended, TipForwarded
 from telesales_contracts.topics import (
     ALLOCATION_ASSIGNED,
+    ALLOCATION_CLOSED,
     ALLOCATION_DEAL_MARK_DECIDED,
     ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_HOT_LEAD,
@@ -56,6 +58,7 @@ class NotificationKind(StrEnum):
     RECLAIM_WARNING = "reclaim_warning"
     LEAD_ASSIGNED = "lead_assigned"
     LEAD_RECLAIMED = "lead_reclaimed"
+    LEAD_DO_NOT_CALL = "lead_do_not_call"
     PURCHASE_GRANTED = "purchase_granted"
     PURCHASE_REFUSED = "purchase_refused"
     TIP_RECOMMENDED = "tip_recommended"
@@ -164,6 +167,16 @@ def _deal_mark_decided(event: CloudEvent[DealMarkDecided]) -> list[Draft]:
                    f"/leads/{d.lead_id}")]
 
 
+def _closed(event: CloudEvent[LeadClosed]) -> list[Draft]:
+    d = event.data
+    # Only a lead closed under its agent (its number went on the do-not-call list) is news: an agent who
+    # closed its own lead knows. No link to the lead: it is nobody's now and must not be dialled.
+    if not d.do_not_call:
+        return []
+    return [_draft(event, d.agent_id, NotificationKind.LEAD_DO_NOT_CALL,
+                   {"lead_id": d.lead_id, "reason": d.reason, "business_line": d.business_line}, "/leads")]
+
+
 def _purchase_completed(event: CloudEvent[PurchaseCompleted]) -> list[Draft]:
     d = event.data
     return [_draft(event, d.buyer_id, NotificationKind.PURCHASE_GRANTED,
@@ -242,6 +255,7 @@ MAPPINGS: dict[str, Mapping] = {
     ALLOCATION_RECLAIM_WARNING.name: _reclaim_warning,
     ALLOCATION_ASSIGNED.name: _assigned,
     ALLOCATION_RECLAIMED.name: _reclaimed,
+    ALLOCATION_CLOSED.name: _closed,
     MARKETPLACE_PURCHASE_COMPLETED.name: _purchase_completed,
     MARKETPLACE_PURCHASE_REFUSED.name: _purchase_refused,
     MARKETPLACE_STRUGGLE_RECOMMENDED.name: _struggle_recommended,
@@ -256,7 +270,7 @@ MAPPINGS: dict[str, Mapping] = {
 }
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
-    ALLOCATION_HOT_LEAD, ALLOCATION_RECLAIM_WARNING, ALLOCATION_ASSIGNED, ALLOCATION_RECLAIMED,
+    ALLOCATION_HOT_LEAD, ALLOCATION_RECLAIM_WARNING, ALLOCATION_ASSIGNED, ALLOCATION_RECLAIMED, ALLOCATION_CLOSED,
     MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_STRUGGLE_RECOMMENDED,
     MARKETPLACE_TIP_FORWARDED, LEDGER_COINS_ALLOCATED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_POSTED,
     LEDGER_REALLOCATION_DECIDED, ALLOCATION_DEAL_MARK_REQUESTED, ALLOCATION_DEAL_MARK_DECIDED,

@@ -89,6 +89,8 @@ class Upstream:
         if path.startswith("/v1/agents/"):
             agent = self.agents.get(path.rsplit("/", 1)[1])
             return _json(200, agent) if agent else _problem(404, "Unknown agent")
+        if path.startswith("/v1/leads/") and path.endswith("/dial") and request.method == "POST":
+            return self._dial(request, path.split("/")[3])
         if path.startswith("/v1/leads/"):
             lead = self.leads.get(path.rsplit("/", 1)[1])
             return _json(200, lead) if lead else _problem(404, "Unknown lead")
@@ -101,6 +103,18 @@ class Upstream:
                                   headers={"ETag": '"7"', "Set-Cookie": "upstream=1", "Connection": "close",
                                            "X-Upstream": "yes"})
         return _problem(404, "Not Found")
+
+
+    def _dial(self, request: httpx.Request, lead_id: str) -> httpx.Response:
+        """The allocator's answer to `POST /v1/leads/{id}/dial` for the caller (its token's sub): a lead's
+        `dial` (reason, detail) when set, else allowed to its holder only."""
+        lead = self.leads.get(lead_id)
+        if lead is None:
+            return _problem(404, "Unknown lead")
+        agent_id = principal_of(request.headers.get("authorization")).sub
+        reason = lead.get("dial") or (None if lead.get("holder") == agent_id else "not_the_holder")
+        return _json(200, {"lead_id": lead_id, "agent_id": agent_id, "allowed": reason is None, "reason": reason,
+                           "detail": reason and f"refused: {reason}", "rest_until": lead.get("rest_until")})
 
 
 class _Chunks(httpx.AsyncByteStream):

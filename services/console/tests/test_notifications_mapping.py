@@ -72,6 +72,14 @@ def test_an_assigned_lead_and_a_reclaimed_lead_go_to_the_agent() -> None:
     assert reclaimed.subject["lead_id"] == "L-9" and reclaimed.subject["reclaim_kind"] == "not_converted"
 
 
+def test_a_lead_closed_for_do_not_call_tells_its_holder_and_one_the_agent_closed_tells_nobody() -> None:
+    listed = one("allocation.closed.v1", HOLDER | {"reason": "do-not-call: complaint: rude", "do_not_call": True})
+    assert (listed.user, listed.kind, listed.link) == ("zhang-san", NotificationKind.LEAD_DO_NOT_CALL, "/leads")
+    assert listed.subject == {"lead_id": "L-9", "reason": "do-not-call: complaint: rude",
+                              "business_line": "car-insurance"}
+    assert drafts("allocation.closed.v1", HOLDER | {"reason": "no need"}) == []  # the agent's own 关单
+
+
 def test_purchases_granted_and_refused_tell_the_buyer() -> None:
     granted = one("marketplace.purchase-completed.v1", PURCHASE | {"seller_amount": 27, "completed_at": AT})
     assert (granted.user, granted.kind, granted.link) == ("li-si", NotificationKind.PURCHASE_GRANTED, "/tips/tip-7")
@@ -167,7 +175,7 @@ def test_an_approval_waiting_asks_the_approvers_of_the_level_and_tells_the_reque
 def test_every_consumed_topic_has_a_mapping_and_ids_depend_on_tenant_user_event_and_part() -> None:
     assert {t.name for t in SOURCE_TOPICS} == {
         "allocation.hot-lead.v1", "allocation.reclaim-warning.v1", "allocation.assigned.v1", "allocation.reclaimed.v1",
-        "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1",
+        "allocation.closed.v1", "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1",
         "marketplace.struggle-recommended.v1", "marketplace.tip-forwarded.v1", "ledger.coins-allocated.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1",
         "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1", "ledger.reallocation-awaiting.v1"}

@@ -1,5 +1,6 @@
 """POST /v1/calls on the real broker: a call with a held lead is published once on calls.logged.v1 (a
-retry answers the same event id and publishes nothing more); a lead the caller does not hold is refused."""
+retry answers the same event id and publishes nothing more); a lead the caller does not hold, or one the
+allocator refuses to let it dial (resting, do-not-call), is refused and nothing is published."""
 
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ async def test_a_retried_call_is_published_once(infra: Any, tmp_path: Path) -> N
             first = await http.post("/v1/calls", json=_call(call_id), headers=csrf)
             assert first.status_code == 202, first.text
             event_id = first.json()["event_id"]
-            lead_read = upstream.to("127.0.0.1:8102")[-1]
-            assert lead_read.url.path == "/v1/leads/L-1"
-            assert principal_of(lead_read.headers["authorization"]).sub == "li-si"  # the user's own token
+            asked = upstream.to("127.0.0.1:8102")[-1]
+            assert (asked.method, asked.url.path) == ("POST", "/v1/leads/L-1/dial")  # may I dial it now?
+            assert principal_of(asked.headers["authorization"]).sub == "li-si"  # the user's own token
             retry = await http.post("/v1/calls", json=_call(call_id), headers=csrf)
             assert retry.status_code == 202 and retry.json() == {"event_id": event_id}
 
@@ -68,6 +69,15 @@ async def test_a_lead_not_held_is_refused(infra: Any, tmp_path: Path) -> None:
             naive = await http.post("/v1/calls", json=_call("c-4") | {"started_at": "2026-11-24T09:30:00"},
                                     headers=csrf)
             assert naive.status_code == 422
+            upstream.leads["L-3"] = {"lead_id": "L-3", "holder": "li-si", "dial": "resting",
+                                     "rest_until": "2026-11-27T09:30:00+00:00"}
+            resting = await http.post("/v1/calls", json=_call("c-5", "L-3"), headers=csrf)
+            assert resting.status_code == 409, resting.text
+            assert resting.json()["code"] == "dial_refused" and resting.json()["reason"] == "resting"
+            assert resting.json()["rest_until"] == "2026-11-27T09:30:00+00:00"
+            upstream.leads["L-4"] = {"lead_id": "L-4", "holder": "li-si", "dial": "do_not_call"}
+            listed = await http.post("/v1/calls", json=_call("c-6", "L-4"), headers=csrf)
+            assert listed.status_code == 409 and listed.json()["reason"] == "do_not_call"
             await asyncio.sleep(1.0)
             await tail.poll(500)
             assert tail.events[CALLS_LOGGED.name] == []

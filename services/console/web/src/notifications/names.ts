@@ -39,7 +39,7 @@ export async function resolveNames(queryClient: QueryClient, notification: AppNo
   const names = cachedNames(queryClient, notification.subject);
   const subject = notification.subject ?? {};
   const asks: Promise<void>[] = [];
-  if (!names.lead && typeof subject.lead_id === "string" && notification.kind !== "lead_reclaimed") {
+  if (!names.lead && typeof subject.lead_id === "string" && notification.kind !== "lead_reclaimed" && notification.kind !== "lead_do_not_call") {
     const leadId = subject.lead_id;
     asks.push(withinWait(queryClient.fetchQuery(leadQuery(leadId))).then(
       (lead) => { names.lead = lead?.name ?? undefined; },

@@ -46,6 +46,13 @@ describe("notification sentences", () => {
     expect(notificationSentence(gone, "zh-CN").body).toBe("线索「L5」已回收至公海（连续多日拨打未转化）。");
   });
 
+  it("tells the holder a lead was closed because its number is on the do-not-call list", () => {
+    const n = { kind: "lead_do_not_call", subject: { lead_id: "L4", reason: "do-not-call: complaint: rude", business_line: "edu" } };
+    expect(notificationSentence(n, "zh-CN")).toEqual({ title: "禁止拨打", body: "线索「L4」已关闭：号码已列入禁呼名单，请勿拨打。" });
+    expect(notificationSentence(n, "en").body).toBe("Lead “L4” was closed: its number is on the do-not-call list. Do not call it.");
+    expect(affectedQueries(n)).toContainEqual(["lead", "L4"]);
+  });
+
   it("names the tip of a purchase and the refusal's reason in words", () => {
     const granted = { kind: "purchase_granted", subject: { tip_id: "T9", purchase_id: "P1", version: 2, price: 30 } };
     expect(notificationSentence(granted, "zh-CN").body).toBe("锦囊「T9」已购买成功，可以开始学习。");

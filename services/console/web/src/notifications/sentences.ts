@@ -186,6 +186,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "lead_reclaimed":
     case "deal_mark_requested":
     case "deal_mark_decided":
+    case "lead_do_not_call":
       keys.push(["leads"], ["agent"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);
       break;

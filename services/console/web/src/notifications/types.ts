@@ -5,6 +5,7 @@ export const NOTIFICATION_KINDS = [
   "reclaim_warning",
   "lead_assigned",
   "lead_reclaimed",
+  "lead_do_not_call",
   "purchase_granted",
   "purchase_refused",
   "tip_recommended",
@@ -22,6 +23,7 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  * reclaim_warning: lead_id, reclaim_kind, reclaim_at, stage_percent
  * lead_assigned: lead_id, lead_grade, score, business_line, strategy, assigned_by
  * lead_reclaimed: lead_id, reclaim_kind, stage_percent, deadline
+ * lead_do_not_call: lead_id, reason, business_line
  * purchase_granted: tip_id, purchase_id, version, price
  * purchase_refused: tip_id, purchase_id, price, reason, limit, limit_value, message
  * tip_recommended: tip_id, recommendation_id, step, stage, agent_rate, team_rate, gap, tips[{tip_id, title, price, rating}]

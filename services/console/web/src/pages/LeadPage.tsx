@@ -31,6 +31,45 @@ import { LeadHistoryTimeline } from "./LeadHistoryTimeline";
 import { HotMarker, RestMarker } from "./LeadsPage";
 import { ScoreBreakdown } from "./ScoreBreakdown";
 
+/** The call button: asks the allocator first (POST /v1/leads/{id}/dial: only the holder, not while the lead
+ * rests, never a do-not-call number) and opens the dialer only when it allows; else says why. */
+function DialButton({ leadId, phone, dialerUrl }: { leadId: string; phone: string; dialerUrl?: string | null }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const ask = useMutation({
+    mutationFn: () =>
+      unwrap(allocator.POST("/v1/leads/{lead_id}/dial", { params: { path: { lead_id: leadId } }, body: {} })),
+    onSuccess: (answer) => {
+      if (answer.allowed) {
+        window.location.assign(dialerHref(dialerUrl, phone, leadId));
+        return;
+      }
+      const why =
+        answer.reason === "resting" && answer.rest_until
+          ? t("work.dialRefused.resting", { until: dayjs(answer.rest_until).format("YYYY-MM-DD HH:mm") })
+          : answer.reason === "do_not_call"
+            ? t("work.dialRefused.do_not_call")
+            : t("work.dialRefused.other");
+      void message.error(t("work.dialRefused", { why }));
+    },
+  });
+  return (
+    <>
+      <Button
+        type="primary"
+        size="large"
+        icon={<PhoneOutlined aria-hidden />}
+        loading={ask.isPending}
+        onClick={() => ask.mutate()}
+        style={{ marginTop: 8 }}
+      >
+        {t("work.call", { phone })}
+      </Button>
+      {ask.error ? <ProblemAlert error={ask.error} /> : null}
+    </>
+  );
+}
+
 interface CallForm {
   connected: boolean;
   duration_seconds: number;
@@ -199,15 +238,7 @@ export default function LeadPage() {
             <Card title={t("work.callShort")}>
               {resting ? <Alert type="warning" showIcon message={<RestMarker restUntil={data.rest_until} />} /> : null}
               {data.phone && !data.phone_masked ? (
-                <Button
-                  type="primary"
-                  size="large"
-                  icon={<PhoneOutlined aria-hidden />}
-                  href={dialerHref(session.data?.dialer_url, data.phone, data.lead_id)}
-                  style={{ marginTop: 8 }}
-                >
-                  {t("work.call", { phone: data.phone })}
-                </Button>
+                <DialButton leadId={data.lead_id} phone={data.phone} dialerUrl={session.data?.dialer_url} />
               ) : (
                 <Typography.Text type="secondary">{t("work.noPhone")}</Typography.Text>
               )}
