@@ -185,6 +185,8 @@ OBJECT_CASES: list[ObjectCase] = [
      lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
     ("allocator", "POST", "/v1/leads/lead-1/return", {"agent_id": OWNER, "reason": "no_answer"},
      lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
+    ("allocator", "POST", "/v1/leads/lead-1/dial", {"agent_id": OWNER}, lambda: as_("agent", OTHER, "t2"),
+     "not_your_agent"),
     ("allocator", "GET", "/v1/agents?team_id=t1", None, lambda: as_("supervisor", "sup-2", "t2"), "not_your_team"),
     ("allocator", "GET", f"/v1/tiers?agent_id={OWNER}", None, lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
     ("ledger", "POST", "/v1/reallocation-requests", {"user_id": OWNER, "reason": "again"},

@@ -1,0 +1,256 @@
+"""Rules agents cannot walk around, on the real broker and database, with lead-intake, the allocator and the
+console running: a resting lead cannot be dialled by its holder (asked directly, or by logging a call
+through the console), and a number put on the do-not-call list (by an operator, or by a complaint) closes
+the leads with it, pooled and held, in two pools within a second, tells the holder, and refuses every
+later dial: through another lead with the same number, or by importing the number again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from allocator_support import qualified
+from console_support import console_settings
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import cloudevent, wait_until
+from telesales_testkit.kafka import TopicTail
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
+LISTING_DEADLINE_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+async def console(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory
+                  ) -> AsyncIterator[httpx.AsyncClient]:
+    """The console's BFF in-process (its consumer of notifications on the real broker), calling the real
+    allocator; a client that sends each request's own bearer token."""
+    from console.main import create_app
+
+    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
+                                     timeout=30) as http:
+            yield http
+
+
+def envelope(topic: str, tenant: str, data: dict[str, Any]) -> bytes:
+    return cloudevent(topic, tenant, data, event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(),
+                      source="/e2e")
+
+
+def phone() -> str:
+    return "+86139" + str(uuid.uuid4().int)[:8]
+
+
+class Floor:
+    """One tenant of the test: its agents, leads sent as lead-intake sends them, and the allocator asked."""
+
+    def __init__(self, allocator: httpx.AsyncClient, producer: AIOKafkaProducer) -> None:
+        self.tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+        self.allocator = allocator
+        self.producer = producer
+        self.headers = {"X-Tenant-Id": self.tenant}
+
+    def as_(self, role: str, sub: str, team: str | None = None) -> dict[str, str]:
+        return auth_headers(role, sub, tenant=self.tenant, team=team)
+
+    async def agent(self, agent_id: str, business_line: str, team: str) -> None:
+        answer = await self.allocator.put(f"/v1/agents/{agent_id}", headers=self.headers, json={
+            "name": agent_id, "team_id": team, "business_line": business_line})
+        assert answer.status_code == 200, answer.text
+
+    async def qualified(self, number: str, business_line: str) -> str:
+        lead_id = uuid.uuid4().hex[:24]
+        data = qualified(lead_id, phone_e164=number, business_line=business_line)
+        await self.producer.send_and_wait("leads.qualified.v1", envelope("leads.qualified.v1", self.tenant, data),
+                                          key=lead_id.encode())
+        return lead_id
+
+    async def lead(self, lead_id: str) -> dict[str, Any] | None:
+        answer = await self.allocator.get(f"/v1/leads/{lead_id}", headers=self.headers)
+        return answer.json() if answer.status_code == 200 else None
+
+    async def pooled(self, lead_id: str) -> dict[str, Any]:
+        async def there() -> Any:
+            lead = await self.lead(lead_id)
+            return lead if lead and lead["status"] == "pooled" else None
+        return await wait_until(there, what=f"lead {lead_id} pooled")
+
+    async def claim(self, agent_id: str, team: str, lead_id: str) -> None:
+        answer = await self.allocator.post(f"/v1/agents/{agent_id}/claims", json={"tier_id": "fresh", "count": 5},
+                                           headers=self.as_("agent", agent_id, team))
+        assert answer.status_code == 200, answer.text
+        assert lead_id in [lead["lead_id"] for lead in answer.json()["leads"]], answer.text
+
+    async def dial(self, lead_id: str, headers: dict[str, str], agent_id: str | None = None) -> dict[str, Any]:
+        answer = await self.allocator.post(f"/v1/leads/{lead_id}/dial", headers=headers,
+                                           json={} if agent_id is None else {"agent_id": agent_id})
+        assert answer.status_code == 200, answer.text  # a refusal is an answer, not an error
+        return answer.json()
+
+    async def closed_within(self, lead_ids: list[str], started: float, timeout: float = 10.0) -> float:
+        """Seconds from `started` until every lead is closed for do-not-call (polled every 20 ms)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = await asyncio.gather(*(self.lead(lead_id) for lead_id in lead_ids))
+            if all(s is not None and s["status"] == "do_not_call" for s in states):
+                return time.monotonic() - started
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"leads not closed in {timeout} s: {[s and s['status'] for s in states]}")
+
+
+async def test_a_resting_lead_cannot_be_dialled_by_its_holder(
+    producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, console: httpx.AsyncClient,
+) -> None:
+    floor = Floor(http_allocator, producer)
+    await floor.agent("zhang-san", "education", "mba")
+    await floor.agent("li-si", "education", "mba")
+    policy = await http_allocator.put("/v1/config/policy", headers=floor.headers, json={"contact_max_calls": 1})
+    assert policy.status_code == 200, policy.text
+    lead_id = await floor.qualified(phone(), "education")
+    await floor.pooled(lead_id)
+    zhang = floor.as_("agent", "zhang-san", "mba")
+    assert (await floor.dial(lead_id, zhang))["reason"] == "not_held"  # pooled: claim it first
+    await floor.claim("zhang-san", "mba", lead_id)
+    assert (await floor.dial(lead_id, zhang))["allowed"] is True
+
+    # Two calls logged through the console (each asked first, and allowed): more than the policy's one.
+    for number in range(2):
+        logged = await console.post("/v1/calls", headers=zhang, json={
+            "call_id": f"c-{uuid.uuid4().hex[:8]}-{number}", "lead_id": lead_id,
+            "started_at": datetime.now(UTC).isoformat(), "duration_seconds": 30, "connected": True})
+        assert logged.status_code == 202, logged.text
+
+    async def resting() -> Any:
+        answer = await floor.dial(lead_id, zhang)
+        return answer if answer["reason"] == "resting" else None
+    refused = await wait_until(resting, what="the lead resting")
+    assert refused["allowed"] is False and refused["agent_id"] == "zhang-san"
+    rest_until = datetime.fromisoformat(refused["rest_until"])
+    assert rest_until > datetime.now(UTC) and rest_until.isoformat()[:16] in refused["detail"]
+    assert (await floor.lead(lead_id))["holder"] == "zhang-san"  # still the holder, and still refused
+
+    # Walking around it: a dialer asking for the holder, the holder logging a call anyway, another agent.
+    dialer = auth_headers("service", "dialer-1", tenant=floor.tenant)
+    assert (await floor.dial(lead_id, dialer, agent_id="zhang-san"))["reason"] == "resting"
+    again = await console.post("/v1/calls", headers=zhang, json={
+        "call_id": f"c-{uuid.uuid4().hex[:8]}", "lead_id": lead_id, "started_at": datetime.now(UTC).isoformat(),
+        "duration_seconds": 30, "connected": True})
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "dial_refused" and again.json()["reason"] == "resting"
+    li = floor.as_("agent", "li-si", "mba")
+    assert (await floor.dial(lead_id, li))["reason"] == "not_the_holder"
+    forbidden = await http_allocator.post(f"/v1/leads/{lead_id}/dial", headers=li, json={"agent_id": "zhang-san"})
+    assert forbidden.status_code == 403 and forbidden.json()["code"] == "not_your_agent"
+    unknown = await http_allocator.post("/v1/leads/no-such-lead/dial", headers=zhang, json={})
+    assert unknown.status_code == 404
+
+
+async def _two_pools_one_number(floor: Floor) -> tuple[str, str, str]:
+    """A number with a lead held by zhang-san in pool `education` and one pooled in pool `loans`."""
+    await floor.agent("zhang-san", "education", "mba")
+    number = phone()
+    held = await floor.qualified(number, "education")
+    pooled = await floor.qualified(number, "loans")
+    await floor.pooled(held)
+    assert (await floor.pooled(pooled))["pool_id"] == "loans"
+    await floor.claim("zhang-san", "mba", held)
+    return number, held, pooled
+
+
+async def _holder_told(console: httpx.AsyncClient, floor: Floor, lead_id: str) -> dict[str, Any]:
+    async def told() -> Any:
+        page = (await console.get("/v1/notifications", headers=floor.as_("agent", "zhang-san", "mba"))).json()
+        return [n for n in page["items"] if n["kind"] == "lead_do_not_call" and n["subject"]["lead_id"] == lead_id]
+    [notification] = await wait_until(told, what="the holder's notification")
+    return notification
+
+
+async def _every_later_dial_refused(floor: Floor, number: str, held: str, lead_intake: Any,
+                                    http_intake: httpx.AsyncClient, tail: TopicTail) -> None:
+    zhang = floor.as_("agent", "zhang-san", "mba")
+    assert (await floor.dial(held, zhang))["reason"] == "do_not_call"
+    # another lead with the same number, arriving after the listing (as if it had slipped past intake)
+    late = await floor.qualified(number, "education")
+
+    async def stored() -> Any:
+        return await floor.lead(late)
+    assert (await wait_until(stored, what="the late lead stored"))["status"] == "do_not_call"
+    assert (await floor.dial(late, zhang))["reason"] == "do_not_call"
+    nothing = await floor.allocator.post("/v1/agents/zhang-san/claims", json={"tier_id": "fresh", "count": 5},
+                                         headers=zhang)
+    assert nothing.status_code == 200 and nothing.json()["claimed"] == 0, nothing.text
+    # the number imported again through lead-intake: rejected at the door
+    event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": floor.tenant}
+    event["data"]["phone"] = number
+    await floor.producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=number.encode())
+    rejected = await tail.wait_for("leads.rejected.v1", lambda e: e["tenantid"] == floor.tenant
+                                   and e["source"] == lead_intake.source and e["data"]["phone_e164"] == number)
+    assert "do_not_call" in [r["code"] for r in rejected["data"]["reasons"]]
+
+
+@pytest.fixture
+async def tail(infra: Any, allocator: Any, lead_intake: Any) -> AsyncIterator[TopicTail]:
+    async with TopicTail(infra.kafka_bootstrap, "leads.do-not-call.v1", "allocation.closed.v1",
+                         "leads.rejected.v1") as tail:
+        yield tail
+
+
+async def test_an_operator_s_do_not_call_closes_the_number_s_leads_in_every_pool_within_a_second(
+    producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, http_intake: httpx.AsyncClient,
+    console: httpx.AsyncClient, tail: TopicTail, allocator: Any, lead_intake: Any,
+) -> None:
+    floor = Floor(http_allocator, producer)
+    number, held, pooled = await _two_pools_one_number(floor)
+
+    started = time.monotonic()
+    put = await http_intake.put(f"/v1/do-not-call/{number}", json={"reason": "asked us to stop"},
+                                headers={"X-Tenant-Id": floor.tenant})
+    assert put.status_code == 200, put.text
+    took = await floor.closed_within([held, pooled], started)
+    print(f"do-not-call by operator: both leads closed {took * 1000:.0f} ms after the PUT")
+    assert took < LISTING_DEADLINE_SECONDS
+
+    listed = await tail.wait_for("leads.do-not-call.v1", lambda e: e["tenantid"] == floor.tenant)
+    assert listed["data"]["listed"] is True and listed["data"]["source"] == "operator"
+    closed = await tail.wait_for("allocation.closed.v1", lambda e: e["tenantid"] == floor.tenant
+                                 and e["source"] == allocator.source)
+    assert (closed["data"]["lead_id"], closed["data"]["agent_id"], closed["data"]["do_not_call"]) == (
+        held, "zhang-san", True)
+    notification = await _holder_told(console, floor, held)
+    assert notification["link"] == "/leads" and "asked us to stop" in notification["subject"]["reason"]
+    await _every_later_dial_refused(floor, number, held, lead_intake, http_intake, tail)
+
+
+async def test_a_complaint_closes_the_number_s_leads_in_every_pool_within_a_second(
+    producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, http_intake: httpx.AsyncClient,
+    console: httpx.AsyncClient, tail: TopicTail, allocator: Any, lead_intake: Any,
+) -> None:
+    floor = Floor(http_allocator, producer)
+    number, held, pooled = await _two_pools_one_number(floor)
+
+    started = time.monotonic()
+    # the complaint is about the pooled lead: the held one, in another pool, is closed all the same
+    await producer.send_and_wait("leads.complaint.v1", envelope("leads.complaint.v1", floor.tenant, {
+        "lead_id": pooled, "reason": "rude caller", "phone_e164": number}), key=pooled.encode())
+    took = await floor.closed_within([held, pooled], started)
+    print(f"do-not-call by complaint: both leads closed {took * 1000:.0f} ms after the complaint")
+    assert took < LISTING_DEADLINE_SECONDS
+
+    entry = await http_intake.get(f"/v1/do-not-call/{number}", headers={"X-Tenant-Id": floor.tenant})
+    assert entry.status_code == 200 and entry.json()["reason"] == "complaint: rude caller"
+    notification = await _holder_told(console, floor, held)
+    assert "rude caller" in notification["subject"]["reason"]
+    await _every_later_dial_refused(floor, number, held, lead_intake, http_intake, tail)
