@@ -77,23 +77,7 @@ from .changes import (
     Warn,
     Win,
 )
-
-POOLED = "pooled"
-HELD = "held"
-CLOSED = "closed"
-WON = "won"
-DO_NOT_CALL = "do_not_call"
-
-
-@dataclass(frozen=True, slots=True)
-class DialVerdict:
-    """Whether an agent may dial a lead now; `reason` (a stable code) and `detail` when not."""
-
-    allowed: bool
-    reason: str | None = None
-    detail: str | None = None
-    rest_until: datetime | None = None
-
+from .dialing import CLOSED, HELD, POOLED, DialVerdict, dial_verdict
 
 # ---- rules -----------------------------------------------------------------------------------------------
 
@@ -157,21 +141,9 @@ class Lead:
         return None
 
     def may_dial(self, agent_id: str, *, now: datetime, number_listed: bool) -> DialVerdict:
-        """Whether `agent_id` may dial this lead now. Only its holder may, and not while the lead rests
-        (contact pressure binds the holder too), nor ever once its number is on the do-not-call list
-        (`number_listed`: the tenant's list, whatever lead the number is reached through)."""
-        if self.status == DO_NOT_CALL or number_listed:
-            return DialVerdict(False, "do_not_call", "the number is on the do-not-call list")
-        if self.status in (CLOSED, WON):
-            return DialVerdict(False, self.status, f"the lead is {self.status}; nobody holds it")
-        if self.status != HELD:
-            return DialVerdict(False, "not_held", "the lead is in a public pool: claim it first")
-        if self.holder != agent_id:
-            return DialVerdict(False, "not_the_holder", f"{agent_id} does not hold the lead")
-        if self.rest_until is not None and self.rest_until > now:
-            return DialVerdict(False, "resting", "contact pressure: the lead rests until "
-                               f"{self.rest_until.isoformat()}", rest_until=self.rest_until)
-        return DialVerdict(True)
+        """Whether `agent_id` may dial this lead now (see `dialing.dial_verdict`)."""
+        return dial_verdict(status=self.status, holder=self.holder, rest_until=self.rest_until, agent_id=agent_id,
+                            now=now, number_listed=number_listed)
 
     # ---- holding ---------------------------------------------------------------------------------------
 

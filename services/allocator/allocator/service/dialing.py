@@ -13,7 +13,7 @@ from telesales_contracts.activity import DoNotCallChanged
 from telesales_runtime.consumer import Delivery
 
 from ..domain import DomainError
-from ..domain.lead import DialVerdict
+from ..domain.dialing import DialVerdict
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore
