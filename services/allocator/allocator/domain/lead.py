@@ -77,7 +77,11 @@ from .changes import (
     Warn,
     Win,
 )
-from .dialing import CLOSED, HELD, POOLED, DialVerdict, dial_verdict
+from .dialing import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, DialVerdict, dial_verdict
+
+# The lead's states live with the dial rule that reads them; the aggregate's module names them too.
+__all__ = ["CLOSED", "DO_NOT_CALL", "HELD", "POOLED", "WON", "DialVerdict", "Lead", "funnel_step_after",
+           "signal_summary"]
 
 # ---- rules -----------------------------------------------------------------------------------------------
 
