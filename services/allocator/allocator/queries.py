@@ -63,16 +63,24 @@ class LeadQueries:
         """An agent record with how many leads the agent holds now."""
         return self.agent_view(doc, holding=await self.store.held_count(tenant, doc["agent_id"]))
 
-    async def agents(self, *, tenant: str, team_id: str | None, role: str | None, active: bool | None, limit: int,
-                     cursor: str | None) -> AgentPage:
-        docs = await self.store.list_agents(tenant, team_id=team_id, role=role, active=active, limit=limit + 1,
+    async def agents(self, *, tenant: str, teams: frozenset[str] | None, role: str | None, active: bool | None,
+                     limit: int, cursor: str | None) -> AgentPage:
+        """A page of the roster (with `teams`, the agents of those teams)."""
+        docs = await self.store.list_agents(tenant, team_ids=teams, role=role, active=active, limit=limit + 1,
                                             after=cursor)
         more = len(docs) > limit
         docs = docs[:limit]
         return AgentPage(items=[self.agent_view(d) for d in docs], next_cursor=docs[-1]["agent_id"] if more else None)
 
-    async def teams(self, *, tenant: str) -> list[TeamView]:
-        return [TeamView.model_validate(t) for t in await self.store.list_teams(tenant)]
+    async def teams(self, *, tenant: str, only: frozenset[str] | None = None) -> list[TeamView]:
+        """The tenant's teams (with `only`, those of them)."""
+        return [TeamView.model_validate(t) for t in await self.store.list_teams(tenant)
+                if only is None or t["team_id"] in only]
+
+    async def teams_of_line(self, *, tenant: str, business_line: str) -> set[str]:
+        """The teams of a business line: those routed to it and those its agents belong to."""
+        teams = {t["team_id"] for t in await self.store.list_teams(tenant) if t.get("business_line") == business_line}
+        return teams | await self.store.agent_teams_of_line(tenant, business_line)
 
     async def team(self, *, tenant: str, team_id: str) -> TeamView | None:
         doc = await self.store.get_team(tenant, team_id)

@@ -1,7 +1,9 @@
 """Who may call the allocator's routes, and who the caller is to its rules. Every route works within one
 tenant (the token's) and needs a role of ACCESS. The caller is the token's sub: an agent acts only for
-itself and sees only the leads it holds; a supervisor acts for the agents of its team (the token's team,
-else its roster team); operators run the roster, the configuration and the sweeps; admin does everything."""
+itself and sees only the leads it holds; a supervisor acts on and reads the agents, teams and held leads of
+its scope (telesales_runtime.scope: the token's team, else its roster team; a line manager without a team:
+the teams of its business line), resolved once here by `get_scope` and applied by every route through the
+checks below; operators run the roster, the configuration and the sweeps; admin does everything."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from telesales_runtime.auth import Caller, Principal, forbidden
+from telesales_runtime.auth import Caller, forbidden
 from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
+from telesales_runtime.scope import OUTSIDE_YOUR_TEAM, Scope, scope_of
 
 from ..domain import AgentFacts, DomainError
 from ..queries import LeadQueries, NotVisible
@@ -57,7 +60,8 @@ _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unkn
            "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
            "refresh_quota_used": 429, "week_not_over": 409, "deal_mark_pending": 409, "deal_mark_in_force": 409,
            "no_pending_request": 409, "own_request": 403,
-           "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403}
+           "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403,
+           OUTSIDE_YOUR_TEAM: 403}
 
 
 def problem_of(error: DomainError) -> Problem:
@@ -99,17 +103,38 @@ async def get_actor(tenant: Tenant, leads: Leads, caller: Caller) -> AgentFacts:
 Actor = Annotated[AgentFacts, Depends(get_actor)]
 
 
-async def require_acting_for(actor: AgentFacts, agent_id: str, queries: LeadQueries, tenant: str) -> None:
-    """An agent acts for itself; a supervisor for the agents of its team (one without a team, e.g. a line
-    manager, for the agents of its business line); admin and service for anyone."""
-    if actor.agent_id == agent_id or actor.role == "manager" and actor.business_line == "*":
+async def get_scope(tenant: Tenant, queries: Queries, caller: Caller) -> Scope:
+    """The caller's scope. A supervisor's team is the token's, else its roster team; a line manager on the
+    roster without a team covers the teams of its business line (its subtree, until the organisation exists)."""
+    if caller.trusted or caller.has("operator") or not caller.has("supervisor") or caller.team:
+        return scope_of(caller)
+    doc = await queries.agent(tenant=tenant, agent_id=caller.sub) or {}
+    teams: list[str | None] = [doc.get("team_id")]
+    if doc.get("team_id") is None and doc.get("role") == "manager":
+        teams = list(await queries.teams_of_line(tenant=tenant, business_line=doc.get("business_line", "default")))
+    return scope_of(caller, roster_teams=teams)
+
+
+CallerScope = Annotated[Scope, Depends(get_scope)]
+
+
+async def require_acting_for(scope: Scope, agent_id: str, queries: LeadQueries, tenant: str,
+                             code: str = "not_your_agent") -> None:
+    """An agent acts for itself; a supervisor for the agents of its scope; admin and service for anyone."""
+    if agent_id == scope.sub or scope.everyone:
         return
-    if actor.role in ("supervisor", "manager"):
-        doc = await queries.agent(tenant=tenant, agent_id=agent_id)
-        if doc is not None and (doc.get("team_id") == actor.team_id if actor.team_id is not None
-                                else doc.get("business_line", "default") == actor.business_line):
-            return
-    raise forbidden("not_your_agent", f"{actor.agent_id} may not act for {agent_id}.")
+    doc = await queries.agent(tenant=tenant, agent_id=agent_id) if scope.supervisor else None
+    scope.require(agent_id, (doc or {}).get("team_id"), code)
+
+
+async def require_lead_in_scope(scope: Scope, lead_id: str, queries: LeadQueries, tenant: str) -> None:
+    """A supervisor reaches a lead held by an agent of its scope; pooled leads are the tenant's (every
+    supervisor browses the pools). Agents are held to the leads they hold by the queries and the domain."""
+    if scope.everyone or not scope.supervisor:
+        return
+    holder = await queries.holder(tenant=tenant, lead_id=lead_id)
+    if holder is not None:
+        await require_acting_for(scope, holder, queries, tenant)
 
 
 async def require_supervisor_of(actor: AgentFacts, holder: str | None, queries: LeadQueries, tenant: str) -> None:
@@ -123,12 +148,3 @@ async def require_supervisor_of(actor: AgentFacts, holder: str | None, queries: 
 def require_supervisor(actor: AgentFacts) -> None:
     if actor.role not in ("supervisor", "manager"):
         raise forbidden("not_a_supervisor", "Only supervisors and managers distribute leads.")
-
-
-
-def team_rule(caller: Principal, agent_id: str, team_id: str | None) -> None:
-    """A supervisor (who is not also an operator) reads the agents of its team only."""
-    if caller.trusted or caller.has("operator") or caller.sub == agent_id:
-        return
-    if caller.team is None or caller.team != team_id:
-        raise forbidden("not_your_team", f"{agent_id} is not in {caller.sub}'s team.")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
 from telesales_runtime.http import Problem, Tenant
+from telesales_runtime.scope import Scope
 
 from ..domain import AgentFacts, DomainError
 from ..lead_views import lead_view
@@ -33,11 +34,13 @@ from ..schemas import (
 )
 from .access import (
     Actor,
+    CallerScope,
     Leads,
     Queries,
     not_visible,
     problem_of,
     require_acting_for,
+    require_lead_in_scope,
     require_supervisor,
     require_supervisor_of,
 )
@@ -46,10 +49,10 @@ pools_router = APIRouter(prefix="/v1", tags=["pools and leads"])
 
 
 @pools_router.get("/tiers", response_model=list[TierView], summary="Tiered pools (and whether an agent may open each)")
-async def list_tiers(tenant: Tenant, queries: Queries, actor: Actor, agent_id: Identifier | None = None
+async def list_tiers(tenant: Tenant, queries: Queries, scope: CallerScope, agent_id: Identifier | None = None
                      ) -> list[TierView]:
     if agent_id is not None:
-        await require_acting_for(actor, agent_id, queries, tenant)
+        await require_acting_for(scope, agent_id, queries, tenant)
     try:
         return await queries.tiers(tenant=tenant, agent_id=agent_id)
     except DomainError as error:
@@ -76,8 +79,8 @@ async def browse_pool(pool_id: Identifier, tenant: Tenant, queries: Queries, tie
 @pools_router.post("/agents/{agent_id}/claims", response_model=ClaimResult,
                    summary="Claim up to `count` of the best leads of a tier (捞取)")
 async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Leads, queries: Queries,
-                actor: Actor) -> ClaimResult:
-    await require_acting_for(actor, agent_id, queries, tenant)
+                actor: Actor, scope: CallerScope) -> ClaimResult:
+    await require_acting_for(scope, agent_id, queries, tenant)
     try:
         result = await leads.claim(tenant=tenant, agent_id=agent_id, tier_id=body.tier_id, count=body.count)
     except DomainError as error:
@@ -90,14 +93,15 @@ async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Lead
 
 
 @pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds")
-async def held_leads(agent_id: Identifier, tenant: Tenant, queries: Queries, actor: Actor,
+async def held_leads(agent_id: Identifier, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> LeadPage:
-    await require_acting_for(actor, agent_id, queries, tenant)
+    await require_acting_for(scope, agent_id, queries, tenant)
     return await queries.held_page(tenant=tenant, agent_id=agent_id, viewer=actor, limit=limit, cursor=cursor)
 
 
 @pools_router.get("/leads/{lead_id}", response_model=LeadView)
-async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor) -> LeadView:
+async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope) -> LeadView:
+    await require_lead_in_scope(scope, lead_id, queries, tenant)
     try:
         view = await queries.lead(tenant=tenant, lead_id=lead_id, viewer=actor)
     except NotVisible as error:
@@ -109,7 +113,9 @@ async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor)
 
 @pools_router.get("/leads/{lead_id}/history", response_model=LeadHistory,
                   summary="What the allocator knows happened to a lead, in time order")
-async def lead_history(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor) -> LeadHistory:
+async def lead_history(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor,
+                       scope: CallerScope) -> LeadHistory:
+    await require_lead_in_scope(scope, lead_id, queries, tenant)
     try:
         history = await queries.history(tenant=tenant, lead_id=lead_id, viewer=actor)
     except NotVisible as error:
@@ -119,9 +125,9 @@ async def lead_history(lead_id: str, tenant: Tenant, queries: Queries, actor: Ac
     return history
 
 
-async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[dict[str, Any]]], queries: LeadQueries,
-               tenant: str) -> LeadView:
-    await require_acting_for(actor, agent_id, queries, tenant)
+async def _act(actor: AgentFacts, scope: Scope, agent_id: str, action: Callable[[], Awaitable[dict[str, Any]]],
+               queries: LeadQueries, tenant: str) -> LeadView:
+    await require_acting_for(scope, agent_id, queries, tenant)
     try:
         doc = await action()
     except DomainError as error:
@@ -131,34 +137,36 @@ async def _act(actor: AgentFacts, agent_id: str, action: Callable[[], Awaitable[
 
 @pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")
 async def return_lead(lead_id: str, body: ReturnIn, tenant: Tenant, leads: Leads, queries: Queries,
-                      actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.return_lead(
+                      actor: Actor, scope: CallerScope) -> LeadView:
+    return await _act(actor, scope, body.agent_id, lambda: leads.return_lead(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)")
 async def close_lead(lead_id: str, body: CloseIn, tenant: Tenant, leads: Leads, queries: Queries,
-                     actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.close_lead(
+                     actor: Actor, scope: CallerScope) -> LeadView:
+    return await _act(actor, scope, body.agent_id, lambda: leads.close_lead(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)")
 async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, queries: Queries,
-                   actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.win_lead(
+                   actor: Actor, scope: CallerScope) -> LeadView:
+    return await _act(actor, scope, body.agent_id, lambda: leads.win_lead(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, amount_fen=body.amount_fen), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
 async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads, queries: Queries,
-                       actor: Actor) -> LeadView:
+                       actor: Actor, scope: CallerScope) -> LeadView:
     agent_id = body.agent_id or actor.agent_id
-    # An agent changes only the leads it holds; a supervisor or manager may change any (they coach).
+    # An agent changes only the leads it holds; a supervisor or manager those its team holds (they coach).
     holder = agent_id if body.agent_id is not None or actor.role == "agent" else None
+    if holder is None:
+        await require_lead_in_scope(scope, lead_id, queries, tenant)
     change = LeadStageChanged(lead_id=lead_id, stage_percent=body.stage_percent, funnel_step=body.funnel_step,
                               agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
-    return await _act(actor, agent_id, lambda: leads.change_stage(tenant=tenant, lead_id=lead_id, change=change),
+    return await _act(actor, scope, agent_id, lambda: leads.change_stage(tenant=tenant, lead_id=lead_id, change=change),
                       queries, tenant)
 
 
@@ -186,11 +194,17 @@ async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenan
 
 @pools_router.post("/distributions", response_model=DistributionResult,
                    summary="Push leads: to a team by need, then to an agent by strategy (分配)")
-async def distribute(body: DistributionIn, tenant: Tenant, leads: Leads, actor: Actor) -> DistributionResult:
+async def distribute(body: DistributionIn, tenant: Tenant, leads: Leads, queries: Queries, actor: Actor,
+                     scope: CallerScope) -> DistributionResult:
     require_supervisor(actor)
+    if body.team_id is not None:
+        scope.require_team(body.team_id)
+    if body.target_agent is not None:
+        await require_acting_for(scope, body.target_agent, queries, tenant)
     try:
         outcome = await leads.distribute(tenant=tenant, lead_ids=body.lead_ids, actor=actor.agent_id,
-                                         team_id=body.team_id, strategy=body.strategy, target_agent=body.target_agent)
+                                         team_id=body.team_id, strategy=body.strategy, target_agent=body.target_agent,
+                                         within_teams=scope.teams_to_show(None))
     except DomainError as error:
         raise problem_of(error) from error
     return DistributionResult.model_validate({"placed": outcome.placements, "unplaced": outcome.unplaced})

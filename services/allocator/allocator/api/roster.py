@@ -10,12 +10,11 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from telesales_contracts.roster import Identifier
-from telesales_runtime.auth import Caller, forbidden
 from telesales_runtime.consumer import describe_validation_error
 from telesales_runtime.http import Problem, Tenant, decode_upload
 
 from ..schemas import AgentIn, AgentPage, AgentPatch, AgentView, ImportResult, RowError, TeamIn, TeamView
-from .access import Leads, Queries, Roster, Settings, team_rule
+from .access import CallerScope, Leads, Queries, Roster, Settings
 
 roster_router = APIRouter(prefix="/v1", tags=["roster"])
 
@@ -30,15 +29,15 @@ async def put_agent(agent_id: Identifier, body: AgentIn, tenant: Tenant, roster:
 
 @roster_router.patch("/agents/{agent_id}", response_model=AgentView, summary="Override grade or ability")
 async def patch_agent(agent_id: Identifier, body: AgentPatch, tenant: Tenant, roster: Roster, queries: Queries,
-                      caller: Caller) -> AgentView:
+                      scope: CallerScope) -> AgentView:
     fields = body.model_dump(exclude_none=True)
     if not fields:
         raise Problem(422, "Nothing to change", "Send grade and/or ability.")
-    if not (caller.trusted or caller.has("operator")):  # a supervisor grades the agents of its team
+    if not scope.everyone:  # a supervisor grades the agents of its scope
         known = await queries.agent(tenant=tenant, agent_id=agent_id)
         if known is None:
             raise Problem(404, "Unknown agent", f"There is no agent {agent_id!r}.")
-        team_rule(caller, agent_id, known.get("team_id"))
+        scope.require(agent_id, known.get("team_id"), "not_your_team")
     doc = await roster.override(tenant=tenant, agent_id=agent_id, fields=fields)
     if doc is None:
         raise Problem(404, "Unknown agent", f"There is no agent {agent_id!r}.")
@@ -46,25 +45,22 @@ async def patch_agent(agent_id: Identifier, body: AgentPatch, tenant: Tenant, ro
 
 
 @roster_router.get("/agents/{agent_id}", response_model=AgentView)
-async def get_agent(agent_id: Identifier, tenant: Tenant, queries: Queries, caller: Caller) -> AgentView:
-    if not caller.has("supervisor", "operator") and not caller.trusted and caller.sub != agent_id:
-        raise forbidden("not_your_agent", f"{caller.sub} may read only its own record.")
+async def get_agent(agent_id: Identifier, tenant: Tenant, queries: Queries, scope: CallerScope) -> AgentView:
+    if not scope.supervisor and not scope.covers(agent_id, None):
+        raise scope.refusal(agent_id, "not_your_agent")  # an agent reads only its own record
     doc = await queries.agent(tenant=tenant, agent_id=agent_id)
     if doc is None:
         raise Problem(404, "Unknown agent", f"There is no agent {agent_id!r}.")
-    team_rule(caller, agent_id, doc.get("team_id"))
+    scope.require(agent_id, doc.get("team_id"), "not_your_team")
     return await queries.agent_with_holding(tenant=tenant, doc=doc)
 
 
 @roster_router.get("/agents", response_model=AgentPage, summary="The roster (a supervisor's: its team)")
-async def list_agents(tenant: Tenant, queries: Queries, caller: Caller, team_id: Identifier | None = None,
+async def list_agents(tenant: Tenant, queries: Queries, scope: CallerScope, team_id: Identifier | None = None,
                       role: str | None = None, active: bool | None = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> AgentPage:
-    if not (caller.trusted or caller.has("operator")):
-        if caller.team is None or team_id not in (None, caller.team):
-            raise forbidden("not_your_team", "A supervisor lists the agents of its own team (the token's team).")
-        team_id = caller.team
-    return await queries.agents(tenant=tenant, team_id=team_id, role=role, active=active, limit=limit, cursor=cursor)
+    teams = scope.teams_to_show(team_id)
+    return await queries.agents(tenant=tenant, teams=teams, role=role, active=active, limit=limit, cursor=cursor)
 
 
 _AGENT_COLUMNS = {"agent_id", *AgentIn.model_fields}
@@ -129,13 +125,14 @@ async def put_team(team_id: Identifier, body: TeamIn, tenant: Tenant, roster: Ro
     return TeamView.model_validate(doc)
 
 
-@roster_router.get("/teams", response_model=list[TeamView])
-async def list_teams(tenant: Tenant, queries: Queries) -> list[TeamView]:
-    return await queries.teams(tenant=tenant)
+@roster_router.get("/teams", response_model=list[TeamView], summary="The teams (a supervisor's: its own)")
+async def list_teams(tenant: Tenant, queries: Queries, scope: CallerScope) -> list[TeamView]:
+    return await queries.teams(tenant=tenant, only=scope.teams_to_show(None))
 
 
 @roster_router.get("/teams/{team_id}", response_model=TeamView)
-async def get_team(team_id: Identifier, tenant: Tenant, queries: Queries) -> TeamView:
+async def get_team(team_id: Identifier, tenant: Tenant, queries: Queries, scope: CallerScope) -> TeamView:
+    scope.require_team(team_id)
     team = await queries.team(tenant=tenant, team_id=team_id)
     if team is None:
         raise Problem(404, "Unknown team", f"There is no team {team_id!r}.")

@@ -37,16 +37,20 @@ def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
 
 class Distributing(LeadServiceCore):
     async def distribute(self, *, tenant: str, lead_ids: Sequence[str], actor: str, team_id: str | None = None,
-                         strategy: DistributionStrategy | None = None, target_agent: str | None = None
-                         ) -> DistributionOutcome:
+                         strategy: DistributionStrategy | None = None, target_agent: str | None = None,
+                         within_teams: frozenset[str] | None = None) -> DistributionOutcome:
         """Two steps: each lead to a team (the given one, or by the customer's need through the teams'
-        routes), then to an agent of that team by the strategy (the given one, or the team's own)."""
+        routes), then to an agent of that team by the strategy (the given one, or the team's own). With
+        `within_teams` (the distributing supervisor's scope) only those teams receive leads."""
+        if within_teams is not None and team_id is not None and team_id not in within_teams:
+            raise DomainError("outside_your_team", f"team {team_id} is outside the distributor's teams")
         now = datetime.now(UTC)
         policy = await self.policy(tenant)
         leads = {lead_id: lead_of(doc) for lead_id, doc in (await self.store.get_leads(tenant, lead_ids)).items()}
         unplaced: list[dict[str, str]] = []
         by_team: dict[str, list[Lead]] = defaultdict(list)
-        teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)}
+        teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)
+                 if within_teams is None or t["team_id"] in within_teams}
         routes = _team_routes(teams)
         for lead_id in dict.fromkeys(lead_ids):
             lead = leads.get(lead_id)

@@ -3,7 +3,7 @@ tenant's versioned configuration, and the weekly gradings. Every query filters o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -90,10 +90,13 @@ class RosterStore(StoreBase):
         return {doc["agent_id"]: doc async for doc in self.agents.find({"_id": {"$in": ids}})}
 
     async def list_agents(self, tenant: str, *, team_id: str | None = None, role: str | None = None,
-                          active: bool | None = None, limit: int = 1000, after: str | None = None) -> list[Doc]:
+                          active: bool | None = None, limit: int = 1000, after: str | None = None,
+                          team_ids: Collection[str] | None = None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant}
         if team_id is not None:
             query["team_id"] = team_id
+        elif team_ids is not None:
+            query["team_id"] = {"$in": sorted(team_ids)}
         if role is not None:
             query["role"] = role
         if active is not None:
@@ -164,6 +167,11 @@ class RosterStore(StoreBase):
                                           for a, inc in per_agent.items()], ordered=False)
 
     # ---- teams -----------------------------------------------------------------------------------------
+
+    async def agent_teams_of_line(self, tenant: str, business_line: str) -> set[str]:
+        """The teams the agents of a business line belong to."""
+        teams = await self.agents.distinct("team_id", {"tenant_id": tenant, "business_line": business_line})
+        return {t for t in teams if t}
 
     async def get_team(self, tenant: str, team_id: str) -> Doc | None:
         return await self.teams.find_one({"tenant_id": tenant, "team_id": team_id}, {"_id": 0})

@@ -57,7 +57,7 @@ async def test_browsing_a_pool_masks_numbers_and_only_the_holder_sees_the_full_n
     assert (theirs.status_code, theirs.json()["code"]) == (403, "not_your_lead")  # held by another agent
     operator = (await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_("operator", "ops-1"))).json()
     assert (operator["phone"], operator["name"], operator["phone_masked"]) == ("+86139****1357", "张**", True)
-    await harness.agent("boss", role="supervisor", team_id=None)
+    await harness.agent("boss", role="supervisor", team_id="t1")  # a1 holds it; boss leads a1's team
     assert (await harness.http.get(f"/v1/leads/{lead_id}", headers=harness.as_actor("boss"))).json()["phone"] \
         == "+8613924681357"
 

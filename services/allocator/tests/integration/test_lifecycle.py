@@ -174,7 +174,7 @@ async def test_the_holder_sets_a_stage_over_http_and_it_is_announced_exactly_onc
 async def test_only_the_holder_or_a_supervisor_changes_a_held_leads_stage(harness: Harness) -> None:
     await harness.agent("a1")
     await harness.agent("a2")
-    await harness.agent("boss", role="supervisor", team_id=None, business_line="education")
+    await harness.agent("boss", role="supervisor", team_id="t1", business_line="education")
     [lead_id] = await held(harness, "a1")
     for body in ({"stage_percent": 50}, {"stage_percent": 50, "agent_id": "a2"}):
         refused = await stage(harness, lead_id, "a2", **body)

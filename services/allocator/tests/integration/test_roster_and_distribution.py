@@ -51,8 +51,8 @@ def assigned_events(harness: Harness) -> dict[str, dict[str, Any]]:
 
 async def floor(harness: Harness, *agents: str, team_id: str = "t1", strategy: str = "even_by_open",
                 **team_fields: Any) -> None:
-    """A supervisor `boss`, a team and its agents."""
-    await harness.agent("boss", role="supervisor", team_id=None)
+    """A supervisor `boss` of a team, the team and its agents."""
+    await harness.agent("boss", role="supervisor", team_id=team_id)
     await team(harness, team_id, strategy=strategy, **team_fields)
     for agent_id in agents:
         await harness.agent(agent_id, team_id=team_id)
@@ -303,7 +303,10 @@ async def test_the_supervisor_strategy_gives_leads_to_the_named_agent_up_to_its_
     assert response.json()["unplaced"] == [{"lead_id": low, "reason": "target_at_cap"}]
     assert {p["strategy"] for p in response.json()["placed"]} == {"supervisor"}
     outsider = await distribute(harness, lead_ids=[low], team_id="t1", strategy="supervisor", target_agent="other")
-    assert outsider.json() == {"placed": [], "unplaced": [{"lead_id": low, "reason": "target_not_in_team"}]}
+    assert (outsider.status_code, outsider.json()["code"]) == (403, "outside_your_team")  # boss leads t1 only
+    elsewhere = await harness.http.post("/v1/distributions", json={  # admin: a target outside the named team
+        "lead_ids": [low], "team_id": "t1", "strategy": "supervisor", "target_agent": "other"})
+    assert elsewhere.json() == {"placed": [], "unplaced": [{"lead_id": low, "reason": "target_not_in_team"}]}
     assert (await harness.lead(high))["holder"] == "a2" and (await harness.lead(low))["status"] == "pooled"
     await harness.relay()
     events = assigned_events(harness)
@@ -419,7 +422,7 @@ async def test_same_agent_sends_a_returned_lead_back_to_its_last_holder(harness:
 
 
 async def test_without_a_team_each_lead_goes_to_the_team_its_need_routes_to(harness: Harness) -> None:
-    await harness.agent("boss", role="supervisor", team_id=None)
+    # Routed across business lines: a distributor of the whole floor (admin), not one team's supervisor.
     await team(harness, "mba", product_interests=["mba"], priority=10)
     await team(harness, "south", regions=["广东"], priority=20)
     await team(harness, "fin", business_line="finance", priority=30)
@@ -433,7 +436,8 @@ async def test_without_a_team_each_lead_goes_to_the_team_its_need_routes_to(harn
     nowhere = await lead(harness, 50, product_interest="CPA", region="上海市")
     held = await lead(harness, 99, product_interest="MBA")
     await harness.claim("m1")  # takes `held`, the best
-    response = await distribute(harness, lead_ids=[mba, south, both, finance, nowhere, held, "no-such-lead"])
+    response = await harness.http.post("/v1/distributions", json={
+        "lead_ids": [mba, south, both, finance, nowhere, held, "no-such-lead"]})
     assert response.status_code == 200, response.text
     assert {p["lead_id"]: (p["team_id"], p["agent_id"]) for p in response.json()["placed"]} == {
         mba: ("mba", "m1"), both: ("mba", "m1"), south: ("south", "s1"), finance: ("fin", "f1")}
