@@ -60,8 +60,14 @@ class LedgerQueries:
         doc = await self.store.operation(tenant, op_id)
         return doc if doc is not None and doc.get("kind") == kind else None
 
-    async def reallocation_requests(self, *, tenant: str, status: str | None, limit: int) -> list[Doc]:
-        return await self.store.list_requests(tenant, status, limit)
+    async def reallocation_requests(self, *, tenant: str, status: str | None, limit: int,
+                                    user_ids: frozenset[str] | None = None) -> list[Doc]:
+        """The newest requests (with `user_ids`, those of these users)."""
+        return await self.store.list_requests(tenant, status, limit, user_ids)
+
+    async def users_of_teams(self, *, tenant: str, teams: frozenset[str]) -> set[str]:
+        """The users the roster puts in these teams."""
+        return await self.store.user_ids_of_teams(tenant, teams)
 
     async def reallocation_request(self, *, tenant: str, request_id: str) -> Doc | None:
         return await self.store.reallocation_request(tenant, request_id)

@@ -12,12 +12,22 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from telesales_contracts.roster import Identifier
-from telesales_runtime.auth import Caller
 from telesales_runtime.http import Tenant
 
 from .. import domain
 from ..schemas import AccountPage, AccountPatch, AccountView, StatementLine, StatementPage, UserView
-from .common import Actor, Ledger, Queries, Settings, account_key, aware, require_account, require_user, run
+from .common import (
+    Actor,
+    CallerScope,
+    Ledger,
+    Queries,
+    Settings,
+    account_key,
+    aware,
+    require_account,
+    require_user,
+    run,
+)
 from .views import account_view, decode_cursor, encode_cursor, statement_line
 
 accounts_router = APIRouter(prefix="/v1", tags=["accounts and statements"])
@@ -32,9 +42,9 @@ async def list_accounts(tenant: Tenant, queries: Queries, kind: domain.AccountKi
 
 
 @accounts_router.get("/accounts/{account}", response_model=AccountView, summary="An account and its balance")
-async def get_account(account: str, tenant: Tenant, queries: Queries, caller: Caller) -> AccountView:
+async def get_account(account: str, tenant: Tenant, queries: Queries, scope: CallerScope) -> AccountView:
     key = account_key(account)
-    await require_account(caller, queries, tenant, key)
+    await require_account(scope, queries, tenant, key)
     return account_view(key, await queries.account(tenant=tenant, key=key))
 
 
@@ -48,11 +58,11 @@ async def patch_account(account: str, body: AccountPatch, tenant: Tenant, ledger
 
 @accounts_router.get("/accounts/{account}/statement", response_model=StatementPage,
                      summary="An account's transfers, oldest first, by time and kind")
-async def statement(account: str, tenant: Tenant, queries: Queries, caller: Caller, since: datetime | None = None,
+async def statement(account: str, tenant: Tenant, queries: Queries, scope: CallerScope, since: datetime | None = None,
                     until: datetime | None = None, kind: Annotated[list[str] | None, Query()] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> StatementPage:
     key = account_key(account)
-    await require_account(caller, queries, tenant, key)
+    await require_account(scope, queries, tenant, key)
     docs, more = await queries.statement(tenant=tenant, key=key, since=aware(since, "since"),
                                          until=aware(until, "until"), kinds=kind or [], limit=limit,
                                          after=decode_cursor(cursor) if cursor else None)
@@ -68,12 +78,12 @@ CSV_COLUMNS = ["at", "transfer_id", "kind", "state", "direction", "amount", "sig
 @accounts_router.get("/accounts/{account}/statement.csv", summary="An account's statement as CSV, for finance",
                      response_class=StreamingResponse,
                      responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def statement_csv(account: str, tenant: Tenant, queries: Queries, settings: Settings, caller: Caller,
+async def statement_csv(account: str, tenant: Tenant, queries: Queries, settings: Settings, scope: CallerScope,
                         since: datetime | None = None, until: datetime | None = None,
                         kind: Annotated[list[str] | None, Query()] = None) -> StreamingResponse:
     """UTF-8 with a byte-order mark (Excel opens it as UTF-8), one line per transfer, oldest first."""
     key = account_key(account)
-    await require_account(caller, queries, tenant, key)
+    await require_account(scope, queries, tenant, key)
     since, until = aware(since, "since"), aware(until, "until")
 
     async def rows() -> AsyncIterator[bytes]:
@@ -103,8 +113,8 @@ async def statement_csv(account: str, tenant: Tenant, queries: Queries, settings
 
 
 @accounts_router.get("/users/{user_id}", response_model=UserView, summary="A user: roster record and balances")
-async def get_user(user_id: Identifier, tenant: Tenant, queries: Queries, caller: Caller) -> UserView:
-    await require_user(caller, queries, tenant, user_id)
+async def get_user(user_id: Identifier, tenant: Tenant, queries: Queries, scope: CallerScope) -> UserView:
+    await require_user(scope, queries, tenant, user_id)
     doc, spend, earned = await queries.user_with_accounts(tenant=tenant, user_id=user_id)
     return UserView(user_id=user_id, name=doc.get("name"), role=doc.get("role"), grade=doc.get("grade"),
                     team_id=doc.get("team_id"), business_line=doc.get("business_line"), active=doc.get("active"),

@@ -11,8 +11,9 @@ from fastapi import Depends, Response
 from pydantic import TypeAdapter, ValidationError
 
 from telesales_contracts.roster import Identifier
-from telesales_runtime.auth import Caller, Principal, forbidden, require_team
-from telesales_runtime.http import Problem, domain_problem, from_app_state
+from telesales_runtime.auth import Caller, forbidden
+from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
+from telesales_runtime.scope import Scope, scope_of
 
 from .. import domain
 from ..domain import DomainError
@@ -56,25 +57,45 @@ def get_actor(caller: Caller) -> str:
 Actor = Annotated[str, Depends(get_actor)]
 
 
-async def require_user(caller: Principal, queries: LedgerQueries, tenant: str, user_id: str) -> None:
-    """Object rule: an agent only its own wallet, earnings and requests; a supervisor those of its team
-    (the roster the ledger reads); operators, service and admin every user's."""
-    if caller.trusted or caller.has("operator") or caller.sub == user_id:
+async def get_scope(tenant: Tenant, queries: Queries, caller: Caller) -> Scope:
+    """Whose wallets, earnings and requests the caller reaches (telesales_runtime.scope): a supervisor's
+    team is the token's, else the one the roster the ledger reads gives it."""
+    if caller.trusted or caller.has("operator") or not caller.has("supervisor") or caller.team:
+        return scope_of(caller)
+    doc = await queries.user(tenant=tenant, user_id=caller.sub) or {}
+    return scope_of(caller, roster_teams=[doc.get("team_id")])
+
+
+CallerScope = Annotated[Scope, Depends(get_scope)]
+
+
+async def require_user(scope: Scope, queries: LedgerQueries, tenant: str, user_id: str) -> None:
+    """Object rule: an agent only its own wallet, earnings and requests; a supervisor those of its scope
+    (its team); operators, service and admin every user's."""
+    if scope.everyone or scope.sub == user_id:
         return
-    doc = await queries.user(tenant=tenant, user_id=user_id) if caller.has("supervisor") else None
-    require_team(caller, user_id, (doc or {}).get("team_id"), "not_your_account")
+    doc = await queries.user(tenant=tenant, user_id=user_id) if scope.supervisor else None
+    scope.require(user_id, (doc or {}).get("team_id"), "not_your_account")
 
 
-async def require_account(caller: Principal, queries: LedgerQueries, tenant: str, key: str) -> None:
+async def require_account(scope: Scope, queries: LedgerQueries, tenant: str, key: str) -> None:
     """Agents and supervisors read user accounts only (their own, their team's); the system accounts are
     the operators'."""
-    if caller.trusted or caller.has("operator"):
+    if scope.everyone:
         return
     ref = domain.parse_account(key)
     owner = ref.owner if ref.kind in domain.USER_ACCOUNTS else None
     if owner is None:
         raise forbidden("not_your_account", f"{key} is not a user's account.")
-    await require_user(caller, queries, tenant, owner)
+    await require_user(scope, queries, tenant, owner)
+
+
+async def users_in_scope(scope: Scope, queries: LedgerQueries, tenant: str) -> frozenset[str] | None:
+    """The users whose records a list may show the caller: None for everyone's, else itself and the users
+    of its teams."""
+    if scope.everyone:
+        return None
+    return frozenset({scope.sub, *await queries.users_of_teams(tenant=tenant, teams=scope.teams)})
 
 
 def account_key(account: str) -> str:

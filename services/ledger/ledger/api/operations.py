@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response
 
 from telesales_contracts.ledger import TransferId
 from telesales_contracts.roster import Role
-from telesales_runtime.auth import Caller
 from telesales_runtime.http import Problem, Tenant
 
 from ..schemas import (
@@ -29,7 +28,7 @@ from ..schemas import (
 )
 from ..service import LedgerService, RosterSelection
 from ..store import Doc
-from .common import Actor, Ledger, Queries, answered, aware, require_user, run
+from .common import Actor, CallerScope, Ledger, Queries, answered, aware, require_user, run, users_in_scope
 from .views import allocation_view, blind_box_view, redemption_view, request_view
 
 operations_router = APIRouter(prefix="/v1", tags=["allocation, reclaim, redemption, blind box"])
@@ -51,11 +50,13 @@ async def allocate(body: AllocationIn, tenant: Tenant, ledger: Ledger, actor: Ac
 
 
 @operations_router.get("/allocations/{allocation_id}", response_model=AllocationView)
-async def get_allocation(allocation_id: TransferId, tenant: Tenant, queries: Queries) -> AllocationView:
+async def get_allocation(allocation_id: TransferId, tenant: Tenant, queries: Queries,
+                         scope: CallerScope) -> AllocationView:
+    """A supervisor sees the lines of its scope's users only (`total` is theirs)."""
     doc = await queries.operation(tenant=tenant, op_id=allocation_id, kind="allocation")
     if doc is None:
         raise Problem(404, "Unknown allocation", f"There is no allocation {allocation_id!r}.", code="unknown_allocation")
-    return allocation_view(doc)
+    return allocation_view(doc, only=await users_in_scope(scope, queries, tenant))
 
 
 @operations_router.post("/reclaims", response_model=ReclaimRun, summary="Reclaim idle wallets of this tenant now (回收)")
@@ -67,25 +68,28 @@ async def reclaim(tenant: Tenant, ledger: Ledger, actor: Actor) -> ReclaimRun:
 @operations_router.post("/reallocation-requests", response_model=ReallocationRequestView, status_code=201,
                         summary="Ask to get coins again after a reclaim")
 async def request_reallocation(body: ReallocationRequestIn, tenant: Tenant, ledger: Ledger, queries: Queries,
-                               actor: Actor, caller: Caller) -> ReallocationRequestView:
-    await require_user(caller, queries, tenant, body.user_id)
+                               actor: Actor, scope: CallerScope) -> ReallocationRequestView:
+    await require_user(scope, queries, tenant, body.user_id)
     return request_view(await run(ledger.request_reallocation(tenant=tenant, user_id=body.user_id, reason=body.reason,
                                                               actor=actor)))
 
 
 @operations_router.get("/reallocation-requests", response_model=list[ReallocationRequestView])
-async def list_reallocation_requests(tenant: Tenant, queries: Queries, status: str | None = None,
+async def list_reallocation_requests(tenant: Tenant, queries: Queries, scope: CallerScope, status: str | None = None,
                                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ReallocationRequestView]:
-    return [request_view(d) for d in await queries.reallocation_requests(tenant=tenant, status=status, limit=limit)]
+    """A supervisor's list: the requests of its scope's users."""
+    users = await users_in_scope(scope, queries, tenant)
+    return [request_view(d) for d in await queries.reallocation_requests(tenant=tenant, status=status, limit=limit,
+                                                                         user_ids=users)]
 
 
 @operations_router.get("/reallocation-requests/{request_id}", response_model=ReallocationRequestView)
 async def get_reallocation_request(request_id: str, tenant: Tenant, queries: Queries,
-                                   caller: Caller) -> ReallocationRequestView:
+                                   scope: CallerScope) -> ReallocationRequestView:
     doc = await queries.reallocation_request(tenant=tenant, request_id=request_id)
     if doc is None:
         raise Problem(404, "Unknown request", f"There is no request {request_id!r}.", code="unknown_request")
-    await require_user(caller, queries, tenant, doc["user_id"])
+    await require_user(scope, queries, tenant, doc["user_id"])
     return request_view(doc)
 
 

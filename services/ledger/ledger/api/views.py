@@ -40,10 +40,14 @@ def account_view(key: str, doc: Doc | None) -> AccountView:
                        exists=bool(doc))
 
 
-def allocation_view(doc: Doc) -> AllocationView:
+def allocation_view(doc: Doc, only: frozenset[str] | None = None) -> AllocationView:
+    """An allocation; with `only`, the lines of those users (and their total)."""
+    allocated = [a for a in doc["allocated"] if only is None or a["user_id"] in only]
+    skipped = [s for s in doc["skipped"] if only is None or s["user_id"] in only]
+    total = doc["total"] if only is None else doc["amount"] * len(allocated)
     return AllocationView(allocation_id=doc["op_id"], amount=doc["amount"], selection=doc["selection"],
-                          filter=doc.get("filter"), allocated=doc["allocated"], skipped=doc["skipped"],
-                          total=doc["total"], by=doc["by"], note=doc.get("note"), created_at=doc["created_at"])
+                          filter=doc.get("filter"), allocated=allocated, skipped=skipped,
+                          total=total, by=doc["by"], note=doc.get("note"), created_at=doc["created_at"])
 
 
 def blind_box_view(doc: Doc) -> BlindBoxView:

@@ -16,7 +16,7 @@ transaction, so a balance the rules keep at or above zero can never be written b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -328,6 +328,12 @@ class LedgerStore:
     async def user(self, tenant: str, user_id: str) -> Doc | None:
         return await self.users.find_one({"_id": scoped(tenant, user_id)})
 
+    async def user_ids_of_teams(self, tenant: str, teams: Collection[str]) -> set[str]:
+        if not teams:
+            return set()
+        return {d["user_id"] async for d in self.users.find({"tenant_id": tenant, "team_id": {"$in": sorted(teams)}},
+                                                            {"user_id": 1})}
+
     async def select_users(self, tenant: str, query: Doc, limit: int) -> list[Doc]:
         return await self.users.find({"tenant_id": tenant, **query}, sort=[("user_id", ASCENDING)],
                                      limit=limit).to_list()
@@ -341,10 +347,13 @@ class LedgerStore:
         return await self.requests.find_one({"tenant_id": tenant, "user_id": user_id, "status": "pending"},
                                             session=session)
 
-    async def list_requests(self, tenant: str, status: str | None, limit: int) -> list[Doc]:
+    async def list_requests(self, tenant: str, status: str | None, limit: int,
+                            user_ids: Collection[str] | None = None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant}
         if status:
             query["status"] = status
+        if user_ids is not None:
+            query["user_id"] = {"$in": sorted(user_ids)}
         return await self.requests.find(query, sort=[("requested_at", DESCENDING)], limit=limit).to_list()
 
     # ---- configuration ---------------------------------------------------------------------------------
