@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from telesales_contracts.roster import Identifier
-from telesales_runtime.auth import Caller, forbidden, require_self
+from telesales_runtime.auth import Caller
 from telesales_runtime.errors import DomainError
 from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
+from telesales_runtime.scope import Scope, scope_of
 
 from . import queries
 from .answers import answer
@@ -63,6 +64,29 @@ def _range(settings: MetricsSettings, first: date | None, last: date | None, def
         raise domain_problem(error, _STATUS) from error
 
 
+async def get_scope(tenant: Tenant, store: Store, caller: Caller) -> Scope:
+    """Whose indicators and which team's funnels the caller reads (telesales_runtime.scope): a
+    supervisor's team is the token's, else the one the roster events gave metrics."""
+    if caller.trusted or caller.has("operator") or not caller.has("supervisor") or caller.team:
+        return scope_of(caller)
+    return scope_of(caller, roster_teams=[await queries.team_of(store=store, tenant=tenant, agent_id=caller.sub)])
+
+
+CallerScope = Annotated[Scope, Depends(get_scope)]
+
+
+def _team_filter(scope: Scope, team: str | None) -> str | None:
+    """The team a funnel counts: the requested one if the caller covers it (403 otherwise), else all for
+    everyone's scope, else the supervisor's own team."""
+    teams = scope.teams_to_show(team)
+    if teams is None:
+        return None
+    if len(teams) != 1:  # a supervisor without a team (or, later, of several: ask for one at a time)
+        raise scope.refusal("a funnel of every team", "not_your_team")
+    [only] = teams
+    return only
+
+
 def _grouping(family: str, by: str | None) -> list[str]:
     wanted = [part.strip() for part in (by or "").split(",") if part.strip()]
     allowed = GROUPINGS[family]
@@ -75,10 +99,12 @@ def _grouping(family: str, by: str | None) -> list[str]:
 
 @funnels_router.get("/leads", summary="The lead funnel: total -> valid -> intent -> agreed visit -> actual visit -> "
                     "plan -> paid, with step-to-step rates and rates over total")
-async def lead_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None, last: Last = None,
+async def lead_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings, scope: CallerScope,
+                      first: First = None, last: Last = None,
                       period: Period = "day", by: By = None, business_line: str | None = None,
                       channel: str | None = None, team: str | None = None, format: Format = None) -> Response:
     start, end = _range(settings, first, last)
+    team = _team_filter(scope, team)
     groups = _grouping("funnel", by)
     rows = await queries.lead_funnel(store=store, tenant=tenant, first=start, last=end, period=period, by=groups,
                                      filters={"business_line": business_line, "channel": channel, "team": team})
@@ -88,10 +114,11 @@ async def lead_funnel(request: Request, tenant: Tenant, store: Store, settings: 
 
 @funnels_router.get("/calls", summary="Calls: placed, connected, effective (>= 60 s), deep (>= 180 s), leads with "
                     "several effective calls, talk time, time to first call; by team")
-async def call_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None, last: Last = None,
-                      period: Period = "day", by: By = None, team: str | None = None,
-                      format: Format = None) -> Response:
+async def call_funnel(request: Request, tenant: Tenant, store: Store, settings: Settings, scope: CallerScope,
+                      first: First = None, last: Last = None, period: Period = "day", by: By = None,
+                      team: str | None = None, format: Format = None) -> Response:
     start, end = _range(settings, first, last)
+    team = _team_filter(scope, team)
     groups = _grouping("calls", by)
     rows = await queries.call_funnel(store=store, tenant=tenant, first=start, last=end, period=period, by=groups,
                                      filters={"team": team})
@@ -102,10 +129,12 @@ async def call_funnel(request: Request, tenant: Tenant, store: Store, settings: 
 @funnels_router.get("/pool", summary="Pool operations: received, assigned, claimed, returned, reclaimed (not "
                     "processed / not converted), closed, won; processing rate, first pass and repeat, holders "
                     "before a win")
-async def pool_operations(request: Request, tenant: Tenant, store: Store, settings: Settings, first: First = None,
-                          last: Last = None, period: Period = "day", by: By = None, business_line: str | None = None,
-                          team: str | None = None, format: Format = None) -> Response:
+async def pool_operations(request: Request, tenant: Tenant, store: Store, settings: Settings, scope: CallerScope,
+                          first: First = None, last: Last = None, period: Period = "day", by: By = None,
+                          business_line: str | None = None, team: str | None = None,
+                          format: Format = None) -> Response:
     start, end = _range(settings, first, last)
+    team = _team_filter(scope, team)
     groups = _grouping("pool", by)
     rows = await queries.pool_operations(store=store, tenant=tenant, first=start, last=end, period=period, by=groups,
                                          filters={"business_line": business_line, "team": team})
@@ -151,14 +180,12 @@ async def training(request: Request, tenant: Tenant, store: Store, settings: Set
                    responses={200: {"description": "The indicators as JSON, or with `Accept: text/csv` or "
                                     "`?format=csv` the `days` as CSV: one row per day, a column per field.",
                                     "content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, store: Store, settings: Settings, caller: Caller,
-                     first: First = None, last: Last = None, format: Format = None) -> Response:
-    if not caller.has("supervisor"):
-        require_self(caller, agent_id, "not_your_agent", also=("operator",))
+async def indicators(agent_id: Identifier, request: Request, tenant: Tenant, store: Store, settings: Settings,
+                     scope: CallerScope, first: First = None, last: Last = None, format: Format = None) -> Response:
+    if not scope.everyone and not scope.supervisor:
+        scope.require(agent_id, None, "not_your_agent")  # an agent reads its own
     start, end = _range(settings, first, last, settings.indicator_days)
     body = await queries.indicators(store=store, tenant=tenant, agent_id=agent_id, first=start, last=end)
-    # A supervisor reads the agents of its team (the team metrics learned from the roster events).
-    if not caller.has("admin", "service", "operator") and caller.sub != agent_id \
-            and (caller.team is None or body.get("team_id") != caller.team):
-        raise forbidden("not_your_agent", f"{agent_id} is not in {caller.sub}'s team.")
+    # A supervisor reads the agents of its scope (the team metrics learned from the roster events).
+    scope.require(agent_id, body.get("team_id"), "not_your_agent")
     return answer(request, format, body, body["days"], f"indicators-{agent_id}")

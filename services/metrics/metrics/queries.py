@@ -117,6 +117,11 @@ async def agent_days(*, store: MetricsStore, tenant: str, agents: list[str], fir
     return out
 
 
+async def team_of(*, store: MetricsStore, tenant: str, agent_id: str) -> str | None:
+    """The team the roster events put an agent in (None: unknown)."""
+    return ((await store.state("agents", tenant, agent_id)) or {}).get("team")
+
+
 async def indicators(*, store: MetricsStore, tenant: str, agent_id: str, first: str, last: str) -> dict[str, Any]:
     """An agent's call and funnel indicators over first..last, per day and in total, with the rates the
     struggle push compares and the same figures of the agent's team (indicators.py)."""
