@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from telesales_runtime.auth import Caller as Principal
-from telesales_runtime.auth import require_self
 from telesales_runtime.http import Problem, Tenant
 
 from .. import domain
@@ -24,7 +23,7 @@ from ..schemas import (
     VisitView,
 )
 from ..service import activity, purchases, reports
-from .common import OVERSEERS, Caller, Market, purchase_view, run
+from .common import Caller, Market, purchase_view, require_user, run
 
 purchases_router = APIRouter(prefix="/v1", tags=["purchases"])
 activity_router = APIRouter(prefix="/v1", tags=["learn, rate, forward"])
@@ -72,8 +71,8 @@ async def tip_funnel(tip_id: str, tenant: Tenant, market: Market) -> TipFunnelVi
 
 
 @activity_router.get("/learners/{user_id}", response_model=LearnerView, summary="Tips learned, watch time, deep learner")
-async def learner(user_id: str, tenant: Tenant, market: Market, caller: Principal) -> LearnerView:
-    require_self(caller, user_id, "not_yours", also=OVERSEERS)
+async def learner(user_id: str, tenant: Tenant, market: Market, caller: Principal, request: Request) -> LearnerView:
+    await require_user(caller, request, tenant, user_id)
     return LearnerView.model_validate(await reports.learner(market=market, tenant=tenant, user_id=user_id))
 
 
@@ -93,6 +92,9 @@ async def ratings(tip_id: str, tenant: Tenant, market: Market,
 
 @activity_router.post("/tips/{tip_id}/forwards", response_model=ForwardView, status_code=201,
                       summary="Forward a listed tip to a colleague")
-async def forward(tip_id: str, body: ForwardIn, tenant: Tenant, market: Market, actor: Caller) -> ForwardView:
+async def forward(tip_id: str, body: ForwardIn, tenant: Tenant, market: Market, actor: Caller, caller: Principal,
+                  request: Request) -> ForwardView:
+    if caller.has("supervisor"):  # a supervisor pushes tips to its team; an agent shares with any colleague
+        await require_user(caller, request, tenant, body.to_user_id)
     return ForwardView.model_validate(await run(activity.forward(market=market, tenant=tenant, actor=actor, tip_id=tip_id,
                                                                  to_user_id=body.to_user_id, note=body.note)))

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from pydantic import TypeAdapter, ValidationError
 
 from telesales_contracts.roster import Identifier
 from telesales_runtime.auth import Caller as Principal
 from telesales_runtime.http import Problem, domain_problem, from_app_state
+from telesales_runtime.scope import scope_of
 
 from ..domain import Actor, DomainError, Version
+from ..metrics_client import team_of
 from ..schemas import PurchaseView, TipView, VersionView
 from ..service import MarketplaceService
 from ..settings import MarketplaceSettings
@@ -58,9 +60,6 @@ ACCESS = {
     "POST /v1/agents/{agent_id}/struggle": ("agent", "supervisor", "operator", "service"),
     "GET /v1/agents/{agent_id}/recommendations/latest": ("agent", "supervisor", "operator", "service"),
 }
-# The marketplace does not know teams: supervisors and operators read any user's learning, sales and
-# recommendations of the tenant; an agent only its own.
-OVERSEERS = ("supervisor", "operator")
 
 _STATUS = {
     "unknown_tip": 404, "unknown_version": 404,
@@ -134,6 +133,22 @@ def purchase_view(doc: Doc) -> PurchaseView:
     return PurchaseView.model_validate({k: v for k, v in doc.items() if k in PurchaseView.model_fields})
 
 
+
+
+async def require_user(caller: Principal, request: Request, tenant: str, user_id: str) -> None:
+    """Object rule of a user's learning, sales, recommendations and of pushing a tip to a user: an agent
+    itself; a supervisor the users of its scope (telesales_runtime.scope: the token's team, else its roster
+    team; the marketplace keeps no roster, so teams come from metrics, which learns them from the roster
+    events); operators, service and admin everyone."""
+    scope = scope_of(caller)
+    if scope.everyone or user_id == caller.sub:
+        return
+    if not scope.supervisor:
+        raise scope.refusal(user_id, "not_yours")
+    metrics_http = request.app.state.metrics_http
+    if not scope.teams:
+        scope = scope_of(caller, roster_teams=[await run(team_of(metrics_http, tenant, caller.sub))])
+    scope.require(user_id, await run(team_of(metrics_http, tenant, user_id)), "not_yours")
 
 
 def written_version_view(version: Version) -> VersionView:

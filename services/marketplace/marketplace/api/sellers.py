@@ -11,14 +11,13 @@ from fastapi.responses import JSONResponse
 
 from telesales_contracts.roster import Identifier
 from telesales_runtime.auth import Caller as Principal
-from telesales_runtime.auth import require_self
 from telesales_runtime.http import Problem, Tenant
 
 from ..metrics_client import struggle_rates
 from ..schemas import RedemptionIn, SalesPage, SellerView, StruggleIn, StruggleView
 from ..service import reports, sellers
 from ..service import struggle as struggle_push
-from .common import OVERSEERS, Caller, Market, purchase_view, run
+from .common import Caller, Market, purchase_view, require_user, run
 
 sellers_router = APIRouter(prefix="/v1", tags=["sellers"])
 struggle_router = APIRouter(prefix="/v1", tags=["struggle push"])
@@ -34,9 +33,9 @@ async def seller(seller_id: str, tenant: Tenant, market: Market) -> SellerView:
 
 
 @sellers_router.get("/sellers/{seller_id}/sales", response_model=SalesPage, summary="A seller's sales, newest first")
-async def sales(seller_id: str, tenant: Tenant, market: Market, caller: Principal, before: datetime | None = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SalesPage:
-    require_self(caller, seller_id, "not_yours", also=OVERSEERS)
+async def sales(seller_id: str, tenant: Tenant, market: Market, caller: Principal, request: Request,
+                before: datetime | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SalesPage:
+    await require_user(caller, request, tenant, seller_id)
     docs, next_before = await reports.seller_sales(market=market, tenant=tenant, seller_id=seller_id, limit=limit,
                                                    before=before)
     return SalesPage(items=[purchase_view(d) for d in docs], next_before=next_before)
@@ -66,7 +65,7 @@ async def redeem(seller_id: str, body: RedemptionIn, tenant: Tenant, market: Mar
                       "502/503 when it fails or does not answer")
 async def struggle(agent_id: Identifier, tenant: Tenant, market: Market, request: Request, caller: Principal,
                    body: StruggleIn | None = None) -> StruggleView:
-    require_self(caller, agent_id, "not_yours", also=OVERSEERS)
+    await require_user(caller, request, tenant, agent_id)
     if body is None:
         body = await run(struggle_rates(request.app.state.metrics_http, tenant, agent_id))
     return StruggleView.model_validate(await run(struggle_push.recommend(
@@ -75,9 +74,9 @@ async def struggle(agent_id: Identifier, tenant: Tenant, market: Market, request
 
 @struggle_router.get("/agents/{agent_id}/recommendations/latest", response_model=StruggleView,
                      summary="The agent's latest struggle recommendation (for a dialer or CRM that polls)")
-async def latest_recommendation(agent_id: Identifier, tenant: Tenant, market: Market,
-                                caller: Principal) -> StruggleView:
-    require_self(caller, agent_id, "not_yours", also=OVERSEERS)
+async def latest_recommendation(agent_id: Identifier, tenant: Tenant, market: Market, caller: Principal,
+                                request: Request) -> StruggleView:
+    await require_user(caller, request, tenant, agent_id)
     doc = await struggle_push.latest_recommendation(market=market, tenant=tenant, agent_id=agent_id)
     if doc is None:
         raise Problem(404, "No recommendation", f"Nothing was recommended to {agent_id} yet.",
