@@ -178,7 +178,8 @@ async def test_another_agents_token_is_403_on_every_route_of_one_agent(services:
     assert checked or name in ("lead-intake", "console"), name
 
 
-# The object rules named by a request's body or by what a service stores, and the supervisors' team rule.
+# The object rules named by a request's body or by what a service stores, and the supervisors' team rule
+# (tests/test_supervisor_scope.py walks that one through every route).
 ObjectCase = tuple[str, str, str, dict[str, Any] | None, Callable[[], dict[str, str]], str]
 OBJECT_CASES: list[ObjectCase] = [
     ("allocator", "POST", "/v1/leads/lead-1/win", {"agent_id": OWNER, "amount_fen": 100},
@@ -187,14 +188,14 @@ OBJECT_CASES: list[ObjectCase] = [
      lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
     ("allocator", "POST", "/v1/leads/lead-1/dial", {"agent_id": OWNER}, lambda: as_("agent", OTHER, "t2"),
      "not_your_agent"),
-    ("allocator", "GET", "/v1/agents?team_id=t1", None, lambda: as_("supervisor", "sup-2", "t2"), "not_your_team"),
+    ("allocator", "GET", "/v1/agents?team_id=t1", None, lambda: as_("supervisor", "sup-2", "t2"), "outside_your_team"),
     ("allocator", "GET", f"/v1/tiers?agent_id={OWNER}", None, lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
     ("ledger", "POST", "/v1/reallocation-requests", {"user_id": OWNER, "reason": "again"},
      lambda: as_("agent", OTHER, "t2"), "not_your_account"),
     ("ledger", "GET", "/v1/accounts/budget", None, lambda: as_("agent", OTHER, "t2"), "not_your_account"),
-    ("ledger", "GET", f"/v1/users/{OWNER}", None, lambda: as_("supervisor", "sup-2", "t2"), "not_your_account"),
+    ("ledger", "GET", f"/v1/users/{OWNER}", None, lambda: as_("supervisor", "sup-2", "t2"), "outside_your_team"),
     ("metrics", "GET", f"/v1/agents/{OWNER}/indicators", None, lambda: as_("supervisor", "sup-2", "t2"),
-     "not_your_agent"),
+     "outside_your_team"),
 ]
 
 
