@@ -111,6 +111,11 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
     "allocator POST /v1/leads/{lead_id}/stage": Reach(
         (f"/v1/leads/{LEAD['b']}/stage", {"stage_percent": 30}), own=(f"/v1/leads/{LEAD['a']}/stage", {"stage_percent": 30}),
         more=((f"/v1/leads/{LEAD['b']}/stage", {"stage_percent": 30, "agent_id": "b1"}),)),
+    "allocator POST /v1/leads/{lead_id}/deal-mark": Reach((f"/v1/leads/{LEAD['b']}/deal-mark", {"agent_id": "b1"})),
+    "allocator POST /v1/leads/{lead_id}/deal-mark/decision": Reach(
+        (f"/v1/leads/{LEAD['b']}/deal-mark/decision", {"request_id": "any", "decision": "approved"})),
+    "allocator POST /v1/leads/{lead_id}/dial": Reach((f"/v1/leads/{LEAD['b']}/dial", {"agent_id": "b1"}),
+                                                     own=(f"/v1/leads/{LEAD['a']}/dial", {"agent_id": "a1"})),
     "allocator POST /v1/distributions": Reach(
         ("/v1/distributions", {"lead_ids": [LEAD["pooled"]], "team_id": "tb", "strategy": "supervisor",
                                "target_agent": "b1"}),  # the walk-around issue 18 reported
@@ -134,6 +139,10 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
                                                   lambda body: ids_of(body, "user_id") == {"a1"}),
     "ledger GET /v1/reallocation-requests/{request_id}": Reach((f"/v1/reallocation-requests/{REQUEST['b']}", None),
                                                                own=(f"/v1/reallocation-requests/{REQUEST['a']}", None)),
+    "ledger POST /v1/reallocation-requests/{request_id}/approve": Reach(
+        (f"/v1/reallocation-requests/{REQUEST['b']}/approve", None)),
+    "ledger POST /v1/reallocation-requests/{request_id}/reject": Reach(
+        (f"/v1/reallocation-requests/{REQUEST['b']}/reject", None)),
     "ledger GET /v1/blind-boxes/{draw_id}": NotATeams("a blind-box draw is announced to the whole floor (盲盒)"),
     "ledger GET /v1/blind-boxes/{draw_id}/replay": NotATeams("a blind-box draw is announced to the whole floor (盲盒)"),
     "ledger GET /v1/reports/top-sellers": NotATeams("the tenant's leaderboard of tip sellers, shown to the floor"),
@@ -249,7 +258,10 @@ async def seed_allocator(app: FastAPI) -> None:
 
 
 async def seed_ledger(app: FastAPI) -> None:
-    from ledger.domain.budget import open_request
+    from ledger.domain.learning import LearningTotals
+    from ledger.domain.policy import Qualification, ReallocationPolicy
+    from ledger.domain.reallocation import open_request
+    from ledger.store.documents import scoped_doc
 
     await app.state.store.ensure_indexes()
     await app.state.ledger.handle_agents_changed(
@@ -260,10 +272,13 @@ async def seed_ledger(app: FastAPI) -> None:
         allocated = await http.post("/v1/allocations", headers=admin(),
                                     json={"id": "al-scope", "amount": 10, "user_ids": ["a1", "b1"]})
         assert allocated.status_code == 201 and len(allocated.json()["allocated"]) == 2, allocated.text
-    for side, user in (("a", "a1"), ("b", "b1")):  # as a reclaim leaves them: the user may ask for coins again
-        request = open_request(request_id=REQUEST[side], user_id=user, reason="again", actor=user,
-                               now=datetime.now(UTC), wallet_record={"allocation_blocked": True})
-        assert await app.state.store.insert_request(TENANT, request)
+    # as a reclaim leaves them: the user asked for coins again, and the request waits for its supervisor
+    policy = ReallocationPolicy(qualification=Qualification(min_learning_minutes=0))
+    for side, user, team in (("a", "a1", "ta"), ("b", "b1", "tb")):
+        record, _ = open_request(request_id=REQUEST[side], user_id=user, team_id=team, reason="again", actor=user,
+                                 now=datetime.now(UTC), wallet_record={"allocation_blocked": True},
+                                 learned=LearningTotals(), policy=policy, approvers={})
+        await app.state.store.requests.insert_one(scoped_doc(TENANT, REQUEST[side], record))
 
 
 async def seed_metrics(app: FastAPI) -> None:

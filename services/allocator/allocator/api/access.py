@@ -137,12 +137,13 @@ async def require_lead_in_scope(scope: Scope, lead_id: str, queries: LeadQueries
         await require_acting_for(scope, holder, queries, tenant)
 
 
-async def require_supervisor_of(actor: AgentFacts, holder: str | None, queries: LeadQueries, tenant: str) -> None:
-    """Only a supervisor (or manager) of the lead's holder decides for it: its team's, or its line's."""
+async def require_supervisor_of(actor: AgentFacts, scope: Scope, holder: str | None, queries: LeadQueries,
+                                tenant: str) -> None:
+    """Only a supervisor (or manager) whose scope holds the lead's holder decides for it."""
     if actor.role not in ("supervisor", "manager"):
         raise forbidden("not_a_supervisor", "Only the holder's supervisor decides a deal-in-progress mark.")
     if holder is not None:
-        await require_acting_for(actor, holder, queries, tenant)
+        await require_acting_for(scope, holder, queries, tenant)
 
 
 def require_supervisor(actor: AgentFacts) -> None:

@@ -173,16 +173,16 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
 @pools_router.post("/leads/{lead_id}/deal-mark", response_model=LeadView,
                    summary="Ask the holder's supervisor to mark a deal in progress (protects nothing until approved)")
 async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, leads: Leads, queries: Queries,
-                            actor: Actor) -> LeadView:
-    return await _act(actor, body.agent_id, lambda: leads.request_deal_mark(
+                            actor: Actor, scope: CallerScope) -> LeadView:
+    return await _act(actor, scope, body.agent_id, lambda: leads.request_deal_mark(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, note=body.note), queries, tenant)
 
 
 @pools_router.post("/leads/{lead_id}/deal-mark/decision", response_model=LeadView,
                    summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request")
 async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenant, leads: Leads, queries: Queries,
-                           actor: Actor) -> LeadView:
-    await require_supervisor_of(actor, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant)
+                           actor: Actor, scope: CallerScope) -> LeadView:
+    await require_supervisor_of(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant)
     try:
         doc = await leads.decide_deal_mark(tenant=tenant, lead_id=lead_id, request_id=body.request_id,
                                            decided_by=actor.agent_id, approve=body.decision == "approved",

@@ -105,7 +105,7 @@ async def test_only_the_holders_team_supervisor_approves_and_the_mark_then_prote
     assert (await ask(harness, lead_id, "a1")).json()["code"] == "deal_mark_pending"  # one at a time
     # another team's supervisor may not decide it
     response = await decide(harness, lead_id, request_id, "s2")
-    assert response.status_code == 403 and response.json()["code"] == "not_your_agent", response.text
+    assert response.status_code == 403 and response.json()["code"] == "outside_your_team", response.text
     response = await decide(harness, lead_id, request_id, "s1")
     assert response.status_code == 200, response.text
     view = response.json()

@@ -32,7 +32,7 @@ _STATUS = {
     "insufficient_funds": 409, "transfer_id_conflict": 409, "operation_id_conflict": 409, "hold_posted": 409,
     "hold_voided": 409, "hold_expired": 409, "reallocation_needs_approval": 409, "not_reclaimed": 409,
     "request_pending": 409, "request_decided": 409, "not_qualified": 409, "out_of_order": 409,
-    "already_approved": 409, "not_an_approver": 403, "not_your_team": 403,
+    "already_approved": 409, "not_an_approver": 403, "outside_your_team": 403,
 }
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from telesales_contracts.ledger import TransferId
 from telesales_contracts.roster import Role
+from telesales_runtime.auth import Caller
 from telesales_runtime.http import Problem, Tenant
 
 from ..schemas import (

@@ -9,7 +9,7 @@ The rules:
 - Each level approves once, in the chain's order: a level later than the one whose turn it is is refused
   (`out_of_order`), a level or a person approving a second time is refused (`already_approved`), a caller
   who is no approver of the chain is refused (`not_an_approver`), a supervisor approves for its own team
-  only (`not_your_team`).
+  only (`outside_your_team`).
 - Coins come back (the wallet unblocked, an optional allocation) only with the last level's approval, and
   only if the user is still qualified then. The level whose turn it is may reject instead.
 - A decision repeated by the one who made it, with the same content, is a retry (the first answer again)."""
@@ -147,7 +147,7 @@ class ReallocationRequest:
             raise DomainError("out_of_order", f"request {self.request_id} waits for the {self.next_level} first",
                               waiting_for=self.next_level.value)
         if level == ApprovalLevel.SUPERVISOR and approver_team != self.record.get("team_id"):
-            raise DomainError("not_your_team", f"{by} is not a supervisor of {self.user_id}'s team")
+            raise DomainError("outside_your_team", f"{by} is not a supervisor of {self.user_id}'s team")
         if amount is not None and (not approve or level != self.levels[-1]):
             raise DomainError("invalid_amount", "an amount goes with the last approval of the chain only",
                               last_level=self.levels[-1].value)

@@ -102,7 +102,7 @@ async def test_coins_come_back_only_after_the_supervisor_then_the_manager(harnes
     wrong_level = await harness.http.post(approve, headers=harness.operator)
     assert (wrong_level.status_code, wrong_level.json()["code"]) == (403, "not_an_approver")
     foreign = await harness.http.post(approve, headers=other_supervisor)
-    assert (foreign.status_code, foreign.json()["code"]) == (403, "not_your_team")
+    assert (foreign.status_code, foreign.json()["code"]) == (403, "outside_your_team")
 
     first = await harness.http.post(approve, headers=supervisor)
     assert first.status_code == 200, first.text

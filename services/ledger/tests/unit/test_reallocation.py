@@ -109,7 +109,7 @@ def test_the_levels_approve_in_order_each_once() -> None:
     assert code_of(lambda: turn(request, MANAGER, "m1")) == "out_of_order"  # the manager before the supervisor
     assert code_of(lambda: turn(request, OPERATOR, "ops")) == "not_an_approver"  # not in this chain
     assert code_of(lambda: turn(request, None, "a1")) == "not_an_approver"
-    assert code_of(lambda: turn(request, SUPERVISOR, "s9", team="t2")) == "not_your_team"
+    assert code_of(lambda: turn(request, SUPERVISOR, "s9", team="t2")) == "outside_your_team"
     assert code_of(lambda: turn(request, SUPERVISOR, "s1", amount=10)) == "invalid_amount"  # not the last level
     turn(request, SUPERVISOR, "s1")
     assert not request.is_last(SUPERVISOR)
