@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .envelope import FROM_OUTSIDE, AwareDatetime
+from .marketplace import CallStage
 from .roster import Identifier
 
 LeadId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -44,8 +45,17 @@ def stage_layer(stage_percent: int) -> str:
     return STAGE_LAYERS[index][0]
 
 
+class CallOutcome(StrEnum):
+    """How a call ended, as the dialer or the agent tells it."""
+
+    PROGRESSED = "progressed"  # the customer moved on (agreed to a next step, a visit, a plan, paid)
+    NO_PROGRESS = "no_progress"  # the call ended where it stood
+
+
 class CallLogged(BaseModel):
-    """One call the dialer placed (or received) for a lead."""
+    """One call the dialer placed (or received) for a lead. `stage_reached` and `outcome` are optional (a
+    dialer that does not know them leaves them out): a call that ends without progress at a stage is a
+    difficulty the marketplace answers with a tip of that stage (the struggle push)."""
 
     model_config = FROM_OUTSIDE
 
@@ -55,6 +65,9 @@ class CallLogged(BaseModel):
     started_at: AwareDatetime
     duration_seconds: int = Field(ge=0, le=86_400)
     connected: bool
+    stage_reached: CallStage | None = Field(default=None, description="The furthest of the five call stages the "
+                                            "call reached (开场白、报价、异议处理、服务介绍、促成), when known.")
+    outcome: CallOutcome | None = Field(default=None, description="Whether the call made progress, when known.")
 
 
 class LeadStageChanged(BaseModel):

@@ -208,12 +208,23 @@ class DeepLearnerFlagged(BaseModel):
 
 
 class FunnelStep(StrEnum):
-    """Steps of an agent's funnel (the metrics service's per-agent rates)."""
+    """Steps of an agent's funnel (the metrics service's per-agent rates), in funnel order."""
 
-    CONNECT_60S = "connect_60s"  # connected calls that lasted 60 seconds
-    INTENT = "intent"  # customers who showed intent
-    VISIT = "visit"  # customers who visited
-    PLAN = "plan"  # customers who got a plan / order
+    CONNECT_60S = "connect_60s"  # connected calls that lasted 60 seconds (effective / placed calls)
+    INTENT = "intent"  # customers who showed intent (intent / valid)
+    AGREED_VISIT = "agreed_visit"  # customers who agreed to visit (agreed visits / intent)
+    VISIT = "visit"  # customers who visited (actual visits / intent)
+    PLAN = "plan"  # customers who got a plan / order (plan / actual visits)
+    PAID = "paid"  # customers who paid (paid / plan)
+
+
+class StruggleTrigger(StrEnum):
+    """What made the marketplace recommend: someone asked (the API), the agent's funnel leaked at a step over
+    the rolling window (the periodic job), or a call ended without progress at a stage."""
+
+    REQUEST = "request"
+    WINDOW = "window"
+    CALL = "call"
 
 
 class RecommendedTip(BaseModel):
@@ -228,18 +239,24 @@ class RecommendedTip(BaseModel):
 
 
 class StruggleRecommended(BaseModel):
-    """The funnel step where an agent's conversion falls furthest below its team's, the call stage it maps
-    to, and the best-rated tips of that stage the agent has not bought (for the dialer or the CRM)."""
+    """Tips of the call stage where an agent struggles, that the agent neither bought nor wrote (for the
+    agent's console, the dialer or the CRM). From the funnel (`trigger` request or window): the step where
+    the agent's conversion falls furthest below its team's, with both rates; from a call (`trigger` call):
+    no step nor rates, the stage the call ended at without progress. A push (window, call) carries the one
+    best-rated such tip not recommended to the agent recently."""
 
     model_config = ConfigDict(extra="forbid")
 
     recommendation_id: str
     agent_id: Identifier
     team_id: Identifier | None = None
-    step: FunnelStep
-    agent_rate: float = Field(ge=0, le=1)
-    team_rate: float = Field(ge=0, le=1)
-    gap: float = Field(description="team_rate - agent_rate")
+    trigger: StruggleTrigger = StruggleTrigger.REQUEST
+    trigger_id: str | None = Field(default=None, description="What triggered a push: the calls.logged.v1 event "
+                                   "id (call), or window|<agent>|<day> (window).")
+    step: FunnelStep | None = Field(default=None, description="The lagging funnel step (none for a call).")
+    agent_rate: float | None = Field(default=None, ge=0, le=1)
+    team_rate: float | None = Field(default=None, ge=0, le=1)
+    gap: float | None = Field(default=None, description="team_rate - agent_rate")
     stage: CallStage
     tips: list[RecommendedTip]
     recommended_at: datetime
