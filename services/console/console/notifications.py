@@ -198,8 +198,8 @@ def _struggle_recommended(event: CloudEvent[StruggleRecommended]) -> list[Draft]
     link = f"/tips/{tips[0]['tip_id']}" if len(tips) == 1 else "/tips"
     return [_draft(event, d.agent_id, NotificationKind.TIP_RECOMMENDED,
                    {"tip_id": tips[0]["tip_id"] if tips else None, "recommendation_id": d.recommendation_id,
-                    "step": d.step.value, "stage": d.stage.value, "agent_rate": d.agent_rate,
-                    "team_rate": d.team_rate, "gap": d.gap, "tips": tips}, link)]
+                    "trigger": d.trigger.value, "step": d.step.value if d.step else None, "stage": d.stage.value,
+                    "agent_rate": d.agent_rate, "team_rate": d.team_rate, "gap": d.gap, "tips": tips}, link)]
 
 
 def _tip_forwarded(event: CloudEvent[TipForwarded]) -> list[Draft]:

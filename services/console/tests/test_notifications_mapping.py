@@ -105,6 +105,13 @@ def test_recommended_and_forwarded_tips() -> None:
         "recommendation_id": "r-2", "agent_id": "zhang-san", "step": "intent", "agent_rate": 0.1, "team_rate": 0.3,
         "gap": 0.2, "stage": "quoting", "tips": [tip, tip | {"tip_id": "tip-8"}], "recommended_at": AT})
     assert several.link == "/tips"
+    # pushed after a call that ended at an objection: a stage, no funnel step nor rates
+    pushed = one("marketplace.struggle-recommended.v1", {
+        "recommendation_id": "r-3", "agent_id": "zhang-san", "trigger": "call", "trigger_id": "ev-1",
+        "stage": "objection_handling", "tips": [tip], "recommended_at": AT})
+    assert (pushed.user, pushed.kind, pushed.link) == ("zhang-san", NotificationKind.TIP_RECOMMENDED, "/tips/tip-7")
+    assert (pushed.subject["trigger"], pushed.subject["step"], pushed.subject["stage"]) == (
+        "call", None, "objection_handling")
     forwarded = one("marketplace.tip-forwarded.v1", {"from_user_id": "wang-wu", "to_user_id": "li-si",
                                                      "tip_id": "tip-7", "note": "看看这个", "forwarded_at": AT})
     assert (forwarded.user, forwarded.kind, forwarded.link) == ("li-si", NotificationKind.TIP_FORWARDED, "/tips/tip-7")

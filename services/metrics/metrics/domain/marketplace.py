@@ -173,5 +173,7 @@ class MarketplaceRules(Counting):
             self._market(fact, day, {"deep_learners": 1})
 
     def _struggle(self, world: World, fact: Fact, day: str) -> None:
-        self._market(fact, day, {"struggle_pushes": 1, f"struggle:{fact.data.step.value}": 1})
+        # a push from a call names the stage but no funnel step
+        step = fact.data.step.value if fact.data.step else "none"
+        self._market(fact, day, {"struggle_pushes": 1, f"struggle:{step}": 1})
 
