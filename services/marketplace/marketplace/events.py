@@ -1,7 +1,8 @@
 """Kafka subscribers and publishers of the marketplace.
 
 Consumes (one consumer group, `marketplace`, in batches): ledger.transfer-posted.v1 and
-ledger.transfer-rejected.v1 (the ledger's answers to purchases). Produces (from the outbox collection,
+ledger.transfer-rejected.v1 (the ledger's answers to purchases), calls.logged.v1 (the struggle push: a call
+that ends without progress at an objection; who called lately, for the rolling window's job). Produces (from the outbox collection,
 written in the same transaction as each change): ledger.transfer-requested.v1 and the marketplace.* events.
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
@@ -17,6 +18,7 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from telesales_contracts.topics import (
+    CALLS_LOGGED,
     DEAD_LETTERS,
     LEDGER_TRANSFER_POSTED,
     LEDGER_TRANSFER_REJECTED,
@@ -39,10 +41,10 @@ from telesales_contracts.topics import (
 from telesales_runtime.consumer import Delivery, consume_by_topic
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
-from .service import MarketplaceService, purchases
+from .service import MarketplaceService, purchases, pushes
 from .settings import MarketplaceSettings
 
-CONSUMED_TOPICS = (LEDGER_TRANSFER_POSTED, LEDGER_TRANSFER_REJECTED)
+CONSUMED_TOPICS = (LEDGER_TRANSFER_POSTED, LEDGER_TRANSFER_REJECTED, CALLS_LOGGED)
 PRODUCED_TOPICS = (LEDGER_TRANSFER_REQUESTED, MARKETPLACE_TIP_SUBMITTED, MARKETPLACE_TIP_REVIEWED,
                    MARKETPLACE_TIP_LISTED, MARKETPLACE_TIP_DELISTED, MARKETPLACE_PURCHASE_REQUESTED,
                    MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_TIP_VISITED,
@@ -55,13 +57,14 @@ Handler = Callable[[MarketplaceService], Callable[[Sequence[Delivery]], Awaitabl
 HANDLERS: dict[str, Handler] = {
     LEDGER_TRANSFER_POSTED.name: lambda market: partial(purchases.handle_transfers_posted, market=market),
     LEDGER_TRANSFER_REJECTED.name: lambda market: partial(purchases.handle_transfers_rejected, market=market),
+    CALLS_LOGGED.name: lambda market: partial(pushes.handle_calls, market=market),
 }
 
 
 def build_router(settings: MarketplaceSettings) -> KafkaRouter:
     router = KafkaRouter()
     declare_publishers(router, PRODUCED_TOPICS)
-    # One consumer (one group) for both answers; offsets are committed only after a batch is stored
+    # One consumer (one group) for the ledger's answers and the calls; offsets are committed only after a batch is stored
     # (NACK_ON_ERROR, see subscriber_options); poison records go to the dead-letter topic.
     options = subscriber_options(settings, settings.consumer_group)
 

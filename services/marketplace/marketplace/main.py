@@ -22,12 +22,14 @@ from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .service import MarketplaceService
 from .settings import MarketplaceSettings
 from .store import MarketplaceStore
+from .struggle_job import StruggleWindowJob
 
 DESCRIPTION = (
     "The tips marketplace (锦囊集市): sellers write tips (scripts and media for a call stage), reviewers approve "
     "them against a checklist, agents find them (Chinese full text), buy them with coins paid by the ledger, "
     "learn, rate and forward them; sellers follow sales and earnings and redeem; agents who lag their team at "
-    "a funnel step get the best-rated tips of that call stage recommended."
+    "a funnel step over a rolling window, or whose call ends at an objection without progress, get the best-rated "
+    "tip of that call stage pushed (at most N a day)."
 )
 
 
@@ -45,6 +47,7 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
     market = MarketplaceService(settings, store, base.dead_letters, relay.notify, ledger_http)
     metrics_http = httpx.AsyncClient(base_url=settings.metrics_url, timeout=settings.metrics_timeout_seconds,
                                      transport=metrics_transport, auth=ServiceTokenAuth(settings))
+    window_job = StruggleWindowJob(market, metrics_http)
     base.broker.context.set_global("marketplace", market)
 
     app = create_service_app(
@@ -56,8 +59,8 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
         routers=[tips_router, browse_router, purchases_router, activity_router, sellers_router, struggle_router],
         readiness=base.readiness(),
         on_startup=[store.ensure_indexes, market.search_feed.start],
-        after_broker_start=[relay.start_async],
-        on_shutdown=[relay.stop, market.search_feed.stop, ledger_http.aclose, metrics_http.aclose],
+        after_broker_start=[relay.start_async, window_job.start],
+        on_shutdown=[window_job.stop, relay.stop, market.search_feed.stop, ledger_http.aclose, metrics_http.aclose],
         after_broker_stop=[base.mongo.close],
         access=ACCESS,
     )
@@ -65,6 +68,7 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
     app.state.marketplace = market
     app.state.relay = relay
     app.state.metrics_http = metrics_http
+    app.state.struggle_window_job = window_job
     return app
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from telesales_contracts.ledger import TransferId
-from telesales_contracts.marketplace import CallStage, FunnelStep, RecommendedTip, Tag, TipId
+from telesales_contracts.marketplace import CallStage, FunnelStep, RecommendedTip, StruggleTrigger, Tag, TipId
 from telesales_contracts.roster import Identifier
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
@@ -266,6 +266,9 @@ class StruggleIn(BaseModel):
 class StruggleView(BaseModel):
     recommendation_id: str | None
     agent_id: str
+    trigger: StruggleTrigger = Field(default=StruggleTrigger.REQUEST, description="request (this API), window "
+                                     "(the rolling window's job) or call (a call that ended without progress).")
+    trigger_id: str | None = None
     step: FunnelStep | None = Field(description="None when the agent is at or above its team at every step.")
     stage: CallStage | None
     agent_rate: float | None = None

@@ -10,6 +10,7 @@ from telesales_contracts.marketplace import CallStage, FunnelStep
 from telesales_runtime.settings import TimeZoneName, ZonedServiceSettings
 
 from .domain import DEFAULT_STAGE_OF_STEP
+from .domain.struggle import DEFAULT_PUSH_ON_CALL_STAGES
 
 
 class MarketplaceSettings(ZonedServiceSettings):
@@ -43,6 +44,21 @@ class MarketplaceSettings(ZonedServiceSettings):
     metrics_url: str = Field(default="http://127.0.0.1:8105", description="Base URL of the metrics service's HTTP "
                              "API (an agent's funnel rates for the struggle push).")
     metrics_timeout_seconds: float = Field(default=5.0, gt=0)
+    push_daily_cap: int = Field(default=3, ge=0, le=100, description="Struggle pushes (rolling window and calls) an "
+                                "agent gets a day at most.")
+    push_repeat_days: int = Field(default=7, ge=0, le=365, description="Days a tip recommended to an agent is not "
+                                  "pushed to it again.")
+    push_on_call_stages: set[CallStage] = Field(
+        default_factory=lambda: set(DEFAULT_PUSH_ON_CALL_STAGES),
+        description="The stages at which a call that ends without progress pushes a tip of that stage (JSON list).")
+    struggle_window_days: int = Field(default=7, ge=1, le=366, description="The rolling window (days up to today) "
+                                      "over which the periodic job compares an agent's funnel with its team's.")
+    struggle_job_enabled: bool = Field(default=True, description="Run the rolling window's job in this replica "
+                                       "(one replica at a time runs it: a lease).")
+    struggle_job_interval_seconds: float = Field(default=600, gt=0, description="How often the job looks at the "
+                                                 "agents who called within the window.")
+    lease_seconds: float = Field(default=30, gt=1, description="A leader's lease on the job; another replica takes "
+                                 "over once it has expired.")
 
     @field_validator("stage_of_step")
     @classmethod

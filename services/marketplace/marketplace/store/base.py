@@ -9,15 +9,18 @@
 - `purchases`: one per buyer and tip: the current attempt's ledger transfer id and its state.
 - `learning` (per buyer and tip), `learners` (per user), `ratings` (per tip, version and buyer),
   `forwards`, `daily_active` (per user and day), `recommendations`, `outbox`, `inbox`, `leases`.
+- `push_counts` (struggle pushes per agent and day: the daily cap), `call_agents` (per agent: its latest
+  call, so the rolling window's job knows whom to look at).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from gridfs import AsyncGridFSBucket
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from telesales_runtime.consumer import Inbox
@@ -44,7 +47,7 @@ class WrittenMeanwhile(Exception):
 
 class MarketplaceStore:
     COLLECTIONS = ("tips", "versions", "purchases", "learning", "learners", "ratings", "forwards", "daily_active",
-                   "recommendations", "outbox", "inbox")
+                   "recommendations", "push_counts", "call_agents", "outbox", "inbox")
 
     def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str, *,
                  chunk_bytes: int = 255 * 1024) -> None:
@@ -59,6 +62,8 @@ class MarketplaceStore:
         self.forwards = self.db["forwards"]
         self.daily_active = self.db["daily_active"]
         self.recommendations = self.db["recommendations"]
+        self.push_counts = self.db["push_counts"]
+        self.call_agents = self.db["call_agents"]
         self.outbox = self.db["outbox"]
         self.leases = self.db["leases"]
         self.inbox = Inbox(self.db["inbox"], consumer)
@@ -101,6 +106,7 @@ class MarketplaceStore:
         ])
         await self.recommendations.create_index([("tenant_id", ASCENDING), ("agent_id", ASCENDING),
                                                   ("recommended_at", DESCENDING)], name="latest_per_agent")
+        await self.call_agents.create_index([("last_call_at", DESCENDING)], name="by_last_call")
         await self.ratings.create_index([("tenant_id", ASCENDING), ("tip_id", ASCENDING), ("rated_at", DESCENDING)],
                                         name="by_tip")
         # Collections a transaction writes must exist before it starts.
@@ -148,6 +154,14 @@ class MarketplaceStore:
     def unit(self, tenant: str) -> Unit:
         """A unit of work outside a transaction: for a single guarded update that announces nothing."""
         return Unit(self, tenant, None)
+
+    async def note_callers(self, latest_calls: dict[tuple[str, str], datetime]) -> None:
+        """Each (tenant, agent)'s latest call start (kept at its latest: a replayed call changes nothing)."""
+        if latest_calls:
+            await self.call_agents.bulk_write([UpdateOne(
+                {"_id": scoped(tenant, agent)},
+                {"$max": {"last_call_at": at}, "$setOnInsert": {"tenant_id": tenant, "agent_id": agent}}, upsert=True)
+                for (tenant, agent), at in latest_calls.items()], ordered=False)
 
     # ---- reads ----------------------------------------------------------------------------------------
 

@@ -48,6 +48,11 @@ class Queries:
         return await self.store.recommendations.find_one({"tenant_id": tenant, "agent_id": agent_id},
                                                          sort=[("recommended_at", -1)])
 
+    async def agents_calling_since(self, since: datetime) -> list[Doc]:
+        """Every tenant's agents who logged a call since `since` (tenant_id, agent_id)."""
+        return await self.store.call_agents.find({"last_call_at": {"$gte": since}},
+                                                 {"tenant_id": 1, "agent_id": 1}).to_list()
+
     async def tips_by_ids(self, tenant: str, tip_ids: list[str]) -> list[Doc]:
         """Listed tips in the order of `tip_ids` (one that is not listed any more is left out)."""
         found = {doc["tip_id"]: doc async for doc in self.store.tips.find(

@@ -4,6 +4,7 @@ the session of one transaction; the events announced go to the outbox with it (M
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ReturnDocument
@@ -14,6 +15,7 @@ from telesales_contracts.marketplace import StruggleRecommended
 from ..domain import Announcement, DailyActive, DomainError, Learner, Learning, Purchase, Tip, Version, learning_of
 from ..domain.learning import CountLearner, FlagLearner, SaveLearning
 from ..domain.purchases import FlagConflict, GrantPurchase, OpenPurchase, PurchaseStatus, RefusePurchase, RetryPurchase
+from ..domain.struggle import AgentPushes
 from ..domain.tips import CountOnTip, DelistTip, Forward, ListTip, NewTip, NewVersion, Rating
 from ..domain.versions import AttachMedia, EditVersion, ReviewVersion, SubmitVersion
 from ..domain.workflow import TipStatus, VersionStatus
@@ -251,3 +253,32 @@ class Unit:
         doc = {"_id": scoped(self.tenant, data.recommendation_id), "tenant_id": self.tenant,
                **data.model_dump(mode="json"), "recommended_at": data.recommended_at}
         await self.store.recommendations.insert_one(doc, session=self.session)
+
+    # ---- pushes ----------------------------------------------------------------------------------------
+
+    async def pushed(self, recommendation_id: str) -> bool:
+        """Whether the push of this id was made (its trigger was handled)."""
+        found = await self.store.recommendations.find_one({"_id": scoped(self.tenant, recommendation_id)}, {"_id": 1},
+                                                          session=self.session)
+        return found is not None
+
+    async def agent_pushes(self, agent_id: str, day: str, since: datetime) -> AgentPushes:
+        """The agent's pushes of `day`, the tips it owns and those recommended to it since `since`."""
+        counted = await self.store.push_counts.find_one({"_id": scoped(self.tenant, f"{agent_id}|{day}")},
+                                                        session=self.session)
+        owned = self.store.purchases.find({"tenant_id": self.tenant, "buyer_id": agent_id, "status": "granted"},
+                                          {"tip_id": 1}, session=self.session)
+        recent = self.store.recommendations.find(
+            {"tenant_id": self.tenant, "agent_id": agent_id, "recommended_at": {"$gte": since}}, {"tips.tip_id": 1},
+            session=self.session)
+        return AgentPushes(agent_id, counted["count"] if counted else 0,
+                           frozenset([doc["tip_id"] async for doc in owned]),
+                           frozenset([t["tip_id"] async for doc in recent for t in doc.get("tips", [])]))
+
+    async def count_push(self, agent_id: str, day: str) -> None:
+        """One more push of the agent on `day`. Two transactions counting the same agent's day conflict, and
+        the later one runs again on what the first wrote (so the daily cap it checked holds)."""
+        await self.store.push_counts.update_one(
+            {"_id": scoped(self.tenant, f"{agent_id}|{day}")},
+            {"$inc": {"count": 1}, "$setOnInsert": {"tenant_id": self.tenant, "agent_id": agent_id, "day": day}},
+            upsert=True, session=self.session)

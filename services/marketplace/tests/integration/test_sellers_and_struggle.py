@@ -45,10 +45,10 @@ async def test_only_the_seller_redeems_and_an_unreachable_ledger_is_a_502(harnes
 
 
 async def test_the_struggle_push_recommends_best_rated_unbought_tips_of_the_lagging_stage(harness: Harness) -> None:
-    best = await harness.listed(stage="objection_handling", title="嫌贵")
-    good = await harness.listed(stage="objection_handling", title="再考虑")
-    owned = await harness.listed(stage="objection_handling", title="已买")
-    own = await harness.listed(author="li-si", stage="objection_handling", title="自己写的")
+    best = await harness.listed(stage="quoting", title="嫌贵")
+    good = await harness.listed(stage="quoting", title="再考虑")
+    owned = await harness.listed(stage="quoting", title="已买")
+    own = await harness.listed(author="li-si", stage="quoting", title="自己写的")
     await harness.listed(stage="closing", title="促成")
     for tip_id, stars in ((best, 5), (good, 4), (owned, 5)):
         await harness.bought(tip_id, "wang-wu")
@@ -60,7 +60,7 @@ async def test_the_struggle_push_recommends_best_rated_unbought_tips_of_the_lagg
         "team": {"connect_60s": 0.32, "intent": 0.20, "visit": 0.06, "plan": 0.03}})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["step"], body["stage"], body["gap"]) == ("intent", "objection_handling", 0.12)
+    assert (body["step"], body["stage"], body["gap"]) == ("intent", "quoting", 0.12)
     assert [t["tip_id"] for t in body["tips"]] == [best, good]
     assert own not in [t["tip_id"] for t in body["tips"]]
     await harness.relay()

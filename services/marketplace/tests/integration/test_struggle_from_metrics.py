@@ -52,15 +52,14 @@ def indicators(agent: dict[str, float], team: dict[str, float], team_id: str = "
 
 async def test_without_a_body_the_rates_come_from_metrics(metrics_and_market: tuple[FakeMetrics, Harness]) -> None:
     fake, harness = metrics_and_market
-    tip = await harness.listed("zhang-san", stage="objection_handling")
+    tip = await harness.listed("zhang-san", stage="quoting")
     fake.answer = lambda request: httpx.Response(200, json=indicators(
         {"connect_60s": 0.5, "intent": 0.1, "visit": 0.5}, {"connect_60s": 0.5, "intent": 0.4, "visit": 0.5}))
 
     response = await harness.http.post("/v1/agents/li-si/struggle", headers=harness.as_user("li-si"))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["step"], body["stage"], body["agent_rate"], body["team_rate"]) == ("intent", "objection_handling",
-                                                                                    0.1, 0.4)
+    assert (body["step"], body["stage"], body["agent_rate"], body["team_rate"]) == ("intent", "quoting", 0.1, 0.4)
     assert [t["tip_id"] for t in body["tips"]] == [tip]
     [asked] = fake.requests
     assert asked.url.path == "/v1/agents/li-si/indicators"
@@ -95,3 +94,23 @@ async def test_a_metrics_service_that_fails_is_a_problem_answer(metrics_and_mark
     assert response.json()["code"] == code
     await harness.relay()
     assert not harness.of("marketplace.struggle-recommended.v1")
+
+
+async def test_agreed_visits_and_payments_come_from_the_funnel_rows(metrics_and_market: tuple[FakeMetrics, Harness]
+                                                                   ) -> None:
+    fake, harness = metrics_and_market
+    closing = await harness.listed("zhang-san", stage="closing")
+
+    def rows(agreed: float, paid: float) -> list[dict[str, Any]]:
+        return [{"step": "valid", "count": 10, "rate_from_previous": None, "rate_over_total": 1.0},
+                {"step": "agreed_visit", "count": 5, "rate_from_previous": agreed, "rate_over_total": 0.5},
+                {"step": "paid", "count": 1, "rate_from_previous": paid, "rate_over_total": 0.1}]
+
+    body = indicators({"intent": 0.5}, {"intent": 0.5}) | {"funnel": rows(0.5, 0.2),
+                                                          "team": {"funnel": rows(0.5, 0.6)}}
+    fake.answer = lambda request: httpx.Response(200, json=body)
+    response = await harness.http.post("/v1/agents/li-si/struggle", headers=harness.as_user("li-si"))
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert (found["step"], found["stage"], found["agent_rate"], found["team_rate"]) == ("paid", "closing", 0.2, 0.6)
+    assert [t["tip_id"] for t in found["tips"]] == [closing]

@@ -197,7 +197,7 @@ def test_the_step_furthest_below_the_team_maps_to_its_call_stage() -> None:
     team = {FunnelStep.CONNECT_60S: 0.35, FunnelStep.INTENT: 0.25, FunnelStep.VISIT: 0.06, FunnelStep.PLAN: 0.03}
     found = domain.struggle(agent, team, domain.DEFAULT_STAGE_OF_STEP)
     assert found is not None
-    assert (found.step, found.stage, found.gap) == (FunnelStep.INTENT, CallStage.OBJECTION_HANDLING, 0.15)
+    assert (found.step, found.stage, found.gap) == (FunnelStep.INTENT, CallStage.QUOTING, 0.15)
     low_connect = domain.struggle({FunnelStep.CONNECT_60S: 0.1}, {FunnelStep.CONNECT_60S: 0.4},
                                   domain.DEFAULT_STAGE_OF_STEP)
     assert low_connect is not None and low_connect.stage is CallStage.OPENING
