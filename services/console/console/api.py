@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from telesales_contracts.activity import CallLogged, LeadId
+from telesales_contracts.activity import CallLogged, CallOutcome, LeadId
 from telesales_contracts.envelope import AwareDatetime
+from telesales_contracts.marketplace import CallStage
 from telesales_contracts.roster import Identifier
 from telesales_runtime.auth import ROLES, Caller, unauthorized
 from telesales_runtime.http import from_app_state
@@ -54,6 +55,9 @@ class CallIn(BaseModel):
     started_at: AwareDatetime
     duration_seconds: int = Field(ge=0, le=86_400)
     connected: bool
+    stage_reached: CallStage | None = Field(default=None, description="The furthest call stage reached, if known.")
+    outcome: CallOutcome | None = Field(default=None, description="Whether the call made progress, if known: one "
+                                        "that ends at an objection without progress pushes a tip (marketplace).")
 
 
 class CallAccepted(BaseModel):
@@ -68,7 +72,8 @@ class CallAccepted(BaseModel):
                               503: {"description": "broker unavailable"}})
 async def log_call(body: CallIn, caller: Caller, token: UpstreamToken, calls: Calls) -> Any:
     call = CallLogged(call_id=body.call_id, agent_id=caller.sub, lead_id=body.lead_id, started_at=body.started_at,
-                      duration_seconds=body.duration_seconds, connected=body.connected)
+                      duration_seconds=body.duration_seconds, connected=body.connected,
+                      stage_reached=body.stage_reached, outcome=body.outcome)
     try:
         return CallAccepted(event_id=await calls.log(caller=caller, token=token, call=call))
     except AllocatorRefused as refused:  # the allocator's own refusal, as it gave it

@@ -43,13 +43,22 @@ async def test_a_retried_call_is_published_once(infra: Any, tmp_path: Path) -> N
             assert event["tenantid"] == "default" and event["source"] == "/services/console"
             assert event["data"] == {"call_id": call_id, "agent_id": "li-si", "lead_id": "L-1",
                                           "started_at": "2026-11-24T09:30:00+08:00", "duration_seconds": 95,
-                                          "connected": True}
+                                          "connected": True, "stage_reached": None, "outcome": None}
             await asyncio.sleep(1.0)
             await tail.poll(500)
             assert [e["id"] for e in tail.events[CALLS_LOGGED.name]] == [event_id]
 
             another = await http.post("/v1/calls", json=_call(call_id + "-b"), headers=csrf)
             assert another.status_code == 202 and another.json()["event_id"] != event_id
+
+            # where the call ended and whether it progressed reach the event (the marketplace's struggle push)
+            ended = await http.post("/v1/calls", headers=csrf, json=_call(call_id + "-c") | {
+                "stage_reached": "objection_handling", "outcome": "no_progress"})
+            assert ended.status_code == 202, ended.text
+            told = await tail.wait_for(CALLS_LOGGED.name, lambda e: e["id"] == ended.json()["event_id"])
+            assert (told["data"]["stage_reached"], told["data"]["outcome"]) == ("objection_handling", "no_progress")
+            wrong = await http.post("/v1/calls", headers=csrf, json=_call(call_id + "-d") | {"outcome": "so-so"})
+            assert wrong.status_code == 422
 
 
 async def test_a_lead_not_held_is_refused(infra: Any, tmp_path: Path) -> None:
