@@ -148,6 +148,7 @@ class Service:
 
 
 LEDGER = Service("ledger", "ledger", 8103, "LEDGER_", ZONED_CONFIG)
+METRICS = Service("metrics", "metrics", 8105, "METRICS_", ZONED_CONFIG)
 # The platform's services behind the console (it calls each with the signed-in user's token).
 BACKENDS: tuple[Service, ...] = (
     Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", COMMON_CONFIG,
@@ -155,8 +156,10 @@ BACKENDS: tuple[Service, ...] = (
     Service("allocator", "allocator", 8102, "ALLOCATOR_", ZONED_CONFIG,
             secrets=("kafka_bootstrap", "mongo_uri", "redis_url")),
     LEDGER,
-    Service("marketplace", "marketplace", 8104, "MARKETPLACE_", {**ZONED_CONFIG, "ledger_url": LEDGER.url}),
-    Service("metrics", "metrics", 8105, "METRICS_", ZONED_CONFIG),
+    # the struggle push (on request and its rolling window's job) reads agents' funnels from metrics
+    Service("marketplace", "marketplace", 8104, "MARKETPLACE_",
+            {**ZONED_CONFIG, "ledger_url": LEDGER.url, "metrics_url": METRICS.url}),
+    METRICS,
 )
 CONSOLE = Service(
     "console", "console", 8106, "CONSOLE_",
