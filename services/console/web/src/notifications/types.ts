@@ -31,7 +31,7 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  * coins_received: source (allocation | bonus | sale), amount, and allocation_id... / draw_id / tip_id, transfer_id
  * approval_decided: request_id, decision (approved | rejected), amount, reason, decided_by
  * deal_mark_requested: lead_id, request_id, agent_id, note (to each supervisor who may decide)
- * deal_mark_decided: lead_id, request_id, decision (approved | refused), decided_by, reason, expires_at */
+ * deal_mark_decided: lead_id, request_id, decision (approved | refused), decided_by, reason, expires_at
  * approval_waiting: request_id, user_id, team_id, level (supervisor | manager | operator), approvals, levels,
  *   for (approver: asked to approve | requester: where the own request stands) */
 export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string | null };
