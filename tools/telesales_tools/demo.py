@@ -28,9 +28,9 @@ from rich.text import Text
 
 from . import scenario as sc
 from .day_state import OPERATOR, SOURCE
-from .desks import Desks
+from .do_not_call import SETTLE_SECONDS, DoNotCall
 from .platform import Api, Endpoints, PlatformError, Publisher, check_running, check_tenant, close_apis, open_apis
-from .report import lead_steps, print_summary, read_funnels
+from .report import lead_steps, print_floor_rules, print_summary, read_funnels
 from .tips_market import TipsMarket
 
 SWEEP_EVERY = 4  # ticks between reclaim sweeps (20 simulated minutes)
@@ -46,11 +46,13 @@ class Options:
     tenant: str | None = None
     tips: int = 12
     metrics_wait_seconds: float = 90.0
+    push_on_arrival: bool = True
 
 
-class Day(Desks, TipsMarket):
+class Day(DoNotCall, TipsMarket):
     """The day played tick by tick: the roster and budget before the floor opens, then leads arriving, the
-    agents' turns, the marketplace, breaks and sweeps."""
+    agents' turns (each dial asked for first; struggle pushes read), the marketplace, breaks, sweeps and the
+    do-not-call moments."""
 
     # ---- before the floor opens ------------------------------------------------------------------------------------
 
@@ -94,6 +96,8 @@ class Day(Desks, TipsMarket):
             "reclaim_rules": [{"not_processed_days": 3 * sim_hour / 86_400, "not_converted_days": 6 * sim_hour / 86_400}],
             "reclaim_warning_hours": 0.5 * sim_hour / 3600, "deal_mark_days": 12 * sim_hour / 86_400}
         await allocator.call("PUT", "/v1/config/policy", json=policy, headers={"If-Match": f'"{current["version"]}"'})
+        if self.plan.push_on_arrival:
+            await self.configure_push_on_arrival()
 
         # operators fund the month and allocate coins (配置) to every agent
         agents = [a.agent_id for a in self.plan.agents]
@@ -134,6 +138,7 @@ class Day(Desks, TipsMarket):
             if tick == redeem_tick:
                 work.append(self.redeem())
             await asyncio.gather(*work)
+            await self.do_not_call_moments()
             if tick % SWEEP_EVERY == SWEEP_EVERY - 1:
                 await self.sweep()
             await self.flush()
@@ -145,6 +150,11 @@ class Day(Desks, TipsMarket):
         await self.statuses("logged_out")
         await self.sweep()
         await self.flush()
+        for listing in self.listings:  # a number listed late in the day is still tried once
+            if not listing.tried:
+                await asyncio.sleep(max(0.0, SETTLE_SECONDS - (wallclock.monotonic() - listing.listed_at)))
+                await self.try_listed(listing)
+        await self.read_listings()
         self.progress(force=True)
 
     async def statuses(self, status: str) -> None:
@@ -171,7 +181,8 @@ class Day(Desks, TipsMarket):
             f"[{clock} +{now - self.started:5.0f}s] leads {c['leads sent']} · claimed {c['leads claimed']} · "
             f"calls {c['calls']} ({c['connected']} connected) · stage changes {c['stage changes']} · won {c['won']} · "
             f"closed {c['closed']} · returned {c['returned']} · reclaimed {c['reclaimed']} · tips {c['tips listed']} "
-            f"listed · bought {c['purchases granted']}/{c['purchases']} · learned {c['tips learned']}",
+            f"listed · bought {c['purchases granted']}/{c['purchases']} · learned {c['tips learned']} · pushes read "
+            f"{c['pushes read']} · dials refused {c['dials refused']} · do-not-call {c['do-not-call listed']}",
             highlight=False, soft_wrap=True)
 
 
@@ -222,7 +233,7 @@ async def play(options: Options, endpoints: Endpoints, console: Console) -> dict
     started = datetime.now(UTC)
     tenant = check_tenant(options.tenant or new_tenant(options.seed))
     plan = sc.build(options.seed, agents=options.agents, leads=options.leads, day=sc.shift_day_after(started),
-                    tips=options.tips)
+                    tips=options.tips, push_on_arrival=options.push_on_arrival)
     expected = plan.expected()
     console.print(f"A call-center day: tenant [bold]{tenant}[/], seed {options.seed}, {len(plan.agents)} agents in "
                   f"{len(plan.teams)} teams, {expected['published']} lead messages ({expected['rejected']} junk, "
@@ -241,8 +252,9 @@ async def play(options: Options, endpoints: Endpoints, console: Console) -> dict
     finally:
         await close_apis(apis)
     print_summary(console, funnels)
+    print_floor_rules(console, day.count, funnels, day.listings)
     return {"tenant": tenant, "plan": plan, "sent": dict(day.count), "funnels": funnels, "from": first, "to": last,
-            "seconds": elapsed}
+            "seconds": elapsed, "listings": day.listings}
 
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -259,6 +271,8 @@ def demo(
                      ] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant to play in (default: a fresh one per run).")] = None,
     tips: Annotated[int, typer.Option(min=1, max=60, help="Tips top agents write.")] = 12,
+    push_on_arrival: Annotated[bool, typer.Option(help="Route MBA leads to the first team, pushed on arrival (when "
+                                                  "the allocator's routing rules take it).")] = True,
     kafka_bootstrap: Annotated[str | None, typer.Option(envvar="TELESALES_KAFKA_BOOTSTRAP")] = None,
 ) -> None:
     """Play a call-center day against the running platform (`make up` first) and print its funnels."""
@@ -266,7 +280,8 @@ def demo(
     if speed is not None:
         minutes = sc.ticks_in_shift() * sc.TICK_MINUTES / speed
     endpoints = Endpoints.from_env(kafka_bootstrap=kafka_bootstrap)
-    options = Options(seed=seed, agents=agents, leads=leads, minutes=minutes, tenant=tenant, tips=tips)
+    options = Options(seed=seed, agents=agents, leads=leads, minutes=minutes, tenant=tenant, tips=tips,
+                      push_on_arrival=push_on_arrival)
     try:
         asyncio.run(play(options, endpoints, console))
     except PlatformError as error:

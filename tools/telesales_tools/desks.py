@@ -8,17 +8,21 @@ from datetime import timedelta
 from typing import Any
 
 from . import scenario as sc
-from .day_state import SOURCE, DayState, Desk, Held
+from .calls_plan import advance_chance, call_ending
+from .day_state import SOURCE, Desk, Held
+from .pushes import Pushes
 
 REFRESH_EVERY = 12  # ticks between an agent's look at the leads it holds (an hour)
 
 
-class Desks(DayState):
+class Desks(Pushes):
     """Each agent's turn at its desk, tick by tick; what it holds is its Desk."""
 
     async def desk_turn(self, desk: Desk) -> None:
         agent, tick = desk.agent, self.tick
         r = self.rng("turn", agent.agent_id, tick)
+        if desk.stalled:
+            await self.read_push(desk)
         if tick - desk.refreshed >= REFRESH_EVERY:
             await self.refresh(desk)
         if len(desk.open_leads()) < sc.HOLD_TARGET[agent.grade] and tick < self.clock.ticks - 6:
@@ -29,13 +33,19 @@ class Desks(DayState):
             cursor += await self.dial(desk, held, cursor)
 
     async def refresh(self, desk: Desk) -> None:
-        """The agent's private pool as the allocator has it: reclaimed leads are gone."""
+        """The agent's private pool as the allocator has it: reclaimed leads are gone, leads pushed to the
+        agent (distribution on arrival) are new to it."""
         page = await self.apis["allocator"].get(f"/v1/agents/{desk.agent.agent_id}/leads",
                                                 params={"limit": 1000}, actor=desk.agent.agent_id)
-        holding = {item["lead_id"] for item in page["items"]}
+        holding = {item["lead_id"]: item for item in page["items"]}
         for lead_id in [lead_id for lead_id in desk.held if lead_id not in holding]:
             if not desk.held.pop(lead_id).done:
                 self.count["taken back"] += 1
+        for lead_id, item in holding.items():
+            if lead_id not in desk.held and item.get("status") == "held":
+                phone = item.get("phone")
+                desk.held[lead_id] = Held(lead_id, self.plan.customers.get(phone or ""), False, phone)
+                self.count["leads pushed to desks"] += 1
         desk.refreshed = self.tick
 
     async def claim(self, desk: Desk, r: Any) -> None:
@@ -53,13 +63,32 @@ class Desks(DayState):
             for lead in result["leads"]:
                 customer = self.plan.customers.get(lead.get("phone") or "")
                 neglected = r.random() > sc.DILIGENCE[agent.grade]
-                desk.held[lead["lead_id"]] = Held(lead["lead_id"], customer, neglected)
+                desk.held[lead["lead_id"]] = Held(lead["lead_id"], customer, neglected, lead.get("phone"))
             self.count["leads claimed"] += result["claimed"]
             if result["claimed"]:
                 return
 
+    async def may_dial(self, desk: Desk, held: Held) -> bool:
+        """Ask the allocator before dialling, as the console and a dialer do; a refusal is counted by its
+        reason and the lead put aside (closed, on the do-not-call list, no longer held) or left to rest."""
+        agent = desk.agent.agent_id
+        verdict = await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/dial", actor=agent,
+                                                    json={"agent_id": agent}, ok=(404,))
+        if verdict is not None and verdict["allowed"]:
+            return True
+        reason = "unknown_lead" if verdict is None else verdict["reason"]
+        self.count["dials refused"] += 1
+        self.count[f"dials refused: {reason}"] += 1
+        if reason in ("do_not_call", "closed", "won"):
+            held.done = True
+        elif reason != "resting":
+            self.lost(desk, held)
+        return False
+
     async def dial(self, desk: Desk, held: Held, cursor: float) -> float:
         """One dial at `cursor` minutes into the agent's desk session; the minutes it took."""
+        if not await self.may_dial(desk, held):
+            return 0.2
         agent = desk.agent
         r = self.rng("dial", agent.agent_id, held.lead_id, held.dials)
         customer = held.customer or sc.Customer(0.3, None, 0)
@@ -69,31 +98,50 @@ class Desks(DayState):
             seconds = int(min(1800, max(8, r.lognormvariate(4.2, 0.9) * sc.SKILL[agent.grade])))
         started = self.sim_now(cursor)
         held.dials += 1
-        await self.emit("calls.logged.v1", {"call_id": f"call-{uuid.UUID(int=r.getrandbits(128)).hex[:16]}",
-                                            "agent_id": agent.agent_id, "lead_id": held.lead_id,
-                                            "started_at": started.isoformat(), "duration_seconds": seconds,
-                                            "connected": connected},
-                        source=SOURCE["dialer"], key=held.lead_id, at=started + timedelta(seconds=seconds))
+        call = {"call_id": f"call-{uuid.UUID(int=r.getrandbits(128)).hex[:16]}", "agent_id": agent.agent_id,
+                "lead_id": held.lead_id, "started_at": started.isoformat(), "duration_seconds": seconds,
+                "connected": connected}
+        decision = self.decide(desk, held, seconds, r) if connected else None
+        if connected:
+            advanced_to = decision[1] if decision and decision[0] == "advance" else None
+            stage, outcome = call_ending(seconds=seconds, step_before=held.step, advanced_to=advanced_to,
+                                         weak=desk.weak, r=r)
+            call |= {"stage_reached": stage, "outcome": outcome}
+            if stage == "objection_handling" and outcome == "no_progress":
+                desk.stalled = True  # the marketplace pushes a tip for it; the agent reads it next turn
+                self.count["calls stalled at an objection"] += 1
+        await self.emit("calls.logged.v1", call, source=SOURCE["dialer"], key=held.lead_id,
+                        at=started + timedelta(seconds=seconds))
         self.count["calls"] += 1
         if connected:
             held.connects += 1
             self.count["connected"] += 1
-            await self.after_call(desk, held, seconds, r)
+            await self.act(desk, held, decision)
         elif held.dials >= 4 and held.connects == 0:
             await self.release(desk, held, "return", "多次未接通")
         return (seconds + r.uniform(20, 45)) / 60 + r.uniform(0.5, 1.5)
 
-    async def after_call(self, desk: Desk, held: Held, seconds: int, r: Any) -> None:
+    def decide(self, desk: Desk, held: Held, seconds: int, r: Any) -> tuple[str, Any, Any] | None:
+        """What a connected call leads to: ("advance", step, None), ("close" | "return", reason, None) or
+        nothing."""
         customer = held.customer or sc.Customer(0.3, None, 0)
         reach = -1 if customer.reach is None else sc.STEPS.index(customer.reach)
         if reach < 0:
-            if r.random() < 0.7:
-                await self.release(desk, held, "close", "非目标客户")
+            return ("close", "非目标客户", None) if r.random() < 0.7 else None
+        target = min(reach, held.step + 1 + (seconds >= 180))  # a deep call goes further
+        if held.step < reach and seconds >= 60 and r.random() < advance_chance(desk.agent, desk.weak, held.step + 1):
+            return "advance", target, None
+        if held.step >= reach and held.connects >= 2:
+            return ("close" if r.random() < 0.8 else "return"), "客户暂不考虑", None
+        return None
+
+    async def act(self, desk: Desk, held: Held, decision: tuple[str, Any, Any] | None) -> None:
+        if decision is None:
             return
-        if held.step < reach and seconds >= 60 and r.random() < 0.6 * sc.SKILL[desk.agent.grade]:
-            await self.advance(desk, held, min(reach, held.step + 1 + (seconds >= 180)))  # a deep call goes further
-        elif held.step >= reach and held.connects >= 3:
-            await self.release(desk, held, "close" if r.random() < 0.8 else "return", "客户暂不考虑")
+        if decision[0] == "advance":
+            await self.advance(desk, held, decision[1])
+        else:
+            await self.release(desk, held, decision[0], decision[1])
 
     async def advance(self, desk: Desk, held: Held, step: int) -> None:
         agent = desk.agent.agent_id

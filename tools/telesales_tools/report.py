@@ -1,8 +1,10 @@
 """The floor's figures as the metrics service reports them (GET /v1/funnels/...), read for one tenant and
-a range of days, and printed as tables."""
+a range of days, and printed as tables; and the floor's rules as the day met them (struggle pushes and what
+the agents made of them, do-not-call listings and their leads, dials refused by reason)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -126,3 +128,60 @@ def print_summary(console: Console, funnels: Mapping[str, Any]) -> None:
     if "marketplace" in funnels:
         for table in market_tables(funnels["marketplace"]):
             console.print(table)
+
+
+# ---- the floor's rules during the day: struggle pushes, do-not-call, dials refused, push on arrival -------------
+
+PUSH_STEP_NAMES = {"recommended": "recommended 推送 (metrics)", "read": "read by the agent 查看",
+                   "bought": "bought 购买", "learned": "learned 学习"}
+
+
+def push_funnel(sent: Mapping[str, int], market_counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Tips pushed by the struggle push: recommended (the marketplace's pushes, as metrics counts them), read
+    by the agent, bought and learned (what the agents did with them)."""
+    counts = {"recommended": market_counts.get("struggle_pushes", 0), "read": sent.get("pushes read", 0),
+              "bought": sent.get("pushed tips bought", 0), "learned": sent.get("pushed tips learned", 0)}
+    first = counts["recommended"]
+    rows: list[dict[str, Any]] = []
+    for step, count in counts.items():
+        previous = rows[-1]["count"] if rows else None
+        rows.append({"step": step, "count": count,
+                     "rate_from_previous": count / previous if previous else None,
+                     "rate_over_total": count / first if first else None})
+    return rows
+
+
+def rules_table(sent: Mapping[str, int], market_counts: Mapping[str, int], listings: Sequence[Any]) -> Table:
+    table = Table(title="The floor's rules 规则")
+    table.add_column("indicator")
+    table.add_column("value", justify="right")
+    by_source = Counter(item.source for item in listings)
+    rows = [("calls ended at an objection without progress (dialer)", sent.get("calls stalled at an objection", 0)),
+            ("struggle pushes (metrics) / from calls", f"{market_counts.get('struggle_pushes', 0)} / "
+                                                       f"{market_counts.get('struggle:none', 0)}"),
+            ("do-not-call: numbers listed (complaint / operator)",
+             f"{len(listings)} ({by_source['complaint']} / {by_source['operator']})"),
+            ("do-not-call: their leads closed (held / pooled)",
+             f"{sent.get('do-not-call leads closed', 0)} ({sent.get('do-not-call leads closed: held', 0)} / "
+             f"{sent.get('do-not-call leads closed: pooled', 0)})"),
+            *((f"  {item.source}: {item.phone[:6]}****{item.phone[-4:]} ({item.holder or 'pooled'})",
+               item.status or "–") for item in listings),
+            ("do-not-call: dials tried later / allowed", f"{sent.get('do-not-call: dials tried after listing', 0)} / "
+                                                         f"{sent.get('do-not-call: dials allowed after listing', 0)}"),
+            ("dials asked for / refused", f"{sent.get('calls', 0) + sent.get('dials refused', 0)} / "
+                                          f"{sent.get('dials refused', 0)}")]
+    rows += [(f"  refused: {name.removeprefix('dials refused: ')}", value) for name, value in sorted(sent.items())
+             if name.startswith("dials refused: ")]
+    arrival = "on" if sent.get("arrival rules") else "not taken by the allocator yet"
+    rows += [("push on arrival", arrival), ("leads pushed to desks", sent.get("leads pushed to desks", 0))]
+    for label, value in rows:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
+    return table
+
+
+def print_floor_rules(console: Console, sent: Mapping[str, int], funnels: Mapping[str, Any],
+                      listings: Sequence[Any]) -> None:
+    market_counts = (funnels.get("marketplace") or {}).get("counts") or {}
+    console.print(funnel_table("Struggle push 卡点推送: pushed tips", push_funnel(sent, market_counts),
+                               PUSH_STEP_NAMES, "tips", "recommended"))
+    console.print(rules_table(sent, market_counts, listings))

@@ -192,6 +192,7 @@ class Scenario:
     tips: tuple[TipPlan, ...]
     shoppers: tuple[Shopper, ...]
     coins_per_agent: int
+    push_on_arrival: bool = True  # a routing rule pushes MBA leads to a team on arrival (demo pushes.py)
 
     def expected(self) -> dict[str, int]:
         """What lead-intake will make of the leads: new leads, repeats merged, junk rejected, and
@@ -386,10 +387,11 @@ def build_market(seed: int, agents: tuple[Agent, ...], clock: Clock, tip_count: 
 
 
 def build(seed: int, *, agents: int = 200, leads: int | None = None, day: date, tips: int = 12,
-          coins_per_agent: int = 300) -> Scenario:
+          coins_per_agent: int = 300, push_on_arrival: bool = True) -> Scenario:
     """The whole day's plan. Default leads: 12 per agent."""
     clock = Clock(day, ticks_in_shift())
     teams, floor = build_floor(seed, agents)
     lead_plans, customers = build_leads(seed, leads if leads is not None else agents * 12, clock)
     tip_plans, shoppers = build_market(seed, floor, clock, tips)
-    return Scenario(seed, clock, teams, floor, lead_plans, customers, tip_plans, shoppers, coins_per_agent)
+    return Scenario(seed, clock, teams, floor, lead_plans, customers, tip_plans, shoppers, coins_per_agent,
+                    push_on_arrival)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from . import scenario as sc
 from .day_state import REVIEWER, DayState
 
+PUSHED_LEARN_RATE = 0.85  # who learns a tip it bought after a struggle push
+
 
 class TipsMarket(DayState):
     """The tips' authors, reviewer, buyers and sellers, at the ticks the plan gives them."""
@@ -52,9 +54,11 @@ class TipsMarket(DayState):
             self.count["purchases refused"] += 1
             return
         self.count["purchases granted"] += 1
-        shopper = next(s for s in self.plan.shoppers if s.agent_id == buyer)
+        pushed = (buyer, tip_id) in self.pushed_purchases  # bought after a struggle push (pushes.py)
+        shopper = next((s for s in self.plan.shoppers if s.agent_id == buyer), None)
+        learn_rate = PUSHED_LEARN_RATE if pushed or shopper is None else shopper.learn_rate
         r = self.rng("learn", buyer, tip_id)
-        if r.random() >= shopper.learn_rate:
+        if r.random() >= learn_rate:
             return
         sessions = 2 if r.random() < 0.25 else 1
         for n in range(sessions):
@@ -65,6 +69,7 @@ class TipsMarket(DayState):
                     "session_seconds": total * progress // 100})
         self.learned[buyer] += 1
         self.count["tips learned"] += 1
+        self.count["pushed tips learned"] += pushed
         if r.random() < 0.7:
             await market.post(f"/v1/tips/{tip_id}/ratings", actor=buyer, ok=(409,),
                               json={"stars": r.choices((5, 4, 3, 2), weights=(5, 4, 2, 1))[0]})
