@@ -32,6 +32,7 @@ class Held:
     dials: int = 0
     connects: int = 0
     done: bool = False
+    rests_until: int = 0  # the tick before which the agent does not try it again (contact pressure)
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The agents at their desks during the simulated day: refresh what they hold, claim by grade, dial (the
-dialer logs each call), move leads through the funnel, win, close or return them."""
+"""The agents at their desks during the simulated day: refresh what they hold, claim by grade, ask before
+each dial and dial (the dialer logs each call, with the stage it ended at), move leads through the funnel,
+win, close or return them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .day_state import SOURCE, Desk, Held
 from .pushes import Pushes
 
 REFRESH_EVERY = 12  # ticks between an agent's look at the leads it holds (an hour)
+REST_TICKS = 12  # a lead the allocator says rests is not tried again for an hour
 
 
 class Desks(Pushes):
@@ -28,7 +30,8 @@ class Desks(Pushes):
         if len(desk.open_leads()) < sc.HOLD_TARGET[agent.grade] and tick < self.clock.ticks - 6:
             await self.claim(desk, r)
         cursor = r.uniform(0, 2)
-        todo = sorted((h for h in desk.open_leads() if not h.neglected), key=lambda h: (h.dials > 0, h.dials))
+        todo = sorted((h for h in desk.open_leads() if not h.neglected and h.rests_until <= tick),
+                      key=lambda h: (h.dials > 0, h.dials))
         for held in todo[:sc.DIALS[agent.grade]]:
             cursor += await self.dial(desk, held, cursor)
 
@@ -81,7 +84,9 @@ class Desks(Pushes):
         self.count[f"dials refused: {reason}"] += 1
         if reason in ("do_not_call", "closed", "won"):
             held.done = True
-        elif reason != "resting":
+        elif reason == "resting":
+            held.rests_until = self.tick + REST_TICKS
+        else:
             self.lost(desk, held)
         return False
 

@@ -41,6 +41,8 @@ class Pushes(DayState):
         desk.pushes_seen.add(latest["recommendation_id"])
         self.count["pushes read"] += 1
         tip_id = latest["tips"][0]["tip_id"]
+        await market.post(f"/v1/tips/{tip_id}/visits", actor=agent)  # the notification opens the tip
+        self.count["tip visits"] += 1
         r = self.rng("pushed", agent, latest["recommendation_id"])
         if r.random() >= PUSH_BUY_RATE[desk.agent.grade] or (agent, tip_id) in self.purchases:
             return
