@@ -17,7 +17,7 @@ from .desks import Desks
 COMPLAINT_AT = time(10, 30)
 OPERATOR_LISTS_AT = time(14, 0)
 SETTLE_SECONDS = 3.0  # the list reaches every pool within a second; the second try waits this long
-LISTING_CANDIDATES = 6
+LISTING_CANDIDATES = 20
 COMPLAINT = "客户投诉：反复来电骚扰，要求不再拨打"
 
 
@@ -55,14 +55,14 @@ class DoNotCall(Desks):
         self.count["do-not-call listed"] += 1
 
     async def operator_lists(self) -> None:
-        """An operator lists the number of a lead that waits in the public pool (the first of a few
-        candidates the allocator still has pooled)."""
+        """An operator lists the number of a lead that waits in the public pool (the newest lead the
+        allocator still has pooled, of a few candidates)."""
         held = {h.phone for desk in self.desks.values() for h in desk.held.values()}
         later = self._arrives_again()
-        candidates = sorted(lead.phone_e164 for lead in self.plan.leads
-                            if lead.kind == "new" and lead.tick < self.tick - 2 and lead.phone_e164
-                            and lead.phone_e164 not in held | later)
-        self.rng("operator-lists").shuffle(candidates)
+        # the newest first: they are the likeliest to be still unclaimed
+        candidates = [lead.phone_e164 for lead in sorted(self.plan.leads, key=lambda lead: -lead.tick)
+                      if lead.kind == "new" and lead.tick < self.tick - 2 and lead.phone_e164
+                      and lead.phone_e164 not in held | later]
         for phone in candidates[:LISTING_CANDIDATES]:
             lead_id = await self._pooled_lead(phone)
             if lead_id is not None:
