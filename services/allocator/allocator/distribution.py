@@ -58,6 +58,7 @@ class LeadToPlace:
     last_holder: str | None = None  # who held it right before it was reclaimed/returned
     dedicated_agent: str | None = None
     excluded: frozenset[str] = frozenset()  # agents that must never get this lead (e.g. in a cooldown)
+    reclaimed: bool = False  # its last hold ended in a reclaim (回收): strategy 7 sends it to the team, not the holder
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,17 @@ def _named_agent(leads: list[LeadToPlace], team: _Team, strategy: DistributionSt
             team.place(lead, agent_id, strategy)
         else:
             team.place_or_leave(lead, team.fewest_open(lead), DistributionStrategy.EVEN_BY_OPEN)
+
+
+def _same_agent(leads: list[LeadToPlace], team: _Team) -> None:
+    """Strategy 7 (分配给同一人, 回收后再次分配到原部门): a returned lead back to its last holder; a reclaimed one
+    to another agent of the team (the caller sends it to its original team), never the agent it was taken from."""
+    for lead in leads:
+        if lead.reclaimed:
+            barred = {lead.last_holder} if lead.last_holder else set()
+            team.place_or_leave(lead, team.fewest_open(lead, barred), DistributionStrategy.SAME_AGENT)
+        else:
+            _named_agent([lead], team, DistributionStrategy.SAME_AGENT, lambda lead: lead.last_holder)
 
 
 def _round_robin(leads: list[LeadToPlace], team: _Team, cursor: str | None) -> str | None:
@@ -310,7 +322,7 @@ def distribute(leads: Sequence[LeadToPlace], candidates: Sequence[Candidate], st
     elif known is DistributionStrategy.NEVER_PREVIOUS:
         _never_previous(ordered, team)
     elif known is DistributionStrategy.SAME_AGENT:
-        _named_agent(ordered, team, known, lambda lead: lead.last_holder)
+        _same_agent(ordered, team)
     elif known is DistributionStrategy.DEDICATED_AGENT:
         _named_agent(ordered, team, known, lambda lead: lead.dedicated_agent)
     else:  # a member added to the contract but not taught here yet

@@ -53,6 +53,8 @@ ACCESS = {
     "POST /v1/reclaim-sweeps": ("operator",),
     "POST /v1/gradings/{week}": ("operator",),
     "GET /v1/reports/fairness": _MANAGERS,
+    "POST /v1/agents/{agent_id}/applications": ("agent",),
+    "GET /v1/teams/{team_id}/ability-weights": _MANAGERS,
 }
 
 # DomainError codes and the HTTP status each is answered with.
@@ -60,6 +62,7 @@ _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unkn
            "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
            "refresh_quota_used": 429, "week_not_over": 409, "deal_mark_pending": 409, "deal_mark_in_force": 409,
            "no_pending_request": 409, "own_request": 403,
+           "application_pending": 409, "unknown_pool": 404,
            "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403,
            OUTSIDE_YOUR_TEAM: 403}
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from telesales_contracts.activity import STAGE_LAYERS, stage_layer
+from telesales_contracts.allocation import DistributionStrategy
 from telesales_contracts.roster import AGENT_GRADES, AgentGrade
 from telesales_runtime.errors import DomainError
 
@@ -41,8 +42,19 @@ LAYER_NAMES: tuple[str, ...] = tuple(name for name, _, _ in STAGE_LAYERS)
 # ---- routing: which public pool a qualified lead lands in ------------------------------------------------
 
 
+class ArrivalPush(BaseModel):
+    """A pool that pushes each arriving lead at once (as assignment rules do) instead of waiting for claims:
+    to an agent of `team_id` by `strategy`, among the agents working now who may take it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team_id: Name
+    strategy: DistributionStrategy = DistributionStrategy.EVEN_BY_OPEN
+
+
 class RoutingRule(BaseModel):
-    """Sends matching leads to a public pool. Empty conditions match anything."""
+    """Sends matching leads to a public pool. Empty conditions match anything. With `on_arrival` the pool
+    pushes its leads as they arrive; without it, agents pull them by claim."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -55,6 +67,8 @@ class RoutingRule(BaseModel):
     min_score: int = Field(default=0, ge=0, le=100)
     max_score: int = Field(default=100, ge=0, le=100)
     priority: int = Field(default=100, description="Lower is tried first.")
+    on_arrival: ArrivalPush | None = Field(default=None, description="Push each arriving lead to an agent of a "
+                                           "team by a strategy; None: the pool's leads wait to be claimed.")
 
     @model_validator(mode="after")
     def _score_range(self) -> RoutingRule:
@@ -77,10 +91,27 @@ class RoutingRule(BaseModel):
 def route_pool(rules: Sequence[RoutingRule], *, business_line: str, product_interest: str | None,
                region: str | None, score: int) -> str:
     """The public pool of a lead: the first matching rule by priority, else its business line's pool."""
+    rule = matching_rule(rules, business_line=business_line, product_interest=product_interest, region=region,
+                         score=score)
+    return rule.pool_id if rule is not None else default_pool_id(business_line)
+
+
+def matching_rule(rules: Sequence[RoutingRule], *, business_line: str, product_interest: str | None,
+                  region: str | None, score: int) -> RoutingRule | None:
+    """The routing rule that places a lead: the first matching one by priority, None if none matches."""
     for rule in sorted(rules, key=lambda r: (r.priority, r.pool_id)):
         if rule.matches(business_line=business_line, product_interest=product_interest, region=region, score=score):
-            return rule.pool_id
-    return default_pool_id(business_line)
+            return rule
+    return None
+
+
+def arrival_push(rules: Sequence[RoutingRule], pool_id: str) -> ArrivalPush | None:
+    """How a pool pushes its arriving leads: the `on_arrival` of the first rule (by priority) naming the pool
+    that says one, None for a pool whose leads wait to be claimed."""
+    for rule in sorted(rules, key=lambda r: (r.priority, r.pool_id)):
+        if rule.pool_id == pool_id and rule.on_arrival is not None:
+            return rule.on_arrival
+    return None
 
 
 def default_pool_id(business_line: str) -> str:
@@ -240,6 +271,12 @@ class AllocationPolicy(BaseModel):
     contact_rest_days: float = Field(default=7, gt=0, description="How long a lead rests after too many calls.")
     high_intent_score: int = Field(default=80, ge=0, le=100)
     new_agent_grade: AgentGrade = Field(default="C", description="Grade of an agent until the first weekly grading.")
+    ability_window_days: float = Field(default=28, gt=0, le=366, description="The 能力+平均 strategy weighs "
+                                       "agents by their conversion (wins / leads received) over this many days.")
+    ability_min_leads: int = Field(default=10, ge=1, description="An agent who received fewer leads than this "
+                                   "in the window is new: it weighs `ability_floor`.")
+    ability_floor: float = Field(default=0.05, gt=0, le=1, description="The weight of a new agent, and the "
+                                 "least any agent weighs (a zero conversion would get nothing).")
 
     @model_validator(mode="after")
     def _has_default_rule(self) -> AllocationPolicy:

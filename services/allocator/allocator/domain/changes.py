@@ -50,6 +50,7 @@ class Release:
     at: datetime
     reclaimed: bool = False
     condition: SameHold | None = None
+    team_id: str | None = None  # the team of the hold that ends: strategy 7 sends a reclaimed lead back to it
 
 
 @dataclass(frozen=True, slots=True)

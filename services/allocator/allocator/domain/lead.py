@@ -135,6 +135,8 @@ class Lead:
     dial_days: tuple[str, ...] = ()  # local dates the holder dialled it since progress_at
     dial_streak_at: datetime | None = None
     phone_e164: str | None = None
+    last_team: str | None = None  # the team of the last hold that ended in a release
+    last_reclaimed: bool = False  # that release was a reclaim (回收), not a return
 
     def why_not_placeable(self, now: datetime) -> str | None:
         """Why a push may not place this lead now (None: it may): only pooled leads that are not resting."""
@@ -175,7 +177,7 @@ class Lead:
         if counts_as_drop and agent_id not in dropped_by:
             dropped_by = (*dropped_by, agent_id)
         return Release(agent_id=agent_id, counts_as_drop=counts_as_drop, dropped_by=dropped_by, entry=entry, at=at,
-                       reclaimed=reclaimed, condition=self.same_hold())
+                       reclaimed=reclaimed, condition=self.same_hold(), team_id=self.holder_team)
 
     def give_back(self, agent_id: str, *, reason: str, at: datetime) -> Decision:
         """The agent returns the lead to its pool (退回): a drop."""

@@ -4,18 +4,19 @@ teams' routes), then to an agent of that team by a strategy (distribution.py dec
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telesales_contracts.allocation import DistributionStrategy
 
 from .. import distribution
-from ..domain import AllocationPolicy, DomainError
+from ..domain import AllocationPolicy, DomainError, PooledLeadFacts, Tier
 from ..domain.agent import Agent
 from ..domain.changes import Announcement, MarkHot
 from ..domain.lead import POOLED, Lead
+from ..domain.pushing import AbilityWeight, ability_weights, grade_opens, tiers_of_lead, why_not_working
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from ..store.roster import agent_of
@@ -28,6 +29,26 @@ class DistributionOutcome:
     unplaced: list[dict[str, str]]
 
 
+def _original_team(lead: Lead, chosen: str | None, teams: Mapping[str, Doc],
+                   strategy: DistributionStrategy | None) -> str | None:
+    """Strategy 7: a reclaimed lead goes back to the team it was reclaimed from, whatever else was chosen
+    (`unknown_team` when that team is gone or outside the distributor's teams)."""
+    effective = strategy or (teams[chosen].get("strategy") if chosen in teams else None)
+    if effective == DistributionStrategy.SAME_AGENT and lead.last_reclaimed and lead.last_team:
+        return lead.last_team
+    return chosen
+
+
+def _barred_by_grade(lead: Lead, members: Sequence[Agent], policy: AllocationPolicy,
+                     push: PushRules | None) -> frozenset[str]:
+    """The agents whose grade no tier of the lead opens for (pushes nobody asked for only)."""
+    facts = push.facts.get(lead.lead_id) if push is not None else None
+    if push is None or facts is None:
+        return frozenset()
+    lead_tiers = tiers_of_lead(push.tiers, facts, lead.pool_id)
+    return frozenset(a.agent_id for a in members if not grade_opens(a, lead_tiers, policy))
+
+
 def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
     return [distribution.TeamRoute(team_id=t["team_id"], business_line=t.get("business_line"),
                                    product_interests=frozenset(t.get("product_interests") or ()),
@@ -35,13 +56,29 @@ def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
             for t in teams.values()]
 
 
+@dataclass(frozen=True)
+class PushRules:
+    """What a push nobody asked for must also respect (on arrival, 轮询申领): only agents at work, and only
+    grades the lead's tiers open for (`facts`: each lead's tier facts; `tiers`: the tenant's)."""
+
+    tiers: Sequence[Tier]
+    facts: Mapping[str, PooledLeadFacts]
+
+
+def pooled_facts(doc: Doc) -> PooledLeadFacts:
+    return PooledLeadFacts(score=doc.get("score", 0), call_count=doc.get("call_count", 0),
+                           drop_count=doc.get("drop_count", 0), buyer=bool(doc.get("buyer")))
+
+
 class Distributing(LeadServiceCore):
     async def distribute(self, *, tenant: str, lead_ids: Sequence[str], actor: str, team_id: str | None = None,
                          strategy: DistributionStrategy | None = None, target_agent: str | None = None,
-                         within_teams: frozenset[str] | None = None) -> DistributionOutcome:
+                         within_teams: frozenset[str] | None = None, push: PushRules | None = None
+                         ) -> DistributionOutcome:
         """Two steps: each lead to a team (the given one, or by the customer's need through the teams'
-        routes), then to an agent of that team by the strategy (the given one, or the team's own). With
-        `within_teams` (the distributing supervisor's scope) only those teams receive leads."""
+        routes; strategy 7 sends a reclaimed lead to the team it was reclaimed from), then to an agent of that
+        team by the strategy (the given one, or the team's own). With `within_teams` (the distributing
+        supervisor's scope) only those teams receive leads; with `push`, its rules hold too."""
         if within_teams is not None and team_id is not None and team_id not in within_teams:
             raise DomainError("outside_your_team", f"team {team_id} is outside the distributor's teams")
         now = datetime.now(UTC)
@@ -60,6 +97,7 @@ class Distributing(LeadServiceCore):
                 continue
             chosen = team_id or distribution.choose_team(routes, business_line=lead.business_line,
                                                          product_interest=lead.product_interest, region=lead.region)
+            chosen = _original_team(lead, chosen, teams, strategy)
             if chosen is None or chosen not in teams:
                 unplaced.append({"lead_id": lead_id, "reason": "no_team" if chosen is None else "unknown_team"})
                 continue
@@ -70,46 +108,76 @@ class Distributing(LeadServiceCore):
             placed, missed = await self._distribute_in_team(tenant, team, team_leads, policy, now, actor=actor,
                                                             strategy=strategy or DistributionStrategy(
                                                                 team.get("strategy", "even_by_open")),
-                                                            target_agent=target_agent)
+                                                            target_agent=target_agent, push=push)
             placements += placed
             unplaced += missed
         if placements:
             self.notify_leads()
         return DistributionOutcome(placements, unplaced)
 
+    async def ability_weights(self, *, tenant: str, agent_ids: Sequence[str]) -> list[AbilityWeight]:
+        """The measured weights of 能力+平均: conversion over the policy's window, with the floor."""
+        policy = await self.policy(tenant)
+        since = datetime.now(UTC) - timedelta(days=policy.ability_window_days)
+        results = await self.store.conversions(tenant, agent_ids, since) if agent_ids else {}
+        return ability_weights(agent_ids, results, policy)
+
+    async def team_ability_weights(self, *, tenant: str, team_id: str) -> list[AbilityWeight]:
+        members = await self.store.list_agents(tenant, team_id=team_id, role="agent", active=True)
+        return await self.ability_weights(tenant=tenant, agent_ids=[m["agent_id"] for m in members])
+
+    async def _candidates(self, tenant: str, members: Sequence[Agent], policy: AllocationPolicy,
+                          strategy: DistributionStrategy) -> list[distribution.Candidate]:
+        held = await self.store.held_counts(tenant, [a.agent_id for a in members])
+        weights: dict[str, float] = {}
+        if strategy == DistributionStrategy.ABILITY_WEIGHTED:
+            weights = {w.agent_id: w.weight for w in await self.ability_weights(
+                tenant=tenant, agent_ids=[a.agent_id for a in members])}
+        return [distribution.Candidate(agent_id=a.agent_id, open_leads=held[a.agent_id], cap=a.holding_cap(policy),
+                                       ability=weights.get(a.agent_id, 1.0)) for a in members]
+
     async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Lead], policy: AllocationPolicy,
                                   now: datetime, *, actor: str, strategy: DistributionStrategy,
-                                  target_agent: str | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+                                  target_agent: str | None, push: PushRules | None = None
+                                  ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         members = [agent_of(a) for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent",
                                                                       active=True)]
+        if push is not None:
+            members = [a for a in members if why_not_working(a) is None]
         by_id = {a.agent_id: a for a in members}
         if strategy == DistributionStrategy.SUPERVISOR and not target_agent:
             raise DomainError("target_agent_required", "the supervisor strategy needs target_agent")
         async with self.guard.agents_locked(tenant, list(by_id)):
-            held = await self.store.held_counts(tenant, list(by_id))
-            candidates = [distribution.Candidate(agent_id=a.agent_id, open_leads=held[a.agent_id],
-                                                 cap=a.holding_cap(policy), ability=a.ability) for a in members]
+            candidates = await self._candidates(tenant, members, policy, strategy)
             to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
                                                  previous_holders=frozenset(lead.previous_holders),
-                                                 last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent)
+                                                 last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
+                                                 excluded=_barred_by_grade(lead, members, policy, push),
+                                                 reclaimed=lead.last_reclaimed)
                         for lead in leads]
             result = distribution.distribute(to_place, candidates, strategy, target_agent=target_agent,
                                              round_robin_cursor=team.get("round_robin_cursor"),
                                              ability_share=float(team.get("ability_share", 0.5)))
-            leads_by_id = {lead.lead_id: lead for lead in leads}
-            placed: list[dict[str, Any]] = []
-            missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
-            for placement in result.placements:
-                done = await self.assign(tenant=tenant, lead=leads_by_id[placement.lead_id],
-                                         agent=by_id[placement.agent_id], policy=policy, now=now,
-                                         strategy=placement.strategy, assigned_by=actor)
-                if done:
-                    placed.append({"lead_id": placement.lead_id, "agent_id": placement.agent_id,
-                                   "team_id": team["team_id"], "strategy": placement.strategy.value})
-                else:
-                    missed.append({"lead_id": placement.lead_id, "reason": "taken_meanwhile"})
+            placed, missed = await self._write_placements(tenant, team, leads, by_id, result, policy, now, actor)
             if strategy == DistributionStrategy.ROUND_ROBIN:
                 await self.store.set_round_robin_cursor(tenant, team["team_id"], result.round_robin_cursor)
+        return placed, missed
+
+    async def _write_placements(self, tenant: str, team: Doc, leads: list[Lead], by_id: Mapping[str, Agent],
+                                result: distribution.DistributionResult, policy: AllocationPolicy, now: datetime,
+                                actor: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        leads_by_id = {lead.lead_id: lead for lead in leads}
+        placed: list[dict[str, Any]] = []
+        missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
+        for placement in result.placements:
+            done = await self.assign(tenant=tenant, lead=leads_by_id[placement.lead_id],
+                                     agent=by_id[placement.agent_id], policy=policy, now=now,
+                                     strategy=placement.strategy, assigned_by=actor)
+            if done:
+                placed.append({"lead_id": placement.lead_id, "agent_id": placement.agent_id,
+                               "team_id": team["team_id"], "strategy": placement.strategy.value})
+            else:
+                missed.append({"lead_id": placement.lead_id, "reason": "taken_meanwhile"})
         return placed, missed
 
     async def assign(self, *, tenant: str, lead: Lead, agent: Agent, policy: AllocationPolicy, now: datetime,

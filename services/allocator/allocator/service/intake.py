@@ -1,5 +1,6 @@
-"""Leads arriving from lead-intake: a qualified lead lands in its public pool (leads.qualified.v1); a
-person arriving again is a touch, and a closed lead reopens (leads.merged.v1)."""
+"""Leads arriving from lead-intake: a qualified lead lands in its public pool (leads.qualified.v1), is pushed
+at once if the pool pushes on arrival (arrival.py), else serves the agents waiting on applications
+(applications.py); a person arriving again is a touch, and a closed lead reopens (leads.merged.v1)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from .. import domain
 from ..domain import RoutingRule
 from ..store import Doc
 from ..store.lead_writes import lead_of, new_lead_document
+from .applications import Applications
+from .arrival import Arrival
 from .dialing import Dialing
 
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "有"}
 
 
-class Intake(Dialing):
+class Intake(Arrival, Applications, Dialing):
     async def handle_qualified(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])
@@ -36,6 +39,8 @@ class Intake(Dialing):
             await self.store.insert_leads(docs, [self.store.inbox.entry(tenant, d.event.id, {"status": "pooled"})
                                                  for d in fresh])
             await self.close_listed_arrivals(tenant, docs, listed)
+            await self.push_arrivals(tenant=tenant, docs=docs)
+            await self.serve_applications(tenant=tenant, pool_ids={d["pool_id"] for d in docs})
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.qualified.v1", "processed").inc(len(fresh))
 
     def _new_lead(self, tenant: str, data: Any, rules: list[RoutingRule], now: datetime, *, listed: bool) -> Doc:

@@ -21,6 +21,7 @@ from telesales_runtime.outbox import write_outbox
 from ..domain import TierFilter
 from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
+from .applications import ApplicationStore
 from .do_not_call import DoNotCallStore
 from .embedded_outbox import with_embedded_events
 from .lead_writes import write_of
@@ -67,7 +68,7 @@ def tier_query(tier_filter: TierFilter) -> Doc:
     return query
 
 
-class AllocatorStore(RosterStore, DoNotCallStore):
+class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore):
     async def ensure_indexes(self) -> None:
         existing = {index["name"] async for index in await self.leads.list_indexes()}
         for name in OBSOLETE_LEAD_INDEXES & existing:
@@ -94,6 +95,7 @@ class AllocatorStore(RosterStore, DoNotCallStore):
                        partialFilterExpression={"status": WON}),
         ])
         await self.leads.create_index("outbox_at", sparse=True, name="embedded_outbox_pending")
+        await self.ensure_application_indexes()
         await self.agents.create_indexes([
             IndexModel([("tenant_id", ASCENDING), ("agent_id", ASCENDING)], unique=True, name="one_agent"),
             IndexModel([("tenant_id", ASCENDING), ("team_id", ASCENDING)], name="by_team"),
@@ -234,6 +236,27 @@ class AllocatorStore(RosterStore, DoNotCallStore):
 
     async def tenants_with_held_leads(self) -> list[str]:
         return [t for t in await self.leads.distinct("tenant_id", {"status": HELD}) if isinstance(t, str)]
+
+    async def conversions(self, tenant: str, agent_ids: Sequence[str], since: datetime) -> dict[str, tuple[int, int]]:
+        """Per agent: (leads it received since `since`, how many of those it won), distinct leads."""
+        pipeline = [
+            {"$match": {"tenant_id": tenant, "holds": {"$elemMatch": {"agent_id": {"$in": list(agent_ids)},
+                                                                      "at": {"$gte": since}}}}},
+            {"$project": {"holds": 1, "status": 1, "won_by": 1}},
+            {"$unwind": "$holds"},
+            {"$match": {"holds.agent_id": {"$in": list(agent_ids)}, "holds.at": {"$gte": since}}},
+            {"$group": {"_id": {"agent": "$holds.agent_id", "lead": "$_id"},
+                        "won": {"$max": {"$cond": [{"$and": [{"$eq": ["$status", WON]},
+                                                             {"$eq": ["$won_by", "$holds.agent_id"]}]}, 1, 0]}}}},
+            {"$group": {"_id": "$_id.agent", "received": {"$sum": 1}, "won": {"$sum": "$won"}}},
+        ]
+        return {row["_id"]: (row["received"], row["won"]) async for row in await self.leads.aggregate(pipeline)}
+
+    async def note_push_missed(self, tenant: str, missed: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Record on each still pooled lead why a push on arrival could not place it."""
+        for lead_id, reason in missed:
+            await self.leads.update_one({"_id": lead_id, "tenant_id": tenant, "status": POOLED},
+                                        {"$set": {"push_missed": {"reason": reason, "at": now}}})
 
     async def fairness(self, tenant: str, since: datetime, until: datetime) -> list[Doc]:
         """Per agent grade (at the time a lead was received): leads received, their mean score, and how

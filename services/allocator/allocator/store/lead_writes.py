@@ -48,7 +48,8 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 previous_holders=tuple(doc.get("previous_holders") or ()), last_holder=doc.get("last_holder"),
                 deal_mark=doc.get("deal_mark"), progress_at=doc.get("progress_at"),
                 dial_days=tuple(doc.get("dial_days") or ()), dial_streak_at=doc.get("dial_streak_at"),
-                phone_e164=doc.get("phone_e164"))
+                phone_e164=doc.get("phone_e164"), last_team=doc.get("last_team"),
+                last_reclaimed=bool(doc.get("last_reclaimed")))
 
 
 # What a hold owns and the next one must not inherit: its deal-in-progress mark, its dial days and streak.
@@ -108,6 +109,7 @@ def _release(change: Release) -> Doc:
     update: Doc = {"$set": {"status": POOLED, "holder": None, "holder_team": None, "holder_grade": None,
                             "held_since": None, "held_via": None, "awaiting_first_call": None,
                             "progress_at": None, "warned_for": None, "last_holder": change.agent_id,
+                            "last_team": change.team_id, "last_reclaimed": change.reclaimed,
                             "dropped_by": list(change.dropped_by), "drop_count": len(change.dropped_by),
                             "updated_at": change.at, **_HOLD_OWN}}
     if change.counts_as_drop:

@@ -1,0 +1,47 @@
+"""HTTP bodies of the floor running itself: 轮询申领 applications and the measured weights of 能力+平均."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from telesales_contracts.roster import Identifier
+
+
+class ApplicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pool_id: Identifier = Field(description="The public pool the agent applies for the next lead of.")
+
+
+class ApplicationView(BaseModel):
+    application_id: str
+    agent_id: str
+    pool_id: str
+    status: Literal["pending", "served", "refused"] = Field(
+        description="served: `lead_id` is the agent's now; pending: waiting for a lead, served in turn when one "
+                    "arrives; refused: over the holding cap or the refresh quota by then (`reason`).")
+    applied_at: datetime
+    lead_id: str | None = None
+    reason: str | None = None
+    decided_at: datetime | None = None
+
+
+class AbilityWeightView(BaseModel):
+    agent_id: str
+    received: int = Field(description="Leads the agent received (claimed or was pushed) in the window.")
+    won: int = Field(description="Of those, the ones it won.")
+    conversion: float | None = Field(description="won / received; null without leads.")
+    weight: float = Field(description="What 能力+平均 weighs the agent by: its conversion, at least the floor; "
+                                      "the floor for a new agent.")
+    floor_applied: bool
+
+
+class AbilityWeights(BaseModel):
+    team_id: str
+    window_days: float
+    min_leads: int
+    floor: float
+    agents: list[AbilityWeightView]

@@ -1,0 +1,68 @@
+"""Distribution on arrival: a pool whose routing rule says `on_arrival` pushes each lead that lands in it
+(a qualified lead, a closed lead reopening) to an agent of the rule's team by its strategy, in the same
+consumer batch that stores it, through the same conditional assign as every push (the change and its
+allocation.assigned.v1 in one write). Only agents at work get one, within caps and grades; a resting lead is
+not pushed. A lead nobody can take stays pooled, with the reason on the lead, in the log and in a metric."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+
+from telesales_contracts.allocation import DistributionStrategy
+
+from .. import domain
+from ..domain import DomainError
+from ..domain.lead import POOLED
+from ..store import Doc
+from .distributing import Distributing, DistributionOutcome, PushRules, pooled_facts
+
+log = logging.getLogger(__name__)
+
+ARRIVAL_PUSHES = Counter("allocator_arrival_pushes_total",
+                         "Leads arriving in push-on-arrival pools: placed, or left pooled and why.",
+                         ["outcome", "reason"])
+SYSTEM = "system"  # assigned_by of a push nobody made
+
+
+def reason_label(reason: str) -> str:
+    """The metric label of an unplaced reason (its code, without the detail in parentheses)."""
+    return reason.split(" ", 1)[0]
+
+
+class Arrival(Distributing):
+    async def push_arrivals(self, *, tenant: str, docs: Sequence[Doc]) -> list[DistributionOutcome]:
+        """Push the pooled leads among `docs` that landed in a push-on-arrival pool; one distribution per
+        (team, strategy). The others wait to be claimed, as before."""
+        rules = await self.routing(tenant)
+        groups: dict[tuple[str, DistributionStrategy], list[Doc]] = defaultdict(list)
+        for doc in docs:
+            push = domain.arrival_push(rules, doc.get("pool_id", ""))
+            if push is not None and doc.get("status") == POOLED:
+                groups[(push.team_id, push.strategy)].append(doc)
+        outcomes = []
+        for (team_id, strategy), group in groups.items():
+            rules_of_push = PushRules(tiers=await self.tiers(tenant), facts={d["_id"]: pooled_facts(d) for d in group})
+            lead_ids = [d["_id"] for d in group]
+            try:
+                outcome = await self.distribute(tenant=tenant, lead_ids=lead_ids, actor=SYSTEM, team_id=team_id,
+                                                strategy=strategy, push=rules_of_push)
+            except DomainError as error:  # e.g. agent_busy: the leads are stored; they wait in the pool
+                outcome = DistributionOutcome([], [{"lead_id": i, "reason": error.code} for i in lead_ids])
+            await self._account(tenant, team_id, outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    async def _account(self, tenant: str, team_id: str, outcome: DistributionOutcome) -> None:
+        ARRIVAL_PUSHES.labels("placed", "").inc(len(outcome.placements))
+        for miss in outcome.unplaced:
+            ARRIVAL_PUSHES.labels("left_pooled", reason_label(miss["reason"])).inc()
+            log.info("lead %s arrived in a push pool of team %s and stays pooled: %s", miss["lead_id"], team_id,
+                     miss["reason"], extra={"tenant": tenant})
+        if outcome.unplaced:
+            await self.store.note_push_missed(tenant, [(m["lead_id"], m["reason"]) for m in outcome.unplaced],
+                                              datetime.now(UTC))
