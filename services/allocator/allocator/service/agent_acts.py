@@ -13,14 +13,17 @@ from ..domain.changes import LeadChange
 from ..domain.lead import Lead
 from ..store import LEAN_LEAD, Doc
 from ..store.embedded_outbox import embedded_event
+from .arrival import Arrival
 from .deal_marks import DealMarks
 
 
-class AgentActs(DealMarks):
+class AgentActs(Arrival, DealMarks):
     async def return_lead(self, *, tenant: str, lead_id: str, agent_id: str, reason: str) -> Doc:
         now = datetime.now(UTC)
         lead = await self._lead(tenant, lead_id)
-        return await self._commit_or_conflict(lead, lead.give_back(agent_id, reason=reason, at=now), now)
+        after = await self._commit_or_conflict(lead, lead.give_back(agent_id, reason=reason, at=now), now)
+        await self.push_back(tenant=tenant, lead_ids=[lead_id])  # a push pool pushes it on, never to `agent_id`
+        return await self.store.get_lead(tenant, lead_id, LEAN_LEAD) or after
 
     async def close_lead(self, *, tenant: str, lead_id: str, agent_id: str, reason: str) -> Doc:
         now = datetime.now(UTC)

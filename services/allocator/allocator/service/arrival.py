@@ -1,8 +1,8 @@
 """Distribution on arrival: a pool whose routing rule says `on_arrival` pushes each lead that lands in it
-(a qualified lead, a closed lead reopening) to an agent of the rule's team by its strategy, in the same
+(a qualified lead, or one back in it after a return or a reclaim) to an agent of the rule's team by its strategy, in the same
 consumer batch that stores it, through the same conditional assign as every push (the change and its
-allocation.assigned.v1 in one write). Only agents at work get one, within caps and grades; a resting lead is
-not pushed. A lead nobody can take stays pooled, with the reason on the lead, in the log and in a metric."""
+allocation.assigned.v1 in one write). Only agents at work get one, within caps and grades, never one who
+dropped the lead; a resting lead is not pushed. A lead nobody can take stays pooled, with the reason on the lead, in the log and in a metric."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from .. import domain
 from ..domain import DomainError
 from ..domain.lead import POOLED
 from ..store import Doc
-from .distributing import Distributing, DistributionOutcome, PushRules, pooled_facts
+from .applications import Applications
+from .distributing import DistributionOutcome, PushRules, pooled_facts
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def reason_label(reason: str) -> str:
     return reason.split(" ", 1)[0]
 
 
-class Arrival(Distributing):
+class Arrival(Applications):
     async def push_arrivals(self, *, tenant: str, docs: Sequence[Doc]) -> list[DistributionOutcome]:
         """Push the pooled leads among `docs` that landed in a push-on-arrival pool; one distribution per
         (team, strategy). The others wait to be claimed, as before."""
@@ -56,6 +57,14 @@ class Arrival(Distributing):
             await self._account(tenant, team_id, outcome)
             outcomes.append(outcome)
         return outcomes
+
+    async def push_back(self, *, tenant: str, lead_ids: Sequence[str]) -> None:
+        """Leads back in their pool (returned, reclaimed) arrive again: a push pool pushes them on; the rest
+        serve the applications waiting for their pools."""
+        if lead_ids:
+            docs = list((await self.store.get_leads(tenant, lead_ids)).values())
+            await self.push_arrivals(tenant=tenant, docs=docs)
+            await self.serve_applications(tenant=tenant, pool_ids={d["pool_id"] for d in docs})
 
     async def _account(self, tenant: str, team_id: str, outcome: DistributionOutcome) -> None:
         ARRIVAL_PUSHES.labels("placed", "").inc(len(outcome.placements))

@@ -41,12 +41,13 @@ def _original_team(lead: Lead, chosen: str | None, teams: Mapping[str, Doc],
 
 def _barred_by_grade(lead: Lead, members: Sequence[Agent], policy: AllocationPolicy,
                      push: PushRules | None) -> frozenset[str]:
-    """The agents whose grade no tier of the lead opens for (pushes nobody asked for only)."""
+    """For pushes nobody asked for: the agents who dropped the lead, and those whose grade no tier of the
+    lead opens for."""
     facts = push.facts.get(lead.lead_id) if push is not None else None
     if push is None or facts is None:
         return frozenset()
     lead_tiers = tiers_of_lead(push.tiers, facts, lead.pool_id)
-    return frozenset(a.agent_id for a in members if not grade_opens(a, lead_tiers, policy))
+    return frozenset(lead.dropped_by) | {a.agent_id for a in members if not grade_opens(a, lead_tiers, policy)}
 
 
 def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:

@@ -15,14 +15,13 @@ from .. import domain
 from ..domain import RoutingRule
 from ..store import Doc
 from ..store.lead_writes import lead_of, new_lead_document
-from .applications import Applications
 from .arrival import Arrival
 from .dialing import Dialing
 
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "有"}
 
 
-class Intake(Arrival, Applications, Dialing):
+class Intake(Arrival, Dialing):
     async def handle_qualified(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])

@@ -11,12 +11,12 @@ from ..domain.changes import Decision, LeadChange, Release
 from ..domain.lead import Lead
 from ..store import Doc
 from ..store.lead_writes import lead_of
-from .core import LeadServiceCore
+from .arrival import Arrival
 
 Write = tuple[Lead, LeadChange, list[Doc]]
 
 
-class Reclaim(LeadServiceCore):
+class Reclaim(Arrival):
     async def release_all(self, *, tenant: str, agent_id: str, reason: str) -> int:
         """Every lead an agent holds goes back to its pool (the agent left); not counted as a drop."""
         now = datetime.now(UTC)
@@ -58,13 +58,18 @@ class Reclaim(LeadServiceCore):
             totals[kind] += 1
             batch.append(write)
             if len(batch) >= self.settings.sweep_batch_size:
-                await self.store.commit(batch, now)
-                self.notify_leads()
+                await self._commit_sweep(tenant, batch, now)
                 batch = []
         if batch:
-            await self.store.commit(batch, now)
-            self.notify_leads()
+            await self._commit_sweep(tenant, batch, now)
         return totals
+
+    async def _commit_sweep(self, tenant: str, batch: list[Write], now: datetime) -> None:
+        """Write a batch of the sweep; reclaimed leads in a push-on-arrival pool are pushed again at once."""
+        await self.store.commit(batch, now)
+        self.notify_leads()
+        await self.push_back(tenant=tenant, lead_ids=[lead.lead_id for lead, change, _ in batch
+                                                      if isinstance(change, Release)])
 
     def _judge(self, doc: Doc, policy: AllocationPolicy, now: datetime) -> tuple[str, Write] | None:
         schedule = reclaim_clock.schedule_of(doc, policy)  # the same judgement the leads' views show

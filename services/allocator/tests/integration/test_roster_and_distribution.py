@@ -363,14 +363,14 @@ async def test_round_robin_takes_turns_and_remembers_whose_turn_it_is(harness: H
     assert {(e["strategy"], e["assigned_by"]) for e in events.values()} == {("round_robin", "boss")}
 
 
-async def test_ability_weighted_gives_stronger_agents_more_and_better_leads(harness: Harness) -> None:
+async def test_ability_weighted_ignores_a_typed_in_ability(harness: Harness) -> None:
+    # Ability is measured (conversion over a window: tests/integration/test_floor_runs_itself.py); two new
+    # agents weigh the same floor, whatever ability was typed in for one of them.
     await floor(harness, "a1", "a2", strategy="ability_weighted", ability_share=0.5)
     assert (await harness.http.patch("/v1/agents/a1", json={"ability": 3})).status_code == 200
-    ids = {score: await lead(harness, score) for score in (90, 80, 70, 60, 50, 40)}
+    ids = {score: await lead(harness, score) for score in (90, 80, 70, 60)}
     response = await distribute(harness, lead_ids=list(ids.values()), team_id="t1")
-    # 3 by ability 3:1 -> a1 2, a2 1; 3 evenly -> a1 2, a2 1 (tie by agent id): a1 4, a2 2, biggest quota first
-    assert placed(response) == {ids[90]: "a1", ids[80]: "a1", ids[70]: "a1", ids[60]: "a2", ids[50]: "a1",
-                                ids[40]: "a2"}
+    assert sorted(placed(response).values()) == ["a1", "a1", "a2", "a2"]
     await harness.relay()
     assert {(e["strategy"], e["assigned_by"]) for e in assigned_events(harness).values()} \
         == {("ability_weighted", "boss")}
@@ -632,7 +632,8 @@ async def test_stored_tiers_routing_and_grading_are_read_back_and_used(harness: 
     routing = (await harness.http.get("/v1/config/routing")).json()
     assert routing["version"] == 1
     assert routing["value"] == [{"pool_id": "edu-mba", "business_line": None, "product_interests": ["MBA"],
-                                 "region_prefixes": [], "min_score": 0, "max_score": 100, "priority": 5}]
+                                 "region_prefixes": [], "min_score": 0, "max_score": 100, "priority": 5,
+                                 "on_arrival": None}]
     [lead_id] = await harness.pooled(product_interest="MBA")
     assert (await harness.lead(lead_id))["pool_id"] == "edu-mba"
     policy = {"a_top_n": 3, "a_min_sales_fen": None}
