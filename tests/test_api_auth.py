@@ -40,6 +40,7 @@ PUBLIC = {"GET /v1/sellers/{seller_id}"}
 # Valid bodies, so that a request reaches its object rule (checked after the body is read); None: no body.
 BODIES: dict[str, dict[str, Any] | None] = {
     "POST /v1/agents/{agent_id}/claims": {"tier_id": "fresh", "count": 1},
+    "POST /v1/agents/{agent_id}/applications": {"pool_id": "education"},
     "POST /v1/sellers/{seller_id}/redemptions": {"id": "r-1", "yuan": 1},
     "POST /v1/agents/{agent_id}/struggle": None,
 }
@@ -190,6 +191,8 @@ OBJECT_CASES: list[ObjectCase] = [
      "not_your_agent"),
     ("allocator", "GET", "/v1/agents?team_id=t1", None, lambda: as_("supervisor", "sup-2", "t2"), "outside_your_team"),
     ("allocator", "GET", f"/v1/tiers?agent_id={OWNER}", None, lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
+    ("allocator", "POST", f"/v1/agents/{OWNER}/applications", {"pool_id": "education"},
+     lambda: as_("agent", OTHER, "t2"), "not_your_agent"),
     ("ledger", "POST", "/v1/reallocation-requests", {"user_id": OWNER, "reason": "again"},
      lambda: as_("agent", OTHER, "t2"), "not_your_account"),
     ("ledger", "GET", "/v1/accounts/budget", None, lambda: as_("agent", OTHER, "t2"), "not_your_account"),
