@@ -119,9 +119,5 @@ async def test_a_small_day_adds_up_in_metrics(lead_intake: Any, allocator: Any, 
                                                                                  "listing"), sent
     assert sent["dials refused: do_not_call"] >= 2, sent
     assert sent["dials refused"] == sum(v for k, v in sent.items() if k.startswith("dials refused: ")), sent
-    # push on arrival: taken by the allocator (then leads reach desks with nobody claiming them), or refused
-    # with 422 until it lands (issue 18, another part): the demo says so and plays on claims
-    if sent.get("arrival rules"):
-        assert sent["leads pushed to desks"] > 0, sent
-    else:
-        assert "do not take it yet" in output, output
+    # push on arrival: MBA leads reach the first team's desks with nobody claiming them
+    assert sent["arrival rules"] == 1 and sent["leads pushed to desks"] > 0, sent

@@ -271,8 +271,7 @@ def demo(
                      ] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant to play in (default: a fresh one per run).")] = None,
     tips: Annotated[int, typer.Option(min=1, max=60, help="Tips top agents write.")] = 12,
-    push_on_arrival: Annotated[bool, typer.Option(help="Route MBA leads to the first team, pushed on arrival (when "
-                                                  "the allocator's routing rules take it).")] = True,
+    push_on_arrival: Annotated[bool, typer.Option(help="Route MBA leads to the first team, pushed on arrival.")] = True,
     kafka_bootstrap: Annotated[str | None, typer.Option(envvar="TELESALES_KAFKA_BOOTSTRAP")] = None,
 ) -> None:
     """Play a call-center day against the running platform (`make up` first) and print its funnels."""

@@ -9,7 +9,6 @@ from typing import Any
 
 from . import scenario as sc
 from .day_state import DayState, Desk
-from .platform import ServiceError
 
 PUSH_BUY_RATE = {"A": 0.5, "B": 0.6, "C": 0.7, "D": 0.75, "E": 0.8}  # who buys a tip pushed to it
 ARRIVAL_STRATEGY = "even_by_open"
@@ -18,11 +17,9 @@ ARRIVAL_STRATEGY = "even_by_open"
 def arrival_rule(plan: sc.Scenario) -> dict[str, Any]:
     """The routing rule of the demo's distribution on arrival: MBA leads land in their own pool and are
     pushed at once to the first team's agents by ARRIVAL_STRATEGY (caps, grades, working status and contact
-    pressure are the allocator's to respect). The field that says so is the allocator's to define (issue 18):
-    this is the demo's one place to match it."""
+    pressure are the allocator's to respect: its RoutingRule.on_arrival)."""
     return {"pool_id": f"{sc.BUSINESS_LINE}-mba", "business_line": sc.BUSINESS_LINE, "product_interests": ["MBA"],
-            "priority": 10, "on_arrival": {"mode": "push", "strategy": ARRIVAL_STRATEGY,
-                                           "team_id": plan.teams[0].team_id}}
+            "priority": 10, "on_arrival": {"strategy": ARRIVAL_STRATEGY, "team_id": plan.teams[0].team_id}}
 
 
 class Pushes(DayState):
@@ -51,21 +48,10 @@ class Pushes(DayState):
             self.pushed_purchases.add((agent, tip_id))
             self.purchases[(agent, tip_id)] = self.tick + 2
 
-    async def configure_push_on_arrival(self) -> bool:
-        """Add the arrival rule to the tenant's routing, if the allocator takes it. Its routing rules forbid
-        unknown fields, so an allocator without push on arrival answers 422 and stores nothing: the day then
-        runs on claims alone (and says so)."""
+    async def configure_push_on_arrival(self) -> None:
+        """Add the arrival rule to the tenant's routing: from then on MBA leads are pushed as they arrive."""
         allocator = self.apis["allocator"]
         current = await allocator.get("/v1/config/routing")
-        rules = [*current["value"], arrival_rule(self.plan)]
-        try:
-            await allocator.call("PUT", "/v1/config/routing", json=rules,
-                                 headers={"If-Match": f'"{current["version"]}"'})
-        except ServiceError as error:
-            if error.status != 422:
-                raise
-            self.console.print("[yellow]push on arrival: the allocator's routing rules do not take it yet "
-                               f"({error.status}); leads wait in the pool for claims[/]", highlight=False)
-            return False
+        await allocator.call("PUT", "/v1/config/routing", json=[*current["value"], arrival_rule(self.plan)],
+                             headers={"If-Match": f'"{current["version"]}"'})
         self.count["arrival rules"] += 1
-        return True

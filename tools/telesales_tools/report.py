@@ -172,7 +172,7 @@ def rules_table(sent: Mapping[str, int], market_counts: Mapping[str, int], listi
                                           f"{sent.get('dials refused', 0)}")]
     rows += [(f"  refused: {name.removeprefix('dials refused: ')}", value) for name, value in sorted(sent.items())
              if name.startswith("dials refused: ")]
-    arrival = "on" if sent.get("arrival rules") else "not taken by the allocator yet"
+    arrival = "on (MBA leads, first team)" if sent.get("arrival rules") else "off"
     rows += [("push on arrival", arrival), ("leads pushed to desks", sent.get("leads pushed to desks", 0))]
     for label, value in rows:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
