@@ -69,6 +69,10 @@ class Day(DoNotCall, TipsMarket):
                                                   "team_id": agent.team_id, "business_line": sc.BUSINESS_LINE,
                                                   "supervisor_id": agent.supervisor_id},
                             source=SOURCE["hr"], key=agent.agent_id, at=roster_at)
+        for team in self.plan.teams:  # the teams leads are pushed to, each with its supervisor
+            await allocator.call("PUT", f"/v1/teams/{team.team_id}", actor=OPERATOR, role="operator",
+                                 json={"name": team.name, "business_line": sc.BUSINESS_LINE,
+                                       "supervisor_id": team.supervisor_id})
         await self.flush()
         expected = len(self.plan.agents) + len(self.plan.teams)
         deadline = wallclock.monotonic() + 60
