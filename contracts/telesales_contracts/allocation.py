@@ -92,6 +92,26 @@ class LeadWon(HolderChange):
     amount_fen: int = Field(gt=0, description="Sale amount in fen (1 yuan = 100 fen).")
 
 
+class WinConfirmed(BaseModel):
+    """An agent's win (成单) is confirmed: by an order from the CRM or payment system (leads.outcome.v1 from
+    outside the platform) or by the holder's supervisor. Only confirmed wins count toward grades and rankings;
+    an agent's own `allocation.won.v1` says the agent declared it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lead_id: str
+    agent_id: str = Field(description="The agent who won the lead.")
+    team_id: str | None = None
+    business_line: str
+    amount_fen: int = Field(ge=0, description="The confirmed amount in fen (the order's, when it names one).")
+    declared_amount_fen: int | None = Field(default=None, description="What the agent declared, if it did.")
+    confirmed_by: Literal["order", "supervisor"]
+    confirmer: str = Field(description="The supervisor's id, or the system the order came from.")
+    order_ref: str | None = None
+    won_at: datetime
+    confirmed_at: datetime
+
+
 class ReclaimWarning(BaseModel):
     """The lead will be reclaimed from its agent at `reclaim_at` unless it is worked."""
 

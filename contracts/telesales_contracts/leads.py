@@ -302,6 +302,10 @@ class LeadOutcome(BaseModel):
         default=None, description="Defaults to the lead's own business line."
     )
     amount_fen: int | None = Field(default=None, ge=0, description="Sale amount in fen, for won leads.")
+    order_ref: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        default=None, description="The order's reference in the CRM or payment system that took it. A won outcome "
+                                  "from outside the platform confirms the agent's win (the allocator counts "
+                                  "only confirmed wins toward grades and rankings).")
 
     @model_validator(mode="before")
     @classmethod

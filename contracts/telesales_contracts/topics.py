@@ -27,6 +27,7 @@ from .allocation import (
     LeadReturned,
     LeadWon,
     ReclaimWarning,
+    WinConfirmed,
 )
 from .envelope import CloudEvent, event_type_for, new_event_id, spells_event_type_of
 from .fast_reading import FastDecoder, Unsupported, decoder_of
@@ -258,6 +259,8 @@ ALLOCATION_DEAL_MARK_REQUESTED = Topic("allocation.deal-mark-requested.v1", Deal
                                        "An agent asks its supervisor to mark a held lead deal-in-progress.")
 ALLOCATION_DEAL_MARK_DECIDED = Topic("allocation.deal-mark-decided.v1", DealMarkDecided,
                                      "A supervisor approved (until when) or refused a deal-in-progress mark.")
+ALLOCATION_WIN_CONFIRMED = Topic("allocation.win-confirmed.v1", WinConfirmed,
+                                 "An agent's win was confirmed by an order (CRM, payment) or its supervisor.")
 LEDGER_TRANSFER_REQUESTED = Topic("ledger.transfer-requested.v1", TransferRequested,
                                   "The marketplace asks the ledger to pay for a tip (keyed by buyer).")
 LEDGER_TRANSFER_POSTED = Topic("ledger.transfer-posted.v1", TransferPosted,
@@ -332,6 +335,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_HOT_LEAD,
     ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_DEAL_MARK_DECIDED,
+    ALLOCATION_WIN_CONFIRMED,
     LEDGER_TRANSFER_REQUESTED,
     LEDGER_TRANSFER_POSTED,
     LEDGER_TRANSFER_REJECTED,
