@@ -2,9 +2,11 @@
 
 Consumes (one consumer group, `allocator`, in batches): leads.qualified.v1, leads.merged.v1, leads.do-not-call.v1,
 agents.changed.v1,
-agents.status-changed.v1, leads.stage-changed.v1, calls.logged.v1, leads.complaint.v1, leads.signal.v1.
+agents.status-changed.v1, leads.stage-changed.v1, calls.logged.v1, leads.complaint.v1, leads.signal.v1,
+leads.outcome.v1 (orders from a CRM or payment system confirm wins; our own outcomes are skipped).
 Produces (from the leads' embedded outbox): allocation.assigned/claimed/returned/reclaimed/closed/won.v1,
-allocation.reclaim-warning.v1, allocation.hot-lead.v1, allocation.deal-mark-requested/decided.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
+allocation.reclaim-warning.v1, allocation.hot-lead.v1, allocation.deal-mark-requested/decided.v1,
+allocation.win-confirmed.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
 made over HTTP). Produces (from the outbox collection): agents.graded.v1.
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
@@ -26,6 +28,7 @@ from telesales_contracts.topics import (
     ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
+    ALLOCATION_WIN_CONFIRMED,
     CALLS_LOGGED,
     DEAD_LETTERS,
     HOLDER_CHANGE_TOPICS,
@@ -46,9 +49,9 @@ from .settings import AllocatorSettings
 
 # leads.do-not-call.v1 right after the leads arrive: a lead of the same batch is closed before any activity on it
 CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_DO_NOT_CALL, AGENTS_CHANGED, AGENTS_STATUS_CHANGED,
-                   LEADS_STAGE_CHANGED, CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL)
+                   LEADS_STAGE_CHANGED, CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL, LEADS_OUTCOME)
 PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, ALLOCATION_DEAL_MARK_REQUESTED,
-                   ALLOCATION_DEAL_MARK_DECIDED, LEADS_OUTCOME, LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
+                   ALLOCATION_DEAL_MARK_DECIDED, ALLOCATION_WIN_CONFIRMED, LEADS_OUTCOME, LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
 
 Handler = Callable[[LeadService, RosterService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 
@@ -61,6 +64,7 @@ HANDLERS: dict[str, Handler] = {
     LEADS_DO_NOT_CALL.name: lambda leads, roster: leads.handle_do_not_call,
     LEADS_SIGNAL.name: lambda leads, roster: leads.handle_signals,
     CALLS_LOGGED.name: lambda leads, roster: leads.handle_calls,
+    LEADS_OUTCOME.name: lambda leads, roster: leads.handle_outcomes,
     AGENTS_CHANGED.name: lambda leads, roster: roster.handle_changed,
     AGENTS_STATUS_CHANGED.name: lambda leads, roster: roster.handle_status,
 }

@@ -8,7 +8,10 @@ With the default `GradingPolicy`:
   share a rank (competition ranking: 1, 1, 3) and always get the same grade: a tie at a grade
   boundary goes to the better grade, never split across two.
 - A: the 15 best ranks (`a_top_n`, ties included) plus everyone with at least 3,000 yuan
-  (`a_min_sales_fen` = 300,000 fen; None turns this rule off). An agent with no sales is never A.
+  (`a_min_sales_fen` = 300,000 fen; None turns this rule off). With `a_requires: both` (seed 002 reads
+  both ways; the tenant decides) only the top 15 who also sold at least 3,000 yuan are A. An agent with
+  no sales is never A.
+- Sales are confirmed wins only (by an order or the supervisor): an agent's own declaration counts nothing.
 - B, C, D: then, in rank order after A, the next 20 %, 30 % and 30 % of ALL ranked agents
   (`b_share`, `c_share`, `d_share`), each a count of round-half-up(share * n). Each grade takes its
   count from where the previous one stopped, so when A has taken more than its share the later grades
@@ -30,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -55,12 +59,23 @@ class GradingPolicy(BaseModel):
     a_min_sales_fen: int | None = Field(
         default=300_000, ge=0, description="... and so is everyone at or above this many fen (None: no such rule)."
     )
+    a_requires: Literal["either", "both"] = Field(
+        default="either", description="either: top N OR at least a_min_sales_fen is A; both: top N AND at least "
+                                      "a_min_sales_fen (seed 002 reads both ways: the tenant decides).")
     b_share: float = Field(default=0.20, ge=0, le=1, description="Share of all ranked agents graded B, after A.")
     c_share: float = Field(default=0.30, ge=0, le=1, description="Share of all ranked agents graded C, after B.")
     d_share: float = Field(default=0.30, ge=0, le=1, description="Share of all ranked agents graded D; the rest are E.")
     e_promote_share: float = Field(
         default=0.10, ge=0, le=1, description="The best of E (with sales) by this share of E move up to D."
     )
+
+    def a_rule_holds(self, *, top: bool, sales_fen: int) -> bool:
+        """Whether an agent with sales, ranked in the top N (`top`) or not, is A. Without a_min_sales_fen, the
+        top N only."""
+        if self.a_min_sales_fen is None:
+            return top
+        enough = sales_fen >= self.a_min_sales_fen
+        return (top and enough) if self.a_requires == "both" else (top or enough)
 
     @model_validator(mode="after")
     def _shares_fit(self) -> GradingPolicy:
@@ -183,9 +198,7 @@ def _grades_of_groups(groups: list[list[WeekResult]], ranks: list[int], policy: 
     # A: a prefix of the ranking, since both rules are monotone in rank and sales.
     i = 0
     while i < len(groups) and has_sales(i):
-        by_rank = ranks[i] <= policy.a_top_n
-        by_sales = policy.a_min_sales_fen is not None and groups[i][0].sales_fen >= policy.a_min_sales_fen
-        if not (by_rank or by_sales):
+        if not policy.a_rule_holds(top=ranks[i] <= policy.a_top_n, sales_fen=groups[i][0].sales_fen):
             break
         grades[i] = "A"
         i += 1

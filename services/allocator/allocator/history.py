@@ -15,7 +15,7 @@ HISTORY = "history"
 
 HolderChangeKind = Literal["claimed", "assigned", "returned", "reclaimed", "closed", "won"]
 EntryKind = Literal["claimed", "assigned", "returned", "reclaimed", "closed", "won", "reopened", "call", "stage",
-                    "signal", "deal_mark"]
+                    "signal", "deal_mark", "win_confirmed"]
 
 Doc = dict[str, Any]
 
@@ -59,6 +59,11 @@ def deal_mark(*, status: str, agent_id: str, at: datetime, reason: str | None = 
               expires_at: datetime | None = None) -> Doc:
     """A deal-in-progress mark asked for (`pending`, by the holder) or decided (by the supervisor)."""
     return _entry("deal_mark", at, agent_id=agent_id, deal_mark_status=status, reason=reason, expires_at=expires_at)
+
+
+def win_confirmed(*, by: str, confirmer: str, order_ref: str | None, amount_fen: int, at: datetime) -> Doc:
+    """A declared win confirmed: by an order (`confirmer`: the system it came from) or by a supervisor."""
+    return _entry("win_confirmed", at, agent_id=confirmer, via=by, order_ref=order_ref, amount_fen=amount_fen)
 
 
 def with_history(update: Doc, entries: Sequence[Doc]) -> Doc:

@@ -22,6 +22,7 @@ from .schemas import (
     ScorePart,
 )
 from .store import Doc
+from .win_views import win_view
 
 
 def sees_contact(viewer: AgentFacts | None, doc: Doc) -> bool:
@@ -64,7 +65,7 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
                     dedicated_agent=doc.get("dedicated_agent"), rest_until=doc.get("rest_until"),
                     reclaim=_reclaim(doc, policy), hot=_hot(doc),
                     score_parts=[ScorePart.model_validate(p) for p in doc.get("score_parts") or []],
-                    score_model=ScoreModel.model_validate(model) if model else None)
+                    score_model=ScoreModel.model_validate(model) if model else None, win=win_view(doc))
 
 
 def history_view(doc: Doc) -> LeadHistory:

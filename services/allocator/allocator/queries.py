@@ -13,7 +13,7 @@ from .domain import AgentFacts, DomainError, TierFilter, check_may_open, default
 from .lead_views import history_view, lead_view
 from .schemas import AgentPage, AgentView, FairnessRow, LeadHistory, LeadPage, LeadView, TeamView, TierView
 from .service import LeadService, agent_facts
-from .store import HELD, LEAN_LEAD, AllocatorStore, Doc, tier_query
+from .store import HELD, LEAN_LEAD, WON, AllocatorStore, Doc, tier_query
 
 
 class NotVisible(Exception):
@@ -45,6 +45,13 @@ class LeadQueries:
         """Who holds a lead now (None: nobody, or no such lead)."""
         doc = await self.store.get_lead(tenant, lead_id, {"holder": 1, "status": 1})
         return doc.get("holder") if doc is not None and doc.get("status") == HELD else None
+
+    async def winner(self, *, tenant: str, lead_id: str) -> str | None:
+        """Who won a lead (its holder while held; None: nobody, or no such lead): whose supervisor confirms."""
+        doc = await self.store.get_lead(tenant, lead_id, {"holder": 1, "status": 1, "won_by": 1})
+        if doc is None:
+            return None
+        return doc.get("won_by") if doc.get("status") == WON else doc.get("holder")
 
     async def agent(self, *, tenant: str, agent_id: str) -> Doc | None:
         """An agent's roster record as stored (None if unknown)."""

@@ -12,6 +12,7 @@ from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
 from telesales_contracts.roster import AgentGrade, Identifier, Role
 
 from .history import HISTORY_LIMIT, EntryKind
+from .win_views import WinView
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
@@ -195,6 +196,7 @@ class LeadView(BaseModel):
     score_parts: list[ScorePart] = Field(default_factory=list, description="The rule score's parts (empty for "
                                          "leads stored before the allocator kept them).")
     score_model: ScoreModel | None = None
+    win: WinView | None = Field(default=None, description="Won leads: whether the win is confirmed.")
 
 
 class HistoryEntry(BaseModel):
@@ -203,10 +205,13 @@ class HistoryEntry(BaseModel):
     kind: EntryKind = Field(description="Holder changes (claimed, assigned: the agent got it; returned, "
                                     "reclaimed, closed, won: the agent lost it), reopened (a closed lead came "
                                     "back), call, stage (a stage move as asked), signal, deal_mark (a "
-                                    "deal-in-progress mark asked for or decided).")
+                                    "deal-in-progress mark asked for or decided), win_confirmed (by an order "
+                                    "or the supervisor: `via`).")
     at: datetime = Field(description="When it happened: a call when it started, a signal when it was seen.")
     agent_id: str | None = None
-    via: str | None = Field(default=None, description="claimed: the tier; assigned: the strategy.")
+    via: str | None = Field(default=None, description="claimed: the tier; assigned: the strategy; win_confirmed: "
+                            "order or supervisor.")
+    order_ref: str | None = None
     reason: str | None = None
     reclaim_kind: ReclaimKind | None = None
     amount_fen: int | None = None

@@ -45,6 +45,7 @@ ACCESS = {
     "POST /v1/leads/{lead_id}/return": _FLOOR,
     "POST /v1/leads/{lead_id}/close": _FLOOR,
     "POST /v1/leads/{lead_id}/win": _FLOOR,
+    "POST /v1/leads/{lead_id}/win/confirmation": ("supervisor",),
     "POST /v1/leads/{lead_id}/stage": _FLOOR,
     "POST /v1/leads/{lead_id}/deal-mark": _FLOOR,
     "POST /v1/leads/{lead_id}/deal-mark/decision": ("supervisor",),
@@ -63,6 +64,7 @@ _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unkn
            "refresh_quota_used": 429, "week_not_over": 409, "deal_mark_pending": 409, "deal_mark_in_force": 409,
            "no_pending_request": 409, "own_request": 403,
            "application_pending": 409, "unknown_pool": 404,
+           "not_won": 409, "already_confirmed": 409, "own_win": 403,
            "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403,
            OUTSIDE_YOUR_TEAM: 403}
 

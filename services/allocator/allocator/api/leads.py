@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
+from telesales_runtime.auth import forbidden
 from telesales_runtime.http import Problem, Tenant
 from telesales_runtime.scope import Scope
 
@@ -32,6 +33,7 @@ from ..schemas import (
     TierView,
     WinIn,
 )
+from ..win_views import WinConfirmIn
 from .access import (
     Actor,
     CallerScope,
@@ -187,6 +189,23 @@ async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenan
         doc = await leads.decide_deal_mark(tenant=tenant, lead_id=lead_id, request_id=body.request_id,
                                            decided_by=actor.agent_id, approve=body.decision == "approved",
                                            reason=body.reason)
+    except DomainError as error:
+        raise problem_of(error) from error
+    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+
+
+@pools_router.post("/leads/{lead_id}/win/confirmation", response_model=LeadView,
+                   summary="Confirm a declared win (the winner's supervisor): only confirmed wins count")
+async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: Leads, queries: Queries,
+                      actor: Actor, scope: CallerScope) -> LeadView:
+    if actor.role not in ("supervisor", "manager"):
+        raise forbidden("not_a_supervisor", "Only the winner's supervisor confirms a win.")
+    winner = await queries.winner(tenant=tenant, lead_id=lead_id)
+    if winner is not None:
+        await require_acting_for(scope, winner, queries, tenant)
+    try:
+        doc = await leads.confirm_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id,
+                                      order_ref=body.order_ref, amount_fen=body.amount_fen)
     except DomainError as error:
         raise problem_of(error) from error
     return await queries.view_of(doc, tenant=tenant, viewer=actor)

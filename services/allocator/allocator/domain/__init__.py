@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -277,6 +278,9 @@ class AllocationPolicy(BaseModel):
                                    "in the window is new: it weighs `ability_floor`.")
     ability_floor: float = Field(default=0.05, gt=0, le=1, description="The weight of a new agent, and the "
                                  "least any agent weighs (a zero conversion would get nothing).")
+    buyer_min_purchase_fen: int = Field(default=200_000, ge=0, description="进取池: a person is a buyer (the buyer "
+                                        "tier) once confirmed purchases reach this many fen (seed 002: several "
+                                        "thousand yuan), not on any purchase.")
 
     @model_validator(mode="after")
     def _has_default_rule(self) -> AllocationPolicy:
@@ -294,6 +298,26 @@ class AllocationPolicy(BaseModel):
         layer = stage_layer(stage_percent)
         fitting = [r for r in self.reclaim_rules if r.pool_id in (None, pool_id) and r.layer in (None, layer)]
         return max(fitting, key=ReclaimRule.specificity)
+
+
+def is_buyer(purchases_fen: int, policy: AllocationPolicy) -> bool:
+    """进取池: bought for at least the tenant's threshold (a small purchase does not make a buyer)."""
+    return purchases_fen > 0 and purchases_fen >= policy.buyer_min_purchase_fen
+
+
+def purchases_in_attributes(attributes: Mapping[str, str] | None) -> int:
+    """What lead-intake's attributes say the person bought for, in fen: `purchases_fen`, or `purchased_yuan`
+    (a bare "buyer: yes" names no amount, so it counts nothing). 0 when absent or unreadable."""
+    values = attributes or {}
+    for name, fen_per_unit in (("purchases_fen", 1), ("purchased_yuan", 100)):
+        raw = (values.get(name) or "").strip().replace(",", "")
+        try:
+            amount = Decimal(raw) * fen_per_unit
+        except InvalidOperation:
+            continue
+        if amount.is_finite():
+            return max(0, int(amount))
+    return 0
 
 
 def claim_grant(requested: int, *, held: int, cap: int, claimed_this_period: int, quota: int) -> int:

@@ -64,12 +64,30 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class Win:
+    """The holder wins the lead: declared (counts toward nothing yet), or confirmed at once by an order
+    (`confirmation`, with the purchases it adds and whether the person is a buyer now)."""
+
     agent_id: str
     amount_fen: int
     team_id: str | None
     entry: Entry
     at: datetime
     condition: SameHold
+    confirmation: Mapping[str, Any] | None = None
+    buyer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmWin:
+    """A declared win of `won_by` is confirmed (if it is still unconfirmed when written): its amount becomes
+    the confirmed one, the person's purchases grow by it, and a buyer once over the tenant's threshold."""
+
+    won_by: str
+    confirmation: Mapping[str, Any]
+    amount_fen: int
+    buyer: bool
+    entry: Entry
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +184,7 @@ class Touch:
 
 
 LeadChange = (Release | Close | Win | Warn | AdvanceStage | MarkHot | Assign | RecordCalls | StopCalls | Touch
-              | SetDealMark)
+              | SetDealMark | ConfirmWin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,8 +80,7 @@ from .changes import (
 from .dialing import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, DialVerdict, dial_verdict
 
 # The lead's states live with the dial rule that reads them; the aggregate's module names them too.
-__all__ = ["CLOSED", "DO_NOT_CALL", "HELD", "POOLED", "WON", "DialVerdict", "Lead", "funnel_step_after",
-           "signal_summary"]
+__all__ = ["CLOSED", "DO_NOT_CALL", "HELD", "POOLED", "WON", "DialVerdict", "Lead", "funnel_step_after", "signal_summary"]
 
 # ---- rules -----------------------------------------------------------------------------------------------
 
@@ -137,6 +136,8 @@ class Lead:
     phone_e164: str | None = None
     last_team: str | None = None  # the team of the last hold that ended in a release
     last_reclaimed: bool = False  # that release was a reclaim (回收), not a return
+    won: Mapping[str, Any] | None = None  # won_by, won_at, won_amount_fen, win_confirmed: as stored (domain/wins.py)
+    purchases_fen: int = 0  # confirmed purchases so far (the buyer pool's threshold)
 
     def why_not_placeable(self, now: datetime) -> str | None:
         """Why a push may not place this lead now (None: it may): only pooled leads that are not resting."""
@@ -206,7 +207,8 @@ class Lead:
         return Decision(change, (Announcement(ALLOCATION_CLOSED, closed), Announcement(LEADS_OUTCOME, outcome)))
 
     def win(self, agent_id: str, *, amount_fen: int, at: datetime) -> Decision:
-        """The agent wins the lead (成单): the person is a buyer now, and the agent its dedicated agent."""
+        """The agent declares a win (成单): the agent is the person's dedicated agent; the sale counts toward
+        nothing until an order or the supervisor confirms it (domain/wins.py)."""
         self.require_held_by(agent_id)
         change = Win(agent_id=agent_id, amount_fen=amount_fen, team_id=self.holder_team, at=at,
                      condition=self.same_hold(),

@@ -15,11 +15,12 @@ from .dialing import Dialing
 from .distributing import DistributionOutcome
 from .intake import Intake
 from .reclaim import Reclaim
+from .wins import Wins
 
 
-class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing):
-    """Leads: intake, claims, push distribution, the agent's acts, activity from outside, reclaim, and who may
-    dial what (the do-not-call list)."""
+class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing, Wins):
+    """Leads: intake, claims, push distribution, the agent's acts, activity from outside, reclaim, who may
+    dial what (the do-not-call list), and confirming wins."""
 
 
 __all__ = ["ClaimResult", "DistributionOutcome", "LeadService", "agent_facts"]

@@ -12,13 +12,11 @@ from telesales_runtime.consumer import Delivery
 from telesales_runtime.observability import MESSAGES_CONSUMED
 
 from .. import domain
-from ..domain import RoutingRule
+from ..domain import AllocationPolicy, RoutingRule
 from ..store import Doc
 from ..store.lead_writes import lead_of, new_lead_document
 from .arrival import Arrival
 from .dialing import Dialing
-
-TRUE_WORDS = {"1", "true", "yes", "y", "是", "有"}
 
 
 class Intake(Arrival, Dialing):
@@ -26,6 +24,7 @@ class Intake(Arrival, Dialing):
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])
             rules = await self.routing(tenant)
+            policy = await self.policy(tenant)
             listed = await self.store.listed_numbers(tenant, [p for d in fresh if (p := d.event.data.phone_e164)])
             now = datetime.now(UTC)
             docs, seen = [], set(known)
@@ -34,7 +33,7 @@ class Intake(Arrival, Dialing):
                 if data.lead_id in seen:  # redelivered under another event id: the lead is the key
                     continue
                 seen.add(data.lead_id)
-                docs.append(self._new_lead(tenant, data, rules, now, listed=data.phone_e164 in listed))
+                docs.append(self._new_lead(tenant, data, rules, policy, now, listed=data.phone_e164 in listed))
             await self.store.insert_leads(docs, [self.store.inbox.entry(tenant, d.event.id, {"status": "pooled"})
                                                  for d in fresh])
             await self.close_listed_arrivals(tenant, docs, listed)
@@ -42,13 +41,16 @@ class Intake(Arrival, Dialing):
             await self.serve_applications(tenant=tenant, pool_ids={d["pool_id"] for d in docs})
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.qualified.v1", "processed").inc(len(fresh))
 
-    def _new_lead(self, tenant: str, data: Any, rules: list[RoutingRule], now: datetime, *, listed: bool) -> Doc:
-        """The stored document of a qualified lead: in the pool its routing names; a buyer if lead-intake
-        says the person bought before; closed for good if its number is on the do-not-call list."""
-        buyer = (data.attributes or {}).get("buyer", "").strip().lower() in TRUE_WORDS
+    def _new_lead(self, tenant: str, data: Any, rules: list[RoutingRule], policy: AllocationPolicy, now: datetime,
+                  *, listed: bool) -> Doc:
+        """The stored document of a qualified lead: in the pool its routing names; a buyer (进取池) if
+        lead-intake says the person bought for at least the tenant's threshold before; closed for good if its
+        number is on the do-not-call list."""
+        purchases = domain.purchases_in_attributes(data.attributes)
         pool_id = domain.route_pool(rules, business_line=data.business_line, product_interest=data.product_interest,
                                     region=data.region, score=data.score)
-        return new_lead_document(tenant, data, pool_id=pool_id, buyer=buyer, now=now, do_not_call=listed)
+        return new_lead_document(tenant, data, pool_id=pool_id, buyer=domain.is_buyer(purchases, policy),
+                                 purchases_fen=purchases, now=now, do_not_call=listed)
 
     async def handle_merged(self, deliveries: Sequence[Delivery]) -> None:
         """A person arrived again: count the touch; a closed lead is live again and goes back to its pool. The

@@ -90,9 +90,14 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore):
             # signals that name a lead by phone
             IndexModel([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], name="by_phone",
                        partialFilterExpression={"phone_e164": {"$type": "string"}}),
-            # wins of a week, for grading
+            # wins of a week, for grading: confirmed ones (and those won before confirmation existed)
             IndexModel([("tenant_id", ASCENDING), ("won_at", ASCENDING)], name="won_at",
                        partialFilterExpression={"status": WON}),
+            IndexModel([("tenant_id", ASCENDING), ("win_confirmed_at", ASCENDING)], name="win_confirmed_at",
+                       partialFilterExpression={"status": WON, "win_confirmed": True}),
+            # an order from a CRM names its lead by the CRM's own id
+            IndexModel([("tenant_id", ASCENDING), ("external_refs.external_id", ASCENDING)], name="by_external_ref",
+                       partialFilterExpression={"external_refs.0": {"$exists": True}}),
         ])
         await self.leads.create_index("outbox_at", sparse=True, name="embedded_outbox_pending")
         await self.ensure_application_indexes()
@@ -126,6 +131,11 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore):
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
         return await self.leads.find_one({"tenant_id": tenant, "phone_e164": {"$eq": phone, "$type": "string"}},
                                          LEAN_LEAD)
+
+    async def lead_by_ref(self, tenant: str, source_system: str, external_id: str) -> Doc | None:
+        """The lead an outside system names by its own id."""
+        ref = {"source_system": source_system, "external_id": external_id}
+        return await self.leads.find_one({"tenant_id": tenant, "external_refs": {"$elemMatch": ref}}, LEAN_LEAD)
 
     async def held_count(self, tenant: str, agent_id: str) -> int:
         return await self.leads.count_documents({"tenant_id": tenant, "holder": agent_id, "status": HELD})

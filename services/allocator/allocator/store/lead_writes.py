@@ -17,6 +17,7 @@ from ..domain.changes import (
     AdvanceStage,
     Assign,
     Close,
+    ConfirmWin,
     LeadChange,
     MarkHot,
     RecordCalls,
@@ -49,7 +50,12 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 deal_mark=doc.get("deal_mark"), progress_at=doc.get("progress_at"),
                 dial_days=tuple(doc.get("dial_days") or ()), dial_streak_at=doc.get("dial_streak_at"),
                 phone_e164=doc.get("phone_e164"), last_team=doc.get("last_team"),
-                last_reclaimed=bool(doc.get("last_reclaimed")))
+                last_reclaimed=bool(doc.get("last_reclaimed")), purchases_fen=doc.get("purchases_fen") or 0,
+                won={k: doc[k] for k in WON_FIELDS if k in doc} or None)
+
+
+# The stored fields of a win (domain/wins.py reads them as `Lead.won`).
+WON_FIELDS = ("won_by", "won_at", "won_amount_fen", "won_team", "win_confirmed")
 
 
 # What a hold owns and the next one must not inherit: its deal-in-progress mark, its dial days and streak.
@@ -80,6 +86,9 @@ def write_of(lead: Lead, change: LeadChange) -> tuple[Doc, Doc | list[Doc]]:
             return _same_hold(lead, change.condition), _close(change)
         case Win():
             return _same_hold(lead, change.condition), _win(change)
+        case ConfirmWin():  # once: only while still unconfirmed
+            return ({**_key(lead), "status": WON, "won_by": change.won_by, "win_confirmed": False},
+                    _confirm_win(change))
         case SetDealMark():
             return ({**_same_hold(lead, change.condition), "deal_mark.request_id": change.previous_request,
                      **({"deal_mark.status": change.previous_status} if change.previous_status else {})},
@@ -127,12 +136,28 @@ def _close(change: Close) -> Doc:
 
 
 def _win(change: Win) -> Doc:
-    return history.with_history({
-        "$set": {"status": WON, "won_by": change.agent_id, "won_at": change.at, "won_amount_fen": change.amount_fen,
-                 "won_team": change.team_id, "holder": None, "last_holder": change.agent_id, "buyer": True,
-                 "dedicated_agent": change.agent_id, "stage_percent": 100, "funnel_step": "paid",
-                 "updated_at": change.at},
-        "$inc": {"purchases_fen": change.amount_fen}}, [change.entry])
+    update: Doc = {"$set": {
+        "status": WON, "won_by": change.agent_id, "won_at": change.at, "won_amount_fen": change.amount_fen,
+        "won_team": change.team_id, "holder": None, "last_holder": change.agent_id, "win_confirmed": False,
+        "dedicated_agent": change.agent_id, "stage_percent": 100, "funnel_step": "paid", "updated_at": change.at}}
+    if change.confirmation is None:  # declared: counts toward nothing yet
+        return history.with_history(update, [change.entry])
+    c = change.confirmation  # confirmed at once by an order: both entries
+    confirmed_entry = history.win_confirmed(by=c["by"], confirmer=c["confirmer"], order_ref=c["order_ref"],
+                                            amount_fen=c["amount_fen"], at=change.at)
+    confirmed = _confirm_win(ConfirmWin(won_by=change.agent_id, confirmation=c, amount_fen=change.amount_fen,
+                                        buyer=change.buyer, entry=confirmed_entry, at=change.at))
+    update["$set"] |= confirmed["$set"]
+    update["$inc"] = confirmed["$inc"]
+    return history.with_history(update, [change.entry, confirmed_entry])
+
+
+def _confirm_win(change: ConfirmWin) -> Doc:
+    fields: Doc = {"win_confirmed": True, "win_confirmed_at": change.at, "win_confirmation": dict(change.confirmation),
+                   "won_amount_fen": change.amount_fen, "updated_at": change.at}
+    if change.buyer:  # never unset: a buyer stays one
+        fields["buyer"] = True
+    return history.with_history({"$set": fields, "$inc": {"purchases_fen": change.amount_fen}}, [change.entry])
 
 
 def _assign(change: Assign) -> Doc:
@@ -211,7 +236,7 @@ def _touch(change: Touch) -> Doc:
 
 
 def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now: datetime,
-                      do_not_call: bool = False) -> Doc:
+                      do_not_call: bool = False, purchases_fen: int = 0) -> Doc:
     """A qualified lead (leads.qualified.v1 payload) as stored: pooled in `pool_id`, nobody's yet; closed for
     good from the start when its number is on the do-not-call list (`do_not_call`)."""
     doc: Doc = {
@@ -225,7 +250,7 @@ def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now:
         "previous_holders": [], "last_holder": None, "dropped_by": [], "drops": [], "drop_count": 0,
         "call_count": 0, "last_call_at": None, "recent_calls": [], "rest_until": None,
         "stage_percent": 0, "funnel_step": None, "stage_advanced_at": None, "deal_in_progress": False,
-        "buyer": buyer, "purchases_fen": 0, "dedicated_agent": None, "touches": 1, "holds": [],
+        "buyer": buyer, "purchases_fen": purchases_fen, "dedicated_agent": None, "touches": 1, "holds": [],
         "external_refs": [ref.model_dump() for ref in data.external_refs], "created_at": now, "updated_at": now,
     }
     if do_not_call:

@@ -195,7 +195,11 @@ class RosterStore(StoreBase):
 
     async def week_results(self, tenant: str, start: datetime, end: datetime) -> list[Doc]:
         pipeline = [
-            {"$match": {"tenant_id": tenant, "status": WON, "won_at": {"$gte": start, "$lt": end}}},
+            # confirmed wins, in the week they were confirmed; an agent's own declaration counts nothing (wins
+            # stored before confirmation existed have no `win_confirmed` and count in the week they were won)
+            {"$match": {"tenant_id": tenant, "status": WON, "$or": [
+                {"win_confirmed": True, "win_confirmed_at": {"$gte": start, "$lt": end}},
+                {"win_confirmed": {"$exists": False}, "won_at": {"$gte": start, "$lt": end}}]}},
             {"$group": {"_id": "$won_by", "sales_fen": {"$sum": "$won_amount_fen"}, "deals": {"$sum": 1}}},
         ]
         return [row async for row in await self.leads.aggregate(pipeline)]

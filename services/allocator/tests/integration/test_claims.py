@@ -109,7 +109,7 @@ async def test_an_agent_never_reclaims_a_lead_it_returned_and_the_lead_moves_to_
 async def test_tiers_open_by_grade_and_by_time_worked_today(harness: Harness) -> None:
     await harness.agent("c1", grade="C")
     await harness.agent("b1", grade="B")
-    await harness.pooled(2, attributes={"buyer": "yes"})
+    await harness.pooled(2, attributes={"purchased_yuan": "5000"})  # over the buyer threshold (test_wins.py)
     refused = await harness.claim("c1", "buyer")
     assert refused.status_code == 403 and refused.json()["code"] == "grade_not_allowed"
     too_early = await harness.claim("b1", "buyer")

@@ -464,6 +464,9 @@ async def win(harness: Harness, agent_id: str, amount_fen: int) -> str:
                                        headers=harness.as_actor(agent_id))
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "won"
+    # only confirmed wins count (tests/integration/test_wins.py walks around it): the supervisor confirms
+    await harness.leads.confirm_win(tenant=harness.tenant, lead_id=held["lead_id"], supervisor="boss",
+                                    order_ref=None, amount_fen=None)
     return held["lead_id"]
 
 
@@ -482,7 +485,8 @@ async def test_a_finished_week_is_graded_once_from_its_sales(harness: Harness) -
     week = grading.iso_week((now - timedelta(days=14)).date())
     start, _ = grading.week_bounds(week, harness.leads.tz)
     moved = await harness.store.leads.update_many({"tenant_id": harness.tenant, "_id": {"$in": past}},
-                                                  {"$set": {"won_at": start + timedelta(days=2, hours=10)}})
+                                                  {"$set": {"won_at": start + timedelta(days=2, hours=10),
+                                                            "win_confirmed_at": start + timedelta(days=3)}})
     assert moved.modified_count == 3
 
     response = await harness.http.post(f"/v1/gradings/{week}")

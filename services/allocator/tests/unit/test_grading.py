@@ -134,6 +134,26 @@ def test_a_min_sales_none_leaves_only_the_top_n() -> None:
     assert grade_string(without) == "AAEEE"
 
 
+def test_a_requires_both_or_either_is_the_tenants_reading_of_seed_002() -> None:
+    # a slow week (top 2 under 3,000 yuan) and a strong one (beyond the top 2 over 3,000 yuan)
+    slow = [WeekResult("s1", yuan(2500), 3), WeekResult("s2", yuan(1000), 1), WeekResult("s3", yuan(500), 1)]
+    strong = [WeekResult(f"x{i}", yuan(5000) - i, 1) for i in range(4)]
+    either, both = policy(a_top_n=2, a_min_sales_fen=yuan(3000)), policy(a_top_n=2, a_min_sales_fen=yuan(3000),
+                                                                        a_requires="both")
+    assert grade_string(grade_week(slow, either, {})) == "AAE"
+    assert grade_string(grade_week(slow, both, {})) == "EEE"  # top 2, but nobody reached 3,000 yuan
+    assert grade_string(grade_week(strong, either, {})) == "AAAA"
+    assert grade_string(grade_week(strong, both, {})) == "AAEE"  # over 3,000 yuan, but only the top 2
+    assert GradingPolicy().a_requires == "either"  # the floor's practice so far
+
+
+def test_a_requires_both_without_a_threshold_is_the_top_n() -> None:
+    week = [WeekResult(f"x{i}", yuan(100) - i, 1) for i in range(3)]
+    assert grade_string(grade_week(week, policy(a_top_n=2, a_requires="both"), {})) == "AAE"
+    with pytest.raises(ValidationError):
+        GradingPolicy(a_requires="neither")  # type: ignore[arg-type]
+
+
 def test_a_top_n_zero_and_no_threshold_means_no_a() -> None:
     week = [WeekResult("big", 10**9, 100), WeekResult("small", 1, 1)]
     decisions = grade_week(week, policy(a_top_n=0, a_min_sales_fen=None, b_share=0.5), {})

@@ -85,8 +85,9 @@ def test_closing_and_winning_announce_the_outcome_to_lead_intake() -> None:
     assert [e.topic for e in won.events] == [ALLOCATION_WON, LEADS_OUTCOME]
     _, update = write_of(held_lead(), won.change)
     assert isinstance(update, dict)
-    assert update["$set"]["dedicated_agent"] == "a1" and update["$set"]["buyer"] is True
-    assert update["$inc"] == {"purchases_fen": 99_00}
+    # declared, not confirmed: the person is not a buyer and has bought nothing yet (domain/wins.py confirms)
+    assert update["$set"]["dedicated_agent"] == "a1" and update["$set"]["win_confirmed"] is False
+    assert "buyer" not in update["$set"] and "$inc" not in update
 
 
 def test_every_act_on_a_hold_is_written_only_while_the_hold_is_the_one_judged() -> None:
