@@ -43,8 +43,9 @@ class IndicatorCounts(_Body):
     actual_visit: int
     plan: int
     paid: int
-    won: int = Field(description="Leads won (成单).")
-    won_fen: int = Field(description="Amount won, in fen.")
+    won: int = Field(description="Leads won (成单) and confirmed (by an order or the supervisor), on the day "
+                              "of the confirmation; an agent's own declaration counts nothing here.")
+    won_fen: int = Field(description="Amount of the confirmed wins, in fen.")
     connect_rate: Rate = Field(description="connected / outbound.")
     effective_rate: Rate = Field(description="effective / outbound.")
     deep_rate: Rate = Field(description="deep / outbound.")

@@ -48,7 +48,7 @@ def pool_view(c: Mapping[str, int]) -> dict[str, Any]:
             "processed_first_pass": c.get("processed_first", 0), "processed_repeat": c.get("processed_repeat", 0),
             "processing_rate": ratio(processed, holdings),
             "first_pass_share": ratio(c.get("processed_first", 0), processed),
-            "won_amount_fen": c.get("won_fen", 0),
+            "won_amount_fen": c.get("won_fen", 0), "won_confirmed_amount_fen": c.get("won_confirmed_fen", 0),
             "avg_holders_before_won": ratio(c.get("won_holders_sum", 0), c.get("won", 0)),
             "holders_before_won": _distribution(c, "won_holders", HOLDER_BUCKETS)}
 

@@ -65,6 +65,15 @@ def holder(change: str, lead: str, agent: str, when: str, *, team: str | None = 
     return f"allocation.{change}.v1", {**data, **extra, **more}
 
 
+def win_confirmed(lead: str, agent: str, when: str, *, amount_fen: int = 1_000_000, team: str | None = "mba",
+                  by: str = "order") -> Event:
+    """allocation.win-confirmed.v1: the agent's win confirmed (by an order, or by `by`="supervisor")."""
+    return "allocation.win-confirmed.v1", {
+        "lead_id": lead, "agent_id": agent, "team_id": team, "business_line": "education", "amount_fen": amount_fen,
+        "declared_amount_fen": amount_fen, "confirmed_by": by, "confirmer": "crm" if by == "order" else "sup",
+        "order_ref": "SO-1" if by == "order" else None, "won_at": when, "confirmed_at": when}
+
+
 def call(lead: str, agent: str, when: str, seconds: int, *, connected: bool = True) -> Event:
     return "calls.logged.v1", {"agent_id": agent, "lead_id": lead, "started_at": when,
                                "duration_seconds": seconds, "connected": connected}

@@ -18,7 +18,7 @@ from .states import Needs, World
 _READS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
     **{topic: ("lead_id", "agent_id", None, None)
        for topic in (t.CALLS_LOGGED.name, t.ALLOCATION_RECLAIM_WARNING.name, t.ALLOCATION_HOT_LEAD.name,
-                     *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
+                     t.ALLOCATION_WIN_CONFIRMED.name, *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
     t.LEADS_STAGE_CHANGED.name: ("lead_id", "agent_id", None, None),
     **{topic: ("lead_id", None, None, None)
        for topic in (t.LEADS_QUALIFIED.name, t.LEADS_MERGED.name, t.LEADS_OUTCOME.name, t.LEADS_COMPLAINT.name,

@@ -7,8 +7,10 @@ The rules:
 - Holder changes may arrive out of order: only one not older than the lead's last sets or clears its
   holder (`_holder_update`); a release clears it only when it names the holder.
 - A holder change tells the team and business line of an agent the roster has not described yet.
-- A win counts its amount, the number of holdings before it (histogram `won_holders`), credits the agent
-  and moves the lead to `paid` in the funnel.
+- A win (declared by the agent) counts its amount, the number of holdings before it (histogram
+  `won_holders`) and moves the lead to `paid` in the funnel; it credits the agent nothing: only its
+  confirmation (allocation.win-confirmed.v1: an order or the supervisor) credits the agent's `won` and
+  `won_fen` (what rankings compare), on the day it was confirmed, and counts `won_confirmed` in the pool.
 - Reclaim warnings and hot leads count under the lead's team; hot leads on the floor too.
 """
 
@@ -34,6 +36,7 @@ POOL_RULES: dict[str, str] = {
     t.ALLOCATION_RECLAIMED.name: "_released",
     t.ALLOCATION_CLOSED.name: "_released",
     t.ALLOCATION_WON.name: "_won",
+    t.ALLOCATION_WIN_CONFIRMED.name: "_win_confirmed",
     t.ALLOCATION_RECLAIM_WARNING.name: "_reclaim_warning",
     t.ALLOCATION_HOT_LEAD.name: "_hot_lead",
 }
@@ -98,11 +101,16 @@ class PoolRules(LeadFunnelRules):
         holders = max(1, lead.holders)
         self._pool(world, fact, day, d.business_line, d.team_id, "won", won_fen=d.amount_fen,
                    **{bucket_field("won_holders", holders, HOLDER_BUCKETS): 1, "won_holders_sum": holders})
-        self._agent_count(world, fact.tenant, d.agent_id, day, {"won": 1, "won_fen": d.amount_fen})
         self._reach(world, fact, day, d.lead_id, "paid", d.agent_id)
         updated = self._holder_update(world, d.lead_id, d, fact.at)
         if updated is not None and updated.holder == d.agent_id:
             updated.holder, updated.team, updated.since = None, NONE, None
+
+    def _win_confirmed(self, world: World, fact: Fact, day: str) -> None:
+        """A win confirmed by an order or the supervisor: only now does it count for the agent."""
+        d = fact.data
+        self._pool(world, fact, day, d.business_line, d.team_id, "won_confirmed", won_confirmed_fen=d.amount_fen)
+        self._agent_count(world, fact.tenant, d.agent_id, day, {"won": 1, "won_fen": d.amount_fen})
 
     def _reclaim_warning(self, world: World, fact: Fact, day: str) -> None:
         lead = world.lead(fact.data.lead_id)

@@ -30,6 +30,7 @@ from metrics_support import (
     stage,
     tip_reviewed,
     visited,
+    win_confirmed,
 )
 
 NEXT_DAY = "2026-11-25"
@@ -39,7 +40,8 @@ def scenario() -> list[tuple[Event, str]]:
     """(event, envelope time) in the order they are published. Times are minutes after 09:00 on DAY.
 
     Leads: L1, L2, L4 education, L3 finance; L2 from IM, the others from search ads; one junk lead.
-    Agents: a1, a2 in team mba, b1 in team emba. L1 goes all the way and is won by a1; L2 is claimed by a1,
+    Agents: a1, a2 in team mba, b1 in team emba. L1 goes all the way and is won by a1 (the CRM's order
+    confirms it); L2 is claimed by a1,
     called without connecting, reaches valid and is reclaimed; L3 is assigned to b1 and reaches intent; L4
     is assigned to a2, called (no answer), returned, claimed by b1 and called again (effective, repeat pass).
     Marketplace: a1 visits, buys, learns, rates, forwards and rewatches tip-1 and is flagged a deep learner
@@ -68,7 +70,7 @@ def scenario() -> list[tuple[Event, str]]:
         (stage("L1", "agreed_visit", agent="a1"), 130), (learned("a1", "tip-1", m(180), rewatch=True), 180),
         (reclaimed("b1", m(180)), 180), (deep_learner("a1", m(240)), 240),
         (stage("L1", "actual_visit", agent="a1", percent=60), 300), (stage("L1", "plan", agent="a1", percent=60), 330),
-        (holder("won", "L1", "a1", m(360)), 360),
+        (holder("won", "L1", "a1", m(360)), 360), (win_confirmed("L1", "a1", m(370)), 370),  # the CRM's order
         (call("L4", "a2", m(390), 20, connected=False), 390), (holder("returned", "L4", "a2", m(420)), 420),
         (holder("claimed", "L4", "b1", m(450), team="emba"), 450), (call("L4", "b1", m(480), 65), 480),
         (holder("reclaimed", "L2", "a1", m(540), kind="not_converted"), 540),
@@ -226,6 +228,27 @@ async def test_one_batch_counts_what_the_events_one_by_one_count(harness: Harnes
         "finance": {"total": 1, "valid": 1, "intent": 1, "agreed_visit": 0, "actual_visit": 0, "plan": 0, "paid": 0}}
     a1 = await harness.get("/v1/agents/a1/indicators", **{"from": DAY, "to": DAY})
     assert (a1["totals"]["outbound"], a1["totals"]["processed"], a1["totals"]["won"]) == (3, 2, 1)
+
+
+async def test_a_win_its_agent_declared_counts_toward_no_ranking_until_it_is_confirmed(harness: Harness) -> None:
+    """The walk-around: a2 declares a big win nobody confirms, b1 a small one the supervisor confirms. The
+    agents' indicators (what rankings compare) count only the confirmed one, on the day it was confirmed."""
+    m = at
+    await harness.emit(agent("a2", "mba"), agent("b1", "emba"), qualified("L8", m(0)), qualified("L9", m(0)))
+    await harness.emit(holder("claimed", "L8", "a2", m(10)), holder("claimed", "L9", "b1", m(10), team="emba"))
+    await harness.emit(holder("won", "L8", "a2", m(60), amount_fen=90_000_000),
+                       holder("won", "L9", "b1", m(60), team="emba", amount_fen=20_000))
+    a2 = await harness.get("/v1/agents/a2/indicators", **{"from": DAY, "to": DAY})
+    assert (a2["totals"]["won"], a2["totals"]["won_fen"], a2["totals"]["conversion_rate"]) == (0, 0, 0.0)
+    await harness.emit(win_confirmed("L9", "b1", f"{NEXT_DAY}T10:00:00+08:00", amount_fen=20_000, team="emba",
+                                     by="supervisor"))
+    b1_day = await harness.get("/v1/agents/b1/indicators", **{"from": DAY, "to": DAY})
+    b1_next = await harness.get("/v1/agents/b1/indicators", **{"from": NEXT_DAY, "to": NEXT_DAY})
+    assert (b1_day["totals"]["won"], b1_next["totals"]["won"], b1_next["totals"]["won_fen"]) == (0, 1, 20_000)
+    pool = {row["group"].get("team"): row for row in (await harness.get(
+        "/v1/funnels/pool", **{"from": DAY, "to": NEXT_DAY, "by": "team", "period": "range"}))["rows"]}
+    assert (pool["mba"]["won"], pool["mba"]["won_confirmed"]) == (1, 0)  # left the pool, counts for nobody
+    assert (pool["emba"]["won_confirmed"], pool["emba"]["won_confirmed_amount_fen"]) == (1, 20_000)
 
 
 async def test_prometheus_exposes_the_scenario(harness: Harness) -> None:

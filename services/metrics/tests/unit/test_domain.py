@@ -127,7 +127,24 @@ def test_a_win_counts_the_holders_and_pays_the_funnel() -> None:
     pool = counts(increments, "pool")
     assert (pool["won"], pool["won_holders:2"], pool["won_holders_sum"]) == (1, 1, 2)
     assert counts(increments, "funnel")["paid"] == 1
-    assert counts(increments, "agent", DAY, agent="a2")["won"] == 1
+    assert counts(increments, "agent", DAY, agent="a2")["won"] == 0  # declared: counts for nobody yet
+
+
+def test_only_a_confirmed_win_counts_for_the_agent_on_the_day_it_was_confirmed() -> None:
+    declared = holder("won", "L1", "a1", at("12:00"))
+    confirmed = ("allocation.win-confirmed.v1", {
+        "lead_id": "L1", "agent_id": "a1", "team_id": "mba", "business_line": "education", "amount_fen": 400_000,
+        "declared_amount_fen": 1_000_000, "confirmed_by": "order", "confirmer": "crm", "order_ref": "SO-1",
+        "won_at": at("12:00"), "confirmed_at": at("15:00")})
+    increments, _ = run(qualified("L1", at("08:00")), holder("claimed", "L1", "a1", at("09:00")), declared, confirmed)
+    mine = counts(increments, "agent", DAY, agent="a1")
+    assert (mine["won"], mine["won_fen"]) == (1, 400_000)  # the order's amount, not the declared one
+    pool = counts(increments, "pool")
+    assert (pool["won"], pool["won_confirmed"], pool["won_confirmed_fen"], pool["won_fen"]) == (
+        1, 1, 400_000, 1_000_000)
+    unconfirmed, _ = run(qualified("L2", at("08:00")), holder("claimed", "L2", "a2", at("09:00")),
+                         holder("won", "L2", "a2", at("12:00")))
+    assert counts(unconfirmed, "agent", DAY, agent="a2")["won"] == 0
 
 
 def test_an_outcome_naming_its_lead_only_by_an_outside_reference_counts_nothing_here() -> None:

@@ -37,6 +37,7 @@ from metrics_support import (
     stage,
     tip_reviewed,
     visited,
+    win_confirmed,
 )
 from telesales_contracts import BY_NAME
 from telesales_testkit.harness import cloudevent
@@ -115,7 +116,7 @@ def day() -> list[Event]:
         learned("a1", "tip-1", at(40)), learned("a1", "tip-1", at(45), rewatch=True), rated("a1", "tip-1", at(46)),
         forwarded("a1", "tip-1", at(47)), daily_active("a1", at(30)), deep_learner("a1", at(48)),
         reclaimed("a2", at(49)), daily_active("a2", at(60)), holder("won", "L1", "a1", at(90)),
-        holder("closed", "L2", "a1", at(95)), *other_topics(),
+        win_confirmed("L1", "a1", at(92)), holder("closed", "L2", "a1", at(95)), *other_topics(),
     ]
 
 
