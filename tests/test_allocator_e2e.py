@@ -1,6 +1,6 @@
 """lead-intake and the allocator end to end on the real broker and database: a lead from an outside
 system reaches a pool, an agent claims it, a hot moment reaches the agent, and the win trains
-lead-intake's scoring model."""
+lead-intake's scoring model; the agent's win counts only once the CRM's order confirms it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from telesales_testkit.harness import cloudevent, wait_until
 from telesales_testkit.kafka import TopicTail
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
-TOPICS = ("leads.qualified.v1", "allocation.claimed.v1", "allocation.won.v1", "allocation.hot-lead.v1", "leads.outcome.v1")
+TOPICS = ("leads.qualified.v1", "allocation.claimed.v1", "allocation.won.v1", "allocation.hot-lead.v1", "leads.outcome.v1",
+          "allocation.win-confirmed.v1")
 
 
 @pytest.fixture
@@ -83,9 +84,53 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     outcome = await tail.wait_for("leads.outcome.v1", mine)
     assert outcome["data"] == {"lead_id": lead["lead_id"], "outcome": "won", "business_line": "education",
                                "amount_fen": 1_280_000, "source_system": None, "external_id": None,
-                               "external_refs": [{"source_system": "/web/landing/mba-2027", "external_id": "F-77"}]}
+                               "external_refs": [{"source_system": "/web/landing/mba-2027", "external_id": "F-77"}],
+                               "order_ref": None}
 
     async def learned() -> Any:  # lead-intake consumed the outcome: its model of the line counts one win
         models = (await http_intake.get("/v1/scoring/models", headers=headers)).json()
         return [m for m in models if m.get("won") == 1]
     assert await wait_until(learned)
+
+
+async def test_the_crms_order_confirms_the_agents_win_over_the_broker(
+    tail: TopicTail, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any,
+) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    headers = {"X-Tenant-Id": tenant}
+    mine = lambda e: e["tenantid"] == tenant and e["source"] == allocator.source  # noqa: E731
+    agent = await http_allocator.put("/v1/agents/li-si", headers=headers,
+                                     json={"name": "李四", "team_id": "mba", "business_line": "education"})
+    assert agent.status_code == 200, agent.text
+    lead_id = f"L-{uuid.uuid4().hex[:12]}"
+    qualified = {
+        "lead_id": lead_id, "phone_e164": "+8613700001111", "email": None, "name": "李", "company": None,
+        "channel": "search_ads_seo", "channel_raw": None, "business_line": "education", "product_interest": "MBA",
+        "region": None, "carrier": None, "number_type": "mobile", "number_check": None, "score": 70, "grade": "B",
+        "score_breakdown": [], "model": None, "notes": None, "attributes": {},
+        "external_refs": [{"source_system": "/crm/partner-x", "external_id": "PX-9"}],
+        "touch": {"event_id": str(uuid.uuid4()), "source": "/crm/partner-x", "channel": "search_ads_seo",
+                  "channel_raw": None, "received_at": datetime.now(UTC).isoformat()}}
+    await producer.send_and_wait("leads.qualified.v1", envelope("leads.qualified.v1", tenant, qualified))
+    agent_headers = headers | auth_headers("agent", "li-si", tenant=tenant)
+
+    async def claimed() -> Any:
+        claim = await http_allocator.post("/v1/agents/li-si/claims", json={"tier_id": "fresh", "count": 1},
+                                          headers=agent_headers)
+        return claim.status_code == 200 and claim.json()["claimed"] == 1
+    assert await wait_until(claimed)
+    won = await http_allocator.post(f"/v1/leads/{lead_id}/win", json={"agent_id": "li-si", "amount_fen": 900_000},
+                                    headers=agent_headers)
+    assert won.status_code == 200 and won.json()["win"]["state"] == "unconfirmed", won.text
+    await tail.wait_for("leads.outcome.v1", mine)  # our own outcome goes round the broker: no order
+
+    # the CRM names the lead by its own id and says what the order was for
+    await producer.send_and_wait("leads.outcome.v1", cloudevent(
+        "leads.outcome.v1", tenant, {"crm_id": "PX-9", "outcome": "won", "amount_fen": 600_000, "order_ref": "SO-77"},
+        event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/crm/partner-x"))
+    confirmed = await tail.wait_for("allocation.win-confirmed.v1", mine)
+    assert (confirmed["data"]["lead_id"], confirmed["data"]["agent_id"], confirmed["data"]["amount_fen"],
+            confirmed["data"]["confirmed_by"], confirmed["data"]["order_ref"]) == (
+        lead_id, "li-si", 600_000, "order", "SO-77")
+    page = (await http_allocator.get(f"/v1/leads/{lead_id}", headers=agent_headers)).json()
+    assert (page["win"]["state"], page["win"]["confirmer"], page["buyer"]) == ("confirmed", "/crm/partner-x", True)
