@@ -23,6 +23,7 @@ from telesales_contracts.allocation import (
     LeadClosed,
     LeadReclaimed,
     ReclaimWarning,
+    WinConfirmed,
 )
 from telesales_contracts.ledger import (
     BonusAwarded,
@@ -40,6 +41,7 @@ from telesales_contracts.topics import (
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_RECLAIMED,
+    ALLOCATION_WIN_CONFIRMED,
     LEDGER_BONUS_AWARDED,
     LEDGER_COINS_ALLOCATED,
     LEDGER_REALLOCATION_AWAITING,
@@ -68,6 +70,7 @@ class NotificationKind(StrEnum):
     DEAL_MARK_REQUESTED = "deal_mark_requested"
     DEAL_MARK_DECIDED = "deal_mark_decided"
     APPROVAL_WAITING = "approval_waiting"
+    WIN_CONFIRMED = "win_confirmed"
 
 
 class Notification(BaseModel):
@@ -165,6 +168,14 @@ def _deal_mark_decided(event: CloudEvent[DealMarkDecided]) -> list[Draft]:
                    {"lead_id": d.lead_id, "request_id": d.request_id, "decision": d.decision,
                     "decided_by": d.decided_by, "reason": d.reason, "expires_at": d.expires_at},
                    f"/leads/{d.lead_id}")]
+
+
+def _win_confirmed(event: CloudEvent[WinConfirmed]) -> list[Draft]:
+    d = event.data
+    # the agent's win counts from now on (grades, rankings): an order or its supervisor confirmed it
+    return [_draft(event, d.agent_id, NotificationKind.WIN_CONFIRMED,
+                   {"lead_id": d.lead_id, "amount_fen": d.amount_fen, "confirmed_by": d.confirmed_by,
+                    "confirmer": d.confirmer, "order_ref": d.order_ref}, f"/leads/{d.lead_id}")]
 
 
 def _closed(event: CloudEvent[LeadClosed]) -> list[Draft]:
@@ -267,6 +278,7 @@ MAPPINGS: dict[str, Mapping] = {
     ALLOCATION_DEAL_MARK_REQUESTED.name: _deal_mark_requested,
     ALLOCATION_DEAL_MARK_DECIDED.name: _deal_mark_decided,
     LEDGER_REALLOCATION_AWAITING.name: _reallocation_awaiting,
+    ALLOCATION_WIN_CONFIRMED.name: _win_confirmed,
 }
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
@@ -274,7 +286,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_STRUGGLE_RECOMMENDED,
     MARKETPLACE_TIP_FORWARDED, LEDGER_COINS_ALLOCATED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_POSTED,
     LEDGER_REALLOCATION_DECIDED, ALLOCATION_DEAL_MARK_REQUESTED, ALLOCATION_DEAL_MARK_DECIDED,
-    LEDGER_REALLOCATION_AWAITING,
+    LEDGER_REALLOCATION_AWAITING, ALLOCATION_WIN_CONFIRMED,
 )
 
 

@@ -166,6 +166,16 @@ def test_a_deal_mark_request_tells_each_supervisor_who_may_decide_and_the_decisi
     assert (draft.user, draft.kind, draft.link) == ("zhang-san", NotificationKind.DEAL_MARK_DECIDED, "/leads/L-9")
     assert draft.subject == {"lead_id": "L-9", "request_id": "r-1", "decision": "approved", "decided_by": "s-1",
                              "reason": None, "expires_at": "2026-11-24T09:30:00+08:00"}
+def test_a_confirmed_win_tells_the_agent_who_won_it() -> None:
+    draft = one("allocation.win-confirmed.v1", {
+        "lead_id": "L-9", "agent_id": "zhang-san", "team_id": "team-1", "business_line": "car-insurance",
+        "amount_fen": 600_000, "declared_amount_fen": 900_000, "confirmed_by": "order", "confirmer": "/crm/x",
+        "order_ref": "SO-7", "won_at": AT, "confirmed_at": AT})
+    assert (draft.user, draft.kind, draft.link) == ("zhang-san", NotificationKind.WIN_CONFIRMED, "/leads/L-9")
+    assert draft.subject == {"lead_id": "L-9", "amount_fen": 600_000, "confirmed_by": "order", "confirmer": "/crm/x",
+                             "order_ref": "SO-7"}
+
+
 def test_an_approval_waiting_asks_the_approvers_of_the_level_and_tells_the_requester() -> None:
     made = drafts("ledger.reallocation-awaiting.v1", {
         "request_id": "rq-1", "user_id": "li-si", "team_id": "t1", "level": "manager",
@@ -185,7 +195,8 @@ def test_every_consumed_topic_has_a_mapping_and_ids_depend_on_tenant_user_event_
         "allocation.closed.v1", "marketplace.purchase-completed.v1", "marketplace.purchase-refused.v1",
         "marketplace.struggle-recommended.v1", "marketplace.tip-forwarded.v1", "ledger.coins-allocated.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1",
-        "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1", "ledger.reallocation-awaiting.v1"}
+        "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1", "ledger.reallocation-awaiting.v1",
+        "allocation.win-confirmed.v1"}
     data = {"request_id": "rq-1", "user_id": "li-si", "decision": "approved", "decided_by": "op-1",
             "decided_at": AT}
     first = drafts("ledger.reallocation-decided.v1", data)[0]

@@ -53,6 +53,7 @@ export const HISTORY_KINDS: HistoryKind[] = [
   "stage",
   "signal",
   "deal_mark",
+  "win_confirmed",
 ];
 export const SIGNAL_KINDS: SignalKind[] = ["unpaid_order", "long_browsing", "redemption", "level_up"];
 

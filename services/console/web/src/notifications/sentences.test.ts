@@ -46,6 +46,22 @@ describe("notification sentences", () => {
     expect(notificationSentence(gone, "zh-CN").body).toBe("线索「L5」已回收至公海（连续多日拨打未转化）。");
   });
 
+  it("tells the agent its win was confirmed and now counts", () => {
+    const n = {
+      kind: "win_confirmed",
+      subject: { lead_id: "L6", amount_fen: 600000, confirmed_by: "order", confirmer: "/crm/x", order_ref: "SO-7" },
+    };
+    expect(notificationSentence(n, "zh-CN")).toEqual({
+      title: "成单已确认",
+      body: "线索「L6」的成单（6,000.00 元）已由订单确认，计入评级与排名。",
+    });
+    const bySupervisor = { ...n, subject: { ...n.subject, confirmed_by: "supervisor" } };
+    expect(notificationSentence(bySupervisor, "en").body).toBe(
+      "Your win on lead “L6” (¥6,000.00) was confirmed by your supervisor: it counts toward grades and rankings.",
+    );
+    expect(affectedQueries(n)).toContainEqual(["lead", "L6"]);
+  });
+
   it("tells the holder a lead was closed because its number is on the do-not-call list", () => {
     const n = { kind: "lead_do_not_call", subject: { lead_id: "L4", reason: "do-not-call: complaint: rude", business_line: "edu" } };
     expect(notificationSentence(n, "zh-CN")).toEqual({ title: "禁止拨打", body: "线索「L4」已关闭：号码已列入禁呼名单，请勿拨打。" });

@@ -169,6 +169,10 @@ export function notificationSentence(
         body: t(text(s, "for") === "approver" ? "notif.approval_waiting.approver" : "notif.approval_waiting.requester", vars),
       };
     }
+    case "win_confirmed":
+      vars.amount = ((number(s, "amount_fen") ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 });
+      vars.by = text(s, "confirmed_by") === "order" ? t("notif.byOrder") : t("notif.bySupervisor");
+      break;
     case "purchase_granted":
       break;
   }
@@ -186,6 +190,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "lead_reclaimed":
     case "deal_mark_requested":
     case "deal_mark_decided":
+    case "win_confirmed":
     case "lead_do_not_call":
       keys.push(["leads"], ["agent"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);

@@ -15,6 +15,7 @@ export const NOTIFICATION_KINDS = [
   "deal_mark_requested",
   "deal_mark_decided",
   "approval_waiting",
+  "win_confirmed",
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -33,7 +34,8 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  * deal_mark_requested: lead_id, request_id, agent_id, note (to each supervisor who may decide)
  * deal_mark_decided: lead_id, request_id, decision (approved | refused), decided_by, reason, expires_at
  * approval_waiting: request_id, user_id, team_id, level (supervisor | manager | operator), approvals, levels,
- *   for (approver: asked to approve | requester: where the own request stands) */
+ *   for (approver: asked to approve | requester: where the own request stands)
+ * win_confirmed: lead_id, amount_fen, confirmed_by (order | supervisor), confirmer, order_ref */
 export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string | null };
 
 export interface AppNotification {

@@ -223,6 +223,11 @@ export default function LeadPage() {
                 <Descriptions.Item label={t("leads.pool")}>{data.pool_id}</Descriptions.Item>
                 <Descriptions.Item label={t("leads.drops")}>{data.drop_count}</Descriptions.Item>
                 <Descriptions.Item label={t("leads.buyer")}>{data.buyer ? t("common.yes") : t("common.no")}</Descriptions.Item>
+                {data.win ? (
+                  <Descriptions.Item label={t("leads.win")}>
+                    {data.win.state === "confirmed" ? t("leads.winConfirmed") : t("leads.winUnconfirmed")}
+                  </Descriptions.Item>
+                ) : null}
               </Descriptions>
             </Space>
           </Card>

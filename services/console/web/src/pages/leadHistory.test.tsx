@@ -31,6 +31,9 @@ describe("lead history words", () => {
     );
     expect(historyWords(t("en"), "en", entry({ kind: "won", agent_id: "A1", amount_fen: 123450 }))).toBe("Won by A1: ¥1,234.50");
     expect(
+      historyWords(t("zh-CN"), "zh-CN", entry({ kind: "win_confirmed", agent_id: "S1", amount_fen: 600000, order_ref: "SO-7" })),
+    ).toBe("S1 确认成单 6,000.00 元（SO-7）");
+    expect(
       historyWords(t("en"), "en", entry({ kind: "reclaimed", agent_id: "A1", reclaim_kind: "dialled_without_converting" })),
     ).toBe("Reclaimed from A1 (dialled day after day without converting)");
     expect(historyWords(t("zh-CN"), "zh-CN", entry({ kind: "deal_mark", agent_id: "A1", deal_mark_status: "pending" }))).toBe(

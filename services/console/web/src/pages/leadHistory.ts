@@ -32,6 +32,12 @@ export function historyWords(t: Translate, lang: Lang, entry: HistoryEntry): str
         agent,
         amount: ((entry.amount_fen ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 }),
       });
+    case "win_confirmed":
+      return t("history.winConfirmed", {
+        agent,
+        amount: ((entry.amount_fen ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 }),
+        via: clause(entry.order_ref ?? null),
+      });
     case "call":
       return entry.connected
         ? t("history.callConnected", { agent, duration: entry.duration_seconds ?? 0 })
@@ -58,7 +64,7 @@ export function historyWords(t: Translate, lang: Lang, entry: HistoryEntry): str
 
 /** The timeline dot's colour: green for what the agent gained, red for what they lost. */
 export function historyColor(kind: HistoryEntry["kind"]): string {
-  if (kind === "claimed" || kind === "assigned" || kind === "won") return "green";
+  if (kind === "claimed" || kind === "assigned" || kind === "won" || kind === "win_confirmed") return "green";
   if (kind === "returned" || kind === "reclaimed" || kind === "closed") return "red";
   if (kind === "signal") return "orange";
   return "blue";
