@@ -160,6 +160,7 @@ class Desks(Pushes):
             held.step, held.done = step, True
             self.count["won"] += 1
             self.count["won yuan"] += amount // 100
+            await self.confirm_win(desk, held)
             return
         body = {"agent_id": agent, "stage_percent": sc.STAGE_PERCENT[name], "funnel_step": name}
         if await self.apis["allocator"].post(f"/v1/leads/{held.lead_id}/stage", json=body, actor=agent,
@@ -169,6 +170,15 @@ class Desks(Pushes):
         self.count["stage changes"] += 1
         if name == "plan":
             await self.mark_deal(desk, held)
+
+    async def confirm_win(self, desk: Desk, held: Held) -> None:
+        """The agent's win counts toward grades and rankings once confirmed: its supervisor confirms it."""
+        agent = desk.agent
+        confirmed = await self.apis["allocator"].post(
+            f"/v1/leads/{held.lead_id}/win/confirmation", actor=agent.supervisor_id, role="supervisor",
+            team=agent.team_id, json={}, ok=(409,))
+        if confirmed is not None:
+            self.count["wins confirmed"] += 1
 
     async def mark_deal(self, desk: Desk, held: Held) -> None:
         """A plan agreed: the agent asks its supervisor to protect the lead from reclaim (a deal in
