@@ -166,6 +166,16 @@ async def test_an_order_confirms_once_and_a_small_purchase_makes_no_buyer(harnes
     assert {(await harness.lead(x))["buyer"] for x in (small, flag)} == {False}
 
 
+async def test_an_order_that_confirms_nothing_is_dead_lettered_with_its_reason(harness: Harness) -> None:
+    [pooled] = await harness.pooled(1)
+    await order(harness, source_system="crm", external_id="NOBODY", amount_fen=100)
+    await order(harness, lead_id=pooled, amount_fen=100, order_ref="SO-0")  # nobody won it, nobody holds it
+    await harness.send("leads.outcome.v1", {"lead_id": pooled, "outcome": "lost"})  # not an order: nothing
+    letters = [(d["data"]["error_type"], d["data"]["original_topic"]) for d in harness.of("platform.dead-lettered.v1")]
+    assert letters == [("unknown_lead", "leads.outcome.v1"), ("not_won", "leads.outcome.v1")]
+    assert (await harness.lead(pooled))["status"] == "pooled"
+
+
 async def test_the_tenant_decides_whether_a_needs_top_n_and_or_or_the_amount(harness: Harness) -> None:
     assert (await harness.http.put("/v1/config/tiers", json=TIERS)).status_code == 200
     rule = {"a_top_n": 1, "a_min_sales_fen": 300_000, "b_share": 0, "c_share": 0, "d_share": 0, "e_promote_share": 0}
