@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from telesales_contracts.activity import FUNNEL_ORDER, CallLogged, LeadSignal, LeadStageChanged
+from telesales_contracts.activity import CallLogged, LeadSignal, LeadStageChanged
 from telesales_contracts.allocation import (
     DealMarkDecided,
     DealMarkRequested,
@@ -58,6 +58,7 @@ from . import (
     contact_pressure,
     deal_mark_in_force,
     dial_days_after,
+    funnel_step_after,
     longest_dial_streak,
 )
 from .changes import (
@@ -83,13 +84,6 @@ from .dialing import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, DialVerdict, dial_v
 __all__ = ["CLOSED", "DO_NOT_CALL", "HELD", "POOLED", "WON", "DialVerdict", "Lead", "funnel_step_after", "signal_summary"]
 
 # ---- rules -----------------------------------------------------------------------------------------------
-
-
-def funnel_step_after(current: str | None, requested: str) -> str:
-    """The funnel step never moves back: a late or repeated event cannot undo progress."""
-    order = [step.value for step in FUNNEL_ORDER]
-    current_index = order.index(current) if current in order else -1
-    return requested if order.index(requested) >= current_index else current  # type: ignore[return-value]
 
 
 def signal_summary(signal: LeadSignal) -> dict[str, Any]:
