@@ -248,16 +248,18 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore):
         return [t for t in await self.leads.distinct("tenant_id", {"status": HELD}) if isinstance(t, str)]
 
     async def conversions(self, tenant: str, agent_ids: Sequence[str], since: datetime) -> dict[str, tuple[int, int]]:
-        """Per agent: (leads it received since `since`, how many of those it won), distinct leads."""
+        """Per agent: (leads it received since `since`, how many of those it won), distinct leads. A win
+        counts once confirmed (a win stored before confirmation existed has no `win_confirmed`: it counts)."""
         pipeline = [
             {"$match": {"tenant_id": tenant, "holds": {"$elemMatch": {"agent_id": {"$in": list(agent_ids)},
                                                                       "at": {"$gte": since}}}}},
-            {"$project": {"holds": 1, "status": 1, "won_by": 1}},
+            {"$project": {"holds": 1, "status": 1, "won_by": 1, "win_confirmed": 1}},
             {"$unwind": "$holds"},
             {"$match": {"holds.agent_id": {"$in": list(agent_ids)}, "holds.at": {"$gte": since}}},
             {"$group": {"_id": {"agent": "$holds.agent_id", "lead": "$_id"},
                         "won": {"$max": {"$cond": [{"$and": [{"$eq": ["$status", WON]},
-                                                             {"$eq": ["$won_by", "$holds.agent_id"]}]}, 1, 0]}}}},
+                                                             {"$eq": ["$won_by", "$holds.agent_id"]},
+                                                             {"$ne": ["$win_confirmed", False]}]}, 1, 0]}}}},
             {"$group": {"_id": "$_id.agent", "received": {"$sum": 1}, "won": {"$sum": "$won"}}},
         ]
         return {row["_id"]: (row["received"], row["won"]) async for row in await self.leads.aggregate(pipeline)}

@@ -231,13 +231,18 @@ async def test_strategy_7_by_a_supervisor_also_goes_to_the_original_team(harness
 async def test_measured_weights_match_hand_computed_values_and_the_floor_applies(harness: Harness) -> None:
     await floor(harness, "a1", "a2", "new")
     await put(harness, "/v1/config/policy", {"ability_min_leads": 4, "ability_floor": 0.1, "holding_cap": 100})
-    for agent_id, wins in (("a1", 3), ("a2", 1)):
+    # a win counts once the supervisor confirms it: a2's second win, declared only, weighs nothing
+    for agent_id, wins, confirmed in (("a1", 3, 3), ("a2", 2, 1)):
         ids = await harness.pooled(4, score=60)
         assert (await harness.claim(agent_id, count=4)).status_code == 200
-        for lead_id in ids[:wins]:
+        for n, lead_id in enumerate(ids[:wins]):
             won = await harness.http.post(f"/v1/leads/{lead_id}/win", json={"agent_id": agent_id, "amount_fen": 100},
                                           headers=harness.as_actor(agent_id))
             assert won.status_code == 200, won.text
+            if n < confirmed:
+                sure = await harness.http.post(f"/v1/leads/{lead_id}/win/confirmation", json={},
+                                               headers=harness.as_actor("boss"))
+                assert sure.status_code == 200, sure.text
     await harness.pooled(2, score=60)
     assert (await harness.claim("new", count=2)).status_code == 200
     await harness.agent("boss2", role="supervisor", team_id="t2")
