@@ -28,7 +28,7 @@ POOL_FIELDS = (("created", "pooled (new leads)"), ("merged", "repeats merged"), 
                ("reclaimed_dialled_without_converting", "reclaimed: dialled day after day, not converted"),
                ("reclaim_warning", "reclaim warnings"),
                ("closed", "closed 关单"), ("won", "won 成单"), ("won_amount_fen", "won amount (yuan)"),
-               ("processed", "processed (called by holder)"), ("processing_rate", "processing rate"))
+               ("processed", "processed (an effective call by the holder)"), ("processing_rate", "processing rate"))
 USER_STEP_NAMES = {"visit": "visited 浏览", "buy": "bought 购买", "learn": "learned 学习", "rate": "rated 评价",
                    "forward": "forwarded 转发"}
 

@@ -211,7 +211,8 @@ class Snapshot:
                                   "reclaimed_not_converted / reclaimed_dialled_without_converting (回收), closed "
                                   "(关单), won (成单), merged, reclaim_warning, complaint, hot_lead.", labels=["tenant", "business_line", "team", "operation"])
         processed = CounterMetricFamily("telesales_pool_holdings_processed", "Holdings (assignments and claims) whose "
-                                        "holder called the lead: on its first holding (first) or a later one (repeat).",
+                                        "holder worked the lead (an effective call, as the allocator's not-processed "
+                                        "reclaim judges it): on its first holding (first) or a later one (repeat).",
                                         labels=["tenant", "business_line", "team", "pass"])
         for (tenant, bl, team), c in sorted(pool.items()):
             for operation in domain.POOL_OPERATIONS:

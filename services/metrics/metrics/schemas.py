@@ -36,7 +36,7 @@ class IndicatorCounts(_Body):
     talk_seconds: int = Field(description="Talk time of the connected calls.")
     multi_effective_leads: int = Field(description="Leads that reached their second effective call.")
     received: int = Field(description="Holdings: leads assigned or claimed.")
-    processed: int = Field(description="Holdings in which the holder called the lead.")
+    processed: int = Field(description="Holdings in which the holder made an effective call (worked the lead).")
     valid: int
     intent: int
     agreed_visit: int

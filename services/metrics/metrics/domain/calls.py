@@ -4,8 +4,10 @@ deep (>= deep_call_seconds), talk time and its histogram (`duration`).
 The rules:
 - A call counts for the calling agent's team (else the lead's holder's team when the caller holds it).
 - A lead with two effective calls counts once as `multi_effective_leads`.
-- The holder's first call of a holding processes the lead: `processed_first` on its first holding,
-  `processed_repeat` after, in the pool; the delay since the holding began goes to `first_call`.
+- The holder's first call of a holding: the delay since the holding began goes to `first_call`.
+- The holder's first effective call of a holding (connected, >= effective_call_seconds) processes the lead,
+  as the allocator's not-processed reclaim judges it: `processed_first` on its first holding,
+  `processed_repeat` after, in the pool.
 """
 
 from __future__ import annotations
@@ -67,15 +69,19 @@ class CallRules(Counting):
                 if lead.effective == 2:
                     team_counts["multi_effective_leads"] += 1
                     person["multi_effective_leads"] += 1
-        if held and not lead.processed and (lead.since is None or fact.at >= lead.since):
-            lead.processed = True
-            world.touch("leads", lead_id)
-            person["processed"] += 1
-            pass_ = "processed_first" if lead.holders <= 1 else "processed_repeat"
-            self._pool(world, fact, day, lead.business_line, lead.team, pass_)
-            if lead.since is not None:
-                delay = (fact.at - lead.since).total_seconds()
-                team_counts[bucket_field("first_call", delay, FIRST_CALL_BUCKETS)] += 1
-                if round(delay):
-                    team_counts["first_call_sum"] += round(delay)
+        if held and (lead.since is None or fact.at >= lead.since):
+            if not lead.called:
+                lead.called = True
+                world.touch("leads", lead_id)
+                if lead.since is not None:
+                    delay = (fact.at - lead.since).total_seconds()
+                    team_counts[bucket_field("first_call", delay, FIRST_CALL_BUCKETS)] += 1
+                    if round(delay):
+                        team_counts["first_call_sum"] += round(delay)
+            if not lead.processed and d.connected and d.duration_seconds >= rules.effective_call_seconds:
+                lead.processed = True
+                world.touch("leads", lead_id)
+                person["processed"] += 1
+                pass_ = "processed_first" if lead.holders <= 1 else "processed_repeat"
+                self._pool(world, fact, day, lead.business_line, lead.team, pass_)
 

@@ -80,7 +80,7 @@ class PoolRules(LeadFunnelRules):
         if first:
             self.count(fact.tenant, "funnel", day, (d.business_line, lead.channel, team), {"received": 1})
         if self._holder_update(world, d.lead_id, d, fact.at) is not None:
-            lead.holder, lead.team, lead.since, lead.processed = d.agent_id, team, fact.at, False
+            lead.holder, lead.team, lead.since, lead.called, lead.processed = d.agent_id, team, fact.at, False, False
 
     def _released(self, world: World, fact: Fact, day: str) -> None:
         """returned (退回), reclaimed (回收: not processed, not converted, or dialled day after day without
@@ -93,7 +93,7 @@ class PoolRules(LeadFunnelRules):
         self._pool(world, fact, day, d.business_line, d.team_id, operation)
         lead = self._holder_update(world, d.lead_id, d, fact.at)
         if lead is not None and lead.holder == d.agent_id:
-            lead.holder, lead.team, lead.since, lead.processed = None, NONE, None, False
+            lead.holder, lead.team, lead.since, lead.called, lead.processed = None, NONE, None, False, False
 
     def _won(self, world: World, fact: Fact, day: str) -> None:
         d = fact.data

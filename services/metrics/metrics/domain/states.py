@@ -27,7 +27,8 @@ class LeadState:
     holder_at: datetime | None = None  # time of the holder change that set `holder`
     holders: int = 0  # holdings so far (assigned + claimed)
     since: datetime | None = None  # start of the current holding
-    processed: bool = False  # the current holder called it
+    called: bool = False  # the current holder dialled it
+    processed: bool = False  # the current holder made an effective call (worked it)
     effective: int = 0  # effective calls, counted up to 2
 
 

@@ -109,6 +109,16 @@ def test_processing_first_pass_repeat_and_time_to_first_call() -> None:
     assert world.leads["L1"].holder == "b1" and world.leads["L1"].holders == 2
 
 
+def test_only_an_effective_call_of_the_holder_processes_a_lead_as_the_allocator_judges_it() -> None:
+    short = [call("L1", "a1", at(f"09:{10 + n}"), 20) for n in range(12)]  # twelve 20-s calls work nothing
+    increments, world = run(agent("a1", "mba"), holder("assigned", "L1", "a1", at("09:00")), *short)
+    assert counts(increments, "pool")["processed_first"] == 0 and not world.leads["L1"].processed
+    assert counts(increments, "calls", team="mba")["first_call:900"] == 1  # the first dial still times the lead
+    increments, world = run(call("L1", "a1", at("10:00"), RULES.effective_call_seconds), world=world)
+    assert counts(increments, "pool")["processed_first"] == 1 and world.leads["L1"].processed
+    assert not any(k.startswith("first_call") for k in counts(increments, "calls"))  # timed once per holding
+
+
 def test_a_call_before_the_holding_started_does_not_process_it() -> None:
     increments, _ = run(holder("assigned", "L1", "a1", at("10:00")), call("L1", "a1", at("09:00"), 90))
     assert counts(increments, "pool")["processed_first"] == 0
