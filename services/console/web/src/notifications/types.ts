@@ -27,7 +27,7 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  * lead_do_not_call: lead_id, reason, business_line
  * purchase_granted: tip_id, purchase_id, version, price
  * purchase_refused: tip_id, purchase_id, price, reason, limit, limit_value, message
- * tip_recommended: tip_id, recommendation_id, step, stage, agent_rate, team_rate, gap, tips[{tip_id, title, price, rating}]
+ * tip_recommended: tip_id, recommendation_id, trigger (request | window | call), step (none for a call), stage, agent_rate, team_rate, gap, tips[{tip_id, title, price, rating}]
  * tip_forwarded: tip_id, from_user_id, note
  * coins_received: source (allocation | bonus | sale), amount, and allocation_id... / draw_id / tip_id, transfer_id
  * approval_decided: request_id, decision (approved | rejected), amount, reason, decided_by
