@@ -103,6 +103,34 @@ describe("notification sentences", () => {
     expect(notificationSentence(many, "en").body).toBe("Recommended for you: 2 tips (Intent: you 20%, team 35%).");
   });
 
+  it("names the call stage of a push made by a call, and every funnel step of a window's push", () => {
+    const call = {
+      kind: "tip_recommended",
+      subject: {
+        tip_id: "T3",
+        recommendation_id: "R2",
+        trigger: "call",
+        step: null,
+        stage: "objection_handling",
+        agent_rate: null,
+        team_rate: null,
+        gap: null,
+        tips: [{ tip_id: "T3", title: "价格异议化解", price: 20, rating: 4.8 }],
+      },
+    };
+    expect(notificationSentence(call, "zh-CN").body).toBe("为你推荐锦囊「价格异议化解」（通话止步于异议处理，未能推进）。");
+    expect(notificationSentence(call, "en").body).toBe(
+      "Recommended for you: tip “价格异议化解” (a call ended at objection handling without progress).",
+    );
+    const window = { ...call, subject: { ...call.subject, trigger: "window", agent_rate: 0.1, team_rate: 0.3 } };
+    expect(notificationSentence({ ...window, subject: { ...window.subject, step: "agreed_visit" } }, "zh-CN").body).toBe(
+      "为你推荐锦囊「价格异议化解」（同意到访率：你 10%，团队 30%）。",
+    );
+    expect(notificationSentence({ ...window, subject: { ...window.subject, step: "paid" } }, "en").body).toBe(
+      "Recommended for you: tip “价格异议化解” (Paid: you 10%, team 30%).",
+    );
+  });
+
   it("says who forwarded a tip and their note", () => {
     const n = { kind: "tip_forwarded", subject: { tip_id: "T1", from_user_id: "A002", note: "好用" } };
     expect(notificationSentence(n, "zh-CN").body).toBe("A002 向你转发了锦囊「T1」（好用）。");

@@ -30,7 +30,8 @@ const SIGNALS = ["unpaid_order", "long_browsing", "redemption", "level_up"] as c
 const REFUSALS = ["insufficient_funds", "daily_limit", "self_purchase", "transfer_id_conflict"] as const;
 const LIMITS = ["buyer_daily_count", "buyer_daily_coins", "pair_daily_count", "pair_daily_coins"] as const;
 const RECLAIM_KINDS = ["not_processed", "not_converted", "dialled_without_converting"] as const;
-const RATE_STEPS = ["connect_60s", "intent", "visit", "plan"] as const;
+const RATE_STEPS = ["connect_60s", "intent", "agreed_visit", "visit", "plan", "paid"] as const;
+const CALL_STAGES = ["opening", "quoting", "objection_handling", "service_introduction", "closing"] as const;
 const SOURCES = ["allocation", "bonus", "sale"] as const;
 const LEVELS = ["supervisor", "manager", "operator"] as const;
 
@@ -110,6 +111,9 @@ export function notificationSentence(
           ? t("notif.nTips", { count: tips.length })
           : t("notif.namedTip", { tip: quoted(title ?? tipId ?? t("notif.aTip")) });
       const step = oneOf(RATE_STEPS, text(s, "step"));
+      // A push from a call has no funnel step: it names the call stage the call ended at without progress.
+      const stage = oneOf(CALL_STAGES, text(s, "stage"));
+      const stageWords = stage ? t(`stage.call.${stage}`) : undefined;
       vars.step = step
         ? clause(
             t("notif.stepRates", {
@@ -118,7 +122,9 @@ export function notificationSentence(
               team: percent(number(s, "team_rate")),
             }),
           )
-        : "";
+        : stageWords
+          ? clause(t("notif.callStage", { stage: zh ? stageWords : stageWords.toLowerCase() }))
+          : "";
       break;
     }
     case "tip_forwarded":

@@ -6,7 +6,7 @@ import { I18nProvider, type Lang } from "../i18n";
 export function renderIn(lang: Lang, ui: ReactElement) {
   return render(
     <I18nProvider initial={lang}>
-      <ConfigProvider>
+      <ConfigProvider button={{ autoInsertSpace: false }}>
         <App>{ui}</App>
       </ConfigProvider>
     </I18nProvider>,
