@@ -5,6 +5,9 @@ export interface Problem {
   code?: string;
   status?: number;
   login_url?: string;
+  /** A refused dial (409 dial_refused): why, and until when a resting lead rests. */
+  reason?: string;
+  rest_until?: string;
 }
 
 interface ValidationItem {
@@ -53,6 +56,8 @@ export function toProblem(status: number, body: unknown): Problem {
       code: typeof raw.code === "string" ? raw.code : undefined,
       status,
       login_url: typeof raw.login_url === "string" ? raw.login_url : undefined,
+      reason: typeof raw.reason === "string" ? raw.reason : undefined,
+      rest_until: typeof raw.rest_until === "string" ? raw.rest_until : undefined,
     };
   }
   return { status };

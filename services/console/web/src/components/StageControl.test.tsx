@@ -28,9 +28,26 @@ describe("stage control", () => {
       expect(onSubmit).toHaveBeenCalledWith({
         stage_percent: 40,
         funnel_step: "intent",
-        deal_in_progress: false,
+        deal_in_progress: null,
         note: "客户约了下周面谈",
       }),
     );
+  });
+
+  it("sends the deal switch only when changed, and keeps a pending request on", async () => {
+    const onSubmit = vi.fn();
+    const view = renderIn(
+      "zh-CN",
+      <StageControl value={{ stage_percent: 10, deal_in_progress: false, deal_mark: { status: "pending" } }} onSubmit={onSubmit} />,
+    );
+    const deal = screen.getByLabelText("成交进行中", { selector: "button" });
+    expect(deal).toHaveAttribute("aria-checked", "true");
+    fireEvent.click(screen.getByText("推进阶段", { selector: "button span" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenLastCalledWith(expect.objectContaining({ deal_in_progress: null })));
+    view.unmount();
+    renderIn("zh-CN", <StageControl value={{ stage_percent: 10, deal_in_progress: false, deal_mark: null }} onSubmit={onSubmit} />);
+    fireEvent.click(screen.getByLabelText("成交进行中", { selector: "button" }));
+    fireEvent.click(screen.getByText("推进阶段", { selector: "button span" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenLastCalledWith(expect.objectContaining({ deal_in_progress: true })));
   });
 });

@@ -8,9 +8,12 @@ export interface StageValue {
   stage_percent: number;
   funnel_step?: string | null;
   deal_in_progress?: boolean;
+  /** The mark's request: a pending one shows the switch on (asked for), so a stage move does not withdraw it. */
+  deal_mark?: { status: string } | null;
 }
 
-/** Moves a lead's stage (0-100, in the five layers) and funnel step; calls onSubmit with a StageIn. */
+/** Moves a lead's stage (0-100, in the five layers) and funnel step; calls onSubmit with a StageIn. The deal
+ * switch is sent only when changed: on asks the supervisor for the mark, off withdraws it. */
 export function StageControl({
   value,
   onSubmit,
@@ -23,7 +26,8 @@ export function StageControl({
   const { t } = useI18n();
   const [percent, setPercent] = useState(value.stage_percent);
   const [step, setStep] = useState<FunnelStep | undefined>((value.funnel_step as FunnelStep) ?? undefined);
-  const [deal, setDeal] = useState(Boolean(value.deal_in_progress));
+  const dealBefore = Boolean(value.deal_in_progress) || value.deal_mark?.status === "pending";
+  const [deal, setDeal] = useState(dealBefore);
   const [note, setNote] = useState("");
   const marks = Object.fromEntries([0, 20, 40, 60, 80, 100].map((mark) => [mark, `${mark}`]));
   return (
@@ -34,7 +38,7 @@ export function StageControl({
         onSubmit({
           stage_percent: percent,
           funnel_step: step ?? null,
-          deal_in_progress: deal,
+          deal_in_progress: deal === dealBefore ? null : deal,
           note: note.trim() ? note.trim() : null,
         })
       }

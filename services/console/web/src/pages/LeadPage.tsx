@@ -1,4 +1,4 @@
-import { ArrowLeftOutlined, PhoneOutlined } from "@ant-design/icons";
+import { ArrowLeftOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
   App,
@@ -6,120 +6,29 @@ import {
   Button,
   Card,
   Col,
-  DatePicker,
   Descriptions,
   Form,
   Input,
   InputNumber,
   Row,
   Space,
-  Switch,
   Typography,
 } from "antd";
-import dayjs, { type Dayjs } from "dayjs";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { allocator, FUNNEL_STEPS, type StageIn } from "../api/clients";
 import { unwrap } from "../api/http";
 import { leadQuery, useMe } from "../api/queries";
-import { dialerHref, logCall, useSession } from "../api/session";
+import { useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { ReclaimClock } from "../components/ReclaimClock";
 import { StageControl } from "../components/StageControl";
 import { StageProgress } from "../components/StageProgress";
 import { usePageTitle, useI18n } from "../i18n";
+import { DealMarkCard } from "./DealMarkCard";
+import { CallResultForm, DialButton } from "./LeadCall";
 import { LeadHistoryTimeline } from "./LeadHistoryTimeline";
 import { HotMarker, RestMarker } from "./LeadsPage";
 import { ScoreBreakdown } from "./ScoreBreakdown";
-
-/** The call button: asks the allocator first (POST /v1/leads/{id}/dial: only the holder, not while the lead
- * rests, never a do-not-call number) and opens the dialer only when it allows; else says why. */
-function DialButton({ leadId, phone, dialerUrl }: { leadId: string; phone: string; dialerUrl?: string | null }) {
-  const { t } = useI18n();
-  const { message } = App.useApp();
-  const ask = useMutation({
-    mutationFn: () =>
-      unwrap(allocator.POST("/v1/leads/{lead_id}/dial", { params: { path: { lead_id: leadId } }, body: {} })),
-    onSuccess: (answer) => {
-      if (answer.allowed) {
-        window.location.assign(dialerHref(dialerUrl, phone, leadId));
-        return;
-      }
-      const why =
-        answer.reason === "resting" && answer.rest_until
-          ? t("work.dialRefused.resting", { until: dayjs(answer.rest_until).format("YYYY-MM-DD HH:mm") })
-          : answer.reason === "do_not_call"
-            ? t("work.dialRefused.do_not_call")
-            : t("work.dialRefused.other");
-      void message.error(t("work.dialRefused", { why }));
-    },
-  });
-  return (
-    <>
-      <Button
-        type="primary"
-        size="large"
-        icon={<PhoneOutlined aria-hidden />}
-        loading={ask.isPending}
-        onClick={() => ask.mutate()}
-        style={{ marginTop: 8 }}
-      >
-        {t("work.call", { phone })}
-      </Button>
-      {ask.error ? <ProblemAlert error={ask.error} /> : null}
-    </>
-  );
-}
-
-interface CallForm {
-  connected: boolean;
-  duration_seconds: number;
-  started_at: Dayjs;
-}
-
-function CallResultForm({ leadId, onLogged }: { leadId: string; onLogged: () => void }) {
-  const { t } = useI18n();
-  const { message } = App.useApp();
-  const [form] = Form.useForm<CallForm>();
-  const log = useMutation({
-    // One call_id per logged call: a retry of the same submit is not counted twice by the BFF.
-    mutationFn: (values: CallForm & { call_id: string }) =>
-      logCall({
-        lead_id: leadId,
-        call_id: values.call_id,
-        connected: values.connected,
-        duration_seconds: values.connected ? values.duration_seconds : 0,
-        started_at: values.started_at.toISOString(),
-      }),
-    onSuccess: () => {
-      void message.success(t("work.logged"));
-      form.resetFields();
-      onLogged();
-    },
-  });
-  return (
-    <Form<CallForm>
-      form={form}
-      layout="vertical"
-      aria-label={t("work.logCall")}
-      initialValues={{ connected: true, duration_seconds: 60, started_at: dayjs() }}
-      onFinish={(values) => log.mutate({ ...values, call_id: crypto.randomUUID() })}
-    >
-      <Form.Item label={t("work.connected")} name="connected" valuePropName="checked">
-        <Switch aria-label={t("work.connected")} />
-      </Form.Item>
-      <Form.Item label={t("work.duration")} name="duration_seconds" rules={[{ required: true }]}>
-        <InputNumber min={0} max={86400} step={10} style={{ width: 160 }} />
-      </Form.Item>
-      <Form.Item label={t("work.startedAt")} name="started_at" rules={[{ required: true }]}>
-        <DatePicker showTime />
-      </Form.Item>
-      {log.error ? <ProblemAlert error={log.error} /> : null}
-      <Button type="primary" htmlType="submit" loading={log.isPending} style={{ marginTop: 8 }}>
-        {t("work.logCall")}
-      </Button>
-    </Form>
-  );
-}
 
 export default function LeadPage() {
   const { t, lang } = useI18n();
@@ -130,6 +39,8 @@ export default function LeadPage() {
   const { message } = App.useApp();
   const queryClient = useQueryClient();
   const lead = useQuery(leadQuery(leadId));
+  const roles = session.data?.user.roles ?? [];
+  const supervisor = roles.includes("supervisor") || roles.includes("admin");
   usePageTitle(lead.data ? lead.data.name || lead.data.lead_id : t("leads.detail"));
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["lead", leadId] });
@@ -140,8 +51,9 @@ export default function LeadPage() {
   const stage = useMutation({
     mutationFn: (body: Omit<StageIn, "agent_id">) =>
       unwrap(allocator.POST("/v1/leads/{lead_id}/stage", { ...path, body: { ...body, agent_id: me } })),
-    onSuccess: () => {
-      void message.success(t("stage.saved"));
+    onSuccess: (_, body) => {
+      // Setting the deal mark asks the supervisor: the agent is told it waits, not that it is set.
+      void message.success(t(body.deal_in_progress ? "stage.dealAsked" : "stage.saved"));
       refresh();
     },
   });
@@ -251,8 +163,11 @@ export default function LeadPage() {
             <Card title={t("work.logCall")}>
               <CallResultForm leadId={data.lead_id} onLogged={refresh} />
             </Card>
+            <Card title={t("deal.title")}>
+              <DealMarkCard lead={data} me={me} supervisor={supervisor} onChanged={refresh} />
+            </Card>
             <Card title={t("stage.move")}>
-              <StageControl key={data.stage_percent} value={data} busy={stage.isPending} onSubmit={(body) => stage.mutate(body)} />
+              <StageControl key={`${data.stage_percent}-${data.deal_mark?.status}`} value={data} busy={stage.isPending} onSubmit={(body) => stage.mutate(body)} />
               {stage.error ? <ProblemAlert error={stage.error} /> : null}
             </Card>
             <Card title={t("work.win")}>
