@@ -1,7 +1,8 @@
 """Issue 18's rules as the workbench shows them, in Debian's Chromium against the real platform: an agent asks
 for a deal-in-progress mark, the supervisor is told, opens the lead from the notification and approves it, and
 the agent sees it approved without reloading; a lead resting under contact pressure refuses the call button
-in words (until when), and a number put on the do-not-call list tells its holder."""
+in words (until when), and a number put on the do-not-call list tells its holder. The supervisor's leads page
+lists the requests waiting for them."""
 
 from __future__ import annotations
 
@@ -75,6 +76,9 @@ async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Br
     await wait_until(told, 15.0, what="the console told the supervisor of the deal-mark request")
     boss = await supervisor_context.new_page()
     await sign_in(boss, platform.floor.supervisor_id)
+    waiting = boss.get_by_role("heading", name="等待你审批")
+    await expect(waiting).to_be_visible()  # the supervisor's list of requests still pending
+    await expect(boss.get_by_role("link", name=re.compile("申请将线索.+标记为商机进行中（客户已确认下周签约）"))).to_be_visible()
     await boss.get_by_role("button", name=re.compile("^通知，[1-9]")).click(timeout=15_000)
     panel = boss.get_by_role("dialog", name="通知")
     asked = panel.get_by_role("listitem").filter(has_text="申请将线索")
@@ -87,6 +91,9 @@ async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Br
     await boss.get_by_role("button", name="批准", exact=True).click()
     await expect(boss.get_by_text("已批准商机进行中标记")).to_be_visible()
     await expect(boss.get_by_test_id("deal-mark-state")).to_contain_text("已批准，保护至")
+    await boss.get_by_role("menuitem", name="我的线索").click()
+    await expect(boss.get_by_role("heading", name="我的线索")).to_be_visible()
+    await expect(waiting).to_have_count(0)  # decided: no longer waiting
 
     # The agent sees the decision come in and the lead page say so, without reloading.
     await expect(page.get_by_role("status").filter(has_text="商机进行中审批结果").first).to_be_visible(timeout=15_000)

@@ -1,15 +1,19 @@
 import { FireOutlined, PauseCircleOutlined } from "@ant-design/icons";
 import { Input, Space, Table, Tag, Tooltip, Typography } from "antd";
 import type { ColumnsType } from "antd/es/table";
-import { useMemo, useState } from "react";
+import { lazy, Suspense, useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { FUNNEL_STEPS, SIGNAL_KINDS, type LeadRow, type SignalKind } from "../api/clients";
 import { useMyLeads } from "../api/queries";
+import { useSession } from "../api/session";
 import { durationWords } from "../components/duration";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { ReclaimClock } from "../components/ReclaimClock";
 import { StageProgress } from "../components/StageProgress";
 import { usePageTitle, useI18n, type Translate } from "../i18n";
+
+// Supervisors only: agents never load it.
+const DealApprovals = lazy(() => import("./DealApprovals"));
 
 function time(value: string | null | undefined, lang: string): string {
   return value ? new Date(value).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }) : "—";
@@ -135,6 +139,7 @@ export default function LeadsPage() {
   const { t, lang } = useI18n();
   usePageTitle(t("leads.title"));
   const leads = useMyLeads();
+  const roles = useSession().data?.user.roles ?? [];
   const [search, setSearch] = useState("");
   const rows = useMemo(() => {
     const needle = search.trim().toLowerCase();
@@ -149,6 +154,11 @@ export default function LeadsPage() {
       <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
         {t("leads.title")}
       </Typography.Title>
+      {roles.includes("supervisor") || roles.includes("admin") ? (
+        <Suspense fallback={null}>
+          <DealApprovals />
+        </Suspense>
+      ) : null}
       <Input.Search
         allowClear
         aria-label={t("leads.search")}
