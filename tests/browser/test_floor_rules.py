@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from browser_support import Platform, new_context, screenshot
+from browser_support import Platform, axe_violations, new_context, screenshot
 from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Publisher, headers
 
@@ -48,10 +48,15 @@ async def allocator_lead(platform: Platform, lead_id: str) -> dict[str, Any]:
         return answer.json()
 
 
+async def no_serious_violations(page: Page) -> None:
+    violations = await axe_violations(page)
+    assert not violations, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+
+
 async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Browser, platform: Platform) -> None:
     agent = platform.floor.agents[2]
     agent_context = await new_context(browser, platform)
-    supervisor_context = await new_context(browser, platform)
+    supervisor_context = await new_context(browser, platform, bypass_csp=True)  # axe is injected into its pages
     page = await agent_context.new_page()
     await sign_in(page, agent.agent_id)
     lead_id = await claim_one_and_open(page)
@@ -79,6 +84,7 @@ async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Br
     waiting = boss.get_by_role("heading", name="等待你审批")
     await expect(waiting).to_be_visible()  # the supervisor's list of requests still pending
     await expect(boss.get_by_role("link", name=re.compile("申请将线索.+标记为商机进行中（客户已确认下周签约）"))).to_be_visible()
+    await no_serious_violations(boss)
     await boss.get_by_role("button", name=re.compile("^通知，[1-9]")).click(timeout=15_000)
     panel = boss.get_by_role("dialog", name="通知")
     asked = panel.get_by_role("listitem").filter(has_text="申请将线索")
@@ -87,6 +93,7 @@ async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Br
     await asked.first.get_by_role("link", name="商机进行中待审批").click()
     await boss.wait_for_url(re.compile(rf"/leads/{re.escape(lead_id)}$"))
     await expect(boss.get_by_text("等待你审批")).to_be_visible()
+    await no_serious_violations(boss)
     await boss.get_by_label("审批意见（可选）").fill("合同已发出")
     await boss.get_by_role("button", name="批准", exact=True).click()
     await expect(boss.get_by_text("已批准商机进行中标记")).to_be_visible()
