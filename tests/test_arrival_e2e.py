@@ -65,6 +65,7 @@ async def test_a_lead_arriving_in_a_push_pool_is_held_within_a_second_by_an_agen
             lead_id, phone_e164="+86139" + str(uuid.uuid4().int)[:8])), key=lead_id.encode())
         seconds, lead = await held_within(http_allocator, headers, lead_id, started)
         assert seconds < PUSH_DEADLINE_SECONDS, f"held after {seconds:.3f} s"
+        print(f"push on arrival: lead held {seconds * 1000:.0f} ms after it was published")
         assert (lead["pool_id"], lead["holder"]) == ("edu-push", "zhang-san")  # li-si is on a break
     history = (await http_allocator.get(f"/v1/leads/{lead_id}/history", headers=headers)).json()
     assert [e.get("via") for e in history["entries"] if e["kind"] == "assigned"] == ["round_robin"]
