@@ -142,15 +142,15 @@ async def require_lead_in_scope(scope: Scope, lead_id: str, queries: LeadQueries
         await require_acting_for(scope, holder, queries, tenant)
 
 
-async def require_supervisor_of(actor: AgentFacts, scope: Scope, holder: str | None, queries: LeadQueries,
-                                tenant: str) -> None:
-    """Only a supervisor (or manager) whose scope holds the lead's holder decides for it."""
-    if actor.role not in ("supervisor", "manager"):
-        raise forbidden("not_a_supervisor", "Only the holder's supervisor decides a deal-in-progress mark.")
-    if holder is not None:
-        await require_acting_for(scope, holder, queries, tenant)
+async def require_supervisor_of(actor: AgentFacts, scope: Scope, agent_id: str | None, queries: LeadQueries,
+                                tenant: str, *, refusal: str) -> None:
+    """Only a supervisor (or manager) whose scope holds `agent_id` (a lead's holder, its winner) acts for it;
+    `refusal` says to anyone else what they may not do."""
+    require_supervisor(actor, refusal=refusal)
+    if agent_id is not None:
+        await require_acting_for(scope, agent_id, queries, tenant)
 
 
-def require_supervisor(actor: AgentFacts) -> None:
+def require_supervisor(actor: AgentFacts, *, refusal: str = "Only supervisors and managers distribute leads.") -> None:
     if actor.role not in ("supervisor", "manager"):
-        raise forbidden("not_a_supervisor", "Only supervisors and managers distribute leads.")
+        raise forbidden("not_a_supervisor", refusal)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
-from telesales_runtime.auth import forbidden
 from telesales_runtime.http import Problem, Tenant
 from telesales_runtime.scope import Scope
 
@@ -184,7 +183,8 @@ async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, lead
                    summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request")
 async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenant, leads: Leads, queries: Queries,
                            actor: Actor, scope: CallerScope) -> LeadView:
-    await require_supervisor_of(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant)
+    await require_supervisor_of(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant,
+                                refusal="Only the holder's supervisor decides a deal-in-progress mark.")
     try:
         doc = await leads.decide_deal_mark(tenant=tenant, lead_id=lead_id, request_id=body.request_id,
                                            decided_by=actor.agent_id, approve=body.decision == "approved",
@@ -198,11 +198,8 @@ async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenan
                    summary="Confirm a declared win (the winner's supervisor): only confirmed wins count")
 async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: Leads, queries: Queries,
                       actor: Actor, scope: CallerScope) -> LeadView:
-    if actor.role not in ("supervisor", "manager"):
-        raise forbidden("not_a_supervisor", "Only the winner's supervisor confirms a win.")
-    winner = await queries.winner(tenant=tenant, lead_id=lead_id)
-    if winner is not None:
-        await require_acting_for(scope, winner, queries, tenant)
+    await require_supervisor_of(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id), queries, tenant,
+                                refusal="Only the winner's supervisor confirms a win.")
     try:
         doc = await leads.confirm_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id,
                                       order_ref=body.order_ref, amount_fen=body.amount_fen)
