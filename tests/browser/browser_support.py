@@ -4,16 +4,18 @@ console, screenshots kept as test artifacts, and axe-core's accessibility check.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.async_api import Browser, BrowserContext, Page
 
 from telesales_testkit.bench import ServiceProcess
 from telesales_testkit.infra import Infra
 from telesales_tools.floor import Floor
-from telesales_tools.platform import Endpoints
+from telesales_tools.platform import Endpoints, headers
 
 REPO = Path(__file__).resolve().parents[2]
 WEB_DIST = REPO / "services" / "console" / "web" / "dist"
@@ -96,3 +98,20 @@ async def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "
     await page.add_script_tag(path=str(TOOLS / "axe-core" / "axe.min.js"))
     result = await page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [v for v in result["violations"] if v.get("impact") in impacts]
+
+
+async def sign_in(page: Page, agent_id: str) -> None:
+    """Development sign-in as `agent_id`, landing on the agent's leads."""
+    await page.goto("/leads")
+    await page.wait_for_url(re.compile(r"/login"))
+    await page.get_by_label("坐席工号").fill(agent_id)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url(re.compile(r"/leads$"))
+
+
+async def allocator_lead(platform: Platform, lead_id: str) -> dict[str, Any]:
+    """The lead as the allocator has it (read as admin, behind the browser's back)."""
+    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as http:
+        answer = await http.get(f"/v1/leads/{lead_id}", headers=headers(platform.tenant, "browser-test", "admin"))
+        answer.raise_for_status()
+        return answer.json()  # type: ignore[no-any-return]

@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from browser_support import Platform, axe_violations, new_context, screenshot
+from browser_support import Platform, allocator_lead, axe_violations, new_context, screenshot, sign_in
 from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Publisher, headers
 
 FLOOR_ZONE = ZoneInfo("Asia/Shanghai")  # the browser context's time zone (new_context)
 
 
-async def sign_in(page: Page, agent_id: str) -> None:
-    await page.goto("/leads")
-    await page.wait_for_url(re.compile(r"/login"))
-    await page.get_by_label("坐席工号").fill(agent_id)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url(re.compile(r"/leads$"))
 
 
 async def claim_one_and_open(page: Page) -> str:
@@ -41,11 +34,6 @@ async def claim_one_and_open(page: Page) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
-async def allocator_lead(platform: Platform, lead_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as http:
-        answer = await http.get(f"/v1/leads/{lead_id}", headers=headers(platform.tenant, "browser-test", "admin"))
-        answer.raise_for_status()
-        return answer.json()
 
 
 async def no_serious_violations(page: Page) -> None:
