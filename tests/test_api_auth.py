@@ -20,6 +20,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
+from service_apps import access_table, routes, service_app
 
 from telesales_runtime.auth import LOCAL_HS256_SECRET, OPEN_PATHS, ROLES, check_access_table
 from telesales_runtime.settings import ServiceSettings
@@ -56,36 +57,11 @@ class Service:
 
 def _service(name: str, infra: Any) -> Service:
     database = f"test_auth_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-    common = {"kafka_bootstrap": infra.kafka_bootstrap, "mongo_uri": infra.mongo_uri, "redis_url": infra.redis_url,
-              "mongo_db": database, "log_json": False}
-    if name == "lead-intake":
-        from lead_intake.main import create_app
-        from lead_intake.settings import LeadIntakeSettings as Settings
-    elif name == "allocator":
-        from allocator.main import create_app  # type: ignore[no-redef]
-        from allocator.settings import AllocatorSettings as Settings  # type: ignore[no-redef]
-    elif name == "ledger":
-        from ledger.main import create_app  # type: ignore[no-redef]
-        from ledger.settings import LedgerSettings as Settings  # type: ignore[no-redef]
-    elif name == "marketplace":
-        from marketplace.main import create_app  # type: ignore[no-redef]
-        from marketplace.settings import MarketplaceSettings as Settings  # type: ignore[no-redef]
-    elif name == "metrics":
-        from metrics.main import create_app  # type: ignore[no-redef]
-        from metrics.settings import MetricsSettings as Settings  # type: ignore[no-redef]
-    else:  # the console: its routes take a session cookie or, like every service's, a bearer token
-        from console.main import create_app  # type: ignore[no-redef]
-        from console.settings import ConsoleSettings as Settings  # type: ignore[no-redef]
-    app = create_app(Settings(**common))
-    # The table the application was built with (create_service_app); OpenAPI writes {transfer_id:path} as
-    # {transfer_id}.
-    access = {key.replace(":path}", "}"): roles for key, roles in app.state.access.items()}
-    return Service(name, app, access, database)
+    app = service_app(name, infra, database)
+    return Service(name, app, access_table(app), database)
 
 
 SERVICES = ("lead-intake", "allocator", "ledger", "marketplace", "metrics", "console")
-# The console's sign-in routes are open: nobody is signed in yet (services/console/tests test them).
-SIGN_IN = "/auth/"
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +76,6 @@ async def services(infra: Any) -> AsyncIterator[dict[str, Service]]:
 
 def client(service: Service) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url=f"http://{service.name}")
-
-
-def routes(app: FastAPI) -> list[tuple[str, str]]:
-    """(METHOD, path template) of every operation of the app's OpenAPI, and of its routes left out of it."""
-    found = [(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
-             if method in ("get", "post", "put", "patch", "delete") and path not in OPEN_PATHS
-             and not path.startswith(SIGN_IN)]
-    return sorted(found)
 
 
 def filled(path: str) -> str:

@@ -24,10 +24,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
+from service_apps import access_table, routes, service_app
 
 from allocator_support import qualified
 from telesales_contracts.topics import AGENTS_CHANGED, LEADS_QUALIFIED
-from telesales_runtime.auth import OPEN_PATHS
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.scope import OUTSIDE_YOUR_TEAM
 from telesales_testkit.auth import auth_headers
@@ -205,30 +205,6 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
 # ---- the applications and their data ---------------------------------------------------------------------
 
 
-def _build(name: str, infra: Any, database: str, **wiring: Any) -> FastAPI:
-    common = {"kafka_bootstrap": infra.kafka_bootstrap, "mongo_uri": infra.mongo_uri, "redis_url": infra.redis_url,
-              "mongo_db": database, "log_json": False}
-    if name == "lead-intake":
-        from lead_intake.main import create_app
-        from lead_intake.settings import LeadIntakeSettings as Settings
-    elif name == "allocator":
-        from allocator.main import create_app  # type: ignore[no-redef]
-        from allocator.settings import AllocatorSettings as Settings  # type: ignore[no-redef]
-    elif name == "ledger":
-        from ledger.main import create_app  # type: ignore[no-redef]
-        from ledger.settings import LedgerSettings as Settings  # type: ignore[no-redef]
-    elif name == "marketplace":
-        from marketplace.main import create_app  # type: ignore[no-redef]
-        from marketplace.settings import MarketplaceSettings as Settings  # type: ignore[no-redef]
-    elif name == "metrics":
-        from metrics.main import create_app  # type: ignore[no-redef]
-        from metrics.settings import MetricsSettings as Settings  # type: ignore[no-redef]
-    else:
-        from console.main import create_app  # type: ignore[no-redef]
-        from console.settings import ConsoleSettings as Settings  # type: ignore[no-redef]
-    return create_app(Settings(**common), **wiring)
-
-
 def client(app: FastAPI, name: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
 
@@ -307,13 +283,13 @@ class InProcess(httpx.AsyncBaseTransport):
 @pytest.fixture(scope="module")
 async def apps(infra: Any) -> AsyncIterator[dict[str, FastAPI]]:
     databases = {name: f"test_scope_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}" for name in SERVICES}
-    built = {name: _build(name, infra, databases[name]) for name in ("lead-intake", "allocator", "ledger", "metrics")}
-    built["marketplace"] = _build("marketplace", infra, databases["marketplace"],
+    built = {name: service_app(name, infra, databases[name]) for name in ("lead-intake", "allocator", "ledger", "metrics")}
+    built["marketplace"] = service_app("marketplace", infra, databases["marketplace"],
                                   metrics_transport=httpx.ASGITransport(app=built["metrics"]))
     from console.settings import ConsoleSettings
 
     upstreams = ConsoleSettings().upstreams
-    built["console"] = _build("console", infra, databases["console"], upstream_transport=InProcess(built, upstreams))
+    built["console"] = service_app("console", infra, databases["console"], upstream_transport=InProcess(built, upstreams))
     await seed_allocator(built["allocator"])
     await seed_ledger(built["ledger"])
     await seed_metrics(built["metrics"])
@@ -327,11 +303,8 @@ async def apps(infra: Any) -> AsyncIterator[dict[str, FastAPI]]:
 
 def supervisor_routes(app: FastAPI) -> set[str]:
     """METHOD /path of every route of the app's OpenAPI a supervisor may call (as test_api_auth walks them)."""
-    access = {key.replace(":path}", "}"): roles for key, roles in app.state.access.items()}
-    found = {f"{method.upper()} {path}" for path, item in app.openapi()["paths"].items() for method in item
-             if method in ("get", "post", "put", "patch", "delete") and path not in OPEN_PATHS
-             and not path.startswith("/auth/")}
-    return {key for key in found if "supervisor" in access[key]}
+    access = access_table(app)
+    return {key for key in (f"{method} {path}" for method, path in routes(app)) if "supervisor" in access[key]}
 
 
 def refused(response: httpx.Response, code: str) -> bool:
