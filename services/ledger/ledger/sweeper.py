@@ -30,8 +30,8 @@ class Sweeper(LeasedLoop):
                          task_name="ledger-sweeper")
         self._last_reclaim: float | None = None
 
-    async def round(self) -> dict[str, int]:
-        """One round: void expired holds; reclaim idle wallets when the reclaim interval has passed."""
+    async def sweep(self) -> dict[str, int]:
+        """One sweep (run by `tick()`, so only while this replica holds the lease): void expired holds; reclaim idle wallets when the reclaim interval has passed."""
         totals = {"holds_voided": await self.ledger.expire_holds(), "wallets_reclaimed": 0}
         if self._last_reclaim is None or time.monotonic() - self._last_reclaim >= self.settings.reclaim_interval_seconds:
             totals["wallets_reclaimed"] = await self.ledger.reclaim_all()
@@ -41,6 +41,6 @@ class Sweeper(LeasedLoop):
         return totals
 
     async def tick(self) -> None:
-        totals = await self.round()
+        totals = await self.sweep()
         if any(totals.values()):
             log.info("ledger sweep", extra=totals)

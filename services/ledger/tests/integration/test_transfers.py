@@ -178,10 +178,28 @@ async def test_a_hold_voids_itself_after_its_timeout(harness: Harness) -> None:
     late = await harness.http.post("/v1/transfers/h-u/post", headers=harness.operator)
     assert (late.status_code, late.json()["code"]) == (409, "hold_expired")
     assert (await harness.store.transfer(harness.tenant, "h-u"))["state"] == "voided"
-    assert (await Sweeper(harness.ledger).round())["holds_voided"] >= 1
+    assert (await Sweeper(harness.ledger).sweep())["holds_voided"] >= 1
     assert (await harness.store.transfer(harness.tenant, "h-v"))["void_reason"] == "expired"
     assert (await harness.balance("wallet:alice"), await harness.balance("wallet:bob")) == (100, 0)
     assert (await harness.audit())["ok"]
+
+
+async def test_only_the_replica_holding_the_lease_sweeps(harness: Harness) -> None:
+    replicas = [Sweeper(harness.ledger), Sweeper(harness.ledger)]
+    swept: list[int] = []
+    for number, replica in enumerate(replicas):
+        async def sweep(number: int = number) -> dict[str, int]:
+            swept.append(number)
+            return {"holds_voided": 0, "wallets_reclaimed": 0}
+        replica.sweep = sweep  # type: ignore[method-assign]
+    await harness.store.leases.delete_many({"_id": "ledger-sweep"})
+    for _ in range(3):
+        for replica in replicas:
+            await replica.round()
+    assert swept == [0, 0, 0]  # the second replica never swept while the first held the lease
+    await replicas[0].stop()  # a stopping replica gives the lease up: the other takes over at once
+    await replicas[1].round()
+    assert swept == [0, 0, 0, 1]
 
 
 async def test_linked_transfers_succeed_or_fail_together(harness: Harness) -> None:
