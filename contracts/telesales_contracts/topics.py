@@ -75,6 +75,14 @@ class Topic:
     name: str
     data_model: type[BaseModel]
     description: str
+    # A compacted topic keeps the last event of each key for ever (a list or a state whose whole must stay
+    # readable from the topic), where the others delete events past their retention.
+    compacted: bool = False
+
+    @property
+    def broker_config(self) -> dict[str, str]:
+        """What the broker must be told when it creates this topic (besides partitions and replicas)."""
+        return {"cleanup.policy": "compact"} if self.compacted else {}
 
     @cached_property
     def event_type(self) -> str:
@@ -238,7 +246,8 @@ LEADS_STAGE_CHANGED = Topic("leads.stage-changed.v1", LeadStageChanged,
 LEADS_COMPLAINT = Topic("leads.complaint.v1", LeadComplaint,
                         "A customer complained: calls end, the number goes on do-not-call.")
 LEADS_DO_NOT_CALL = Topic("leads.do-not-call.v1", DoNotCallChanged,
-                          "A number went on (or came off) the tenant's do-not-call list (keyed by number).")
+                          "A number went on (or came off) the tenant's do-not-call list (keyed by tenant/number; "
+                          "compacted, so the last word on every number stays).", compacted=True)
 LEADS_SIGNAL = Topic("leads.signal.v1", LeadSignal,
                      "Moments that matter on the customer's side (unpaid order, long browsing, ...).")
 CALLS_LOGGED = Topic("calls.logged.v1", CallLogged, "Calls placed or received by the dialer.")
@@ -364,3 +373,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
 )
 
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL_TOPICS}
+
+
+def broker_config(name: str) -> dict[str, str]:
+    """The broker configuration a topic is created with: its contract's, or none for a topic no contract names."""
+    topic = BY_NAME.get(name)
+    return topic.broker_config if topic is not None else {}

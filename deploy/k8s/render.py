@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS, LEADS_OUTCOME, LEADS_RECEIVED
+from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS, LEADS_OUTCOME, LEADS_RECEIVED, broker_config
 from telesales_runtime.settings import SHARED_ENV_PREFIX, ServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -392,7 +392,7 @@ def kafka_topic(name: str) -> dict[str, Any]:
         "spec": {
             "partitions": policy.partitions,
             "replicas": TOPIC_REPLICAS,
-            "config": {"retention.ms": policy.retention_days * DAY_MS, **TOPIC_CONFIG},
+            "config": {"retention.ms": policy.retention_days * DAY_MS, **TOPIC_CONFIG, **broker_config(name)},
         },
     }
 

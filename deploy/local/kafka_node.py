@@ -208,6 +208,8 @@ def create_topics(bootstrap: str, names: Iterable[str], partitions: int, *, time
     Retries while the node is still starting (its first answers can be 'not controller' or time-outs)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    from telesales_contracts.topics import broker_config
+
     wanted = list(dict.fromkeys(names))
 
     async def attempt() -> list[str]:
@@ -217,7 +219,8 @@ def create_topics(bootstrap: str, names: Iterable[str], partitions: int, *, time
             existing = set(await admin.list_topics())
             missing = [name for name in wanted if name not in existing]
             if missing:
-                answer = await admin.create_topics([NewTopic(name, partitions, 1) for name in missing])
+                answer = await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=broker_config(name))
+                                                    for name in missing])
                 failed = [(t[0], t[1]) for t in answer.topic_errors if t[1] not in (0, 36)]  # 36: exists already
                 if failed:
                     raise KafkaError(f"could not create topics: {failed}")

@@ -17,7 +17,7 @@ from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from telesales_contracts import Topic
-from telesales_contracts.topics import DEAD_LETTERS
+from telesales_contracts.topics import DEAD_LETTERS, broker_config
 
 from .observability import CONSUMER_LAG
 from .settings import ServiceSettings
@@ -209,6 +209,7 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, r
         missing = [name for name in dict.fromkeys(names) if name not in existing]
         if missing:
             log.info("creating topics", extra={"topics": missing})
-            await admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
+            await admin.create_topics([NewTopic(name, partitions, replication, topic_configs=broker_config(name))
+                                       for name in missing])
     finally:
         await admin.close()

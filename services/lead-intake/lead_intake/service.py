@@ -68,7 +68,7 @@ class IntakeService:
     async def put_on_do_not_call(self, *, tenant: str, phone_e164: str, reason: str | None) -> Doc:
         """The entry as it stands; a number already on the list keeps its `added_at` and takes the reason. The
         change is announced (leads.do-not-call.v1) each time, so the allocator closes the number's leads."""
-        announcement = domain.do_not_call_changed(phone_e164, listed=True, source=DoNotCallSource.OPERATOR,
+        announcement = domain.do_not_call_changed(tenant, phone_e164, listed=True, source=DoNotCallSource.OPERATOR,
                                                   reason=reason, at=datetime.now(UTC))
         doc = await self.store.list_number(tenant=tenant, change=domain.PutOnDoNotCall(phone_e164, reason),
                                            announcement=announcement, source=self.settings.source)
@@ -77,7 +77,7 @@ class IntakeService:
 
     async def take_off_do_not_call(self, *, tenant: str, phone_e164: str) -> bool:
         """False when the number was not on the list. Leads closed while it was stay closed."""
-        announcement = domain.do_not_call_changed(phone_e164, listed=False, source=DoNotCallSource.OPERATOR,
+        announcement = domain.do_not_call_changed(tenant, phone_e164, listed=False, source=DoNotCallSource.OPERATOR,
                                                   reason=None, at=datetime.now(UTC))
         taken_off = await self.store.unlist_number(tenant=tenant, phone=phone_e164, announcement=announcement,
                                                    source=self.settings.source)
@@ -232,7 +232,7 @@ class IntakeService:
                                                  error=f"lead {complaint.lead_id!r} has no phone number and the "
                                                        "complaint names none")
                     continue
-            decision = domain.complaint(complaint, event_id=delivery.event.id, lead_phone=lead_phone,
+            decision = domain.complaint(complaint, tenant=tenant, event_id=delivery.event.id, lead_phone=lead_phone,
                                         default_region=self.settings.default_region, at=datetime.now(UTC))
             try:
                 await self.store.record_complaint(tenant=tenant, decision=decision, source=self.settings.source)

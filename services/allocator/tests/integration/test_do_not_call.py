@@ -27,8 +27,9 @@ async def test_a_listing_closes_the_number_s_leads_in_every_pool_once(harness: H
     [pooled] = await harness.pooled(phone_e164=number, business_line="loans")
     [other] = await harness.pooled(business_line="loans")
     assert (await harness.claim("a1", "fresh")).json()["claimed"] == 1
-    event_id = await harness.send("leads.do-not-call.v1", listing(number), key=number.encode())
-    await harness.send("leads.do-not-call.v1", listing(number), key=number.encode(), event_id=event_id)  # again
+    key = f"{harness.tenant}/{number}".encode()  # lead-intake's key: the topic is compacted, so keys are needed
+    event_id = await harness.send("leads.do-not-call.v1", listing(number), key=key)
+    await harness.send("leads.do-not-call.v1", listing(number), key=key, event_id=event_id)  # again
     for lead_id in (held, pooled):
         lead = await harness.lead(lead_id)
         assert (lead["status"], lead["holder"]) == ("do_not_call", None), lead_id
@@ -45,12 +46,13 @@ async def test_a_listing_closes_the_number_s_leads_in_every_pool_once(harness: H
 async def test_an_older_change_does_not_undo_a_newer_one(harness: Harness) -> None:
     number = a_number()
     now = datetime.now(UTC)
-    await harness.send("leads.do-not-call.v1", listing(number, at=now))
-    await harness.send("leads.do-not-call.v1", listing(number, listed=False, at=now - timedelta(minutes=1)))
+    key = f"{harness.tenant}/{number}".encode()
+    await harness.send("leads.do-not-call.v1", listing(number, at=now), key=key)
+    await harness.send("leads.do-not-call.v1", listing(number, listed=False, at=now - timedelta(minutes=1)), key=key)
     assert await harness.store.listed_numbers(harness.tenant, [number]) == {number}
     [late] = await harness.pooled(phone_e164=number)
     assert (await harness.lead(late))["status"] == "do_not_call"  # listed on arrival
-    await harness.send("leads.do-not-call.v1", listing(number, listed=False, at=now + timedelta(minutes=1)))
+    await harness.send("leads.do-not-call.v1", listing(number, listed=False, at=now + timedelta(minutes=1)), key=key)
     assert await harness.store.listed_numbers(harness.tenant, [number]) == set()
     assert (await harness.lead(late))["status"] == "do_not_call"  # off the list: closed leads stay closed
 

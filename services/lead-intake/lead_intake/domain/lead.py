@@ -121,7 +121,7 @@ class IntakeLead:
                                                        **(ref or {})}, change=change)
 
 
-def complaint(item: LeadComplaint, *, event_id: str, lead_phone: str | None, default_region: str,
+def complaint(item: LeadComplaint, *, tenant: str, event_id: str, lead_phone: str | None, default_region: str,
               at: datetime) -> Decision:
     """A complaint puts a number on the do-not-call list: the one it names (written as the numbering plan writes it,
     so it matches the standardized numbers of leads), else its lead's (`lead_phone`). Later leads with it are
@@ -135,17 +135,18 @@ def complaint(item: LeadComplaint, *, event_id: str, lead_phone: str | None, def
     reason = f"complaint: {item.reason}"
     return Decision(event_id, "do_not_call", {"status": "do_not_call", "lead_id": item.lead_id, "phone_e164": phone},
                     change=PutOnDoNotCall(phone, reason),
-                    announcement=do_not_call_changed(phone, listed=True, source=DoNotCallSource.COMPLAINT,
+                    announcement=do_not_call_changed(tenant, phone, listed=True, source=DoNotCallSource.COMPLAINT,
                                                      reason=reason, lead_id=item.lead_id, at=at))
 
 
-def do_not_call_changed(phone: str, *, listed: bool, source: DoNotCallSource, reason: str | None,
+def do_not_call_changed(tenant: str, phone: str, *, listed: bool, source: DoNotCallSource, reason: str | None,
                         lead_id: str | None = None, at: datetime) -> Announcement:
-    """leads.do-not-call.v1: the number went on (or came off) the list. Keyed by the number, so the changes of
-    one number stay in order."""
+    """leads.do-not-call.v1: the number went on (or came off) the list. Keyed by tenant and number, so the
+    changes of one number stay in order, and the compacted topic keeps each tenant's last word on each number
+    (the list can be read whole from the topic, however old)."""
     data = DoNotCallChanged(phone_e164=phone, listed=listed, source=source, reason=reason and reason[:1000],
                             lead_id=lead_id, changed_at=at)
-    return Announcement(LEADS_DO_NOT_CALL, data, subject=phone, key=phone)
+    return Announcement(LEADS_DO_NOT_CALL, data, subject=phone, key=f"{tenant}/{phone}")
 
 
 def _qualified_data(clean: CleanLead, *, lead_id: str, score: Score, check: NumberCheckResult | None,

@@ -143,28 +143,33 @@ def test_an_outcome_is_recorded_and_counted_into_the_model_of_its_business_line(
 
 
 def test_a_complaint_puts_its_lead_s_number_on_the_do_not_call_list() -> None:
-    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-1", lead_phone="+8613924681357",
-                         default_region="CN", at=T)
+    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), tenant="t1", event_id="c-1",
+                         lead_phone="+8613924681357", default_region="CN", at=T)
     assert decision.change == PutOnDoNotCall("+8613924681357", "complaint: rude")
     assert decision.answer == {"status": "do_not_call", "lead_id": "L-1", "phone_e164": "+8613924681357"}
-    # and tells the allocator, keyed by the number, so it closes every lead with it
+    # and tells the allocator, keyed by tenant and number, so it closes every lead with it
     announced = decision.announcement
-    assert announced is not None and announced.topic is LEADS_DO_NOT_CALL and announced.key == "+8613924681357"
+    assert announced is not None and announced.topic is LEADS_DO_NOT_CALL and announced.key == "t1/+8613924681357"
     assert announced.data == DoNotCallChanged(phone_e164="+8613924681357", listed=True,
                                               source=DoNotCallSource.COMPLAINT, reason="complaint: rude",
                                               lead_id="L-1", changed_at=T)
 
 
-def test_an_operator_s_change_of_the_list_is_announced_by_number() -> None:
-    off = do_not_call_changed("+8613924681357", listed=False, source=DoNotCallSource.OPERATOR, reason=None, at=T)
-    assert off.key == off.subject == "+8613924681357"
+def test_an_operator_s_change_of_the_list_is_announced_by_tenant_and_number() -> None:
+    off = do_not_call_changed("t1", "+8613924681357", listed=False, source=DoNotCallSource.OPERATOR, reason=None,
+                              at=T)
+    assert off.subject == "+8613924681357"
+    # the compacted topic keeps the last change per key: another tenant's change of the number must not erase it
+    other = do_not_call_changed("t2", "+8613924681357", listed=True, source=DoNotCallSource.OPERATOR, reason=None,
+                                at=T)
+    assert (off.key, other.key) == ("t1/+8613924681357", "t2/+8613924681357")
     assert isinstance(off.data, DoNotCallChanged) and off.data.listed is False and off.data.lead_id is None
 
 
 def test_a_complaint_naming_a_number_puts_that_one_on_the_list() -> None:
     named = LeadComplaint(lead_id="L-1", reason="rude", phone_e164="+8618604312468")
-    decision = complaint(named, event_id="c-1", lead_phone="+8613924681357", default_region="CN", at=T)
+    decision = complaint(named, tenant="t1", event_id="c-1", lead_phone="+8613924681357", default_region="CN", at=T)
     assert decision.change == PutOnDoNotCall("+8618604312468", "complaint: rude")
     with pytest.raises(ValueError):
-        complaint(LeadComplaint(lead_id="L-1", reason="rude"), event_id="c-2", lead_phone=None, default_region="CN",
-                  at=T)
+        complaint(LeadComplaint(lead_id="L-1", reason="rude"), tenant="t1", event_id="c-2", lead_phone=None,
+                  default_region="CN", at=T)
