@@ -1,5 +1,5 @@
 """Distribution on arrival: a pool whose routing rule says `on_arrival` pushes each lead that lands in it
-(a qualified lead, or one back in it after a return or a reclaim) to an agent of the rule's team by its strategy, in the same
+(a qualified lead, or one back in it after a return, a reclaim or a reopening) to an agent of the rule's team by its strategy, in the same
 consumer batch that stores it, through the same conditional assign as every push (the change and its
 allocation.assigned.v1 in one write). Only agents at work get one, within caps and grades, never one who
 dropped the lead; a resting lead is not pushed. A lead nobody can take stays pooled, with the reason on the lead, in the log and in a metric."""
@@ -59,7 +59,7 @@ class Arrival(Applications):
         return outcomes
 
     async def push_back(self, *, tenant: str, lead_ids: Sequence[str]) -> None:
-        """Leads back in their pool (returned, reclaimed) arrive again: a push pool pushes them on; the rest
+        """Leads back in their pool (returned, reclaimed, reopened) arrive again: a push pool pushes them on; the rest
         serve the applications waiting for their pools."""
         if lead_ids:
             docs = list((await self.store.get_leads(tenant, lead_ids)).values())

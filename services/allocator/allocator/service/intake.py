@@ -53,12 +53,13 @@ class Intake(Arrival, Dialing):
                                  purchases_fen=purchases, now=now, do_not_call=listed)
 
     async def handle_merged(self, deliveries: Sequence[Delivery]) -> None:
-        """A person arrived again: count the touch; a closed lead is live again and goes back to its pool. The
-        same outside record sent again (matched on its reference) is neither; its references are kept."""
+        """A person arrived again: count the touch; a closed lead is live again and goes back to its pool, where
+        it arrives as a new lead does (pushed by a push-on-arrival pool, else serving the applications waiting).
+        The same outside record sent again (matched on its reference) is neither; its references are kept."""
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             leads = await self.store.get_leads(tenant, [d.event.data.lead_id for d in fresh])
             now = datetime.now(UTC)
-            writes, inbox = [], []
+            writes, inbox, reopened = [], [], []
             for delivery in fresh:
                 data = delivery.event.data
                 doc = leads.get(data.lead_id)
@@ -71,4 +72,7 @@ class Intake(Arrival, Dialing):
                 touch = lead.touched([r.model_dump() for r in data.external_refs], matched_on=data.matched_on, at=now)
                 writes.append((lead, touch, []))
                 inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "touched"}))
+                if touch.reopen:
+                    reopened.append(lead.lead_id)
             await self.store.commit(writes, now, inbox_entries=inbox)
+            await self.push_back(tenant=tenant, lead_ids=reopened)

@@ -138,6 +138,24 @@ async def test_a_resting_lead_back_in_a_push_pool_is_not_pushed(harness: Harness
     assert (await harness.lead(fresh))["holder"] == "a2"  # pushed on at once, never back to a1 who dropped it
 
 
+async def test_a_closed_lead_reopened_by_a_new_touch_is_pushed_again(harness: Harness) -> None:
+    await floor(harness, "a1", "a2", working=("a1", "a2"))
+    await push_pool(harness)
+    [lead_id] = await harness.pooled(score=70)
+    first = (await harness.lead(lead_id))["holder"]
+    response = await harness.http.post(f"/v1/leads/{lead_id}/close", json={"agent_id": first, "reason": "没有需求"},
+                                       headers=harness.as_actor(first))
+    assert response.status_code == 200, response.text
+    touch = {"event_id": "t-2", "source": "/web/landing", "channel": "im", "channel_raw": None,
+             "received_at": datetime.now(UTC).isoformat()}
+    await harness.send("leads.merged.v1", {"lead_id": lead_id, "matched_on": "phone", "touch": touch, "touches": 2})
+    doc = await harness.lead(lead_id)  # the person came back: the lead arrives again, and nobody has to push it
+    assert (doc["status"], doc["touches"]) == ("held", 2) and doc["holder"] is not None, doc
+    await harness.relay()
+    assert [e["data"]["assigned_by"] for e in harness.of("allocation.assigned.v1")
+            if e["data"]["lead_id"] == lead_id] == ["system", "system"]
+
+
 # ---- 轮询申领: the agent's move ---------------------------------------------------------------------------
 
 
