@@ -2,7 +2,7 @@
 
 Consumes, as the sole consumer of its group (one replica at a time reads every partition, see
 metrics.sole_consumer; the others stand by and serve the HTTP API): the roster (agents.changed.v1,
-agents.graded.v1), the leads (leads.qualified/merged/rejected/outcome/stage-changed/complaint/signal.v1),
+agents.graded.v1), the leads (leads.qualified/merged/rejected/outcome/stage-changed/complaint/signal/do-not-call.v1),
 calls (calls.logged.v1), every change of a lead's holder and the allocator's alerts (allocation.*.v1), the
 ledger's coin events (ledger.transfer-posted/rejected, coins-allocated/reclaimed/redeemed, bonus-awarded,
 transfer-recorded, reallocation-decided.v1), every marketplace event (marketplace.*.v1) and the platform's
@@ -36,7 +36,7 @@ CONSUMED_TOPICS: tuple[t.Topic, ...] = (
     t.AGENTS_CHANGED, t.AGENTS_GRADED,
     t.LEADS_QUALIFIED, t.LEADS_REJECTED, t.LEADS_MERGED, *t.HOLDER_CHANGE_TOPICS, t.ALLOCATION_WIN_CONFIRMED,
     t.CALLS_LOGGED,
-    t.LEADS_STAGE_CHANGED, t.LEADS_OUTCOME, t.LEADS_COMPLAINT, t.LEADS_SIGNAL,
+    t.LEADS_STAGE_CHANGED, t.LEADS_OUTCOME, t.LEADS_COMPLAINT, t.LEADS_SIGNAL, t.LEADS_DO_NOT_CALL,
     t.ALLOCATION_RECLAIM_WARNING, t.ALLOCATION_HOT_LEAD,
     t.LEDGER_TRANSFER_POSTED, t.LEDGER_TRANSFER_REJECTED, t.LEDGER_COINS_ALLOCATED, t.LEDGER_COINS_RECLAIMED,
     t.LEDGER_COINS_REDEEMED, t.LEDGER_BONUS_AWARDED, t.LEDGER_TRANSFER_RECORDED, t.LEDGER_REALLOCATION_DECIDED,

@@ -209,7 +209,8 @@ class Snapshot:
         ops = CounterMetricFamily("telesales_pool_operations", "Pool operations: created (接待: new leads), assigned "
                                   "(分配), claimed (捞取), returned (退回), reclaimed_not_processed / "
                                   "reclaimed_not_converted / reclaimed_dialled_without_converting (回收), closed "
-                                  "(关单), won (成单), merged, reclaim_warning, complaint, hot_lead.", labels=["tenant", "business_line", "team", "operation"])
+                                  "(关单), closed_do_not_call (the number went on the do-not-call list), won (成单), merged, "
+                                  "reclaim_warning, complaint, hot_lead.", labels=["tenant", "business_line", "team", "operation"])
         processed = CounterMetricFamily("telesales_pool_holdings_processed", "Holdings (assignments and claims) whose "
                                         "holder worked the lead (an effective call, as the allocator's not-processed "
                                         "reclaim judges it): on its first holding (first) or a later one (repeat).",
@@ -293,6 +294,9 @@ class Snapshot:
                                       labels=["tenant", "kind"])
         hot = CounterMetricFamily("telesales_hot_leads", "Hot-lead alerts the allocator raised, by kind.",
                                   labels=["tenant", "kind"])
+        do_not_call = CounterMetricFamily("telesales_do_not_call_changes", "Changes of the do-not-call list: numbers "
+                                          "listed or removed, by source (operator, complaint).",
+                                          labels=["tenant", "change", "source"])
         for (tenant,), c in sorted(floor.items()):
             for name, value in sorted(c.items()):
                 kind, _, what = name.partition(":")
@@ -300,7 +304,9 @@ class Snapshot:
                     signals.add_metric([tenant, what], value)
                 elif kind == "hot_lead":
                     hot.add_metric([tenant, what], value)
-        return [letters, signals, hot]
+                elif kind == "do_not_call":
+                    do_not_call.add_metric([tenant, *what.split(":", 1)], value)
+        return [letters, signals, hot, do_not_call]
 
 
 class FloorCollector(Collector):

@@ -12,6 +12,9 @@ The rules:
   confirmation (allocation.win-confirmed.v1: an order or the supervisor) credits the agent's `won` and
   `won_fen` (what rankings compare), on the day it was confirmed, and counts `won_confirmed` in the pool.
 - Reclaim warnings and hot leads count under the lead's team; hot leads on the floor too.
+- A lead closed because its number went on the do-not-call list counts `closed_do_not_call`, not `closed` (an
+  agent's 关单); the list's changes count on the floor, by change (listed, removed) and source (operator,
+  complaint).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ POOL_RULES: dict[str, str] = {
     t.ALLOCATION_WIN_CONFIRMED.name: "_win_confirmed",
     t.ALLOCATION_RECLAIM_WARNING.name: "_reclaim_warning",
     t.ALLOCATION_HOT_LEAD.name: "_hot_lead",
+    t.LEADS_DO_NOT_CALL.name: "_do_not_call",
 }
 
 
@@ -89,7 +93,8 @@ class PoolRules(LeadFunnelRules):
         if fact.topic == t.ALLOCATION_RECLAIMED.name:
             operation = f"reclaimed_{d.kind.value}"
         else:
-            operation = "returned" if fact.topic == t.ALLOCATION_RETURNED.name else "closed"
+            operation = ("returned" if fact.topic == t.ALLOCATION_RETURNED.name
+                         else "closed_do_not_call" if d.do_not_call else "closed")
         self._pool(world, fact, day, d.business_line, d.team_id, operation)
         lead = self._holder_update(world, d.lead_id, d, fact.at)
         if lead is not None and lead.holder == d.agent_id:
@@ -121,3 +126,7 @@ class PoolRules(LeadFunnelRules):
         self._pool(world, fact, day, lead.business_line, lead.team if lead.holder else NONE, "hot_lead")
         self.count(fact.tenant, "floor", day, (), {f"hot_lead:{fact.data.kind.value}": 1})
 
+    def _do_not_call(self, world: World, fact: Fact, day: str) -> None:
+        d = fact.data
+        change = "listed" if d.listed else "removed"
+        self.count(fact.tenant, "floor", day, (), {f"do_not_call:{change}:{d.source.value}": 1})

@@ -26,7 +26,8 @@ USER_STEPS: tuple[str, ...] = ("visit", "buy", "learn", "rate", "forward")
 TIP_STEPS: tuple[str, ...] = ("visited", "bought", "learned", "rewatched", "rated", "forwarded")
 COHORTS: tuple[str, ...] = ("deep", "learner", "none")
 POOL_OPERATIONS: tuple[str, ...] = ("created", "assigned", "claimed", "returned", "reclaimed_not_processed",
-                                    "reclaimed_not_converted", "reclaimed_dialled_without_converting", "closed", "won", "won_confirmed", "merged", "reclaim_warning",
+                                    "reclaimed_not_converted", "reclaimed_dialled_without_converting", "closed",
+                                    "closed_do_not_call", "won", "won_confirmed", "merged", "reclaim_warning",
                                     "complaint", "hot_lead")
 CALL_FIELDS: tuple[str, ...] = ("outbound", "connected", "effective", "deep", "talk_seconds", "multi_effective_leads")
 CHANNELS: frozenset[str] = frozenset(c.value for c in Channel)

@@ -254,6 +254,8 @@ async def test_a_win_its_agent_declared_counts_toward_no_ranking_until_it_is_con
 
 async def test_prometheus_exposes_the_scenario(harness: Harness) -> None:
     await play(harness)
+    await harness.emit(("leads.do-not-call.v1", {"phone_e164": "+8613900000001", "listed": True,
+                                                  "source": "complaint", "changed_at": at(30)}))
     samples = await harness.scrape()
 
     assert samples["telesales_funnel_leads_by_business_line_total{business_line=education,step=total}"] == 4
@@ -277,4 +279,5 @@ async def test_prometheus_exposes_the_scenario(harness: Harness) -> None:
     assert samples["telesales_market_users_relearned_total{}"] == 1
     assert samples["telesales_training_cohort_indicators_total{cohort=deep,indicator=won}"] == 1
     assert samples["telesales_training_cohort_agents{cohort=none}"] == 2
+    assert samples["telesales_do_not_call_changes_total{change=listed,source=complaint}"] == 1
     assert not any(name.startswith("telesales_funnel_leads_by_team") and "agent" in name for name in samples)

@@ -230,3 +230,20 @@ def test_histograms_are_cumulative_with_count_and_sum() -> None:
     buckets, count, total = domain.histogram(c, "won_holders", domain.HOLDER_BUCKETS)
     assert buckets[0] == ("1.0", 2) and buckets[2] == ("3.0", 3) and buckets[-1] == ("+Inf", 4)
     assert (count, total) == (4, 17)
+
+
+def test_do_not_call_closures_and_list_changes_are_counted_apart_from_agents_closing() -> None:
+    listed = ("leads.do-not-call.v1", {"phone_e164": "+8613924681357", "listed": True, "source": "complaint",
+                                       "lead_id": "L1", "changed_at": at("10:00")})
+    by_operator = ("leads.do-not-call.v1", {"phone_e164": "+8613924681358", "listed": True, "source": "operator",
+                                            "changed_at": at("10:05")})
+    removed = ("leads.do-not-call.v1", {"phone_e164": "+8613924681358", "listed": False, "source": "operator",
+                                        "changed_at": at("11:00")})
+    increments, _ = run(holder("assigned", "L1", "a1", at("09:00")), holder("assigned", "L2", "a1", at("09:00")),
+                        listed, holder("closed", "L1", "a1", at("10:00"), reason="do not call", do_not_call=True),
+                        holder("closed", "L2", "a1", at("10:30")), by_operator, removed)
+    pool = counts(increments, "pool", DAY, team="mba")
+    assert (pool["closed"], pool["closed_do_not_call"]) == (1, 1)  # the agent's 关单 is not the list's
+    assert counts(increments, "floor", DAY) == Counter({"do_not_call:listed:complaint": 1,
+                                                        "do_not_call:listed:operator": 1,
+                                                        "do_not_call:removed:operator": 1})

@@ -61,6 +61,8 @@ def other_topics() -> list[Event]:
         ("leads.outcome.v1", {"lead_id": "L1", "outcome": "won", "business_line": "education",
                               "amount_fen": 5000}),
         ("leads.complaint.v1", {"lead_id": "L1", "reason": "too many calls", "phone_e164": "+8613900000000"}),
+        ("leads.do-not-call.v1", {"phone_e164": "+8613900000000", "listed": True, "source": "complaint",
+                                  "reason": "complaint: too many calls", "lead_id": "L1", "changed_at": at(29)}),
         ("leads.signal.v1", {"lead_id": "L1", "phone_e164": "+8613900000000", "kind": "unpaid_order",
                              "detail": None, "occurred_at": at(30)}),
         ("allocation.reclaim-warning.v1", {"lead_id": "L1", "agent_id": "a1", "kind": "not_processed",
@@ -116,7 +118,7 @@ def day() -> list[Event]:
         learned("a1", "tip-1", at(40)), learned("a1", "tip-1", at(45), rewatch=True), rated("a1", "tip-1", at(46)),
         forwarded("a1", "tip-1", at(47)), daily_active("a1", at(30)), deep_learner("a1", at(48)),
         reclaimed("a2", at(49)), daily_active("a2", at(60)), holder("won", "L1", "a1", at(90)),
-        win_confirmed("L1", "a1", at(92)), holder("closed", "L2", "a1", at(95)), *other_topics(),
+        win_confirmed("L1", "a1", at(92)), holder("closed", "L2", "a1", at(95), do_not_call=True), *other_topics(),
     ]
 
 
