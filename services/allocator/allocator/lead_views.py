@@ -9,6 +9,7 @@ from typing import Any
 from telesales_runtime.masking import mask_name, mask_phone
 
 from . import domain, history
+from .deal_mark_views import push_missed_view
 from .domain import AgentFacts, AllocationPolicy
 from .reclaim_clock import reclaim_clock
 from .schemas import (
@@ -65,7 +66,8 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
                     dedicated_agent=doc.get("dedicated_agent"), rest_until=doc.get("rest_until"),
                     reclaim=_reclaim(doc, policy), hot=_hot(doc),
                     score_parts=[ScorePart.model_validate(p) for p in doc.get("score_parts") or []],
-                    score_model=ScoreModel.model_validate(model) if model else None, win=win_view(doc))
+                    score_model=ScoreModel.model_validate(model) if model else None, win=win_view(doc),
+                    push_missed=push_missed_view(doc))
 
 
 def history_view(doc: Doc) -> LeadHistory:

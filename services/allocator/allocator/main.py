@@ -8,7 +8,16 @@ from faststream import FastStream
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.redis_client import connect_redis
 
-from .api import ACCESS, config_router, dialing_router, floor_router, ops_router, pools_router, roster_router
+from .api import (
+    ACCESS,
+    config_router,
+    dialing_router,
+    floor_router,
+    ops_router,
+    pools_router,
+    roster_router,
+    supervising_router,
+)
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .guards import ClaimGuard
 from .queries import LeadQueries
@@ -45,7 +54,8 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
         description=DESCRIPTION,
         broker=base.broker,
         topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
-        routers=[roster_router, pools_router, config_router, ops_router, dialing_router, floor_router],
+        routers=[roster_router, pools_router, config_router, ops_router, dialing_router, floor_router,
+                 supervising_router],
         readiness=base.readiness(redis=guard.ping),
         on_startup=[store.ensure_indexes],
         after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start],

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .deal_mark_views import STORED_STATUS, DealMarkPage, MarkState, mark_row
 from .domain import AgentFacts, DomainError, TierFilter, check_may_open, default_tiers
 from .lead_views import history_view, lead_view
 from .schemas import AgentPage, AgentView, FairnessRow, LeadHistory, LeadPage, LeadView, TeamView, TierView
@@ -173,6 +174,24 @@ class LeadQueries:
         if viewer.role == "agent" and (doc.get("status") != HELD or doc.get("holder") != viewer.agent_id):
             raise NotVisible("not_your_lead", f"{viewer.agent_id} does not hold lead {lead_id}.")
         return history_view(doc)
+
+    async def deal_marks(self, *, tenant: str, team_id: str, state: MarkState, limit: int,
+                         after: tuple[datetime, str] | None) -> DealMarkPage:
+        """A page of the team's requests waiting for its supervisor (`requested`) or marks in force
+        (`approved`), oldest request first. Neither lists what has expired: an approved mark past its expiry,
+        a request whose lead is past its reclaim deadline (it lapses with the hold)."""
+        now = datetime.now(UTC)
+        docs = await self.store.team_deal_marks(tenant, team_id, STORED_STATUS[state], limit=limit + 1, after=after,
+                                                not_expired_at=now if state == "approved" else None)
+        more = len(docs) > limit
+        docs = docs[:limit]
+        policy = await self.leads.policy(tenant)
+        rows = [mark_row(doc, state, policy) for doc in docs]
+        last = docs[-1] if docs else None
+        return DealMarkPage(team_id=team_id, state=state,
+                            items=[r for r in rows if r.expires_at is None or r.expires_at > now],
+                            next_cursor=f"{last['deal_mark']['requested_at'].isoformat()}|{last['_id']}"
+                            if more and last else None)
 
     # ---- reports ---------------------------------------------------------------------------------------
 

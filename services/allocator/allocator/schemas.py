@@ -11,6 +11,7 @@ from telesales_contracts.activity import FunnelStep, SignalKind
 from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
 from telesales_contracts.roster import AgentGrade, Identifier, Role
 
+from .deal_mark_views import PushMissedView
 from .history import HISTORY_LIMIT, EntryKind
 from .win_views import WinView
 
@@ -197,6 +198,8 @@ class LeadView(BaseModel):
                                          "leads stored before the allocator kept them).")
     score_model: ScoreModel | None = None
     win: WinView | None = Field(default=None, description="Won leads: whether the win is confirmed.")
+    push_missed: PushMissedView | None = Field(
+        default=None, description="Pooled leads the push on arrival could not place: why (they wait to be claimed).")
 
 
 class HistoryEntry(BaseModel):

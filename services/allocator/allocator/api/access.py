@@ -56,6 +56,7 @@ ACCESS = {
     "GET /v1/reports/fairness": _MANAGERS,
     "POST /v1/agents/{agent_id}/applications": ("agent",),
     "GET /v1/teams/{team_id}/ability-weights": _MANAGERS,
+    "GET /v1/teams/{team_id}/deal-marks": _MANAGERS,
 }
 
 # DomainError codes and the HTTP status each is answered with.
