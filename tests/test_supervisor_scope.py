@@ -129,6 +129,8 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
                                                                 own=("/v1/teams/ta/ability-weights", None)),
     "allocator GET /v1/teams/{team_id}/deal-marks": Reach(("/v1/teams/tb/deal-marks?state=requested", None),
                                                           own=("/v1/teams/ta/deal-marks?state=requested", None)),
+    "allocator GET /v1/teams/{team_id}/unplaced-leads": Reach(("/v1/teams/tb/unplaced-leads", None),
+                                                              own=("/v1/teams/ta/unplaced-leads", None)),
     "allocator GET /v1/reports/fairness": NotATeams("leads and conversions per grade over the tenant: no agent or team"),
     # ledger
     "ledger GET /v1/accounts/{account}": Reach(("/v1/accounts/wallet:b1", None), own=("/v1/accounts/wallet:a1", None)),

@@ -9,8 +9,8 @@ from typing import Any
 from telesales_runtime.masking import mask_name, mask_phone
 
 from . import domain, history
-from .deal_mark_views import push_missed_view
 from .domain import AgentFacts, AllocationPolicy
+from .push_missed import push_missed_view
 from .reclaim_clock import reclaim_clock
 from .schemas import (
     DealMarkView,

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .deal_mark_views import STORED_STATUS, DealMarkPage, MarkState, mark_row
-from .domain import AgentFacts, DomainError, TierFilter, check_may_open, default_tiers
+from .domain import AgentFacts, DomainError, TierFilter, arrival_push, check_may_open, default_tiers
 from .lead_views import history_view, lead_view
 from .schemas import AgentPage, AgentView, FairnessRow, LeadHistory, LeadPage, LeadView, TeamView, TierView
 from .service import LeadService, agent_facts
 from .store import HELD, LEAN_LEAD, WON, AllocatorStore, Doc, tier_query
+from .team_views import STORED_STATUS, DealMarkPage, MarkState, UnplacedPage, mark_row
 
 
 class NotVisible(Exception):
@@ -192,6 +192,22 @@ class LeadQueries:
                             items=[r for r in rows if r.expires_at is None or r.expires_at > now],
                             next_cursor=f"{last['deal_mark']['requested_at'].isoformat()}|{last['_id']}"
                             if more and last else None)
+
+    async def unplaced(self, *, tenant: str, team_id: str, limit: int,
+                       after: tuple[datetime, str] | None) -> UnplacedPage:
+        """The pooled leads of the pools that push their arrivals to the team that the push could not place,
+        latest first, numbers masked (as in a pool)."""
+        rules = await self.leads.routing(tenant)
+        pools = sorted({r.pool_id for r in rules if (push := arrival_push(rules, r.pool_id)) is not None
+                        and push.team_id == team_id})
+        if not pools:
+            return UnplacedPage(team_id=team_id, pool_ids=[], total=0, items=[])
+        docs, total = await self.store.push_missed(tenant, pools, LEAN_LEAD, limit=limit + 1, after=after)
+        more = len(docs) > limit
+        docs = docs[:limit]
+        last = docs[-1] if more and docs else None
+        return UnplacedPage(team_id=team_id, pool_ids=pools, total=total, items=[lead_view(d, None) for d in docs],
+                            next_cursor=f"{last['push_missed']['at'].isoformat()}|{last['_id']}" if last else None)
 
     # ---- reports ---------------------------------------------------------------------------------------
 

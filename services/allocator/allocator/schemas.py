@@ -11,8 +11,8 @@ from telesales_contracts.activity import FunnelStep, SignalKind
 from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
 from telesales_contracts.roster import AgentGrade, Identifier, Role
 
-from .deal_mark_views import PushMissedView
 from .history import HISTORY_LIMIT, EntryKind
+from .push_missed import PushMissedView
 from .win_views import WinView
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]

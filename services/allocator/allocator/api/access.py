@@ -57,6 +57,7 @@ ACCESS = {
     "POST /v1/agents/{agent_id}/applications": ("agent",),
     "GET /v1/teams/{team_id}/ability-weights": _MANAGERS,
     "GET /v1/teams/{team_id}/deal-marks": _MANAGERS,
+    "GET /v1/teams/{team_id}/unplaced-leads": _MANAGERS,
 }
 
 # DomainError codes and the HTTP status each is answered with.

@@ -1,6 +1,6 @@
 """Routes of a supervisor's team view: the deal-in-progress marks of the team's leads (the requests waiting
 for the supervisor, the marks in force), read from the allocator's own leads so every supervisor of the team
-sees the same list, however old a request."""
+sees the same list, however old a request; and the leads pushed to the team on arrival that found nobody."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from telesales_contracts.roster import Identifier
 from telesales_runtime.http import Problem, Tenant
 
-from ..deal_mark_views import DealMarkPage, MarkState
+from ..team_views import DealMarkPage, MarkState, UnplacedPage
 from .access import CallerScope, Queries
 
 supervising_router = APIRouter(prefix="/v1", tags=["supervising"])
@@ -35,3 +35,12 @@ async def team_deal_marks(team_id: Identifier, tenant: Tenant, queries: Queries,
                           cursor: Annotated[str | None, Query(max_length=200)] = None) -> DealMarkPage:
     scope.require_team(team_id)
     return await queries.deal_marks(tenant=tenant, team_id=team_id, state=state, limit=limit, after=_after(cursor))
+
+
+@supervising_router.get("/teams/{team_id}/unplaced-leads", response_model=UnplacedPage,
+                        summary="Leads the push on arrival to this team could not place (they wait in the pool)")
+async def team_unplaced_leads(team_id: Identifier, tenant: Tenant, queries: Queries, scope: CallerScope,
+                              limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                              cursor: Annotated[str | None, Query(max_length=200)] = None) -> UnplacedPage:
+    scope.require_team(team_id)
+    return await queries.unplaced(tenant=tenant, team_id=team_id, limit=limit, after=_after(cursor))

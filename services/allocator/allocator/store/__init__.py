@@ -22,11 +22,11 @@ from ..domain import TierFilter
 from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
 from .applications import ApplicationStore
-from .deal_mark_reads import DealMarkReads
 from .do_not_call import DoNotCallStore
 from .embedded_outbox import with_embedded_events
 from .lead_writes import write_of
 from .roster import RosterStore, agent_key
+from .team_reads import TeamReads
 
 Doc = dict[str, Any]
 
@@ -69,7 +69,7 @@ def tier_query(tier_filter: TierFilter) -> Doc:
     return query
 
 
-class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, DealMarkReads):
+class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
     async def ensure_indexes(self) -> None:
         existing = {index["name"] async for index in await self.leads.list_indexes()}
         for name in OBSOLETE_LEAD_INDEXES & existing:
@@ -102,7 +102,7 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, DealMarkRead
         ])
         await self.leads.create_index("outbox_at", sparse=True, name="embedded_outbox_pending")
         await self.ensure_application_indexes()
-        await self.ensure_deal_mark_indexes()
+        await self.ensure_team_read_indexes()
         await self.agents.create_indexes([
             IndexModel([("tenant_id", ASCENDING), ("agent_id", ASCENDING)], unique=True, name="one_agent"),
             IndexModel([("tenant_id", ASCENDING), ("team_id", ASCENDING)], name="by_team"),

@@ -66,7 +66,7 @@ def hold_fields(holder: Any, team: Any, grade: Any, via: Any, now: datetime) -> 
     """The fields of a lead that an agent has just got (values, or expressions in a pipeline)."""
     return {"status": HELD, "holder": holder, "holder_team": team, "holder_grade": grade, "held_since": now,
             "held_via": via, "awaiting_first_call": True, "progress_at": now, "warned_for": None, "updated_at": now,
-            **_HOLD_OWN}
+            "push_missed": None, **_HOLD_OWN}  # held: a missed push on arrival is over
 
 
 def _key(lead: Lead) -> Doc:

@@ -1,5 +1,5 @@
-"""What the API says of a team's deal-in-progress marks (the supervisor's waiting list) and of a push on
-arrival that could not place a lead. Shapes answers only: the rules are domain/'s and reclaim_clock.py's."""
+"""What the API says on a supervisor's team view: the team's deal-in-progress marks (the waiting list) and the
+leads a push on arrival could not place. Shapes answers only: the rules are domain/'s and reclaim_clock.py's."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from telesales_runtime.masking import mask_name, mask_phone
 
 from .domain import AllocationPolicy
 from .reclaim_clock import reclaim_clock
+from .schemas import LeadView
 
 MarkState = Literal["requested", "approved"]
 # The stored status of each state of the list.
@@ -38,13 +39,15 @@ class DealMarkPage(BaseModel):
     next_cursor: str | None = None
 
 
-class PushMissedView(BaseModel):
-    """Why the push on arrival could not place a lead that is still pooled (it waits to be claimed)."""
+class UnplacedPage(BaseModel):
+    """Pooled leads of the pools that push to the team (routing rules' `on_arrival`) that the push could not
+    place, latest first (numbers masked, as in a pool); each says why in `push_missed`."""
 
-    code: str = Field(description="no_eligible_agent, target_at_cap, target_not_in_team, unknown_strategy, "
-                                  "no_team, unknown_team, resting, taken_meanwhile, or a refusal's code.")
-    reason: str = Field(description="As the allocator recorded it (the code, maybe with a detail).")
-    at: datetime
+    team_id: str
+    pool_ids: list[str] = Field(description="The pools whose arrivals are pushed to this team.")
+    total: int = Field(description="How many such leads there are now, in all pages.")
+    items: list[LeadView]
+    next_cursor: str | None = None
 
 
 def mark_row(doc: dict[str, Any], state: MarkState, policy: AllocationPolicy) -> DealMarkRow:
@@ -59,12 +62,3 @@ def mark_row(doc: dict[str, Any], state: MarkState, policy: AllocationPolicy) ->
     return DealMarkRow(lead_id=doc["_id"], request_id=mark["request_id"], customer=mask_name(doc.get("name")),
                        phone=mask_phone(doc.get("phone_e164")), agent_id=mark["agent_id"],
                        requested_at=mark["requested_at"], reason=mark.get("note"), expires_at=expires_at)
-
-
-def push_missed_view(doc: dict[str, Any]) -> PushMissedView | None:
-    """The note of a missed push, while the lead is still pooled (a later hold makes it history)."""
-    missed = doc.get("push_missed")
-    if not missed or doc.get("status") != "pooled":
-        return None
-    reason = str(missed.get("reason") or "")
-    return PushMissedView(code=reason.split(" ", 1)[0], reason=reason, at=missed["at"])

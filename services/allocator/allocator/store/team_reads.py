@@ -1,15 +1,17 @@
-"""Reads of deal-in-progress marks (read side, apart from the writes in lead_writes.py): a team's held leads
-whose mark waits for its supervisor or is approved, oldest request first. A partial index keeps the walk to
-the leads that carry a mark at all."""
+"""Reads of a supervisor's team view (read side, apart from the writes in lead_writes.py): a team's held
+leads whose deal-in-progress mark waits for its supervisor or is approved, oldest request first; and the
+pooled leads of the team's push pools that the push on arrival could not place, latest first. Partial
+indexes keep each walk to the leads concerned."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from ..domain.lead import HELD
+from ..domain.lead import HELD, POOLED
 from .roster import StoreBase
 
 Doc = dict[str, Any]
@@ -22,13 +24,18 @@ DEAL_MARK_ROW: dict[str, int] = {field: 1 for field in (
 # A team's marks in the order the list shows them; `deal_mark.status` exists only on leads that have a mark.
 MARKS_OF_TEAM = [("tenant_id", ASCENDING), ("holder_team", ASCENDING), ("deal_mark.status", ASCENDING),
                  ("deal_mark.requested_at", ASCENDING), ("_id", ASCENDING)]
+# Unplaced leads of some pools, latest miss first; `push_missed.at` exists only while a miss is noted.
+MISSED_OF_POOLS = [("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("push_missed.at", DESCENDING),
+                   ("_id", ASCENDING)]
+MISSED = {"status": POOLED, "push_missed.at": {"$exists": True}}
 
 
-class DealMarkReads(StoreBase):
-    async def ensure_deal_mark_indexes(self) -> None:
+class TeamReads(StoreBase):
+    async def ensure_team_read_indexes(self) -> None:
         await self.leads.create_indexes([
             IndexModel(MARKS_OF_TEAM, name="deal_marks_of_team",
                        partialFilterExpression={"status": HELD, "deal_mark.status": {"$exists": True}}),
+            IndexModel(MISSED_OF_POOLS, name="push_missed_of_pool", partialFilterExpression=MISSED),
         ])
 
     async def team_deal_marks(self, tenant: str, team_id: str, status: str, *, not_expired_at: datetime | None,
@@ -44,3 +51,16 @@ class DealMarkReads(StoreBase):
                             {"deal_mark.requested_at": at, "_id": {"$gt": lead_id}}]
         return await self.leads.find(query, DEAL_MARK_ROW, sort=[("deal_mark.requested_at", ASCENDING),
                                                                   ("_id", ASCENDING)], limit=limit).to_list()
+
+    async def push_missed(self, tenant: str, pool_ids: Sequence[str], projection: Doc, *, limit: int,
+                          after: tuple[datetime, str] | None) -> tuple[list[Doc], int]:
+        """Pooled leads of `pool_ids` a push could not place, latest miss first (after `after`: the previous
+        page's last miss time and lead id), and how many there are in all."""
+        query: Doc = {"tenant_id": tenant, "pool_id": {"$in": list(pool_ids)}, **MISSED}
+        total = await self.leads.count_documents(query)
+        if after is not None:
+            at, lead_id = after
+            query["$or"] = [{"push_missed.at": {"$lt": at}}, {"push_missed.at": at, "_id": {"$gt": lead_id}}]
+        docs = await self.leads.find(query, projection, sort=[("push_missed.at", DESCENDING), ("_id", ASCENDING)],
+                                     limit=limit).to_list()
+        return docs, total

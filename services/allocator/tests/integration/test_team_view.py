@@ -1,6 +1,8 @@
-"""The supervisor's waiting list on the real MongoDB (GET /v1/teams/{team_id}/deal-marks): the team's
-deal-in-progress requests, read from the leads themselves, so every supervisor of the team sees the same
-list however old a request is; another team's supervisor is refused; what has expired is not listed."""
+"""A supervisor's team view on the real MongoDB. The waiting list (GET /v1/teams/{team_id}/deal-marks): the
+team's deal-in-progress requests, read from the leads themselves, so every supervisor of the team sees the
+same list however old a request is; another team's supervisor is refused; what has expired is not listed.
+The leads pushed to the team on arrival that found nobody (GET /v1/teams/{team_id}/unplaced-leads), each
+saying why on its own page too, until somebody places it."""
 
 from __future__ import annotations
 
@@ -116,3 +118,44 @@ async def test_expired_requests_and_marks_are_not_listed(harness: Harness) -> No
     assert (await marks(harness, "s1")).json()["items"] == []
     assert (await marks(harness, "s1", state="approved")).json()["items"] == []
     assert datetime.now(UTC) > (await harness.lead(marked))["deal_mark"]["expires_at"]
+
+
+async def test_leads_the_push_could_not_place_are_listed_for_the_team_until_placed(harness: Harness) -> None:
+    await floor(harness)
+    assert (await harness.http.put("/v1/teams/t1", json={"name": "team t1"})).status_code == 200
+    response = await harness.http.put("/v1/config/routing", json=[
+        {"pool_id": "hot", "business_line": "education", "min_score": 50,
+         "on_arrival": {"team_id": "t1", "strategy": "even_by_open"}}])
+    assert response.status_code == 200, response.text
+    first, second = await harness.pooled(2, score=80)  # nobody of t1 is at work: the push finds nobody
+    [cold] = await harness.pooled(score=30)  # a pull pool: never pushed, not listed
+    response = await harness.http.get("/v1/teams/t1/unplaced-leads", headers=harness.as_actor("s1"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["team_id"], body["pool_ids"], body["total"]) == ("t1", ["hot"], 2)
+    assert [i["lead_id"] for i in body["items"]] == [second, first]  # latest miss first
+    assert {(i["push_missed"]["code"], i["phone_masked"]) for i in body["items"]} == {("no_eligible_agent", True)}
+    assert cold not in [i["lead_id"] for i in body["items"]]
+    # the lead's own page says why, to a supervisor of any team (pooled leads are the tenant's)
+    response = await harness.http.get(f"/v1/leads/{first}", headers=harness.as_actor("s2"))
+    assert response.json()["push_missed"]["reason"] == "no_eligible_agent", response.text
+    page = (await harness.http.get("/v1/teams/t1/unplaced-leads", params={"limit": 1},
+                                   headers=harness.as_actor("s1"))).json()
+    assert [i["lead_id"] for i in page["items"]] == [second] and page["total"] == 2
+    page = (await harness.http.get("/v1/teams/t1/unplaced-leads", params={"limit": 1, "cursor": page["next_cursor"]},
+                                   headers=harness.as_actor("s1"))).json()
+    assert [i["lead_id"] for i in page["items"]] == [first] and page["next_cursor"] is None
+    # another team's supervisor: refused; its own team has no push pool
+    response = await harness.http.get("/v1/teams/t1/unplaced-leads", headers=harness.as_actor("s2"))
+    assert response.status_code == 403 and response.json()["code"] == "outside_your_team", response.text
+    assert (await harness.http.get("/v1/teams/t2/unplaced-leads", headers=harness.as_actor("s2"))).json()["total"] == 0
+
+    # the supervisor places one by hand: it leaves the list and its page no longer says it was missed
+    response = await harness.http.post("/v1/distributions", json={"lead_ids": [first], "team_id": "t1",
+                                                                  "target_agent": "a1"},
+                                       headers=harness.as_actor("s1"))
+    assert response.status_code == 200 and response.json()["placed"], response.text
+    assert (await harness.lead(first))["push_missed"] is None
+    assert (await harness.http.get(f"/v1/leads/{first}", headers=harness.as_actor("a1"))).json()["push_missed"] is None
+    body = (await harness.http.get("/v1/teams/t1/unplaced-leads", headers=harness.as_actor("s1"))).json()
+    assert (body["total"], [i["lead_id"] for i in body["items"]]) == (1, [second])
