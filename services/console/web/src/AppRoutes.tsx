@@ -15,6 +15,7 @@ const TipsPage = lazy(pages.tips);
 const TipPage = lazy(pages.tip);
 const WalletPage = lazy(pages.wallet);
 const DayPage = lazy(pages.day);
+const TeamPage = lazy(pages.team);
 
 
 /** Sends the user to the login page when the session is gone (any 401 of the BFF or a service). */
@@ -64,6 +65,7 @@ export function AppRoutes() {
           <Route path="/tips/:tipId" element={<TipPage />} />
           <Route path="/wallet" element={<WalletPage />} />
           <Route path="/day" element={<DayPage />} />
+          <Route path="/team" element={<TeamPage />} />
           <Route path="*" element={<Navigate to="/leads" replace />} />
         </Route>
       </Routes>

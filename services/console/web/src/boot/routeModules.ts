@@ -16,6 +16,7 @@ export const pages = {
   tip: once(() => import("../pages/TipPage")),
   wallet: once(() => import("../pages/WalletPage")),
   day: once(() => import("../pages/DayPage")),
+  team: once(() => import("../pages/TeamPage")),
 };
 
 /** The page module a path shows (the same table as AppRoutes'; anything else lands on /leads). */
@@ -24,6 +25,6 @@ export function pageFor(pathname: string): Loader {
   if (section === "login") return pages.login;
   if (section === "leads" && id) return pages.lead;
   if (section === "tips") return id ? pages.tip : pages.tips;
-  if (section === "claim" || section === "wallet" || section === "day") return pages[section];
+  if (section === "claim" || section === "wallet" || section === "day" || section === "team") return pages[section];
   return pages.leads;
 }

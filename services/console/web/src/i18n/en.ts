@@ -1,6 +1,6 @@
-import type { MessageKey } from "./messages";
+import type { zh } from "./zh";
 
-export const en: Record<MessageKey, string> = {
+export const en: Record<keyof typeof zh, string> = {
   "app.title": "Floor console",
   "app.skip": "Skip to main content",
   "nav.leads": "My leads",

@@ -1,6 +1,8 @@
-import { AimOutlined, BarChartOutlined, BulbOutlined, ProfileOutlined, WalletOutlined } from "@ant-design/icons";
+import { AimOutlined, BarChartOutlined, BulbOutlined, ProfileOutlined, TeamOutlined, WalletOutlined } from "@ant-design/icons";
 import type { KeyboardEvent } from "react";
 import { NavLink } from "react-router-dom";
+import { useSession } from "../api/session";
+import { isSupervisor } from "../api/roles";
 import { useI18n } from "../i18n";
 
 /** The main menu: a menu of links (role menuitem, the current section with aria-current="page"), arrow
@@ -15,6 +17,9 @@ export function SideNav({ onNavigate }: { onNavigate?: () => void }) {
     { to: "/wallet", icon: <WalletOutlined aria-hidden />, label: t("nav.wallet") },
     { to: "/day", icon: <BarChartOutlined aria-hidden />, label: t("nav.day") },
   ];
+  const roles = useSession().data?.user.roles ?? [];
+  if (isSupervisor(roles))
+    items.push({ to: "/team", icon: <TeamOutlined aria-hidden />, label: t("nav.team") });
   const onKeyDown = (event: KeyboardEvent<HTMLUListElement>) => {
     const links = Array.from(event.currentTarget.querySelectorAll<HTMLAnchorElement>("a[role=menuitem]"));
     const at = links.indexOf(document.activeElement as HTMLAnchorElement);

@@ -200,6 +200,9 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "lead_do_not_call":
       keys.push(["leads"], ["agent"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);
+      // the supervisors' waiting list (GET /v1/teams/{id}/deal-marks)
+      if (notification.kind === "deal_mark_requested" || notification.kind === "deal_mark_decided")
+        keys.push(["deal-marks"]);
       break;
     case "purchase_granted":
     case "purchase_refused":

@@ -28,6 +28,7 @@ import { DealMarkCard } from "./DealMarkCard";
 import { CallResultForm, DialButton } from "./LeadCall";
 import { LeadHistoryTimeline } from "./LeadHistoryTimeline";
 import { HotMarker, RestMarker } from "./LeadsPage";
+import { PushMissedNote } from "./pushMissed";
 import { ScoreBreakdown } from "./ScoreBreakdown";
 
 export default function LeadPage() {
@@ -97,6 +98,8 @@ export default function LeadPage() {
   const resting = data.rest_until && new Date(data.rest_until).getTime() > Date.now();
   const when = (value: string | null | undefined) => (value ? new Date(value).toLocaleString(lang) : "—");
   const step = data.funnel_step as (typeof FUNNEL_STEPS)[number] | null;
+  // The holder's own acts (stage, win, return): offered only to the holder, as the allocator allows them.
+  const holds = data.status === "held" && data.holder === me;
   return (
     <Space direction="vertical" size="middle" style={{ width: "100%" }}>
       {back}
@@ -113,6 +116,7 @@ export default function LeadPage() {
             <Space direction="vertical" style={{ width: "100%" }}>
               <StageProgress percent={data.stage_percent} />
               <ReclaimClock reclaim={data.reclaim} />
+              <PushMissedNote lead={data} />
               <Descriptions column={{ xs: 1, md: 2 }} size="small">
                 <Descriptions.Item label={t("leads.phone")}>{data.phone ?? "—"}</Descriptions.Item>
                 <Descriptions.Item label={t("leads.company")}>{data.company ?? "—"}</Descriptions.Item>
@@ -166,40 +170,44 @@ export default function LeadPage() {
             <Card title={t("deal.title")}>
               <DealMarkCard lead={data} me={me} supervisor={supervisor} onChanged={refresh} />
             </Card>
-            <Card title={t("stage.move")}>
-              <StageControl key={`${data.stage_percent}-${data.deal_mark?.status}`} value={data} busy={stage.isPending} onSubmit={(body) => stage.mutate(body)} />
-              {stage.error ? <ProblemAlert error={stage.error} /> : null}
-            </Card>
-            <Card title={t("work.win")}>
-              <Form layout="vertical" aria-label={t("work.win")} onFinish={(values: { yuan: number }) => win.mutate(values.yuan)}>
-                <Form.Item
-                  label={t("work.amount")}
-                  name="yuan"
-                  rules={[{ required: true, type: "number", min: 0.01, message: t("work.amountRequired") }]}
-                >
-                  <InputNumber min={0.01} step={100} precision={2} style={{ width: 200 }} />
-                </Form.Item>
-                {win.error ? <ProblemAlert error={win.error} /> : null}
-                <Button htmlType="submit" loading={win.isPending}>
-                  {t("work.win")}
-                </Button>
-              </Form>
-            </Card>
-            <Card title={t("work.return")}>
-              <Form layout="vertical" aria-label={t("work.return")} onFinish={(values: { reason: string }) => giveBack.mutate(values.reason.trim())}>
-                <Form.Item
-                  label={t("work.reason")}
-                  name="reason"
-                  rules={[{ required: true, whitespace: true, max: 500, message: t("work.reasonRequired") }]}
-                >
-                  <Input.TextArea rows={2} maxLength={500} />
-                </Form.Item>
-                {giveBack.error ? <ProblemAlert error={giveBack.error} /> : null}
-                <Button danger htmlType="submit" loading={giveBack.isPending}>
-                  {t("work.return")}
-                </Button>
-              </Form>
-            </Card>
+            {holds ? (
+              <>
+                <Card title={t("stage.move")}>
+                  <StageControl key={`${data.stage_percent}-${data.deal_mark?.status}`} value={data} busy={stage.isPending} onSubmit={(body) => stage.mutate(body)} />
+                  {stage.error ? <ProblemAlert error={stage.error} /> : null}
+                </Card>
+                <Card title={t("work.win")}>
+                  <Form layout="vertical" aria-label={t("work.win")} onFinish={(values: { yuan: number }) => win.mutate(values.yuan)}>
+                    <Form.Item
+                      label={t("work.amount")}
+                      name="yuan"
+                      rules={[{ required: true, type: "number", min: 0.01, message: t("work.amountRequired") }]}
+                    >
+                      <InputNumber min={0.01} step={100} precision={2} style={{ width: 200 }} />
+                    </Form.Item>
+                    {win.error ? <ProblemAlert error={win.error} /> : null}
+                    <Button htmlType="submit" loading={win.isPending}>
+                      {t("work.win")}
+                    </Button>
+                  </Form>
+                </Card>
+                <Card title={t("work.return")}>
+                  <Form layout="vertical" aria-label={t("work.return")} onFinish={(values: { reason: string }) => giveBack.mutate(values.reason.trim())}>
+                    <Form.Item
+                      label={t("work.reason")}
+                      name="reason"
+                      rules={[{ required: true, whitespace: true, max: 500, message: t("work.reasonRequired") }]}
+                    >
+                      <Input.TextArea rows={2} maxLength={500} />
+                    </Form.Item>
+                    {giveBack.error ? <ProblemAlert error={giveBack.error} /> : null}
+                    <Button danger htmlType="submit" loading={giveBack.isPending}>
+                      {t("work.return")}
+                    </Button>
+                  </Form>
+                </Card>
+              </>
+            ) : null}
           </Space>
         </Col>
       </Row>
