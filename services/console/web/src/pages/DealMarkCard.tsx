@@ -1,4 +1,4 @@
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Form, Input, Space, Typography } from "antd";
 import dayjs from "dayjs";
 import { useState } from "react";
@@ -47,6 +47,7 @@ export function DealMarkCard({
 }) {
   const { t, lang } = useI18n();
   const { message } = App.useApp();
+  const queryClient = useQueryClient();
   const [note, setNote] = useState("");
   const [reason, setReason] = useState("");
   const path = { params: { path: { lead_id: lead.lead_id } } };
@@ -71,6 +72,7 @@ export function DealMarkCard({
     onSuccess: (_, decision) => {
       void message.success(t(decision === "approved" ? "deal.approvedDone" : "deal.refusedDone"));
       setReason("");
+      void queryClient.invalidateQueries({ queryKey: ["deal-marks"] }); // the supervisors' waiting list
       onChanged();
     },
   });

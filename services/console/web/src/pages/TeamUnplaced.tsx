@@ -67,7 +67,7 @@ export function TeamUnplaced({ teamId }: { teamId: string }) {
         loading={page.isLoading}
         columns={columns(t)}
         dataSource={data?.items ?? []}
-        locale={{ emptyText: t("team.unplacedNone") }}
+        locale={{ emptyText: <Typography.Text type="secondary">{t("team.unplacedNone")}</Typography.Text> }}
         aria-label={t("team.unplaced")}
         pagination={{
           current: cursors.length,

@@ -60,7 +60,7 @@ export function TeamWeights({ teamId }: { teamId: string }) {
         columns={data ? columns(t, data) : []}
         dataSource={data?.agents ?? []}
         pagination={false}
-        locale={{ emptyText: t("team.noAgents") }}
+        locale={{ emptyText: <Typography.Text type="secondary">{t("team.noAgents")}</Typography.Text> }}
         aria-label={t("team.weights")}
       />
     </>
