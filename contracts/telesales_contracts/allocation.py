@@ -112,6 +112,28 @@ class WinConfirmed(BaseModel):
     confirmed_at: datetime
 
 
+class WinRejected(BaseModel):
+    """An agent's declared, unconfirmed win (成单) was rejected: the outside CRM or payment system said the order
+    was lost (a lost leads.outcome.v1), or the winner's supervisor refused it. The win counts toward nothing;
+    the lead is held again by the agent who declared it, its reclaim clocks starting again at `rejected_at`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lead_id: str
+    agent_id: str = Field(description="The agent who declared the win, holding the lead again.")
+    team_id: str | None = None
+    business_line: str
+    pool_id: str | None = Field(default=None, description="The public pool the lead belongs to.")
+    declared_amount_fen: int | None = Field(default=None, description="What the agent declared.")
+    won_at: datetime | None = Field(default=None, description="When the agent declared the win.")
+    rejected_by: Literal["order", "supervisor"] = Field(description="order: the CRM or payment system said the "
+                                                                    "order was lost; supervisor: the winner's.")
+    rejecter: str = Field(description="The supervisor's id, or the system the lost outcome came from.")
+    reason: str = Field(max_length=500)
+    order_ref: str | None = None
+    rejected_at: datetime
+
+
 class ReclaimWarning(BaseModel):
     """The lead will be reclaimed from its agent at `reclaim_at` unless it is worked."""
 

@@ -28,6 +28,7 @@ from .allocation import (
     LeadWon,
     ReclaimWarning,
     WinConfirmed,
+    WinRejected,
 )
 from .envelope import CloudEvent, event_type_for, new_event_id, spells_event_type_of
 from .fast_reading import FastDecoder, Unsupported, decoder_of
@@ -270,6 +271,9 @@ ALLOCATION_DEAL_MARK_DECIDED = Topic("allocation.deal-mark-decided.v1", DealMark
                                      "A supervisor approved (until when) or refused a deal-in-progress mark.")
 ALLOCATION_WIN_CONFIRMED = Topic("allocation.win-confirmed.v1", WinConfirmed,
                                  "An agent's win was confirmed by an order (CRM, payment) or its supervisor.")
+ALLOCATION_WIN_REJECTED = Topic("allocation.win-rejected.v1", WinRejected,
+                                "An agent's unconfirmed win was rejected (a lost order, or its supervisor): "
+                                "the lead is held again.")
 LEDGER_TRANSFER_REQUESTED = Topic("ledger.transfer-requested.v1", TransferRequested,
                                   "The marketplace asks the ledger to pay for a tip (keyed by buyer).")
 LEDGER_TRANSFER_POSTED = Topic("ledger.transfer-posted.v1", TransferPosted,
@@ -345,6 +349,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_DEAL_MARK_REQUESTED,
     ALLOCATION_DEAL_MARK_DECIDED,
     ALLOCATION_WIN_CONFIRMED,
+    ALLOCATION_WIN_REJECTED,
     LEDGER_TRANSFER_REQUESTED,
     LEDGER_TRANSFER_POSTED,
     LEDGER_TRANSFER_REJECTED,

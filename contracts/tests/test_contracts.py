@@ -102,6 +102,7 @@ def test_registry_lists_the_platform_topics() -> None:
         "allocation.assigned.v1", "allocation.claimed.v1", "allocation.returned.v1", "allocation.reclaimed.v1",
         "allocation.closed.v1", "allocation.won.v1", "allocation.reclaim-warning.v1", "allocation.hot-lead.v1",
         "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1", "allocation.win-confirmed.v1",
+        "allocation.win-rejected.v1",
         "ledger.transfer-requested.v1", "ledger.transfer-posted.v1", "ledger.transfer-rejected.v1",
         "ledger.coins-allocated.v1", "ledger.coins-reclaimed.v1", "ledger.coins-redeemed.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-recorded.v1", "ledger.reallocation-decided.v1",
