@@ -3,10 +3,12 @@
 Consumes (one consumer group, `allocator`, in batches): leads.qualified.v1, leads.merged.v1, leads.do-not-call.v1,
 agents.changed.v1,
 agents.status-changed.v1, leads.stage-changed.v1, calls.logged.v1, leads.complaint.v1, leads.signal.v1,
-leads.outcome.v1 (orders from a CRM or payment system confirm wins; our own outcomes are skipped).
+leads.outcome.v1 (orders from a CRM or payment system confirm wins, lost ones reject unconfirmed wins; our own
+outcomes are skipped).
 Produces (from the leads' embedded outbox): allocation.assigned/claimed/returned/reclaimed/closed/won.v1,
 allocation.reclaim-warning.v1, allocation.hot-lead.v1, allocation.deal-mark-requested/decided.v1,
-allocation.win-confirmed.v1, leads.outcome.v1, leads.stage-changed.v1 (changes
+allocation.win-confirmed/win-rejected.v1, leads.outcome.v1 (a close; a win its supervisor confirmed),
+leads.stage-changed.v1 (changes
 made over HTTP). Produces (from the outbox collection): agents.graded.v1.
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
@@ -29,6 +31,7 @@ from telesales_contracts.topics import (
     ALLOCATION_HOT_LEAD,
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_WIN_CONFIRMED,
+    ALLOCATION_WIN_REJECTED,
     CALLS_LOGGED,
     DEAD_LETTERS,
     HOLDER_CHANGE_TOPICS,
@@ -51,7 +54,8 @@ from .settings import AllocatorSettings
 CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_DO_NOT_CALL, AGENTS_CHANGED, AGENTS_STATUS_CHANGED,
                    LEADS_STAGE_CHANGED, CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL, LEADS_OUTCOME)
 PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, ALLOCATION_DEAL_MARK_REQUESTED,
-                   ALLOCATION_DEAL_MARK_DECIDED, ALLOCATION_WIN_CONFIRMED, LEADS_OUTCOME, LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
+                   ALLOCATION_DEAL_MARK_DECIDED, ALLOCATION_WIN_CONFIRMED, ALLOCATION_WIN_REJECTED, LEADS_OUTCOME,
+                   LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
 
 Handler = Callable[[LeadService, RosterService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 

@@ -15,7 +15,7 @@ HISTORY = "history"
 
 HolderChangeKind = Literal["claimed", "assigned", "returned", "reclaimed", "closed", "won"]
 EntryKind = Literal["claimed", "assigned", "returned", "reclaimed", "closed", "won", "reopened", "call", "stage",
-                    "signal", "deal_mark", "win_confirmed"]
+                    "signal", "deal_mark", "win_confirmed", "win_rejected"]
 
 Doc = dict[str, Any]
 
@@ -64,6 +64,14 @@ def deal_mark(*, status: str, agent_id: str, at: datetime, reason: str | None = 
 def win_confirmed(*, by: str, confirmer: str, order_ref: str | None, amount_fen: int, at: datetime) -> Doc:
     """A declared win confirmed: by an order (`confirmer`: the system it came from) or by a supervisor."""
     return _entry("win_confirmed", at, agent_id=confirmer, via=by, order_ref=order_ref, amount_fen=amount_fen)
+
+
+def win_rejected(*, by: str, rejecter: str, reason: str, order_ref: str | None, amount_fen: int | None,
+                 at: datetime) -> Doc:
+    """A declared win rejected: by a lost order (`rejecter`: the system it came from) or by a supervisor; the
+    lead is held again by its winner."""
+    return _entry("win_rejected", at, agent_id=rejecter, via=by, reason=reason, order_ref=order_ref,
+                  amount_fen=amount_fen)
 
 
 def with_history(update: Doc, entries: Sequence[Doc]) -> Doc:

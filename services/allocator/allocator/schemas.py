@@ -197,7 +197,8 @@ class LeadView(BaseModel):
     score_parts: list[ScorePart] = Field(default_factory=list, description="The rule score's parts (empty for "
                                          "leads stored before the allocator kept them).")
     score_model: ScoreModel | None = None
-    win: WinView | None = Field(default=None, description="Won leads: whether the win is confirmed.")
+    win: WinView | None = Field(default=None, description="Won leads: whether the win is confirmed; held leads "
+                                "whose holder's win was rejected: rejected, and why.")
     push_missed: PushMissedView | None = Field(
         default=None, description="Pooled leads the push on arrival could not place: why (they wait to be claimed).")
 
@@ -209,11 +210,12 @@ class HistoryEntry(BaseModel):
                                     "reclaimed, closed, won: the agent lost it), reopened (a closed lead came "
                                     "back), call, stage (a stage move as asked), signal, deal_mark (a "
                                     "deal-in-progress mark asked for or decided), win_confirmed (by an order "
-                                    "or the supervisor: `via`).")
+                                    "or the supervisor: `via`), win_rejected (a lost order or the supervisor: "
+                                    "`via`; the winner holds the lead again).")
     at: datetime = Field(description="When it happened: a call when it started, a signal when it was seen.")
     agent_id: str | None = None
-    via: str | None = Field(default=None, description="claimed: the tier; assigned: the strategy; win_confirmed: "
-                            "order or supervisor.")
+    via: str | None = Field(default=None, description="claimed: the tier; assigned: the strategy; win_confirmed, "
+                            "win_rejected: order or supervisor.")
     order_ref: str | None = None
     reason: str | None = None
     reclaim_kind: ReclaimKind | None = None

@@ -14,9 +14,10 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 class WinView(BaseModel):
     """A won lead's win: `unconfirmed` (the agent declared it; it counts toward nothing yet) or `confirmed`
-    (by an order from the CRM or payment system, or by the winner's supervisor)."""
+    (by an order from the CRM or payment system, or by the winner's supervisor); or, on a lead held again by the
+    agent who declared it, `rejected` (a lost order or the supervisor: `rejected_by`, with the reason)."""
 
-    state: Literal["unconfirmed", "confirmed"]
+    state: Literal["unconfirmed", "confirmed", "rejected"]
     won_by: str
     won_at: datetime | None = None
     amount_fen: int | None = Field(default=None, description="Declared; once confirmed, the confirmed amount.")
@@ -24,6 +25,11 @@ class WinView(BaseModel):
     confirmer: str | None = Field(default=None, description="The supervisor, or the system the order came from.")
     order_ref: str | None = None
     confirmed_at: datetime | None = None
+    rejected_by: Literal["order", "supervisor"] | None = None
+    rejecter: str | None = Field(default=None, description="The supervisor, or the system that said the order was "
+                                 "lost.")
+    reason: str | None = None
+    rejected_at: datetime | None = None
 
 
 class WinConfirmIn(BaseModel):
@@ -34,9 +40,22 @@ class WinConfirmIn(BaseModel):
                                    "not the declared one.")
 
 
+class WinRejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(description="Why the win is rejected: the agent reads it.")
+
+
 def win_view(doc: dict[str, Any]) -> WinView | None:
-    """The win of a stored lead (None: not won). Wins stored before confirmation existed count as confirmed."""
+    """The win of a stored lead (None: not won, and no win of its holder rejected). Wins stored before
+    confirmation existed count as confirmed."""
     state = win_state(doc) if doc.get("status") == "won" else None
+    rejection = doc.get("win_rejection") if doc.get("status") == "held" else None
+    if state is None and rejection:
+        return WinView(state="rejected", won_by=rejection["agent_id"], won_at=rejection.get("won_at"),
+                       amount_fen=rejection.get("amount_fen"), order_ref=rejection.get("order_ref"),
+                       rejected_by=rejection.get("by"), rejecter=rejection.get("rejecter"),
+                       reason=rejection.get("reason"), rejected_at=rejection.get("at"))
     if state is None:
         return None
     confirmation = doc.get("win_confirmation") or {}

@@ -46,6 +46,7 @@ ACCESS = {
     "POST /v1/leads/{lead_id}/close": _FLOOR,
     "POST /v1/leads/{lead_id}/win": _FLOOR,
     "POST /v1/leads/{lead_id}/win/confirmation": ("supervisor",),
+    "POST /v1/leads/{lead_id}/win/rejection": ("supervisor",),
     "POST /v1/leads/{lead_id}/stage": _FLOOR,
     "POST /v1/leads/{lead_id}/deal-mark": _FLOOR,
     "POST /v1/leads/{lead_id}/deal-mark/decision": ("supervisor",),

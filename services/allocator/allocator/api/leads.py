@@ -32,7 +32,7 @@ from ..schemas import (
     TierView,
     WinIn,
 )
-from ..win_views import WinConfirmIn
+from ..win_views import WinConfirmIn, WinRejectIn
 from .access import (
     Actor,
     CallerScope,
@@ -203,6 +203,19 @@ async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: L
     try:
         doc = await leads.confirm_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id,
                                       order_ref=body.order_ref, amount_fen=body.amount_fen)
+    except DomainError as error:
+        raise problem_of(error) from error
+    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+
+
+@pools_router.post("/leads/{lead_id}/win/rejection", response_model=LeadView,
+                   summary="Reject a declared, unconfirmed win (the winner's supervisor): the winner holds the lead again")
+async def reject_win(lead_id: str, body: WinRejectIn, tenant: Tenant, leads: Leads, queries: Queries,
+                     actor: Actor, scope: CallerScope) -> LeadView:
+    await require_supervisor_of(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id), queries, tenant,
+                                refusal="Only the winner's supervisor rejects a win.")
+    try:
+        doc = await leads.reject_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id, reason=body.reason)
     except DomainError as error:
         raise problem_of(error) from error
     return await queries.view_of(doc, tenant=tenant, viewer=actor)

@@ -75,6 +75,7 @@ class Win:
     condition: SameHold
     confirmation: Mapping[str, Any] | None = None
     buyer: bool = False
+    declared_over: Mapping[str, Any] | None = None  # what a rejection of the win puts back (RejectWin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,21 @@ class ConfirmWin:
     confirmation: Mapping[str, Any]
     amount_fen: int
     buyer: bool
+    entry: Entry
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RejectWin:
+    """A declared win of `won_by` (declared at `won_at`) is rejected, if it is still that unconfirmed win when
+    written: the lead is held by `won_by` again since `at` (the reclaim clocks start again), with `restore` (what
+    the declaration changed), and `rejection` kept for the lead's page."""
+
+    won_by: str
+    won_at: Any  # as stored: the condition of the write
+    team_id: str | None
+    restore: Mapping[str, Any]
+    rejection: Mapping[str, Any]
     entry: Entry
     at: datetime
 
@@ -184,7 +200,7 @@ class Touch:
 
 
 LeadChange = (Release | Close | Win | Warn | AdvanceStage | MarkHot | Assign | RecordCalls | StopCalls | Touch
-              | SetDealMark | ConfirmWin)
+              | SetDealMark | ConfirmWin | RejectWin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,15 +202,16 @@ class Lead:
 
     def win(self, agent_id: str, *, amount_fen: int, at: datetime) -> Decision:
         """The agent declares a win (成单): the agent is the person's dedicated agent; the sale counts toward
-        nothing until an order or the supervisor confirms it (domain/wins.py)."""
+        nothing, and lead-intake learns no outcome, until an order or the supervisor confirms it; a lost order
+        or the supervisor may reject it (domain/wins.py), which puts back what it changed (`declared_over`)."""
         self.require_held_by(agent_id)
         change = Win(agent_id=agent_id, amount_fen=amount_fen, team_id=self.holder_team, at=at,
                      condition=self.same_hold(),
-                     entry=history.holder_change("won", agent_id, at, amount_fen=amount_fen))
+                     entry=history.holder_change("won", agent_id, at, amount_fen=amount_fen),
+                     declared_over={"dedicated_agent": self.dedicated_agent, "stage_percent": self.stage_percent,
+                                    "funnel_step": self.funnel_step})
         won = LeadWon(**self._holder_fields(agent_id, at), amount_fen=amount_fen)
-        outcome = LeadOutcome(lead_id=self.lead_id, outcome="won", business_line=self.business_line,
-                              amount_fen=amount_fen, external_refs=list(self.external_refs))  # type: ignore[arg-type]
-        return Decision(change, (Announcement(ALLOCATION_WON, won), Announcement(LEADS_OUTCOME, outcome)))
+        return Decision(change, (Announcement(ALLOCATION_WON, won),))
 
     def assign(self, agent: AgentFacts, *, strategy: DistributionStrategy, assigned_by: str, at: datetime,
                from_statuses: Sequence[str] = (POOLED,), also: MarkHot | None = None,

@@ -11,7 +11,19 @@ until it is confirmed:
 
 A confirmation is given once: the same order again changes nothing; a supervisor confirming a confirmed
 win is told so. Confirmed purchases make the person a buyer (进取池) once they reach the tenant's
-threshold (`AllocationPolicy.buyer_min_purchase_fen`)."""
+threshold (`AllocationPolicy.buyer_min_purchase_fen`).
+
+Lead-intake's scoring learns a win (leads.outcome.v1) once it is confirmed: from the order itself, or from
+us when the supervisor confirms it; never from the declaration.
+
+A declared win is rejected (`reject_win`) while it is unconfirmed:
+
+- by a lost `leads.outcome.v1` from outside the platform (the CRM says the order was lost);
+- by a supervisor of the winner's team (`POST /v1/leads/{id}/win/rejection`, with a reason); never by the winner.
+
+The lead is held again by the agent who declared it, as before the declaration (its dedicated agent, stage and
+funnel step put back), its reclaim clocks starting again; allocation.win-rejected.v1 tells the agent. A
+confirmed win is not rejected: a lost outcome for it changes nothing (the service records it as such)."""
 
 from __future__ import annotations
 
@@ -19,13 +31,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
-from telesales_contracts.allocation import WinConfirmed
-from telesales_contracts.topics import ALLOCATION_WIN_CONFIRMED, LEADS_OUTCOME
+from telesales_contracts.allocation import WinConfirmed, WinRejected
+from telesales_contracts.leads import LeadOutcome
+from telesales_contracts.topics import ALLOCATION_WIN_CONFIRMED, ALLOCATION_WIN_REJECTED, LEADS_OUTCOME
 from telesales_runtime.errors import DomainError
 
 from .. import history
 from . import AllocationPolicy, is_buyer
-from .changes import Announcement, ConfirmWin, Decision, Win
+from .changes import Announcement, ConfirmWin, Decision, RejectWin, Win
 from .dialing import HELD, WON
 from .lead import Lead
 
@@ -50,16 +63,9 @@ def confirm_win(lead: Lead, *, by: ConfirmedBy, confirmer: str, policy: Allocati
         return _won_by_order(lead, confirmer=confirmer, order_ref=order_ref, amount_fen=amount_fen, policy=policy,
                              at=at)
     won = dict(lead.won or {})
-    state = win_state(won) if lead.status == WON else None
-    if state is None:
-        raise DomainError("not_won", f"lead {lead.lead_id} has no win to confirm (it is {lead.status})")
-    if state == "confirmed":
-        if by == ORDER:
-            return None
-        raise DomainError("already_confirmed", f"the win of lead {lead.lead_id} is confirmed already")
+    if _unconfirmed_win(lead, by=by, judge=confirmer, act="confirm") is None:
+        return None
     won_by = won["won_by"]
-    if by == SUPERVISOR and confirmer == won_by:
-        raise DomainError("own_win", f"{confirmer} won lead {lead.lead_id}: its supervisor confirms it")
     amount = amount_fen if amount_fen else int(won.get("won_amount_fen") or 0)
     confirmation = _confirmation(by, confirmer, order_ref, amount, at)
     change = ConfirmWin(won_by=won_by, confirmation=confirmation, amount_fen=amount,
@@ -70,7 +76,52 @@ def confirm_win(lead: Lead, *, by: ConfirmedBy, confirmer: str, policy: Allocati
                         business_line=lead.business_line, amount_fen=amount,
                         declared_amount_fen=won.get("won_amount_fen"), confirmed_by=by, confirmer=confirmer,
                         order_ref=order_ref, won_at=won.get("won_at") or at, confirmed_at=at)
-    return Decision(change, (Announcement(ALLOCATION_WIN_CONFIRMED, data),))
+    events = [Announcement(ALLOCATION_WIN_CONFIRMED, data)]
+    if by == SUPERVISOR:  # an order is the outside system's own outcome: lead-intake has it already
+        outcome = LeadOutcome(lead_id=lead.lead_id, outcome="won", business_line=lead.business_line, amount_fen=amount,
+                              order_ref=order_ref, external_refs=list(lead.external_refs))  # type: ignore[arg-type]
+        events.append(Announcement(LEADS_OUTCOME, outcome))
+    return Decision(change, tuple(events))
+
+
+def reject_win(lead: Lead, *, by: ConfirmedBy, rejecter: str, reason: str, at: datetime,
+               order_ref: str | None = None) -> Decision | None:
+    """Reject the lead's unconfirmed win (see the module); None for a lost order about a confirmed win (the
+    service records it, nothing changes). Raises DomainError: `not_won` (no declared win), `own_win` (a supervisor
+    who won it), `already_confirmed` (a supervisor, about a confirmed win)."""
+    if _unconfirmed_win(lead, by=by, judge=rejecter, act="reject") is None:
+        return None
+    won = dict(lead.won or {})
+    won_by, amount = won["won_by"], won.get("won_amount_fen")
+    before = won.get("win_declared_over") or {}
+    restore = {key: before[key] for key in ("dedicated_agent", "stage_percent", "funnel_step") if key in before}
+    rejection = {"agent_id": won_by, "by": by, "rejecter": rejecter, "reason": reason, "order_ref": order_ref,
+                 "amount_fen": amount, "won_at": won.get("won_at"), "at": at}
+    change = RejectWin(won_by=won_by, won_at=won.get("won_at"), team_id=won.get("won_team"), restore=restore,
+                       rejection=rejection, at=at,
+                       entry=history.win_rejected(by=by, rejecter=rejecter, reason=reason, order_ref=order_ref,
+                                                  amount_fen=amount, at=at))
+    data = WinRejected(lead_id=lead.lead_id, agent_id=won_by, team_id=won.get("won_team"),
+                       business_line=lead.business_line, pool_id=lead.pool_id or None, declared_amount_fen=amount,
+                       won_at=won.get("won_at"), rejected_by=by, rejecter=rejecter, reason=reason[:500],
+                       order_ref=order_ref, rejected_at=at)
+    return Decision(change, (Announcement(ALLOCATION_WIN_REJECTED, data),))
+
+
+def _unconfirmed_win(lead: Lead, *, by: ConfirmedBy, judge: str, act: str) -> str | None:
+    """The winner of the lead's unconfirmed win, which `judge` may `act` on (confirm, reject); None for an order
+    about a confirmed win. Raises DomainError `not_won`, `already_confirmed` (a supervisor), `own_win`."""
+    won = dict(lead.won or {})
+    state = win_state(won) if lead.status == WON else None
+    if state is None:
+        raise DomainError("not_won", f"lead {lead.lead_id} has no win to {act} (it is {lead.status})")
+    if state == "confirmed":
+        if by == ORDER:
+            return None
+        raise DomainError("already_confirmed", f"the win of lead {lead.lead_id} is confirmed already")
+    if by == SUPERVISOR and judge == won["won_by"]:
+        raise DomainError("own_win", f"{judge} won lead {lead.lead_id}: its supervisor decides it")
+    return str(won["won_by"])
 
 
 def _won_by_order(lead: Lead, *, confirmer: str, order_ref: str | None, amount_fen: int | None,
@@ -87,12 +138,11 @@ def _won_by_order(lead: Lead, *, confirmer: str, order_ref: str | None, amount_f
     data = WinConfirmed(lead_id=lead.lead_id, agent_id=lead.holder, team_id=lead.holder_team,
                         business_line=lead.business_line, amount_fen=amount_fen, declared_amount_fen=None,
                         confirmed_by=ORDER, confirmer=confirmer, order_ref=order_ref, won_at=at, confirmed_at=at)
-    events = tuple(a for a in declared.events if a.topic is not LEADS_OUTCOME)
-    return Decision(change, (*events, Announcement(ALLOCATION_WIN_CONFIRMED, data)))
+    return Decision(change, (*declared.events, Announcement(ALLOCATION_WIN_CONFIRMED, data)))
 
 
 def _confirmation(by: str, confirmer: str, order_ref: str | None, amount_fen: int, at: datetime) -> dict[str, Any]:
     return {"by": by, "confirmer": confirmer, "order_ref": order_ref, "amount_fen": amount_fen, "at": at}
 
 
-__all__ = ["ORDER", "SUPERVISOR", "ConfirmWin", "Win", "confirm_win", "win_state"]
+__all__ = ["ORDER", "SUPERVISOR", "ConfirmWin", "RejectWin", "Win", "confirm_win", "reject_win", "win_state"]

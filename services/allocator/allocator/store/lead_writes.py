@@ -21,6 +21,7 @@ from ..domain.changes import (
     LeadChange,
     MarkHot,
     RecordCalls,
+    RejectWin,
     Release,
     SameHold,
     SetDealMark,
@@ -55,11 +56,13 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
 
 
 # The stored fields of a win (domain/wins.py reads them as `Lead.won`).
-WON_FIELDS = ("won_by", "won_at", "won_amount_fen", "won_team", "win_confirmed")
+WON_FIELDS = ("won_by", "won_at", "won_amount_fen", "won_team", "win_confirmed", "win_declared_over")
 
 
-# What a hold owns and the next one must not inherit: its deal-in-progress mark, its dial days and streak.
-_HOLD_OWN = {"deal_mark": None, "deal_in_progress": False, "dial_days": [], "dial_streak_at": None}
+# What a hold owns and the next one must not inherit: its deal-in-progress mark, its dial days and streak, the
+# rejection of a win its holder declared.
+_HOLD_OWN = {"deal_mark": None, "deal_in_progress": False, "dial_days": [], "dial_streak_at": None,
+             "win_rejection": None}
 
 
 def hold_fields(holder: Any, team: Any, grade: Any, via: Any, now: datetime) -> Doc:
@@ -89,6 +92,9 @@ def write_of(lead: Lead, change: LeadChange) -> tuple[Doc, Doc | list[Doc]]:
         case ConfirmWin():  # once: only while still unconfirmed
             return ({**_key(lead), "status": WON, "won_by": change.won_by, "win_confirmed": False},
                     _confirm_win(change))
+        case RejectWin():  # once: only while it is still the same unconfirmed win
+            return ({**_key(lead), "status": WON, "won_by": change.won_by, "won_at": change.won_at,
+                     "win_confirmed": False}, _reject_win(change))
         case SetDealMark():
             return ({**_same_hold(lead, change.condition), "deal_mark.request_id": change.previous_request,
                      **({"deal_mark.status": change.previous_status} if change.previous_status else {})},
@@ -139,7 +145,10 @@ def _win(change: Win) -> Doc:
     update: Doc = {"$set": {
         "status": WON, "won_by": change.agent_id, "won_at": change.at, "won_amount_fen": change.amount_fen,
         "won_team": change.team_id, "holder": None, "last_holder": change.agent_id, "win_confirmed": False,
-        "dedicated_agent": change.agent_id, "stage_percent": 100, "funnel_step": "paid", "updated_at": change.at}}
+        "dedicated_agent": change.agent_id, "stage_percent": 100, "funnel_step": "paid", "win_rejection": None,
+        "updated_at": change.at}}
+    if change.declared_over is not None:
+        update["$set"]["win_declared_over"] = dict(change.declared_over)
     if change.confirmation is None:  # declared: counts toward nothing yet
         return history.with_history(update, [change.entry])
     c = change.confirmation  # confirmed at once by an order: both entries
@@ -158,6 +167,15 @@ def _confirm_win(change: ConfirmWin) -> Doc:
     if change.buyer:  # never unset: a buyer stays one
         fields["buyer"] = True
     return history.with_history({"$set": fields, "$inc": {"purchases_fen": change.amount_fen}}, [change.entry])
+
+
+def _reject_win(change: RejectWin) -> Doc:
+    """Held again by its winner, as before the declaration; the reclaim clocks start again now."""
+    now = change.at
+    fields: Doc = {"status": HELD, "holder": change.won_by, "holder_team": change.team_id, "held_since": now,
+                   "progress_at": now, "warned_for": None, "dial_days": [], "dial_streak_at": None,
+                   "win_rejection": dict(change.rejection), "updated_at": now, **dict(change.restore)}
+    return history.with_history({"$set": fields, "$unset": {name: "" for name in WON_FIELDS}}, [change.entry])
 
 
 def _assign(change: Assign) -> Doc:
