@@ -6,7 +6,9 @@ The rules:
   it too, where they were not counted yet, so the funnel never widens (`_reach`).
 - A qualified lead (lead-intake) counts `total` and is `created` in the pool, once; a rejected one counts
   `total` and `rejected` under no team.
-- A stage change credits the agent it names, else the lead's holder; a won outcome moves the lead to `paid`.
+- A stage change credits the agent it names, else the lead's holder; a confirmed win moves the lead to `paid`
+  (pool.py: allocation.win-confirmed.v1), neither an agent's declaration nor a leads.outcome.v1 (the allocator
+  publishes one on a supervisor's confirmation; an outside order it confirms, or refuses with a dead letter).
 - The team of a step is the holder's team while the lead is held, else the crediting agent's.
 - Merges and complaints are pool operations of the lead's team; a signal counts on the floor.
 """
@@ -30,7 +32,6 @@ LEAD_FUNNEL_RULES: dict[str, str] = {
     t.LEADS_QUALIFIED.name: "_qualified",
     t.LEADS_MERGED.name: "_merged",
     t.LEADS_REJECTED.name: "_rejected",
-    t.LEADS_OUTCOME.name: "_outcome",
     t.LEADS_STAGE_CHANGED.name: "_stage_changed",
     t.LEADS_COMPLAINT.name: "_complaint",
     t.LEADS_SIGNAL.name: "_signal",
@@ -84,16 +85,6 @@ class LeadFunnelRules(Counting):
         d = fact.data
         if d.funnel_step is not None:
             self._reach(world, fact, day, d.lead_id, d.funnel_step.value, d.agent_id or world.lead(d.lead_id).holder)
-
-    def _outcome(self, world: World, fact: Fact, day: str) -> None:
-        # An outside CRM may name the lead only by its own reference (external_id): lead-intake resolves it;
-        # here it names no lead to count (the platform's wins come with lead ids, from the allocator).
-        if fact.data.outcome == "won" and fact.data.lead_id is not None:
-            lead = world.lead(fact.data.lead_id)
-            if lead.business_line == UNKNOWN and fact.data.business_line:
-                lead.business_line = fact.data.business_line
-                world.touch("leads", fact.data.lead_id)
-            self._reach(world, fact, day, fact.data.lead_id, "paid", lead.holder)
 
     def _complaint(self, world: World, fact: Fact, day: str) -> None:
         lead = world.lead(fact.data.lead_id)

@@ -18,10 +18,10 @@ from .states import Needs, World
 _READS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
     **{topic: ("lead_id", "agent_id", None, None)
        for topic in (t.CALLS_LOGGED.name, t.ALLOCATION_RECLAIM_WARNING.name, t.ALLOCATION_HOT_LEAD.name,
-                     t.ALLOCATION_WIN_CONFIRMED.name, *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
+                     t.ALLOCATION_WIN_CONFIRMED.name, t.ALLOCATION_WIN_REJECTED.name, *(topic.name for topic in t.HOLDER_CHANGE_TOPICS))},
     t.LEADS_STAGE_CHANGED.name: ("lead_id", "agent_id", None, None),
     **{topic: ("lead_id", None, None, None)
-       for topic in (t.LEADS_QUALIFIED.name, t.LEADS_MERGED.name, t.LEADS_OUTCOME.name, t.LEADS_COMPLAINT.name,
+       for topic in (t.LEADS_QUALIFIED.name, t.LEADS_MERGED.name, t.LEADS_COMPLAINT.name,
                      t.LEADS_SIGNAL.name)},
     t.AGENTS_CHANGED.name: (None, "agent_id", None, None),
     t.AGENTS_GRADED.name: (None, "agent_id", None, None),
@@ -37,7 +37,7 @@ _READS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
     t.MARKETPLACE_TIP_FORWARDED.name: (None, "from_user_id", "from_user_id", "tip_id"),
 }
 # The topics whose rules credit the lead's holder (an agent the event does not name).
-_CREDITS_HOLDER = frozenset({t.LEADS_STAGE_CHANGED.name, t.LEADS_OUTCOME.name})
+_CREDITS_HOLDER = frozenset({t.LEADS_STAGE_CHANGED.name})
 
 
 def needs(facts: Iterable[Fact], worlds: Mapping[str, World]) -> dict[str, Needs]:

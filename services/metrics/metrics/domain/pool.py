@@ -7,10 +7,13 @@ The rules:
 - Holder changes may arrive out of order: only one not older than the lead's last sets or clears its
   holder (`_holder_update`); a release clears it only when it names the holder.
 - A holder change tells the team and business line of an agent the roster has not described yet.
-- A win (declared by the agent) counts its amount, the number of holdings before it (histogram
-  `won_holders`) and moves the lead to `paid` in the funnel; it credits the agent nothing: only its
-  confirmation (allocation.win-confirmed.v1: an order or the supervisor) credits the agent's `won` and
-  `won_fen` (what rankings compare), on the day it was confirmed, and counts `won_confirmed` in the pool.
+- A win declared by the agent counts `won` in the pool with its declared amount and the number of holdings
+  before it (histogram `won_holders`); it credits the agent nothing and moves no funnel. Only its
+  confirmation (allocation.win-confirmed.v1: an order or the supervisor) moves the lead to `paid` (crediting
+  the agent's funnel), credits the agent's `won` and `won_fen` (what rankings compare), on the day it was
+  confirmed, and counts `won_confirmed` in the pool. A declared win rejected (allocation.win-rejected.v1: a
+  lost order or the supervisor) counts `win_rejected` in the pool, and its agent holds the lead again; so
+  `won` - `won_confirmed` - `win_rejected` are the declared wins still waiting.
 - Reclaim warnings and hot leads count under the lead's team; hot leads on the floor too.
 - A lead closed because its number went on the do-not-call list counts `closed_do_not_call`, not `closed` (an
   agent's 关单); the list's changes count on the floor, by change (listed, removed) and source (operator,
@@ -40,6 +43,7 @@ POOL_RULES: dict[str, str] = {
     t.ALLOCATION_CLOSED.name: "_released",
     t.ALLOCATION_WON.name: "_won",
     t.ALLOCATION_WIN_CONFIRMED.name: "_win_confirmed",
+    t.ALLOCATION_WIN_REJECTED.name: "_win_rejected",
     t.ALLOCATION_RECLAIM_WARNING.name: "_reclaim_warning",
     t.ALLOCATION_HOT_LEAD.name: "_hot_lead",
     t.LEADS_DO_NOT_CALL.name: "_do_not_call",
@@ -106,16 +110,25 @@ class PoolRules(LeadFunnelRules):
         holders = max(1, lead.holders)
         self._pool(world, fact, day, d.business_line, d.team_id, "won", won_fen=d.amount_fen,
                    **{bucket_field("won_holders", holders, HOLDER_BUCKETS): 1, "won_holders_sum": holders})
-        self._reach(world, fact, day, d.lead_id, "paid", d.agent_id)
         updated = self._holder_update(world, d.lead_id, d, fact.at)
         if updated is not None and updated.holder == d.agent_id:
             updated.holder, updated.team, updated.since = None, NONE, None
 
     def _win_confirmed(self, world: World, fact: Fact, day: str) -> None:
-        """A win confirmed by an order or the supervisor: only now does it count for the agent."""
+        """A win confirmed by an order or the supervisor: only now is the lead paid and does it count for the
+        agent (a replayed confirmation reaches `paid` once: the lead's steps are counted once)."""
         d = fact.data
         self._pool(world, fact, day, d.business_line, d.team_id, "won_confirmed", won_confirmed_fen=d.amount_fen)
+        self._reach(world, fact, day, d.lead_id, "paid", d.agent_id)
         self._agent_count(world, fact.tenant, d.agent_id, day, {"won": 1, "won_fen": d.amount_fen})
+
+    def _win_rejected(self, world: World, fact: Fact, day: str) -> None:
+        """A declared win rejected (a lost order, or the supervisor): the agent holds the lead again."""
+        d = fact.data
+        self._pool(world, fact, day, d.business_line, d.team_id, "win_rejected")
+        lead = self._holder_update(world, d.lead_id, d, fact.at)
+        if lead is not None:
+            lead.holder, lead.team, lead.since = d.agent_id, d.team_id or NONE, fact.at
 
     def _reclaim_warning(self, world: World, fact: Fact, day: str) -> None:
         lead = world.lead(fact.data.lead_id)

@@ -250,6 +250,20 @@ async def test_a_win_its_agent_declared_counts_toward_no_ranking_until_it_is_con
         "/v1/funnels/pool", **{"from": DAY, "to": NEXT_DAY, "by": "team", "period": "range"}))["rows"]}
     assert (pool["mba"]["won"], pool["mba"]["won_confirmed"]) == (1, 0)  # left the pool, counts for nobody
     assert (pool["emba"]["won_confirmed"], pool["emba"]["won_confirmed_amount_fen"]) == (1, 20_000)
+    # only the confirmed win reached paid in the funnel; the declared one waits, then the CRM says it was lost
+    funnel = {row["group"].get("team"): row for row in (await harness.get(
+        "/v1/funnels/leads", **{"from": DAY, "to": NEXT_DAY, "by": "team", "period": "range"}))["rows"]}
+    paid = {team: next(s["count"] for s in row["steps"] if s["step"] == "paid") for team, row in funnel.items()}
+    assert (paid.get("mba", 0), paid["emba"]) == (0, 1)
+    await harness.emit(("allocation.win-rejected.v1", {
+        "lead_id": "L8", "agent_id": "a2", "team_id": "mba", "business_line": "education", "pool_id": "education",
+        "declared_amount_fen": 90_000_000, "won_at": m(60), "rejected_by": "order", "rejecter": "crm",
+        "reason": "lost", "order_ref": None, "rejected_at": m(90)}))
+    pool = {row["group"].get("team"): row for row in (await harness.get(
+        "/v1/funnels/pool", **{"from": DAY, "to": NEXT_DAY, "by": "team", "period": "range"}))["rows"]}
+    assert (pool["mba"]["won"], pool["mba"]["won_confirmed"], pool["mba"]["win_rejected"]) == (1, 0, 1)
+    a2 = await harness.get("/v1/agents/a2/indicators", **{"from": DAY, "to": NEXT_DAY})
+    assert (a2["totals"]["won"], a2["totals"]["won_fen"]) == (0, 0)
 
 
 async def test_prometheus_exposes_the_scenario(harness: Harness) -> None:

@@ -23,6 +23,7 @@ from metrics_support import (
     reclaimed,
     stage,
     visited,
+    win_confirmed,
 )
 from telesales_contracts import BY_NAME
 
@@ -130,14 +131,37 @@ def test_an_older_holder_change_does_not_replace_a_newer_one() -> None:
     assert (lead.holder, lead.team, lead.holders) == ("b1", "emba", 2)
 
 
-def test_a_win_counts_the_holders_and_pays_the_funnel() -> None:
-    increments, _ = run(qualified("L1", at("08:00")), holder("assigned", "L1", "a1", at("09:00")),
-                        holder("returned", "L1", "a1", at("10:00")), holder("claimed", "L1", "a2", at("11:00")),
-                        holder("won", "L1", "a2", at("12:00")))
+def test_a_declared_win_counts_the_holders_and_only_its_confirmation_pays_the_funnel() -> None:
+    events = [qualified("L1", at("08:00")), holder("assigned", "L1", "a1", at("09:00")),
+              holder("returned", "L1", "a1", at("10:00")), holder("claimed", "L1", "a2", at("11:00")),
+              holder("won", "L1", "a2", at("12:00"))]
+    increments, _ = run(*events)
     pool = counts(increments, "pool")
     assert (pool["won"], pool["won_holders:2"], pool["won_holders_sum"]) == (1, 1, 2)
+    assert counts(increments, "funnel")["paid"] == 0  # declared: the lead is not paid yet
+    assert (counts(increments, "agent", DAY, agent="a2")["won"], counts(increments, "agent", DAY, agent="a2")["paid"]) == (0, 0)
+    confirmed = win_confirmed("L1", "a2", at("15:00"), by="supervisor")
+    increments, _ = run(*events, confirmed)
     assert counts(increments, "funnel")["paid"] == 1
-    assert counts(increments, "agent", DAY, agent="a2")["won"] == 0  # declared: counts for nobody yet
+    mine = counts(increments, "agent", DAY, agent="a2")
+    assert (mine["paid"], mine["won"]) == (1, 1)
+
+
+def test_a_rejected_win_pays_nothing_and_its_agent_holds_the_lead_again() -> None:
+    rejected = ("allocation.win-rejected.v1", {
+        "lead_id": "L1", "agent_id": "a1", "team_id": "mba", "business_line": "education", "pool_id": "education",
+        "declared_amount_fen": 1_000_000, "won_at": at("12:00"), "rejected_by": "order", "rejecter": "crm",
+        "reason": "lost", "order_ref": None, "rejected_at": at("13:00")})
+    increments, world = run(qualified("L1", at("08:00")), holder("claimed", "L1", "a1", at("09:00")),
+                            holder("won", "L1", "a1", at("12:00")), rejected)
+    pool = counts(increments, "pool")
+    assert (pool["won"], pool["won_confirmed"], pool["win_rejected"]) == (1, 0, 1)
+    assert counts(increments, "funnel")["paid"] == 0
+    assert "leads.outcome.v1" not in Batch.consumed()  # an outcome on the wire pays nothing by itself either
+    assert (world.leads["L1"].holder, world.leads["L1"].team) == ("a1", "mba")
+    # the stage the agent reaches next credits it, under its team, as any holder's
+    increments, _ = run(stage("L1", "intent"), world=world)
+    assert counts(increments, "agent", DAY, agent="a1")["intent"] == 1
 
 
 def test_only_a_confirmed_win_counts_for_the_agent_on_the_day_it_was_confirmed() -> None:
@@ -155,15 +179,6 @@ def test_only_a_confirmed_win_counts_for_the_agent_on_the_day_it_was_confirmed()
     unconfirmed, _ = run(qualified("L2", at("08:00")), holder("claimed", "L2", "a2", at("09:00")),
                          holder("won", "L2", "a2", at("12:00")))
     assert counts(unconfirmed, "agent", DAY, agent="a2")["won"] == 0
-
-
-def test_an_outcome_naming_its_lead_only_by_an_outside_reference_counts_nothing_here() -> None:
-    """lead-intake resolves a CRM's own lead id; metrics has no lead to count it for, and does not fail."""
-    increments, world = run(qualified("L1", at("08:00")),
-                            ("leads.outcome.v1", {"crm_id": "C-1", "outcome": "won"}),
-                            ("leads.outcome.v1", {"lead_id": "L1", "crm_id": "C-1", "outcome": "won"}))
-    assert counts(increments, "funnel")["paid"] == 1
-    assert None not in world.leads
 
 
 def test_an_event_counts_in_the_day_of_its_own_time_in_the_floors_time_zone() -> None:

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 
 from metrics import domain
 from metrics.domain import ALL, LEAD_STEPS, Batch, Fact, Rules, World
-from metrics_support import holder, stage
+from metrics_support import stage, win_confirmed
 from telesales_contracts import BY_NAME
 
 RULES = Rules(ZoneInfo("Asia/Shanghai"))
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+08:00")
 
-# (lead number, step index 1..6 (valid..paid; 6 = a win), minutes after START)
+# (lead number, step index 1..6 (valid..paid; 6 = a confirmed win), minutes after START)
 Move = tuple[int, int, int]
 moves = st.lists(st.tuples(st.integers(0, 7), st.integers(1, 6), st.integers(0, 4 * 24 * 60)), max_size=60)
 
@@ -30,7 +30,7 @@ def facts_of(stream: list[Move]) -> list[Fact]:
     for n, (lead, step, minutes) in enumerate(stream):
         when = START + timedelta(minutes=minutes)
         if step == len(LEAD_STEPS) - 1:
-            topic, data = holder("won", f"L{lead}", "a1", when.isoformat())
+            topic, data = win_confirmed(f"L{lead}", "a1", when.isoformat())  # paid: a confirmed win
         else:
             topic, data = stage(f"L{lead}", LEAD_STEPS[step], agent="a1")
         model = BY_NAME[topic].data_model.model_validate(data)
