@@ -24,6 +24,7 @@ from telesales_contracts.allocation import (
     LeadReclaimed,
     ReclaimWarning,
     WinConfirmed,
+    WinRejected,
 )
 from telesales_contracts.ledger import (
     BonusAwarded,
@@ -42,6 +43,7 @@ from telesales_contracts.topics import (
     ALLOCATION_RECLAIM_WARNING,
     ALLOCATION_RECLAIMED,
     ALLOCATION_WIN_CONFIRMED,
+    ALLOCATION_WIN_REJECTED,
     LEDGER_BONUS_AWARDED,
     LEDGER_COINS_ALLOCATED,
     LEDGER_REALLOCATION_AWAITING,
@@ -71,6 +73,7 @@ class NotificationKind(StrEnum):
     DEAL_MARK_DECIDED = "deal_mark_decided"
     APPROVAL_WAITING = "approval_waiting"
     WIN_CONFIRMED = "win_confirmed"
+    WIN_REJECTED = "win_rejected"
 
 
 class Notification(BaseModel):
@@ -178,6 +181,14 @@ def _win_confirmed(event: CloudEvent[WinConfirmed]) -> list[Draft]:
                     "confirmer": d.confirmer, "order_ref": d.order_ref}, f"/leads/{d.lead_id}")]
 
 
+def _win_rejected(event: CloudEvent[WinRejected]) -> list[Draft]:
+    d = event.data
+    # the agent's declared win counts for nothing (a lost order, or its supervisor), and the lead is back on its list
+    return [_draft(event, d.agent_id, NotificationKind.WIN_REJECTED,
+                   {"lead_id": d.lead_id, "declared_amount_fen": d.declared_amount_fen, "rejected_by": d.rejected_by,
+                    "rejecter": d.rejecter, "reason": d.reason, "order_ref": d.order_ref}, f"/leads/{d.lead_id}")]
+
+
 def _closed(event: CloudEvent[LeadClosed]) -> list[Draft]:
     d = event.data
     # Only a lead closed under its agent (its number went on the do-not-call list) is news: an agent who
@@ -279,6 +290,7 @@ MAPPINGS: dict[str, Mapping] = {
     ALLOCATION_DEAL_MARK_DECIDED.name: _deal_mark_decided,
     LEDGER_REALLOCATION_AWAITING.name: _reallocation_awaiting,
     ALLOCATION_WIN_CONFIRMED.name: _win_confirmed,
+    ALLOCATION_WIN_REJECTED.name: _win_rejected,
 }
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
@@ -286,7 +298,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_STRUGGLE_RECOMMENDED,
     MARKETPLACE_TIP_FORWARDED, LEDGER_COINS_ALLOCATED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_POSTED,
     LEDGER_REALLOCATION_DECIDED, ALLOCATION_DEAL_MARK_REQUESTED, ALLOCATION_DEAL_MARK_DECIDED,
-    LEDGER_REALLOCATION_AWAITING, ALLOCATION_WIN_CONFIRMED,
+    LEDGER_REALLOCATION_AWAITING, ALLOCATION_WIN_CONFIRMED, ALLOCATION_WIN_REJECTED,
 )
 
 

@@ -176,6 +176,16 @@ def test_a_confirmed_win_tells_the_agent_who_won_it() -> None:
                              "order_ref": "SO-7"}
 
 
+def test_a_rejected_win_tells_the_agent_why_and_leads_to_the_lead_it_holds_again() -> None:
+    draft = one("allocation.win-rejected.v1", {
+        "lead_id": "L-9", "agent_id": "zhang-san", "team_id": "team-1", "business_line": "car-insurance",
+        "pool_id": "car-insurance", "declared_amount_fen": 900_000, "won_at": AT, "rejected_by": "order",
+        "rejecter": "crm", "reason": "crm says the order was lost", "order_ref": "SO-7", "rejected_at": AT})
+    assert (draft.user, draft.kind, draft.link) == ("zhang-san", NotificationKind.WIN_REJECTED, "/leads/L-9")
+    assert draft.subject == {"lead_id": "L-9", "declared_amount_fen": 900_000, "rejected_by": "order",
+                             "rejecter": "crm", "reason": "crm says the order was lost", "order_ref": "SO-7"}
+
+
 def test_an_approval_waiting_asks_the_approvers_of_the_level_and_tells_the_requester() -> None:
     made = drafts("ledger.reallocation-awaiting.v1", {
         "request_id": "rq-1", "user_id": "li-si", "team_id": "t1", "level": "manager",
@@ -196,7 +206,7 @@ def test_every_consumed_topic_has_a_mapping_and_ids_depend_on_tenant_user_event_
         "marketplace.struggle-recommended.v1", "marketplace.tip-forwarded.v1", "ledger.coins-allocated.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1",
         "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1", "ledger.reallocation-awaiting.v1",
-        "allocation.win-confirmed.v1"}
+        "allocation.win-confirmed.v1", "allocation.win-rejected.v1"}
     data = {"request_id": "rq-1", "user_id": "li-si", "decision": "approved", "decided_by": "op-1",
             "decided_at": AT}
     first = drafts("ledger.reallocation-decided.v1", data)[0]
