@@ -46,6 +46,22 @@ describe("notification sentences", () => {
     expect(notificationSentence(gone, "zh-CN").body).toBe("线索「L5」已回收至公海（连续多日拨打未转化）。");
   });
 
+  it("tells the agent its declared win was rejected, by whom and why", () => {
+    const n = {
+      kind: "win_rejected",
+      subject: { lead_id: "L6", declared_amount_fen: 600000, rejected_by: "order", rejecter: "crm", reason: "crm says the order was lost", order_ref: "SO-7" },
+    };
+    expect(notificationSentence(n, "zh-CN")).toEqual({
+      title: "成单被驳回",
+      body: "线索「L6」的成单（6,000.00 元）被CRM（订单丢失）驳回（crm says the order was lost），不计入任何统计，线索已回到你的列表。",
+    });
+    const bySupervisor = { ...n, subject: { ...n.subject, rejected_by: "supervisor", reason: "no payment seen" } };
+    expect(notificationSentence(bySupervisor, "en").body).toBe(
+      "Your win on lead “L6” (¥6,000.00) was rejected by your supervisor (no payment seen): it counts for nothing and the lead is back on your list.",
+    );
+    expect(affectedQueries(n)).toContainEqual(["lead", "L6"]);
+  });
+
   it("tells the agent its win was confirmed and now counts", () => {
     const n = {
       kind: "win_confirmed",

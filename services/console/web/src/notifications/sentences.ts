@@ -179,6 +179,11 @@ export function notificationSentence(
       vars.amount = ((number(s, "amount_fen") ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 });
       vars.by = text(s, "confirmed_by") === "order" ? t("notif.byOrder") : t("notif.bySupervisor");
       break;
+    case "win_rejected":
+      vars.amount = ((number(s, "declared_amount_fen") ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 });
+      vars.by = text(s, "rejected_by") === "order" ? t("notif.byLostOrder") : t("notif.bySupervisor");
+      vars.reason = clause(text(s, "reason"));
+      break;
     case "purchase_granted":
       break;
   }
@@ -197,6 +202,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "deal_mark_requested":
     case "deal_mark_decided":
     case "win_confirmed":
+    case "win_rejected":
     case "lead_do_not_call":
       keys.push(["leads"], ["agent"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);

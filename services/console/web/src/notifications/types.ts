@@ -16,6 +16,7 @@ export const NOTIFICATION_KINDS = [
   "deal_mark_decided",
   "approval_waiting",
   "win_confirmed",
+  "win_rejected",
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -35,7 +36,9 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  * deal_mark_decided: lead_id, request_id, decision (approved | refused), decided_by, reason, expires_at
  * approval_waiting: request_id, user_id, team_id, level (supervisor | manager | operator), approvals, levels,
  *   for (approver: asked to approve | requester: where the own request stands)
- * win_confirmed: lead_id, amount_fen, confirmed_by (order | supervisor), confirmer, order_ref */
+ * win_confirmed: lead_id, amount_fen, confirmed_by (order | supervisor), confirmer, order_ref
+ * win_rejected: lead_id, declared_amount_fen, rejected_by (order: the CRM says it was lost | supervisor), rejecter,
+ *   reason, order_ref (to the agent, who holds the lead again) */
 export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string | null };
 
 export interface AppNotification {

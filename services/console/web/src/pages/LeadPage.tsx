@@ -141,7 +141,14 @@ export default function LeadPage() {
                 <Descriptions.Item label={t("leads.buyer")}>{data.buyer ? t("common.yes") : t("common.no")}</Descriptions.Item>
                 {data.win ? (
                   <Descriptions.Item label={t("leads.win")}>
-                    {data.win.state === "confirmed" ? t("leads.winConfirmed") : t("leads.winUnconfirmed")}
+                    {data.win.state === "confirmed"
+                      ? t("leads.winConfirmed")
+                      : data.win.state === "rejected"
+                        ? t("leads.winRejected", {
+                            by: t(data.win.rejected_by === "order" ? "leads.rejectedByOrder" : "leads.rejectedBySupervisor"),
+                            reason: data.win.reason ?? "—",
+                          })
+                        : t("leads.winUnconfirmed")}
                   </Descriptions.Item>
                 ) : null}
               </Descriptions>

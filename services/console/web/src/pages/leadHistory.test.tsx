@@ -33,6 +33,9 @@ describe("lead history words", () => {
     expect(
       historyWords(t("zh-CN"), "zh-CN", entry({ kind: "win_confirmed", agent_id: "S1", amount_fen: 600000, order_ref: "SO-7" })),
     ).toBe("S1 确认成单 6,000.00 元（SO-7）");
+    expect(historyWords(t("en"), "en", entry({ kind: "win_rejected", agent_id: "S1", via: "supervisor", reason: "no payment" }))).toBe(
+      "Win rejected by S1 (no payment); held again",
+    );
     expect(
       historyWords(t("en"), "en", entry({ kind: "reclaimed", agent_id: "A1", reclaim_kind: "dialled_without_converting" })),
     ).toBe("Reclaimed from A1 (dialled day after day without converting)");

@@ -38,6 +38,8 @@ export function historyWords(t: Translate, lang: Lang, entry: HistoryEntry): str
         amount: ((entry.amount_fen ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 }),
         via: clause(entry.order_ref ?? null),
       });
+    case "win_rejected":
+      return t("history.winRejected", { agent, reason: clause(entry.reason) });
     case "call":
       return entry.connected
         ? t("history.callConnected", { agent, duration: entry.duration_seconds ?? 0 })
@@ -65,7 +67,7 @@ export function historyWords(t: Translate, lang: Lang, entry: HistoryEntry): str
 /** The timeline dot's colour: green for what the agent gained, red for what they lost. */
 export function historyColor(kind: HistoryEntry["kind"]): string {
   if (kind === "claimed" || kind === "assigned" || kind === "won" || kind === "win_confirmed") return "green";
-  if (kind === "returned" || kind === "reclaimed" || kind === "closed") return "red";
+  if (kind === "returned" || kind === "reclaimed" || kind === "closed" || kind === "win_rejected") return "red";
   if (kind === "signal") return "orange";
   return "blue";
 }
