@@ -110,6 +110,8 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
     "allocator POST /v1/leads/{lead_id}/win": Reach((f"/v1/leads/{LEAD['b']}/win", {"agent_id": "b1", "amount_fen": 100})),
     "allocator POST /v1/leads/{lead_id}/win/confirmation": Reach(  # the winner's (here: the holder's) team only
         (f"/v1/leads/{LEAD['b']}/win/confirmation", {"order_ref": "SO-forged"})),
+    "allocator POST /v1/leads/{lead_id}/win/rejection": Reach(  # the winner's (here: the holder's) team only
+        (f"/v1/leads/{LEAD['b']}/win/rejection", {"reason": "rejected from another team"})),
     "allocator POST /v1/leads/{lead_id}/stage": Reach(
         (f"/v1/leads/{LEAD['b']}/stage", {"stage_percent": 30}), own=(f"/v1/leads/{LEAD['a']}/stage", {"stage_percent": 30}),
         more=((f"/v1/leads/{LEAD['b']}/stage", {"stage_percent": 30, "agent_id": "b1"}),)),
