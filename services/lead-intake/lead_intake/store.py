@@ -49,14 +49,14 @@ def _has(ref: Ref) -> Doc:
 
 # What the rules read of a stored lead (IntakeLead).
 _LEAD_FIELDS = {"phone_e164": 1, "email": 1, "touches_count": 1, "external_refs": 1, "business_line": 1,
-                "model_features": 1}
+                "model_features": 1, "outcome": 1}
 
 
 def _lead_of(doc: Doc) -> IntakeLead:
     """A stored lead as the rules see it (the fields a read did not ask for take their defaults)."""
     return IntakeLead(doc["_id"], doc.get("touches_count", 1), list(doc.get("external_refs") or ()),
                       doc.get("phone_e164"), doc.get("email"), doc.get("business_line", "default"),
-                      doc.get("model_features") or {})
+                      doc.get("model_features") or {}, doc.get("outcome"))
 
 
 def _lead_document(tenant: str, lead: NewLead) -> Doc:
@@ -293,11 +293,14 @@ class LeadStore:
         inbox_entry = self.inbox.entry(tenant, decision.event_id, decision.answer)
 
         async def work(session: AsyncClientSession) -> None:
-            await self.models.update_one(
-                {"_id": f"{tenant}|{change.business_line}"},
-                {"$inc": change.increments, "$set": {"tenant_id": tenant, "business_line": change.business_line,
-                                                     "updated_at": datetime.now(UTC)}},
-                upsert=True, session=session)
+            for line, increments in ((change.business_line, change.increments), change.undo or ("", {})):
+                if not increments:
+                    continue
+                await self.models.update_one(
+                    {"_id": f"{tenant}|{line}"},
+                    {"$inc": increments, "$set": {"tenant_id": tenant, "business_line": line,
+                                                  "updated_at": datetime.now(UTC)}},
+                    upsert=True, session=session)
             await self.leads.update_one({"tenant_id": tenant, "_id": change.lead_id},
                                         {"$set": {"outcome": change.outcome}}, session=session)
             await self.inbox.record([inbox_entry], session=session)

@@ -76,12 +76,15 @@ class ReplaceTouch:
 
 @dataclass(frozen=True, slots=True)
 class RecordOutcome:
-    """A won or lost outcome: recorded on the lead, and counted into its business line's model (`increments`)."""
+    """A won or lost outcome: recorded on the lead, and counted into its business line's model (`increments`,
+    empty when the lead's outcome was learned already); `undo`: the previous outcome's counts taken back from the
+    model of its business line, when the lead's outcome changed (a lead counts once, with its latest outcome)."""
 
     lead_id: str
     business_line: str
     increments: dict[str, int]
     outcome: dict[str, Any]  # as recorded on the lead (GET /v1/leads/{lead_id}, `outcome`)
+    undo: tuple[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,7 @@ class IntakeLead:
     email: str | None = None
     business_line: str = "default"
     model_features: dict[str, str] = field(default_factory=dict)
+    outcome: dict[str, Any] | None = None  # the outcome recorded on the lead, if any
 
     @classmethod
     def qualify(cls, item: Arrival, *, lead_id: str, score: Score, check: NumberCheckResult | None,
@@ -110,15 +111,31 @@ class IntakeLead:
     def record_outcome(self, outcome: LeadOutcome, *, event_id: str, decided_at: datetime, source: str,
                        ref: Ref | None) -> Decision:
         """Won or lost: recorded on the lead (with the outside reference it was named by, and the fields the contract
-        does not name) and counted into the model of its business line (the outcome's, else the lead's)."""
+        does not name) and counted into the model of its business line (the outcome's, else the lead's).
+
+        A lead counts once in the models, with its latest outcome: several systems may say it (the allocator when a
+        supervisor confirms a win, the CRM's own order), and a sale may be lost after all. The same outcome again
+        is recorded but learned nothing more; a changed one takes the previous one's counts back (`counted`: the
+        line and features it was counted with)."""
         line = outcome.business_line or self.business_line
+        before = self.outcome or {}
+        counted = before.get("counted") or ({"outcome": before["outcome"], "business_line": self.business_line,
+                                             "features": self.model_features} if before.get("outcome") else None)
+        same = counted is not None and counted["outcome"] == outcome.outcome
         record = {"outcome": outcome.outcome, "amount_fen": outcome.amount_fen, "event_id": event_id,
                   "decided_at": decided_at, "source": source,
-                  **(ref or {}), **({"extra": outcome.model_extra} if outcome.model_extra else {})}
-        change = RecordOutcome(self.lead_id, line, OutcomeCounts.increments(self.model_features, outcome.outcome),
-                               record)
+                  **(ref or {}), **({"extra": outcome.model_extra} if outcome.model_extra else {}),
+                  "counted": counted if same else {"outcome": outcome.outcome, "business_line": line,
+                                                   "features": self.model_features}}
+        undo = None
+        if counted is not None and not same:
+            taken_back = OutcomeCounts.increments(counted["features"], counted["outcome"])
+            undo = (counted["business_line"], {name: -n for name, n in taken_back.items()})
+        increments = {} if same else OutcomeCounts.increments(self.model_features, outcome.outcome)
+        change = RecordOutcome(self.lead_id, line, increments, record, undo)
+        learned = "already" if same else ("changed" if undo else "new")
         return Decision(event_id, "outcome_recorded", {"status": "outcome_recorded", "lead_id": self.lead_id,
-                                                       **(ref or {})}, change=change)
+                                                       **(ref or {}), "learned": learned}, change=change)
 
 
 def complaint(item: LeadComplaint, *, tenant: str, event_id: str, lead_phone: str | None, default_region: str,

@@ -208,6 +208,24 @@ async def test_outcome_redelivery_counts_once_and_unknown_lead_is_dead_lettered(
     assert letter["data"]["error_type"] == "unknown_lead"
 
 
+async def test_a_lead_said_won_by_two_systems_counts_once_and_a_later_loss_replaces_it(harness: Harness) -> None:
+    """The allocator says a win its supervisor confirmed and the CRM its own order (two events): one win in the
+    model; the CRM then says the sale was lost: the model holds one loss, no win."""
+    await harness.send(lead())
+    [stored] = await harness.leads()
+    await harness.send({"lead_id": stored["_id"], "outcome": "won", "amount_fen": 500}, topic=LEADS_OUTCOME.name)
+    await harness.send({"lead_id": stored["_id"], "outcome": "won", "amount_fen": 500, "order_ref": "SO-1"},
+                       topic=LEADS_OUTCOME.name)
+    [model] = (await harness.http.get("/v1/scoring/models")).json()
+    assert (model["won"], model["lost"]) == (1, 0)
+    await harness.send({"lead_id": stored["_id"], "outcome": "lost"}, topic=LEADS_OUTCOME.name)
+    [model] = (await harness.http.get("/v1/scoring/models")).json()
+    assert (model["won"], model["lost"]) == (0, 1)
+    stored_model = await harness.intake.store.models.find_one({"tenant_id": harness.tenant})
+    assert stored_model is not None
+    assert all(cell.get("won", 0) == 0 and cell.get("lost", 0) in (0, 1) for cell in stored_model["features"].values())
+
+
 async def test_complaint_puts_the_leads_number_on_do_not_call_and_later_leads_are_rejected(harness: Harness) -> None:
     await harness.send(lead())
     [stored] = await harness.leads()

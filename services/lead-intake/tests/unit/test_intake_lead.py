@@ -134,12 +134,39 @@ def test_an_outcome_is_recorded_and_counted_into_the_model_of_its_business_line(
     change = decision.change
     assert isinstance(change, RecordOutcome) and change.business_line == "education"
     assert change.increments == {"won": 1, "features.channel:im.won": 1, "features.logins:0-1.won": 1}
+    features = {"channel": "im", "logins": "0-1"}
     assert change.outcome == {"outcome": "won", "amount_fen": 990, "event_id": "o-1", "decided_at": T,
-                              "source": CRM, **ref, "extra": {"note": "x"}}
-    assert decision.answer == {"status": "outcome_recorded", "lead_id": "L-1", **ref}
+                              "source": CRM, **ref, "extra": {"note": "x"},
+                              "counted": {"outcome": "won", "business_line": "education", "features": features}}
+    assert decision.answer == {"status": "outcome_recorded", "lead_id": "L-1", **ref, "learned": "new"}
     other_line = lead.record_outcome(LeadOutcome(lead_id="L-1", outcome="lost", business_line="loans"),
                                      event_id="o-2", decided_at=T, source=CRM, ref=None)
     assert other_line.change.business_line == "loans"  # type: ignore[union-attr]
+
+
+def test_a_lead_counts_once_in_the_model_with_its_latest_outcome() -> None:
+    """The allocator says a win its supervisor confirmed, the CRM says its own order: the model learns the win
+    once; the CRM then says the sale was lost: the win's counts are taken back and the loss counted."""
+    features = {"channel": "im"}
+    lead = IntakeLead("L-1", business_line="education", model_features=features)
+    won = LeadOutcome(lead_id="L-1", outcome="won", amount_fen=500)
+    first = lead.record_outcome(won, event_id="o-1", decided_at=T, source="/allocator", ref=None)
+    assert first.change.increments == {"won": 1, "features.channel:im.won": 1}  # type: ignore[union-attr]
+    lead.outcome = first.change.outcome  # type: ignore[union-attr]
+    again = lead.record_outcome(won, event_id="o-2", decided_at=T, source=CRM, ref=None)
+    assert isinstance(again.change, RecordOutcome) and (again.change.increments, again.change.undo) == ({}, None)
+    assert again.answer["learned"] == "already" and again.change.outcome["event_id"] == "o-2"
+    lead.outcome = again.change.outcome
+    lost = lead.record_outcome(LeadOutcome(lead_id="L-1", outcome="lost"), event_id="o-3", decided_at=T, source=CRM,
+                               ref=None)
+    assert isinstance(lost.change, RecordOutcome)
+    assert lost.change.increments == {"lost": 1, "features.channel:im.lost": 1}
+    assert lost.change.undo == ("education", {"won": -1, "features.channel:im.won": -1})
+    assert lost.answer["learned"] == "changed"
+    # an outcome recorded before leads counted once (no `counted`): taken back with the lead's own features
+    legacy = IntakeLead("L-2", business_line="education", model_features=features, outcome={"outcome": "lost"})
+    flipped = legacy.record_outcome(won, event_id="o-4", decided_at=T, source=CRM, ref=None)
+    assert flipped.change.undo == ("education", {"lost": -1, "features.channel:im.lost": -1})  # type: ignore[union-attr]
 
 
 def test_a_complaint_puts_its_lead_s_number_on_the_do_not_call_list() -> None:
