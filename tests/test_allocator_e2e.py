@@ -1,6 +1,7 @@
-"""lead-intake and the allocator end to end on the real broker and database: a lead from an outside
-system reaches a pool, an agent claims it, a hot moment reaches the agent, and the win trains
-lead-intake's scoring model; the agent's win counts only once the CRM's order confirms it."""
+"""lead-intake, the allocator and metrics end to end on the real broker and database: a lead from an outside
+system reaches a pool, an agent claims it, a hot moment reaches the agent, and the agent declares a win:
+neither lead-intake's scoring model nor metrics' paid step moves until the supervisor confirms it; the
+agent's win counts only once the CRM's order confirms it, and a lost order rejects it."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from telesales_testkit.kafka import TopicTail
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
 TOPICS = ("leads.qualified.v1", "allocation.claimed.v1", "allocation.won.v1", "allocation.hot-lead.v1", "leads.outcome.v1",
-          "allocation.win-confirmed.v1")
+          "allocation.win-confirmed.v1", "allocation.win-rejected.v1")
 
 
 @pytest.fixture
@@ -36,9 +37,19 @@ def envelope(topic: str, tenant: str, data: dict[str, Any]) -> bytes:
                       source="/e2e")
 
 
+async def paid_and_declared(metrics: Any, tenant: str) -> tuple[int, int]:
+    """metrics' word: leads at the funnel's paid step, and wins declared in the pool (all time)."""
+    async with httpx.AsyncClient(base_url=metrics.base_url, timeout=30,
+                                 headers=auth_headers("operator", "ops-e2e", tenant=tenant)) as http:
+        leads = (await http.get("/v1/funnels/leads", params={"period": "range"})).json()["rows"]
+        pool = (await http.get("/v1/funnels/pool", params={"period": "range"})).json()["rows"]
+    paid = sum(s["count"] for row in leads for s in row["steps"] if s["step"] == "paid")
+    return paid, sum(row["won"] for row in pool)
+
+
 async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     tail: TopicTail, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient,
-    http_intake: httpx.AsyncClient, allocator: Any, lead_intake: Any,
+    http_intake: httpx.AsyncClient, allocator: Any, lead_intake: Any, metrics: Any,
 ) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
     headers = {"X-Tenant-Id": tenant}
@@ -46,6 +57,9 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     agent = await http_allocator.put("/v1/agents/zhang-san", headers=headers,
                                      json={"name": "张三", "team_id": "mba", "business_line": "education"})
     assert agent.status_code == 200, agent.text
+    supervisor = await http_allocator.put("/v1/agents/wang-zhu", headers=headers, json={
+        "name": "王主管", "role": "supervisor", "team_id": "mba", "business_line": "education"})
+    assert supervisor.status_code == 200, supervisor.text
 
     event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": tenant}
     event["data"]["form_lead_id"] = "F-77"  # an extra field of the web form
@@ -81,16 +95,36 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
                                     headers=headers | auth_headers("agent", "zhang-san", tenant=tenant))
     assert won.status_code == 200, won.text
     assert (await tail.wait_for("allocation.won.v1", mine))["data"]["amount_fen"] == 1_280_000
+
+    # declared, not confirmed: metrics counted the declaration in the pool, and the lead is not paid; no outcome
+    # went to lead-intake, whose model learned nothing
+    async def declaration_counted() -> Any:
+        return await paid_and_declared(metrics, tenant) == (0, 1)
+    assert await wait_until(declaration_counted, timeout=60)
+    await tail.poll()
+    assert [e for e in tail.events["leads.outcome.v1"] if mine(e)] == []
+    models = (await http_intake.get("/v1/scoring/models", headers=headers)).json()
+    assert [m for m in models if m.get("won")] == []
+
+    # the supervisor confirms: now lead-intake learns the win and metrics pays the lead, once
+    confirmed = await http_allocator.post(f"/v1/leads/{lead['lead_id']}/win/confirmation", json={"order_ref": "SO-1"},
+                                          headers=headers | auth_headers("supervisor", "wang-zhu", tenant=tenant,
+                                                                         team="mba"))
+    assert confirmed.status_code == 200 and confirmed.json()["win"]["state"] == "confirmed", confirmed.text
     outcome = await tail.wait_for("leads.outcome.v1", mine)
     assert outcome["data"] == {"lead_id": lead["lead_id"], "outcome": "won", "business_line": "education",
                                "amount_fen": 1_280_000, "source_system": None, "external_id": None,
                                "external_refs": [{"source_system": "/web/landing/mba-2027", "external_id": "F-77"}],
-                               "order_ref": None}
+                               "order_ref": "SO-1"}
 
     async def learned() -> Any:  # lead-intake consumed the outcome: its model of the line counts one win
         models = (await http_intake.get("/v1/scoring/models", headers=headers)).json()
         return [m for m in models if m.get("won") == 1]
     assert await wait_until(learned)
+
+    async def paid() -> Any:
+        return await paid_and_declared(metrics, tenant) == (1, 1)
+    assert await wait_until(paid, timeout=60)
 
 
 async def test_the_crms_order_confirms_the_agents_win_over_the_broker(
@@ -122,7 +156,6 @@ async def test_the_crms_order_confirms_the_agents_win_over_the_broker(
     won = await http_allocator.post(f"/v1/leads/{lead_id}/win", json={"agent_id": "li-si", "amount_fen": 900_000},
                                     headers=agent_headers)
     assert won.status_code == 200 and won.json()["win"]["state"] == "unconfirmed", won.text
-    await tail.wait_for("leads.outcome.v1", mine)  # our own outcome goes round the broker: no order
 
     # the CRM names the lead by its own id and says what the order was for
     await producer.send_and_wait("leads.outcome.v1", cloudevent(
@@ -134,3 +167,44 @@ async def test_the_crms_order_confirms_the_agents_win_over_the_broker(
         lead_id, "li-si", 600_000, "order", "SO-77")
     page = (await http_allocator.get(f"/v1/leads/{lead_id}", headers=agent_headers)).json()
     assert (page["win"]["state"], page["win"]["confirmer"], page["buyer"]) == ("confirmed", "/crm/partner-x", True)
+
+
+async def test_the_crms_lost_order_rejects_the_agents_win_over_the_broker(
+    tail: TopicTail, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any,
+) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    headers = {"X-Tenant-Id": tenant}
+    mine = lambda e: e["tenantid"] == tenant and e["source"] == allocator.source  # noqa: E731
+    assert (await http_allocator.put("/v1/agents/zhao-liu", headers=headers, json={
+        "name": "赵六", "team_id": "mba", "business_line": "education"})).status_code == 200
+    lead_id = f"L-{uuid.uuid4().hex[:12]}"
+    qualified = {
+        "lead_id": lead_id, "phone_e164": "+8613700002222", "email": None, "name": "赵", "company": None,
+        "channel": "search_ads_seo", "channel_raw": None, "business_line": "education", "product_interest": "MBA",
+        "region": None, "carrier": None, "number_type": "mobile", "number_check": None, "score": 70, "grade": "B",
+        "score_breakdown": [], "model": None, "notes": None, "attributes": {},
+        "external_refs": [{"source_system": "/crm/partner-x", "external_id": "PX-10"}],
+        "touch": {"event_id": str(uuid.uuid4()), "source": "/crm/partner-x", "channel": "search_ads_seo",
+                  "channel_raw": None, "received_at": datetime.now(UTC).isoformat()}}
+    await producer.send_and_wait("leads.qualified.v1", envelope("leads.qualified.v1", tenant, qualified))
+    agent_headers = headers | auth_headers("agent", "zhao-liu", tenant=tenant)
+
+    async def claimed() -> Any:
+        claim = await http_allocator.post("/v1/agents/zhao-liu/claims", json={"tier_id": "fresh", "count": 1},
+                                          headers=agent_headers)
+        return claim.status_code == 200 and claim.json()["claimed"] == 1
+    assert await wait_until(claimed)
+    won = await http_allocator.post(f"/v1/leads/{lead_id}/win", json={"agent_id": "zhao-liu", "amount_fen": 900_000},
+                                    headers=agent_headers)
+    assert won.status_code == 200 and won.json()["win"]["state"] == "unconfirmed", won.text
+
+    # the CRM says the order was lost: the win is rejected, the agent holds the lead again and is told why
+    await producer.send_and_wait("leads.outcome.v1", cloudevent(
+        "leads.outcome.v1", tenant, {"crm_id": "PX-10", "outcome": "lost", "order_ref": "SO-78"},
+        event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/crm/partner-x"))
+    rejected = await tail.wait_for("allocation.win-rejected.v1", mine)
+    assert (rejected["data"]["lead_id"], rejected["data"]["agent_id"], rejected["data"]["rejected_by"],
+            rejected["data"]["rejecter"], rejected["data"]["order_ref"]) == (
+        lead_id, "zhao-liu", "order", "/crm/partner-x", "SO-78")
+    page = (await http_allocator.get(f"/v1/leads/{lead_id}", headers=agent_headers)).json()
+    assert (page["status"], page["holder"], page["win"]["state"], page["buyer"]) == ("held", "zhao-liu", "rejected", False)
