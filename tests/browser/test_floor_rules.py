@@ -2,7 +2,8 @@
 for a deal-in-progress mark, the supervisor is told, opens the lead from the notification and approves it, and
 the agent sees it approved without reloading; a lead resting under contact pressure refuses the call button
 in words (until when), and a number put on the do-not-call list tells its holder. The supervisor's leads page
-lists the requests waiting for them."""
+lists the requests waiting for them. An agent's declared win reads as unconfirmed; rejected by the supervisor,
+the agent is told why and the lead page says so, the lead held again."""
 
 from __future__ import annotations
 
@@ -139,4 +140,34 @@ async def test_a_refused_dial_reads_as_words(browser: Browser, platform: Platfor
     toast = page.get_by_role("status").filter(has_text="禁止拨打")
     await expect(toast.first).to_contain_text("号码已列入禁呼名单，请勿拨打", timeout=15_000)
     await screenshot(page, "do-not-call")
+    await context.close()
+
+
+async def test_a_rejected_win_tells_the_agent_why_and_the_lead_page_says_so(browser: Browser, platform: Platform) -> None:
+    agent = platform.floor.agents[4]
+    context = await new_context(browser, platform, bypass_csp=True)  # axe is injected into its pages
+    page = await context.new_page()
+    await sign_in(page, agent.agent_id)
+    lead_id = await claim_one_and_open(page)
+    form = page.get_by_role("form", name="标记成交")
+    await form.get_by_label("成交金额（元）").fill("3000")
+    await form.get_by_role("button", name="标记成交").click()
+    await expect(page.get_by_text("待确认（不计入评级与排名）")).to_be_visible()
+    assert (await allocator_lead(platform, lead_id))["win"]["state"] == "unconfirmed"
+
+    # The supervisor rejects the win (over the API: the console has no confirmation form); the agent is told why
+    # and the page shows the rejection and the lead held again, without reloading.
+    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as http:
+        answer = await http.post(f"/v1/leads/{lead_id}/win/rejection", json={"reason": "客户未付款"},
+                                 headers=headers(platform.tenant, platform.floor.supervisor_id, "supervisor",
+                                                 platform.floor.team_id))
+        assert answer.status_code == 200, answer.text
+    toast = page.get_by_role("status").filter(has_text="成单被驳回")
+    await expect(toast.first).to_contain_text("被主管驳回（客户未付款）", timeout=15_000)
+    await expect(page.get_by_text("已被主管驳回：客户未付款")).to_be_visible(timeout=15_000)
+    await screenshot(page, "win-rejected")
+    await page.mouse.move(0, 0)  # off the button it clicked: its hover colours are not what the page shows
+    await no_serious_violations(page)
+    lead = await allocator_lead(platform, lead_id)
+    assert (lead["status"], lead["holder"], lead["win"]["state"]) == ("held", agent.agent_id, "rejected")
     await context.close()
