@@ -119,10 +119,8 @@ async def test_winning_a_lead_gives_the_customer_to_the_winner_unconfirmed(harne
     [won] = harness.of("allocation.won.v1")
     assert won["data"] | {"at": None} == holder_data(lead_id, score=88, lead_grade="A", agent_grade="B") | {
         "amount_fen": 1_280_000}
-    [outcome] = harness.of("leads.outcome.v1")
-    assert outcome["data"] == {"lead_id": lead_id, "outcome": "won", "business_line": "education",
-                               "amount_fen": 1_280_000, "source_system": None, "external_id": None,
-                               "external_refs": [], "order_ref": None}
+    # lead-intake's scoring hears of the win once it is confirmed (test_win_rejections.py), not now
+    assert harness.of("leads.outcome.v1") == []
     assert harness.of("allocation.closed.v1") == []
 
 
@@ -589,10 +587,11 @@ async def test_the_outcome_of_a_lead_carries_every_outside_reference_it_came_wit
     [lead_id] = await held(harness, "a1", external_refs=[REF_CRM])
     await harness.send("leads.merged.v1", merged(lead_id, "phone", [REF_CRM, REF_WEB], 2))
     assert (await harness.lead(lead_id))["external_refs"] == [REF_CRM, REF_WEB]
-    assert (await act(harness, lead_id, "win", "a1", amount_fen=100)).status_code == 200
+    assert (await act(harness, lead_id, "close", "a1", reason="没有需求")).status_code == 200
     await harness.relay()
     [outcome] = ours(harness, "leads.outcome.v1")
     assert outcome["data"]["external_refs"] == [REF_CRM, REF_WEB] and outcome["data"]["lead_id"] == lead_id
+    assert outcome["data"]["outcome"] == "lost"
 
 
 async def test_an_outside_record_sent_again_is_no_new_touch_and_reopens_nothing(harness: Harness) -> None:
