@@ -6,6 +6,7 @@ confirmation, an order after a rejection. Lead-intake's scoring hears a win only
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -154,3 +155,24 @@ async def test_only_the_winners_supervisor_rejects_and_a_confirmation_teaches_le
         lead_id, "won", 600_000)
     # our own won outcome comes back to us: it is not an order, nothing changes
     assert (await harness.lead(lead_id))["purchases_fen"] == 600_000
+
+
+async def test_a_confirmation_and_a_rejection_at_once_cannot_both_hold(harness: Harness) -> None:
+    """The supervisor confirms while the CRM's lost order arrives (or a second supervisor rejects): one conditional
+    write wins, the other finds the win decided; never a confirmed win whose lead is also held again."""
+    await harness.agent("a1", team_id="ta")
+    await harness.agent("sup-a", team_id="ta", role="supervisor")
+    await harness.agent("sup-a2", team_id="ta", role="supervisor")
+    for round_ in range(3):
+        lead_id = await declare(harness, "a1", 100_000 + round_)
+        confirmed, rejected = await asyncio.gather(confirm(harness, lead_id, "sup-a"),
+                                                   reject(harness, lead_id, "sup-a2"))
+        assert sorted((confirmed.status_code, rejected.status_code)) == [200, 409], (confirmed.text, rejected.text)
+        lead = await harness.lead(lead_id)
+        if confirmed.status_code == 200:
+            assert (lead["status"], lead["win_confirmed"], lead["purchases_fen"]) == ("won", True, 100_000 + round_)
+        else:
+            assert (lead["status"], lead["holder"], lead["purchases_fen"]) == ("held", "a1", 0)
+            assert (await confirm(harness, lead_id, "sup-a")).json()["code"] == "not_won"
+            await harness.http.post(f"/v1/leads/{lead_id}/return", json={"agent_id": "a1", "reason": "next round"},
+                                    headers=harness.as_actor("a1"))
