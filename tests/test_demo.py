@@ -103,6 +103,9 @@ async def test_a_small_day_adds_up_in_metrics(lead_intake: Any, allocator: Any, 
     assert funnels["pool"]["won"] == sent.get("won", 0)
     # a lead is paid once its win is confirmed (the supervisor confirms each), not when the agent declares it
     assert steps["paid"] == funnels["pool"]["won_confirmed"] == sent.get("wins confirmed", 0), (steps, sent)
+    # the wins the supervisor rejected (the customer did not pay) are counted apart, and paid nothing
+    assert funnels["pool"]["win_rejected"] == sent.get("wins rejected", 0), (funnels["pool"], sent)
+    assert sent.get("won", 0) == sent.get("wins confirmed", 0) + sent.get("wins rejected", 0), sent
     market = funnels["marketplace"]["counts"]
     assert market["purchases"] >= 1 and market["tips_approved"] == 5 and market["tips_rejected"] == 1
 

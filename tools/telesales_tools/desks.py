@@ -172,8 +172,17 @@ class Desks(Pushes):
             await self.mark_deal(desk, held)
 
     async def confirm_win(self, desk: Desk, held: Held) -> None:
-        """The agent's win counts toward grades and rankings once confirmed: its supervisor confirms it."""
+        """The agent's win counts toward grades and rankings once confirmed: its supervisor confirms it, but for
+        the second win of the day and every fifth after, which the customer did not pay: the supervisor rejects
+        it, and the agent holds the lead again."""
         agent = desk.agent
+        if self.count["won"] % 5 == 2:
+            rejected = await self.apis["allocator"].post(
+                f"/v1/leads/{held.lead_id}/win/rejection", actor=agent.supervisor_id, role="supervisor",
+                team=agent.team_id, json={"reason": "客户未付款"}, ok=(409,))
+            if rejected is not None:
+                self.count["wins rejected"] += 1
+            return
         confirmed = await self.apis["allocator"].post(
             f"/v1/leads/{held.lead_id}/win/confirmation", actor=agent.supervisor_id, role="supervisor",
             team=agent.team_id, json={}, ok=(409,))

@@ -172,6 +172,8 @@ def rules_table(sent: Mapping[str, int], market_counts: Mapping[str, int], listi
                                           f"{sent.get('dials refused', 0)}")]
     rows += [(f"  refused: {name.removeprefix('dials refused: ')}", value) for name, value in sorted(sent.items())
              if name.startswith("dials refused: ")]
+    rows += [("wins declared / confirmed / rejected (the supervisor)",
+              f"{sent.get('won', 0)} / {sent.get('wins confirmed', 0)} / {sent.get('wins rejected', 0)}")]
     arrival = "on (MBA leads, first team)" if sent.get("arrival rules") else "off"
     rows += [("push on arrival", arrival), ("leads pushed to desks", sent.get("leads pushed to desks", 0))]
     for label, value in rows:
