@@ -28,8 +28,7 @@ COHORTS: tuple[str, ...] = ("deep", "learner", "none")
 POOL_OPERATIONS: tuple[str, ...] = ("created", "assigned", "claimed", "returned", "reclaimed_not_processed",
                                     "reclaimed_not_converted", "reclaimed_dialled_without_converting", "closed",
                                     "closed_do_not_call", "won", "won_confirmed", "win_rejected", "merged",
-                                    "reclaim_warning",
-                                    "complaint", "hot_lead")
+                                    "reclaim_warning", "complaint", "hot_lead")
 CALL_FIELDS: tuple[str, ...] = ("outbound", "connected", "effective", "deep", "talk_seconds", "multi_effective_leads")
 CHANNELS: frozenset[str] = frozenset(c.value for c in Channel)
 
