@@ -91,7 +91,11 @@ class LeadView(BaseModel):
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], *, mask: bool = False) -> LeadView:
-        view = cls.model_validate({**doc, "lead_id": doc["_id"], "extra": lead_extra(doc.get("touches") or ())})
+        outcome = doc.get("outcome")
+        if outcome:  # `counted` is the model's bookkeeping (what to take back if the outcome changes), not the lead's
+            outcome = {k: v for k, v in outcome.items() if k != "counted"}
+        view = cls.model_validate({**doc, "lead_id": doc["_id"], "outcome": outcome,
+                                   "extra": lead_extra(doc.get("touches") or ())})
         if not mask:
             return view
         # An outside system's own fields may hold numbers and names too: masked as log fields are.

@@ -137,7 +137,7 @@ async def test_an_outcome_named_by_the_outside_reference_is_applied_and_its_answ
         "source_system": CRM, "external_id": "4711", "extra": {"result": "won"}}
     assert await harness.intake.store.inbox.outcome(harness.tenant, event_id) | {"processed_at": None} == {
         "status": "outcome_recorded", "lead_id": stored["_id"], "source_system": CRM, "external_id": "4711",
-        "processed_at": None}
+        "learned": "new", "processed_at": None}
     models = (await harness.http.get("/v1/scoring/models")).json()
     assert models == [{"business_line": "education", "won": 1, "lost": 0, "active": False}]
     # a reference of another system, or one nobody has: kept for a replay, with what was looked for
