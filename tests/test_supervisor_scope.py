@@ -27,7 +27,7 @@ from pymongo import AsyncMongoClient
 from service_apps import access_table, routes, service_app
 
 from allocator_support import qualified
-from telesales_contracts.topics import AGENTS_CHANGED, LEADS_QUALIFIED
+from telesales_contracts.topics import AGENTS_CHANGED, AGENTS_STATUS_CHANGED, LEADS_QUALIFIED
 from telesales_runtime.consumer import Delivery
 from telesales_runtime.scope import OUTSIDE_YOUR_TEAM
 from telesales_testkit.auth import auth_headers
@@ -234,6 +234,11 @@ async def seed_allocator(app: FastAPI) -> None:
             put = await http.put(f"/v1/agents/{person}", headers=admin(),
                                  json={"name": person, "role": role, "team_id": team, "business_line": "education"})
             assert put.status_code == 200, put.text
+        # pushes reach agents at work only: the dialer says both agents are logged in
+        await app.state.roster.handle_status([
+            Delivery(AGENTS_STATUS_CHANGED.parse(event(AGENTS_STATUS_CHANGED.name, {
+                "agent_id": agent, "status": "logged_in", "at": datetime.now(UTC).isoformat()})), None)
+            for agent in ("a1", "b1")])
         await app.state.leads.handle_qualified([
             Delivery(LEADS_QUALIFIED.parse(event(LEADS_QUALIFIED.name, qualified(lead_id))), None)
             for lead_id in LEAD.values()])

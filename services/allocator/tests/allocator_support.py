@@ -33,6 +33,12 @@ class Harness(ServiceHarness):
             assert response.status_code == 200, response.text
         return response.json()
 
+    async def at_work(self, *agent_ids: str, status: str = "logged_in") -> None:
+        """The dialer reports these agents logged in (or `status`): pushes reach agents at work only."""
+        for agent_id in agent_ids:
+            await self.send("agents.status-changed.v1", {"agent_id": agent_id, "status": status,
+                                                         "at": datetime.now(UTC).isoformat()})
+
     async def pooled(self, count: int = 1, **overrides: Any) -> list[str]:
         """Qualified leads, straight into the pools (as lead-intake would send them)."""
         ids = []

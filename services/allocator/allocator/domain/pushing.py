@@ -39,6 +39,33 @@ def grade_opens(agent: Agent, lead_tiers: Sequence[Tier], policy: AllocationPoli
     return not lead_tiers or any(agent.grade_under(policy) in t.grades for t in lead_tiers)
 
 
+def why_not_to(agent: Agent, lead_tiers: Sequence[Tier], policy: AllocationPolicy) -> str | None:
+    """Why a lead showing in `lead_tiers` may not be pushed to `agent` (None: it may), as the per-lead
+    reason a supervisor's distribution to a named agent answers: the agent is not at work
+    (`why_not_working`), or its grade opens none of the lead's tiers (`grade_closed (<grade>)`)."""
+    working = why_not_working(agent)
+    if working is not None:
+        return working
+    if not grade_opens(agent, lead_tiers, policy):
+        return f"grade_closed ({agent.grade_under(policy)})"
+    return None
+
+
+def tiers_of_pool(tiers: Sequence[Tier], pool_id: str) -> list[Tier]:
+    """The tiers that may show a lead of `pool_id` (those naming it, and those naming no pool)."""
+    return [t for t in tiers if not t.pool_ids or pool_id in t.pool_ids]
+
+
+def grade_filter(tiers: Sequence[Tier], pool_id: str, grade: str) -> tuple[list[Tier], list[Tier]] | None:
+    """What a lead of `pool_id` must be for `grade` to open it, as (opening, all): in one of the `opening`
+    tiers, or in none of `all` (the pool's tiers); None when every lead of the pool opens for the grade."""
+    of_pool = tiers_of_pool(tiers, pool_id)
+    opening = [t for t in of_pool if grade in t.grades]
+    if len(opening) == len(of_pool):
+        return None
+    return opening, of_pool
+
+
 @dataclass(frozen=True, slots=True)
 class AbilityWeight:
     """An agent's measured weight for 能力+平均: its conversion over the window, or the floor."""

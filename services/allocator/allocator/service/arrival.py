@@ -20,7 +20,7 @@ from ..domain import DomainError
 from ..domain.lead import POOLED
 from ..store import Doc
 from .applications import Applications
-from .distributing import DistributionOutcome, PushRules, pooled_facts
+from .distributing import DistributionOutcome
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,10 @@ class Arrival(Applications):
                 groups[(push.team_id, push.strategy)].append(doc)
         outcomes = []
         for (team_id, strategy), group in groups.items():
-            rules_of_push = PushRules(tiers=await self.tiers(tenant), facts={d["_id"]: pooled_facts(d) for d in group})
             lead_ids = [d["_id"] for d in group]
             try:
                 outcome = await self.distribute(tenant=tenant, lead_ids=lead_ids, actor=SYSTEM, team_id=team_id,
-                                                strategy=strategy, push=rules_of_push)
+                                                strategy=strategy, unasked=True)
             except DomainError as error:  # e.g. agent_busy: the leads are stored; they wait in the pool
                 outcome = DistributionOutcome([], [{"lead_id": i, "reason": error.code} for i in lead_ids])
             await self._account(tenant, team_id, outcome)

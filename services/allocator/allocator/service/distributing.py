@@ -16,7 +16,14 @@ from ..domain import AllocationPolicy, DomainError, PooledLeadFacts, Tier
 from ..domain.agent import Agent
 from ..domain.changes import Announcement, MarkHot
 from ..domain.lead import POOLED, Lead
-from ..domain.pushing import AbilityWeight, ability_weights, grade_opens, tiers_of_lead, why_not_working
+from ..domain.pushing import (
+    AbilityWeight,
+    ability_weights,
+    grade_opens,
+    tiers_of_lead,
+    why_not_to,
+    why_not_working,
+)
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from ..store.roster import agent_of
@@ -39,15 +46,29 @@ def _original_team(lead: Lead, chosen: str | None, teams: Mapping[str, Doc],
     return chosen
 
 
-def _barred_by_grade(lead: Lead, members: Sequence[Agent], policy: AllocationPolicy,
-                     push: PushRules | None) -> frozenset[str]:
-    """For pushes nobody asked for: the agents who dropped the lead, and those whose grade no tier of the
-    lead opens for."""
-    facts = push.facts.get(lead.lead_id) if push is not None else None
-    if push is None or facts is None:
-        return frozenset()
-    lead_tiers = tiers_of_lead(push.tiers, facts, lead.pool_id)
-    return frozenset(lead.dropped_by) | {a.agent_id for a in members if not grade_opens(a, lead_tiers, policy)}
+def _barred(lead: Lead, members: Sequence[Agent], policy: AllocationPolicy, rules: PushRules) -> frozenset[str]:
+    """The agents who may not get `lead`: those whose grade no tier of the lead opens for and, for pushes
+    nobody asked for, those who dropped it (a supervisor may hand a lead back on purpose)."""
+    lead_tiers = tiers_of_lead(rules.tiers, rules.facts[lead.lead_id], lead.pool_id)
+    closed = {a.agent_id for a in members if not grade_opens(a, lead_tiers, policy)}
+    return frozenset(closed) | (frozenset(lead.dropped_by) if rules.unasked else frozenset())
+
+
+def _refused_to_target(leads: list[Lead], in_team: Sequence[Agent], target_agent: str | None,
+                       policy: AllocationPolicy, push: PushRules) -> tuple[list[Lead], list[dict[str, str]]]:
+    """A supervisor's distribution to a named agent of the team: the leads it may not get (not at work,
+    inactive, or a grade none of the lead's tiers opens for), each with its reason, apart from the rest."""
+    target = next((a for a in in_team if a.agent_id == target_agent), None)
+    if target is None:  # not of the team: distribution.py says `target_not_in_team`
+        return leads, []
+    keep, refused = [], []
+    for lead in leads:
+        why = why_not_to(target, tiers_of_lead(push.tiers, push.facts[lead.lead_id], lead.pool_id), policy)
+        if why is None:
+            keep.append(lead)
+        else:
+            refused.append({"lead_id": lead.lead_id, "reason": why})
+    return keep, refused
 
 
 def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
@@ -59,11 +80,13 @@ def _team_routes(teams: dict[str, Doc]) -> list[distribution.TeamRoute]:
 
 @dataclass(frozen=True)
 class PushRules:
-    """What a push nobody asked for must also respect (on arrival, 轮询申领): only agents at work, and only
-    grades the lead's tiers open for (`facts`: each lead's tier facts; `tiers`: the tenant's)."""
+    """What every distribution respects besides caps and contact pressure: only agents at work, and only
+    grades the lead's tiers open for (`facts`: each lead's tier facts; `tiers`: the tenant's). `unasked`: a
+    push nobody made (on arrival), which also never goes to an agent who dropped the lead."""
 
     tiers: Sequence[Tier]
     facts: Mapping[str, PooledLeadFacts]
+    unasked: bool = False
 
 
 def pooled_facts(doc: Doc) -> PooledLeadFacts:
@@ -74,17 +97,22 @@ def pooled_facts(doc: Doc) -> PooledLeadFacts:
 class Distributing(LeadServiceCore):
     async def distribute(self, *, tenant: str, lead_ids: Sequence[str], actor: str, team_id: str | None = None,
                          strategy: DistributionStrategy | None = None, target_agent: str | None = None,
-                         within_teams: frozenset[str] | None = None, push: PushRules | None = None
+                         within_teams: frozenset[str] | None = None, unasked: bool = False
                          ) -> DistributionOutcome:
         """Two steps: each lead to a team (the given one, or by the customer's need through the teams'
         routes; strategy 7 sends a reclaimed lead to the team it was reclaimed from), then to an agent of that
         team by the strategy (the given one, or the team's own). With `within_teams` (the distributing
-        supervisor's scope) only those teams receive leads; with `push`, its rules hold too."""
+        supervisor's scope) only those teams receive leads. Every distribution, a supervisor's too, goes only
+        to agents at work whose grade opens the lead (a named target who is not gets the lead refused with
+        the reason); `unasked` (a push on arrival) also spares the agents who dropped a lead."""
         if within_teams is not None and team_id is not None and team_id not in within_teams:
             raise DomainError("outside_your_team", f"team {team_id} is outside the distributor's teams")
         now = datetime.now(UTC)
         policy = await self.policy(tenant)
-        leads = {lead_id: lead_of(doc) for lead_id, doc in (await self.store.get_leads(tenant, lead_ids)).items()}
+        docs = await self.store.get_leads(tenant, lead_ids)
+        leads = {lead_id: lead_of(doc) for lead_id, doc in docs.items()}
+        push = PushRules(tiers=await self.tiers(tenant), facts={i: pooled_facts(d) for i, d in docs.items()},
+                         unasked=unasked)
         unplaced: list[dict[str, str]] = []
         by_team: dict[str, list[Lead]] = defaultdict(list)
         teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)
@@ -139,21 +167,22 @@ class Distributing(LeadServiceCore):
 
     async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Lead], policy: AllocationPolicy,
                                   now: datetime, *, actor: str, strategy: DistributionStrategy,
-                                  target_agent: str | None, push: PushRules | None = None
+                                  target_agent: str | None, push: PushRules
                                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        members = [agent_of(a) for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent",
-                                                                      active=True)]
-        if push is not None:
-            members = [a for a in members if why_not_working(a) is None]
-        by_id = {a.agent_id: a for a in members}
         if strategy == DistributionStrategy.SUPERVISOR and not target_agent:
             raise DomainError("target_agent_required", "the supervisor strategy needs target_agent")
+        in_team = [agent_of(a) for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent")]
+        refused: list[dict[str, str]] = []
+        if strategy == DistributionStrategy.SUPERVISOR:
+            leads, refused = _refused_to_target(leads, in_team, target_agent, policy, push)
+        members = [a for a in in_team if why_not_working(a) is None]
+        by_id = {a.agent_id: a for a in members}
         async with self.guard.agents_locked(tenant, list(by_id)):
             candidates = await self._candidates(tenant, members, policy, strategy)
             to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
                                                  previous_holders=frozenset(lead.previous_holders),
                                                  last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
-                                                 excluded=_barred_by_grade(lead, members, policy, push),
+                                                 excluded=_barred(lead, members, policy, push),
                                                  reclaimed=lead.last_reclaimed)
                         for lead in leads]
             result = distribution.distribute(to_place, candidates, strategy, target_agent=target_agent,
@@ -162,7 +191,7 @@ class Distributing(LeadServiceCore):
             placed, missed = await self._write_placements(tenant, team, leads, by_id, result, policy, now, actor)
             if strategy == DistributionStrategy.ROUND_ROBIN:
                 await self.store.set_round_robin_cursor(tenant, team["team_id"], result.round_robin_cursor)
-        return placed, missed
+        return placed, refused + missed
 
     async def _write_placements(self, tenant: str, team: Doc, leads: list[Lead], by_id: Mapping[str, Agent],
                                 result: distribution.DistributionResult, policy: AllocationPolicy, now: datetime,

@@ -233,7 +233,7 @@ async def test_strategy_7_sends_a_reclaimed_lead_to_its_original_team(harness: H
 
 
 async def test_strategy_7_by_a_supervisor_also_goes_to_the_original_team(harness: Harness) -> None:
-    await floor(harness, "a1", "a2", team_id="t1")
+    await floor(harness, "a1", "a2", team_id="t1", working=("a1", "a2"))
     [lead_id] = await harness.pooled(score=70)
     assert (await harness.claim("a1")).status_code == 200
     await harness.leads.sweep_tenant(harness.tenant, now=datetime.now(UTC) + timedelta(days=4))
@@ -247,7 +247,7 @@ async def test_strategy_7_by_a_supervisor_also_goes_to_the_original_team(harness
 
 
 async def test_measured_weights_match_hand_computed_values_and_the_floor_applies(harness: Harness) -> None:
-    await floor(harness, "a1", "a2", "new")
+    await floor(harness, "a1", "a2", "new", working=("a1", "a2", "new"))
     await put(harness, "/v1/config/policy", {"ability_min_leads": 4, "ability_floor": 0.1, "holding_cap": 100})
     # a win counts once the supervisor confirms it: a2's second win, declared only, weighs nothing
     for agent_id, wins, confirmed in (("a1", 3, 3), ("a2", 2, 1)):

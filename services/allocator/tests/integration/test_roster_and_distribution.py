@@ -51,11 +51,12 @@ def assigned_events(harness: Harness) -> dict[str, dict[str, Any]]:
 
 async def floor(harness: Harness, *agents: str, team_id: str = "t1", strategy: str = "even_by_open",
                 **team_fields: Any) -> None:
-    """A supervisor `boss` of a team, the team and its agents."""
+    """A supervisor `boss` of a team, the team and its agents, at work."""
     await harness.agent("boss", role="supervisor", team_id=team_id)
     await team(harness, team_id, strategy=strategy, **team_fields)
     for agent_id in agents:
         await harness.agent(agent_id, team_id=team_id)
+    await harness.at_work(*agents)
 
 
 # ---- roster over HTTP ---------------------------------------------------------------------------------
@@ -293,6 +294,7 @@ async def test_the_supervisor_strategy_gives_leads_to_the_named_agent_up_to_its_
     await harness.http.put("/v1/config/policy", json={"holding_cap": 2})
     await floor(harness, "a1", "a2")
     await harness.agent("other", team_id="t2")
+    await harness.at_work("other")
     high, mid, low = await lead(harness, 90), await lead(harness, 70), await lead(harness, 50)
     missing = await distribute(harness, lead_ids=[high], team_id="t1", strategy="supervisor")
     assert missing.status_code == 422 and missing.headers["content-type"] == PROBLEM
@@ -429,6 +431,7 @@ async def test_without_a_team_each_lead_goes_to_the_team_its_need_routes_to(harn
     await harness.agent("m1", team_id="mba")
     await harness.agent("s1", team_id="south")
     await harness.agent("f1", team_id="fin", business_line="finance")
+    await harness.at_work("m1", "s1", "f1")
     mba = await lead(harness, 90, product_interest="MBA", region="北京市")
     south = await lead(harness, 80, product_interest="CPA", region="广东省深圳市")
     both = await lead(harness, 70, product_interest=" Mba ", region="广东省广州市")  # MBA's priority wins
@@ -536,6 +539,7 @@ async def test_the_fairness_report_compares_what_each_grade_received_and_won(har
     await floor(harness)
     await harness.agent("a1", grade="A")
     await harness.agent("a2", grade="C")
+    await harness.at_work("a1", "a2")
     ids = {score: await lead(harness, score) for score in (90, 80, 60, 40)}
     assert (await harness.claim("a1", count=2)).json()["claimed"] == 2  # 90 and 80
     assert (await harness.claim("a2")).json()["claimed"] == 1  # 60

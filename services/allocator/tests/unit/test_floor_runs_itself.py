@@ -24,7 +24,14 @@ from allocator.domain import (
 )
 from allocator.domain.agent import Agent
 from allocator.domain.lead import HELD, POOLED, Lead
-from allocator.domain.pushing import ability_weights, grade_opens, tiers_of_lead, why_not_working
+from allocator.domain.pushing import (
+    ability_weights,
+    grade_filter,
+    grade_opens,
+    tiers_of_lead,
+    why_not_to,
+    why_not_working,
+)
 from allocator.store.lead_writes import write_of
 from telesales_contracts.allocation import DistributionStrategy as S
 from telesales_contracts.allocation import ReclaimKind
@@ -87,6 +94,25 @@ def test_a_lead_in_no_tier_opens_for_every_grade() -> None:
     plain = PooledLeadFacts(score=50, call_count=0, drop_count=0, buyer=False)
     assert tiers_of_lead(TIERS, plain, "hot") == []
     assert grade_opens(Agent("e", grade="E"), [], AllocationPolicy())
+
+
+def test_a_named_agent_is_refused_a_lead_when_away_or_when_its_grade_is_closed() -> None:
+    policy = AllocationPolicy()
+    vip = tiers_of_lead(TIERS, PooledLeadFacts(score=95, call_count=0, drop_count=0, buyer=False), "hot")
+    assert why_not_to(Agent("c", grade="C", status="logged_in"), vip, policy) == "grade_closed (C)"
+    assert why_not_to(Agent("n", status="logged_in"), vip, policy) == "grade_closed (C)"  # new: the policy's C
+    assert why_not_to(Agent("a", grade="A", status="on_break"), vip, policy) == "not_working (on_break)"
+    assert why_not_to(Agent("a", grade="A", status="logged_in", active=False), vip, policy) == "inactive"
+    assert why_not_to(Agent("a", grade="A", status="logged_in"), vip, policy) is None
+    assert why_not_to(Agent("c", grade="C", status="logged_in"), [], policy) is None  # in no tier: every grade
+
+
+def test_the_grade_filter_of_a_pool_names_the_tiers_that_open_and_those_that_show() -> None:
+    assert grade_filter(TIERS, "hot", "A") is None  # every tier of the pool opens for A
+    assert grade_filter(TIERS, "cold", "C") is None
+    assert grade_filter(TIERS, "hot", "C") == ([], [TIERS[0]])  # only leads in no tier of hot
+    unpooled = Tier(tier_id="any", name="any", filter=TierFilter(buyer=True), grades=["B"])
+    assert grade_filter([*TIERS, unpooled], "hot", "B") == ([unpooled], [TIERS[0], unpooled])
 
 
 def test_a_resting_lead_is_not_placeable() -> None:
