@@ -16,17 +16,29 @@ class ApplicationIn(BaseModel):
     pool_id: Identifier = Field(description="The public pool the agent applies for the next lead of.")
 
 
+ApplicationStatus = Literal["pending", "served", "refused", "cancelled"]
+
+
 class ApplicationView(BaseModel):
     application_id: str
     agent_id: str
     pool_id: str
-    status: Literal["pending", "served", "refused"] = Field(
-        description="served: `lead_id` is the agent's now; pending: waiting for a lead, served in turn when one "
-                    "arrives; refused: over the holding cap or the refresh quota by then (`reason`).")
+    status: ApplicationStatus = Field(
+        description="served: `lead_id` is the agent's now; pending: waiting for a lead its grade opens, served "
+                    "in turn when one arrives; refused: not served (`reason`); cancelled: by the agent.")
     applied_at: datetime
+    position: int | None = Field(default=None, description="While pending: its place in the pool's turn (1: the "
+                                 "next lead it may take is its).")
     lead_id: str | None = None
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="Why refused: `holding_cap_reached`, `refresh_quota_used`, "
+                               "`agent_inactive`, `not_an_agent`, or `not_working (<status>)` when the dialer "
+                               "reports the agent off or on a break by its turn.")
     decided_at: datetime | None = None
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationView] = Field(description="Newest first.")
+    next_cursor: str | None
 
 
 class AbilityWeightView(BaseModel):

@@ -56,6 +56,8 @@ ACCESS = {
     "POST /v1/gradings/{week}": ("operator",),
     "GET /v1/reports/fairness": _MANAGERS,
     "POST /v1/agents/{agent_id}/applications": ("agent",),
+    "GET /v1/agents/{agent_id}/applications": _FLOOR,
+    "DELETE /v1/agents/{agent_id}/applications/{application_id}": ("agent",),
     "GET /v1/teams/{team_id}/ability-weights": _MANAGERS,
     "GET /v1/teams/{team_id}/deal-marks": _MANAGERS,
     "GET /v1/teams/{team_id}/unplaced-leads": _MANAGERS,
@@ -66,7 +68,8 @@ _STATUS = {"unknown_agent": 404, "unknown_lead": 404, "unknown_tier": 404, "unkn
            "agent_busy": 409, "not_held": 409, "changed_meanwhile": 409, "holding_cap_reached": 409,
            "refresh_quota_used": 429, "week_not_over": 409, "deal_mark_pending": 409, "deal_mark_in_force": 409,
            "no_pending_request": 409, "own_request": 403,
-           "application_pending": 409, "unknown_pool": 404,
+           "application_pending": 409, "unknown_pool": 404, "unknown_application": 404,
+           "application_decided": 409, "not_working": 409, "bad_cursor": 400,
            "not_won": 409, "already_confirmed": 409, "own_win": 403,
            "grade_not_allowed": 403, "not_enough_time_worked": 403, "agent_inactive": 403, "not_an_agent": 403,
            OUTSIDE_YOUR_TEAM: 403}

@@ -34,6 +34,19 @@ def why_not_working(agent: Agent) -> str | None:
     return None
 
 
+def why_application_refused(agent: Agent) -> str | None:
+    """Why an agent's application (轮询申领) may not be served now (None: it may): it left or is no agent,
+    or the dialer reports it away (`not_working (on_break)`, `(logged_out)`). Unlike a push nobody asked
+    for, an agent the dialer never reported counts as at work: applying is the act of being at work."""
+    if not agent.active:
+        return "agent_inactive"
+    if agent.role != "agent":
+        return "not_an_agent"
+    if agent.status is not None and agent.status != WORKING:
+        return f"not_working ({agent.status})"
+    return None
+
+
 def grade_opens(agent: Agent, lead_tiers: Sequence[Tier], policy: AllocationPolicy) -> bool:
     """Whether the agent's grade opens the lead: one of its tiers opens for it; a lead in no tier opens for all."""
     return not lead_tiers or any(agent.grade_under(policy) in t.grades for t in lead_tiers)

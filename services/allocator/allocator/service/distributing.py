@@ -24,7 +24,7 @@ from ..domain.pushing import (
     why_not_to,
     why_not_working,
 )
-from ..store import Doc
+from ..store import Alongside, Doc
 from ..store.lead_writes import lead_of
 from ..store.roster import agent_of
 from .core import LeadServiceCore
@@ -212,11 +212,13 @@ class Distributing(LeadServiceCore):
 
     async def assign(self, *, tenant: str, lead: Lead, agent: Agent, policy: AllocationPolicy, now: datetime,
                      strategy: DistributionStrategy, assigned_by: str, from_statuses: Sequence[str] = (POOLED,),
-                     extra_events: Sequence[Announcement] = (), also: MarkHot | None = None) -> Doc | None:
+                     extra_events: Sequence[Announcement] = (), also: MarkHot | None = None,
+                     alongside: Alongside | None = None) -> Doc | None:
         """Give `lead` to the agent if it is still in one of `from_statuses` (the caller holds the agent's
-        lock and checked the cap), with `also` in the same write. The lead after the change, or None if
+        lock and checked the cap), with `also` in the same write and `alongside` in the same transaction
+        (AlongsideChanged: it no longer held, nothing written). The lead after the change, or None if
         someone else got it first."""
         decision = lead.assign(agent.facts(policy), strategy=strategy, assigned_by=assigned_by, at=now,
                                from_statuses=from_statuses, also=also, extra_events=extra_events)
         return await self.store.commit_if(lead, decision.change, self.embedded(tenant, lead.lead_id, decision.events),
-                                          now)
+                                          now, alongside=alongside)

@@ -18,19 +18,19 @@ from pymongo.asynchronous.cursor import AsyncCursor
 from telesales_runtime.mongo import in_transaction
 from telesales_runtime.outbox import write_outbox
 
-from ..domain import TierFilter
 from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
 from .applications import ApplicationStore
 from .do_not_call import DoNotCallStore
 from .embedded_outbox import with_embedded_events
-from .lead_writes import write_of
+from .lead_writes import Alongside, AlongsideChanged, write_of
 from .roster import RosterStore, agent_key
 from .team_reads import TeamReads
+from .tier_queries import tier_query
 
 Doc = dict[str, Any]
 
-__all__ = ["CLOSED", "DO_NOT_CALL", "HELD", "POOLED", "WON", "AllocatorStore", "Doc", "agent_key", "tier_query"]
+__all__ = ["CLOSED", "Alongside", "AlongsideChanged", "DO_NOT_CALL", "HELD", "POOLED", "WON", "AllocatorStore", "Doc", "agent_key", "tier_query"]
 
 # The order claims take pooled leads in, and the index keys that serve it without an in-memory sort.
 BEST_FIRST = [("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING), ("_id", ASCENDING)]
@@ -48,25 +48,8 @@ CLAIM_CANDIDATE: dict[str, int] = {field: 1 for field in (
 LEAN_LEAD: dict[str, int] = {"outbox": 0, "recent_calls": 0, "holds": 0, "history": 0}
 
 
-def tier_query(tier_filter: TierFilter) -> Doc:
-    """The MongoDB filter of a tier's conditions over pooled leads (TierFilter.matches, as a query)."""
-    query: Doc = {}
-    if tier_filter.never_dialed is True:
-        query["call_count"] = 0
-    elif tier_filter.never_dialed is False:
-        query["call_count"] = {"$gt": 0}
-    drops: Doc = {}
-    if tier_filter.min_drops is not None:
-        drops["$gte"] = tier_filter.min_drops
-    if tier_filter.max_drops is not None:
-        drops["$lte"] = tier_filter.max_drops
-    if drops:
-        query["drop_count"] = drops
-    if tier_filter.buyer is not None:
-        query["buyer"] = tier_filter.buyer
-    if tier_filter.min_score is not None:
-        query["score"] = {"$gte": tier_filter.min_score}
-    return query
+class _LeadChanged(Exception):  # noqa: N818 - the lead's condition failed: undo the alongside write
+    pass
 
 
 class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
@@ -211,11 +194,30 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
             return 0
         return (await self.leads.bulk_write(ops, ordered=False)).matched_count
 
-    async def commit_if(self, lead: Lead, change: LeadChange, events: list[Doc], now: datetime) -> Doc | None:
+    async def commit_if(self, lead: Lead, change: LeadChange, events: list[Doc], now: datetime, *,
+                        alongside: Alongside | None = None) -> Doc | None:
         """Make one change of the Lead aggregate (with its events) if its condition still holds when
-        written; the lead after, or None when it no longer did."""
+        written; the lead after, or None when it no longer did. With `alongside`, that write too, in one
+        transaction: raises AlongsideChanged (and writes nothing) when its condition no longer holds."""
         query, update = write_of(lead, change)
-        return await self.update_lead_if(query, update, events, now)
+        if alongside is None:
+            return await self.update_lead_if(query, update, events, now)
+
+        async def work(session: AsyncClientSession) -> Doc:
+            other = await self.db[alongside.collection].update_one(alongside.query, alongside.update, session=session)
+            if other.matched_count != 1:
+                raise AlongsideChanged(alongside.collection)
+            doc = await self.leads.find_one_and_update(query, with_embedded_events(update, events, now),
+                                                       projection=LEAN_LEAD, return_document=ReturnDocument.AFTER,
+                                                       session=session)
+            if doc is None:
+                raise _LeadChanged
+            return doc
+
+        try:
+            return await in_transaction(self.client, work)
+        except _LeadChanged:
+            return None
 
     async def commit(self, writes: Sequence[tuple[Lead, LeadChange, list[Doc]]], now: datetime,
                      inbox_entries: list[Doc] | None = None) -> int:

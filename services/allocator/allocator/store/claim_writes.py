@@ -12,8 +12,8 @@ from telesales_contracts.topics import ALLOCATION_CLAIMED
 from .. import history
 from ..domain import AgentFacts, Tier
 from ..domain.lead import POOLED
-from . import tier_query
 from .lead_writes import Doc, hold_fields
+from .tier_queries import tier_query
 
 CLAIMED_VIA = "claimed"
 

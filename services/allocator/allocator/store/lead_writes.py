@@ -7,6 +7,7 @@ event changes nothing twice. Pure: builds documents; AllocatorStore writes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,20 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 phone_e164=doc.get("phone_e164"), last_team=doc.get("last_team"),
                 last_reclaimed=bool(doc.get("last_reclaimed")), purchases_fen=doc.get("purchases_fen") or 0,
                 won={k: doc[k] for k in WON_FIELDS if k in doc} or None)
+
+
+@dataclass(frozen=True)
+class Alongside:
+    """A conditional update of one document of another collection, written in the same transaction as a
+    lead's change (AllocatorStore.commit_if): both are written, or neither."""
+
+    collection: str
+    query: Doc
+    update: Doc
+
+
+class AlongsideChanged(Exception):  # noqa: N818 - a condition, not a failure
+    """The `Alongside` write no longer matched its condition: nothing of the change was written."""
 
 
 # The stored fields of a win (domain/wins.py reads them as `Lead.won`).

@@ -29,6 +29,7 @@ from allocator.domain.pushing import (
     grade_filter,
     grade_opens,
     tiers_of_lead,
+    why_application_refused,
     why_not_to,
     why_not_working,
 )
@@ -113,6 +114,17 @@ def test_the_grade_filter_of_a_pool_names_the_tiers_that_open_and_those_that_sho
     assert grade_filter(TIERS, "hot", "C") == ([], [TIERS[0]])  # only leads in no tier of hot
     unpooled = Tier(tier_id="any", name="any", filter=TierFilter(buyer=True), grades=["B"])
     assert grade_filter([*TIERS, unpooled], "hot", "B") == ([unpooled], [TIERS[0], unpooled])
+
+
+@pytest.mark.parametrize(("agent", "reason"), [
+    (Agent("a1"), None),  # never reported by the dialer: applying is the act of being at work
+    (Agent("a1", status="logged_in"), None),
+    (Agent("a1", status="on_break"), "not_working (on_break)"),
+    (Agent("a1", status="logged_out"), "not_working (logged_out)"),
+    (Agent("a1", status="logged_in", active=False), "agent_inactive"),
+    (Agent("s1", status="logged_in", role="supervisor"), "not_an_agent")])
+def test_an_application_is_served_unless_its_agent_is_reported_away_or_gone(agent: Agent, reason: str | None) -> None:
+    assert why_application_refused(agent) == reason
 
 
 def test_a_resting_lead_is_not_placeable() -> None:
