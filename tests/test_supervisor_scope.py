@@ -133,6 +133,8 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
                                                           own=("/v1/teams/ta/deal-marks?state=requested", None)),
     "allocator GET /v1/teams/{team_id}/unplaced-leads": Reach(("/v1/teams/tb/unplaced-leads", None),
                                                               own=("/v1/teams/ta/unplaced-leads", None)),
+    "allocator GET /v1/agents/{agent_id}/applications": Reach(("/v1/agents/b1/applications", None),
+                                                              own=("/v1/agents/a1/applications", None)),
     "allocator GET /v1/reports/fairness": NotATeams("leads and conversions per grade over the tenant: no agent or team"),
     # ledger
     "ledger GET /v1/accounts/{account}": Reach(("/v1/accounts/wallet:b1", None), own=("/v1/accounts/wallet:a1", None)),

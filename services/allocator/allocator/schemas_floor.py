@@ -39,6 +39,7 @@ class ApplicationView(BaseModel):
 class ApplicationPage(BaseModel):
     items: list[ApplicationView] = Field(description="Newest first.")
     next_cursor: str | None
+    pools: list[str] = Field(description="The public pools the agent may apply for a lead of (its line's).")
 
 
 class AbilityWeightView(BaseModel):

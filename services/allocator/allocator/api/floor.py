@@ -52,9 +52,11 @@ async def list_applications(agent_id: Identifier, tenant: Tenant, leads: Leads, 
     try:
         docs, next_cursor = await leads.applications_of(tenant=tenant, agent_id=agent_id, statuses=status,
                                                         limit=limit, cursor=cursor)
+        agent = await leads.agent_doc(tenant, agent_id)
     except DomainError as error:
         raise problem_of(error) from error
-    return ApplicationPage(items=[application_view(d) for d in docs], next_cursor=next_cursor)
+    return ApplicationPage(items=[application_view(d) for d in docs], next_cursor=next_cursor,
+                           pools=await leads.pools_of_line(tenant, agent.get("business_line", "default")))
 
 
 @floor_router.delete("/agents/{agent_id}/applications/{application_id}", response_model=ApplicationView,

@@ -131,6 +131,7 @@ async def test_an_agent_lists_its_applications_newest_first_and_cancels_a_waitin
                                     headers=harness.as_actor("a1"))
     assert listed.status_code == 200, listed.text
     page = listed.json()
+    assert page["pools"] == ["education"]  # the pools of its line it may apply for
     assert [a["application_id"] for a in page["items"]] == [waiting["application_id"], served[1]["application_id"]]
     assert page["items"][0]["position"] == 1 and page["items"][1]["position"] is None
     rest = (await harness.http.get("/v1/agents/a1/applications", params={"limit": 2, "cursor": page["next_cursor"]},
