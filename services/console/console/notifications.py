@@ -145,7 +145,9 @@ def _assigned(event: CloudEvent[LeadAssigned]) -> list[Draft]:
     d = event.data
     return [_draft(event, d.agent_id, NotificationKind.LEAD_ASSIGNED,
                    {"lead_id": d.lead_id, "lead_grade": d.lead_grade, "score": d.score,
-                    "business_line": d.business_line, "strategy": d.strategy.value, "assigned_by": d.assigned_by},
+                    "business_line": d.business_line, "strategy": d.strategy.value, "assigned_by": d.assigned_by,
+                    # assigned by the agent itself: its own application (轮询申领) was served
+                    "applied": d.assigned_by == d.agent_id},
                    f"/leads/{d.lead_id}")]
 
 

@@ -65,6 +65,9 @@ def test_an_assigned_lead_and_a_reclaimed_lead_go_to_the_agent() -> None:
     assert (assigned.user, assigned.kind, assigned.link) == ("zhang-san", NotificationKind.LEAD_ASSIGNED,
                                                              "/leads/L-9")
     assert assigned.subject["lead_grade"] == "A" and assigned.subject["strategy"] == "round_robin"
+    assert assigned.subject["applied"] is False  # a push, not the agent's own application
+    served = one("allocation.assigned.v1", HOLDER | {"strategy": "round_robin", "assigned_by": "zhang-san"})
+    assert served.subject["applied"] is True  # 轮询申领: the agent's application was served
     reclaimed = one("allocation.reclaimed.v1", HOLDER | {"kind": "not_converted", "stage_percent": 30,
                                                          "deadline": AT, "drop_count": 1})
     assert (reclaimed.user, reclaimed.kind) == ("zhang-san", NotificationKind.LEAD_RECLAIMED)

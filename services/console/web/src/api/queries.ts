@@ -66,6 +66,19 @@ export const indicatorsQuery = (me: string, day: string) =>
       )) as AgentIndicators,
   });
 
+/** The agent's latest applications for leads (轮询申领) and the pools it may apply to. Polled while one
+ * waits: a serve or a refusal happens when a lead arrives, which no notification tells of a refusal. */
+export const applicationsQuery = (me: string) =>
+  queryOptions({
+    queryKey: ["applications", me],
+    enabled: Boolean(me),
+    refetchInterval: (query) => (query.state.data?.items.some((a) => a.status === "pending") ? 5_000 : false),
+    queryFn: () =>
+      unwrap(
+        allocator.GET("/v1/agents/{agent_id}/applications", { params: { path: { agent_id: me }, query: { limit: 6 } } }),
+      ),
+  });
+
 export type TipSort = "relevance" | "rating" | "sales" | "recency";
 
 /** The tips page's filters, as its URL holds them. */

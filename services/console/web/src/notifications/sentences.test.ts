@@ -13,6 +13,13 @@ describe("notification sentences", () => {
     expect(notificationSentence(n, "en")).toEqual({ title: "New lead", body: "Lead “L1” (grade A, score 82) was assigned to you." });
   });
 
+  it("says a lead assigned by the agent's own application (轮询申领) answers it", () => {
+    const n = { kind: "lead_assigned", subject: { lead_id: "L1", lead_grade: "B", score: 70, applied: true } };
+    expect(notificationSentence(n, "zh-CN").body).toBe("你的申领已分到线索「L1」（B 级，70 分）。");
+    expect(notificationSentence(n, "en").body).toBe("Your application got lead “L1” (grade B, score 70).");
+    expect(affectedQueries(n)).toEqual(expect.arrayContaining([["applications"], ["leads"]]));
+  });
+
   it("names the customer's signal of a hot lead", () => {
     const n = {
       kind: "hot_lead",

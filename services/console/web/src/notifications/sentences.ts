@@ -187,7 +187,9 @@ export function notificationSentence(
     case "purchase_granted":
       break;
   }
-  return { title: t(`notif.${kind}.title`), body: t(`notif.${kind}.body`, vars) };
+  // A lead the agent's own application (轮询申领) got: assigned by the agent itself.
+  const body = kind === "lead_assigned" && s.applied === true ? "notif.lead_assigned.applied" : (`notif.${kind}.body` as const);
+  return { title: t(`notif.${kind}.title`), body: t(body, vars) };
 }
 
 /** The TanStack query keys a live notification makes stale. */
@@ -204,7 +206,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "win_confirmed":
     case "win_rejected":
     case "lead_do_not_call":
-      keys.push(["leads"], ["agent"]);
+      keys.push(["leads"], ["agent"], ["applications"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);
       // the supervisors' waiting list (GET /v1/teams/{id}/deal-marks)
       if (notification.kind === "deal_mark_requested" || notification.kind === "deal_mark_decided")

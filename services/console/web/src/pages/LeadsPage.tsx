@@ -14,6 +14,8 @@ import { usePageTitle, useI18n, type Translate } from "../i18n";
 
 // Supervisors only: agents never load it.
 const DealApprovals = lazy(() => import("./DealApprovals"));
+// Agents only: applying for a lead (轮询申领) is the agent's move.
+const ApplyCard = lazy(() => import("./ApplyCard"));
 
 function time(value: string | null | undefined, lang: string): string {
   return value ? new Date(value).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }) : "—";
@@ -157,6 +159,11 @@ export default function LeadsPage() {
       {roles.includes("supervisor") || roles.includes("admin") ? (
         <Suspense fallback={null}>
           <DealApprovals />
+        </Suspense>
+      ) : null}
+      {roles.includes("agent") ? (
+        <Suspense fallback={null}>
+          <ApplyCard />
         </Suspense>
       ) : null}
       <Input.Search
