@@ -5,7 +5,7 @@ import { Link } from "react-router-dom";
 import { allocator, type ApplicationView } from "../api/clients";
 import { unwrap } from "../api/http";
 import { ApiError } from "../api/problem";
-import { applicationsQuery, useMe, useMyLeads } from "../api/queries";
+import { applicationsQuery, leadQuery, useMe, useMyLeads } from "../api/queries";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { useI18n, type Lang, type Translate } from "../i18n";
 import type { MessageKey } from "../i18n/messages";
@@ -75,13 +75,15 @@ export function ApplyCard() {
   const apply = useMutation({
     mutationFn: (pool_id: string) =>
       unwrap(allocator.POST("/v1/agents/{agent_id}/applications", { params: { path: { agent_id: me } }, body: { pool_id } })),
-    onSuccess: (made) => {
+    onSuccess: async (made) => {
       refresh();
-      void message.success(
-        made.status === "served"
-          ? t("apply.served", { lead: lang === "zh-CN" ? `「${made.lead_id}」` : `“${made.lead_id}”` })
-          : t("apply.waitingShort", { position: made.position ?? "—" }),
-      );
+      if (made.status !== "served" || !made.lead_id) {
+        void message.success(t("apply.waitingShort", { position: made.position ?? "—" }));
+        return;
+      }
+      const lead = await queryClient.fetchQuery(leadQuery(made.lead_id)).catch(() => undefined);
+      const name = lead?.name || made.lead_id;
+      void message.success(t("apply.served", { lead: lang === "zh-CN" ? `「${name}」` : `“${name}”` }));
     },
   });
   const cancel = useMutation({
