@@ -380,6 +380,7 @@ export const en: Record<keyof typeof zh, string> = {
   "apply.reason.agent_inactive": "your account is inactive",
   "apply.reason.not_an_agent": "not an agent's account",
   "apply.reason.not_working": "you were away when your turn came ({status})",
+  "apply.reason.awayNow": "you are away ({status}): apply once back at work",
   "apply.reason.application_pending": "you have an application waiting already",
   "apply.reason.unknown_pool": "there is no such pool",
   "apply.away.on_break": "on a break",

@@ -379,6 +379,7 @@ export const zh = {
   "apply.reason.agent_inactive": "账号已停用",
   "apply.reason.not_an_agent": "不是坐席账号",
   "apply.reason.not_working": "轮到你时你不在岗（{status}）",
+  "apply.reason.awayNow": "你目前不在岗（{status}），回到岗位后再申领",
   "apply.reason.application_pending": "你已有一个申请在等待",
   "apply.reason.unknown_pool": "没有这个线索池",
   "apply.away.on_break": "休息中",

@@ -65,4 +65,27 @@ describe("the apply card (轮询申领)", () => {
     expect(recorded.find((r) => r.method === "DELETE")?.path).toBe("/api/allocator/v1/agents/A001/applications/NEW");
     expect(screen.queryByText(/等待中：/)).toBeNull();
   });
+
+  it("says why an apply was refused at once, in words", async () => {
+    const { state } = await api;
+    state.answer = ({ method, path }) => {
+      if (path === "/v1/session") return { status: 200, body: { user: { sub: "A001", roles: ["agent"] }, csrf_token: "x" } };
+      if (path.endsWith("/leads")) return { status: 200, body: { items: [], next_cursor: null } };
+      if (method === "POST")
+        return { status: 409, body: { code: "not_working", title: "Conflict", detail: "A001 may not apply for a lead now: not_working (on_break)" } };
+      return { status: 200, body: { items: [], next_cursor: null, pools: ["edu"] } };
+    };
+    renderIn(
+      "zh-CN",
+      <QueryClientProvider client={new QueryClient()}>
+        <MemoryRouter>
+          <ApplyCard />
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    const submit = await screen.findByRole("button", { name: "申领" });
+    await waitFor(() => expect(submit).toBeEnabled());
+    fireEvent.click(submit);
+    expect(await screen.findByRole("alert")).toHaveTextContent("你目前不在岗（休息中），回到岗位后再申领");
+  });
 });

@@ -102,10 +102,13 @@ export function ApplyCard() {
   const items = applications.data?.items ?? [];
   const waiting = items.find((a) => a.status === "pending");
   const decided = items.filter((a) => a.status !== "pending").slice(0, 5);
-  const refusal = (error: unknown) =>
-    error instanceof ApiError && error.problem.code && (REASONS as readonly string[]).includes(error.problem.code)
-      ? applicationReason(t, error.problem.code === "not_working" ? `not_working (${awayIn(error.problem.detail)})` : error.problem.code)
-      : undefined;
+  const refusal = (error: unknown) => {
+    const code = error instanceof ApiError ? error.problem.code : undefined;
+    if (!code || !(REASONS as readonly string[]).includes(code)) return undefined;
+    if (code !== "not_working") return applicationReason(t, code);
+    const status = awayIn((error as ApiError).problem.detail);
+    return t("apply.reason.awayNow", { status: (AWAY as readonly string[]).includes(status) ? t(`apply.away.${status}` as MessageKey) : status || "—" });
+  };
   return (
     <Card title={<h2 className="card-heading">{t("apply.title")}</h2>} size="small" data-testid="apply-card">
       <Space direction="vertical" style={{ width: "100%" }}>
