@@ -115,8 +115,10 @@ export function ApplyCard() {
         <Typography.Text type="secondary">{t("apply.help")}</Typography.Text>
         {applications.error ? <ProblemAlert error={applications.error} onRetry={() => applications.refetch()} /> : null}
         <Space wrap>
+          {/* a label of its own: aria-label on antd's Select would also land on its role-less wrapper */}
+          <label htmlFor="apply-pool">{t("apply.pool")}</label>
           <Select
-            aria-label={t("apply.pool")}
+            id="apply-pool"
             value={pool}
             onChange={setPool}
             options={pools.map((id) => ({ value: id, label: id }))}
@@ -152,21 +154,25 @@ export function ApplyCard() {
             </Space>
           ) : null}
         </div>
-        <List
-          size="small"
-          header={<Typography.Text type="secondary">{t("apply.recent")}</Typography.Text>}
-          locale={{ emptyText: t("apply.none") }}
-          dataSource={decided}
-          renderItem={(a) => (
-            <List.Item>
-              {a.status === "served" && a.lead_id && held.has(a.lead_id) ? (
-                <Link to={`/leads/${encodeURIComponent(a.lead_id)}`}>{applicationWords(t, lang, a, held.get(a.lead_id))}</Link>
-              ) : (
-                applicationWords(t, lang, a)
-              )}
-            </List.Item>
-          )}
-        />
+        <Typography.Text type="secondary">{t("apply.recent")}</Typography.Text>
+        {decided.length ? (
+          <List
+            size="small"
+            dataSource={decided}
+            renderItem={(a) => (
+              <List.Item>
+                {a.status === "served" && a.lead_id && held.has(a.lead_id) ? (
+                  <Link to={`/leads/${encodeURIComponent(a.lead_id)}`}>{applicationWords(t, lang, a, held.get(a.lead_id))}</Link>
+                ) : (
+                  applicationWords(t, lang, a)
+                )}
+              </List.Item>
+            )}
+          />
+        ) : (
+          // antd's own empty text is too faint for WCAG AA contrast
+          <Typography.Text type="secondary">{t("apply.none")}</Typography.Text>
+        )}
       </Space>
     </Card>
   );
