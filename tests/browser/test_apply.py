@@ -44,7 +44,7 @@ async def test_an_agent_applies_gets_a_lead_and_cancels_a_waiting_application(br
     await sign_in(page, agent.agent_id)
     card = page.get_by_test_id("apply-card")
     await expect(card.get_by_role("heading", name="申领线索")).to_be_visible()
-    await expect(card.get_by_role("combobox", name="申领的线索池")).to_be_visible()
+    await expect(card.get_by_role("group", name="申领的线索池")).to_be_visible()
     await expect(card.get_by_role("button", name="申领")).to_be_enabled()  # a pool is chosen
     await page.wait_for_timeout(600)  # antd's colour transition from disabled done before axe measures
     violations = await axe_violations(page)
@@ -53,8 +53,7 @@ async def test_an_agent_applies_gets_a_lead_and_cancels_a_waiting_application(br
     before = await rows.count()
 
     # Apply to the line's pool: a lead is there, so it is the agent's at once and shows among its leads.
-    await card.locator(".ant-select-selector").click()
-    await page.locator(f".ant-select-item-option[title='{BUSINESS_LINE}']").click()  # the visible option
+    await card.get_by_role("group", name="申领的线索池").get_by_text(BUSINESS_LINE, exact=True).click()
     await card.get_by_role("button", name="申领").click()
     await expect(page.get_by_text("已分到线索").first).to_be_visible()
     await expect(rows).to_have_count(before + 1)
@@ -66,8 +65,7 @@ async def test_an_agent_applies_gets_a_lead_and_cancels_a_waiting_application(br
     await expect(page.get_by_text(f"你的申领已分到线索「{lead['name']}」").first).to_be_visible(timeout=15_000)
 
     # Apply to the empty pool: it waits, first in turn; the agent cancels it.
-    await card.locator(".ant-select-selector").click()
-    await page.locator(f".ant-select-item-option[title='{EMPTY_POOL}']").click()
+    await card.get_by_role("group", name="申领的线索池").get_by_text(EMPTY_POOL, exact=True).click()
     await card.get_by_role("button", name="申领").click()
     waiting = card.get_by_test_id("apply-waiting")
     await expect(waiting).to_contain_text(f"等待中：{EMPTY_POOL} 排第 1 位")

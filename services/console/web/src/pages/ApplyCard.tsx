@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App, Button, Card, List, Select, Space, Typography } from "antd";
+import { App, Button, Card, Radio, Space, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { allocator, type ApplicationView } from "../api/clients";
@@ -115,16 +115,17 @@ export function ApplyCard() {
         <Typography.Text type="secondary">{t("apply.help")}</Typography.Text>
         {applications.error ? <ProblemAlert error={applications.error} onRetry={() => applications.refetch()} /> : null}
         <Space wrap>
-          {/* a label of its own: aria-label on antd's Select would also land on its role-less wrapper */}
-          <label htmlFor="apply-pool">{t("apply.pool")}</label>
-          <Select
-            id="apply-pool"
-            value={pool}
-            onChange={setPool}
-            options={pools.map((id) => ({ value: id, label: id }))}
-            style={{ minWidth: 200 }}
-            disabled={Boolean(waiting)}
-          />
+          {/* a few pools: buttons, lighter on the workbench's first screen than a select */}
+          <fieldset className="apply-pools">
+            <legend>{t("apply.pool")}</legend>
+            <Radio.Group
+              optionType="button"
+              value={pool}
+              onChange={(e) => setPool(e.target.value as string)}
+              options={pools.map((id) => ({ value: id, label: id }))}
+              disabled={Boolean(waiting)}
+            />
+          </fieldset>
           <Button
             type="primary"
             onClick={() => pool && apply.mutate(pool)}
@@ -156,21 +157,18 @@ export function ApplyCard() {
         </div>
         <Typography.Text type="secondary">{t("apply.recent")}</Typography.Text>
         {decided.length ? (
-          <List
-            size="small"
-            dataSource={decided}
-            renderItem={(a) => (
-              <List.Item>
+          <ul className="apply-recent">
+            {decided.map((a) => (
+              <li key={a.application_id}>
                 {a.status === "served" && a.lead_id && held.has(a.lead_id) ? (
                   <Link to={`/leads/${encodeURIComponent(a.lead_id)}`}>{applicationWords(t, lang, a, held.get(a.lead_id))}</Link>
                 ) : (
                   applicationWords(t, lang, a)
                 )}
-              </List.Item>
-            )}
-          />
+              </li>
+            ))}
+          </ul>
         ) : (
-          // antd's own empty text is too faint for WCAG AA contrast
           <Typography.Text type="secondary">{t("apply.none")}</Typography.Text>
         )}
       </Space>
