@@ -150,7 +150,10 @@ async def test_leads_the_push_could_not_place_are_listed_for_the_team_until_plac
     assert response.status_code == 403 and response.json()["code"] == "outside_your_team", response.text
     assert (await harness.http.get("/v1/teams/t2/unplaced-leads", headers=harness.as_actor("s2"))).json()["total"] == 0
 
-    # the supervisor places one by hand: it leaves the list and its page no longer says it was missed
+    # the supervisor places one by hand (to an agent at work, as every push): it leaves the list and its page
+    # no longer says it was missed
+    await harness.send("agents.status-changed.v1", {"agent_id": "a1", "status": "logged_in",
+                                                    "at": datetime.now(UTC).isoformat()})
     response = await harness.http.post("/v1/distributions", json={"lead_ids": [first], "team_id": "t1",
                                                                   "target_agent": "a1"},
                                        headers=harness.as_actor("s1"))
