@@ -21,3 +21,20 @@ class DeadLetter(BaseModel):
     payload_b64: str = Field(description="The original bytes, base64.")
     payload_text: str | None = Field(default=None, description="The original bytes as UTF-8, when they decode.")
     headers: dict[str, str] = Field(default_factory=dict, description="Original headers (values base64).")
+
+
+class UnmaskBudgetExceeded(BaseModel):
+    """A user went past the budget of full phone numbers and names per hour (the usual sign of a list being
+    copied out): further answers that hour show them masked. Announced once per user and hour, for the
+    user's supervisors and the security team."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: str = Field(description="Who asked (the token's sub).")
+    team_id: str | None = Field(description="The user's team (the token's), whose supervisors are told.")
+    roles: list[str] = Field(default_factory=list, description="The user's roles.")
+    hour: str = Field(description="The UTC hour counted, e.g. 2026-12-07T03.")
+    count: int = Field(ge=0, description="Full leads asked for this hour, the refused answer included.")
+    budget: int = Field(ge=0, description="Full leads allowed per hour.")
+    service: str = Field(description="The service that refused to unmask.")
+    route: str = Field(description="The route of the refused answer (method and template).")

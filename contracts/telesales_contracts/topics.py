@@ -61,7 +61,7 @@ from .marketplace import (
     TipVisited,
     UserDailyActive,
 )
-from .platform import DeadLetter
+from .platform import DeadLetter, UnmaskBudgetExceeded
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 from .tolerant import Vocabulary
 
@@ -319,6 +319,8 @@ MARKETPLACE_DEEP_LEARNER_FLAGGED = Topic("marketplace.deep-learner-flagged.v1", 
 MARKETPLACE_STRUGGLE_RECOMMENDED = Topic("marketplace.struggle-recommended.v1", StruggleRecommended,
                                          "Tips of the call stage where an agent's funnel lags its team most.")
 DEAD_LETTERS = Topic("platform.dead-lettered.v1", DeadLetter, "Messages a consumer could not process.")
+SECURITY_UNMASK_BUDGET_EXCEEDED = Topic("security.unmask-budget-exceeded.v1", UnmaskBudgetExceeded,
+                                        "A user went past the hourly budget of full numbers (once per user and hour).")
 
 HOLDER_CHANGE_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_ASSIGNED,
@@ -375,6 +377,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_DEEP_LEARNER_FLAGGED,
     MARKETPLACE_STRUGGLE_RECOMMENDED,
     DEAD_LETTERS,
+    SECURITY_UNMASK_BUDGET_EXCEEDED,
 )
 
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL_TOPICS}

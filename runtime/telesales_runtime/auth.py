@@ -3,7 +3,7 @@
 Tokens are verified with the settings' issuer, audience, algorithms and keys: an HS256 secret (local
 runs: the well-known development secret below), an RS256 public key (PEM), or a JWKS URL (keys fetched and
 cached). Claims: iss, aud, sub, exp (required), roles (list of agent, supervisor, operator, admin,
-service), tenant, team (agents and supervisors).
+service, auditor), tenant, team (agents and supervisors).
 
 Each service declares, in its api.py, one table `ACCESS` from "METHOD /path" to the roles that may call
 the route; `create_service_app` puts one dependency (`authorize`) on every router of the service and
@@ -37,7 +37,9 @@ from .auth_defaults import LOCAL_AUDIENCE, LOCAL_HS256_SECRET, LOCAL_ISSUER
 from .problems import Problem, coded_problem
 from .settings import ServiceSettings
 
-ROLES = ("agent", "supervisor", "operator", "admin", "service")
+# auditor: read-only, for the legal and security teams: it may read the access logs (who saw which number,
+# telesales_runtime.access_log) and nothing else, so that an audit needs no access to the data itself.
+ROLES = ("agent", "supervisor", "operator", "admin", "service", "auditor")
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Who may work in another tenant than the token's (X-Tenant-Id).
 CROSS_TENANT_ROLES = frozenset({"admin", "service"})
