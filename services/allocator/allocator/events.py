@@ -9,7 +9,7 @@ Produces (from the leads' embedded outbox): allocation.assigned/claimed/returned
 allocation.reclaim-warning.v1, allocation.hot-lead.v1, allocation.deal-mark-requested/decided.v1,
 allocation.win-confirmed/win-rejected.v1, leads.outcome.v1 (a close; a win its supervisor confirmed),
 leads.stage-changed.v1 (changes
-made over HTTP). Produces (from the outbox collection): agents.graded.v1.
+made over HTTP). Produces (from the outbox collection): agents.graded.v1, security.unmask-budget-exceeded.v1.
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
 
@@ -42,6 +42,7 @@ from telesales_contracts.topics import (
     LEADS_QUALIFIED,
     LEADS_SIGNAL,
     LEADS_STAGE_CHANGED,
+    SECURITY_UNMASK_BUDGET_EXCEEDED,
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
@@ -55,7 +56,7 @@ CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_DO_NOT_CALL, AGENTS_CHAN
                    LEADS_STAGE_CHANGED, CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL, LEADS_OUTCOME)
 PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, ALLOCATION_DEAL_MARK_REQUESTED,
                    ALLOCATION_DEAL_MARK_DECIDED, ALLOCATION_WIN_CONFIRMED, ALLOCATION_WIN_REJECTED, LEADS_OUTCOME,
-                   LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS)
+                   LEADS_STAGE_CHANGED, AGENTS_GRADED, DEAD_LETTERS, SECURITY_UNMASK_BUDGET_EXCEEDED)
 
 Handler = Callable[[LeadService, RosterService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 

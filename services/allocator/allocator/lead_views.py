@@ -51,7 +51,7 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
     phone = doc.get("phone_e164")
     model = doc.get("score_model")
     mark = doc.get("deal_mark")
-    return LeadView(lead_id=doc["_id"], phone=phone if full else mask_phone(phone),
+    view = LeadView(lead_id=doc["_id"], phone=phone if full else mask_phone(phone),
                     phone_masked=not full and phone is not None,
                     name=doc.get("name") if full else mask_name(doc.get("name")), company=doc.get("company"),
                     business_line=doc["business_line"], product_interest=doc.get("product_interest"),
@@ -68,6 +68,16 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
                     score_parts=[ScorePart.model_validate(p) for p in doc.get("score_parts") or []],
                     score_model=ScoreModel.model_validate(model) if model else None, win=win_view(doc),
                     push_missed=push_missed_view(doc))
+    view._contact_full = full and (phone is not None or doc.get("name") is not None)
+    return view
+
+
+def masked_copy(view: LeadView, reason: str | None) -> LeadView:
+    """A view shown in full, masked (the caller may see it but not now: `reason` says why)."""
+    masked = view.model_copy(update={"phone": mask_phone(view.phone), "name": mask_name(view.name),
+                                     "phone_masked": view.phone is not None, "masked_reason": reason})
+    masked._contact_full = False
+    return masked
 
 
 def history_view(doc: Doc) -> LeadHistory:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream import FastStream
 
+from telesales_runtime.access_log import UnmaskBudget
+from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.redis_client import connect_redis
 
@@ -18,6 +20,7 @@ from .api import (
     roster_router,
     supervising_router,
 )
+from .disclosure import Disclosure
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .guards import ClaimGuard
 from .queries import LeadQueries
@@ -45,6 +48,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     leads = LeadService(settings, store, guard, base.dead_letters, lead_relay.notify, outbox_relay.notify)
     roster = RosterService(leads, store)
     sweeper = Sweeper(leads, roster, store)
+    disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify)
     base.broker.context.set_global("leads", leads)
     base.broker.context.set_global("roster", roster)
 
@@ -55,9 +59,9 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
         broker=base.broker,
         topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
         routers=[roster_router, pools_router, config_router, ops_router, dialing_router, floor_router,
-                 supervising_router],
+                 supervising_router, access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(redis=guard.ping),
-        on_startup=[store.ensure_indexes],
+        on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
         after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start],
         on_shutdown=[sweeper.stop, lead_relay.stop, outbox_relay.stop],
         after_broker_stop=[redis.aclose, base.mongo.close],
@@ -68,6 +72,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     app.state.roster = roster
     app.state.queries = LeadQueries(store, leads)
     app.state.sweeper = sweeper
+    app.state.disclosure = disclosure
     app.state.lead_relay = lead_relay
     app.state.outbox_relay = outbox_relay
     return app

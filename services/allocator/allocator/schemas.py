@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 from telesales_contracts.activity import FunnelStep, SignalKind
 from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
@@ -165,6 +165,10 @@ class LeadView(BaseModel):
     phone: str | None = Field(description="Full for the holder and for supervisors and managers of the line; "
                               "masked otherwise.")
     phone_masked: bool
+    masked_reason: Literal["unmask_budget_exceeded", "unmask_budget_unavailable"] | None = Field(
+        default=None, description="Why a caller who may see the number sees it masked: past its hourly budget "
+        "of full numbers (ALLOCATOR_UNMASK_BUDGET_PER_HOUR), or the budget could not be checked (it fails "
+        "closed). Also sent as the X-Masked-Reason header.")
     name: str | None
     company: str | None
     business_line: str
@@ -201,6 +205,12 @@ class LeadView(BaseModel):
                                 "whose holder's win was rejected: rejected, and why.")
     push_missed: PushMissedView | None = Field(
         default=None, description="Pooled leads the push on arrival could not place: why (they wait to be claimed).")
+    # The answer shows the number and name in full (what the access log and the unmasking budget count).
+    _contact_full: bool = PrivateAttr(default=False)
+
+    @property
+    def contact_full(self) -> bool:
+        return self._contact_full
 
 
 class HistoryEntry(BaseModel):

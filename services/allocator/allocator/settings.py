@@ -31,6 +31,11 @@ class AllocatorSettings(ZonedServiceSettings):
     agent_cache_seconds: float = Field(default=2.0, ge=0, description="How long an agent's roster record is "
                                        "cached to check who acts (X-Actor-Id); claims read the agent fresh.")
     claim_lock_seconds: float = Field(default=5.0, gt=0, description="Longest a claim may hold an agent's lock.")
+    access_log_retention_days: int = Field(default=365, ge=1, le=3650, description="How long the access log "
+                                           "(who saw which number in full) keeps a record.")
+    unmask_budget_per_hour: int = Field(default=200, ge=0, description="Full phone numbers and names one user "
+                                        "may see per hour, counted across replicas and services in Redis; past "
+                                        "it answers are masked and the user's supervisors are told.")
     import_max_rows: int = Field(default=20_000, ge=1)
     import_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 

@@ -7,17 +7,21 @@ checks below; operators run the roster, the configuration and the sweeps; admin 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request, Response
 
-from telesales_runtime.auth import Caller, forbidden
+from telesales_runtime.access_log_api import ACCESS_LOG_PATH
+from telesales_runtime.auth import Caller, Principal, forbidden
 from telesales_runtime.http import Problem, Tenant, domain_problem, from_app_state
 from telesales_runtime.scope import OUTSIDE_YOUR_TEAM, Scope, scope_of
 
+from ..disclosure import Disclosure
 from ..domain import AgentFacts, DomainError
 from ..queries import LeadQueries, NotVisible
 from ..roster import RosterService
+from ..schemas import LeadView
 from ..service import LeadService, agent_facts
 from ..settings import AllocatorSettings
 
@@ -61,6 +65,9 @@ ACCESS = {
     "GET /v1/teams/{team_id}/ability-weights": _MANAGERS,
     "GET /v1/teams/{team_id}/deal-marks": _MANAGERS,
     "GET /v1/teams/{team_id}/unplaced-leads": _MANAGERS,
+    # Who saw which number: operators and auditors only; supervisors not even for their team (the log names
+    # every caller's reads, their own included, and checking supervisors is what it is for).
+    f"GET {ACCESS_LOG_PATH}": ("operator", "auditor"),
 }
 
 # DomainError codes and the HTTP status each is answered with.
@@ -160,3 +167,30 @@ async def require_supervisor_of(actor: AgentFacts, scope: Scope, agent_id: str |
 def require_supervisor(actor: AgentFacts, *, refusal: str = "Only supervisors and managers distribute leads.") -> None:
     if actor.role not in ("supervisor", "manager"):
         raise forbidden("not_a_supervisor", refusal)
+
+
+Disclose = Annotated[Disclosure, Depends(from_app_state("disclosure"))]
+
+
+@dataclass
+class Shown:
+    """What one answer shows of leads, through the access log and the unmasking budget (disclosure.py)."""
+
+    disclosure: Disclosure
+    caller: Principal
+    request: Request
+    response: Response
+
+    async def views(self, views: list[LeadView], actor: AgentFacts) -> list[LeadView]:
+        return await self.disclosure.answer(views, caller=self.caller, actor_role=actor.role, request=self.request,
+                                            response=self.response)
+
+    async def view(self, view: LeadView, actor: AgentFacts) -> LeadView:
+        return (await self.views([view], actor))[0]
+
+
+async def get_shown(request: Request, response: Response, caller: Caller, disclosure: Disclose) -> Shown:
+    return Shown(disclosure, caller, request, response)
+
+
+Show = Annotated[Shown, Depends(get_shown)]

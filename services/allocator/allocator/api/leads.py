@@ -38,6 +38,8 @@ from .access import (
     CallerScope,
     Leads,
     Queries,
+    Show,
+    Shown,
     not_visible,
     problem_of,
     require_acting_for,
@@ -80,7 +82,7 @@ async def browse_pool(pool_id: Identifier, tenant: Tenant, queries: Queries, tie
 @pools_router.post("/agents/{agent_id}/claims", response_model=ClaimResult,
                    summary="Claim up to `count` of the best leads of a tier (捞取)")
 async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Leads, queries: Queries,
-                actor: Actor, scope: CallerScope) -> ClaimResult:
+                actor: Actor, scope: CallerScope, show: Show) -> ClaimResult:
     await require_acting_for(scope, agent_id, queries, tenant)
     try:
         result = await leads.claim(tenant=tenant, agent_id=agent_id, tier_id=body.tier_id, count=body.count)
@@ -90,18 +92,21 @@ async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Lead
     policy = await leads.policy(tenant)
     return ClaimResult(requested=result.requested, granted=result.granted, claimed=len(result.leads),
                        holding=result.held_after, holding_cap=result.cap, quota_left=result.quota_left,
-                       leads=[lead_view(d, holder, policy) for d in result.leads])
+                       leads=await show.views([lead_view(d, holder, policy) for d in result.leads], actor))
 
 
 @pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds")
 async def held_leads(agent_id: Identifier, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> LeadPage:
+                     show: Show, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                     cursor: str | None = None) -> LeadPage:
     await require_acting_for(scope, agent_id, queries, tenant)
-    return await queries.held_page(tenant=tenant, agent_id=agent_id, viewer=actor, limit=limit, cursor=cursor)
+    page = await queries.held_page(tenant=tenant, agent_id=agent_id, viewer=actor, limit=limit, cursor=cursor)
+    return page.model_copy(update={"items": await show.views(page.items, actor)})
 
 
 @pools_router.get("/leads/{lead_id}", response_model=LeadView)
-async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope) -> LeadView:
+async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope,
+                   show: Show) -> LeadView:
     await require_lead_in_scope(scope, lead_id, queries, tenant)
     try:
         view = await queries.lead(tenant=tenant, lead_id=lead_id, viewer=actor)
@@ -109,7 +114,7 @@ async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor,
         raise not_visible(error) from error
     if view is None:
         raise Problem(404, "Unknown lead", f"There is no lead {lead_id!r}.")
-    return view
+    return await show.view(view, actor)
 
 
 @pools_router.get("/leads/{lead_id}/history", response_model=LeadHistory,
@@ -127,39 +132,39 @@ async def lead_history(lead_id: str, tenant: Tenant, queries: Queries, actor: Ac
 
 
 async def _act(actor: AgentFacts, scope: Scope, agent_id: str, action: Callable[[], Awaitable[dict[str, Any]]],
-               queries: LeadQueries, tenant: str) -> LeadView:
+               queries: LeadQueries, tenant: str, show: Shown) -> LeadView:
     await require_acting_for(scope, agent_id, queries, tenant)
     try:
         doc = await action()
     except DomainError as error:
         raise problem_of(error) from error
-    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+    return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
 
 
 @pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")
 async def return_lead(lead_id: str, body: ReturnIn, tenant: Tenant, leads: Leads, queries: Queries,
-                      actor: Actor, scope: CallerScope) -> LeadView:
+                      actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.return_lead(
-        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant)
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)")
 async def close_lead(lead_id: str, body: CloseIn, tenant: Tenant, leads: Leads, queries: Queries,
-                     actor: Actor, scope: CallerScope) -> LeadView:
+                     actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.close_lead(
-        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant)
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)")
 async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, queries: Queries,
-                   actor: Actor, scope: CallerScope) -> LeadView:
+                   actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.win_lead(
-        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, amount_fen=body.amount_fen), queries, tenant)
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, amount_fen=body.amount_fen), queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
 async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads, queries: Queries,
-                       actor: Actor, scope: CallerScope) -> LeadView:
+                       actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     agent_id = body.agent_id or actor.agent_id
     # An agent changes only the leads it holds; a supervisor or manager those its team holds (they coach).
     holder = agent_id if body.agent_id is not None or actor.role == "agent" else None
@@ -168,21 +173,21 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
     change = LeadStageChanged(lead_id=lead_id, stage_percent=body.stage_percent, funnel_step=body.funnel_step,
                               agent_id=holder, deal_in_progress=body.deal_in_progress, note=body.note)
     return await _act(actor, scope, agent_id, lambda: leads.change_stage(tenant=tenant, lead_id=lead_id, change=change),
-                      queries, tenant)
+                      queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/deal-mark", response_model=LeadView,
                    summary="Ask the holder's supervisor to mark a deal in progress (protects nothing until approved)")
 async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, leads: Leads, queries: Queries,
-                            actor: Actor, scope: CallerScope) -> LeadView:
+                            actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.request_deal_mark(
-        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, note=body.note), queries, tenant)
+        tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, note=body.note), queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/deal-mark/decision", response_model=LeadView,
                    summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request")
 async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenant, leads: Leads, queries: Queries,
-                           actor: Actor, scope: CallerScope) -> LeadView:
+                           actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     await require_supervisor_of(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant,
                                 refusal="Only the holder's supervisor decides a deal-in-progress mark.")
     try:
@@ -191,13 +196,13 @@ async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenan
                                            reason=body.reason)
     except DomainError as error:
         raise problem_of(error) from error
-    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+    return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
 
 
 @pools_router.post("/leads/{lead_id}/win/confirmation", response_model=LeadView,
                    summary="Confirm a declared win (the winner's supervisor): only confirmed wins count")
 async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: Leads, queries: Queries,
-                      actor: Actor, scope: CallerScope) -> LeadView:
+                      actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     await require_supervisor_of(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id), queries, tenant,
                                 refusal="Only the winner's supervisor confirms a win.")
     try:
@@ -205,7 +210,7 @@ async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: L
                                       order_ref=body.order_ref, amount_fen=body.amount_fen)
     except DomainError as error:
         raise problem_of(error) from error
-    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+    return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
 
 
 @pools_router.post("/leads/{lead_id}/win/rejection", response_model=LeadView,

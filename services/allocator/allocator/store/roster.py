@@ -11,6 +11,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument, Upd
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from telesales_runtime.access_log import AccessLog
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, is_duplicate_key, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
@@ -51,9 +52,14 @@ class StoreBase:
         self.leases = self.db["leases"]
         self.do_not_call = self.db["do_not_call"]  # lead-intake's list as the allocator knows it
         self.inbox = Inbox(self.db["inbox"], consumer)
+        self.access_log = AccessLog(self.db["access_log"])  # insert and read only (telesales_runtime.access_log)
 
 
 class RosterStore(StoreBase):
+    async def write_events(self, outbox_rows: list[Doc]) -> None:
+        """Events that announce no stored change (one insert: atomic, then relayed like every other)."""
+        await self.outbox.insert_many(outbox_rows, ordered=True)
+
     # ---- configuration ---------------------------------------------------------------------------------
 
     async def get_config(self, tenant: str, kind: str) -> tuple[Any, int]:
