@@ -151,9 +151,12 @@ LEDGER = Service("ledger", "ledger", 8103, "LEDGER_", ZONED_CONFIG)
 METRICS = Service("metrics", "metrics", 8105, "METRICS_", ZONED_CONFIG)
 # The platform's services behind the console (it calls each with the signed-in user's token).
 BACKENDS: tuple[Service, ...] = (
-    Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", COMMON_CONFIG,
+    # who saw which number: how long the access log keeps a record, how many full numbers a user may see an
+    # hour (telesales_runtime.access_log; README, Personal data)
+    Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", {**COMMON_CONFIG, "access_log_retention_days": "365"},
             built_data=("lead_intake.phone_regions", "phone_regions_dir")),
-    Service("allocator", "allocator", 8102, "ALLOCATOR_", ZONED_CONFIG,
+    Service("allocator", "allocator", 8102, "ALLOCATOR_",
+            {**ZONED_CONFIG, "access_log_retention_days": "365", "unmask_budget_per_hour": "200"},
             secrets=("kafka_bootstrap", "mongo_uri", "redis_url")),
     LEDGER,
     # the struggle push (on request and its rolling window's job) reads agents' funnels from metrics

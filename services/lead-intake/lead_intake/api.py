@@ -10,7 +10,9 @@ from faststream.kafka import KafkaBroker
 
 from telesales_contracts.leads import Channel, LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
-from telesales_runtime.auth import Caller
+from telesales_runtime.access_log import AccessRecord, Viewer
+from telesales_runtime.access_log_api import ACCESS_LOG_PATH
+from telesales_runtime.auth import Caller, Principal
 from telesales_runtime.http import Problem, Tenant, decode_upload, from_app_state
 
 from . import domain
@@ -51,9 +53,23 @@ ACCESS = {
     "GET /v1/scoring/weights": ("supervisor", "operator"),
     "PUT /v1/scoring/weights": ("operator",),
     "GET /v1/scoring/models": ("supervisor", "operator"),
+    # Who saw which lead in full: operators and auditors only (telesales_runtime.access_log).
+    f"GET {ACCESS_LOG_PATH}": ("operator", "auditor"),
 }
 # Who sees a lead's phone, name and email in full; every other role gets them masked (138****5678, 张*).
+# They are platform principals: each such answer is logged, none is held to the unmasking budget.
 FULL_CONTACT_ROLES = ("admin", "service")
+
+
+async def log_full(request: Request, caller: Principal, lead_ids: list[str]) -> None:
+    """Record an answer that showed `lead_ids` in full (nothing when it showed none)."""
+    if not lead_ids:
+        return
+    route = request.scope.get("route")
+    viewer = Viewer(sub=caller.sub, roles=tuple(sorted(caller.roles)), tenant=caller.tenant, team=caller.team)
+    await request.app.state.store.access_log.record(AccessRecord(
+        viewer=viewer, method=request.method, route=getattr(route, "path", request.url.path),
+        lead_ids=tuple(lead_ids), reason="service" if caller.has("service") else "admin"))
 
 Intake = Annotated[IntakeService, Depends(from_app_state("intake"))]
 Queries = Annotated[IntakeQueries, Depends(from_app_state("queries"))]
@@ -122,10 +138,11 @@ async def submission_status(event_id: str, tenant: Tenant, queries: Queries) -> 
 
 
 @router.get("/leads/{lead_id}", response_model=LeadView, summary="One stored lead")
-async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, caller: Caller) -> LeadView:
+async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, caller: Caller, request: Request) -> LeadView:
     view = await queries.lead(tenant=tenant, lead_id=lead_id, mask=not caller.has(*FULL_CONTACT_ROLES))
     if view is None:
         raise Problem(404, "Lead not found", f"No lead {lead_id!r} in tenant {tenant!r}.")
+    await log_full(request, caller, [] if view.masked else [view.lead_id])
     return view
 
 
@@ -135,6 +152,7 @@ async def search_leads(
     queries: Queries,
     settings: Settings,
     caller: Caller,
+    request: Request,
     phone: Annotated[str | None, Query(max_length=40, description="Any written form; matched in E.164.")] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
     grade: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
@@ -157,8 +175,10 @@ async def search_leads(
     search = LeadSearch(phone_e164=phone_e164, email=domain.normalize_email(email)[0] if email is not None else None,
                         grade=grade, channel=channel, business_line=business_line, source_system=source_system,
                         external_id=external_id)
-    return await queries.leads(tenant=tenant, search=search, limit=limit, cursor=cursor,
+    page = await queries.leads(tenant=tenant, search=search, limit=limit, cursor=cursor,
                                mask=not caller.has(*FULL_CONTACT_ROLES))
+    await log_full(request, caller, [v.lead_id for v in page.items if not v.masked])
+    return page
 
 
 # ---- do-not-call list ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_contracts.topics import LEADS_RECEIVED
+from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 
 from . import phone_regions
@@ -51,9 +52,9 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         description=DESCRIPTION,
         broker=base.broker,
         topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
-        routers=[router, dnc_router, scoring_router],
+        routers=[router, dnc_router, scoring_router, access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes],
+        on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
         after_broker_start=[relay.start_async],
         on_shutdown=[relay.stop],
         after_broker_stop=[close_clients],
@@ -62,6 +63,7 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     app.state.intake = intake
     app.state.queries = IntakeQueries(store, intake)
     app.state.relay = relay
+    app.state.store = store
     return app
 
 

@@ -37,6 +37,8 @@ class LeadIntakeSettings(ServiceSettings):
     number_checker_timeout_seconds: float = Field(default=2.0, gt=0)
     publish_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Longest POST /v1/leads waits "
                                            "for the broker to confirm the lead before it answers 503.")
+    access_log_retention_days: int = Field(default=365, ge=1, le=3650, description="How long the access log "
+                                           "(who saw which lead's number in full) keeps a record.")
     import_max_rows: int = Field(default=100_000, ge=1)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 

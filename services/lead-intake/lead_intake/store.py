@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from telesales_runtime.access_log import AccessLog
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import encoded_outbox_row, outbox_row, write_outbox
@@ -101,6 +102,7 @@ class LeadStore:
         self.outbox = self.db["outbox"]
         self.leases = self.db["leases"]
         self.inbox = Inbox(self.db["inbox"], consumer)
+        self.access_log = AccessLog(self.db["access_log"])  # insert and read only (telesales_runtime.access_log)
 
     async def ensure_indexes(self) -> None:
         # One lead per phone and per email within a tenant: the database, not the code, guarantees
