@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from prometheus_client import Counter
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -38,10 +37,6 @@ DEFAULT_RETENTION_DAYS = 365
 DEFAULT_UNMASK_BUDGET = 200
 Doc = dict[str, Any]
 
-UNMASK_REFUSED = Counter("telesales_unmask_refused_total", "Answers masked for a caller who may see numbers in "
-                         "full: past its hourly budget, or the budget could not be checked.", ["service", "reason"])
-UNMASK_BUDGET_CROSSED = Counter("telesales_unmask_budget_exceeded_total", "Users who went past their hourly "
-                                "budget of full numbers (once per user and hour).", ["service"])
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,14 @@ CONSUMER_LAG = Gauge(
     "consumer's last batch from it.",
     ["service", "topic", "partition"],
 )
+UNMASK_REFUSED = Counter(
+    "telesales_unmask_refused_total",
+    "Answers masked for a caller who may see numbers in full: past its hourly budget (unmask_budget_exceeded), "
+    "or the budget could not be checked (unmask_budget_unavailable).",
+    ["service", "reason"],
+)
+UNMASK_BUDGET_CROSSED = Counter(
+    "telesales_unmask_budget_exceeded_total",
+    "Users who went past their hourly budget of full phone numbers (once per user and hour).",
+    ["service"],
+)

@@ -13,8 +13,6 @@ from telesales_contracts.platform import UnmaskBudgetExceeded
 from telesales_contracts.topics import SECURITY_UNMASK_BUDGET_EXCEEDED
 from telesales_runtime.access_log import (
     MASKED_REASON_HEADER,
-    UNMASK_BUDGET_CROSSED,
-    UNMASK_REFUSED,
     AccessRecord,
     BudgetVerdict,
     FullReason,
@@ -22,6 +20,7 @@ from telesales_runtime.access_log import (
     Viewer,
 )
 from telesales_runtime.auth import Principal
+from telesales_runtime.observability import UNMASK_BUDGET_CROSSED, UNMASK_REFUSED
 from telesales_runtime.outbox import outbox_row
 
 from .lead_views import masked_copy
