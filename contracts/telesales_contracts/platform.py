@@ -31,7 +31,9 @@ class UnmaskBudgetExceeded(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     user_id: str = Field(description="Who asked (the token's sub).")
-    team_id: str | None = Field(description="The user's team (the token's), whose supervisors are told.")
+    team_id: str | None = Field(description="The user's team (the token's, else the roster's).")
+    supervisors: list[str] = Field(default_factory=list, description="Who is told besides the user: the active "
+                                   "supervisors of the user's team and the user's own supervisor.")
     roles: list[str] = Field(default_factory=list, description="The user's roles.")
     hour: str = Field(description="The UTC hour counted, e.g. 2026-12-07T03.")
     count: int = Field(ge=0, description="Full leads asked for this hour, the refused answer included.")

@@ -5,7 +5,7 @@ a number are lead_views.sees_contact's; the mechanics are telesales_runtime.acce
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import Request, Response
 
@@ -50,39 +50,43 @@ def route_of(request: Request) -> tuple[str, str]:
 
 class Disclosure:
     def __init__(self, settings: AllocatorSettings, store: AllocatorStore, budget: UnmaskBudget,
-                 notify_outbox: Callable[[], None]) -> None:
+                 notify_outbox: Callable[[], None],
+                 supervisors_of: Callable[[str, str, str | None], Awaitable[list[str]]]) -> None:
+        self.supervisors_of = supervisors_of
         self.settings = settings
         self.store = store
         self.budget = budget
         self.notify_outbox = notify_outbox
 
-    async def answer(self, views: Sequence[LeadView], *, caller: Principal, actor_role: str, request: Request,
-                     response: Response) -> list[LeadView]:
+    async def answer(self, views: Sequence[LeadView], *, caller: Principal, actor_role: str,
+                     actor_team: str | None, request: Request, response: Response) -> list[LeadView]:
         """`views` as the caller may see them now: within the budget, as they are (and the answer logged
         once, naming every lead shown in full); past it, masked, with the reason in each view and a header."""
         full = [v.lead_id for v in views if v.contact_full]
         if not full:
             return list(views)
         method, route = route_of(request)
+        team = caller.team or actor_team
         if not caller.has(*UNBUDGETED):
             verdict = await self.budget.take(tenant=caller.tenant, user=caller.sub, count=len(full),
                                              budget=self.settings.unmask_budget_per_hour)
             if not verdict.allowed:
-                await self._refused(verdict, caller, f"{method} {route}")
+                await self._refused(verdict, caller, f"{method} {route}", team)
                 response.headers[MASKED_REASON_HEADER] = verdict.reason or ""
                 return [masked_copy(v, verdict.reason) if v.contact_full else v for v in views]
-        viewer = Viewer(sub=caller.sub, roles=tuple(sorted(caller.roles)), tenant=caller.tenant, team=caller.team)
+        viewer = Viewer(sub=caller.sub, roles=tuple(sorted(caller.roles)), tenant=caller.tenant, team=team)
         await self.store.access_log.record(AccessRecord(viewer=viewer, method=method, route=route,
                                                         lead_ids=tuple(dict.fromkeys(full)),
                                                         reason=reason_of(caller, actor_role)))
         return list(views)
 
-    async def _refused(self, verdict: BudgetVerdict, caller: Principal, route: str) -> None:
+    async def _refused(self, verdict: BudgetVerdict, caller: Principal, route: str, team: str | None) -> None:
         UNMASK_REFUSED.labels(self.settings.service_name, verdict.reason).inc()
         if not verdict.crossed:
             return
         UNMASK_BUDGET_CROSSED.labels(self.settings.service_name).inc()
-        data = UnmaskBudgetExceeded(user_id=caller.sub, team_id=caller.team, roles=sorted(caller.roles),
+        supervisors = [s for s in await self.supervisors_of(caller.tenant, caller.sub, team) if s != caller.sub]
+        data = UnmaskBudgetExceeded(user_id=caller.sub, team_id=team, supervisors=supervisors, roles=sorted(caller.roles),
                                     hour=verdict.hour, count=verdict.used, budget=verdict.budget,
                                     service=self.settings.service_name, route=route)
         event = SECURITY_UNMASK_BUDGET_EXCEEDED.event(data, source=self.settings.source, tenantid=caller.tenant,

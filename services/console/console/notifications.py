@@ -34,6 +34,7 @@ from telesales_contracts.ledger import (
     TransferPosted,
 )
 from telesales_contracts.marketplace import PurchaseCompleted, PurchaseRefused, StruggleRecommended, TipForwarded
+from telesales_contracts.platform import UnmaskBudgetExceeded
 from telesales_contracts.topics import (
     ALLOCATION_ASSIGNED,
     ALLOCATION_CLOSED,
@@ -53,6 +54,7 @@ from telesales_contracts.topics import (
     MARKETPLACE_PURCHASE_REFUSED,
     MARKETPLACE_STRUGGLE_RECOMMENDED,
     MARKETPLACE_TIP_FORWARDED,
+    SECURITY_UNMASK_BUDGET_EXCEEDED,
     Topic,
 )
 
@@ -74,6 +76,7 @@ class NotificationKind(StrEnum):
     APPROVAL_WAITING = "approval_waiting"
     WIN_CONFIRMED = "win_confirmed"
     WIN_REJECTED = "win_rejected"
+    UNMASK_BUDGET_EXCEEDED = "unmask_budget_exceeded"
 
 
 class Notification(BaseModel):
@@ -274,6 +277,18 @@ def _reallocation_awaiting(event: CloudEvent[ReallocationAwaiting]) -> list[Draf
                            "/wallet", part=len(asked))]
 
 
+def _unmask_budget_exceeded(event: CloudEvent[UnmaskBudgetExceeded]) -> list[Draft]:
+    """The user learns why numbers are masked until the hour ends; its supervisors that someone of their team
+    asked for more full numbers than the budget allows (the usual sign of a list being copied out)."""
+    d = event.data
+    subject = {"user_id": d.user_id, "team_id": d.team_id, "hour": d.hour, "count": d.count, "budget": d.budget,
+               "service": d.service}
+    supervisors = [s for s in dict.fromkeys(d.supervisors) if s != d.user_id]
+    return [_draft(event, d.user_id, NotificationKind.UNMASK_BUDGET_EXCEEDED, {**subject, "for": "user"}, "/leads"),
+            *(_draft(event, s, NotificationKind.UNMASK_BUDGET_EXCEEDED, {**subject, "for": "supervisor"}, "/team",
+                     part=index + 1) for index, s in enumerate(supervisors))]
+
+
 MAPPINGS: dict[str, Mapping] = {
     ALLOCATION_HOT_LEAD.name: _hot_lead,
     ALLOCATION_RECLAIM_WARNING.name: _reclaim_warning,
@@ -293,6 +308,7 @@ MAPPINGS: dict[str, Mapping] = {
     LEDGER_REALLOCATION_AWAITING.name: _reallocation_awaiting,
     ALLOCATION_WIN_CONFIRMED.name: _win_confirmed,
     ALLOCATION_WIN_REJECTED.name: _win_rejected,
+    SECURITY_UNMASK_BUDGET_EXCEEDED.name: _unmask_budget_exceeded,
 }
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
@@ -301,6 +317,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_TIP_FORWARDED, LEDGER_COINS_ALLOCATED, LEDGER_BONUS_AWARDED, LEDGER_TRANSFER_POSTED,
     LEDGER_REALLOCATION_DECIDED, ALLOCATION_DEAL_MARK_REQUESTED, ALLOCATION_DEAL_MARK_DECIDED,
     LEDGER_REALLOCATION_AWAITING, ALLOCATION_WIN_CONFIRMED, ALLOCATION_WIN_REJECTED,
+    SECURITY_UNMASK_BUDGET_EXCEEDED,
 )
 
 

@@ -189,6 +189,20 @@ def test_a_rejected_win_tells_the_agent_why_and_leads_to_the_lead_it_holds_again
                              "rejecter": "crm", "reason": "crm says the order was lost", "order_ref": "SO-7"}
 
 
+def test_a_user_past_the_unmask_budget_is_told_why_and_its_supervisors_are_warned() -> None:
+    made = drafts("security.unmask-budget-exceeded.v1", {
+        "user_id": "zhang-san", "team_id": "team-1", "supervisors": ["sup-1", "zhang-san", "sup-2", "sup-1"],
+        "roles": ["agent"], "hour": "2026-11-24T01", "count": 201, "budget": 200, "service": "allocator",
+        "route": "GET /v1/agents/{agent_id}/leads"})
+    assert [(d.user, d.kind, d.subject["for"], d.link) for d in made] == [
+        ("zhang-san", NotificationKind.UNMASK_BUDGET_EXCEEDED, "user", "/leads"),
+        ("sup-1", NotificationKind.UNMASK_BUDGET_EXCEEDED, "supervisor", "/team"),
+        ("sup-2", NotificationKind.UNMASK_BUDGET_EXCEEDED, "supervisor", "/team")]
+    assert made[1].subject == {"user_id": "zhang-san", "team_id": "team-1", "hour": "2026-11-24T01", "count": 201,
+                               "budget": 200, "service": "allocator", "for": "supervisor"}
+    assert len({d.id for d in made}) == 3
+
+
 def test_an_approval_waiting_asks_the_approvers_of_the_level_and_tells_the_requester() -> None:
     made = drafts("ledger.reallocation-awaiting.v1", {
         "request_id": "rq-1", "user_id": "li-si", "team_id": "t1", "level": "manager",
@@ -209,7 +223,7 @@ def test_every_consumed_topic_has_a_mapping_and_ids_depend_on_tenant_user_event_
         "marketplace.struggle-recommended.v1", "marketplace.tip-forwarded.v1", "ledger.coins-allocated.v1",
         "ledger.bonus-awarded.v1", "ledger.transfer-posted.v1", "ledger.reallocation-decided.v1",
         "allocation.deal-mark-requested.v1", "allocation.deal-mark-decided.v1", "ledger.reallocation-awaiting.v1",
-        "allocation.win-confirmed.v1", "allocation.win-rejected.v1"}
+        "allocation.win-confirmed.v1", "allocation.win-rejected.v1", "security.unmask-budget-exceeded.v1"}
     data = {"request_id": "rq-1", "user_id": "li-si", "decision": "approved", "decided_by": "op-1",
             "decided_at": AT}
     first = drafts("ledger.reallocation-decided.v1", data)[0]

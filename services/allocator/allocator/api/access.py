@@ -182,8 +182,8 @@ class Shown:
     response: Response
 
     async def views(self, views: list[LeadView], actor: AgentFacts) -> list[LeadView]:
-        return await self.disclosure.answer(views, caller=self.caller, actor_role=actor.role, request=self.request,
-                                            response=self.response)
+        return await self.disclosure.answer(views, caller=self.caller, actor_role=actor.role,
+                                            actor_team=actor.team_id, request=self.request, response=self.response)
 
     async def view(self, view: LeadView, actor: AgentFacts) -> LeadView:
         return (await self.views([view], actor))[0]

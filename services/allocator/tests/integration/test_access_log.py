@@ -122,6 +122,8 @@ async def test_the_log_forgets_after_its_retention(harness: Harness) -> None:
 async def test_past_the_budget_numbers_stay_masked_replicas_share_the_count_and_it_is_announced_once(
         budgeted: Harness, allocator_settings: AllocatorSettings) -> None:
     harness = budgeted
+    await harness.agent("sup-1", role="supervisor")
+    await harness.agent("sup-other", role="supervisor", team_id="t2")
     ids = await holding(harness, "a1", 2)  # 2 of 3
     agent = harness.as_("agent", "a1", team="t1")
     replica = create_app(allocator_settings.model_copy(update={"unmask_budget_per_hour": BUDGET}))
@@ -141,8 +143,14 @@ async def test_past_the_budget_numbers_stay_masked_replicas_share_the_count_and_
     await harness.relay()
     [event] = harness.of(EXCEEDED)
     assert event["subject"] == "a1"
-    assert {k: event["data"][k] for k in ("user_id", "team_id", "budget", "count", "service")} == {
-        "user_id": "a1", "team_id": "t1", "budget": BUDGET, "count": 4, "service": "allocator"}
+    assert {k: event["data"][k] for k in ("user_id", "team_id", "supervisors", "budget", "count", "service")} == {
+        "user_id": "a1", "team_id": "t1", "supervisors": ["sup-1"], "budget": BUDGET, "count": 4,
+        "service": "allocator"}
+    # the next hour starts afresh (the counter is per hour)
+    budget = harness.http._transport.app.state.disclosure.budget  # type: ignore[attr-defined]
+    next_hour = await budget.take(tenant=harness.tenant, user="a1", count=1, budget=BUDGET,
+                                  at=datetime.now(UTC) + timedelta(hours=1))
+    assert next_hour.allowed and next_hour.used == 1
 
 
 async def test_without_redis_the_budget_fails_closed(budgeted: Harness) -> None:
