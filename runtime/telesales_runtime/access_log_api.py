@@ -6,15 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .access_log import AccessLog
+from .access_log import MASKED_REASON_HEADER, AccessLog
 from .http import Problem, Tenant
 
 ACCESS_LOG_PATH = "/v1/access-log"
+# OpenAPI of a route whose answer may show leads in full: the header that says why they are masked instead.
+MASKED_REASON_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"headers": {MASKED_REASON_HEADER: {
+    "description": "Set when leads the caller may see in full are masked: `unmask_budget_exceeded` (past the "
+    "caller's hourly budget of full numbers) or `unmask_budget_unavailable` (the budget could not be checked: "
+    "it fails closed). Each such lead view says the same in `masked_reason`.",
+    "schema": {"type": "string", "enum": ["unmask_budget_exceeded", "unmask_budget_unavailable"]}}}}}
 
 
 class AccessRecordView(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from telesales_contracts.activity import LeadStageChanged
 from telesales_contracts.roster import Identifier
+from telesales_runtime.access_log_api import MASKED_REASON_RESPONSE
 from telesales_runtime.http import Problem, Tenant
 from telesales_runtime.scope import Scope
 
@@ -80,7 +81,8 @@ async def browse_pool(pool_id: Identifier, tenant: Tenant, queries: Queries, tie
 
 
 @pools_router.post("/agents/{agent_id}/claims", response_model=ClaimResult,
-                   summary="Claim up to `count` of the best leads of a tier (捞取)")
+                   summary="Claim up to `count` of the best leads of a tier (捞取)",
+                   responses=MASKED_REASON_RESPONSE)
 async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Leads, queries: Queries,
                 actor: Actor, scope: CallerScope, show: Show) -> ClaimResult:
     await require_acting_for(scope, agent_id, queries, tenant)
@@ -95,7 +97,8 @@ async def claim(agent_id: Identifier, body: ClaimIn, tenant: Tenant, leads: Lead
                        leads=await show.views([lead_view(d, holder, policy) for d in result.leads], actor))
 
 
-@pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds")
+@pools_router.get("/agents/{agent_id}/leads", response_model=LeadPage, summary="The leads an agent holds",
+                   responses=MASKED_REASON_RESPONSE)
 async def held_leads(agent_id: Identifier, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope,
                      show: Show, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                      cursor: str | None = None) -> LeadPage:
@@ -104,7 +107,8 @@ async def held_leads(agent_id: Identifier, tenant: Tenant, queries: Queries, act
     return page.model_copy(update={"items": await show.views(page.items, actor)})
 
 
-@pools_router.get("/leads/{lead_id}", response_model=LeadView)
+@pools_router.get("/leads/{lead_id}", response_model=LeadView,
+                   responses=MASKED_REASON_RESPONSE)
 async def get_lead(lead_id: str, tenant: Tenant, queries: Queries, actor: Actor, scope: CallerScope,
                    show: Show) -> LeadView:
     await require_lead_in_scope(scope, lead_id, queries, tenant)
@@ -141,28 +145,32 @@ async def _act(actor: AgentFacts, scope: Scope, agent_id: str, action: Callable[
     return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
 
 
-@pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)")
+@pools_router.post("/leads/{lead_id}/return", response_model=LeadView, summary="Return a lead to the pool (退回)",
+                   responses=MASKED_REASON_RESPONSE)
 async def return_lead(lead_id: str, body: ReturnIn, tenant: Tenant, leads: Leads, queries: Queries,
                       actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.return_lead(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant, show)
 
 
-@pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)")
+@pools_router.post("/leads/{lead_id}/close", response_model=LeadView, summary="Close a lead without a sale (关单)",
+                   responses=MASKED_REASON_RESPONSE)
 async def close_lead(lead_id: str, body: CloseIn, tenant: Tenant, leads: Leads, queries: Queries,
                      actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.close_lead(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, reason=body.reason), queries, tenant, show)
 
 
-@pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)")
+@pools_router.post("/leads/{lead_id}/win", response_model=LeadView, summary="Win a lead (成单)",
+                   responses=MASKED_REASON_RESPONSE)
 async def win_lead(lead_id: str, body: WinIn, tenant: Tenant, leads: Leads, queries: Queries,
                    actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.win_lead(
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, amount_fen=body.amount_fen), queries, tenant, show)
 
 
-@pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage")
+@pools_router.post("/leads/{lead_id}/stage", response_model=LeadView, summary="Set the development stage",
+                   responses=MASKED_REASON_RESPONSE)
 async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads, queries: Queries,
                        actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     agent_id = body.agent_id or actor.agent_id
@@ -177,7 +185,8 @@ async def change_stage(lead_id: str, body: StageIn, tenant: Tenant, leads: Leads
 
 
 @pools_router.post("/leads/{lead_id}/deal-mark", response_model=LeadView,
-                   summary="Ask the holder's supervisor to mark a deal in progress (protects nothing until approved)")
+                   summary="Ask the holder's supervisor to mark a deal in progress (protects nothing until approved)",
+                   responses=MASKED_REASON_RESPONSE)
 async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, leads: Leads, queries: Queries,
                             actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     return await _act(actor, scope, body.agent_id, lambda: leads.request_deal_mark(
@@ -185,7 +194,8 @@ async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, lead
 
 
 @pools_router.post("/leads/{lead_id}/deal-mark/decision", response_model=LeadView,
-                   summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request")
+                   summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request",
+                   responses=MASKED_REASON_RESPONSE)
 async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenant, leads: Leads, queries: Queries,
                            actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     await require_supervisor_of(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant,
@@ -200,7 +210,8 @@ async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenan
 
 
 @pools_router.post("/leads/{lead_id}/win/confirmation", response_model=LeadView,
-                   summary="Confirm a declared win (the winner's supervisor): only confirmed wins count")
+                   summary="Confirm a declared win (the winner's supervisor): only confirmed wins count",
+                   responses=MASKED_REASON_RESPONSE)
 async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: Leads, queries: Queries,
                       actor: Actor, scope: CallerScope, show: Show) -> LeadView:
     await require_supervisor_of(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id), queries, tenant,

@@ -85,6 +85,20 @@ describe("notification sentences", () => {
     expect(affectedQueries(n)).toContainEqual(["lead", "L6"]);
   });
 
+  it("tells the user why numbers are masked and the supervisor who went past the hourly limit", () => {
+    const subject = { user_id: "zhang", team_id: "mba", hour: "2025-03-01T08", count: 201, budget: 200, service: "allocator" };
+    const user = { kind: "unmask_budget_exceeded", subject: { ...subject, for: "user" } };
+    expect(notificationSentence(user, "zh-CN")).toEqual({
+      title: "号码已隐藏：超出每小时查看上限",
+      body: "您本小时已查看 201 个完整号码（上限 200）：本小时内号码和姓名将保持隐藏，已通知您的主管。",
+    });
+    const supervisor = { kind: "unmask_budget_exceeded", subject: { ...subject, for: "supervisor" } };
+    expect(notificationSentence(supervisor, "en").body).toBe(
+      "zhang viewed 201 full phone numbers this hour (limit 200): their numbers are masked until the hour ends. Check the access log if this is unexpected.",
+    );
+    expect(affectedQueries(user)).toContainEqual(["leads"]);
+  });
+
   it("tells the holder a lead was closed because its number is on the do-not-call list", () => {
     const n = { kind: "lead_do_not_call", subject: { lead_id: "L4", reason: "do-not-call: complaint: rude", business_line: "edu" } };
     expect(notificationSentence(n, "zh-CN")).toEqual({ title: "禁止拨打", body: "线索「L4」已关闭：号码已列入禁呼名单，请勿拨打。" });

@@ -175,6 +175,14 @@ export function notificationSentence(
         body: t(text(s, "for") === "approver" ? "notif.approval_waiting.approver" : "notif.approval_waiting.requester", vars),
       };
     }
+    case "unmask_budget_exceeded":
+      vars.user = text(s, "user_id") ?? t("notif.someone");
+      vars.count = number(s, "count") ?? t("notif.some");
+      vars.budget = number(s, "budget") ?? t("notif.some");
+      return {
+        title: t("notif.unmask_budget_exceeded.title"),
+        body: t(text(s, "for") === "supervisor" ? "notif.unmask_budget_exceeded.supervisor" : "notif.unmask_budget_exceeded.user", vars),
+      };
     case "win_confirmed":
       vars.amount = ((number(s, "amount_fen") ?? 0) / 100).toLocaleString(lang, { minimumFractionDigits: 2 });
       vars.by = text(s, "confirmed_by") === "order" ? t("notif.byOrder") : t("notif.bySupervisor");
@@ -206,6 +214,7 @@ export function affectedQueries(notification: Pick<AppNotification, "kind" | "su
     case "win_confirmed":
     case "win_rejected":
     case "lead_do_not_call":
+    case "unmask_budget_exceeded":
       keys.push(["leads"], ["agent"], ["applications"]);
       if (s.lead_id) keys.push(["lead", s.lead_id], ["lead-history", s.lead_id]);
       // the supervisors' waiting list (GET /v1/teams/{id}/deal-marks)

@@ -17,6 +17,7 @@ export const NOTIFICATION_KINDS = [
   "approval_waiting",
   "win_confirmed",
   "win_rejected",
+  "unmask_budget_exceeded",
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -38,7 +39,9 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
  *   for (approver: asked to approve | requester: where the own request stands)
  * win_confirmed: lead_id, amount_fen, confirmed_by (order | supervisor), confirmer, order_ref
  * win_rejected: lead_id, declared_amount_fen, rejected_by (order: the CRM says it was lost | supervisor), rejecter,
- *   reason, order_ref (to the agent, who holds the lead again) */
+ *   reason, order_ref (to the agent, who holds the lead again)
+ * unmask_budget_exceeded: user_id, team_id, hour, count, budget, service,
+ *   for (user: why its numbers are masked | supervisor: someone of the team went past the budget) */
 export type Subject = Record<string, unknown> & { lead_id?: string; tip_id?: string | null };
 
 export interface AppNotification {

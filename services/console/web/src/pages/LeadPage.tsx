@@ -117,6 +117,9 @@ export default function LeadPage() {
               <StageProgress percent={data.stage_percent} />
               <ReclaimClock reclaim={data.reclaim} />
               <PushMissedNote lead={data} />
+              {data.masked_reason ? (
+                <Alert type="warning" showIcon role="status" message={t(`leads.masked.${data.masked_reason}`)} />
+              ) : null}
               <Descriptions column={{ xs: 1, md: 2 }} size="small">
                 <Descriptions.Item label={t("leads.phone")}>{data.phone ?? "—"}</Descriptions.Item>
                 <Descriptions.Item label={t("leads.company")}>{data.company ?? "—"}</Descriptions.Item>
