@@ -23,6 +23,7 @@ from telesales_runtime.auth import Principal
 from telesales_runtime.observability import UNMASK_BUDGET_CROSSED, UNMASK_REFUSED
 from telesales_runtime.outbox import outbox_row
 
+from .domain import AllocationPolicy
 from .lead_views import masked_copy
 from .schemas import LeadView
 from .settings import AllocatorSettings
@@ -51,8 +52,10 @@ def route_of(request: Request) -> tuple[str, str]:
 class Disclosure:
     def __init__(self, settings: AllocatorSettings, store: AllocatorStore, budget: UnmaskBudget,
                  notify_outbox: Callable[[], None],
-                 supervisors_of: Callable[[str, str, str | None], Awaitable[list[str]]]) -> None:
+                 supervisors_of: Callable[[str, str, str | None], Awaitable[list[str]]],
+                 policy_of: Callable[[str], Awaitable[AllocationPolicy]]) -> None:
         self.supervisors_of = supervisors_of
+        self.policy_of = policy_of
         self.settings = settings
         self.store = store
         self.budget = budget
@@ -69,7 +72,7 @@ class Disclosure:
         team = caller.team or actor_team
         if not caller.has(*UNBUDGETED):
             verdict = await self.budget.take(tenant=caller.tenant, user=caller.sub, count=len(full),
-                                             budget=self.settings.unmask_budget_per_hour)
+                                             budget=await self.budget_of(caller.tenant))
             if not verdict.allowed:
                 await self._refused(verdict, caller, f"{method} {route}", team)
                 response.headers[MASKED_REASON_HEADER] = verdict.reason or ""
@@ -79,6 +82,11 @@ class Disclosure:
                                                         lead_ids=tuple(dict.fromkeys(full)),
                                                         reason=reason_of(caller, actor_role)))
         return list(views)
+
+    async def budget_of(self, tenant: str) -> int:
+        """The tenant's budget (its policy, cached), else the service's setting."""
+        budget = (await self.policy_of(tenant)).unmask_budget_per_hour
+        return self.settings.unmask_budget_per_hour if budget is None else budget
 
     async def _refused(self, verdict: BudgetVerdict, caller: Principal, route: str, team: str | None) -> None:
         UNMASK_REFUSED.labels(self.settings.service_name, verdict.reason).inc()

@@ -48,7 +48,8 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     leads = LeadService(settings, store, guard, base.dead_letters, lead_relay.notify, outbox_relay.notify)
     roster = RosterService(leads, store)
     sweeper = Sweeper(leads, roster, store)
-    disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify, leads.supervisors_of)
+    disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify, leads.supervisors_of,
+                            leads.policy)
     base.broker.context.set_global("leads", leads)
     base.broker.context.set_global("roster", roster)
 

@@ -202,6 +202,9 @@ class AllocationPolicy(BaseModel):
     buyer_min_purchase_fen: int = Field(default=200_000, ge=0, description="进取池: a person is a buyer (the buyer "
                                         "tier) once confirmed purchases reach this many fen (seed 002: several "
                                         "thousand yuan), not on any purchase.")
+    unmask_budget_per_hour: int | None = Field(default=None, ge=0, le=100_000, description="Full phone numbers "
+                                               "and names one user may see per hour in this tenant; None: the "
+                                               "service's ALLOCATOR_UNMASK_BUDGET_PER_HOUR.")
 
     @model_validator(mode="after")
     def _has_default_rule(self) -> AllocationPolicy:

@@ -170,3 +170,13 @@ async def test_without_redis_the_budget_fails_closed(budgeted: Harness) -> None:
     assert budgeted.of(EXCEEDED) == []
 
 
+
+
+async def test_a_tenant_sets_its_own_budget_in_its_policy(harness: Harness) -> None:
+    policy = await harness.http.put("/v1/config/policy", json={"unmask_budget_per_hour": 1})
+    assert policy.status_code == 200, policy.text
+    ids = await holding(harness, "a1", 1)  # 1 of 1
+    again = await harness.http.get(f"/v1/leads/{ids[0]}", headers=harness.as_("agent", "a1", team="t1"))
+    assert again.json()["masked_reason"] == "unmask_budget_exceeded"  # the service's 200 does not apply
+    bad = await harness.http.put("/v1/config/policy", json={"unmask_budget_per_hour": -1})
+    assert bad.status_code in (400, 422) and bad.headers["content-type"] == "application/problem+json"
