@@ -16,6 +16,7 @@ const TipPage = lazy(pages.tip);
 const WalletPage = lazy(pages.wallet);
 const DayPage = lazy(pages.day);
 const TeamPage = lazy(pages.team);
+const AccessLogPage = lazy(pages.accessLog);
 
 
 /** Sends the user to the login page when the session is gone (any 401 of the BFF or a service). */
@@ -66,6 +67,7 @@ export function AppRoutes() {
           <Route path="/wallet" element={<WalletPage />} />
           <Route path="/day" element={<DayPage />} />
           <Route path="/team" element={<TeamPage />} />
+          <Route path="/access-log" element={<AccessLogPage />} />
           <Route path="*" element={<Navigate to="/leads" replace />} />
         </Route>
       </Routes>

@@ -1,10 +1,12 @@
 import type { components as AllocatorComponents, paths as AllocatorPaths } from "./generated/allocator";
+import type { paths as LeadIntakePaths } from "./generated/lead-intake";
 import type { components as LedgerComponents, paths as LedgerPaths } from "./generated/ledger";
 import type { components as MarketComponents, paths as MarketPaths } from "./generated/marketplace";
 import type { components as MetricsComponents, paths as MetricsPaths } from "./generated/metrics";
 import { serviceClient } from "./http";
 
 export const allocator = serviceClient<AllocatorPaths>("allocator");
+export const leadIntake = serviceClient<LeadIntakePaths>("lead-intake");
 export const ledger = serviceClient<LedgerPaths>("ledger");
 export const marketplace = serviceClient<MarketPaths>("marketplace");
 export const metrics = serviceClient<MetricsPaths>("metrics");
@@ -15,6 +17,8 @@ type M = MarketComponents["schemas"];
 type X = MetricsComponents["schemas"];
 
 export type AgentView = A["AgentView"];
+/** One answer that showed leads in full (the same record on every service that keeps an access log). */
+export type AccessRecordView = A["AccessRecordView"];
 export type LeadView = A["LeadView"];
 export type TierView = A["TierView"];
 export type ClaimIn = A["ClaimIn"];

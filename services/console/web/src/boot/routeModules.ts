@@ -17,6 +17,7 @@ export const pages = {
   wallet: once(() => import("../pages/WalletPage")),
   day: once(() => import("../pages/DayPage")),
   team: once(() => import("../pages/TeamPage")),
+  accessLog: once(() => import("../pages/AccessLogPage")),
 };
 
 /** The page module a path shows (the same table as AppRoutes'; anything else lands on /leads). */
@@ -26,5 +27,6 @@ export function pageFor(pathname: string): Loader {
   if (section === "leads" && id) return pages.lead;
   if (section === "tips") return id ? pages.tip : pages.tips;
   if (section === "claim" || section === "wallet" || section === "day" || section === "team") return pages[section];
+  if (section === "access-log") return pages.accessLog;
   return pages.leads;
 }

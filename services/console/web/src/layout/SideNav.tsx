@@ -1,8 +1,16 @@
-import { AimOutlined, BarChartOutlined, BulbOutlined, ProfileOutlined, TeamOutlined, WalletOutlined } from "@ant-design/icons";
+import {
+  AimOutlined,
+  AuditOutlined,
+  BarChartOutlined,
+  BulbOutlined,
+  ProfileOutlined,
+  TeamOutlined,
+  WalletOutlined,
+} from "@ant-design/icons";
 import type { KeyboardEvent } from "react";
 import { NavLink } from "react-router-dom";
 import { useSession } from "../api/session";
-import { isSupervisor } from "../api/roles";
+import { isSupervisor, readsAccessLog } from "../api/roles";
 import { useI18n } from "../i18n";
 
 /** The main menu: a menu of links (role menuitem, the current section with aria-current="page"), arrow
@@ -20,6 +28,8 @@ export function SideNav({ onNavigate }: { onNavigate?: () => void }) {
   const roles = useSession().data?.user.roles ?? [];
   if (isSupervisor(roles))
     items.push({ to: "/team", icon: <TeamOutlined aria-hidden />, label: t("nav.team") });
+  if (readsAccessLog(roles))
+    items.push({ to: "/access-log", icon: <AuditOutlined aria-hidden />, label: t("nav.accessLog") });
   const onKeyDown = (event: KeyboardEvent<HTMLUListElement>) => {
     const links = Array.from(event.currentTarget.querySelectorAll<HTMLAnchorElement>("a[role=menuitem]"));
     const at = links.indexOf(document.activeElement as HTMLAnchorElement);
