@@ -74,6 +74,11 @@ async def test_past_the_budget_the_supervisor_and_the_agent_are_told(
     masked = await http_allocator.get(f"/v1/leads/{lead_id}", headers=zhang)
     assert masked.json()["phone_masked"] and masked.json()["masked_reason"] == "unmask_budget_exceeded"
     assert masked.headers["X-Masked-Reason"] == "unmask_budget_exceeded"
+    # through the console's proxy (what the web app reads), the reason and its header come along
+    proxied = await console.get(f"/api/allocator/v1/leads/{lead_id}", headers=zhang)
+    assert proxied.status_code == 200, proxied.text
+    assert proxied.json()["masked_reason"] == "unmask_budget_exceeded"
+    assert proxied.headers["X-Masked-Reason"] == "unmask_budget_exceeded"
 
     async def told(user: str, role: str) -> Any:
         page = (await console.get("/v1/notifications", headers=auth_headers(role, user, tenant=tenant,

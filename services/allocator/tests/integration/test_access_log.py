@@ -95,6 +95,11 @@ async def test_the_log_pages_and_filters_by_lead(harness: Harness) -> None:
             break
     assert len(seen) == 5 and seen == sorted(seen, reverse=True)
     assert await records(harness, lead_id="another-lead") == []
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    assert await records(harness, lead_id=lead_id, since=later) == []
+    assert len(await records(harness, lead_id=lead_id, until=later)) == 5
+    backwards = await harness.http.get("/v1/access-log", params={"since": later, "until": later}, headers=auditor)
+    assert backwards.status_code == 400 and backwards.headers["content-type"] == "application/problem+json"
     bad = await harness.http.get("/v1/access-log", params={"cursor": "nope"}, headers=auditor)
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
 
