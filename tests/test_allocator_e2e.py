@@ -127,35 +127,43 @@ async def test_a_lead_is_pooled_claimed_made_hot_and_won_across_services(
     assert await wait_until(paid, timeout=60)
 
 
+async def declared_win(http_allocator: httpx.AsyncClient, producer: AIOKafkaProducer, tenant: str, agent_id: str,
+                       phone: str, crm_id: str) -> tuple[str, dict[str, str]]:
+    """An agent of team mba claims a lead the CRM knows as `crm_id` and declares it won (unconfirmed): the
+    lead's id and the agent's headers."""
+    headers = {"X-Tenant-Id": tenant}
+    agent = await http_allocator.put(f"/v1/agents/{agent_id}", headers=headers,
+                                     json={"name": agent_id, "team_id": "mba", "business_line": "education"})
+    assert agent.status_code == 200, agent.text
+    lead_id = f"L-{uuid.uuid4().hex[:12]}"
+    qualified = {
+        "lead_id": lead_id, "phone_e164": phone, "email": None, "name": "李", "company": None,
+        "channel": "search_ads_seo", "channel_raw": None, "business_line": "education", "product_interest": "MBA",
+        "region": None, "carrier": None, "number_type": "mobile", "number_check": None, "score": 70, "grade": "B",
+        "score_breakdown": [], "model": None, "notes": None, "attributes": {},
+        "external_refs": [{"source_system": "/crm/partner-x", "external_id": crm_id}],
+        "touch": {"event_id": str(uuid.uuid4()), "source": "/crm/partner-x", "channel": "search_ads_seo",
+                  "channel_raw": None, "received_at": datetime.now(UTC).isoformat()}}
+    await producer.send_and_wait("leads.qualified.v1", envelope("leads.qualified.v1", tenant, qualified))
+    agent_headers = headers | auth_headers("agent", agent_id, tenant=tenant)
+
+    async def claimed() -> Any:
+        claim = await http_allocator.post(f"/v1/agents/{agent_id}/claims", json={"tier_id": "fresh", "count": 1},
+                                          headers=agent_headers)
+        return claim.status_code == 200 and claim.json()["claimed"] == 1
+    assert await wait_until(claimed)
+    won = await http_allocator.post(f"/v1/leads/{lead_id}/win", json={"agent_id": agent_id, "amount_fen": 900_000},
+                                    headers=agent_headers)
+    assert won.status_code == 200 and won.json()["win"]["state"] == "unconfirmed", won.text
+    return lead_id, agent_headers
+
+
 async def test_the_crms_order_confirms_the_agents_win_over_the_broker(
     tail: TopicTail, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any,
 ) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
-    headers = {"X-Tenant-Id": tenant}
     mine = lambda e: e["tenantid"] == tenant and e["source"] == allocator.source  # noqa: E731
-    agent = await http_allocator.put("/v1/agents/li-si", headers=headers,
-                                     json={"name": "李四", "team_id": "mba", "business_line": "education"})
-    assert agent.status_code == 200, agent.text
-    lead_id = f"L-{uuid.uuid4().hex[:12]}"
-    qualified = {
-        "lead_id": lead_id, "phone_e164": "+8613700001111", "email": None, "name": "李", "company": None,
-        "channel": "search_ads_seo", "channel_raw": None, "business_line": "education", "product_interest": "MBA",
-        "region": None, "carrier": None, "number_type": "mobile", "number_check": None, "score": 70, "grade": "B",
-        "score_breakdown": [], "model": None, "notes": None, "attributes": {},
-        "external_refs": [{"source_system": "/crm/partner-x", "external_id": "PX-9"}],
-        "touch": {"event_id": str(uuid.uuid4()), "source": "/crm/partner-x", "channel": "search_ads_seo",
-                  "channel_raw": None, "received_at": datetime.now(UTC).isoformat()}}
-    await producer.send_and_wait("leads.qualified.v1", envelope("leads.qualified.v1", tenant, qualified))
-    agent_headers = headers | auth_headers("agent", "li-si", tenant=tenant)
-
-    async def claimed() -> Any:
-        claim = await http_allocator.post("/v1/agents/li-si/claims", json={"tier_id": "fresh", "count": 1},
-                                          headers=agent_headers)
-        return claim.status_code == 200 and claim.json()["claimed"] == 1
-    assert await wait_until(claimed)
-    won = await http_allocator.post(f"/v1/leads/{lead_id}/win", json={"agent_id": "li-si", "amount_fen": 900_000},
-                                    headers=agent_headers)
-    assert won.status_code == 200 and won.json()["win"]["state"] == "unconfirmed", won.text
+    lead_id, agent_headers = await declared_win(http_allocator, producer, tenant, "li-si", "+8613700001111", "PX-9")
 
     # the CRM names the lead by its own id and says what the order was for
     await producer.send_and_wait("leads.outcome.v1", cloudevent(
@@ -173,30 +181,9 @@ async def test_the_crms_lost_order_rejects_the_agents_win_over_the_broker(
     tail: TopicTail, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any,
 ) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
-    headers = {"X-Tenant-Id": tenant}
     mine = lambda e: e["tenantid"] == tenant and e["source"] == allocator.source  # noqa: E731
-    assert (await http_allocator.put("/v1/agents/zhao-liu", headers=headers, json={
-        "name": "赵六", "team_id": "mba", "business_line": "education"})).status_code == 200
-    lead_id = f"L-{uuid.uuid4().hex[:12]}"
-    qualified = {
-        "lead_id": lead_id, "phone_e164": "+8613700002222", "email": None, "name": "赵", "company": None,
-        "channel": "search_ads_seo", "channel_raw": None, "business_line": "education", "product_interest": "MBA",
-        "region": None, "carrier": None, "number_type": "mobile", "number_check": None, "score": 70, "grade": "B",
-        "score_breakdown": [], "model": None, "notes": None, "attributes": {},
-        "external_refs": [{"source_system": "/crm/partner-x", "external_id": "PX-10"}],
-        "touch": {"event_id": str(uuid.uuid4()), "source": "/crm/partner-x", "channel": "search_ads_seo",
-                  "channel_raw": None, "received_at": datetime.now(UTC).isoformat()}}
-    await producer.send_and_wait("leads.qualified.v1", envelope("leads.qualified.v1", tenant, qualified))
-    agent_headers = headers | auth_headers("agent", "zhao-liu", tenant=tenant)
-
-    async def claimed() -> Any:
-        claim = await http_allocator.post("/v1/agents/zhao-liu/claims", json={"tier_id": "fresh", "count": 1},
-                                          headers=agent_headers)
-        return claim.status_code == 200 and claim.json()["claimed"] == 1
-    assert await wait_until(claimed)
-    won = await http_allocator.post(f"/v1/leads/{lead_id}/win", json={"agent_id": "zhao-liu", "amount_fen": 900_000},
-                                    headers=agent_headers)
-    assert won.status_code == 200 and won.json()["win"]["state"] == "unconfirmed", won.text
+    lead_id, agent_headers = await declared_win(http_allocator, producer, tenant, "zhao-liu", "+8613700002222",
+                                                "PX-10")
 
     # the CRM says the order was lost: the win is rejected, the agent holds the lead again and is told why
     await producer.send_and_wait("leads.outcome.v1", cloudevent(

@@ -77,3 +77,18 @@ def qualified(lead_id: str, **overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+async def put(harness: Harness, path: str, body: Any) -> None:
+    """PUT as the harness's default caller, which must succeed (configuration, teams)."""
+    response = await harness.http.put(path, json=body)
+    assert response.status_code == 200, response.text
+
+
+async def floor(harness: Harness, *agents: str, team_id: str = "t1", working: tuple[str, ...] = ()) -> None:
+    """A supervisor `boss`, the team and its agents; those in `working` logged in."""
+    await harness.agent("boss", role="supervisor", team_id=team_id)
+    await put(harness, f"/v1/teams/{team_id}", {"name": f"team {team_id}"})
+    for agent_id in agents:
+        await harness.agent(agent_id, team_id=team_id)
+    await harness.at_work(*working)

@@ -12,29 +12,13 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY
 
-from allocator_support import Harness
+from allocator_support import Harness, floor, put
 
 PROBLEM = "application/problem+json"
 
 
-async def put(harness: Harness, path: str, body: Any) -> None:
-    response = await harness.http.put(path, json=body)
-    assert response.status_code == 200, response.text
-
-
-async def floor(harness: Harness, *agents: str, team_id: str = "t1", working: tuple[str, ...] = ()) -> None:
-    """A supervisor `boss`, the team and its agents; those in `working` logged in."""
-    await harness.agent("boss", role="supervisor", team_id=team_id)
-    await put(harness, f"/v1/teams/{team_id}", {"name": f"team {team_id}"})
-    for agent_id in agents:
-        await harness.agent(agent_id, team_id=team_id)
-    for agent_id in working:
-        await status(harness, agent_id, "logged_in")
-
-
 async def status(harness: Harness, agent_id: str, value: str) -> None:
-    await harness.send("agents.status-changed.v1", {"agent_id": agent_id, "status": value,
-                                                    "at": datetime.now(UTC).isoformat()})
+    await harness.at_work(agent_id, status=value)
 
 
 async def push_pool(harness: Harness, strategy: str = "even_by_open", team_id: str = "t1") -> None:

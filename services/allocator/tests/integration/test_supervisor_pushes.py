@@ -10,23 +10,11 @@ from typing import Any
 
 import httpx
 
-from allocator_support import Harness
+from allocator_support import Harness, floor, put
 
 VIP = [{"tier_id": "vip", "name": "vip", "filter": {"min_score": 90}, "grades": ["A"]},
        {"tier_id": "fresh", "name": "fresh", "filter": {"never_dialed": True, "max_drops": 0, "min_score": 0},
         "grades": ["A", "B", "C", "D"], "pool_ids": ["elsewhere"]}]
-
-
-async def put(harness: Harness, path: str, body: Any) -> None:
-    response = await harness.http.put(path, json=body)
-    assert response.status_code == 200, response.text
-
-
-async def floor(harness: Harness, *agents: str) -> None:
-    await harness.agent("boss", role="supervisor", team_id="t1")
-    await put(harness, "/v1/teams/t1", {"name": "team t1"})
-    for agent_id in agents:
-        await harness.agent(agent_id, team_id="t1")
 
 
 async def distribute(harness: Harness, actor: str = "boss", **body: Any) -> httpx.Response:
