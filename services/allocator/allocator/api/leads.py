@@ -193,20 +193,29 @@ async def request_deal_mark(lead_id: str, body: DealMarkIn, tenant: Tenant, lead
         tenant=tenant, lead_id=lead_id, agent_id=body.agent_id, note=body.note), queries, tenant, show)
 
 
+async def _supervise(actor: AgentFacts, scope: Scope, supervised: str | None, refusal: str,
+                     action: Callable[[], Awaitable[dict[str, Any]]], queries: LeadQueries, tenant: str,
+                     show: Shown) -> LeadView:
+    """A supervisor's act on an agent's lead (`supervised`: the holder or the winner), answered as `_act`."""
+    await require_supervisor_of(actor, scope, supervised, queries, tenant, refusal=refusal)
+    try:
+        doc = await action()
+    except DomainError as error:
+        raise problem_of(error) from error
+    return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
+
+
 @pools_router.post("/leads/{lead_id}/deal-mark/decision", response_model=LeadView,
                    summary="Approve (for the policy's deal_mark_days) or refuse a deal-in-progress request",
                    responses=MASKED_REASON_RESPONSE)
 async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenant, leads: Leads, queries: Queries,
                            actor: Actor, scope: CallerScope, show: Show) -> LeadView:
-    await require_supervisor_of(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id), queries, tenant,
-                                refusal="Only the holder's supervisor decides a deal-in-progress mark.")
-    try:
-        doc = await leads.decide_deal_mark(tenant=tenant, lead_id=lead_id, request_id=body.request_id,
-                                           decided_by=actor.agent_id, approve=body.decision == "approved",
-                                           reason=body.reason)
-    except DomainError as error:
-        raise problem_of(error) from error
-    return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
+    return await _supervise(actor, scope, await queries.holder(tenant=tenant, lead_id=lead_id),
+                            "Only the holder's supervisor decides a deal-in-progress mark.",
+                            lambda: leads.decide_deal_mark(tenant=tenant, lead_id=lead_id, request_id=body.request_id,
+                                                           decided_by=actor.agent_id,
+                                                           approve=body.decision == "approved", reason=body.reason),
+                            queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/win/confirmation", response_model=LeadView,
@@ -214,27 +223,23 @@ async def decide_deal_mark(lead_id: str, body: DealMarkDecisionIn, tenant: Tenan
                    responses=MASKED_REASON_RESPONSE)
 async def confirm_win(lead_id: str, body: WinConfirmIn, tenant: Tenant, leads: Leads, queries: Queries,
                       actor: Actor, scope: CallerScope, show: Show) -> LeadView:
-    await require_supervisor_of(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id), queries, tenant,
-                                refusal="Only the winner's supervisor confirms a win.")
-    try:
-        doc = await leads.confirm_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id,
-                                      order_ref=body.order_ref, amount_fen=body.amount_fen)
-    except DomainError as error:
-        raise problem_of(error) from error
-    return await show.view(await queries.view_of(doc, tenant=tenant, viewer=actor), actor)
+    return await _supervise(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id),
+                            "Only the winner's supervisor confirms a win.",
+                            lambda: leads.confirm_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id,
+                                                      order_ref=body.order_ref, amount_fen=body.amount_fen),
+                            queries, tenant, show)
 
 
 @pools_router.post("/leads/{lead_id}/win/rejection", response_model=LeadView,
-                   summary="Reject a declared, unconfirmed win (the winner's supervisor): the winner holds the lead again")
+                   summary="Reject a declared, unconfirmed win (the winner's supervisor): the winner holds the lead again",
+                   responses=MASKED_REASON_RESPONSE)
 async def reject_win(lead_id: str, body: WinRejectIn, tenant: Tenant, leads: Leads, queries: Queries,
-                     actor: Actor, scope: CallerScope) -> LeadView:
-    await require_supervisor_of(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id), queries, tenant,
-                                refusal="Only the winner's supervisor rejects a win.")
-    try:
-        doc = await leads.reject_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id, reason=body.reason)
-    except DomainError as error:
-        raise problem_of(error) from error
-    return await queries.view_of(doc, tenant=tenant, viewer=actor)
+                     actor: Actor, scope: CallerScope, show: Show) -> LeadView:
+    return await _supervise(actor, scope, await queries.winner(tenant=tenant, lead_id=lead_id),
+                            "Only the winner's supervisor rejects a win.",
+                            lambda: leads.reject_win(tenant=tenant, lead_id=lead_id, supervisor=actor.agent_id,
+                                                     reason=body.reason),
+                            queries, tenant, show)
 
 
 @pools_router.post("/distributions", response_model=DistributionResult,

@@ -185,3 +185,16 @@ async def test_a_tenant_sets_its_own_budget_in_its_policy(harness: Harness) -> N
     assert again.json()["masked_reason"] == "unmask_budget_exceeded"  # the service's 200 does not apply
     bad = await harness.http.put("/v1/config/policy", json={"unmask_budget_per_hour": -1})
     assert bad.status_code in (400, 422) and bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_supervisor_s_acts_on_a_lead_are_logged_rejecting_a_win_too(harness: Harness) -> None:
+    [lead_id] = await holding(harness, "a1", 1)
+    await harness.agent("s1", role="supervisor", team_id="t1")
+    won = await harness.http.post(f"/v1/leads/{lead_id}/win", json={"agent_id": "a1", "amount_fen": 500_000},
+                                  headers=harness.as_actor("a1"))
+    assert won.status_code == 200, won.text
+    rejected = await harness.http.post(f"/v1/leads/{lead_id}/win/rejection", json={"reason": "no payment"},
+                                       headers=harness.as_actor("s1"))
+    assert rejected.status_code == 200 and not rejected.json()["phone_masked"], rejected.text
+    assert [(r["method"], r["route"], r["lead_ids"], r["reason"]) for r in await records(harness, user="s1")] == [
+        ("POST", "/v1/leads/{lead_id}/win/rejection", [lead_id], "supervisor")]
