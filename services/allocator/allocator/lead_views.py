@@ -10,6 +10,7 @@ from telesales_runtime.masking import mask_name, mask_phone
 
 from . import domain, history
 from .domain import AgentFacts, AllocationPolicy
+from .domain.dialing import MASKED_DIALING_ONLY, shows_number
 from .push_missed import push_missed_view
 from .reclaim_clock import reclaim_clock
 from .schemas import (
@@ -46,13 +47,17 @@ def _reclaim(doc: Doc, policy: AllocationPolicy | None) -> ReclaimClockView | No
 
 
 def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | None = None) -> LeadView:
-    """The lead as `viewer` may see it; with the tenant's `policy`, a held lead's reclaim clock."""
+    """The lead as `viewer` may see it; with the tenant's `policy`, a held lead's reclaim clock (and, in a
+    tenant that calls only through middle numbers, its number masked for everyone)."""
     full = sees_contact(viewer, doc)
     phone = doc.get("phone_e164")
+    masked_only = policy is not None and policy.masked_dialing_only
+    number_full = shows_number(may_see=full, masked_dialing_only=masked_only)
     model = doc.get("score_model")
     mark = doc.get("deal_mark")
-    view = LeadView(lead_id=doc["_id"], phone=phone if full else mask_phone(phone),
-                    phone_masked=not full and phone is not None,
+    view = LeadView(lead_id=doc["_id"], phone=phone if number_full else mask_phone(phone),
+                    phone_masked=not number_full and phone is not None,
+                    masked_reason=MASKED_DIALING_ONLY if full and masked_only and phone is not None else None,
                     name=doc.get("name") if full else mask_name(doc.get("name")), company=doc.get("company"),
                     business_line=doc["business_line"], product_interest=doc.get("product_interest"),
                     region=doc.get("region"), score=doc["score"], lead_grade=doc["lead_grade"],
@@ -68,13 +73,14 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
                     score_parts=[ScorePart.model_validate(p) for p in doc.get("score_parts") or []],
                     score_model=ScoreModel.model_validate(model) if model else None, win=win_view(doc),
                     push_missed=push_missed_view(doc))
-    view._contact_full = full and (phone is not None or doc.get("name") is not None)
+    view._contact_full = (number_full and phone is not None) or (full and doc.get("name") is not None)
     return view
 
 
 def masked_copy(view: LeadView, reason: str | None) -> LeadView:
     """A view shown in full, masked (the caller may see it but not now: `reason` says why)."""
-    masked = view.model_copy(update={"phone": mask_phone(view.phone), "name": mask_name(view.name),
+    phone = view.phone if view.phone_masked else mask_phone(view.phone)  # masked already: not masked again
+    masked = view.model_copy(update={"phone": phone, "name": mask_name(view.name),
                                      "phone_masked": view.phone is not None, "masked_reason": reason})
     masked._contact_full = False
     return masked

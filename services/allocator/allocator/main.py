@@ -23,12 +23,14 @@ from .api import (
 from .disclosure import Disclosure
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .guards import ClaimGuard
+from .privacy import providers_from
 from .queries import LeadQueries
 from .roster import RosterService
 from .service import LeadService
 from .settings import AllocatorSettings
 from .store import AllocatorStore
 from .store.embedded_outbox import EmbeddedOutboxRelay
+from .store.privacy_numbers import SimulatedNumberStore
 from .sweeper import Sweeper
 
 DESCRIPTION = (
@@ -46,6 +48,8 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     outbox_relay = base.relay(store.outbox, store.leases)
     guard = ClaimGuard(redis, lock_seconds=settings.claim_lock_seconds)
     leads = LeadService(settings, store, guard, base.dead_letters, lead_relay.notify, outbox_relay.notify)
+    simulated_numbers = SimulatedNumberStore(base.mongo, settings.mongo_db)
+    leads.privacy = providers_from(settings, simulated_numbers)
     roster = RosterService(leads, store)
     sweeper = Sweeper(leads, roster, store)
     disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify, leads.supervisors_of,
@@ -62,9 +66,10 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
         routers=[roster_router, pools_router, config_router, ops_router, dialing_router, floor_router,
                  supervising_router, access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(redis=guard.ping),
-        on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
+        on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days),
+                    simulated_numbers.ensure_indexes],
         after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start],
-        on_shutdown=[sweeper.stop, lead_relay.stop, outbox_relay.stop],
+        on_shutdown=[sweeper.stop, lead_relay.stop, outbox_relay.stop, leads.privacy.close],
         after_broker_stop=[redis.aclose, base.mongo.close],
         access=ACCESS,
     )
@@ -74,6 +79,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     app.state.queries = LeadQueries(store, leads)
     app.state.sweeper = sweeper
     app.state.disclosure = disclosure
+    app.state.simulated_numbers = simulated_numbers
     app.state.lead_relay = lead_relay
     app.state.outbox_relay = outbox_relay
     return app

@@ -165,10 +165,11 @@ class LeadView(BaseModel):
     phone: str | None = Field(description="Full for the holder and for supervisors and managers of the line; "
                               "masked otherwise.")
     phone_masked: bool
-    masked_reason: Literal["unmask_budget_exceeded", "unmask_budget_unavailable"] | None = Field(
+    masked_reason: Literal["unmask_budget_exceeded", "unmask_budget_unavailable", "masked_dialing_only"] | None = Field(
         default=None, description="Why a caller who may see the number sees it masked: past its hourly budget "
         "of full numbers (ALLOCATOR_UNMASK_BUDGET_PER_HOUR), or the budget could not be checked (it fails "
-        "closed). Also sent as the X-Masked-Reason header.")
+        "closed); also sent as the X-Masked-Reason header. `masked_dialing_only`: the tenant calls only "
+        "through middle numbers (POST /v1/leads/{id}/dial), nobody sees its numbers in full.")
     name: str | None
     company: str | None
     business_line: str
@@ -371,26 +372,3 @@ class FairnessReport(BaseModel):
     since: datetime
     until: datetime
     rows: list[FairnessRow]
-
-
-class DialIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: Identifier | None = Field(default=None, description="Who would dial; the caller when omitted (a "
-                                        "dialer or a supervisor names the agent).")
-
-
-DialRefusal = Literal["resting", "do_not_call", "not_held", "not_the_holder", "closed", "won"]
-
-
-class DialAnswer(BaseModel):
-    """May this agent dial this lead now? A refusal is an answer (200), not an error."""
-
-    lead_id: str
-    agent_id: str
-    allowed: bool
-    reason: DialRefusal | None = Field(description="Why not (null when allowed): `resting` (contact pressure, "
-                                       "until `rest_until`), `do_not_call` (the number is on the list), "
-                                       "`not_held` (pooled: claim it first), `not_the_holder`, `closed`, `won`.")
-    detail: str | None = Field(description="The reason in words.")
-    rest_until: datetime | None = Field(description="When the lead may be dialled again (reason `resting`).")

@@ -3,10 +3,14 @@ also come from the shared TELESALES_ prefix)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from telesales_runtime.settings import TimeZoneName, ZonedServiceSettings
+
+E164 = re.compile(r"\+[1-9]\d{7,14}")
 
 
 class AllocatorSettings(ZonedServiceSettings):
@@ -36,8 +40,33 @@ class AllocatorSettings(ZonedServiceSettings):
     unmask_budget_per_hour: int = Field(default=200, ge=0, description="Full phone numbers and names one user "
                                         "may see per hour, counted across replicas and services in Redis; past "
                                         "it answers are masked and the user's supervisors are told.")
+    # Calls without the number (README "Calls without the number"): the adapters a tenant's policy may name.
+    privacy_simulated_numbers: str = Field(default="", description="The simulated privacy provider's middle "
+                                           "numbers (E.164, comma-separated); empty: it has none, every binding "
+                                           "is refused as pool exhausted. Development and tests only.")
+    privacy_http_url: AnyHttpUrl | None = Field(default=None, description="Base URL of the HTTP number-privacy "
+                                                "provider (POST {url}/bindings, DELETE {url}/bindings/{id}); "
+                                                "unset: tenants cannot use `http`. From a Secret in k8s.")
+    privacy_http_token: SecretStr | None = Field(default=None, description="Bearer token sent to the HTTP "
+                                                 "provider. From a Secret in k8s.")
+    privacy_http_timeout_seconds: float = Field(default=3.0, gt=0, le=30, description="Longest wait for the "
+                                                "HTTP provider's answer; past it the dial answers 504.")
     import_max_rows: int = Field(default=20_000, ge=1)
     import_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    @field_validator("privacy_simulated_numbers")
+    @classmethod
+    def _e164_numbers(cls, value: str) -> str:
+        numbers = [n.strip() for n in value.split(",") if n.strip()]
+        wrong = [n for n in numbers if not E164.fullmatch(n)]
+        if wrong:
+            raise ValueError(f"middle numbers must be E.164 (+ and 8-15 digits): {', '.join(wrong)}")
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("middle numbers must be distinct")
+        return ",".join(numbers)
+
+    def simulated_numbers(self) -> tuple[str, ...]:
+        return tuple(n for n in self.privacy_simulated_numbers.split(",") if n)
 
     def upload_body_limits(self) -> dict[str, int]:
         return {"/v1/agents:import": self.import_max_bytes}

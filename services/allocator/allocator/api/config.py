@@ -50,6 +50,10 @@ async def put_config(kind: str, request: Request, tenant: Tenant, leads: Leads, 
         ids = [t.tier_id for t in value]
         if len(set(ids)) != len(ids):
             raise Problem(422, "Invalid configuration", "tier ids must be unique")
+    if kind == "policy" and value.number_privacy != "none" and not leads.privacy.configured(value.number_privacy):
+        raise Problem(422, "Invalid configuration", f"number_privacy {value.number_privacy!r}: this deployment "
+                      "has no such provider configured (ALLOCATOR_PRIVACY_* settings)",
+                      code="privacy_provider_not_configured")
     expected = if_match_version(if_match)
     version = await leads.put_config(tenant=tenant, kind=kind, value=dumped(value), expected_version=expected)
     if version is None:

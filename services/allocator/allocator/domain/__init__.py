@@ -19,6 +19,7 @@ from telesales_contracts.activity import FUNNEL_ORDER, STAGE_LAYERS, stage_layer
 from telesales_contracts.roster import AGENT_GRADES, AgentGrade
 from telesales_runtime.errors import DomainError
 
+from .dialing import PrivacyProviderName
 from .reclaim import (
     DEAL_MARK_APPROVED,
     DEAL_MARK_PENDING,
@@ -205,11 +206,22 @@ class AllocationPolicy(BaseModel):
     unmask_budget_per_hour: int | None = Field(default=None, ge=0, le=100_000, description="Full phone numbers "
                                                "and names one user may see per hour in this tenant; None: the "
                                                "service's ALLOCATOR_UNMASK_BUDGET_PER_HOUR.")
+    # Calls without the number (domain/dialing.py): the tenant's number-privacy provider, and whether it is the
+    # only way to call (then no answer shows the tenant's numbers in full).
+    number_privacy: PrivacyProviderName = Field(default="none", description="The number-privacy provider an "
+                                                "allowed dial binds a middle number with (AXB 隐私号); none: the "
+                                                "agent dials the number itself.")
+    masked_dialing_only: bool = Field(default=False, description="Calls only through the provider's middle "
+                                      "numbers: nobody is shown the tenant's customer numbers in full.")
+    privacy_binding_seconds: int = Field(default=300, ge=30, le=3600, description="How long a middle number "
+                                         "stays bound to a customer after an allowed dial.")
 
     @model_validator(mode="after")
     def _has_default_rule(self) -> AllocationPolicy:
         if not any(r.pool_id is None and r.layer is None for r in self.reclaim_rules):
             raise ValueError("reclaim_rules needs a default rule (no pool_id, no layer)")
+        if self.masked_dialing_only and self.number_privacy == "none":
+            raise ValueError("masked_dialing_only needs a number_privacy provider (simulated or http)")
         return self
 
     def cap_for(self, grade: str) -> int:

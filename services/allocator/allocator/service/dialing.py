@@ -2,18 +2,24 @@
 (`may_dial`): the Lead aggregate answers, with the tenant's list as the allocator knows it. A number put on
 the list (leads.do-not-call.v1, from lead-intake, which owns the list) closes every lead of the tenant with
 it, pooled, held or closed, in every pool; holders are told (allocation.closed.v1 with `do_not_call`), and
-a lead arriving later with the number is stored closed (`listed_on_arrival`)."""
+a lead arriving later with the number is stored closed (`listed_on_arrival`).
+
+A tenant that calls through a number-privacy provider (policy `number_privacy`) gets, for an allowed dial
+only, a middle number bound to the customer (privacy/): the rules above are judged first, so a lead the
+agent may not dial never gets a binding."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from telesales_contracts.activity import DoNotCallChanged
 from telesales_runtime.consumer import Delivery
 
 from ..domain import DomainError
-from ..domain.dialing import DialVerdict
+from ..domain.dialing import DialVerdict, binding_reference, dial_plan
+from ..privacy import Binding, PrivacyProviders
 from ..store import Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore
@@ -22,16 +28,39 @@ from .core import LeadServiceCore
 CLOSE_ATTEMPTS = 5
 
 
+@dataclass(frozen=True, slots=True)
+class DialOutcome:
+    """The answer to a dial: the verdict, and the middle number bound for it (when the tenant uses a provider)."""
+
+    verdict: DialVerdict
+    binding: Binding | None = None
+    provider: str | None = None
+
+
 class Dialing(LeadServiceCore):
-    async def may_dial(self, *, tenant: str, lead_id: str, agent_id: str) -> DialVerdict:
-        """Whether `agent_id` may dial the lead now; why not, if not."""
+    privacy: PrivacyProviders = PrivacyProviders({})  # the deployment's adapters (main.py)
+
+    async def may_dial(self, *, tenant: str, lead_id: str, agent_id: str, agent_number: str | None = None,
+                       check_only: bool = False) -> DialOutcome:
+        """Whether `agent_id` may dial the lead now (why not, if not); when allowed in a tenant with a
+        number-privacy provider, the middle number bound for it (unless `check_only`). PrivacyError when the
+        provider cannot bind."""
         doc = await self.store.get_lead(tenant, lead_id, {"outbox": 0, "recent_calls": 0, "holds": 0,
                                                           "history": 0, "drops": 0})
         if doc is None:
             raise DomainError("unknown_lead", f"there is no lead {lead_id!r}")
         lead = lead_of(doc)
         listed = bool(lead.phone_e164) and bool(await self.store.listed_numbers(tenant, [lead.phone_e164 or ""]))
-        return lead.may_dial(agent_id, now=datetime.now(UTC), number_listed=listed)
+        policy = await self.policy(tenant)
+        plan, verdict = dial_plan(lead.may_dial(agent_id, now=datetime.now(UTC), number_listed=listed),
+                                  provider=policy.number_privacy, has_number=bool(lead.phone_e164))
+        if plan != "bind" or check_only:
+            return DialOutcome(verdict)
+        binding = await self.privacy.get(policy.number_privacy).bind(
+            customer_number=lead.phone_e164 or "", agent_number=agent_number,
+            ttl_seconds=policy.privacy_binding_seconds,
+            reference=binding_reference(tenant=tenant, lead_id=lead_id, agent_id=agent_id))
+        return DialOutcome(verdict, binding, policy.number_privacy)
 
     async def handle_do_not_call(self, deliveries: Sequence[Delivery]) -> None:
         """Each change of the list: kept (the latest of a number wins); a listing closes the number's leads."""
