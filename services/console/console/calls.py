@@ -64,8 +64,9 @@ class CallLogger:
         the caller does not hold, 409 `dial_refused` with the allocator's `reason` (resting, do_not_call,
         closed, won) and `rest_until` otherwise."""
         try:
+            # check_only: logging a call binds no middle number (the call went through one already, or none)
             answer = await self.http.post(f"{self.settings.allocator_url.rstrip('/')}/v1/leads/{lead_id}/dial",
-                                          json={}, headers={"Authorization": f"Bearer {token}",
+                                          json={"check_only": True}, headers={"Authorization": f"Bearer {token}",
                                                             "Accept": "application/json"})
         except httpx.TimeoutException as error:
             raise Problem(504, "Gateway timeout", "The allocator did not answer in time.",

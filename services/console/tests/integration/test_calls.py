@@ -35,6 +35,7 @@ async def test_a_retried_call_is_published_once(infra: Any, tmp_path: Path) -> N
             asked = upstream.to("127.0.0.1:8102")[-1]
             assert (asked.method, asked.url.path) == ("POST", "/v1/leads/L-1/dial")  # may I dial it now?
             assert principal_of(asked.headers["authorization"]).sub == "li-si"  # the user's own token
+            assert json.loads(asked.content) == {"check_only": True}  # logging a call binds no middle number
             retry = await http.post("/v1/calls", json=_call(call_id), headers=csrf)
             assert retry.status_code == 202 and retry.json() == {"event_id": event_id}
 
