@@ -20,6 +20,8 @@ export type AgentView = A["AgentView"];
 /** One answer that showed leads in full (the same record on every service that keeps an access log). */
 export type AccessRecordView = A["AccessRecordView"];
 export type LeadView = A["LeadView"];
+/** The middle number an allowed dial answers when the tenant calls through a number-privacy provider. */
+export type DialBinding = A["DialBinding"];
 export type TierView = A["TierView"];
 export type ClaimIn = A["ClaimIn"];
 export type ClaimResult = A["ClaimResult"];

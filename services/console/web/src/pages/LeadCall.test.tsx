@@ -46,6 +46,67 @@ describe("dial refusals in words", () => {
   });
 });
 
+describe("calls through a privacy number", () => {
+  const binding = { middle_number: "+8617100000007", binding_id: "b1", expires_at: "2025-03-01T08:35:00Z", provider: "simulated" };
+
+  it("dials the middle number the allocator bound and says until when, never the customer's number", async () => {
+    const { recorded, state } = await api;
+    state.answer = () => ({
+      status: 200,
+      body: { lead_id: "L1", agent_id: "A001", allowed: true, reason: null, detail: null, rest_until: null, binding },
+    });
+    renderWith("zh-CN", <DialButton leadId="L1" phone="+86139****1357" masked dialerUrl="https://dialer.example/call?to={phone}&lead={lead_id}" />);
+    fireEvent.click(screen.getByText("拨打 +86139****1357", { selector: "button span" }));
+    const via = await screen.findByTestId("dial-via-privacy");
+    expect(via).toHaveTextContent(/^通过隐私号 \+8617100000007 拨打，有效期至 \d\d:35:00/);
+    expect(screen.getByRole("link", { name: "再次拨打隐私号 +8617100000007" })).toHaveAttribute(
+      "href",
+      "https://dialer.example/call?to=%2B8617100000007&lead=L1",
+    );
+    expect(recorded.at(-1)).toMatchObject({ method: "POST", path: "/api/allocator/v1/leads/L1/dial", body: { check_only: false } });
+    expect(document.body.textContent).not.toMatch(/13924681357|1357.*1357/);
+  });
+
+  it("in English too, with a tel: link without a dialer", async () => {
+    const { state } = await api;
+    state.answer = () => ({ status: 200, body: { lead_id: "L1", agent_id: "A001", allowed: true, reason: null, detail: null, rest_until: null, binding } });
+    renderWith("en", <DialButton leadId="L1" phone="+8613924681357" />);
+    fireEvent.click(screen.getByText("Call +8613924681357", { selector: "button span" }));
+    expect(await screen.findByTestId("dial-via-privacy")).toHaveTextContent(/^Calling via privacy number \+8617100000007, valid until \d\d:35:00/);
+    expect(screen.getByRole("link", { name: "Dial privacy number +8617100000007 again" })).toHaveAttribute("href", "tel:+8617100000007");
+  });
+
+  it("a masked number without a binding is not dialled", async () => {
+    const { state } = await api;
+    state.answer = () => ({ status: 200, body: { lead_id: "L1", agent_id: "A001", allowed: true, reason: null, detail: null, rest_until: null, binding: null } });
+    renderWith("zh-CN", <DialButton leadId="L1" phone="+86139****1357" masked />);
+    fireEvent.click(screen.getByText("拨打 +86139****1357", { selector: "button span" }));
+    expect(await screen.findByTestId("dial-refused")).toHaveTextContent("没有可拨打的号码");
+    expect(screen.queryByTestId("dial-via-privacy")).toBeNull();
+  });
+
+  it("says in words when the privacy numbers run out or the provider fails, never a code", async () => {
+    const { state } = await api;
+    const cases = [
+      ["privacy_pool_exhausted", "隐私号暂时全部占用，请稍后再拨。"],
+      ["privacy_provider_timeout", "隐私号服务暂时无响应，请稍后再试。"],
+      ["privacy_provider_refused", "隐私号服务配置有误，请联系管理员。"],
+    ] as const;
+    for (const [code, words] of cases) {
+      state.answer = () => ({ status: 503, body: { title: "x", code, detail: "all 2 middle numbers are bound" } });
+      const { unmount } = renderWith("zh-CN", <DialButton leadId="L1" phone="+86139****1357" masked />);
+      fireEvent.click(screen.getByText("拨打 +86139****1357", { selector: "button span" }));
+      expect(await screen.findByText(words)).toBeInTheDocument();
+      expect(screen.queryByText(/privacy_|middle numbers/)).toBeNull();
+      unmount();
+    }
+  });
+
+  it("names a lead without a number in words", () => {
+    expect(dialRefusalWords(t("zh-CN"), { reason: "no_number" })).toBe("暂不可拨打：线索没有可通过隐私号拨打的号码");
+  });
+});
+
 describe("call result form", () => {
   it("sends where the call ended and whether it progressed", async () => {
     const { recorded, state } = await api;

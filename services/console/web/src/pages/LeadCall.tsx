@@ -3,7 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { Alert, App, Button, DatePicker, Form, InputNumber, Radio, Select, Switch } from "antd";
 import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
-import { allocator, CALL_STAGES, type CallStage } from "../api/clients";
+import { allocator, CALL_STAGES, type CallStage, type DialBinding } from "../api/clients";
 import { unwrap } from "../api/http";
 import { ApiError } from "../api/problem";
 import { dialerHref, logCall } from "../api/session";
@@ -12,20 +12,42 @@ import { useI18n } from "../i18n";
 import { dialRefusalWords } from "./dialRefusal";
 
 /** The call button: asks the allocator first (POST /v1/leads/{id}/dial: only the holder, not while the lead
- * rests, never a do-not-call number) and opens the dialer only when it allows; else says why, in words. */
-export function DialButton({ leadId, phone, dialerUrl }: { leadId: string; phone: string; dialerUrl?: string | null }) {
+ * rests, never a do-not-call number) and opens the dialer only when it allows; else says why, in words. When
+ * the tenant calls through a number-privacy provider, the answer carries a middle number bound to the
+ * customer for a few minutes: the dialer dials that, and the page says which number and until when (the
+ * customer's number is never needed, and in a masked-only tenant never shown: `masked`). */
+export function DialButton({
+  leadId,
+  phone,
+  masked = false,
+  dialerUrl,
+}: {
+  leadId: string;
+  phone: string;
+  masked?: boolean;
+  dialerUrl?: string | null;
+}) {
   const { t } = useI18n();
   const [refusal, setRefusal] = useState<string>();
+  const [via, setVia] = useState<DialBinding>();
   const ask = useMutation({
     mutationFn: () =>
-      unwrap(allocator.POST("/v1/leads/{lead_id}/dial", { params: { path: { lead_id: leadId } }, body: {} })),
-    onMutate: () => setRefusal(undefined),
+      unwrap(allocator.POST("/v1/leads/{lead_id}/dial", { params: { path: { lead_id: leadId } }, body: { check_only: false } })),
+    onMutate: () => {
+      setRefusal(undefined);
+      setVia(undefined);
+    },
     onSuccess: (answer) => {
-      if (answer.allowed) {
+      if (!answer.allowed) {
+        setRefusal(dialRefusalWords(t, answer));
+      } else if (answer.binding) {
+        setVia(answer.binding);
+        window.location.assign(dialerHref(dialerUrl, answer.binding.middle_number, leadId));
+      } else if (masked) {
+        setRefusal(t("work.noPhone")); // no binding and no number: nothing to dial
+      } else {
         window.location.assign(dialerHref(dialerUrl, phone, leadId));
-        return;
       }
-      setRefusal(dialRefusalWords(t, answer));
     },
   });
   return (
@@ -40,10 +62,44 @@ export function DialButton({ leadId, phone, dialerUrl }: { leadId: string; phone
       >
         {t("work.call", { phone })}
       </Button>
+      {via ? <ViaPrivacyNumber binding={via} leadId={leadId} dialerUrl={dialerUrl} /> : null}
       {refusal ? <Alert type="error" role="alert" showIcon message={refusal} data-testid="dial-refused" style={{ marginTop: 8 }} /> : null}
-      {ask.error ? <ProblemAlert error={ask.error} /> : null}
+      {ask.error ? <DialError error={ask.error} /> : null}
     </>
   );
+}
+
+/** Which middle number the call goes through and until when it reaches the customer; a link to dial it again. */
+function ViaPrivacyNumber({ binding, leadId, dialerUrl }: { binding: DialBinding; leadId: string; dialerUrl?: string | null }) {
+  const { t } = useI18n();
+  const number = binding.middle_number;
+  return (
+    <Alert
+      type="info"
+      role="status"
+      showIcon
+      data-testid="dial-via-privacy"
+      style={{ marginTop: 8 }}
+      message={t("work.viaPrivacy", { number, until: dayjs(binding.expires_at).format("HH:mm:ss") })}
+      description={<a href={dialerHref(dialerUrl, number, leadId)}>{t("work.dialMiddle", { number })}</a>}
+    />
+  );
+}
+
+/** A provider that could not bind a middle number (the allocator's privacy_* problems), in words. */
+const PRIVACY_WORDS: Record<string, "work.privacy.pool_exhausted" | "work.privacy.unavailable"> = {
+  privacy_pool_exhausted: "work.privacy.pool_exhausted",
+  privacy_provider_timeout: "work.privacy.unavailable",
+  privacy_provider_unavailable: "work.privacy.unavailable",
+};
+
+function DialError({ error }: { error: unknown }) {
+  const { t } = useI18n();
+  const code = error instanceof ApiError ? error.problem.code : undefined;
+  if (typeof code === "string" && code.startsWith("privacy_")) {
+    return <Alert type="error" role="alert" showIcon style={{ marginTop: 8 }} message={t(PRIVACY_WORDS[code] ?? "work.privacy.misconfigured")} />;
+  }
+  return <ProblemAlert error={error} />;
 }
 
 interface CallForm {

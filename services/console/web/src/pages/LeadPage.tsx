@@ -118,7 +118,12 @@ export default function LeadPage() {
               <ReclaimClock reclaim={data.reclaim} />
               <PushMissedNote lead={data} />
               {data.masked_reason ? (
-                <Alert type="warning" showIcon role="status" message={t(`leads.masked.${data.masked_reason}`)} />
+                <Alert
+                  type={data.masked_reason === "masked_dialing_only" ? "info" : "warning"}
+                  showIcon
+                  role="status"
+                  message={t(`leads.masked.${data.masked_reason}`)}
+                />
               ) : null}
               <Descriptions column={{ xs: 1, md: 2 }} size="small">
                 <Descriptions.Item label={t("leads.phone")}>{data.phone ?? "—"}</Descriptions.Item>
@@ -168,8 +173,8 @@ export default function LeadPage() {
           <Space direction="vertical" size="middle" style={{ width: "100%" }}>
             <Card title={t("work.callShort")}>
               {resting ? <Alert type="warning" showIcon message={<RestMarker restUntil={data.rest_until} />} /> : null}
-              {data.phone && !data.phone_masked ? (
-                <DialButton leadId={data.lead_id} phone={data.phone} dialerUrl={session.data?.dialer_url} />
+              {data.phone && (!data.phone_masked || data.masked_reason === "masked_dialing_only") ? (
+                <DialButton leadId={data.lead_id} phone={data.phone} masked={data.phone_masked} dialerUrl={session.data?.dialer_url} />
               ) : (
                 <Typography.Text type="secondary">{t("work.noPhone")}</Typography.Text>
               )}

@@ -7,7 +7,7 @@ export interface DialRefusal {
   rest_until?: string | null;
 }
 
-const REASONS = ["do_not_call", "not_held", "not_the_holder", "closed", "won"] as const;
+const REASONS = ["do_not_call", "not_held", "not_the_holder", "closed", "won", "no_number"] as const;
 
 /** The refusal in words: a resting lead says until when, the do-not-call list is named, never a code. */
 export function dialRefusalWords(t: Translate, refusal: DialRefusal): string {
