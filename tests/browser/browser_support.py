@@ -24,6 +24,7 @@ ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("TELESALES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 READY_TIMEOUT_S = 120.0
+MIDDLE_NUMBERS = ("+8617000000101", "+8617000000102", "+8617000000103")
 
 # name, package, settings prefix
 SERVICES = (("lead-intake", "lead_intake", "LEAD_INTAKE_"), ("allocator", "allocator", "ALLOCATOR_"),
@@ -62,6 +63,8 @@ def service_env(name: str, package: str, prefix: str, run: str, ports: dict[str,
                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "OUTBOX_POLL_SECONDS": "0.1", "KAFKA_CREATE_TOPICS": "false"}
     if name in ("allocator", "ledger"):  # no weekly grading or reclaim sweep re-grading the seeded floor mid-test
         settings["SWEEP_ENABLED"] = "false"
+    if name == "allocator":  # calls without the number: the simulated provider's middle numbers
+        settings["PRIVACY_SIMULATED_NUMBERS"] = ",".join(MIDDLE_NUMBERS)
     if name == "marketplace":
         settings |= {"LEDGER_URL": f"http://127.0.0.1:{ports['ledger']}",
                      "METRICS_URL": f"http://127.0.0.1:{ports['metrics']}"}
