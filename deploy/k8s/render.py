@@ -24,7 +24,7 @@ import importlib.util
 import sys
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,9 @@ class Service:
     web: WebApp | None = None
     # How long a stopping pod may take: consumers leave their groups, relays flush, requests finish.
     grace_seconds: int = 45
+    # Optional keys of the Secret SECRET_NAME this service alone reads, under its own prefix: setting -> key
+    # (a key left out keeps the setting's default).
+    own_secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def image(self) -> str:
@@ -157,7 +160,10 @@ BACKENDS: tuple[Service, ...] = (
             built_data=("lead_intake.phone_regions", "phone_regions_dir")),
     Service("allocator", "allocator", 8102, "ALLOCATOR_",
             {**ZONED_CONFIG, "access_log_retention_days": "365", "unmask_budget_per_hour": "200"},
-            secrets=("kafka_bootstrap", "mongo_uri", "redis_url")),
+            secrets=("kafka_bootstrap", "mongo_uri", "redis_url"),
+            # calls without the number: the HTTP number-privacy provider's address and credentials
+            own_secrets={"privacy_http_url": "allocator-privacy-http-url",
+                         "privacy_http_token": "allocator-privacy-http-token"}),
     LEDGER,
     # the struggle push (on request and its rolling window's job) reads agents' funnels from metrics
     Service("marketplace", "marketplace", 8104, "MARKETPLACE_",
@@ -245,7 +251,8 @@ def check_settings(service: Service) -> None:
 def secret_env(service: Service) -> dict[str, str]:
     """Environment variable -> key of the Secret (the connection strings, then the optional Kafka security)."""
     return {**{f"{SHARED_ENV_PREFIX}{setting.upper()}": SECRET_KEYS[setting] for setting in service.secrets},
-            **{f"{SHARED_ENV_PREFIX}{setting.upper()}": key for setting, key in KAFKA_SECURITY_KEYS.items()}}
+            **{f"{SHARED_ENV_PREFIX}{setting.upper()}": key for setting, key in KAFKA_SECURITY_KEYS.items()},
+            **{service.env_name(setting): key for setting, key in service.own_secrets.items()}}
 
 
 # ----------------------------------------------------------------------------- kubernetes
@@ -263,7 +270,7 @@ def http_probe(path: str, *, period: int, timeout: int, failures: int) -> dict[s
 
 
 def deployment(service: Service) -> dict[str, Any]:
-    optional = set(KAFKA_SECURITY_KEYS.values())
+    optional = {*KAFKA_SECURITY_KEYS.values(), *service.own_secrets.values()}
     env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key,
                                                           **({"optional": True} if key in optional else {})}}}
            for name, key in secret_env(service).items()]
