@@ -41,9 +41,13 @@ async def may_dial(lead_id: str, tenant: Tenant, leads: Leads, queries: Queries,
     asked = body or DialIn()
     agent_id = asked.agent_id if asked.agent_id is not None else actor.agent_id
     await require_acting_for(scope, agent_id, queries, tenant)
+    # A middle number is for whoever places the call: the agent itself, or a dialer (service) for it. A
+    # supervisor asking for an agent learns whether the agent may dial, and gets no number to dial.
+    places_call = agent_id == scope.sub or scope.everyone
     try:
         outcome = await leads.may_dial(tenant=tenant, lead_id=lead_id, agent_id=agent_id,
-                                       agent_number=asked.agent_number, check_only=asked.check_only)
+                                       agent_number=asked.agent_number,
+                                       check_only=asked.check_only or not places_call)
     except DomainError as error:
         raise problem_of(error) from error
     except PrivacyError as error:

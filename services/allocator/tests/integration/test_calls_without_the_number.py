@@ -69,6 +69,10 @@ async def test_no_binding_for_a_lead_the_agent_may_not_dial(allocator_settings: 
         for_a2 = await harness.http.post(f"/v1/leads/{held}/dial", json={"agent_id": "a2"},
                                          headers=harness.as_actor("boss"))
         assert for_a2.json()["reason"] == "not_the_holder" and for_a2.json()["binding"] is None
+        # the supervisor asking for the holder learns it may dial, and gets no number to dial itself
+        for_a1 = await harness.http.post(f"/v1/leads/{held}/dial", json={"agent_id": "a1"},
+                                         headers=harness.as_actor("boss"))
+        assert (for_a1.json()["allowed"], for_a1.json()["binding"]) == (True, None)
         # an agent asking for the holder: not theirs to ask
         assert (await dial(harness, held, "a2", agent_id="a1")).status_code == 403
         # a pooled lead, and a lead given back
