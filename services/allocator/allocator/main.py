@@ -29,6 +29,7 @@ from .roster import RosterService
 from .service import LeadService
 from .settings import AllocatorSettings
 from .store import AllocatorStore
+from .store.dial_bindings import DialBindingStore
 from .store.embedded_outbox import EmbeddedOutboxRelay
 from .store.privacy_numbers import SimulatedNumberStore
 from .sweeper import Sweeper
@@ -50,6 +51,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     leads = LeadService(settings, store, guard, base.dead_letters, lead_relay.notify, outbox_relay.notify)
     simulated_numbers = SimulatedNumberStore(base.mongo, settings.mongo_db)
     leads.privacy = providers_from(settings, simulated_numbers)
+    leads.dial_bindings = DialBindingStore(base.mongo, settings.mongo_db)
     roster = RosterService(leads, store)
     sweeper = Sweeper(leads, roster, store)
     disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify, leads.supervisors_of,
@@ -67,7 +69,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
                  supervising_router, access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(redis=guard.ping),
         on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days),
-                    simulated_numbers.ensure_indexes],
+                    simulated_numbers.ensure_indexes, leads.dial_bindings.ensure_indexes],
         after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start],
         on_shutdown=[sweeper.stop, lead_relay.stop, outbox_relay.stop, leads.privacy.close],
         after_broker_stop=[redis.aclose, base.mongo.close],

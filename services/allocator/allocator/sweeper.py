@@ -63,5 +63,7 @@ class Sweeper(LeasedLoop):
         totals = await self.sweep_all()
         if totals["reclaimed"] or totals["warned"]:
             log.info("reclaim sweep", extra=totals)
+        # calls without the number: a middle number stops connecting an agent to a lead it no longer holds
+        await self.leads.end_outlived_bindings()
         if self.settings.grading_enabled:
             await self.grade_due_weeks()

@@ -106,6 +106,7 @@ async def privacy_harness(settings: AllocatorSettings, *, numbers: list[str], ht
         "privacy_http_timeout_seconds": timeout}))
     await app.state.store.ensure_indexes()
     await app.state.simulated_numbers.ensure_indexes()
+    await app.state.leads.dial_bindings.ensure_indexes()
     try:
         async with in_memory_harness(app, Harness, base_url="http://allocator", produced=PRODUCED_TOPICS,
                                      relays=[app.state.lead_relay, app.state.outbox_relay], leads=app.state.leads,

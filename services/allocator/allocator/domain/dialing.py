@@ -76,3 +76,9 @@ def binding_reference(*, tenant: str, lead_id: str, agent_id: str) -> str:
     """What names a binding to the provider: one agent dialling one lead of one tenant (the same reference
     while its binding lives gets that binding back)."""
     return f"{tenant}:{lead_id}:{agent_id}"
+
+
+def binding_outlived(*, status: str, holder: str | None, agent_id: str) -> bool:
+    """A binding made for `agent_id` must end once the lead is no longer held by that agent (given back,
+    reclaimed, pushed to another, closed, won, put on the do-not-call list): it would still connect them."""
+    return status != HELD or holder != agent_id

@@ -10,6 +10,7 @@ agent may not dial never gets a binding."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,14 +19,18 @@ from telesales_contracts.activity import DoNotCallChanged
 from telesales_runtime.consumer import Delivery
 
 from ..domain import DomainError
-from ..domain.dialing import DialVerdict, binding_reference, dial_plan
-from ..privacy import Binding, PrivacyProviders
+from ..domain.dialing import DialVerdict, binding_outlived, binding_reference, dial_plan
+from ..privacy import Binding, PrivacyError, PrivacyProviders
 from ..store import Doc
+from ..store.dial_bindings import DialBindingStore
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore
 
+log = logging.getLogger(__name__)
 # How often a lead that changed between read and write is judged again (a claim or a return meanwhile).
 CLOSE_ATTEMPTS = 5
+# Live bindings the sweep looks at per round.
+BINDINGS_PER_SWEEP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class DialOutcome:
 
 class Dialing(LeadServiceCore):
     privacy: PrivacyProviders = PrivacyProviders({})  # the deployment's adapters (main.py)
+    dial_bindings: DialBindingStore | None = None  # the bindings made, to end outlived ones (main.py)
 
     async def may_dial(self, *, tenant: str, lead_id: str, agent_id: str, agent_number: str | None = None,
                        check_only: bool = False) -> DialOutcome:
@@ -56,11 +62,36 @@ class Dialing(LeadServiceCore):
                                   provider=policy.number_privacy, has_number=bool(lead.phone_e164))
         if plan != "bind" or check_only:
             return DialOutcome(verdict)
+        reference = binding_reference(tenant=tenant, lead_id=lead_id, agent_id=agent_id)
         binding = await self.privacy.get(policy.number_privacy).bind(
             customer_number=lead.phone_e164 or "", agent_number=agent_number,
-            ttl_seconds=policy.privacy_binding_seconds,
-            reference=binding_reference(tenant=tenant, lead_id=lead_id, agent_id=agent_id))
+            ttl_seconds=policy.privacy_binding_seconds, reference=reference)
+        if self.dial_bindings is not None:
+            await self.dial_bindings.record(reference=reference, tenant=tenant, lead_id=lead_id, agent_id=agent_id,
+                                            provider=policy.number_privacy, binding_id=binding.binding_id,
+                                            expires_at=binding.expires_at)
         return DialOutcome(verdict, binding, policy.number_privacy)
+
+    async def end_outlived_bindings(self, now: datetime | None = None) -> int:
+        """End the live bindings whose lead has left the agent they were made for (the sweep runs this); how
+        many were ended. A provider that fails keeps its binding for the next round (it expires anyway)."""
+        if self.dial_bindings is None:
+            return 0
+        ended = 0
+        for record in await self.dial_bindings.live(now or datetime.now(UTC), BINDINGS_PER_SWEEP):
+            lead = await self.store.get_lead(record["tenant_id"], record["lead_id"], {"status": 1, "holder": 1})
+            if lead is not None and not binding_outlived(status=lead["status"], holder=lead.get("holder"),
+                                                         agent_id=record["agent_id"]):
+                continue
+            try:
+                await self.privacy.get(record["provider"]).unbind(record["binding_id"])
+            except PrivacyError as error:
+                log.warning("could not end a binding", extra={"tenant": record["tenant_id"], "code": error.code,
+                                                              "lead_id": record["lead_id"]})
+                continue
+            await self.dial_bindings.forget(record["_id"], record["binding_id"])
+            ended += 1
+        return ended
 
     async def handle_do_not_call(self, deliveries: Sequence[Delivery]) -> None:
         """Each change of the list: kept (the latest of a number wins); a listing closes the number's leads."""

@@ -176,3 +176,22 @@ async def test_a_binding_expires_and_its_number_serves_the_next_call(allocator_s
         # unbinding ends it at once
         await harness.app.state.leads.privacy.get("simulated").unbind(taken["binding_id"])  # type: ignore[attr-defined]
         assert await store.live_binding(number, datetime.now(UTC)) is None
+
+
+async def test_a_binding_ends_once_its_lead_leaves_the_agent(allocator_settings: AllocatorSettings) -> None:
+    pool = middle_numbers(3)
+    async with privacy_harness(allocator_settings, numbers=pool) as harness:
+        await use_provider(harness, "simulated")
+        kept, given_back = await holding(harness, "a1", 2)
+        numbers = {lead: (await dial(harness, lead, "a1")).json()["binding"]["middle_number"]
+                   for lead in (kept, given_back)}
+        returned = await harness.http.post(f"/v1/leads/{given_back}/return", json={"agent_id": "a1", "reason": "x"},
+                                           headers=harness.as_actor("a1"))
+        assert returned.status_code == 200, returned.text
+        store = bindings(harness)
+        # until the sweep's round the middle number still connects (it would for at most the binding's time)
+        assert await store.live_binding(numbers[given_back], datetime.now(UTC)) is not None
+        assert await harness.leads.end_outlived_bindings() == 1
+        assert await store.live_binding(numbers[given_back], datetime.now(UTC)) is None
+        assert await store.live_binding(numbers[kept], datetime.now(UTC)) is not None  # still held: kept
+        assert await harness.leads.end_outlived_bindings() == 0  # nothing more to end

@@ -38,6 +38,13 @@ async def test_a_tenant_on_the_http_provider_dials_its_middle_number(allocator_s
         await harness.agent("a2")
         assert (await dial(harness, lead_id, "a2")).json()["reason"] == "not_the_holder"
         assert len(provider.requests) == 1
+        # the lead is closed: the sweep ends its binding at the provider
+        closed = await harness.http.post(f"/v1/leads/{lead_id}/close", json={"agent_id": "a1", "reason": "no"},
+                                         headers=harness.as_actor("a1"))
+        assert closed.status_code == 200, closed.text
+        assert await harness.leads.end_outlived_bindings() == 1
+        assert provider.requests[-1] | {"headers": None} == {"method": "DELETE", "binding_id": "b-1", "headers": None}
+        assert provider.requests[-1]["headers"]["authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize("mode, status, code", [

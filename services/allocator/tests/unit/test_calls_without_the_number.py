@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from allocator.domain import AgentFacts, AllocationPolicy
-from allocator.domain.dialing import DialVerdict, binding_reference, dial_plan, shows_number
+from allocator.domain.dialing import DialVerdict, binding_outlived, binding_reference, dial_plan, shows_number
 from allocator.domain.lead import HELD, Lead
 from allocator.lead_views import lead_view, masked_copy
 from allocator.privacy.http import failure_of
@@ -76,6 +76,13 @@ def test_a_binding_is_named_by_tenant_lead_and_agent() -> None:
         tenant="t", lead_id="l1", agent_id="a2")
     assert binding_reference(tenant="t", lead_id="l1", agent_id="a1") != binding_reference(
         tenant="u", lead_id="l1", agent_id="a1")
+
+
+def test_a_binding_outlives_its_hold_once_the_lead_leaves_the_agent() -> None:
+    assert not binding_outlived(status=HELD, holder="a1", agent_id="a1")
+    assert binding_outlived(status=HELD, holder="a2", agent_id="a1")  # pushed to another agent
+    for status in ("pooled", "closed", "won", "do_not_call"):
+        assert binding_outlived(status=status, holder=None, agent_id="a1")
 
 
 # ---- the policy -------------------------------------------------------------------------------------------
