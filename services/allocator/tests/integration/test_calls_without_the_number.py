@@ -5,6 +5,7 @@ bindings that expire, and an HTTP provider that fails every way it can."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -195,3 +196,21 @@ async def test_a_binding_ends_once_its_lead_leaves_the_agent(allocator_settings:
         assert await store.live_binding(numbers[given_back], datetime.now(UTC)) is None
         assert await store.live_binding(numbers[kept], datetime.now(UTC)) is not None  # still held: kept
         assert await harness.leads.end_outlived_bindings() == 0  # nothing more to end
+
+
+async def test_concurrent_dials_never_share_a_middle_number(allocator_settings: AllocatorSettings) -> None:
+    pool = middle_numbers(4)
+    async with privacy_harness(allocator_settings, numbers=pool) as harness:
+        await use_provider(harness, "simulated")
+        agents = [f"a{i}" for i in range(6)]
+        leads = {agent: (await holding(harness, agent))[0] for agent in agents}
+        answers = await asyncio.gather(*(dial(harness, leads[agent], agent) for agent in agents))
+        bound = [a.json()["binding"]["middle_number"] for a in answers if a.status_code == 200]
+        assert sorted(bound) == sorted(pool)  # each number once, all of them used
+        assert sorted(a.status_code for a in answers) == [200] * 4 + [503] * 2
+        # a double click: one binding, not two middle numbers
+        lucky = next(agent for agent, a in zip(agents, answers, strict=True) if a.status_code == 200)
+        again = await asyncio.gather(*(dial(harness, leads[lucky], lucky) for _ in range(5)))
+        assert len({a.json()["binding"]["binding_id"] for a in again}) == 1
+        live = await bindings(harness).live_numbers(pool, datetime.now(UTC))
+        assert len(live) == 4
