@@ -56,7 +56,8 @@ class ConsoleSettings(ServiceSettings):
     token_refresh_margin_seconds: int = Field(default=60, ge=0, description="Refresh the session's token this "
                                               "long before it expires.")
     dialer_url: str | None = Field(default=None, description="Dialer URL template with {phone} and {lead_id}; "
-                                   "a tel: link when unset.")
+                                   "a tel: link when unset. {phone} is the privacy provider's middle number when "
+                                   "the tenant calls through one.")
     # The live channel.
     notification_retention_days: int = Field(default=30, ge=1, le=365)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="A comment line this often keeps "

@@ -51,7 +51,8 @@ class SessionView(BaseModel):
     csrf_token: str
     expires_at: str
     dialer_url: str | None = Field(description="Dialer URL template with {phone} and {lead_id}; a tel: link "
-                                   "when null.")
+                                   "when null. {phone} is the privacy provider's middle number when the tenant "
+                                   "calls through one.")
 
 
 class SignInMethods(BaseModel):
