@@ -62,6 +62,7 @@ from .marketplace import (
     UserDailyActive,
 )
 from .platform import DeadLetter, UnmaskBudgetExceeded
+from .privacy import ErasureCompleted, ErasureRequested
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 from .tolerant import Vocabulary
 
@@ -321,6 +322,11 @@ MARKETPLACE_STRUGGLE_RECOMMENDED = Topic("marketplace.struggle-recommended.v1", 
 DEAD_LETTERS = Topic("platform.dead-lettered.v1", DeadLetter, "Messages a consumer could not process.")
 SECURITY_UNMASK_BUDGET_EXCEEDED = Topic("security.unmask-budget-exceeded.v1", UnmaskBudgetExceeded,
                                         "A user went past the hourly budget of full numbers (once per user and hour).")
+PRIVACY_ERASURE_REQUESTED = Topic("privacy.erasure-requested.v1", ErasureRequested,
+                                  "Erase the personal data of these leads everywhere (lead ids only; keyed by "
+                                  "request).")
+PRIVACY_ERASURE_COMPLETED = Topic("privacy.erasure-completed.v1", ErasureCompleted,
+                                  "A service erased its copies of an erasure request's leads, with its counts.")
 
 HOLDER_CHANGE_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_ASSIGNED,
@@ -378,6 +384,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_STRUGGLE_RECOMMENDED,
     DEAD_LETTERS,
     SECURITY_UNMASK_BUDGET_EXCEEDED,
+    PRIVACY_ERASURE_REQUESTED,
+    PRIVACY_ERASURE_COMPLETED,
 )
 
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in ALL_TOPICS}

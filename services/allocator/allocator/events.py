@@ -45,6 +45,7 @@ from telesales_contracts.topics import (
     SECURITY_UNMASK_BUDGET_EXCEEDED,
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
+from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
 from .roster import RosterService
@@ -91,4 +92,5 @@ def build_router(settings: AllocatorSettings) -> KafkaRouter:
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
                       title="allocator:consume",
                       description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS), **options)(on_batch)
+    subscribe_erasures(router, settings, settings.consumer_group)
     return router

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.access_log import UnmaskBudget
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
 from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.redis_client import connect_redis
@@ -21,6 +22,7 @@ from .api import (
     supervising_router,
 )
 from .disclosure import Disclosure
+from .erasure import RetentionSweep, lead_eraser
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .guards import ClaimGuard
 from .privacy import providers_from
@@ -56,6 +58,10 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     sweeper = Sweeper(leads, roster, store)
     disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify, leads.supervisors_of,
                             leads.policy)
+    erasure = wire_erasure(base, settings.mongo_db, lead_eraser(store), notify=outbox_relay.notify)
+    retention = RetentionSweep(store, source=settings.source, interval_seconds=settings.retention_interval_seconds,
+                               lease_seconds=settings.lease_seconds, batch=settings.retention_batch_size,
+                               enabled=settings.sweep_enabled, notify=outbox_relay.notify)
     base.broker.context.set_global("leads", leads)
     base.broker.context.set_global("roster", roster)
 
@@ -64,14 +70,15 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
         title="allocator",
         description=DESCRIPTION,
         broker=base.broker,
-        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
+        topics=[*(t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)), *ERASURE_TOPIC_NAMES],
         routers=[roster_router, pools_router, config_router, ops_router, dialing_router, floor_router,
                  supervising_router, access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(redis=guard.ping),
-        on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days),
+        on_startup=[store.ensure_indexes, erasure.ensure_collections,
+                    lambda: store.access_log.ensure_indexes(settings.access_log_retention_days),
                     simulated_numbers.ensure_indexes, leads.dial_bindings.ensure_indexes],
-        after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start],
-        on_shutdown=[sweeper.stop, lead_relay.stop, outbox_relay.stop, leads.privacy.close],
+        after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start, retention.start],
+        on_shutdown=[retention.stop, sweeper.stop, lead_relay.stop, outbox_relay.stop, leads.privacy.close],
         after_broker_stop=[redis.aclose, base.mongo.close],
         access=ACCESS,
     )
@@ -80,6 +87,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     app.state.roster = roster
     app.state.queries = LeadQueries(store, leads)
     app.state.sweeper = sweeper
+    app.state.retention = retention
     app.state.disclosure = disclosure
     app.state.simulated_numbers = simulated_numbers
     app.state.lead_relay = lead_relay

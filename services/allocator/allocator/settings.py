@@ -51,6 +51,9 @@ class AllocatorSettings(ZonedServiceSettings):
                                                  "provider. From a Secret in k8s.")
     privacy_http_timeout_seconds: float = Field(default=3.0, gt=0, le=30, description="Longest wait for the "
                                                 "HTTP provider's answer; past it the dial answers 504.")
+    retention_interval_seconds: float = Field(default=3600, gt=0, description="How often the retention sweep "
+                                              "looks for closed leads past their tenant's personal_data_retention_days.")
+    retention_batch_size: int = Field(default=500, ge=1, le=1000, description="Leads per retention erasure request.")
     import_max_rows: int = Field(default=20_000, ge=1)
     import_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 

@@ -11,10 +11,12 @@ from starlette.middleware.gzip import GZipMiddleware
 from telesales_contracts.topics import CALLS_LOGGED
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.auth import ServiceTokenAuth
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, subscribe_erasures, wire_erasure
 from telesales_runtime.kafka import declare_publishers
 
 from .api import ACCESS, ROUTERS
 from .calls import CallLogger
+from .erasure import notification_eraser
 from .events import CONSUMED_TOPICS as LIVE_CONSUMED
 from .events import DEAD_LETTERS_CONTEXT, FEED_CONTEXT
 from .events import PRODUCED_TOPICS as LIVE_PRODUCED
@@ -37,13 +39,14 @@ DESCRIPTION = (
     "logs calls (calls.logged.v1) and runs the live notification channel."
 )
 PRODUCED_TOPICS = (CALLS_LOGGED,)
-TOPICS = tuple(t.name for t in (*PRODUCED_TOPICS, *LIVE_CONSUMED, *LIVE_PRODUCED))
+TOPICS = (*(t.name for t in (*PRODUCED_TOPICS, *LIVE_CONSUMED, *LIVE_PRODUCED)), *ERASURE_TOPIC_NAMES)
 
 
 def build_broker_router(settings: ConsoleSettings) -> KafkaRouter:
     """The calls.logged.v1 publisher and the live channel's consumers (events.py)."""
     router = build_live_router(settings)
     declare_publishers(router, PRODUCED_TOPICS)
+    subscribe_erasures(router, settings, settings.consumer_group)
     return router
 
 
@@ -59,6 +62,10 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
     feed = NotificationFeed(store=notification_store, hub=hub)
     base.broker.context.set_global(FEED_CONTEXT, feed)
     base.broker.context.set_global(DEAD_LETTERS_CONTEXT, base.dead_letters)
+    # An outbox only for the erasures' answers (calls are published directly, see calls.py).
+    relay = base.relay(base.mongo[settings.mongo_db]["outbox"], base.mongo[settings.mongo_db]["leases"])
+    erasure = wire_erasure(base, settings.mongo_db, notification_eraser(notification_store.notifications),
+                           notify=relay.notify)
     oidc = OidcClient(settings) if settings.oidc_issuer else None
     sessions = Sessions(settings, store, oidc)
     # The user's token is set per request; the service token only for the roster read of development sign-in.
@@ -75,9 +82,10 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
         topics=list(TOPICS),
         routers=[*ROUTERS, notifications_router],
         readiness=base.readiness(redis=hub.ping, notifications=hub.ready),
-        on_startup=[store.ensure_indexes, notification_store.ensure_indexes, hub.start],
+        on_startup=[store.ensure_indexes, notification_store.ensure_indexes, erasure.ensure_collections, hub.start],
+        after_broker_start=[relay.start_async],
         # open streams end first: the server waits for every open response before it stops
-        on_shutdown=[hub.end_streams, *closing],
+        on_shutdown=[hub.end_streams, relay.stop, *closing],
         after_broker_stop=[hub.stop, base.mongo.close],
         access={**ACCESS, **NOTIFICATIONS_ACCESS},
     )

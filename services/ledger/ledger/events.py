@@ -36,6 +36,7 @@ from telesales_contracts.topics import (
     MARKETPLACE_LEARN_PROGRESSED,
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
+from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
 from .service import LedgerService
@@ -74,4 +75,5 @@ def build_router(settings: LedgerSettings) -> KafkaRouter:
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
                       title="ledger:consume", description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS),
                       **options)(on_batch)
+    subscribe_erasures(router, settings, settings.consumer_group)
     return router

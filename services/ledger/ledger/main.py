@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, nothing_personal, wire_erasure
 
 from .api import ACCESS, accounts_router, admin_router, operations_router, transfers_router
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
@@ -26,6 +27,8 @@ def create_app(settings: LedgerSettings) -> FastAPI:
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     store = LedgerStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group)
     relay = base.relay(store.outbox, store.leases)
+    # No lead's person is kept here (coins and tips of users): an erasure scrubs the outbox and answers.
+    erasure = wire_erasure(base, settings.mongo_db, nothing_personal, notify=relay.notify)
     ledger = LedgerService(settings, store, base.dead_letters, relay.notify)
     sweeper = Sweeper(ledger)
     base.broker.context.set_global("ledger", ledger)
@@ -35,10 +38,10 @@ def create_app(settings: LedgerSettings) -> FastAPI:
         title="ledger",
         description=DESCRIPTION,
         broker=base.broker,
-        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
+        topics=[*(t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)), *ERASURE_TOPIC_NAMES],
         routers=[accounts_router, transfers_router, operations_router, admin_router],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes],
+        on_startup=[erasure.ensure_collections, store.ensure_indexes],
         after_broker_start=[relay.start_async, sweeper.start],
         on_shutdown=[sweeper.stop, relay.stop],
         after_broker_stop=[base.mongo.close],

@@ -39,6 +39,7 @@ from telesales_contracts.topics import (
     MARKETPLACE_TIP_VISITED,
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
+from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
 from .service import MarketplaceService, purchases, pushes
@@ -76,4 +77,5 @@ def build_router(settings: MarketplaceSettings) -> KafkaRouter:
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
                       title="marketplace:consume",
                       description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS), **options)(on_batch)
+    subscribe_erasures(router, settings, settings.consumer_group)
     return router

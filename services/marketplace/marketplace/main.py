@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, nothing_personal, wire_erasure
 from telesales_runtime.auth import ServiceTokenAuth
 
 from .api import (
@@ -42,6 +43,8 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
     store = MarketplaceStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group,
                              chunk_bytes=settings.media_chunk_bytes)
     relay = base.relay(store.outbox, store.leases)
+    # No lead's person is kept here (coins and tips of users): an erasure scrubs the outbox and answers.
+    erasure = wire_erasure(base, settings.mongo_db, nothing_personal, notify=relay.notify)
     ledger_http = httpx.AsyncClient(base_url=settings.ledger_url, timeout=settings.ledger_timeout_seconds,
                                     transport=ledger_transport, auth=ServiceTokenAuth(settings))
     market = MarketplaceService(settings, store, base.dead_letters, relay.notify, ledger_http)
@@ -55,10 +58,10 @@ def create_app(settings: MarketplaceSettings, ledger_transport: httpx.AsyncBaseT
         title="marketplace",
         description=DESCRIPTION,
         broker=base.broker,
-        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
+        topics=[*(t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)), *ERASURE_TOPIC_NAMES],
         routers=[tips_router, browse_router, purchases_router, activity_router, sellers_router, struggle_router],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes, market.search_feed.start],
+        on_startup=[erasure.ensure_collections, store.ensure_indexes, market.search_feed.start],
         after_broker_start=[relay.start_async, window_job.start],
         on_shutdown=[window_job.stop, relay.stop, market.search_feed.stop, ledger_http.aclose, metrics_http.aclose],
         after_broker_stop=[base.mongo.close],

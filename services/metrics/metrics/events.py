@@ -21,6 +21,7 @@ from faststream.kafka import KafkaRouter
 from telesales_contracts import topics as t
 from telesales_contracts.binding import has_attribute_headers
 from telesales_runtime.consumer import ALL_TOPICS_LABEL, Delivery, parse_together
+from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.kafka import consumed_description, declare_publishers
 from telesales_runtime.observability import HANDLER_DURATION
@@ -68,6 +69,7 @@ def build_router(settings: MetricsSettings, *, specification: bool = False) -> K
         router.subscriber(*(topic.name for topic in CONSUMED_TOPICS), batch=True, group_id=settings.consumer_group,
                           title="metrics:consume",
                           description="; ".join(consumed_description(topic) for topic in CONSUMED_TOPICS))(consume)
+    subscribe_erasures(router, settings, settings.consumer_group)  # a faststream consumer of its own
     return router
 
 

@@ -6,8 +6,10 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
 
 from .api import ACCESS, agents_router, funnels_router
+from .erasure import lead_state_eraser
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, MetricsStream, build_router
 from .exposition import Exposition
 from .service import MetricsService
@@ -28,6 +30,9 @@ def create_app(settings: MetricsSettings) -> FastAPI:
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     store = MetricsStore(base.mongo, settings.mongo_db, inbox_retention_days=settings.inbox_retention_days)
     metrics = MetricsService(settings, store, base.dead_letters)
+    # An outbox of its own only for the erasures' answers (every count is published by /metrics, not by events).
+    relay = base.relay(store.db["outbox"], store.leases)
+    erasure = wire_erasure(base, settings.mongo_db, lead_state_eraser(store.states["leads"]), notify=relay.notify)
     consumer = SoleConsumer(settings, MetricsStream(metrics, base.dead_letters, settings.consumer_group),
                             [topic.name for topic in CONSUMED_TOPICS], group=settings.consumer_group,
                             leases=store.leases, lease_seconds=settings.lease_seconds,
@@ -40,12 +45,12 @@ def create_app(settings: MetricsSettings) -> FastAPI:
         title="metrics",
         description=DESCRIPTION,
         broker=base.broker,
-        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
+        topics=[*(t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)), *ERASURE_TOPIC_NAMES],
         routers=[funnels_router, agents_router],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes],
-        after_broker_start=[exposition.start, consumer.start],
-        on_shutdown=[consumer.stop, exposition.stop],
+        on_startup=[store.ensure_indexes, erasure.ensure_collections],
+        after_broker_start=[exposition.start, consumer.start, relay.start_async],
+        on_shutdown=[consumer.stop, exposition.stop, relay.stop],
         after_broker_stop=[base.mongo.close],
         metrics_registries=[exposition.render],
         access=ACCESS,

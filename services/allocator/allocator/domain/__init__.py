@@ -215,6 +215,9 @@ class AllocationPolicy(BaseModel):
                                       "numbers: nobody is shown the tenant's customer numbers in full.")
     privacy_binding_seconds: int = Field(default=300, ge=30, le=3600, description="How long a middle number "
                                          "stays bound to a customer after an allowed dial.")
+    personal_data_retention_days: float | None = Field(
+        default=None, gt=0, le=36_500, description="Personal data of a lead closed (lost or do-not-call) longer "
+        "than this is erased everywhere, as on a person's request (erasure.py); None: kept.")
 
     @model_validator(mode="after")
     def _has_default_rule(self) -> AllocationPolicy:
