@@ -207,7 +207,7 @@ def subscribe_erasures(router: KafkaRouter, settings: Any, group: str) -> None:
     @router.subscriber(topic.name, batch=True, max_records=20, title=f"{topic.name}:consume",
                        description=consumed_description(topic), **subscriber_options(settings, erasure_group(group)))
     async def on_erasure_requested(body: list[bytes], message: KafkaMessage,
-                                   erasure: ErasureWorker = Context("erasure")) -> None:
+                                   erasure: ErasureWorker = Context("erasure")) -> None:  # noqa: B008
         await consume_batch(topic, message.raw_message, erasure.dead_letters, erasure.handle)
 
 

@@ -31,6 +31,7 @@ from .store import AllocatorStore
 
 log = logging.getLogger(__name__)
 RETENTION_REQUESTED = "retention_requested_at"
+ERASED = "erased"  # the status of a lead erased before it arrived (a tombstone): in no pool, nobody's
 # A retention request whose leads are not erased this long after it was published is published again.
 RETENTION_RETRY = timedelta(hours=1)
 
@@ -39,9 +40,18 @@ def lead_eraser(store: AllocatorStore) -> Eraser:
     async def erase(tenant: str, lead_ids: list[str], session: AsyncClientSession) -> dict[str, int]:
         now = datetime.now(UTC)
         by_lead = {"tenant_id": tenant, "lead_id": {"$in": lead_ids}}
+        known = {doc["_id"] async for doc in store.leads.find({"_id": {"$in": lead_ids}}, {"_id": 1},
+                                                              session=session)}
+        # A lead erased before its leads.qualified.v1 got here: a tombstone, so that the late arrival is
+        # taken for a redelivery and skipped (service/intake.py) instead of storing the person again.
+        tombstones = [{"_id": lead_id, "tenant_id": tenant, "status": ERASED, ERASED_MARK: now, "created_at": now,
+                       "updated_at": now} for lead_id in sorted(set(lead_ids) - known)]
+        if tombstones:
+            await store.leads.insert_many(tombstones, session=session)
         return {
             "leads": await scrub_documents(store.leads, {"tenant_id": tenant, "_id": {"$in": lead_ids}}, session,
                                            mark={ERASED_MARK: now}),
+            "tombstones": len(tombstones),
             "applications": await scrub_documents(store.db["applications"], by_lead, session),
             "wins": await scrub_documents(store.wins, by_lead, session),
         }

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.access_log import UnmaskBudget
-from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
 from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
 from telesales_runtime.redis_client import connect_redis
 
 from .api import (

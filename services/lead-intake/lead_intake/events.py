@@ -3,6 +3,7 @@
 Consumes: leads.received.v1 (batches), leads.outcome.v1, leads.complaint.v1 (the number goes on do-not-call).
 Produces (through the outbox): leads.qualified.v1, leads.merged.v1, leads.rejected.v1, leads.do-not-call.v1 (a number
 went on or came off the do-not-call list).
+Consumes and produces privacy.erasure-requested.v1 and privacy.erasure-completed.v1 (erasure.py).
 Produces (directly): platform.dead-lettered.v1 for records that cannot be processed.
 """
 
@@ -23,8 +24,10 @@ from telesales_contracts.topics import (
     LEADS_REJECTED,
 )
 from telesales_runtime.consumer import consume_batch
+from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
 
+from .erasure import subscribe_completions
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 
@@ -66,4 +69,6 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
                                 intake: IntakeService = Context("intake")) -> None:
         await consume_batch(LEADS_COMPLAINT, message.raw_message, intake.dead_letters, intake.handle_complaints)
 
+    subscribe_erasures(router, settings, settings.consumer_group)
+    subscribe_completions(router, settings)
     return router

@@ -9,10 +9,14 @@ from faststream import FastStream
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
 
 from . import phone_regions
 from .api import ACCESS, dnc_router, router, scoring_router
 from .checkers import HttpNumberChecker, NumberChecker, OfflineNumberChecker
+from .erasure import ACCESS as ERASURE_ACCESS
+from .erasure import ErasureService, ErasureWatch, erasure_router
+from .erasure_store import ErasureRequests, lead_eraser
 from .events import CONSUMED_TOPICS, PRODUCED_TOPICS, build_router
 from .queries import IntakeQueries
 from .service import IntakeService
@@ -40,6 +44,12 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         checker = HttpNumberChecker(settings.number_checker_url, http_client, settings.number_checker_timeout_seconds)
     intake = IntakeService(settings, store, checker, base.dead_letters, relay.notify)
     base.broker.context.set_global("intake", intake)
+    erasure_requests = ErasureRequests(store, settings.erasure_services)
+    erasures = ErasureService(requests=erasure_requests, settings=settings, dead_letters=base.dead_letters,
+                              notify=relay.notify)
+    base.broker.context.set_global("erasures", erasures)
+    wire_erasure(base, settings.mongo_db, lead_eraser(store), notify=relay.notify)
+    watch = ErasureWatch(erasures)
 
     async def close_clients() -> None:
         if http_client is not None:
@@ -51,18 +61,19 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         title="lead-intake",
         description=DESCRIPTION,
         broker=base.broker,
-        topics=[t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)],
-        routers=[router, dnc_router, scoring_router, access_log_router(lambda request: request.app.state.store.access_log)],
+        topics=[*(t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)), *ERASURE_TOPIC_NAMES],
+        routers=[router, dnc_router, scoring_router, erasure_router, access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
-        after_broker_start=[relay.start_async],
-        on_shutdown=[relay.stop],
+        on_startup=[store.ensure_indexes, erasure_requests.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
+        after_broker_start=[relay.start_async, watch.start],
+        on_shutdown=[watch.stop, relay.stop],
         after_broker_stop=[close_clients],
-        access=ACCESS,
+        access={**ACCESS, **ERASURE_ACCESS},
     )
     app.state.intake = intake
     app.state.queries = IntakeQueries(store, intake)
     app.state.relay = relay
+    app.state.erasures = erasures
     app.state.store = store
     return app
 

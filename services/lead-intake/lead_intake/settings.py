@@ -39,6 +39,9 @@ class LeadIntakeSettings(ServiceSettings):
                                            "for the broker to confirm the lead before it answers 503.")
     access_log_retention_days: int = Field(default=365, ge=1, le=3650, description="How long the access log "
                                            "(who saw which lead's number in full) keeps a record.")
+    erasure_services: list[str] = Field(
+        default_factory=lambda: ["lead-intake", "allocator", "console", "metrics", "marketplace", "ledger"],
+        min_length=1, description="The services whose privacy.erasure-completed.v1 an erasure request waits for.")
     import_max_rows: int = Field(default=100_000, ge=1)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 

@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
-from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, nothing_personal, wire_erasure
 from telesales_runtime.auth import ServiceTokenAuth
+from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, nothing_personal, wire_erasure
 
 from .api import (
     ACCESS,

@@ -21,8 +21,8 @@ from faststream.kafka import KafkaRouter
 from telesales_contracts import topics as t
 from telesales_contracts.binding import has_attribute_headers
 from telesales_runtime.consumer import ALL_TOPICS_LABEL, Delivery, parse_together
-from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.deadletter import DeadLetterPublisher
+from telesales_runtime.erasure import subscribe_erasures
 from telesales_runtime.kafka import consumed_description, declare_publishers
 from telesales_runtime.observability import HANDLER_DURATION
 

@@ -1,0 +1,271 @@
+"""Erasure of a person, on the real stack with the six services running: a person goes through the whole
+platform (submitted, qualified, pooled, claimed, seen in full, a call logged through the console, closed with
+a note naming them), is erased on request, and once every service has answered, no database of the platform
+(every collection of every database MongoDB lists) and no Redis key holds their number, name or email
+readably. Kafka topics are immutable logs, not erased in this slice: the test prints which still hold them.
+Then what tries to break it: an unknown person, a repeat, an erasure before the lead reaches the allocator,
+a supervisor or an agent asking."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from bson.raw_bson import RawBSONDocument
+from pymongo import AsyncMongoClient
+
+from allocator_support import qualified
+from console_support import console_settings
+from telesales_contracts.topics import ALL_TOPICS
+from telesales_runtime.redis_client import connect_redis
+from telesales_testkit.auth import auth_headers
+from telesales_testkit.harness import cloudevent, wait_until
+from telesales_testkit.kafka import TopicTail
+
+SYSTEM_DATABASES = {"admin", "config", "local"}
+COMPLETION_DEADLINE_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+async def console(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory
+                  ) -> AsyncIterator[httpx.AsyncClient]:
+    from console.main import create_app
+
+    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
+                                     timeout=30) as http:
+            yield http
+
+
+@pytest.fixture
+async def everyone(lead_intake: Any, allocator: Any, ledger: Any, marketplace: Any, metrics: Any,
+                   console: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The six services running; the console's client."""
+    return console
+
+
+class Person:
+    def __init__(self) -> None:
+        digits = str(uuid.uuid4().int)[:8]
+        self.national = "139" + digits
+        self.e164 = "+86" + self.national
+        tag = uuid.uuid4().hex[:8]
+        self.name = f"Qingxu Erasable{tag}"
+        self.email = f"erasable.{tag}@example.com"
+        self.notes = f"call {self.name} after 6pm"
+
+    @property
+    def needles(self) -> dict[str, bytes]:
+        return {"e164": self.e164.encode(), "national": self.national.encode(), "name": self.name.encode(),
+                "email": self.email.encode()}
+
+
+async def mongo_hits(mongo_uri: str, needles: dict[str, bytes]) -> list[str]:
+    """Where (database.collection _id: what) any needle is readable, in every database MongoDB lists."""
+    client: AsyncMongoClient[RawBSONDocument] = AsyncMongoClient(mongo_uri, document_class=RawBSONDocument)
+    hits = []
+    try:
+        for database in await client.list_database_names():
+            if database in SYSTEM_DATABASES:
+                continue
+            db = client[database]
+            for collection in await db.list_collection_names():
+                if collection.startswith("system."):
+                    continue
+                async for doc in db[collection].find({}):
+                    raw = doc.raw
+                    hits.extend(f"{database}.{collection} {what}" for what, needle in needles.items() if needle in raw)
+    finally:
+        await client.close()
+    return hits
+
+
+async def redis_hits(redis_url: str, needles: dict[str, bytes]) -> list[str]:
+    redis = connect_redis(redis_url)
+    hits = []
+    try:
+        async for key in redis.scan_iter(count=1000):
+            kind = await redis.type(key)
+            kind = kind.decode() if isinstance(kind, bytes) else kind
+            if kind == "string":
+                value: Any = await redis.get(key)
+            elif kind == "hash":
+                value = await redis.hgetall(key)
+            elif kind == "list":
+                value = await redis.lrange(key, 0, -1)
+            elif kind == "set":
+                value = await redis.smembers(key)
+            elif kind == "zset":
+                value = await redis.zrange(key, 0, -1)
+            elif kind == "stream":
+                value = await redis.xrange(key)
+            else:
+                value = None
+            text = (repr(key) + repr(value)).encode()
+            hits.extend(f"redis {key!r} {what}" for what, needle in needles.items() if needle in text)
+    finally:
+        await redis.aclose()
+    return hits
+
+
+async def topics_holding(tail: TopicTail, needles: dict[str, bytes]) -> dict[str, list[str]]:
+    while await tail.poll(500):
+        pass
+    found: dict[str, list[str]] = {}
+    for topic, events in tail.events.items():
+        for event in events:
+            text = json.dumps(event, ensure_ascii=False, default=str).encode()
+            for what, needle in needles.items():
+                if needle in text and what not in found.setdefault(topic, []):
+                    found[topic].append(what)
+    return {topic: whats for topic, whats in found.items() if whats}
+
+
+async def put_floor(allocator: httpx.AsyncClient, tenant: str) -> None:
+    for agent_id, role in (("zhang-san", "agent"), ("sup-wang", "supervisor")):
+        put = await allocator.put(f"/v1/agents/{agent_id}", headers={"X-Tenant-Id": tenant}, json={
+            "name": agent_id, "team_id": "mba", "business_line": "education", "role": role})
+        assert put.status_code == 200, put.text
+
+
+async def through_the_platform(person: Person, tenant: str, intake: httpx.AsyncClient,
+                               allocator: httpx.AsyncClient, console: httpx.AsyncClient) -> str:
+    """The person submitted, qualified, pooled, claimed, seen in full, called and closed; the lead id."""
+    admin = {"X-Tenant-Id": tenant}
+    sent = await intake.post("/v1/leads", headers=admin, json={
+        "name": person.name, "phone": person.national, "email": person.email, "notes": person.notes,
+        "business_line": "education", "channel": "百度SEM", "product_interest": "MBA",
+        "attributes": {"contact": person.name}})
+    assert sent.status_code == 202, sent.text
+
+    async def qualified_id() -> Any:
+        status = (await intake.get(sent.json()["status_url"], headers=admin)).json()
+        return status.get("lead_id") if status["status"] == "qualified" else None
+    lead_id = await wait_until(qualified_id, what="the lead qualified")
+
+    async def pooled() -> Any:
+        answer = await allocator.get(f"/v1/leads/{lead_id}", headers=admin)
+        return answer.status_code == 200 and answer.json()["status"] == "pooled"
+    await wait_until(pooled, what="the lead pooled")
+    zhang = auth_headers("agent", "zhang-san", tenant=tenant, team="mba")
+    claimed = await allocator.post("/v1/agents/zhang-san/claims", headers=zhang, json={"tier_id": "fresh", "count": 1})
+    assert claimed.status_code == 200 and claimed.json()["leads"][0]["lead_id"] == lead_id, claimed.text
+    full = (await allocator.get(f"/v1/leads/{lead_id}", headers=zhang)).json()
+    assert full["phone_e164"] == person.e164 and full["name"] == person.name, full
+    logged = await console.post("/v1/calls", headers=zhang, json={
+        "call_id": f"c-{uuid.uuid4().hex[:8]}", "lead_id": lead_id, "started_at": datetime.now(UTC).isoformat(),
+        "duration_seconds": 95, "connected": True})
+    assert logged.status_code == 202, logged.text
+    closed = await allocator.post(f"/v1/leads/{lead_id}/close", headers=zhang,
+                                  json={"agent_id": "zhang-san", "reason": f"{person.name} bought elsewhere"})
+    assert closed.status_code == 200, closed.text
+    return lead_id
+
+
+async def test_an_erased_person_is_nowhere_readable(infra: Any, http_intake: httpx.AsyncClient,
+                                                     http_allocator: httpx.AsyncClient,
+                                                     everyone: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    person = Person()
+    await put_floor(http_allocator, tenant)
+    async with TopicTail(infra.kafka_bootstrap, *(topic.name for topic in ALL_TOPICS)) as tail:
+        lead_id = await through_the_platform(person, tenant, http_intake, http_allocator, everyone)
+        assert await mongo_hits(infra.mongo_uri, person.needles), "the person should be stored before the erasure"
+
+        privacy = auth_headers("service", "privacy-desk", tenant=tenant)
+        started = time.monotonic()
+        asked = await http_intake.post("/v1/erasures", headers=privacy,
+                                       json={"phone": person.national, "email": person.email, "reason": "ticket 19"})
+        assert asked.status_code == 202, asked.text
+        request = asked.json()
+        assert request["lead_ids"] == [lead_id] and request["status"] == "pending"
+        assert person.national not in asked.text and person.email not in asked.text
+
+        async def complete() -> Any:
+            answer = (await http_intake.get(f"/v1/erasures/{request['request_id']}", headers=privacy)).json()
+            return answer if answer["status"] == "complete" else None
+        done = await wait_until(complete, timeout=COMPLETION_DEADLINE_SECONDS, what="every service's completion")
+        took = time.monotonic() - started
+        print(f"\nerasure request -> complete in {took:.2f} s; per service:",
+              {name: s["counts"] for name, s in done["services"].items()})
+        assert sorted(done["services"]) == sorted(done["expected_services"]) and len(done["services"]) == 6
+        assert done["requested_by"]["sub"] == "privacy-desk" and done["note"] == "ticket 19"
+
+        mongo = await mongo_hits(infra.mongo_uri, person.needles)
+        cached = await redis_hits(infra.redis_url, person.needles)
+        assert mongo == [] and cached == [], (mongo, cached)
+        holding = await topics_holding(tail, person.needles)
+        print("Kafka topics still holding the person (immutable logs, not erased in this slice):",
+              json.dumps(holding, sort_keys=True))
+        erased_events = [e for e in tail.events["privacy.erasure-requested.v1"]
+                         if e["data"]["request_id"] == request["request_id"]]
+        assert len(erased_events) == 1 and "privacy.erasure-requested.v1" not in holding
+
+    # the lead is still there for the counts, without the person
+    lead = (await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})).json()
+    assert lead["phone_e164"] is None and lead["name"] is None and lead["status"] == "closed"
+    # asked again: nobody has that number or email any more
+    again = await http_intake.post("/v1/erasures", headers=privacy, json={"phone": person.e164})
+    assert again.status_code == 202 and again.json()["status"] == "nothing_found" and again.json()["lead_ids"] == []
+    listed = (await http_intake.get("/v1/erasures", headers=privacy)).json()["items"]
+    assert [item["request_id"] for item in listed] == [again.json()["request_id"], request["request_id"]]
+
+
+async def test_an_unknown_person_gets_a_clear_answer_and_no_event(infra: Any, http_intake: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    operator = auth_headers("operator", "op-1", tenant=tenant)
+    async with TopicTail(infra.kafka_bootstrap, "privacy.erasure-requested.v1") as tail:
+        answer = await http_intake.post("/v1/erasures", headers=operator, json={"email": "nobody@example.com"})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["status"] == "nothing_found" and answer.json()["completed_at"] is not None
+        await tail.poll(1000)
+        assert [e for e in tail.events["privacy.erasure-requested.v1"] if e.get("tenantid") == tenant] == []
+    for body in ({}, {"phone": "12"}, {"phone": "13900000000", "extra": 1}):
+        refused = await http_intake.post("/v1/erasures", headers=operator, json=body)
+        assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    missing = await http_intake.get("/v1/erasures/erasure-nope", headers=operator)
+    assert missing.status_code == 404
+
+
+async def test_a_supervisor_or_an_agent_may_not_erase(http_intake: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    for role in ("supervisor", "agent"):
+        refused = await http_intake.post("/v1/erasures", headers=auth_headers(role, "someone", tenant=tenant,
+                                                                             team="mba"), json={"phone": "13912345678"})
+        assert refused.status_code == 403, refused.text
+
+
+async def test_an_erasure_before_the_lead_reaches_the_allocator(
+        producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    lead_id = uuid.uuid4().hex[:24]
+    request = {"request_id": f"erasure-{uuid.uuid4().hex}", "lead_ids": [lead_id], "reason": "request"}
+    await producer.send_and_wait("privacy.erasure-requested.v1", cloudevent(
+        "privacy.erasure-requested.v1", tenant, request, event_id=str(uuid.uuid4()),
+        time=datetime.now(UTC).isoformat(), source="/e2e"), key=request["request_id"].encode())
+    erasures = allocator.app.state.store.db["erasures"]
+
+    async def handled() -> Any:
+        return await erasures.find_one({"request_id": request["request_id"]})
+    await wait_until(handled, what="the allocator's erasure")
+    number = "+86139" + str(uuid.uuid4().int)[:8]
+    late = cloudevent("leads.qualified.v1", tenant, qualified(lead_id, phone_e164=number, name="Late Arrival"),
+                      event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e")
+    await producer.send_and_wait("leads.qualified.v1", late, key=lead_id.encode())
+    inbox = allocator.app.state.store.db["inbox"]
+
+    async def consumed() -> Any:
+        return await inbox.find_one({"tenant_id": tenant})
+    await wait_until(consumed, what="the late lead consumed")
+    stored = await allocator.app.state.store.leads.find_one({"_id": lead_id})
+    assert stored["status"] == "erased" and stored.get("phone_e164") is None and "name" not in stored, stored
