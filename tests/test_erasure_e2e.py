@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -70,6 +71,17 @@ class Person:
                 "email": self.email.encode()}
 
 
+def paths_of(value: Any, needle: str, path: str = "") -> list[str]:
+    """Where in a document `needle` shows (for a failure's message)."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in paths_of(item, needle, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in paths_of(item, needle, f"{path}[{i}]")]
+    if isinstance(value, bytes | str):
+        return [path] if needle in (value if isinstance(value, str) else value.decode("utf-8", "replace")) else []
+    return []
+
+
 async def mongo_hits(mongo_uri: str, needles: dict[str, bytes]) -> list[str]:
     """Where (database.collection _id: what) any needle is readable, in every database MongoDB lists."""
     client: AsyncMongoClient[RawBSONDocument] = AsyncMongoClient(mongo_uri, document_class=RawBSONDocument)
@@ -84,7 +96,8 @@ async def mongo_hits(mongo_uri: str, needles: dict[str, bytes]) -> list[str]:
                     continue
                 async for doc in db[collection].find({}):
                     raw = doc.raw
-                    hits.extend(f"{database}.{collection} {what}" for what, needle in needles.items() if needle in raw)
+                    hits.extend(f"{database}.{collection} {what} at {paths_of(bson.decode(raw), needle.decode())}"
+                                for what, needle in needles.items() if needle in raw)
     finally:
         await client.close()
     return hits
@@ -140,7 +153,8 @@ async def put_floor(allocator: httpx.AsyncClient, tenant: str) -> None:
 
 async def through_the_platform(person: Person, tenant: str, intake: httpx.AsyncClient,
                                allocator: httpx.AsyncClient, console: httpx.AsyncClient) -> str:
-    """The person submitted, qualified, pooled, claimed, seen in full, called and closed; the lead id."""
+    """The person submitted, qualified, pooled, claimed, seen in full, called, asked a deal-in-progress mark for
+    (the supervisor notified, with the note naming the person) and closed; the lead id."""
     admin = {"X-Tenant-Id": tenant}
     sent = await intake.post("/v1/leads", headers=admin, json={
         "name": person.name, "phone": person.national, "email": person.email, "notes": person.notes,
@@ -161,11 +175,21 @@ async def through_the_platform(person: Person, tenant: str, intake: httpx.AsyncC
     claimed = await allocator.post("/v1/agents/zhang-san/claims", headers=zhang, json={"tier_id": "fresh", "count": 1})
     assert claimed.status_code == 200 and claimed.json()["leads"][0]["lead_id"] == lead_id, claimed.text
     full = (await allocator.get(f"/v1/leads/{lead_id}", headers=zhang)).json()
-    assert full["phone_e164"] == person.e164 and full["name"] == person.name, full
+    assert full["phone"] == person.e164 and full["name"] == person.name, full
     logged = await console.post("/v1/calls", headers=zhang, json={
         "call_id": f"c-{uuid.uuid4().hex[:8]}", "lead_id": lead_id, "started_at": datetime.now(UTC).isoformat(),
         "duration_seconds": 95, "connected": True})
     assert logged.status_code == 202, logged.text
+    marked = await allocator.post(f"/v1/leads/{lead_id}/deal-mark", headers=zhang,
+                                  json={"agent_id": "zhang-san", "note": f"{person.name} wants the MBA"})
+    assert marked.status_code == 200, marked.text
+    supervisor = auth_headers("supervisor", "sup-wang", tenant=tenant, team="mba")
+
+    async def told() -> Any:
+        page = (await console.get("/v1/notifications", headers=supervisor)).json()
+        return [n for n in page["items"] if n["subject"].get("lead_id") == lead_id] or None
+    [notice] = await wait_until(told, what="the supervisor's notification")
+    assert person.name in notice["subject"]["note"]
     closed = await allocator.post(f"/v1/leads/{lead_id}/close", headers=zhang,
                                   json={"agent_id": "zhang-san", "reason": f"{person.name} bought elsewhere"})
     assert closed.status_code == 200, closed.text
@@ -213,7 +237,7 @@ async def test_an_erased_person_is_nowhere_readable(infra: Any, http_intake: htt
 
     # the lead is still there for the counts, without the person
     lead = (await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})).json()
-    assert lead["phone_e164"] is None and lead["name"] is None and lead["status"] == "closed"
+    assert lead["phone"] is None and lead["name"] is None and lead["status"] == "closed"
     # asked again: nobody has that number or email any more
     again = await http_intake.post("/v1/erasures", headers=privacy, json={"phone": person.e164})
     assert again.status_code == 202 and again.json()["status"] == "nothing_found" and again.json()["lead_ids"] == []

@@ -58,8 +58,12 @@ ERASED_MARK = "erased_at"
 ERASURE_TOPIC_NAMES = (PRIVACY_ERASURE_REQUESTED.name, PRIVACY_ERASURE_COMPLETED.name)
 
 
+# Free text under a qualified name (close_reason, decision_note, ...): cleared like the plain one.
+FREE_TEXT = frozenset({"reason", "note", "notes", "comment", "remark", "detail", "name"})
+
+
 def is_personal(key: str) -> bool:
-    if key in PERSONAL_FIELDS:
+    if key in PERSONAL_FIELDS or key.rpartition("_")[2] in FREE_TEXT:
         return True
     return any(key.endswith(suffix) and key[: -len(suffix)] in PERSONAL_FIELDS for suffix in SIBLING_SUFFIXES)
 
