@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bson
@@ -293,3 +293,34 @@ async def test_an_erasure_before_the_lead_reaches_the_allocator(
     await wait_until(consumed, what="the late lead consumed")
     stored = await allocator.app.state.store.leads.find_one({"_id": lead_id})
     assert stored["status"] == "erased" and stored.get("phone_e164") is None and "name" not in stored, stored
+
+
+async def test_retention_erases_leads_closed_longer_than_the_tenant_keeps_them(
+        infra: Any, http_intake: httpx.AsyncClient, http_allocator: httpx.AsyncClient, allocator: Any,
+        everyone: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    person = Person()
+    await put_floor(http_allocator, tenant)
+    policy = await http_allocator.put("/v1/config/policy", headers={"X-Tenant-Id": tenant},
+                                      json={"personal_data_retention_days": 30})
+    assert policy.status_code == 200, policy.text
+    lead_id = await through_the_platform(person, tenant, http_intake, http_allocator, everyone)
+    retention = allocator.app.state.retention  # the e2e allocator runs no sweeps of its own: rounds by hand
+    assert (await retention.tenants_with_retention())[tenant] == 30
+    assert await retention.sweep_tenant(tenant, 30) == []  # closed just now: kept
+    # closed 31 days ago, as the sweep's clock sees it
+    leads = allocator.app.state.store.leads
+    await leads.update_one({"_id": lead_id}, {"$set": {"closed_at": datetime.now(UTC) - timedelta(days=31)}})
+    started = time.monotonic()
+    [request_id] = await retention.sweep_tenant(tenant, 30)
+    assert await retention.sweep_tenant(tenant, 30) == []  # requested once, not again each round
+
+    async def complete() -> Any:
+        answer = await http_intake.get(f"/v1/erasures/{request_id}", headers={"X-Tenant-Id": tenant})
+        return answer.json() if answer.status_code == 200 and answer.json()["status"] == "complete" else None
+    done = await wait_until(complete, timeout=COMPLETION_DEADLINE_SECONDS, what="the retention erasure complete")
+    print(f"\nretention request -> complete in {time.monotonic() - started:.2f} s")
+    assert done["reason"] == "retention" and len(done["services"]) == 6
+    assert done["services"]["lead-intake"]["counts"]["leads"] == 1
+    assert await mongo_hits(infra.mongo_uri, person.needles) == []
+    assert (await leads.find_one({"_id": lead_id}))["erased_at"] is not None
