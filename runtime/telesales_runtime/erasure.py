@@ -18,7 +18,7 @@ from typing import Any
 from faststream import Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
@@ -40,6 +40,9 @@ Eraser = Callable[[str, list[str], AsyncClientSession], Awaitable[dict[str, int]
 
 ERASURES = Counter("telesales_erasures_total", "Erasure requests a service finished its part of (reason: request "
                    "or retention).", ["service", "reason"])
+OLDEST_INCOMPLETE = Gauge("telesales_erasure_oldest_incomplete_seconds", "Age of the oldest erasure request not "
+                          "yet answered by every expected service (0: none waits); lead-intake keeps the requests.",
+                          ["service"])
 ERASED_DOCUMENTS = Counter("telesales_erased_documents_total", "Documents anonymised or removed by erasures.",
                            ["service", "collection"])
 

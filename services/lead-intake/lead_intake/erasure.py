@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Query
 from faststream import Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from telesales_contracts.privacy import ErasureRequested
@@ -21,15 +20,13 @@ from telesales_contracts.topics import PRIVACY_ERASURE_COMPLETED, PRIVACY_ERASUR
 from telesales_runtime.auth import Caller
 from telesales_runtime.consumer import Delivery, consume_batch
 from telesales_runtime.deadletter import DeadLetterPublisher
+from telesales_runtime.erasure import OLDEST_INCOMPLETE
 from telesales_runtime.http import Problem, Tenant, from_app_state
 from telesales_runtime.kafka import consumed_description, subscriber_options
 from telesales_runtime.periodic import PeriodicLoop
 
 from . import domain
 from .erasure_store import ErasureRequests
-
-OLDEST_INCOMPLETE = Gauge("telesales_erasure_oldest_incomplete_seconds", "Age of the oldest erasure request not "
-                          "yet answered by every expected service (0: none waits).", ["service"])
 
 
 class ErasureIn(BaseModel):
@@ -87,6 +84,7 @@ class ErasureService:
         self.settings = settings
         self.dead_letters = dead_letters
         self.notify = notify
+        OLDEST_INCOMPLETE.labels(settings.service_name).set(0)  # exposed from the start: the alert reads it
 
     async def request(self, *, tenant: str, caller: Caller, body: ErasureIn) -> ErasureView:
         phones = [self._phone(body.phone)] if body.phone else []
