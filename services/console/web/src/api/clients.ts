@@ -1,5 +1,5 @@
 import type { components as AllocatorComponents, paths as AllocatorPaths } from "./generated/allocator";
-import type { paths as LeadIntakePaths } from "./generated/lead-intake";
+import type { components as LeadIntakeComponents, paths as LeadIntakePaths } from "./generated/lead-intake";
 import type { components as LedgerComponents, paths as LedgerPaths } from "./generated/ledger";
 import type { components as MarketComponents, paths as MarketPaths } from "./generated/marketplace";
 import type { components as MetricsComponents, paths as MetricsPaths } from "./generated/metrics";
@@ -69,3 +69,5 @@ export const SIGNAL_KINDS: SignalKind[] = ["unpaid_order", "long_browsing", "red
 
 export const FUNNEL_STEPS: FunnelStep[] = ["valid", "intent", "agreed_visit", "actual_visit", "plan", "paid"];
 export const CALL_STAGES: CallStage[] = ["opening", "quoting", "objection_handling", "service_introduction", "closing"];
+
+export type ErasureView = LeadIntakeComponents["schemas"]["ErasureView"];

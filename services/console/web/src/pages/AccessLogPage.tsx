@@ -5,8 +5,11 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
 import { allocator, leadIntake, type AccessRecordView } from "../api/clients";
 import { unwrap } from "../api/http";
+import { requestsErasure } from "../api/roles";
+import { useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { usePageTitle, useI18n, type Translate } from "../i18n";
+import { ErasureCard } from "./ErasureCard";
 
 const PAGE = 50;
 const SERVICES = ["allocator", "lead-intake"] as const;
@@ -68,12 +71,14 @@ export default function AccessLogPage() {
     setCursors([undefined]);
   };
   const next = page.data?.next_cursor;
+  const roles = useSession().data?.user.roles ?? [];
   return (
     <Space direction="vertical" size="middle" style={{ width: "100%" }}>
       <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
         {t("access.title")}
       </Typography.Title>
       <Typography.Paragraph type="secondary">{t("access.help")}</Typography.Paragraph>
+      {requestsErasure(roles) ? <ErasureCard /> : null}
       <Segmented
         aria-label={t("access.service")}
         value={service}
