@@ -324,3 +324,35 @@ async def test_retention_erases_leads_closed_longer_than_the_tenant_keeps_them(
     assert done["services"]["lead-intake"]["counts"]["leads"] == 1
     assert await mongo_hits(infra.mongo_uri, person.needles) == []
     assert (await leads.find_one({"_id": lead_id}))["erased_at"] is not None
+
+
+async def test_an_erased_pooled_lead_leaves_its_pool(producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient,
+                                                     allocator: Any) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    await put_floor(http_allocator, tenant)
+    lead_id = uuid.uuid4().hex[:24]
+    await producer.send_and_wait("leads.qualified.v1", cloudevent(
+        "leads.qualified.v1", tenant, qualified(lead_id), event_id=str(uuid.uuid4()),
+        time=datetime.now(UTC).isoformat(), source="/e2e"), key=lead_id.encode())
+
+    async def pooled() -> Any:
+        answer = await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})
+        return answer.status_code == 200 and answer.json()["status"] == "pooled"
+    await wait_until(pooled, what="the lead pooled")
+    request = {"request_id": f"erasure-{uuid.uuid4().hex}", "lead_ids": [lead_id], "reason": "request"}
+    event = cloudevent("privacy.erasure-requested.v1", tenant, request, event_id=str(uuid.uuid4()),
+                       time=datetime.now(UTC).isoformat(), source="/e2e")
+    for _ in range(2):  # delivered twice: handled once
+        await producer.send_and_wait("privacy.erasure-requested.v1", event, key=request["request_id"].encode())
+
+    async def withdrawn() -> Any:
+        answer = (await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})).json()
+        return answer if answer["status"] == "erased" else None
+    lead = await wait_until(withdrawn, what="the lead out of its pool")
+    assert lead["phone"] is None and lead["name"] is None and lead["holder"] is None
+    zhang = auth_headers("agent", "zhang-san", tenant=tenant, team="mba")
+    claimed = await http_allocator.post("/v1/agents/zhang-san/claims", headers=zhang,
+                                        json={"tier_id": "fresh", "count": 5})
+    assert claimed.status_code == 200 and claimed.json()["leads"] == [], claimed.text
+    records = await allocator.app.state.store.db["erasures"].count_documents({"request_id": request["request_id"]})
+    assert records == 1

@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from telesales_contracts.privacy import ErasureCompleted
 from telesales_contracts.topics import PRIVACY_ERASURE_COMPLETED, PRIVACY_ERASURE_REQUESTED
@@ -190,7 +191,14 @@ class ErasureWorker:
                                                         data.request_id)], session)
             return counts
 
-        counts = await in_transaction(self.client, work)
+        try:
+            counts = await in_transaction(self.client, work)
+        except DuplicateKeyError:
+            # Another consumer handled the same request meanwhile (a rebalance), or a document this one
+            # inserted (a tombstone) appeared meanwhile: done in the first case, once more in the second.
+            if await self.erasures.find_one({"_id": record_id}, {"_id": 1}) is not None:
+                return
+            counts = await in_transaction(self.client, work)
         if counts is not None:
             ERASURES.labels(self.service, data.reason).inc()
             for collection, count in counts.items():

@@ -1,7 +1,8 @@
 """The allocator's part of personal-data erasure, and the tenants' retention of closed leads.
 
 Erasure: the leads' documents lose every personal field by name, wherever it sits (history, recent calls,
-drops, the events still waiting in their embedded outbox), and are marked `erased_at`; applications and wins
+drops, the events still waiting in their embedded outbox), and are marked `erased_at`; a pooled or held one
+leaves its pool and its holder (status `erased`); applications and wins
 naming them lose their free text. What stays: ids, statuses, times and counts (the access log keeps lead ids
 only, and the do-not-call list is left as it is).
 
@@ -26,7 +27,7 @@ from telesales_runtime.outbox import outbox_row, write_outbox
 from telesales_runtime.periodic import LeasedLoop
 
 from .domain import AllocationPolicy
-from .domain.dialing import CLOSED, DO_NOT_CALL
+from .domain.dialing import CLOSED, DO_NOT_CALL, HELD, POOLED
 from .store import AllocatorStore
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,15 @@ def lead_eraser(store: AllocatorStore) -> Eraser:
                        "updated_at": now} for lead_id in sorted(set(lead_ids) - known)]
         if tombstones:
             await store.leads.insert_many(tombstones, session=session)
+        scrubbed = await scrub_documents(store.leads, {"tenant_id": tenant, "_id": {"$in": lead_ids}}, session,
+                                         mark={ERASED_MARK: now})
+        # A lead without its person cannot be worked: a pooled or held one leaves its pool and its holder.
+        withdrawn = await store.leads.update_many(
+            {"tenant_id": tenant, "_id": {"$in": lead_ids}, "status": {"$in": [POOLED, HELD]}},
+            {"$set": {"status": ERASED, "holder": None, "updated_at": now}}, session=session)
         return {
-            "leads": await scrub_documents(store.leads, {"tenant_id": tenant, "_id": {"$in": lead_ids}}, session,
-                                           mark={ERASED_MARK: now}),
+            "leads": scrubbed,
+            "withdrawn": withdrawn.modified_count,
             "tombstones": len(tombstones),
             "applications": await scrub_documents(store.db["applications"], by_lead, session),
             "wins": await scrub_documents(store.wins, by_lead, session),
