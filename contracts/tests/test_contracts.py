@@ -113,6 +113,7 @@ def test_registry_lists_the_platform_topics() -> None:
         "marketplace.tip-rated.v1", "marketplace.tip-forwarded.v1", "marketplace.daily-active.v1",
         "marketplace.deep-learner-flagged.v1", "marketplace.struggle-recommended.v1",
         "platform.dead-lettered.v1", "security.unmask-budget-exceeded.v1",
+        "privacy.erasure-requested.v1", "privacy.erasure-completed.v1",
     ]
     assert BY_NAME == {t.name: t for t in ALL_TOPICS}
     assert len(BY_NAME) == len(ALL_TOPICS)

@@ -29,7 +29,7 @@ from telesales_contracts.topics import PRIVACY_ERASURE_COMPLETED, PRIVACY_ERASUR
 
 from .consumer import Delivery, consume_batch
 from .deadletter import DeadLetterPublisher
-from .kafka import consumed_description, declare_publishers, subscriber_options
+from .kafka import consumed_description, subscriber_options
 from .mongo import ensure_collections, in_transaction
 from .outbox import outbox_row, write_outbox
 
@@ -214,10 +214,10 @@ def erasure_group(group: str) -> str:
 
 
 def subscribe_erasures(router: KafkaRouter, settings: Any, group: str) -> None:
-    """Add the erasure consumer to a service's router; it finds its ErasureWorker in the broker's context
+    """Add the erasure consumer to a service's router (the service lists PRIVACY_ERASURE_COMPLETED among the
+    topics it produces); it finds its ErasureWorker in the broker's context
     under "erasure" (set by main.py). Acknowledged after the work; a poison request is dead-lettered."""
     topic = PRIVACY_ERASURE_REQUESTED
-    declare_publishers(router, [PRIVACY_ERASURE_COMPLETED])
 
     @router.subscriber(topic.name, batch=True, max_records=20, title=f"{topic.name}:consume",
                        description=consumed_description(topic), **subscriber_options(settings, erasure_group(group)))

@@ -11,7 +11,7 @@ from faststream import Context
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
-from telesales_contracts.topics import DEAD_LETTERS
+from telesales_contracts.topics import DEAD_LETTERS, PRIVACY_ERASURE_COMPLETED
 from telesales_runtime.consumer import consume_by_topic
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
@@ -21,7 +21,7 @@ from .notifications import SOURCE_TOPICS
 from .settings import ConsoleSettings
 
 CONSUMED_TOPICS = SOURCE_TOPICS
-PRODUCED_TOPICS = (DEAD_LETTERS,)
+PRODUCED_TOPICS = (DEAD_LETTERS, PRIVACY_ERASURE_COMPLETED)
 
 # Names under which the wiring puts the feed and the dead-letter publisher in the broker's context
 # (broker.context.set_global).

@@ -22,6 +22,8 @@ from telesales_contracts.topics import (
     LEADS_QUALIFIED,
     LEADS_RECEIVED,
     LEADS_REJECTED,
+    PRIVACY_ERASURE_COMPLETED,
+    PRIVACY_ERASURE_REQUESTED,
 )
 from telesales_runtime.consumer import consume_batch
 from telesales_runtime.erasure import subscribe_erasures
@@ -32,7 +34,8 @@ from .service import IntakeService
 from .settings import LeadIntakeSettings
 
 CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME, LEADS_COMPLAINT)
-PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, LEADS_DO_NOT_CALL, DEAD_LETTERS)
+PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, LEADS_DO_NOT_CALL, DEAD_LETTERS,
+                   PRIVACY_ERASURE_REQUESTED, PRIVACY_ERASURE_COMPLETED)
 
 
 def build_router(settings: LeadIntakeSettings) -> KafkaRouter:

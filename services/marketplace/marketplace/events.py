@@ -37,6 +37,7 @@ from telesales_contracts.topics import (
     MARKETPLACE_TIP_REVIEWED,
     MARKETPLACE_TIP_SUBMITTED,
     MARKETPLACE_TIP_VISITED,
+    PRIVACY_ERASURE_COMPLETED,
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
 from telesales_runtime.erasure import subscribe_erasures
@@ -51,7 +52,7 @@ PRODUCED_TOPICS = (LEDGER_TRANSFER_REQUESTED, MARKETPLACE_TIP_SUBMITTED, MARKETP
                    MARKETPLACE_PURCHASE_COMPLETED, MARKETPLACE_PURCHASE_REFUSED, MARKETPLACE_TIP_VISITED,
                    MARKETPLACE_LEARN_PROGRESSED, MARKETPLACE_TIP_RATED, MARKETPLACE_TIP_FORWARDED,
                    MARKETPLACE_DAILY_ACTIVE, MARKETPLACE_DEEP_LEARNER_FLAGGED, MARKETPLACE_STRUGGLE_RECOMMENDED,
-                   DEAD_LETTERS)
+                   DEAD_LETTERS, PRIVACY_ERASURE_COMPLETED)
 
 Handler = Callable[[MarketplaceService], Callable[[Sequence[Delivery]], Awaitable[Any]]]
 

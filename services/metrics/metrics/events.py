@@ -47,7 +47,7 @@ CONSUMED_TOPICS: tuple[t.Topic, ...] = (
     t.MARKETPLACE_DAILY_ACTIVE, t.MARKETPLACE_DEEP_LEARNER_FLAGGED, t.MARKETPLACE_STRUGGLE_RECOMMENDED,
     t.DEAD_LETTERS,
 )
-PRODUCED_TOPICS: tuple[t.Topic, ...] = (t.DEAD_LETTERS,)
+PRODUCED_TOPICS: tuple[t.Topic, ...] = (t.DEAD_LETTERS, t.PRIVACY_ERASURE_COMPLETED)
 # What the consumer parses of each topic: the fields the counting rules read (domain.READ_FIELDS), and of the
 # envelope its id, type and tenant, and its time where the data has no time of its own (domain.EVENT_TIME).
 READINGS: tuple[t.TopicReading, ...] = tuple(

@@ -18,5 +18,7 @@ def test_asyncapi_lists_every_topic_the_service_uses() -> None:
     assert set(committed_channels(COMMITTED)) == {
         "leads.received.v1:consume", "leads.outcome.v1:consume", "leads.complaint.v1:consume", "leads.qualified.v1:publish",
         "leads.merged.v1:publish", "leads.rejected.v1:publish", "leads.do-not-call.v1:publish",
-        "platform.dead-lettered.v1:publish",
+        "platform.dead-lettered.v1:publish", "privacy.erasure-requested.v1:consume",
+        "privacy.erasure-requested.v1:publish", "privacy.erasure-completed.v1:consume",
+        "privacy.erasure-completed.v1:publish",
     }
