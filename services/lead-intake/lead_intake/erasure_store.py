@@ -79,7 +79,7 @@ class ErasureRequests:
         result = await self.store.inbox.collection.update_many(
             {"tenant_id": tenant, "outcome.status": "rejected",
              "outcome.reasons.message": {"$regex": pattern, "$options": "i"}},
-            {"$set": {"outcome.reasons.$[].message": None}}, session=session)
+            {"$set": {"outcome.reasons.$[].message": "(erased)"}}, session=session)
         return result.modified_count
 
     async def record_completion(self, *, tenant: str, request_id: str, service: str, counts: dict[str, int],
