@@ -356,3 +356,21 @@ async def test_an_erased_pooled_lead_leaves_its_pool(producer: AIOKafkaProducer,
     assert claimed.status_code == 200 and claimed.json()["leads"] == [], claimed.text
     records = await allocator.app.state.store.db["erasures"].count_documents({"request_id": request["request_id"]})
     assert records == 1
+
+
+async def test_a_broken_erasure_request_is_dead_lettered_by_every_service(
+        infra: Any, producer: AIOKafkaProducer, everyone: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    broken = cloudevent("privacy.erasure-requested.v1", tenant, {"request_id": "r-1", "lead_ids": "L1",
+                                                                 "reason": "because"},
+                        event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e")
+    async with TopicTail(infra.kafka_bootstrap, "platform.dead-lettered.v1") as tail:
+        await producer.send_and_wait("privacy.erasure-requested.v1", broken, key=b"r-1")
+
+        async def every_service() -> Any:
+            await tail.poll()
+            services = {e["data"]["service"] for e in tail.events["platform.dead-lettered.v1"]
+                        if e.get("tenantid") == tenant and e["data"]["original_topic"] == "privacy.erasure-requested.v1"}
+            return services if len(services) == 6 else None
+        services = await wait_until(every_service, what="a dead letter from every service")
+    assert services == {"lead-intake", "allocator", "console", "metrics", "marketplace", "ledger"}
