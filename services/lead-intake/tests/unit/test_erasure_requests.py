@@ -1,0 +1,33 @@
+"""What an erasure request accepts and how its record reads (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from lead_intake.erasure import ErasureIn, view_of
+
+AT = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+
+
+def test_a_request_names_a_phone_or_an_email_and_nothing_else() -> None:
+    assert ErasureIn(phone="13912345678").email is None
+    assert ErasureIn(email="a@b.cn", reason="ticket 7").reason == "ticket 7"
+    for bad in ({}, {"reason": "why"}, {"phone": ""}, {"phone": "1" * 41}, {"email": "a@b.cn", "name": "张伟"}):
+        with pytest.raises(ValidationError):
+            ErasureIn.model_validate(bad)
+
+
+def test_a_record_reads_pending_complete_or_nothing_found() -> None:
+    record = {"_id": "erasure-1", "tenant_id": "t", "reason": "request", "note": "ticket 7",
+              "requested_by": {"sub": "op-1", "roles": ["operator"]}, "requested_at": AT, "lead_ids": ["L1"],
+              "expected_services": ["allocator", "lead-intake"], "services": {}, "completed_at": None}
+    assert view_of(record).status == "pending"
+    done = {**record, "completed_at": AT, "services": {"allocator": {"completed_at": AT, "counts": {"leads": 1}},
+                                                       "lead-intake": {"completed_at": AT, "counts": {}}}}
+    assert view_of(done).status == "complete" and view_of(done).services["allocator"].counts == {"leads": 1}
+    assert view_of({**record, "lead_ids": [], "completed_at": AT}).status == "nothing_found"
+    # a retention request's record, started by the first answer, has no lead ids of its own
+    assert view_of({**record, "reason": "retention", "lead_ids": None}).lead_ids is None
