@@ -35,17 +35,22 @@ COMPLETION_DEADLINE_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
-async def console(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory
-                  ) -> AsyncIterator[httpx.AsyncClient]:
+async def console_app(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """The console's BFF in-process, its consumers on the real broker, calling the real allocator."""
     from console.main import create_app
 
     settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
                                 consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
-                                     timeout=30) as http:
-            yield http
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def console(console_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=console_app),
+                                 base_url=console_app.state.settings.public_url, timeout=30) as http:
+        yield http
 
 
 @pytest.fixture
@@ -374,3 +379,32 @@ async def test_a_broken_erasure_request_is_dead_lettered_by_every_service(
             return services if len(services) == 6 else None
         services = await wait_until(every_service, what="a dead letter from every service")
     assert services == {"lead-intake", "allocator", "console", "metrics", "marketplace", "ledger"}
+
+
+async def test_a_notification_arriving_after_the_erasure_is_stored_without_the_person(
+        producer: AIOKafkaProducer, console_app: Any, everyone: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    lead_id = uuid.uuid4().hex[:24]
+    request = {"request_id": f"erasure-{uuid.uuid4().hex}", "lead_ids": [lead_id], "reason": "request"}
+    await producer.send_and_wait("privacy.erasure-requested.v1", cloudevent(
+        "privacy.erasure-requested.v1", tenant, request, event_id=str(uuid.uuid4()),
+        time=datetime.now(UTC).isoformat(), source="/e2e"), key=request["request_id"].encode())
+    erasures = console_app.state.notification_store.db["erasures"]
+
+    async def handled() -> Any:
+        return await erasures.find_one({"request_id": request["request_id"]})
+    await wait_until(handled, what="the console's erasure")
+    # a deal-mark request the allocator published before the erasure, reaching the console only now
+    late = {"lead_id": lead_id, "request_id": "dm-1", "agent_id": "zhang-san", "team_id": "mba",
+            "business_line": "education", "supervisors": ["sup-wang"], "note": "Late Person wants the MBA",
+            "requested_at": datetime.now(UTC).isoformat()}
+    await producer.send_and_wait("allocation.deal-mark-requested.v1", cloudevent(
+        "allocation.deal-mark-requested.v1", tenant, late, event_id=str(uuid.uuid4()),
+        time=datetime.now(UTC).isoformat(), source="/e2e"), key=lead_id.encode())
+    supervisor = auth_headers("supervisor", "sup-wang", tenant=tenant, team="mba")
+
+    async def told() -> Any:
+        page = (await everyone.get("/v1/notifications", headers=supervisor)).json()
+        return [n for n in page["items"] if n["subject"].get("lead_id") == lead_id] or None
+    [notice] = await wait_until(told, what="the late notification")
+    assert notice["subject"]["note"] is None and notice["subject"]["agent_id"] == "zhang-san"

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from telesales_runtime.consumer import Delivery
 
+from .erasure import ErasedLeads
 from .live import LiveHub
 from .notifications import NotificationPage, drafts_of
 from .store import NotificationStore
@@ -18,14 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class NotificationFeed:
-    def __init__(self, *, store: NotificationStore, hub: LiveHub) -> None:
+    def __init__(self, *, store: NotificationStore, hub: LiveHub, erased: ErasedLeads | None = None) -> None:
         self.store = store
         self.hub = hub
+        self.erased = erased
 
     async def handle(self, deliveries: Sequence[Delivery], *, topic: str) -> int:
         """Store the notifications the events of `topic` make (a redelivered event adds nothing), then
         announce them to the replicas. How many were new."""
         drafts = [draft for delivery in deliveries for draft in drafts_of(topic, delivery.event)]
+        if self.erased is not None:
+            drafts = await self.erased.scrub_late(drafts)
         stored = await self.store.add(drafts)
         if stored:
             try:

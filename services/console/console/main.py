@@ -16,7 +16,7 @@ from telesales_runtime.kafka import declare_publishers
 
 from .api import ACCESS, ROUTERS
 from .calls import CallLogger
-from .erasure import notification_eraser
+from .erasure import ErasedLeads, notification_eraser
 from .events import CONSUMED_TOPICS as LIVE_CONSUMED
 from .events import DEAD_LETTERS_CONTEXT, FEED_CONTEXT
 from .events import PRODUCED_TOPICS as LIVE_PRODUCED
@@ -59,7 +59,8 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
                                            retention_days=settings.notification_retention_days)
     hub = LiveHub(redis_url=settings.redis_url, store=notification_store,
                   heartbeat_seconds=settings.sse_heartbeat_seconds, channel=settings.notification_channel)
-    feed = NotificationFeed(store=notification_store, hub=hub)
+    erased = ErasedLeads(base.mongo[settings.mongo_db]["erasures"])
+    feed = NotificationFeed(store=notification_store, hub=hub, erased=erased)
     base.broker.context.set_global(FEED_CONTEXT, feed)
     base.broker.context.set_global(DEAD_LETTERS_CONTEXT, base.dead_letters)
     # An outbox only for the erasures' answers (calls are published directly, see calls.py).
@@ -82,7 +83,8 @@ def create_app(settings: ConsoleSettings, *, upstream_transport: httpx.AsyncBase
         topics=list(TOPICS),
         routers=[*ROUTERS, notifications_router],
         readiness=base.readiness(redis=hub.ping, notifications=hub.ready),
-        on_startup=[store.ensure_indexes, notification_store.ensure_indexes, erasure.ensure_collections, hub.start],
+        on_startup=[store.ensure_indexes, notification_store.ensure_indexes, erasure.ensure_collections, erased.ensure_index,
+                    hub.start],
         after_broker_start=[relay.start_async],
         # open streams end first: the server waits for every open response before it stops
         on_shutdown=[hub.end_streams, relay.stop, *closing],
