@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from telesales_contracts.privacy import ErasureRequested
 from telesales_contracts.topics import PRIVACY_ERASURE_COMPLETED, PRIVACY_ERASURE_REQUESTED
-from telesales_runtime.auth import Caller
+from telesales_runtime.auth import Caller, Principal
 from telesales_runtime.consumer import Delivery, consume_batch
 from telesales_runtime.deadletter import DeadLetterPublisher
 from telesales_runtime.erasure import OLDEST_INCOMPLETE
@@ -86,7 +86,7 @@ class ErasureService:
         self.notify = notify
         OLDEST_INCOMPLETE.labels(settings.service_name).set(0)  # exposed from the start: the alert reads it
 
-    async def request(self, *, tenant: str, caller: Caller, body: ErasureIn) -> ErasureView:
+    async def request(self, *, tenant: str, caller: Principal, body: ErasureIn) -> ErasureView:
         phones = [self._phone(body.phone)] if body.phone else []
         email, _ = domain.normalize_email(body.email)
         emails = [email] if email else []
