@@ -202,8 +202,8 @@ async def through_the_platform(person: Person, tenant: str, intake: httpx.AsyncC
 
 
 async def test_an_erased_person_is_nowhere_readable(infra: Any, http_intake: httpx.AsyncClient,
-                                                     http_allocator: httpx.AsyncClient,
-                                                     everyone: httpx.AsyncClient) -> None:
+                                                     http_allocator: httpx.AsyncClient, allocator: Any,
+                                                     producer: AIOKafkaProducer, everyone: httpx.AsyncClient) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
     person = Person()
     await put_floor(http_allocator, tenant)
@@ -243,6 +243,17 @@ async def test_an_erased_person_is_nowhere_readable(infra: Any, http_intake: htt
     # the lead is still there for the counts, without the person
     lead = (await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})).json()
     assert lead["phone"] is None and lead["name"] is None and lead["status"] == "closed"
+    # the outside system sends the person's record again (matched on its reference): the erased lead stays closed
+    merged = {"lead_id": lead_id, "matched_on": "external_ref", "touches": 2, "external_refs": [],
+              "touch": {"event_id": str(uuid.uuid4()), "source": "/crm", "channel": "search_ads_seo",
+                        "received_at": datetime.now(UTC).isoformat()}}
+    await producer.send_and_wait("leads.merged.v1", cloudevent("leads.merged.v1", tenant, merged,
+                                 event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e"),
+                                 key=lead_id.encode())
+    inbox = allocator.app.state.store.db["inbox"]
+    await wait_until(lambda: inbox.find_one({"tenant_id": tenant, "outcome.status": "erased"}),
+                     what="the repeat consumed")
+    assert (await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})).json()["status"] == "closed"
     # asked again: nobody has that number or email any more
     again = await http_intake.post("/v1/erasures", headers=privacy, json={"phone": person.e164})
     assert again.status_code == 202 and again.json()["status"] == "nothing_found" and again.json()["lead_ids"] == []

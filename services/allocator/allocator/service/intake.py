@@ -68,6 +68,9 @@ class Intake(Arrival, Dialing):
                                                  error=f"lead {data.lead_id} is not known to the allocator (yet)",
                                                  tenantid=tenant)
                     continue
+                if doc.get("erased_at") is not None:  # an erased person's lead is not worked again (erasure.py)
+                    inbox.append(self.store.inbox.entry(tenant, delivery.event.id, {"status": "erased"}))
+                    continue
                 lead = lead_of(doc)
                 touch = lead.touched([r.model_dump() for r in data.external_refs], matched_on=data.matched_on, at=now)
                 writes.append((lead, touch, []))
