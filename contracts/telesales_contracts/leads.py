@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from . import tolerant
+from .consent import Consent, ScopeConsent
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 
@@ -139,6 +140,8 @@ class LeadReceived(BaseModel):
                                   f"{', '.join(EXTERNAL_ID_NAMES)} or lead_id, in any case or with any "
                                   f"separators. Every answer (leads.qualified/merged/rejected/outcome.v1) "
                                   f"carries it; a second lead with the same system and id updates that touch.")
+    consent: Consent | None = Field(default=None, description="What the person agreed to be contacted by, as "
+                                                              "this source states it (see Consent).")
 
     @model_validator(mode="before")
     @classmethod
@@ -228,6 +231,8 @@ class LeadQualified(BaseModel):
     extra: dict[str, JsonValue] = Field(default_factory=dict,
                                         description="Fields the lead came with that the contract does not name, "
                                                     "under their own names.")
+    consent: list[ScopeConsent] = Field(default_factory=list, description="The lead's consent: the latest "
+                                        "statement per scope (empty: none stated).")
 
 
 class LeadMerged(BaseModel):
@@ -256,6 +261,7 @@ class RejectionReason(StrEnum):
     NO_CONTACT = "no_contact"
     INVALID_EMAIL = "invalid_email"
     NUMBER_UNREACHABLE = "number_unreachable"
+    NO_CONSENT = "no_consent"  # telemarketing withdrawn, or not given where the tenant requires it
 
 
 class Rejection(BaseModel):
@@ -336,6 +342,6 @@ OUTCOME_NAMES = tolerant.register(LeadOutcome, tolerant.Vocabulary(
 
 def names_lead_field(name: str) -> bool:
     """Whether a flat column (CSV) called `name` is read as a plain field of LeadReceived: the field's name in any
-    spelling, or a name of the outside id or system (not behaviour or attributes, which are objects)."""
+    spelling, or a name of the outside id or system (not behaviour, attributes or consent, which are objects)."""
     target = RECEIVED_NAMES.target(name)
-    return target is not None and target[0] not in ("behaviour", "attributes")
+    return target is not None and target[0] not in ("behaviour", "attributes", "consent")

@@ -30,6 +30,7 @@ from .allocation import (
     WinConfirmed,
     WinRejected,
 )
+from .consent import LeadConsentChanged
 from .envelope import CloudEvent, event_type_for, new_event_id, spells_event_type_of
 from .fast_reading import FastDecoder, Unsupported, decoder_of
 from .leads import LeadMerged, LeadOutcome, LeadQualified, LeadReceived, LeadRejected
@@ -63,6 +64,7 @@ from .marketplace import (
 )
 from .platform import DeadLetter, UnmaskBudgetExceeded
 from .privacy import ErasureCompleted, ErasureRequested
+from .retention import Retention, retention_of
 from .roster import AgentChanged, AgentGraded, AgentStatusChanged
 from .tolerant import Vocabulary
 
@@ -82,9 +84,15 @@ class Topic:
     compacted: bool = False
 
     @property
+    def retention(self) -> Retention:
+        """How long the broker keeps its events, whether they carry personal data and why (retention.py)."""
+        return retention_of(self.name)
+
+    @property
     def broker_config(self) -> dict[str, str]:
         """What the broker must be told when it creates this topic (besides partitions and replicas)."""
-        return {"cleanup.policy": "compact"} if self.compacted else {}
+        ms = self.retention.ms
+        return {"cleanup.policy": "compact"} if self.compacted else {"retention.ms": str(ms)}
 
     @cached_property
     def event_type(self) -> str:
@@ -139,7 +147,6 @@ class Topic:
         return self.event_model(specversion="1.0", type=self.event_type, source=source, tenantid=tenantid,
                                 data=data, **attributes)
 
-
     def reading(self, fields: frozenset[str], envelope: frozenset[str] = frozenset(READ_ENVELOPE_FIELDS)) -> TopicReading:
         """This topic as a consumer that reads only `fields` of its data (and `envelope` of the envelope's
         attributes: by default specversion, id, source, type, time, tenantid; the attributes CloudEvents
@@ -149,8 +156,6 @@ class Topic:
             raise ValueError(f"a reading's envelope has tenantid and only CloudEvent attributes, not {sorted(envelope)}")
         envelope = envelope | frozenset(REQUIRED_ENVELOPE_FIELDS)
         return TopicReading(self, frozenset(fields), frozenset(envelope))
-
-
 
 
 def _projection(model: type[BaseModel], fields: frozenset[str], name: str, *, names: Vocabulary | None = None,
@@ -250,6 +255,8 @@ LEADS_COMPLAINT = Topic("leads.complaint.v1", LeadComplaint,
 LEADS_DO_NOT_CALL = Topic("leads.do-not-call.v1", DoNotCallChanged,
                           "A number went on (or came off) the tenant's do-not-call list (keyed by tenant/number; "
                           "compacted, so the last word on every number stays).", compacted=True)
+LEADS_CONSENT_CHANGED = Topic("leads.consent-changed.v1", LeadConsentChanged,
+                              "A known lead's consent changed: a later arrival granted or withdrew a scope.")
 LEADS_SIGNAL = Topic("leads.signal.v1", LeadSignal,
                      "Moments that matter on the customer's side (unpaid order, long browsing, ...).")
 CALLS_LOGGED = Topic("calls.logged.v1", CallLogged, "Calls placed or received by the dialer.")
@@ -346,6 +353,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     LEADS_STAGE_CHANGED,
     LEADS_COMPLAINT,
     LEADS_DO_NOT_CALL,
+    LEADS_CONSENT_CHANGED,
     LEADS_SIGNAL,
     CALLS_LOGGED,
     AGENTS_CHANGED,

@@ -97,7 +97,8 @@ def rejected(**overrides: object) -> LeadRejected:
 def test_registry_lists_the_platform_topics() -> None:
     assert [t.name for t in ALL_TOPICS] == [
         "leads.received.v1", "leads.qualified.v1", "leads.merged.v1", "leads.rejected.v1", "leads.outcome.v1",
-        "leads.stage-changed.v1", "leads.complaint.v1", "leads.do-not-call.v1", "leads.signal.v1", "calls.logged.v1",
+        "leads.stage-changed.v1", "leads.complaint.v1", "leads.do-not-call.v1", "leads.consent-changed.v1",
+        "leads.signal.v1", "calls.logged.v1",
         "agents.changed.v1", "agents.status-changed.v1", "agents.graded.v1",
         "allocation.assigned.v1", "allocation.claimed.v1", "allocation.returned.v1", "allocation.reclaimed.v1",
         "allocation.closed.v1", "allocation.won.v1", "allocation.reclaim-warning.v1", "allocation.hot-lead.v1",
