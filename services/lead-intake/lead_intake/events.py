@@ -15,6 +15,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from telesales_contracts.topics import (
     DEAD_LETTERS,
+    LEADS_CONSENT_CHANGED,
     LEADS_COMPLAINT,
     LEADS_DO_NOT_CALL,
     LEADS_MERGED,
@@ -34,8 +35,8 @@ from .service import IntakeService
 from .settings import LeadIntakeSettings
 
 CONSUMED_TOPICS = (LEADS_RECEIVED, LEADS_OUTCOME, LEADS_COMPLAINT)
-PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_REJECTED, LEADS_DO_NOT_CALL, DEAD_LETTERS,
-                   PRIVACY_ERASURE_REQUESTED, PRIVACY_ERASURE_COMPLETED)
+PRODUCED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_CONSENT_CHANGED, LEADS_REJECTED, LEADS_DO_NOT_CALL,
+                   DEAD_LETTERS, PRIVACY_ERASURE_REQUESTED, PRIVACY_ERASURE_COMPLETED)
 
 
 def build_router(settings: LeadIntakeSettings) -> KafkaRouter:

@@ -14,6 +14,8 @@ from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
 from . import phone_regions
 from .api import ACCESS, dnc_router, router, scoring_router
 from .checkers import HttpNumberChecker, NumberChecker, OfflineNumberChecker
+from .config_api import ACCESS as CONFIG_ACCESS
+from .config_api import config_router
 from .erasure import ACCESS as ERASURE_ACCESS
 from .erasure import ErasureService, ErasureWatch, erasure_router
 from .erasure_store import ErasureRequests, lead_eraser
@@ -62,13 +64,14 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         description=DESCRIPTION,
         broker=base.broker,
         topics=[*(t.name for t in (*CONSUMED_TOPICS, *PRODUCED_TOPICS)), *ERASURE_TOPIC_NAMES],
-        routers=[router, dnc_router, scoring_router, erasure_router, access_log_router(lambda request: request.app.state.store.access_log)],
+        routers=[router, dnc_router, scoring_router, config_router, erasure_router,
+                 access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(),
         on_startup=[store.ensure_indexes, erasure_requests.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
         after_broker_start=[relay.start_async, watch.start],
         on_shutdown=[watch.stop, relay.stop],
         after_broker_stop=[close_clients],
-        access={**ACCESS, **ERASURE_ACCESS},
+        access={**ACCESS, **CONFIG_ACCESS, **ERASURE_ACCESS},
     )
     app.state.intake = intake
     app.state.queries = IntakeQueries(store, intake)

@@ -24,15 +24,18 @@ from .domain import Arrival, Batch, IntakeLead
 def arrival(delivery: Delivery, default_region: str) -> Arrival:
     event = delivery.event
     clean = domain.standardize(event.data, default_region)
-    return Arrival(event.id, event.time, clean, domain.touch(event_id=event.id, event_source=event.source,
-                                                            event_type=event.type, received_at=event.time,
-                                                            clean=clean))
+    touch = domain.touch(event_id=event.id, event_source=event.source, event_type=event.type,
+                         received_at=event.time, clean=clean)
+    statement = domain.consent_statement(clean.consent, received_at=event.time, source=touch["source_system"],
+                                         event_id=event.id)
+    return Arrival(event.id, event.time, clean, touch, statement)
 
 
 class Planner:
     """Plans one tenant's batch (see the module)."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: domain.ConsentPolicy | None = None) -> None:
+        self.policy = policy or domain.ConsentPolicy()
         self.batch = Batch()
         self.by_ref: dict[tuple[str, str], IntakeLead] = {}
         self.by_phone: dict[str, IntakeLead] = {}
@@ -55,8 +58,9 @@ class Planner:
         self.batch.add(domain.reject(item, reasons))
 
     def place(self, item: Arrival, score: Callable[[], domain.Score], check: domain.NumberCheckResult | None) -> None:
-        """An accepted arrival: the same outside record again, a repeat of a known person, or a new lead.
-        `score` is called only for a new lead."""
+        """An accepted arrival: the same outside record again, a repeat of a known person (both take its consent
+        statement), or a new lead, unless its consent keeps it out of the pools (rejected: no_consent). `score`
+        is called only for a new lead."""
         ref, clean = item.ref, item.clean
         known = self.by_ref.get(domain.ref_key(ref)) if ref else None
         if known is not None:
@@ -69,6 +73,10 @@ class Planner:
             self.batch.add(known.repeat(item, matched_on))  # type: ignore[arg-type]
             if ref is not None and ref in known.refs:  # taken (the lead had room for it): the next meets it
                 self.by_ref[domain.ref_key(ref)] = known
+            return
+        refused = domain.admission(item.consent, self.policy, disbelieved=item.statement.disbelieved)
+        if refused is not None:  # nothing stored: a later arrival with consent qualifies the person
+            self.reject(item, [refused])
             return
         lead, decision = IntakeLead.qualify(item, lead_id=str(ObjectId()), score=score(), check=check,
                                             at=datetime.now(UTC))

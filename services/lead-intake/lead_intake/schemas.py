@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from telesales_contracts.consent import ScopeConsent
 from telesales_contracts.leads import ExternalRef, ModelContribution, NumberCheck, ScoreContribution, SourceTouch
 from telesales_runtime.logs import mask_value
 from telesales_runtime.masking import mask_email, mask_name, mask_phone
@@ -29,6 +30,9 @@ class SubmissionStatus(BaseModel):
     matched_on: str | None = Field(default=None, description="phone, email, or external_ref: the same outside "
                                                              "record again, whose touch was updated")
     reasons: list[dict[str, Any]] = Field(default_factory=list)
+    consent: str | None = Field(default=None, description="What became of the lead's consent statement when it "
+                                                          "was not simply kept: why it was not believed, or which "
+                                                          "scopes it granted or withdrew on a known lead.")
     processed_at: datetime | None = None
 
 
@@ -82,6 +86,8 @@ class LeadView(BaseModel):
                                         "contract does not name, under their own names (a later touch's over an "
                                         "earlier's).")
     outcome: dict[str, Any] | None = None
+    consent: list[ScopeConsent] = Field(default_factory=list, description="The person's consent: the latest "
+                                        "statement per scope (telemarketing, sms, email); empty: none stated.")
     received_at: datetime
     created_at: datetime
     updated_at: datetime
@@ -140,3 +146,9 @@ class ModelView(BaseModel):
     won: int
     lost: int
     active: bool = Field(description="Whether the model blends into scores under the current weights.")
+
+
+class ConsentPolicyView(BaseModel):
+    version: int = Field(description="Send it back in If-Match to change the policy only if nobody did since.")
+    require_telemarketing_consent: bool = Field(description="Leads without the person's telemarketing consent are "
+                                                            "rejected (no_consent) and never reach a pool.")

@@ -44,6 +44,7 @@ class IntakeService:
         self.test_numbers = frozenset(settings.test_numbers)
         self._weights = TtlCache(settings.config_cache_seconds)
         self._models = TtlCache(settings.config_cache_seconds)
+        self._consent = TtlCache(settings.config_cache_seconds)
 
     # ---- configuration -------------------------------------------------------------------------------
 
@@ -61,6 +62,22 @@ class IntakeService:
         version = await self.store.put_weights(tenant, weights, expected_version)
         if version is not None:
             self._weights.drop(tenant)
+        return version
+
+    async def consent_policy(self, tenant: str) -> domain.ConsentPolicy:
+        cached = self._consent.get(tenant)
+        if cached is None:
+            cached, _version = await self.store.get_consent_policy(tenant)
+            self._consent.put(tenant, cached)
+        return cached
+
+    async def replace_consent_policy(self, *, tenant: str, policy: domain.ConsentPolicy,
+                                     expected_version: int | None) -> int | None:
+        """The tenant's new consent policy and its version (None: changed meanwhile). Leads qualified from now on
+        follow it; leads already in the pools stay (the requirement is not retroactive)."""
+        version = await self.store.put_consent_policy(tenant, policy, expected_version)
+        if version is not None:
+            self._consent.drop(tenant)
         return version
 
     # ---- do-not-call list ----------------------------------------------------------------------------
@@ -138,7 +155,7 @@ class IntakeService:
         return batch.outcomes
 
     async def _plan(self, tenant: str, items: list[Delivery]) -> Batch:
-        planner = Planner()
+        planner = Planner(await self.consent_policy(tenant))
         batch = planner.batch
         done = await self.store.inbox.processed(d.key for d in items)
         fresh = [d for d in items if d.key not in done]

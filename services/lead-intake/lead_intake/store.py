@@ -17,7 +17,9 @@ from telesales_runtime.outbox import encoded_outbox_row, outbox_row, write_outbo
 
 from .domain import (
     Announcement,
+    AppendTouch,
     Batch,
+    ConsentPolicy,
     Decision,
     IntakeLead,
     NewLead,
@@ -25,6 +27,7 @@ from .domain import (
     PutOnDoNotCall,
     RecordOutcome,
     Ref,
+    ReplaceTouch,
     ScoringWeights,
 )
 
@@ -50,14 +53,14 @@ def _has(ref: Ref) -> Doc:
 
 # What the rules read of a stored lead (IntakeLead).
 _LEAD_FIELDS = {"phone_e164": 1, "email": 1, "touches_count": 1, "external_refs": 1, "business_line": 1,
-                "model_features": 1, "outcome": 1}
+                "model_features": 1, "outcome": 1, "consent": 1}
 
 
 def _lead_of(doc: Doc) -> IntakeLead:
     """A stored lead as the rules see it (the fields a read did not ask for take their defaults)."""
     return IntakeLead(doc["_id"], doc.get("touches_count", 1), list(doc.get("external_refs") or ()),
                       doc.get("phone_e164"), doc.get("email"), doc.get("business_line", "default"),
-                      doc.get("model_features") or {}, doc.get("outcome"))
+                      doc.get("model_features") or {}, doc.get("outcome"), list(doc.get("consent") or ()))
 
 
 def _lead_document(tenant: str, lead: NewLead) -> Doc:
@@ -76,6 +79,19 @@ def _lead_document(tenant: str, lead: NewLead) -> Doc:
     if lead.refs:  # stored only when there is one: the unique index on them takes leads that have one
         doc["external_refs"] = lead.refs
     return doc
+
+
+def _consent_kept(where: Doc, change: AppendTouch | ReplaceTouch) -> Doc:
+    """`where`, and the lead's consent still as the change read it (another consumer may have changed it)."""
+    if change.consent is None:
+        return where
+    if change.consent_before:
+        return {**where, "consent": change.consent_before}
+    return {**where, "$or": [{"consent": {"$exists": False}}, {"consent": {"$size": 0}}]}
+
+
+def _consent_set(change: AppendTouch | ReplaceTouch) -> Doc:
+    return {} if change.consent is None else {"consent": change.consent}
 
 
 def _outbox_rows(announcements: list[Announcement], *, tenant: str, source: str) -> list[Doc]:
@@ -98,6 +114,7 @@ class LeadStore:
         self.leads = self.db["leads"]
         self.do_not_call = self.db["do_not_call"]
         self.weights = self.db["scoring_weights"]
+        self.consent_policies = self.db["consent_policies"]
         self.models = self.db["outcome_models"]
         self.outbox = self.db["outbox"]
         self.leases = self.db["leases"]
@@ -141,7 +158,7 @@ class LeadStore:
         if not clauses:
             return []
         cursor = self.leads.find({"$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1,
-                                                    "external_refs": 1})
+                                                    "external_refs": 1, "consent": 1})
         return [_lead_of(doc) async for doc in cursor]
 
     async def commit(self, batch: Batch, *, tenant: str, source: str) -> None:
@@ -164,12 +181,13 @@ class LeadStore:
                 if ref is not None:  # only if no other consumer gave the lead this reference meanwhile
                     push["external_refs"] = ref
                     where["external_refs"] = {"$not": _has(ref)}
-                updates.append(UpdateOne(where, {"$push": push, "$inc": {"touches_count": 1},
-                                                 "$set": {"updated_at": now}}))
+                updates.append(UpdateOne(_consent_kept(where, append), {
+                    "$push": push, "$inc": {"touches_count": 1}, "$set": {"updated_at": now, **_consent_set(append)}}))
             for replace in batch.replacements:
                 ref = replace.ref
-                updates.append(UpdateOne({"_id": replace.lead_id, "external_refs": _has(ref)},
-                                         {"$set": {"touches.$[mine]": replace.touch, "updated_at": now}},
+                updates.append(UpdateOne(_consent_kept({"_id": replace.lead_id, "external_refs": _has(ref)}, replace),
+                                         {"$set": {"touches.$[mine]": replace.touch, "updated_at": now,
+                                                   **_consent_set(replace)}},
                                          array_filters=[{"mine.source_system": ref["source_system"],
                                                          "mine.external_id": ref["external_id"]}]))
             if updates:
@@ -276,6 +294,15 @@ class LeadStore:
         """Store new weights; with `expected_version`, only if nobody changed them since (else None)."""
         body = {"weights": weights.model_dump(mode="json"), "updated_at": datetime.now(UTC), "tenant_id": tenant}
         return await write_versioned(self.weights, tenant, body, expected_version)
+
+    async def get_consent_policy(self, tenant: str) -> tuple[ConsentPolicy, int]:
+        policy, version = await read_versioned(self.consent_policies, tenant, field="policy")
+        return (ConsentPolicy() if policy is None else ConsentPolicy.model_validate(policy)), version
+
+    async def put_consent_policy(self, tenant: str, policy: ConsentPolicy, expected_version: int | None) -> int | None:
+        """Store the tenant's consent policy; with `expected_version`, only if nobody changed it since (else None)."""
+        body = {"policy": policy.model_dump(mode="json"), "updated_at": datetime.now(UTC), "tenant_id": tenant}
+        return await write_versioned(self.consent_policies, tenant, body, expected_version)
 
     async def outcome_counts(self, tenant: str, business_lines: list[str]) -> dict[str, OutcomeCounts]:
         ids = [f"{tenant}|{line}" for line in business_lines]

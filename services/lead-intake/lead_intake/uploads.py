@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from telesales_contracts.leads import LeadReceived, names_lead_field
+from telesales_contracts.tolerant import name_key
 from telesales_runtime.consumer import describe_validation_error
 from telesales_runtime.http import Problem
 
@@ -22,6 +23,7 @@ from .schemas import RowError
 CSV_TYPES = {"text/csv", "application/csv"}
 JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines"}
 _BEHAVIOUR_FIELDS = {"logins_7d", "page_view_seconds", "unpaid_order"}
+_CONSENT_PREFIX = "consent_"  # CSV columns of the lead's consent: consent_statement, consent_given_at, ...
 _TRUE = {"1", "true", "yes", "y", "是", "有"}
 _ERRORS_LISTED = 100
 
@@ -45,6 +47,7 @@ def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
         row: dict[str, Any] = {}
         behaviour: dict[str, Any] = {}
         attributes: dict[str, str] = {}
+        consent: dict[str, Any] = {}
         for column, value in raw.items():
             if column is None:  # more cells than header columns
                 raise_row = {"__error__": "the row has more cells than the header has columns"}
@@ -56,6 +59,8 @@ def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
             name = column.strip()
             if names_lead_field(name):  # the contract reads it (maybe in another spelling, or an alias of the id)
                 row[name] = value
+            elif name_key(name).startswith(_CONSENT_PREFIX):  # consent_statement, Consent Given At, ...
+                consent[name_key(name).removeprefix(_CONSENT_PREFIX)] = value
             elif name in _BEHAVIOUR_FIELDS:
                 behaviour[name] = value.lower() in _TRUE if name == "unpaid_order" else value
             else:
@@ -65,6 +70,9 @@ def _csv_rows_of(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
                 row["behaviour"] = behaviour
             if attributes:
                 row["attributes"] = attributes
+            if consent:  # granted: yes/no as behaviour's flags are read
+                row["consent"] = {**consent, **({"granted": consent["granted"].lower() in _TRUE}
+                                                if "granted" in consent else {})}
         yield row
 
 

@@ -8,6 +8,7 @@ service asks the store); everything else is decided here:
 - scoring.py: rule points, the naive-Bayes model learned from outcomes, the score and grade;
 - touches.py: each arrival's touch (source, producing system, its own id of the lead, the type as spelled,
   the fields beyond the contract) and the outside references of a lead;
+- consent.py: the lead's consent (the latest statement per scope) and who may enter the pools without it;
 - lead.py: the intake's Lead (IntakeLead): what can happen to a lead (rejected as junk, qualified as new,
   merged into a known one, the same outside record again, an outcome, a complaint), each a Decision;
 - changes.py: those decisions' typed changes, and the Batch one transaction writes.
@@ -41,6 +42,9 @@ from .cleaning import (
     standardize,
     standardize_phone,
 )
+from .consent import ConsentPolicy, Statement, admission
+from .consent import merge as merge_consent
+from .consent import statement as consent_statement
 from .lead import Arrival, IntakeLead, complaint, do_not_call_changed, reject
 from .scoring import (
     MODEL_FEATURE_VALUES,
@@ -60,6 +64,7 @@ from .touches import Ref, lead_extra, producing_system, ref_key, ref_of, touch, 
 __all__ = [
     "Announcement", "Answer", "AppendTouch", "Arrival", "Batch", "Change", "Decision", "IntakeLead", "NewLead",
     "PutOnDoNotCall", "RecordOutcome", "ReplaceTouch", "complaint", "do_not_call_changed", "reject",
+    "ConsentPolicy", "Statement", "admission", "consent_statement", "merge_consent",
     "DEFAULT_TEST_NUMBERS", "MODEL_FEATURE_VALUES", "BehaviourWeights", "CleanLead", "Contribution", "GradeThresholds",
     "NumberCheckResult", "OutcomeCounts", "PhoneInfo", "Ref", "Score", "ScoringWeights", "fold_text",
     "is_test_number", "junk_reasons", "lead_extra", "map_channel", "model_features", "normalize_email",

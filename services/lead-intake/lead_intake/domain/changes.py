@@ -46,6 +46,8 @@ class NewLead:
     touches_count: int = 1
 
     def fold(self, change: AppendTouch | ReplaceTouch) -> None:
+        if change.consent is not None:
+            self.fields["consent"] = change.consent
         if isinstance(change, AppendTouch):
             self.touches.append(change.touch)
             self.touches_count += 1
@@ -63,6 +65,8 @@ class AppendTouch:
     lead_id: str
     touch: Touch
     ref: Ref | None
+    consent: list[dict[str, Any]] | None = None  # the lead's consent after this arrival, when it changed
+    consent_before: list[dict[str, Any]] | None = None  # written only if the lead's is still this (else replanned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ class ReplaceTouch:
     lead_id: str
     ref: Ref
     touch: Touch
+    consent: list[dict[str, Any]] | None = None  # as AppendTouch's
+    consent_before: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,7 @@ class Decision:
     answer: Answer
     change: Change | None = None
     announcement: Announcement | None = None
+    more: tuple[Announcement, ...] = ()  # further events it causes (a merge that changed the lead's consent)
 
 
 @dataclass
@@ -134,5 +141,6 @@ class Batch:
                 self.replacements.append(change)
         if decision.announcement is not None:
             self.announcements.append(decision.announcement)
+        self.announcements.extend(decision.more)
         self.answers.append((decision.event_id, decision.answer))
         self.outcomes[decision.outcome] += 1

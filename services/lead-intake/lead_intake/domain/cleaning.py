@@ -13,6 +13,7 @@ from typing import Any, Literal
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier
 
+from telesales_contracts.consent import Consent
 from telesales_contracts.leads import (
     Behaviour,
     Channel,
@@ -193,6 +194,7 @@ class CleanLead:
     source_system: str | None = None  # the producing system, when the lead names it (else the event's source)
     external_id: str | None = None  # the producing system's own id of the lead
     extra: Mapping[str, Any] = field(default_factory=dict)  # fields beyond the contract, under their own names
+    consent: Consent | None = None  # the source's consent statement, as given (domain/consent.py reads it)
 
     @property
     def region(self) -> str | None:
@@ -230,6 +232,7 @@ def standardize(lead: LeadReceived, default_region: str) -> CleanLead:
         source_system=lead.source_system,
         external_id=lead.external_id,
         extra=lead.extra_fields(),
+        consent=lead.consent,
     )
 
 

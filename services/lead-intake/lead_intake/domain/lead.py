@@ -15,8 +15,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from telesales_contracts.activity import DoNotCallChanged, DoNotCallSource, LeadComplaint
+from telesales_contracts.consent import LeadConsentChanged
 from telesales_contracts.leads import MAX_EXTERNAL_REFS, LeadMerged, LeadOutcome, LeadRejected, Rejection
-from telesales_contracts.topics import LEADS_DO_NOT_CALL, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_contracts.topics import (
+    LEADS_CONSENT_CHANGED,
+    LEADS_DO_NOT_CALL,
+    LEADS_MERGED,
+    LEADS_QUALIFIED,
+    LEADS_REJECTED,
+)
 
 from .changes import (
     Announcement,
@@ -28,6 +35,7 @@ from .changes import (
     ReplaceTouch,
 )
 from .cleaning import CleanLead, NumberCheckResult, standardize_phone
+from .consent import ConsentChange, ScopeRecord, Statement, merge
 from .scoring import OutcomeCounts, Score
 from .touches import Ref, ref_of, touch_doc, with_ref
 
@@ -40,6 +48,21 @@ class Arrival:
     received_at: datetime
     clean: CleanLead
     touch: dict[str, Any]
+    statement: Statement = field(default_factory=Statement)  # what its consent states (domain/consent.py)
+
+    @property
+    def consent(self) -> list[ScopeRecord]:
+        """The consent a new lead from this arrival has."""
+        return merge([], self.statement.records).consent
+
+    def answer(self, answer: dict[str, Any], change: ConsentChange | None = None) -> dict[str, Any]:
+        """The inbox's answer, saying what became of the arrival's consent when it is not plain."""
+        if self.statement.disbelieved:
+            return {**answer, "consent": self.statement.disbelieved}
+        if change is not None and change.changed:
+            return {**answer, "consent": f"granted: {', '.join(change.granted) or '-'}; withdrawn: "
+                                         f"{', '.join(change.withdrawn) or '-'}"}
+        return answer
 
     @property
     def ref(self) -> Ref | None:
@@ -57,7 +80,7 @@ def reject(item: Arrival, reasons: list[Rejection]) -> Decision:
                         phone_e164=clean.phone.e164 if clean.phone else None, email=clean.email,
                         channel=clean.channel, business_line=clean.business_line, touch=item.touch)
     return Decision(item.event_id, "rejected",
-                    {"status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons]},
+                    item.answer({"status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons]}),
                     announcement=Announcement(LEADS_REJECTED, data, item.event_id, data.phone_e164 or item.event_id))
 
 
@@ -73,6 +96,7 @@ class IntakeLead:
     business_line: str = "default"
     model_features: dict[str, str] = field(default_factory=dict)
     outcome: dict[str, Any] | None = None  # the outcome recorded on the lead, if any
+    consent: list[ScopeRecord] = field(default_factory=list)  # the latest statement per scope
 
     @classmethod
     def qualify(cls, item: Arrival, *, lead_id: str, score: Score, check: NumberCheckResult | None,
@@ -82,11 +106,13 @@ class IntakeLead:
         clean = item.clean
         refs = with_ref([], item.ref)
         data = _qualified_data(clean, lead_id=lead_id, score=score, check=check, touch=item.touch, refs=refs)
+        data["consent"] = consent = item.consent
         fields = {key: value for key, value in data.items() if key not in ("lead_id", "touch", "extra", "external_refs")}
         new_lead = NewLead(lead_id, fields, score.rule_score, score.features, [item.stored_touch], list(refs),
                            received_at=item.received_at, at=at)
-        lead = cls(lead_id, 1, refs, clean.dedup_phone, clean.dedup_email, clean.business_line, score.features)
-        return lead, Decision(item.event_id, "qualified", {"status": "qualified", "lead_id": lead_id},
+        lead = cls(lead_id, 1, refs, clean.dedup_phone, clean.dedup_email, clean.business_line, score.features,
+                   consent=consent)
+        return lead, Decision(item.event_id, "qualified", item.answer({"status": "qualified", "lead_id": lead_id}),
                               change=new_lead, announcement=Announcement(LEADS_QUALIFIED, data, lead_id, lead_id))
 
     def repeat(self, item: Arrival, matched_on: Literal["phone", "email"]) -> Decision:
@@ -95,18 +121,39 @@ class IntakeLead:
         ref = item.ref if len(self.refs) < MAX_EXTERNAL_REFS else None
         self.touches_count += 1
         self.refs = with_ref(self.refs, ref)
-        return self._merged(item, matched_on, AppendTouch(self.lead_id, item.stored_touch, ref))
+        consent = self._consent_after(item)
+        return self._merged(item, matched_on, consent, AppendTouch(self.lead_id, item.stored_touch, ref,
+                                                                   *self._consent_write(consent)))
 
     def same_record_again(self, item: Arrival, ref: Ref) -> Decision:
         """The same outside record again (same system, same id): its touch is replaced, none is added, the lead's
-        own fields stay as they were."""
-        return self._merged(item, "external_ref", ReplaceTouch(self.lead_id, ref, item.stored_touch))
+        own fields stay as they were but its consent, which takes the arrival's statement."""
+        consent = self._consent_after(item)
+        return self._merged(item, "external_ref", consent,
+                            ReplaceTouch(self.lead_id, ref, item.stored_touch, *self._consent_write(consent)))
 
-    def _merged(self, item: Arrival, matched_on: str, change: AppendTouch | ReplaceTouch) -> Decision:
+    def _consent_after(self, item: Arrival) -> ConsentChange:
+        return merge(self.consent, item.statement.records)
+
+    def _consent_write(self, change: ConsentChange) -> tuple[list[ScopeRecord] | None, list[ScopeRecord] | None]:
+        """(the consent to write, the consent the lead must still have), or (None, None) when unchanged."""
+        if not change.changed:
+            return None, None
+        before, self.consent = self.consent, change.consent
+        return change.consent, before
+
+    def _merged(self, item: Arrival, matched_on: str, consent: ConsentChange,
+                change: AppendTouch | ReplaceTouch) -> Decision:
         data = LeadMerged(lead_id=self.lead_id, matched_on=matched_on, touch=item.touch,  # type: ignore[arg-type]
                           touches=self.touches_count, external_refs=self.refs, extra=item.clean.extra)
-        return Decision(item.event_id, "merged", {"status": "merged", "lead_id": self.lead_id, "matched_on": matched_on},
-                        change=change, announcement=Announcement(LEADS_MERGED, data, self.lead_id, self.lead_id))
+        more = ()
+        if consent.changed:  # the allocator keeps the lead's consent, and closes it when telemarketing is withdrawn
+            told = LeadConsentChanged(lead_id=self.lead_id, consent=consent.consent, granted=consent.granted,
+                                      withdrawn=consent.withdrawn, changed_at=item.received_at)
+            more = (Announcement(LEADS_CONSENT_CHANGED, told, self.lead_id, self.lead_id),)
+        answer = item.answer({"status": "merged", "lead_id": self.lead_id, "matched_on": matched_on}, consent)
+        return Decision(item.event_id, "merged", answer, change=change,
+                        announcement=Announcement(LEADS_MERGED, data, self.lead_id, self.lead_id), more=more)
 
     def record_outcome(self, outcome: LeadOutcome, *, event_id: str, decided_at: datetime, source: str,
                        ref: Ref | None) -> Decision:

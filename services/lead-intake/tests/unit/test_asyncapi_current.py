@@ -17,7 +17,8 @@ def test_committed_asyncapi_matches_the_code() -> None:
 def test_asyncapi_lists_every_topic_the_service_uses() -> None:
     assert set(committed_channels(COMMITTED)) == {
         "leads.received.v1:consume", "leads.outcome.v1:consume", "leads.complaint.v1:consume", "leads.qualified.v1:publish",
-        "leads.merged.v1:publish", "leads.rejected.v1:publish", "leads.do-not-call.v1:publish",
+        "leads.merged.v1:publish", "leads.consent-changed.v1:publish", "leads.rejected.v1:publish",
+        "leads.do-not-call.v1:publish",
         "platform.dead-lettered.v1:publish", "privacy.erasure-requested.v1:consume",
         "privacy.erasure-requested.v1:publish", "privacy.erasure-completed.v1:consume",
         "privacy.erasure-completed.v1:publish",
