@@ -36,6 +36,7 @@ from telesales_contracts.topics import (
     DEAD_LETTERS,
     HOLDER_CHANGE_TOPICS,
     LEADS_COMPLAINT,
+    LEADS_CONSENT_CHANGED,
     LEADS_DO_NOT_CALL,
     LEADS_MERGED,
     LEADS_OUTCOME,
@@ -55,7 +56,7 @@ from .service import LeadService
 from .settings import AllocatorSettings
 
 # leads.do-not-call.v1 right after the leads arrive: a lead of the same batch is closed before any activity on it
-CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_DO_NOT_CALL, AGENTS_CHANGED, AGENTS_STATUS_CHANGED,
+CONSUMED_TOPICS = (LEADS_QUALIFIED, LEADS_MERGED, LEADS_CONSENT_CHANGED, LEADS_DO_NOT_CALL, AGENTS_CHANGED, AGENTS_STATUS_CHANGED,
                    LEADS_STAGE_CHANGED, CALLS_LOGGED, LEADS_COMPLAINT, LEADS_SIGNAL, LEADS_OUTCOME)
 PRODUCED_TOPICS = (*HOLDER_CHANGE_TOPICS, ALLOCATION_RECLAIM_WARNING, ALLOCATION_HOT_LEAD, ALLOCATION_DEAL_MARK_REQUESTED,
                    ALLOCATION_DEAL_MARK_DECIDED, ALLOCATION_WIN_CONFIRMED, ALLOCATION_WIN_REJECTED, LEADS_OUTCOME,
@@ -68,6 +69,7 @@ Handler = Callable[[LeadService, RosterService], Callable[[Sequence[Delivery]], 
 HANDLERS: dict[str, Handler] = {
     LEADS_QUALIFIED.name: lambda leads, roster: leads.handle_qualified,
     LEADS_MERGED.name: lambda leads, roster: leads.handle_merged,
+    LEADS_CONSENT_CHANGED.name: lambda leads, roster: leads.handle_consent_changed,
     LEADS_STAGE_CHANGED.name: lambda leads, roster: leads.handle_stage_changes,
     LEADS_COMPLAINT.name: lambda leads, roster: leads.handle_complaints,
     LEADS_DO_NOT_CALL.name: lambda leads, roster: leads.handle_do_not_call,

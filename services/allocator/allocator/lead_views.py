@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from telesales_contracts.consent import ScopeConsent
 from telesales_runtime.masking import mask_name, mask_phone
 
 from . import domain, history
@@ -72,7 +73,8 @@ def lead_view(doc: Doc, viewer: AgentFacts | None, policy: AllocationPolicy | No
                     reclaim=_reclaim(doc, policy), hot=_hot(doc),
                     score_parts=[ScorePart.model_validate(p) for p in doc.get("score_parts") or []],
                     score_model=ScoreModel.model_validate(model) if model else None, win=win_view(doc),
-                    push_missed=push_missed_view(doc))
+                    push_missed=push_missed_view(doc),
+                    consent=[ScopeConsent.model_validate(c) for c in doc.get("consent") or []])
     view._contact_full = (number_full and phone is not None) or (full and doc.get("name") is not None)
     return view
 

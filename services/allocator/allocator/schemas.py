@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 
 from telesales_contracts.activity import FunnelStep, SignalKind
 from telesales_contracts.allocation import DistributionStrategy, ReclaimKind
+from telesales_contracts.consent import ScopeConsent
 from telesales_contracts.roster import AgentGrade, Identifier, Role
 
 from .history import HISTORY_LIMIT, EntryKind
@@ -206,6 +207,8 @@ class LeadView(BaseModel):
                                 "whose holder's win was rejected: rejected, and why.")
     push_missed: PushMissedView | None = Field(
         default=None, description="Pooled leads the push on arrival could not place: why (they wait to be claimed).")
+    consent: list[ScopeConsent] = Field(default_factory=list, description="What the person agreed to be contacted "
+                                        "by: the latest statement per scope; empty: none stated.")
     # The answer shows the number and name in full (what the access log and the unmasking budget count).
     _contact_full: bool = PrivateAttr(default=False)
 

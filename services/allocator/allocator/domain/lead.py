@@ -368,16 +368,19 @@ class Lead:
         return Decision(change, self._closed_under_holder(said, at))
 
     def number_listed(self, reason: str, *, listing_id: str, at: datetime) -> Decision | None:
-        """Its number went on the do-not-call list: a pooled, held or closed lead is closed for good (its holder
-        told); None for a lead already off every list, or won (the sale stands; dials stay refused by number).
-        The event id is fixed by the listing and the hold, so judging twice announces once."""
+        """Its number went on the do-not-call list: closed for good (stop_for_good)."""
+        return self.stop_for_good(f"do-not-call: {reason}", kind="dnc", ref=listing_id, at=at)
+
+    def stop_for_good(self, said: str, *, kind: str, ref: str, at: datetime) -> Decision | None:
+        """No more calls (a listed number, withdrawn consent): pooled, held or closed, closed for good (holder told);
+        None if already so, or won. The event id is fixed by `ref` and the hold: judging twice announces once."""
         if self.status not in (POOLED, HELD, CLOSED):
             return None
-        said = f"do-not-call: {reason}"[:500]
+        said = said[:500]
         change = StopCalls(reason=said, last_holder=self.holder or self.last_holder, at=at,
                            still=(self.status, self.holder),
                            entry=history.holder_change("closed", self.holder, at, reason=said))
-        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dnc|{self.tenant_id}|{self.lead_id}|{listing_id}"))
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{kind}|{self.tenant_id}|{self.lead_id}|{ref}"))
         return Decision(change, self._closed_under_holder(said, at, event_id))
 
     def _closed_under_holder(self, said: str, at: datetime, event_id: str | None = None) -> tuple[Announcement, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .activity import Activity
 from .agent_acts import AgentActs
 from .claiming import Claiming, ClaimResult
+from .consent import Consent
 from .core import agent_facts
 from .dialing import Dialing
 from .distributing import DistributionOutcome
@@ -18,9 +19,9 @@ from .reclaim import Reclaim
 from .wins import Wins
 
 
-class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing, Wins):
+class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing, Wins, Consent):
     """Leads: intake, claims, push distribution, the agent's acts, activity from outside, reclaim, who may
-    dial what (the do-not-call list), and confirming wins."""
+    dial what (the do-not-call list), confirming wins, and the person's consent."""
 
 
 __all__ = ["ClaimResult", "DistributionOutcome", "LeadService", "agent_facts"]

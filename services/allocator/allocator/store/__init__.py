@@ -113,6 +113,15 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
         cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0, "history": 0})
         return {doc["_id"]: doc async for doc in cursor}
 
+    async def keep_consent(self, tenant: str, lead_id: str, consent: list[Doc], *, at: datetime) -> bool | None:
+        """Set the lead's consent unless a later change was kept already (False); None: no such lead."""
+        later_kept = {"consent_at": {"$gt": at}}
+        result = await self.leads.update_one({"_id": lead_id, "tenant_id": tenant, "$nor": [later_kept]},
+                                             {"$set": {"consent": consent, "consent_at": at}})
+        if result.matched_count:
+            return True
+        return False if await self.leads.count_documents({"_id": lead_id, "tenant_id": tenant}, limit=1) else None
+
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
         return await self.leads.find_one({"tenant_id": tenant, "phone_e164": {"$eq": phone, "$type": "string"}},
                                          LEAN_LEAD)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from telesales_contracts.activity import FUNNEL_ORDER
+from telesales_contracts.consent import telemarketing
 
 from .. import history
 from ..domain.changes import (
@@ -285,8 +286,13 @@ def new_lead_document(tenant: str, data: Any, *, pool_id: str, buyer: bool, now:
         "stage_percent": 0, "funnel_step": None, "stage_advanced_at": None, "deal_in_progress": False,
         "buyer": buyer, "purchases_fen": purchases_fen, "dedicated_agent": None, "touches": 1, "holds": [],
         "external_refs": [ref.model_dump() for ref in data.external_refs], "created_at": now, "updated_at": now,
+        "consent": [each.model_dump() for each in data.consent],
     }
-    if do_not_call:
+    if telemarketing(data.consent) is False:  # lead-intake rejects these; another producer might not
+        closed = history.holder_change("closed", None, now, reason="consent withdrawn: telemarketing")
+        doc |= {"status": DO_NOT_CALL, "complaint": "consent withdrawn", "complained_at": now,
+                history.HISTORY: [closed]}
+    elif do_not_call:
         closed = history.holder_change("closed", None, now, reason="do-not-call: listed on arrival")
         doc |= {"status": DO_NOT_CALL, "complaint": "do-not-call list", "complained_at": now,
                 history.HISTORY: [closed]}

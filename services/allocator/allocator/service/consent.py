@@ -1,0 +1,53 @@
+"""A lead's consent (leads.consent-changed.v1, from lead-intake, which keeps the statements): the allocator
+keeps the lead's consent so agents see what the person agreed to, and a withdrawn telemarketing consent
+closes the lead for good (pooled, held or closed; its holder told, allocation.closed.v1 with `do_not_call`),
+so a later arrival of the person does not reopen it. A lead qualified with telemarketing withdrawn is stored
+closed the same way (see store.lead_writes.new_lead_document)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from telesales_contracts.consent import LeadConsentChanged, telemarketing
+from telesales_runtime.consumer import Delivery
+
+from ..store import LEAN_LEAD
+from ..store.lead_writes import lead_of
+from .core import LeadServiceCore
+
+WITHDRAWN = "consent withdrawn: telemarketing"
+CLOSE_ATTEMPTS = 5  # a lead that changed between read and write (a claim meanwhile) is judged again
+
+
+class Consent(LeadServiceCore):
+    async def handle_consent_changed(self, deliveries: Sequence[Delivery]) -> None:
+        """Keep each lead's consent (a later change over an earlier); a withdrawal of telemarketing closes it."""
+        for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
+            for delivery in fresh:
+                change: LeadConsentChanged = delivery.event.data
+                kept = await self.store.keep_consent(tenant, change.lead_id, [c.model_dump() for c in change.consent],
+                                                     at=change.changed_at)
+                if kept is None:  # qualified and consent-changed race on different partitions: retry later
+                    await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
+                                                 error=f"lead {change.lead_id} is not known to the allocator (yet)")
+                    continue
+                closed = False
+                if kept and telemarketing(change.consent) is False:
+                    closed = await self._stop(tenant, change.lead_id, change_id=delivery.event.id)
+                await self.store.inbox.record([self.store.inbox.entry(
+                    tenant, delivery.event.id, {"status": "consent", "kept": kept, "closed": closed})])
+
+    async def _stop(self, tenant: str, lead_id: str, *, change_id: str) -> bool:
+        for _attempt in range(CLOSE_ATTEMPTS):
+            doc = await self.store.get_lead(tenant, lead_id, LEAN_LEAD)
+            lead = lead_of(doc) if doc is not None else None
+            now = datetime.now(UTC)
+            decision = lead.stop_for_good(WITHDRAWN, kind="consent", ref=change_id, at=now) if lead else None
+            if decision is None:
+                return False
+            events = self.embedded(tenant, lead_id, decision.events)
+            if await self.store.commit_if(lead, decision.change, events, now) is not None:  # type: ignore[arg-type]
+                self.notify_leads()
+                return True
+        return False
