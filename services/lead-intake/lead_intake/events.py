@@ -15,8 +15,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from telesales_contracts.topics import (
     DEAD_LETTERS,
-    LEADS_CONSENT_CHANGED,
     LEADS_COMPLAINT,
+    LEADS_CONSENT_CHANGED,
     LEADS_DO_NOT_CALL,
     LEADS_MERGED,
     LEADS_OUTCOME,

@@ -24,6 +24,7 @@ import { ReclaimClock } from "../components/ReclaimClock";
 import { StageControl } from "../components/StageControl";
 import { StageProgress } from "../components/StageProgress";
 import { usePageTitle, useI18n } from "../i18n";
+import { ConsentCard } from "./ConsentCard";
 import { DealMarkCard } from "./DealMarkCard";
 import { CallResultForm, DialButton } from "./LeadCall";
 import { LeadHistoryTimeline } from "./LeadHistoryTimeline";
@@ -171,6 +172,9 @@ export default function LeadPage() {
         </Col>
         <Col xs={24} lg={10}>
           <Space direction="vertical" size="middle" style={{ width: "100%" }}>
+            <Card title={<h2 className="card-heading">{t("leads.consent")}</h2>}>
+              <ConsentCard lead={data} />
+            </Card>
             <Card title={t("work.callShort")}>
               {resting ? <Alert type="warning" showIcon message={<RestMarker restUntil={data.rest_until} />} /> : null}
               {data.phone && (!data.phone_masked || data.masked_reason === "masked_dialing_only") ? (
