@@ -198,6 +198,7 @@ RULES: dict[str, Reach | Lists | NotATeams] = {
     "lead-intake GET /v1/do-not-call/{phone}": NotATeams("whether a number may be called: the tenant's list"),
     "lead-intake GET /v1/scoring/weights": SETTINGS,
     "lead-intake GET /v1/scoring/models": SETTINGS,
+    "lead-intake GET /v1/config/consent": SETTINGS,
     # console: its own routes act for the caller; /api/... calls a service with the caller's token, and the
     # service decides (walked above)
     "console GET /v1/session": SELF,
