@@ -113,7 +113,8 @@ class LeadConsentChanged(BaseModel):
     consent: list[ScopeConsent] = Field(description="The lead's consent after the change, one per scope.")
     granted: list[ConsentScope] = Field(default_factory=list, description="Scopes this change granted.")
     withdrawn: list[ConsentScope] = Field(default_factory=list, description="Scopes this change withdrew.")
-    changed_at: datetime = Field(description="When lead-intake recorded the change.")
+    changed_at: datetime = Field(description="When the arrival that changed it happened (its event time): the "
+                                             "allocator keeps a later change over an earlier one.")
 
 
 CONSENT_NAMES = tolerant.register(Consent, tolerant.Vocabulary(
