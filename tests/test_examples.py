@@ -32,7 +32,10 @@ def test_the_outside_crms_example_keeps_its_fields_and_names_its_own_id() -> Non
     assert (event.type, lead.external_id, lead.name, lead.phone) == ("leads.received.v1", "PX-4711", "王芳",
                                                                      "186 0431 2468")
     assert event.model_extra == {"partnerbatch": "2026-11-24-am"}
-    assert set(lead.extra_fields()) == {"owner", "partner_score", "tags", "consent"}
+    assert set(lead.extra_fields()) == {"owner", "partner_score", "tags"}
+    # its consent, sent as yes/no flags, is read as consent: calls agreed, sms refused
+    assert {scope.value: agreed for scope, agreed in lead.consent.decisions().items()} == {
+        "telemarketing": True, "sms": False}
 
 
 def test_publish_binary_sends_the_same_event_in_binary_mode() -> None:

@@ -135,7 +135,9 @@ async def test_an_outside_crms_lead_is_qualified_merged_and_answered_with_its_ow
     assert (qualified["touch"]["source_system"], qualified["touch"]["external_id"]) == ("/crm/partner-x", "PX-4711")
     assert qualified["touch"]["event_type"] == "leads.received.v1"  # the topic's name as its type, kept
     assert qualified["external_refs"] == [{"source_system": "/crm/partner-x", "external_id": "PX-4711"}]
-    assert qualified["extra"]["owner"] == "partner-sales-7" and qualified["extra"]["consent"]["call"] is True
+    assert qualified["extra"]["owner"] == "partner-sales-7" and "consent" not in qualified["extra"]
+    # the CRM's consent flags ({"call": true, "sms": false}) are the lead's consent
+    assert [(c["scope"], c["granted"]) for c in qualified["consent"]] == [("telemarketing", True), ("sms", False)]
     assert (qualified["name"], qualified["email"]) == ("王芳", "wangfang@example.cn")  # Name, Email: those fields
     found = (await http_intake.get("/v1/leads", headers=headers,
                                    params={"source_system": "/crm/partner-x", "external_id": "PX-4711"})).json()

@@ -36,7 +36,6 @@ def test_a_lead_carries_consent_in_other_spellings_of_its_fields() -> None:
 @pytest.mark.parametrize("consent", [
     {"statement": "yes", "given_at": "2026-11-01T09:30:00", "scopes": ["sms"]},  # no time zone
     {"statement": "yes", "given_at": "yesterday", "scopes": ["sms"]},
-    {"statement": "", "given_at": GIVEN, "scopes": ["sms"]},
     {"statement": "yes", "given_at": GIVEN, "scopes": []},
     {"statement": "yes", "given_at": GIVEN, "scopes": ["sms"] * 11},
     {"statement": "yes", "given_at": GIVEN, "scopes": ["carrier pigeon"]},
@@ -64,3 +63,21 @@ def test_telemarketing_reads_the_lead_consent() -> None:
     assert telemarketing([]) is None and telemarketing([sms]) is None
     calls = {"scope": "telemarketing", "granted": False, "given_at": GIVEN, "statement": "no"}
     assert telemarketing([sms.model_dump(), calls]) is False
+
+
+def test_a_crm_s_yes_no_flags_are_read_as_consent() -> None:
+    lead = LeadReceived.model_validate({"phone": "13800138000", "consent": {
+        "Call": True, "sms": "no", "e-mail": "是", "given_at": GIVEN, "phone": "+8613800138000"}})
+    assert lead.consent is not None and lead.consent.statement is None
+    assert {s.value: agreed for s, agreed in lead.consent.decisions().items()} == {
+        "telemarketing": True, "email": True, "sms": False}
+
+
+@pytest.mark.parametrize("consent", [
+    {"given_at": GIVEN},  # names no scope
+    {"given_at": GIVEN, "phone": "+8613800138000"},  # a number is no flag
+    {"given_at": GIVEN, "scopes": "sms", "refused": "sms"},  # grants and refuses the same scope
+])
+def test_a_consent_saying_nothing_or_both_is_refused(consent: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="consent"):
+        LeadReceived.model_validate({"phone": "13800138000", "consent": consent})

@@ -54,9 +54,9 @@ def statement(consent: Consent | None, *, received_at: datetime, source: str, ev
     if consent.given_at > received_at + CLOCK_SKEW:
         return Statement(disbelieved=f"consent given at {consent.given_at.isoformat()} is after the lead arrived "
                                      f"({received_at.isoformat()}): not kept")
-    return Statement(tuple({"scope": scope.value, "granted": consent.granted, "given_at": consent.given_at,
+    return Statement(tuple({"scope": scope.value, "granted": granted, "given_at": consent.given_at,
                             "statement": consent.statement, "evidence": consent.evidence, "source": source,
-                            "event_id": event_id} for scope in consent.scopes))
+                            "event_id": event_id} for scope, granted in consent.decisions().items()))
 
 
 @dataclass(frozen=True, slots=True)

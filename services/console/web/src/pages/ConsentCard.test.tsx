@@ -32,6 +32,11 @@ describe("consent on the lead page", () => {
     expect(screen.getByTestId("lead-consent")).toHaveTextContent(/Telemarketing calls.*Withdrawn on/);
   });
 
+  it("shows a scope the source gave as a flag, without a statement", () => {
+    renderIn("en", <ConsentCard lead={{ consent: [{ ...scope("sms", false), statement: null }] }} />);
+    expect(screen.getByTestId("lead-consent")).toHaveTextContent(/^SMSWithdrawn on [^“]*$/);
+  });
+
   it("says when the source stated none", () => {
     renderIn("en", <ConsentCard lead={{ consent: [] }} />);
     expect(screen.getByTestId("lead-consent")).toHaveTextContent("The source stated no consent to be contacted.");

@@ -24,7 +24,7 @@ export function ConsentCard({ lead }: { lead: Pick<LeadView, "consent"> }) {
             <Descriptions.Item key={c.scope} label={scopeName(c.scope)}>
               <span>
                 {t(c.granted ? "leads.consent.granted" : "leads.consent.withdrawn", { at: when(c.given_at) })}
-                {" · "}“{c.statement}”
+                {c.statement ? ` · “${c.statement}”` : ""}
                 {c.evidence ? ` · ${t("leads.consent.evidence", { ref: c.evidence })}` : ""}
               </span>
             </Descriptions.Item>
