@@ -28,13 +28,13 @@ describe("consent on the lead page", () => {
 
   it("warns first when telemarketing was withdrawn", () => {
     renderIn("en", <ConsentCard lead={{ consent: [scope("telemarketing", false, "stop calling me")] }} />);
-    expect(screen.getByRole("alert")).toHaveTextContent("withdrew consent to telemarketing: do not call");
-    expect(screen.getByTestId("lead-consent")).toHaveTextContent(/Telemarketing calls.*Withdrawn on/);
+    expect(screen.getByRole("alert")).toHaveTextContent("refused or withdrew telemarketing: do not call");
+    expect(screen.getByTestId("lead-consent")).toHaveTextContent(/Telemarketing calls.*Refused or withdrawn on/);
   });
 
   it("shows a scope the source gave as a flag, without a statement", () => {
     renderIn("en", <ConsentCard lead={{ consent: [{ ...scope("sms", false), statement: null }] }} />);
-    expect(screen.getByTestId("lead-consent")).toHaveTextContent(/^SMSWithdrawn on [^“]*$/);
+    expect(screen.getByTestId("lead-consent")).toHaveTextContent(/^SMSRefused or withdrawn on [^“]*$/);
   });
 
   it("says when the source stated none", () => {

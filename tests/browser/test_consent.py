@@ -1,0 +1,58 @@
+"""Consent in the browser: a lead that came with the person's consent (telemarketing agreed with its statement
+and evidence, sms refused) shows on the agent's lead page what the person agreed to, in words, without
+serious accessibility violations. The lead is in a business line of its own, so no other test meets it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, expect
+
+from browser_support import Platform, axe_violations, new_context, screenshot, sign_in
+from telesales_testkit.harness import wait_until
+from telesales_tools.platform import headers
+
+
+async def consented_lead(platform: Platform) -> str:
+    given = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    lead = {"name": "周敏", "phone": "139" + str(uuid.uuid4().int)[:8], "business_line": "consent-browser",
+            "consent": {"statement": "我同意课程顾问致电介绍在职研究生课程", "given_at": given, "scopes": "电销",
+                        "refused": "短信", "evidence": "rec-2026-77"}}
+    service = headers(platform.tenant, "web-form", "service")
+    async with httpx.AsyncClient(base_url=platform.url("lead-intake"), timeout=10) as intake:
+        sent = (await intake.post("/v1/leads", json=lead, headers=service)).json()
+
+        async def qualified() -> Any:
+            answer = (await intake.get(sent["status_url"], headers=service)).json()
+            return answer.get("lead_id") if answer["status"] == "qualified" else None
+        lead_id = str(await wait_until(qualified, 15.0, what="lead-intake qualified the lead"))
+    admin = headers(platform.tenant, "browser-test", "admin")
+    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as allocator:
+        async def pooled() -> Any:
+            return (await allocator.get(f"/v1/leads/{lead_id}", headers=admin)).status_code == 200
+        await wait_until(pooled, 15.0, what="the allocator pooled the lead")
+    return lead_id
+
+
+async def test_the_lead_page_shows_what_the_person_agreed_to(browser: Browser, platform: Platform) -> None:
+    lead_id = await consented_lead(platform)
+    agent = platform.floor.agents[0]
+    context = await new_context(browser, platform, bypass_csp=True)  # axe-core is injected below
+    page = await context.new_page()
+    await sign_in(page, agent.agent_id)
+    await page.goto(f"/leads/{lead_id}")
+    consent = page.get_by_role("region", name="联系同意")
+    await expect(consent).to_be_visible()
+    await expect(consent.get_by_text("电话营销")).to_be_visible()
+    await expect(consent).to_contain_text("同意 · “我同意课程顾问致电介绍在职研究生课程”")
+    await expect(consent).to_contain_text("凭证：rec-2026-77")
+    await expect(consent).to_contain_text("短信")
+    await expect(consent).to_contain_text("拒绝或撤回")  # sms refused
+    await expect(consent.get_by_role("alert")).to_have_count(0)  # telemarketing agreed: no do-not-call warning
+    violations = await axe_violations(page)
+    assert not violations, [(v["id"], v["impact"], v["help"]) for v in violations]
+    await screenshot(page, "lead-page-consent")
+    await context.close()
