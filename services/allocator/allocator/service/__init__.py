@@ -10,7 +10,6 @@ from __future__ import annotations
 from .activity import Activity
 from .agent_acts import AgentActs
 from .claiming import Claiming, ClaimResult
-from .consent import Consent
 from .core import agent_facts
 from .dialing import Dialing
 from .distributing import DistributionOutcome
@@ -19,7 +18,7 @@ from .reclaim import Reclaim
 from .wins import Wins
 
 
-class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing, Wins, Consent):
+class LeadService(Intake, Claiming, AgentActs, Activity, Reclaim, Dialing, Wins):
     """Leads: intake, claims, push distribution, the agent's acts, activity from outside, reclaim, who may
     dial what (the do-not-call list), confirming wins, and the person's consent."""
 

@@ -2,7 +2,8 @@
 keeps the lead's consent so agents see what the person agreed to, and a withdrawn telemarketing consent
 closes the lead for good (pooled, held or closed; its holder told, allocation.closed.v1 with `do_not_call`),
 so a later arrival of the person does not reopen it. A lead qualified with telemarketing withdrawn is stored
-closed the same way (see store.lead_writes.new_lead_document)."""
+closed the same way (see store.lead_writes.new_lead_document). A change read before its lead is kept and
+applied when the lead is stored (store/consent.py)."""
 
 from __future__ import annotations
 
@@ -26,17 +27,30 @@ class Consent(LeadServiceCore):
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             for delivery in fresh:
                 change: LeadConsentChanged = delivery.event.data
-                kept = await self.store.keep_consent(tenant, change.lead_id, [c.model_dump() for c in change.consent],
-                                                     at=change.changed_at)
-                if kept is None:  # qualified and consent-changed race on different partitions: retry later
-                    await self.dead_letters.send(delivery.record, error_type="unknown_lead", tenantid=tenant,
-                                                 error=f"lead {change.lead_id} is not known to the allocator (yet)")
-                    continue
-                closed = False
-                if kept and telemarketing(change.consent) is False:
-                    closed = await self._stop(tenant, change.lead_id, change_id=delivery.event.id)
+                consent = [c.model_dump() for c in change.consent]
+                kept = await self._apply(tenant, change.lead_id, consent, at=change.changed_at,
+                                         change_id=delivery.event.id)
+                if kept is None:  # read before its lead (two topics): kept, applied when the lead is stored
+                    await self.store.keep_pending_consent(tenant, change.lead_id, consent, at=change.changed_at,
+                                                          event_id=delivery.event.id)
+                    await self.apply_pending_consent(tenant, [change.lead_id])  # stored meanwhile
                 await self.store.inbox.record([self.store.inbox.entry(
-                    tenant, delivery.event.id, {"status": "consent", "kept": kept, "closed": closed})])
+                    tenant, delivery.event.id, {"status": "consent", "kept": kept})])
+
+    async def apply_pending_consent(self, tenant: str, lead_ids: list[str]) -> None:
+        """Changes of consent that came before these leads: applied now (handle_qualified calls it)."""
+        for pending in await self.store.pending_consents(tenant, lead_ids):
+            if await self._apply(tenant, pending["lead_id"], pending["consent"], at=pending["at"],
+                                 change_id=pending["event_id"]) is not None:
+                await self.store.drop_pending_consent(pending)
+
+    async def _apply(self, tenant: str, lead_id: str, consent: list[dict[str, object]], *, at: datetime,
+                     change_id: str) -> bool | None:
+        """Keep the change (None: no such lead); a kept withdrawal of telemarketing closes the lead."""
+        kept = await self.store.keep_consent(tenant, lead_id, consent, at=at)
+        if kept and telemarketing(consent) is False:  # type: ignore[arg-type]
+            await self._stop(tenant, lead_id, change_id=change_id)
+        return kept
 
     async def _stop(self, tenant: str, lead_id: str, *, change_id: str) -> bool:
         for _attempt in range(CLOSE_ATTEMPTS):

@@ -16,10 +16,11 @@ from ..domain import AllocationPolicy, RoutingRule
 from ..store import Doc
 from ..store.lead_writes import lead_of, new_lead_document
 from .arrival import Arrival
+from .consent import Consent
 from .dialing import Dialing
 
 
-class Intake(Arrival, Dialing):
+class Intake(Arrival, Dialing, Consent):
     async def handle_qualified(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])
@@ -37,6 +38,7 @@ class Intake(Arrival, Dialing):
             await self.store.insert_leads(docs, [self.store.inbox.entry(tenant, d.event.id, {"status": "pooled"})
                                                  for d in fresh])
             await self.close_listed_arrivals(tenant, docs, listed)
+            await self.apply_pending_consent(tenant, [d["_id"] for d in docs])  # a withdrawal read first
             await self.push_arrivals(tenant=tenant, docs=docs)
             await self.serve_applications(tenant=tenant, pool_ids={d["pool_id"] for d in docs})
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.qualified.v1", "processed").inc(len(fresh))

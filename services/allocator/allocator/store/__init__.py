@@ -21,6 +21,7 @@ from telesales_runtime.outbox import write_outbox
 from ..domain.changes import LeadChange
 from ..domain.lead import CLOSED, DO_NOT_CALL, HELD, POOLED, WON, Lead
 from .applications import ApplicationStore
+from .consent import ConsentStore
 from .do_not_call import DoNotCallStore
 from .embedded_outbox import with_embedded_events
 from .lead_writes import Alongside, AlongsideChanged, write_of
@@ -52,7 +53,7 @@ class _LeadChanged(Exception):  # noqa: N818 - the lead's condition failed: undo
     pass
 
 
-class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
+class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, ConsentStore):
     async def ensure_indexes(self) -> None:
         existing = {index["name"] async for index in await self.leads.list_indexes()}
         for name in OBSOLETE_LEAD_INDEXES & existing:
@@ -85,6 +86,7 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
         ])
         await self.leads.create_index("outbox_at", sparse=True, name="embedded_outbox_pending")
         await self.ensure_application_indexes()
+        await self.ensure_consent_indexes()
         await self.ensure_team_read_indexes()
         await self.agents.create_indexes([
             IndexModel([("tenant_id", ASCENDING), ("agent_id", ASCENDING)], unique=True, name="one_agent"),
@@ -112,15 +114,6 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads):
     async def get_leads(self, tenant: str, lead_ids: Sequence[str], projection: Doc | None = None) -> dict[str, Doc]:
         cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0, "history": 0})
         return {doc["_id"]: doc async for doc in cursor}
-
-    async def keep_consent(self, tenant: str, lead_id: str, consent: list[Doc], *, at: datetime) -> bool | None:
-        """Set the lead's consent unless a later change was kept already (False); None: no such lead."""
-        later_kept = {"consent_at": {"$gt": at}}
-        result = await self.leads.update_one({"_id": lead_id, "tenant_id": tenant, "$nor": [later_kept]},
-                                             {"$set": {"consent": consent, "consent_at": at}})
-        if result.matched_count:
-            return True
-        return False if await self.leads.count_documents({"_id": lead_id, "tenant_id": tenant}, limit=1) else None
 
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
         return await self.leads.find_one({"tenant_id": tenant, "phone_e164": {"$eq": phone, "$type": "string"}},

@@ -1,7 +1,7 @@
 """Consent at the allocator on the real MongoDB and Redis (in-memory broker): the lead keeps the person's
 consent and its view shows it; a withdrawal of telemarketing (leads.consent-changed.v1) closes the lead for
 good, held or pooled, once however often it comes, and a later arrival of the person does not reopen it; an
-older change does not undo a newer one; a change for a lead not here yet is kept for a replay."""
+older change does not undo a newer one; a change read before its lead is applied when the lead arrives."""
 
 from __future__ import annotations
 
@@ -85,9 +85,17 @@ async def test_a_lead_qualified_with_telemarketing_withdrawn_is_stored_closed(ha
     assert (await harness.lead(lead_id))["status"] == "do_not_call"
 
 
-async def test_a_change_for_a_lead_not_here_yet_is_a_dead_letter_to_replay(harness: Harness) -> None:
-    await harness.send("leads.consent-changed.v1", changed("L-nowhere", [scope("telemarketing", False)],
-                                                           withdrawn=["telemarketing"]))
+async def test_a_withdrawal_read_before_its_lead_is_applied_when_the_lead_arrives(harness: Harness) -> None:
+    lead_id = uuid.uuid4().hex[:24]
+    no = changed(lead_id, [scope("telemarketing", False, "请不要再打电话")], withdrawn=["telemarketing"])
+    await harness.send("leads.consent-changed.v1", no)
+    older_yes = changed(lead_id, [scope("telemarketing")], at=datetime.now(UTC) - timedelta(hours=1))
+    await harness.send("leads.consent-changed.v1", older_yes)  # read later, said earlier: the withdrawal stands
+    assert await harness.store.get_lead(harness.tenant, lead_id) is None
+    # the lead as it was qualified, before the withdrawal: it must not be workable
+    await harness.pooled(lead_id=lead_id, consent=[scope("telemarketing")])
+    lead = await harness.lead(lead_id)
+    assert lead["status"] == "do_not_call" and lead["consent"][0]["granted"] is False
+    assert await harness.store.pending_consents(harness.tenant, [lead_id]) == []  # applied, forgotten
     await harness.relay()
-    [dead] = harness.of("platform.dead-lettered.v1")
-    assert dead["data"]["error_type"] == "unknown_lead" and "L-nowhere" in dead["data"]["error"]
+    assert not harness.of("platform.dead-lettered.v1")
