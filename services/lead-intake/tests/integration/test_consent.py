@@ -128,3 +128,16 @@ async def test_without_the_requirement_leads_without_consent_still_qualify(harne
     assert status["status"] == "qualified"
     view = (await harness.http.get(f"/v1/leads/{status['lead_id']}")).json()
     assert view["consent"] == []
+
+
+async def test_turning_the_requirement_on_is_not_retroactive_but_applies_to_new_people(harness: Harness) -> None:
+    before = await outcome(harness, await harness.send(lead()))
+    assert before["status"] == "qualified"
+    await require(harness)
+    # the known person again, without consent: merged into the lead qualified under the old rule
+    again = await outcome(harness, await harness.send(lead()))
+    assert again["status"] == "merged" and again["lead_id"] == before["lead_id"]
+    # a new person without consent: rejected
+    other = await outcome(harness, await harness.send(lead(phone="13812345679", email="lina@example.cn")))
+    assert other["status"] == "rejected" and other["reasons"][0]["code"] == "no_consent"
+    assert len(await harness.leads()) == 1
