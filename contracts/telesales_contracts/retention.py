@@ -83,6 +83,11 @@ RETENTION: dict[str, Retention] = {
     "platform.dead-lettered.v1": Retention(14, True, "Whole payloads a consumer refused (any topic's, leads "
                                                      "included): two weeks for an operator to fix and replay, "
                                                      "twice the leads' own topics, no longer."),
+    "privacy.erasure-requested.v1": Retention(30, False, f"Erasure and retention requests, lead ids only (never the "
+                                                       f"values erased); {_IDS}. A month, so a service down for "
+                                                       f"weeks still erases when it comes back."),
+    "privacy.erasure-completed.v1": Retention(30, False, f"Each service's answer to an erasure request, with counts; "
+                                                       f"{_IDS}."),
     "security.unmask-budget-exceeded.v1": Retention(30, False, f"Security alerts for a month of investigation; "
                                                                f"{_IDS}."),
 }

@@ -53,7 +53,7 @@ PERSONAL_FIELDS = frozenset({
     "phone", "phone_e164", "phone_raw", "phone_national", "backup_phone", "mobile", "telephone", "tel",
     "name", "contact_name", "first_name", "last_name", "full_name", "email", "wechat", "qq", "address",
     "id_number", "notes", "note", "comment", "remark", "detail", "reason", "complaint", "extra", "extras",
-    "attributes", "raw", "payload_text", "company",
+    "attributes", "raw", "payload_text", "company", "statement", "evidence",
 })
 # Siblings an encryption layer keeps of a personal field (ciphertext, blind index): cleared with it.
 SIBLING_SUFFIXES = ("_bidx", "_enc", "_cipher", "_hash", "_key_id")

@@ -61,6 +61,7 @@ def lead_eraser(store: AllocatorStore) -> Eraser:
             "tombstones": len(tombstones),
             "applications": await scrub_documents(store.db["applications"], by_lead, session),
             "wins": await scrub_documents(store.wins, by_lead, session),
+            "pending_consent": await scrub_documents(store.db["pending_consent"], by_lead, session),
         }
     return erase
 
