@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .auth_defaults import LOCAL_AUDIENCE, LOCAL_HS256_SECRET, LOCAL_ISSUER
+from .pii_crypto import Keyring, load_keyring
 
 SHARED_ENV_PREFIX = "TELESALES_"
 
@@ -133,6 +134,21 @@ class ServiceSettings(BaseSettings):
             if len(secret) < 32:
                 raise ValueError("auth_mode=production needs an HS256 secret of at least 32 characters")
         return self
+
+    # Encryption at rest of personal data (telesales_runtime.pii_crypto; README "Personal data"): the keyring of
+    # the services that store phone numbers, names and emails, from the Secret telesales-pii-keys.
+    pii_keyring_file: str | None = Field(default=None, description="Path of the mounted keyring JSON (Secret "
+                                         "telesales-pii-keys); services storing personal data refuse to start "
+                                         "without it or pii_keyring.")
+    pii_keyring: SecretStr | None = Field(default=None, description="The keyring JSON itself (instead of a file).")
+    pii_rotation_interval_seconds: float = Field(default=60, gt=0, description="How often the rotation job "
+                                                 "re-seals documents under a key that is no longer active.")
+    pii_rotation_batch_size: int = Field(default=500, ge=1, le=10_000, description="Documents per re-seal batch.")
+
+    def pii_keyring_loaded(self) -> Keyring:
+        """The keyring; PiiKeyError, naming the settings, when none is configured or it is malformed."""
+        inline = self.pii_keyring.get_secret_value() if self.pii_keyring is not None else None
+        return load_keyring(inline=inline, path=self.pii_keyring_file)
 
     event_source: str | None = Field(default=None, description="CloudEvents source of emitted events; "
                                      "/services/<service_name> when unset.")

@@ -17,6 +17,7 @@ of its own (``make test-unit`` deselects ``integration`` and ``faults``):
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from telesales_runtime.pii_crypto import new_keyring_json
 from telesales_testkit.infra import Infra, start_infra
 
 # Helpers that assert for the tests: pytest explains their failing asserts as it does a test's own.
@@ -48,6 +50,13 @@ def marker_of(path: Path, fixtures: Collection[str]) -> str | None:
     if _under(path, INTEGRATION_DIRS) or "infra" in fixtures:
         return "integration"
     return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Services that store personal data refuse to start without a keyring: the tests' services share one made
+    for this session (unless the environment names one)."""
+    if not (os.environ.get("TELESALES_PII_KEYRING") or os.environ.get("TELESALES_PII_KEYRING_FILE")):
+        os.environ["TELESALES_PII_KEYRING"] = new_keyring_json("test-session")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own `-m` selection reads the markers
