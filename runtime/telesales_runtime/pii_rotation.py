@@ -8,6 +8,7 @@ Each re-seal is conditional on the document's personal fields being what the job
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from prometheus_client import Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 
 from .periodic import LeasedLoop
-from .pii_store import KID_FIELD, Doc, PiiFields
+from .pii_store import KID_FIELD, Doc, PiiFields, not_only
 
 PII_STALE = Gauge(
     "telesales_pii_stale_documents",
@@ -37,12 +38,13 @@ class RotationTarget:
     fields: PiiFields
     resealed: Callable[[Doc, str], Doc] | None = None
     rekey: Callable[[Doc], Any] | None = None
+    nested: tuple[str, ...] = ()  # fields `resealed` rewrites: a concurrent change of them wins too
 
     def stale_query(self) -> Doc:
         keyring = self.fields.keyring
         tenant, own = self.fields.tenant_field, keyring.tenants
-        clauses: list[Doc] = [{tenant: {"$nin": list(own)}, KID_FIELD: {"$ne": keyring.masters.active}}]
-        clauses += [{tenant: name, KID_FIELD: {"$ne": keys.active}} for name, keys in own.items()]
+        clauses: list[Doc] = [{tenant: {"$nin": list(own)}, **not_only(keyring.masters.active)}]
+        clauses += [{tenant: name, **not_only(keys.active)} for name, keys in own.items()]
         return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
     async def reseal_batch(self, batch_size: int) -> int:
@@ -53,12 +55,12 @@ class RotationTarget:
                 done += 1
                 continue
             tenant = stored[self.fields.tenant_field]
-            plain = self.fields.open(dict(stored))
+            plain = self.fields.open(copy.deepcopy(stored))
             assert plain is not None
             update = self.fields.seal({k: plain.get(k) for k in self.fields.fields if k in plain}, tenant)
             if self.resealed is not None:
                 update |= self.resealed(plain, tenant)
-            unchanged = {name: stored.get(name) for name in self.fields.fields}
+            unchanged = {name: stored.get(name) for name in (*self.fields.fields, *self.nested)}
             unchanged[KID_FIELD] = stored.get(KID_FIELD)
             result = await self.collection.update_one({"_id": stored["_id"], **unchanged}, {"$set": update})
             done += result.modified_count

@@ -2,9 +2,10 @@
 it writes it and opens what it reads, so the domain code sees plain values and the database holds none.
 
 A sealed field keeps its name (its value is the ciphertext); a field with a blind index kind gets a sibling
-`<field>_bidx` that look-ups and unique indexes use; `pii_kid` records the key id the document was sealed with,
-so the rotation job finds the documents still under an older key (or never sealed: legacy plaintext) with
-one indexed query. A legacy document (plain values) reads as it is."""
+`<field>_bidx` that look-ups and unique indexes use; `pii_kid` lists the key ids the document's sealed values
+use (a later partial write, e.g. a touch appended by a replica not yet restarted with the new key, adds its
+own), so the rotation job finds the documents with a value under an older key (or never sealed: legacy
+plaintext) with one indexed query. A legacy document (plain values) reads as it is."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ class PiiFields:
     def seal(self, doc: Mapping[str, Any], tenant: str | None = None) -> Doc:
         """A copy of `doc` with its personal fields sealed under the tenant's active key."""
         tenant = tenant or doc[self.tenant_field]
-        return {**doc, **self.sealed_values(tenant, doc), KID_FIELD: self.keyring.active_kid(tenant)}
+        return {**doc, **self.sealed_values(tenant, doc), KID_FIELD: [self.keyring.active_kid(tenant)]}
+
+    def kid_mark(self, tenant: str) -> Doc:
+        """The `$addToSet` of a partial write that seals a value (a nested one) in an existing document."""
+        return {KID_FIELD: self.keyring.active_kid(tenant)}
 
     def open(self, doc: Doc | None, tenant: str | None = None) -> Doc | None:
         """`doc` with its sealed fields decrypted, in place (plain legacy values as they are)."""
@@ -85,6 +90,7 @@ class PiiFields:
         """What a read must project besides `names` to open them."""
         return {self.tenant_field: 1, **{n: 1 for n in names}}
 
-    def stale(self, tenant: str) -> Doc:
-        """Documents of `tenant` not sealed with its active key (older key, or never sealed)."""
-        return {self.tenant_field: tenant, KID_FIELD: {"$ne": self.keyring.active_kid(tenant)}}
+
+def not_only(kid: str) -> Doc:
+    """A filter of documents with a value sealed under another key than `kid`, or never sealed."""
+    return {"$or": [{KID_FIELD: {"$exists": False}}, {KID_FIELD: {"$elemMatch": {"$ne": kid}}}]}

@@ -123,7 +123,7 @@ def test_documents_seal_with_indexes_and_open_legacy_plain_values_as_they_are() 
     fields = PiiFields(ring(), {"phone_e164": "phone", "name": "name", "notes": None})
     sealed = fields.seal({"_id": "L1", "tenant_id": "t1", "phone_e164": PHONE, "name": "张三", "notes": None,
                           "score": 7})
-    assert sealed["pii_kid"] == "a" and sealed["score"] == 7 and sealed["notes"] is None
+    assert sealed["pii_kid"] == ["a"] and sealed["score"] == 7 and sealed["notes"] is None
     assert sealed["phone_e164_bidx"] == fields.index("t1", "phone_e164", PHONE) and "notes_bidx" not in sealed
     assert PHONE not in json.dumps(sealed, ensure_ascii=False) and "张三" not in json.dumps(sealed, ensure_ascii=False)
     assert fields.open(dict(sealed)) == {**sealed, "phone_e164": PHONE, "name": "张三"}

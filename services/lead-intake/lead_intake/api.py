@@ -218,9 +218,9 @@ async def delete_do_not_call(phone: str, tenant: Tenant, intake: Intake, setting
     return Response(status_code=204)
 
 
-@dnc_router.get("", response_model=DoNotCallPage, summary="The do-not-call list, by number")
+@dnc_router.get("", response_model=DoNotCallPage, summary="The do-not-call list, in the order numbers were listed")
 async def list_do_not_call(tenant: Tenant, queries: Queries, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                           cursor: Annotated[str | None, Query(max_length=40)] = None) -> DoNotCallPage:
+                           cursor: Annotated[str | None, Query(pattern="^[0-9a-f]{24}$")] = None) -> DoNotCallPage:
     return await queries.do_not_call_page(tenant=tenant, limit=limit, cursor=cursor)
 
 

@@ -10,6 +10,7 @@ from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
+from telesales_runtime.pii_rotation import PiiRotation
 
 from . import phone_regions
 from .api import ACCESS, dnc_router, router, scoring_router
@@ -35,7 +36,11 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     phone_regions.use(phone_regions.load(settings.phone_regions_dir))  # before the first lead, not during it
     # Each consumed topic has a group of its own (events.py), named in the dead letters.
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group, group_per_topic=True)
-    store = LeadStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group)
+    store = LeadStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group,
+                      keyring=settings.pii_keyring_loaded())
+    rotation = PiiRotation(store.leases, store.sealing.rotation_targets(store.leads, store.do_not_call),
+                           service=settings.service_name, interval_seconds=settings.pii_rotation_interval_seconds,
+                           lease_seconds=30, batch_size=settings.pii_rotation_batch_size)
     relay = base.relay(store.outbox, store.leases)
     http_client: httpx.AsyncClient | None = None
     checker: NumberChecker = OfflineNumberChecker()
@@ -67,9 +72,10 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         routers=[router, dnc_router, scoring_router, config_router, erasure_router,
                  access_log_router(lambda request: request.app.state.store.access_log)],
         readiness=base.readiness(),
-        on_startup=[store.ensure_indexes, erasure_requests.ensure_indexes, lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
-        after_broker_start=[relay.start_async, watch.start],
-        on_shutdown=[watch.stop, relay.stop],
+        on_startup=[store.ensure_indexes, erasure_requests.ensure_indexes,
+                    lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
+        after_broker_start=[relay.start_async, watch.start, rotation.start],
+        on_shutdown=[rotation.stop, watch.stop, relay.stop],
         after_broker_stop=[close_clients],
         access={**ACCESS, **CONFIG_ACCESS, **ERASURE_ACCESS},
     )
@@ -78,6 +84,7 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     app.state.relay = relay
     app.state.erasures = erasures
     app.state.store = store
+    app.state.pii_rotation = rotation
     return app
 
 

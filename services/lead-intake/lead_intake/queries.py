@@ -59,10 +59,10 @@ class IntakeQueries:
         return None if doc is None else DoNotCallEntry.model_validate(doc)
 
     async def do_not_call_page(self, *, tenant: str, limit: int, cursor: str | None) -> DoNotCallPage:
-        """By number."""
+        """In the order the numbers were listed."""
         docs = await self.store.list_do_not_call(tenant, limit, cursor)
         return DoNotCallPage(items=[DoNotCallEntry.model_validate(d) for d in docs],
-                             next_cursor=docs[-1]["phone_e164"] if len(docs) == limit else None)
+                             next_cursor=str(docs[-1]["_id"]) if len(docs) == limit else None)
 
     async def weights(self, *, tenant: str) -> WeightsView:
         weights, version = await self.store.get_weights(tenant)

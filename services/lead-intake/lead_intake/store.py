@@ -14,7 +14,9 @@ from telesales_runtime.access_log import AccessLog
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import encoded_outbox_row, outbox_row, write_outbox
+from telesales_runtime.pii_crypto import Keyring
 
+from .crypt import LeadSealing, object_id
 from .domain import (
     Announcement,
     AppendTouch,
@@ -52,8 +54,8 @@ def _has(ref: Ref) -> Doc:
 
 
 # What the rules read of a stored lead (IntakeLead).
-_LEAD_FIELDS = {"phone_e164": 1, "email": 1, "touches_count": 1, "external_refs": 1, "business_line": 1,
-                "model_features": 1, "outcome": 1, "consent": 1}
+_LEAD_FIELDS = {"tenant_id": 1, "phone_e164": 1, "email": 1, "touches_count": 1, "external_refs": 1,
+                "business_line": 1, "model_features": 1, "outcome": 1, "consent": 1}
 
 
 def _lead_of(doc: Doc) -> IntakeLead:
@@ -63,14 +65,14 @@ def _lead_of(doc: Doc) -> IntakeLead:
                       doc.get("model_features") or {}, doc.get("outcome"), list(doc.get("consent") or ()))
 
 
-def _lead_document(tenant: str, lead: NewLead) -> Doc:
-    doc = dict(lead.fields)
+def _lead_document(tenant: str, lead: NewLead, sealing: LeadSealing) -> Doc:
+    doc = sealing.leads.seal(lead.fields, tenant)
     doc.update({
         "_id": lead.lead_id,
         "tenant_id": tenant,
         "rule_score": lead.rule_score,
         "model_features": lead.model_features,
-        "touches": lead.touches,
+        "touches": [sealing.touch(tenant, t) for t in lead.touches],
         "touches_count": lead.touches_count,
         "received_at": lead.received_at,
         "created_at": lead.at,
@@ -108,8 +110,9 @@ def _outbox_rows(announcements: list[Announcement], *, tenant: str, source: str)
 
 
 class LeadStore:
-    def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str, *, keyring: Keyring) -> None:
         self.client = client
+        self.sealing = LeadSealing(keyring)  # personal fields are stored sealed (crypt.py)
         self.db = client[database]
         self.leads = self.db["leads"]
         self.do_not_call = self.db["do_not_call"]
@@ -137,8 +140,10 @@ class LeadStore:
             # Search filters (grade, channel, business line) scan one tenant newest first: every index
             # here costs every insert, and lead-intake's search is for look-ups, not for working pools.
             IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
+            *self.sealing.lead_indexes(),
         ])
         await self.do_not_call.create_index([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True)
+        await self.do_not_call.create_indexes(self.sealing.do_not_call_indexes())
 
     # ---- leads -------------------------------------------------------------------------------------
 
@@ -148,24 +153,25 @@ class LeadStore:
         # Each branch repeats the tenant and the `$type` of the partial unique indexes: MongoDB uses a
         # partial index only for a query that implies its filter, else it scans the tenant's leads.
         clauses: list[Doc] = []
-        if phones:
-            clauses.append({"tenant_id": tenant, "phone_e164": {"$in": phones, "$type": "string"}})
-        if emails:
-            clauses.append({"tenant_id": tenant, "email": {"$in": emails, "$type": "string"}})
+        # A number or an email is found by its blind index, or as plain text in a lead stored before
+        # encryption (until the rotation job seals it).
+        for name, values in (("phone_e164", phones), ("email", emails)):
+            if values:
+                clauses += self.sealing.match_clauses(tenant, name, values)
         if refs:  # by id (indexed), the system checked by whoever reads the refs found
             clauses.append({"tenant_id": tenant,
                             "external_refs.external_id": {"$in": sorted({r["external_id"] for r in refs})}})
         if not clauses:
             return []
-        cursor = self.leads.find({"$or": clauses}, {"phone_e164": 1, "email": 1, "touches_count": 1,
+        cursor = self.leads.find({"$or": clauses}, {"tenant_id": 1, "phone_e164": 1, "email": 1, "touches_count": 1,
                                                     "external_refs": 1, "consent": 1})
-        return [_lead_of(doc) async for doc in cursor]
+        return [_lead_of(self.sealing.open_lead(doc)) async for doc in cursor]
 
     async def commit(self, batch: Batch, *, tenant: str, source: str) -> None:
         """New leads, touches appended (with their outside reference if they have one), touches of outside records
         replaced, processed event ids and outgoing events (from `source`): all or nothing. StaleMatch when a
         lead changed since the batch was planned."""
-        new_leads = [_lead_document(tenant, lead) for lead in batch.new_leads.values()]
+        new_leads = [_lead_document(tenant, lead, self.sealing) for lead in batch.new_leads.values()]
         inbox_entries = [self.inbox.entry(tenant, event_id, answer) for event_id, answer in batch.answers]
         outbox_rows = _outbox_rows(batch.announcements, tenant=tenant, source=source)
 
@@ -176,18 +182,20 @@ class LeadStore:
             updates: list[UpdateOne] = []
             for append in batch.appends:
                 ref = append.ref
-                push: Doc = {"touches": {"$each": [append.touch], "$slice": -200}}
+                push: Doc = {"touches": {"$each": [self.sealing.touch(tenant, append.touch)], "$slice": -200}}
                 where: Doc = {"_id": append.lead_id}
                 if ref is not None:  # only if no other consumer gave the lead this reference meanwhile
                     push["external_refs"] = ref
                     where["external_refs"] = {"$not": _has(ref)}
                 updates.append(UpdateOne(_consent_kept(where, append), {
-                    "$push": push, "$inc": {"touches_count": 1}, "$set": {"updated_at": now, **_consent_set(append)}}))
+                    "$push": push, "$inc": {"touches_count": 1}, "$set": {"updated_at": now, **_consent_set(append)},
+                    "$addToSet": self.sealing.leads.kid_mark(tenant)}))
             for replace in batch.replacements:
                 ref = replace.ref
                 updates.append(UpdateOne(_consent_kept({"_id": replace.lead_id, "external_refs": _has(ref)}, replace),
-                                         {"$set": {"touches.$[mine]": replace.touch, "updated_at": now,
-                                                   **_consent_set(replace)}},
+                                         {"$set": {"touches.$[mine]": self.sealing.touch(tenant, replace.touch),
+                                                   "updated_at": now, **_consent_set(replace)},
+                                          "$addToSet": self.sealing.leads.kid_mark(tenant)},
                                          array_filters=[{"mine.source_system": ref["source_system"],
                                                          "mine.external_id": ref["external_id"]}]))
             if updates:
@@ -200,45 +208,51 @@ class LeadStore:
         await in_transaction(self.client, work)
 
     async def get_lead(self, tenant: str, lead_id: str) -> Doc | None:
-        return await self.leads.find_one({"tenant_id": tenant, "_id": lead_id})
+        return self.sealing.open_lead(await self.leads.find_one({"tenant_id": tenant, "_id": lead_id}))
 
     async def intake_lead(self, tenant: str, lead_id: str) -> IntakeLead | None:
-        doc = await self.leads.find_one({"tenant_id": tenant, "_id": lead_id}, _LEAD_FIELDS)
+        doc = self.sealing.open_lead(await self.leads.find_one({"tenant_id": tenant, "_id": lead_id}, _LEAD_FIELDS))
         return None if doc is None else _lead_of(doc)
 
     async def find_lead_by_ref(self, tenant: str, ref: Ref) -> IntakeLead | None:
         doc = await self.leads.find_one({"tenant_id": tenant, "external_refs.external_id": ref["external_id"],
                                          "external_refs": _has(ref)}, _LEAD_FIELDS)
-        return None if doc is None else _lead_of(doc)
+        return None if doc is None else _lead_of(self.sealing.open_lead(doc))
 
     async def search_leads(self, tenant: str, search: LeadFilter, limit: int, after: str | None) -> list[Doc]:
-        query: Doc = {"tenant_id": tenant, **search.fields}
+        query: Doc = {"tenant_id": tenant, **self.sealing.search_fields(tenant, search.fields)}
         if "external_id" in search.ref:  # by the index on the id; the system, when given, in the same reference
             query["external_refs.external_id"] = search.ref["external_id"]
         if search.ref:
             query["external_refs"] = {"$elemMatch": search.ref}
         if after:
             query["_id"] = {"$lt": after}
-        return await self.leads.find(query, sort=[("_id", DESCENDING)], limit=limit).to_list()
+        docs = await self.leads.find(query, sort=[("_id", DESCENDING)], limit=limit).to_list()
+        return [self.sealing.open_lead(doc) for doc in docs]
 
     # ---- do-not-call ---------------------------------------------------------------------------------
 
     async def do_not_call_hits(self, tenant: str, phones: list[str]) -> set[str]:
         if not phones:
             return set()
-        cursor = self.do_not_call.find({"tenant_id": tenant, "phone_e164": {"$in": phones}}, {"phone_e164": 1})
-        return {doc["phone_e164"] async for doc in cursor}
+        cursor = self.do_not_call.find({"tenant_id": tenant, **self.sealing.number_is(tenant, phones)},
+                                       {"tenant_id": 1, "phone_e164": 1})
+        return {self.sealing.open_listing(doc)["phone_e164"] async for doc in cursor}
 
     async def put_do_not_call(self, tenant: str, phone: str, reason: str | None,
                               session: AsyncClientSession | None = None) -> Doc:
         now = datetime.now(UTC)
+        sealed = self.sealing.listing.seal({"phone_e164": phone}, tenant)
+        # an entry stored before encryption is sealed first, so the number keeps one entry
+        await self.do_not_call.update_one({"tenant_id": tenant, "phone_e164": phone}, {"$set": sealed},
+                                          session=session)
+        where = {"tenant_id": tenant, "phone_e164_bidx": sealed["phone_e164_bidx"]}
         await self.do_not_call.update_one(
-            {"tenant_id": tenant, "phone_e164": phone},
-            {"$set": {"reason": reason, "updated_at": now}, "$setOnInsert": {"added_at": now}},
+            where, {"$set": {**sealed, "reason": reason, "updated_at": now}, "$setOnInsert": {"added_at": now}},
             upsert=True, session=session,
         )
-        doc = await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0}, session=session)
-        return doc  # type: ignore[return-value]
+        doc = await self.do_not_call.find_one(where, session=session)
+        return self.sealing.open_listing(doc)  # type: ignore[arg-type]
 
     async def list_number(self, *, tenant: str, change: PutOnDoNotCall, announcement: Announcement, source: str,
                           inbox_entry: Doc | None = None) -> Doc:
@@ -267,8 +281,9 @@ class LeadStore:
         rows = _outbox_rows([announcement], tenant=tenant, source=source)
 
         async def work(session: AsyncClientSession) -> bool:
-            result = await self.do_not_call.delete_one({"tenant_id": tenant, "phone_e164": phone}, session=session)
-            if result.deleted_count != 1:
+            result = await self.do_not_call.delete_many({"tenant_id": tenant, **self.sealing.number_is(tenant, [phone])},
+                                                        session=session)
+            if result.deleted_count < 1:
                 return False
             await write_outbox(self.outbox, rows, session)
             return True
@@ -276,13 +291,17 @@ class LeadStore:
         return await in_transaction(self.client, work)
 
     async def get_do_not_call(self, tenant: str, phone: str) -> Doc | None:
-        return await self.do_not_call.find_one({"tenant_id": tenant, "phone_e164": phone}, {"_id": 0})
+        doc = await self.do_not_call.find_one({"tenant_id": tenant, **self.sealing.number_is(tenant, [phone])})
+        return None if doc is None else self.sealing.open_listing(doc)
 
     async def list_do_not_call(self, tenant: str, limit: int, after: str | None) -> list[Doc]:
+        """In the order the numbers were listed (numbers are stored sealed: they have no order); `_id` is the
+        cursor."""
         query: Doc = {"tenant_id": tenant}
         if after:
-            query["phone_e164"] = {"$gt": after}
-        return await self.do_not_call.find(query, {"_id": 0}, sort=[("phone_e164", ASCENDING)], limit=limit).to_list()
+            query["_id"] = {"$gt": object_id(after)}
+        docs = await self.do_not_call.find(query, sort=[("_id", ASCENDING)], limit=limit).to_list()
+        return [self.sealing.open_listing(doc) for doc in docs]
 
     # ---- scoring configuration and the learned model --------------------------------------------------
 

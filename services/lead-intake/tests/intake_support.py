@@ -7,6 +7,7 @@ from typing import Any
 
 from lead_intake.service import IntakeService
 from telesales_contracts.topics import LEADS_RECEIVED
+from telesales_runtime.pii_crypto import key_id_of
 from telesales_testkit.harness import ServiceHarness
 
 
@@ -22,8 +23,13 @@ class Harness(ServiceHarness):
             return ""
         return await super().send(topic, data, event_id=event_id, tenant=tenant, event_type=event_type)
 
-    async def leads(self) -> list[dict[str, Any]]:
-        return await self.intake.store.leads.find({"tenant_id": self.tenant}).to_list()
+    async def leads(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The tenant's stored leads, opened as the store opens them; each stored sealed (never in plain text)."""
+        stored = await self.intake.store.leads.find({"tenant_id": tenant or self.tenant}).to_list()
+        for doc in stored:
+            for name in ("phone_e164", "email", "name"):
+                assert doc.get(name) is None or key_id_of(doc[name]) is not None, f"{name} stored in plain text"
+        return [self.intake.store.sealing.open_lead(doc) for doc in stored]  # type: ignore[misc]
 
 
 def lead(**overrides: Any) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""Which of lead-intake's stored fields are personal data, and how they are sealed (telesales_runtime.pii_store):
+a lead's number, email, name and notes, the fields beyond the contract its touches carry (anything an outside
+system sent: a second number, a WeChat id), and the numbers of the do-not-call list. Numbers and emails are
+found by blind index; a document stored before encryption is found by its plain value until the rotation job
+seals it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel
+
+from telesales_runtime.pii_crypto import Keyring
+from telesales_runtime.pii_rotation import RotationTarget
+from telesales_runtime.pii_store import KID_FIELD, Doc, PiiFields, bidx_field
+
+LEAD_FIELDS = {"phone_e164": "phone", "email": "email", "name": "name", "notes": None}
+LISTING_FIELDS = {"phone_e164": "phone"}
+TOUCH_EXTRA = "touches.extra"  # the field name a touch's extra fields are sealed under
+
+
+def object_id(text: str) -> ObjectId:
+    return ObjectId(text)
+
+
+class LeadSealing:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self.leads = PiiFields(keyring, LEAD_FIELDS)
+        self.listing = PiiFields(keyring, LISTING_FIELDS)
+
+    def touch(self, tenant: str, touch: dict[str, Any]) -> dict[str, Any]:
+        """A touch as stored: its extra fields (whatever the source sent beyond the contract) sealed."""
+        extra = touch.get("extra")
+        if not extra or isinstance(extra, str):
+            return touch
+        return {**touch, "extra": self.keyring.seal(tenant, TOUCH_EXTRA, extra)}
+
+    def open_touches(self, tenant: str, touches: list[dict[str, Any]]) -> None:
+        for each in touches:
+            if isinstance(each.get("extra"), str):
+                each["extra"] = self.keyring.open(tenant, TOUCH_EXTRA, each["extra"])
+
+    def open_lead(self, doc: Doc | None) -> Doc | None:
+        if doc is None:
+            return None
+        self.leads.open(doc)
+        if doc.get("touches"):
+            self.open_touches(doc["tenant_id"], doc["touches"])
+        return doc
+
+    def open_listing(self, doc: Doc) -> Doc:
+        self.listing.open(doc)
+        doc.pop(bidx_field("phone_e164"), None)
+        doc.pop(KID_FIELD, None)
+        return doc
+
+    def match_clauses(self, tenant: str, name: str, values: list[str]) -> list[Doc]:
+        """Clauses of a look-up of leads by number or email: each repeats the tenant and the `$type` of the partial
+        unique indexes, since MongoDB uses a partial index only for a query that implies its filter."""
+        indexes = [self.leads.index(tenant, name, v) for v in values]
+        return [{"tenant_id": tenant, bidx_field(name): {"$in": indexes, "$type": "string"}},
+                {"tenant_id": tenant, name: {"$in": values, "$type": "string"}}]
+
+    def number_is(self, tenant: str, phones: list[str]) -> Doc:
+        return self.listing.lookup(tenant, "phone_e164", phones)
+
+    def search_fields(self, tenant: str, fields: dict[str, str]) -> Doc:
+        """A search's field criteria, the personal ones by blind index (or plain value, for legacy documents)."""
+        out: Doc = {k: v for k, v in fields.items() if k not in LEAD_FIELDS}
+        personal = [self.leads.lookup(tenant, k, [v]) for k, v in fields.items() if k in LEAD_FIELDS]
+        if personal:
+            out["$and"] = personal
+        return out
+
+    def lead_indexes(self) -> list[IndexModel]:
+        return [
+            IndexModel([("tenant_id", ASCENDING), ("phone_e164_bidx", ASCENDING)], unique=True,
+                       name="one_lead_per_phone_bidx", partialFilterExpression={"phone_e164_bidx": {"$type": "string"}}),
+            IndexModel([("tenant_id", ASCENDING), ("email_bidx", ASCENDING)], unique=True,
+                       name="one_lead_per_email_bidx", partialFilterExpression={"email_bidx": {"$type": "string"}}),
+            IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid"),  # the rotation job's look-up
+        ]
+
+    def do_not_call_indexes(self) -> list[IndexModel]:
+        return [IndexModel([("tenant_id", ASCENDING), ("phone_e164_bidx", ASCENDING)], unique=True,
+                           name="one_listing_per_number_bidx",
+                           partialFilterExpression={"phone_e164_bidx": {"$type": "string"}}),
+                IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid")]
+
+    def rotation_targets(self, leads: Any, do_not_call: Any) -> list[RotationTarget]:
+        def touches(plain: Doc, tenant: str) -> Doc:
+            return {"touches": [self.touch(tenant, t) for t in plain.get("touches") or ()]}
+
+        def opened(doc: Doc) -> Doc:
+            self.open_touches(doc["tenant_id"], doc.get("touches") or [])
+            return doc
+
+        return [RotationTarget(leads, self.leads, resealed=lambda plain, tenant: touches(opened(plain), tenant),
+                               nested=("touches",)),
+                RotationTarget(do_not_call, self.listing)]
