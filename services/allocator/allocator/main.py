@@ -9,6 +9,7 @@ from telesales_runtime.access_log import UnmaskBudget
 from telesales_runtime.access_log_api import access_log_router
 from telesales_runtime.app import ServiceBase, create_service_app, specification_app
 from telesales_runtime.erasure import ERASURE_TOPIC_NAMES, wire_erasure
+from telesales_runtime.pii_rotation import PiiRotation
 from telesales_runtime.redis_client import connect_redis
 
 from .api import (
@@ -46,7 +47,11 @@ DESCRIPTION = (
 def create_app(settings: AllocatorSettings) -> FastAPI:
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     redis = connect_redis(settings.redis_url)
-    store = AllocatorStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group)
+    store = AllocatorStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group,
+                           keyring=settings.pii_keyring_loaded())
+    rotation = PiiRotation(store.leases, store.sealing.rotation_targets(store.leads, store.do_not_call),
+                           service=settings.service_name, interval_seconds=settings.pii_rotation_interval_seconds,
+                           lease_seconds=settings.lease_seconds, batch_size=settings.pii_rotation_batch_size)
     lead_relay = base.relay(store.leads, store.leases, purpose="lead-events", kind=EmbeddedOutboxRelay)
     outbox_relay = base.relay(store.outbox, store.leases)
     guard = ClaimGuard(redis, lock_seconds=settings.claim_lock_seconds)
@@ -77,8 +82,10 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
         on_startup=[store.ensure_indexes, erasure.ensure_collections,
                     lambda: store.access_log.ensure_indexes(settings.access_log_retention_days),
                     simulated_numbers.ensure_indexes, leads.dial_bindings.ensure_indexes],
-        after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start, retention.start],
-        on_shutdown=[retention.stop, sweeper.stop, lead_relay.stop, outbox_relay.stop, leads.privacy.close],
+        after_broker_start=[lead_relay.start_async, outbox_relay.start_async, sweeper.start, retention.start,
+                            rotation.start],
+        on_shutdown=[rotation.stop, retention.stop, sweeper.stop, lead_relay.stop, outbox_relay.stop,
+                     leads.privacy.close],
         after_broker_stop=[redis.aclose, base.mongo.close],
         access=ACCESS,
     )
@@ -88,6 +95,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     app.state.queries = LeadQueries(store, leads)
     app.state.sweeper = sweeper
     app.state.retention = retention
+    app.state.pii_rotation = rotation
     app.state.disclosure = disclosure
     app.state.simulated_numbers = simulated_numbers
     app.state.lead_relay = lead_relay

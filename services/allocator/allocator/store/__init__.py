@@ -7,7 +7,7 @@ one transaction per batch."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ OBSOLETE_LEAD_INDEXES = frozenset({"pooled_by_score", "pooled_buyers_by_score"})
 
 # What a claim reads of its candidates: the fields its answer shows, and who dropped them.
 CLAIM_CANDIDATE: dict[str, int] = {field: 1 for field in (
-    "phone_e164", "name", "company", "business_line", "product_interest", "region", "score", "lead_grade", "pool_id",
+    "tenant_id", "phone_e164", "name", "company", "business_line", "product_interest", "region", "score", "lead_grade", "pool_id",
     "status", "holder", "held_since", "stage_percent", "funnel_step", "deal_in_progress", "call_count",
     "last_call_at", "drop_count", "buyer", "dedicated_agent", "rest_until", "dropped_by", "drops")}
 
@@ -83,6 +83,8 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
             # an order from a CRM names its lead by the CRM's own id
             IndexModel([("tenant_id", ASCENDING), ("external_refs.external_id", ASCENDING)], name="by_external_ref",
                        partialFilterExpression={"external_refs.0": {"$exists": True}}),
+            # signals and listings that name a lead by number find it by the number's blind index
+            *self.sealing.lead_indexes(),
         ])
         await self.leads.create_index("outbox_at", sparse=True, name="embedded_outbox_pending")
         await self.ensure_application_indexes()
@@ -97,9 +99,10 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
     # ---- leads -----------------------------------------------------------------------------------------
 
     async def insert_leads(self, docs: list[Doc], inbox_entries: list[Doc]) -> None:
+        sealed = [self.sealing.leads.seal(doc) for doc in docs]  # `docs` stay as they are for the caller
         async def work(session: AsyncClientSession) -> None:
             if docs:
-                await self.leads.insert_many(docs, ordered=True, session=session)
+                await self.leads.insert_many(sealed, ordered=True, session=session)
             await self.inbox.record(inbox_entries, session=session)
 
         await in_transaction(self.client, work)
@@ -109,20 +112,21 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         return {doc["_id"] async for doc in cursor}
 
     async def get_lead(self, tenant: str, lead_id: str, projection: Doc | None = None) -> Doc | None:
-        return await self.leads.find_one({"_id": lead_id, "tenant_id": tenant}, projection)
+        return self.sealing.open(await self.leads.find_one({"_id": lead_id, "tenant_id": tenant}, projection), tenant)
 
     async def get_leads(self, tenant: str, lead_ids: Sequence[str], projection: Doc | None = None) -> dict[str, Doc]:
         cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0, "history": 0})
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: self.sealing.open(doc, tenant) async for doc in cursor}
 
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
-        return await self.leads.find_one({"tenant_id": tenant, "phone_e164": {"$eq": phone, "$type": "string"}},
-                                         LEAN_LEAD)
+        return self.sealing.open(await self.leads.find_one({"tenant_id": tenant, **self.sealing.phone_is(tenant, phone)},
+                                                           LEAN_LEAD))
 
     async def lead_by_ref(self, tenant: str, source_system: str, external_id: str) -> Doc | None:
         """The lead an outside system names by its own id."""
         ref = {"source_system": source_system, "external_id": external_id}
-        return await self.leads.find_one({"tenant_id": tenant, "external_refs": {"$elemMatch": ref}}, LEAN_LEAD)
+        return self.sealing.open(await self.leads.find_one({"tenant_id": tenant, "external_refs": {"$elemMatch": ref}},
+                                                           LEAN_LEAD))
 
     async def held_count(self, tenant: str, agent_id: str) -> int:
         return await self.leads.count_documents({"tenant_id": tenant, "holder": agent_id, "status": HELD})
@@ -149,12 +153,13 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
 
     async def take_best(self, query: Doc, update: list[Doc]) -> Doc | None:
         """Atomically take the best-scored lead matching `query` (a lone claim's single write)."""
-        return await self.leads.find_one_and_update(query, update, sort=BEST_FIRST_SORT, projection=CLAIM_CANDIDATE,
-                                                    return_document=ReturnDocument.AFTER)
+        return self.sealing.open(await self.leads.find_one_and_update(
+            query, update, sort=BEST_FIRST_SORT, projection=CLAIM_CANDIDATE, return_document=ReturnDocument.AFTER))
 
     async def claim_candidates(self, query: Doc, limit: int) -> list[Doc]:
         """The best-scored leads matching `query`: what a claim's answer shows and who dropped them."""
-        return await self.leads.find(query, CLAIM_CANDIDATE, sort=BEST_FIRST_SORT, limit=limit).to_list()
+        return self.sealing.open_all(await self.leads.find(query, CLAIM_CANDIDATE, sort=BEST_FIRST_SORT,
+                                                           limit=limit).to_list())
 
     async def take_picked(self, query: Doc, drop_counts: dict[str, int], update: list[Doc]) -> int:
         """Apply a group claim's `update` to the picked leads that still match `query` and have not been
@@ -164,15 +169,15 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
 
     async def leads_of_claim(self, lead_ids: Sequence[str], claim_id: str) -> list[Doc]:
         """Which of these leads a group claim took (after a race lost some of them)."""
-        return await self.leads.find({"_id": {"$in": list(lead_ids)}, "claim_id": claim_id}, CLAIM_CANDIDATE,
-                                     sort=BEST_FIRST_SORT).to_list()
+        return self.sealing.open_all(await self.leads.find({"_id": {"$in": list(lead_ids)}, "claim_id": claim_id},
+                                                           CLAIM_CANDIDATE, sort=BEST_FIRST_SORT).to_list())
 
     async def update_lead_if(self, query: Doc, update: Doc | list[Doc], events: list[Doc], now: datetime) -> Doc | None:
         """Apply `update` (with `events` appended to the lead's outbox) if `query` still matches; the
         lead after the change, or None when it no longer matched."""
-        return await self.leads.find_one_and_update(query, with_embedded_events(update, events, now),
-                                                    projection=LEAN_LEAD,
-                                                    return_document=ReturnDocument.AFTER)
+        return self.sealing.open(await self.leads.find_one_and_update(query, with_embedded_events(update, events, now),
+                                                                      projection=LEAN_LEAD,
+                                                                      return_document=ReturnDocument.AFTER))
 
     async def apply_lead_updates(self, updates: list[tuple[Doc, Doc | list[Doc], list[Doc]]], now: datetime,
                                  inbox_entries: list[Doc] | None = None, outbox_rows: list[Doc] | None = None) -> int:
@@ -214,7 +219,7 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
                                                        session=session)
             if doc is None:
                 raise _LeadChanged
-            return doc
+            return self.sealing.open(doc)  # type: ignore[return-value]
 
         try:
             return await in_transaction(self.client, work)
@@ -234,18 +239,22 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         if after is not None:
             score, lead_id = after
             query["$or"] = [{"score": {"$lt": score}}, {"score": score, "_id": {"$gt": lead_id}}]
-        return await self.leads.find(query, LEAN_LEAD,
-                                     sort=[("score", DESCENDING), ("_id", ASCENDING)], limit=limit).to_list()
+        return self.sealing.open_all(await self.leads.find(query, LEAN_LEAD, sort=[("score", DESCENDING), ("_id", ASCENDING)],
+                                                           limit=limit).to_list(), tenant)
 
     async def held_by(self, tenant: str, agent_id: str, limit: int, after: str | None) -> list[Doc]:
         query: Doc = {"tenant_id": tenant, "status": HELD, "holder": agent_id}
         if after:
             query["_id"] = {"$gt": after}
-        return await self.leads.find(query, LEAN_LEAD,
-                                     sort=[("_id", ASCENDING)], limit=limit).to_list()
+        return self.sealing.open_all(await self.leads.find(query, LEAN_LEAD, sort=[("_id", ASCENDING)],
+                                                           limit=limit).to_list(), tenant)
 
-    def held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
+    async def held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncIterator[Doc]:
         """Held leads held since `horizon` or before, longest held first (what the reclaim sweep judges)."""
+        async for doc in self._held_before(tenant, horizon, batch_size=batch_size):
+            yield self.sealing.open(doc, tenant)  # type: ignore[misc]
+
+    def _held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
         return self.leads.find({"tenant_id": tenant, "status": HELD, "held_since": {"$lte": horizon}},
                                {"outbox": 0, "recent_calls": 0, "holds": 0, "drops": 0, "history": 0},
                                sort=[("held_since", 1)], batch_size=batch_size)

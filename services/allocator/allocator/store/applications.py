@@ -113,5 +113,6 @@ class ApplicationStore(StoreBase):
                       "_id": {"$nin": skip}, "$and": [{"$or": [{"rest_until": None}, {"rest_until": {"$lte": now}}]}]}
         if grade_filter is not None:
             query["$and"].append(opened_query(*grade_filter))
-        return await self.leads.find_one(query, {"outbox": 0, "recent_calls": 0, "holds": 0, "history": 0},
-                                         sort=[("score", DESCENDING), ("_id", ASCENDING)])
+        return self.sealing.open(await self.leads.find_one(query, {"outbox": 0, "recent_calls": 0, "holds": 0,
+                                                                   "history": 0},
+                                                           sort=[("score", DESCENDING), ("_id", ASCENDING)]), tenant)

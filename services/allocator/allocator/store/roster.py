@@ -15,10 +15,12 @@ from telesales_runtime.access_log import AccessLog
 from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import in_transaction, is_duplicate_key, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
+from telesales_runtime.pii_crypto import Keyring
 
 from ..domain import AllocationPolicy, RoutingRule, Tier, default_tiers
 from ..domain.agent import Agent
 from ..domain.lead import WON
+from .crypt import AllocatorSealing
 
 Doc = dict[str, Any]
 
@@ -39,8 +41,9 @@ def agent_of(doc: Doc) -> Agent:
 class StoreBase:
     """The allocator's collections."""
 
-    def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str, *, keyring: Keyring) -> None:
         self.client = client
+        self.sealing = AllocatorSealing(keyring)  # a lead's number and name are stored sealed (crypt.py)
         self.db = client[database]
         self.leads = self.db["leads"]
         self.agents = self.db["agents"]

@@ -49,8 +49,8 @@ class TeamReads(StoreBase):
             at, lead_id = after
             query["$or"] = [{"deal_mark.requested_at": {"$gt": at}},
                             {"deal_mark.requested_at": at, "_id": {"$gt": lead_id}}]
-        return await self.leads.find(query, DEAL_MARK_ROW, sort=[("deal_mark.requested_at", ASCENDING),
-                                                                  ("_id", ASCENDING)], limit=limit).to_list()
+        return self.sealing.open_all(await self.leads.find(query, DEAL_MARK_ROW, sort=[
+            ("deal_mark.requested_at", ASCENDING), ("_id", ASCENDING)], limit=limit).to_list(), tenant)
 
     async def push_missed(self, tenant: str, pool_ids: Sequence[str], projection: Doc, *, limit: int,
                           after: tuple[datetime, str] | None) -> tuple[list[Doc], int]:
@@ -63,4 +63,4 @@ class TeamReads(StoreBase):
             query["$or"] = [{"push_missed.at": {"$lt": at}}, {"push_missed.at": at, "_id": {"$gt": lead_id}}]
         docs = await self.leads.find(query, projection, sort=[("push_missed.at", DESCENDING), ("_id", ASCENDING)],
                                      limit=limit).to_list()
-        return docs, total
+        return self.sealing.open_all(docs, tenant), total
