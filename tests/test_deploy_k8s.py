@@ -285,3 +285,22 @@ def test_the_readme_lists_the_secret_keys() -> None:
     readme = (K8S / "README.md").read_text(encoding="utf-8")
     for key in (render.SECRET_NAME, *render.SECRET_KEYS.values()):
         assert f"`{key}`" in readme, key
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_storing_personal_data_and_only_they_mount_the_keyring(overlay: str) -> None:
+    deployments = of_kind(build(overlay), "Deployment")
+    for service in render.SERVICES:
+        pod = deployments[service.name]["spec"]["template"]["spec"]
+        mounts = {m["name"]: m for m in container(deployments[service.name]).get("volumeMounts", [])}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        env = {e["name"]: e.get("value") for e in container(deployments[service.name]).get("env", [])}
+        if not service.personal_data:
+            assert "pii-keys" not in volumes and "TELESALES_PII_KEYRING_FILE" not in env, service.name
+            continue
+        secret = volumes["pii-keys"]["secret"]
+        assert secret["secretName"].startswith(render.PII_SECRET) and not secret.get("optional"), service.name
+        assert mounts["pii-keys"]["readOnly"] and env["TELESALES_PII_KEYRING_FILE"].startswith(
+            mounts["pii-keys"]["mountPath"] + "/"), service.name
+    assert {s.name for s in render.SERVICES if s.personal_data} == {"lead-intake", "allocator"}
+    assert f"`{render.PII_SECRET}`" in (K8S / "README.md").read_text(encoding="utf-8")

@@ -71,6 +71,12 @@ KAFKA_SECURITY_KEYS: dict[str, str] = {
 }
 KAFKA_TLS_SECRET = "telesales-kafka-tls"
 KAFKA_TLS_DIR = "/etc/telesales/kafka-tls"
+# Encryption at rest of personal data (README "Personal data", deploy/k8s/README.md "Personal data keys"): the
+# keyring JSON under key keyring.json of this Secret, mounted into the services that store phone numbers,
+# names and emails; they refuse to start without it (not optional).
+PII_SECRET = "telesales-pii-keys"
+PII_DIR = "/etc/telesales/pii-keys"
+PII_ENV = {f"{SHARED_ENV_PREFIX}PII_KEYRING_FILE": f"{PII_DIR}/keyring.json"}
 
 # The container's HTTP endpoints (runtime/telesales_runtime/http.py: health_router).
 LIVENESS_PATH = "/healthz"  # the process answers
@@ -114,6 +120,8 @@ class Service:
     # Optional keys of the Secret SECRET_NAME this service alone reads, under its own prefix: setting -> key
     # (a key left out keeps the setting's default).
     own_secrets: Mapping[str, str] = field(default_factory=dict)
+    # Stores personal data: mounts the keyring Secret PII_SECRET (see PII_ENV).
+    personal_data: bool = False
 
     @property
     def image(self) -> str:
@@ -157,10 +165,10 @@ BACKENDS: tuple[Service, ...] = (
     # who saw which number: how long the access log keeps a record, how many full numbers a user may see an
     # hour (telesales_runtime.access_log; README, Personal data)
     Service("lead-intake", "lead_intake", 8101, "LEAD_INTAKE_", {**COMMON_CONFIG, "access_log_retention_days": "365"},
-            built_data=("lead_intake.phone_regions", "phone_regions_dir")),
+            built_data=("lead_intake.phone_regions", "phone_regions_dir"), personal_data=True),
     Service("allocator", "allocator", 8102, "ALLOCATOR_",
             {**ZONED_CONFIG, "access_log_retention_days": "365", "unmask_budget_per_hour": "200"},
-            secrets=("kafka_bootstrap", "mongo_uri", "redis_url"),
+            secrets=("kafka_bootstrap", "mongo_uri", "redis_url"), personal_data=True,
             # calls without the number: the HTTP number-privacy provider's address and credentials
             own_secrets={"privacy_http_url": "allocator-privacy-http-url",
                          "privacy_http_token": "allocator-privacy-http-token"}),
@@ -246,7 +254,7 @@ def check_settings(service: Service) -> None:
     if cls is None:
         return
     known = settings_env_names(service, cls)
-    wrong = sorted({*service.config_env(), *secret_env(service), *service.image_env()} - known)
+    wrong = sorted({*service.config_env(), *secret_env(service), *service.image_env(), *PII_ENV} - known)
     if wrong:
         raise ValueError(f"{service.name}: {', '.join(wrong)} are not settings of {cls.__name__}")
 
@@ -272,11 +280,27 @@ def http_probe(path: str, *, period: int, timeout: int, failures: int) -> dict[s
             "failureThreshold": failures}
 
 
+def pod_volumes(service: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The container's mounts and the pod's volumes: /tmp, the Kafka TLS files, the personal data keyring."""
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "kafka-tls", "mountPath": KAFKA_TLS_DIR, "readOnly": True}]
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+        # Kafka TLS files when the broker needs them; an empty directory otherwise.
+        {"name": "kafka-tls", "secret": {"secretName": KAFKA_TLS_SECRET, "optional": True, "defaultMode": 0o440}}]
+    if service.personal_data:
+        mounts.append({"name": "pii-keys", "mountPath": PII_DIR, "readOnly": True})
+        volumes.append({"name": "pii-keys", "secret": {"secretName": PII_SECRET, "defaultMode": 0o440}})
+    return mounts, volumes
+
+
 def deployment(service: Service) -> dict[str, Any]:
     optional = {*KAFKA_SECURITY_KEYS.values(), *service.own_secrets.values()}
     env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key,
                                                           **({"optional": True} if key in optional else {})}}}
            for name, key in secret_env(service).items()]
+    if service.personal_data:
+        env += [{"name": name, "value": value} for name, value in PII_ENV.items()]
+    mounts, volumes = pod_volumes(service)
     container = {
         "name": service.name,
         "image": service.image,
@@ -300,8 +324,7 @@ def deployment(service: Service) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]},
         },
         # Uploads (lead imports, tip media) are spooled to /tmp: the only writable place.
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
-                         {"name": "kafka-tls", "mountPath": KAFKA_TLS_DIR, "readOnly": True}],
+        "volumeMounts": mounts,
     }
     pod = {
         "metadata": {"labels": labels(service)},
@@ -324,10 +347,7 @@ def deployment(service: Service) -> dict[str, Any]:
                 "labelSelector": {"matchLabels": selector(service)},
             }],
             "containers": [container],
-            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
-                        # Kafka TLS files when the broker needs them; an empty directory otherwise.
-                        {"name": "kafka-tls", "secret": {"secretName": KAFKA_TLS_SECRET, "optional": True,
-                                                         "defaultMode": 0o440}}],
+            "volumes": volumes,
         },
     }
     # No `replicas`: the HorizontalPodAutoscaler owns it (an apply would reset it otherwise).

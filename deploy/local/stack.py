@@ -19,8 +19,10 @@ See deploy/local/README.md.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import fcntl
+import json
 import os
 import shlex
 import shutil
@@ -628,9 +630,25 @@ def up_redis() -> str:
     return f"started (pid {pid})"
 
 
+def pii_keyring_file() -> Path:
+    """The local stack's personal data keyring, made at the first start (README "Personal data"): kept under
+    .local, so what the stack's services sealed stays readable across restarts. Owner-only; never committed."""
+    path = local_dir() / "pii-keys" / "keyring.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = lambda: base64.b64encode(os.urandom(32)).decode()  # noqa: E731
+        text = json.dumps({"active": "local-1", "keys": {"local-1": key()}, "index_key": key()}, indent=2)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return path
+
+
 def service_env(svc: Service) -> dict[str, str]:
     env = dict(os.environ)
     env.update(stack_env())
+    if not env.get("TELESALES_PII_KEYRING"):
+        env.setdefault("TELESALES_PII_KEYRING_FILE", str(pii_keyring_file()))
     env[svc.port_env] = str(svc.port)
     env.setdefault("PYTHONUNBUFFERED", "1")
     if svc.name == "marketplace":  # redemptions go to the ledger's HTTP API, wherever this stack runs it

@@ -133,3 +133,17 @@ def test_documents_seal_with_indexes_and_open_legacy_plain_values_as_they_are() 
         fields.open({"phone_e164": sealed["phone_e164"]})
     with pytest.raises(ValueError, match="plain values only"):
         fields.seal(sealed)
+
+
+def test_the_keyring_tool_rotates_and_removes_keys() -> None:
+    from telesales_runtime.pii_keys import remove, rotate
+
+    first = json.loads(new_keyring_json("k1"))
+    second = rotate(first, "k2")
+    assert second["active"] == "k2" and set(second["keys"]) == {"k1", "k2"}
+    assert second["index_key"] == first["index_key"] and second["keys"]["k1"] == first["keys"]["k1"]
+    with pytest.raises(SystemExit):
+        remove(second, "k2")  # the active key stays
+    with pytest.raises(SystemExit):
+        rotate(second, "k1")  # a key id is never reused
+    assert set(remove(second, "k1")["keys"]) == {"k2"}
