@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from telesales_runtime.pii_crypto import new_keyring_json
+
 # The private broker, free ports and log tails are the test infrastructure's (the benchmarks import them here).
 from .infra import InfraError, PrivateBroker, log_tail, repo_root
 from .infra import free_port as free_port  # re-exported: the benchmarks take it from here
@@ -376,6 +378,9 @@ async def bench_run(name: str, out: Path, private: bool, headline: str,
     out_path.parent.mkdir(parents=True, exist_ok=True)
     say(f"{name} benchmark: run {run}, {headline}, {os.cpu_count()} CPUs")
     stack_env = stack_up()
+    if not (os.environ.get("TELESALES_PII_KEYRING") or os.environ.get("TELESALES_PII_KEYRING_FILE")):
+        # services storing personal data need a keyring: this run's own (its data is thrown away after)
+        os.environ["TELESALES_PII_KEYRING"] = stack_env["TELESALES_PII_KEYRING"] = new_keyring_json("bench")
     broker = private_or_stack_broker(stack_env, private, out_path.parent / f"{name}-broker-{run}")
     try:
         return await body(run, out_path, stack_env)
