@@ -1,6 +1,6 @@
 """Encryption at rest on the real broker and database, with lead-intake, the allocator and the console running:
 a lead with a known number, name, email and an extra field goes through intake and the allocator, is claimed
-and its number put on the do-not-call list; then every document of the three services' databases is read as a
+its number put on the do-not-call list, the person arrives again (rejected) and complains; then every document of the three services' databases is read as a
 thief with a copy of them would, and none holds the number (E.164 or national digits), the name, the email or
 the extra value. The APIs still answer them in full to those allowed."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from pymongo import AsyncMongoClient
 
 from console_support import console_settings
 from telesales_testkit.auth import auth_headers
-from telesales_testkit.harness import wait_until
+from telesales_testkit.harness import cloudevent, wait_until
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.json"
 
@@ -111,6 +112,24 @@ async def test_a_copy_of_the_databases_reveals_no_one_and_the_apis_still_answer_
     await wait_until(closed, what="the lead closed by the listing")
     entry = await http_intake.get(f"/v1/do-not-call/{phone}", headers=admin)
     assert entry.status_code == 200 and entry.json()["phone_e164"] == phone
+    # the same person again: rejected, and the rejection's reasons (which quote the number) kept in the inbox;
+    # a complaint about the lead: its number kept with the complaint's inbox entry
+    again = event | {"id": str(uuid.uuid4())}
+    await producer.send_and_wait("leads.received.v1", json.dumps(again).encode(), key=phone.encode())
+    complaint = cloudevent("leads.complaint.v1", tenant, {"lead_id": lead["lead_id"], "reason": "rude caller"},
+                           event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e")
+    await producer.send_and_wait("leads.complaint.v1", complaint, key=lead["lead_id"].encode())
+
+    async def rejected() -> Any:
+        answer = await http_intake.get(f"/v1/submissions/{again['id']}", headers=admin)
+        return answer.json() if answer.status_code == 200 and answer.json()["status"] == "rejected" else None
+    status = await wait_until(rejected, what="the second arrival rejected")
+    assert any(phone in reason["message"] for reason in status["reasons"]), status  # answered in full
+
+    async def complained() -> Any:
+        answer = (await http_intake.get(f"/v1/do-not-call/{phone}", headers=admin)).json()
+        return answer["reason"] == "complaint: rude caller"
+    await wait_until(complained, what="the complaint recorded")
     settings = lead_intake.app.state.settings, allocator.app.state.settings
     await wait_until(lambda: drained(infra, settings[0].mongo_db, settings[1].mongo_db, tenant),
                      what="the outboxes relayed")

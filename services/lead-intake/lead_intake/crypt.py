@@ -11,13 +11,15 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
-from telesales_runtime.pii_crypto import Keyring
+from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
 from telesales_runtime.pii_store import KID_FIELD, Doc, PiiFields, bidx_field
 
 LEAD_FIELDS = {"phone_e164": "phone", "email": "email", "name": "name", "notes": None}
 LISTING_FIELDS = {"phone_e164": "phone"}
-TOUCH_EXTRA = "touches.extra"  # the field name a touch's extra fields are sealed under
+TOUCH_EXTRA = "touches.extra"
+OUTCOME_EXTRA = "outcome.extra"  # the fields beyond the contract of the outcome an outside system reported
+ANSWER_FIELDS = ("reasons", "phone_e164")  # of an inbox entry's outcome
 
 
 def object_id(text: str) -> ObjectId:
@@ -42,13 +44,32 @@ class LeadSealing:
             if isinstance(each.get("extra"), str):
                 each["extra"] = self.keyring.open(tenant, TOUCH_EXTRA, each["extra"])
 
+    def outcome(self, tenant: str, outcome: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An outcome as stored on its lead: the fields beyond the contract it came with sealed."""
+        if not outcome or not outcome.get("extra") or isinstance(outcome["extra"], str):
+            return outcome
+        return {**outcome, "extra": self.keyring.seal(tenant, OUTCOME_EXTRA, outcome["extra"])}
+
     def open_lead(self, doc: Doc | None) -> Doc | None:
         if doc is None:
             return None
         self.leads.open(doc)
         if doc.get("touches"):
             self.open_touches(doc["tenant_id"], doc["touches"])
+        outcome = doc.get("outcome")
+        if isinstance(outcome, dict) and isinstance(outcome.get("extra"), str):
+            doc["outcome"] = {**outcome, "extra": self.keyring.open(doc["tenant_id"], OUTCOME_EXTRA, outcome["extra"])}
         return doc
+
+    def answer(self, tenant: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """What became of an event, as the inbox keeps it: a rejection's reasons (their messages quote the number
+        or the email) and a complaint's number sealed."""
+        sealed = {k: v for k, v in outcome.items() if k in ANSWER_FIELDS and v}
+        return {**outcome, **{k: self.keyring.seal(tenant, f"inbox.{k}", v) for k, v in sealed.items()}}
+
+    def open_answer(self, tenant: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.keyring.open(tenant, f"inbox.{k}", v) if k in ANSWER_FIELDS and key_id_of(v) else v
+                for k, v in outcome.items()}
 
     def open_listing(self, doc: Doc) -> Doc:
         self.listing.open(doc)
@@ -90,13 +111,13 @@ class LeadSealing:
                 IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid")]
 
     def rotation_targets(self, leads: Any, do_not_call: Any) -> list[RotationTarget]:
-        def touches(plain: Doc, tenant: str) -> Doc:
-            return {"touches": [self.touch(tenant, t) for t in plain.get("touches") or ()]}
+        def nested(stored: Doc, tenant: str) -> Doc:
+            """The touches' and the outcome's extra fields, opened (under any key, or plain) and sealed again."""
+            plain = self.open_lead(stored) or {}
+            update: Doc = {"touches": [self.touch(tenant, t) for t in plain.get("touches") or ()]}
+            if plain.get("outcome") is not None:
+                update["outcome"] = self.outcome(tenant, plain["outcome"])
+            return update
 
-        def opened(doc: Doc) -> Doc:
-            self.open_touches(doc["tenant_id"], doc.get("touches") or [])
-            return doc
-
-        return [RotationTarget(leads, self.leads, resealed=lambda plain, tenant: touches(opened(plain), tenant),
-                               nested=("touches",)),
+        return [RotationTarget(leads, self.leads, resealed=nested, nested=("touches", "outcome")),
                 RotationTarget(do_not_call, self.listing)]

@@ -42,7 +42,7 @@ class IntakeQueries:
 
     async def submission(self, *, tenant: str, event_id: str) -> dict[str, Any] | None:
         """What the inbox says became of an event (None: not processed yet)."""
-        return await self.store.inbox.outcome(tenant, event_id)
+        return await self.store.submission(tenant, event_id)
 
     async def lead(self, *, tenant: str, lead_id: str, mask: bool) -> LeadView | None:
         doc = await self.store.get_lead(tenant, lead_id)

@@ -145,6 +145,15 @@ class LeadStore:
         await self.do_not_call.create_index([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True)
         await self.do_not_call.create_indexes(self.sealing.do_not_call_indexes())
 
+    def inbox_entry(self, tenant: str, event_id: str, answer: Doc) -> Doc:
+        """The processed event id with what became of it (its personal data sealed)."""
+        return self.inbox.entry(tenant, event_id, self.sealing.answer(tenant, answer))
+
+    async def submission(self, tenant: str, event_id: str) -> Doc | None:
+        """What became of an event (None: not processed yet)."""
+        outcome = await self.inbox.outcome(tenant, event_id)
+        return None if outcome is None else self.sealing.open_answer(tenant, outcome)
+
     # ---- leads -------------------------------------------------------------------------------------
 
     async def find_matches(self, tenant: str, phones: list[str], emails: list[str],
@@ -172,7 +181,7 @@ class LeadStore:
         replaced, processed event ids and outgoing events (from `source`): all or nothing. StaleMatch when a
         lead changed since the batch was planned."""
         new_leads = [_lead_document(tenant, lead, self.sealing) for lead in batch.new_leads.values()]
-        inbox_entries = [self.inbox.entry(tenant, event_id, answer) for event_id, answer in batch.answers]
+        inbox_entries = [self.inbox_entry(tenant, event_id, answer) for event_id, answer in batch.answers]
         outbox_rows = _outbox_rows(batch.announcements, tenant=tenant, source=source)
 
         async def work(session: AsyncClientSession) -> None:
@@ -274,7 +283,7 @@ class LeadStore:
         change = decision.change
         assert isinstance(change, PutOnDoNotCall) and decision.announcement is not None
         await self.list_number(tenant=tenant, change=change, announcement=decision.announcement, source=source,
-                               inbox_entry=self.inbox.entry(tenant, decision.event_id, decision.answer))
+                               inbox_entry=self.inbox_entry(tenant, decision.event_id, decision.answer))
 
     async def unlist_number(self, *, tenant: str, phone: str, announcement: Announcement, source: str) -> bool:
         """Take the number off the list and announce it, if it was on; whether it was."""
@@ -338,7 +347,7 @@ class LeadStore:
         """The outcome on the lead, its counts into the business line's model, and the processed event id."""
         change = decision.change
         assert isinstance(change, RecordOutcome)
-        inbox_entry = self.inbox.entry(tenant, decision.event_id, decision.answer)
+        inbox_entry = self.inbox_entry(tenant, decision.event_id, decision.answer)
 
         async def work(session: AsyncClientSession) -> None:
             for line, increments in ((change.business_line, change.increments), change.undo or ("", {})):
@@ -350,7 +359,8 @@ class LeadStore:
                                                   "updated_at": datetime.now(UTC)}},
                     upsert=True, session=session)
             await self.leads.update_one({"tenant_id": tenant, "_id": change.lead_id},
-                                        {"$set": {"outcome": change.outcome}}, session=session)
+                                        {"$set": {"outcome": self.sealing.outcome(tenant, change.outcome)},
+                                         "$addToSet": self.sealing.leads.kid_mark(tenant)}, session=session)
             await self.inbox.record([inbox_entry], session=session)
 
         await in_transaction(self.client, work)
