@@ -182,6 +182,7 @@ async def seed(ctx: Context, app: Any) -> dict[str, Any]:
         docs = generate_leads(app.state.leads, ctx.tenant, start, min(100_000, ctx.args.leads - start), ctx.agents,
                               rng, now)
         generated += len(docs)
+        docs = [store.sealing.leads.seal(doc) for doc in docs]  # stored as the service stores them: sealed
         for i in range(0, len(docs), INSERT_BATCH):
             await store.leads.insert_many(docs[i:i + INSERT_BATCH], ordered=False)
         note(f"seeded {generated:,} / {ctx.args.leads:,} leads [{time.perf_counter() - t1:.0f}s]")
