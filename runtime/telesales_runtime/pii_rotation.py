@@ -93,7 +93,9 @@ class PiiRotation(LeasedLoop):
         while True:
             done = await target.reseal_batch(self.batch_size)
             total += done
-            if done < self.batch_size:
+            # a first run over millions of documents outlasts the lease: renewed between batches, and given
+            # up (the round ends) as soon as another replica holds it
+            if done < self.batch_size or not await self.lease.hold():
                 break
         PII_STALE.labels(self.service, target.collection.name).set(await target.stale_count())
         return total
