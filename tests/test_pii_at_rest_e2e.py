@@ -69,6 +69,29 @@ async def drained(infra: Any, intake_db: str, allocator_db: str, tenant: str) ->
     return waiting == 0
 
 
+async def arrives_again_and_complains(producer: AIOKafkaProducer, http_intake: httpx.AsyncClient,
+                                     event: dict[str, Any], tenant: str, lead_id: str, phone: str) -> None:
+    """The listed person arrives again (rejected: the rejection's reasons, which quote the number, are kept in
+    the inbox) and complains about the lead (the number kept with the complaint's inbox entry)."""
+    admin = {"X-Tenant-Id": tenant}
+    again = event | {"id": str(uuid.uuid4())}
+    await producer.send_and_wait("leads.received.v1", json.dumps(again).encode(), key=phone.encode())
+    complaint = cloudevent("leads.complaint.v1", tenant, {"lead_id": lead_id, "reason": "rude caller"},
+                           event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e")
+    await producer.send_and_wait("leads.complaint.v1", complaint, key=lead_id.encode())
+
+    async def rejected() -> Any:
+        answer = await http_intake.get(f"/v1/submissions/{again['id']}", headers=admin)
+        return answer.json() if answer.status_code == 200 and answer.json()["status"] == "rejected" else None
+    status = await wait_until(rejected, what="the second arrival rejected")
+    assert any(phone in reason["message"] for reason in status["reasons"]), status  # answered in full
+
+    async def complained() -> Any:
+        answer = (await http_intake.get(f"/v1/do-not-call/{phone}", headers=admin)).json()
+        return answer["reason"] == "complaint: rude caller"
+    await wait_until(complained, what="the complaint recorded")
+
+
 async def test_a_copy_of_the_databases_reveals_no_one_and_the_apis_still_answer_in_full(
     infra: Any, producer: AIOKafkaProducer, http_intake: httpx.AsyncClient, http_allocator: httpx.AsyncClient,
     console: tuple[httpx.AsyncClient, str], lead_intake: Any, allocator: Any,
@@ -112,24 +135,7 @@ async def test_a_copy_of_the_databases_reveals_no_one_and_the_apis_still_answer_
     await wait_until(closed, what="the lead closed by the listing")
     entry = await http_intake.get(f"/v1/do-not-call/{phone}", headers=admin)
     assert entry.status_code == 200 and entry.json()["phone_e164"] == phone
-    # the same person again: rejected, and the rejection's reasons (which quote the number) kept in the inbox;
-    # a complaint about the lead: its number kept with the complaint's inbox entry
-    again = event | {"id": str(uuid.uuid4())}
-    await producer.send_and_wait("leads.received.v1", json.dumps(again).encode(), key=phone.encode())
-    complaint = cloudevent("leads.complaint.v1", tenant, {"lead_id": lead["lead_id"], "reason": "rude caller"},
-                           event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e")
-    await producer.send_and_wait("leads.complaint.v1", complaint, key=lead["lead_id"].encode())
-
-    async def rejected() -> Any:
-        answer = await http_intake.get(f"/v1/submissions/{again['id']}", headers=admin)
-        return answer.json() if answer.status_code == 200 and answer.json()["status"] == "rejected" else None
-    status = await wait_until(rejected, what="the second arrival rejected")
-    assert any(phone in reason["message"] for reason in status["reasons"]), status  # answered in full
-
-    async def complained() -> Any:
-        answer = (await http_intake.get(f"/v1/do-not-call/{phone}", headers=admin)).json()
-        return answer["reason"] == "complaint: rude caller"
-    await wait_until(complained, what="the complaint recorded")
+    await arrives_again_and_complains(producer, http_intake, event, tenant, lead["lead_id"], phone)
     settings = lead_intake.app.state.settings, allocator.app.state.settings
     await wait_until(lambda: drained(infra, settings[0].mongo_db, settings[1].mongo_db, tenant),
                      what="the outboxes relayed")
