@@ -19,8 +19,8 @@ from typing import Any
 from telesales_runtime.pii_crypto import Keyring, new_keyring_json
 from telesales_runtime.pii_store import PiiFields
 
-INTAKE = {"phone_e164": "phone", "email": "email", "name": "name", "notes": None}
-ALLOCATOR = {"phone_e164": "phone", "name": "name"}
+INTAKE = {"phone_e164": "phone", "email": "email", "name": None, "notes": None}
+ALLOCATOR = {"phone_e164": "phone", "name": None}
 
 
 def leads(n: int) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
 from telesales_runtime.pii_store import KID_FIELD, Doc, PiiFields, bidx_field
 
-LEAD_FIELDS = {"phone_e164": "phone", "email": "email", "name": "name", "notes": None}
+# A name gets no blind index: nothing looks leads up by name, and equal indexes of common names would show
+# how often each occurs.
+LEAD_FIELDS = {"phone_e164": "phone", "email": "email", "name": None, "notes": None}
 LISTING_FIELDS = {"phone_e164": "phone"}
 TOUCH_EXTRA = "touches.extra"
 OUTCOME_EXTRA = "outcome.extra"  # the fields beyond the contract of the outcome an outside system reported

@@ -15,7 +15,7 @@ from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
 from telesales_runtime.pii_store import KID_FIELD, Doc, PiiFields
 
-LEAD_FIELDS = {"phone_e164": "phone", "name": "name"}
+LEAD_FIELDS = {"phone_e164": "phone", "name": None}  # no index of names: common ones would show by their count
 LISTING_FIELDS = {"phone_e164": "phone"}
 
 
