@@ -200,6 +200,9 @@ def test_compose_service(name: str) -> None:
     assert spec["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert spec["depends_on"]["mongo-init"]["condition"] == "service_completed_successfully"
     for key, value in compose_env(name).items():
+        if key == "TELESALES_PII_KEYRING":  # the keyring, from the shell that runs compose (not an address)
+            assert value == "${TELESALES_PII_KEYRING:-}" and service.personal_data, name
+            continue
         address = re.match(r"^(?:[a-z]+://)?([\w.-]+):(\d+)", value)
         assert address and address[1] in COMPOSE["services"], f"{name}: {key}={value} names no compose service"
         if address[1] in render.BY_NAME:
