@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo import ASCENDING, IndexModel
+
 from .pii_crypto import Keyring, key_id_of
 
 Doc = dict[str, Any]
@@ -89,11 +91,23 @@ class PiiFields:
         """A filter clause matching documents whose `name` is one of `values`: by blind index, or (documents
         written before encryption, until the rotation job seals them) by the plain value."""
         indexes = [self.index(tenant, name, v) for v in values]
-        return {"$or": [{bidx_field(name): {"$in": indexes}}, {name: {"$in": values}}]}
+        return {"$or": [{self.tenant_field: tenant, bidx_field(name): {"$in": indexes}},
+                        {self.tenant_field: tenant, **LEGACY, name: {"$in": values}}]}
 
     def projection(self, names: list[str]) -> Doc:
         """What a read must project besides `names` to open them."""
         return {self.tenant_field: 1, **{n: 1 for n in names}}
+
+
+# Documents written before encryption (no key id): their plain values are looked up through indexes restricted to
+# them (`legacy_index`), so sealed documents, which every write makes, pay nothing for those indexes.
+LEGACY: Doc = {KID_FIELD: None}
+
+
+def legacy_index(tenant_field: str, name: str, **options: Any) -> IndexModel:
+    """An index of the plain `name` of legacy documents only (a query adds LEGACY to use it)."""
+    return IndexModel([(tenant_field, ASCENDING), (name, ASCENDING)], name=f"legacy_{name}",
+                      partialFilterExpression={**LEGACY, name: {"$type": "string"}}, **options)
 
 
 def not_only(kid: str) -> Doc:

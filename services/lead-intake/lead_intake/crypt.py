@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
-from telesales_runtime.pii_store import KID_FIELD, Doc, PiiFields, bidx_field
+from telesales_runtime.pii_store import KID_FIELD, LEGACY, Doc, PiiFields, bidx_field, legacy_index
 
 # A name gets no blind index: nothing looks leads up by name, and equal indexes of common names would show
 # how often each occurs.
@@ -40,6 +40,13 @@ class LeadSealing:
         if not extra or isinstance(extra, str):
             return touch
         return {**touch, "extra": self.keyring.seal(tenant, TOUCH_EXTRA, extra)}
+
+    def key_marks(self, tenant: str, lead_ids: list[str]) -> list[UpdateOne]:
+        """After a partial write sealed a nested value (a touch's or an outcome's extra fields): the key id it used,
+        added to each lead's `pii_kid` (so the rotation job finds a value a replica still on an older key wrote),
+        but only on sealed leads: a lead stored before encryption stays without one, legacy, until sealed."""
+        mark = {"$addToSet": self.leads.kid_mark(tenant)}
+        return [UpdateOne({"_id": lead_id, KID_FIELD: {"$exists": True}}, mark) for lead_id in dict.fromkeys(lead_ids)]
 
     def open_touches(self, tenant: str, touches: list[dict[str, Any]]) -> None:
         for each in touches:
@@ -84,7 +91,7 @@ class LeadSealing:
         unique indexes, since MongoDB uses a partial index only for a query that implies its filter."""
         indexes = [self.leads.index(tenant, name, v) for v in values]
         return [{"tenant_id": tenant, bidx_field(name): {"$in": indexes, "$type": "string"}},
-                {"tenant_id": tenant, name: {"$in": values, "$type": "string"}}]
+                {"tenant_id": tenant, **LEGACY, name: {"$in": values, "$type": "string"}}]
 
     def number_is(self, tenant: str, phones: list[str]) -> Doc:
         return self.listing.lookup(tenant, "phone_e164", phones)
@@ -104,6 +111,8 @@ class LeadSealing:
             IndexModel([("tenant_id", ASCENDING), ("email_bidx", ASCENDING)], unique=True,
                        name="one_lead_per_email_bidx", partialFilterExpression={"email_bidx": {"$type": "string"}}),
             IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid"),  # the rotation job's look-up
+            # leads stored before encryption, by their plain number and email, until the rotation job seals them
+            legacy_index("tenant_id", "phone_e164", unique=True), legacy_index("tenant_id", "email", unique=True),
         ]
 
     def do_not_call_indexes(self) -> list[IndexModel]:

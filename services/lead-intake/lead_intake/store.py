@@ -109,6 +109,11 @@ def _outbox_rows(announcements: list[Announcement], *, tenant: str, source: str)
     return rows
 
 
+# Unique indexes of plain numbers and emails from before encryption: replaced by blind indexes (and, for leads
+# stored before, indexes of those leads only).
+OBSOLETE_LEAD_INDEXES = frozenset({"one_lead_per_phone", "one_lead_per_email"})
+
+
 class LeadStore:
     def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str, *, keyring: Keyring) -> None:
         self.client = client
@@ -126,12 +131,11 @@ class LeadStore:
 
     async def ensure_indexes(self) -> None:
         # One lead per phone and per email within a tenant: the database, not the code, guarantees
-        # that concurrent deliveries of the same person never create two leads.
+        # that concurrent deliveries of the same person never create two leads (by blind index, crypt.py).
+        existing = {index["name"] async for index in await self.leads.list_indexes()}
+        for name in OBSOLETE_LEAD_INDEXES & existing:  # they indexed every lead's (now sealed) value
+            await self.leads.drop_index(name)
         await self.leads.create_indexes([
-            IndexModel([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True, name="one_lead_per_phone",
-                       partialFilterExpression={"phone_e164": {"$type": "string"}}),
-            IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="one_lead_per_email",
-                       partialFilterExpression={"email": {"$type": "string"}}),
             # One lead per outside record (system, its id of the lead): leads without one are not indexed.
             # The id first: a search by id alone uses it too.
             IndexModel([("tenant_id", ASCENDING), ("external_refs.external_id", ASCENDING),
@@ -197,20 +201,21 @@ class LeadStore:
                     push["external_refs"] = ref
                     where["external_refs"] = {"$not": _has(ref)}
                 updates.append(UpdateOne(_consent_kept(where, append), {
-                    "$push": push, "$inc": {"touches_count": 1}, "$set": {"updated_at": now, **_consent_set(append)},
-                    "$addToSet": self.sealing.leads.kid_mark(tenant)}))
+                    "$push": push, "$inc": {"touches_count": 1}, "$set": {"updated_at": now, **_consent_set(append)}}))
             for replace in batch.replacements:
                 ref = replace.ref
                 updates.append(UpdateOne(_consent_kept({"_id": replace.lead_id, "external_refs": _has(ref)}, replace),
                                          {"$set": {"touches.$[mine]": self.sealing.touch(tenant, replace.touch),
-                                                   "updated_at": now, **_consent_set(replace)},
-                                          "$addToSet": self.sealing.leads.kid_mark(tenant)},
+                                                   "updated_at": now, **_consent_set(replace)}},
                                          array_filters=[{"mine.source_system": ref["source_system"],
                                                          "mine.external_id": ref["external_id"]}]))
             if updates:
+                touched = [a.lead_id for a in batch.appends] + [r.lead_id for r in batch.replacements]
                 result = await self.leads.bulk_write(updates, ordered=True, session=session)
                 if result.matched_count != len(updates):
                     raise StaleMatch(f"{len(updates) - result.matched_count} lead(s) changed since they were read")
+                await self.leads.bulk_write(self.sealing.key_marks(tenant, touched),
+                                            ordered=False, session=session)
             await self.inbox.record(inbox_entries, session=session)
             await write_outbox(self.outbox, outbox_rows, session)
 
@@ -359,8 +364,9 @@ class LeadStore:
                                                   "updated_at": datetime.now(UTC)}},
                     upsert=True, session=session)
             await self.leads.update_one({"tenant_id": tenant, "_id": change.lead_id},
-                                        {"$set": {"outcome": self.sealing.outcome(tenant, change.outcome)},
-                                         "$addToSet": self.sealing.leads.kid_mark(tenant)}, session=session)
+                                        {"$set": {"outcome": self.sealing.outcome(tenant, change.outcome)}},
+                                        session=session)
+            await self.leads.bulk_write(self.sealing.key_marks(tenant, [change.lead_id]), session=session)
             await self.inbox.record([inbox_entry], session=session)
 
         await in_transaction(self.client, work)

@@ -37,7 +37,8 @@ __all__ = ["CLOSED", "Alongside", "AlongsideChanged", "DO_NOT_CALL", "HELD", "PO
 BEST_FIRST = [("tenant_id", ASCENDING), ("pool_id", ASCENDING), ("score", DESCENDING), ("_id", ASCENDING)]
 BEST_FIRST_SORT = [("score", DESCENDING), ("_id", ASCENDING)]
 # Indexes of earlier versions, dropped at start-up: they lacked _id, so every claim sorted the whole pool.
-OBSOLETE_LEAD_INDEXES = frozenset({"pooled_by_score", "pooled_buyers_by_score"})
+# by_phone indexed every lead's number: now sealed, found by blind index (or, stored before, by a legacy index).
+OBSOLETE_LEAD_INDEXES = frozenset({"pooled_by_score", "pooled_buyers_by_score", "by_phone"})
 
 # What a claim reads of its candidates: the fields its answer shows, and who dropped them.
 CLAIM_CANDIDATE: dict[str, int] = {field: 1 for field in (
@@ -72,9 +73,6 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
             # the reclaim sweep: held leads by how long they have been held
             IndexModel([("tenant_id", ASCENDING), ("held_since", ASCENDING)], name="held_since",
                        partialFilterExpression={"status": HELD}),
-            # signals that name a lead by phone
-            IndexModel([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], name="by_phone",
-                       partialFilterExpression={"phone_e164": {"$type": "string"}}),
             # wins of a week, for grading: confirmed ones (and those won before confirmation existed)
             IndexModel([("tenant_id", ASCENDING), ("won_at", ASCENDING)], name="won_at",
                        partialFilterExpression={"status": WON}),

@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
-from telesales_runtime.pii_store import KID_FIELD, Doc, PiiFields
+from telesales_runtime.pii_store import KID_FIELD, LEGACY, Doc, PiiFields, legacy_index
 
 LEAD_FIELDS = {"phone_e164": "phone", "name": None}  # no index of names: common ones would show by their count
 LISTING_FIELDS = {"phone_e164": "phone"}
@@ -33,8 +33,8 @@ class AllocatorSealing:
 
     def phone_is(self, tenant: str, phone: str) -> Doc:
         """Leads with this number: by blind index, or (stored before encryption) by the plain number."""
-        return {"$or": [{"phone_e164_bidx": self.leads.index(tenant, "phone_e164", phone)},
-                        {"phone_e164": {"$eq": phone, "$type": "string"}}]}
+        return {"$or": [{"tenant_id": tenant, "phone_e164_bidx": self.leads.index(tenant, "phone_e164", phone)},
+                        {"tenant_id": tenant, **LEGACY, "phone_e164": {"$eq": phone, "$type": "string"}}]}
 
     def listing_key(self, tenant: str, phone: str) -> str:
         return f"{tenant}|{self.listing.index(tenant, 'phone_e164', phone)}"
@@ -46,7 +46,8 @@ class AllocatorSealing:
     def lead_indexes(self) -> list[IndexModel]:
         return [IndexModel([("tenant_id", ASCENDING), ("phone_e164_bidx", ASCENDING)], name="by_phone_bidx",
                            partialFilterExpression={"phone_e164_bidx": {"$type": "string"}}),
-                IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid")]
+                IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid"),
+                legacy_index("tenant_id", "phone_e164")]  # leads stored before encryption, until sealed
 
     def rotation_targets(self, leads: AsyncCollection[Doc], do_not_call: AsyncCollection[Doc]) -> list[RotationTarget]:
         async def rekey(stored: Doc) -> bool:
