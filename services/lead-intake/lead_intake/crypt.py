@@ -22,6 +22,7 @@ LISTING_FIELDS = {"phone_e164": "phone"}
 TOUCH_EXTRA = "touches.extra"
 OUTCOME_EXTRA = "outcome.extra"  # the fields beyond the contract of the outcome an outside system reported
 ANSWER_FIELDS = ("reasons", "phone_e164")  # of an inbox entry's outcome
+ANSWER_PERSON = ("phone_e164", "email")  # whose arrival a rejection answers: kept as blind indexes only
 
 
 def object_id(text: str) -> ObjectId:
@@ -73,8 +74,19 @@ class LeadSealing:
     def answer(self, tenant: str, outcome: dict[str, Any]) -> dict[str, Any]:
         """What became of an event, as the inbox keeps it: a rejection's reasons (their messages quote the number
         or the email) and a complaint's number sealed."""
+        outcome = dict(outcome)
+        person = outcome.pop("person", None) or {}
         sealed = {k: v for k, v in outcome.items() if k in ANSWER_FIELDS and v}
-        return {**outcome, **{k: self.keyring.seal(tenant, f"inbox.{k}", v) for k, v in sealed.items()}}
+        # whose arrival it was, by blind index only: what an erasure of the person looks the answer up by
+        indexes = {bidx_field(name): self.leads.index(tenant, name, value)
+                   for name, value in person.items() if name in ANSWER_PERSON and value}
+        return {**outcome, **indexes, **{k: self.keyring.seal(tenant, f"inbox.{k}", v) for k, v in sealed.items()}}
+
+    def answer_clauses(self, tenant: str, phones: list[str], emails: list[str]) -> list[Doc]:
+        """Clauses finding the inbox's answers about arrivals of these numbers or emails (by blind index)."""
+        clauses = [{f"outcome.{bidx_field(name)}": {"$in": [self.leads.index(tenant, name, v) for v in values]}}
+                   for name, values in (("phone_e164", phones), ("email", emails)) if values]
+        return clauses
 
     def open_answer(self, tenant: str, outcome: dict[str, Any]) -> dict[str, Any]:
         return {k: self.keyring.open(tenant, f"inbox.{k}", v) if k in ANSWER_FIELDS and key_id_of(v) else v

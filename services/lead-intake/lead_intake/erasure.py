@@ -100,7 +100,7 @@ class ErasureService:
         event = PRIVACY_ERASURE_REQUESTED.event(
             ErasureRequested(request_id=request_id, lead_ids=lead_ids, reason="request"),
             source=self.settings.source, tenantid=tenant) if lead_ids else None
-        doc = await self.requests.create(tenant=tenant, record=record, values=[*phones, *emails], event=event)
+        doc = await self.requests.create(tenant=tenant, record=record, phones=phones, emails=emails, event=event)
         if event is not None:
             self.notify()
         return view_of(doc)

@@ -44,24 +44,23 @@ class ErasureRequests:
         await self.requests.create_index([("completed_at", 1), ("requested_at", 1)], name="incomplete")
 
     async def lead_ids_of(self, tenant: str, phones: list[str], emails: list[str]) -> list[str]:
-        clauses: list[Doc] = []
-        if phones:
-            clauses.append({"tenant_id": tenant, "phone_e164": {"$in": phones, "$type": "string"}})
-        if emails:
-            clauses.append({"tenant_id": tenant, "email": {"$in": emails, "$type": "string"}})
+        sealing = self.store.sealing
+        clauses: list[Doc] = [*(sealing.match_clauses(tenant, "phone_e164", phones) if phones else []),
+                              *(sealing.match_clauses(tenant, "email", emails) if emails else [])]
         if not clauses:
             return []
         return sorted([doc["_id"] async for doc in self.store.leads.find({"$or": clauses}, {"_id": 1})])
 
-    async def create(self, *, tenant: str, record: Doc, values: list[str], event: CloudEvent[Any] | None) -> Doc:
+    async def create(self, *, tenant: str, record: Doc, phones: list[str], emails: list[str],
+                     event: CloudEvent[Any] | None) -> Doc:
         """Erase lead-intake's copies, store the request and (when it found leads) its event in the outbox:
-        one transaction. `values`: the phone and email asked for, used here to find rejected arrivals and
+        one transaction. `phones`, `emails`: what was asked for, used here to find rejected arrivals and
         never stored."""
         lead_ids: list[str] = record["lead_ids"]
 
         async def work(session: AsyncClientSession) -> Doc:
             counts = await self.erase(tenant, lead_ids, session) if lead_ids else {}
-            counts["rejected_arrivals"] = await self._scrub_rejections(tenant, values, session)
+            counts["rejected_arrivals"] = await self._scrub_rejections(tenant, phones, emails, session)
             counts["outbox"] = await scrub_outbox(self.store.outbox, tenant, lead_ids, session) if lead_ids else 0
             doc = {**record, "intake_counts": counts}
             await self.requests.insert_one(doc, session=session)
@@ -72,14 +71,20 @@ class ErasureRequests:
 
         return await in_transaction(self.store.client, work)
 
-    async def _scrub_rejections(self, tenant: str, values: list[str], session: AsyncClientSession) -> int:
+    async def _scrub_rejections(self, tenant: str, phones: list[str], emails: list[str],
+                                session: AsyncClientSession) -> int:
+        """The inbox's answers about rejected arrivals of the person (their reasons quote the number or the
+        email): found by blind index, or, answered before encryption, by the plain value in their messages."""
+        values = [*phones, *emails]
         if not values:
             return 0
         pattern = "|".join(re.escape(value) for value in values)
+        clauses = [*self.store.sealing.answer_clauses(tenant, phones, emails),
+                   {"outcome.reasons.message": {"$regex": pattern, "$options": "i"}}]
         result = await self.store.inbox.collection.update_many(
-            {"tenant_id": tenant, "outcome.status": "rejected",
-             "outcome.reasons.message": {"$regex": pattern, "$options": "i"}},
-            {"$set": {"outcome.reasons.$[].message": "(erased)"}}, session=session)
+            {"tenant_id": tenant, "outcome.status": "rejected", "$or": clauses},
+            {"$set": {"outcome.reasons": [{"code": "erased", "message": "(erased)"}]},
+             "$unset": {"outcome.phone_e164_bidx": "", "outcome.email_bidx": ""}}, session=session)
         return result.modified_count
 
     async def record_completion(self, *, tenant: str, request_id: str, service: str, counts: dict[str, int],

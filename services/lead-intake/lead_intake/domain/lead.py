@@ -80,7 +80,9 @@ def reject(item: Arrival, reasons: list[Rejection]) -> Decision:
                         phone_e164=clean.phone.e164 if clean.phone else None, email=clean.email,
                         channel=clean.channel, business_line=clean.business_line, touch=item.touch)
     return Decision(item.event_id, "rejected",
-                    item.answer({"status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons]}),
+                    # whose arrival it was (the store keeps only blind indexes of them: an erasure finds it)
+                    item.answer({"status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons],
+                                 "person": {"phone_e164": data.phone_e164, "email": data.email}}),
                     announcement=Announcement(LEADS_REJECTED, data, item.event_id, data.phone_e164 or item.event_id))
 
 

@@ -3,11 +3,15 @@ can happen to a lead in lead-intake, as typed changes and the events they cause.
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from lead_intake.crypt import LeadSealing
 from lead_intake.domain import (
     AppendTouch,
     Arrival,
@@ -30,6 +34,7 @@ from lead_intake.domain import lead as lead_rules
 from telesales_contracts.activity import DoNotCallChanged, DoNotCallSource, LeadComplaint
 from telesales_contracts.leads import LeadOutcome, LeadReceived, RejectionReason
 from telesales_contracts.topics import LEADS_DO_NOT_CALL, LEADS_MERGED, LEADS_QUALIFIED, LEADS_REJECTED
+from telesales_runtime.pii_crypto import load_keyring
 
 T = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 CRM = "/crm/x"
@@ -53,7 +58,9 @@ def test_junk_is_rejected_with_its_reasons_and_stores_nothing() -> None:
     decision = reject(item, reasons)
     assert decision.change is None and decision.outcome == "rejected"
     assert decision.answer == {"status": "rejected", "reasons": [
-        {"code": RejectionReason.TEST_NUMBER.value, "message": "+8613800138000 is a test number"}]}
+        {"code": RejectionReason.TEST_NUMBER.value, "message": "+8613800138000 is a test number"}],
+        # whose arrival it was: the store keeps blind indexes of these only, for an erasure to find it
+        "person": {"phone_e164": "+8613800138000", "email": None}}
     announced = decision.announcement
     assert announced is not None and announced.topic is LEADS_REJECTED
     assert (announced.subject, announced.key) == ("e-1", "+8613800138000")
@@ -200,3 +207,17 @@ def test_a_complaint_naming_a_number_puts_that_one_on_the_list() -> None:
     with pytest.raises(ValueError):
         complaint(LeadComplaint(lead_id="L-1", reason="rude"), tenant="t1", event_id="c-2", lead_phone=None,
                   default_region="CN", at=T)
+
+
+def test_a_rejection_answer_keeps_the_person_only_as_blind_indexes() -> None:
+    key = lambda: base64.b64encode(os.urandom(32)).decode()  # noqa: E731
+    inline = json.dumps({"active": "k1", "keys": {"k1": key()}, "index_key": key()})
+    sealing = LeadSealing(load_keyring(inline=inline, path=None))
+    item = arrival(phone="13800138000", email="Someone@Example.com")
+    stored = sealing.answer("t1", reject(item, junk_reasons(item.clean, on_do_not_call=False, check=None)).answer)
+    text = json.dumps(stored)
+    assert "13800138000" not in text and "example.com" not in text.lower() and "person" not in stored
+    assert stored["phone_e164_bidx"] == sealing.leads.index("t1", "phone_e164", "+8613800138000")
+    found = sealing.answer_clauses("t1", ["+8613800138000"], [])
+    assert found == [{"outcome.phone_e164_bidx": {"$in": [stored["phone_e164_bidx"]]}}]
+    assert sealing.open_answer("t1", stored)["reasons"][0]["message"] == "+8613800138000 is a test number"
