@@ -56,7 +56,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     outbox_relay = base.relay(store.outbox, store.leases)
     guard = ClaimGuard(redis, lock_seconds=settings.claim_lock_seconds)
     leads = LeadService(settings, store, guard, base.dead_letters, lead_relay.notify, outbox_relay.notify)
-    simulated_numbers = SimulatedNumberStore(base.mongo, settings.mongo_db)
+    simulated_numbers = SimulatedNumberStore(base.mongo, settings.mongo_db, keyring=store.sealing.keyring)
     leads.privacy = providers_from(settings, simulated_numbers)
     leads.dial_bindings = DialBindingStore(base.mongo, settings.mongo_db)
     roster = RosterService(leads, store)

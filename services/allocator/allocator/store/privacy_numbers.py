@@ -2,7 +2,9 @@
 `privacy_bindings`), as an outside provider would keep it. A unique index on the middle number gives each
 number to one binding at a time, one on the reference gives an agent and a lead one binding; a TTL index
 removes bindings once expired (MongoDB's TTL monitor runs every minute: until then an expired binding is
-only skipped, and removed by the next binding of its number or reference)."""
+only skipped, and removed by the next binding of its number or reference). The customer's and the agent's
+numbers are stored sealed under the tenant's key (telesales_runtime.pii_crypto), like every other number the
+allocator keeps: the tenant is the reference's first part (`tenant:lead:agent`)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,30 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from telesales_runtime.pii_crypto import Keyring
+
 Doc = dict[str, Any]
+SEALED = ("customer_number", "agent_number")
+
+
+def _tenant_of(reference: str) -> str:
+    return reference.split(":", 1)[0]
 
 
 class SimulatedNumberStore:
-    def __init__(self, client: AsyncMongoClient[Doc], database: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str, *, keyring: Keyring) -> None:
         self.bindings = client[database]["privacy_bindings"]
+        self.keyring = keyring
+
+    def _sealed(self, reference: str, field: str, value: str | None) -> str | None:
+        return None if value is None else self.keyring.seal(_tenant_of(reference), f"privacy_bindings.{field}", value)
+
+    def _opened(self, doc: Doc | None) -> Doc | None:
+        if doc is None:
+            return None
+        tenant = _tenant_of(doc["reference"])
+        return {**doc, **{field: self.keyring.open(tenant, f"privacy_bindings.{field}", doc[field])
+                          for field in SEALED if doc.get(field) is not None}}
 
     async def ensure_indexes(self) -> None:
         await self.bindings.create_indexes([
@@ -30,9 +50,9 @@ class SimulatedNumberStore:
 
     async def renew(self, *, reference: str, now: datetime, expires_at: datetime) -> Doc | None:
         """The reference's live binding, now lasting until `expires_at` (None: it has none)."""
-        return await self.bindings.find_one_and_update(
+        return self._opened(await self.bindings.find_one_and_update(
             {"reference": reference, "expires_at": {"$gt": now}}, {"$set": {"expires_at": expires_at}},
-            return_document=ReturnDocument.AFTER)
+            return_document=ReturnDocument.AFTER))
 
     async def live_numbers(self, numbers: Sequence[str], now: datetime) -> dict[str, datetime]:
         """The middle numbers of `numbers` bound now, with when each binding expires."""
@@ -49,7 +69,8 @@ class SimulatedNumberStore:
                "customer_number": customer_number, "agent_number": agent_number, "bound_at": now,
                "expires_at": expires_at}
         try:
-            await self.bindings.insert_one(doc)
+            await self.bindings.insert_one({**doc, **{field: self._sealed(reference, field, doc[field])
+                                                      for field in SEALED}})
         except DuplicateKeyError:
             return None
         return doc
@@ -59,4 +80,4 @@ class SimulatedNumberStore:
 
     async def live_binding(self, middle_number: str, now: datetime) -> Doc | None:
         """Whom a call to `middle_number` reaches now (what the simulated exchange routes by)."""
-        return await self.bindings.find_one({"middle_number": middle_number, "expires_at": {"$gt": now}})
+        return self._opened(await self.bindings.find_one({"middle_number": middle_number, "expires_at": {"$gt": now}}))
