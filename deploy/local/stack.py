@@ -651,6 +651,9 @@ def service_env(svc: Service) -> dict[str, str]:
         env.setdefault("TELESALES_PII_KEYRING_FILE", str(pii_keyring_file()))
     env[svc.port_env] = str(svc.port)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if svc.name == "allocator":  # the simulated number-privacy provider's middle numbers (development only)
+        env.setdefault("ALLOCATOR_PRIVACY_SIMULATED_NUMBERS",
+                       ",".join(f"+861710000{n:04d}" for n in range(1, 51)))
     if svc.name == "marketplace":  # redemptions go to the ledger's HTTP API, wherever this stack runs it
         env.setdefault("MARKETPLACE_LEDGER_URL", f"http://{HOST}:{_port('TELESALES_LEDGER_PORT', 8103)}")
         # the struggle push reads an agent's funnel rates from the metrics service's HTTP API
