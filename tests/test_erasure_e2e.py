@@ -285,14 +285,20 @@ async def test_a_supervisor_or_an_agent_may_not_erase(http_intake: httpx.AsyncCl
         assert refused.status_code == 403, refused.text
 
 
-async def test_an_erasure_before_the_lead_reaches_the_allocator(
-        producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any) -> None:
+
+async def request_erasure_of_an_unseen_lead(producer: AIOKafkaProducer) -> tuple[str, str, dict[str, Any]]:
+    """An erasure request, published straight to the topic, for a lead of a new tenant no service has seen."""
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
     lead_id = uuid.uuid4().hex[:24]
     request = {"request_id": f"erasure-{uuid.uuid4().hex}", "lead_ids": [lead_id], "reason": "request"}
     await producer.send_and_wait("privacy.erasure-requested.v1", cloudevent(
         "privacy.erasure-requested.v1", tenant, request, event_id=str(uuid.uuid4()),
         time=datetime.now(UTC).isoformat(), source="/e2e"), key=request["request_id"].encode())
+    return tenant, lead_id, request
+
+async def test_an_erasure_before_the_lead_reaches_the_allocator(
+        producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any) -> None:
+    tenant, lead_id, request = await request_erasure_of_an_unseen_lead(producer)
     erasures = allocator.app.state.store.db["erasures"]
 
     async def handled() -> Any:
@@ -394,12 +400,7 @@ async def test_a_broken_erasure_request_is_dead_lettered_by_every_service(
 
 async def test_a_notification_arriving_after_the_erasure_is_stored_without_the_person(
         producer: AIOKafkaProducer, console_app: Any, everyone: httpx.AsyncClient) -> None:
-    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
-    lead_id = uuid.uuid4().hex[:24]
-    request = {"request_id": f"erasure-{uuid.uuid4().hex}", "lead_ids": [lead_id], "reason": "request"}
-    await producer.send_and_wait("privacy.erasure-requested.v1", cloudevent(
-        "privacy.erasure-requested.v1", tenant, request, event_id=str(uuid.uuid4()),
-        time=datetime.now(UTC).isoformat(), source="/e2e"), key=request["request_id"].encode())
+    tenant, lead_id, request = await request_erasure_of_an_unseen_lead(producer)
     erasures = console_app.state.notification_store.db["erasures"]
 
     async def handled() -> Any:
