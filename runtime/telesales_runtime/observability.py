@@ -53,6 +53,14 @@ OUTBOX_RELAY_ERRORS = Counter(
     "Relay attempts that failed (broker or database unreachable); rows stay and are retried.",
     ["service"],
 )
+# Here, not in pii_rotation.py, so that every service exposes the family (the alert PiiRotationStuck reads it).
+PII_STALE_DOCUMENTS = Gauge(
+    "telesales_pii_stale_documents",
+    "Documents holding personal data not sealed with their tenant's active key (an older key, or plaintext "
+    "written before encryption), at the rotation job's last round; only the lease holder has it. At 0 an old "
+    "key id can be removed from the keyring.",
+    ["service", "collection"],
+)
 CONSUMER_LAG = Gauge(
     "telesales_consumer_lag_messages",
     "Messages of a partition not yet consumed (its high watermark minus the next offset to read), as of the "

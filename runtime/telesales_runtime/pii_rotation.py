@@ -13,19 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 
+from .observability import PII_STALE_DOCUMENTS as PII_STALE
 from .periodic import LeasedLoop
 from .pii_store import KID_FIELD, Doc, PiiFields, not_only
-
-PII_STALE = Gauge(
-    "telesales_pii_stale_documents",
-    "Documents holding personal data not sealed with their tenant's active key (an older key, or plaintext "
-    "written before encryption), at the rotation job's last round; only the lease holder has it. At 0 an old "
-    "key id can be removed from the keyring.",
-    ["service", "collection"],
-)
 
 
 @dataclass(frozen=True)
