@@ -64,11 +64,6 @@ class PiiFields:
         """The `$addToSet` of a partial write that seals a value (a nested one) in an existing document."""
         return {KID_FIELD: self.keyring.active_kid(tenant)}
 
-    def erased(self) -> Doc:
-        """The `$set` that erases the personal fields of a document: the values and their blind indexes (an index
-        left behind would still tell, to whoever holds the key, that the person was there)."""
-        return {**dict.fromkeys(self.fields), **{bidx_field(n): None for n, kind in self.fields.items() if kind}}
-
     def open(self, doc: Doc | None, tenant: str | None = None) -> Doc | None:
         """`doc` with its sealed fields decrypted, in place (plain legacy values as they are)."""
         if doc is None:

@@ -147,9 +147,3 @@ def test_the_keyring_tool_rotates_and_removes_keys() -> None:
     with pytest.raises(SystemExit):
         rotate(second, "k1")  # a key id is never reused
     assert set(remove(second, "k1")["keys"]) == {"k2"}
-
-
-def test_erasing_clears_the_values_and_their_blind_indexes() -> None:
-    fields = PiiFields(ring(), {"phone_e164": "phone", "name": "name", "notes": None})
-    assert fields.erased() == {"phone_e164": None, "name": None, "notes": None, "phone_e164_bidx": None,
-                               "name_bidx": None}

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from lead_intake.crypt import LEAD_FIELDS, LISTING_FIELDS
 from lead_intake.erasure import ErasureIn, view_of
+from telesales_runtime.erasure import is_personal
+from telesales_runtime.pii_store import bidx_field
 
 AT = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
 
@@ -31,3 +34,12 @@ def test_a_record_reads_pending_complete_or_nothing_found() -> None:
     assert view_of({**record, "lead_ids": [], "completed_at": AT}).status == "nothing_found"
     # a retention request's record, started by the first answer, has no lead ids of its own
     assert view_of({**record, "reason": "retention", "lead_ids": None}).lead_ids is None
+
+
+def test_the_erasure_clears_every_field_lead_intake_seals_and_its_blind_index() -> None:
+    # the anonymiser works by field name (telesales_runtime.erasure): a sealed field it did not know would survive
+    for fields in (LEAD_FIELDS, LISTING_FIELDS):
+        for name, kind in fields.items():
+            assert is_personal(name), name
+            assert kind is None or is_personal(bidx_field(name)), bidx_field(name)
+    assert is_personal("extra")  # a touch's and an outcome's sealed extra fields
