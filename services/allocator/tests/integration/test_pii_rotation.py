@@ -5,13 +5,10 @@ the number winning; afterwards a store without `a` finds and reads everything.""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from allocator.store import AllocatorStore
 from telesales_runtime.pii_rotation import PiiRotation
@@ -21,47 +18,37 @@ T = "rot-tenant"
 P0, P1 = "+8613900000011", "+8613900000012"
 
 
-@pytest.fixture
-async def client(infra: Any) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
-    yield client
-    await client.close()
+def store(db: AsyncDatabase[dict[str, Any]], *ring: str) -> AllocatorStore:
+    """A store of the test's scratch database with a keyring of these key ids (the active one first)."""
+    return AllocatorStore(db.client, db.name, "rotation-test", keyring=keyring(*ring))
 
 
-def store(client: AsyncMongoClient[dict[str, Any]], db: str, *ring: str) -> AllocatorStore:
-    return AllocatorStore(client, db, "rotation-test", keyring=keyring(*ring))
-
-
-async def test_legacy_listings_move_to_sealed_ids_and_leads_re_seal(client: AsyncMongoClient[dict[str, Any]]) -> None:
-    db = f"test_pii_rotation_{uuid.uuid4().hex[:8]}"
+async def test_legacy_listings_move_to_sealed_ids_and_leads_re_seal(scratch_db: AsyncDatabase[dict[str, Any]]) -> None:
     now = datetime.now(UTC)
-    try:
-        old = store(client, db, "a", "a")
-        await old.ensure_indexes()
-        await old.leads.insert_one({"_id": "L0", "tenant_id": T, "phone_e164": P0, "name": "旧张", "status": "pooled"})
-        await old.insert_leads([{"_id": "L1", "tenant_id": T, "phone_e164": P1, "name": "新李", "status": "pooled"}], [])
-        # P0 listed before encryption, then taken off under `a` later: the later change must win the move
-        await old.do_not_call.insert_one({"_id": f"{T}|{P0}", "tenant_id": T, "phone_e164": P0, "listed": True,
-                                          "changed_at": now - timedelta(hours=1)})
-        assert await old.record_listing(tenant=T, phone=P0, listed=False, reason=None, source="operator",
-                                        changed_at=now, event_id="e-later")
-        await old.do_not_call.insert_one({"_id": f"{T}|{P1}", "tenant_id": T, "phone_e164": P1, "listed": True,
-                                          "changed_at": now})
-        assert await old.listed_numbers(T, [P0, P1]) == {P1}  # read from both while the copies coexist
+    old = store(scratch_db, "a", "a")
+    await old.ensure_indexes()
+    await old.leads.insert_one({"_id": "L0", "tenant_id": T, "phone_e164": P0, "name": "旧张", "status": "pooled"})
+    await old.insert_leads([{"_id": "L1", "tenant_id": T, "phone_e164": P1, "name": "新李", "status": "pooled"}], [])
+    # P0 listed before encryption, then taken off under `a` later: the later change must win the move
+    await old.do_not_call.insert_one({"_id": f"{T}|{P0}", "tenant_id": T, "phone_e164": P0, "listed": True,
+                                      "changed_at": now - timedelta(hours=1)})
+    assert await old.record_listing(tenant=T, phone=P0, listed=False, reason=None, source="operator",
+                                    changed_at=now, event_id="e-later")
+    await old.do_not_call.insert_one({"_id": f"{T}|{P1}", "tenant_id": T, "phone_e164": P1, "listed": True,
+                                      "changed_at": now})
+    assert await old.listed_numbers(T, [P0, P1]) == {P1}  # read from both while the copies coexist
 
-        rotating = store(client, db, "b", "a", "b")
-        job = PiiRotation(rotating.leases, rotating.sealing.rotation_targets(rotating.leads, rotating.do_not_call),
-                          service="allocator-rotation-test", interval_seconds=1, lease_seconds=5, batch_size=2)
-        assert await job.until_done() == 5
+    rotating = store(scratch_db, "b", "a", "b")
+    job = PiiRotation(rotating.leases, rotating.sealing.rotation_targets(rotating.leads, rotating.do_not_call),
+                      service="allocator-rotation-test", interval_seconds=1, lease_seconds=5, batch_size=2)
+    assert await job.until_done() == 5
 
-        raw = await rotating.leads.find().to_list() + await rotating.do_not_call.find().to_list()
-        assert {tuple(doc["pii_kid"]) for doc in raw} == {("b",)} and len(raw) == 4
-        assert not [s for s in (P0, P1, "旧张", "新李") if s in repr(raw)], raw
+    raw = await rotating.leads.find().to_list() + await rotating.do_not_call.find().to_list()
+    assert {tuple(doc["pii_kid"]) for doc in raw} == {("b",)} and len(raw) == 4
+    assert not [s for s in (P0, P1, "旧张", "新李") if s in repr(raw)], raw
 
-        after = store(client, db, "b", "b")
-        assert await after.listed_numbers(T, [P0, P1]) == {P1}
-        assert (await after.listing(T, P0))["event_id"] == "e-later"  # type: ignore[index]
-        assert (await after.lead_by_phone(T, P0))["name"] == "旧张"  # type: ignore[index]
-        assert [d["_id"] for d in await after.open_leads_with_number(T, P1)] == ["L1"]
-    finally:
-        await client.drop_database(db)
+    after = store(scratch_db, "b", "b")
+    assert await after.listed_numbers(T, [P0, P1]) == {P1}
+    assert (await after.listing(T, P0))["event_id"] == "e-later"  # type: ignore[index]
+    assert (await after.lead_by_phone(T, P0))["name"] == "旧张"  # type: ignore[index]
+    assert [d["_id"] for d in await after.open_leads_with_number(T, P1)] == ["L1"]

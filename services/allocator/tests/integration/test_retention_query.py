@@ -3,13 +3,11 @@ do-not-call list) longer ago than the tenant's days, not erased, not asked for w
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from allocator.erasure import expired_query
 
@@ -19,12 +17,8 @@ OLD = {"tenant_id": "t", "status": "closed", "closed_at": NOW - 90 * DAY}
 
 
 @pytest.fixture
-async def leads(infra: Any) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
-    name = f"test_retention_{uuid.uuid4().hex[:8]}"
-    yield client[name]["leads"]
-    await client.drop_database(name)
-    await client.close()
+def leads(scratch_db: AsyncDatabase[dict[str, Any]]) -> Any:
+    return scratch_db["leads"]
 
 
 async def test_the_sweep_finds_what_the_tenant_no_longer_keeps(leads: Any) -> None:
