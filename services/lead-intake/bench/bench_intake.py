@@ -76,11 +76,15 @@ from telesales_testkit.bench import (
 )
 from telesales_testkit.kafka import position_group_at_end, topic_end_offsets
 
+sys.path.insert(0, str(Path(__file__).parent))  # the floors beside this file (also when loaded by path)
+from intake_floor import measure_fixed_ceiling, measure_plain_pipeline  # noqa: E402
+
 EXAMPLE = REPO_ROOT / "examples" / "lead-received.json"
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "intake.json"
 OTHER_INTAKE = {"other lead-intake": "lead_intake.main"}
 
-TARGET_RATIO = 0.50
+TARGET_RATIO = 0.50  # of min(a, b), and of ceiling (c)
+TARGET_PLAIN_RATIO = 1.00  # intake / the plain pipeline
 BULK_BATCH = 1000
 RAW_PARTITIONS = 3
 PROGRESS_EVERY_S = 5.0
@@ -194,6 +198,7 @@ class Leads:
     payloads: list[bytes]
     keys: list[bytes]
     event_ids: list[str]
+    phones: list[str]  # E.164 of each lead
 
     @property
     def n(self) -> int:
@@ -214,6 +219,7 @@ def generate_leads(n: int, seed: int, tenant: str) -> Leads:
     payloads: list[bytes] = []
     keys: list[bytes] = []
     event_ids: list[str] = []
+    e164s: list[str] = []
     while len(payloads) < n:
         national = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(100_000_000):08d}"
         typed = typed_phone(rng, national)
@@ -275,7 +281,8 @@ def generate_leads(n: int, seed: int, tenant: str) -> Leads:
         payloads.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode())
         keys.append(e164.encode())
         event_ids.append(event_id)
-    return Leads(tenant, payloads, keys, event_ids)
+        e164s.append(e164)
+    return Leads(tenant, payloads, keys, event_ids, e164s)
 
 
 def validate_sample(leads: Leads, count: int = 2000) -> None:
@@ -429,6 +436,7 @@ class Context:
     mongo_port: int
     bench_dbs: list[str] = field(default_factory=list)
     raw_topic: str | None = None
+    extra_topics: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -739,13 +747,14 @@ async def remove_tenant_elsewhere(ctx: Context) -> dict[str, int]:
 
 
 async def cleanup(ctx: Context) -> None:
-    if ctx.raw_topic:
+    topics = [*([ctx.raw_topic] if ctx.raw_topic else []), *ctx.extra_topics]
+    if topics:
         admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap)
         try:
             await admin.start()
-            await admin.delete_topics([ctx.raw_topic])
+            await admin.delete_topics(topics)
         except Exception as error:  # noqa: BLE001 - cleanup goes on
-            note(f"could not delete topic {ctx.raw_topic}: {error!r}")
+            note(f"could not delete topics {topics}: {error!r}")
         finally:
             with contextlib.suppress(Exception):
                 await admin.close()
@@ -791,6 +800,14 @@ def render(report: dict[str, Any]) -> str:
         f"{'intake: received -> qualified, every lead stored':<{w}} {fmt_rate(intake['throughput_per_s']):>10} leads/s",
         f"{'ratio intake / ceiling':<{w}} {100 * report['ratio']:>10.1f} %      "
         f"target >= {100 * TARGET_RATIO:.0f} %: {'met' if report['target_met'] else 'TARGET MISSED'}",
+        f"{'plain pipeline (batch subscriber, pydantic, upsert, publish)':<{w}} "
+        f"{fmt_rate(report['plain_pipeline']['throughput_per_s']):>10} leads/s",
+        f"{'ratio intake / plain pipeline':<{w}} {100 * report['ratio_plain']:>10.1f} %      "
+        f"target >= {100 * TARGET_PLAIN_RATIO:.0f} %: {'met' if report['target_plain_met'] else 'TARGET MISSED'}",
+        f"{'ceiling (c) MongoDB bulk upserts of fixed 1 KB documents':<{w}} "
+        f"{fmt_rate(report['ceiling_fixed']['throughput_per_s']):>10} docs/s",
+        f"{'ratio intake / ceiling (c)':<{w}} {100 * report['ratio_fixed']:>10.1f} %      "
+        f"target >= {100 * TARGET_RATIO:.0f} %: {'met' if report['target_fixed_met'] else 'TARGET MISSED'}",
         f"{'intake latency received -> qualified (ms)':<{w}} p50 {lat['p50_ms']:,.0f}   p99 {lat['p99_ms']:,.0f}   "
         f"max {lat['max_ms']:,.0f}",
         *([f"{'   (same, by the qualified events Kafka timestamps)':<{w}} "
@@ -872,7 +889,7 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
                                                                serverSelectionTimeoutMS=10_000)
     ctx = Context(args, run, tenant, stack_env, leads, out_dir, mongo, kafka_port, mongo_port)
     try:
-        say("1/3 intake: leads.received.v1 -> lead-intake -> leads.qualified.v1 + MongoDB ...")
+        say("1/5 intake: leads.received.v1 -> lead-intake -> leads.qualified.v1 + MongoDB ...")
         intake, docs = await measure_intake(ctx)
         say(f"    {intake['throughput_per_s']:,.0f} leads/s, all {leads.n:,} qualified and stored")
 
@@ -881,15 +898,26 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
             await wait_idle(others, "other lead-intake processes", timeout=args.idle_timeout)
 
         await wait_machine_quiet(args.idle_timeout)
-        say("2/3 ceiling (a): aiokafka produce -> consume, same payloads, no processing ...")
+        say("2/5 ceiling (a): aiokafka produce -> consume, same payloads, no processing ...")
         raw = await measure_kafka_ceiling(ctx)
         say(f"    {raw['throughput_per_s']:,.0f} msgs/s")
 
         await wait_machine_quiet(args.idle_timeout)
-        say("3/3 ceiling (b): MongoDB bulk upserts of the same lead documents ...")
+        say("3/5 ceiling (b): MongoDB bulk upserts of the same lead documents ...")
         mongo_ceiling = await measure_mongo_ceiling(ctx, docs)
         del docs
         say(f"    {mongo_ceiling['throughput_per_s']:,.0f} docs/s")
+
+        await wait_machine_quiet(args.idle_timeout)
+        say("4/5 plain pipeline: FastStream batch subscriber, pydantic, phonenumbers, bulk upsert, batch publish ...")
+        partitions = len(await topic_end_offsets(bootstrap, LEADS_RECEIVED.name))
+        plain = await measure_plain_pipeline(ctx, partitions)
+        say(f"    {plain['throughput_per_s']:,.0f} leads/s")
+
+        await wait_machine_quiet(args.idle_timeout)
+        say("5/5 ceiling (c): MongoDB bulk upserts of fixed 1 KB documents ...")
+        fixed = await measure_fixed_ceiling(ctx, leads.phones)
+        say(f"    {fixed['throughput_per_s']:,.0f} docs/s")
     except BenchError as error:
         say(f"\nBENCHMARK FAILED: {error}")
         return 1
@@ -897,7 +925,8 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         await cleanup(ctx)
         await mongo.close()
 
-    for phase, figures in (("intake", intake), ("ceiling (a)", raw), ("ceiling (b)", mongo_ceiling)):
+    for phase, figures in (("intake", intake), ("ceiling (a)", raw), ("ceiling (b)", mongo_ceiling),
+                           ("plain pipeline", plain), ("ceiling (c)", fixed)):
         disturbed = {label: pct for label, pct in figures["cpu"]["pct_of_one_core"].items()
                      if label in ("everything else on the machine", "other lead-intake") and pct > DISTURBED_PCT}
         for label, pct in disturbed.items():
@@ -906,6 +935,8 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
     ceiling_value = min(raw["throughput_per_s"], mongo_ceiling["throughput_per_s"])
     limited_by = "Kafka, (a)" if raw["throughput_per_s"] <= mongo_ceiling["throughput_per_s"] else "MongoDB, (b)"
     ratio = intake["throughput_per_s"] / ceiling_value
+    ratio_plain = intake["throughput_per_s"] / plain["throughput_per_s"]
+    ratio_fixed = intake["throughput_per_s"] / fixed["throughput_per_s"]
     report = {
         "run": run,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -928,6 +959,12 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
         "target_met": ratio >= TARGET_RATIO,
+        "plain_pipeline": plain,
+        "ceiling_fixed": fixed,
+        "ratio_plain": ratio_plain,
+        "target_plain_met": ratio_plain >= TARGET_PLAIN_RATIO,
+        "ratio_fixed": ratio_fixed,
+        "target_fixed_met": ratio_fixed >= TARGET_RATIO,
         "warnings": ctx.warnings,
     }
     publish_report(out_path, report, render(report))
