@@ -58,6 +58,7 @@ PERSONAL_FIELDS = frozenset({
 # Siblings an encryption layer keeps of a personal field (ciphertext, blind index): cleared with it.
 SIBLING_SUFFIXES = ("_bidx", "_enc", "_cipher", "_hash", "_key_id")
 ERASED_MARK = "erased_at"
+NOTICE = "erasure_notice"  # an outbox row's flag: written by the erasure, about it, without personal data
 # The topics every service's erasure consumer reads and writes (for the topics a service makes sure exist).
 ERASURE_TOPIC_NAMES = (PRIVACY_ERASURE_REQUESTED.name, PRIVACY_ERASURE_COMPLETED.name)
 
@@ -123,14 +124,22 @@ async def scrub_documents(collection: AsyncCollection[Doc], query: Doc, session:
     return changed
 
 
+def notice_row(topic: str, event: Any, key: str | None) -> Doc:
+    """An outbox row a service's erasure writes about the erasure itself (a holder told its lead is gone): it
+    carries no personal data, and the scrub of the outbox in the same transaction leaves it as it is."""
+    return {**outbox_row(topic, event, key), NOTICE: True}
+
+
 async def scrub_outbox(outbox: AsyncCollection[Doc], tenant: str, lead_ids: Sequence[str],
                        session: AsyncClientSession) -> int:
     """Events still waiting in an outbox that name one of the leads keep going out, their personal fields
     cleared. Outboxes hold only unrelayed rows, so reading the tenant's is cheap."""
     needles = [lead_id.encode() for lead_id in lead_ids]
     changed = 0
-    # The erasure events themselves name the leads and nobody in them: they go out as they are.
-    query = {"tenant_id": tenant, "topic": {"$nin": [PRIVACY_ERASURE_REQUESTED.name, PRIVACY_ERASURE_COMPLETED.name]}}
+    # The erasure events themselves name the leads and nobody in them, and so do the notices a service's erasure
+    # writes about it (notice_row): they go out as they are.
+    query = {"tenant_id": tenant, "topic": {"$nin": [PRIVACY_ERASURE_REQUESTED.name, PRIVACY_ERASURE_COMPLETED.name]},
+             NOTICE: {"$ne": True}}
     async for row in outbox.find(query, {"payload": 1}, session=session):
         payload = bytes(row.get("payload") or b"")
         if not any(needle in payload for needle in needles):

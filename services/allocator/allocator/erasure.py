@@ -2,7 +2,8 @@
 
 Erasure: the leads' documents lose every personal field by name, wherever it sits (history, recent calls,
 drops, the events still waiting in their embedded outbox), and are marked `erased_at`; a pooled or held one
-leaves its pool and its holder (status `erased`); applications and wins
+leaves its pool and its holder (status `erased`; a holder is told by allocation.closed.v1, as when a lead is
+closed under it, so its console and the metrics let go of it too); applications and wins
 naming them lose their free text. What stays: ids, statuses, times and counts (the access log keeps lead ids
 only, and the do-not-call list is left as it is).
 
@@ -21,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from telesales_contracts.privacy import ErasureRequested
 from telesales_contracts.topics import PRIVACY_ERASURE_REQUESTED
-from telesales_runtime.erasure import ERASED_MARK, Doc, Eraser, scrub_documents
+from telesales_runtime.erasure import ERASED_MARK, Doc, Eraser, notice_row, scrub_documents
 from telesales_runtime.mongo import in_transaction
 from telesales_runtime.outbox import outbox_row, write_outbox
 from telesales_runtime.periodic import LeasedLoop
@@ -29,18 +30,37 @@ from telesales_runtime.periodic import LeasedLoop
 from .domain import AllocationPolicy
 from .domain.dialing import CLOSED, DO_NOT_CALL, HELD, POOLED
 from .store import AllocatorStore
+from .store.lead_writes import lead_of
 
 log = logging.getLogger(__name__)
 RETENTION_REQUESTED = "retention_requested_at"
 ERASED = "erased"  # the status of a lead erased before it arrived (a tombstone): in no pool, nobody's
 # A retention request whose leads are not erased this long after it was published is published again.
 RETENTION_RETRY = timedelta(hours=1)
+ERASED_REASON = "the person's data was erased"
 
 
-def lead_eraser(store: AllocatorStore) -> Eraser:
+async def holders_told(store: AllocatorStore, tenant: str, lead_ids: list[str], source: str, now: datetime,
+                       session: AsyncClientSession) -> int:
+    """allocation.closed.v1 for each erased lead that was held (closed under its holder, as when calls must stop),
+    in the erasure's transaction; the event id is fixed per lead, so an erasure handled twice tells once."""
+    rows = []
+    async for doc in store.leads.find({"tenant_id": tenant, "_id": {"$in": lead_ids}, "status": HELD},
+                                      session=session):
+        decision = lead_of(doc).stop_for_good(ERASED_REASON, kind="erasure", ref="erased", at=now)
+        for announcement in decision.events if decision else ():
+            event = announcement.topic.event(announcement.data, source=source, tenantid=tenant, subject=doc["_id"],
+                                             **({"id": announcement.event_id} if announcement.event_id else {}))
+            rows.append(notice_row(announcement.topic.name, event, doc["_id"]))
+    await write_outbox(store.outbox, rows, session)
+    return len(rows)
+
+
+def lead_eraser(store: AllocatorStore, *, source: str) -> Eraser:
     async def erase(tenant: str, lead_ids: list[str], session: AsyncClientSession) -> dict[str, int]:
         now = datetime.now(UTC)
         by_lead = {"tenant_id": tenant, "lead_id": {"$in": lead_ids}}
+        told = await holders_told(store, tenant, lead_ids, source, now, session)
         known = {doc["_id"] async for doc in store.leads.find({"_id": {"$in": lead_ids}}, {"_id": 1},
                                                               session=session)}
         # A lead erased before its leads.qualified.v1 got here: a tombstone, so that the late arrival is
@@ -58,6 +78,7 @@ def lead_eraser(store: AllocatorStore) -> Eraser:
         return {
             "leads": scrubbed,
             "withdrawn": withdrawn.modified_count,
+            "holders_told": told,
             "tombstones": len(tombstones),
             "applications": await scrub_documents(store.db["applications"], by_lead, session),
             "wins": await scrub_documents(store.wins, by_lead, session),

@@ -63,7 +63,7 @@ def create_app(settings: AllocatorSettings) -> FastAPI:
     sweeper = Sweeper(leads, roster, store)
     disclosure = Disclosure(settings, store, UnmaskBudget(redis), outbox_relay.notify, leads.supervisors_of,
                             leads.policy)
-    erasure = wire_erasure(base, settings.mongo_db, lead_eraser(store), notify=outbox_relay.notify)
+    erasure = wire_erasure(base, settings.mongo_db, lead_eraser(store, source=settings.source), notify=outbox_relay.notify)
     retention = RetentionSweep(store, source=settings.source, interval_seconds=settings.retention_interval_seconds,
                                lease_seconds=settings.lease_seconds, batch=settings.retention_batch_size,
                                enabled=settings.sweep_enabled, notify=outbox_relay.notify)
