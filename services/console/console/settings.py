@@ -4,11 +4,12 @@ may also come from the shared TELESALES_ prefix)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from telesales_contracts.roster import Identifier
 from telesales_runtime.settings import ServiceSettings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -43,6 +44,10 @@ class ConsoleSettings(ServiceSettings):
     session_idle_minutes: float = Field(default=120.0, gt=0, description="A session unused this long ends.")
     # Sign-in. Development: a roster member by id (refused when auth_mode=production). Production: OpenID
     # Connect, authorization code with PKCE.
+    dev_staff: dict[Identifier, Literal["operator", "auditor"]] = Field(
+        default_factory=dict, description="Development sign-in of back-office staff, who are not on the floor's "
+        "roster: staff id -> role (operator or auditor), e.g. {\"op-1\": \"operator\"} (JSON). Empty in "
+        "production, where staff sign in with OpenID Connect.")
     oidc_issuer: str | None = Field(default=None, description="The identity provider's issuer URL "
                                     "(its /.well-known/openid-configuration is read).")
     oidc_client_id: str | None = None
@@ -81,6 +86,8 @@ class ConsoleSettings(ServiceSettings):
             if not (self.oidc_issuer and self.oidc_client_id):
                 raise ValueError("auth_mode=production signs in with OpenID Connect: set CONSOLE_OIDC_ISSUER "
                                  "and CONSOLE_OIDC_CLIENT_ID")
+            if self.dev_staff:
+                raise ValueError("auth_mode=production has no development sign-in: unset CONSOLE_DEV_STAFF")
             if not self.session_cookie_secure:
                 raise ValueError("auth_mode=production needs CONSOLE_SESSION_COOKIE_SECURE=true (HTTPS)")
         return self

@@ -1,5 +1,6 @@
 """Sign-in and sign-out routes (/auth/...): open routes, outside the ACCESS table (nobody is signed in yet).
-Development: POST /auth/dev-login signs in a roster member by id. Production: OpenID Connect
+Development: POST /auth/dev-login signs in a roster member by id, or one of the back-office staff the
+settings name (`dev_staff`: operators, auditors). Production: OpenID Connect
 (GET /auth/login -> the provider -> GET /auth/callback). Every sign-in makes a new session id."""
 
 from __future__ import annotations
@@ -104,21 +105,31 @@ async def dev_login(body: DevLoginIn, request: Request) -> JSONResponse:
         raise Problem(404, "Not Found", "Development sign-in is off in production: sign in with GET /auth/login.",
                       code="not_found")
     tenant = body.tenant or settings.default_tenant
-    member = await roster_member(request, tenant=tenant, agent_id=body.agent_id)
-    if not member.get("active", False):
-        raise coded_problem(403, "agent_inactive", f"{body.agent_id} is not active on the roster.")
-    try:
-        roles = domain.token_roles(str(member.get("role")))
-    except DomainError as error:
-        raise coded_problem(403, error.code, error.message) from error
-    principal = Principal(sub=body.agent_id, roles=frozenset(roles), tenant=tenant, team=member.get("team_id"))
+    staff_role = settings.dev_staff.get(body.agent_id)
+    if staff_role is not None:  # operators and auditors work off the floor: no roster record to read
+        principal, name = Principal(sub=body.agent_id, roles=frozenset({staff_role}), tenant=tenant), body.agent_id
+    else:
+        principal, name = await _roster_principal(request, tenant=tenant, agent_id=body.agent_id)
     token, token_expires_at = sessions.mint(principal)
-    session_id, session = await sessions.start(principal, name=member.get("name") or body.agent_id, kind="dev",
-                                               token=token, token_expires_at=token_expires_at,
+    session_id, session = await sessions.start(principal, name=name, kind="dev", token=token,
+                                               token_expires_at=token_expires_at,
                                                replacing=request.cookies.get(settings.session_cookie_name))
     response = JSONResponse(session_view(session, settings))
     sessions.set_cookie(response, session_id)
     return response
+
+
+async def _roster_principal(request: Request, *, tenant: str, agent_id: str) -> tuple[Principal, str]:
+    """Who an active roster member signs in as (an agent, a supervisor; a manager as a supervisor)."""
+    member = await roster_member(request, tenant=tenant, agent_id=agent_id)
+    if not member.get("active", False):
+        raise coded_problem(403, "agent_inactive", f"{agent_id} is not active on the roster.")
+    try:
+        roles = domain.token_roles(str(member.get("role")))
+    except DomainError as error:
+        raise coded_problem(403, error.code, error.message) from error
+    principal = Principal(sub=agent_id, roles=frozenset(roles), tenant=tenant, team=member.get("team_id"))
+    return principal, member.get("name") or agent_id
 
 
 def _oidc(request: Request) -> OidcClient:

@@ -8,6 +8,9 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from console_support import Upstream, console_settings, dev_login, principal_of, running_console, with_cookie
 
 
@@ -68,6 +71,31 @@ async def test_dev_login_refusals(infra: Any, tmp_path: Path) -> None:
         assert cross_site.status_code == 403 and cross_site.json()["code"] == "csrf"  # login CSRF
         assert "ts_session" not in http.cookies
         assert (await http.get("/v1/session")).status_code == 401
+
+
+async def test_back_office_staff_named_in_the_settings_sign_in_without_a_roster_record(infra: Any,
+                                                                                      tmp_path: Path) -> None:
+    upstream = Upstream()
+    upstream.agent("li-si")
+    settings = console_settings(infra, tmp_path, dev_staff={"op-1": "operator", "audit-1": "auditor"})
+    async with running_console(settings, upstream) as http:
+        operator = await dev_login(http, "op-1", tenant="acme")
+        assert operator["user"] == {"sub": "op-1", "name": "op-1", "roles": ["operator"], "tenant": "acme",
+                                    "team": None}
+        assert not upstream.requests  # staff are not looked up on the floor's roster
+        auditor = await http.post("/auth/dev-login", json={"agent_id": "audit-1"})
+        assert auditor.json()["user"]["roles"] == ["auditor"]
+        # Everyone else still needs an active roster record: the staff list grants no one else a role.
+        unknown = await http.post("/auth/dev-login", json={"agent_id": "op-2"})
+        assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_agent"
+        assert (await dev_login(http, "li-si"))["user"]["roles"] == ["agent"]
+    with pytest.raises(ValidationError, match="CONSOLE_DEV_STAFF"):
+        console_settings(infra, tmp_path, auth_mode="production", session_cookie_secure=True,
+                         oidc_issuer="http://127.0.0.1:9/idp", oidc_client_id="console",
+                         auth_hs256_secret="a-production-secret-of-at-least-32-characters",
+                         dev_staff={"op-1": "operator"})
+    with pytest.raises(ValidationError):
+        console_settings(infra, tmp_path, dev_staff={"op-1": "admin"})  # only operators and auditors
 
 
 async def test_production_refuses_the_dev_login(infra: Any, tmp_path: Path) -> None:
