@@ -12,3 +12,9 @@ export function requestsErasure(roles: readonly string[]): boolean {
 export function readsAccessLog(roles: readonly string[]): boolean {
   return roles.includes("operator") || roles.includes("auditor") || roles.includes("admin");
 }
+
+/** Whether the signed-in user may read the erasure requests (GET /v1/erasures on lead-intake): operators,
+ * auditors, admin. */
+export function readsErasures(roles: readonly string[]): boolean {
+  return readsAccessLog(roles);
+}

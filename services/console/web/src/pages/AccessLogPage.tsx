@@ -5,11 +5,12 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
 import { allocator, leadIntake, type AccessRecordView } from "../api/clients";
 import { unwrap } from "../api/http";
-import { requestsErasure } from "../api/roles";
+import { readsErasures, requestsErasure } from "../api/roles";
 import { useSession } from "../api/session";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { usePageTitle, useI18n, type Translate } from "../i18n";
 import { ErasureCard } from "./ErasureCard";
+import { ErasureList } from "./ErasureList";
 
 const PAGE = 50;
 const SERVICES = ["allocator", "lead-intake"] as const;
@@ -79,6 +80,7 @@ export default function AccessLogPage() {
       </Typography.Title>
       <Typography.Paragraph type="secondary">{t("access.help")}</Typography.Paragraph>
       {requestsErasure(roles) ? <ErasureCard /> : null}
+      {readsErasures(roles) ? <ErasureList /> : null}
       <Segmented
         aria-label={t("access.service")}
         value={service}

@@ -1,9 +1,11 @@
-import { useMutation } from "@tanstack/react-query";
-import { Alert, Button, Card, Form, Input, Space, Typography } from "antd";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Alert, Button, Card, Form, Input, Space, Tag, Typography } from "antd";
+import { useEffect, useState } from "react";
 import { leadIntake, type ErasureView } from "../api/clients";
 import { unwrap } from "../api/http";
-import { ProblemAlert } from "../components/ProblemAlert";
-import { useI18n } from "../i18n";
+import { errorWords, ProblemAlert } from "../components/ProblemAlert";
+import { useI18n, type Translate } from "../i18n";
+import { answered, erasureKey, erasureListKey, isPending, useErasure } from "./erasureQueries";
 
 interface ErasureForm {
   phone?: string;
@@ -17,12 +19,43 @@ const STATUS_KEYS = {
   nothing_found: "erasure.status.nothing_found",
 } as const;
 
+/** Where a request stands, in words: the status, how many services answered, and which. */
+function ErasureProgress({ view, t }: { view: ErasureView; t: Translate }) {
+  const services = answered(view);
+  const key = STATUS_KEYS[view.status as keyof typeof STATUS_KEYS] ?? "erasure.status.pending";
+  return (
+    <Space direction="vertical" size={4} className={`erasure-progress erasure-${view.status}`}>
+      <Typography.Text strong>{t(key, { id: view.request_id, leads: view.lead_ids?.length ?? 0 })}</Typography.Text>
+      {view.status === "nothing_found" ? null : (
+        <>
+          <Typography.Text>
+            {t("erasure.progress", { answered: services.length, expected: view.expected_services.length })}
+          </Typography.Text>
+          {services.length ? (
+            <div aria-label={t("erasure.answered")}>
+              <Typography.Text type="secondary">{t("erasure.answered")}: </Typography.Text>
+              {services.map((service) => (
+                <Tag key={service} color={isPending(view) ? "processing" : "success"}>
+                  {service}
+                </Tag>
+              ))}
+            </div>
+          ) : null}
+        </>
+      )}
+    </Space>
+  );
+}
+
 /** An operator erases a person's data everywhere, by phone and/or email (POST /v1/erasures on lead-intake, which
- * finds the leads and tells every service). The answer says how many leads were found and the request's id;
- * the phone and email typed are sent once and kept nowhere here. */
+ * finds the leads and tells every service), and follows the request until every service has answered. The
+ * phone and email typed are sent once and kept nowhere here: the form is emptied once the request is taken,
+ * and nothing shown afterwards names the person. */
 export function ErasureCard() {
   const { t } = useI18n();
+  const queryClient = useQueryClient();
   const [form] = Form.useForm<ErasureForm>();
+  const [requestId, setRequestId] = useState<string>();
   const erase = useMutation({
     mutationFn: (values: ErasureForm) =>
       unwrap(
@@ -34,9 +67,20 @@ export function ErasureCard() {
           },
         }),
       ),
-    onSuccess: () => form.resetFields(),
+    onMutate: () => setRequestId(undefined),
+    onSuccess: (view) => {
+      form.resetFields();
+      queryClient.setQueryData(erasureKey(view.request_id), view);
+      setRequestId(view.request_id);
+      void queryClient.invalidateQueries({ queryKey: erasureListKey });
+    },
   });
-  const answer: ErasureView | undefined = erase.data;
+  const current = useErasure(requestId);
+  const view = current.data;
+  const settled = view !== undefined && !isPending(view);
+  useEffect(() => {
+    if (settled) void queryClient.invalidateQueries({ queryKey: erasureListKey });
+  }, [settled, queryClient]);
   const needsOne = ({ getFieldValue }: { getFieldValue: (name: string) => unknown }) => ({
     validator: () =>
       `${getFieldValue("phone") ?? ""}${getFieldValue("email") ?? ""}`.trim()
@@ -44,15 +88,24 @@ export function ErasureCard() {
         : Promise.reject(new Error(t("erasure.needsOne"))),
   });
   return (
-    <Card title={t("erasure.title")} size="small">
+    <Card title={<h2 style={{ fontSize: 16, margin: 0 }}>{t("erasure.title")}</h2>} size="small">
       <Space direction="vertical" style={{ width: "100%" }}>
-        <Typography.Text type="secondary">{t("erasure.help")}</Typography.Text>
-        <Form form={form} layout="inline" aria-label={t("erasure.title")} onFinish={(values) => erase.mutate(values)}>
+        <Typography.Text type="secondary" id="erasure-help">
+          {t("erasure.help")}
+        </Typography.Text>
+        <Form
+          form={form}
+          name="erasure"
+          layout="inline"
+          aria-label={t("erasure.title")}
+          aria-describedby="erasure-help"
+          onFinish={(values) => erase.mutate(values)}
+        >
           <Form.Item name="phone" label={t("erasure.phone")} rules={[needsOne]} dependencies={["email"]}>
-            <Input allowClear autoComplete="off" />
+            <Input allowClear autoComplete="off" inputMode="tel" />
           </Form.Item>
           <Form.Item name="email" label={t("erasure.email")} rules={[needsOne]} dependencies={["phone"]}>
-            <Input allowClear autoComplete="off" />
+            <Input allowClear autoComplete="off" inputMode="email" />
           </Form.Item>
           <Form.Item name="reason" label={t("erasure.reason")}>
             <Input allowClear maxLength={500} />
@@ -61,17 +114,14 @@ export function ErasureCard() {
             {t("erasure.submit")}
           </Button>
         </Form>
-        {erase.error ? <ProblemAlert error={erase.error} /> : null}
-        {answer ? (
-          <Alert
-            role="status"
-            type={answer.status === "nothing_found" ? "info" : "success"}
-            message={t(STATUS_KEYS[answer.status as keyof typeof STATUS_KEYS] ?? "erasure.status.pending", {
-              id: answer.request_id,
-              leads: answer.lead_ids?.length ?? 0,
-            })}
-          />
+        {erase.error ? (
+          <Alert type="error" role="alert" showIcon message={t("erasure.refused")} description={errorWords(t, erase.error)} />
         ) : null}
+        {/* Always in the page, so that screen readers announce each change of the request's state. */}
+        <div role="status" aria-live="polite" aria-atomic="true" data-testid="erasure-status">
+          {view ? <ErasureProgress view={view} t={t} /> : null}
+        </div>
+        {current.error ? <ProblemAlert error={current.error} onRetry={() => current.refetch()} /> : null}
       </Space>
     </Card>
   );
