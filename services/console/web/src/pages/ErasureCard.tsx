@@ -35,7 +35,7 @@ function ErasureProgress({ view, t }: { view: ErasureView; t: Translate }) {
             <div aria-label={t("erasure.answered")}>
               <Typography.Text type="secondary">{t("erasure.answered")}: </Typography.Text>
               {services.map((service) => (
-                <Tag key={service} color={isPending(view) ? "processing" : "success"}>
+                <Tag key={service} color={isPending(view) ? "blue" : "green"}>
                   {service}
                 </Tag>
               ))}
@@ -88,7 +88,7 @@ export function ErasureCard() {
         : Promise.reject(new Error(t("erasure.needsOne"))),
   });
   return (
-    <Card title={<h2 style={{ fontSize: 16, margin: 0 }}>{t("erasure.title")}</h2>} size="small">
+    <Card title={<h2 className="card-heading">{t("erasure.title")}</h2>} size="small">
       <Space direction="vertical" style={{ width: "100%" }}>
         <Typography.Text type="secondary" id="erasure-help">
           {t("erasure.help")}

@@ -7,8 +7,8 @@ import { useI18n, type Translate } from "../i18n";
 import { answered, useErasures } from "./erasureQueries";
 
 const STATUS_TAGS = {
-  pending: { key: "erasure.state.pending", color: "processing" },
-  complete: { key: "erasure.state.complete", color: "success" },
+  pending: { key: "erasure.state.pending", color: "blue" },
+  complete: { key: "erasure.state.complete", color: "green" },
   nothing_found: { key: "erasure.state.nothing_found", color: "default" },
 } as const;
 
@@ -62,7 +62,7 @@ export function ErasureList() {
   const { t } = useI18n();
   const list = useErasures();
   return (
-    <Card title={<h2 style={{ fontSize: 16, margin: 0 }}>{t("erasure.list.title")}</h2>} size="small">
+    <Card title={<h2 className="card-heading">{t("erasure.list.title")}</h2>} size="small">
       {list.error ? (
         <ProblemAlert error={list.error} onRetry={() => list.refetch()} />
       ) : (
