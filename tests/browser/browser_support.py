@@ -3,6 +3,7 @@ console, screenshots kept as test artifacts, and axe-core's accessibility check.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ CHROMIUM = os.environ.get("TELESALES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 READY_TIMEOUT_S = 120.0
 MIDDLE_NUMBERS = ("+8617000000101", "+8617000000102", "+8617000000103")
+# Back-office staff the console signs in without a roster record (CONSOLE_DEV_STAFF): operators and auditors
+# are not on the floor's roster, so the roster-based development sign-in alone has none.
+OPERATOR_ID = "browser-operator"
+AUDITOR_ID = "browser-auditor"
+DEV_STAFF = {OPERATOR_ID: "operator", AUDITOR_ID: "auditor"}
 
 # name, package, settings prefix
 SERVICES = (("lead-intake", "lead_intake", "LEAD_INTAKE_"), ("allocator", "allocator", "ALLOCATOR_"),
@@ -73,6 +79,7 @@ def service_env(name: str, package: str, prefix: str, run: str, ports: dict[str,
                      for other, _, _ in SERVICES if other != "console"}
         settings["PUBLIC_URL"] = f"http://127.0.0.1:{ports['console']}"
         settings["DEFAULT_TENANT"] = tenant_of(run)  # development sign-in signs in to the seeded floor's tenant
+        settings["DEV_STAFF"] = json.dumps(DEV_STAFF)
     return {prefix + key: value for key, value in settings.items()}
 
 
@@ -103,13 +110,14 @@ async def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "
     return [v for v in result["violations"] if v.get("impact") in impacts]
 
 
-async def sign_in(page: Page, agent_id: str) -> None:
-    """Development sign-in as `agent_id`, landing on the agent's leads."""
-    await page.goto("/leads")
+async def sign_in(page: Page, user_id: str, landing: str = "/leads") -> None:
+    """Development sign-in as `user_id` (a roster member, or staff of DEV_STAFF), landing on `landing` (the
+    app sends a visitor without a session to the login page and back)."""
+    await page.goto(landing)
     await page.wait_for_url(re.compile(r"/login"))
-    await page.get_by_label("坐席工号").fill(agent_id)
+    await page.get_by_label("坐席工号").fill(user_id)
     await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url(re.compile(r"/leads$"))
+    await page.wait_for_url(re.compile(re.escape(landing) + "$"))
 
 
 async def allocator_lead(platform: Platform, lead_id: str) -> dict[str, Any]:

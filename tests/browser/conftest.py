@@ -17,6 +17,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from browser_support import (
     CHROMIUM,
+    OPERATOR_ID,
     CHROMIUM_ARGS,
     READY_TIMEOUT_S,
     SERVICES,
@@ -24,6 +25,7 @@ from browser_support import (
     Platform,
     new_context,
     service_env,
+    sign_in,
     tenant_of,
 )
 from telesales_testkit.bench import ServiceProcess
@@ -90,3 +92,14 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
     page = await context.new_page()
     yield page
     await page.close()
+
+
+@pytest.fixture
+async def operator_page(browser: Browser, platform: Platform) -> AsyncIterator[Page]:
+    """A page signed in as an operator (staff the console signs in without a roster record, DEV_STAFF), on the
+    access-log page; its context lets axe-core in (bypass_csp), for the accessibility check."""
+    context = await new_context(browser, platform, bypass_csp=True)
+    page = await context.new_page()
+    await sign_in(page, OPERATOR_ID, landing="/access-log")
+    yield page
+    await context.close()
