@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
+
+from console_support import console_settings
 
 from telesales_runtime.auth import Principal, TokenVerifier
 from telesales_runtime.settings import ServiceSettings
-from telesales_testkit.auth import auth_headers
+from telesales_testkit.auth import auth_headers, mint_token
 from telesales_testkit.harness import wait_until
+from telesales_tools.floor import phone_of
 from telesales_tools.platform import Endpoints
 from telesales_tools.tsctl import Context, app
 
@@ -169,3 +175,121 @@ def test_csv_columns_the_contract_reads_are_fields_and_the_others_attributes(tmp
     leads.write_text("Phone,CRM-ID,utm_source\n13924681357,PX-1,baidu\n", encoding="utf-8")
     [row] = read_rows(leads, "csv")
     assert row == {"Phone": "13924681357", "CRM-ID": "PX-1", "attributes": {"utm_source": "baidu"}}
+
+
+# ---- erasures ------------------------------------------------------------------------------------------------
+
+ERASED_BY_EVERY_SERVICE = ["allocator", "console", "lead-intake", "ledger", "marketplace", "metrics"]
+
+
+def erasure_view(status: str, answered: list[str] = ERASED_BY_EVERY_SERVICE) -> dict[str, Any]:
+    return {"request_id": "erasure-1", "status": status, "reason": "request", "note": "PD-7",
+            "requested_by": {"sub": "privacy-desk", "roles": ["service"]}, "requested_at": "2026-12-07T05:00:00Z",
+            "completed_at": None if status == "pending" else "2026-12-07T05:00:03Z", "lead_ids": ["L1"],
+            "expected_services": ERASED_BY_EVERY_SERVICE,
+            "services": {s: {"completed_at": "2026-12-07T05:00:02Z", "counts": {"leads": 1}} for s in answered}}
+
+
+def test_an_erasure_request_echoes_the_person_masked_and_a_refusal_quoting_them_too() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if json.loads(request.content).get("email") == "wang.fang@example.com":
+            return httpx.Response(202, json=erasure_view("pending", ["lead-intake"]))
+        return httpx.Response(422, headers={"content-type": "application/problem+json"}, json={
+            "type": "about:blank", "title": "Invalid phone", "status": 422,
+            "detail": "'139 2468 13570' is not a valid phone number."})
+
+    done = mocked(handler, "--role", "service", "--actor", "privacy-desk", "erasures", "request",
+                  "--phone", "139 2468 1357", "--email", "wang.fang@example.com", "--reason", "PD-7")
+    assert done.exit_code == 0, done.output
+    assert "phone 139****1357 and email w**@example.com requested" in done.output
+    assert "erasure-1" in done.output and "pending" in done.output and "1/6" in done.output
+    assert "2468" not in done.output and "wang.fang" not in done.output
+    assert json.loads(seen[-1].content) == {"phone": "139 2468 1357", "email": "wang.fang@example.com",
+                                            "reason": "PD-7"}
+    assert verified(seen[-1]) == Principal("privacy-desk", frozenset({"service"}), "default")
+
+    refused = mocked(handler, "erasures", "request", "--phone", "139 2468 13570")
+    assert refused.exit_code == 1 and "422" in refused.output and "not a valid phone number" in refused.output
+    assert "2468" not in refused.output, refused.output
+    nobody = mocked(handler, "erasures", "request", "--reason", "PD-8")
+    assert nobody.exit_code == 1 and "--phone, --email or both" in nobody.output
+
+
+def test_show_wait_reads_again_until_complete_and_exits_3_when_still_pending() -> None:
+    reads: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reads.append(request.url.path)
+        return httpx.Response(200, json=erasure_view("complete" if len(reads) >= 3 else "pending", ["lead-intake"]
+                                                     if len(reads) < 3 else ERASED_BY_EVERY_SERVICE))
+
+    done = mocked(handler, "erasures", "show", "erasure-1", "--wait", "10")
+    assert done.exit_code == 0, done.output
+    assert reads == ["/v1/erasures/erasure-1"] * 3 and "complete" in done.output and "6/6" in done.output
+
+    stuck = mocked(lambda request: httpx.Response(200, json=erasure_view("pending", ["lead-intake", "ledger"])),
+                   "erasures", "show", "erasure-1", "--wait", "1.5")
+    assert stuck.exit_code == 3, stuck.output
+    assert "still pending after 1.5s: waiting for allocator, console, marketplace, metrics" in stuck.output
+
+
+@pytest.fixture(scope="module")
+async def console_app(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """The console in-process, its consumers on the real broker: the sixth service an erasure waits for."""
+    from console.main import create_app
+
+    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                consumer_group=f"console-tsctl-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_the_privacy_desk_erases_a_person_with_tsctl(lead_intake: Any, allocator: Any, ledger: Any,
+                                                           marketplace: Any, metrics: Any, console_app: Any,
+                                                           infra: Any) -> None:
+    tenant = f"tsctl-{uuid.uuid4().hex[:8]}"
+    env = {"TELESALES_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "TELESALES_TENANT": tenant,
+           "TELESALES_LEAD_INTAKE_URL": lead_intake.base_url}
+
+    async def tsctl(*args: str, code: int = 0) -> str:
+        result = await asyncio.to_thread(runner.invoke, app, list(args), env=env)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    phone, email = phone_of(tenant, 5), f"li.na-{tenant}@example.com"
+    national = phone[3:]
+    desk = auth_headers("service", "web-form", tenant=tenant)
+    async with httpx.AsyncClient(base_url=lead_intake.base_url, timeout=30) as http:
+        sent = await http.post("/v1/leads", headers=desk, json={"name": "李娜", "phone": phone, "email": email,
+                                                                 "business_line": "education"})
+        assert sent.status_code == 202, sent.text
+
+        async def qualified() -> Any:
+            return (await http.get(sent.json()["status_url"], headers=desk)).json()["status"] == "qualified"
+        await wait_until(qualified, what="lead-intake qualified the lead")
+
+    as_desk = ("--role", "service", "--actor", "privacy-desk")
+    asked = await tsctl(*as_desk, "erasures", "request", "--phone", national, "--email", email, "--reason", "PD-7")
+    request_id = re.search(r"erasure-[0-9a-f]{32}", asked).group(0)  # type: ignore[union-attr]
+    assert f"phone {national[:3]}****{national[-4:]} and email l**@example.com requested" in asked
+    shown = await tsctl("erasures", "show", request_id, "--wait", "120")
+    assert "complete" in shown and "6/6" in shown and "privacy-desk" in shown
+    listed = json.loads(await tsctl("--json", "erasures", "list", "--limit", "5"))
+    [item] = [i for i in listed["items"] if i["request_id"] == request_id]
+    assert sorted(item["services"]) == ERASED_BY_EVERY_SERVICE and len(item["lead_ids"]) == 1
+    unknown = await tsctl("erasures", "request", "--email", f"nobody-{tenant}@example.com")
+    assert "nothing_found" in unknown
+    for output in (asked, shown, json.dumps(listed), unknown):
+        assert national not in output and email not in output
+
+    agent = mint_token("li-si", "agent", tenant=tenant, team="mba")
+    refused = await tsctl("--token", agent, "erasures", "request", "--phone", national, code=1)
+    assert "403" in refused and national not in refused
+    invalid = await tsctl(*as_desk, "erasures", "request", "--phone", "12", code=1)
+    assert "422" in invalid and "not a valid phone number" in invalid
+    missing = await tsctl("erasures", "show", "erasure-nope", code=1)
+    assert "404" in missing

@@ -25,6 +25,7 @@ from .platform import token as platform_token
 from .report import FUNNELS, print_summary, read_funnels
 from .scenario import CHECKLIST, FLOOR_TZ
 from .tsctl_cli import Actor, Context, RoleOption, Tenant, TokenOption, ctx_of, fail, guarded, out, show
+from .tsctl_erasures import erasures_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 leads_app = typer.Typer(no_args_is_help=True, help="Leads (lead-intake): import a file, look one up.")
@@ -33,7 +34,7 @@ agents_app = typer.Typer(no_args_is_help=True, help="The roster and grades (allo
 coins_app = typer.Typer(no_args_is_help=True, help="Coins (ledger): issue, allocate, balances.")
 tips_app = typer.Typer(no_args_is_help=True, help="Tips (marketplace): the review queue and reviews.")
 for sub, name in ((leads_app, "leads"), (pools_app, "pools"), (agents_app, "agents"), (coins_app, "coins"),
-                  (tips_app, "tips")):
+                  (tips_app, "tips"), (erasures_app, "erasures")):
     app.add_typer(sub, name=name)
 
 
