@@ -664,6 +664,8 @@ def service_env(svc: Service) -> dict[str, str]:
                 prefix = "CONSOLE_" + spec["name"].upper().replace("-", "_")
                 env.setdefault(f"{prefix}_URL", f"http://{HOST}:{_port(spec['port_env'], spec['port'])}")
         env.setdefault("CONSOLE_PUBLIC_URL", svc.address)
+        # back-office staff the development sign-in knows without a roster record (access log, erasures)
+        env.setdefault("CONSOLE_DEV_STAFF", json.dumps({"ops": "operator", "auditor": "auditor"}))
     return env
 
 
