@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from console_support import console_settings
-
 from telesales_runtime.auth import Principal, TokenVerifier
 from telesales_runtime.settings import ServiceSettings
 from telesales_testkit.auth import auth_headers, mint_token

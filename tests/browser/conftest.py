@@ -17,8 +17,8 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from browser_support import (
     CHROMIUM,
-    OPERATOR_ID,
     CHROMIUM_ARGS,
+    OPERATOR_ID,
     READY_TIMEOUT_S,
     SERVICES,
     WEB_DIST,
