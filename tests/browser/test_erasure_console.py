@@ -3,7 +3,7 @@ by phone and email, from the access-log page, and follows the request from pendi
 services that answered; the list shows it; after submission neither the page nor any answer it received
 holds the number or the email in full. An unknown person gets "nothing found"; an invalid number gets the
 service's problem in words; agents and supervisors see no card, and the BFF passes their direct call to
-lead-intake, which refuses it."""
+lead-intake, which refuses it; an auditor reads the list but has no card either."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Page, Response, expect
 
-from browser_support import Platform, axe_violations, new_context, screenshot, sign_in
+from browser_support import AUDITOR_ID, Platform, axe_violations, new_context, screenshot, sign_in
 from telesales_testkit.harness import wait_until
 from telesales_tools.floor import phone_of
 from telesales_tools.platform import headers
@@ -157,3 +157,15 @@ async def test_agents_and_supervisors_see_no_card_and_are_refused(browser: Brows
         assert answer["status"] == 403 and answer["type"].startswith("application/problem+json"), answer
         assert answer["listed"] == 403, answer
         await context.close()
+
+
+async def test_an_auditor_reads_the_requests_but_may_not_ask_for_one(browser: Browser, platform: Platform) -> None:
+    context = await new_context(browser, platform)
+    page = await context.new_page()
+    await sign_in(page, AUDITOR_ID, landing="/access-log")
+    await expect(page.get_by_role("table", name="删除请求")).to_be_visible()
+    await expect(page.get_by_role("form", name="删除个人信息")).to_have_count(0)
+    answer = await direct_erasure_call(page)
+    assert answer["roles"] == ["auditor"]
+    assert answer["status"] == 403 and answer["listed"] == 200, answer
+    await context.close()
