@@ -5,7 +5,7 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics bench-console web openapi publish-example demo replay-dead-letters
+.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics bench-console bench-speed-to-lead web openapi publish-example demo replay-dead-letters
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-ledger  ledger benchmark (10,000 accounts, 200,000 purchases through the real broker)"
 	@echo "make bench-marketplace  marketplace benchmark (10,000 listed tips, 100 users searching over HTTP)"
 	@echo "make bench-console  console benchmark (10,000 agents on the live channel by SSE; events through the real broker)"
+	@echo "make bench-speed-to-lead  a lead from publish to the agent's screen: intake, pool, push on arrival, SSE (2,000 agents)"
 	@echo "make web           build the console's web app (npm ci from the lockfile, then vite; skipped when unchanged)"
 	@echo "make openapi       regenerate the services' OpenAPI documents the console's web app is typed from"
 	@echo "make bench-metrics  metrics benchmark (1,000,000 mixed events: ingest against the raw consume ceiling, /metrics scrape)"
@@ -53,7 +54,7 @@ test:
 	exit $$rc
 
 lint:
-	@$(RUN) ruff check contracts runtime testkit services tools tests deploy
+	@$(RUN) ruff check contracts runtime testkit services tools tests deploy bench
 
 # The markers come from where a test is and what it asks for (telesales_testkit.plugin): every test
 # under tests/integration/ or tests/browser/, or asking for the `infra` fixture, is `integration`.
@@ -117,3 +118,6 @@ replay-dead-letters:
 
 bench-console:
 	@$(RUN) python services/console/bench/bench_console.py $(BENCH_ARGS)
+
+bench-speed-to-lead:
+	@$(RUN) python bench/speed-to-lead/bench_speed_to_lead.py $(BENCH_ARGS)

@@ -12,13 +12,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHES = sorted(REPO.glob("services/*/bench/bench_*.py"))
+# Benchmarks of a way through several services (bench/<name>/bench_*.py)
+CROSS_SERVICE = sorted(REPO.glob("bench/*/bench_*.py"))
 
 
 def test_every_service_has_a_benchmark() -> None:
     assert {p.parents[1].name for p in BENCHES} == {p.name for p in (REPO / "services").iterdir() if p.is_dir()}
 
 
-@pytest.mark.parametrize("path", BENCHES, ids=lambda p: p.stem)
+def test_the_cross_service_benchmarks_are_found() -> None:
+    assert [p.stem for p in CROSS_SERVICE] == ["bench_speed_to_lead"]
+
+
+@pytest.mark.parametrize("path", BENCHES + CROSS_SERVICE, ids=lambda p: p.stem)
 def test_benchmark_imports_and_parses_its_defaults(path: Path) -> None:
     name = f"bench_script_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
