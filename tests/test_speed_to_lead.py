@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "speed-to-lead"
 sys.path.insert(0, str(BENCH))
 
 from s2l_floor import LeadMaker, routing_rules  # noqa: E402
+from s2l_handlers import handler_counters, handler_use  # noqa: E402
 from s2l_report import render  # noqa: E402
 from s2l_screens import parse_block  # noqa: E402
 from s2l_timeline import (  # noqa: E402
@@ -177,3 +178,16 @@ def test_the_report_renders_a_run_that_lost_nothing() -> None:
     assert shown.startswith("| notification read on the agent's SSE stream | 1 | 400 / 400 / 400 |")
     assert shown.endswith("| +0.10 s |")
     assert "400 ms, met" in text and "note: DISTURBED: x" in text
+
+
+def test_the_handler_figures_come_from_the_services_own_metrics() -> None:
+    text = "\n".join([
+        'telesales_handler_duration_seconds_count{service="allocator",topic="leads.qualified.v1"} 10.0',
+        'telesales_handler_duration_seconds_sum{service="allocator",topic="leads.qualified.v1"} 2.0',
+        'telesales_handler_duration_seconds_count{service="allocator",topic="agents.changed.v1"} 99.0',
+        'telesales_dead_letters_total{service="allocator",topic="x",error_type="unknown_agent"} 1.0', ""])
+    before = {"calls": 4.0, "seconds": 0.5, "dead_letters": 0.0}
+    after = handler_counters(text, "leads.qualified.v1")
+    assert after == {"calls": 10.0, "seconds": 2.0, "dead_letters": 1.0}
+    assert handler_use(before, after, leads=300, wall_s=3.0) == {
+        "batches": 6.0, "leads_per_batch": 50.0, "ms_per_batch": 250.0, "busy_pct": 50.0, "dead_letters": 1.0}

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import re
@@ -36,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from telesales_contracts.topics import ALLOCATION_ASSIGNED, LEADS_QUALIFIED, LEADS_RECEIVED
+from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
     REPO_ROOT,
@@ -58,6 +57,7 @@ from telesales_testkit.bench import (
 
 sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
 from s2l_floor import HEADERS, Floor, LeadMaker, teams_for  # noqa: E402
+from s2l_handlers import LEAD_TOPIC, handler_counters, handler_use  # noqa: E402
 from s2l_report import render  # noqa: E402
 from s2l_screens import Screens, ScreensProcess, open_screens  # noqa: E402
 from s2l_timeline import (  # noqa: E402
@@ -71,6 +71,7 @@ from s2l_timeline import (  # noqa: E402
     slowest_stage,
     stage_figures,
 )
+from s2l_watch import Memory, Reader, redis_pids  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "speed-to-lead.json"
 DEFAULT_HOLDING_CAP = 200  # the allocator's default policy
@@ -81,84 +82,6 @@ SETTLE_S = 3.0
 def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def redis_pids(port: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if "redis-server" in cmd and f":{port}" in cmd:
-                found.append(int(entry))
-    return found
-
-
-class Memory:
-    """RSS of the services under test: at readiness, idle (floor set up, streams open) and the peak of each
-    phase (sampled twice a second)."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.points: dict[str, dict[str, int]] = {}
-        self.phase: str | None = None
-        self.task = asyncio.create_task(self._sample())
-
-    def take(self, label: str) -> None:
-        self.points[label] = {name: rss_bytes(pid) for name, pid in self.pids.items()}
-
-    async def _sample(self) -> None:
-        while True:
-            if self.phase is not None:
-                peak = self.points.setdefault(f"peak: {self.phase}", {})
-                for name, pid in self.pids.items():
-                    peak[name] = max(peak.get(name, 0), rss_bytes(pid))
-            await asyncio.sleep(0.5)
-
-
-class Reader:
-    """Reads leads.qualified.v1 and allocation.assigned.v1 of the run's tenant into the timeline."""
-
-    def __init__(self, bootstrap: str, tenant: str, timeline: Timeline) -> None:
-        self.tenant, self.timeline = tenant, timeline
-        self.consumer = AIOKafkaConsumer(LEADS_QUALIFIED.name, ALLOCATION_ASSIGNED.name, bootstrap_servers=bootstrap,
-                                         group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
-                                         fetch_max_wait_ms=50)
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for record in self.consumer:
-            event = json.loads(record.value)
-            if event.get("tenantid") != self.tenant:
-                continue
-            data, at = event["data"], record.timestamp / 1000
-            if record.topic == LEADS_QUALIFIED.name:
-                self.timeline.qualified(received_event_id=data["touch"]["event_id"], lead_id=data["lead_id"], at=at)
-            else:
-                self.timeline.pushed(event_id=event["id"], lead_id=data["lead_id"], agent=data["agent_id"],
-                                     assigned_by=data["assigned_by"], at=at)
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        await self.consumer.stop()
 
 
 async def publish(producer: AIOKafkaProducer, leads: list[Any], phase: str, timeline: Timeline,
@@ -216,9 +139,17 @@ class Run:
                 "agents' screens (load generators)": [s.proc.pid for s in self.screens],
                 "bench (publisher, reader)": [os.getpid()], **found, "redis": redis_pids(redis_port)}
 
+    async def handlers(self, http: httpx.AsyncClient) -> dict[str, dict[str, float]]:
+        counters = {}
+        for service in self.services:
+            answer = await http.get(f"{service.base_url}/metrics", timeout=30)
+            counters[service.name] = handler_counters(answer.text, LEAD_TOPIC[service.name])
+        return counters
+
     async def phase(self, name: str, leads: list[Any], rate: float | None, producer: AIOKafkaProducer,
-                    memory: Memory) -> dict[str, Any]:
+                    memory: Memory, http: httpx.AsyncClient) -> dict[str, Any]:
         expected = self.shown_count() + len(leads)
+        before = await self.handlers(http)
         memory.phase = name
         cpu = CpuWatch(self.cpu_groups()).start()
         started = time.monotonic()
@@ -229,14 +160,19 @@ class Run:
             await asyncio.sleep(0.1)
         usage = cpu.stop()
         memory.phase = None
+        after = await self.handlers(http)
+        handlers = {n: handler_use(before[n], after[n], len(leads), usage["wall_s"]) for n in before}
         await asyncio.sleep(SETTLE_S)  # a repeat would show by now
+        for service, use in handlers.items():
+            if use["dead_letters"]:
+                self.warnings.append(f"{service} dead-lettered {use['dead_letters']:,.0f} messages during {name}")
         disturbed = usage["pct_of_one_core"]["everything else on the machine"]
         if disturbed > self.args.disturbed_pct:
             self.warnings.append(f"DISTURBED: during {name}, processes outside the run used {disturbed:.0f} % of a "
                                  f"core (over {self.args.disturbed_pct:.0f} %): its figures are not clean")
         note(f"{name}: {len(leads):,} leads sent, {self.shown_count() - expected + len(leads):,} shown "
              f"in {time.monotonic() - started:.1f} s")
-        return {"leads": len(leads), "rate_per_s": rate, "cpu": usage}
+        return {"leads": len(leads), "rate_per_s": rate, "cpu": usage, "handlers": handlers}
 
     async def pooled_times(self, mongo: AsyncMongoClient[dict[str, Any]]) -> None:
         leads = mongo[self.allocator.db]["leads"]  # type: ignore[attr-defined]
@@ -270,11 +206,11 @@ class Run:
         note(f"{connected:,} SSE streams open in {time.monotonic() - started:.1f} s ({failed} failed "
              f"{[e for r in ready for e in r[2]][:3]})")
         await asyncio.sleep(CONFIG_CACHE_S)
-        self.phases["warm-up"] = await self.phase("warm-up", warm, None, producer, memory)
+        self.phases["warm-up"] = await self.phase("warm-up", warm, None, producer, memory, http)
         await asyncio.sleep(SETTLE_S)
         memory.take("idle (floor set up, streams open)")
         say("1/3 saturation: a burst as fast as the producer goes ...")
-        self.phases["saturation"] = await self.phase("saturation", burst, None, producer, memory)
+        self.phases["saturation"] = await self.phase("saturation", burst, None, producer, memory, http)
         # the screens' records come at the end; the last one read so far ends the burst (phases never overlap)
         first_sent = min(t.sending.sent for t in self.timeline.phase("saturation"))
         try:
@@ -283,12 +219,12 @@ class Run:
             raise BenchError(str(error)) from None
         say(f"    {2 * half_rate:,.0f} leads/s publish -> screen")
         say(f"2/3 floor: {args.rate:,.0f} leads/s for {args.seconds:.0f} s on a fixed schedule ...")
-        self.phases["floor"] = await self.phase("floor", at_floor, args.rate, producer, memory)
+        self.phases["floor"] = await self.phase("floor", at_floor, args.rate, producer, memory, http)
         at_half = self.maker.make(int(half_rate * args.seconds))
         await floor.set_holding_cap(holding_cap_needed(self.maker.made, args.agents, DEFAULT_HOLDING_CAP))
         await asyncio.sleep(CONFIG_CACHE_S)
         say(f"3/3 half of saturation: {half_rate:,.0f} leads/s for {args.seconds:.0f} s on a fixed schedule ...")
-        self.phases["half"] = await self.phase("half", at_half, half_rate, producer, memory)
+        self.phases["half"] = await self.phase("half", at_half, half_rate, producer, memory, http)
         memory.take("after the run")
         memory.task.cancel()
         await allocator_http.aclose()

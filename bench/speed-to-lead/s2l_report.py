@@ -41,6 +41,10 @@ def phase_table(name: str, phase: dict[str, Any]) -> list[str]:
     parts = ", ".join(f"{label} {pct:.0f}%" for label, pct in cpu["pct_of_one_core"].items())
     lines += ["", f"CPU (% of one core): {parts}; machine {cpu['machine_busy_pct']:.0f}% busy of "
                   f"{cpu['machine_cores']} cores"]
+    lines.append("handler of the lead's topic: " + "; ".join(
+        f"{n} {h['batches']:,.0f} batches of {h['leads_per_batch']:,.1f} leads, {h['ms_per_batch']:,.0f} ms each, "
+        f"busy {h['busy_pct']:.0f}% of the phase" + (f", {h['dead_letters']:,.0f} DEAD LETTERS" if h['dead_letters'] else "")
+        for n, h in phase.get("handlers", {}).items()))
     if phase["problems"]:
         lines.append(f"PROBLEMS: {phase['problems']}")
     return lines
