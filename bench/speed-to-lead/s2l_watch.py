@@ -90,4 +90,4 @@ class Reader:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-        await self.consumer.stop()
+            await self.consumer.stop()
