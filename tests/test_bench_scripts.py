@@ -21,7 +21,8 @@ def test_every_service_has_a_benchmark() -> None:
 
 
 def test_the_cross_service_benchmarks_are_found() -> None:
-    assert [p.stem for p in CROSS_SERVICE] == ["bench_speed_to_lead"]
+    """A moved folder would otherwise leave them out of the test below without a word."""
+    assert "bench_speed_to_lead" in [p.stem for p in CROSS_SERVICE]
 
 
 @pytest.mark.parametrize("path", BENCHES + CROSS_SERVICE, ids=lambda p: p.stem)
