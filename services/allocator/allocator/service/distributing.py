@@ -197,13 +197,22 @@ class Distributing(LeadServiceCore):
                                 result: distribution.DistributionResult, policy: AllocationPolicy, now: datetime,
                                 actor: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         leads_by_id = {lead.lead_id: lead for lead in leads}
-        placed: list[dict[str, Any]] = []
         missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
+        writes = []
         for placement in result.placements:
-            done = await self.assign(tenant=tenant, lead=leads_by_id[placement.lead_id],
-                                     agent=by_id[placement.agent_id], policy=policy, now=now,
-                                     strategy=placement.strategy, assigned_by=actor)
-            if done:
+            lead = leads_by_id[placement.lead_id]
+            decision = lead.assign(by_id[placement.agent_id].facts(policy), strategy=placement.strategy,
+                                   assigned_by=actor, at=now, from_statuses=(POOLED,))
+            writes.append((lead, decision.change, self.embedded(tenant, lead.lead_id, decision.events)))
+        # One conditional bulk write for the whole distribution (a round trip per lead was the arrival's
+        # bottleneck); each update still applies only to a lead still pooled. When some did not, the
+        # holders say which were taken meanwhile.
+        matched = await self.store.commit(writes, now) if writes else 0
+        holders = ({} if matched == len(writes) else
+                   await self.store.holders_of(tenant, [p.lead_id for p in result.placements]))
+        placed: list[dict[str, Any]] = []
+        for placement in result.placements:
+            if matched == len(writes) or holders.get(placement.lead_id) == placement.agent_id:
                 placed.append({"lead_id": placement.lead_id, "agent_id": placement.agent_id,
                                "team_id": team["team_id"], "strategy": placement.strategy.value})
             else:

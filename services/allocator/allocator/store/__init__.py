@@ -199,6 +199,11 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
             return 0
         return (await self.leads.bulk_write(ops, ordered=False)).matched_count
 
+    async def holders_of(self, tenant: str, lead_ids: Sequence[str]) -> dict[str, str | None]:
+        """Who holds each of these leads now (None: nobody)."""
+        found = self.leads.find({"tenant_id": tenant, "_id": {"$in": list(lead_ids)}}, {"holder": 1})
+        return {doc["_id"]: doc.get("holder") async for doc in found}
+
     async def commit_if(self, lead: Lead, change: LeadChange, events: list[Doc], now: datetime, *,
                         alongside: Alongside | None = None) -> Doc | None:
         """Make one change of the Lead aggregate (with its events) if its condition still holds when

@@ -337,6 +337,27 @@ async def test_even_by_open_gives_each_lead_to_whoever_holds_fewest_and_respects
     assert {(e["strategy"], e["assigned_by"]) for e in events.values()} == {("even_by_open", "boss")}
 
 
+async def test_a_lead_taken_while_a_distribution_writes_is_reported_and_the_others_placed(
+        harness: Harness, monkeypatch: Any) -> None:
+    """A distribution's placements are one conditional bulk write: a lead claimed between the decision and the
+    write stays with its claimer, is reported `taken_meanwhile`, and the other leads are placed."""
+    await floor(harness, "a1", "a2")
+    await harness.agent("rival", team_id="t2")
+    ids = [await lead(harness, score) for score in (90, 80, 70)]
+    commit = harness.store.commit
+
+    async def claimed_first(writes: Any, now: datetime, **kwargs: Any) -> int:
+        await harness.store.leads.update_one({"_id": ids[1]}, {"$set": {"status": "held", "holder": "rival"}})
+        return await commit(writes, now, **kwargs)
+    monkeypatch.setattr(harness.store, "commit", claimed_first)
+    response = await distribute(harness, lead_ids=ids, team_id="t1", strategy="even_by_open")
+    assert set(placed(response)) == {ids[0], ids[2]}
+    assert response.json()["unplaced"] == [{"lead_id": ids[1], "reason": "taken_meanwhile"}]
+    assert (await harness.store.get_lead(harness.tenant, ids[1]))["holder"] == "rival"
+    await harness.relay()
+    assert set(assigned_events(harness)) == {ids[0], ids[2]}
+
+
 async def test_batch_average_deals_the_batch_in_a_snake_order(harness: Harness) -> None:
     await floor(harness, "a1", "a2", "a3", strategy="batch_average")
     await harness.pooled()
