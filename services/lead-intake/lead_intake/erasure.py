@@ -1,7 +1,9 @@
 """Erasure requests (a person's, by phone or email): lead-intake, which owns people's contact data, finds the
 tenant's leads of the person, erases its own copies and publishes privacy.erasure-requested.v1 (lead ids
 only) in the same transaction; every service answers privacy.erasure-completed.v1, recorded per service
-here. The request and its completion are kept, never the phone or email erased."""
+here. A request (reason "request") also has a topic step (topic_erasure.py): the person removed from the
+Kafka topics that carry personal data; it is complete when every service answered and that step is done.
+The request and its completion are kept, never the phone or email erased."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from telesales_runtime.periodic import PeriodicLoop
 
 from . import domain
 from .erasure_store import ErasureRequests
+from .topic_erasure import needles_of
 
 
 class ErasureIn(BaseModel):
@@ -49,10 +52,21 @@ class ServiceCompletion(BaseModel):
     counts: dict[str, int]
 
 
+class TopicStep(BaseModel):
+    completed_at: datetime | None = Field(description="When no topic held the person any more (None: pending).")
+    partitions_truncated: int
+    records_removed: int = Field(description="Records removed with the truncated ranges (the person's and the "
+                                 "ones before them, which every consumer had processed).")
+    dead_letters_kept: int = Field(description="Others' dead letters of truncated ranges copied forward.")
+    waiting_on: list[str] = Field(default_factory=list, description="Partitions still holding the person, each "
+                                  "with the consumer groups not yet past their record (the last pass).")
+
+
 class ErasureView(BaseModel):
     request_id: str
-    status: str = Field(description="complete (every expected service answered), pending, or nothing_found "
-                        "(no lead of the tenant has that phone or email: no event was published).")
+    status: str = Field(description="complete (every expected service answered and, for a request, no Kafka "
+                        "topic holds the person any more), pending, or nothing_found (no lead of the tenant has "
+                        "that phone or email: no event was published).")
     reason: str
     note: str | None
     requested_by: dict[str, Any]
@@ -61,6 +75,8 @@ class ErasureView(BaseModel):
     lead_ids: list[str] | None
     expected_services: list[str]
     services: dict[str, ServiceCompletion]
+    topics: TopicStep | None = Field(default=None, description="The topic step (requests only; retention "
+                                     "erasures need none: the topics keep events for less time).")
 
 
 class ErasurePage(BaseModel):
@@ -74,7 +90,8 @@ def view_of(doc: dict[str, Any]) -> ErasureView:
                        note=doc.get("note"), requested_by=doc.get("requested_by") or {},
                        requested_at=doc["requested_at"], completed_at=doc.get("completed_at"),
                        lead_ids=doc.get("lead_ids"), expected_services=doc.get("expected_services") or [],
-                       services=doc.get("services") or {})
+                       services=doc.get("services") or {},
+                       topics=TopicStep.model_validate(doc["topics"]) if doc.get("topics") else None)
 
 
 class ErasureService:
@@ -91,12 +108,15 @@ class ErasureService:
         email, _ = domain.normalize_email(body.email)
         emails = [email] if email else []
         lead_ids = await self.requests.lead_ids_of(tenant, phones, emails)
+        people = await self.requests.people_of(tenant, lead_ids) if lead_ids else []
         now = datetime.now(UTC)
         request_id = f"erasure-{uuid.uuid4().hex}"
         record = {"_id": request_id, "tenant_id": tenant, "reason": "request", "note": body.reason,
                   "requested_by": {"sub": caller.sub, "roles": sorted(caller.roles)}, "requested_at": now,
                   "lead_ids": lead_ids, "expected_services": self.requests.expected, "services": {},
                   "completed_at": None if lead_ids else now}
+        if lead_ids and self.settings.topic_erasure_enabled:
+            record.update(self.requests.topic_step(tenant, needles_of(phones, emails, people)))
         event = PRIVACY_ERASURE_REQUESTED.event(
             ErasureRequested(request_id=request_id, lead_ids=lead_ids, reason="request"),
             source=self.settings.source, tenantid=tenant) if lead_ids else None

@@ -1,7 +1,8 @@
 """MongoDB side of erasure requests (collection `erasure_requests`) and of lead-intake's own erasure.
 
 A request record keeps who asked, when, why, the lead ids and each service's completion (counts), never the
-phone or email it was asked for. Lead-intake's part: the leads' personal fields (touches, raw extras, notes,
+phone or email it was asked for in the clear: a request's topic step (topic_erasure.py) keeps whom to look for
+on the topics sealed (`topic_needles`, the tenant's pii key) until it is done, then clears them. Lead-intake's part: the leads' personal fields (touches, raw extras, notes,
 attributes included) cleared by name and marked `erased_at`, and, when the request named them, the answers
 its inbox keeps of rejected arrivals of the same number or email (their messages quote it)."""
 
@@ -23,6 +24,8 @@ from telesales_runtime.outbox import outbox_row, write_outbox
 
 from .store import LeadStore
 
+NEEDLES = "topic_needles"  # whom the topic step looks for, sealed (the phones, emails and names of the person)
+
 
 def lead_eraser(store: LeadStore) -> Eraser:
     async def erase(tenant: str, lead_ids: list[str], session: AsyncClientSession) -> dict[str, int]:
@@ -42,6 +45,8 @@ class ErasureRequests:
         await ensure_collections(self.store.db, ["erasure_requests", "leads", "outbox", "inbox"])
         await self.requests.create_index([("tenant_id", 1), ("requested_at", DESCENDING)], name="by_tenant")
         await self.requests.create_index([("completed_at", 1), ("requested_at", 1)], name="incomplete")
+        await self.requests.create_index([("requested_at", 1)], name="topic_step_pending",
+                                         partialFilterExpression={NEEDLES: {"$exists": True}})
 
     async def lead_ids_of(self, tenant: str, phones: list[str], emails: list[str]) -> list[str]:
         sealing = self.store.sealing
@@ -102,11 +107,53 @@ class ErasureRequests:
         await self.requests.update_one(
             {"_id": request_id, "tenant_id": tenant, f"services.{service}": {"$exists": False}},
             {"$set": {f"services.{service}": {"completed_at": now, "counts": counts}}})
-        doc = await self.requests.find_one({"_id": request_id}, {"services": 1, "expected_services": 1})
-        expected = (doc or {}).get("expected_services") or self.expected
-        if doc is not None and set(expected) <= set(doc.get("services") or {}):
+        await self._complete_when_done(request_id)
+
+    def _services_done(self, doc: Doc) -> bool:
+        expected = doc.get("expected_services") or self.expected
+        return set(expected) <= set(doc.get("services") or {})
+
+    async def _complete_when_done(self, request_id: str) -> None:
+        """Complete: every expected service answered and the topic step (when the request has one) is done."""
+        doc = await self.requests.find_one({"_id": request_id}, {"services": 1, "expected_services": 1, "topics": 1})
+        topics = (doc or {}).get("topics")
+        if doc is not None and self._services_done(doc) and (topics is None or topics.get("completed_at")):
             await self.requests.update_one({"_id": request_id, "completed_at": None},
-                                           {"$set": {"completed_at": now}})
+                                           {"$set": {"completed_at": datetime.now(UTC)}})
+
+    # ---- the topic step (topic_erasure.py) ------------------------------------------------------------------
+
+    async def people_of(self, tenant: str, lead_ids: list[str]) -> list[Doc]:
+        """The number, email and name of the leads (opened), read before the erasure clears them."""
+        projection = self.store.sealing.leads.projection(["phone_e164", "email", "name"])
+        docs = await self.store.leads.find({"tenant_id": tenant, "_id": {"$in": lead_ids}}, projection).to_list()
+        return self.store.sealing.leads.open_all(docs)
+
+    def topic_step(self, tenant: str, needles: Doc) -> Doc:
+        """The fields a request with a topic step starts with: its counts, and the needles sealed."""
+        return {"topics": {"completed_at": None, "partitions_truncated": 0, "records_removed": 0,
+                           "dead_letters_kept": 0, "waiting_on": []},
+                NEEDLES: self.store.sealing.keyring.seal(tenant, NEEDLES, needles)}
+
+    async def pending_topic_steps(self) -> list[Doc]:
+        """Requests whose topic step is not done: id, needles (opened) and whether every service answered."""
+        out = []
+        async for doc in self.requests.find({NEEDLES: {"$exists": True}}, sort=[("requested_at", 1)]):
+            out.append({"_id": doc["_id"], "services_done": self._services_done(doc),
+                        "needles": self.store.sealing.keyring.open(doc["tenant_id"], NEEDLES, doc[NEEDLES])})
+        return out
+
+    async def record_topic_pass(self, request_id: str, counts: dict[str, int], waiting_on: list[str]) -> None:
+        await self.requests.update_one({"_id": request_id}, {
+            "$inc": {f"topics.{name}": count for name, count in counts.items()},
+            "$set": {"topics.waiting_on": waiting_on, "topics.last_pass_at": datetime.now(UTC)}})
+
+    async def finish_topic_step(self, request_id: str) -> None:
+        """The person is on no topic any more: the needles go, and the request is complete if every service
+        answered."""
+        await self.requests.update_one({"_id": request_id, NEEDLES: {"$exists": True}}, {
+            "$set": {"topics.completed_at": datetime.now(UTC), "topics.waiting_on": []}, "$unset": {NEEDLES: ""}})
+        await self._complete_when_done(request_id)
 
     async def get(self, tenant: str, request_id: str) -> Doc | None:
         return await self.requests.find_one({"_id": request_id, "tenant_id": tenant})

@@ -25,6 +25,7 @@ from .queries import IntakeQueries
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 from .store import LeadStore
+from .topic_erasure import MongoCopyProgress, TopicErasure, build_eraser
 
 DESCRIPTION = (
     "Cleans and scores leads before they enter the pools: standardize, enrich, drop junk, de-duplicate, "
@@ -57,6 +58,10 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     base.broker.context.set_global("erasures", erasures)
     wire_erasure(base, settings.mongo_db, lead_eraser(store), notify=relay.notify)
     watch = ErasureWatch(erasures)
+    topic_step = TopicErasure(requests=erasure_requests,
+                              eraser=build_eraser(settings, MongoCopyProgress(store.db["topic_erasure_copies"])),
+                              interval_seconds=settings.topic_erasure_interval_seconds,
+                              enabled=settings.topic_erasure_enabled)
 
     async def close_clients() -> None:
         if http_client is not None:
@@ -74,8 +79,8 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
         readiness=base.readiness(),
         on_startup=[store.ensure_indexes, erasure_requests.ensure_indexes,
                     lambda: store.access_log.ensure_indexes(settings.access_log_retention_days)],
-        after_broker_start=[relay.start_async, watch.start, rotation.start],
-        on_shutdown=[rotation.stop, watch.stop, relay.stop],
+        after_broker_start=[relay.start_async, watch.start, rotation.start, topic_step.start],
+        on_shutdown=[topic_step.stop, rotation.stop, watch.stop, relay.stop],
         after_broker_stop=[close_clients],
         access={**ACCESS, **CONFIG_ACCESS, **ERASURE_ACCESS},
     )
@@ -83,6 +88,7 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     app.state.queries = IntakeQueries(store, intake)
     app.state.relay = relay
     app.state.erasures = erasures
+    app.state.topic_erasure = topic_step
     app.state.store = store
     app.state.pii_rotation = rotation
     return app

@@ -42,6 +42,19 @@ class LeadIntakeSettings(ServiceSettings):
     erasure_services: list[str] = Field(
         default_factory=lambda: ["lead-intake", "allocator", "console", "metrics", "marketplace", "ledger"],
         min_length=1, description="The services whose privacy.erasure-completed.v1 an erasure request waits for.")
+    topic_erasure_enabled: bool = Field(default=True, description="Run the topic step of erasure requests: "
+                                        "remove the person from the Kafka topics that carry personal data.")
+    topic_erasure_interval_seconds: float = Field(default=30.0, gt=0, le=3600, description="Pause between passes "
+                                                  "of the topic step (a pass reads the personal-data topics whole, "
+                                                  "only while a request is pending).")
+    topic_erasure_group_idle_seconds: float = Field(
+        default=7 * 24 * 3600, ge=0, description="How long an empty consumer group (no members) still holds "
+        "back a truncation after it was last seen with members (or first seen): a stopped service keeps its "
+        "unprocessed events that long, the topics' own retention; a group left by a test or an old deployment "
+        "stops blocking after it.")
+    topic_erasure_ignore_groups: list[str] = Field(
+        default_factory=list, description="Empty consumer groups never waited for (fnmatch patterns, e.g. "
+        "\"console-e2e-*\"); a group with members is always waited for.")
     import_max_rows: int = Field(default=100_000, ge=1)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 

@@ -1,0 +1,126 @@
+"""The topic step of an erasure request: the person removed from the Kafka topics that carry personal data.
+
+At request time lead-intake knows whom to look for (the phone and email asked for, the number, email and name
+of the person's leads); it keeps these needles sealed on the request (`topic_needles`) until the step is done,
+then clears them. A leased loop (one replica at a time) takes every pending request in one pass
+(telesales_runtime.topic_eraser): partitions holding the person are truncated once every consumer group that
+reads them is past the person's last record, the other dead letters of a truncated range copied forward first.
+The step is done when a pass that began after every expected service answered (no service still holds the
+person to publish) leaves no record of theirs on any of those topics.
+
+Cost: a truncation removes, besides the person's records, every record before them in that partition, all of
+them already processed by every consumer; replaying those events (not dead letters) from the topic is lost."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import phonenumbers
+from aiokafka import TopicPartition
+from prometheus_client import Gauge
+from pymongo.asynchronous.collection import AsyncCollection
+
+from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS
+from telesales_runtime.kafka import client_security
+from telesales_runtime.periodic import LeasedLoop
+from telesales_runtime.topic_eraser import TopicEraser
+from telesales_runtime.topic_log import GroupPolicy
+from telesales_runtime.topic_scrub import Wanted
+
+from .erasure_store import ErasureRequests
+
+log = logging.getLogger(__name__)
+
+PENDING = Gauge("telesales_topic_erasure_pending_requests", "Erasure requests whose topic step is not finished "
+                "(the person may still be on a Kafka topic).")
+
+Doc = dict[str, Any]
+
+
+def erasable_topics() -> list[str]:
+    """The topics the step reads: every topic carrying personal data, except the compacted do-not-call list
+    (a compacted topic cannot be truncated without losing the list; it keeps blind indexes, not numbers)."""
+    return [t.name for t in ALL_TOPICS if t.retention.personal_data and not t.compacted]
+
+
+def national_number(e164: str) -> str | None:
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def needles_of(phones: Iterable[str], emails: Iterable[str], people: Iterable[Doc]) -> Doc:
+    """Whom the topic step looks for: national significant numbers (found in any writing), emails and names,
+    of the request and of the person's leads (opened)."""
+    numbers = [*phones, *(p["phone_e164"] for p in people if p.get("phone_e164"))]
+    return {"phones": sorted({n for n in map(national_number, numbers) if n}),
+            "emails": sorted({e.lower() for e in [*emails, *(p.get("email") for p in people)] if e}),
+            "names": sorted({p["name"].strip() for p in people if isinstance(p.get("name"), str) and p["name"].strip()})}
+
+
+class MongoCopyProgress:
+    """Where copying the others' dead letters of a range forward got to (collection `topic_erasure_copies`):
+    a pass that crashed between the copy and the truncation does not copy again."""
+
+    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+        self.collection = collection
+
+    @staticmethod
+    def _id(tp: TopicPartition, before: int) -> str:
+        return f"{tp.topic}|{tp.partition}|{before}"
+
+    async def copied_through(self, tp: TopicPartition, before: int) -> int:
+        doc = await self.collection.find_one({"_id": self._id(tp, before)})
+        return -1 if doc is None else int(doc["copied_through"])
+
+    async def record(self, tp: TopicPartition, before: int, offset: int) -> None:
+        await self.collection.update_one({"_id": self._id(tp, before)}, {"$max": {"copied_through": offset}},
+                                         upsert=True)
+
+    async def forget(self, tp: TopicPartition, before: int) -> None:
+        await self.collection.delete_one({"_id": self._id(tp, before)})
+
+
+def build_eraser(settings: Any, progress: MongoCopyProgress, topics: list[str] | None = None) -> TopicEraser:
+    policy = GroupPolicy(ignore=settings.topic_erasure_ignore_groups,
+                         idle_seconds=settings.topic_erasure_group_idle_seconds)
+    return TopicEraser(client={"bootstrap_servers": settings.kafka_bootstrap, **client_security(settings)},
+                       topics=erasable_topics() if topics is None else topics, keep_topics=[DEAD_LETTERS.name],
+                       policy=policy, progress=progress, client_id=f"{settings.service_name}-topic-erasure")
+
+
+class TopicErasure(LeasedLoop):
+    """Runs the topic step of every pending request, a pass per round, in one replica at a time."""
+
+    def __init__(self, *, requests: ErasureRequests, eraser: TopicEraser, interval_seconds: float,
+                 enabled: bool = True) -> None:
+        super().__init__(requests.store.leases, "topic-erasure", interval_seconds=interval_seconds,
+                         lease_seconds=max(60.0, 4 * interval_seconds), enabled=enabled)
+        self.requests = requests
+        self.eraser = eraser
+
+    async def tick(self) -> None:
+        await self.run_pass()
+
+    async def run_pass(self) -> list[str]:
+        """One pass; the request ids whose topic step it finished."""
+        pending = await self.requests.pending_topic_steps()
+        PENDING.set(len(pending))
+        if not pending:
+            return []
+        result = await self.eraser.run([Wanted(ref=p["_id"], **{k: tuple(v) for k, v in p["needles"].items()})
+                                        for p in pending])
+        finished = []
+        for step in pending:
+            tally = result.tallies[step["_id"]]
+            await self.requests.record_topic_pass(step["_id"], tally.counts(), tally.waiting_on)
+            if step["services_done"] and result.clean(step["_id"]):
+                await self.requests.finish_topic_step(step["_id"])
+                finished.append(step["_id"])
+        PENDING.set(len(pending) - len(finished))
+        if finished:
+            log.info("topic step of erasures done", extra={"requests": finished})
+        return finished
