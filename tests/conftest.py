@@ -94,7 +94,10 @@ async def lead_intake(infra: Any) -> AsyncIterator[RunningService]:
     from lead_intake.main import create_app
     from lead_intake.settings import LeadIntakeSettings
 
-    settings = e2e_settings(infra, LeadIntakeSettings, "lead-intake", "intake")
+    # The topic step of erasures: a pass a second; the shared broker's empty groups (left by earlier runs and
+    # other sessions) stop holding truncations back after a few seconds.
+    settings = e2e_settings(infra, LeadIntakeSettings, "lead-intake", "intake", topic_erasure_interval_seconds=1,
+                            topic_erasure_group_idle_seconds=5)
     groups = [(f"{settings.consumer_group}.{topic}", topic) for topic in ("leads.received.v1", "leads.outcome.v1")]
     async for service in serve_from_now_on(infra, "lead-intake", create_app, settings, groups):
         yield service

@@ -11,6 +11,12 @@ necessary): the consumers store what they need on arrival, so the topic's retent
 after an outage. The compacted do-not-call topic is the exception: it keeps each tenant's last word on each
 listed number for ever, because the list must be kept to honour the objections (see LEADS_DO_NOT_CALL).
 
+An erasure request also removes the person from every non-compacted topic marked personal_data here (dead
+letters included): lead-intake truncates each partition holding them up to their last record, once every
+consumer group reading it has committed past it, copying the other dead letters of the range forward first
+(services/lead-intake/lead_intake/topic_erasure.py). The cost: the earlier records of that partition, all
+processed, go with it, so they can no longer be replayed from the topic.
+
 docs/personal-data.md is this table as a document (`python -m telesales_contracts.retention` writes it; a test
 checks it is current). The retention is applied where topics are created: the services and the local stack
 (Topic.broker_config) and the Kubernetes KafkaTopics (deploy/k8s/render.py)."""
@@ -76,7 +82,8 @@ RETENTION: dict[str, Retention] = {
     "allocation.won.v1": Retention(7, False, f"Wins; {_IDS}."),
     "allocation.reclaim-warning.v1": Retention(7, False, f"Warnings; {_IDS}."),
     "allocation.hot-lead.v1": Retention(7, True, f"The signal's detail from the customer's side; {_REPLAY}."),
-    "allocation.deal-mark-requested.v1": Retention(7, False, f"Requests; {_IDS}."),
+    "allocation.deal-mark-requested.v1": Retention(7, True, f"An agent's free-text note for the supervisor (it "
+                                                            f"names the customer); {_REPLAY}."),
     "allocation.deal-mark-decided.v1": Retention(7, True, f"A supervisor's free-text reason; {_REPLAY}."),
     "allocation.win-confirmed.v1": Retention(7, False, f"Confirmations with order references; {_IDS}."),
     "allocation.win-rejected.v1": Retention(7, True, f"A free-text reason; {_REPLAY}."),
@@ -140,6 +147,18 @@ def render(topics: list[tuple[str, bool]]) -> str:
         "the number is kept (with its reason and time) rather than forgotten: forgetting it would let the next",
         "purchased list put the person back in the pools. It is the only personal data on the topics kept without",
         "a time limit, and it holds only the number, the reason and when.",
+        "",
+        "**An erasure removes the person from the topics too.** Once a person is erased on request (`POST",
+        "/v1/erasures` on lead-intake), every topic marked *yes* below except the compacted do-not-call topic is",
+        "read whole, and each partition holding a record that names the person (by number in any writing, name or",
+        "email, in the key, the value, a header or a dead letter's payload) is truncated up to and including that",
+        "record (Kafka's DeleteRecords), within seconds of the last consumer group reading that partition committing",
+        "past it: a service that is down or behind keeps its unprocessed events, and the request stays pending (the",
+        "ErasureIncomplete alert) until it catches up. Before the dead-letter topic is truncated, the other dead",
+        "letters of the range are copied forward, so none is lost. The cost: the earlier records of a truncated",
+        "partition, which every consumer had already processed, are removed with it; those events can no longer be",
+        "replayed from the topic. Erasures by a tenant's retention get no such step: the topics' own retention",
+        "(below) bounds how long a closed lead's events stay on them.",
         "",
         "| Topic | Personal data | Retention | Why |",
         "| --- | --- | --- | --- |",
