@@ -8,8 +8,6 @@ a supervisor or an agent asking."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,14 +17,13 @@ from typing import Any
 import bson
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
+from topic_support import dead_letters_before, replayable, topics_holding
 
 from allocator_support import qualified
 from console_support import console_settings
-from telesales_contracts.topics import ALL_TOPICS
-from telesales_runtime.kafka import topic_partitions
 from telesales_runtime.redis_client import connect_redis
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.harness import cloudevent, wait_until
@@ -138,49 +135,18 @@ async def redis_hits(redis_url: str, needles: dict[str, bytes]) -> list[str]:
     return hits
 
 
-def readable_forms(raw: bytes | None) -> list[bytes]:
-    """A record's bytes as they are, as JSON re-written without escapes, and the base64 fields of a dead letter
-    (payload, key, headers) decoded: everywhere a reader of the topic could read a person."""
-    if not raw:
-        return []
-    forms = [raw]
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return forms
-    forms.append(json.dumps(value, ensure_ascii=False).encode())
-    data = value.get("data") if isinstance(value, dict) else None
-    if isinstance(data, dict):
-        encoded = [data.get("payload_b64"), data.get("key_b64"), *(data.get("headers") or {}).values()]
-        for text in encoded:
-            if isinstance(text, str):
-                forms += readable_forms(base64.b64decode(text))
-    return forms
-
-
-async def topics_holding(bootstrap: str, needles: dict[str, bytes]) -> dict[str, list[str]]:
-    """Every topic of the platform read whole (log start to high-water mark, no group): which hold a needle."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
-    await consumer.start()
-    found: dict[str, set[str]] = {}
-    try:
-        tps = await topic_partitions(consumer, [topic.name for topic in ALL_TOPICS])
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        todo = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
-        while todo:
-            for tp, records in (await consumer.getmany(*todo, timeout_ms=1000)).items():
-                for record in records:
-                    forms = [*readable_forms(record.key), *readable_forms(record.value),
-                             *(form for _, header in record.headers for form in readable_forms(header))]
-                    found.setdefault(tp.topic, set()).update(
-                        what for what, needle in needles.items() if any(needle in form for form in forms))
-            todo = {tp for tp in todo if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
-    return {topic: sorted(whats) for topic, whats in found.items() if whats}
+async def assert_nowhere(infra: Any, person: Person, done: dict[str, Any], someone_else: bytes) -> None:
+    """Every service answered, the topic step is done, and no collection, Redis key or topic holds the person;
+    the other dead letter of a truncated range is still there for replay."""
+    assert sorted(done["services"]) == sorted(done["expected_services"]) and len(done["services"]) == 6
+    topics = done["topics"]
+    assert topics["completed_at"] and topics["partitions_truncated"] >= 2 and topics["waiting_on"] == []
+    mongo = await mongo_hits(infra.mongo_uri, person.needles)
+    cached = await redis_hits(infra.redis_url, person.needles)
+    assert mongo == [] and cached == [], (mongo, cached)
+    holding = await topics_holding(infra.kafka_bootstrap, person.needles)
+    assert holding == {}, f"Kafka topics still holding the person: {holding}"
+    assert topics["dead_letters_kept"] >= 1 and await replayable(infra.kafka_bootstrap, someone_else)
 
 
 async def put_floor(allocator: httpx.AsyncClient, tenant: str) -> None:
@@ -244,7 +210,12 @@ async def test_an_erased_person_is_nowhere_readable(infra: Any, http_intake: htt
     async with TopicTail(infra.kafka_bootstrap, "privacy.erasure-requested.v1") as tail:
         lead_id = await through_the_platform(person, tenant, http_intake, http_allocator, everyone)
         assert await mongo_hits(infra.mongo_uri, person.needles), "the person should be stored before the erasure"
-        before = await topics_holding(infra.kafka_bootstrap, person.needles)
+        someone_else = await dead_letters_before(producer, person.name, person.national)
+
+        async def on_the_topics() -> Any:
+            found = await topics_holding(infra.kafka_bootstrap, person.needles)
+            return found if "platform.dead-lettered.v1" in found else None
+        before = await wait_until(on_the_topics, what="the person's dead letter")
         assert "leads.qualified.v1" in before and "allocation.closed.v1" in before, before  # the check can fail
 
         privacy = auth_headers("service", "privacy-desk", tenant=tenant)
@@ -268,16 +239,8 @@ async def test_an_erased_person_is_nowhere_readable(infra: Any, http_intake: htt
               {k: v for k, v in done["topics"].items() if k != "completed_at"}, "; per service:",
               {name: s["counts"] for name, s in done["services"].items()})
         assert took < COMPLETION_DEADLINE_SECONDS / 2, took
-        assert sorted(done["services"]) == sorted(done["expected_services"]) and len(done["services"]) == 6
         assert done["requested_by"]["sub"] == "privacy-desk" and done["note"] == "ticket 19"
-        topics = done["topics"]
-        assert topics["completed_at"] and topics["partitions_truncated"] >= 2 and topics["waiting_on"] == []
-
-        mongo = await mongo_hits(infra.mongo_uri, person.needles)
-        cached = await redis_hits(infra.redis_url, person.needles)
-        assert mongo == [] and cached == [], (mongo, cached)
-        holding = await topics_holding(infra.kafka_bootstrap, person.needles)
-        assert holding == {}, f"Kafka topics still holding the person: {holding}"
+        await assert_nowhere(infra, person, done, someone_else)
         await tail.poll(1000)
         erased_events = [e for e in tail.events["privacy.erasure-requested.v1"]
                          if e["data"]["request_id"] == request["request_id"]]

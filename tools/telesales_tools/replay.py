@@ -134,8 +134,11 @@ async def read_dead_letters(consumer: AIOKafkaConsumer, selection: Selection, *,
         return outcome
     consumer.assign(tps)
     ends = await consumer.end_offsets(tps)
+    # From the log start at least: retention and erasures (DeleteRecords) move it, and an offset before it
+    # would send the consumer to its reset position (the end, by default) and read nothing.
+    starts = await consumer.beginning_offsets(tps)
     for tp in tps:
-        consumer.seek(tp, selection.from_offset or 0)
+        consumer.seek(tp, max(selection.from_offset or 0, starts[tp]))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

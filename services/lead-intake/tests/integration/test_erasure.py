@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from intake_support import Harness, lead
+from lead_intake.erasure_store import ErasureRequests
 
 NUMBER = "+8613924681357"
 
@@ -42,3 +43,36 @@ async def test_an_erasure_clears_the_lead_and_the_rejections_quoting_the_number(
             if e["data"]["request_id"] == again["request_id"]] == []
     record = await harness.intake.store.db["erasure_requests"].find_one({"_id": request["request_id"]})
     assert NUMBER not in json.dumps(record, default=str) and "13924681357" not in json.dumps(record, default=str)
+
+
+async def test_the_request_keeps_whom_to_look_for_on_the_topics_sealed_until_its_topic_step_is_done(
+        harness: Harness) -> None:
+    sent = (await harness.http.post("/v1/leads", json=lead(email="Zhang.Wei@Example.cn"))).json()
+    lead_id = (await harness.http.get(sent["status_url"])).json()["lead_id"]
+    asked = (await harness.http.post("/v1/erasures", headers=harness.as_("operator", "op-1"),
+                                     json={"email": "zhang.wei@example.cn"})).json()
+    assert asked["lead_ids"] == [lead_id] and asked["topics"]["completed_at"] is None
+    requests = ErasureRequests(harness.intake.store, harness.intake.settings.erasure_services)
+    stored = await requests.get(harness.tenant, asked["request_id"])
+    for plain in ("13924681357", "2468", "张伟", "zhang.wei", "Zhang.Wei"):  # sealed, never readable
+        assert plain not in json.dumps(stored, default=str, ensure_ascii=False), plain
+    [step] = [p for p in await requests.pending_topic_steps() if p["_id"] == asked["request_id"]]
+    # the lead's own number, name and email, found at request time (the request named only the email)
+    assert step["needles"] == {"phones": ["13924681357"], "emails": ["zhang.wei@example.cn"], "names": ["张伟"]}
+    assert step["services_done"] is False
+    for service in harness.intake.settings.erasure_services:
+        await requests.record_completion(tenant=harness.tenant, request_id=asked["request_id"], service=service,
+                                         counts={}, source="/test")
+    [step] = [p for p in await requests.pending_topic_steps() if p["_id"] == asked["request_id"]]
+    assert step["services_done"] is True
+    # every service answered, but the person may still be on a topic: not complete
+    assert (await harness.http.get(f"/v1/erasures/{asked['request_id']}")).json()["status"] == "pending"
+    await requests.record_topic_pass(asked["request_id"], {"partitions_truncated": 2, "records_removed": 9,
+                                                           "dead_letters_kept": 1}, [])
+    await requests.finish_topic_step(asked["request_id"])
+    done = (await harness.http.get(f"/v1/erasures/{asked['request_id']}")).json()
+    assert done["status"] == "complete" and done["topics"]["completed_at"] is not None
+    assert {k: done["topics"][k] for k in ("partitions_truncated", "records_removed", "dead_letters_kept")} == {
+        "partitions_truncated": 2, "records_removed": 9, "dead_letters_kept": 1}
+    assert "topic_needles" not in await requests.get(harness.tenant, asked["request_id"])
+    assert asked["request_id"] not in [p["_id"] for p in await requests.pending_topic_steps()]

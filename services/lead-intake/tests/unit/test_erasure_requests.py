@@ -43,3 +43,27 @@ def test_the_erasure_clears_every_field_lead_intake_seals_and_its_blind_index() 
             assert is_personal(name), name
             assert kind is None or is_personal(bidx_field(name)), bidx_field(name)
     assert is_personal("extra")  # a touch's and an outcome's sealed extra fields
+
+
+def test_the_topic_step_looks_for_national_numbers_emails_and_names_of_the_request_and_its_leads() -> None:
+    from lead_intake.topic_erasure import erasable_topics, needles_of
+
+    people = [{"phone_e164": "+8613924681357", "email": "Zhang.Wei@Example.cn", "name": " 张伟 "},
+              {"phone_e164": None, "email": None, "name": None}]
+    assert needles_of(["+8613900001111", "+14155550123"], ["a@b.cn"], people) == {
+        "phones": ["13900001111", "13924681357", "4155550123"], "emails": ["a@b.cn", "zhang.wei@example.cn"],
+        "names": ["张伟"]}
+    topics = erasable_topics()
+    assert "platform.dead-lettered.v1" in topics and "leads.received.v1" in topics
+    assert "leads.do-not-call.v1" not in topics and "calls.logged.v1" not in topics  # compacted; no personal data
+
+
+def test_a_request_with_a_topic_step_is_complete_only_with_it() -> None:
+    step = {"completed_at": None, "partitions_truncated": 0, "records_removed": 0, "dead_letters_kept": 0,
+            "waiting_on": ["leads.qualified.v1/2: allocator"]}
+    record = {"_id": "erasure-1", "tenant_id": "t", "reason": "request", "requested_at": AT, "lead_ids": ["L1"],
+              "expected_services": ["allocator"], "services": {"allocator": {"completed_at": AT, "counts": {}}},
+              "completed_at": None, "topics": step}
+    view = view_of(record)
+    assert view.status == "pending" and view.topics is not None and view.topics.waiting_on == step["waiting_on"]
+    assert view_of({**record, "topics": None}).topics is None
