@@ -273,7 +273,13 @@ async def test_an_unknown_person_gets_a_clear_answer_and_no_event(infra: Any, ht
     async with TopicTail(infra.kafka_bootstrap, "privacy.erasure-requested.v1") as tail:
         answer = await http_intake.post("/v1/erasures", headers=operator, json={"email": "nobody@example.com"})
         assert answer.status_code == 202, answer.text
-        assert answer.json()["status"] == "nothing_found" and answer.json()["completed_at"] is not None
+        assert answer.json()["status"] == "nothing_found"
+
+        async def topics_checked() -> Any:
+            again = (await http_intake.get(f"/v1/erasures/{answer.json()['request_id']}", headers=operator)).json()
+            return again if again["completed_at"] else None
+        done = await wait_until(topics_checked, what="the topic step of a request that found no lead")
+        assert done["status"] == "nothing_found" and done["topics"]["completed_at"] and done["services"] == {}
         await tail.poll(1000)
         assert [e for e in tail.events["privacy.erasure-requested.v1"] if e.get("tenantid") == tenant] == []
     for body in ({}, {"phone": "12"}, {"phone": "13900000000", "extra": 1}):
@@ -281,6 +287,38 @@ async def test_an_unknown_person_gets_a_clear_answer_and_no_event(infra: Any, ht
         assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
     missing = await http_intake.get("/v1/erasures/erasure-nope", headers=operator)
     assert missing.status_code == 404
+
+
+async def test_a_rejected_person_without_a_lead_is_erased_from_the_topics(
+        infra: Any, http_intake: httpx.AsyncClient, everyone: httpx.AsyncClient) -> None:
+    tenant = f"e2e-{uuid.uuid4().hex[:10]}"
+    person = Person()
+    admin = {"X-Tenant-Id": tenant}
+    required = await http_intake.put("/v1/config/consent", headers=admin, json={"require_telemarketing_consent": True})
+    assert required.status_code == 200, required.text
+    sent = await http_intake.post("/v1/leads", headers=admin, json={
+        "name": person.name, "phone": person.national, "email": person.email, "business_line": "education",
+        "channel": "百度SEM", "product_interest": "MBA"})
+    assert sent.status_code == 202, sent.text
+
+    async def rejected_on_the_topic() -> Any:
+        status = (await http_intake.get(sent.json()["status_url"], headers=admin)).json()
+        found = await topics_holding(infra.kafka_bootstrap, person.needles) if status["status"] == "rejected" else {}
+        return found if "leads.rejected.v1" in found else None
+    await wait_until(rejected_on_the_topic, what="the rejection on leads.rejected.v1")
+    privacy = auth_headers("service", "privacy-desk", tenant=tenant)
+    asked = (await http_intake.post("/v1/erasures", headers=privacy, json={"phone": person.e164})).json()
+    assert asked["status"] == "nothing_found"
+
+    async def done() -> Any:
+        answer = (await http_intake.get(f"/v1/erasures/{asked['request_id']}", headers=privacy)).json()
+        return answer if answer["completed_at"] else None
+    finished = await wait_until(done, timeout=COMPLETION_DEADLINE_SECONDS, what="the topic step")
+    assert finished["topics"]["partitions_truncated"] >= 1
+    # the name and email were never asked for: only the number is looked for, and only it must be gone
+    holding = await topics_holding(infra.kafka_bootstrap, {k: v for k, v in person.needles.items()
+                                                          if k in ("e164", "national")})
+    assert holding == {}, holding
 
 
 async def test_a_supervisor_or_an_agent_may_not_erase(http_intake: httpx.AsyncClient) -> None:

@@ -66,7 +66,8 @@ class ErasureView(BaseModel):
     request_id: str
     status: str = Field(description="complete (every expected service answered and, for a request, no Kafka "
                         "topic holds the person any more), pending, or nothing_found (no lead of the tenant has "
-                        "that phone or email: no event was published).")
+                        "that phone or email: no event was published; the topic step still runs, completed_at "
+                        "says when it is done).")
     reason: str
     note: str | None
     requested_by: dict[str, Any]
@@ -114,8 +115,8 @@ class ErasureService:
         record = {"_id": request_id, "tenant_id": tenant, "reason": "request", "note": body.reason,
                   "requested_by": {"sub": caller.sub, "roles": sorted(caller.roles)}, "requested_at": now,
                   "lead_ids": lead_ids, "expected_services": self.requests.expected, "services": {},
-                  "completed_at": None if lead_ids else now}
-        if lead_ids and self.settings.topic_erasure_enabled:
+                  "completed_at": None if lead_ids or self.settings.topic_erasure_enabled else now}
+        if self.settings.topic_erasure_enabled:  # with no lead too: a rejected arrival's number is on the topics
             record.update(self.requests.topic_step(tenant, needles_of(phones, emails, people)))
         event = PRIVACY_ERASURE_REQUESTED.event(
             ErasureRequested(request_id=request_id, lead_ids=lead_ids, reason="request"),

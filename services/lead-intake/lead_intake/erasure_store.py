@@ -110,12 +110,15 @@ class ErasureRequests:
         await self._complete_when_done(request_id)
 
     def _services_done(self, doc: Doc) -> bool:
+        if doc.get("lead_ids") == []:  # nothing found: no event was published, no service answers
+            return True
         expected = doc.get("expected_services") or self.expected
         return set(expected) <= set(doc.get("services") or {})
 
     async def _complete_when_done(self, request_id: str) -> None:
         """Complete: every expected service answered and the topic step (when the request has one) is done."""
-        doc = await self.requests.find_one({"_id": request_id}, {"services": 1, "expected_services": 1, "topics": 1})
+        doc = await self.requests.find_one({"_id": request_id}, {"services": 1, "expected_services": 1, "topics": 1,
+                                                           "lead_ids": 1})
         topics = (doc or {}).get("topics")
         if doc is not None and self._services_done(doc) and (topics is None or topics.get("completed_at")):
             await self.requests.update_one({"_id": request_id, "completed_at": None},

@@ -37,7 +37,8 @@ async def test_an_erasure_clears_the_lead_and_the_rejections_quoting_the_number(
     # the number is gone: asked again, nothing is found and nothing published
     again = (await harness.http.post("/v1/erasures", headers=harness.as_("operator", "op-1"),
                                      json={"phone": NUMBER})).json()
-    assert again["status"] == "nothing_found" and again["lead_ids"] == [] and again["completed_at"]
+    # (a rejected arrival's number may still be on the topics: the topic step runs, then completes it)
+    assert again["status"] == "nothing_found" and again["lead_ids"] == [] and again["topics"]["completed_at"] is None
     await harness.relay()
     assert [e for e in harness.of("privacy.erasure-requested.v1")
             if e["data"]["request_id"] == again["request_id"]] == []
