@@ -181,3 +181,23 @@ async def test_a_copy_recorded_before_a_crash_is_not_made_again(
     result = await eraser(infra, scratch, progress).run([LI])
     assert result.tallies["r-li"].dead_letters_kept == 1
     assert [r.key for r in await records_of(infra, dead)] == [b"a", b"b"]
+
+
+async def test_a_partition_the_broker_refuses_to_truncate_is_named_with_the_error_and_others_still_go(
+        infra: Any, scratch: tuple[str, str], producer: AIOKafkaProducer) -> None:
+    compacted = f"scratch-compacted-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(compacted, 1, 1, topic_configs={"cleanup.policy": "compact"})])
+        await send(producer, compacted, {"phone": "13912345678"}, key=b"k")
+        await send(producer, scratch[0], {"phone": "13912345678"})
+        eraser_ = TopicEraser(client={"bootstrap_servers": infra.kafka_bootstrap}, topics=[compacted, scratch[0]],
+                              keep_topics=[], policy=GroupPolicy(idle_seconds=0), progress=MemoryProgress())
+        result = await eraser_.run([LI])
+    finally:
+        await admin.delete_topics([compacted])
+        await admin.close()
+    tally = result.tallies["r-li"]
+    assert not result.clean("r-li") and tally.waiting_on == [f"{compacted}/0: error PolicyViolationError"]
+    assert tally.partitions_truncated == 1 and await records_of(infra, scratch[0]) == []

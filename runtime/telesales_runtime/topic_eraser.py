@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
 from .kafka import PRODUCER_OPTIONS
@@ -105,14 +106,18 @@ class TopicEraser:
             self.policy.observe(groups)
             blocked = 0
             for found in hits:
-                waiting = self.policy.blockers(groups, found.tp, found.last)
-                if waiting:
-                    blocked += 1
-                    for ref in found.refs:
-                        result.tallies[ref].waiting_on.append(f"{found.tp.topic}/{found.tp.partition}: "
-                                                              f"{', '.join(waiting)}")
-                    continue
-                await self._remove(consumer, admin, producer, matcher, found, result)
+                waiting = ", ".join(self.policy.blockers(groups, found.tp, found.last))
+                if not waiting:
+                    try:
+                        await self._remove(consumer, admin, producer, matcher, found, result)
+                        continue
+                    except KafkaError as error:  # e.g. no Delete permission: said on the request, tried again
+                        log.warning("topic partition not truncated", extra={"topic": found.tp.topic,
+                                    "partition": found.tp.partition, "error": repr(error)[:300]})
+                        waiting = f"error {type(error).__name__}"
+                blocked += 1
+                for ref in found.refs:
+                    result.tallies[ref].waiting_on.append(f"{found.tp.topic}/{found.tp.partition}: {waiting}")
         BLOCKED.set(blocked)
         PASS_SECONDS.observe(time.monotonic() - started)
         return result

@@ -24,7 +24,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from .kafka import topic_partitions
 from .topic_scrub import Matcher
 
-READ_TIMEOUT_SECONDS = 300.0
+STALL_SECONDS = 120.0  # a read that gets no record for this long while records remain has failed
 COPY_BATCH = 500
 
 
@@ -117,19 +117,23 @@ class PartitionHits:
 
 
 async def read_ranges(consumer: AIOKafkaConsumer, ranges: dict[TopicPartition, tuple[int, int]], *,
-                      timeout: float = READ_TIMEOUT_SECONDS) -> AsyncIterator[Any]:
-    """The records of each partition from `start` to before `stop` (start, stop), read without a group."""
+                      stall: float = STALL_SECONDS) -> AsyncIterator[Any]:
+    """The records of each partition from `start` to before `stop` (start, stop), read without a group; a
+    TimeoutError when no record came for `stall` seconds (a topic of any size is read, as long as it flows)."""
     todo = {tp: span for tp, span in ranges.items() if span[0] < span[1]}
     if not todo:
         return
     consumer.assign(list(todo))
     for tp, (start, _stop) in todo.items():
         consumer.seek(tp, start)
-    deadline = asyncio.get_running_loop().time() + timeout
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + stall
     while todo:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"reading {sorted(str(tp) for tp in todo)} took over {timeout:.0f} s")
+        if clock() > deadline:
+            raise TimeoutError(f"reading {sorted(str(tp) for tp in todo)}: no record for {stall:.0f} s")
         batches = await consumer.getmany(*todo, timeout_ms=500, max_records=2000)
+        if batches:
+            deadline = clock() + stall
         for tp, records in batches.items():
             for record in records:
                 if record.offset < todo.get(tp, (0, -1))[1]:
