@@ -201,3 +201,23 @@ async def test_a_partition_the_broker_refuses_to_truncate_is_named_with_the_erro
     tally = result.tallies["r-li"]
     assert not result.clean("r-li") and tally.waiting_on == [f"{compacted}/0: error PolicyViolationError"]
     assert tally.partitions_truncated == 1 and await records_of(infra, scratch[0]) == []
+
+
+async def test_a_stopped_group_behind_holds_the_truncation_unless_its_name_is_ignored(
+        infra: Any, scratch: tuple[str, str], producer: AIOKafkaProducer) -> None:
+    topic = scratch[0]
+    last = await send(producer, topic, {"data": {"email": "li.lei@example.com"}})
+    group = f"stopped-{uuid.uuid4().hex[:6]}"
+    reader = AIOKafkaConsumer(topic, bootstrap_servers=infra.kafka_bootstrap, group_id=group,
+                              enable_auto_commit=False, auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        while not reader.assignment():
+            await reader.getmany(timeout_ms=200, max_records=1)
+        await reader.commit({TopicPartition(topic, 0): last})  # committed before the record, then stopped
+    finally:
+        await reader.stop()
+    held = await eraser(infra, scratch, policy=GroupPolicy(idle_seconds=3600)).run([LI])
+    assert held.tallies["r-li"].waiting_on == [f"{topic}/0: {group}"]
+    ignored = await eraser(infra, scratch, policy=GroupPolicy(idle_seconds=3600, ignore=["stopped-*"])).run([LI])
+    assert ignored.clean("r-li") and ignored.tallies["r-li"].records_removed == 1

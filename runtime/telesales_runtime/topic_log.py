@@ -40,8 +40,9 @@ class GroupView:
 
 
 class GroupPolicy:
-    """Which consumer groups a truncation waits for. A group with members counts for every partition it is
-    assigned or committed on. An empty group (its service stopped, or a group left by a test or an old
+    """Which consumer groups a truncation waits for. A group with members counts for the partitions its
+    members are assigned (while it rebalances and none are, for those it committed on); a commit it left on a
+    topic it no longer reads does not hold anything back. An empty group (its service stopped, or a group left by a test or an old
     deployment) counts for the partitions it committed on while it was seen with members within
     `idle_seconds` (or, never seen with members, within `idle_seconds` of first being seen), unless its name
     matches one of `ignore` (fnmatch patterns). What was seen is kept in memory: a restart forgets it, which
@@ -61,8 +62,8 @@ class GroupPolicy:
                 self.last_active[view.group] = now
 
     def counts(self, view: GroupView, tp: TopicPartition) -> bool:
-        if view.active:
-            return tp in view.assigned or tp in view.committed
+        if view.active:  # its members' assignment says what it reads (none known mid-rebalance: its offsets)
+            return tp in view.assigned if view.assigned else tp in view.committed
         if tp not in view.committed or any(fnmatch.fnmatchcase(view.group, p) for p in self.ignore):
             return False
         seen = self.last_active.get(view.group, self.clock())

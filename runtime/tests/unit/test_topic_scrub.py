@@ -76,8 +76,10 @@ def test_a_group_with_members_is_waited_for_until_it_commits_past_the_record() -
     assert policy.blockers([GroupView("allocator", True, frozenset({TP}), {TP: 11})], TP, 10) == []
     # assigned, nothing committed yet: it will read the record, so it is waited for
     assert policy.blockers([GroupView("allocator", True, frozenset({TP}), {})], TP, 10) == ["allocator"]
-    # a group reading other partitions only does not count here
-    assert policy.blockers([GroupView("metrics", True, frozenset({OTHER}), {OTHER: 0})], TP, 10) == []
+    # a group reading other partitions only does not count here, even with an old commit on this one
+    assert policy.blockers([GroupView("metrics", True, frozenset({OTHER}), {OTHER: 0, TP: 2})], TP, 10) == []
+    # mid-rebalance (no assignment known): its commits say what it reads
+    assert policy.blockers([GroupView("console", True, frozenset(), {TP: 4})], TP, 10) == ["console"]
 
 
 def test_an_empty_group_counts_within_the_idle_window_unless_ignored() -> None:

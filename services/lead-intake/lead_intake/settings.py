@@ -54,7 +54,8 @@ class LeadIntakeSettings(ServiceSettings):
         "stops blocking after it.")
     topic_erasure_ignore_groups: list[str] = Field(
         default_factory=list, description="Empty consumer groups never waited for (fnmatch patterns, e.g. "
-        "\"console-e2e-*\"); a group with members is always waited for.")
+        "\"console-e2e-*\"); a group with members is always waited for on "
+        "the partitions it is assigned.")
     import_max_rows: int = Field(default=100_000, ge=1)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
