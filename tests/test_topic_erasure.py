@@ -24,7 +24,7 @@ from telesales_runtime.topic_scrub import Wanted
 from telesales_testkit.kafka import ConsumedRecord
 from telesales_tools.replay import parse_letter
 
-LI = Wanted(ref="r-li", phones=("13912345678",), emails=("li.lei@example.com",), names=("李雷",))
+LI = Wanted(ref="r-li", phones=(("86", "13912345678"),), emails=("li.lei@example.com",), names=("李雷",))
 
 
 class MemoryProgress:
@@ -136,7 +136,7 @@ async def test_odd_writings_and_a_chinese_name_are_found_and_nothing_else_is_tou
     await send(producer, topic, "备注: 请联系 (0)139 1234 5678".encode())
     last = await send(producer, topic, {"data": {"note": "x"}}, key=b"t/LI.LEI@EXAMPLE.COM")
     kept = await send(producer, topic, {"data": {"name": "Zhao Liu"}})
-    result = await eraser(infra, scratch).run([LI, Wanted(ref="r-nobody", phones=("13800009999",))])
+    result = await eraser(infra, scratch).run([LI, Wanted(ref="r-nobody", phones=(("86", "13800009999"),))])
     assert result.clean("r-li") and result.tallies["r-li"].records_removed == 4
     assert result.tallies["r-nobody"].partitions_truncated == 0
     assert [r.offset for r in await records_of(infra, topic)] == [kept]

@@ -4,11 +4,14 @@ A record names a person when its key, its value or a header holds one of their p
 readably. Values are read as JSON where they parse (every string walked, so a name written as \\uXXXX escapes
 is found as the name) and as UTF-8 text in any case; strings the platform keeps base64-encoded (a dead
 letter's `payload_b64`, `key_b64` and `headers`) are decoded and read the same way. Phone numbers are found
-in any writing ("+86 139-1234-5678", "(0)139 1234 5678", "8613912345678"): every phone-like token is reduced
-to its digits and matched on the national significant number. Emails and names match case-insensitively.
+in any writing ("+86 139-1234-5678", "(0)139 1234 5678", "8613912345678"): the digit groups of every
+phone-like token are joined and matched on the national significant number, alone or after its country code
+and/or a trunk 0, never inside a longer number. Emails and names match case-insensitively as whole
+words (a CJK name, written without spaces, anywhere in the text).
 
-A false match costs only a larger truncation of records every consumer already processed (and, on the
-dead-letter topic, nothing: the others' dead letters are copied forward), so matching leans to finding."""
+A false match costs a larger truncation of records every consumer already processed and, on the dead-letter
+topic, the falsely matched dead letter itself (it is not copied forward): matching finds every writing of
+the person's own values, and no more (whole words, whole numbers)."""
 
 from __future__ import annotations
 
@@ -20,29 +23,53 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+NON_DIGITS = re.compile(r"\D")
 # A run of digits with the separators people write numbers with; at least 7 digits in all.
 PHONE_TOKEN = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
-NON_DIGITS = re.compile(r"\D")
+SEPARATORS = re.compile(r"[^\d]+")
+MAX_GROUPS = 6  # "+86 (0) 139 1234 5678": a number is written in at most this many groups of digits
 MIN_NAME_CHARS = 2  # a one-character "name" would name half the records
 MIN_PHONE_DIGITS = 6
 B64_SUFFIX = "_b64"
 MAX_DEPTH = 3  # base64 inside JSON inside base64 ...: deep enough for a dead letter about a dead letter
+CJK_FROM = 0x2E80  # names in CJK scripts are written without spaces: matched inside text
 
 
 @dataclass(frozen=True)
 class Wanted:
-    """One person being erased: `ref` names them in results (an erasure request id). `phones`: national
-    significant numbers (digits only, e.g. "13912345678"); `emails`, `names`: as written (compared casefolded)."""
+    """One person being erased: `ref` names them in results (an erasure request id). `phones`: (country code,
+    national significant number), digits only, e.g. ("86", "13912345678"); `emails`, `names`: as written
+    (compared casefolded)."""
 
     ref: str
-    phones: tuple[str, ...] = ()
+    phones: tuple[tuple[str, str], ...] = ()
     emails: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
 
 
-def phone_digits(text: str) -> list[str]:
-    """The digits of every phone-like token of `text`."""
-    return [NON_DIGITS.sub("", token) for token in PHONE_TOKEN.findall(text)]
+def phone_numbers(text: str) -> set[str]:
+    """Every number `text` may write: the digits of each run of up to MAX_GROUPS consecutive digit groups of
+    every phone-like token ("+86 139-1234-5678" gives "8613912345678", "13912345678", "12345678", ...). A
+    number is matched when one of them is its national number, alone or after its country code and/or a
+    trunk 0: whole groups, so a number inside a longer one (a timestamp, an order number) is not."""
+    out: set[str] = set()
+    for token in PHONE_TOKEN.findall(text):
+        groups = [group for group in SEPARATORS.split(token) if group]
+        for start in range(len(groups)):
+            joined = ""
+            for group in groups[start:start + MAX_GROUPS]:
+                joined += group
+                out.add(joined)
+    return out
+
+
+def _word(text: str, email: bool = False) -> re.Pattern[str]:
+    """A name or an email as a whole word (not inside a longer one); a CJK name anywhere."""
+    if any(ord(char) >= CJK_FROM for char in text):
+        return re.compile(re.escape(text))
+    body = r"\s+".join(re.escape(part) for part in text.split())
+    before, after = (r"(?<![\w.+-])", r"(?![\w-]|\.\w)") if email else (r"(?<!\w)", r"(?!\w)")
+    return re.compile(before + body + after)
 
 
 class Matcher:
@@ -50,24 +77,29 @@ class Matcher:
 
     def __init__(self, wanted: Iterable[Wanted]) -> None:
         self.phones: list[tuple[str, str]] = []
-        self.words: list[tuple[str, str]] = []  # emails and names, casefolded
+        self.words: list[tuple[re.Pattern[str], str]] = []  # emails and names, casefolded
         for person in wanted:
-            self.phones += [(p, person.ref) for p in dict.fromkeys(NON_DIGITS.sub("", p) for p in person.phones)
-                            if len(p) >= MIN_PHONE_DIGITS]
-            self.words += [(e.strip().casefold(), person.ref) for e in person.emails if "@" in e]
-            self.words += [(n.strip().casefold(), person.ref) for n in person.names
+            for country, national in person.phones:
+                national, country = NON_DIGITS.sub("", national), NON_DIGITS.sub("", country)
+                if len(national) >= MIN_PHONE_DIGITS:
+                    self.phones += [(prefix + national, person.ref) for prefix in
+                                    ("", "0", country, f"{country}0", f"00{country}", f"00{country}0")]
+            self.words += [(_word(e.strip().casefold(), email=True), person.ref) for e in person.emails if "@" in e]
+            self.words += [(_word(n.strip().casefold()), person.ref) for n in person.names
                            if len(n.strip()) >= MIN_NAME_CHARS]
 
     def __bool__(self) -> bool:
         return bool(self.phones or self.words)
 
     def in_text(self, text: str) -> set[str]:
-        found = {ref for word, ref in self.words if word in text.casefold()} if self.words else set()
+        found: set[str] = set()
+        if self.words:
+            folded = text.casefold()
+            found |= {ref for pattern, ref in self.words if pattern.search(folded)}
         if self.phones:
-            tokens = phone_digits(text)
-            found |= {ref for phone, ref in self.phones if any(phone in token for token in tokens)}
+            numbers = phone_numbers(text)
+            found |= {ref for phone, ref in self.phones if phone in numbers}
         return found
-
     def in_bytes(self, raw: bytes | None, depth: int = 0) -> set[str]:
         if not raw:
             return set()

@@ -10,8 +10,8 @@ from aiokafka import TopicPartition
 from telesales_runtime.topic_log import GroupPolicy, GroupView
 from telesales_runtime.topic_scrub import Matcher, Wanted
 
-LI = Wanted(ref="r-li", phones=("13912345678",), emails=("Li.Lei@Example.com",), names=("李雷",))
-HAN = Wanted(ref="r-han", phones=("13800001111",), names=("Han Meimei",))
+LI = Wanted(ref="r-li", phones=(("86", "13912345678"),), emails=("Li.Lei@Example.com",), names=("李雷",))
+HAN = Wanted(ref="r-han", phones=(("86", "13800001111"),), names=("Han Meimei",))
 
 
 def test_a_number_is_found_however_it_is_written() -> None:
@@ -44,6 +44,18 @@ def test_key_headers_and_base64_payloads_of_dead_letters_are_read() -> None:
     assert matcher.in_record(None, json.dumps(outer).encode()) == {"r-li"}
 
 
+def test_a_value_inside_a_longer_one_is_not_the_person() -> None:
+    # a false match would delete someone else's dead letter: whole words and whole numbers only
+    matcher = Matcher([Wanted(ref="r", phones=(("86", "13912345678"),), emails=("li@x.cn",), names=("Han Mei",))])
+    for text in ("lili@x.cn", "li@x.cn.evil.org", "Han Meimei", "order 2026139123456789", "ts 1713912345678",
+                 "99913912345678"):
+        assert matcher.in_text(text) == set(), text
+    for text in ("<li@x.cn>", "li@x.cn.", "han   mei", "+86 0 13912345678"):
+        assert matcher.in_text(text) == {"r"}, text
+    short = Matcher([Wanted(ref="r", names=("Li",))])
+    assert short.in_text("client list") == set() and short.in_text("mr. LI called") == {"r"}
+
+
 def test_raw_text_that_is_not_json_is_read_too() -> None:
     assert Matcher([LI]).in_record(None, "姓名:李雷,电话 139 1234 5678,,,{broken".encode()) == {"r-li"}
     assert Matcher([LI]).in_record(None, b"\xff\xfe garbage 13912345678") == {"r-li"}
@@ -53,7 +65,7 @@ def test_nobody_else_matches_and_too_short_needles_are_not_looked_for() -> None:
     matcher = Matcher([LI, HAN])
     assert matcher.in_record(b"lead-1", json.dumps({"name": "Wang Wei", "phone": "+8613700002222",
                                                     "email": "w@example.com"}).encode()) == set()
-    assert not Matcher([Wanted(ref="r", phones=("123",), names=("王",), emails=("nope",))])
+    assert not Matcher([Wanted(ref="r", phones=(("86", "123"),), names=("王",), emails=("nope",))])
 
 
 TP = TopicPartition("leads.qualified.v1", 0)

@@ -45,20 +45,26 @@ def erasable_topics() -> list[str]:
     return [t.name for t in ALL_TOPICS if t.retention.personal_data and not t.compacted]
 
 
-def national_number(e164: str) -> str | None:
+def country_and_national(e164: str) -> tuple[str, str] | None:
     try:
-        return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))
+        number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return None
+    return str(number.country_code), phonenumbers.national_significant_number(number)
 
 
 def needles_of(phones: Iterable[str], emails: Iterable[str], people: Iterable[Doc]) -> Doc:
-    """Whom the topic step looks for: national significant numbers (found in any writing), emails and names,
-    of the request and of the person's leads (opened)."""
+    """Whom the topic step looks for: numbers as [country code, national number] (found in any writing),
+    emails and names, of the request and of the person's leads (opened)."""
     numbers = [*phones, *(p["phone_e164"] for p in people if p.get("phone_e164"))]
-    return {"phones": sorted({n for n in map(national_number, numbers) if n}),
+    return {"phones": [list(n) for n in sorted({n for n in map(country_and_national, numbers) if n})],
             "emails": sorted({e.lower() for e in [*emails, *(p.get("email") for p in people)] if e}),
             "names": sorted({p["name"].strip() for p in people if isinstance(p.get("name"), str) and p["name"].strip()})}
+
+
+def wanted(ref: str, needles: Doc) -> Wanted:
+    return Wanted(ref=ref, phones=tuple((c, n) for c, n in needles.get("phones", [])),
+                  emails=tuple(needles.get("emails", [])), names=tuple(needles.get("names", [])))
 
 
 class MongoCopyProgress:
@@ -111,8 +117,7 @@ class TopicErasure(LeasedLoop):
         PENDING.set(len(pending))
         if not pending:
             return []
-        result = await self.eraser.run([Wanted(ref=p["_id"], **{k: tuple(v) for k, v in p["needles"].items()})
-                                        for p in pending])
+        result = await self.eraser.run([wanted(p["_id"], p["needles"]) for p in pending])
         finished = []
         for step in pending:
             tally = result.tallies[step["_id"]]

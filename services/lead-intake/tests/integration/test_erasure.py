@@ -59,7 +59,7 @@ async def test_the_request_keeps_whom_to_look_for_on_the_topics_sealed_until_its
         assert plain not in json.dumps(stored, default=str, ensure_ascii=False), plain
     [step] = [p for p in await requests.pending_topic_steps() if p["_id"] == asked["request_id"]]
     # the lead's own number, name and email, found at request time (the request named only the email)
-    assert step["needles"] == {"phones": ["13924681357"], "emails": ["zhang.wei@example.cn"], "names": ["张伟"]}
+    assert step["needles"] == {"phones": [["86", "13924681357"]], "emails": ["zhang.wei@example.cn"], "names": ["张伟"]}
     assert step["services_done"] is False
     for service in harness.intake.settings.erasure_services:
         await requests.record_completion(tenant=harness.tenant, request_id=asked["request_id"], service=service,

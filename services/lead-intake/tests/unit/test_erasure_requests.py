@@ -51,7 +51,7 @@ def test_the_topic_step_looks_for_national_numbers_emails_and_names_of_the_reque
     people = [{"phone_e164": "+8613924681357", "email": "Zhang.Wei@Example.cn", "name": " 张伟 "},
               {"phone_e164": None, "email": None, "name": None}]
     assert needles_of(["+8613900001111", "+14155550123"], ["a@b.cn"], people) == {
-        "phones": ["13900001111", "13924681357", "4155550123"], "emails": ["a@b.cn", "zhang.wei@example.cn"],
+        "phones": [["1", "4155550123"], ["86", "13900001111"], ["86", "13924681357"]], "emails": ["a@b.cn", "zhang.wei@example.cn"],
         "names": ["张伟"]}
     topics = erasable_topics()
     assert "platform.dead-lettered.v1" in topics and "leads.received.v1" in topics
