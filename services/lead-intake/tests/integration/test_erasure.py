@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 
+from aiokafka import TopicPartition
+
 from intake_support import Harness, lead
 from lead_intake.erasure_store import ErasureRequests
+from lead_intake.topic_erasure import MongoCopyProgress
 
 NUMBER = "+8613924681357"
 
@@ -77,3 +80,15 @@ async def test_the_request_keeps_whom_to_look_for_on_the_topics_sealed_until_its
         "partitions_truncated": 2, "records_removed": 9, "dead_letters_kept": 1}
     assert "topic_needles" not in await requests.get(harness.tenant, asked["request_id"])
     assert asked["request_id"] not in [p["_id"] for p in await requests.pending_topic_steps()]
+
+
+async def test_copy_progress_survives_the_process_and_only_moves_forward(harness: Harness) -> None:
+    collection = harness.intake.store.db[f"topic_erasure_copies_{harness.tenant}"]
+    tp = TopicPartition("platform.dead-lettered.v1", 2)
+    assert await MongoCopyProgress(collection).copied_through(tp, 40) == -1
+    await MongoCopyProgress(collection).record(tp, 40, 17)
+    await MongoCopyProgress(collection).record(tp, 40, 9)  # a late, older word changes nothing
+    assert await MongoCopyProgress(collection).copied_through(tp, 40) == 17  # another process reads it
+    assert await MongoCopyProgress(collection).copied_through(tp, 41) == -1  # another range: its own
+    await MongoCopyProgress(collection).forget(tp, 40)
+    assert await MongoCopyProgress(collection).copied_through(tp, 40) == -1
