@@ -29,18 +29,18 @@ LI = Wanted(ref="r-li", phones=(("86", "13912345678"),), emails=("li.lei@example
 
 class MemoryProgress:
     def __init__(self) -> None:
-        self.done: dict[tuple[TopicPartition, int], int] = {}
-        self.forgotten: list[tuple[TopicPartition, int]] = []
+        self.done: dict[TopicPartition, int] = {}
+        self.forgotten: list[TopicPartition] = []
 
-    async def copied_through(self, tp: TopicPartition, before: int) -> int:
-        return self.done.get((tp, before), -1)
+    async def copied_through(self, tp: TopicPartition) -> int:
+        return self.done.get(tp, -1)
 
-    async def record(self, tp: TopicPartition, before: int, offset: int) -> None:
-        self.done[(tp, before)] = max(offset, self.done.get((tp, before), -1))
+    async def record(self, tp: TopicPartition, offset: int) -> None:
+        self.done[tp] = max(offset, self.done.get(tp, -1))
 
-    async def forget(self, tp: TopicPartition, before: int) -> None:
-        self.forgotten.append((tp, before))
-        self.done.pop((tp, before), None)
+    async def forget(self, tp: TopicPartition) -> None:
+        self.forgotten.append(tp)
+        self.done.pop(tp, None)
 
 
 @pytest.fixture
@@ -162,24 +162,26 @@ async def test_another_persons_dead_letter_in_the_range_survives_readable_by_the
     assert result.clean("r-li") and result.tallies["r-li"].dead_letters_kept == 1
     [copy] = await records_of(infra, dead)
     assert (copy.offset, copy.key, copy.value, copy.timestamp) == (2, b"other", others, 1_700_000_000_000)
-    assert list(copy.headers) == [("h", b"1")] and progress.forgotten == [(TopicPartition(dead, 0), 2)]
+    assert list(copy.headers) == [("h", b"1")] and progress.forgotten == [TopicPartition(dead, 0)]
     replayable = parse_letter(copy)
     assert replayable is not None and DeadLetter.model_validate(replayable.data).original_topic == "leads.received.v1"
     assert b"Han Meimei" in replayable.payload()
 
 
-async def test_a_copy_recorded_before_a_crash_is_not_made_again(
+async def test_a_copy_recorded_before_a_crash_is_not_made_again_even_when_the_cut_goes_further(
         infra: Any, scratch: tuple[str, str], producer: AIOKafkaProducer) -> None:
     dead = scratch[1]
     await send(producer, dead, {"data": {"name": "Han Meimei"}}, key=b"a")
-    await send(producer, dead, {"data": {"name": "Zhao Liu"}}, key=b"b")
-    await send(producer, dead, {"data": {"email": "li.lei@example.com"}}, key=b"c")
-    # the pass before the crash copied the first record forward and recorded it, then stopped
+    await send(producer, dead, {"data": {"email": "li.lei@example.com"}}, key=b"li")
+    # the pass before the crash copied the first record forward, recorded it, then stopped before truncating
     await send(producer, dead, {"data": {"name": "Han Meimei"}}, key=b"a")
     progress = MemoryProgress()
-    await progress.record(TopicPartition(dead, 0), 3, 0)
+    await progress.record(TopicPartition(dead, 0), 1)
+    # meanwhile: someone else's dead letter, then another naming the person (the cut now goes past the copy)
+    await send(producer, dead, {"data": {"name": "Zhao Liu"}}, key=b"b")
+    await send(producer, dead, {"data": {"phone": "139 1234 5678"}}, key=b"li")
     result = await eraser(infra, scratch, progress).run([LI])
-    assert result.tallies["r-li"].dead_letters_kept == 1
+    assert result.tallies["r-li"].dead_letters_kept == 2  # the earlier copy and Zhao's, not Han's original
     assert [r.key for r in await records_of(infra, dead)] == [b"a", b"b"]
 
 

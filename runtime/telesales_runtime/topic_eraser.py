@@ -129,7 +129,7 @@ class TopicEraser:
         if found.tp.topic in self.keep_topics:
             kept = await copy_forward(consumer, producer, found.tp, found.low, before, matcher, self.progress)
         start = await truncate(admin, found.tp, before)
-        await self.progress.forget(found.tp, before)
+        await self.progress.forget(found.tp)
         removed = before - found.low
         REMOVED.labels(found.tp.topic).inc(removed)
         KEPT.labels(found.tp.topic).inc(kept)

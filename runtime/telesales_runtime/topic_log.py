@@ -163,18 +163,20 @@ async def scan(consumer: AIOKafkaConsumer, topics: Sequence[str], matcher: Match
 
 
 class CopyProgress(Protocol):
-    """Where copying a range forward got to, kept outside the process (a crash must not copy twice)."""
+    """How far a partition's records have been copied forward (every record to keep up to that offset has its
+    copy after it), kept outside the process until the partition is truncated: a pass that crashed between
+    the copy and the truncation copies nothing twice, even when the next truncation goes further."""
 
-    async def copied_through(self, tp: TopicPartition, before: int) -> int: ...
-    async def record(self, tp: TopicPartition, before: int, offset: int) -> None: ...
-    async def forget(self, tp: TopicPartition, before: int) -> None: ...
+    async def copied_through(self, tp: TopicPartition) -> int: ...
+    async def record(self, tp: TopicPartition, offset: int) -> None: ...
+    async def forget(self, tp: TopicPartition) -> None: ...
 
 
 async def copy_forward(consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, tp: TopicPartition, start: int,
                        before: int, matcher: Matcher, progress: CopyProgress) -> int:
     """Copy the records of [start, before) that name no one wanted to the end of the same partition (same
     key, value bytes, headers and timestamp), resuming after what `progress` says was copied; how many."""
-    done = await progress.copied_through(tp, before)
+    done = await progress.copied_through(tp)
     pending: list[Any] = []
     copied, last = 0, done
 
@@ -182,7 +184,7 @@ async def copy_forward(consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, t
         nonlocal pending
         await asyncio.gather(*pending)
         pending = []
-        await progress.record(tp, before, last)
+        await progress.record(tp, last)
 
     async for record in read_ranges(consumer, {tp: (max(start, done + 1), before)}):
         last = record.offset

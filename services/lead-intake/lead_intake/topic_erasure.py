@@ -75,19 +75,18 @@ class MongoCopyProgress:
         self.collection = collection
 
     @staticmethod
-    def _id(tp: TopicPartition, before: int) -> str:
-        return f"{tp.topic}|{tp.partition}|{before}"
+    def _id(tp: TopicPartition) -> str:
+        return f"{tp.topic}|{tp.partition}"
 
-    async def copied_through(self, tp: TopicPartition, before: int) -> int:
-        doc = await self.collection.find_one({"_id": self._id(tp, before)})
+    async def copied_through(self, tp: TopicPartition) -> int:
+        doc = await self.collection.find_one({"_id": self._id(tp)})
         return -1 if doc is None else int(doc["copied_through"])
 
-    async def record(self, tp: TopicPartition, before: int, offset: int) -> None:
-        await self.collection.update_one({"_id": self._id(tp, before)}, {"$max": {"copied_through": offset}},
-                                         upsert=True)
+    async def record(self, tp: TopicPartition, offset: int) -> None:
+        await self.collection.update_one({"_id": self._id(tp)}, {"$max": {"copied_through": offset}}, upsert=True)
 
-    async def forget(self, tp: TopicPartition, before: int) -> None:
-        await self.collection.delete_one({"_id": self._id(tp, before)})
+    async def forget(self, tp: TopicPartition) -> None:
+        await self.collection.delete_one({"_id": self._id(tp)})
 
 
 def build_eraser(settings: Any, progress: MongoCopyProgress, topics: list[str] | None = None) -> TopicEraser:
