@@ -94,6 +94,16 @@ class TopicEraser:
         finally:
             await consumer.stop()
 
+    async def observe_groups(self) -> None:
+        """Note which consumer groups have members now (the policy's idle window starts when they stop), a
+        round without pending erasures."""
+        admin = AIOKafkaAdminClient(**self.client, client_id=self.client_id)
+        await admin.start()
+        try:
+            self.policy.observe(await consumer_groups(admin, offsets=False))
+        finally:
+            await admin.close()
+
     async def run(self, wanted: Sequence[Wanted]) -> PassResult:
         result = PassResult({person.ref: Tally() for person in wanted})
         matcher = Matcher(wanted)
@@ -102,7 +112,7 @@ class TopicEraser:
         started = time.monotonic()
         async with self._clients() as (consumer, admin, producer):
             hits = await scan(consumer, self.topics, matcher)
-            groups = await consumer_groups(admin) if hits else []
+            groups = await consumer_groups(admin)
             self.policy.observe(groups)
             blocked = 0
             for found in hits:

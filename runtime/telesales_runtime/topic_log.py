@@ -42,24 +42,30 @@ class GroupView:
 class GroupPolicy:
     """Which consumer groups a truncation waits for. A group with members counts for the partitions its
     members are assigned (while it rebalances and none are, for those it committed on); a commit it left on a
-    topic it no longer reads does not hold anything back. An empty group (its service stopped, or a group left by a test or an old
-    deployment) counts for the partitions it committed on while it was seen with members within
-    `idle_seconds` (or, never seen with members, within `idle_seconds` of first being seen), unless its name
-    matches one of `ignore` (fnmatch patterns). What was seen is kept in memory: a restart forgets it, which
-    only makes the policy wait longer."""
+    topic it no longer reads does not hold anything back. An empty group (its service stopped, or a group
+    left by a test or an old deployment) counts for the partitions it committed on while it was seen with
+    members within `idle_seconds` (or, never seen with members, within `idle_seconds` of first being seen),
+    unless its name matches one of `ignore` (fnmatch patterns). `last_active` (group -> epoch seconds) is
+    what was seen: observed every round, kept by the caller across restarts (`remember`)."""
 
     def __init__(self, *, ignore: Sequence[str] = (), idle_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         self.ignore = tuple(ignore)
         self.idle_seconds = idle_seconds
         self.clock = clock
         self.last_active: dict[str, float] = {}
 
+    def remember(self, seen: dict[str, float]) -> None:
+        for group, at in seen.items():
+            self.last_active[group] = max(at, self.last_active.get(group, at))
+
     def observe(self, views: Iterable[GroupView]) -> None:
+        """`views`: every group of the cluster now; a group no longer listed is forgotten (the broker dropped
+        it, and its offsets with it)."""
         now = self.clock()
-        for view in views:
-            if view.active or view.group not in self.last_active:
-                self.last_active[view.group] = now
+        views = list(views)
+        self.last_active = {v.group: now if v.active or v.group not in self.last_active else
+                            self.last_active[v.group] for v in views}
 
     def counts(self, view: GroupView, tp: TopicPartition) -> bool:
         if view.active:  # its members' assignment says what it reads (none known mid-rebalance: its offsets)
@@ -74,8 +80,9 @@ class GroupPolicy:
         return sorted(v.group for v in views if self.counts(v, tp) and v.committed.get(tp, -1) <= last)
 
 
-async def consumer_groups(admin: AIOKafkaAdminClient) -> list[GroupView]:
-    """Every consumer group of the cluster (protocol type "consumer"), described."""
+async def consumer_groups(admin: AIOKafkaAdminClient, *, offsets: bool = True) -> list[GroupView]:
+    """Every consumer group of the cluster (protocol type "consumer"), described (with the offsets they
+    committed, unless `offsets` is False)."""
     listed = [g[0] for g in await admin.list_consumer_groups() if len(g) < 2 or g[1] in ("consumer", "")]
     views: list[GroupView] = []
     if not listed:
@@ -89,8 +96,8 @@ async def consumer_groups(admin: AIOKafkaAdminClient) -> list[GroupView]:
             if error:
                 continue
             assigned = frozenset(tp for member in members for tp in _assignment(member[-1]))
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+            found = await admin.list_consumer_group_offsets(group) if offsets else {}
+            committed = {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
             views.append(GroupView(group, bool(members) and state != "Dead", assigned, committed))
     return views
 

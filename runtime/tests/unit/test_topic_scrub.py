@@ -114,3 +114,17 @@ def test_an_empty_group_counts_within_the_idle_window_unless_ignored() -> None:
     assert policy.blockers([new], TP, 5) == []
     # an empty group without a commit on the partition has nothing unprocessed there
     assert policy.blockers([GroupView("x", False, frozenset(), {OTHER: 0})], TP, 5) == []
+
+
+def test_what_was_seen_outlives_a_restart_and_groups_the_broker_dropped_are_forgotten() -> None:
+    clock = Clock()
+    before = GroupPolicy(idle_seconds=60, clock=clock)
+    before.observe([GroupView("ledger", True, frozenset({TP}), {TP: 3}), GroupView("gone", True, frozenset(), {})])
+    clock.now += 50
+    after = GroupPolicy(idle_seconds=60, clock=clock)  # a restart: what was seen comes back from the store
+    after.remember(before.last_active)
+    stopped = GroupView("ledger", False, frozenset(), {TP: 3})
+    after.observe([stopped])
+    assert after.last_active == {"ledger": 1000.0}  # seen with members 50 s ago, not first seen now
+    clock.now += 11
+    assert after.blockers([stopped], TP, 5) == []

@@ -25,7 +25,7 @@ from .queries import IntakeQueries
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 from .store import LeadStore
-from .topic_erasure import MongoCopyProgress, TopicErasure, build_eraser
+from .topic_erasure import GroupSightings, MongoCopyProgress, TopicErasure, build_eraser
 
 DESCRIPTION = (
     "Cleans and scores leads before they enter the pools: standardize, enrich, drop junk, de-duplicate, "
@@ -60,6 +60,7 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     watch = ErasureWatch(erasures)
     topic_step = TopicErasure(requests=erasure_requests,
                               eraser=build_eraser(settings, MongoCopyProgress(store.db["topic_erasure_copies"])),
+                              groups=GroupSightings(store.db["topic_erasure_groups"]),
                               interval_seconds=settings.topic_erasure_interval_seconds,
                               enabled=settings.topic_erasure_enabled)
 

@@ -20,6 +20,7 @@ from typing import Any
 import phonenumbers
 from aiokafka import TopicPartition
 from prometheus_client import Gauge
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS
@@ -89,6 +90,28 @@ class MongoCopyProgress:
         await self.collection.delete_one({"_id": self._id(tp)})
 
 
+class GroupSightings:
+    """When each consumer group was last seen with members (or first seen, empty), epoch seconds (collection
+    `topic_erasure_groups`): the idle window of a stopped service's group survives lead-intake's restarts."""
+
+    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+        self.collection = collection
+        self.saved: dict[str, float] = {}
+
+    async def seen(self) -> dict[str, float]:
+        self.saved = {doc["_id"]: float(doc["seen"]) async for doc in self.collection.find({})}
+        return dict(self.saved)
+
+    async def save(self, seen: dict[str, float]) -> None:
+        changed = [UpdateOne({"_id": group}, {"$max": {"seen": at}}, upsert=True)
+                   for group, at in seen.items() if self.saved.get(group) != at]
+        if changed:
+            await self.collection.bulk_write(changed, ordered=False)
+        if set(self.saved) - set(seen):  # groups the broker no longer has
+            await self.collection.delete_many({"_id": {"$nin": list(seen)}})
+        self.saved = dict(seen)
+
+
 def build_eraser(settings: Any, progress: MongoCopyProgress, topics: list[str] | None = None) -> TopicEraser:
     policy = GroupPolicy(ignore=settings.topic_erasure_ignore_groups,
                          idle_seconds=settings.topic_erasure_group_idle_seconds)
@@ -100,23 +123,30 @@ def build_eraser(settings: Any, progress: MongoCopyProgress, topics: list[str] |
 class TopicErasure(LeasedLoop):
     """Runs the topic step of every pending request, a pass per round, in one replica at a time."""
 
-    def __init__(self, *, requests: ErasureRequests, eraser: TopicEraser, interval_seconds: float,
-                 enabled: bool = True) -> None:
+    def __init__(self, *, requests: ErasureRequests, eraser: TopicEraser, groups: GroupSightings,
+                 interval_seconds: float, enabled: bool = True) -> None:
         super().__init__(requests.store.leases, "topic-erasure", interval_seconds=interval_seconds,
                          lease_seconds=max(60.0, 4 * interval_seconds), enabled=enabled)
         self.requests = requests
         self.eraser = eraser
+        self.groups = groups
 
     async def tick(self) -> None:
         await self.run_pass()
 
     async def run_pass(self) -> list[str]:
-        """One pass; the request ids whose topic step it finished."""
+        """One pass; the request ids whose topic step it finished. Without a pending request, only which
+        consumer groups have members is noted (kept in `topic_erasure_groups`, so a restart keeps it)."""
         pending = await self.requests.pending_topic_steps()
         PENDING.set(len(pending))
+        policy = self.eraser.policy
+        policy.remember(await self.groups.seen())
         if not pending:
+            await self.eraser.observe_groups()
+            await self.groups.save(policy.last_active)
             return []
         result = await self.eraser.run([wanted(p["_id"], p["needles"]) for p in pending])
+        await self.groups.save(policy.last_active)
         finished = []
         for step in pending:
             tally = result.tallies[step["_id"]]

@@ -10,7 +10,7 @@ from aiokafka import TopicPartition
 
 from intake_support import Harness, lead
 from lead_intake.erasure_store import ErasureRequests
-from lead_intake.topic_erasure import MongoCopyProgress
+from lead_intake.topic_erasure import GroupSightings, MongoCopyProgress
 
 NUMBER = "+8613924681357"
 
@@ -92,3 +92,12 @@ async def test_copy_progress_survives_the_process_and_only_moves_forward(harness
     assert await MongoCopyProgress(collection).copied_through(TopicPartition(tp.topic, 3)) == -1
     await MongoCopyProgress(collection).forget(tp)
     assert await MongoCopyProgress(collection).copied_through(tp) == -1
+
+
+async def test_group_sightings_are_kept_and_dropped_groups_forgotten(harness: Harness) -> None:
+    collection = harness.intake.store.db[f"topic_erasure_groups_{harness.tenant}"]
+    await GroupSightings(collection).save({"ledger": 100.0, "old": 50.0})
+    restarted = GroupSightings(collection)
+    assert await restarted.seen() == {"ledger": 100.0, "old": 50.0}
+    await restarted.save({"ledger": 200.0})  # "old" is no longer listed by the broker
+    assert await GroupSightings(collection).seen() == {"ledger": 200.0}
