@@ -8,6 +8,7 @@ its inbox keeps of rejected arrivals of the same number or email (their messages
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,8 +22,11 @@ from telesales_contracts.topics import PRIVACY_ERASURE_REQUESTED
 from telesales_runtime.erasure import ERASED_MARK, Doc, Eraser, scrub_documents, scrub_outbox
 from telesales_runtime.mongo import ensure_collections, in_transaction
 from telesales_runtime.outbox import outbox_row, write_outbox
+from telesales_runtime.pii_crypto import PiiKeyError
 
 from .store import LeadStore
+
+log = logging.getLogger(__name__)
 
 NEEDLES = "topic_needles"  # whom the topic step looks for, sealed (the phones, emails and names of the person)
 
@@ -142,8 +146,12 @@ class ErasureRequests:
         """Requests whose topic step is not done: id, needles (opened) and whether every service answered."""
         out = []
         async for doc in self.requests.find({NEEDLES: {"$exists": True}}, sort=[("requested_at", 1)]):
-            out.append({"_id": doc["_id"], "services_done": self._services_done(doc),
-                        "needles": self.store.sealing.keyring.open(doc["tenant_id"], NEEDLES, doc[NEEDLES])})
+            try:
+                needles = self.store.sealing.keyring.open(doc["tenant_id"], NEEDLES, doc[NEEDLES])
+            except PiiKeyError as error:  # its key was removed: it stays pending (the alert), the others go on
+                log.error("erasure needles unreadable", extra={"request_id": doc["_id"], "error": str(error)})
+                continue
+            out.append({"_id": doc["_id"], "services_done": self._services_done(doc), "needles": needles})
         return out
 
     async def record_topic_pass(self, request_id: str, counts: dict[str, int], waiting_on: list[str]) -> None:

@@ -5,6 +5,7 @@ lead ids only."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
 
@@ -13,6 +14,7 @@ from lead_intake.erasure_store import ErasureRequests
 from lead_intake.topic_erasure import GroupSightings, MongoCopyProgress
 
 NUMBER = "+8613924681357"
+AT = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
 
 
 async def test_an_erasure_clears_the_lead_and_the_rejections_quoting_the_number(harness: Harness) -> None:
@@ -101,3 +103,15 @@ async def test_group_sightings_are_kept_and_dropped_groups_forgotten(harness: Ha
     assert await restarted.seen() == {"ledger": 100.0, "old": 50.0}
     await restarted.save({"ledger": 200.0})  # "old" is no longer listed by the broker
     assert await GroupSightings(collection).seen() == {"ledger": 200.0}
+
+
+async def test_a_request_whose_needles_cannot_be_opened_waits_without_stopping_the_others(harness: Harness) -> None:
+    requests = ErasureRequests(harness.intake.store, harness.intake.settings.erasure_services)
+    broken = {"_id": f"erasure-broken-{harness.tenant}", "tenant_id": harness.tenant, "requested_at": AT,
+              "topic_needles": "pii1.k-gone.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "completed_at": None}
+    await requests.requests.insert_one(broken)
+    asked = (await harness.http.post("/v1/erasures", headers=harness.as_("operator", "op-1"),
+                                     json={"email": "nobody@example.cn"})).json()
+    pending = [p["_id"] for p in await requests.pending_topic_steps()]
+    assert asked["request_id"] in pending and broken["_id"] not in pending
+    assert "topic_needles" in await requests.get(harness.tenant, broken["_id"])  # kept: it is still owed
