@@ -654,6 +654,9 @@ def service_env(svc: Service) -> dict[str, str]:
     if svc.name == "allocator":  # the simulated number-privacy provider's middle numbers (development only)
         env.setdefault("ALLOCATOR_PRIVACY_SIMULATED_NUMBERS",
                        ",".join(f"+861710000{n:04d}" for n in range(1, 51)))
+    if svc.name == "lead-intake":  # test runs on this broker leave consumer groups behind: on a development
+        # stack an abandoned group holds an erasure's topic step back for ten minutes, not the default week
+        env.setdefault("LEAD_INTAKE_TOPIC_ERASURE_GROUP_IDLE_SECONDS", "600")
     if svc.name == "marketplace":  # redemptions go to the ledger's HTTP API, wherever this stack runs it
         env.setdefault("MARKETPLACE_LEDGER_URL", f"http://{HOST}:{_port('TELESALES_LEDGER_PORT', 8103)}")
         # the struggle push reads an agent's funnel rates from the metrics service's HTTP API

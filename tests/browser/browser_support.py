@@ -69,6 +69,8 @@ def service_env(name: str, package: str, prefix: str, run: str, ports: dict[str,
                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "OUTBOX_POLL_SECONDS": "0.1", "KAFKA_CREATE_TOPICS": "false"}
     if name in ("allocator", "ledger"):  # no weekly grading or reclaim sweep re-grading the seeded floor mid-test
         settings["SWEEP_ENABLED"] = "false"
+    if name == "lead-intake":  # erasures clear the topics within seconds; groups other tests left count 5 s
+        settings |= {"TOPIC_ERASURE_INTERVAL_SECONDS": "1", "TOPIC_ERASURE_GROUP_IDLE_SECONDS": "5"}
     if name == "allocator":  # calls without the number: the simulated provider's middle numbers
         settings["PRIVACY_SIMULATED_NUMBERS"] = ",".join(MIDDLE_NUMBERS)
     if name == "marketplace":
