@@ -100,18 +100,43 @@ class DoNotCallSource(StrEnum):
     COMPLAINT = "complaint"  # a complaint on leads.complaint.v1
 
 
+# A number's keyed blind index (telesales_runtime.pii_crypto: HMAC-SHA256 under the tenant's index key, 128 bits,
+# base64url): equal numbers give equal indexes, and nothing else can be learnt from it without the key.
+BlindIndex = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{22}$")]
+# A number as people may see it: country code, first three and last four digits (+86139****5678).
+MaskedPhone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{0,8}\*{2,}[0-9]{0,4}$", max_length=24)]
+
+
 class DoNotCallChanged(BaseModel):
     """A number went on a tenant's do-not-call list, or came off it. lead-intake owns the list; the
-    allocator closes every lead with a listed number and refuses to dial it."""
+    allocator closes every lead with a listed number and refuses to dial it.
+
+    The number itself is never on the topic (it is compacted and kept for ever): it is named by its blind
+    index (`phone_bidx`, the index every service stores beside its sealed copy of the number, so consumers
+    match their leads by it) and shown as `phone_masked`. The record's key is `<tenant>/<phone_bidx>`."""
 
     model_config = ConfigDict(extra="ignore")
 
-    phone_e164: E164
+    phone_bidx: BlindIndex | None = Field(default=None, description="The number's keyed blind index (the "
+                                          "`phone_e164_bidx` of the services' stores). Always set by lead-intake.")
+    phone_masked: MaskedPhone | None = Field(default=None, description="The number masked for display "
+                                             "(+86139****5678): enough to recognise, not to dial.")
+    phone_e164: E164 | None = Field(default=None,
+                                    description="Deprecated, never written: the full number of records "
+                                    "published before the topic was keyed by blind index (read only until "
+                                    "`python -m lead_intake.dnc_migration` replaced them).")
     listed: bool = Field(description="true: on the list from now on; false: taken off (leads closed stay closed).")
     source: DoNotCallSource
-    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="Why, with any phone number in it masked.")
     lead_id: LeadId | None = Field(default=None, description="The lead a complaint was about, if any.")
     changed_at: AwareDatetime = Field(description="When the list changed: the later change of a number wins.")
+
+    @model_validator(mode="after")
+    def _names_a_number(self) -> DoNotCallChanged:
+        if self.phone_bidx is None and self.phone_e164 is None:
+            raise ValueError("a do-not-call change names its number by `phone_bidx`")
+        return self
 
 
 class SignalKind(StrEnum):

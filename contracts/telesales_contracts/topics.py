@@ -253,8 +253,9 @@ LEADS_STAGE_CHANGED = Topic("leads.stage-changed.v1", LeadStageChanged,
 LEADS_COMPLAINT = Topic("leads.complaint.v1", LeadComplaint,
                         "A customer complained: calls end, the number goes on do-not-call.")
 LEADS_DO_NOT_CALL = Topic("leads.do-not-call.v1", DoNotCallChanged,
-                          "A number went on (or came off) the tenant's do-not-call list (keyed by tenant/number; "
-                          "compacted, so the last word on every number stays).", compacted=True)
+                          "A number went on (or came off) the tenant's do-not-call list (keyed by tenant/the number's "
+                          "blind index, never the number; compacted, so the last word on every number stays).",
+                          compacted=True)
 LEADS_CONSENT_CHANGED = Topic("leads.consent-changed.v1", LeadConsentChanged,
                               "A known lead's consent changed: a later arrival granted or withdrew a scope.")
 LEADS_SIGNAL = Topic("leads.signal.v1", LeadSignal,

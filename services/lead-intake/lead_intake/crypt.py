@@ -1,8 +1,11 @@
 """Which of lead-intake's stored fields are personal data, and how they are sealed (telesales_runtime.pii_store):
 a lead's number, email, name and notes, the fields beyond the contract its touches carry (anything an outside
-system sent: a second number, a WeChat id), and the numbers of the do-not-call list. Numbers and emails are
-found by blind index; a document stored before encryption is found by its plain value until the rotation job
-seals it."""
+system sent: a second number, a WeChat id). Numbers and emails are found by blind index; a document stored before
+encryption is found by its plain value until the rotation job seals it.
+
+The do-not-call list keeps no number at all, sealed or not: only its blind index (what a look-up matches) and a
+masked display. The list is kept for ever, also for people who were erased (their objection is still honoured),
+so it must hold nothing that names them."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
+from telesales_runtime.masking import mask_phone, mask_phones
 from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
 from telesales_runtime.pii_store import KID_FIELD, LEGACY, Doc, PiiFields, bidx_field, legacy_index
@@ -92,11 +97,44 @@ class LeadSealing:
         return {k: self.keyring.open(tenant, f"inbox.{k}", v) if k in ANSWER_FIELDS and key_id_of(v) else v
                 for k, v in outcome.items()}
 
+    @staticmethod
+    def listing_fields(phone_bidx: str, phone_masked: str) -> Doc:
+        """What a do-not-call entry keeps of its number: the blind index and the masked display, no key id (it
+        seals nothing, so the rotation job never picks it up)."""
+        return {"phone_e164_bidx": phone_bidx, "phone_masked": phone_masked, KID_FIELD: []}
+
     def open_listing(self, doc: Doc) -> Doc:
-        self.listing.open(doc)
-        doc.pop(bidx_field("phone_e164"), None)
-        doc.pop(KID_FIELD, None)
-        return doc
+        """The entry as the API shows it: the number masked (an entry from before, until index_only_listings
+        rewrote it, has the number itself, maybe sealed), any number in its reason masked."""
+        number = self.listing.open(doc).get("phone_e164")  # type: ignore[union-attr]
+        masked = doc.get("phone_masked") or mask_phone(number) or ""
+        reason = doc.get("reason")
+        return {**{k: v for k, v in doc.items() if k not in ("phone_e164", "phone_e164_bidx", KID_FIELD)},
+                "phone_masked": masked, "reason": mask_phones(reason) if reason else reason}
+
+    async def index_only_listing(self, listings: Any, stored: Doc) -> bool:
+        """An entry that still holds its number (plain, from before encryption, or sealed, from before the list
+        kept blind indexes only) keeps only the blind index and the masked display; when the number has an
+        index-only entry already, that one stays and this one goes."""
+        tenant, number = stored["tenant_id"], self.listing.open(dict(stored)).get("phone_e164")  # type: ignore[union-attr]
+        if not isinstance(number, str):
+            return False
+        fields = self.listing_fields(self.phone_index(tenant, number), mask_phone(number) or "")
+        reason = stored.get("reason")
+        try:
+            await listings.update_one({"_id": stored["_id"]}, {"$set": {**fields, "reason": mask_phones(reason)
+                                                                        if reason else reason},
+                                                               "$unset": {"phone_e164": ""}})
+        except DuplicateKeyError:
+            await listings.delete_one({"_id": stored["_id"], "phone_e164": stored["phone_e164"]})
+        return True
+
+    async def index_only_listings(self, listings: Any) -> int:
+        """Every entry that still holds its number, rewritten (index_only_listing); how many were."""
+        done = 0
+        async for stored in listings.find({"phone_e164": {"$exists": True}}):
+            done += await self.index_only_listing(listings, stored)
+        return done
 
     def match_clauses(self, tenant: str, name: str, values: list[str]) -> list[Doc]:
         """Clauses of a look-up of leads by number or email: each repeats the tenant and the `$type` of the partial
@@ -105,7 +143,12 @@ class LeadSealing:
         return [{"tenant_id": tenant, bidx_field(name): {"$in": indexes, "$type": "string"}},
                 {"tenant_id": tenant, **LEGACY, name: {"$in": values, "$type": "string"}}]
 
+    def phone_index(self, tenant: str, phone: str) -> str:
+        """A number's blind index: what the do-not-call list (and leads.do-not-call.v1) names it by."""
+        return self.listing.index(tenant, "phone_e164", phone)
+
     def number_is(self, tenant: str, phones: list[str]) -> Doc:
+        """Listings of these numbers: by blind index, or (listed before encryption) by the plain number."""
         return self.listing.lookup(tenant, "phone_e164", phones)
 
     def search_fields(self, tenant: str, fields: dict[str, str]) -> Doc:
@@ -131,7 +174,9 @@ class LeadSealing:
         return [IndexModel([("tenant_id", ASCENDING), ("phone_e164_bidx", ASCENDING)], unique=True,
                            name="one_listing_per_number_bidx",
                            partialFilterExpression={"phone_e164_bidx": {"$type": "string"}}),
-                IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid")]
+                IndexModel([(KID_FIELD, ASCENDING)], name="pii_kid"),
+                # entries stored before encryption, by their plain number, until index_only_listings rewrote them
+                legacy_index("tenant_id", "phone_e164", unique=True)]
 
     def rotation_targets(self, leads: Any, do_not_call: Any) -> list[RotationTarget]:
         def nested(stored: Doc, tenant: str) -> Doc:
@@ -143,4 +188,6 @@ class LeadSealing:
             return update
 
         return [RotationTarget(leads, self.leads, resealed=nested, nested=("touches", "outcome")),
-                RotationTarget(do_not_call, self.listing)]
+                # an entry written by a replica from before the list kept blind indexes only: rewritten
+                RotationTarget(do_not_call, self.listing,
+                               rekey=lambda stored: self.index_only_listing(do_not_call, stored))]

@@ -123,10 +123,12 @@ class DoNotCallIn(BaseModel):
 
 
 class DoNotCallEntry(BaseModel):
+    """A listed number as the list keeps it: masked (the list keeps only its blind index and this display)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    phone_e164: str
-    reason: str | None = None
+    phone_masked: str = Field(description="The number masked (+86139****5678): the list never keeps it in full.")
+    reason: str | None = Field(default=None, description="Why, with any phone number in it masked.")
     added_at: datetime
     updated_at: datetime
 

@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 from pymongo.errors import DuplicateKeyError
 
@@ -85,17 +86,19 @@ class IntakeService:
     async def put_on_do_not_call(self, *, tenant: str, phone_e164: str, reason: str | None) -> Doc:
         """The entry as it stands; a number already on the list keeps its `added_at` and takes the reason. The
         change is announced (leads.do-not-call.v1) each time, so the allocator closes the number's leads."""
-        announcement = domain.do_not_call_changed(tenant, phone_e164, listed=True, source=DoNotCallSource.OPERATOR,
-                                                  reason=reason, at=datetime.now(UTC))
-        doc = await self.store.list_number(tenant=tenant, change=domain.PutOnDoNotCall(phone_e164, reason),
+        listing = domain.Listing.of(phone_e164, self.store.sealing.phone_index(tenant, phone_e164), reason)
+        announcement = domain.do_not_call_changed(tenant, listing, listed=True, source=DoNotCallSource.OPERATOR,
+                                                  at=datetime.now(UTC))
+        doc = await self.store.list_number(tenant=tenant, change=domain.PutOnDoNotCall(listing),
                                            announcement=announcement, source=self.settings.source)
         self.notify_outbox()
         return doc
 
     async def take_off_do_not_call(self, *, tenant: str, phone_e164: str) -> bool:
         """False when the number was not on the list. Leads closed while it was stay closed."""
-        announcement = domain.do_not_call_changed(tenant, phone_e164, listed=False, source=DoNotCallSource.OPERATOR,
-                                                  reason=None, at=datetime.now(UTC))
+        listing = domain.Listing.of(phone_e164, self.store.sealing.phone_index(tenant, phone_e164), None)
+        announcement = domain.do_not_call_changed(tenant, listing, listed=False, source=DoNotCallSource.OPERATOR,
+                                                  at=datetime.now(UTC))
         taken_off = await self.store.unlist_number(tenant=tenant, phone=phone_e164, announcement=announcement,
                                                    source=self.settings.source)
         if taken_off:
@@ -250,7 +253,8 @@ class IntakeService:
                                                        "complaint names none")
                     continue
             decision = domain.complaint(complaint, tenant=tenant, event_id=delivery.event.id, lead_phone=lead_phone,
-                                        default_region=self.settings.default_region, at=datetime.now(UTC))
+                                        default_region=self.settings.default_region, at=datetime.now(UTC),
+                                        index=partial(self.store.sealing.phone_index, tenant))
             try:
                 await self.store.record_complaint(tenant=tenant, decision=decision, source=self.settings.source)
             except DuplicateKeyError:

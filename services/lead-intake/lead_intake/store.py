@@ -112,6 +112,7 @@ def _outbox_rows(announcements: list[Announcement], *, tenant: str, source: str)
 # Unique indexes of plain numbers and emails from before encryption: replaced by blind indexes (and, for leads
 # stored before, indexes of those leads only).
 OBSOLETE_LEAD_INDEXES = frozenset({"one_lead_per_phone", "one_lead_per_email"})
+OBSOLETE_LISTING_INDEX = "tenant_id_1_phone_e164_1"  # every listing's number, unique (also when none: clashes)
 
 
 class LeadStore:
@@ -146,7 +147,11 @@ class LeadStore:
             IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
             *self.sealing.lead_indexes(),
         ])
-        await self.do_not_call.create_index([("tenant_id", ASCENDING), ("phone_e164", ASCENDING)], unique=True)
+        # The list keeps no number (crypt.py): the unique index of plain numbers goes, the entries that still
+        # have one (plain, or sealed before) keep only its blind index and masked display.
+        if OBSOLETE_LISTING_INDEX in {index["name"] async for index in await self.do_not_call.list_indexes()}:
+            await self.do_not_call.drop_index(OBSOLETE_LISTING_INDEX)
+        await self.sealing.index_only_listings(self.do_not_call)
         await self.do_not_call.create_indexes(self.sealing.do_not_call_indexes())
 
     def inbox_entry(self, tenant: str, event_id: str, answer: Doc) -> Doc:
@@ -249,24 +254,23 @@ class LeadStore:
     async def do_not_call_hits(self, tenant: str, phones: list[str]) -> set[str]:
         if not phones:
             return set()
+        by_index = {self.sealing.phone_index(tenant, phone): phone for phone in phones}
         cursor = self.do_not_call.find({"tenant_id": tenant, **self.sealing.number_is(tenant, phones)},
-                                       {"tenant_id": 1, "phone_e164": 1})
-        return {self.sealing.open_listing(doc)["phone_e164"] async for doc in cursor}
+                                       {"phone_e164_bidx": 1, "phone_e164": 1})
+        return {by_index.get(doc.get("phone_e164_bidx")) or doc["phone_e164"] async for doc in cursor}
 
-    async def put_do_not_call(self, tenant: str, phone: str, reason: str | None,
+    async def put_do_not_call(self, tenant: str, change: PutOnDoNotCall,
                               session: AsyncClientSession | None = None) -> Doc:
+        """The number's entry, by blind index and masked display only (crypt.py; an entry that held the number
+        was rewritten at start, or is by this write)."""
         now = datetime.now(UTC)
-        sealed = self.sealing.listing.seal({"phone_e164": phone}, tenant)
-        # an entry stored before encryption is sealed first, so the number keeps one entry
-        await self.do_not_call.update_one({"tenant_id": tenant, "phone_e164": phone}, {"$set": sealed},
-                                          session=session)
-        where = {"tenant_id": tenant, "phone_e164_bidx": sealed["phone_e164_bidx"]}
+        listing = change.listing
+        shown = self.sealing.listing_fields(listing.phone_bidx, listing.phone_masked)
+        where = {"tenant_id": tenant, "phone_e164_bidx": listing.phone_bidx}
         await self.do_not_call.update_one(
-            where, {"$set": {**sealed, "reason": reason, "updated_at": now}, "$setOnInsert": {"added_at": now}},
-            upsert=True, session=session,
-        )
-        doc = await self.do_not_call.find_one(where, session=session)
-        return self.sealing.open_listing(doc)  # type: ignore[arg-type]
+            where, {"$set": {**shown, "reason": listing.reason, "updated_at": now}, "$unset": {"phone_e164": ""},
+                    "$setOnInsert": {"added_at": now}}, upsert=True, session=session)
+        return self.sealing.open_listing(await self.do_not_call.find_one(where, session=session))  # type: ignore[arg-type]
 
     async def list_number(self, *, tenant: str, change: PutOnDoNotCall, announcement: Announcement, source: str,
                           inbox_entry: Doc | None = None) -> Doc:
@@ -275,7 +279,7 @@ class LeadStore:
         rows = _outbox_rows([announcement], tenant=tenant, source=source)
 
         async def work(session: AsyncClientSession) -> Doc:
-            doc = await self.put_do_not_call(tenant, change.phone_e164, change.reason, session=session)
+            doc = await self.put_do_not_call(tenant, change, session=session)
             await write_outbox(self.outbox, rows, session)
             if inbox_entry is not None:
                 await self.inbox.record([inbox_entry], session=session)
@@ -309,8 +313,8 @@ class LeadStore:
         return None if doc is None else self.sealing.open_listing(doc)
 
     async def list_do_not_call(self, tenant: str, limit: int, after: str | None) -> list[Doc]:
-        """In the order the numbers were listed (numbers are stored sealed: they have no order); `_id` is the
-        cursor."""
+        """In the order the numbers were listed (numbers are kept as blind indexes: they have no order); `_id` is
+        the cursor."""
         query: Doc = {"tenant_id": tenant}
         if after:
             query["_id"] = {"$gt": object_id(after)}

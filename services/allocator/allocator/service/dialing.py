@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from telesales_contracts.activity import DoNotCallChanged
 from telesales_runtime.consumer import Delivery
+from telesales_runtime.masking import mask_phone
 
 from ..domain import DomainError
 from ..domain.dialing import DialVerdict, binding_outlived, binding_reference, dial_plan
@@ -94,27 +95,33 @@ class Dialing(LeadServiceCore):
         return ended
 
     async def handle_do_not_call(self, deliveries: Sequence[Delivery]) -> None:
-        """Each change of the list: kept (the latest of a number wins); a listing closes the number's leads."""
+        """Each change of the list: kept (the latest of a number wins); a listing closes the number's leads,
+        found by the number's blind index (the event carries no number)."""
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
             for delivery in fresh:
                 change: DoNotCallChanged = delivery.event.data
+                # a record published before the topic was keyed by blind index names the number itself
+                bidx = change.phone_bidx or self.store.sealing.phone_index(tenant, change.phone_e164 or "")
+                masked = change.phone_masked or mask_phone(change.phone_e164)
                 # the listing first: a lead arriving meanwhile sees it, or is found below (see handle_qualified)
                 kept = await self.store.record_listing(
-                    tenant=tenant, phone=change.phone_e164, listed=change.listed, reason=change.reason,
+                    tenant=tenant, phone_bidx=bidx, phone_masked=masked, listed=change.listed, reason=change.reason,
                     source=change.source.value, changed_at=change.changed_at, event_id=delivery.event.id)
                 if kept and change.listed:
-                    await self.close_leads_with_number(tenant=tenant, phone=change.phone_e164,
+                    await self.close_leads_with_number(tenant=tenant, phone_bidx=bidx, phone=change.phone_e164,
                                                        reason=change.reason or change.source.value,
                                                        listing_id=delivery.event.id)
                 await self.store.inbox.record([self.store.inbox.entry(tenant, delivery.event.id,
                                                                       {"status": "do_not_call", "kept": kept})])
 
-    async def close_leads_with_number(self, *, tenant: str, phone: str, reason: str, listing_id: str) -> int:
-        """Close every open lead of the tenant with this number, each written only if still as judged (else
-        judged again); how many were closed. Idempotent: a closed-for-good lead is not judged again."""
+    async def close_leads_with_number(self, *, tenant: str, phone_bidx: str, reason: str, listing_id: str,
+                                      phone: str | None = None) -> int:
+        """Close every open lead of the tenant with this number (by its blind index; by `phone` too, when known,
+        for leads stored before encryption), each written only if still as judged (else judged again); how many
+        were closed. Idempotent: a closed-for-good lead is not judged again."""
         closed = 0
         for _attempt in range(CLOSE_ATTEMPTS):
-            pending = await self.store.open_leads_with_number(tenant, phone)
+            pending = await self.store.open_leads_with_number(tenant, phone_bidx, phone)
             if not pending:
                 break
             now = datetime.now(UTC)
@@ -138,6 +145,7 @@ class Dialing(LeadServiceCore):
         may have run before they existed): closed now, so no arrival slips past the list."""
         phones = sorted({d["phone_e164"] for d in docs if d.get("phone_e164")} - listed_before)
         for phone in await self.store.listed_numbers(tenant, phones):
-            listing = await self.store.listing(tenant, phone)
-            await self.close_leads_with_number(tenant=tenant, phone=phone, listing_id=str((listing or {}).get(
-                "event_id", "arrival")), reason=str((listing or {}).get("reason") or "listed"))
+            listing = await self.store.listing(tenant, phone) or {}
+            await self.close_leads_with_number(tenant=tenant, phone_bidx=self.store.sealing.phone_index(tenant, phone),
+                                               phone=phone, listing_id=str(listing.get("event_id", "arrival")),
+                                               reason=str(listing.get("reason") or "listed"))

@@ -1,7 +1,7 @@
 """Which of the allocator's stored fields are personal data (telesales_runtime.pii_store): a lead's number and
-name, and the numbers of its copy of the do-not-call list. A lead is found by number through the number's
-blind index; a listing's `_id` is tenant|blind index (a listing stored before encryption, `_id` tenant|number,
-is moved to its sealed `_id` by the rotation job, and read meanwhile)."""
+name. A lead is found by number through the number's blind index. Its copy of the do-not-call list keeps no
+number: a listing's `_id` is tenant|blind index, with the masked display (a listing stored before encryption,
+`_id` tenant|number, is moved to its blind index `_id` by the rotation job, and read meanwhile)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from telesales_runtime.masking import mask_phone
 from telesales_runtime.pii_crypto import Keyring, key_id_of
 from telesales_runtime.pii_rotation import RotationTarget
 from telesales_runtime.pii_store import KID_FIELD, LEGACY, Doc, PiiFields, legacy_index
@@ -36,8 +37,28 @@ class AllocatorSealing:
         return {"$or": [{"tenant_id": tenant, "phone_e164_bidx": self.leads.index(tenant, "phone_e164", phone)},
                         {"tenant_id": tenant, **LEGACY, "phone_e164": {"$eq": phone, "$type": "string"}}]}
 
+    def phone_index_is(self, tenant: str, phone_bidx: str, phone: str | None) -> Doc:
+        """Leads with the number of this blind index (and, stored before encryption, with `phone` if known)."""
+        if phone is None:
+            return {"phone_e164_bidx": phone_bidx}
+        return {"$or": [{"tenant_id": tenant, "phone_e164_bidx": phone_bidx},
+                        {"tenant_id": tenant, **LEGACY, "phone_e164": {"$eq": phone, "$type": "string"}}]}
+
+    def phone_index(self, tenant: str, phone: str) -> str:
+        return self.listing.index(tenant, "phone_e164", phone)
+
     def listing_key(self, tenant: str, phone: str) -> str:
-        return f"{tenant}|{self.listing.index(tenant, 'phone_e164', phone)}"
+        return self.listing_key_of(tenant, self.phone_index(tenant, phone))
+
+    @staticmethod
+    def listing_key_of(tenant: str, phone_bidx: str) -> str:
+        return f"{tenant}|{phone_bidx}"
+
+    @staticmethod
+    def listing_fields(phone_bidx: str, phone_masked: str | None) -> Doc:
+        """What a listing keeps of its number: the blind index and the masked display, no key id (it seals
+        nothing, so the rotation job never picks it up)."""
+        return {"phone_e164_bidx": phone_bidx, "phone_masked": phone_masked, KID_FIELD: []}
 
     @staticmethod
     def legacy_listing_key(tenant: str, phone: str) -> str:
@@ -56,7 +77,8 @@ class AllocatorSealing:
             if not isinstance(phone, str) or key_id_of(phone) is not None:
                 return False
             tenant = stored["tenant_id"]
-            moved = {**self.listing.seal({**stored, "phone_e164": phone}, tenant), "_id": self.listing_key(tenant, phone)}
+            moved = {**{k: v for k, v in stored.items() if k != "phone_e164"}, "_id": self.listing_key(tenant, phone),
+                     **self.listing_fields(self.phone_index(tenant, phone), mask_phone(phone))}
             try:  # the later change of the number wins, as in record_listing
                 await do_not_call.update_one(
                     {"_id": moved["_id"], "$or": [{"changed_at": {"$lte": stored.get("changed_at")}},

@@ -1,7 +1,8 @@
 """The tenant's do-not-call list as the allocator knows it (from leads.do-not-call.v1; lead-intake owns the
 list), and the leads that carry a number. One document per tenant and number, `_id` = tenant|the number's
-blind index (the number itself is stored sealed, store/crypt.py); the latest change of a number (by
-`changed_at`) wins, whatever order the changes arrive in."""
+blind index, with the number's masked display: the event names the number by that index only, and the
+allocator finds the leads with it by their own `phone_e164_bidx` (store/crypt.py). The latest change of a
+number (by `changed_at`) wins, whatever order the changes arrive in."""
 
 from __future__ import annotations
 
@@ -22,16 +23,17 @@ LISTING_VIEW: dict[str, int] = {"outbox": 0, "recent_calls": 0, "holds": 0, "his
 
 
 class DoNotCallStore(StoreBase):
-    async def record_listing(self, *, tenant: str, phone: str, listed: bool, reason: str | None, source: str,
-                             changed_at: datetime, event_id: str) -> bool:
+    async def record_listing(self, *, tenant: str, phone_bidx: str, phone_masked: str | None, listed: bool,
+                             reason: str | None, source: str, changed_at: datetime, event_id: str) -> bool:
         """Keep the number's change unless a later one is stored already; whether it was kept."""
         try:
             result = await self.do_not_call.update_one(
-                {"_id": self.sealing.listing_key(tenant, phone), "$or": [{"changed_at": {"$lte": changed_at}},
-                                                                         {"changed_at": {"$exists": False}}]},
-                {"$set": {**self.sealing.listing.seal({"phone_e164": phone}, tenant), "tenant_id": tenant,
+                {"_id": self.sealing.listing_key_of(tenant, phone_bidx),
+                 "$or": [{"changed_at": {"$lte": changed_at}}, {"changed_at": {"$exists": False}}]},
+                {"$set": {**self.sealing.listing_fields(phone_bidx, phone_masked), "tenant_id": tenant,
                           "listed": listed, "reason": reason, "source": source, "changed_at": changed_at,
-                          "event_id": event_id}},
+                          "event_id": event_id},
+                 "$unset": {"phone_e164": ""}},  # a copy from before kept the number sealed
                 upsert=True)
         except DuplicateKeyError:
             return False  # a later change of the number is stored: the upsert found no older one to replace
@@ -53,8 +55,9 @@ class DoNotCallStore(StoreBase):
             by_number.setdefault(keys[doc["_id"]], []).append(doc)
         return {phone for phone, docs in by_number.items() if latest(docs)["listed"]}
 
-    async def open_leads_with_number(self, tenant: str, phone: str) -> list[Doc]:
-        """The tenant's leads with this number that a listing closes (pooled, held, closed), in every pool."""
-        docs = await self.leads.find({"tenant_id": tenant, **self.sealing.phone_is(tenant, phone),
+    async def open_leads_with_number(self, tenant: str, phone_bidx: str, phone: str | None = None) -> list[Doc]:
+        """The tenant's leads with this number that a listing closes (pooled, held, closed), in every pool: by
+        the number's blind index, and by `phone` when known (leads stored before encryption)."""
+        docs = await self.leads.find({"tenant_id": tenant, **self.sealing.phone_index_is(tenant, phone_bidx, phone),
                                       "status": {"$in": [POOLED, HELD, CLOSED]}}, LISTING_VIEW).to_list()
         return self.sealing.open_all(docs, tenant)

@@ -23,6 +23,7 @@ from .changes import (
     Batch,
     Change,
     Decision,
+    Listing,
     NewLead,
     PutOnDoNotCall,
     RecordOutcome,
@@ -45,7 +46,7 @@ from .cleaning import (
 from .consent import ConsentPolicy, Statement, admission
 from .consent import merge as merge_consent
 from .consent import statement as consent_statement
-from .lead import Arrival, IntakeLead, complaint, do_not_call_changed, reject
+from .lead import Arrival, IntakeLead, complaint, do_not_call_changed, do_not_call_key, reject
 from .scoring import (
     MODEL_FEATURE_VALUES,
     BehaviourWeights,
@@ -62,8 +63,8 @@ from .scoring import (
 from .touches import Ref, lead_extra, producing_system, ref_key, ref_of, touch, touch_doc, with_ref
 
 __all__ = [
-    "Announcement", "Answer", "AppendTouch", "Arrival", "Batch", "Change", "Decision", "IntakeLead", "NewLead",
-    "PutOnDoNotCall", "RecordOutcome", "ReplaceTouch", "complaint", "do_not_call_changed", "reject",
+    "Announcement", "Answer", "AppendTouch", "Arrival", "Batch", "Change", "Decision", "IntakeLead", "Listing", "NewLead",
+    "PutOnDoNotCall", "RecordOutcome", "ReplaceTouch", "complaint", "do_not_call_changed", "do_not_call_key", "reject",
     "ConsentPolicy", "Statement", "admission", "consent_statement", "merge_consent",
     "DEFAULT_TEST_NUMBERS", "MODEL_FEATURE_VALUES", "BehaviourWeights", "CleanLead", "Contribution", "GradeThresholds",
     "NumberCheckResult", "OutcomeCounts", "PhoneInfo", "Ref", "Score", "ScoringWeights", "fold_text",

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from telesales_contracts import Topic
+from telesales_runtime.masking import mask_phone, mask_phones
 
 from .touches import Ref, ref_of
 
@@ -94,11 +95,25 @@ class RecordOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Listing:
+    """A number as the do-not-call list keeps it: its blind index (what look-ups match), its masked display and
+    the reason, with any number in it masked. Never the number itself, sealed or not: the list is kept for
+    ever, also for a person who was erased (their objection must still be honoured)."""
+
+    phone_bidx: str
+    phone_masked: str
+    reason: str | None
+
+    @classmethod
+    def of(cls, phone: str, phone_bidx: str, reason: str | None) -> Listing:
+        return cls(phone_bidx, mask_phone(phone) or "", mask_phones(reason)[:1000] if reason else None)
+
+
+@dataclass(frozen=True, slots=True)
 class PutOnDoNotCall:
     """The number goes on the tenant's do-not-call list (already there: it keeps `added_at`, takes the reason)."""
 
-    phone_e164: str
-    reason: str | None
+    listing: Listing
 
 
 Change = NewLead | AppendTouch | ReplaceTouch | RecordOutcome | PutOnDoNotCall

@@ -10,6 +10,7 @@ meets is found in received.py (by outside reference, then phone, then email)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from .changes import (
     Announcement,
     AppendTouch,
     Decision,
+    Listing,
     NewLead,
     PutOnDoNotCall,
     RecordOutcome,
@@ -188,10 +190,12 @@ class IntakeLead:
 
 
 def complaint(item: LeadComplaint, *, tenant: str, event_id: str, lead_phone: str | None, default_region: str,
-              at: datetime) -> Decision:
+              index: Callable[[str], str], at: datetime) -> Decision:
     """A complaint puts a number on the do-not-call list: the one it names (written as the numbering plan writes it,
     so it matches the standardized numbers of leads), else its lead's (`lead_phone`). Later leads with it are
-    rejected as `do_not_call`; leads.do-not-call.v1 tells the allocator to close the leads it has with it."""
+    rejected as `do_not_call`; leads.do-not-call.v1 tells the allocator to close the leads it has with it.
+    `index`: the number's blind index (the list and the topic name the number by it). The inbox's answer
+    shows the number masked: the answer is kept, and the person may later be erased."""
     phone = lead_phone
     if item.phone_e164 is not None:
         parsed = standardize_phone(item.phone_e164, default_region)
@@ -199,20 +203,30 @@ def complaint(item: LeadComplaint, *, tenant: str, event_id: str, lead_phone: st
     if phone is None:
         raise ValueError("a complaint naming no number needs its lead's")
     reason = f"complaint: {item.reason}"
-    return Decision(event_id, "do_not_call", {"status": "do_not_call", "lead_id": item.lead_id, "phone_e164": phone},
-                    change=PutOnDoNotCall(phone, reason),
-                    announcement=do_not_call_changed(tenant, phone, listed=True, source=DoNotCallSource.COMPLAINT,
-                                                     reason=reason, lead_id=item.lead_id, at=at))
+    listing = Listing.of(phone, index(phone), reason)
+    return Decision(event_id, "do_not_call", {"status": "do_not_call", "lead_id": item.lead_id,
+                                              "phone_masked": listing.phone_masked},
+                    change=PutOnDoNotCall(listing),
+                    announcement=do_not_call_changed(tenant, listing, listed=True, source=DoNotCallSource.COMPLAINT,
+                                                     lead_id=item.lead_id, at=at))
 
 
-def do_not_call_changed(tenant: str, phone: str, *, listed: bool, source: DoNotCallSource, reason: str | None,
+def do_not_call_changed(tenant: str, listing: Listing, *, listed: bool, source: DoNotCallSource,
                         lead_id: str | None = None, at: datetime) -> Announcement:
-    """leads.do-not-call.v1: the number went on (or came off) the list. Keyed by tenant and number, so the
-    changes of one number stay in order, and the compacted topic keeps each tenant's last word on each number
-    (the list can be read whole from the topic, however old)."""
-    data = DoNotCallChanged(phone_e164=phone, listed=listed, source=source, reason=reason and reason[:1000],
-                            lead_id=lead_id, changed_at=at)
-    return Announcement(LEADS_DO_NOT_CALL, data, subject=phone, key=f"{tenant}/{phone}")
+    """leads.do-not-call.v1: the number went on (or came off) the list. Keyed by tenant and the number's blind
+    index, so the changes of one number stay in order, and the compacted topic keeps each tenant's last word on
+    each number (the list can be read whole from the topic, however old) without ever holding the number: the
+    event names it by blind index and shows it masked, its reason with any number in it masked too."""
+    data = DoNotCallChanged(phone_bidx=listing.phone_bidx, phone_masked=listing.phone_masked, listed=listed,
+                            source=source, reason=listing.reason if listed else None, lead_id=lead_id,
+                            changed_at=at)
+    return Announcement(LEADS_DO_NOT_CALL, data, subject=listing.phone_bidx,
+                        key=do_not_call_key(tenant, listing.phone_bidx))
+
+
+def do_not_call_key(tenant: str, phone_bidx: str) -> str:
+    """The record key of a number's changes on leads.do-not-call.v1."""
+    return f"{tenant}/{phone_bidx}"
 
 
 def _qualified_data(clean: CleanLead, *, lead_id: str, score: Score, check: NumberCheckResult | None,

@@ -4,12 +4,14 @@ can happen to a lead in lead-intake, as typed changes and the events they cause.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from lead_intake.crypt import LeadSealing
 from lead_intake.domain import (
@@ -17,6 +19,7 @@ from lead_intake.domain import (
     Arrival,
     Batch,
     IntakeLead,
+    Listing,
     NewLead,
     PutOnDoNotCall,
     RecordOutcome,
@@ -176,37 +179,71 @@ def test_a_lead_counts_once_in_the_model_with_its_latest_outcome() -> None:
     assert flipped.change.undo == ("education", {"lost": -1, "features.channel:im.lost": -1})  # type: ignore[union-attr]
 
 
+def index(phone: str) -> str:
+    """A stand-in for the keyed blind index (the domain is given the function): 22 base64url characters."""
+    return base64.urlsafe_b64encode(hashlib.sha256(phone.encode()).digest()[:16]).decode().rstrip("=")
+
+
 def test_a_complaint_puts_its_lead_s_number_on_the_do_not_call_list() -> None:
-    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude"), tenant="t1", event_id="c-1",
-                         lead_phone="+8613924681357", default_region="CN", at=T)
-    assert decision.change == PutOnDoNotCall("+8613924681357", "complaint: rude")
-    assert decision.answer == {"status": "do_not_call", "lead_id": "L-1", "phone_e164": "+8613924681357"}
-    # and tells the allocator, keyed by tenant and number, so it closes every lead with it
+    decision = complaint(LeadComplaint(lead_id="L-1", reason="rude, call 139 2468 1357 again and I sue"), tenant="t1",
+                         event_id="c-1", lead_phone="+8613924681357", default_region="CN", index=index, at=T)
+    listing = Listing(index("+8613924681357"), "+86139****1357", "complaint: rude, call 139****1357 again and I sue")
+    assert decision.change == PutOnDoNotCall(listing)
+    # the inbox keeps the answer: the number masked (the person may be erased later, the answer stays)
+    assert decision.answer == {"status": "do_not_call", "lead_id": "L-1", "phone_masked": "+86139****1357"}
+    # and tells the allocator, keyed by tenant and blind index, so it closes every lead with it
     announced = decision.announcement
-    assert announced is not None and announced.topic is LEADS_DO_NOT_CALL and announced.key == "t1/+8613924681357"
-    assert announced.data == DoNotCallChanged(phone_e164="+8613924681357", listed=True,
-                                              source=DoNotCallSource.COMPLAINT, reason="complaint: rude",
+    assert announced is not None and announced.topic is LEADS_DO_NOT_CALL
+    assert announced.key == f"t1/{index('+8613924681357')}" and announced.subject == index("+8613924681357")
+    assert announced.data == DoNotCallChanged(phone_bidx=index("+8613924681357"), phone_masked="+86139****1357",
+                                              listed=True, source=DoNotCallSource.COMPLAINT,
+                                              reason="complaint: rude, call 139****1357 again and I sue",
                                               lead_id="L-1", changed_at=T)
 
 
-def test_an_operator_s_change_of_the_list_is_announced_by_tenant_and_number() -> None:
-    off = do_not_call_changed("t1", "+8613924681357", listed=False, source=DoNotCallSource.OPERATOR, reason=None,
-                              at=T)
-    assert off.subject == "+8613924681357"
+def test_a_do_not_call_event_carries_no_number_in_any_written_form() -> None:
+    reason = "complaint: 客户 +86 139-2468-1357 / 8613924681357 / 13924681357 说别打了"
+    decision = complaint(LeadComplaint(lead_id="L-1", reason=reason[11:]), tenant="t1", event_id="c-1",
+                         lead_phone="+8613924681357", default_region="CN", index=index, at=T)
+    announced = decision.announcement
+    assert announced is not None and isinstance(announced.data, BaseModel)
+    written = " ".join([announced.key, announced.subject, announced.data.model_dump_json(),
+                        json.dumps(decision.answer, ensure_ascii=False), str(decision.change)])
+    assert "13924681357" not in written.replace(" ", "").replace("-", ""), written
+    assert "2468" not in written, written  # the hidden middle digits, in no form
+    assert announced.data.reason == "complaint: 客户 +86139****1357 / +86139****1357 / 139****1357 说别打了"
+
+
+def test_an_operator_s_change_of_the_list_is_announced_by_tenant_and_blind_index() -> None:
+    listing = Listing.of("+8613924681357", index("+8613924681357"), "asked on the phone")
+    off = do_not_call_changed("t1", listing, listed=False, source=DoNotCallSource.OPERATOR, at=T)
+    assert off.subject == index("+8613924681357")
     # the compacted topic keeps the last change per key: another tenant's change of the number must not erase it
-    other = do_not_call_changed("t2", "+8613924681357", listed=True, source=DoNotCallSource.OPERATOR, reason=None,
-                                at=T)
-    assert (off.key, other.key) == ("t1/+8613924681357", "t2/+8613924681357")
+    other = do_not_call_changed("t2", listing, listed=True, source=DoNotCallSource.OPERATOR, at=T)
+    assert (off.key, other.key) == (f"t1/{index('+8613924681357')}", f"t2/{index('+8613924681357')}")
     assert isinstance(off.data, DoNotCallChanged) and off.data.listed is False and off.data.lead_id is None
+    assert off.data.reason is None and off.data.phone_e164 is None
 
 
 def test_a_complaint_naming_a_number_puts_that_one_on_the_list() -> None:
     named = LeadComplaint(lead_id="L-1", reason="rude", phone_e164="+8618604312468")
-    decision = complaint(named, tenant="t1", event_id="c-1", lead_phone="+8613924681357", default_region="CN", at=T)
-    assert decision.change == PutOnDoNotCall("+8618604312468", "complaint: rude")
+    decision = complaint(named, tenant="t1", event_id="c-1", lead_phone="+8613924681357", default_region="CN",
+                         index=index, at=T)
+    assert decision.change == PutOnDoNotCall(Listing(index("+8618604312468"), "+86186****2468", "complaint: rude"))
     with pytest.raises(ValueError):
         complaint(LeadComplaint(lead_id="L-1", reason="rude"), tenant="t1", event_id="c-2", lead_phone=None,
-                  default_region="CN", at=T)
+                  default_region="CN", index=index, at=T)
+
+
+def test_the_contract_names_a_number_by_blind_index_and_reads_old_records() -> None:
+    with pytest.raises(ValueError):  # names no number
+        DoNotCallChanged.model_validate({"listed": True, "source": "operator", "changed_at": T.isoformat()})
+    with pytest.raises(ValueError):  # a number is not a blind index
+        DoNotCallChanged.model_validate({"phone_bidx": "+8613924681357", "listed": True, "source": "operator",
+                                         "changed_at": T.isoformat()})
+    old = DoNotCallChanged.model_validate({"phone_e164": "+8613924681357", "listed": True, "source": "operator",
+                                           "changed_at": T.isoformat()})  # published before: still read
+    assert old.phone_e164 == "+8613924681357" and old.phone_bidx is None
 
 
 def test_a_rejection_answer_keeps_the_person_only_as_blind_indexes() -> None:
