@@ -25,7 +25,7 @@ from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from telesales_contracts.privacy import ErasureCompleted
-from telesales_contracts.topics import PRIVACY_ERASURE_COMPLETED, PRIVACY_ERASURE_REQUESTED
+from telesales_contracts.topics import LEADS_DO_NOT_CALL, PRIVACY_ERASURE_COMPLETED, PRIVACY_ERASURE_REQUESTED
 
 from .consumer import Delivery, consume_batch
 from .deadletter import DeadLetterPublisher
@@ -130,6 +130,19 @@ def notice_row(topic: str, event: Any, key: str | None) -> Doc:
     return {**outbox_row(topic, event, key), NOTICE: True}
 
 
+# Fields of an event's data that go out through an erasure: a do-not-call listing names the number by its blind
+# index and masked display only (never the number), and the objection of an erased person must still reach every
+# service (its free-text reason is cleared like any other).
+KEPT_THROUGH_ERASURE: dict[str, tuple[str, ...]] = {LEADS_DO_NOT_CALL.name: ("phone_bidx", "phone_masked")}
+
+
+def _kept(original: bytes, scrubbed: bytes, fields: tuple[str, ...]) -> bytes:
+    data = json.loads(original).get("data") or {}
+    event = json.loads(scrubbed)
+    event["data"] = {**(event.get("data") or {}), **{name: data[name] for name in fields if name in data}}
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 async def scrub_outbox(outbox: AsyncCollection[Doc], tenant: str, lead_ids: Sequence[str],
                        session: AsyncClientSession) -> int:
     """Events still waiting in an outbox that name one of the leads keep going out, their personal fields
@@ -140,11 +153,13 @@ async def scrub_outbox(outbox: AsyncCollection[Doc], tenant: str, lead_ids: Sequ
     # writes about it (notice_row): they go out as they are.
     query = {"tenant_id": tenant, "topic": {"$nin": [PRIVACY_ERASURE_REQUESTED.name, PRIVACY_ERASURE_COMPLETED.name]},
              NOTICE: {"$ne": True}}
-    async for row in outbox.find(query, {"payload": 1}, session=session):
+    async for row in outbox.find(query, {"payload": 1, "topic": 1}, session=session):
         payload = bytes(row.get("payload") or b"")
         if not any(needle in payload for needle in needles):
             continue
         scrubbed, was = scrub(payload)
+        if was and row.get("topic") in KEPT_THROUGH_ERASURE:
+            scrubbed = _kept(payload, scrubbed, KEPT_THROUGH_ERASURE[row["topic"]])
         if was:
             await outbox.update_one({"_id": row["_id"]}, {"$set": {"payload": scrubbed}}, session=session)
             changed += 1

@@ -68,7 +68,9 @@ class ErasureRequests:
         lead_ids: list[str] = record["lead_ids"]
 
         async def work(session: AsyncClientSession) -> Doc:
+            listings = await self.store.forget_listing_reasons(tenant, phones, lead_ids, session)
             counts = await self.erase(tenant, lead_ids, session) if lead_ids else {}
+            counts["do_not_call_reasons"] = listings
             counts["rejected_arrivals"] = await self._scrub_rejections(tenant, phones, emails, session)
             counts["outbox"] = await scrub_outbox(self.store.outbox, tenant, lead_ids, session) if lead_ids else 0
             doc = {**record, "intake_counts": counts}

@@ -308,6 +308,19 @@ class LeadStore:
 
         return await in_transaction(self.client, work)
 
+    async def forget_listing_reasons(self, tenant: str, phones: list[str], lead_ids: list[str],
+                                     session: AsyncClientSession) -> int:
+        """An erasure: the person's numbers stay listed (the objection is honoured), by blind index and masked
+        display only; the reasons (free text that may name them) go. Run before the leads lose their indexes."""
+        indexes = {self.sealing.phone_index(tenant, phone) for phone in phones}
+        async for doc in self.leads.find({"tenant_id": tenant, "_id": {"$in": lead_ids}}, {"phone_e164_bidx": 1},
+                                         session=session):
+            indexes |= {doc["phone_e164_bidx"]} if isinstance(doc.get("phone_e164_bidx"), str) else set()
+        result = await self.do_not_call.update_many(
+            {"tenant_id": tenant, "phone_e164_bidx": {"$in": sorted(indexes)}, "reason": {"$ne": None}},
+            {"$set": {"reason": None, "erased_at": datetime.now(UTC)}}, session=session)
+        return result.modified_count
+
     async def get_do_not_call(self, tenant: str, phone: str) -> Doc | None:
         doc = await self.do_not_call.find_one({"tenant_id": tenant, **self.sealing.number_is(tenant, [phone])})
         return None if doc is None else self.sealing.open_listing(doc)

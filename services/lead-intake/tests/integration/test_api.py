@@ -133,16 +133,18 @@ async def test_do_not_call_list_lifecycle(harness: Harness) -> None:
     put = await harness.http.put("/v1/do-not-call/+86%20139%202468%201357", json={"reason": "complaint"})
     assert put.status_code == 200 and put.json()["reason"] == "complaint"
     listed = (await harness.http.get("/v1/do-not-call")).json()
-    assert [x["phone_e164"] for x in listed["items"]] == ["+8613924681357"]
+    assert [x["phone_masked"] for x in listed["items"]] == ["+86139****1357"]  # the list keeps no number
     assert (await harness.http.delete("/v1/do-not-call/13924681357")).status_code == 204
     assert (await harness.http.delete("/v1/do-not-call/13924681357")).status_code == 404
-    # each change of the list is announced for the allocator, keyed by the number; a DELETE of a number not
-    # on the list announces nothing
+    # each change of the list is announced for the allocator, by the number's blind index; a DELETE of a number
+    # not on the list announces nothing
     await harness.relay()
     changes = harness.of("leads.do-not-call.v1")
-    assert [(c["data"]["phone_e164"], c["data"]["listed"], c["data"]["source"], c["data"]["reason"])
-            for c in changes] == [("+8613924681357", True, "operator", "complaint"),
-                                  ("+8613924681357", False, "operator", None)]
+    bidx = harness.intake.store.sealing.phone_index(harness.tenant, "+8613924681357")
+    assert [(c["data"]["phone_bidx"], c["data"]["phone_masked"], c["data"]["listed"], c["data"]["source"],
+             c["data"]["reason"]) for c in changes] == [(bidx, "+86139****1357", True, "operator", "complaint"),
+                                                        (bidx, "+86139****1357", False, "operator", None)]
+    assert "2468" not in json.dumps(changes)
     invalid = await harness.http.put("/v1/do-not-call/12345")
     assert invalid.status_code == 422 and invalid.headers["content-type"] == PROBLEM
 

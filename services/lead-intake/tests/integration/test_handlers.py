@@ -114,7 +114,7 @@ async def test_junk_is_rejected_with_reason_codes(harness: Harness, overrides: d
 
 async def test_do_not_call_number_is_rejected(harness: Harness) -> None:
     response = await harness.http.put("/v1/do-not-call/139-2468-1357", json={"reason": "customer asked"})
-    assert response.status_code == 200 and response.json()["phone_e164"] == "+8613924681357"
+    assert response.status_code == 200 and response.json()["phone_masked"] == "+86139****1357"
     await harness.send(lead())
     await harness.relay()
     [rejected] = harness.of(LEADS_REJECTED.name)
@@ -232,14 +232,15 @@ async def test_complaint_puts_the_leads_number_on_do_not_call_and_later_leads_ar
     event_id = await harness.send({"lead_id": stored["_id"], "reason": "called three times a day"},
                                   topic=LEADS_COMPLAINT.name)
     entry = (await harness.http.get("/v1/do-not-call/13924681357")).json()
-    assert entry["phone_e164"] == "+8613924681357" and entry["reason"] == "complaint: called three times a day"
+    assert entry["phone_masked"] == "+86139****1357" and entry["reason"] == "complaint: called three times a day"
     assert await harness.intake.store.inbox.outcome(harness.tenant, event_id) is not None
 
     await harness.send(lead(name="张伟 again", email="other@example.cn"))  # same number: not merged, rejected
     await harness.relay()
     [listed] = harness.of("leads.do-not-call.v1")  # the allocator closes the number's leads on it
     assert listed["data"] | {"changed_at": None} == {
-        "phone_e164": "+8613924681357", "listed": True, "source": "complaint",
+        "phone_bidx": harness.intake.store.sealing.phone_index(harness.tenant, "+8613924681357"),
+        "phone_masked": "+86139****1357", "phone_e164": None, "listed": True, "source": "complaint",
         "reason": "complaint: called three times a day", "lead_id": stored["_id"], "changed_at": None}
     [rejected] = harness.of(LEADS_REJECTED.name)
     assert [r["code"] for r in rejected["data"]["reasons"]] == ["do_not_call"]
@@ -255,7 +256,7 @@ async def test_complaint_with_its_own_number_lists_that_number(harness: Harness)
     await harness.send({"lead_id": stored["_id"], "reason": "rude agent", "phone_e164": "+8618604312468"},
                        topic=LEADS_COMPLAINT.name)
     listed = (await harness.http.get("/v1/do-not-call")).json()["items"]
-    assert [(e["phone_e164"], e["reason"]) for e in listed] == [("+8618604312468", "complaint: rude agent")]
+    assert [(e["phone_masked"], e["reason"]) for e in listed] == [("+86186****2468", "complaint: rude agent")]
 
     await harness.send(lead(phone="186 0431 2468", email=None))
     await harness.send(lead(phone="139 2468 1357", email=None))  # the lead's own number was not listed: merged
@@ -272,7 +273,7 @@ async def test_complaint_for_a_number_already_listed_is_no_error(harness: Harnes
     await harness.send({"lead_id": "any-lead", "reason": "again", "phone_e164": "+8613924681357"},
                        topic=LEADS_COMPLAINT.name)
     [entry] = (await harness.http.get("/v1/do-not-call")).json()["items"]
-    assert entry["phone_e164"] == "+8613924681357" and entry["added_at"] == added_at
+    assert entry["phone_masked"] == "+86139****1357" and entry["added_at"] == added_at
     assert entry["reason"] == "complaint: again"
     assert harness.of(DEAD_LETTERS.name) == []
 

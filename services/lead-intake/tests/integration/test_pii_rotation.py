@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
+from lead_intake.domain import Listing, PutOnDoNotCall
 from lead_intake.store import LeadStore
 from telesales_runtime.pii_crypto import PiiKeyError
 from telesales_runtime.pii_rotation import PiiRotation
@@ -41,7 +42,9 @@ async def test_rotation_re_seals_everything_while_reads_go_on_and_then_the_old_k
                                      "name": "新李", "touches_count": 1})
     await old.leads.insert_one({**sealed, "touches": [old.sealing.touch(T, {"event_id": "e1",
                                                                             "extra": {"wechat": "w1"}})]})
-    await old.put_do_not_call(T, P1, "under a")
+    # a listing as the list kept them before it kept blind indexes only: the number sealed under `a`
+    await old.do_not_call.insert_one({**old.sealing.listing.seal({"tenant_id": T, "phone_e164": P1}),
+                                      "reason": "under a", "added_at": now, "updated_at": now})
     with pytest.raises(PiiKeyError):  # what `a` sealed needs `a`
         await store(scratch_db, "b", "b").get_lead(T, "L1")
 
@@ -62,7 +65,8 @@ async def test_rotation_re_seals_everything_while_reads_go_on_and_then_the_old_k
             await asyncio.sleep(0)
 
     reader = asyncio.create_task(keep_reading())
-    await rotating.put_do_not_call(T, P2, "during the rotation")
+    await rotating.put_do_not_call(T, PutOnDoNotCall(Listing.of(P2, rotating.sealing.phone_index(T, P2),
+                                                                "during the rotation")))
     resealed = await job.until_done()
     await asyncio.sleep(0.05)
     assert not reader.done(), reader.exception() if reader.done() else None
@@ -73,7 +77,9 @@ async def test_rotation_re_seals_everything_while_reads_go_on_and_then_the_old_k
         assert REGISTRY.get_sample_value("telesales_pii_stale_documents", {**labels, "collection": collection}) == 0
 
     raw = await rotating.leads.find().to_list() + await rotating.do_not_call.find().to_list()
-    assert {tuple(doc["pii_kid"]) for doc in raw} == {("b",)}
+    # the listings keep no number at all (blind index and masked display): nothing sealed, no key id
+    assert [tuple(doc["pii_kid"]) for doc in raw] == [("b",), ("b",), (), (), ()]
+    assert sorted(doc["phone_masked"] for doc in raw[2:]) == ["+86139****0001", "+86139****0002", "+86139****0003"]
     assert not [s for s in (P0, P1, P2, "旧张", "新李", "w0", "w1", "l0@example.cn") if s in repr(raw)]
 
     after = store(scratch_db, "b", "b")  # `a` removed from the keyring
