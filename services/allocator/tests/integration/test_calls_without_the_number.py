@@ -86,9 +86,11 @@ async def test_no_binding_for_a_lead_the_agent_may_not_dial(allocator_settings: 
         # the holder, once the number is on the do-not-call list
         [listed] = await holding(harness, "a2")
         number = await phone_of(harness, listed)
-        await harness.send("leads.do-not-call.v1", {"phone_e164": number, "listed": True, "source": "operator",
-                                                    "reason": "stop", "changed_at": datetime.now(UTC).isoformat()},
-                           key=f"{harness.tenant}/{number}".encode())
+        bidx = harness.store.sealing.phone_index(harness.tenant, number)
+        await harness.send("leads.do-not-call.v1", {"phone_bidx": bidx, "phone_masked": "+86139****0000",
+                                                    "listed": True, "source": "operator", "reason": "stop",
+                                                    "changed_at": datetime.now(UTC).isoformat()},
+                           key=f"{harness.tenant}/{bidx}".encode())
         assert (await dial(harness, listed, "a2")).json()["reason"] == "do_not_call"
         assert await bindings(harness).live_numbers(pool, datetime.now(UTC)) == {}
 

@@ -268,7 +268,7 @@ async def test_a_win_its_agent_declared_counts_toward_no_ranking_until_it_is_con
 
 async def test_prometheus_exposes_the_scenario(harness: Harness) -> None:
     await play(harness)
-    await harness.emit(("leads.do-not-call.v1", {"phone_e164": "+8613900000001", "listed": True,
+    await harness.emit(("leads.do-not-call.v1", {"phone_bidx": "AAAAAAAAAAAAAAAAAAAA01", "listed": True,
                                                   "source": "complaint", "changed_at": at(30)}))
     samples = await harness.scrape()
 

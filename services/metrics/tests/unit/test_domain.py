@@ -248,12 +248,11 @@ def test_histograms_are_cumulative_with_count_and_sum() -> None:
 
 
 def test_do_not_call_closures_and_list_changes_are_counted_apart_from_agents_closing() -> None:
-    listed = ("leads.do-not-call.v1", {"phone_e164": "+8613924681357", "listed": True, "source": "complaint",
-                                       "lead_id": "L1", "changed_at": at("10:00")})
-    by_operator = ("leads.do-not-call.v1", {"phone_e164": "+8613924681358", "listed": True, "source": "operator",
-                                            "changed_at": at("10:05")})
-    removed = ("leads.do-not-call.v1", {"phone_e164": "+8613924681358", "listed": False, "source": "operator",
-                                        "changed_at": at("11:00")})
+    one, two = {"phone_bidx": "AAAAAAAAAAAAAAAAAAAA01"}, {"phone_bidx": "AAAAAAAAAAAAAAAAAAAA02"}
+    listed = ("leads.do-not-call.v1", {**one, "listed": True, "source": "complaint", "lead_id": "L1",
+                                       "changed_at": at("10:00")})
+    by_operator = ("leads.do-not-call.v1", {**two, "listed": True, "source": "operator", "changed_at": at("10:05")})
+    removed = ("leads.do-not-call.v1", {**two, "listed": False, "source": "operator", "changed_at": at("11:00")})
     increments, _ = run(holder("assigned", "L1", "a1", at("09:00")), holder("assigned", "L2", "a1", at("09:00")),
                         listed, holder("closed", "L1", "a1", at("10:00"), reason="do not call", do_not_call=True),
                         holder("closed", "L2", "a1", at("10:30")), by_operator, removed)
