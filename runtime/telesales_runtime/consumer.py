@@ -86,6 +86,9 @@ async def parse_together(records: Iterable[Any], topics: Sequence[Topic | TopicR
     deliveries: list[Delivery] = []
     seen: set[tuple[str, str]] = set()
     for record in records:
+        if record.value is None:  # a tombstone (a compacted topic's key deleted): no event, nothing to do
+            MESSAGES_CONSUMED.labels(dead_letters.service, record.topic, "tombstone").inc()
+            continue
         parse = parsers.get(record.topic)
         if parse is None:
             await dead_letters.send(record, error_type="schema_error", error=f"no consumer of topic {record.topic} here",
