@@ -2,12 +2,15 @@
 console running: a resting lead cannot be dialled by its holder (asked directly, or by logging a call
 through the console), and a number put on the do-not-call list (by an operator, or by a complaint) closes
 the leads with it, pooled and held, in two pools within a second, tells the holder, and refuses every
-later dial: through another lead with the same number, or by importing the number again."""
+later dial: through another lead with the same number, or by importing the number again. The compacted
+leads.do-not-call.v1 never shows a number (blind index and masked display only), also after its person was
+erased, whose number stays refused; the migration replaces the plaintext keys of before by tombstones."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from allocator_support import qualified
 from console_support import console_settings
+from lead_intake.dnc_migration import migrate, read_topic
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.harness import cloudevent, wait_until
 from telesales_testkit.kafka import TopicTail
@@ -195,7 +199,8 @@ async def _every_later_dial_refused(floor: Floor, number: str, held: str, lead_i
     # the number imported again through lead-intake: rejected at the door
     event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": floor.tenant}
     event["data"]["phone"] = number
-    await floor.producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=number.encode())
+    # keyed by the source's own reference of the lead, never by a personal value (README "Personal data")
+    await floor.producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=event["id"].encode())
     rejected = await tail.wait_for("leads.rejected.v1", lambda e: e["tenantid"] == floor.tenant
                                    and e["source"] == lead_intake.source and e["data"]["phone_e164"] == number)
     assert "do_not_call" in [r["code"] for r in rejected["data"]["reasons"]]
@@ -251,6 +256,112 @@ async def test_a_complaint_closes_the_number_s_leads_in_every_pool_within_a_seco
 
     entry = await http_intake.get(f"/v1/do-not-call/{number}", headers={"X-Tenant-Id": floor.tenant})
     assert entry.status_code == 200 and entry.json()["reason"] == "complaint: rude caller"
+    assert entry.json()["phone_masked"] == number[:6] + "****" + number[-4:]
     notification = await _holder_told(console, floor, held)
     assert "rude caller" in notification["subject"]["reason"]
     await _every_later_dial_refused(floor, number, held, lead_intake, http_intake, tail)
+
+
+# ---- no number on the compacted topic, ever -------------------------------------------------------------------
+
+
+def written_forms(number: str) -> re.Pattern[str]:
+    """The number however it may be written: E.164, with 86 or 0086, national, grouped by spaces or dashes."""
+    national = number.removeprefix("+86")
+    grouped = rf"{national[:3]}[ -]?{national[3:7]}[ -]?{national[7:]}"
+    return re.compile(rf"(?:\+|00)?(?:86[ -]?)?{grouped}")
+
+
+async def _numbers_on_the_topic(infra: Any, *numbers: str) -> list[str]:
+    """Every record of leads.do-not-call.v1 from its beginning, keys and values, that shows one of `numbers`."""
+    forms = [written_forms(n) for n in numbers]
+    found = []
+    for record in await read_topic(infra.kafka_bootstrap):
+        text = record.key + " " + (record.value or b"").decode("utf-8", "replace")
+        found += [text[:200] for form in forms if form.search(text)]
+    return found
+
+
+async def test_the_topic_holds_no_number_after_listing_and_erasing_and_the_number_stays_refused(
+    infra: Any, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, http_intake: httpx.AsyncClient,
+    allocator: Any, lead_intake: Any,
+) -> None:
+    tenant, number, other = f"e2e-{uuid.uuid4().hex[:10]}", phone(), phone()
+    national = number.removeprefix("+86")
+    async with TopicTail(infra.kafka_bootstrap, "leads.qualified.v1", "leads.rejected.v1",
+                         "leads.do-not-call.v1") as tail:
+        event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": tenant}
+        event["data"]["phone"] = f"{national[:3]} {national[3:7]} {national[7:]}"
+        await producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=event["id"].encode())
+        qualified = await tail.wait_for("leads.qualified.v1", lambda e: e["tenantid"] == tenant)
+        lead_id = qualified["data"]["lead_id"]
+        # a complaint quoting the number every way, and an operator listing another number, its reason quoting it
+        await producer.send_and_wait("leads.complaint.v1", envelope("leads.complaint.v1", tenant, {
+            "lead_id": lead_id, "reason": f"stop calling {number}, 0086 {national}, {national[:3]}-{national[3:7]}-"
+                                          f"{national[7:]}"}), key=lead_id.encode())
+        put = await http_intake.put(f"/v1/do-not-call/{other}", json={"reason": f"owner of {other} asked"},
+                                    headers={"X-Tenant-Id": tenant})
+        assert put.status_code == 200 and put.json()["phone_masked"] == other[:6] + "****" + other[-4:], put.text
+        bidx = lead_intake.app.state.store.sealing.phone_index(tenant, number)
+        listed = await tail.wait_for("leads.do-not-call.v1", lambda e: e["tenantid"] == tenant
+                                     and e["data"]["phone_bidx"] == bidx)
+        assert listed["data"]["phone_masked"] == number[:6] + "****" + number[-4:] and listed["subject"] == bidx
+
+        # the allocator closed the lead, matching it by the blind index alone
+        async def closed() -> Any:
+            answer = await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})
+            return answer.status_code == 200 and answer.json()["status"] == "do_not_call"
+        await wait_until(closed, what="the listed lead closed")
+        assert await _numbers_on_the_topic(infra, number, other) == []
+
+        # the person is erased: the objection stays, and the topic still holds neither number
+        asked = await http_intake.post("/v1/erasures", json={"phone": number},
+                                       headers=auth_headers("operator", "op-1", tenant=tenant))
+        assert asked.status_code == 202 and asked.json()["lead_ids"] == [lead_id], asked.text
+        again = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": tenant}
+        again["data"] |= {"phone": number, "name": "张伟", "email": f"{uuid.uuid4().hex[:8]}@example.cn"}
+        await producer.send_and_wait("leads.received.v1", json.dumps(again).encode(), key=again["id"].encode())
+        rejected = await tail.wait_for("leads.rejected.v1", lambda e: e["tenantid"] == tenant)
+        assert [r["code"] for r in rejected["data"]["reasons"]] == ["do_not_call"]
+    assert await _numbers_on_the_topic(infra, number, other) == []
+
+
+async def test_the_migration_replaces_every_plaintext_key_by_a_blind_index_and_a_tombstone(
+    infra: Any, producer: AIOKafkaProducer, lead_intake: Any, allocator: Any,
+) -> None:
+    tenant, kept, superseded = f"e2e-{uuid.uuid4().hex[:10]}", phone(), phone()
+    sealing = lead_intake.app.state.store.sealing
+    at = datetime.now(UTC)
+
+    async def old_record(number: str, listed: bool, reason: str | None) -> None:  # as lead-intake published before
+        await producer.send_and_wait("leads.do-not-call.v1", envelope("leads.do-not-call.v1", tenant, {
+            "phone_e164": number, "listed": listed, "source": "operator", "reason": reason,
+            "changed_at": at.isoformat()}), key=f"{tenant}/{number}".encode())
+    await old_record(kept, True, f"asked, {kept}")
+    await old_record(superseded, True, None)
+    # a later change of `superseded` published under its blind index already: the migration must not undo it
+    later = {"phone_bidx": sealing.phone_index(tenant, superseded), "phone_masked": "+86139****0000",
+             "listed": False, "source": "operator", "changed_at": datetime.now(UTC).isoformat()}
+    await producer.send_and_wait("leads.do-not-call.v1", envelope("leads.do-not-call.v1", tenant, later),
+                                 key=f"{tenant}/{later['phone_bidx']}".encode())
+
+    assert len(await _numbers_on_the_topic(infra, kept)) == 1  # the search finds a number where there is one
+
+    counts = await migrate(infra.kafka_bootstrap, sealing.phone_index, tenants={tenant})
+    assert (counts["republished"], counts["tombstoned"], counts["superseded"]) == (1, 2, 1), counts
+    last: dict[str, Any] = {}
+    for record in await read_topic(infra.kafka_bootstrap):
+        if record.key.startswith(f"{tenant}/"):
+            last[record.key] = record.value
+    # the old keys end in tombstones: compaction removes every record of them
+    assert last[f"{tenant}/{kept}"] is None and last[f"{tenant}/{superseded}"] is None
+    republished = json.loads(last[f"{tenant}/{sealing.phone_index(tenant, kept)}"])
+    assert republished["data"]["listed"] is True and republished["data"]["phone_masked"] == kept[:6] + "****" + kept[-4:]
+    assert republished["data"]["reason"] == f"asked, {kept[:6]}****{kept[-4:]}"
+    assert json.loads(last[f"{tenant}/{later['phone_bidx']}"])["data"]["listed"] is False  # not undone
+    # what stays once compacted holds neither number
+    alive = " ".join(f"{k} {v.decode()}" for k, v in last.items() if v is not None)
+    assert not written_forms(kept).search(alive) and not written_forms(superseded).search(alive), alive
+    # run again: nothing left to do
+    assert await migrate(infra.kafka_bootstrap, sealing.phone_index, tenants={tenant}) | {"records_read": 0} == {
+        "records_read": 0, "republished": 0, "tombstoned": 0, "superseded": 0, "unreadable": 0}
