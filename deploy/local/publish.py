@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from telesales_contracts.leads import EXTERNAL_ID_NAMES
+
 STRUCTURED = [("content-type", b"application/cloudevents+json")]
 
 
@@ -53,7 +55,8 @@ def main() -> int:
     parser.add_argument("--new-id", action="store_true", help="replace the event id with a fresh one")
     parser.add_argument("--raw", action="store_true", help="send the bytes unchanged, even if not JSON")
     parser.add_argument("--binary", action="store_true", help="binary content mode: attributes as ce_ headers")
-    parser.add_argument("--key", help="message key (default: the lead's phone, if any)")
+    parser.add_argument("--key", help="message key (default: the source's own id of the lead, else the event id; "
+                                      "never a phone number or another personal value)")
     parser.add_argument("--bootstrap", default=os.environ.get("TELESALES_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     args = parser.parse_args()
     raw = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
@@ -65,9 +68,11 @@ def main() -> int:
             event["id"] = str(uuid.uuid4())
             event["time"] = datetime.now(UTC).isoformat()
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
-        phone = next((value for name, value in data.items() if name.lower() == "phone" and value), None)
-        if key is None and phone:
-            key = str(phone).encode()
+        # the source's own reference of the lead (README "Send a lead"): a key is stored and shown unencrypted
+        names = ("external_id", *EXTERNAL_ID_NAMES, "lead_id")
+        reference = next((data[k] for name in names for k in data if k.lower() == name and data[k]), None)
+        if key is None and (reference or event.get("id")):
+            key = str(reference or event["id"]).encode()
         raw = json.dumps(event, ensure_ascii=False).encode()
         if args.binary:
             raw, headers = binary_mode(event)

@@ -47,7 +47,7 @@ class DoNotCall(Desks):
             return
         desk, held = self.rng("complaint").choice(talked)
         await self.emit("leads.complaint.v1", {"lead_id": held.lead_id, "reason": COMPLAINT},
-                        source=SOURCE["service"], key=held.phone, at=self.sim_now())
+                        source=SOURCE["service"], key=held.lead_id, at=self.sim_now())  # never the number
         await self.flush()
         held.neglected = True  # the agent heard it; only the later try (try_listed) dials it again
         self.listings.append(Listing(held.phone or "", held.lead_id, "complaint", desk.agent.agent_id,

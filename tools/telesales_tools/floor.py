@@ -106,7 +106,8 @@ async def seed_leads(publisher: Publisher, allocator: Api, floor: Floor, *, tena
             "name": NAMES[(i + 3) % len(NAMES)], "phone": phone, "channel": "百度SEM", "business_line": BUSINESS_LINE,
             "product_interest": "MBA", "region": "吉林长春", "notes": "晚上七点后方便接电话",
             "behaviour": {"logins_7d": 2 + i % 4, "page_view_seconds": 120 + 30 * i}},
-            tenant=tenant, source=f"{SOURCE}/landing", key=phone, event_id=f"{floor.run}-lead-{i}")
+            # keyed by the landing page's own reference of the lead, never by the number
+            tenant=tenant, source=f"{SOURCE}/landing", key=f"{floor.run}-lead-{i}", event_id=f"{floor.run}-lead-{i}")
         phones[phone] = i
     masked = {f"{phone[:6]}****{phone[-4:]}": phone for phone in phones}
     deadline = time.monotonic() + timeout

@@ -123,7 +123,9 @@ class LeadPlan:
 
     @property
     def key(self) -> str:
-        return self.phone_e164 or self.event_id
+        """The record key: the source's own reference of the lead (its form submission, i.e. the event id; a
+        redelivery repeats it), never a personal value such as the number (README "Personal data")."""
+        return str(self.data.get("external_id") or self.event_id)
 
 
 @dataclass(frozen=True)

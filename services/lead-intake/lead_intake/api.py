@@ -79,8 +79,8 @@ IdempotencyKey = Annotated[str | None, Header(max_length=200, description="Same 
 EventSource = Annotated[str | None, Header(alias="X-Source", max_length=500)]
 
 
-def _submissions(broker: Broker, settings: Settings) -> LeadSubmissions:
-    return LeadSubmissions(broker, settings)
+def _submissions(broker: Broker, settings: Settings, intake: Intake) -> LeadSubmissions:
+    return LeadSubmissions(broker, settings, intake.store.sealing.keyring)
 
 
 Submissions = Annotated[LeadSubmissions, Depends(_submissions)]

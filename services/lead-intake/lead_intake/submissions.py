@@ -14,6 +14,7 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.leads import LeadReceived
 from telesales_contracts.topics import LEADS_RECEIVED
 from telesales_runtime.kafka import await_confirmations
+from telesales_runtime.pii_crypto import Keyring
 
 from . import domain
 from .settings import LeadIntakeSettings
@@ -23,24 +24,26 @@ _CONFIRM_EVERY = 5000  # an import awaits the broker's confirmations in chunks o
 
 
 class LeadSubmissions:
-    def __init__(self, broker: KafkaBroker, settings: LeadIntakeSettings) -> None:
+    def __init__(self, broker: KafkaBroker, settings: LeadIntakeSettings, keyring: Keyring) -> None:
         self.broker = broker
         self.settings = settings
+        self.keyring = keyring
 
-    def _partition_key(self, lead: LeadReceived) -> bytes | None:
-        """Leads of one person go to one partition, so one consumer sees them in order."""
+    def _partition_key(self, lead: LeadReceived, tenant: str) -> bytes | None:
+        """Leads of one person go to one partition, so one consumer sees them in order: keyed by the blind index
+        of the person's number (else email), never by the value itself (a key is not sealed anywhere)."""
         phone = domain.standardize_phone(lead.phone, lead.phone_region or self.settings.default_region)
         if phone is not None and phone.e164:
-            return phone.e164.encode()
+            return f"{tenant}/{self.keyring.blind_index(tenant, 'phone', phone.e164)}".encode()
         email, _ = domain.normalize_email(lead.email)
-        return email.encode() if email else None
+        return f"{tenant}/{self.keyring.blind_index(tenant, 'email', email)}".encode() if email else None
 
     async def _publish(self, lead: LeadReceived, *, tenant: str, source: str, event_id: str | None,
                        confirm: bool = True) -> tuple[str, Any]:
         attributes = {"id": event_id} if event_id else {}
         event = LEADS_RECEIVED.event(lead, source=source, tenantid=tenant, **attributes)
         sent = await self.broker.publish(event.to_json_bytes(), topic=LEADS_RECEIVED.name,
-                                         key=self._partition_key(lead),
+                                         key=self._partition_key(lead, tenant),
                                          headers={"content-type": CLOUDEVENTS_CONTENT_TYPE}, no_confirm=not confirm)
         return event.id, sent
 
