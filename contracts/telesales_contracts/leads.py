@@ -105,6 +105,10 @@ class LeadReceived(BaseModel):
     are kept with the lead under their own names (`model_extra`, within bounds: see EXTRA_DESCRIPTION). The
     outside system's own id of the lead is `external_id`, whatever it calls it (EXTERNAL_ID_NAMES, or
     `lead_id`); the system is `source_system`, else the event's `source`.
+
+    The record's key is the source's own reference of the lead (its external id, else the event id), never a
+    personal value (a phone number, email or name): a key is not encrypted, and every client, log and dead
+    letter shows it.
     """
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"description": EXTRA_DESCRIPTION})

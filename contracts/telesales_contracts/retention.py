@@ -62,8 +62,10 @@ RETENTION: dict[str, Retention] = {
                                               "question."),
     "leads.do-not-call.v1": Retention(None, True, "Compacted: the last word on every listed number stays for ever, "
                                                   "by design. The list must be kept to honour each objection (a "
-                                                  "number taken off is kept as taken off); it holds only the "
-                                                  "number, the reason and when."),
+                                                  "number taken off is kept as taken off), also after its person "
+                                                  "was erased; so it never carries the number: key and event name "
+                                                  "it by its keyed blind index and show it masked (+86139****5678), "
+                                                  "with the reason (numbers in it masked) and when."),
     "leads.signal.v1": Retention(7, True, f"A customer-side moment, by lead or phone number, with its detail; "
                                           f"{_REPLAY}."),
     "leads.consent-changed.v1": Retention(7, True, f"A lead's consent statements after a change; lead-intake keeps "
@@ -141,12 +143,14 @@ def render(topics: list[tuple[str, bool]]) -> str:
         "employee, or whole payloads that may hold them. Events that name people only by the platform's ids",
         "(lead, agent, user) are not counted: the ids mean nothing without the services' databases.",
         "",
-        "**The do-not-call topic keeps numbers for ever, by design.** `leads.do-not-call.v1` is compacted: the",
-        "broker keeps the last event of every key (tenant/number), so the whole list can be read back from the",
-        "topic however old it is. An objection must be honoured for as long as the platform may call anyone, so",
-        "the number is kept (with its reason and time) rather than forgotten: forgetting it would let the next",
-        "purchased list put the person back in the pools. It is the only personal data on the topics kept without",
-        "a time limit, and it holds only the number, the reason and when.",
+        "**The do-not-call topic keeps the list for ever, by design, and no number on it.** `leads.do-not-call.v1`",
+        "is compacted: the broker keeps the last event of every key (tenant/the number's blind index), so the whole",
+        "list can be read back from the topic however old it is. An objection must be honoured for as long as the",
+        "platform may call anyone, also after the person was erased, so the listing is kept rather than forgotten:",
+        "forgetting it would let the next purchased list put the person back in the pools. The number itself is",
+        "not on the topic: the key and the event name it by its keyed blind index (what every service matches its",
+        "own sealed copies by) and show it masked, with the reason (numbers in it masked) and when. Records an",
+        "older version keyed by the number are replaced by `python -m lead_intake.dnc_migration` (tombstones).",
         "",
         "**An erasure removes the person from the topics too.** Once a person is erased on request (`POST",
         "/v1/erasures` on lead-intake), every topic marked *yes* below except the compacted do-not-call topic is",

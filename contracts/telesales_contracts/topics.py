@@ -243,7 +243,9 @@ class WrongEventType(ValueError):
     """A well-formed CloudEvent published on a topic that carries another type."""
 
 
-LEADS_RECEIVED = Topic("leads.received.v1", LeadReceived, "Raw leads from any outside system.")
+LEADS_RECEIVED = Topic("leads.received.v1", LeadReceived,
+                       "Raw leads from any outside system. Key: the source's own reference of the lead (else the event "
+                       "id), never a personal value such as the phone number.")
 LEADS_QUALIFIED = Topic("leads.qualified.v1", LeadQualified, "Cleaned, enriched and scored leads.")
 LEADS_MERGED = Topic("leads.merged.v1", LeadMerged, "A repeat lead merged into an existing one.")
 LEADS_REJECTED = Topic("leads.rejected.v1", LeadRejected, "Junk leads with reason codes.")
