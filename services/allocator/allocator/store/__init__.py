@@ -93,6 +93,7 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
             IndexModel([("tenant_id", ASCENDING), ("team_id", ASCENDING)], name="by_team"),
         ])
         await self.teams.create_index([("tenant_id", ASCENDING), ("team_id", ASCENDING)], unique=True)
+        await self.index_only_listings()  # the copy of the do-not-call list keeps no number (store/do_not_call.py)
 
     # ---- leads -----------------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from telesales_runtime.masking import mask_phone
+
 from ..domain.lead import CLOSED, HELD, POOLED
 from .crypt import latest
 from .roster import StoreBase
@@ -38,6 +40,18 @@ class DoNotCallStore(StoreBase):
         except DuplicateKeyError:
             return False  # a later change of the number is stored: the upsert found no older one to replace
         return result.matched_count == 1 or result.upserted_id is not None
+
+    async def index_only_listings(self) -> int:
+        """Listings written with the number sealed (before the list kept blind indexes only) keep the blind index
+        and the masked display only; how many were rewritten (at start: once, then none)."""
+        done = 0
+        async for doc in self.do_not_call.find({"phone_e164": {"$type": "string"}, "pii_kid.0": {"$exists": True}}):
+            phone = self.sealing.listing.open(dict(doc)).get("phone_e164")  # type: ignore[union-attr]
+            fields = self.sealing.listing_fields(self.sealing.phone_index(doc["tenant_id"], phone), mask_phone(phone))
+            await self.do_not_call.update_one({"_id": doc["_id"], "phone_e164": doc["phone_e164"]},
+                                              {"$set": fields, "$unset": {"phone_e164": ""}})
+            done += 1
+        return done
 
     async def listing(self, tenant: str, phone: str) -> Doc | None:
         """The number's listing (the later one, when a copy stored before encryption is still there)."""

@@ -54,3 +54,19 @@ async def test_legacy_listings_move_to_sealed_ids_and_leads_re_seal(scratch_db: 
     assert (await after.listing(T, P0))["event_id"] == "e-later"  # type: ignore[index]
     assert (await after.lead_by_phone(T, P0))["name"] == "旧张"  # type: ignore[index]
     assert [d["_id"] for d in await after.open_leads_with_number(T, after.sealing.phone_index(T, P1))] == ["L1"]
+
+
+async def test_listings_with_the_number_sealed_keep_only_the_blind_index_after_start(
+    scratch_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    before = store(scratch_db, "a", "a")
+    sealed = before.sealing.listing.seal({"tenant_id": T, "phone_e164": P1})
+    await before.do_not_call.insert_one({**sealed, "_id": before.sealing.listing_key(T, P1), "listed": True,
+                                         "changed_at": datetime.now(UTC)})
+    started = store(scratch_db, "a", "a")
+    await started.ensure_indexes()
+    [doc] = await started.do_not_call.find().to_list()
+    assert (doc["phone_masked"], doc["pii_kid"], "phone_e164" in doc) == ("+86139****0012", [], False)
+    assert doc["phone_e164_bidx"] == started.sealing.phone_index(T, P1) and "pii1." not in repr(doc)
+    assert await started.listed_numbers(T, [P1]) == {P1}
+    assert await started.index_only_listings() == 0
