@@ -75,7 +75,7 @@ async def arrives_again_and_complains(producer: AIOKafkaProducer, http_intake: h
     the inbox) and complains about the lead (the number kept with the complaint's inbox entry)."""
     admin = {"X-Tenant-Id": tenant}
     again = event | {"id": str(uuid.uuid4())}
-    await producer.send_and_wait("leads.received.v1", json.dumps(again).encode(), key=phone.encode())
+    await producer.send_and_wait("leads.received.v1", json.dumps(again).encode(), key=again["id"].encode())
     complaint = cloudevent("leads.complaint.v1", tenant, {"lead_id": lead_id, "reason": "rude caller"},
                            event_id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(), source="/e2e")
     await producer.send_and_wait("leads.complaint.v1", complaint, key=lead_id.encode())
@@ -108,7 +108,8 @@ async def test_a_copy_of_the_databases_reveals_no_one_and_the_apis_still_answer_
     event = json.loads(EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4()), "tenantid": tenant}
     event["data"] |= {"phone": f"{national[:3]} {national[3:7]} {national[7:]}", "name": name, "email": email,
                       "wechat_id": wechat, "notes": f"请加微信 {wechat}"}
-    await producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=phone.encode())
+    # keyed by the source's reference of the lead, never the number (README "Send a lead")
+    await producer.send_and_wait("leads.received.v1", json.dumps(event).encode(), key=event["id"].encode())
 
     async def pooled() -> Any:
         page = (await http_allocator.get("/v1/pools/education/leads", headers=admin)).json()
