@@ -85,7 +85,8 @@ def reject(item: Arrival, reasons: list[Rejection]) -> Decision:
                     # whose arrival it was (the store keeps only blind indexes of them: an erasure finds it)
                     item.answer({"status": "rejected", "reasons": [r.model_dump(mode="json") for r in reasons],
                                  "person": {"phone_e164": data.phone_e164, "email": data.email}}),
-                    announcement=Announcement(LEADS_REJECTED, data, item.event_id, data.phone_e164 or item.event_id))
+                    # keyed by the arrival's event id, never the number (a key is not encrypted anywhere)
+                    announcement=Announcement(LEADS_REJECTED, data, item.event_id, item.event_id))
 
 
 @dataclass(slots=True)
