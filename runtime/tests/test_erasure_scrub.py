@@ -45,3 +45,15 @@ def test_a_serialized_event_is_scrubbed_in_place() -> None:
 def test_nothing_personal_is_no_change() -> None:
     doc = {"_id": "x", "counts": {"won": 2}, "phone_masked": True, "holders": [1, 2]}
     assert scrub(doc) == (doc, False)
+
+
+def test_a_do_not_call_event_keeps_its_blind_index_through_an_erasure() -> None:
+    from telesales_runtime.erasure import KEPT_THROUGH_ERASURE, _kept
+
+    event = json.dumps({"id": "e1", "subject": "AAAAAAAAAAAAAAAAAAAAAA", "data": {
+        "phone_bidx": "AAAAAAAAAAAAAAAAAAAAAA", "phone_masked": "+86139****1357", "listed": True,
+        "reason": "complaint: 张伟 said stop", "lead_id": "L1"}}).encode()
+    scrubbed, changed = scrub(event)
+    kept = json.loads(_kept(event, scrubbed, KEPT_THROUGH_ERASURE["leads.do-not-call.v1"]))
+    assert changed and kept["data"] == {"phone_bidx": "AAAAAAAAAAAAAAAAAAAAAA", "phone_masked": "+86139****1357",
+                                        "listed": True, "reason": None, "lead_id": "L1"}
