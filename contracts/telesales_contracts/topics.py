@@ -92,7 +92,9 @@ class Topic:
     def broker_config(self) -> dict[str, str]:
         """What the broker must be told when it creates this topic (besides partitions and replicas)."""
         ms = self.retention.ms
-        return {"cleanup.policy": "compact"} if self.compacted else {"retention.ms": str(ms)}
+        if self.compacted:  # a record superseded (or deleted by a tombstone) is gone within a day, not a segment
+            return {"cleanup.policy": "compact", "max.compaction.lag.ms": str(COMPACTION_LAG_MS)}
+        return {"retention.ms": str(ms)}
 
     @cached_property
     def event_type(self) -> str:
@@ -237,6 +239,11 @@ class TopicReading:
         event = self.event_model.model_validate_json(raw)
         self.topic.check_type(event.type)  # type: ignore[attr-defined]
         return event
+
+
+# How long a compacted topic may keep a record its key's later record (or tombstone) superseded: without it the
+# broker compacts only closed segments (segment.ms: a week by default), so a replaced value would stay that long.
+COMPACTION_LAG_MS = 24 * 3600 * 1000
 
 
 class WrongEventType(ValueError):

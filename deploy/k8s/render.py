@@ -217,9 +217,9 @@ def topic_policy(name: str) -> TopicPolicy:
 
 
 def topic_config(name: str) -> dict[str, int | str]:
-    """The KafkaTopic's config: the platform's defaults, then the contract's (compaction, retention.ms as a
-    number: Strimzi passes it on as the broker expects)."""
-    contract: dict[str, int | str] = {key: int(value) if key == "retention.ms" else value
+    """The KafkaTopic's config: the platform's defaults, then the contract's (compaction, retention.ms and
+    max.compaction.lag.ms as numbers: Strimzi passes them on as the broker expects)."""
+    contract: dict[str, int | str] = {key: int(value) if key.endswith(".ms") else value
                                       for key, value in broker_config(name).items()}
     return {**TOPIC_CONFIG, **contract}
 
