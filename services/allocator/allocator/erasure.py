@@ -5,7 +5,8 @@ drops, the events still waiting in their embedded outbox), and are marked `erase
 leaves its pool and its holder (status `erased`; a holder is told by allocation.closed.v1, as when a lead is
 closed under it, so its console and the metrics let go of it too); applications and wins
 naming them lose their free text. What stays: ids, statuses, times and counts (the access log keeps lead ids
-only, and the do-not-call list is left as it is).
+only, and the do-not-call list keeps their numbers listed, by blind index and masked display, without the
+listings' free-text reasons).
 
 Retention: a tenant's `personal_data_retention_days` (AllocationPolicy) has the leads closed (lost, or on the
 do-not-call list) longer than that erased like a person's request: a leased sweep publishes
@@ -69,6 +70,7 @@ def lead_eraser(store: AllocatorStore, *, source: str) -> Eraser:
                        "updated_at": now} for lead_id in sorted(set(lead_ids) - known)]
         if tombstones:
             await store.leads.insert_many(tombstones, session=session)
+        listings = await store.forget_listing_reasons(tenant, lead_ids, session)  # before the indexes go
         scrubbed = await scrub_documents(store.leads, {"tenant_id": tenant, "_id": {"$in": lead_ids}}, session,
                                          mark={ERASED_MARK: now})
         # A lead without its person cannot be worked: a pooled or held one leaves its pool and its holder.
@@ -83,6 +85,7 @@ def lead_eraser(store: AllocatorStore, *, source: str) -> Eraser:
             "applications": await scrub_documents(store.db["applications"], by_lead, session),
             "wins": await scrub_documents(store.wins, by_lead, session),
             "pending_consent": await scrub_documents(store.db["pending_consent"], by_lead, session),
+            "do_not_call_reasons": listings,
         }
     return erase
 

@@ -53,6 +53,19 @@ class DoNotCallStore(StoreBase):
             done += 1
         return done
 
+    async def forget_listing_reasons(self, tenant: str, lead_ids: list[str], session: Any) -> int:
+        """An erasure of these leads: their numbers stay listed (blind index and masked display), the listings'
+        free-text reasons (which may name the person) go. Run before the leads lose their blind indexes."""
+        indexes = [doc["phone_e164_bidx"] async for doc in self.leads.find(
+            {"tenant_id": tenant, "_id": {"$in": lead_ids}, "phone_e164_bidx": {"$type": "string"}},
+            {"phone_e164_bidx": 1}, session=session)]
+        if not indexes:
+            return 0
+        result = await self.do_not_call.update_many(
+            {"_id": {"$in": [self.sealing.listing_key_of(tenant, i) for i in indexes]}, "reason": {"$ne": None}},
+            {"$set": {"reason": None}}, session=session)
+        return result.modified_count
+
     async def listing(self, tenant: str, phone: str) -> Doc | None:
         """The number's listing (the later one, when a copy stored before encryption is still there)."""
         keys = [self.sealing.listing_key(tenant, phone), self.sealing.legacy_listing_key(tenant, phone)]

@@ -96,3 +96,21 @@ async def test_the_copy_of_the_list_keeps_no_number_and_a_record_from_before_is_
     assert (await harness.lead(older))["status"] == "do_not_call"
     assert await harness.store.listed_numbers(harness.tenant, [number, old]) == {number, old}
     assert old not in repr(await harness.store.do_not_call.find({"tenant_id": harness.tenant}).to_list())
+
+
+async def test_an_erasure_keeps_the_number_listed_and_drops_the_listing_s_reason(harness: Harness) -> None:
+    from allocator.erasure import lead_eraser
+    from telesales_runtime.mongo import in_transaction
+
+    number = a_number()
+    [lead_id] = await harness.pooled(phone_e164=number)
+    await harness.send("leads.do-not-call.v1", listing(harness, number) | {"reason": "complaint: 张伟 said stop"},
+                       key=key_of(harness, number))
+    erase = lead_eraser(harness.store)
+    counts = await in_transaction(harness.store.client, lambda session: erase(harness.tenant, [lead_id], session))
+    assert counts["do_not_call_reasons"] == 1
+    assert await harness.store.listed_numbers(harness.tenant, [number]) == {number}  # the objection stays
+    [stored] = await harness.store.do_not_call.find({"tenant_id": harness.tenant}).to_list()
+    assert stored["reason"] is None and "张伟" not in repr(stored)
+    [late] = await harness.pooled(phone_e164=number)  # the number arrives again: still kept out
+    assert (await harness.lead(late))["status"] == "do_not_call"
