@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,46 @@ async def test_the_migration_replaces_every_plaintext_key_by_a_blind_index_and_a
     # run again: nothing left to do
     assert await migrate(infra.kafka_bootstrap, sealing.phone_index, tenants={tenant}) | {"records_read": 0} == {
         "records_read": 0, "republished": 0, "tombstoned": 0, "superseded": 0, "unreadable": 0}
+
+
+async def test_once_compacted_no_plaintext_key_is_left(infra: Any, producer: AIOKafkaProducer, lead_intake: Any) -> None:
+    """The broker of this test session compacts at once (segments rolled every 100 ms, tombstones kept 0 ms,
+    the cleaner's usual 15 s back-off); the topic's own configuration is put back afterwards."""
+    tenant, number = f"e2e-{uuid.uuid4().hex[:10]}", phone()
+    sealing = lead_intake.app.state.store.sealing
+    await producer.send_and_wait("leads.do-not-call.v1", envelope("leads.do-not-call.v1", tenant, {
+        "phone_e164": number, "listed": True, "source": "operator", "changed_at": datetime.now(UTC).isoformat()}),
+        key=f"{tenant}/{number}".encode())
+    assert (await migrate(infra.kafka_bootstrap, sealing.phone_index, tenants={tenant}))["tombstoned"] == 1
+    async with compacting_at_once(infra.kafka_bootstrap, "leads.do-not-call.v1"):
+        async def compacted() -> Any:
+            # each round appends a record to every partition, so its active segment rolls and the cleaner gets
+            # to the old ones
+            await asyncio.sleep(1)
+            for partition in await producer.partitions_for("leads.do-not-call.v1"):
+                await producer.send_and_wait("leads.do-not-call.v1", None, key=f"{tenant}/roll".encode(),
+                                             partition=partition)
+            keys = [r.key for r in await read_topic(infra.kafka_bootstrap) if r.key.startswith(f"{tenant}/")]
+            return keys if f"{tenant}/{number}" not in keys else None
+        keys = await wait_until(compacted, what="the plaintext key compacted away", timeout=120)
+    assert f"{tenant}/{sealing.phone_index(tenant, number)}" in keys  # the number's word stays, by blind index
+    assert not [k for k in keys if written_forms(number).search(k)]
+
+
+@asynccontextmanager
+async def compacting_at_once(bootstrap: str, topic: str) -> AsyncIterator[None]:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from telesales_contracts.topics import broker_config
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={
+            **broker_config(topic), "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01",
+            "delete.retention.ms": "0", "max.compaction.lag.ms": "100"})])
+        yield
+    finally:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=broker_config(topic))])
+        await admin.close()

@@ -35,6 +35,7 @@ from telesales_runtime.masking import mask_phone, mask_phones
 from .domain import do_not_call_key
 
 _REPUBLISHED_IDS = uuid.UUID("0c6f3f0e-4b8f-4f7e-9d0a-5a8f2e6d1c37")  # namespace of the republished events' ids
+_IDLE_ROUNDS = 30  # one-second polls without a record before the end offsets: the broker is not answering
 Index = Callable[[str, str], str]  # (tenant, E.164) -> the number's blind index
 
 
@@ -128,8 +129,12 @@ async def read_topic(bootstrap: str, security: dict[str, Any] | None = None) -> 
         await consumer.seek_to_beginning(*partitions)
         ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items() if end > 0}
         records: list[Record] = []
+        idle = 0
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(*ends, timeout_ms=1000)
+            idle = 0 if batch else idle + 1
+            if idle >= _IDLE_ROUNDS:
+                raise TimeoutError(f"{LEADS_DO_NOT_CALL.name}: no records for {idle} s before its end offsets")
             records += [Record(r.key.decode() if r.key else "", r.value, r.partition, r.offset)
                         for tp, rs in batch.items() for r in rs if r.offset < ends[tp]]
         return sorted(records, key=lambda r: (r.partition, r.offset))
