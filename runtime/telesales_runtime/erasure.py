@@ -29,6 +29,7 @@ from telesales_contracts.topics import LEADS_DO_NOT_CALL, PRIVACY_ERASURE_COMPLE
 
 from .consumer import Delivery, consume_batch
 from .deadletter import DeadLetterPublisher
+from .erasure_contract import kept_valid
 from .kafka import consumed_description, subscriber_options
 from .mongo import ensure_collections, in_transaction
 from .outbox import outbox_row, write_outbox
@@ -161,6 +162,7 @@ async def scrub_outbox(outbox: AsyncCollection[Doc], tenant: str, lead_ids: Sequ
         if was and row.get("topic") in KEPT_THROUGH_ERASURE:
             scrubbed = _kept(payload, scrubbed, KEPT_THROUGH_ERASURE[row["topic"]])
         if was:
+            scrubbed = kept_valid(row.get("topic"), scrubbed)
             await outbox.update_one({"_id": row["_id"]}, {"$set": {"payload": scrubbed}}, session=session)
             changed += 1
     return changed
