@@ -106,7 +106,7 @@ async def test_an_erasure_keeps_the_number_listed_and_drops_the_listing_s_reason
     [lead_id] = await harness.pooled(phone_e164=number)
     await harness.send("leads.do-not-call.v1", listing(harness, number) | {"reason": "complaint: 张伟 said stop"},
                        key=key_of(harness, number))
-    erase = lead_eraser(harness.store)
+    erase = lead_eraser(harness.store, source="/test")
     counts = await in_transaction(harness.store.client, lambda session: erase(harness.tenant, [lead_id], session))
     assert counts["do_not_call_reasons"] == 1
     assert await harness.store.listed_numbers(harness.tenant, [number]) == {number}  # the objection stays
