@@ -19,6 +19,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from bson.raw_bson import RawBSONDocument
+from floor_support import pooled_lead, put_agents
 from pymongo import AsyncMongoClient
 from topic_support import dead_letters_before, replayable, topics_holding
 
@@ -150,10 +151,7 @@ async def assert_nowhere(infra: Any, person: Person, done: dict[str, Any], someo
 
 
 async def put_floor(allocator: httpx.AsyncClient, tenant: str) -> None:
-    for agent_id, role in (("zhang-san", "agent"), ("sup-wang", "supervisor")):
-        put = await allocator.put(f"/v1/agents/{agent_id}", headers={"X-Tenant-Id": tenant}, json={
-            "name": agent_id, "team_id": "mba", "business_line": "education", "role": role})
-        assert put.status_code == 200, put.text
+    await put_agents(allocator, tenant, [("zhang-san", "agent"), ("sup-wang", "supervisor")])
 
 
 async def through_the_platform(person: Person, tenant: str, intake: httpx.AsyncClient,
@@ -371,6 +369,9 @@ async def test_retention_erases_leads_closed_longer_than_the_tenant_keeps_them(
                                       json={"personal_data_retention_days": 30})
     assert policy.status_code == 200, policy.text
     lead_id = await through_the_platform(person, tenant, http_intake, http_allocator, everyone)
+    # the tenant keeps closed leads for less time than the topics keep personal data: its retention clears them too
+    assert "leads.qualified.v1" in await wait_until(lambda: topics_holding(infra.kafka_bootstrap, person.needles),
+                                                    what="the person on the topics")
     retention = allocator.app.state.retention  # the e2e allocator runs no sweeps of its own: rounds by hand
     assert (await retention.tenants_with_retention())[tenant] == 30
     assert await retention.sweep_tenant(tenant, 30) == []  # closed just now: kept
@@ -388,7 +389,9 @@ async def test_retention_erases_leads_closed_longer_than_the_tenant_keeps_them(
     print(f"\nretention request -> complete in {time.monotonic() - started:.2f} s")
     assert done["reason"] == "retention" and len(done["services"]) == 6
     assert done["services"]["lead-intake"]["counts"]["leads"] == 1
+    assert done["topics"]["completed_at"] and done["topics"]["records_removed"] > 0, done["topics"]
     assert await mongo_hits(infra.mongo_uri, person.needles) == []
+    assert await topics_holding(infra.kafka_bootstrap, person.needles) == {}
     assert (await leads.find_one({"_id": lead_id}))["erased_at"] is not None
 
 
@@ -396,15 +399,7 @@ async def test_an_erased_pooled_lead_leaves_its_pool(producer: AIOKafkaProducer,
                                                      allocator: Any) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
     await put_floor(http_allocator, tenant)
-    lead_id = uuid.uuid4().hex[:24]
-    await producer.send_and_wait("leads.qualified.v1", cloudevent(
-        "leads.qualified.v1", tenant, qualified(lead_id), event_id=str(uuid.uuid4()),
-        time=datetime.now(UTC).isoformat(), source="/e2e"), key=lead_id.encode())
-
-    async def pooled() -> Any:
-        answer = await http_allocator.get(f"/v1/leads/{lead_id}", headers={"X-Tenant-Id": tenant})
-        return answer.status_code == 200 and answer.json()["status"] == "pooled"
-    await wait_until(pooled, what="the lead pooled")
+    lead_id = await pooled_lead(producer, http_allocator, tenant)
     request = {"request_id": f"erasure-{uuid.uuid4().hex}", "lead_ids": [lead_id], "reason": "request"}
     event = cloudevent("privacy.erasure-requested.v1", tenant, request, event_id=str(uuid.uuid4()),
                        time=datetime.now(UTC).isoformat(), source="/e2e")

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 # A service's own erasure: (tenant, lead ids, session) -> documents changed per collection.
 Eraser = Callable[[str, list[str], AsyncClientSession], Awaitable[dict[str, int]]]
+# What a service notes of a request before its erasure, in the same transaction: (tenant, the request's event,
+# session). lead-intake: whom a retention erasure's topic step looks for, read before the leads are cleared.
+Preparer = Callable[[str, Any, AsyncClientSession], Awaitable[None]]
 
 ERASURES = Counter("telesales_erasures_total", "Erasure requests a service finished its part of (reason: request "
                    "or retention).", ["service", "reason"])
@@ -176,8 +179,10 @@ class ErasureWorker:
 
     def __init__(self, *, client: AsyncMongoClient[Doc], erasures: AsyncCollection[Doc],
                  outbox: AsyncCollection[Doc], service: str, source: str, erase: Eraser,
-                 dead_letters: DeadLetterPublisher, notify: Callable[[], None] = lambda: None) -> None:
+                 dead_letters: DeadLetterPublisher, notify: Callable[[], None] = lambda: None,
+                 prepare: Preparer | None = None) -> None:
         self.client = client
+        self.prepare = prepare
         self.dead_letters = dead_letters
         self.erasures = erasures
         self.outbox = outbox
@@ -203,6 +208,8 @@ class ErasureWorker:
         async def work(session: AsyncClientSession) -> dict[str, int] | None:
             if await self.erasures.find_one({"_id": record_id}, {"_id": 1}, session=session) is not None:
                 return None
+            if self.prepare is not None:
+                await self.prepare(tenant, event, session)
             counts = await self.erase(tenant, list(data.lead_ids), session) if data.lead_ids else {}
             counts["outbox"] = counts.get("outbox", 0) + await scrub_outbox(self.outbox, tenant, data.lead_ids,
                                                                             session)
@@ -252,13 +259,14 @@ def subscribe_erasures(router: KafkaRouter, settings: Any, group: str) -> None:
         await consume_batch(topic, message.raw_message, erasure.dead_letters, erasure.handle)
 
 
-def wire_erasure(base: Any, database: str, erase: Eraser, *, notify: Callable[[], None]) -> ErasureWorker:
+def wire_erasure(base: Any, database: str, erase: Eraser, *, notify: Callable[[], None],
+                 prepare: Preparer | None = None) -> ErasureWorker:
     """The service's ErasureWorker on its database (collections `erasures` and `outbox`), put where the
     subscriber finds it. `base`: the service's ServiceBase."""
     db = base.mongo[database]
     worker = ErasureWorker(client=base.mongo, erasures=db["erasures"], outbox=db["outbox"],
                            service=base.settings.service_name, source=base.settings.source, erase=erase,
-                           dead_letters=base.dead_letters, notify=notify)
+                           dead_letters=base.dead_letters, notify=notify, prepare=prepare)
     base.broker.context.set_global("erasure", worker)
     return worker
 

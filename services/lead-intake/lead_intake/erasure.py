@@ -76,8 +76,9 @@ class ErasureView(BaseModel):
     lead_ids: list[str] | None
     expected_services: list[str]
     services: dict[str, ServiceCompletion]
-    topics: TopicStep | None = Field(default=None, description="The topic step (requests only; retention "
-                                     "erasures need none: the topics keep events for less time).")
+    topics: TopicStep | None = Field(default=None, description="The topic step: every request, and a retention "
+                                     "erasure of leads changed more recently than the topics keep personal data "
+                                     "(the others are on no topic any more).")
 
 
 class ErasurePage(BaseModel):

@@ -104,16 +104,17 @@ class ErasureRequests:
         service answered. An answer to a request made elsewhere (the allocator's retention) starts its record."""
         now = datetime.now(UTC)
         if request_id.startswith("retention-"):  # the allocator's retention sweep names its requests so
-            await self.requests.update_one(
-                {"_id": request_id},
-                {"$setOnInsert": {"tenant_id": tenant, "requested_at": now, "requested_by": {"source": source},
-                                  "reason": "retention", "lead_ids": None, "expected_services": self.expected,
-                                  "services": {}, "completed_at": None}},
-                upsert=True)
+            await self.requests.update_one({"_id": request_id},
+                                           {"$setOnInsert": self.retention_record(tenant, source, now)}, upsert=True)
         await self.requests.update_one(
             {"_id": request_id, "tenant_id": tenant, f"services.{service}": {"$exists": False}},
             {"$set": {f"services.{service}": {"completed_at": now, "counts": counts}}})
         await self._complete_when_done(request_id)
+
+    def retention_record(self, tenant: str, source: str, now: datetime) -> Doc:
+        """The record of a request the allocator's retention sweep made, started by whatever reaches it first."""
+        return {"tenant_id": tenant, "requested_at": now, "requested_by": {"source": source}, "reason": "retention",
+                "lead_ids": None, "expected_services": self.expected, "services": {}, "completed_at": None}
 
     def _services_done(self, doc: Doc) -> bool:
         if doc.get("lead_ids") == []:  # nothing found: no event was published, no service answers
@@ -132,10 +133,15 @@ class ErasureRequests:
 
     # ---- the topic step (topic_erasure.py) ------------------------------------------------------------------
 
-    async def people_of(self, tenant: str, lead_ids: list[str]) -> list[Doc]:
-        """The number, email and name of the leads (opened), read before the erasure clears them."""
+    async def people_of(self, tenant: str, lead_ids: list[str], *, changed_since: datetime | None = None,
+                        session: AsyncClientSession | None = None) -> list[Doc]:
+        """The number, email and name of the leads (opened; those changed since `changed_since`), read before the
+        erasure clears them."""
         projection = self.store.sealing.leads.projection(["phone_e164", "email", "name"])
-        docs = await self.store.leads.find({"tenant_id": tenant, "_id": {"$in": lead_ids}}, projection).to_list()
+        query: Doc = {"tenant_id": tenant, "_id": {"$in": lead_ids}}
+        if changed_since is not None:
+            query["updated_at"] = {"$gte": changed_since}
+        docs = await self.store.leads.find(query, projection, session=session).to_list()
         return self.store.sealing.leads.open_all(docs)
 
     def topic_step(self, tenant: str, needles: Doc) -> Doc:

@@ -25,7 +25,7 @@ from .queries import IntakeQueries
 from .service import IntakeService
 from .settings import LeadIntakeSettings
 from .store import LeadStore
-from .topic_erasure import GroupSightings, MongoCopyProgress, TopicErasure, build_eraser
+from .topic_erasure import retention_preparer, topic_step_of
 
 DESCRIPTION = (
     "Cleans and scores leads before they enter the pools: standardize, enrich, drop junk, de-duplicate, "
@@ -56,13 +56,10 @@ def create_app(settings: LeadIntakeSettings) -> FastAPI:
     erasures = ErasureService(requests=erasure_requests, settings=settings, dead_letters=base.dead_letters,
                               notify=relay.notify)
     base.broker.context.set_global("erasures", erasures)
-    wire_erasure(base, settings.mongo_db, lead_eraser(store), notify=relay.notify)
+    wire_erasure(base, settings.mongo_db, lead_eraser(store), notify=relay.notify,
+                 prepare=retention_preparer(erasure_requests))
     watch = ErasureWatch(erasures)
-    topic_step = TopicErasure(requests=erasure_requests,
-                              eraser=build_eraser(settings, MongoCopyProgress(store.db["topic_erasure_copies"])),
-                              groups=GroupSightings(store.db["topic_erasure_groups"]),
-                              interval_seconds=settings.topic_erasure_interval_seconds,
-                              enabled=settings.topic_erasure_enabled)
+    topic_step = topic_step_of(settings, erasure_requests, store.db)
 
     async def close_clients() -> None:
         if http_client is not None:

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import phonenumbers
 from aiokafka import TopicPartition
 from prometheus_client import Gauge
 from pymongo import UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from telesales_contracts.topics import ALL_TOPICS, DEAD_LETTERS
+from telesales_runtime.erasure import Preparer
 from telesales_runtime.kafka import client_security
 from telesales_runtime.periodic import LeasedLoop
 from telesales_runtime.topic_eraser import TopicEraser
@@ -61,6 +64,28 @@ def needles_of(phones: Iterable[str], emails: Iterable[str], people: Iterable[Do
     return {"phones": [list(n) for n in sorted({n for n in map(country_and_national, numbers) if n})],
             "emails": sorted({e.lower() for e in [*emails, *(p.get("email") for p in people)] if e}),
             "names": sorted({p["name"].strip() for p in people if isinstance(p.get("name"), str) and p["name"].strip()})}
+
+
+# The longest a topic keeps a lead's personal data: a lead lead-intake last changed longer ago than that is on no
+# topic any more, so its retention erasure needs no topic step (a tenant keeping closed leads that long pays none).
+TOPICS_KEEP_PERSONAL = timedelta(days=max(t.retention.days or 0 for t in ALL_TOPICS if t.retention.personal_data))
+
+
+def retention_preparer(requests: ErasureRequests) -> Preparer:
+    """A retention erasure (the allocator's sweep) of leads that may still be on the topics gets a topic step like a
+    person's request: whom to look for is read here, in the erasure's transaction, before the leads are cleared."""
+    async def prepare(tenant: str, event: Any, session: AsyncClientSession) -> None:
+        data = event.data
+        if data.reason != "retention" or not data.lead_ids:
+            return
+        people = await requests.people_of(tenant, list(data.lead_ids), session=session,
+                                          changed_since=datetime.now(UTC) - TOPICS_KEEP_PERSONAL)
+        if people:
+            await requests.requests.update_one(
+                {"_id": data.request_id},
+                {"$setOnInsert": requests.retention_record(tenant, event.source, datetime.now(UTC)),
+                 "$set": requests.topic_step(tenant, needles_of([], [], people))}, upsert=True, session=session)
+    return prepare
 
 
 def wanted(ref: str, needles: Doc) -> Wanted:
@@ -158,3 +183,11 @@ class TopicErasure(LeasedLoop):
         if finished:
             log.info("topic step of erasures done", extra={"requests": finished})
         return finished
+
+
+def topic_step_of(settings: Any, requests: ErasureRequests, db: Any) -> TopicErasure:
+    """The service's topic step, its progress and group sightings in its database."""
+    return TopicErasure(requests=requests, eraser=build_eraser(settings, MongoCopyProgress(db["topic_erasure_copies"])),
+                        groups=GroupSightings(db["topic_erasure_groups"]),
+                        interval_seconds=settings.topic_erasure_interval_seconds,
+                        enabled=settings.topic_erasure_enabled)

@@ -5,13 +5,16 @@ lead ids only."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from aiokafka import TopicPartition
 
 from intake_support import Harness, lead
 from lead_intake.erasure_store import ErasureRequests
-from lead_intake.topic_erasure import GroupSightings, MongoCopyProgress
+from lead_intake.topic_erasure import TOPICS_KEEP_PERSONAL, GroupSightings, MongoCopyProgress, retention_preparer
+from telesales_runtime.mongo import in_transaction
 
 NUMBER = "+8613924681357"
 AT = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
@@ -82,6 +85,38 @@ async def test_the_request_keeps_whom_to_look_for_on_the_topics_sealed_until_its
         "partitions_truncated": 2, "records_removed": 9, "dead_letters_kept": 1}
     assert "topic_needles" not in await requests.get(harness.tenant, asked["request_id"])
     assert asked["request_id"] not in [p["_id"] for p in await requests.pending_topic_steps()]
+
+
+async def test_a_retention_erasure_looks_on_the_topics_only_for_leads_they_may_still_hold(harness: Harness) -> None:
+    """The allocator's retention sweep names leads only: lead-intake notes whom to look for before clearing them,
+    for the leads changed more recently than any topic keeps personal data; older ones are on no topic."""
+    ids = []
+    for phone, email in (("139 2468 1001", "recent@example.cn"), ("139 2468 1002", "old@example.cn")):
+        sent = (await harness.http.post("/v1/leads", json=lead(phone=phone, email=email))).json()
+        ids.append((await harness.http.get(sent["status_url"])).json()["lead_id"])
+    recent, old = ids
+    leads = harness.intake.store.leads
+    await leads.update_one({"_id": old}, {"$set": {"updated_at": datetime.now(UTC) - TOPICS_KEEP_PERSONAL
+                                                   - timedelta(days=1)}})
+    requests = ErasureRequests(harness.intake.store, harness.intake.settings.erasure_services)
+    prepare = retention_preparer(requests)
+
+    def event(lead_ids: list[str], reason: str = "retention") -> SimpleNamespace:
+        data = SimpleNamespace(request_id=f"retention-{uuid.uuid4().hex}", lead_ids=lead_ids, reason=reason)
+        return SimpleNamespace(data=data, source="/services/allocator")
+
+    kept = event([recent, old])
+    only_old, asked = event([old]), event([recent], reason="request")
+    client = harness.intake.store.client
+    for each in (kept, only_old, asked):
+        await in_transaction(client, lambda session, each=each: prepare(harness.tenant, each, session))
+    [step] = [p for p in await requests.pending_topic_steps() if p["_id"] == kept.data.request_id]
+    # the old lead's number and email are not looked for
+    assert step["needles"]["emails"] == ["recent@example.cn"] and step["needles"]["phones"] == [["86", "13924681001"]]
+    record = await requests.get(harness.tenant, kept.data.request_id)
+    assert record["reason"] == "retention" and record["requested_by"] == {"source": "/services/allocator"}
+    assert await requests.get(harness.tenant, only_old.data.request_id) is None  # nothing to look for
+    assert await requests.get(harness.tenant, asked.data.request_id) is None  # a person's request has its own
 
 
 async def test_copy_progress_survives_the_process_and_only_moves_forward(harness: Harness) -> None:
