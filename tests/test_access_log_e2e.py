@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from floor_support import pooled_lead, put_agents
 
-from allocator_support import qualified
 from console_support import console_settings
 from telesales_runtime.access_log import DEFAULT_UNMASK_BUDGET, UnmaskBudget
 from telesales_runtime.redis_client import connect_redis
 from telesales_testkit.auth import auth_headers
-from telesales_testkit.harness import cloudevent, wait_until
+from telesales_testkit.harness import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +42,8 @@ async def test_past_the_budget_the_supervisor_and_the_agent_are_told(
     infra: Any, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, console: httpx.AsyncClient,
 ) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
-    admin = {"X-Tenant-Id": tenant}
-    for agent_id, role in (("zhang-san", "agent"), ("sup-wang", "supervisor")):
-        put = await http_allocator.put(f"/v1/agents/{agent_id}", headers=admin, json={
-            "name": agent_id, "team_id": "mba", "business_line": "education", "role": role})
-        assert put.status_code == 200, put.text
-    lead_id = uuid.uuid4().hex[:24]
-    await producer.send_and_wait("leads.qualified.v1", cloudevent(
-        "leads.qualified.v1", tenant, qualified(lead_id), event_id=str(uuid.uuid4()),
-        time=datetime.now(UTC).isoformat(), source="/e2e"), key=lead_id.encode())
-
-    async def pooled() -> Any:
-        answer = await http_allocator.get(f"/v1/leads/{lead_id}", headers=admin)
-        return answer.status_code == 200 and answer.json()["status"] == "pooled"
-    await wait_until(pooled, what="the lead pooled")
+    await put_agents(http_allocator, tenant, [("zhang-san", "agent"), ("sup-wang", "supervisor")])
+    lead_id = await pooled_lead(producer, http_allocator, tenant)
     zhang = auth_headers("agent", "zhang-san", tenant=tenant, team="mba")
     claimed = await http_allocator.post("/v1/agents/zhang-san/claims", headers=zhang,
                                         json={"tier_id": "fresh", "count": 1})

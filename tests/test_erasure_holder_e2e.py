@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from floor_support import pooled_lead, put_agents
 
-from allocator_support import qualified
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.harness import cloudevent, wait_until
 from telesales_testkit.kafka import TopicTail
@@ -24,18 +24,8 @@ async def test_an_erased_held_lead_is_closed_under_its_holder_once(
         infra: Any, producer: AIOKafkaProducer, http_allocator: httpx.AsyncClient, allocator: Any) -> None:
     tenant = f"e2e-{uuid.uuid4().hex[:10]}"
     admin = {"X-Tenant-Id": tenant}
-    put = await http_allocator.put("/v1/agents/li-si", headers=admin, json={
-        "name": "li-si", "team_id": "mba", "business_line": "education", "role": "agent"})
-    assert put.status_code == 200, put.text
-    lead_id = uuid.uuid4().hex[:24]
-    await producer.send_and_wait("leads.qualified.v1", cloudevent(
-        "leads.qualified.v1", tenant, qualified(lead_id), event_id=str(uuid.uuid4()),
-        time=datetime.now(UTC).isoformat(), source="/e2e"), key=lead_id.encode())
-
-    async def pooled() -> Any:
-        answer = await http_allocator.get(f"/v1/leads/{lead_id}", headers=admin)
-        return answer.status_code == 200 and answer.json()["status"] == "pooled"
-    await wait_until(pooled, what="the lead pooled")
+    await put_agents(http_allocator, tenant, [("li-si", "agent")])
+    lead_id = await pooled_lead(producer, http_allocator, tenant)
     li = auth_headers("agent", "li-si", tenant=tenant, team="mba")
     claimed = await http_allocator.post("/v1/agents/li-si/claims", headers=li, json={"tier_id": "fresh", "count": 1})
     assert claimed.status_code == 200 and claimed.json()["leads"][0]["lead_id"] == lead_id, claimed.text
