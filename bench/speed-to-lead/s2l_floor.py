@@ -26,6 +26,7 @@ from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.topics import AGENTS_CHANGED, AGENTS_STATUS_CHANGED, LEADS_RECEIVED
 from telesales_runtime.auth import mint_token
 from telesales_testkit.bench import BenchError, note
+from telesales_testkit.sse_load import agent_id
 
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 SOURCE_SYSTEM = "bench-web-forms"
@@ -162,14 +163,14 @@ class Floor:
         """The HR system's records, then (once the allocator has them all) every agent logs in."""
         for i in range(self.agents):
             k = team_of(i, self.team_size)
-            agent = f"agent-{i:05d}"
+            agent = agent_id(i)
             await self.producer.send(AGENTS_CHANGED.name, envelope(AGENTS_CHANGED.name, self.tenant, {
                 "agent_id": agent, "name": f"坐席{i}", "role": "agent", "team_id": team_id(k),
                 "business_line": line_of(k), "active": True}, source="/hr"), key=agent.encode(), headers=HEADERS)
         await self.producer.flush()
         await self.wait_agents(lambda a: True, "on the roster")
         for i in range(self.agents):
-            agent = f"agent-{i:05d}"
+            agent = agent_id(i)
             await self.producer.send(AGENTS_STATUS_CHANGED.name, envelope(AGENTS_STATUS_CHANGED.name, self.tenant, {
                 "agent_id": agent, "status": "logged_in", "at": datetime.now(UTC).isoformat()}, source="/dialer"),
                 key=agent.encode(), headers=HEADERS)

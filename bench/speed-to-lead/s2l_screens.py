@@ -1,6 +1,6 @@
 """The agents' screens: load-generator processes, each holding the console live channel (SSE, GET
 /v1/notifications/stream) of many agents open, one connection and bearer token per agent, on raw asyncio
-streams (as services/console/bench/bench_console.py does). Every `lead_assigned` notification read is
+streams (telesales_testkit.sse_load, as services/console/bench/bench_console.py uses it). Every `lead_assigned` notification read is
 recorded with the agent whose stream read it and when; seqs must follow each other.
 
 A loader talks to the benchmark over its stdin/stdout: `READY <connected> <failed> <errors json>`, then
@@ -11,121 +11,40 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from typing import Any
 
 from telesales_runtime.auth import mint_token
 from telesales_testkit.bench import BenchError
+from telesales_testkit.sse_load import StreamLoad, agent_id, parse_block
 
-CONNECT_CONCURRENCY = 200
+__all__ = ["Screens", "ScreensProcess", "open_screens", "parse_block"]
 LEAD_ASSIGNED = "lead_assigned"
 
 
-def agent_id(i: int) -> str:
-    return f"agent-{i:05d}"
-
-
-def parse_block(block: bytes) -> tuple[int, dict[str, Any]] | None:
-    """(seq, notification) of one SSE event block (`id: <seq>` ... `data: <json>`); None for a comment,
-    the retry line or a heartbeat."""
-    if not block.startswith(b"id: "):
-        return None
-    seq_line, _, rest = block.partition(b"\n")
-    return int(seq_line[4:]), json.loads(rest.partition(b"data: ")[2].partition(b"\n")[0])
-
-
-class Screens:
-    """N agents' SSE connections in one process."""
+class Screens(StreamLoad):
+    """N agents' SSE connections in one process; each `lead_assigned` read is kept with its agent and time."""
 
     def __init__(self, port: int, tenant: str, first: int, count: int, team_size: int) -> None:
-        self.port, self.tenant, self.first, self.count, self.team_size = port, tenant, first, count, team_size
-        self.connected = 0
-        self.failed = 0
+        super().__init__(port, first, count)
+        self.tenant, self.team_size = tenant, team_size
         self.receipts: list[tuple[str, str, float]] = []  # (agent, lead id, read at)
         self.other_kinds = 0
-        self.errors: list[str] = []
-        self.error_count = 0
 
-    def error(self, text: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < 20:
-            self.errors.append(text)
+    def token_for(self, i: int) -> str:
+        return mint_token(agent_id(i), "agent", tenant=self.tenant, team=f"team-{i // self.team_size:03d}",
+                          ttl_seconds=7200)
 
-    async def connection(self, i: int, gate: asyncio.Semaphore, ready: asyncio.Event) -> None:
-        user = agent_id(i)
-        token = mint_token(user, "agent", tenant=self.tenant, team=f"team-{i // self.team_size:03d}",
-                           ttl_seconds=7200)
-        async with gate:
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
-                writer.write(f"GET /v1/notifications/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream"
-                             f"\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head.startswith(b"HTTP/1.1 200"):
-                    raise ConnectionError(head[:200].decode(errors="replace"))
-                first = await self.chunk(reader)
-                if not first.startswith(b"retry:"):
-                    raise ConnectionError(f"first chunk {first[:80]!r}")
-            except (OSError, asyncio.IncompleteReadError, ConnectionError) as error:
-                self.failed += 1
-                self.error(f"{user}: {error!r}")
-                self._maybe_ready(ready)
-                return
-        self.connected += 1
-        self._maybe_ready(ready)
-        await self.read(user, reader)
+    def notified(self, user: str, seq: int, notification: dict[str, Any], read_at_ns: int) -> None:
+        if notification.get("kind") != LEAD_ASSIGNED:
+            self.other_kinds += 1
+            return
+        self.receipts.append((user, notification["subject"]["lead_id"], read_at_ns / 1e9))
 
-    def _maybe_ready(self, ready: asyncio.Event) -> None:
-        if self.connected + self.failed == self.count:
-            ready.set()
+    def progress_fields(self) -> list[Any]:
+        return [len(self.receipts), self.receipts[-1][2] if self.receipts else 0.0]
 
-    async def read(self, user: str, reader: asyncio.StreamReader) -> None:
-        last_seq = 0
-        try:
-            while True:
-                chunk = await self.chunk(reader)
-                now = time.time()
-                for block in chunk.split(b"\n\n"):
-                    parsed = parse_block(block)
-                    if parsed is None:
-                        continue
-                    seq, notification = parsed
-                    if seq != last_seq + 1:
-                        self.error(f"{user}: seq {seq} after {last_seq}")
-                    last_seq = seq
-                    if notification.get("kind") != LEAD_ASSIGNED:
-                        self.other_kinds += 1
-                        continue
-                    self.receipts.append((user, notification["subject"]["lead_id"], now))
-        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-            if not isinstance(error, asyncio.IncompleteReadError):
-                self.error(f"{user}: stream ended: {error!r}")
-
-    @staticmethod
-    async def chunk(reader: asyncio.StreamReader) -> bytes:
-        """One chunk of the chunked response body."""
-        size = int((await reader.readline()).strip() or b"0", 16)
-        if size == 0:
-            raise asyncio.IncompleteReadError(b"", None)
-        data = await reader.readexactly(size + 2)
-        return data[:-2]
-
-    async def run(self) -> None:
-        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-        ready = asyncio.Event()
-        tasks = [asyncio.create_task(self.connection(i, gate, ready))
-                 for i in range(self.first, self.first + self.count)]
-        await ready.wait()
-        print(f"READY {self.connected} {self.failed} {json.dumps(self.errors[:5])}", flush=True)
-        stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        while not stop.done():
-            last = self.receipts[-1][2] if self.receipts else 0.0
-            print(f"PROGRESS {len(self.receipts)} {last}", flush=True)
-            await asyncio.wait([stop], timeout=0.5)
-        for task in tasks:
-            task.cancel()
-        print("RESULT " + json.dumps({"receipts": self.receipts, "other_kinds": self.other_kinds,
-                                      "errors": self.errors, "error_count": self.error_count}), flush=True)
+    def result(self) -> dict[str, Any]:
+        return {"receipts": self.receipts, "other_kinds": self.other_kinds}
 
 
 class ScreensProcess:

@@ -51,21 +51,17 @@ from telesales_testkit.bench import (
     run_benchmark,
     say,
 )
+from telesales_testkit.sse_load import StreamLoad, agent_id
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "console.json"
 TOPIC = "allocation.hot-lead.v1"
 TARGET_P99_S = 1.0
-CONNECT_CONCURRENCY = 200
 
 
 def raise_fd_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def agent_id(i: int) -> str:
-    return f"agent-{i:05d}"
 
 
 def rss_bytes(pid: int) -> int:
@@ -76,85 +72,32 @@ def rss_bytes(pid: int) -> int:
 
 
 # ------------------------------------------------------------------------------- load generator process
-class Loader:
-    """N SSE connections on raw asyncio streams; records each event's latency (the publish time is in the
-    event's `detail`) and checks seqs."""
+class Loader(StreamLoad):
+    """N SSE connections; records each event's latency (the publish time is in the event's `detail`) and checks
+    that each reached its own agent (seqs are checked by StreamLoad)."""
 
     def __init__(self, port: int, tenant: str, first: int, count: int) -> None:
-        self.port, self.tenant, self.first, self.count = port, tenant, first, count
-        self.connected = 0
-        self.failed = 0
+        super().__init__(port, first, count)
+        self.tenant = tenant
         self.latencies: dict[str, list[float]] = {"p": [], "s": []}
         self.last_receipt_ns = 0
-        self.errors: list[str] = []
 
-    async def connection(self, i: int, gate: asyncio.Semaphore, ready: asyncio.Event) -> None:
-        user = agent_id(i)
-        token = mint_token(user, "agent", tenant=self.tenant, ttl_seconds=7200)
-        async with gate:
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
-                writer.write(f"GET /v1/notifications/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream"
-                             f"\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head.startswith(b"HTTP/1.1 200"):
-                    raise ConnectionError(head[:200].decode(errors="replace"))
-                first = await self.chunk(reader)
-                if not first.startswith(b"retry:"):
-                    raise ConnectionError(f"first chunk {first[:80]!r}")
-            except (OSError, asyncio.IncompleteReadError, ConnectionError) as error:
-                self.failed += 1
-                if len(self.errors) < 5:
-                    self.errors.append(repr(error))
-                return
-        self.connected += 1
-        if self.connected + self.failed == self.count:
-            ready.set()
-        last_seq = 0
-        try:
-            while True:
-                chunk = await self.chunk(reader)
-                now = time.time_ns()
-                for block in chunk.split(b"\n\n"):
-                    if not block.startswith(b"id: "):
-                        continue
-                    seq_line, _, rest = block.partition(b"\n")
-                    seq = int(seq_line[4:])
-                    data = json.loads(rest.partition(b"data: ")[2])
-                    if seq != last_seq + 1 or data["subject"]["lead_id"].split(":")[0] != user:
-                        self.errors.append(f"{user}: seq {seq} after {last_seq}, {data['subject']['lead_id']}")
-                    last_seq = seq
-                    phase, _, sent = data["subject"]["detail"].partition(":")
-                    self.latencies[phase].append(round((now - int(sent)) / 1e9, 5))
-                    self.last_receipt_ns = max(self.last_receipt_ns, now)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            return
+    def token_for(self, i: int) -> str:
+        return mint_token(agent_id(i), "agent", tenant=self.tenant, ttl_seconds=7200)
 
-    @staticmethod
-    async def chunk(reader: asyncio.StreamReader) -> bytes:
-        """One chunk of the chunked response body."""
-        size = int((await reader.readline()).strip() or b"0", 16)
-        if size == 0:
-            raise asyncio.IncompleteReadError(b"", None)
-        data = await reader.readexactly(size + 2)
-        return data[:-2]
+    def notified(self, user: str, seq: int, notification: dict[str, Any], read_at_ns: int) -> None:
+        lead_id = notification["subject"]["lead_id"]
+        if lead_id.split(":")[0] != user:
+            self.error(f"{user}: seq {seq} is {lead_id}, another agent's")
+        phase, _, sent = notification["subject"]["detail"].partition(":")
+        self.latencies[phase].append(round((read_at_ns - int(sent)) / 1e9, 5))
+        self.last_receipt_ns = max(self.last_receipt_ns, read_at_ns)
 
-    async def run(self) -> None:
-        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-        ready = asyncio.Event()
-        tasks = [asyncio.create_task(self.connection(i, gate, ready))
-                 for i in range(self.first, self.first + self.count)]
-        await ready.wait()
-        print(f"READY {self.connected} {self.failed} {json.dumps(self.errors)}", flush=True)
-        stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        while not stop.done():
-            print(f"PROGRESS {len(self.latencies['p'])} {len(self.latencies['s'])} {self.last_receipt_ns}", flush=True)
-            await asyncio.wait([stop], timeout=0.5)
-        for task in tasks:
-            task.cancel()
-        print("RESULT " + json.dumps({"latencies": self.latencies, "errors": self.errors[:20],
-                                      "error_count": len(self.errors), "last_receipt_ns": self.last_receipt_ns}),
-              flush=True)
+    def progress_fields(self) -> list[Any]:
+        return [len(self.latencies["p"]), len(self.latencies["s"]), self.last_receipt_ns]
+
+    def result(self) -> dict[str, Any]:
+        return {"latencies": self.latencies, "last_receipt_ns": self.last_receipt_ns}
 
 
 class LoaderProcess:
