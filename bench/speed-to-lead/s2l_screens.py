@@ -9,13 +9,12 @@ A loader talks to the benchmark over its stdin/stdout: `READY <connected> <faile
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Any
 
 from telesales_runtime.auth import mint_token
 from telesales_testkit.bench import BenchError
-from telesales_testkit.sse_load import StreamLoad, agent_id, parse_block
+from telesales_testkit.sse_load import LoadProcess, StreamLoad, agent_id, parse_block
 
 __all__ = ["Screens", "ScreensProcess", "open_screens", "parse_block"]
 LEAD_ASSIGNED = "lead_assigned"
@@ -47,16 +46,16 @@ class Screens(StreamLoad):
         return {"receipts": self.receipts, "other_kinds": self.other_kinds}
 
 
-class ScreensProcess:
-    """The benchmark's side of one load-generator process."""
+class ScreensProcess(LoadProcess):
+    """The benchmark's side of one load-generator process: notifications read so far, when the last was read."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.read_count = 0
-        self.last_read = 0.0
-        self.ready: tuple[int, int, list[str]] | None = None
-        self.result: dict[str, Any] | None = None
-        self.reading = asyncio.create_task(self._read())
+    @property
+    def read_count(self) -> int:
+        return int(self.progress_field(0))
+
+    @property
+    def last_read(self) -> float:
+        return float(self.progress_field(1, "0.0"))
 
     @classmethod
     async def start(cls, script: str, port: int, tenant: str, first: int, count: int, team_size: int
@@ -66,33 +65,6 @@ class ScreensProcess:
             "--count", str(count), "--team-size", str(team_size),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=256 * 1024 * 1024)
         return cls(proc)
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            word, _, rest = raw.decode().strip().partition(" ")
-            if word == "READY":
-                connected, failed, errors = rest.split(" ", 2)
-                self.ready = (int(connected), int(failed), json.loads(errors))
-            elif word == "PROGRESS":
-                count, last = rest.split()
-                self.read_count, self.last_read = int(count), float(last)
-            elif word == "RESULT":
-                self.result = json.loads(rest)
-
-    async def finish(self) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"STOP\n")
-        await self.proc.stdin.drain()
-        await asyncio.wait_for(self.reading, 120)
-        await self.proc.wait()
-        if self.result is None:
-            raise BenchError("a load generator ended without its results")
-        return self.result
-
-    def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
 
 
 async def open_screens(script: str, port: int, tenant: str, agents: int, loaders: int, team_size: int,

@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any
 
+from .bench import BenchError
+
 CONNECT_CONCURRENCY = 200
 MAX_ERRORS_KEPT = 20
 
@@ -140,3 +142,45 @@ class StreamLoad:
         print("RESULT " + json.dumps({**self.result(), "errors": self.errors, "error_count": self.error_count}),
               flush=True)
 
+
+
+class LoadProcess:
+    """The benchmark's side of one load-generator process: what it said last (READY, the latest PROGRESS fields,
+    RESULT); subclasses name the PROGRESS fields of their StreamLoad."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.ready: tuple[int, int, list[str]] | None = None
+        self.progress: list[str] = []
+        self.result: dict[str, Any] | None = None
+        self.reading = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            word, _, rest = raw.decode().strip().partition(" ")
+            if word == "READY":
+                connected, failed, errors = rest.split(" ", 2)
+                self.ready = (int(connected), int(failed), json.loads(errors))
+            elif word == "PROGRESS":
+                self.progress = rest.split()
+            elif word == "RESULT":
+                self.result = json.loads(rest)
+
+    def progress_field(self, index: int, default: str = "0") -> str:
+        return self.progress[index] if len(self.progress) > index else default
+
+    async def finish(self) -> dict[str, Any]:
+        """Tell the loader to stop and wait for its RESULT."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"STOP\n")
+        await self.proc.stdin.drain()
+        await asyncio.wait_for(self.reading, 120)
+        await self.proc.wait()
+        if self.result is None:
+            raise BenchError("a load generator ended without its results")
+        return self.result
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()

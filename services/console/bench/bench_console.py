@@ -51,7 +51,7 @@ from telesales_testkit.bench import (
     run_benchmark,
     say,
 )
-from telesales_testkit.sse_load import StreamLoad, agent_id
+from telesales_testkit.sse_load import LoadProcess, StreamLoad, agent_id
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "console.json"
 TOPIC = "allocation.hot-lead.v1"
@@ -100,37 +100,21 @@ class Loader(StreamLoad):
         return {"latencies": self.latencies, "last_receipt_ns": self.last_receipt_ns}
 
 
-class LoaderProcess:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.paced = self.saturation = 0
-        self.last_receipt_ns = 0
-        self.ready: tuple[int, int, list[str]] | None = None
-        self.result: dict[str, Any] | None = None
-        self.reading = asyncio.create_task(self.read())
+class LoaderProcess(LoadProcess):
+    """The benchmark's side of one load-generator process: paced and saturation notifications read so far, and
+    when the last was read."""
 
-    async def read(self) -> None:
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            word, _, rest = raw.decode().strip().partition(" ")
-            if word == "READY":
-                connected, failed, errors = rest.split(" ", 2)
-                self.ready = (int(connected), int(failed), json.loads(errors))
-            elif word == "PROGRESS":
-                paced, saturation, last = rest.split()
-                self.paced, self.saturation, self.last_receipt_ns = int(paced), int(saturation), int(last)
-            elif word == "RESULT":
-                self.result = json.loads(rest)
+    @property
+    def paced(self) -> int:
+        return int(self.progress_field(0))
 
-    async def finish(self) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"STOP\n")
-        await self.proc.stdin.drain()
-        await asyncio.wait_for(self.reading, 120)
-        await self.proc.wait()
-        if self.result is None:
-            raise BenchError("a load generator ended without its results")
-        return self.result
+    @property
+    def saturation(self) -> int:
+        return int(self.progress_field(1))
+
+    @property
+    def last_receipt_ns(self) -> int:
+        return int(self.progress_field(2))
 
 
 # ------------------------------------------------------------------------------- the run
