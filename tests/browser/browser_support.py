@@ -14,6 +14,7 @@ import httpx
 from playwright.async_api import Browser, BrowserContext, Page
 
 from telesales_testkit.bench import ServiceProcess
+from telesales_testkit.harness import wait_until
 from telesales_testkit.infra import Infra
 from telesales_tools.floor import Floor
 from telesales_tools.platform import Endpoints, headers
@@ -128,3 +129,22 @@ async def allocator_lead(platform: Platform, lead_id: str) -> dict[str, Any]:
         answer = await http.get(f"/v1/leads/{lead_id}", headers=headers(platform.tenant, "browser-test", "admin"))
         answer.raise_for_status()
         return answer.json()  # type: ignore[no-any-return]
+
+
+async def pooled_lead(platform: Platform, lead: dict[str, Any]) -> str:
+    """`lead` sent to lead-intake as a web form would, once qualified and pooled by the allocator: its id."""
+    service = headers(platform.tenant, "web-form", "service")
+    async with httpx.AsyncClient(base_url=platform.url("lead-intake"), timeout=10) as intake:
+        sent = await intake.post("/v1/leads", json=lead, headers=service)
+        assert sent.status_code == 202, sent.text
+
+        async def qualified() -> Any:
+            answer = (await intake.get(sent.json()["status_url"], headers=service)).json()
+            return answer.get("lead_id") if answer["status"] == "qualified" else None
+        lead_id = str(await wait_until(qualified, 15.0, what="lead-intake qualified the lead"))
+    admin = headers(platform.tenant, "browser-test", "admin")
+    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as allocator:
+        async def pooled() -> Any:
+            return (await allocator.get(f"/v1/leads/{lead_id}", headers=admin)).status_code == 200
+        await wait_until(pooled, 15.0, what="the allocator pooled the lead")
+    return lead_id

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import httpx
 from playwright.async_api import Browser, expect
 
-from browser_support import Platform, axe_violations, new_context, screenshot, sign_in
-from telesales_testkit.harness import wait_until
-from telesales_tools.platform import headers
+from browser_support import Platform, axe_violations, new_context, pooled_lead, screenshot, sign_in
 
 
 async def consented_lead(platform: Platform) -> str:
@@ -21,20 +17,7 @@ async def consented_lead(platform: Platform) -> str:
     lead = {"name": "周敏", "phone": "139" + str(uuid.uuid4().int)[:8], "business_line": "consent-browser",
             "consent": {"statement": "我同意课程顾问致电介绍在职研究生课程", "given_at": given, "scopes": "电销",
                         "refused": "短信", "evidence": "rec-2026-77"}}
-    service = headers(platform.tenant, "web-form", "service")
-    async with httpx.AsyncClient(base_url=platform.url("lead-intake"), timeout=10) as intake:
-        sent = (await intake.post("/v1/leads", json=lead, headers=service)).json()
-
-        async def qualified() -> Any:
-            answer = (await intake.get(sent["status_url"], headers=service)).json()
-            return answer.get("lead_id") if answer["status"] == "qualified" else None
-        lead_id = str(await wait_until(qualified, 15.0, what="lead-intake qualified the lead"))
-    admin = headers(platform.tenant, "browser-test", "admin")
-    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as allocator:
-        async def pooled() -> Any:
-            return (await allocator.get(f"/v1/leads/{lead_id}", headers=admin)).status_code == 200
-        await wait_until(pooled, 15.0, what="the allocator pooled the lead")
-    return lead_id
+    return await pooled_lead(platform, lead)
 
 
 async def test_the_lead_page_shows_what_the_person_agreed_to(browser: Browser, platform: Platform) -> None:

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Page, Response, expect
 
-from browser_support import AUDITOR_ID, Platform, axe_violations, new_context, screenshot, sign_in
-from telesales_testkit.harness import wait_until
+from browser_support import AUDITOR_ID, Platform, axe_violations, new_context, pooled_lead, screenshot, sign_in
 from telesales_tools.floor import phone_of
 from telesales_tools.platform import headers
 
@@ -28,22 +27,8 @@ async def known_person(platform: Platform) -> tuple[str, str, str]:
     line of its own, so no other test meets the lead): (lead id, E.164 phone, email)."""
     ref = uuid.uuid4().hex[:10]
     phone, email = phone_of(f"erasure-{ref}", 3), f"erase-{ref}@example.com"
-    service = headers(platform.tenant, "web-form", "service")
     lead = {"name": "孙丽", "phone": phone, "email": email, "business_line": "erasure-browser"}
-    async with httpx.AsyncClient(base_url=platform.url("lead-intake"), timeout=10) as intake:
-        sent = await intake.post("/v1/leads", json=lead, headers=service)
-        assert sent.status_code == 202, sent.text
-
-        async def qualified() -> Any:
-            answer = (await intake.get(sent.json()["status_url"], headers=service)).json()
-            return answer.get("lead_id") if answer["status"] == "qualified" else None
-        lead_id = str(await wait_until(qualified, 15.0, what="lead-intake qualified the lead"))
-    admin = headers(platform.tenant, "browser-test", "admin")
-    async with httpx.AsyncClient(base_url=platform.url("allocator"), timeout=10) as allocator:
-        async def pooled() -> Any:
-            return (await allocator.get(f"/v1/leads/{lead_id}", headers=admin)).status_code == 200
-        await wait_until(pooled, 15.0, what="the allocator pooled the lead")
-    return lead_id, phone, email
+    return await pooled_lead(platform, lead), phone, email
 
 
 def answers_of(page: Page) -> list[str]:
