@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from floor_support import pooled_lead, put_agents
 
-from console_support import console_settings
+from console_support import console_on_the_stack
 from telesales_runtime.access_log import DEFAULT_UNMASK_BUDGET, UnmaskBudget
 from telesales_runtime.redis_client import connect_redis
 from telesales_testkit.auth import auth_headers
@@ -27,15 +27,9 @@ from telesales_testkit.harness import wait_until
 async def console(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory
                   ) -> AsyncIterator[httpx.AsyncClient]:
     """The console's BFF in-process, its consumer of notifications on the real broker."""
-    from console.main import create_app
-
-    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
-                                consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
-                                     timeout=30) as http:
-            yield http
+    async with console_on_the_stack(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                    group="console-e2e") as http:
+        yield http
 
 
 async def test_past_the_budget_the_supervisor_and_the_agent_are_told(

@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from allocator_support import qualified
-from console_support import console_settings
+from console_support import console_on_the_stack
 from lead_intake.dnc_migration import migrate, read_topic
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.harness import cloudevent, wait_until
@@ -39,15 +39,9 @@ async def console(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathF
                   ) -> AsyncIterator[httpx.AsyncClient]:
     """The console's BFF in-process (its consumer of notifications on the real broker), calling the real
     allocator; a client that sends each request's own bearer token."""
-    from console.main import create_app
-
-    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
-                                consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
-                                     timeout=30) as http:
-            yield http
+    async with console_on_the_stack(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                    group="console-e2e") as http:
+        yield http
 
 
 def envelope(topic: str, tenant: str, data: dict[str, Any]) -> bytes:

@@ -24,7 +24,7 @@ from pymongo import AsyncMongoClient
 from topic_support import dead_letters_before, replayable, topics_holding
 
 from allocator_support import qualified
-from console_support import console_settings
+from console_support import console_on_the_stack
 from telesales_runtime.redis_client import connect_redis
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.harness import cloudevent, wait_until
@@ -37,13 +37,9 @@ COMPLETION_DEADLINE_SECONDS = 120
 @pytest.fixture(scope="module")
 async def console_app(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """The console's BFF in-process, its consumers on the real broker, calling the real allocator."""
-    from console.main import create_app
-
-    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
-                                consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
+    async with console_on_the_stack(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                    group="console-e2e") as http:
+        yield http.app
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from bson import json_util
 from pymongo import AsyncMongoClient
 
-from console_support import console_settings
+from console_support import console_on_the_stack
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.harness import cloudevent, wait_until
 
@@ -30,15 +30,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-received.j
 async def console(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory
                   ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """The console's BFF in-process (its consumer of notifications on the real broker) and its database."""
-    from console.main import create_app
-
-    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
-                                consumer_group=f"console-e2e-{uuid.uuid4().hex[:8]}")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
-                                     timeout=30) as http:
-            yield http, settings.mongo_db
+    async with console_on_the_stack(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                    group="console-e2e") as http:
+        yield http, http.app.state.settings.mongo_db
 
 
 async def readable(infra: Any, databases: list[str], secrets: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from console_support import console_settings
+from console_support import console_on_the_stack
 from telesales_runtime.auth import Principal, TokenVerifier
 from telesales_runtime.settings import ServiceSettings
 from telesales_testkit.auth import auth_headers, mint_token
@@ -238,13 +238,9 @@ def test_show_wait_reads_again_until_complete_and_exits_3_when_still_pending() -
 @pytest.fixture(scope="module")
 async def console_app(infra: Any, allocator: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """The console in-process, its consumers on the real broker: the sixth service an erasure waits for."""
-    from console.main import create_app
-
-    settings = console_settings(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
-                                consumer_group=f"console-tsctl-{uuid.uuid4().hex[:8]}")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
+    async with console_on_the_stack(infra, tmp_path_factory.mktemp("console"), allocator_url=allocator.base_url,
+                                    group="console-tsctl") as http:
+        yield http.app
 
 
 async def test_the_privacy_desk_erases_a_person_with_tsctl(lead_intake: Any, allocator: Any, ledger: Any,

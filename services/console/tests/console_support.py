@@ -156,6 +156,21 @@ async def running_console(settings: ConsoleSettings, upstream: Upstream) -> Asyn
             yield http
 
 
+@asynccontextmanager
+async def console_on_the_stack(infra: Any, tmp_path: Path, *, allocator_url: str, group: str
+                               ) -> AsyncIterator[httpx.AsyncClient]:
+    """The console in-process on the real broker, MongoDB and Redis, calling the real allocator, its consumers in a
+    group of their own (`<group>-<random>`); a client of it (`http.app` is the app, as with running_console)."""
+    settings = console_settings(infra, tmp_path, allocator_url=allocator_url,
+                                consumer_group=f"{group}-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.public_url,
+                                     timeout=30) as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+
+
 async def dev_login(http: httpx.AsyncClient, agent_id: str, **body: Any) -> dict[str, Any]:
     answer = await http.post("/auth/dev-login", json={"agent_id": agent_id, **body})
     assert answer.status_code == 200, answer.text
