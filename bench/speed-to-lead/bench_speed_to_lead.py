@@ -55,6 +55,7 @@ from telesales_testkit.bench import (
     run_benchmark,
     say,
 )
+from telesales_testkit.memory import Memory, pids_running
 
 sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
 from s2l_floor import HEADERS, Floor, LeadMaker, teams_for  # noqa: E402
@@ -72,7 +73,7 @@ from s2l_timeline import (  # noqa: E402
     slowest_stage,
     stage_figures,
 )
-from s2l_watch import Memory, Reader, redis_pids  # noqa: E402
+from s2l_watch import Reader  # noqa: E402
 
 # the strategies that place a new lead by themselves (supervisor needs a named agent; same_agent and
 # dedicated_agent need a lead someone held before)
@@ -145,7 +146,8 @@ class Run:
         found = find_pids(kafka_port, mongo_port, exclude={os.getpid()})
         return {**{s.name: [s.proc.pid] for s in self.services if s.proc},
                 "agents' screens (load generators)": [s.proc.pid for s in self.screens],
-                "bench (publisher, reader)": [os.getpid()], **found, "redis": redis_pids(redis_port)}
+                "bench (publisher, reader)": [os.getpid()], **found,
+                "redis": pids_running(name="redis-server", port=redis_port)}
 
     async def handlers(self, http: httpx.AsyncClient) -> dict[str, dict[str, float]]:
         counters = {}
@@ -242,7 +244,7 @@ class Run:
 
     async def stop(self) -> list[str]:
         if self.memory is not None:
-            self.memory.task.cancel()
+            await self.memory.close()
         if self.allocator_http is not None:
             await self.allocator_http.aclose()
         for screen in self.screens:

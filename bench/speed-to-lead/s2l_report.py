@@ -7,6 +7,8 @@ from typing import Any
 
 from s2l_timeline import STAGE_TITLES, STAGES
 
+from telesales_testkit.memory import memory_table
+
 PHASE_TITLES = {"saturation": "saturation (burst as fast as the producer goes)",
                 "floor": "floor's rate (fixed schedule)", "half": "half of saturation (fixed schedule)"}
 
@@ -47,14 +49,6 @@ def phase_table(name: str, phase: dict[str, Any]) -> list[str]:
         for n, h in phase.get("handlers", {}).items()))
     if phase["problems"]:
         lines.append(f"PROBLEMS: {phase['problems']}")
-    return lines
-
-
-def memory_table(points: dict[str, dict[str, int]]) -> list[str]:
-    services = list(next(iter(points.values()), {}))
-    lines = ["| RSS (MiB) | " + " | ".join(services) + " |", "|---" * (len(services) + 1) + "|"]
-    for label, values in points.items():
-        lines.append(f"| {label} | " + " | ".join(f"{values.get(s, 0) / 2**20:,.0f}" for s in services) + " |")
     return lines
 
 

@@ -1,63 +1,15 @@
-"""What the speed-to-lead benchmark watches besides the agents' screens: the services' memory (RSS at
-readiness, idle and the peak of each phase) and the events that tell how far each lead got
-(leads.qualified.v1 and allocation.assigned.v1, read into the timeline with their Kafka timestamps)."""
+"""What the speed-to-lead benchmark watches besides the agents' screens: the events that tell how far each
+lead got (leads.qualified.v1 and allocation.assigned.v1, read into the timeline with their Kafka timestamps)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from s2l_timeline import Timeline
 
 from telesales_contracts.topics import ALLOCATION_ASSIGNED, LEADS_QUALIFIED
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def redis_pids(port: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if "redis-server" in cmd and f":{port}" in cmd:
-                found.append(int(entry))
-    return found
-
-
-class Memory:
-    """RSS of the services under test: at readiness, idle (floor set up, streams open) and the peak of each
-    phase (sampled twice a second)."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.points: dict[str, dict[str, int]] = {}
-        self.phase: str | None = None
-        self.task = asyncio.create_task(self._sample())
-
-    def take(self, label: str) -> None:
-        self.points[label] = {name: rss_bytes(pid) for name, pid in self.pids.items()}
-
-    async def _sample(self) -> None:
-        while True:
-            if self.phase is not None:
-                peak = self.points.setdefault(f"peak: {self.phase}", {})
-                for name, pid in self.pids.items():
-                    peak[name] = max(peak.get(name, 0), rss_bytes(pid))
-            await asyncio.sleep(0.5)
 
 
 class Reader:

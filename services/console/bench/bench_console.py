@@ -51,6 +51,7 @@ from telesales_testkit.bench import (
     run_benchmark,
     say,
 )
+from telesales_testkit.memory import rss_bytes
 from telesales_testkit.sse_load import LoadProcess, StreamLoad, agent_id
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "console.json"
@@ -62,13 +63,6 @@ def raise_fd_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 # ------------------------------------------------------------------------------- load generator process
