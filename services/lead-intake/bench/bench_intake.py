@@ -75,9 +75,16 @@ from telesales_testkit.bench import (
     wait_machine_quiet,
 )
 from telesales_testkit.kafka import position_group_at_end, topic_end_offsets
+from telesales_testkit.memory import Memory, memory_table
 
 sys.path.insert(0, str(Path(__file__).parent))  # the floors beside this file (also when loaded by path)
+from intake_costs import measure_write_costs, render_costs  # noqa: E402
 from intake_floor import measure_fixed_ceiling, measure_plain_pipeline  # noqa: E402
+from intake_schedule import (  # noqa: E402
+    LATENCY_READER_OPTIONS,
+    SCHEDULE_PRODUCER_OPTIONS,
+    send_on_schedule,
+)
 
 EXAMPLE = REPO_ROOT / "examples" / "lead-received.json"
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "intake.json"
@@ -85,6 +92,7 @@ OTHER_INTAKE = {"other lead-intake": "lead_intake.main"}
 
 TARGET_RATIO = 0.50  # of min(a, b), and of ceiling (c)
 TARGET_PLAIN_RATIO = 1.00  # intake / the plain pipeline
+TARGET_SCHEDULE_P99_MS = 100.0  # received -> qualified at half of saturation, on a fixed schedule
 BULK_BATCH = 1000
 RAW_PARTITIONS = 3
 PROGRESS_EVERY_S = 5.0
@@ -336,6 +344,15 @@ def scrape_metrics(text: str) -> dict[str, Any]:
     return out
 
 
+def handler_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The handler's calls, average batch and time per call between two scrapes."""
+    calls = after["handler_calls"] - before["handler_calls"]
+    seconds = after["handler_seconds"] - before["handler_seconds"]
+    messages = sum(after["messages"].values()) - sum(before["messages"].values())
+    return {"calls": calls, "avg_batch_size": messages / calls if calls else None,
+            "avg_handler_ms": 1000 * seconds / calls if calls else None}
+
+
 # =============================================================================== reading what the service emits
 class OutputReader:
     """Reads the service's output topics from their current end, keeps this run's events only
@@ -344,8 +361,11 @@ class OutputReader:
 
     WATCHED = (LEADS_QUALIFIED.name, LEADS_MERGED.name, LEADS_REJECTED.name, DEAD_LETTERS.name)
 
-    def __init__(self, bootstrap: str, source: str, tenant: str, expected: set[str]) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **READER_OPTIONS)
+    def __init__(self, bootstrap: str, source: str, tenant: str, expected: set[str],
+                 options: dict[str, Any] | None = None, keep_payloads: bool = False) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **(options or READER_OPTIONS))
+        self.keep_payloads = keep_payloads
+        self.payloads: dict[str, bytes] = {}  # the qualified events as published (for the write costs)
         self.source = source
         self.tenant = tenant
         self.marker = source.encode()
@@ -398,6 +418,8 @@ class OutputReader:
                         elif event_id in self.expected:
                             self.seen[event_id] = now
                             self.published[event_id] = record.timestamp / 1000.0
+                            if self.keep_payloads:
+                                self.payloads[event_id] = value
                             self.last_seen = now
                         else:
                             self.unexpected[tp.topic] += 1
@@ -438,6 +460,9 @@ class Context:
     raw_topic: str | None = None
     extra_topics: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    intake_db: str = ""  # the database of the lead-intake under test
+    memory: Memory | None = None  # RSS of the services, the broker and mongod (telesales_testkit/memory.py)
+    qualified_payloads: dict[str, bytes] = field(default_factory=dict)  # the intake's qualified events
 
     @property
     def bootstrap(self) -> str:
@@ -476,8 +501,12 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
             ready_s = await service.wait_ready(http)
             note(f"lead-intake ready after {ready_s:.1f}s (pid {service.proc.pid}, port {service.port})")
             result["ready_after_s"] = ready_s
+            ctx.memory = watch_memory(ctx, service.proc.pid)
+            ctx.memory.take("lead-intake ready (idle)")
+            ctx.memory.phase = "intake (all leads queued at once)"
 
-            reader = OutputReader(ctx.bootstrap, service.source, ctx.tenant, set(leads.event_ids))
+            reader = OutputReader(ctx.bootstrap, service.source, ctx.tenant, set(leads.event_ids),
+                                  keep_payloads=True)
             await reader.start()
             producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **LOAD_PRODUCER_OPTIONS)
             await producer.start()
@@ -551,8 +580,15 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
             if reader.duplicates:
                 ctx.warnings.append(f"{reader.duplicates} qualified events arrived twice (outbox redelivery)")
 
+            ctx.memory.phase = None
+            ctx.qualified_payloads = reader.payloads
             metrics_text = (await http.get(f"{service.base_url}/metrics", timeout=10)).text
             result["metrics"] = scrape_metrics(metrics_text)
+            if ctx.args.schedule_seconds > 0:
+                fixed = await measure_fixed_schedule(ctx, service, result["throughput_per_s"])
+                after = scrape_metrics((await http.get(f"{service.base_url}/metrics", timeout=10)).text)
+                fixed["handler"] = handler_delta(result["metrics"], after)
+                result["fixed_schedule"] = fixed
 
         # Every lead stored, once.
         leads_coll = ctx.mongo[service.db]["leads"]
@@ -563,6 +599,7 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
         if stored != leads.n or distinct_phones != leads.n:
             raise BenchError(f"{service.db}.leads holds {stored:,} leads ({distinct_phones:,} phones) of tenant "
                              f"{ctx.tenant}, expected {leads.n:,}")
+        all_docs -= (result.get("fixed_schedule") or {}).get("stored", 0)
         if all_docs != stored:
             ctx.warnings.append(f"the service also stored {all_docs - stored:,} leads of other tenants "
                                 f"(older records of {LEADS_RECEIVED.name} it was not positioned past)")
@@ -599,6 +636,65 @@ def stop_profiler(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def watch_memory(ctx: Context, service_pid: int) -> Memory:
+    """RSS of the lead-intake under test, the broker and mongod, sampled from its readiness on."""
+    pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid(), service_pid})
+    return Memory({"lead-intake": service_pid, **{label: found[0] for label, found in pids.items() if found}})
+
+
+async def measure_fixed_schedule(ctx: Context, service: Service, saturation: float) -> dict[str, Any]:
+    """Leads of a second tenant published on a fixed schedule at half of `saturation` (the intake's throughput
+    just measured) to the same, warm service: received -> qualified per lead, p50/p99 (intake_schedule.py)."""
+    rate = ctx.args.schedule_rate or saturation / 2
+    count = max(1, round(rate * ctx.args.schedule_seconds))
+    tenant = f"{ctx.tenant}-schedule"
+    taken = set(ctx.leads.phones)
+    made = generate_leads(count + 100, ctx.args.seed + 1, tenant)
+    keep = [i for i, phone in enumerate(made.phones) if phone not in taken][:count]
+    leads = Leads(tenant, *([getattr(made, name)[i] for i in keep]
+                            for name in ("payloads", "keys", "event_ids", "phones")))
+    say(f"    fixed schedule: {leads.n:,} leads of tenant {tenant} at {rate:,.0f}/s (half of {saturation:,.0f}/s) ...")
+    reader = OutputReader(ctx.bootstrap, service.source, tenant, set(leads.event_ids), options=LATENCY_READER_OPTIONS)
+    await reader.start()
+    producer = AIOKafkaProducer(bootstrap_servers=ctx.bootstrap, **SCHEDULE_PRODUCER_OPTIONS)
+    await producer.start()
+    pids = find_pids(ctx.kafka_port, ctx.mongo_port, exclude={os.getpid(), service.proc.pid}, services=OTHER_INTAKE)
+    watch = CpuWatch({"lead-intake under test": [service.proc.pid], **pids, "benchmark (producer + reader)": [os.getpid()]})
+    assert ctx.memory is not None
+    ctx.memory.phase = "fixed schedule (half of saturation)"
+    try:
+        wall_offset = time.time() - time.perf_counter()
+        watch.start()
+        sent = await send_on_schedule(producer, LEADS_RECEIVED.name, leads.payloads, leads.keys, rate)
+        deadline = time.perf_counter() + ctx.args.timeout
+        while not reader.done.is_set():
+            service.check_alive()
+            reader.check()
+            if reader.unexpected:
+                raise BenchError(f"fixed schedule: leads were not qualified: {dict(reader.unexpected)}; "
+                                 f"first: {json.dumps(reader.samples[:2], ensure_ascii=False)[:1500]}")
+            if time.perf_counter() > deadline:
+                raise BenchError(f"fixed schedule: only {len(reader.seen):,} of {leads.n:,} leads qualified")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reader.done.wait(), timeout=0.5)
+        cpu = watch.stop()
+    finally:
+        ctx.memory.phase = None
+        await producer.stop()
+        await reader.stop()
+    stored = await ctx.mongo[service.db]["leads"].count_documents({"tenant_id": tenant})
+    if stored != leads.n:
+        raise BenchError(f"fixed schedule: {service.db}.leads holds {stored:,} leads of {tenant}, expected {leads.n:,}")
+    pairs = list(zip(leads.event_ids, sent.send_times, strict=True))
+    latency = latency_summary([reader.seen[eid] - at for eid, at in pairs])
+    by_timestamp = latency_summary([reader.published[eid] - (at + wall_offset) for eid, at in pairs])
+    return {"tenant": tenant, "leads": leads.n, "rate_per_s": rate, "saturation_per_s": saturation,
+            "seconds": sent.last_send - sent.first_send, "sender_late_p99_ms": sent.late_p99_ms,
+            "sender_late_max_ms": sent.late_max_ms, "latency": latency, "latency_by_kafka_timestamp": by_timestamp,
+            "stored": stored, "duplicate_qualified_events": reader.duplicates, "cpu": cpu,
+            "target_p99_ms": TARGET_SCHEDULE_P99_MS, "target_met": latency["p99_ms"] <= TARGET_SCHEDULE_P99_MS}
 
 
 async def measure_kafka_ceiling(ctx: Context) -> dict[str, Any]:
@@ -833,9 +929,35 @@ def render(report: dict[str, Any]) -> str:
         busy = 100 * m["handler_seconds"] / intake["elapsed_s"]
         lines.append(f"   handler calls {m['handler_calls']:,.0f}, avg batch {m['avg_batch_size']:,.1f} leads, "
                      f"avg {m['avg_handler_ms']:,.1f} ms/batch, handler busy {busy:.0f} % of the wall time")
+    lines += render_schedule(intake.get("fixed_schedule"))
+    lines += render_costs(report.get("write_costs"))
+    if report.get("memory"):
+        lines += ["-" * 86, "memory (RSS, MiB): at readiness and the peak of each phase", *memory_table(report["memory"])]
+    if report["plain_pipeline"].get("memory"):
+        lines += memory_table(report["plain_pipeline"]["memory"])
     for text in report["warnings"]:
         lines.append(f"note: {text}")
     return "\n".join(lines)
+
+
+def render_schedule(fixed: dict[str, Any] | None) -> list[str]:
+    if not fixed:
+        return []
+    lat, ts, w = fixed["latency"], fixed["latency_by_kafka_timestamp"], 58
+    return [
+        "-" * 86,
+        f"fixed schedule: {fixed['leads']:,} leads at {fixed['rate_per_s']:,.0f}/s (half of {fixed['saturation_per_s']:,.0f}/s) "
+        f"over {fixed['seconds']:.1f} s; sender late p99 {fixed['sender_late_p99_ms']:.1f} ms",
+        f"{'received -> qualified seen (ms)':<{w}} p50 {lat['p50_ms']:,.1f}   p99 {lat['p99_ms']:,.1f}   "
+        f"max {lat['max_ms']:,.1f}   target p99 <= {fixed['target_p99_ms']:.0f} ms: "
+        f"{'met' if fixed['target_met'] else 'TARGET MISSED'}",
+        f"{'   (to the qualified events Kafka timestamps)':<{w}} p50 {ts['p50_ms']:,.1f}   p99 {ts['p99_ms']:,.1f}   "
+        f"max {ts['max_ms']:,.1f}",
+        f"{'   CPU of lead-intake during it':<{w}} {fixed['cpu']['pct_of_one_core'].get('lead-intake under test', 0):.0f} % "
+        f"of a core; machine {fixed['cpu']['machine_busy_pct']:.0f} % busy",
+        *([f"{'   handler calls, avg batch, avg time per call':<{w}} {h['calls']:,.0f}, {h['avg_batch_size']:,.1f} leads, "
+           f"{h['avg_handler_ms']:,.1f} ms"] if (h := fixed.get("handler")) and h["calls"] else []),
+    ]
 
 
 # =============================================================================== main
@@ -857,6 +979,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stack-broker", dest="private_broker", action="store_false",
                         help="use the local stack's broker instead of a fresh Apache Kafka node for this run "
                              "(its history slows reads, and a `make up` lead-intake would process the leads too)")
+    parser.add_argument("--schedule-seconds", type=float, default=20.0,
+                        help="length of the fixed-schedule phase at half of saturation (default 20; 0: skip it)")
+    parser.add_argument("--schedule-rate", type=float, default=0.0,
+                        help="leads/s of the fixed-schedule phase (default: half of the intake's throughput)")
+    parser.add_argument("--cost-docs", type=int, default=20_000,
+                        help="documents per write-cost measurement (default 20000, at most --leads)")
     parser.add_argument("--allow-loss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.leads < 1:
@@ -889,8 +1017,9 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
                                                                serverSelectionTimeoutMS=10_000)
     ctx = Context(args, run, tenant, stack_env, leads, out_dir, mongo, kafka_port, mongo_port)
     try:
-        say("1/5 intake: leads.received.v1 -> lead-intake -> leads.qualified.v1 + MongoDB ...")
+        say("1/6 intake: leads.received.v1 -> lead-intake -> leads.qualified.v1 + MongoDB ...")
         intake, docs = await measure_intake(ctx)
+        ctx.intake_db = intake["service_db"]
         say(f"    {intake['throughput_per_s']:,.0f} leads/s, all {leads.n:,} qualified and stored")
 
         others = find_pids(kafka_port, mongo_port, exclude={os.getpid()}, services=OTHER_INTAKE)["other lead-intake"]
@@ -898,34 +1027,43 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
             await wait_idle(others, "other lead-intake processes", timeout=args.idle_timeout)
 
         await wait_machine_quiet(args.idle_timeout)
-        say("2/5 ceiling (a): aiokafka produce -> consume, same payloads, no processing ...")
+        say("2/6 ceiling (a): aiokafka produce -> consume, same payloads, no processing ...")
         raw = await measure_kafka_ceiling(ctx)
         say(f"    {raw['throughput_per_s']:,.0f} msgs/s")
 
         await wait_machine_quiet(args.idle_timeout)
-        say("3/5 ceiling (b): MongoDB bulk upserts of the same lead documents ...")
+        say("3/6 ceiling (b): MongoDB bulk upserts of the same lead documents ...")
         mongo_ceiling = await measure_mongo_ceiling(ctx, docs)
+        cost_docs = docs[:args.cost_docs]
         del docs
         say(f"    {mongo_ceiling['throughput_per_s']:,.0f} docs/s")
 
         await wait_machine_quiet(args.idle_timeout)
-        say("4/5 plain pipeline: FastStream batch subscriber, pydantic, phonenumbers, bulk upsert, batch publish ...")
+        say("4/6 plain pipeline: FastStream batch subscriber, pydantic, phonenumbers, bulk upsert, batch publish ...")
         partitions = len(await topic_end_offsets(bootstrap, LEADS_RECEIVED.name))
         plain = await measure_plain_pipeline(ctx, partitions)
         say(f"    {plain['throughput_per_s']:,.0f} leads/s")
 
         await wait_machine_quiet(args.idle_timeout)
-        say("5/5 ceiling (c): MongoDB bulk upserts of fixed 1 KB documents ...")
+        say("5/6 ceiling (c): MongoDB bulk upserts of fixed 1 KB documents ...")
         fixed = await measure_fixed_ceiling(ctx, leads.phones)
         say(f"    {fixed['throughput_per_s']:,.0f} docs/s")
+
+        await wait_machine_quiet(args.idle_timeout)
+        say("6/6 what each lead document, index, inbox and outbox write costs ...")
+        costs = await measure_write_costs(ctx, cost_docs, min(args.cost_docs, leads.n))
+        del cost_docs
     except BenchError as error:
         say(f"\nBENCHMARK FAILED: {error}")
         return 1
     finally:
+        if ctx.memory is not None:
+            await ctx.memory.close()
         await cleanup(ctx)
         await mongo.close()
 
-    for phase, figures in (("intake", intake), ("ceiling (a)", raw), ("ceiling (b)", mongo_ceiling),
+    for phase, figures in (("intake", intake), *((("fixed schedule", intake["fixed_schedule"]),)
+                                                  if intake.get("fixed_schedule") else ()), ("ceiling (a)", raw), ("ceiling (b)", mongo_ceiling),
                            ("plain pipeline", plain), ("ceiling (c)", fixed)):
         disturbed = {label: pct for label, pct in figures["cpu"]["pct_of_one_core"].items()
                      if label in ("everything else on the machine", "other lead-intake") and pct > DISTURBED_PCT}
@@ -965,8 +1103,13 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
         "target_plain_met": ratio_plain >= TARGET_PLAIN_RATIO,
         "ratio_fixed": ratio_fixed,
         "target_fixed_met": ratio_fixed >= TARGET_RATIO,
+        "write_costs": costs,
+        "memory": ctx.memory.points if ctx.memory is not None else {},
         "warnings": ctx.warnings,
     }
+    fixed_schedule = intake.get("fixed_schedule")
+    if fixed_schedule:
+        report["target_schedule_met"] = fixed_schedule["target_met"]
     publish_report(out_path, report, render(report))
     return 0
 

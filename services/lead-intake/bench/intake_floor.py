@@ -35,6 +35,7 @@ from telesales_testkit.bench import (
     note,
     send_all,
 )
+from telesales_testkit.memory import Memory
 
 PLAIN_SCRIPT = Path(__file__).with_name("plain_pipeline.py")
 FIXED_DOC_BYTES = 1024
@@ -135,8 +136,11 @@ async def measure_plain_pipeline(ctx: Any, partitions: int) -> dict[str, Any]:
     ctx.bench_dbs.append(plain.db)
     consumer = AIOKafkaConsumer(bootstrap_servers=ctx.bootstrap, fetch_min_bytes=1 << 20, fetch_max_wait_ms=500)
     pid = plain.start()
+    memory = Memory({"plain pipeline": pid})
     try:
         ready_s = await plain.wait_ready(ctx.bootstrap)
+        memory.take("plain pipeline ready (idle)")
+        memory.phase = "plain pipeline"
         await consumer.start()
         tps = await topic_partitions(consumer, [out_topic])
         consumer.assign(tps)
@@ -156,6 +160,7 @@ async def measure_plain_pipeline(ctx: Any, partitions: int) -> dict[str, Any]:
             await producer.stop()
         stored = await ctx.mongo[plain.db]["leads"].count_documents({})
     finally:
+        await memory.close()
         plain.stop()
         await consumer.stop()
     if stored != leads.n:
@@ -164,7 +169,7 @@ async def measure_plain_pipeline(ctx: Any, partitions: int) -> dict[str, Any]:
     latencies = [seen[eid] - sent for eid, sent in zip(leads.event_ids, produced.send_times, strict=True)]
     return {"throughput_per_s": leads.n / elapsed, "elapsed_s": elapsed, "ready_after_s": ready_s,
             "latency": latency_summary(latencies), "duplicates": duplicates, "stored": stored, "cpu": cpu,
-            "log": str(plain.log_path)}
+            "log": str(plain.log_path), "memory": memory.points}
 
 
 def fixed_documents(tenant: str, phones: list[str]) -> list[dict[str, Any]]:

@@ -115,6 +115,21 @@ OBSOLETE_LEAD_INDEXES = frozenset({"one_lead_per_phone", "one_lead_per_email"})
 OBSOLETE_LISTING_INDEX = "tenant_id_1_phone_e164_1"  # every listing's number, unique (also when none: clashes)
 
 
+def lead_indexes(sealing: LeadSealing) -> list[IndexModel]:
+    """Every index of the leads collection (each costs every insert: `make bench-intake` measures each)."""
+    return [
+        # One lead per outside record (system, its id of the lead): leads without one are not indexed.
+        # The id first: a search by id alone uses it too.
+        IndexModel([("tenant_id", ASCENDING), ("external_refs.external_id", ASCENDING),
+                    ("external_refs.source_system", ASCENDING)], unique=True, name="one_lead_per_external_ref",
+                   partialFilterExpression={"external_refs.external_id": {"$exists": True}}),
+        # Search filters (grade, channel, business line) scan one tenant newest first: every index
+        # here costs every insert, and lead-intake's search is for look-ups, not for working pools.
+        IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
+        *sealing.lead_indexes(),
+    ]
+
+
 class LeadStore:
     def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str, *, keyring: Keyring) -> None:
         self.client = client
@@ -136,17 +151,7 @@ class LeadStore:
         existing = {index["name"] async for index in await self.leads.list_indexes()}
         for name in OBSOLETE_LEAD_INDEXES & existing:  # they indexed every lead's (now sealed) value
             await self.leads.drop_index(name)
-        await self.leads.create_indexes([
-            # One lead per outside record (system, its id of the lead): leads without one are not indexed.
-            # The id first: a search by id alone uses it too.
-            IndexModel([("tenant_id", ASCENDING), ("external_refs.external_id", ASCENDING),
-                        ("external_refs.source_system", ASCENDING)], unique=True, name="one_lead_per_external_ref",
-                       partialFilterExpression={"external_refs.external_id": {"$exists": True}}),
-            # Search filters (grade, channel, business line) scan one tenant newest first: every index
-            # here costs every insert, and lead-intake's search is for look-ups, not for working pools.
-            IndexModel([("tenant_id", ASCENDING), ("_id", DESCENDING)]),
-            *self.sealing.lead_indexes(),
-        ])
+        await self.leads.create_indexes(lead_indexes(self.sealing))
         # The list keeps no number (crypt.py): the unique index of plain numbers goes, the entries that still
         # have one (plain, or sealed before) keep only its blind index and masked display.
         if OBSOLETE_LISTING_INDEX in {index["name"] async for index in await self.do_not_call.list_indexes()}:
