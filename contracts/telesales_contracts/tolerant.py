@@ -86,6 +86,17 @@ def read(data: Any, vocabulary: Vocabulary, *, within: str = "data", whole: bool
     wins over other spellings of it, as on the readings' fast path. Raises ValueError with what is wrong."""
     if not isinstance(data, dict):
         return data  # the model refuses it, saying what it expected
+    fields = vocabulary.fields
+    if all(key in fields for key in data):
+        # Every key is a field's own name (what a sender following the contract sends): nothing to rename,
+        # resolve or bound; the same result as below, at a fraction of its cost (it is most of a lead's parse).
+        return {key: read(value, vocabulary.nested[key], within=key) if whole and key in vocabulary.nested
+                else None if key in vocabulary.aliases and _blank(value) else value for key, value in data.items()}
+    return _read_spellings(data, vocabulary, within=within, whole=whole)
+
+
+def _read_spellings(data: dict[Any, Any], vocabulary: Vocabulary, *, within: str, whole: bool) -> Any:
+    """read() of data whose keys are not all the fields' own names."""
     given: dict[str, dict[int, list[tuple[str, Any]]]] = {}  # field -> rank -> [(key as given, value)], exact first
     extra: dict[str, Any] = {}
     for key, value in data.items():

@@ -175,3 +175,26 @@ def test_flat_columns_the_received_contract_reads() -> None:
     assert all(names_lead_field(name) for name in ("phone", "Phone", "business-line", "CRM-ID", "lead_id",
                                                    "source_system", "ExternalSystem"))
     assert not any(names_lead_field(name) for name in ("behaviour", "Attributes", "utm_source", "E-Mail", ""))
+
+
+# ---- the fast path of data spelled as the contract spells it ---------------------------------------------
+
+
+@pytest.mark.parametrize("data", [
+    {"phone": "139 2468 1357", "name": "王伟", "email": "a@qq.com", "business_line": "education"},
+    {"phone": "13924681357", "external_id": "  ", "source_system": None, "notes": ""},  # blank aliased fields
+    {"phone": "13924681357", "external_id": "crm-7", "behaviour": {"logins_7d": 3, "unpaid_order": True}},
+    {"phone": "13924681357", "behaviour": {"logins_7d": 3, "Page-View Seconds": 20, "wechat": "x"}},  # nested spellings
+    {"phone": "13924681357", "behaviour": "not an object", "attributes": {"utm_source": "baidu"}},
+    {},
+])
+@pytest.mark.parametrize("whole", [True, False])
+def test_exact_names_read_as_the_full_reader_reads_them(data: dict, whole: bool) -> None:
+    from telesales_contracts.leads import RECEIVED_NAMES
+    from telesales_contracts.tolerant import _read_spellings, read
+
+    assert all(key in RECEIVED_NAMES.fields for key in data)
+    fast = read(json.loads(json.dumps(data)), RECEIVED_NAMES, whole=whole)
+    full = _read_spellings(json.loads(json.dumps(data)), RECEIVED_NAMES, within="data", whole=whole)
+    assert fast == full
+    assert list(fast) == list(full)
