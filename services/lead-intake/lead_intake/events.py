@@ -56,6 +56,7 @@ def build_router(settings: LeadIntakeSettings) -> KafkaRouter:
         # Several consumers of one group in one process: the event loop works on one batch while
         # another waits for the database. Only the first is listed in the AsyncAPI document.
         router.subscriber(LEADS_RECEIVED.name, batch=True, max_records=settings.batch_max_records,
+                          batch_timeout_ms=settings.batch_wait_ms,
                           title=f"{LEADS_RECEIVED.name}:consume", description=consumed_description(LEADS_RECEIVED),
                           include_in_schema=number == 0, **received_options)(on_leads_received)
 

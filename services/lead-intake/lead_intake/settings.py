@@ -25,6 +25,11 @@ class LeadIntakeSettings(ServiceSettings):
                                        "more consumers than partitions sit idle.")
     batch_max_records: int = Field(default=1000, ge=1, le=10_000,
                                    description="Most records one handler call takes from Kafka.")
+    batch_wait_ms: int = Field(default=10, ge=1, le=1000,
+                               description="Longest a consumer of leads.received.v1 waits for records before it "
+                                           "asks again (FastStream's batch_timeout_ms). When none came, FastStream "
+                                           "also pauses that long before the next wait, so a lead arriving then "
+                                           "waits up to twice this (FastStream's default: 200 ms).")
     phone_regions_dir: Path | None = Field(default=None, description="Folder of the table of Chinese place names "
                                            "of phone prefixes (lead_intake/phone_regions.py): made there at the "
                                            "first start when missing; the image carries it. Default: the user's "
