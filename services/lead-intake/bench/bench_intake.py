@@ -983,8 +983,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="length of the fixed-schedule phase at half of saturation (default 20; 0: skip it)")
     parser.add_argument("--schedule-rate", type=float, default=0.0,
                         help="leads/s of the fixed-schedule phase (default: half of the intake's throughput)")
-    parser.add_argument("--cost-docs", type=int, default=20_000,
-                        help="documents per write-cost measurement (default 20000, at most --leads)")
+    parser.add_argument("--cost-docs", type=int, default=10_000,
+                        help="documents per write-cost measurement (default 10000, at most --leads)")
+    parser.add_argument("--cost-repeats", type=int, default=3, help="tries of each write cost, best kept (default 3)")
     parser.add_argument("--allow-loss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.leads < 1:
@@ -1051,7 +1052,7 @@ async def _amain(args: argparse.Namespace, run: str, tenant: str, out_path: Path
 
         await wait_machine_quiet(args.idle_timeout)
         say("6/6 what each lead document, index, inbox and outbox write costs ...")
-        costs = await measure_write_costs(ctx, cost_docs, min(args.cost_docs, leads.n))
+        costs = await measure_write_costs(ctx, cost_docs, min(args.cost_docs, leads.n), args.cost_repeats)
         del cost_docs
     except BenchError as error:
         say(f"\nBENCHMARK FAILED: {error}")
