@@ -70,10 +70,11 @@ from telesales_testkit.bench import (
     send_all,
     wait_machine_quiet,
 )
+from telesales_testkit.memory import Memory, memory_table
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "metrics.json"
 OTHER_METRICS = {"other metrics": "metrics.main"}
-TARGET_RATIO = 0.50
+TARGET_RATIO = 0.60  # issue 20: in every round (issue 6 asked 50 % of the median round)
 TARGET_SCRAPE_MS = 100.0
 PARTITIONS = 3
 PROGRESS_EVERY_S = 5.0
@@ -208,8 +209,15 @@ class Floor:
                 self.add(t, "allocation.returned.v1", lead_id, {**base, "at": t.isoformat(), "reason": "no answer",
                                                                 "drop_count": 1})
             elif step >= 4 and rng.random() < 0.6:
-                self.add(t, "allocation.won.v1", lead_id, {**base, "at": t.isoformat(),
-                                                           "amount_fen": rng.randrange(100_000, 5_000_000)})
+                amount = rng.randrange(100_000, 5_000_000)
+                self.add(t, "allocation.won.v1", lead_id, {**base, "at": t.isoformat(), "amount_fen": amount})
+                # The supervisor confirms it an hour later: only a confirmed win makes the lead `paid`.
+                confirmed = t + timedelta(hours=1)
+                self.add(confirmed, "allocation.win-confirmed.v1", lead_id, {
+                    "lead_id": lead_id, "agent_id": agent, "team_id": base.get("team_id"), "business_line": line,
+                    "amount_fen": amount, "declared_amount_fen": amount, "confirmed_by": "supervisor",
+                    "confirmer": f"sup-{base.get('team_id')}", "won_at": t.isoformat(),
+                    "confirmed_at": confirmed.isoformat()})
             elif rng.random() < 0.2:
                 kind = rng.choice(("not_processed", "not_converted"))
                 self.add(t, "allocation.reclaimed.v1", lead_id, {**base, "at": t.isoformat(), "kind": kind,
@@ -301,8 +309,9 @@ def expected_counters(w: Workload) -> dict[str, int]:
         elif topic == "leads.stage-changed.v1":
             reached[d["lead_id"]] = max(reached.get(d["lead_id"], 0), LEAD_STEPS.index(d["funnel_step"]))
         elif topic == "allocation.won.v1":
-            reached[d["lead_id"]] = len(LEAD_STEPS) - 1
             out["won"] += 1
+        elif topic == "allocation.win-confirmed.v1":  # paid on a confirmed win only (the agent's word is not)
+            reached[d["lead_id"]] = len(LEAD_STEPS) - 1
         elif topic.startswith("allocation."):
             out[topic.split(".")[1]] += 1
         elif topic == "marketplace.tip-visited.v1":
@@ -378,13 +387,18 @@ class Service(BenchService):
 
 
 async def measure_ingest(service: Service, http: httpx.AsyncClient, stack_env: dict[str, str], n: int,
-                         timeout: float, pids: dict[str, list[int]]) -> dict[str, Any]:
-    """Start the service on the loaded topics and follow its processed count on /metrics."""
+                         timeout: float, pids: dict[str, list[int]], label: str) -> dict[str, Any]:
+    """Start the service on the loaded topics and follow its processed count on /metrics; its RSS (and the
+    broker's and mongod's) at readiness and the peak while it counts, under `label`."""
     watch = CpuWatch({**pids, "benchmark (probe)": [os.getpid()]})
     started = time.perf_counter()
     service.start(stack_env)
     ready_s = await service.wait_ready(http)
     watch.groups["metrics under test"] = [service.proc.pid]  # type: ignore[union-attr]
+    memory = Memory({"metrics": service.proc.pid,  # type: ignore[union-attr]
+                     **{name: found[0] for name, found in pids.items() if found and name != "other metrics"}})
+    memory.take(f"{label}: ready")
+    memory.phase = f"ingest, {label}"
     watch.start()
     first: tuple[float, float] | None = None
     last_report = time.perf_counter()
@@ -404,6 +418,8 @@ async def measure_ingest(service: Service, http: httpx.AsyncClient, stack_env: d
         await asyncio.sleep(PROBE_EVERY_S)
     end = time.perf_counter()
     cpu = watch.stop()
+    memory.phase = None
+    await memory.close()
     assert first is not None
     if done != n:
         raise BenchError(f"ingest: the service counted {done:,.0f} events, not {n:,}")
@@ -412,7 +428,7 @@ async def measure_ingest(service: Service, http: httpx.AsyncClient, stack_env: d
                          "measure; raise --events")
     return {"events": n, "ready_s": ready_s, "elapsed_s": end - first[0], "from_start_s": end - started,
             "throughput_per_s": (n - first[1]) / (end - first[0]), "from_start_per_s": n / (end - started),
-            "cpu": cpu, "consumer_phases_s": consumer_phases(text)}
+            "cpu": cpu, "consumer_phases_s": consumer_phases(text), "memory": memory.points}
 
 
 async def measure_scrape(service: Service, http: httpx.AsyncClient, refresh_s: float) -> dict[str, Any]:
@@ -471,7 +487,7 @@ def render(report: dict[str, Any]) -> str:
                      f"({ingest['from_start_per_s']:,.0f}/s from its start, ready in {ingest['ready_s']:.1f} s)")
     lines += [
         f"{'ratio ingest / ceiling, median of the rounds':<{w}} {100 * report['ratio']:>9.1f} %   target >= "
-        f"{100 * TARGET_RATIO:.0f} %: {'met' if report['ratio'] >= TARGET_RATIO else 'TARGET MISSED'}",
+        f"{100 * TARGET_RATIO:.0f} % (every round, below): {'met' if report['ratio'] >= TARGET_RATIO else 'TARGET MISSED'}",
         f"{'/metrics scrape with the full state (ms)':<{w}} p50 {scrape['latency']['p50_ms']:.1f}   "
         f"p99 {scrape['latency']['p99_ms']:.1f}   max {scrape['latency']['max_ms']:.1f}   ({scrape['samples']:,} samples, "
         f"{scrape['bytes'] / 1024:,.0f} KiB)   target < {TARGET_SCRAPE_MS:.0f} ms: "
@@ -491,6 +507,11 @@ def render(report: dict[str, Any]) -> str:
                          + " (fetch: waiting for records included; checkpoint: waiting for the write before it)")
     lines.append("CPU during the first ceiling (% of one core): " + ", ".join(
         f"{label} {pct:.0f} %" for label, pct in report["ceilings"][0]["cpu"]["pct_of_one_core"].items()))
+    lines.append(f"lowest round: {100 * report['ratio_min']:.1f} %   target >= {100 * TARGET_RATIO:.0f} % in every "
+                 f"round: {'met' if report['ratio_min'] >= TARGET_RATIO else 'TARGET MISSED'}")
+    memory = {label: values for r in rounds for label, values in (r["ingest"].get("memory") or {}).items()}
+    if memory:
+        lines += ["memory (RSS, MiB): at readiness and the peak of each round", *memory_table(memory)]
     for text in report["warnings"]:
         lines.append(f"note: {text}")
     return "\n".join(lines)
@@ -575,7 +596,8 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
                 say(f"3/4 ingest, round {number} of {args.rounds}: the metrics service counts every event ...")
                 await wait_machine_quiet(120)
                 async with httpx.AsyncClient(timeout=60) as http:
-                    ingest = await measure_ingest(service, http, stack_env, w.n, args.timeout, pids)
+                    ingest = await measure_ingest(service, http, stack_env, w.n, args.timeout, pids,
+                                                  f"round {number}")
                     say(f"    {ingest['throughput_per_s']:,.0f} events/s")
                     if number == 1:
                         scrape = await measure_scrape(service, http, settings.refresh_seconds)
@@ -606,7 +628,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
                                                                             for p in ps) / w.n,
         "mix": {t: n for t, n in mix.most_common()}, "broker": "private Apache Kafka node" if args.private_broker
         else "the stack's", "batch_max_records": batch,
-        "ceilings": ceilings, "rounds": rounds, "ratio": median, "scrape": scrape, "checks": checks,
+        "ceilings": ceilings, "rounds": rounds, "ratio": median, "ratio_min": ratios[0] if ratios else math.nan, "scrape": scrape, "checks": checks,
         "warnings": warnings,
     }
     publish_report(out_path, report, render(report))
