@@ -585,10 +585,7 @@ async def measure_intake(ctx: Context) -> tuple[dict[str, Any], list[dict[str, A
             metrics_text = (await http.get(f"{service.base_url}/metrics", timeout=10)).text
             result["metrics"] = scrape_metrics(metrics_text)
             if ctx.args.schedule_seconds > 0:
-                fixed = await measure_fixed_schedule(ctx, service, result["throughput_per_s"])
-                after = scrape_metrics((await http.get(f"{service.base_url}/metrics", timeout=10)).text)
-                fixed["handler"] = handler_delta(result["metrics"], after)
-                result["fixed_schedule"] = fixed
+                result["fixed_schedule"] = await measure_fixed_schedule(ctx, service, http, result)
 
         # Every lead stored, once.
         leads_coll = ctx.mongo[service.db]["leads"]
@@ -644,9 +641,12 @@ def watch_memory(ctx: Context, service_pid: int) -> Memory:
     return Memory({"lead-intake": service_pid, **{label: found[0] for label, found in pids.items() if found}})
 
 
-async def measure_fixed_schedule(ctx: Context, service: Service, saturation: float) -> dict[str, Any]:
-    """Leads of a second tenant published on a fixed schedule at half of `saturation` (the intake's throughput
-    just measured) to the same, warm service: received -> qualified per lead, p50/p99 (intake_schedule.py)."""
+async def measure_fixed_schedule(ctx: Context, service: Service, http: httpx.AsyncClient,
+                                 intake: dict[str, Any]) -> dict[str, Any]:
+    """Leads of a second tenant published on a fixed schedule at half of the saturation the `intake` phase just
+    measured, to the same warm service: received -> qualified per lead, p50/p99 (intake_schedule.py); the
+    handler's calls during it."""
+    saturation = intake["throughput_per_s"]
     rate = ctx.args.schedule_rate or saturation / 2
     count = max(1, round(rate * ctx.args.schedule_seconds))
     tenant = f"{ctx.tenant}-schedule"
@@ -694,7 +694,9 @@ async def measure_fixed_schedule(ctx: Context, service: Service, saturation: flo
             "seconds": sent.last_send - sent.first_send, "sender_late_p99_ms": sent.late_p99_ms,
             "sender_late_max_ms": sent.late_max_ms, "latency": latency, "latency_by_kafka_timestamp": by_timestamp,
             "stored": stored, "duplicate_qualified_events": reader.duplicates, "cpu": cpu,
-            "target_p99_ms": TARGET_SCHEDULE_P99_MS, "target_met": latency["p99_ms"] <= TARGET_SCHEDULE_P99_MS}
+            "target_p99_ms": TARGET_SCHEDULE_P99_MS, "target_met": latency["p99_ms"] <= TARGET_SCHEDULE_P99_MS,
+            "handler": handler_delta(intake["metrics"], scrape_metrics(
+                (await http.get(f"{service.base_url}/metrics", timeout=10)).text))}
 
 
 async def measure_kafka_ceiling(ctx: Context) -> dict[str, Any]:

@@ -3,6 +3,7 @@ transaction per batch. Thin on purpose: decisions live in domain/ (the intake's 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -160,16 +161,24 @@ class IntakeService:
     async def _plan(self, tenant: str, items: list[Delivery]) -> Batch:
         planner = Planner(await self.consent_policy(tenant))
         batch = planner.batch
-        done = await self.store.inbox.processed(d.key for d in items)
-        fresh = [d for d in items if d.key not in done]
-        if len(fresh) < len(items):
-            batch.outcomes["duplicate"] += len(items) - len(fresh)
-        if not fresh:
+        all_arrivals = [arrival(d, self.settings.default_region) for d in items]
+        # The three look-ups at once, each a round trip the batch would otherwise wait for in turn: which events
+        # were processed before, which numbers are on the do-not-call list, which stored leads the arrivals meet.
+        # The leads are looked up for every arrival, not only those found fresh and not junk: a superset that
+        # meets the same leads for those (an arrival's own phone, email and reference are among the keys).
+        phones = sorted({e164 for a in all_arrivals if (e164 := a.clean.dedup_phone)})
+        done, dnc, known = await asyncio.gather(
+            self.store.inbox.processed(d.key for d in items),
+            self.store.do_not_call_hits(tenant, phones),
+            self.store.find_matches(tenant, phones, sorted({e for a in all_arrivals if (e := a.clean.dedup_email)}),
+                                    [ref for a in all_arrivals if (ref := a.ref) is not None]))
+        arrivals = [a for d, a in zip(items, all_arrivals, strict=True) if d.key not in done]
+        if len(arrivals) < len(items):
+            batch.outcomes["duplicate"] += len(items) - len(arrivals)
+        if not arrivals:
             return batch
 
-        arrivals = [arrival(d, self.settings.default_region) for d in fresh]
         valid_phones = [a.clean.phone for a in arrivals if a.clean.phone is not None and a.clean.phone.valid]
-        dnc = await self.store.do_not_call_hits(tenant, sorted({p.e164 for p in valid_phones if p.e164}))
         checks = await self.checker.check(valid_phones, dnc)
         weights = await self.weights(tenant)
         models = await self._outcome_counts(tenant, {a.clean.business_line for a in arrivals})
@@ -184,12 +193,7 @@ class IntakeService:
             else:
                 accepted.append(item)
 
-        planner.know(await self.store.find_matches(
-            tenant,
-            sorted({a.clean.dedup_phone for a in accepted if a.clean.dedup_phone}),
-            sorted({a.clean.dedup_email for a in accepted if a.clean.dedup_email}),
-            [ref for a in accepted if (ref := a.ref) is not None],
-        ))
+        planner.know(known)
         for item in accepted:
             clean, phone = item.clean, item.clean.dedup_phone
             planner.place(item, lambda c=clean: domain.score_lead(c, weights, models.get(c.business_line)),
