@@ -992,6 +992,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.leads < 1:
         parser.error("--leads must be at least 1")
+    if args.cost_docs < 1 or args.cost_repeats < 1:
+        parser.error("--cost-docs and --cost-repeats must be at least 1")
+    if args.schedule_seconds < 0 or args.schedule_rate < 0:
+        parser.error("--schedule-seconds and --schedule-rate must not be negative")
     return args
 
 
