@@ -18,8 +18,21 @@ import redis.asyncio as redis
 
 from .domain import DomainError
 
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+# Take the locks KEYS in their order until one is held elsewhere (SET NX PX ARGV[2]); how many were taken.
+# A push locks a whole team (or several) at once: one round trip instead of one per agent.
+_TAKE_IN_ORDER = """
+for i, key in ipairs(KEYS) do
+  if not redis.call('set', key, ARGV[1], 'NX', 'PX', ARGV[2]) then return i - 1 end
+end
+return #KEYS
+"""
+# Release every lock of KEYS still holding the token ARGV[1], in one round trip.
+_RELEASE_ALL = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then released = released + redis.call('del', key) end
+end
+return released
 """
 # Count a claim's leads against the quota and release the agent's lock, in one round trip. The count is
 # added even when the lock has expired meanwhile: the leads were taken.
@@ -45,7 +58,8 @@ class ClaimGuard:
         self.client = client
         self.lock_ms = int(lock_seconds * 1000)
         self.wait_seconds = wait_seconds
-        self._release = client.register_script(_RELEASE)
+        self._take_in_order = client.register_script(_TAKE_IN_ORDER)
+        self._release_all = client.register_script(_RELEASE_ALL)
         self._count_and_release = client.register_script(_COUNT_AND_RELEASE)
 
     @staticmethod
@@ -58,18 +72,24 @@ class ClaimGuard:
 
     @asynccontextmanager
     async def agents_locked(self, tenant: str, agent_ids: Sequence[str]) -> AsyncIterator[None]:
-        """Hold the locks of these agents (taken in sorted order, so two pushes cannot deadlock)."""
+        """Hold the locks of these agents, taken in sorted order (so two pushes cannot deadlock): as many as
+        are free in one round trip, waiting only at one held elsewhere; all released in one round trip."""
         token = uuid.uuid4().hex
+        wanted = [(self._lock_key(tenant, a), a) for a in sorted(set(agent_ids))]
         taken: list[str] = []
         try:
-            for agent_id in sorted(set(agent_ids)):
-                key = self._lock_key(tenant, agent_id)
-                await self._acquire(key, token, agent_id)
-                taken.append(key)
+            while len(taken) < len(wanted):
+                rest = wanted[len(taken):]
+                count = int(await self._take_in_order(keys=[key for key, _ in rest], args=[token, self.lock_ms]))
+                taken += [key for key, _ in rest[:count]]
+                if count < len(rest):  # held elsewhere: wait for it (as a lone lock does), then go on in order
+                    key, agent_id = rest[count]
+                    await self._acquire(key, token, agent_id)
+                    taken.append(key)
             yield
         finally:
-            for key in reversed(taken):
-                await self._release(keys=[key], args=[token])
+            if taken:
+                await self._release_all(keys=taken, args=[token])
 
     @asynccontextmanager
     async def claiming(self, tenant: str, agent_id: str, period: str, period_end: datetime
