@@ -94,7 +94,7 @@ class Applications(Distributing):
         """Serve the pending applications of these pools in turn; how many were served."""
         served = 0
         policy = await self.policy(tenant)
-        for pool_id in sorted(set(pool_ids)):
+        for pool_id in sorted(await self.store.pools_with_pending(tenant, set(pool_ids))):
             for application in await self.store.pending_applications(tenant, pool_id):
                 try:
                     served += await self._serve(tenant, application, policy)

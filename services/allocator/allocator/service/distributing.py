@@ -14,7 +14,7 @@ from telesales_contracts.allocation import DistributionStrategy
 from .. import distribution
 from ..domain import AllocationPolicy, DomainError, PooledLeadFacts, Tier
 from ..domain.agent import Agent
-from ..domain.changes import Announcement, MarkHot
+from ..domain.changes import Announcement, LeadChange, MarkHot
 from ..domain.lead import POOLED, Lead
 from ..domain.pushing import (
     AbilityWeight,
@@ -94,6 +94,39 @@ def pooled_facts(doc: Doc) -> PooledLeadFacts:
                            drop_count=doc.get("drop_count", 0), buyer=bool(doc.get("buyer")))
 
 
+@dataclass
+class TeamJob:
+    """The leads going to one team by one strategy, within a distribution of one or more teams."""
+
+    team: Doc
+    leads: list[Lead]
+    strategy: DistributionStrategy
+
+
+def _to_teams(lead_ids: Sequence[str], leads: Mapping[str, Lead], teams: Mapping[str, Doc], now: datetime, *,
+              team_id: str | None, strategy: DistributionStrategy | None
+              ) -> tuple[dict[str, list[Lead]], list[dict[str, str]]]:
+    """Each placeable lead to its team (the given one, or by the customer's need through the teams' routes;
+    strategy 7 sends a reclaimed lead to the team it was reclaimed from); the others unplaced, with why."""
+    routes = [] if team_id else _team_routes(teams)
+    unplaced: list[dict[str, str]] = []
+    by_team: dict[str, list[Lead]] = defaultdict(list)
+    for lead_id in dict.fromkeys(lead_ids):
+        lead = leads.get(lead_id)
+        why_not = "unknown_lead" if lead is None else lead.why_not_placeable(now)
+        if lead is None or why_not is not None:
+            unplaced.append({"lead_id": lead_id, "reason": why_not or "unknown_lead"})
+            continue
+        chosen = team_id or distribution.choose_team(routes, business_line=lead.business_line,
+                                                     product_interest=lead.product_interest, region=lead.region)
+        chosen = _original_team(lead, chosen, teams, strategy)
+        if chosen is None or chosen not in teams:
+            unplaced.append({"lead_id": lead_id, "reason": "no_team" if chosen is None else "unknown_team"})
+            continue
+        by_team[chosen].append(lead)
+    return by_team, unplaced
+
+
 class Distributing(LeadServiceCore):
     async def distribute(self, *, tenant: str, lead_ids: Sequence[str], actor: str, team_id: str | None = None,
                          strategy: DistributionStrategy | None = None, target_agent: str | None = None,
@@ -107,42 +140,39 @@ class Distributing(LeadServiceCore):
         the reason); `unasked` (a push on arrival) also spares the agents who dropped a lead."""
         if within_teams is not None and team_id is not None and team_id not in within_teams:
             raise DomainError("outside_your_team", f"team {team_id} is outside the distributor's teams")
+        return await self.distribute_groups(tenant=tenant, groups={(team_id, strategy): lead_ids}, actor=actor,
+                                            target_agent=target_agent, within_teams=within_teams, unasked=unasked)
+
+    async def distribute_groups(self, *, tenant: str,
+                                groups: Mapping[tuple[str | None, DistributionStrategy | None], Sequence[str]],
+                                actor: str, target_agent: str | None = None,
+                                within_teams: frozenset[str] | None = None, unasked: bool = False
+                                ) -> DistributionOutcome:
+        """`distribute` of several groups of leads at once, each with its team and strategy (as `distribute`
+        takes them): the pushes of a consumer batch to many teams read, lock and write together, in a fixed
+        number of round trips. Raises (agent_busy, ...) before anything is written."""
         now = datetime.now(UTC)
         policy = await self.policy(tenant)
-        docs = await self.store.get_leads(tenant, lead_ids)
+        all_ids = list(dict.fromkeys(i for ids in groups.values() for i in ids))
+        docs = await self.store.get_leads(tenant, all_ids)
         leads = {lead_id: lead_of(doc) for lead_id, doc in docs.items()}
         push = PushRules(tiers=await self.tiers(tenant), facts={i: pooled_facts(d) for i, d in docs.items()},
                          unasked=unasked)
-        unplaced: list[dict[str, str]] = []
-        by_team: dict[str, list[Lead]] = defaultdict(list)
         teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)
                  if within_teams is None or t["team_id"] in within_teams}
-        routes = _team_routes(teams)
-        for lead_id in dict.fromkeys(lead_ids):
-            lead = leads.get(lead_id)
-            why_not = "unknown_lead" if lead is None else lead.why_not_placeable(now)
-            if lead is None or why_not is not None:
-                unplaced.append({"lead_id": lead_id, "reason": why_not or "unknown_lead"})
-                continue
-            chosen = team_id or distribution.choose_team(routes, business_line=lead.business_line,
-                                                         product_interest=lead.product_interest, region=lead.region)
-            chosen = _original_team(lead, chosen, teams, strategy)
-            if chosen is None or chosen not in teams:
-                unplaced.append({"lead_id": lead_id, "reason": "no_team" if chosen is None else "unknown_team"})
-                continue
-            by_team[chosen].append(lead)
-        placements: list[dict[str, Any]] = []
-        for chosen, team_leads in by_team.items():
-            team = teams[chosen]
-            placed, missed = await self._distribute_in_team(tenant, team, team_leads, policy, now, actor=actor,
-                                                            strategy=strategy or DistributionStrategy(
-                                                                team.get("strategy", "even_by_open")),
-                                                            target_agent=target_agent, push=push)
-            placements += placed
+        unplaced: list[dict[str, str]] = []
+        jobs: dict[tuple[str, DistributionStrategy], TeamJob] = {}
+        for (team_id, strategy), lead_ids in groups.items():
+            by_team, missed = _to_teams(lead_ids, leads, teams, now, team_id=team_id, strategy=strategy)
             unplaced += missed
+            for chosen, team_leads in by_team.items():
+                effective = strategy or DistributionStrategy(teams[chosen].get("strategy", "even_by_open"))
+                jobs.setdefault((chosen, effective), TeamJob(teams[chosen], [], effective)).leads.extend(team_leads)
+        placements, missed = await self._distribute_in_teams(tenant, list(jobs.values()), policy, now, actor=actor,
+                                                             target_agent=target_agent, push=push)
         if placements:
             self.notify_leads()
-        return DistributionOutcome(placements, unplaced)
+        return DistributionOutcome(placements, unplaced + missed)
 
     async def ability_weights(self, *, tenant: str, agent_ids: Sequence[str]) -> list[AbilityWeight]:
         """The measured weights of 能力+平均: conversion over the policy's window, with the floor."""
@@ -155,9 +185,8 @@ class Distributing(LeadServiceCore):
         members = await self.store.list_agents(tenant, team_id=team_id, role="agent", active=True)
         return await self.ability_weights(tenant=tenant, agent_ids=[m["agent_id"] for m in members])
 
-    async def _candidates(self, tenant: str, members: Sequence[Agent], policy: AllocationPolicy,
-                          strategy: DistributionStrategy) -> list[distribution.Candidate]:
-        held = await self.store.held_counts(tenant, [a.agent_id for a in members])
+    async def _candidates(self, tenant: str, members: Sequence[Agent], held: Mapping[str, int],
+                          policy: AllocationPolicy, strategy: DistributionStrategy) -> list[distribution.Candidate]:
         weights: dict[str, float] = {}
         if strategy == DistributionStrategy.ABILITY_WEIGHTED:
             weights = {w.agent_id: w.weight for w in await self.ability_weights(
@@ -165,56 +194,82 @@ class Distributing(LeadServiceCore):
         return [distribution.Candidate(agent_id=a.agent_id, open_leads=held[a.agent_id], cap=a.holding_cap(policy),
                                        ability=weights.get(a.agent_id, 1.0)) for a in members]
 
-    async def _distribute_in_team(self, tenant: str, team: Doc, leads: list[Lead], policy: AllocationPolicy,
-                                  now: datetime, *, actor: str, strategy: DistributionStrategy,
-                                  target_agent: str | None, push: PushRules
-                                  ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        if strategy == DistributionStrategy.SUPERVISOR and not target_agent:
+    async def _distribute_in_teams(self, tenant: str, jobs: Sequence[TeamJob], policy: AllocationPolicy,
+                                   now: datetime, *, actor: str, target_agent: str | None, push: PushRules
+                                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """Place each job's leads with agents of its team: the rosters read, every member at work locked
+        and the held counts read once for all the teams; then one conditional bulk write of every placement
+        and one of the round-robin cursors, under the locks."""
+        if not jobs:
+            return [], []
+        if not target_agent and any(job.strategy == DistributionStrategy.SUPERVISOR for job in jobs):
             raise DomainError("target_agent_required", "the supervisor strategy needs target_agent")
-        in_team = [agent_of(a) for a in await self.store.list_agents(tenant, team_id=team["team_id"], role="agent")]
+        rosters = await self.store.agents_of_teams(tenant, {job.team["team_id"] for job in jobs}, role="agent")
+        in_team = {team_id: [agent_of(a) for a in docs] for team_id, docs in rosters.items()}
+        members = {team_id: [a for a in agents if why_not_working(a) is None] for team_id, agents in in_team.items()}
+        by_id = {a.agent_id: a for agents in members.values() for a in agents}
         refused: list[dict[str, str]] = []
-        if strategy == DistributionStrategy.SUPERVISOR:
-            leads, refused = _refused_to_target(leads, in_team, target_agent, policy, push)
-        members = [a for a in in_team if why_not_working(a) is None]
-        by_id = {a.agent_id: a for a in members}
         async with self.guard.agents_locked(tenant, list(by_id)):
-            candidates = await self._candidates(tenant, members, policy, strategy)
-            to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
-                                                 previous_holders=frozenset(lead.previous_holders),
-                                                 last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
-                                                 excluded=_barred(lead, members, policy, push),
-                                                 reclaimed=lead.last_reclaimed)
-                        for lead in leads]
-            result = distribution.distribute(to_place, candidates, strategy, target_agent=target_agent,
-                                             round_robin_cursor=team.get("round_robin_cursor"),
-                                             ability_share=float(team.get("ability_share", 0.5)))
-            placed, missed = await self._write_placements(tenant, team, leads, by_id, result, policy, now, actor)
-            if strategy == DistributionStrategy.ROUND_ROBIN:
-                await self.store.set_round_robin_cursor(tenant, team["team_id"], result.round_robin_cursor)
+            held = dict(await self.store.held_counts(tenant, list(by_id))) if by_id else {}
+            writes, chosen, cursors = [], [], {}
+            for job in jobs:
+                team_id, leads = job.team["team_id"], job.leads
+                if job.strategy == DistributionStrategy.SUPERVISOR:
+                    leads, refusals = _refused_to_target(leads, in_team[team_id], target_agent, policy, push)
+                    refused += refusals
+                result = await self._place(tenant, job, leads, members[team_id], held, policy, target_agent, push)
+                refused += [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
+                for placement in result.placements:  # the next job of the same team counts these as held
+                    held[placement.agent_id] += 1
+                if job.strategy == DistributionStrategy.ROUND_ROBIN:  # the next job of the team goes on from it
+                    job.team["round_robin_cursor"] = cursors[team_id] = result.round_robin_cursor
+                writes += self._placement_writes(tenant, leads, by_id, result, policy, now, actor)
+                chosen += [(p, team_id) for p in result.placements]
+            placed, missed = await self._write_placements(tenant, writes, chosen, now)
+            await self.store.set_round_robin_cursors(tenant, cursors)
         return placed, refused + missed
 
-    async def _write_placements(self, tenant: str, team: Doc, leads: list[Lead], by_id: Mapping[str, Agent],
-                                result: distribution.DistributionResult, policy: AllocationPolicy, now: datetime,
-                                actor: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    async def _place(self, tenant: str, job: TeamJob, leads: list[Lead], members: Sequence[Agent],
+                     held: Mapping[str, int], policy: AllocationPolicy, target_agent: str | None,
+                     push: PushRules) -> distribution.DistributionResult:
+        candidates = await self._candidates(tenant, members, held, policy, job.strategy)
+        to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
+                                             previous_holders=frozenset(lead.previous_holders),
+                                             last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
+                                             excluded=_barred(lead, members, policy, push),
+                                             reclaimed=lead.last_reclaimed)
+                    for lead in leads]
+        return distribution.distribute(to_place, candidates, job.strategy, target_agent=target_agent,
+                                       round_robin_cursor=job.team.get("round_robin_cursor"),
+                                       ability_share=float(job.team.get("ability_share", 0.5)))
+
+    def _placement_writes(self, tenant: str, leads: list[Lead], by_id: Mapping[str, Agent],
+                          result: distribution.DistributionResult, policy: AllocationPolicy, now: datetime,
+                          actor: str) -> list[tuple[Lead, LeadChange, list[Doc]]]:
         leads_by_id = {lead.lead_id: lead for lead in leads}
-        missed = [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
         writes = []
         for placement in result.placements:
             lead = leads_by_id[placement.lead_id]
             decision = lead.assign(by_id[placement.agent_id].facts(policy), strategy=placement.strategy,
                                    assigned_by=actor, at=now, from_statuses=(POOLED,))
             writes.append((lead, decision.change, self.embedded(tenant, lead.lead_id, decision.events)))
-        # One conditional bulk write for the whole distribution (a round trip per lead was the arrival's
-        # bottleneck); each update still applies only to a lead still pooled. When some did not, the
-        # holders say which were taken meanwhile.
+        return writes
+
+    async def _write_placements(self, tenant: str, writes: list[tuple[Lead, LeadChange, list[Doc]]],
+                                chosen: list[tuple[distribution.Placement, str]], now: datetime
+                                ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        # One conditional bulk write for the whole distribution, every team of it (a round trip per lead,
+        # then per team, was the arrival's bottleneck); each update still applies only to a lead still
+        # pooled. When some did not, the holders say which were taken meanwhile.
         matched = await self.store.commit(writes, now) if writes else 0
         holders = ({} if matched == len(writes) else
-                   await self.store.holders_of(tenant, [p.lead_id for p in result.placements]))
+                   await self.store.holders_of(tenant, [p.lead_id for p, _team in chosen]))
         placed: list[dict[str, Any]] = []
-        for placement in result.placements:
+        missed: list[dict[str, str]] = []
+        for placement, team_id in chosen:
             if matched == len(writes) or holders.get(placement.lead_id) == placement.agent_id:
                 placed.append({"lead_id": placement.lead_id, "agent_id": placement.agent_id,
-                               "team_id": team["team_id"], "strategy": placement.strategy.value})
+                               "team_id": team_id, "strategy": placement.strategy.value})
             else:
                 missed.append({"lead_id": placement.lead_id, "reason": "taken_meanwhile"})
         return placed, missed

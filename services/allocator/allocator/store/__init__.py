@@ -284,10 +284,11 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         return {row["_id"]: (row["received"], row["won"]) async for row in await self.leads.aggregate(pipeline)}
 
     async def note_push_missed(self, tenant: str, missed: Sequence[tuple[str, str]], now: datetime) -> None:
-        """Record on each still pooled lead why a push on arrival could not place it."""
-        for lead_id, reason in missed:
-            await self.leads.update_one({"_id": lead_id, "tenant_id": tenant, "status": POOLED},
-                                        {"$set": {"push_missed": {"reason": reason, "at": now}}})
+        """Record on each still pooled lead why a push on arrival could not place it (one round trip)."""
+        if missed:
+            await self.leads.bulk_write([UpdateOne({"_id": lead_id, "tenant_id": tenant, "status": POOLED},
+                                                   {"$set": {"push_missed": {"reason": reason, "at": now}}})
+                                         for lead_id, reason in missed], ordered=False)
 
     async def fairness(self, tenant: str, since: datetime, until: datetime) -> list[Doc]:
         """Per agent grade (at the time a lead was received): leads received, their mean score, and how

@@ -6,7 +6,7 @@ index), so applicants take turns. Serving one is decided in the same transaction
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +85,13 @@ class ApplicationStore(StoreBase):
         return await self.db[APPLICATIONS].find(
             {"tenant_id": tenant, "pool_id": pool_id, "status": PENDING},
             sort=[("applied_at", ASCENDING), ("_id", ASCENDING)], limit=limit).to_list()
+
+    async def pools_with_pending(self, tenant: str, pool_ids: Collection[str]) -> set[str]:
+        """Which of these pools have applications pending (one round trip; most often none)."""
+        if not pool_ids:
+            return set()
+        return set(await self.db[APPLICATIONS].distinct(
+            "pool_id", {"tenant_id": tenant, "pool_id": {"$in": sorted(pool_ids)}, "status": PENDING}))
 
     def decision(self, tenant: str, application_id: str, *, status: str, now: datetime,
                  lead_id: str | None = None, reason: str | None = None) -> Alongside:

@@ -200,6 +200,22 @@ class RosterStore(StoreBase):
     async def set_round_robin_cursor(self, tenant: str, team_id: str, cursor: str | None) -> None:
         await self.teams.update_one({"tenant_id": tenant, "team_id": team_id}, {"$set": {"round_robin_cursor": cursor}})
 
+    async def set_round_robin_cursors(self, tenant: str, cursors: dict[str, str | None]) -> None:
+        """Move the round-robin cursors of several teams (team id → cursor) in one round trip."""
+        if cursors:
+            await self.teams.bulk_write([UpdateOne({"tenant_id": tenant, "team_id": team_id},
+                                                   {"$set": {"round_robin_cursor": cursor}})
+                                         for team_id, cursor in cursors.items()], ordered=False)
+
+    async def agents_of_teams(self, tenant: str, team_ids: Collection[str], *, role: str) -> dict[str, list[Doc]]:
+        """Every agent with `role` of these teams (no page limit), by team, in agent_id order: one round trip."""
+        by_team: dict[str, list[Doc]] = {team_id: [] for team_id in team_ids}
+        if team_ids:
+            async for doc in self.agents.find({"tenant_id": tenant, "team_id": {"$in": sorted(team_ids)}, "role": role},
+                                              sort=[("agent_id", ASCENDING)]):
+                by_team[doc["team_id"]].append(doc)
+        return by_team
+
     # ---- wins and grading ------------------------------------------------------------------------------
 
     async def week_results(self, tenant: str, start: datetime, end: datetime) -> list[Doc]:
