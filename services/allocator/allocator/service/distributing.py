@@ -19,7 +19,6 @@ from ..domain.lead import POOLED, Lead
 from ..domain.pushing import (
     AbilityWeight,
     ability_weights,
-    grade_opens,
     tiers_of_lead,
     why_not_to,
     why_not_working,
@@ -46,12 +45,24 @@ def _original_team(lead: Lead, chosen: str | None, teams: Mapping[str, Doc],
     return chosen
 
 
-def _barred(lead: Lead, members: Sequence[Agent], policy: AllocationPolicy, rules: PushRules) -> frozenset[str]:
-    """The agents who may not get `lead`: those whose grade no tier of the lead opens for and, for pushes
-    nobody asked for, those who dropped it (a supervisor may hand a lead back on purpose)."""
+def members_by_grade(members: Sequence[Agent], policy: AllocationPolicy) -> dict[str, frozenset[str]]:
+    """The members' ids by their grade under the policy (what tiers open for), worked out once per team."""
+    by_grade: dict[str, set[str]] = defaultdict(set)
+    for agent in members:
+        by_grade[agent.grade_under(policy)].add(agent.agent_id)
+    return {grade: frozenset(ids) for grade, ids in by_grade.items()}
+
+
+def _barred(lead: Lead, by_grade: Mapping[str, frozenset[str]], rules: PushRules) -> frozenset[str]:
+    """The agents who may not get `lead`: those whose grade no tier of the lead opens for (a lead in no tier
+    opens for all, as `grade_opens` says) and, for pushes nobody asked for, those who dropped it (a supervisor
+    may hand a lead back on purpose). Per grade, not per agent: a push weighs every lead against every member."""
     lead_tiers = tiers_of_lead(rules.tiers, rules.facts[lead.lead_id], lead.pool_id)
-    closed = {a.agent_id for a in members if not grade_opens(a, lead_tiers, policy)}
-    return frozenset(closed) | (frozenset(lead.dropped_by) if rules.unasked else frozenset())
+    closed: frozenset[str] = frozenset()
+    if lead_tiers:
+        opened = {grade for tier in lead_tiers for grade in tier.grades}
+        closed = frozenset().union(*(ids for grade, ids in by_grade.items() if grade not in opened))
+    return closed | (frozenset(lead.dropped_by) if rules.unasked else frozenset())
 
 
 def _refused_to_target(leads: list[Lead], in_team: Sequence[Agent], target_agent: str | None,
@@ -233,10 +244,11 @@ class Distributing(LeadServiceCore):
                      held: Mapping[str, int], policy: AllocationPolicy, target_agent: str | None,
                      push: PushRules) -> distribution.DistributionResult:
         candidates = await self._candidates(tenant, members, held, policy, job.strategy)
+        by_grade = members_by_grade(members, policy)
         to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
                                              previous_holders=frozenset(lead.previous_holders),
                                              last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
-                                             excluded=_barred(lead, members, policy, push),
+                                             excluded=_barred(lead, by_grade, push),
                                              reclaimed=lead.last_reclaimed)
                     for lead in leads]
         return distribution.distribute(to_place, candidates, job.strategy, target_agent=target_agent,

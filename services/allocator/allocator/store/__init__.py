@@ -107,14 +107,16 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         await in_transaction(self.client, work)
 
     async def existing_lead_ids(self, tenant: str, lead_ids: Sequence[str]) -> set[str]:
-        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, {"_id": 1})
+        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, {"_id": 1},
+                                 batch_size=len(lead_ids) + 1)  # one round trip (else 101, then a getMore)
         return {doc["_id"] async for doc in cursor}
 
     async def get_lead(self, tenant: str, lead_id: str, projection: Doc | None = None) -> Doc | None:
         return self.sealing.open(await self.leads.find_one({"_id": lead_id, "tenant_id": tenant}, projection), tenant)
 
     async def get_leads(self, tenant: str, lead_ids: Sequence[str], projection: Doc | None = None) -> dict[str, Doc]:
-        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0, "history": 0})
+        cursor = self.leads.find({"_id": {"$in": list(lead_ids)}, "tenant_id": tenant}, projection or {"outbox": 0, "history": 0},
+                                 batch_size=len(lead_ids) + 1)  # one round trip for a batch's leads
         return {doc["_id"]: self.sealing.open(doc, tenant) async for doc in cursor}
 
     async def lead_by_phone(self, tenant: str, phone: str) -> Doc | None:
@@ -146,7 +148,7 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         pipeline = [{"$match": {"tenant_id": tenant, "status": HELD, "holder": {"$in": list(agent_ids)}}},
                     {"$group": {"_id": "$holder", "n": {"$sum": 1}}}]
         counts = {a: 0 for a in agent_ids}
-        async for row in await self.leads.aggregate(pipeline):
+        async for row in await self.leads.aggregate(pipeline, batchSize=len(counts) + 1):  # one round trip
             counts[row["_id"]] = row["n"]
         return counts
 

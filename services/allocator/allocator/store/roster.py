@@ -212,7 +212,7 @@ class RosterStore(StoreBase):
         by_team: dict[str, list[Doc]] = {team_id: [] for team_id in team_ids}
         if team_ids:
             async for doc in self.agents.find({"tenant_id": tenant, "team_id": {"$in": sorted(team_ids)}, "role": role},
-                                              sort=[("agent_id", ASCENDING)]):
+                                              sort=[("agent_id", ASCENDING)], batch_size=10_000):
                 by_team[doc["team_id"]].append(doc)
         return by_team
 
