@@ -5,7 +5,7 @@ UV ?= uv
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 
-.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics bench-console bench-speed-to-lead web openapi publish-example demo replay-dead-letters
+.PHONY: help install up down status env test test-faults test-unit lint schemas check-schemas manifests docs bench-intake bench-allocator bench-ledger bench-marketplace bench-metrics bench-console bench-speed-to-lead bench-scale-out capacity web openapi publish-example demo replay-dead-letters
 
 help:
 	@echo "make up            install everything, start broker, MongoDB, Redis and the services"
@@ -27,6 +27,8 @@ help:
 	@echo "make bench-marketplace  marketplace benchmark (10,000 listed tips, 100 users searching over HTTP)"
 	@echo "make bench-console  console benchmark (10,000 agents on the live channel by SSE; events through the real broker)"
 	@echo "make bench-speed-to-lead  a lead from publish to the agent's screen: intake, pool, push on arrival, SSE (2,000 agents)"
+	@echo "make bench-scale-out  lead-intake, allocator, metrics as 1, 2, 3 replicas on 12 partitions; a replica SIGKILLed, one added"
+	@echo "make capacity     regenerate docs/capacity.md from the latest bench reports (bench-results/)"
 	@echo "make web           build the console's web app (npm ci from the lockfile, then vite; skipped when unchanged)"
 	@echo "make openapi       regenerate the services' OpenAPI documents the console's web app is typed from"
 	@echo "make bench-metrics  metrics benchmark (1,000,000 mixed events: ingest against the raw consume ceiling, /metrics scrape)"
@@ -121,3 +123,10 @@ bench-console:
 
 bench-speed-to-lead:
 	@$(RUN) python bench/speed-to-lead/bench_speed_to_lead.py $(BENCH_ARGS)
+
+bench-scale-out:
+	@$(RUN) python bench/scale-out/bench_scale_out.py $(BENCH_ARGS)
+
+# docs/capacity.md from the newest report of each benchmark under bench-results/ (CAPACITY_ARGS: other files or folders)
+capacity:
+	@$(RUN) python bench/capacity/make_capacity.py $(CAPACITY_ARGS)

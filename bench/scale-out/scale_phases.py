@@ -1,0 +1,100 @@
+"""The phases of a scale-out run and their figures, from what the run recorded (pure: no I/O)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scale_checks import QualifiedRead, cpu_per_item_us, longest_gap, rate, scaling
+
+SERVICES = ("lead-intake", "allocator", "metrics")
+
+
+@dataclass
+class Phase:
+    name: str
+    replicas: int
+    sent_ids: list[str] = field(default_factory=list)
+    first_send: float = math.nan
+    done: float = math.nan
+    cpu: dict[str, Any] = field(default_factory=dict)
+    work_before: dict[str, float] = field(default_factory=dict)
+    work_after: dict[str, float] = field(default_factory=dict)
+
+    def sent(self, event_id: str, at: float) -> None:
+        if not self.sent_ids:
+            self.first_send = at
+        self.sent_ids.append(event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float
+    qualified: int
+    pooled: int
+    counted: int
+
+    def all_at(self, target: int) -> bool:
+        return min(self.qualified, self.pooled, self.counted) >= target
+
+
+class Progress:
+    """The totals of the run's tenant over time: leads qualified (distinct, as read), pooled, counted."""
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+
+    def sample(self, at: float, qualified: int, pooled: int, counted: int) -> None:
+        self.samples.append(Sample(at, qualified, pooled, counted))
+
+    @property
+    def last(self) -> Sample:
+        return self.samples[-1] if self.samples else Sample(0.0, 0, 0, 0)
+
+    def counted_reached(self, target: int) -> float | None:
+        return next((s.at for s in self.samples if s.counted >= target), None)
+
+    def counted_steps(self) -> list[float]:
+        """When the checkpointed count went up."""
+        return [b.at for a, b in zip(self.samples, self.samples[1:], strict=False) if b.counted > a.counted]
+
+
+def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], pooled_at: Mapping[str, float],
+                  progress: Progress, kill_at: float | None) -> dict[str, Any]:
+    """Each phase's throughput by stage (from its first send to its last lead done there), CPU per lead per
+    service, the work of each replica; the stalls of the kill phase; the scaling of the bursts."""
+    first_qualified: dict[str, QualifiedRead] = {}
+    for q in qualified:
+        if q.received_event_id not in first_qualified or q.at < first_qualified[q.received_event_id].at:
+            first_qualified[q.received_event_id] = q
+    out: dict[str, Any] = {}
+    target = 0
+    for phase in phases:
+        target += len(phase.sent_ids)
+        reads = [first_qualified[e] for e in phase.sent_ids if e in first_qualified]
+        pooled = [pooled_at[q.lead_id] for q in reads if q.lead_id in pooled_at]
+        complete = len(reads) == len(pooled) == len(phase.sent_ids)
+        n = len(phase.sent_ids)
+        figures: dict[str, Any] = {
+            "replicas": phase.replicas, "leads": n, "first_send": phase.first_send,
+            "seconds": phase.done - phase.first_send,
+            "per_s": {"lead-intake": rate(n, phase.first_send, max((q.at for q in reads), default=None)),
+                      "allocator": rate(n, phase.first_send, max(pooled, default=None)) if complete else math.nan,
+                      "metrics": rate(n, phase.first_send, progress.counted_reached(target))},
+            "cpu_us_per_lead": cpu_per_item_us(phase.cpu.get("cpu_s", {}), SERVICES, n),
+            "cpu": phase.cpu,
+            "work_per_replica": {label: phase.work_after.get(label, 0.0) - phase.work_before.get(label, 0.0)
+                                 for label in sorted(phase.work_before.keys() | phase.work_after.keys())},
+        }
+        if kill_at is not None and phase.first_send <= kill_at <= phase.done:
+            figures["stall_s"] = {
+                "lead-intake": longest_gap((q.at for q in reads), phase.first_send, phase.done),
+                "allocator": longest_gap(pooled, phase.first_send, phase.done),
+                "metrics": longest_gap(progress.counted_steps(), phase.first_send, phase.done),
+            }
+        out[phase.name] = figures
+    bursts = {p.replicas: out[p.name]["per_s"] for p in phases if p.name != "kill/add"}
+    out_scaling = {s: scaling({k: v[s] for k, v in bursts.items()}) for s in SERVICES}
+    return {"by_phase": out, "scaling_vs_1_replica": out_scaling}

@@ -1,0 +1,110 @@
+"""What the scale-out benchmark sends and watches: the leads an outside system publishes on leads.received.v1
+(each a new person, so nothing merges), and every event of the run's tenant on the topics metrics consumes
+(leads.qualified.v1 among them), read from the beginning with their Kafka timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+from aiokafka import AIOKafkaConsumer
+from scale_checks import QualifiedRead
+
+from lead_intake.domain.cleaning import is_test_number
+from metrics.events import CONSUMED_TOPICS as METRICS_TOPICS
+from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
+from telesales_contracts.topics import DEAD_LETTERS, LEADS_QUALIFIED, LEADS_RECEIVED
+
+HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
+PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "187", "188")
+CHANNELS = ("百度SEM", "抖音", "微信", "官网表单", "400热线")
+PRODUCTS = ("MBA", "雅思培训", "重疾险", "基金定投", "新车试驾")
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    event_id: str
+    key: bytes  # the source's own reference, never the number
+    payload: bytes
+
+
+def mobile_numbers(seed: int) -> Iterator[str]:
+    """Distinct valid Chinese mobile numbers (no test numbers) as E.164, deterministic for a seed."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    while True:
+        e164 = f"+86{rng.choice(PREFIXES)}{rng.randrange(100_000_000):08d}"
+        if e164 not in seen and not is_test_number(e164) and phonenumbers.is_valid_number(phonenumbers.parse(e164)):
+            seen.add(e164)
+            yield e164
+
+
+class LeadMaker:
+    def __init__(self, tenant: str, seed: int) -> None:
+        self.tenant = tenant
+        self.rng = random.Random(seed)
+        self.numbers = mobile_numbers(seed)
+        self.made = 0
+
+    def make(self, count: int) -> list[Lead]:
+        return [self.one() for _ in range(count)]
+
+    def one(self) -> Lead:
+        self.made += 1
+        reference = f"scale-{self.made:07d}"
+        data: dict[str, Any] = {
+            "name": f"客户{self.made}", "phone": next(self.numbers)[3:], "channel": self.rng.choice(CHANNELS),
+            "business_line": "scale-out", "product_interest": self.rng.choice(PRODUCTS),
+            "source_system": "bench-scale-out", "external_id": reference,
+        }
+        event_id = str(uuid.uuid4())
+        payload = json.dumps({"specversion": "1.0", "id": event_id, "source": "/bench/scale-out",
+                              "type": LEADS_RECEIVED.event_type, "time": datetime.now(UTC).isoformat(),
+                              "datacontenttype": "application/json", "tenantid": self.tenant, "data": data},
+                             ensure_ascii=False, separators=(",", ":")).encode()
+        return Lead(event_id, reference.encode(), payload)
+
+
+class Reader:
+    """Every event of the tenant on the topics metrics consumes: the distinct ids (what metrics must have
+    counted), each leads.qualified.v1 record, the dead letters."""
+
+    def __init__(self, bootstrap: str, tenant: str) -> None:
+        self.tenant = tenant
+        self.consumer = AIOKafkaConsumer(*(t.name for t in METRICS_TOPICS), bootstrap_servers=bootstrap,
+                                         group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+                                         fetch_max_wait_ms=50)
+        self.event_ids: set[str] = set()
+        self.qualified: list[QualifiedRead] = []
+        self.dead_letters = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for record in self.consumer:
+            event = json.loads(record.value)
+            if event.get("tenantid") != self.tenant:
+                continue
+            self.event_ids.add(event["id"])
+            if record.topic == LEADS_QUALIFIED.name:
+                data = event["data"]
+                self.qualified.append(QualifiedRead(event["id"], data["touch"]["event_id"], data["lead_id"],
+                                                    record.timestamp / 1000))
+            elif record.topic == DEAD_LETTERS.name:
+                self.dead_letters += 1
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            await self.consumer.stop()
