@@ -13,8 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "scale-ou
 
 import bench_scale_out  # noqa: E402
 from scale_checks import (  # noqa: E402
+    Answer,
     QualifiedRead,
     Stored,
+    coins_exactness,
     cpu_per_item_us,
     exactness,
     longest_gap,
@@ -38,9 +40,9 @@ def stored(n: int, **changes: object) -> Stored:
 
 def test_the_defaults_and_the_refused_options() -> None:
     args = bench_scale_out.parse_args([])
-    assert (args.leads, args.replicas, args.kill_rate) == (3000, 3, 0.0)
+    assert (args.leads, args.purchases, args.replicas, args.kill_rate) == (3000, 1500, 3, 0.0)
     assert bench_scale_out.parse_args(["--leads", "400", "--kill-seconds", "20"]).kill_seconds == 20
-    for bad in (["--replicas", "1"], ["--leads", "0"], ["--kill-seconds", "0"], ["--kill-rate", "-1"]):
+    for bad in (["--replicas", "1"], ["--leads", "0"], ["--purchases", "0"], ["--kill-seconds", "0"], ["--kill-rate", "-1"]):
         with pytest.raises(SystemExit):
             bench_scale_out.parse_args(bad)
 
@@ -75,6 +77,21 @@ def test_the_services_stores_must_match_the_leads_sent() -> None:
     assert not exactness(ids, reads(3), stored(3, metrics_created=2)).ok
     assert not exactness(ids, reads(3), stored(3, metrics_distinct_ids=2)).ok
     assert not exactness(ids, reads(3), stored(3, dead_letters=1)).ok
+
+
+def test_every_purchase_answered_once_posted_and_stored() -> None:
+    answers = [Answer(f"a{i}", f"tx{i}", True, 10.0 + i) for i in range(3)]
+    good = coins_exactness(["tx0", "tx1", "tx2"], [*answers, answers[0]], stored(0, ledger_posted=3))
+    assert good.ok and good.figures["answers_redelivered"] == 1
+    twice = coins_exactness(["tx0", "tx1", "tx2"], [*answers, Answer("other", "tx1", True, 20.0)],
+                            stored(0, ledger_posted=3))
+    assert not twice.ok and twice.figures["answered_twice"] == 1
+    lost = coins_exactness(["tx0", "tx1", "tx2", "tx3"], answers, stored(0, ledger_posted=3))
+    assert not lost.ok and lost.figures["unanswered"] == 1
+    refused = [Answer("a0", "tx0", False, 10.0), *answers[1:]]
+    assert coins_exactness(["tx0", "tx1", "tx2"], refused, stored(0, ledger_posted=2, ledger_rejected=1)).figures[
+        "rejected"] == 1
+    assert not coins_exactness(["tx0", "tx1", "tx2"], answers, stored(0, ledger_posted=4)).ok
 
 
 def test_rates_gaps_cpu_and_scaling() -> None:
@@ -126,3 +143,19 @@ def test_phase_figures_and_the_report() -> None:
     text = render(report)
     assert "| 2 replicas | 2 | 2 |" in text and "exact: yes" in text and "WARNING: DISTURBED: x" in text
     assert memory_lines(report["memory_rss_bytes"])[0] == "| RSS (MiB) | lead-intake#1 | x#2 |"
+
+
+def test_the_ledger_is_measured_in_purchases() -> None:
+    phase = burst("1 replica", 1, ["r0", "r1"], 99.0, 104.0)
+    phase.requested("tx0", 98.0)  # the earlier of the two streams starts the phase
+    phase.requested("tx1", 99.5)
+    phase.cpu["cpu_s"]["ledger#1"] = 0.004
+    answers = [Answer("a0", "tx0", True, 100.0), Answer("a1", "tx1", True, 102.0), Answer("a1", "tx1", True, 103.0)]
+    progress = Progress()
+    progress.sample(103.0, 2, 2, 2, 2)
+    figures = phase_figures([phase], reads(2), {"lead0": 100.5, "lead1": 101.5}, progress, None, answers)
+    first = figures["by_phase"]["1 replica"]
+    assert phase.first_send == 98.0 and first["purchases"] == 2
+    assert first["per_s"]["ledger"] == pytest.approx(2 / (102.0 - 98.0))
+    assert first["cpu_us_per_lead"]["ledger"] == pytest.approx(2000.0)
+    assert progress.last.all_at(2, 2) and not progress.last.all_at(2, 3)

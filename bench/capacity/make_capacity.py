@@ -265,8 +265,8 @@ def scale_out_lines(reports: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return ["## Scale-out (measured)", "",
             f"Run `{scale['run']}`: {scale['partitions']} partitions; exact: {'yes' if ex['ok'] else 'NO'} "
             f"({ex['sent']:,} leads, each qualified, pooled and counted once, one replica of each SIGKILLed and one "
-            "added). Throughput by replicas (leads/s, lead-intake / allocator / metrics): "
-            + "; ".join(f"{name}: " + " / ".join(f"{v:,.0f}" if v == v else "-" for v in f["per_s"].values())
+            "added). Throughput by replicas (per second; the ledger in purchases, the others in leads): "
+            + "; ".join(f"{name}: " + ", ".join(f"{s} {v:,.0f}" if v == v else f"{s} -" for s, v in f["per_s"].items())
                         for name, f in by.items()) + "."]
 
 

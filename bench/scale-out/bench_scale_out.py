@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
-"""scale-out benchmark: the consuming services of the lead path as replicas (`make bench-scale-out`).
+"""scale-out benchmark: the consuming services as replicas (`make bench-scale-out`).
 
 Starts a private Apache Kafka node of the run whose topics have 12 partitions, then lead-intake, the
-allocator and metrics as `make up` runs them (uvicorn subprocesses; every replica of a service shares the
-run's database, consumer group and event source), and publishes leads on leads.received.v1 as an outside
-system. One run, one phase after the other:
+allocator, metrics and the ledger as `make up` runs them (uvicorn subprocesses; every replica of a service
+shares the run's database, consumer group and event source), publishes leads on leads.received.v1 as an
+outside system and purchase requests on ledger.transfer-requested.v1 as the marketplace (wallets funded
+through the ledger's API first). One run, one phase after the other:
 
-  1, 2, 3 replicas   a burst of --leads leads with that many replicas of each service: throughput of each
-                     stage (leads / (last one done - first send)), CPU per lead per service, the work each
-                     replica did (its own /metrics)
+  1, 2, 3 replicas   a burst of --leads leads and --purchases purchases with that many replicas of each
+                     service: throughput of each stage (items / (last one done - first send)), CPU per
+                     item per service, the work each replica did (its own /metrics)
   kill/add           --kill-seconds of leads on a fixed schedule at half the 3-replica end-to-end rate: at a
                      quarter, one replica of each service is SIGKILLed (of metrics, the one holding the
                      consuming lease); at half, one of each is started; the longest stall of each stage
   checks             every lead sent qualified once (one leads.qualified.v1 event, one lead), stored once by
                      lead-intake, pooled once by the allocator, counted once by metrics (its checkpointed
-                     counter and event ids against what its topics carry); nothing dead-lettered
+                     counter and event ids against what its topics carry); every purchase answered once,
+                     posted and stored once by the ledger; nothing dead-lettered
 
 metrics consumes as a sole consumer (one replica holds a lease and reads every partition, the others
 stand by), so its replicas give failover, not throughput: the report says which replica consumed.
@@ -38,7 +40,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from telesales_contracts.topics import LEADS_RECEIVED
+from telesales_contracts.topics import LEADS_RECEIVED, LEDGER_TRANSFER_REQUESTED
 from telesales_runtime.pii_crypto import new_keyring_json
 from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
@@ -58,7 +60,8 @@ from telesales_testkit.infra import InfraError
 from telesales_testkit.memory import Memory
 
 sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
-from scale_checks import Stored, exactness, owner_pid, rate  # noqa: E402
+from scale_checks import Stored, coins_exactness, exactness, owner_pid, rate  # noqa: E402
+from scale_coins import Coins  # noqa: E402
 from scale_fleet import PARTITIONS, SERVICES, Fleet  # noqa: E402
 from scale_phases import Phase, Progress, phase_figures  # noqa: E402
 from scale_report import render  # noqa: E402
@@ -76,6 +79,7 @@ class Run:
         self.tenant = f"bench-scale-{run}"
         self.fleet = Fleet(run, out_path.parent, stack_env)
         self.maker = LeadMaker(self.tenant, args.seed)
+        self.coins = Coins(self.tenant, run)
         self.reader = Reader(stack_env["TELESALES_KAFKA_BOOTSTRAP"], self.tenant)
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack_env["TELESALES_MONGO_URI"], tz_aware=True)
         self.progress = Progress()
@@ -108,7 +112,8 @@ class Run:
                                                               "period": "all"}, {"c": 1}):
             counted += (doc.get("c") or {}).get("created", 0)
         qualified = len({q.received_event_id for q in self.reader.qualified})
-        self.progress.sample(time.time(), qualified, pooled, counted)
+        answered = len({a.transfer_id for a in self.reader.answers})
+        self.progress.sample(time.time(), qualified, pooled, counted, answered)
 
     def event(self, what: str) -> None:
         self.events.append({"at": time.time(), "what": what})
@@ -124,18 +129,29 @@ class Run:
         pid = owner_pid(doc.get("owner") if doc else None)
         return next((label for label, p in self.fleet.pids().items() if p == pid), None)
 
-    async def publish(self, producer: AIOKafkaProducer, phase: Phase, leads: list[Any], rate: float | None) -> None:
+    async def publish(self, producer: AIOKafkaProducer, phase: Phase, leads: list[Any], rate: float | None,
+                      requests: list[Any]) -> None:
+        """The leads and the purchase requests side by side, each on its own schedule (`rate` leads/s and as
+        many purchases in the same time), or as fast as the producer goes."""
+        pace = rate * len(requests) / len(leads) if rate and leads else None
+        await asyncio.gather(
+            self.send(producer, LEADS_RECEIVED.name, leads, rate, lambda lead, at: phase.sent(lead.event_id, at)),
+            self.send(producer, LEDGER_TRANSFER_REQUESTED.name, requests, pace,
+                      lambda r, at: phase.requested(r.transfer_id, at)))
+
+    @staticmethod
+    async def send(producer: AIOKafkaProducer, topic: str, items: list[Any], rate: float | None, record: Any) -> None:
         start = time.time() + 0.05
         pending = []
-        for i, lead in enumerate(leads):
+        for i, item in enumerate(items):
             if rate:
                 delay = start + i / rate - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             elif i % 500 == 499:
                 await asyncio.sleep(0)
-            phase.sent(lead.event_id, time.time())
-            pending.append(await producer.send(LEADS_RECEIVED.name, lead.payload, key=lead.key, headers=HEADERS))
+            record(item, time.time())
+            pending.append(await producer.send(topic, item.payload, key=item.key, headers=HEADERS))
         await asyncio.gather(*pending)
 
     async def drain(self, phase: Phase) -> None:
@@ -145,20 +161,24 @@ class Run:
         while time.monotonic() < deadline:
             self.fleet.check_alive()
             await self.poll()
-            if self.progress.last.all_at(target):
+            if self.progress.last.all_at(target, self.coins.made):
                 phase.done = time.time()
                 return
             await asyncio.sleep(0.25)
-        raise BenchError(f"{phase.name}: not done within {self.args.timeout:.0f} s: {self.progress.last} of {target:,}")
+        raise BenchError(f"{phase.name}: not done within {self.args.timeout:.0f} s: {self.progress.last} of "
+                         f"{target:,} leads, {self.coins.made:,} purchases")
 
     async def measure(self, phase: Phase, producer: AIOKafkaProducer, memory: Memory, leads: list[Any],
-                      rate: float | None, during: Any = None) -> None:
+                      rate: float | None, purchases: int, during: Any = None) -> None:
+        ledger = next(iter(self.fleet.live("ledger").values()))
+        await self.coins.fund(self.http, ledger.base_url, purchases)  # before the phase: not measured
+        requests = self.coins.make(purchases)
         self.phases.append(phase)
         memory.phase = phase.name
         await self.fleet.scrape(self.http)
         phase.work_before = dict(self.fleet.work)
         cpu = CpuWatch(self.cpu_groups()).start()
-        sending = asyncio.create_task(self.publish(producer, phase, leads, rate))
+        sending = asyncio.create_task(self.publish(producer, phase, leads, rate, requests))
         polling = asyncio.create_task(self.keep_polling())
         try:
             if during is not None:
@@ -176,7 +196,7 @@ class Run:
         if disturbed > self.args.disturbed_pct:
             self.warnings.append(f"DISTURBED: during {phase.name}, processes outside the run used {disturbed:.0f} % "
                                  f"of a core (over {self.args.disturbed_pct:.0f} %): its figures are not clean")
-        note(f"{phase.name}: {len(leads):,} leads in {phase.done - phase.first_send:.1f} s")
+        note(f"{phase.name}: {len(leads):,} leads, {purchases:,} purchases in {phase.done - phase.first_send:.1f} s")
 
     async def kill_and_add(self, cpu: CpuWatch) -> None:
         """At a quarter of the schedule SIGKILL one replica of each service, at half of it add one (started
@@ -184,7 +204,7 @@ class Run:
         seconds = self.args.kill_seconds
         await asyncio.sleep(seconds / 4)
         holder = await self.metrics_holder() or "metrics#1"
-        for label in ("lead-intake#1", "allocator#1", holder):
+        for label in ("lead-intake#1", "allocator#1", holder, "ledger#1"):
             pid = self.fleet.kill(label)
             self.event(f"SIGKILL {label} (pid {pid})")
         self.kill_at = time.time()
@@ -207,15 +227,17 @@ class Run:
                 await self.reader.start()  # the fresh broker's partitions have leaders by now
             await asyncio.sleep(args.settle)  # the consumer groups rebalance onto the new replicas
             memory.take(f"idle, {k} replica{'s' if k > 1 else ''}")
-            say(f"{k}/{args.replicas} replicas: a burst of {args.leads:,} leads ...")
-            await self.measure(Phase(f"{k} replica{'s' if k > 1 else ''}", k), producer, memory, self.maker.make(args.leads), None)
+            say(f"{k}/{args.replicas} replicas: a burst of {args.leads:,} leads and {args.purchases:,} purchases ...")
+            await self.measure(Phase(f"{k} replica{'s' if k > 1 else ''}", k), producer, memory,
+                               self.maker.make(args.leads), None, args.purchases)
         last = self.phases[-1]  # done: every lead qualified, pooled and counted, so the slowest stage's pace
         pace = args.kill_rate or max(1.0, rate(len(last.sent_ids), last.first_send, last.done) / 2)
         say(f"kill/add: {pace:,.0f} leads/s for {args.kill_seconds:.0f} s; a replica of each SIGKILLed, one added ...")
         await asyncio.sleep(args.settle)
         self.metrics_holder_before = await self.metrics_holder()
-        await self.measure(Phase("kill/add", args.replicas), producer, memory,
-                           self.maker.make(int(pace * args.kill_seconds)), pace, self.kill_and_add)
+        leads = self.maker.make(int(pace * args.kill_seconds))
+        await self.measure(Phase("kill/add", args.replicas), producer, memory, leads, pace,
+                           round(len(leads) * args.purchases / args.leads), self.kill_and_add)
         self.metrics_holder_after = await self.metrics_holder()
         memory.take("after the run")
 
@@ -227,10 +249,14 @@ class Run:
         digests = [unpack(d["digests"]) async for d in self.db("metrics")["seen"].find({}, {"digests": 1})]
         flat = [int(x) for chunk in digests for x in chunk]
         await self.poll()
+        transfers = self.db("ledger")["transfers"]
+        purchases = {"tenant_id": self.tenant, "kind": "purchase"}
         return Stored(intake_leads=await self.db("lead-intake")["leads"].count_documents({"tenant_id": self.tenant}),
                       allocator_lead_ids=ids, metrics_created=self.progress.last.counted,
                       metrics_event_ids=len(flat), metrics_distinct_ids=len(set(flat)),
-                      metrics_expected=len(self.reader.event_ids), dead_letters=self.reader.dead_letters)
+                      metrics_expected=len(self.reader.event_ids), dead_letters=self.reader.dead_letters,
+                      ledger_posted=await transfers.count_documents({**purchases, "state": "posted"}),
+                      ledger_rejected=await transfers.count_documents({**purchases, "state": "rejected"}))
 
 
 async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str],
@@ -262,20 +288,22 @@ async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: di
 def conclude(args: argparse.Namespace, bench: Run, stored: Stored, exits: list[str], out_path: Path) -> int:
     sent = [e for phase in bench.phases for e in phase.sent_ids]
     check = exactness(sent, bench.reader.qualified, stored)
+    coins = coins_exactness([t for phase in bench.phases for t in phase.transfer_ids], bench.reader.answers, stored)
     phases = phase_figures(bench.phases, bench.reader.qualified, bench.pooled_at, bench.progress,
-                           bench.kill_at)
+                           bench.kill_at, bench.reader.answers)
     report = {
         "run": bench.run, "git": git_state(), "cpu_count": os.cpu_count(), "tenant": bench.tenant,
         "partitions": PARTITIONS, "replicas": args.replicas, "leads_per_burst": args.leads, "phases": phases,
         "events": bench.events, "metrics_holder": {"before kill": bench.metrics_holder_before,
                                                    "after": bench.metrics_holder_after},
         "exactness": {"ok": check.ok, **check.figures, "problems": check.problems},
+        "coins_exactness": {"ok": coins.ok, **coins.figures, "problems": coins.problems},
         "memory_rss_bytes": bench.memory.points, "service_exits": exits, "warnings": bench.warnings,
         "settings": {"metrics": SERVICES["metrics"][3], "settle_s": args.settle},
     }
     publish_report(out_path, report, render(report))
-    if not check.ok or exits:
-        say(f"BENCHMARK FAILED: {check.problems} {exits}")
+    if not check.ok or not coins.ok or exits:
+        say(f"BENCHMARK FAILED: {check.problems} {coins.problems} {exits}")
         return 1
     return 0
 
@@ -304,6 +332,8 @@ async def frame(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=3000, help="Leads of each measured burst (1, 2, 3 replicas).")
+    parser.add_argument("--purchases", type=int, default=1500,
+                        help="Purchase requests to the ledger in each burst (and in that ratio in kill/add).")
     parser.add_argument("--replicas", type=int, default=3, help="Replicas of each service at the most.")
     parser.add_argument("--kill-seconds", type=float, default=40.0, help="Length of the kill/add phase.")
     parser.add_argument("--kill-rate", type=float, default=0.0,
@@ -316,8 +346,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="Keep the run's databases.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    if args.leads < 1 or args.replicas < 2 or args.kill_seconds <= 0 or args.settle < 0 or args.kill_rate < 0:
-        parser.error("--leads must be positive, --replicas at least 2, --kill-seconds positive")
+    if min(args.leads, args.purchases) < 1 or args.replicas < 2 or args.kill_seconds <= 0 or args.settle < 0 \
+            or args.kill_rate < 0:
+        parser.error("--leads and --purchases must be positive, --replicas at least 2, --kill-seconds positive")
     return args
 
 

@@ -21,6 +21,16 @@ class QualifiedRead:
     at: float  # its Kafka timestamp, epoch seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer of the ledger to a purchase request, as read from its topic."""
+
+    event_id: str
+    transfer_id: str
+    posted: bool
+    at: float
+
+
 @dataclass
 class Stored:
     """What the services' databases hold for the run's tenant at the end."""
@@ -32,6 +42,8 @@ class Stored:
     metrics_distinct_ids: int
     metrics_expected: int  # distinct events of the tenant on the topics metrics consumes, as read
     dead_letters: int = 0  # platform.dead-lettered.v1 records of the tenant
+    ledger_posted: int = 0  # the ledger's `transfers` of the tenant, kind purchase, posted
+    ledger_rejected: int = 0
 
 
 @dataclass
@@ -131,3 +143,37 @@ def owner_pid(owner: str | None) -> int | None:
         return int(parts[-2]) if len(parts) >= 3 else None
     except ValueError:
         return None
+
+
+def coins_exactness(requested: Iterable[str], answers: Sequence[Answer], stored: Stored) -> Exactness:
+    """Every purchase request answered once (one answer event; the same one read twice is a redelivery),
+    posted (the run funds every buyer within the limits), and stored once by the ledger."""
+    requested_ids = set(requested)
+    events_of: dict[str, set[str]] = defaultdict(set)
+    for a in answers:
+        events_of[a.transfer_id].add(a.event_id)
+    first = {}
+    for a in answers:
+        first.setdefault(a.transfer_id, a)
+    missing = sorted(requested_ids - events_of.keys())
+    strays = sorted(events_of.keys() - requested_ids)
+    doubled = sorted(t for t in requested_ids & events_of.keys() if len(events_of[t]) > 1)
+    rejected = sorted(t for t, a in first.items() if t in requested_ids and not a.posted)
+    figures = {"requested": len(requested_ids), "answers": len({a.event_id for a in answers}),
+               "answers_redelivered": len(answers) - len({a.event_id for a in answers}),
+               "unanswered": len(missing), "answered_twice": len(doubled), "rejected": len(rejected),
+               "strays": len(strays), "stored_posted": stored.ledger_posted, "stored_rejected": stored.ledger_rejected}
+    problems = []
+    if missing:
+        problems.append(f"{len(missing):,} purchase requests were never answered (e.g. {missing[:3]})")
+    if doubled:
+        problems.append(f"{len(doubled):,} purchase requests were answered twice (e.g. {doubled[:3]})")
+    if rejected:
+        problems.append(f"{len(rejected):,} purchases were rejected though every buyer was funded (e.g. {rejected[:3]})")
+    if strays:
+        problems.append(f"{len(strays):,} answers answer no request of this run")
+    posted = len(requested_ids) - len(missing) - len(rejected)
+    if stored.ledger_posted != posted or stored.ledger_rejected != len(rejected):
+        problems.append(f"the ledger stores {stored.ledger_posted:,} posted and {stored.ledger_rejected:,} rejected "
+                        f"purchases; the answers say {posted:,} and {len(rejected):,}")
+    return Exactness(not problems, figures, problems)

@@ -21,6 +21,7 @@ SERVICES: dict[str, tuple[str, str, str | None, dict[str, str]]] = {
     "allocator": ("allocator", "ALLOCATOR_", "leads.qualified.v1", {}),
     # the sole consumer's lease: a standby takes over this long after the holder died (default 20 s)
     "metrics": ("metrics", "METRICS_", None, {"LEASE_SECONDS": "6"}),
+    "ledger": ("ledger", "LEDGER_", "ledger.transfer-requested.v1", {}),
 }
 
 

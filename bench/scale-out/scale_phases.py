@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scale_checks import QualifiedRead, cpu_per_item_us, longest_gap, rate, scaling
+from scale_checks import Answer, QualifiedRead, cpu_per_item_us, longest_gap, rate, scaling
 
-SERVICES = ("lead-intake", "allocator", "metrics")
+LEAD_SERVICES = ("lead-intake", "allocator", "metrics")  # their work is counted in leads
+SERVICES = (*LEAD_SERVICES, "ledger")  # the ledger's in purchase requests
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Phase:
     name: str
     replicas: int
     sent_ids: list[str] = field(default_factory=list)
+    transfer_ids: list[str] = field(default_factory=list)
     first_send: float = math.nan
     done: float = math.nan
     cpu: dict[str, Any] = field(default_factory=dict)
@@ -24,9 +26,12 @@ class Phase:
     work_after: dict[str, float] = field(default_factory=dict)
 
     def sent(self, event_id: str, at: float) -> None:
-        if not self.sent_ids:
-            self.first_send = at
+        self.first_send = min(self.first_send, at) if self.sent_ids or self.transfer_ids else at
         self.sent_ids.append(event_id)
+
+    def requested(self, transfer_id: str, at: float) -> None:
+        self.first_send = min(self.first_send, at) if self.sent_ids or self.transfer_ids else at
+        self.transfer_ids.append(transfer_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +40,10 @@ class Sample:
     qualified: int
     pooled: int
     counted: int
+    answered: int = 0
 
-    def all_at(self, target: int) -> bool:
-        return min(self.qualified, self.pooled, self.counted) >= target
+    def all_at(self, leads: int, transfers: int = 0) -> bool:
+        return min(self.qualified, self.pooled, self.counted) >= leads and self.answered >= transfers
 
 
 class Progress:
@@ -46,8 +52,8 @@ class Progress:
     def __init__(self) -> None:
         self.samples: list[Sample] = []
 
-    def sample(self, at: float, qualified: int, pooled: int, counted: int) -> None:
-        self.samples.append(Sample(at, qualified, pooled, counted))
+    def sample(self, at: float, qualified: int, pooled: int, counted: int, answered: int = 0) -> None:
+        self.samples.append(Sample(at, qualified, pooled, counted, answered))
 
     @property
     def last(self) -> Sample:
@@ -62,9 +68,13 @@ class Progress:
 
 
 def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], pooled_at: Mapping[str, float],
-                  progress: Progress, kill_at: float | None) -> dict[str, Any]:
-    """Each phase's throughput by stage (from its first send to its last lead done there), CPU per lead per
-    service, the work of each replica; the stalls of the kill phase; the scaling of the bursts."""
+                  progress: Progress, kill_at: float | None, answers: Sequence[Answer] = ()) -> dict[str, Any]:
+    """Each phase's throughput by stage (from its first send to its last lead or purchase done there), CPU per
+    lead (the ledger: per purchase) per service, the work of each replica; the stalls of the kill phase; the
+    scaling of the bursts."""
+    answered: dict[str, float] = {}
+    for a in answers:
+        answered[a.transfer_id] = min(a.at, answered.get(a.transfer_id, a.at))
     first_qualified: dict[str, QualifiedRead] = {}
     for q in qualified:
         if q.received_event_id not in first_qualified or q.at < first_qualified[q.received_event_id].at:
@@ -76,14 +86,18 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
         reads = [first_qualified[e] for e in phase.sent_ids if e in first_qualified]
         pooled = [pooled_at[q.lead_id] for q in reads if q.lead_id in pooled_at]
         complete = len(reads) == len(pooled) == len(phase.sent_ids)
-        n = len(phase.sent_ids)
+        n, t = len(phase.sent_ids), len(phase.transfer_ids)
+        answer_times = [answered[x] for x in phase.transfer_ids if x in answered]
         figures: dict[str, Any] = {
-            "replicas": phase.replicas, "leads": n, "first_send": phase.first_send,
+            "replicas": phase.replicas, "leads": n, "purchases": t, "first_send": phase.first_send,
             "seconds": phase.done - phase.first_send,
             "per_s": {"lead-intake": rate(n, phase.first_send, max((q.at for q in reads), default=None)),
                       "allocator": rate(n, phase.first_send, max(pooled, default=None)) if complete else math.nan,
-                      "metrics": rate(n, phase.first_send, progress.counted_reached(target))},
-            "cpu_us_per_lead": cpu_per_item_us(phase.cpu.get("cpu_s", {}), SERVICES, n),
+                      "metrics": rate(n, phase.first_send, progress.counted_reached(target)),
+                      "ledger": rate(t, phase.first_send, max(answer_times, default=None))
+                      if len(answer_times) == t else math.nan},
+            "cpu_us_per_lead": {**cpu_per_item_us(phase.cpu.get("cpu_s", {}), LEAD_SERVICES, n),
+                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("ledger",), t)},
             "cpu": phase.cpu,
             "work_per_replica": {label: phase.work_after.get(label, 0.0) - phase.work_before.get(label, 0.0)
                                  for label in sorted(phase.work_before.keys() | phase.work_after.keys())},
@@ -93,6 +107,7 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
                 "lead-intake": longest_gap((q.at for q in reads), phase.first_send, phase.done),
                 "allocator": longest_gap(pooled, phase.first_send, phase.done),
                 "metrics": longest_gap(progress.counted_steps(), phase.first_send, phase.done),
+                "ledger": longest_gap(answer_times, phase.first_send, phase.done),
             }
         out[phase.name] = figures
     bursts = {p.replicas: out[p.name]["per_s"] for p in phases if p.name != "kill/add"}

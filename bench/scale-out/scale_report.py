@@ -26,12 +26,13 @@ def memory_lines(points: dict[str, dict[str, int]]) -> list[str]:
 
 def phase_lines(report: dict[str, Any]) -> list[str]:
     by_phase = report["phases"]["by_phase"]
-    lines = ["| phase | replicas | leads | " + " | ".join(f"{s} leads/s" for s in SERVICES) + " | "
-             + " | ".join(f"{s} µs CPU/lead" for s in SERVICES) + " | other CPU % of a core |",
-             "|---" * (3 + 2 * len(SERVICES) + 1) + "|"]
+    unit = {s: "purchase" if s == "ledger" else "lead" for s in SERVICES}
+    lines = ["| phase | replicas | leads | purchases | " + " | ".join(f"{s} {unit[s]}s/s" for s in SERVICES) + " | "
+             + " | ".join(f"{s} µs CPU/{unit[s]}" for s in SERVICES) + " | other CPU % of a core |",
+             "|---" * (4 + 2 * len(SERVICES) + 1) + "|"]
     for name, f in by_phase.items():
         other = f["cpu"].get("pct_of_one_core", {}).get("everything else on the machine", math.nan)
-        lines.append(f"| {name} | {f['replicas']} | {f['leads']:,} | "
+        lines.append(f"| {name} | {f['replicas']} | {f['leads']:,} | {f.get('purchases', 0):,} | "
                      + " | ".join(num(f["per_s"][s]) for s in SERVICES) + " | "
                      + " | ".join(num(f["cpu_us_per_lead"][s]) for s in SERVICES) + f" | {num(other)} |")
     return lines
@@ -43,6 +44,15 @@ def work_lines(report: dict[str, Any]) -> list[str]:
         work = ", ".join(f"{label} {num(v)}" for label, v in f["work_per_replica"].items() if v)
         lines.append(f"  {name}: {work or '-'}")
     return lines
+
+
+def coins_lines(ex: dict[str, Any] | None) -> list[str]:
+    if not ex:
+        return []
+    return [f"purchases exact: {'yes' if ex['ok'] else 'NO'}: {ex['requested']:,} requested, {ex['answers']:,} answers "
+            f"({ex['answers_redelivered']:,} read again, {ex['answered_twice']:,} twice), {ex['rejected']:,} rejected, "
+            f"the ledger stores {ex['stored_posted']:,} posted and {ex['stored_rejected']:,} rejected",
+            *(f"  PROBLEM: {p}" for p in ex["problems"])]
 
 
 def render(report: dict[str, Any]) -> str:
@@ -69,6 +79,7 @@ def render(report: dict[str, Any]) -> str:
         f"{ex['metrics_created']:,} created / {ex['metrics_event_ids']:,} event ids of {ex['metrics_expected']:,}, "
         f"{ex['dead_letters']:,} dead letters",
         *(f"  PROBLEM: {p}" for p in ex["problems"]),
+        *coins_lines(report.get("coins_exactness")),
         "",
         *memory_lines(report["memory_rss_bytes"]),
         *(f"WARNING: {w}" for w in report["warnings"]),

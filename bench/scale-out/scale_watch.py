@@ -1,6 +1,6 @@
 """What the scale-out benchmark sends and watches: the leads an outside system publishes on leads.received.v1
 (each a new person, so nothing merges), and every event of the run's tenant on the topics metrics consumes
-(leads.qualified.v1 among them), read from the beginning with their Kafka timestamps."""
+(leads.qualified.v1 and the ledger's answers among them), read from the beginning with their Kafka timestamps."""
 
 from __future__ import annotations
 
@@ -15,12 +15,18 @@ from typing import Any
 
 import phonenumbers
 from aiokafka import AIOKafkaConsumer
-from scale_checks import QualifiedRead
+from scale_checks import Answer, QualifiedRead
 
 from lead_intake.domain.cleaning import is_test_number
 from metrics.events import CONSUMED_TOPICS as METRICS_TOPICS
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
-from telesales_contracts.topics import DEAD_LETTERS, LEADS_QUALIFIED, LEADS_RECEIVED
+from telesales_contracts.topics import (
+    DEAD_LETTERS,
+    LEADS_QUALIFIED,
+    LEADS_RECEIVED,
+    LEDGER_TRANSFER_POSTED,
+    LEDGER_TRANSFER_REJECTED,
+)
 
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "187", "188")
@@ -83,6 +89,7 @@ class Reader:
                                          fetch_max_wait_ms=50)
         self.event_ids: set[str] = set()
         self.qualified: list[QualifiedRead] = []
+        self.answers: list[Answer] = []
         self.dead_letters = 0
         self.task: asyncio.Task[None] | None = None
 
@@ -100,6 +107,9 @@ class Reader:
                 data = event["data"]
                 self.qualified.append(QualifiedRead(event["id"], data["touch"]["event_id"], data["lead_id"],
                                                     record.timestamp / 1000))
+            elif record.topic in (LEDGER_TRANSFER_POSTED.name, LEDGER_TRANSFER_REJECTED.name):
+                posted = record.topic == LEDGER_TRANSFER_POSTED.name
+                self.answers.append(Answer(event["id"], event["data"]["transfer_id"], posted, record.timestamp / 1000))
             elif record.topic == DEAD_LETTERS.name:
                 self.dead_letters += 1
 
