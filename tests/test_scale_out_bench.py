@@ -130,7 +130,7 @@ def test_phase_figures_and_the_report() -> None:
     assert first["per_s"]["lead-intake"] == pytest.approx(2 / (101.0 - 99.0))
     assert first["per_s"]["allocator"] == pytest.approx(2 / (101.5 - 99.0))
     assert first["per_s"]["metrics"] == pytest.approx(2 / (102.0 - 99.0))
-    assert first["cpu_us_per_lead"]["lead-intake"] == pytest.approx(50_000.0)
+    assert first["cpu_us_per_item"]["lead-intake"] == pytest.approx(50_000.0)
     assert first["work_per_replica"] == {"lead-intake#1": 2.0}
     assert figures["scaling_vs_1_replica"]["lead-intake"][2] == pytest.approx((2 / 2.0) / (2 / 2.0))
     assert "stall_s" not in first
@@ -157,5 +157,6 @@ def test_the_ledger_is_measured_in_purchases() -> None:
     first = figures["by_phase"]["1 replica"]
     assert phase.first_send == 98.0 and first["purchases"] == 2
     assert first["per_s"]["ledger"] == pytest.approx(2 / (102.0 - 98.0))
-    assert first["cpu_us_per_lead"]["ledger"] == pytest.approx(2000.0)
+    assert first["cpu_us_per_item"]["ledger"] == pytest.approx(2000.0)
+    assert first["cpu_us_per_item"]["metrics"] == pytest.approx(1e6 * 0.02 / 4)  # per event: 2 leads, 2 answers
     assert progress.last.all_at(2, 2) and not progress.last.all_at(2, 3)

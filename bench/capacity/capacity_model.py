@@ -131,13 +131,12 @@ def costs(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str], Fig
             console, s, "console", s["delivered"], f"bench-console saturation: {s['delivered']:,} notifications")
     scale = reports.get("scale-out")
     one = ((scale or {}).get("phases", {}).get("by_phase", {}).get("1 replica")) or {}
-    for service in ("lead-intake", "allocator"):  # a smaller run's figure when the path's own bench is missing
-        if out.get(("lead path", service)) is None and one.get("cpu_us_per_lead", {}).get(service) is not None:
-            out["lead path", service] = Figure(one["cpu_us_per_lead"][service], str(scale["run"]),  # type: ignore[index]
-                                               "bench-scale-out, 1 replica: CPU / leads")
-    if out.get(("metrics ingest", "metrics")) is None and one.get("cpu_us_per_lead", {}).get("metrics") is not None:
-        out["metrics ingest", "metrics"] = Figure(one["cpu_us_per_lead"]["metrics"], str(scale["run"]),  # type: ignore[index]
-                                                  "bench-scale-out, 1 replica: metrics CPU / leads counted")
+    per_item = one.get("cpu_us_per_item") or {}  # per lead; metrics per event it counted
+    for path, service, unit in (("lead path", "lead-intake", "leads"), ("lead path", "allocator", "leads"),
+                                ("metrics ingest", "metrics", "events counted")):
+        if out.get((path, service)) is None and per_item.get(service) is not None:  # the path's own bench missing
+            out[path, service] = Figure(per_item[service], str(scale["run"]),  # type: ignore[index]
+                                        f"bench-scale-out, 1 replica: {service} CPU / {unit}")
     return out
 
 

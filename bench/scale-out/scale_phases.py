@@ -9,8 +9,9 @@ from typing import Any
 
 from scale_checks import Answer, QualifiedRead, cpu_per_item_us, longest_gap, rate, scaling
 
-LEAD_SERVICES = ("lead-intake", "allocator", "metrics")  # their work is counted in leads
-SERVICES = (*LEAD_SERVICES, "ledger")  # the ledger's in purchase requests
+SERVICES = ("lead-intake", "allocator", "metrics", "ledger")
+# What each service's throughput and CPU are counted in.
+UNIT = {"lead-intake": "lead", "allocator": "lead", "metrics": "event", "ledger": "purchase"}
 
 
 @dataclass
@@ -69,9 +70,9 @@ class Progress:
 
 def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], pooled_at: Mapping[str, float],
                   progress: Progress, kill_at: float | None, answers: Sequence[Answer] = ()) -> dict[str, Any]:
-    """Each phase's throughput by stage (from its first send to its last lead or purchase done there), CPU per
-    lead (the ledger: per purchase) per service, the work of each replica; the stalls of the kill phase; the
-    scaling of the bursts."""
+    """Each phase's throughput by stage (from its first send to its last lead or purchase done there; metrics'
+    in leads counted), CPU per item per service (UNIT), the work of each replica; the stalls of the kill phase;
+    the scaling of the bursts."""
     answered: dict[str, float] = {}
     for a in answers:
         answered[a.transfer_id] = min(a.at, answered.get(a.transfer_id, a.at))
@@ -96,7 +97,9 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
                       "metrics": rate(n, phase.first_send, progress.counted_reached(target)),
                       "ledger": rate(t, phase.first_send, max(answer_times, default=None))
                       if len(answer_times) == t else math.nan},
-            "cpu_us_per_lead": {**cpu_per_item_us(phase.cpu.get("cpu_s", {}), LEAD_SERVICES, n),
+            # per lead; the ledger per purchase; metrics per event it counted (a lead's and a purchase's)
+            "cpu_us_per_item": {**cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("lead-intake", "allocator"), n),
+                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("metrics",), n + t),
                                 **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("ledger",), t)},
             "cpu": phase.cpu,
             "work_per_replica": {label: phase.work_after.get(label, 0.0) - phase.work_before.get(label, 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scale_phases import SERVICES
+from scale_phases import SERVICES, UNIT
 
 
 def num(value: float, fmt: str = ",.0f") -> str:
@@ -26,15 +26,15 @@ def memory_lines(points: dict[str, dict[str, int]]) -> list[str]:
 
 def phase_lines(report: dict[str, Any]) -> list[str]:
     by_phase = report["phases"]["by_phase"]
-    unit = {s: "purchase" if s == "ledger" else "lead" for s in SERVICES}
-    lines = ["| phase | replicas | leads | purchases | " + " | ".join(f"{s} {unit[s]}s/s" for s in SERVICES) + " | "
-             + " | ".join(f"{s} µs CPU/{unit[s]}" for s in SERVICES) + " | other CPU % of a core |",
+    rates = {s: "purchases" if s == "ledger" else "leads" for s in SERVICES}
+    lines = ["| phase | replicas | leads | purchases | " + " | ".join(f"{s} {rates[s]}/s" for s in SERVICES) + " | "
+             + " | ".join(f"{s} µs CPU/{UNIT[s]}" for s in SERVICES) + " | other CPU % of a core |",
              "|---" * (4 + 2 * len(SERVICES) + 1) + "|"]
     for name, f in by_phase.items():
         other = f["cpu"].get("pct_of_one_core", {}).get("everything else on the machine", math.nan)
         lines.append(f"| {name} | {f['replicas']} | {f['leads']:,} | {f.get('purchases', 0):,} | "
                      + " | ".join(num(f["per_s"][s]) for s in SERVICES) + " | "
-                     + " | ".join(num(f["cpu_us_per_lead"][s]) for s in SERVICES) + f" | {num(other)} |")
+                     + " | ".join(num(f["cpu_us_per_item"][s]) for s in SERVICES) + f" | {num(other)} |")
     return lines
 
 
