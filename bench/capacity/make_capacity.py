@@ -260,12 +260,14 @@ def scale_out_lines(reports: Mapping[str, Mapping[str, Any]]) -> list[str]:
     scale = reports.get("scale-out")
     if not scale:
         return ["## Scale-out", "", "MISSING: no scale-out report (`make bench-scale-out`)."]
-    ex = scale["exactness"]
+    ex, coins = scale["exactness"], scale.get("coins_exactness")
     by = scale["phases"]["by_phase"]
+    purchases = (f", {coins['requested']:,} purchases, each answered, posted and stored once "
+                 f"(exact: {'yes' if coins['ok'] else 'NO'})" if coins else "")
     return ["## Scale-out (measured)", "",
             f"Run `{scale['run']}`: {scale['partitions']} partitions; exact: {'yes' if ex['ok'] else 'NO'} "
-            f"({ex['sent']:,} leads, each qualified, pooled and counted once, one replica of each SIGKILLed and one "
-            "added). Throughput by replicas (per second; the ledger in purchases, the others in leads): "
+            f"({ex['sent']:,} leads, each qualified, pooled and counted once{purchases}; one replica of each "
+            "SIGKILLed and one added). Throughput by replicas (per second; the ledger in purchases, the others in leads): "
             + "; ".join(f"{name}: " + ", ".join(f"{s} {v:,.0f}" if v == v else f"{s} -" for s, v in f["per_s"].items())
                         for name, f in by.items()) + "."]
 
