@@ -79,19 +79,23 @@ def test_the_services_stores_must_match_the_leads_sent() -> None:
     assert not exactness(ids, reads(3), stored(3, dead_letters=1)).ok
 
 
-def test_every_purchase_answered_once_posted_and_stored() -> None:
+def test_every_purchase_answered_once_posted_stored_and_granted() -> None:
+    ids = ["tx0", "tx1", "tx2"]
     answers = [Answer(f"a{i}", f"tx{i}", True, 10.0 + i) for i in range(3)]
-    good = coins_exactness(["tx0", "tx1", "tx2"], [*answers, answers[0]], stored(0, ledger_posted=3))
+    books = {"ledger_posted": 3, "market_purchases": 3, "market_granted": 3}
+    good = coins_exactness(ids, [*answers, answers[0]], stored(0, **books))
     assert good.ok and good.figures["answers_redelivered"] == 1
-    twice = coins_exactness(["tx0", "tx1", "tx2"], [*answers, Answer("other", "tx1", True, 20.0)],
-                            stored(0, ledger_posted=3))
+    twice = coins_exactness(ids, [*answers, Answer("other", "tx1", True, 20.0)], stored(0, **books))
     assert not twice.ok and twice.figures["answered_twice"] == 1
-    lost = coins_exactness(["tx0", "tx1", "tx2", "tx3"], answers, stored(0, ledger_posted=3))
+    lost = coins_exactness([*ids, "tx3"], answers, stored(0, **books))
     assert not lost.ok and lost.figures["unanswered"] == 1
     refused = [Answer("a0", "tx0", False, 10.0), *answers[1:]]
-    assert coins_exactness(["tx0", "tx1", "tx2"], refused, stored(0, ledger_posted=2, ledger_rejected=1)).figures[
-        "rejected"] == 1
-    assert not coins_exactness(["tx0", "tx1", "tx2"], answers, stored(0, ledger_posted=4)).ok
+    refusal = coins_exactness(ids, refused, stored(0, ledger_posted=2, ledger_rejected=1, market_purchases=3,
+                                                   market_granted=2))
+    assert refusal.figures["rejected"] == 1 and not refusal.ok  # every buyer was funded: a refusal is a fault
+    assert not coins_exactness(ids, answers, stored(0, **{**books, "ledger_posted": 4})).ok
+    assert not coins_exactness(ids, answers, stored(0, **{**books, "market_purchases": 4})).ok
+    assert not coins_exactness(ids, answers, stored(0, **{**books, "market_granted": 2})).ok
 
 
 def test_rates_gaps_cpu_and_scaling() -> None:
@@ -152,11 +156,13 @@ def test_the_ledger_is_measured_in_purchases() -> None:
     phase.cpu["cpu_s"]["ledger#1"] = 0.004
     answers = [Answer("a0", "tx0", True, 100.0), Answer("a1", "tx1", True, 102.0), Answer("a1", "tx1", True, 103.0)]
     progress = Progress()
-    progress.sample(103.0, 2, 2, 2, 2)
+    progress.sample(102.5, 2, 2, 2, 2, 1)
+    progress.sample(103.0, 2, 2, 2, 2, 2)
     figures = phase_figures([phase], reads(2), {"lead0": 100.5, "lead1": 101.5}, progress, None, answers)
     first = figures["by_phase"]["1 replica"]
     assert phase.first_send == 98.0 and first["purchases"] == 2
     assert first["per_s"]["ledger"] == pytest.approx(2 / (102.0 - 98.0))
+    assert first["per_s"]["marketplace"] == pytest.approx(2 / (103.0 - 98.0))  # when both were granted
     assert first["cpu_us_per_item"]["ledger"] == pytest.approx(2000.0)
     assert first["cpu_us_per_item"]["metrics"] == pytest.approx(1e6 * 0.02 / 4)  # per event: 2 leads, 2 answers
     assert progress.last.all_at(2, 2) and not progress.last.all_at(2, 3)

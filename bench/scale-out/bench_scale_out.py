@@ -2,21 +2,24 @@
 """scale-out benchmark: the consuming services as replicas (`make bench-scale-out`).
 
 Starts a private Apache Kafka node of the run whose topics have 12 partitions, then lead-intake, the
-allocator, metrics and the ledger as `make up` runs them (uvicorn subprocesses; every replica of a service
-shares the run's database, consumer group and event source), publishes leads on leads.received.v1 as an
-outside system and purchase requests on ledger.transfer-requested.v1 as the marketplace (wallets funded
-through the ledger's API first). One run, one phase after the other:
+allocator, metrics, the ledger and the marketplace as `make up` runs them (uvicorn subprocesses; every
+replica of a service shares the run's database, consumer group and event source), publishes leads on
+leads.received.v1 as an outside system and buys tips over the marketplace's HTTP API as agents (the
+marketplace asks the ledger, the ledger answers, the marketplace grants; tips listed and wallets funded
+through the services' APIs first). One run, one phase after the other:
 
   1, 2, 3 replicas   a burst of --leads leads and --purchases purchases with that many replicas of each
                      service: throughput of each stage (items / (last one done - first send)), CPU per
                      item per service, the work each replica did (its own /metrics)
-  kill/add           --kill-seconds of leads on a fixed schedule at half the 3-replica end-to-end rate: at a
+  kill/add           --kill-seconds of leads and purchases on fixed schedules at half the rate of each path's
+                     slowest stage in the 3-replica burst: at a
                      quarter, one replica of each service is SIGKILLed (of metrics, the one holding the
                      consuming lease); at half, one of each is started; the longest stall of each stage
   checks             every lead sent qualified once (one leads.qualified.v1 event, one lead), stored once by
                      lead-intake, pooled once by the allocator, counted once by metrics (its checkpointed
                      counter and event ids against what its topics carry); every purchase answered once,
-                     posted and stored once by the ledger; nothing dead-lettered
+                     posted and stored once by the ledger, granted once by the marketplace; nothing
+                     dead-lettered
 
 metrics consumes as a sole consumer (one replica holds a lease and reads every partition, the others
 stand by), so its replicas give failover, not throughput: the report says which replica consumed.
@@ -40,7 +43,6 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from telesales_contracts.topics import LEADS_RECEIVED, LEDGER_TRANSFER_REQUESTED
 from telesales_runtime.pii_crypto import new_keyring_json
 from telesales_testkit.bench import (
     LOAD_PRODUCER_OPTIONS,
@@ -65,7 +67,7 @@ from scale_coins import Coins  # noqa: E402
 from scale_fleet import PARTITIONS, SERVICES, Fleet  # noqa: E402
 from scale_phases import Phase, Progress, phase_figures  # noqa: E402
 from scale_report import render  # noqa: E402
-from scale_watch import HEADERS, LeadMaker, Reader  # noqa: E402
+from scale_watch import LeadMaker, Reader, send_leads  # noqa: E402
 
 from metrics.dedup import unpack  # noqa: E402
 
@@ -113,7 +115,8 @@ class Run:
             counted += (doc.get("c") or {}).get("created", 0)
         qualified = len({q.received_event_id for q in self.reader.qualified})
         answered = len({a.transfer_id for a in self.reader.answers})
-        self.progress.sample(time.time(), qualified, pooled, counted, answered)
+        granted = await self.db("marketplace")["purchases"].count_documents({"status": "granted"})
+        self.progress.sample(time.time(), qualified, pooled, counted, answered, granted)
 
     def event(self, what: str) -> None:
         self.events.append({"at": time.time(), "what": what})
@@ -130,29 +133,14 @@ class Run:
         return next((label for label, p in self.fleet.pids().items() if p == pid), None)
 
     async def publish(self, producer: AIOKafkaProducer, phase: Phase, leads: list[Any], rate: float | None,
-                      requests: list[Any]) -> None:
-        """The leads and the purchase requests side by side, each on its own schedule (`rate` leads/s and as
-        many purchases in the same time), or as fast as the producer goes."""
-        pace = rate * len(requests) / len(leads) if rate and leads else None
+                      purchases: list[Any]) -> None:
+        """The leads on Kafka and the purchases over HTTP side by side, each on its own schedule (`rate` leads/s
+        and as many purchases in the same time), or as fast as they go."""
+        pace = rate * len(purchases) / len(leads) if rate and leads else None
         await asyncio.gather(
-            self.send(producer, LEADS_RECEIVED.name, leads, rate, lambda lead, at: phase.sent(lead.event_id, at)),
-            self.send(producer, LEDGER_TRANSFER_REQUESTED.name, requests, pace,
-                      lambda r, at: phase.requested(r.transfer_id, at)))
-
-    @staticmethod
-    async def send(producer: AIOKafkaProducer, topic: str, items: list[Any], rate: float | None, record: Any) -> None:
-        start = time.time() + 0.05
-        pending = []
-        for i, item in enumerate(items):
-            if rate:
-                delay = start + i / rate - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            elif i % 500 == 499:
-                await asyncio.sleep(0)
-            record(item, time.time())
-            pending.append(await producer.send(topic, item.payload, key=item.key, headers=HEADERS))
-        await asyncio.gather(*pending)
+            send_leads(producer, leads, rate, lambda lead, at: phase.sent(lead.event_id, at)),
+            self.coins.buy_all(self.http, lambda: [r.base_url for r in self.fleet.live("marketplace").values()],
+                               purchases, pace, phase.requested))
 
     async def drain(self, phase: Phase) -> None:
         """Wait until every lead sent so far is qualified, pooled and counted (or the timeout)."""
@@ -171,6 +159,8 @@ class Run:
     async def measure(self, phase: Phase, producer: AIOKafkaProducer, memory: Memory, leads: list[Any],
                       rate: float | None, purchases: int, during: Any = None) -> None:
         ledger = next(iter(self.fleet.live("ledger").values()))
+        if not self.coins.made:
+            await self.coins.list_tips(self.http, next(iter(self.fleet.live("marketplace").values())).base_url)
         await self.coins.fund(self.http, ledger.base_url, purchases)  # before the phase: not measured
         requests = self.coins.make(purchases)
         self.phases.append(phase)
@@ -204,7 +194,7 @@ class Run:
         seconds = self.args.kill_seconds
         await asyncio.sleep(seconds / 4)
         holder = await self.metrics_holder() or "metrics#1"
-        for label in ("lead-intake#1", "allocator#1", holder, "ledger#1"):
+        for label in ("lead-intake#1", "allocator#1", holder, "ledger#1", "marketplace#1"):
             pid = self.fleet.kill(label)
             self.event(f"SIGKILL {label} (pid {pid})")
         self.kill_at = time.time()
@@ -214,6 +204,20 @@ class Run:
             cpu.groups[label] = [self.fleet.pids()[label]]  # counted from its start
             self.memory.pids[label] = self.fleet.pids()[label]
             self.event(f"{label} ready")
+
+    def half_paces(self, last: Phase) -> tuple[float, float]:
+        """Half the rate of the slowest stage of each path in the last burst (leads/s, purchases/s), or
+        --kill-rate leads/s and purchases in the bursts' ratio."""
+        if self.args.kill_rate:
+            return self.args.kill_rate, self.args.kill_rate * self.args.purchases / self.args.leads
+
+        def done(fields: tuple[str, ...], target: int) -> float:
+            return max(self.progress.reached(f, target) or last.done for f in fields)
+
+        leads_done = done(("qualified", "pooled", "counted"), self.maker.made)
+        buys_done = done(("answered", "granted"), self.coins.made)
+        return (max(1.0, rate(len(last.sent_ids), last.first_send, leads_done) / 2),
+                max(0.5, rate(len(last.transfer_ids), last.first_send, buys_done) / 2))
 
     async def execute(self, producer: AIOKafkaProducer) -> None:
         args = self.args
@@ -230,14 +234,14 @@ class Run:
             say(f"{k}/{args.replicas} replicas: a burst of {args.leads:,} leads and {args.purchases:,} purchases ...")
             await self.measure(Phase(f"{k} replica{'s' if k > 1 else ''}", k), producer, memory,
                                self.maker.make(args.leads), None, args.purchases)
-        last = self.phases[-1]  # done: every lead qualified, pooled and counted, so the slowest stage's pace
-        pace = args.kill_rate or max(1.0, rate(len(last.sent_ids), last.first_send, last.done) / 2)
-        say(f"kill/add: {pace:,.0f} leads/s for {args.kill_seconds:.0f} s; a replica of each SIGKILLed, one added ...")
+        lead_pace, buy_pace = self.half_paces(self.phases[-1])
+        say(f"kill/add: {lead_pace:,.0f} leads/s and {buy_pace:,.1f} purchases/s for {args.kill_seconds:.0f} s; "
+            "a replica of each SIGKILLed, one added ...")
         await asyncio.sleep(args.settle)
         self.metrics_holder_before = await self.metrics_holder()
-        leads = self.maker.make(int(pace * args.kill_seconds))
-        await self.measure(Phase("kill/add", args.replicas), producer, memory, leads, pace,
-                           round(len(leads) * args.purchases / args.leads), self.kill_and_add)
+        leads = self.maker.make(int(lead_pace * args.kill_seconds))
+        await self.measure(Phase("kill/add", args.replicas), producer, memory, leads, lead_pace,
+                           max(1, int(buy_pace * args.kill_seconds)), self.kill_and_add)
         self.metrics_holder_after = await self.metrics_holder()
         memory.take("after the run")
 
@@ -256,7 +260,9 @@ class Run:
                       metrics_event_ids=len(flat), metrics_distinct_ids=len(set(flat)),
                       metrics_expected=len(self.reader.event_ids), dead_letters=self.reader.dead_letters,
                       ledger_posted=await transfers.count_documents({**purchases, "state": "posted"}),
-                      ledger_rejected=await transfers.count_documents({**purchases, "state": "rejected"}))
+                      ledger_rejected=await transfers.count_documents({**purchases, "state": "rejected"}),
+                      market_purchases=await self.db("marketplace")["purchases"].count_documents({}),
+                      market_granted=self.progress.last.granted)
 
 
 async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str],
@@ -337,7 +343,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replicas", type=int, default=3, help="Replicas of each service at the most.")
     parser.add_argument("--kill-seconds", type=float, default=40.0, help="Length of the kill/add phase.")
     parser.add_argument("--kill-rate", type=float, default=0.0,
-                        help="Leads/s in the kill/add phase (default: half the last burst's throughput).")
+                        help="Leads/s in the kill/add phase, purchases in the bursts' ratio (default: half the rate of "
+                             "each path's slowest stage in the last burst).")
     parser.add_argument("--settle", type=float, default=8.0, help="Seconds for the groups to rebalance.")
     parser.add_argument("--timeout", type=float, default=300.0, help="Seconds a phase may take to drain.")
     parser.add_argument("--disturbed-pct", type=float, default=15.0,

@@ -44,6 +44,8 @@ class Stored:
     dead_letters: int = 0  # platform.dead-lettered.v1 records of the tenant
     ledger_posted: int = 0  # the ledger's `transfers` of the tenant, kind purchase, posted
     ledger_rejected: int = 0
+    market_purchases: int = 0  # the marketplace's `purchases` documents
+    market_granted: int = 0
 
 
 @dataclass
@@ -146,8 +148,9 @@ def owner_pid(owner: str | None) -> int | None:
 
 
 def coins_exactness(requested: Iterable[str], answers: Sequence[Answer], stored: Stored) -> Exactness:
-    """Every purchase request answered once (one answer event; the same one read twice is a redelivery),
-    posted (the run funds every buyer within the limits), and stored once by the ledger."""
+    """Every purchase answered once by the ledger (one answer event; the same one read twice is a
+    redelivery), posted (the run funds every buyer within the limits), stored once by the ledger, and stored
+    once and granted by the marketplace."""
     requested_ids = set(requested)
     events_of: dict[str, set[str]] = defaultdict(set)
     for a in answers:
@@ -162,7 +165,8 @@ def coins_exactness(requested: Iterable[str], answers: Sequence[Answer], stored:
     figures = {"requested": len(requested_ids), "answers": len({a.event_id for a in answers}),
                "answers_redelivered": len(answers) - len({a.event_id for a in answers}),
                "unanswered": len(missing), "answered_twice": len(doubled), "rejected": len(rejected),
-               "strays": len(strays), "stored_posted": stored.ledger_posted, "stored_rejected": stored.ledger_rejected}
+               "strays": len(strays), "stored_posted": stored.ledger_posted, "stored_rejected": stored.ledger_rejected,
+               "market_purchases": stored.market_purchases, "market_granted": stored.market_granted}
     problems = []
     if missing:
         problems.append(f"{len(missing):,} purchase requests were never answered (e.g. {missing[:3]})")
@@ -176,4 +180,7 @@ def coins_exactness(requested: Iterable[str], answers: Sequence[Answer], stored:
     if stored.ledger_posted != posted or stored.ledger_rejected != len(rejected):
         problems.append(f"the ledger stores {stored.ledger_posted:,} posted and {stored.ledger_rejected:,} rejected "
                         f"purchases; the answers say {posted:,} and {len(rejected):,}")
+    if stored.market_purchases != len(requested_ids) or stored.market_granted != posted:
+        problems.append(f"the marketplace stores {stored.market_purchases:,} purchases, {stored.market_granted:,} "
+                        f"granted; {len(requested_ids):,} were made and {posted:,} posted")
     return Exactness(not problems, figures, problems)

@@ -1,23 +1,26 @@
-"""The coins path of a scale-out run: purchase requests on ledger.transfer-requested.v1, as the marketplace
-sends them, answered by the ledger's replicas (ledger.transfer-posted.v1 or -rejected.v1).
+"""The coins path of a scale-out run: agents buy tips over the marketplace's HTTP API (spread over its
+replicas); the marketplace asks the ledger to pay (ledger.transfer-requested.v1, through its outbox), the
+ledger's replicas answer (ledger.transfer-posted.v1 or -rejected.v1) and the marketplace's replicas grant
+the purchase on the answer.
 
-The wallets are funded through the ledger's HTTP API as its operators do (an issue into the budget, then
-allocations), before the phase that uses them. Each buyer buys once from each of three sellers at 9 coins,
-within the default daily limits (3 purchases a day per buyer-seller pair, 20 a day, 2,000 coins a day) and
-its funds, so every request must be posted: a rejection is a fault of the run."""
+Three sellers each list one tip (written, submitted and approved through the API); the buyers' wallets are
+funded through the ledger's HTTP API as its operators do (an issue into the budget, then allocations),
+before the phase that uses them. Each buyer buys each of the three tips once at 9 coins, within the default
+daily limits (3 purchases a day per buyer-seller pair, 20 a day, 2,000 coins a day) and its funds, so every
+purchase must be granted: a refusal is a fault of the run."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import math
-import uuid
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
 from ledger.domain import LedgerPolicy
-from telesales_contracts.topics import LEDGER_TRANSFER_REQUESTED
+from marketplace.domain import REVIEW_CHECKLIST
 from telesales_testkit.auth import auth_headers
 from telesales_testkit.bench import BenchError
 
@@ -25,14 +28,18 @@ SELLERS = ("seller-0", "seller-1", "seller-2")
 PRICE = 9
 FUNDS = 100  # coins a new wallet gets: more than the 3 purchases of its buyer
 ALLOCATION_CHUNK = 1000
+ATTEMPTS = 5  # a purchase whose replica died is asked again of another (the API replays a purchase made)
+BUYERS = 16  # purchases in flight at once
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
-    event_id: str
-    transfer_id: str
-    key: bytes  # the buyer: a buyer's requests stay in order on one partition
-    payload: bytes
+class Purchase:
+    buyer: str
+    tip_id: str
+
+
+def tip_of(seller: str) -> str:
+    return f"scale-tip-{seller}"
 
 
 def buyer_of(k: int) -> str:
@@ -71,18 +78,58 @@ class Coins:
         if response.status_code != status:
             raise BenchError(f"{what}: {response.status_code} {response.text[:500]}")
 
-    def make(self, count: int) -> list[Request]:
-        return [self.one() for _ in range(count)]
+    async def list_tips(self, http: httpx.AsyncClient, base_url: str) -> None:
+        """Each seller's tip written, submitted and approved through the marketplace's API."""
+        reviewer = auth_headers("operator", "bench-reviewer", tenant=self.tenant)
+        approve = {"checks": dict.fromkeys(REVIEW_CHECKLIST, True), "comment": "scale-out"}
+        for seller in SELLERS:
+            author, tip = auth_headers("agent", seller, tenant=self.tenant), tip_of(seller)
+            await self.expect(await http.post(f"{base_url}/v1/tips", headers=author, json={
+                "id": tip, "title": "开场白：先问需求再介绍", "summary": "三句话打开局面。",
+                "body": "先确认对方方便通话。再问一个开放式问题。最后用一句话说明来意。", "stage": "opening",
+                "product_line": "education", "tags": ["新客户"], "price": PRICE}), 201, f"POST /v1/tips {tip}")
+            await self.expect(await http.post(f"{base_url}/v1/tips/{tip}/versions/1/submit", headers=author), 200,
+                              f"submit {tip}")
+            await self.expect(await http.post(f"{base_url}/v1/tips/{tip}/versions/1/review", headers=reviewer,
+                                              json=approve), 200, f"review {tip}")
 
-    def one(self) -> Request:
-        k = self.made
-        self.made += 1
-        buyer, seller = buyer_of(k), SELLERS[k % len(SELLERS)]
-        transfer_id = f"scale-tx-{k:07d}"
-        event_id = str(uuid.uuid4())
-        data = {"transfer_id": transfer_id, "buyer_id": buyer, "seller_id": seller, "tip_id": f"tip-{seller}",
-                "price": PRICE}
-        event = {"specversion": "1.0", "id": event_id, "source": f"/bench/scale-out-{self.run}",
-                 "type": LEDGER_TRANSFER_REQUESTED.event_type, "time": datetime.now(UTC).isoformat(),
-                 "subject": transfer_id, "datacontenttype": "application/json", "tenantid": self.tenant, "data": data}
-        return Request(event_id, transfer_id, buyer.encode(), json.dumps(event, separators=(",", ":")).encode())
+    def make(self, count: int) -> list[Purchase]:
+        made = [Purchase(buyer_of(k), tip_of(SELLERS[k % len(SELLERS)])) for k in range(self.made, self.made + count)]
+        self.made += count
+        return made
+
+    async def buy(self, http: httpx.AsyncClient, urls: Callable[[], list[str]], n: int, purchase: Purchase) -> str:
+        """Buy as the buyer through a live marketplace replica (the n-th, round robin); its transfer id. A
+        replica that dies meanwhile leaves the purchase made or not: asked again of another, the API answers
+        with the purchase as it stands."""
+        headers = auth_headers("agent", purchase.buyer, tenant=self.tenant)
+        error: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            live = urls()
+            try:
+                response = await http.post(f"{live[(n + attempt) % len(live)]}/v1/tips/{purchase.tip_id}/purchases",
+                                           headers=headers, timeout=60)
+            except httpx.HTTPError as failed:
+                error = failed
+                await asyncio.sleep(0.5)
+                continue
+            if response.status_code not in (200, 202):
+                raise BenchError(f"buying {purchase}: {response.status_code} {response.text[:300]}")
+            return str(response.json()["transfer_id"])
+        raise BenchError(f"buying {purchase}: no marketplace replica answered in {ATTEMPTS} attempts ({error!r})")
+
+    async def buy_all(self, http: httpx.AsyncClient, urls: Callable[[], list[str]], purchases: list[Purchase],
+                      rate: float | None, record: Callable[[str, float], None]) -> None:
+        """Every purchase, BUYERS at a time, at `rate` per second on a fixed schedule or as fast as they go;
+        `record(transfer_id, when asked)` as each is made."""
+        slots = asyncio.Semaphore(BUYERS)
+        start = time.time() + 0.05
+
+        async def one(n: int, purchase: Purchase) -> None:
+            if rate:
+                await asyncio.sleep(max(0.0, start + n / rate - time.time()))
+            async with slots:
+                asked = time.time()
+                record(await self.buy(http, urls, n, purchase), asked)
+
+        await asyncio.gather(*(one(n, p) for n, p in enumerate(purchases)))

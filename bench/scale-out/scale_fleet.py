@@ -22,6 +22,7 @@ SERVICES: dict[str, tuple[str, str, str | None, dict[str, str]]] = {
     # the sole consumer's lease: a standby takes over this long after the holder died (default 20 s)
     "metrics": ("metrics", "METRICS_", None, {"LEASE_SECONDS": "6"}),
     "ledger": ("ledger", "LEDGER_", "ledger.transfer-requested.v1", {}),
+    "marketplace": ("marketplace", "MARKETPLACE_", "ledger.transfer-posted.v1", {}),
 }
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from scale_checks import Answer, QualifiedRead, cpu_per_item_us, longest_gap, rate, scaling
 
-SERVICES = ("lead-intake", "allocator", "metrics", "ledger")
+SERVICES = ("lead-intake", "allocator", "metrics", "ledger", "marketplace")
 # What each service's throughput and CPU are counted in.
-UNIT = {"lead-intake": "lead", "allocator": "lead", "metrics": "event", "ledger": "purchase"}
+UNIT = {"lead-intake": "lead", "allocator": "lead", "metrics": "event", "ledger": "purchase", "marketplace": "purchase"}
 
 
 @dataclass
@@ -41,10 +41,11 @@ class Sample:
     qualified: int
     pooled: int
     counted: int
-    answered: int = 0
+    answered: int = 0  # purchases the ledger answered
+    granted: int = 0  # purchases the marketplace granted
 
-    def all_at(self, leads: int, transfers: int = 0) -> bool:
-        return min(self.qualified, self.pooled, self.counted) >= leads and self.answered >= transfers
+    def all_at(self, leads: int, purchases: int = 0) -> bool:
+        return min(self.qualified, self.pooled, self.counted) >= leads and min(self.answered, self.granted) >= purchases
 
 
 class Progress:
@@ -53,19 +54,22 @@ class Progress:
     def __init__(self) -> None:
         self.samples: list[Sample] = []
 
-    def sample(self, at: float, qualified: int, pooled: int, counted: int, answered: int = 0) -> None:
-        self.samples.append(Sample(at, qualified, pooled, counted, answered))
+    def sample(self, at: float, qualified: int, pooled: int, counted: int, answered: int = 0, granted: int = 0
+               ) -> None:
+        self.samples.append(Sample(at, qualified, pooled, counted, answered, granted))
 
     @property
     def last(self) -> Sample:
         return self.samples[-1] if self.samples else Sample(0.0, 0, 0, 0)
 
-    def counted_reached(self, target: int) -> float | None:
-        return next((s.at for s in self.samples if s.counted >= target), None)
+    def reached(self, field_: str, target: int) -> float | None:
+        """When the total `field_` first reached `target`."""
+        return next((s.at for s in self.samples if getattr(s, field_) >= target), None)
 
-    def counted_steps(self) -> list[float]:
-        """When the checkpointed count went up."""
-        return [b.at for a, b in zip(self.samples, self.samples[1:], strict=False) if b.counted > a.counted]
+    def steps(self, field_: str) -> list[float]:
+        """When the total `field_` went up."""
+        return [b.at for a, b in zip(self.samples, self.samples[1:], strict=False)
+                if getattr(b, field_) > getattr(a, field_)]
 
 
 def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], pooled_at: Mapping[str, float],
@@ -81,9 +85,10 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
         if q.received_event_id not in first_qualified or q.at < first_qualified[q.received_event_id].at:
             first_qualified[q.received_event_id] = q
     out: dict[str, Any] = {}
-    target = 0
+    target = bought = 0
     for phase in phases:
         target += len(phase.sent_ids)
+        bought += len(phase.transfer_ids)
         reads = [first_qualified[e] for e in phase.sent_ids if e in first_qualified]
         pooled = [pooled_at[q.lead_id] for q in reads if q.lead_id in pooled_at]
         complete = len(reads) == len(pooled) == len(phase.sent_ids)
@@ -94,13 +99,14 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
             "seconds": phase.done - phase.first_send,
             "per_s": {"lead-intake": rate(n, phase.first_send, max((q.at for q in reads), default=None)),
                       "allocator": rate(n, phase.first_send, max(pooled, default=None)) if complete else math.nan,
-                      "metrics": rate(n, phase.first_send, progress.counted_reached(target)),
+                      "metrics": rate(n, phase.first_send, progress.reached("counted", target)),
                       "ledger": rate(t, phase.first_send, max(answer_times, default=None))
-                      if len(answer_times) == t else math.nan},
+                      if len(answer_times) == t else math.nan,
+                      "marketplace": rate(t, phase.first_send, progress.reached("granted", bought))},
             # per lead; the ledger per purchase; metrics per event it counted (a lead's and a purchase's)
             "cpu_us_per_item": {**cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("lead-intake", "allocator"), n),
                                 **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("metrics",), n + t),
-                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("ledger",), t)},
+                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("ledger", "marketplace"), t)},
             "cpu": phase.cpu,
             "work_per_replica": {label: phase.work_after.get(label, 0.0) - phase.work_before.get(label, 0.0)
                                  for label in sorted(phase.work_before.keys() | phase.work_after.keys())},
@@ -109,8 +115,9 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
             figures["stall_s"] = {
                 "lead-intake": longest_gap((q.at for q in reads), phase.first_send, phase.done),
                 "allocator": longest_gap(pooled, phase.first_send, phase.done),
-                "metrics": longest_gap(progress.counted_steps(), phase.first_send, phase.done),
+                "metrics": longest_gap(progress.steps("counted"), phase.first_send, phase.done),
                 "ledger": longest_gap(answer_times, phase.first_send, phase.done),
+                "marketplace": longest_gap(progress.steps("granted"), phase.first_send, phase.done),
             }
         out[phase.name] = figures
     bursts = {p.replicas: out[p.name]["per_s"] for p in phases if p.name != "kill/add"}

@@ -26,7 +26,7 @@ def memory_lines(points: dict[str, dict[str, int]]) -> list[str]:
 
 def phase_lines(report: dict[str, Any]) -> list[str]:
     by_phase = report["phases"]["by_phase"]
-    rates = {s: "purchases" if s == "ledger" else "leads" for s in SERVICES}
+    rates = {s: f"{UNIT[s] if s != 'metrics' else 'lead'}s" for s in SERVICES}
     lines = ["| phase | replicas | leads | purchases | " + " | ".join(f"{s} {rates[s]}/s" for s in SERVICES) + " | "
              + " | ".join(f"{s} µs CPU/{UNIT[s]}" for s in SERVICES) + " | other CPU % of a core |",
              "|---" * (4 + 2 * len(SERVICES) + 1) + "|"]
@@ -51,7 +51,8 @@ def coins_lines(ex: dict[str, Any] | None) -> list[str]:
         return []
     return [f"purchases exact: {'yes' if ex['ok'] else 'NO'}: {ex['requested']:,} requested, {ex['answers']:,} answers "
             f"({ex['answers_redelivered']:,} read again, {ex['answered_twice']:,} twice), {ex['rejected']:,} rejected, "
-            f"the ledger stores {ex['stored_posted']:,} posted and {ex['stored_rejected']:,} rejected",
+            f"the ledger stores {ex['stored_posted']:,} posted and {ex['stored_rejected']:,} rejected, the marketplace "
+            f"{ex.get('market_purchases', 0):,} purchases ({ex.get('market_granted', 0):,} granted)",
             *(f"  PROBLEM: {p}" for p in ex["problems"])]
 
 

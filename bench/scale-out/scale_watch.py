@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import phonenumbers
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from scale_checks import Answer, QualifiedRead
 
 from lead_intake.domain.cleaning import is_test_number
@@ -76,6 +77,24 @@ class LeadMaker:
                               "datacontenttype": "application/json", "tenantid": self.tenant, "data": data},
                              ensure_ascii=False, separators=(",", ":")).encode()
         return Lead(event_id, reference.encode(), payload)
+
+
+async def send_leads(producer: AIOKafkaProducer, leads: list[Lead], rate: float | None,
+                     record: Callable[[Lead, float], None]) -> None:
+    """Every lead on leads.received.v1 at `rate` per second on a fixed schedule, or as fast as the producer goes;
+    `record(lead, when)` as each is handed over."""
+    start = time.time() + 0.05
+    pending = []
+    for i, lead in enumerate(leads):
+        if rate:
+            delay = start + i / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elif i % 500 == 499:
+            await asyncio.sleep(0)
+        record(lead, time.time())
+        pending.append(await producer.send(LEADS_RECEIVED.name, lead.payload, key=lead.key, headers=HEADERS))
+    await asyncio.gather(*pending)
 
 
 class Reader:
