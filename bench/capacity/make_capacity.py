@@ -84,9 +84,10 @@ def mib(value: float) -> str:
 
 def sources_lines(loaded: Mapping[str, tuple[Path, dict[str, Any]]], head: str) -> list[str]:
     provisional = sum(1 for _, r in loaded.values() if status(r, head) != "current")
+    missing = len(m.MAKE) - len(loaded)
     lines = [f"{provisional} of the {len(loaded)} reports found are not current (stale, disturbed, from a changed work "
-             f"tree or a 2-CPU machine) and {len(m.MAKE) - len(loaded)} are missing: the figures below are "
-             "provisional until the benchmarks are run again on a quiet machine." if provisional or
+             f"tree or a 2-CPU machine) and {missing} {'is' if missing == 1 else 'are'} missing: the figures below "
+             "are provisional until the benchmarks are run again on a quiet machine." if provisional or
              len(loaded) < len(m.MAKE) else "Every report is current.", "",
              "| benchmark | run | date | commit | report | status |", "|---|---|---|---|---|---|"]
     for kind, make in m.MAKE.items():
@@ -262,12 +263,13 @@ def scale_out_lines(reports: Mapping[str, Mapping[str, Any]]) -> list[str]:
         return ["## Scale-out", "", "MISSING: no scale-out report (`make bench-scale-out`)."]
     ex, coins = scale["exactness"], scale.get("coins_exactness")
     by = scale["phases"]["by_phase"]
-    purchases = (f", {coins['requested']:,} purchases, each answered, posted and stored once "
-                 f"(exact: {'yes' if coins['ok'] else 'NO'})" if coins else "")
+    purchases = (f"; {coins['requested']:,} purchases, each paid by the ledger and granted by the marketplace once: "
+                 f"{'yes' if coins['ok'] else 'NO'}" if coins else "")
     return ["## Scale-out (measured)", "",
             f"Run `{scale['run']}`: {scale['partitions']} partitions; exact: {'yes' if ex['ok'] else 'NO'} "
             f"({ex['sent']:,} leads, each qualified, pooled and counted once{purchases}; one replica of each "
-            "SIGKILLed and one added). Throughput by replicas (per second; the ledger in purchases, the others in leads): "
+            "SIGKILLed and one added). Throughput by replicas (per second; the ledger and the marketplace in purchases, "
+            "the others in leads): "
             + "; ".join(f"{name}: " + ", ".join(f"{s} {v:,.0f}" if v == v else f"{s} -" for s, v in f["per_s"].items())
                         for name, f in by.items()) + "."]
 
