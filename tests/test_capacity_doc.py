@@ -65,5 +65,6 @@ def test_the_doc_names_what_is_missing_and_the_newest_report_wins(tmp_path: Path
     assert "| allocator | MISSING |" in text and "run `make bench-allocator`" in text
     assert "stale: measured on abc, the doc on def" in text
     assert "250 [intake-run]" in text and "older-run" not in text
-    assert "**metrics** (metrics ingest) saturates first" in text
+    assert "**metrics (metrics ingest)** saturates first" in text and "MongoDB (1 shard(s) of 8 vCPU)" in text
+    assert "metrics is the one consumer that more replicas cannot speed up" in text
     assert "Not counted (their mongod CPU is MISSING): lead path, claims," in text

@@ -223,10 +223,10 @@ def needs(costs_by: Mapping[tuple[str, str], Figure | None], rates: Mapping[str,
     return [ServiceNeed(service, items) for service, items in by_service.items()]
 
 
-def mongod_cores(costs_by: Mapping[tuple[str, str], Figure | None], rates: Mapping[str, float]
-                 ) -> tuple[float, list[str]]:
-    """mongod cores at peak over the paths whose mongod cost was measured, and the paths it lacks."""
-    total, missing = 0.0, []
+def mongod_by_path(costs_by: Mapping[tuple[str, str], Figure | None], rates: Mapping[str, float]
+                   ) -> tuple[dict[str, float], list[str]]:
+    """mongod cores at peak of each path whose mongod cost was measured, and the paths it lacks."""
+    cores, missing = {}, []
     for path, rate in rates.items():
         if path == "console notifications":
             continue  # the console keeps notifications in Redis; its MongoDB writes are in the lead path's figure
@@ -234,5 +234,5 @@ def mongod_cores(costs_by: Mapping[tuple[str, str], Figure | None], rates: Mappi
         if cost is None:
             missing.append(path)
         else:
-            total += rate * cost.value / 1e6
-    return total, missing
+            cores[path] = rate * cost.value / 1e6
+    return cores, missing

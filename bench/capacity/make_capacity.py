@@ -123,21 +123,28 @@ def needs_lines(services: list[m.ServiceNeed]) -> list[str]:
 
 
 def first_to_saturate(services: list[m.ServiceNeed], mongo_cores: float, shards: int) -> list[str]:
-    ranked = sorted((s for s in services if s.headroom is not None), key=lambda s: s.headroom or math.inf)
+    """The services and MongoDB ranked by how many times the peak they take before they saturate."""
+    ranked: list[tuple[float, str, str]] = []
+    for sn in services:
+        if sn.headroom is not None:
+            why = ("one replica consumes every partition (a sole consumer), so more replicas do not raise it"
+                   if m.SCALING[sn.service] == "sole" else "its topics' partitions bound its consumer group")
+            sources = "; ".join(f"{n.cost.what} [{n.cost.run}]" for n in sn.needs if n.cost)
+            ranked.append((sn.headroom, f"{sn.service} ({', '.join(n.path for n in sn.needs)})",
+                           f"{why} (from: {sources})"))
+    if shards and mongo_cores:
+        ranked.append((shards * m.SHARD_VCPU / mongo_cores, f"MongoDB ({shards} shard(s) of {m.SHARD_VCPU} vCPU)",
+                       "the mongod CPU the measured paths cost; more shards raise it"))
     if not ranked:
         return ["Nothing can be ranked: no service's CPU cost was measured."]
-    first = ranked[0]
-    why = ("one replica consumes every partition (a sole consumer), so more replicas do not raise it"
-           if m.SCALING[first.service] == "sole" else "its topics' partitions bound its consumer group")
-    paths = ", ".join(n.path for n in first.needs)
-    sources = "; ".join(f"{n.cost.what} [{n.cost.run}]" for n in first.needs if n.cost)
-    lines = [f"**{first.service}** ({paths}) saturates first: it takes {first.headroom:,.1f}x the peak; {why} "
-             f"(from: {sources}). "
-             "Then: " + (", ".join(f"{s.service} {s.headroom:,.1f}x" for s in ranked[1:]) or "nothing else measured")
-             + ". Services with a path MISSING are ranked on what was measured."]
-    if shards and mongo_cores:
-        lines.append(f"MongoDB with {shards} shard(s) of {m.SHARD_VCPU} vCPU takes "
-                     f"{shards * m.SHARD_VCPU / mongo_cores:,.1f}x the peak's measured mongod CPU.")
+    ranked.sort(key=lambda r: r[0])
+    (headroom, name, why), rest = ranked[0], ranked[1:]
+    lines = [f"**{name}** saturates first: it takes {headroom:,.1f}x the peak; {why}. Then: "
+             + (", ".join(f"{n} {h:,.1f}x" for h, n, _ in rest) or "nothing else measured")
+             + ". A service or a MongoDB path MISSING above is not ranked."]
+    sole = [sn for sn in services if m.SCALING[sn.service] == "sole" and sn.headroom is not None]
+    lines += [f"{sn.service} is the one consumer that more replicas cannot speed up: its ceiling is one core, "
+              f"{sn.headroom:,.1f}x the peak." for sn in sole]
     return lines
 
 
@@ -164,7 +171,8 @@ def render(loaded: Mapping[str, tuple[Path, dict[str, Any]]], head: str, generat
     rates = m.peak_rates()
     costs = m.costs(reports)
     needs = m.needs(costs, rates)
-    mongo_cores, mongo_missing = m.mongod_cores(costs, rates)
+    mongo_by_path, mongo_missing = m.mongod_by_path(costs, rates)
+    mongo_cores = sum(mongo_by_path.values())
     shards = max(1, math.ceil(mongo_cores / (m.SHARD_VCPU * m.TARGET_CORE_SHARE))) if mongo_cores else 0
     broker = costs.get(("lead path", "broker"))
     peaks = memory_peaks(reports)
@@ -200,6 +208,8 @@ def render(loaded: Mapping[str, tuple[Path, dict[str, Any]]], head: str, generat
         (f"mongod CPU at peak over the measured paths: {mongo_cores:.2f} cores -> **{shards} shard(s)** "
          f"(primaries of {m.SHARD_VCPU} vCPU at {100 * m.TARGET_CORE_SHARE:.0f} %, 3-member replica sets)."
          if mongo_cores else "mongod CPU: MISSING (no report measured it)."),
+        *([("By path: " + ", ".join(f"{p} {c:.2f}" for p, c in sorted(mongo_by_path.items(), key=lambda i: -i[1]))
+            + " cores.")] if mongo_by_path else []),
         *([f"Not counted (their mongod CPU is MISSING): {', '.join(mongo_missing)}."] if mongo_missing else []),
         *storage_lines(reports),
         "",
