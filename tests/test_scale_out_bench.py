@@ -17,6 +17,7 @@ from scale_checks import (  # noqa: E402
     QualifiedRead,
     Stored,
     coins_exactness,
+    console_exactness,
     cpu_per_item_us,
     exactness,
     longest_gap,
@@ -166,3 +167,13 @@ def test_the_ledger_is_measured_in_purchases() -> None:
     assert first["cpu_us_per_item"]["ledger"] == pytest.approx(2000.0)
     assert first["cpu_us_per_item"]["metrics"] == pytest.approx(1e6 * 0.02 / 4)  # per event: 2 leads, 2 answers
     assert progress.last.all_at(2, 2) and not progress.last.all_at(2, 3)
+
+
+def test_every_notification_stored_once_with_unbroken_seqs() -> None:
+    good = stored(0, notifications={"n1": ("u1", 1), "n2": ("u1", 2), "n3": ("u2", 1)})
+    assert console_exactness(["n1", "n2", "n3"], good).ok
+    missing = console_exactness(["n1", "n2", "n3", "n4"], good)
+    assert not missing.ok and missing.figures["missing"] == 1
+    assert console_exactness(["n1", "n2"], good).figures["extra"] == 1
+    gap = stored(0, notifications={"n1": ("u1", 1), "n2": ("u1", 3)})
+    assert console_exactness(["n1", "n2"], gap).figures["users_with_broken_seqs"] == 1

@@ -62,7 +62,7 @@ from telesales_testkit.infra import InfraError
 from telesales_testkit.memory import Memory
 
 sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
-from scale_checks import Stored, coins_exactness, exactness, owner_pid, rate  # noqa: E402
+from scale_checks import Stored, coins_exactness, console_exactness, exactness, owner_pid, rate  # noqa: E402
 from scale_coins import Coins  # noqa: E402
 from scale_fleet import PARTITIONS, SERVICES, Fleet  # noqa: E402
 from scale_phases import Phase, Progress, phase_figures  # noqa: E402
@@ -116,7 +116,8 @@ class Run:
         qualified = len({q.received_event_id for q in self.reader.qualified})
         answered = len({a.transfer_id for a in self.reader.answers})
         granted = await self.db("marketplace")["purchases"].count_documents({"status": "granted"})
-        self.progress.sample(time.time(), qualified, pooled, counted, answered, granted)
+        notified = await self.db("console")["notifications"].count_documents({"tenant": self.tenant})
+        self.progress.sample(time.time(), qualified, pooled, counted, answered, granted, notified)
 
     def event(self, what: str) -> None:
         self.events.append({"at": time.time(), "what": what})
@@ -149,8 +150,9 @@ class Run:
         while time.monotonic() < deadline:
             self.fleet.check_alive()
             await self.poll()
-            if self.progress.last.all_at(target, self.coins.made):
+            if self.progress.last.all_at(target, self.coins.made, len(self.reader.notifications)):
                 phase.done = time.time()
+                phase.notifications = len(self.reader.notifications)
                 return
             await asyncio.sleep(0.25)
         raise BenchError(f"{phase.name}: not done within {self.args.timeout:.0f} s: {self.progress.last} of "
@@ -194,7 +196,7 @@ class Run:
         seconds = self.args.kill_seconds
         await asyncio.sleep(seconds / 4)
         holder = await self.metrics_holder() or "metrics#1"
-        for label in ("lead-intake#1", "allocator#1", holder, "ledger#1", "marketplace#1"):
+        for label in ("lead-intake#1", "allocator#1", holder, "ledger#1", "marketplace#1", "console#1"):
             pid = self.fleet.kill(label)
             self.event(f"SIGKILL {label} (pid {pid})")
         self.kill_at = time.time()
@@ -247,6 +249,10 @@ class Run:
 
     async def stored(self) -> Stored:
         await asyncio.sleep(3.0)  # a repeat or a late event would show by now
+        deadline = time.monotonic() + 30  # the last purchases' notifications follow their grants
+        while self.progress.last.notified < len(self.reader.notifications) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            await self.poll()
         ids = [d["_id"] async for d in self.db("allocator")["leads"].find({"tenant_id": self.tenant}, {"_id": 1})]
         self.pooled_at = {d["_id"]: d["created_at"].timestamp() async for d in self.db("allocator")["leads"].find(
             {"tenant_id": self.tenant}, {"created_at": 1})}
@@ -262,7 +268,9 @@ class Run:
                       ledger_posted=await transfers.count_documents({**purchases, "state": "posted"}),
                       ledger_rejected=await transfers.count_documents({**purchases, "state": "rejected"}),
                       market_purchases=await self.db("marketplace")["purchases"].count_documents({}),
-                      market_granted=self.progress.last.granted)
+                      market_granted=self.progress.last.granted,
+                      notifications={d["_id"]: (d["user"], d["seq"]) async for d in self.db("console")[
+                          "notifications"].find({"tenant": self.tenant}, {"user": 1, "seq": 1})})
 
 
 async def body(args: argparse.Namespace, run: str, out_path: Path, stack_env: dict[str, str],
@@ -295,6 +303,7 @@ def conclude(args: argparse.Namespace, bench: Run, stored: Stored, exits: list[s
     sent = [e for phase in bench.phases for e in phase.sent_ids]
     check = exactness(sent, bench.reader.qualified, stored)
     coins = coins_exactness([t for phase in bench.phases for t in phase.transfer_ids], bench.reader.answers, stored)
+    console = console_exactness(bench.reader.notifications, stored)
     phases = phase_figures(bench.phases, bench.reader.qualified, bench.pooled_at, bench.progress,
                            bench.kill_at, bench.reader.answers)
     report = {
@@ -304,12 +313,13 @@ def conclude(args: argparse.Namespace, bench: Run, stored: Stored, exits: list[s
                                                    "after": bench.metrics_holder_after},
         "exactness": {"ok": check.ok, **check.figures, "problems": check.problems},
         "coins_exactness": {"ok": coins.ok, **coins.figures, "problems": coins.problems},
+        "console_exactness": {"ok": console.ok, **console.figures, "problems": console.problems},
         "memory_rss_bytes": bench.memory.points, "service_exits": exits, "warnings": bench.warnings,
         "settings": {"metrics": SERVICES["metrics"][3], "settle_s": args.settle},
     }
     publish_report(out_path, report, render(report))
-    if not check.ok or not coins.ok or exits:
-        say(f"BENCHMARK FAILED: {check.problems} {coins.problems} {exits}")
+    if not check.ok or not coins.ok or not console.ok or exits:
+        say(f"BENCHMARK FAILED: {check.problems} {coins.problems} {console.problems} {exits}")
         return 1
     return 0
 

@@ -46,6 +46,7 @@ class Stored:
     ledger_rejected: int = 0
     market_purchases: int = 0  # the marketplace's `purchases` documents
     market_granted: int = 0
+    notifications: dict[str, tuple[str, int]] = field(default_factory=dict)  # the console's: id -> (user, seq)
 
 
 @dataclass
@@ -183,4 +184,26 @@ def coins_exactness(requested: Iterable[str], answers: Sequence[Answer], stored:
     if stored.market_purchases != len(requested_ids) or stored.market_granted != posted:
         problems.append(f"the marketplace stores {stored.market_purchases:,} purchases, {stored.market_granted:,} "
                         f"granted; {len(requested_ids):,} were made and {posted:,} posted")
+    return Exactness(not problems, figures, problems)
+
+
+def console_exactness(expected: Iterable[str], stored: Stored) -> Exactness:
+    """Every notification the run's events make stored once by the console (its id is derived from the
+    user, the event and the part, so a repeat cannot hide), and each user's seqs 1..n without a gap or a
+    repeat (a counter moved twice for one notification would leave a gap)."""
+    want = set(expected)
+    missing, extra = want - stored.notifications.keys(), stored.notifications.keys() - want
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for user, seq in stored.notifications.values():
+        seqs[user].append(seq)
+    broken = sorted(u for u, s in seqs.items() if sorted(s) != list(range(1, len(s) + 1)))
+    figures = {"expected": len(want), "stored": len(stored.notifications), "missing": len(missing),
+               "extra": len(extra), "users": len(seqs), "users_with_broken_seqs": len(broken)}
+    problems = []
+    if missing:
+        problems.append(f"{len(missing):,} notifications were never stored by the console")
+    if extra:
+        problems.append(f"the console stored {len(extra):,} notifications no event of the run makes")
+    if broken:
+        problems.append(f"{len(broken):,} users' notification seqs have gaps or repeats (e.g. {broken[:3]})")
     return Exactness(not problems, figures, problems)

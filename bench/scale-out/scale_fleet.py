@@ -23,6 +23,8 @@ SERVICES: dict[str, tuple[str, str, str | None, dict[str, str]]] = {
     "metrics": ("metrics", "METRICS_", None, {"LEASE_SECONDS": "6"}),
     "ledger": ("ledger", "LEDGER_", "ledger.transfer-requested.v1", {}),
     "marketplace": ("marketplace", "MARKETPLACE_", "ledger.transfer-posted.v1", {}),
+    # the live channel's Redis channel of the run ({run} is filled in)
+    "console": ("console", "CONSOLE_", None, {"NOTIFICATION_CHANNEL": "bench:scale:{run}"}),
 }
 
 
@@ -62,7 +64,8 @@ class Fleet:
         label = f"{service}#{n}"
         replica = BenchService(service, package, prefix, self.run, free_port(),
                                self.logs / f"scale-{service}-{n}-{self.run}.log",
-                               env={"KAFKA_TOPIC_PARTITIONS": str(PARTITIONS), **env})
+                               env={"KAFKA_TOPIC_PARTITIONS": str(PARTITIONS),
+                                    **{k: v.format(run=self.run) for k, v in env.items()}})
         replica.start(self.stack_env)
         self.replicas[label] = replica
         return label

@@ -9,9 +9,10 @@ from typing import Any
 
 from scale_checks import Answer, QualifiedRead, cpu_per_item_us, longest_gap, rate, scaling
 
-SERVICES = ("lead-intake", "allocator", "metrics", "ledger", "marketplace")
-# What each service's throughput and CPU are counted in.
-UNIT = {"lead-intake": "lead", "allocator": "lead", "metrics": "event", "ledger": "purchase", "marketplace": "purchase"}
+SERVICES = ("lead-intake", "allocator", "metrics", "ledger", "marketplace", "console")
+# What each service's CPU is counted in (its throughput too, but metrics' in leads counted).
+UNIT = {"lead-intake": "lead", "allocator": "lead", "metrics": "event", "ledger": "purchase", "marketplace": "purchase",
+        "console": "notification"}
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Phase:
     replicas: int
     sent_ids: list[str] = field(default_factory=list)
     transfer_ids: list[str] = field(default_factory=list)
+    notifications: int = 0  # the console's notifications of the run once the phase was done (all phases so far)
     first_send: float = math.nan
     done: float = math.nan
     cpu: dict[str, Any] = field(default_factory=dict)
@@ -43,9 +45,11 @@ class Sample:
     counted: int
     answered: int = 0  # purchases the ledger answered
     granted: int = 0  # purchases the marketplace granted
+    notified: int = 0  # notifications the console stored
 
-    def all_at(self, leads: int, purchases: int = 0) -> bool:
-        return min(self.qualified, self.pooled, self.counted) >= leads and min(self.answered, self.granted) >= purchases
+    def all_at(self, leads: int, purchases: int = 0, notifications: int = 0) -> bool:
+        return (min(self.qualified, self.pooled, self.counted) >= leads and min(self.answered, self.granted) >= purchases
+                and self.notified >= notifications)
 
 
 class Progress:
@@ -54,9 +58,9 @@ class Progress:
     def __init__(self) -> None:
         self.samples: list[Sample] = []
 
-    def sample(self, at: float, qualified: int, pooled: int, counted: int, answered: int = 0, granted: int = 0
-               ) -> None:
-        self.samples.append(Sample(at, qualified, pooled, counted, answered, granted))
+    def sample(self, at: float, qualified: int, pooled: int, counted: int, answered: int = 0, granted: int = 0,
+               notified: int = 0) -> None:
+        self.samples.append(Sample(at, qualified, pooled, counted, answered, granted, notified))
 
     @property
     def last(self) -> Sample:
@@ -85,8 +89,9 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
         if q.received_event_id not in first_qualified or q.at < first_qualified[q.received_event_id].at:
             first_qualified[q.received_event_id] = q
     out: dict[str, Any] = {}
-    target = bought = 0
+    target = bought = notified = 0
     for phase in phases:
+        notes, notified = phase.notifications - notified, phase.notifications
         target += len(phase.sent_ids)
         bought += len(phase.transfer_ids)
         reads = [first_qualified[e] for e in phase.sent_ids if e in first_qualified]
@@ -95,18 +100,21 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
         n, t = len(phase.sent_ids), len(phase.transfer_ids)
         answer_times = [answered[x] for x in phase.transfer_ids if x in answered]
         figures: dict[str, Any] = {
-            "replicas": phase.replicas, "leads": n, "purchases": t, "first_send": phase.first_send,
+            "replicas": phase.replicas, "leads": n, "purchases": t, "notifications": notes,
+            "first_send": phase.first_send,
             "seconds": phase.done - phase.first_send,
             "per_s": {"lead-intake": rate(n, phase.first_send, max((q.at for q in reads), default=None)),
                       "allocator": rate(n, phase.first_send, max(pooled, default=None)) if complete else math.nan,
                       "metrics": rate(n, phase.first_send, progress.reached("counted", target)),
                       "ledger": rate(t, phase.first_send, max(answer_times, default=None))
                       if len(answer_times) == t else math.nan,
-                      "marketplace": rate(t, phase.first_send, progress.reached("granted", bought))},
+                      "marketplace": rate(t, phase.first_send, progress.reached("granted", bought)),
+                      "console": rate(notes, phase.first_send, progress.reached("notified", notified))},
             # per lead; the ledger per purchase; metrics per event it counted (a lead's and a purchase's)
             "cpu_us_per_item": {**cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("lead-intake", "allocator"), n),
                                 **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("metrics",), n + t),
-                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("ledger", "marketplace"), t)},
+                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("ledger", "marketplace"), t),
+                                **cpu_per_item_us(phase.cpu.get("cpu_s", {}), ("console",), notes)},
             "cpu": phase.cpu,
             "work_per_replica": {label: phase.work_after.get(label, 0.0) - phase.work_before.get(label, 0.0)
                                  for label in sorted(phase.work_before.keys() | phase.work_after.keys())},
@@ -118,6 +126,7 @@ def phase_figures(phases: Sequence[Phase], qualified: Sequence[QualifiedRead], p
                 "metrics": longest_gap(progress.steps("counted"), phase.first_send, phase.done),
                 "ledger": longest_gap(answer_times, phase.first_send, phase.done),
                 "marketplace": longest_gap(progress.steps("granted"), phase.first_send, phase.done),
+                "console": longest_gap(progress.steps("notified"), phase.first_send, phase.done),
             }
         out[phase.name] = figures
     bursts = {p.replicas: out[p.name]["per_s"] for p in phases if p.name != "kill/add"}

@@ -56,6 +56,15 @@ def coins_lines(ex: dict[str, Any] | None) -> list[str]:
             *(f"  PROBLEM: {p}" for p in ex["problems"])]
 
 
+def console_lines(ex: dict[str, Any] | None) -> list[str]:
+    if not ex:
+        return []
+    return [f"notifications exact: {'yes' if ex['ok'] else 'NO'}: {ex['expected']:,} made by the run's events, "
+            f"{ex['stored']:,} stored ({ex['missing']:,} missing, {ex['extra']:,} extra), {ex['users']:,} users, "
+            f"{ex['users_with_broken_seqs']:,} with gaps or repeats in their seqs",
+            *(f"  PROBLEM: {p}" for p in ex["problems"])]
+
+
 def render(report: dict[str, Any]) -> str:
     ex = report["exactness"]
     scaling = report["phases"]["scaling_vs_1_replica"]
@@ -81,6 +90,7 @@ def render(report: dict[str, Any]) -> str:
         f"{ex['dead_letters']:,} dead letters",
         *(f"  PROBLEM: {p}" for p in ex["problems"]),
         *coins_lines(report.get("coins_exactness")),
+        *console_lines(report.get("console_exactness")),
         "",
         *memory_lines(report["memory_rss_bytes"]),
         *(f"WARNING: {w}" for w in report["warnings"]),

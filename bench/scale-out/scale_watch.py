@@ -18,6 +18,8 @@ import phonenumbers
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from scale_checks import Answer, QualifiedRead
 
+from console.notifications import SOURCE_TOPICS as CONSOLE_TOPICS
+from console.notifications import drafts_of
 from lead_intake.domain.cleaning import is_test_number
 from metrics.events import CONSUMED_TOPICS as METRICS_TOPICS
 from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
@@ -97,16 +99,23 @@ async def send_leads(producer: AIOKafkaProducer, leads: list[Lead], rate: float 
     await asyncio.gather(*pending)
 
 
+METRICS_NAMES = {t.name for t in METRICS_TOPICS}
+CONSOLE_BY_NAME = {t.name: t for t in CONSOLE_TOPICS}
+
+
 class Reader:
-    """Every event of the tenant on the topics metrics consumes: the distinct ids (what metrics must have
-    counted), each leads.qualified.v1 record, the dead letters."""
+    """Every event of the tenant on the topics metrics and the console consume: the distinct ids on metrics'
+    (what metrics must have counted), the notifications the console must have stored (its own pure mapping,
+    `drafts_of`, over the events on its topics), each leads.qualified.v1 record, the ledger's answers, the
+    dead letters."""
 
     def __init__(self, bootstrap: str, tenant: str) -> None:
         self.tenant = tenant
-        self.consumer = AIOKafkaConsumer(*(t.name for t in METRICS_TOPICS), bootstrap_servers=bootstrap,
+        self.consumer = AIOKafkaConsumer(*(METRICS_NAMES | CONSOLE_BY_NAME.keys()), bootstrap_servers=bootstrap,
                                          group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
                                          fetch_max_wait_ms=50)
         self.event_ids: set[str] = set()
+        self.notifications: set[str] = set()  # the ids of the notifications the console must store
         self.qualified: list[QualifiedRead] = []
         self.answers: list[Answer] = []
         self.dead_letters = 0
@@ -120,6 +129,11 @@ class Reader:
         async for record in self.consumer:
             event = json.loads(record.value)
             if event.get("tenantid") != self.tenant:
+                continue
+            if record.topic in CONSOLE_BY_NAME:
+                parsed = CONSOLE_BY_NAME[record.topic].parse(record.value)
+                self.notifications.update(d.id for d in drafts_of(record.topic, parsed))
+            if record.topic not in METRICS_NAMES:
                 continue
             self.event_ids.add(event["id"])
             if record.topic == LEADS_QUALIFIED.name:
