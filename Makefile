@@ -27,7 +27,7 @@ help:
 	@echo "make bench-marketplace  marketplace benchmark (10,000 listed tips, 100 users searching over HTTP)"
 	@echo "make bench-console  console benchmark (10,000 agents on the live channel by SSE; events through the real broker)"
 	@echo "make bench-speed-to-lead  a lead from publish to the agent's screen: intake, pool, push on arrival, SSE (2,000 agents)"
-	@echo "make bench-scale-out  intake, allocator, metrics, ledger, marketplace as 1, 2, 3 replicas on 12 partitions; a replica killed, one added"
+	@echo "make bench-scale-out  every consuming service as 1, 2, 3 replicas on 12 partitions; a replica SIGKILLed, one added; counts exact"
 	@echo "make capacity     regenerate docs/capacity.md from the latest bench reports (bench-results/)"
 	@echo "make web           build the console's web app (npm ci from the lockfile, then vite; skipped when unchanged)"
 	@echo "make openapi       regenerate the services' OpenAPI documents the console's web app is typed from"

@@ -1,30 +1,30 @@
 #!/usr/bin/env python3
 """scale-out benchmark: the consuming services as replicas (`make bench-scale-out`).
 
-Starts a private Apache Kafka node of the run whose topics have 12 partitions, then lead-intake, the
-allocator, metrics, the ledger and the marketplace as `make up` runs them (uvicorn subprocesses; every
-replica of a service shares the run's database, consumer group and event source), publishes leads on
-leads.received.v1 as an outside system and buys tips over the marketplace's HTTP API as agents (the
-marketplace asks the ledger, the ledger answers, the marketplace grants; tips listed and wallets funded
-through the services' APIs first). One run, one phase after the other:
+Starts a private Apache Kafka node of the run whose topics have 12 partitions, then every service that
+consumes Kafka (lead-intake, the allocator, metrics, the ledger, the marketplace, the console) as `make up`
+runs them (uvicorn subprocesses; every replica of a service shares the run's database, consumer group and
+event source), publishes leads on leads.received.v1 as an outside system and buys tips over the
+marketplace's HTTP API as agents (the marketplace asks the ledger, the ledger answers, the marketplace
+grants; tips listed and wallets funded through the services' APIs first). One run, one phase after the other:
 
   1, 2, 3 replicas   a burst of --leads leads and --purchases purchases with that many replicas of each
                      service: throughput of each stage (items / (last one done - first send)), CPU per
                      item per service, the work each replica did (its own /metrics)
-  kill/add           --kill-seconds of leads and purchases on fixed schedules at half the rate of each path's
-                     slowest stage in the 3-replica burst: at a
-                     quarter, one replica of each service is SIGKILLed (of metrics, the one holding the
-                     consuming lease); at half, one of each is started; the longest stall of each stage
+  kill/add           --kill-seconds of leads and purchases on fixed schedules at half the rate of each
+                     path's slowest stage in the 3-replica burst: at a quarter, one replica of each service
+                     is SIGKILLed (of metrics, the one holding the consuming lease); at half, one of each is
+                     started; the longest stall of each stage
   checks             every lead sent qualified once (one leads.qualified.v1 event, one lead), stored once by
                      lead-intake, pooled once by the allocator, counted once by metrics (its checkpointed
                      counter and event ids against what its topics carry); every purchase answered once,
-                     posted and stored once by the ledger, granted once by the marketplace; nothing
-                     dead-lettered
+                     posted and stored once by the ledger, granted once by the marketplace; every
+                     notification the events make stored once by the console; nothing dead-lettered
 
 metrics consumes as a sole consumer (one replica holds a lease and reads every partition, the others
 stand by), so its replicas give failover, not throughput: the report says which replica consumed.
-Exit 0 when measured, 1 when a lead was lost, doubled or anything failed. `--leads 400 --kill-seconds 20`
-is a quick run. See README.md beside this file.
+Exit 0 when measured, 1 when a lead was lost, doubled or anything failed. `--leads 300 --purchases 100
+--kill-seconds 20` is a quick run. See README.md beside this file.
 """
 
 from __future__ import annotations
