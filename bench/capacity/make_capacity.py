@@ -271,15 +271,17 @@ def scale_out_lines(reports: Mapping[str, Mapping[str, Any]]) -> list[str]:
     scale = reports.get("scale-out")
     if not scale:
         return ["## Scale-out", "", "MISSING: no scale-out report (`make bench-scale-out`)."]
-    ex, coins = scale["exactness"], scale.get("coins_exactness")
+    ex, coins, notes = scale["exactness"], scale.get("coins_exactness"), scale.get("console_exactness")
     by = scale["phases"]["by_phase"]
     purchases = (f"; {coins['requested']:,} purchases, each paid by the ledger and granted by the marketplace once: "
                  f"{'yes' if coins['ok'] else 'NO'}" if coins else "")
+    purchases += (f"; {notes['expected']:,} notifications, each stored once by the console: "
+                  f"{'yes' if notes['ok'] else 'NO'}" if notes else "")
     return ["## Scale-out (measured)", "",
             f"Run `{scale['run']}`: {scale['partitions']} partitions; exact: {'yes' if ex['ok'] else 'NO'} "
             f"({ex['sent']:,} leads, each qualified, pooled and counted once{purchases}; one replica of each "
             "SIGKILLed and one added). Throughput by replicas (per second; the ledger and the marketplace in purchases, "
-            "the others in leads): "
+            "the console in notifications, the others in leads): "
             + "; ".join(f"{name}: " + ", ".join(f"{s} {v:,.0f}" if v == v else f"{s} -" for s, v in f["per_s"].items())
                         for name, f in by.items()) + "."]
 
