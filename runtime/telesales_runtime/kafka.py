@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -213,3 +214,45 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, r
                                        for name in missing])
     finally:
         await admin.close()
+
+
+
+@asynccontextmanager
+async def topped_up(message: Any, max_records: int, *, wait_ms: int) -> AsyncIterator[tuple[Any, ...]]:
+    """The records of a batch (FastStream `message`), topped up to `max_records` with what has arrived since.
+
+    aiokafka fetches a partition again as soon as its buffered records are handed out and then fetches
+    nothing more for it until those are taken: so at a steady rate a batch is what that early fetch brought
+    (the first few records after the previous batch started), while everything that arrived during the
+    previous batch waits in the broker for a whole batch more. Measured on the ledger: the newest record of
+    a batch was as old as the previous batch took to handle, so each record waited two batches before its
+    own was handled. Here the fetch the hand-out started is awaited (at most `wait_ms`, when nothing new
+    arrives) and its records join the batch, in their partitions' order.
+
+    Offsets stay safe: the consumer commits its positions after a handled batch, which now include these
+    records; when the handler fails, every partition they came from is rewound to its earliest one here
+    (FastStream rewinds those of the original batch), so none is committed unprocessed. A consumer without
+    getmany (the in-memory test broker's) hands the batch on as it is."""
+    records = tuple(consumer_records(message.raw_message))
+    consumer = getattr(message, "consumer", None)
+    room = max_records - len(records)
+    if room <= 0 or not callable(getattr(consumer, "getmany", None)):
+        yield records
+        return
+    fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=room)
+    extra = tuple(record for batch in fetched.values() for record in batch)
+    try:
+        yield records + extra
+    except BaseException:
+        rewind(consumer, extra)
+        raise
+
+
+def rewind(consumer: Any, records: Iterable[Any]) -> None:
+    """Seek each partition of `records` back to its earliest record among them (to be fetched again)."""
+    earliest: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
+    for tp, offset in earliest.items():
+        consumer.seek(tp, offset)
