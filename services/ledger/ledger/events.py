@@ -38,7 +38,7 @@ from telesales_contracts.topics import (
 )
 from telesales_runtime.consumer import Delivery, consume_by_topic
 from telesales_runtime.erasure import subscribe_erasures
-from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options
+from telesales_runtime.kafka import consumed_description, declare_publishers, subscriber_options, topped_up
 
 from .service import LedgerService
 from .settings import LedgerSettings
@@ -70,8 +70,10 @@ def build_router(settings: LedgerSettings) -> KafkaRouter:
     options = subscriber_options(settings, settings.consumer_group)
 
     async def on_batch(body: list[bytes], message: KafkaMessage, ledger: LedgerService = Context("ledger")) -> None:
-        await consume_by_topic(message.raw_message, CONSUMED_TOPICS, ledger.dead_letters,
-                               lambda name: HANDLERS[name](ledger))
+        # What arrived while the previous batch was handled joins this one (topped_up), instead of waiting
+        # in the broker for a whole batch more.
+        async with topped_up(message, settings.batch_max_records, wait_ms=settings.batch_top_up_ms) as records:
+            await consume_by_topic(records, CONSUMED_TOPICS, ledger.dead_letters, lambda name: HANDLERS[name](ledger))
 
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
                       title="ledger:consume", description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS),

@@ -20,6 +20,12 @@ class LedgerSettings(ZonedServiceSettings):
                                    "daily purchase limits count in.")
     batch_max_records: int = Field(default=500, ge=1, le=10_000, description="Records per consumed batch; the "
                                    "purchase requests of a batch are decided in one MongoDB transaction per tenant.")
+    batch_top_up_ms: int = Field(default=5, ge=0, le=1000, description="How long a batch waits, when it starts, "
+                                 "for the records that arrived while the previous one was handled (they join it).")
+    # The consumer commits a batch at a time: waiting for more writes after one gathers nothing (the next
+    # batch commits a whole batch later) and only delays the answers.
+    outbox_linger_seconds: float = Field(default=0.0, ge=0, le=1, description="After a write, how long the "
+                                         "relay waits for more before it publishes (0: at once).")
     sweep_enabled: bool = Field(default=True, description="Void expired holds and reclaim idle wallets in this "
                                 "process (only the lease holder among replicas actually does).")
     sweep_interval_seconds: float = Field(default=15, gt=0, description="How often expired holds are voided.")

@@ -56,6 +56,12 @@ class AlreadyWritten(Exception):
     consumed the same event) first. Nothing of this transaction is written."""
 
 
+def _one_batch(ids: list[str]) -> int:
+    """A find by these ids answers in one reply: the server's first batch holds 101 documents, and each
+    further one is a round trip more (inside a batch's transaction, while its accounts are held)."""
+    return len(ids) + 1
+
+
 class LedgerStore:
     def __init__(self, client: AsyncMongoClient[Doc], database: str, consumer: str) -> None:
         self.client = client
@@ -112,7 +118,8 @@ class LedgerStore:
         ids = [scoped(tenant, k) for k in dict.fromkeys(keys)]
         states = []
         async for doc in self.accounts.find({"_id": {"$in": ids}}, {"key": 1, "balance": 1, "allow_negative": 1,
-                                                                   "allocation_blocked": 1}, session=session):
+                                                                   "allocation_blocked": 1}, session=session,
+                                            batch_size=_one_batch(ids)):
             states.append(Account(doc["key"], int(doc.get("balance", 0)), bool(doc.get("allow_negative")),
                                        True, bool(doc.get("allocation_blocked"))))
         return Balances(states)
@@ -123,7 +130,8 @@ class LedgerStore:
         if not ids:
             return {}
         return {doc["transfer_id"]: doc async for doc in self.transfers.find({"_id": {"$in": ids}}, projection,
-                                                                             session=session)}
+                                                                             session=session,
+                                                                             batch_size=_one_batch(ids))}
 
     async def transfer(self, tenant: str, transfer_id: str, session: Session | None = None) -> Doc | None:
         return await self.transfers.find_one({"_id": scoped(tenant, transfer_id)}, session=session)
@@ -138,7 +146,7 @@ class LedgerStore:
         ids += [pair_counter_id(tenant, d, b, s) for d, b, s in set(pair_days)]
         if not ids:
             return counters
-        async for doc in self.counters.find({"_id": {"$in": ids}}, session=session):
+        async for doc in self.counters.find({"_id": {"$in": ids}}, session=session, batch_size=_one_batch(ids)):
             value = (int(doc["count"]), int(doc["coins"]))
             if doc.get("seller_id") is None:
                 counters.buyers[(doc["day"], doc["buyer_id"])] = value
