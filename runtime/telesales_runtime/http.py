@@ -43,9 +43,10 @@ def if_match_version(if_match: str | None) -> int | None:
 
 def from_app_state(name: str) -> Callable[[Request], Any]:
     """FastAPI dependency: the object the service's wiring put on `app.state.<name>` (its service layer,
-    its settings)."""
+    its settings). A coroutine: FastAPI runs a plain function dependency in a worker thread, a thread hop
+    per request for an attribute lookup."""
 
-    def dependency(request: Request) -> Any:
+    async def dependency(request: Request) -> Any:
         return getattr(request.app.state, name)
 
     dependency.__name__ = f"get_{name}"

@@ -145,3 +145,33 @@ async def test_a_service_sends_its_own_short_lived_service_token_or_the_configur
     async with httpx.AsyncClient(transport=transport, auth=ServiceTokenAuth(configured)) as http:
         await http.get("http://ledger/v1/audit")
     assert seen[-1].headers["Authorization"] == "Bearer given-token"
+
+
+# ---- verified tokens kept until they expire --------------------------------------------------------------
+
+
+def test_a_verified_token_is_known_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telesales_runtime.auth import VerifiedTokens
+
+    verifier = TokenVerifier(ServiceSettings())
+    tokens = VerifiedTokens(verifier)
+    token = mint_token("li-si", "agent", tenant="acme", ttl_seconds=60)
+    assert tokens.cached(token) is None
+    principal = tokens.remember(token, verifier.verify_claims(token))
+    assert tokens.cached(token) == principal == verifier.verify(token)
+    assert tokens.cached(mint_token("wang-wu", "agent", tenant="acme", ttl_seconds=60)) is None
+    later = time.time() + 60 + verifier.leeway + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert tokens.cached(token) is None  # expired: verified again (and refused: the verifier's own check)
+
+
+def test_the_verified_tokens_kept_are_bounded() -> None:
+    from telesales_runtime.auth import VerifiedTokens
+
+    verifier = TokenVerifier(ServiceSettings())
+    tokens = VerifiedTokens(verifier, size=2)
+    minted = [mint_token(f"agent-{n}", "agent", ttl_seconds=60) for n in range(3)]
+    for token in minted:
+        tokens.remember(token, verifier.verify_claims(token))
+    assert tokens.cached(minted[0]) is None  # the oldest went first
+    assert tokens.cached(minted[1]) is not None and tokens.cached(minted[2]) is not None
