@@ -87,7 +87,7 @@ Settings = Annotated[MarketplaceSettings, Depends(from_app_state("settings"))]
 _IDENTIFIER = TypeAdapter(Identifier)
 
 
-def required_actor(caller: Principal) -> Actor:
+async def required_actor(caller: Principal) -> Actor:
     """The caller as the marketplace's rules see it: operators and admin review (privileged), everyone
     else acts as an agent; the token's sub must be a plain identifier."""
     try:
@@ -98,9 +98,9 @@ def required_actor(caller: Principal) -> Actor:
     return Actor(user_id, "operator" if caller.has("operator", "admin") else "agent")
 
 
-def optional_actor(caller: Principal) -> Actor | None:
+async def optional_actor(caller: Principal) -> Actor | None:
     """A person calling (None for a machine client: service tokens)."""
-    return None if caller.roles == {"service"} else required_actor(caller)
+    return None if caller.roles == {"service"} else await required_actor(caller)
 
 
 Caller = Annotated[Actor, Depends(required_actor)]
