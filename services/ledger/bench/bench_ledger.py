@@ -88,6 +88,7 @@ from telesales_testkit.bench import (
     wait_machine_quiet,
 )
 from telesales_testkit.kafka import position_group_at_end
+from telesales_testkit.memory import Memory, memory_table
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "ledger.json"
 OTHER_LEDGER = {"other ledger": "ledger.main"}
@@ -752,10 +753,11 @@ def render(report: dict[str, Any]) -> str:
             f"{lat(paced['latency'])}",
             *([f"{'   (by the answers Kafka timestamps, ms)':<{w}} {lat(pts['latency'])}"] if pts else []),
         ]
-    m = sat["metrics"]
-    if m.get("handler_calls"):
-        lines.append(f"{'   ledger batches at saturation':<{w}} {m['handler_calls']:,.0f} calls, "
-                     f"avg {m['avg_batch_size']:,.1f} requests, {m['avg_handler_ms']:,.0f} ms per batch")
+    for label, phase in (("at saturation", sat), ("at half of saturation", paced)):
+        m = phase.get("metrics") or {}
+        if m.get("handler_calls"):
+            lines.append(f"{'   ledger batches ' + label:<{w}} {m['handler_calls']:,.0f} calls, "
+                         f"avg {m['avg_batch_size']:,.1f} requests, {m['avg_handler_ms']:,.0f} ms per batch")
     lines += [
         f"{'checks: audit (with journal), stored = answered, = domain':<{w}} ok: {books['accounts']:,} accounts sum "
         f"{books['sum_of_balances']}, {books['posted_stored']:,} posted stored; audit {books['audit_s']:.1f} s",
@@ -767,6 +769,7 @@ def render(report: dict[str, Any]) -> str:
                      f"ceiling: {before['cpu']['pct_of_one_core'].get(label, 0):.0f} %")
     lines.append(f"   {'machine busy':<40} {sat['cpu']['machine_busy_pct']:>6.0f} % of all cores   "
                  f"ceiling: {before['cpu']['machine_busy_pct']:.0f} %")
+    lines += ["memory of the ledger (RSS):", *memory_table(report["memory_rss_bytes"])]
     for text in report["warnings"]:
         lines.append(f"note: {text}")
     return "\n".join(lines)
@@ -852,7 +855,12 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         async with httpx.AsyncClient(timeout=60) as http:
             ready_s = await service.wait_ready(http)
             note(f"ledger ready after {ready_s:.1f}s (pid {service.proc.pid}, port {service.port})")
+            memory = Memory({"ledger": service.proc.pid})
+            memory.take("at readiness")
+            memory.phase = "seed"
             seeded = await seed(ctx, http, service, w)
+            memory.phase = None
+            memory.take(f"idle, {seeded['wallets']:,} wallets funded")
             say(f"    {seeded['wallets']:,} wallets funded in {seeded['elapsed_s']:.1f}s (issue {seeded['issue_and_policy_s']:.1f}s, "
                 f"{seeded['allocations']} allocations {seeded['allocations_s']:.1f}s, relay {seeded['relay_drain_s']:.1f}s)")
 
@@ -875,7 +883,9 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
 
                 await wait_machine_quiet(args.idle_timeout)
                 say(f"3/6 purchases: {args.transfers:,} requests through Kafka, all at once ...")
+                memory.phase = "purchases"
                 saturated = await run_phase(ctx, reader, service, http, "purchases", w, 0, args.transfers, None)
+                memory.phase = None
                 say(f"    {saturated['answered_per_s']:,.0f} answered/s, {saturated['posted_per_s']:,.0f} posted/s, "
                     f"p99 {saturated['latency']['p99_ms']:,.0f} ms")
 
@@ -885,8 +895,10 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
                     await wait_machine_quiet(args.idle_timeout)
                     rate = saturated["answered_per_s"] / 2
                     say(f"4/6 paced: {args.paced_transfers:,} requests at {rate:,.0f}/s ...")
+                    memory.phase = "paced"
                     paced = await run_phase(ctx, reader, service, http, "paced", w, args.transfers,
                                             args.transfers + args.paced_transfers, rate)
+                    memory.phase = None
                     say(f"    p50 {paced['latency']['p50_ms']:,.0f} ms, p99 {paced['latency']['p99_ms']:,.0f} ms")
                 else:
                     say("4/6 paced: skipped (--paced-transfers 0)")
@@ -901,6 +913,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
             outcomes = check_outcomes(w, reader)
             books = await check_books(ctx, http, service, w, reader)
             say(f"    ok ({books['accounts']:,} accounts, audit with journal check {books['audit_s']:.1f}s)")
+            await memory.close()
         code = service.stop()
         # uvicorn shuts down gracefully on SIGTERM and then re-raises it: -15 is a clean stop.
         if code not in (0, None, -signal.SIGTERM):
@@ -942,7 +955,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         "seed": seeded, "ceiling": {"before": before, "after": after, "best_per_s": best},
         "purchases": saturated, "paced": paced, "checks": {**books, **outcomes, "redelivered_answers": redelivered},
         "ratio": ratio, "target_ratio": TARGET_RATIO, "target_met": ratio >= TARGET_RATIO,
-        "ledger_exit_code": code, "warnings": ctx.warnings,
+        "ledger_exit_code": code, "memory_rss_bytes": memory.points, "warnings": ctx.warnings,
     }
     publish_report(out_path, report, render(report))
     return 0

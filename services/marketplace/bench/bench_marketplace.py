@@ -60,6 +60,7 @@ from telesales_testkit.bench import (
     say,
     wait_machine_quiet,
 )
+from telesales_testkit.memory import Memory, memory_table
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "marketplace.json"
 TARGET_P99_MS = 50.0
@@ -496,6 +497,10 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"   {label:<40} {pct:>6.0f} %   ({sat['cpu']['cpu_s'][label]:.1f} CPU s)   "
                      + (f"paced: {paced['cpu']['pct_of_one_core'].get(label, 0):.0f} %" if paced["requests"] else ""))
     lines.append(f"   {'machine busy':<40} {sat['cpu']['machine_busy_pct']:>6.0f} % of all cores")
+    service_cpu_ms = 1000 * sat["cpu"]["cpu_s"]["marketplace"] / max(1, sat["requests"])
+    lines.append(f"   marketplace CPU per request at saturation: {service_cpu_ms:.2f} ms (one process: at most "
+                 f"{1000 / service_cpu_ms:,.0f} requests/s per core)")
+    lines += ["memory of the marketplace (RSS):", *memory_table(report["memory_rss_bytes"])]
     for text in report["warnings"]:
         lines.append(f"note: {text}")
     return "\n".join(lines)
@@ -544,7 +549,12 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         async with httpx.AsyncClient(timeout=60) as http:
             ready_s = await service.wait_ready(http)
             note(f"marketplace ready after {ready_s:.1f}s (pid {service.proc.pid}, port {service.port})")
+            memory = Memory({"marketplace": service.proc.pid})
+            memory.take("at readiness")
+            memory.phase = "seed"
             seeded = await seed(http, service, tenant, tips)
+            memory.phase = None
+            memory.take(f"idle, {args.tips:,} tips listed")
             say(f"    {seeded['tips']:,} tips listed in {seeded['elapsed_s']:.1f}s")
             pids = find_pids(kafka_port, mongo_port, exclude={os.getpid()})
             cpu_groups = {"marketplace": [service.proc.pid], "mongod": pids["mongod"],
@@ -553,7 +563,9 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
             await run_users(load, service, args.warm_up, args.seed + 1, None, cpu_groups)
             await wait_machine_quiet(args.idle_timeout)
             say(f"2/5 saturation: {args.users} users without pause for {args.duration:.0f}s ...")
+            memory.phase = "saturation"
             sat = await run_users(load, service, args.duration, args.seed + 2, None, cpu_groups)
+            memory.phase = None
             answers = len(load.records)
             say(f"    {sat['requests_per_s']:,.0f} requests/s; " + "; ".join(
                 f"{route} {f['requests_per_s']:,.0f}/s p99 {f['latency']['p99_ms']:.1f} ms"
@@ -564,7 +576,9 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
                 await wait_machine_quiet(args.idle_timeout)
                 rate = sat["requests_per_s"] / 2
                 say(f"3/5 paced: {rate:,.0f} requests/s for {args.paced_duration:.0f}s ...")
+                memory.phase = "paced"
                 paced = await run_users(load, service, args.paced_duration, args.seed + 3, rate, cpu_groups)
+                memory.phase = None
                 answers += len(load.records)
                 say("    " + "; ".join(f"{route} p50 {f['latency']['p50_ms']:.1f} ms p99 {f['latency']['p99_ms']:.1f} ms"
                                        for route, f in paced["routes"].items()))
@@ -576,6 +590,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
             if load.wrong:
                 raise BenchError(f"{len(load.wrong)} wrong answers, e.g.:\n  " + "\n  ".join(load.wrong[:10]))
             say(f"    ok ({ranking['queries']} searches, {answers:,} answers)")
+            await memory.close()
         code = service.stop()
         # uvicorn shuts down gracefully on SIGTERM and then re-raises it: -15 is a clean stop.
         if code not in (0, None, -signal.SIGTERM):
@@ -608,7 +623,7 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
         "target_p99_ms": TARGET_P99_MS, "targets": targets,
         "checks": {"answers_checked": answers, "ranking": ranking, "empty_pages": load.empty_pages,
                    "search_kinds": dict(Counter(r.kind for r in load.records))},
-        "warnings": warnings,
+        "memory_rss_bytes": memory.points, "warnings": warnings,
     }
     publish_report(out_path, report, render(report))
     return 0
