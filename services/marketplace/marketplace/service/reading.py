@@ -29,9 +29,17 @@ async def has_access(*, market: MarketplaceService, tenant: str, tip: Tip, actor
 
 async def tip_as_listed(*, market: MarketplaceService, tenant: str, tip_id: str,
                         actor: Actor | None) -> tuple[Doc, bool | None]:
-    """A tip as browsing shows it, and whether the caller may read it (None for a machine client)."""
-    doc = await _tip(market, tenant, tip_id)
-    return doc, await has_access(market=market, tenant=tenant, tip=Tip.from_doc(doc), actor=actor) if actor else None
+    """A tip as browsing shows it, and whether the caller may read it (None for a machine client): the
+    access rule of `has_access`, on the tip and the caller's purchase read together."""
+    if actor is None:
+        return await _tip(market, tenant, tip_id), None
+    doc, purchase = await market.store.queries.tip_and_purchase(tenant, tip_id, purchase_id(actor.user_id, tip_id))
+    if doc is None:
+        raise DomainError("unknown_tip", f"there is no tip {tip_id!r}")
+    tip = Tip.from_doc(doc)
+    if sees_every_version(actor, tip.author_id):
+        return doc, True
+    return doc, may_read(actor, tip.author_id, purchase["status"] if purchase else None)
 
 
 async def readable_version(*, market: MarketplaceService, tenant: str, actor: Actor | None, tip_id: str,

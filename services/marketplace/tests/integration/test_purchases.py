@@ -161,3 +161,25 @@ async def test_a_buyer_keeps_access_to_later_versions_and_after_delisting(harnes
     assert (await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))).json()["body"] == "新版话术"
     await harness.http.post(f"/v1/tips/{tip_id}/delist", headers=harness.as_user("zhang-san"))
     assert (await harness.http.get(f"/v1/tips/{tip_id}/content", headers=harness.as_user("li-si"))).status_code == 200
+
+
+async def test_a_tips_detail_says_who_may_read_it(harness: Harness) -> None:
+    """The detail reads the tip and the caller's purchase together: the author and reviewers may read it,
+    a buyer only once paid, another buyer's purchase grants nothing, a machine client is not told, and an
+    unknown tip is a 404."""
+    tip_id = await harness.listed()
+    purchase = (await harness.http.post(f"/v1/tips/{tip_id}/purchases", headers=harness.as_user("li-si"))).json()
+    await harness.ledger_posts(purchase, seller_amount=27)
+
+    async def access(headers: dict[str, str]) -> bool | None:
+        response = await harness.http.get(f"/v1/tips/{tip_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()["access"]
+
+    assert await access(harness.as_user("zhang-san")) is True  # the author
+    assert await access(harness.reviewer) is True
+    assert await access(harness.as_user("li-si")) is True
+    assert await access(harness.as_user("wang-wu")) is False
+    assert await access(harness.as_("service", "crm")) is None
+    missing = await harness.http.get("/v1/tips/no-such-tip", headers=harness.as_user("li-si"))
+    assert (missing.status_code, missing.json()["code"]) == (404, "unknown_tip")
