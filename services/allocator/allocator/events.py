@@ -95,7 +95,7 @@ def build_router(settings: AllocatorSettings) -> KafkaRouter:
                                lambda name: HANDLERS[name](leads, roster))
 
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
-                      title="allocator:consume",
+                      batch_timeout_ms=settings.batch_wait_ms, title="allocator:consume",
                       description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS), **options)(on_batch)
     subscribe_erasures(router, settings, settings.consumer_group)
     return router

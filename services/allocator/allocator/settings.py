@@ -23,6 +23,11 @@ class AllocatorSettings(ZonedServiceSettings):
     timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Time zone of the floor: days worked, "
                                    "quota periods and grading weeks are counted in it.")
     batch_max_records: int = Field(default=500, ge=1, le=10_000)
+    batch_wait_ms: int = Field(default=10, ge=1, le=1000,
+                               description="Longest the consumer waits for records before it asks again (FastStream's "
+                                           "batch_timeout_ms). When none came, FastStream also pauses that long before "
+                                           "the next wait, so a qualified lead arriving then waits up to twice this "
+                                           "(FastStream's default: 200 ms).")
     sweep_interval_seconds: float = Field(default=60, gt=0, description="How often the reclaim sweep runs.")
     sweep_batch_size: int = Field(default=1000, ge=1, le=10_000)
     sweep_enabled: bool = Field(default=True, description="Run the reclaim sweep and weekly grading in this "

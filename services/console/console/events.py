@@ -40,6 +40,6 @@ def build_router(settings: ConsoleSettings) -> KafkaRouter:
                                lambda name: lambda deliveries: feed.handle(deliveries, topic=name))
 
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,
-                      title="console:notifications",
+                      batch_timeout_ms=settings.batch_wait_ms, title="console:notifications",
                       description="; ".join(consumed_description(t) for t in CONSUMED_TOPICS), **options)(on_batch)
     return router

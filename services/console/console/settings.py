@@ -70,6 +70,11 @@ class ConsoleSettings(ServiceSettings):
     notification_channel: str = Field(default="console:notifications", description="Redis pub/sub channel "
                                       "every replica announces new notifications on and listens to.")
     batch_max_records: int = Field(default=500, ge=1, le=10_000, description="Records per consumed batch.")
+    batch_wait_ms: int = Field(default=10, ge=1, le=1000,
+                               description="Longest the consumer waits for records before it asks again (FastStream's "
+                                           "batch_timeout_ms). When none came, FastStream also pauses that long before "
+                                           "the next wait, so a notification arriving then waits up to twice this "
+                                           "(FastStream's default: 200 ms).")
 
     @property
     def upstreams(self) -> dict[str, str]:
