@@ -36,10 +36,12 @@ def reason_label(reason: str) -> str:
 
 
 class Arrival(Applications):
-    async def push_arrivals(self, *, tenant: str, docs: Sequence[Doc]) -> list[DistributionOutcome]:
+    async def push_arrivals(self, *, tenant: str, docs: Sequence[Doc], stored: Mapping[str, Doc] | None = None
+                            ) -> list[DistributionOutcome]:
         """Push the pooled leads among `docs` that landed in a push-on-arrival pool, each by its pool's team and
         strategy, all of them in one distribution (a fixed number of round trips for a batch, however many
-        teams it reaches). The others wait to be claimed, as before."""
+        teams it reaches). The others wait to be claimed, as before. `stored`: those leads as just read from
+        the store (not read again)."""
         rules = await self.routing(tenant)
         groups: dict[tuple[str, DistributionStrategy], list[str]] = defaultdict(list)
         for doc in docs:
@@ -49,7 +51,8 @@ class Arrival(Applications):
         if not groups:
             return []
         try:
-            outcomes = [await self.distribute_groups(tenant=tenant, groups=dict(groups), actor=SYSTEM, unasked=True)]
+            outcomes = [await self.distribute_groups(tenant=tenant, groups=dict(groups), actor=SYSTEM, unasked=True,
+                                                     docs=stored)]
         except DomainError:  # e.g. agent_busy, and nothing written: each team's push on its own, as one push does
             outcomes = [await self._push_group(tenant, team_id, strategy, lead_ids)
                         for (team_id, strategy), lead_ids in groups.items()]

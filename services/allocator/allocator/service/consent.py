@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from telesales_contracts.consent import LeadConsentChanged, telemarketing
 from telesales_runtime.consumer import Delivery
 
-from ..store import LEAN_LEAD
+from ..store import LEAN_LEAD, Doc
 from ..store.lead_writes import lead_of
 from .core import LeadServiceCore
 
@@ -39,7 +39,11 @@ class Consent(LeadServiceCore):
 
     async def apply_pending_consent(self, tenant: str, lead_ids: list[str]) -> None:
         """Changes of consent that came before these leads: applied now (handle_qualified calls it)."""
-        for pending in await self.store.pending_consents(tenant, lead_ids):
+        await self.apply_pendings(tenant, await self.store.pending_consents(tenant, lead_ids))
+
+    async def apply_pendings(self, tenant: str, pendings: Sequence[Doc]) -> None:
+        """Apply changes of consent kept pending (read by apply_pending_consent) and forget them."""
+        for pending in pendings:
             if await self._apply(tenant, pending["lead_id"], pending["consent"], at=pending["at"],
                                  change_id=pending["event_id"]) is not None:
                 await self.store.drop_pending_consent(pending)

@@ -143,9 +143,17 @@ class Dialing(LeadServiceCore):
     async def close_listed_arrivals(self, tenant: str, docs: Sequence[Doc], listed_before: set[str]) -> None:
         """Leads just stored whose number was listed while they were being stored (the listing's own sweep
         may have run before they existed): closed now, so no arrival slips past the list."""
-        phones = sorted({d["phone_e164"] for d in docs if d.get("phone_e164")} - listed_before)
-        for phone in await self.store.listed_numbers(tenant, phones):
+        await self.close_relisted(tenant, await self.store.listed_numbers(tenant, arrival_phones(docs, listed_before)))
+
+    async def close_relisted(self, tenant: str, listed: set[str]) -> None:
+        """Close the leads of numbers found listed after their arrivals were stored (close_listed_arrivals)."""
+        for phone in sorted(listed):
             listing = await self.store.listing(tenant, phone) or {}
             await self.close_leads_with_number(tenant=tenant, phone_bidx=self.store.sealing.phone_index(tenant, phone),
                                                phone=phone, listing_id=str(listing.get("event_id", "arrival")),
                                                reason=str(listing.get("reason") or "listed"))
+
+
+def arrival_phones(docs: Sequence[Doc], listed_before: set[str]) -> list[str]:
+    """The numbers of leads just stored to look up on the do-not-call list again (those not listed before)."""
+    return sorted({d["phone_e164"] for d in docs if d.get("phone_e164")} - listed_before)

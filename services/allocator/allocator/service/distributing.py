@@ -3,11 +3,15 @@ teams' routes), then to an agent of that team by a strategy (distribution.py dec
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from prometheus_client import Histogram
 
 from telesales_contracts.allocation import DistributionStrategy
 
@@ -27,6 +31,11 @@ from ..store import Alongside, Doc
 from ..store.lead_writes import lead_of
 from ..store.roster import agent_of
 from .core import LeadServiceCore
+
+LOCKS_HELD = Histogram("allocator_push_locks_held_seconds",
+                       "How long a distribution holds its agents' locks: the held counts read, the placing and the "
+                       "conditional bulk write of placements and cursors (a claim by one of them waits meanwhile).",
+                       buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0))
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,19 @@ class TeamJob:
     strategy: DistributionStrategy
 
 
+@dataclass(frozen=True)
+class PreparedJob:
+    """A team job with all that needs no lock worked out before the locks are taken: the leads left (a
+    supervisor's refused ones apart), the members at work, their measured weights (能力+平均) and each lead's
+    barred agents. Only the held counts, read under the locks, are missing to place it."""
+
+    job: TeamJob
+    leads: list[Lead]
+    members: list[Agent]
+    weights: dict[str, float]
+    to_place: list[distribution.LeadToPlace]
+
+
 def _to_teams(lead_ids: Sequence[str], leads: Mapping[str, Lead], teams: Mapping[str, Doc], now: datetime, *,
               team_id: str | None, strategy: DistributionStrategy | None
               ) -> tuple[dict[str, list[Lead]], list[dict[str, str]]]:
@@ -157,20 +179,21 @@ class Distributing(LeadServiceCore):
     async def distribute_groups(self, *, tenant: str,
                                 groups: Mapping[tuple[str | None, DistributionStrategy | None], Sequence[str]],
                                 actor: str, target_agent: str | None = None,
-                                within_teams: frozenset[str] | None = None, unasked: bool = False
-                                ) -> DistributionOutcome:
+                                within_teams: frozenset[str] | None = None, unasked: bool = False,
+                                docs: Mapping[str, Doc] | None = None) -> DistributionOutcome:
         """`distribute` of several groups of leads at once, each with its team and strategy (as `distribute`
         takes them): the pushes of a consumer batch to many teams read, lock and write together, in a fixed
-        number of round trips. Raises (agent_busy, ...) before anything is written."""
+        number of round trips, the reads that need no lock at the same time. `docs`: the leads as the caller
+        has just read them from the store (else read here). Raises (agent_busy, ...) before anything is
+        written."""
         now = datetime.now(UTC)
-        policy = await self.policy(tenant)
         all_ids = list(dict.fromkeys(i for ids in groups.values() for i in ids))
-        docs = await self.store.get_leads(tenant, all_ids)
-        leads = {lead_id: lead_of(doc) for lead_id, doc in docs.items()}
-        push = PushRules(tiers=await self.tiers(tenant), facts={i: pooled_facts(d) for i, d in docs.items()},
-                         unasked=unasked)
-        teams = {t["team_id"]: t for t in await self.store.list_teams(tenant)
-                 if within_teams is None or t["team_id"] in within_teams}
+        read_docs, policy, tiers, listed_teams, rosters = await asyncio.gather(
+            self._leads_unless_given(tenant, all_ids, docs), self.policy(tenant), self.tiers(tenant),
+            self.store.list_teams(tenant), self._rosters_if_named(tenant, {team_id for team_id, _ in groups}))
+        leads = {lead_id: lead_of(doc) for lead_id, doc in read_docs.items()}
+        push = PushRules(tiers=tiers, facts={i: pooled_facts(d) for i, d in read_docs.items()}, unasked=unasked)
+        teams = {t["team_id"]: t for t in listed_teams if within_teams is None or t["team_id"] in within_teams}
         unplaced: list[dict[str, str]] = []
         jobs: dict[tuple[str, DistributionStrategy], TeamJob] = {}
         for (team_id, strategy), lead_ids in groups.items():
@@ -180,10 +203,23 @@ class Distributing(LeadServiceCore):
                 effective = strategy or DistributionStrategy(teams[chosen].get("strategy", "even_by_open"))
                 jobs.setdefault((chosen, effective), TeamJob(teams[chosen], [], effective)).leads.extend(team_leads)
         placements, missed = await self._distribute_in_teams(tenant, list(jobs.values()), policy, now, actor=actor,
-                                                             target_agent=target_agent, push=push)
+                                                             target_agent=target_agent, push=push, rosters=rosters)
         if placements:
             self.notify_leads()
         return DistributionOutcome(placements, unplaced + missed)
+
+    async def _leads_unless_given(self, tenant: str, lead_ids: list[str], docs: Mapping[str, Doc] | None
+                                  ) -> Mapping[str, Doc]:
+        if docs is not None and all(i in docs for i in lead_ids):
+            return {i: docs[i] for i in lead_ids}
+        return await self.store.get_leads(tenant, lead_ids)
+
+    async def _rosters_if_named(self, tenant: str, team_ids: set[str | None]) -> dict[str, list[Doc]] | None:
+        """The rosters of the groups' teams, read with the leads when every group names its team (a push on
+        arrival); None when some group's team comes from the leads (read once those are known)."""
+        if None in team_ids or not team_ids:
+            return None
+        return await self.store.agents_of_teams(tenant, {t for t in team_ids if t is not None}, role="agent")
 
     async def ability_weights(self, *, tenant: str, agent_ids: Sequence[str]) -> list[AbilityWeight]:
         """The measured weights of 能力+平均: conversion over the policy's window, with the floor."""
@@ -196,64 +232,81 @@ class Distributing(LeadServiceCore):
         members = await self.store.list_agents(tenant, team_id=team_id, role="agent", active=True)
         return await self.ability_weights(tenant=tenant, agent_ids=[m["agent_id"] for m in members])
 
-    async def _candidates(self, tenant: str, members: Sequence[Agent], held: Mapping[str, int],
-                          policy: AllocationPolicy, strategy: DistributionStrategy) -> list[distribution.Candidate]:
-        weights: dict[str, float] = {}
-        if strategy == DistributionStrategy.ABILITY_WEIGHTED:
-            weights = {w.agent_id: w.weight for w in await self.ability_weights(
-                tenant=tenant, agent_ids=[a.agent_id for a in members])}
-        return [distribution.Candidate(agent_id=a.agent_id, open_leads=held[a.agent_id], cap=a.holding_cap(policy),
-                                       ability=weights.get(a.agent_id, 1.0)) for a in members]
+    async def _prepare(self, tenant: str, jobs: Sequence[TeamJob], in_team: Mapping[str, list[Agent]],
+                       members: Mapping[str, list[Agent]], policy: AllocationPolicy, target_agent: str | None,
+                       push: PushRules) -> tuple[list[PreparedJob], list[dict[str, str]]]:
+        """What each job needs besides the held counts, worked out before any lock is taken."""
+        prepared: list[PreparedJob] = []
+        refused: list[dict[str, str]] = []
+        for job in jobs:
+            team_id, leads, at_work = job.team["team_id"], job.leads, members[job.team["team_id"]]
+            if job.strategy == DistributionStrategy.SUPERVISOR:
+                leads, refusals = _refused_to_target(leads, in_team[team_id], target_agent, policy, push)
+                refused += refusals
+            weights: dict[str, float] = {}
+            if job.strategy == DistributionStrategy.ABILITY_WEIGHTED:
+                weights = {w.agent_id: w.weight for w in await self.ability_weights(
+                    tenant=tenant, agent_ids=[a.agent_id for a in at_work])}
+            by_grade = members_by_grade(at_work, policy)
+            to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
+                                                 previous_holders=frozenset(lead.previous_holders),
+                                                 last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
+                                                 excluded=_barred(lead, by_grade, push), reclaimed=lead.last_reclaimed)
+                        for lead in leads]
+            prepared.append(PreparedJob(job, leads, at_work, weights, to_place))
+        return prepared, refused
 
     async def _distribute_in_teams(self, tenant: str, jobs: Sequence[TeamJob], policy: AllocationPolicy,
-                                   now: datetime, *, actor: str, target_agent: str | None, push: PushRules
+                                   now: datetime, *, actor: str, target_agent: str | None, push: PushRules,
+                                   rosters: Mapping[str, list[Doc]] | None = None
                                    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        """Place each job's leads with agents of its team: the rosters read, every member at work locked
-        and the held counts read once for all the teams; then one conditional bulk write of every placement
-        and one of the round-robin cursors, under the locks."""
+        """Place each job's leads with agents of its team: the rosters (read here unless given), grades,
+        weights and bars worked out first; then every member at work locked, and under the locks only what
+        must be exact: the held counts read once for all the teams, the placing, one conditional bulk write
+        of every placement and one of the round-robin cursors."""
         if not jobs:
             return [], []
         if not target_agent and any(job.strategy == DistributionStrategy.SUPERVISOR for job in jobs):
             raise DomainError("target_agent_required", "the supervisor strategy needs target_agent")
-        rosters = await self.store.agents_of_teams(tenant, {job.team["team_id"] for job in jobs}, role="agent")
-        in_team = {team_id: [agent_of(a) for a in docs] for team_id, docs in rosters.items()}
+        team_ids = {job.team["team_id"] for job in jobs}
+        if rosters is None or not team_ids <= rosters.keys():
+            rosters = await self.store.agents_of_teams(tenant, team_ids, role="agent")
+        in_team = {team_id: [agent_of(a) for a in rosters[team_id]] for team_id in team_ids}
         members = {team_id: [a for a in agents if why_not_working(a) is None] for team_id, agents in in_team.items()}
         by_id = {a.agent_id: a for agents in members.values() for a in agents}
-        refused: list[dict[str, str]] = []
+        prepared, refused = await self._prepare(tenant, jobs, in_team, members, policy, target_agent, push)
         async with self.guard.agents_locked(tenant, list(by_id)):
-            held = dict(await self.store.held_counts(tenant, list(by_id))) if by_id else {}
-            writes, chosen, cursors = [], [], {}
-            for job in jobs:
-                team_id, leads = job.team["team_id"], job.leads
-                if job.strategy == DistributionStrategy.SUPERVISOR:
-                    leads, refusals = _refused_to_target(leads, in_team[team_id], target_agent, policy, push)
-                    refused += refusals
-                result = await self._place(tenant, job, leads, members[team_id], held, policy, target_agent, push)
-                refused += [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
-                for placement in result.placements:  # the next job of the same team counts these as held
-                    held[placement.agent_id] += 1
-                if job.strategy == DistributionStrategy.ROUND_ROBIN:  # the next job of the team goes on from it
-                    job.team["round_robin_cursor"] = cursors[team_id] = result.round_robin_cursor
-                writes += self._placement_writes(tenant, leads, by_id, result, policy, now, actor)
-                chosen += [(p, team_id) for p in result.placements]
-            placed, missed = await self._write_placements(tenant, writes, chosen, now)
-            await self.store.set_round_robin_cursors(tenant, cursors)
+            held_from = time.perf_counter()
+            try:
+                placed, missed = await self._place_locked(tenant, prepared, by_id, policy, now, actor=actor,
+                                                          target_agent=target_agent)
+            finally:
+                LOCKS_HELD.observe(time.perf_counter() - held_from)
         return placed, refused + missed
 
-    async def _place(self, tenant: str, job: TeamJob, leads: list[Lead], members: Sequence[Agent],
-                     held: Mapping[str, int], policy: AllocationPolicy, target_agent: str | None,
-                     push: PushRules) -> distribution.DistributionResult:
-        candidates = await self._candidates(tenant, members, held, policy, job.strategy)
-        by_grade = members_by_grade(members, policy)
-        to_place = [distribution.LeadToPlace(lead_id=lead.lead_id, score=lead.score,
-                                             previous_holders=frozenset(lead.previous_holders),
-                                             last_holder=lead.last_holder, dedicated_agent=lead.dedicated_agent,
-                                             excluded=_barred(lead, by_grade, push),
-                                             reclaimed=lead.last_reclaimed)
-                    for lead in leads]
-        return distribution.distribute(to_place, candidates, job.strategy, target_agent=target_agent,
-                                       round_robin_cursor=job.team.get("round_robin_cursor"),
-                                       ability_share=float(job.team.get("ability_share", 0.5)))
+    async def _place_locked(self, tenant: str, prepared: Sequence[PreparedJob], by_id: Mapping[str, Agent],
+                            policy: AllocationPolicy, now: datetime, *, actor: str, target_agent: str | None
+                            ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """The critical section (the caller holds every member's lock): held counts → placing → the writes."""
+        held = dict(await self.store.held_counts(tenant, list(by_id))) if by_id else {}
+        writes, chosen, cursors, refused = [], [], {}, []
+        for each in prepared:
+            job, team_id = each.job, each.job.team["team_id"]
+            candidates = [distribution.Candidate(agent_id=a.agent_id, open_leads=held[a.agent_id],
+                                                 cap=a.holding_cap(policy), ability=each.weights.get(a.agent_id, 1.0))
+                          for a in each.members]
+            result = distribution.distribute(each.to_place, candidates, job.strategy, target_agent=target_agent,
+                                             round_robin_cursor=job.team.get("round_robin_cursor"),
+                                             ability_share=float(job.team.get("ability_share", 0.5)))
+            refused += [{"lead_id": u.lead_id, "reason": u.reason} for u in result.unplaced]
+            for placement in result.placements:  # the next job of the same team counts these as held
+                held[placement.agent_id] += 1
+            if job.strategy == DistributionStrategy.ROUND_ROBIN:  # the next job of the team goes on from it
+                job.team["round_robin_cursor"] = cursors[team_id] = result.round_robin_cursor
+            writes += self._placement_writes(tenant, each.leads, by_id, result, policy, now, actor)
+            chosen += [(p, team_id) for p in result.placements]
+        placed, missed = await self._write_placements(tenant, writes, chosen, now, cursors)
+        return placed, refused + missed
 
     def _placement_writes(self, tenant: str, leads: list[Lead], by_id: Mapping[str, Agent],
                           result: distribution.DistributionResult, policy: AllocationPolicy, now: datetime,
@@ -267,13 +320,18 @@ class Distributing(LeadServiceCore):
             writes.append((lead, decision.change, self.embedded(tenant, lead.lead_id, decision.events)))
         return writes
 
+    async def _commit_count(self, writes: list[tuple[Lead, LeadChange, list[Doc]]], now: datetime) -> int:
+        return await self.store.commit(writes, now) if writes else 0
+
     async def _write_placements(self, tenant: str, writes: list[tuple[Lead, LeadChange, list[Doc]]],
-                                chosen: list[tuple[distribution.Placement, str]], now: datetime
-                                ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+                                chosen: list[tuple[distribution.Placement, str]], now: datetime,
+                                cursors: dict[str, str | None]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         # One conditional bulk write for the whole distribution, every team of it (a round trip per lead,
         # then per team, was the arrival's bottleneck); each update still applies only to a lead still
         # pooled. When some did not, the holders say which were taken meanwhile.
-        matched = await self.store.commit(writes, now) if writes else 0
+        # The cursors go in the same moment (another round trip, not after it): both are under the locks.
+        matched, _ = await asyncio.gather(self._commit_count(writes, now),
+                                          self.store.set_round_robin_cursors(tenant, cursors))
         holders = ({} if matched == len(writes) else
                    await self.store.holders_of(tenant, [p.lead_id for p, _team in chosen]))
         placed: list[dict[str, Any]] = []

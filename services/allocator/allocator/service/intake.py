@@ -4,6 +4,7 @@ at once if the pool pushes on arrival (arrival.py), else serves the agents waiti
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,20 +14,20 @@ from telesales_runtime.observability import MESSAGES_CONSUMED
 
 from .. import domain
 from ..domain import AllocationPolicy, RoutingRule
+from ..domain.lead import POOLED
 from ..store import Doc
 from ..store.lead_writes import lead_of, new_lead_document
 from .arrival import Arrival
 from .consent import Consent
-from .dialing import Dialing
+from .dialing import Dialing, arrival_phones
 
 
 class Intake(Arrival, Dialing, Consent):
     async def handle_qualified(self, deliveries: Sequence[Delivery]) -> None:
         for tenant, fresh in (await self.store.inbox.unprocessed_by_tenant(deliveries)).items():
-            known = await self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh])
-            rules = await self.routing(tenant)
-            policy = await self.policy(tenant)
-            listed = await self.store.listed_numbers(tenant, [p for d in fresh if (p := d.event.data.phone_e164)])
+            known, rules, policy, listed = await asyncio.gather(  # independent reads, at the same time
+                self.store.existing_lead_ids(tenant, [d.event.data.lead_id for d in fresh]), self.routing(tenant),
+                self.policy(tenant), self.store.listed_numbers(tenant, [p for d in fresh if (p := d.event.data.phone_e164)]))
             now = datetime.now(UTC)
             docs, seen = [], set(known)
             for delivery in fresh:
@@ -37,11 +38,25 @@ class Intake(Arrival, Dialing, Consent):
                 docs.append(self._new_lead(tenant, data, rules, policy, now, listed=data.phone_e164 in listed))
             await self.store.insert_leads(docs, [self.store.inbox.entry(tenant, d.event.id, {"status": "pooled"})
                                                  for d in fresh])
-            await self.close_listed_arrivals(tenant, docs, listed)
-            await self.apply_pending_consent(tenant, [d["_id"] for d in docs])  # a withdrawal read first
-            await self.push_arrivals(tenant=tenant, docs=docs)
+            stored = await self._checked_arrivals(tenant, docs, listed, rules)
+            await self.push_arrivals(tenant=tenant, docs=docs, stored=stored)
             await self.serve_applications(tenant=tenant, pool_ids={d["pool_id"] for d in docs})
             MESSAGES_CONSUMED.labels(self.settings.service_name, "leads.qualified.v1", "processed").inc(len(fresh))
+
+    async def _checked_arrivals(self, tenant: str, docs: list[Doc], listed: set[str], rules: list[RoutingRule]
+                                ) -> dict[str, Doc] | None:
+        """After the insert and before any push: numbers listed meanwhile close their leads, and changes of
+        consent read before their leads apply (a withdrawal closes). Read at the same time as the leads to
+        push, which are returned as stored when neither found anything (else None: read them again)."""
+        to_push = [d["_id"] for d in docs if d.get("status") == POOLED
+                   and domain.arrival_push(rules, d.get("pool_id", "")) is not None]
+        relisted, pendings, stored = await asyncio.gather(
+            self.store.listed_numbers(tenant, arrival_phones(docs, listed)),
+            self.store.pending_consents(tenant, [d["_id"] for d in docs]),
+            self.store.get_leads(tenant, to_push) if to_push else _nothing())
+        await self.close_relisted(tenant, relisted)
+        await self.apply_pendings(tenant, pendings)
+        return None if relisted or pendings else stored
 
     def _new_lead(self, tenant: str, data: Any, rules: list[RoutingRule], policy: AllocationPolicy, now: datetime,
                   *, listed: bool) -> Doc:
@@ -81,3 +96,7 @@ class Intake(Arrival, Dialing, Consent):
                     reopened.append(lead.lead_id)
             await self.store.commit(writes, now, inbox_entries=inbox)
             await self.push_back(tenant=tenant, lead_ids=reopened)
+
+
+async def _nothing() -> dict[str, Doc]:
+    return {}
