@@ -46,6 +46,8 @@ def phase_table(name: str, phase: dict[str, Any]) -> list[str]:
     lines.append("handler of the lead's topic: " + "; ".join(
         f"{n} {h['batches']:,.0f} batches of {h['leads_per_batch']:,.1f} leads, {h['ms_per_batch']:,.0f} ms each, "
         f"busy {h['busy_pct']:.0f}% of the phase" + (f", {h['dead_letters']:,.0f} DEAD LETTERS" if h['dead_letters'] else "")
+        + (f"; its pushes held agents' locks {h['ms_locked_per_distribution']:,.1f} ms a distribution "
+           f"({h['distributions']:,.0f}, {h['locked_over_100ms']:,.0f} over 100 ms)" if h.get('distributions') else "")
         for n, h in phase.get("handlers", {}).items()))
     if phase["problems"]:
         lines.append(f"PROBLEMS: {phase['problems']}")
