@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -125,7 +125,7 @@ class NotificationStore:
         if not unique:
             return []
         known = {doc["_id"] async for doc in self.notifications.find({"_id": {"$in": [d.id for d in unique]}},
-                                                                     {"_id": 1})}
+                                                                     {"_id": 1}, batch_size=len(unique) + 1)}
         fresh = [d for d in unique if d.id not in known]
         if not fresh:
             return []
@@ -135,12 +135,16 @@ class NotificationStore:
         now = datetime.now(UTC)
 
         async def write(session: AsyncClientSession) -> list[dict[str, Any]]:
+            # Every user's counter moved in one bulk write, then read back in the same transaction (which holds
+            # them until it commits: a concurrent add conflicts and is retried), not a round trip per user.
+            ids = {_counter_id(tenant, user): len(items) for (tenant, user), items in by_user.items()}
+            await self.counters.bulk_write([UpdateOne({"_id": key}, {"$inc": {"seq": n}}, upsert=True)
+                                            for key, n in ids.items()], ordered=False, session=session)
+            seqs = {doc["_id"]: doc["seq"] async for doc in self.counters.find(
+                {"_id": {"$in": list(ids)}}, {"seq": 1}, session=session, batch_size=len(ids) + 1)}
             docs: list[dict[str, Any]] = []
             for (tenant, user), items in by_user.items():
-                counter = await self.counters.find_one_and_update(
-                    {"_id": _counter_id(tenant, user)}, {"$inc": {"seq": len(items)}}, upsert=True,
-                    return_document=ReturnDocument.AFTER, session=session)
-                first = counter["seq"] - len(items) + 1
+                first = seqs[_counter_id(tenant, user)] - len(items) + 1
                 docs.extend(self._document(draft, first + i, now) for i, draft in enumerate(items))
             await self.notifications.insert_many(docs, ordered=False, session=session)
             return docs

@@ -73,3 +73,25 @@ async def test_a_redelivered_batch_stores_nothing_twice_and_seqs_stay_gapless(co
         page = (await http.get("/v1/notifications", headers=agent("zhao-liu", tenant))).json()
     assert [n["seq"] for n in page["items"]] == [4, 3, 2, 1]
     assert [n["subject"]["amount"] for n in page["items"]] == [4, 3, 2, 1]
+
+
+async def test_a_batch_for_many_users_numbers_each_users_notifications_on_from_its_own_counter(
+        console: Replica) -> None:
+    """One consumer batch carries notifications of many users (pushes to a floor): every user's counter moves
+    in one bulk write and each user's seqs follow on from its last, whatever else the batch holds."""
+    tenant = new_tenant()
+    await given(console, tenant, "user-0", 2)
+
+    def draft(user: str, n: int) -> Draft:
+        return Draft(tenant=tenant, user=user, event_id=f"batch-{user}-{n}", part=0,
+                     kind=NotificationKind.COINS_RECEIVED, subject={"source": "bonus", "amount": n}, link="/wallet",
+                     at=datetime.now(UTC))
+
+    stored = await console.store.add([draft(f"user-{u}", n) for n in range(3) for u in range(150)])
+    seqs: dict[str, list[int]] = {}
+    for _tenant, user, notification in stored:
+        seqs.setdefault(user, []).append(notification.seq)
+    assert len(stored) == 450 and len(seqs) == 150
+    assert seqs["user-0"] == [3, 4, 5]
+    assert all(seqs[f"user-{u}"] == [1, 2, 3] for u in range(1, 150))
+    assert await console.store.add([draft("user-7", 1)]) == []  # the same notification again adds nothing
