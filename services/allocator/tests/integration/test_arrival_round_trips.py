@@ -6,8 +6,8 @@ several round trips per lead and per agent). Pinned here so it cannot silently g
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +124,33 @@ async def test_a_batch_costs_the_same_round_trips_however_many_leads_and_teams(
     assert large.redis == small.redis
     assert len(large.mongo) <= MONGO_COMMANDS_PER_BATCH, large.mongo
     assert large.redis <= REDIS_ROUND_TRIPS_PER_BATCH
+
+
+async def test_under_the_agents_locks_only_the_held_counts_and_the_writes(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim by an agent of a team being pushed to waits for the push's locks: the rosters, leads, grades and
+    bars are read and worked out before them, so the only read under them is the held counts."""
+    harness.leads._config = TtlCache(600)
+    await push_floor(harness, teams=2, agents_per_team=3)
+    await pushed_batch(harness, monkeypatch, leads=1, teams=1)
+    guard, under = harness.leads.guard, []
+    locked = guard.agents_locked
+
+    @asynccontextmanager
+    async def watched(tenant: str, agent_ids: list[str]) -> AsyncIterator[None]:
+        async with locked(tenant, agent_ids):
+            outside, MONGO.names = MONGO.names, under
+            try:
+                yield
+            finally:
+                MONGO.names = outside
+
+    monkeypatch.setattr(guard, "agents_locked", watched)
+    counted = await pushed_batch(harness, monkeypatch, leads=6, teams=2)
+    print(f"\nunder the locks: {under}; before and after them: {counted.mongo}")
+    reads = [name for name in under if name in {"find", "aggregate", "count", "distinct", "getMore"}]
+    assert reads == ["aggregate"], under  # the held counts, nothing else
+    assert "find" not in under and len(under) < len(counted.mongo)
 
 
 # ---- what the batched push keeps --------------------------------------------------------------------------------
