@@ -16,6 +16,7 @@ from datetime import datetime
 
 import redis.asyncio as redis
 
+from .batching import Batcher
 from .domain import DomainError
 
 # Take the locks KEYS in their order until one is held elsewhere (SET NX PX ARGV[2]); how many were taken.
@@ -45,6 +46,24 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
+@dataclass(frozen=True)
+class _LockTry:
+    """One attempt at an agent's lock, with the value of `read` read in the same round trip."""
+
+    lock: str
+    token: str
+    read: str
+
+
+@dataclass(frozen=True)
+class _CountAndRelease:
+    lock: str
+    quota: str
+    token: str
+    taken: int
+    expire_at: int
+
+
 @dataclass
 class ClaimTicket:
     """An agent's claim in progress: leads already claimed this period, and how many this claim took."""
@@ -61,6 +80,10 @@ class ClaimGuard:
         self._take_in_order = client.register_script(_TAKE_IN_ORDER)
         self._release_all = client.register_script(_RELEASE_ALL)
         self._count_and_release = client.register_script(_COUNT_AND_RELEASE)
+        # Claims arriving together take their locks, and count and release them, in one pipeline each.
+        self._lock_tries: Batcher[None, _LockTry, tuple[bool, bytes | None]] = Batcher(
+            self._try_locks, orphaned=self._release_orphan)
+        self._releases: Batcher[None, _CountAndRelease, int] = Batcher(self._counts_and_releases)
 
     @staticmethod
     def _lock_key(tenant: str, agent_id: str) -> str:
@@ -95,16 +118,51 @@ class ClaimGuard:
     async def claiming(self, tenant: str, agent_id: str, period: str, period_end: datetime
                        ) -> AsyncIterator[ClaimTicket]:
         """An agent's claim: its lock held and its quota count read (one round trip), then the leads taken
-        counted and the lock released (one more). Set `ticket.taken` before leaving."""
+        counted and the lock released (one more). Set `ticket.taken` before leaving. Concurrent claims
+        share these round trips (one pipeline for all the claims that arrive together)."""
         token = uuid.uuid4().hex
         lock, quota = self._lock_key(tenant, agent_id), self._quota_key(tenant, agent_id, period)
-        used = await self._acquire(lock, token, agent_id, read=quota)
+        used = await self._acquire_batched(_LockTry(lock, token, quota), agent_id)
         ticket = ClaimTicket(used=int(used or 0))
         try:
             yield ticket
         finally:
-            await self._count_and_release(keys=[lock, quota],
-                                          args=[token, ticket.taken, int(period_end.timestamp()) + 86_400])
+            await self._releases(None, _CountAndRelease(lock, quota, token, ticket.taken,
+                                                        int(period_end.timestamp()) + 86_400))
+
+    async def _acquire_batched(self, attempt: _LockTry, agent_id: str) -> bytes | None:
+        """Take the lock (waiting up to `wait_seconds`), each attempt sent with the others of the moment;
+        the value of `attempt.read` as read by the winning attempt."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_seconds
+        delay = 0.002
+        while True:
+            won, value = await self._lock_tries(None, attempt)
+            if won:
+                return value
+            if loop.time() >= deadline:
+                raise DomainError("agent_busy", f"another claim or push for agent {agent_id} is in progress; retry")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def _try_locks(self, _: None, attempts: list[_LockTry]) -> list[tuple[bool, bytes | None]]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for attempt in attempts:
+                pipe.set(attempt.lock, attempt.token, nx=True, px=self.lock_ms)
+                pipe.get(attempt.read)
+            replies = await pipe.execute()
+        return [(bool(replies[i]), replies[i + 1]) for i in range(0, len(replies), 2)]
+
+    async def _release_orphan(self, _: None, attempt: _LockTry, result: tuple[bool, bytes | None]) -> None:
+        if result[0]:  # the claim that wanted this lock has gone: let the agent's next claim have it
+            await self._release(keys=[attempt.lock], args=[attempt.token])
+
+    async def _counts_and_releases(self, _: None, releases: list[_CountAndRelease]) -> list[int]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for each in releases:
+                await self._count_and_release(keys=[each.lock, each.quota], args=[each.token, each.taken, each.expire_at],
+                                              client=pipe)
+            return [int(reply) for reply in await pipe.execute()]
 
     async def _acquire(self, key: str, token: str, agent_id: str, read: str | None = None) -> bytes | None:
         """Take the lock (waiting up to `wait_seconds`); with `read`, also the value of that key, read in

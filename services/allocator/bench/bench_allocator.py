@@ -148,7 +148,8 @@ def generate_leads(service: LeadService, tenant: str, first: int, n: int, agents
             product_interest=rng.choice(PRODUCTS[line]), region=rng.choice(REGIONS),
             channel=SimpleNamespace(value=rng.choice(CHANNELS)),
             score=max(0, min(100, int(rng.gauss(55, 18)))), grade=rng.choice("ABCD"),
-            attributes={"buyer": "yes"} if rng.random() < 0.05 else {}, external_refs=[], score_breakdown=[], model=None)
+            attributes={"buyer": "yes"} if rng.random() < 0.05 else {}, external_refs=[], score_breakdown=[], model=None,
+            consent=[])
         doc = service._new_lead(tenant, data, [], domain.AllocationPolicy(), now, listed=False)  # noqa: SLF001 - the stored shape
         if rng.random() < 0.20:
             drops = rng.choice((1, 1, 2, 3, 4, 6))

@@ -11,6 +11,7 @@ from telesales_runtime.cache import TtlCache
 from telesales_runtime.deadletter import DeadLetterPublisher
 
 from .. import domain
+from ..batching import Batcher
 from ..claims import ClaimDispenser
 from ..domain import AgentFacts, AllocationPolicy, DomainError, RoutingRule, Tier
 from ..domain.changes import Announcement
@@ -40,6 +41,12 @@ class LeadServiceCore:
         self._config = TtlCache(settings.config_cache_seconds)
         self._agents = TtlCache(settings.agent_cache_seconds)
         self.claims = ClaimDispenser(store, settings.source)
+        # claims arriving together read their agents and holding counts in one round trip (per tenant)
+        self.claimers: Batcher[str, str, tuple[Doc | None, int]] = Batcher(self._claimers)
+
+    async def _claimers(self, tenant: str, agent_ids: list[str]) -> list[tuple[Doc | None, int]]:
+        found = await self.store.agents_and_held_counts(tenant, agent_ids)
+        return [found[agent_id] for agent_id in agent_ids]
 
     # ---- configuration (cached) ----------------------------------------------------------------------
 

@@ -222,3 +222,18 @@ async def test_two_replicas_claiming_from_one_pool_never_share_a_lead_or_exceed_
     await harness.relay()
     claimed = [e["data"]["lead_id"] for e in harness.of("allocation.claimed.v1")]
     assert sorted(claimed) == sorted(taken)  # one event per lead taken
+
+
+async def test_claims_arriving_together_read_their_agents_and_holdings_in_one_round_trip(harness: Harness) -> None:
+    """The batched read gives each claimer what its own read would: its record and exact holding count."""
+    await asyncio.gather(*(harness.agent(a) for a in ("b1", "b2", "b3")))
+    await harness.pooled(5)
+    assert (await harness.claim("b1", count=2)).status_code == 200
+    assert (await harness.claim("b3", count=1)).status_code == 200
+    together = await harness.store.agents_and_held_counts(harness.tenant, ["b1", "b2", "b3", "nobody"])
+    for agent_id in ("b1", "b2", "b3", "nobody"):
+        doc, held = together[agent_id]
+        alone_doc, alone_held = await harness.store.agent_and_held_count(harness.tenant, agent_id)
+        assert (doc, held) == (alone_doc, alone_held)
+    assert [together[a][1] for a in ("b1", "b2", "b3")] == [2, 0, 1]
+    assert together["nobody"] == (None, 0)
