@@ -3,6 +3,7 @@ leads (and its warnings), and every lead of an agent who left."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from .. import reclaim_clock
@@ -37,7 +38,8 @@ class Reclaim(Arrival):
 
     async def sweep_tenant(self, tenant: str, now: datetime | None = None) -> dict[str, int]:
         """Warn about and reclaim overdue held leads of one tenant. Idempotent: every write is conditional
-        on the hold it judged, and warnings are remembered per deadline."""
+        on the hold it judged, and warnings are remembered per deadline. A batch is written while the next
+        one is read and judged (the read and the writes no longer take turns)."""
         now = now or datetime.now(UTC)
         policy, _ = await self.store.policy(tenant)  # fresh, not cached: the sweep acts on the current rules
         totals = {"reclaimed": 0, "warned": 0, "examined": 0}
@@ -49,19 +51,29 @@ class Reclaim(Arrival):
         # The earliest any rule can make a lead due (or warned): nothing held more recently is looked at.
         horizon = now - timedelta(days=min(days)) + timedelta(hours=policy.reclaim_warning_hours)
         batch: list[Write] = []
-        async for doc in self.store.held_before(tenant, horizon, batch_size=self.settings.sweep_batch_size):
-            totals["examined"] += 1
-            judged = self._judge(doc, policy, now)
-            if judged is None:
-                continue
-            kind, write = judged
-            totals[kind] += 1
-            batch.append(write)
-            if len(batch) >= self.settings.sweep_batch_size:
+        writing: asyncio.Task[None] | None = None  # the previous batch's write, while the next is read and judged
+        try:
+            async for doc in self.store.held_before_sealed(tenant, horizon, batch_size=self.settings.sweep_batch_size):
+                totals["examined"] += 1
+                judged = self._judge(tenant, doc, policy, now)
+                if judged is None:
+                    continue
+                kind, write = judged
+                totals[kind] += 1
+                batch.append(write)
+                if len(batch) >= self.settings.sweep_batch_size:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.get_running_loop().create_task(self._commit_sweep(tenant, batch, now))
+                    batch = []
+            if writing is not None:
+                await writing
+                writing = None
+            if batch:
                 await self._commit_sweep(tenant, batch, now)
-                batch = []
-        if batch:
-            await self._commit_sweep(tenant, batch, now)
+        finally:
+            if writing is not None and not writing.done():  # the read failed: the write in flight still ends
+                await asyncio.gather(writing, return_exceptions=True)
         return totals
 
     async def _commit_sweep(self, tenant: str, batch: list[Write], now: datetime) -> None:
@@ -71,11 +83,11 @@ class Reclaim(Arrival):
         await self.push_back(tenant=tenant, lead_ids=[lead.lead_id for lead, change, _ in batch
                                                       if isinstance(change, Release)])
 
-    def _judge(self, doc: Doc, policy: AllocationPolicy, now: datetime) -> tuple[str, Write] | None:
+    def _judge(self, tenant: str, doc: Doc, policy: AllocationPolicy, now: datetime) -> tuple[str, Write] | None:
         schedule = reclaim_clock.schedule_of(doc, policy)  # the same judgement the leads' views show
-        if schedule is None or not schedule.due(now):  # most held leads: no need to read the rest of them
+        if schedule is None or not schedule.due(now):  # most held leads: no need to read (or open) the rest
             return None
-        lead = lead_of(doc)
+        lead = lead_of(self.store.sealing.open(doc, tenant))  # type: ignore[arg-type] # a document is given
         decision = lead.judge_overdue(schedule, at=now)
         if decision is None:
             return None

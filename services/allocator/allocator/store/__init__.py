@@ -279,6 +279,11 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         async for doc in self._held_before(tenant, horizon, batch_size=batch_size):
             yield self.sealing.open(doc, tenant)  # type: ignore[misc]
 
+    def held_before_sealed(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
+        """`held_before` with the personal fields left sealed: the sweep opens only the leads it acts on
+        (most held leads are not due, and opening each cost it a sixth of its time)."""
+        return self._held_before(tenant, horizon, batch_size=batch_size)
+
     def _held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
         return self.leads.find({"tenant_id": tenant, "status": HELD, "held_since": {"$lte": horizon}},
                                {"outbox": 0, "recent_calls": 0, "holds": 0, "drops": 0, "history": 0},

@@ -452,6 +452,20 @@ async def test_an_uncalled_lead_is_warned_about_once_then_reclaimed_once(harness
     assert len(harness.of("allocation.reclaim-warning.v1")) == 1
 
 
+async def test_a_sweep_in_many_batches_reclaims_every_due_lead_once(harness: Harness, monkeypatch: Any) -> None:
+    """A batch is written while the next one is read and judged: every batch still lands, exactly once."""
+    monkeypatch.setattr(harness.leads, "settings", harness.leads.settings.model_copy(update={"sweep_batch_size": 2}))
+    await harness.agent("a1")
+    lead_ids = await held(harness, "a1", 7, score=66)
+    since = max([(await harness.lead(lead_id))["held_since"] for lead_id in lead_ids])
+    due = since + timedelta(days=3, minutes=1)
+    assert await harness.leads.sweep_tenant(harness.tenant, now=due) == {"reclaimed": 7, "warned": 0, "examined": 7}
+    assert await harness.leads.sweep_tenant(harness.tenant, now=due) == {"reclaimed": 0, "warned": 0, "examined": 0}
+    assert {(await harness.lead(lead_id))["status"] for lead_id in lead_ids} == {"pooled"}  # noqa: C401
+    await harness.relay()
+    assert sorted(e["data"]["lead_id"] for e in harness.of("allocation.reclaimed.v1")) == sorted(lead_ids)
+
+
 async def test_a_called_lead_is_reclaimed_when_its_stage_stalls_by_the_rule_of_its_layer(harness: Harness) -> None:
     response = await harness.http.put("/v1/config/policy", json={"reclaim_rules": [
         {"not_processed_days": 3, "not_converted_days": 10},
