@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_json
-from pymongo import UpdateOne
 
 from telesales_runtime.outbox import OutboxRelay, RelayBatch
 
@@ -73,15 +72,18 @@ class EmbeddedOutboxRelay(OutboxRelay):
                       oldest=docs[0].get(EMBEDDED_OUTBOX_SINCE) if docs else None)
 
     async def _acknowledge(self, batch: RelayBatch) -> None:
-        # Remove exactly the events sent: one appended meanwhile stays, and keeps the document flagged.
-        await self._acks.bulk_write([
-            UpdateOne({"_id": doc_id}, [
-                {"$set": {EMBEDDED_OUTBOX: {"$filter": {"input": f"${EMBEDDED_OUTBOX}",
-                                                          "cond": {"$not": [{"$in": ["$$this.id", sent]}]}}}}},
-                {"$set": {EMBEDDED_OUTBOX_SINCE: {"$cond": [{"$eq": [{"$size": f"${EMBEDDED_OUTBOX}"}, 0]},
-                                                            "$$REMOVE", f"${EMBEDDED_OUTBOX_SINCE}"]}}},
-            ]) for doc_id, sent in batch.acks
-        ], ordered=False)
+        # Remove exactly the events sent: one appended meanwhile stays, and keeps the document flagged. One
+        # statement for the whole batch (event ids are unique, so each document loses only its own sent
+        # events): a claim's event then costs the server part of one update, not a statement of its own.
+        if not batch.acks:
+            return
+        sent = [event_id for _, ids in batch.acks for event_id in ids]
+        await self._acks.update_many({"_id": {"$in": [doc_id for doc_id, _ in batch.acks]}}, [
+            {"$set": {EMBEDDED_OUTBOX: {"$filter": {"input": f"${EMBEDDED_OUTBOX}",
+                                                      "cond": {"$not": [{"$in": ["$$this.id", {"$literal": sent}]}]}}}}},
+            {"$set": {EMBEDDED_OUTBOX_SINCE: {"$cond": [{"$eq": [{"$size": f"${EMBEDDED_OUTBOX}"}, 0]},
+                                                        "$$REMOVE", f"${EMBEDDED_OUTBOX_SINCE}"]}}},
+        ])
 
     async def _backlog(self) -> int:
         return await self.outbox.count_documents({EMBEDDED_OUTBOX_SINCE: {"$exists": True}})
