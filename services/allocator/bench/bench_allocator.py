@@ -40,18 +40,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import AsyncMongoClient, ReturnDocument, UpdateMany, UpdateOne
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateMany
 
 from allocator import domain
 from allocator.events import CONSUMED_TOPICS
 from allocator.main import create_app
 from allocator.service import LeadService
+from allocator.service.core import agent_facts
 from allocator.settings import AllocatorSettings
-from allocator.store import HELD, LEAN_LEAD, POOLED, AllocatorStore, agent_key
+from allocator.store import HELD, LEAN_LEAD, POOLED
 from telesales_contracts.activity import LeadSignal, SignalKind
 from telesales_contracts.topics import ALLOCATION_HOT_LEAD, LEADS_SIGNAL
 from telesales_runtime.kafka import topic_partitions
@@ -71,26 +71,22 @@ from telesales_testkit.bench import (
     wait_machine_quiet,
 )
 from telesales_testkit.kafka import position_group_at_end
+from telesales_testkit.memory import Memory
+
+sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
+from alloc_probe import ServerWork, explain_plans, memory_pids, render_probes  # noqa: E402
+from alloc_seed import seed  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "allocator.json"
 TARGET_RATIO = 0.50
 TARGET_CLAIM_P99_MS = 20.0
 TARGET_SWEEP_S = 60.0
 TARGET_HOT_LEAD_P99_MS = 1000.0
-INSERT_BATCH = 10_000
 CEILING_AGENT = "bench-ceiling"
 DISTURBED_PCT = 15.0
+# --scale: seed 001's floor of 40,000 agents (every agent claims once every 120 s: 333 claims/s)
+SCALE = {"agents": 40_000, "leads": 4_000_000, "seed_workers": 2, "floor_claims": 10_000}
 
-LINES = ("education", "insurance", "wealth", "real_estate", "auto")
-PRODUCTS = {"education": ("MBA", "在职研究生", "雅思培训", "考研辅导"), "insurance": ("重疾险", "百万医疗险", "年金险"),
-            "wealth": ("基金定投", "理财顾问", "信用贷款"), "real_estate": ("新房", "二手房", "公寓"),
-            "auto": ("新车试驾", "二手车", "新能源车")}
-REGIONS = ("广东深圳", "广东广州", "北京朝阳", "上海浦东", "浙江杭州", "江苏南京", "四川成都", "湖北武汉", "山东济南",
-           "河南郑州", "湖南长沙", "福建厦门", "陕西西安", "重庆渝北", "天津滨海")
-CHANNELS = ("web", "app", "partner", "dialer", "crm_import")
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文辉力鹏宇浩"
-GRADES = (("A", 0.10), ("B", 0.20), ("C", 0.40), ("D", 0.20), ("E", 0.10))
 
 
 @dataclass
@@ -123,80 +119,6 @@ async def settle(ctx: Context) -> None:
     await wait_machine_quiet(ctx.args.idle_timeout)
 
 
-# =============================================================================== seeding
-def generate_agents(n: int, rng: random.Random) -> list[dict[str, Any]]:
-    grades = rng.choices([g for g, _ in GRADES], weights=[w for _, w in GRADES], k=n)
-    agents = []
-    for i in range(n):
-        line = LINES[i % len(LINES)]
-        agents.append({"agent_id": f"agent-{i:05d}", "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-                       "role": "agent", "business_line": line, "team_id": f"{line}-team-{(i // len(LINES)) // 20:03d}",
-                       "active": True, "grade": grades[i]})
-    return agents
-
-
-def generate_leads(service: LeadService, tenant: str, first: int, n: int, agents: list[dict[str, Any]],
-                   rng: random.Random, now: datetime) -> list[dict[str, Any]]:
-    """Lead documents exactly as the service stores a qualified lead (its own `_new_lead`), then aged:
-    a fifth were already dialed and dropped by 1-6 agents, one in twenty bought before."""
-    docs = []
-    for i in range(first, first + n):
-        line = rng.choices(LINES, weights=(30, 25, 15, 15, 15))[0]
-        data = SimpleNamespace(
-            lead_id=f"lead-{i:07d}", phone_e164=f"+861{rng.choice('3578')}{i:09d}",
-            name=rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN), company=None, business_line=line,
-            product_interest=rng.choice(PRODUCTS[line]), region=rng.choice(REGIONS),
-            channel=SimpleNamespace(value=rng.choice(CHANNELS)),
-            score=max(0, min(100, int(rng.gauss(55, 18)))), grade=rng.choice("ABCD"),
-            attributes={"buyer": "yes"} if rng.random() < 0.05 else {}, external_refs=[], score_breakdown=[], model=None,
-            consent=[])
-        doc = service._new_lead(tenant, data, [], domain.AllocationPolicy(), now, listed=False)  # noqa: SLF001 - the stored shape
-        if rng.random() < 0.20:
-            drops = rng.choice((1, 1, 2, 3, 4, 6))
-            droppers = [a["agent_id"] for a in rng.sample(agents, drops)]
-            doc.update(call_count=rng.randint(1, 5), drop_count=drops, dropped_by=droppers,
-                       previous_holders=droppers,
-                       drops=[{"agent_id": a, "at": now - timedelta(days=rng.randint(1, 60))} for a in droppers],
-                       last_call_at=now - timedelta(days=rng.randint(1, 30)))
-        docs.append(doc)
-    return docs
-
-
-async def seed(ctx: Context, app: Any) -> dict[str, Any]:
-    rng = random.Random(ctx.args.seed)
-    now = datetime.now(UTC)
-    store: AllocatorStore = app.state.store
-    t0 = time.perf_counter()
-    ctx.agents = generate_agents(ctx.args.agents, rng)
-    for start in range(0, len(ctx.agents), 1000):
-        chunk = ctx.agents[start:start + 1000]
-        await store.upsert_agents(ctx.tenant, [{k: v for k, v in a.items() if k != "grade"} for a in chunk], now,
-                                  new_agent_grade="C")
-        await store.agents.bulk_write([UpdateOne({"_id": agent_key(ctx.tenant, a["agent_id"])},
-                                                  {"$set": {"grade": a["grade"], "status": "logged_in",
-                                                            "status_since": now - timedelta(hours=4)}})
-                                       for a in chunk], ordered=False)
-    agents_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    generated = 0
-    for start in range(0, ctx.args.leads, 100_000):
-        docs = generate_leads(app.state.leads, ctx.tenant, start, min(100_000, ctx.args.leads - start), ctx.agents,
-                              rng, now)
-        generated += len(docs)
-        docs = [store.sealing.leads.seal(doc) for doc in docs]  # stored as the service stores them: sealed
-        for i in range(0, len(docs), INSERT_BATCH):
-            await store.leads.insert_many(docs[i:i + INSERT_BATCH], ordered=False)
-        note(f"seeded {generated:,} / {ctx.args.leads:,} leads [{time.perf_counter() - t1:.0f}s]")
-    leads_s = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    await store.ensure_indexes()
-    index_s = time.perf_counter() - t2
-    stats = await ctx.mongo[ctx.settings.mongo_db].command("collStats", "leads")
-    return {"agents": len(ctx.agents), "leads": generated, "agents_s": agents_s, "leads_s": leads_s,
-            "indexes_s": index_s, "avg_lead_bson_bytes": stats.get("avgObjSize"),
-            "leads_data_mb": stats.get("size", 0) / 1e6, "leads_index_mb": stats.get("totalIndexSize", 0) / 1e6}
-
-
 # =============================================================================== ceiling
 async def measure_ceiling(ctx: Context, lead_ids: list[str]) -> dict[str, Any]:
     """The raw single-document conditional write a claim is built on, on the same collection and with
@@ -218,11 +140,13 @@ async def measure_ceiling(ctx: Context, lead_ids: list[str]) -> dict[str, Any]:
             if doc is None:
                 missed += 1
 
+    work = await ServerWork(ctx.mongo, ctx.settings.mongo_db).start()
     watch = CpuWatch(ctx.pids()).start()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(ctx.args.claimers)))
     elapsed = time.perf_counter() - started
     cpu = watch.stop()
+    server_work = await work.stop(len(lead_ids))
     if missed:
         raise BenchError(f"ceiling: {missed} of {len(lead_ids)} leads were not pooled")
     restored = await ctx.leads.update_many({"tenant_id": ctx.tenant, "holder": CEILING_AGENT, "status": HELD},
@@ -230,7 +154,7 @@ async def measure_ceiling(ctx: Context, lead_ids: list[str]) -> dict[str, Any]:
     if restored.modified_count != len(lead_ids):
         raise BenchError(f"ceiling: put back {restored.modified_count} of {len(lead_ids)} leads")
     return {"ops": len(lead_ids), "elapsed_s": elapsed, "throughput_per_s": len(lead_ids) / elapsed,
-            "latency": latency_summary(latencies), "cpu": cpu}
+            "latency": latency_summary(latencies), "cpu": cpu, "server_work": server_work}
 
 
 # =============================================================================== claims
@@ -363,12 +287,16 @@ async def measure_sweep(ctx: Context, service: LeadService) -> dict[str, Any]:
     expected = await prepare_sweep(ctx, policy, now)
     prepare_s = time.perf_counter() - t0
     held = await ctx.leads.count_documents({"tenant_id": ctx.tenant, "status": HELD})
+    plans = await explain(ctx, service, ctx.agents[0], now)  # on the leads as the sweep finds them
     await settle(ctx)
+    say(f"    sweeping {held:,} held leads ...")
+    work = await ServerWork(ctx.mongo, ctx.settings.mongo_db).start()
     watch = CpuWatch(ctx.pids()).start()
     t1 = time.perf_counter()
     first = await service.sweep_tenant(ctx.tenant, now)
     sweep_s = time.perf_counter() - t1
     cpu = watch.stop()
+    server_work = await work.stop(max(1, first["examined"]))
     # The claims of this run are held since minutes ago: due for nothing; every due lead was prepared.
     if first["reclaimed"] != expected["reclaimed"] or first["warned"] != expected["warned"]:
         raise BenchError(f"sweep: reclaimed {first['reclaimed']:,} and warned {first['warned']:,}; the rules say "
@@ -383,7 +311,7 @@ async def measure_sweep(ctx: Context, service: LeadService) -> dict[str, Any]:
         raise BenchError(f"sweep: a second sweep at the same time changed leads again: {second}")
     return {"held_before": held, "prepare_s": prepare_s, "elapsed_s": sweep_s, "totals": first,
             "expected": expected, "overdue_left_after": overdue_left, "second_sweep": second,
-            "second_sweep_s": second_s, "cpu": cpu}
+            "second_sweep_s": second_s, "cpu": cpu, "server_work": server_work, "plans": plans}
 
 
 # =============================================================================== hot leads
@@ -525,7 +453,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="longest wait before a phase for mongod and the machine to go quiet (default 180 s)")
     parser.add_argument("--stack-broker", dest="private_broker", action="store_false",
                         help="use the local stack's broker instead of a fresh Apache Kafka node of its own")
+    parser.add_argument("--seed-workers", type=int, default=0,
+                        help="build the leads in N worker processes and insert them with the secondary indexes "
+                             "dropped, built once at the end (default 0: in this process, indexes in place)")
+    parser.add_argument("--scale", action="store_true",
+                        help=f"a seed-001 floor: {SCALE['agents']:,} agents, {SCALE['leads']:,} leads, seeded by "
+                             f"{SCALE['seed_workers']} workers, {SCALE['floor_claims']:,} floor claims (each of "
+                             "these unless given)")
     args = parser.parse_args(argv)
+    if args.scale:  # the scale defaults, unless an option says otherwise
+        given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in (argv if argv is not None else sys.argv[1:])}
+        for name, value in SCALE.items():
+            if name not in given:
+                setattr(args, name, value)
     if args.agents < args.claimers:
         parser.error("--agents must be at least --claimers (each claimer works as a different agent)")
     needed = ((args.claims + args.paced_claims + args.floor_claims) * args.claim_size
@@ -552,109 +492,156 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
     for topic in CONSUMED_TOPICS:  # a shared broker's history is not this run's business
         await position_group_at_end(settings.kafka_bootstrap, settings.consumer_group, topic.name)
     app = create_app(settings)
-    report: dict[str, Any] = {}
+    memory = None
     try:
         async with app.router.lifespan_context(app):
-            service: LeadService = app.state.leads
-            say("1/6 seed: agents and pooled leads ...")
-            seeded = await seed(ctx, app)
-            say(f"    {seeded['agents']:,} agents, {seeded['leads']:,} leads in {seeded['leads_s']:.0f}s "
-                f"(+ indexes {seeded['indexes_s']:.0f}s)")
-            rng = random.Random(args.seed + 2)
-            # The ceiling writes random pooled leads that no claim of this run reaches (claims take the
-            # best-scored fresh leads first); they are put back in the pool after each measurement.
-            ceiling_ids = [doc["_id"] async for doc in await ctx.leads.aggregate([
-                {"$match": {"tenant_id": ctx.tenant, "status": POOLED, "score": {"$lt": 45}}},
-                {"$sample": {"size": args.claims}}, {"$project": {"_id": 1}}])]
-            rng.shuffle(ceiling_ids)
-            agents = ctx.agents[:]
-            rng.shuffle(agents)
-            agent_cycle = itertools.cycle(agents)
-
-            await settle(ctx)
-            say("2/6 ceiling: conditional find_one_and_update by _id ...")
-            before = await measure_ceiling(ctx, ceiling_ids[: args.claims // 2])
-            say(f"    {before['throughput_per_s']:,.0f}/s")
-
-            await settle(ctx)
-            say(f"3/6 claims: {args.claims:,} claims by {args.claimers} concurrent claimers ...")
-            saturated, elapsed, cpu = await run_claims(ctx, service, agent_cycle, args.claims, rate=None)
-            drain_s = await wait_relayed(ctx, args.timeout)
-            claims = {"requests": saturated.requests, "leads": saturated.leads, "refused": saturated.refused,
-                      "elapsed_s": elapsed, "throughput_per_s": saturated.requests / elapsed,
-                      "leads_per_s": saturated.leads / elapsed, "latency": latency_summary(saturated.latencies),
-                      "relay_drain_s": drain_s, "cpu": cpu}
-            say(f"    {claims['throughput_per_s']:,.0f} claims/s, p99 {claims['latency']['p99_ms']:,.1f} ms; "
-                f"events relayed {drain_s:.1f}s after the last claim")
-
-            await settle(ctx)
-            after = await measure_ceiling(ctx, ceiling_ids[args.claims // 2:])
-            say(f"    ceiling after the claims: {after['throughput_per_s']:,.0f}/s")
-
-            rate = claims["throughput_per_s"] / 2
-            await settle(ctx)
-            say(f"4/6 paced claims: {args.paced_claims:,} claims at {rate:,.0f}/s ...")
-            paced_run, paced_elapsed, paced_cpu = await run_claims(ctx, service, agent_cycle, args.paced_claims, rate)
-            await wait_relayed(ctx, args.timeout)
-            paced = {"offered_per_s": rate, "requests": paced_run.requests, "refused": paced_run.refused,
-                     "achieved_per_s": paced_run.requests / paced_elapsed,
-                     "latency": latency_summary(paced_run.latencies), "cpu": paced_cpu}
-            say(f"    p50 {paced['latency']['p50_ms']:,.1f} ms, p99 {paced['latency']['p99_ms']:,.1f} ms")
-            floor_rate = args.agents / args.floor_interval
-            await settle(ctx)
-            say(f"    floor claims: {args.floor_claims:,} claims at {floor_rate:,.0f}/s ...")
-            floor_run, floor_elapsed, floor_cpu = await run_claims(ctx, service, agent_cycle, args.floor_claims,
-                                                                   floor_rate)
-            await wait_relayed(ctx, args.timeout)
-            floor = {"offered_per_s": floor_rate, "requests": floor_run.requests, "refused": floor_run.refused,
-                     "achieved_per_s": floor_run.requests / floor_elapsed,
-                     "latency": latency_summary(floor_run.latencies), "cpu": floor_cpu}
-            say(f"    p50 {floor['latency']['p50_ms']:,.1f} ms, p99 {floor['latency']['p99_ms']:,.1f} ms")
-            checked = await check_claims(ctx, [saturated, paced_run, floor_run])
-            if saturated.refused or paced_run.refused or floor_run.refused:
-                raise BenchError(f"claims were refused: {saturated.refused} {paced_run.refused} {floor_run.refused}")
-
-            say("5/6 reclaim sweep ...")
-            sweep = await measure_sweep(ctx, service)
-            say(f"    {sweep['elapsed_s']:.1f}s: {sweep['totals']}")
-            await wait_relayed(ctx, args.timeout * 3)
-
-            say(f"6/6 hot leads: {args.signals:,} signals at {args.signal_rate:,.0f}/s ...")
-            hot = await measure_hot_leads(ctx, app, saturated.lead_ids)
-            say(f"    p99 {hot['latency']['p99_ms']:,.0f} ms")
+            redis_port = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
+            memory = Memory(memory_pids(ctx.pids(), redis_port))
+            memory.take("idle (ready, before the seed)")
+            report = await measure(ctx, app, memory)
+            memory.take("after the run")
     except BenchError as error:
         say(f"\nBENCHMARK FAILED: {error}")
         return 1
     finally:
+        if memory is not None:
+            await memory.close()
         if args.keep:
             note(f"--keep: database {settings.mongo_db} left in place")
         else:
             with contextlib.suppress(Exception):
                 await mongo.drop_database(settings.mongo_db)
         await mongo.close()
+    report["memory_rss_bytes"] = memory.points
+    finish_report(ctx, report)
+    publish_report(out_path, report, render(report) + "\n" + render_probes(report))
+    return 0
 
+
+async def measure(ctx: Context, app: Any, memory: Memory) -> dict[str, Any]:
+    """Every phase, in order, each after the machine has settled; the figures of the report."""
+    args, service = ctx.args, app.state.leads
+    say("1/6 seed: agents and pooled leads ...")
+    seeded = await seed(ctx, app)
+    say(f"    {seeded['agents']:,} agents, {seeded['leads']:,} leads in {seeded['leads_s']:.0f}s "
+        f"(+ indexes {seeded['indexes_s']:.0f}s)")
+    memory.take("idle (seeded)")
+    rng = random.Random(args.seed + 2)
+    # The ceiling writes random pooled leads that no claim of this run reaches (claims take the
+    # best-scored fresh leads first); they are put back in the pool after each measurement.
+    ceiling_ids = [doc["_id"] async for doc in await ctx.leads.aggregate([
+        {"$match": {"tenant_id": ctx.tenant, "status": POOLED, "score": {"$lt": 45}}},
+        {"$sample": {"size": args.claims}}, {"$project": {"_id": 1}}])]
+    rng.shuffle(ceiling_ids)
+    agents = ctx.agents[:]
+    rng.shuffle(agents)
+    agent_cycle = itertools.cycle(agents)
+
+    await settle(ctx)
+    say("2/6 ceiling: conditional find_one_and_update by _id ...")
+    memory.phase = "ceiling"
+    before = await measure_ceiling(ctx, ceiling_ids[: args.claims // 2])
+    say(f"    {before['throughput_per_s']:,.0f}/s")
+    memory.phase = None
+
+    claims, runs = await claim_phases(ctx, service, agent_cycle, memory, ceiling_ids)
+    checked = await check_claims(ctx, runs)
+
+    say("5/6 reclaim sweep ...")
+    memory.phase = "sweep"
+    sweep = await measure_sweep(ctx, service)
+    memory.phase = None
+    say(f"    {sweep['elapsed_s']:.1f}s: {sweep['totals']}")
+    await wait_relayed(ctx, args.timeout * 3)
+
+    say(f"6/6 hot leads: {args.signals:,} signals at {args.signal_rate:,.0f}/s ...")
+    memory.phase = "hot leads"
+    hot = await measure_hot_leads(ctx, app, runs[0].lead_ids)
+    memory.phase = None
+    say(f"    p99 {hot['latency']['p99_ms']:,.0f} ms")
+    return {"seed": seeded, "ceiling": {"before": before, "after": claims.pop("ceiling_after")}, **claims,
+            "claims_check": checked, "sweep": sweep, "hot_leads": hot, "plans": sweep.pop("plans")}
+
+
+async def explain(ctx: Context, service: LeadService, agent: dict[str, Any], now: datetime) -> dict[str, Any]:
+    policy, tier = await service.policy(ctx.tenant), await service.tier(ctx.tenant, "fresh")
+    facts = agent_facts(await service.agent_doc(ctx.tenant, agent["agent_id"]), policy)
+    pools = domain.tier_pool_ids(tier, facts, await service.pools_of_line(ctx.tenant, agent["business_line"]))
+    days = [d for r in policy.reclaim_rules for d in (r.not_processed_days, r.not_converted_days) if d is not None]
+    horizon = now - timedelta(days=min(days, default=0)) + timedelta(hours=policy.reclaim_warning_hours)
+    return await explain_plans(service.store, ctx.tenant, agent, pools, tier, policy, horizon)
+
+
+async def claims_phase(ctx: Context, service: LeadService, agent_cycle: Any, total: int, rate: float | None
+                       ) -> tuple[ClaimRun, dict[str, Any]]:
+    work = await ServerWork(ctx.mongo, ctx.settings.mongo_db).start()
+    run, elapsed, cpu = await run_claims(ctx, service, agent_cycle, total, rate)
+    drain_s = await wait_relayed(ctx, ctx.args.timeout)  # the relay's work is part of the claims'
+    figures = {"requests": run.requests, "leads": run.leads, "refused": run.refused, "elapsed_s": elapsed,
+               "throughput_per_s": run.requests / elapsed, "leads_per_s": run.leads / elapsed,
+               "latency": latency_summary(run.latencies), "relay_drain_s": drain_s, "cpu": cpu,
+               "server_work": await work.stop(run.requests)}
+    if rate is not None:
+        figures |= {"offered_per_s": rate, "achieved_per_s": figures.pop("throughput_per_s")}
+    return run, figures
+
+
+async def claim_phases(ctx: Context, service: LeadService, agent_cycle: Any, memory: Memory, ceiling_ids: list[str]
+                       ) -> tuple[dict[str, Any], list[ClaimRun]]:
+    """Claims at saturation, the ceiling again, then claims paced at half of saturation and at a floor's rate."""
+    args = ctx.args
+    await settle(ctx)
+    say(f"3/6 claims: {args.claims:,} claims by {args.claimers} concurrent claimers ...")
+    memory.phase = "claims at saturation"
+    saturated, claims = await claims_phase(ctx, service, agent_cycle, args.claims, None)
+    memory.phase = None
+    say(f"    {claims['throughput_per_s']:,.0f} claims/s, p99 {claims['latency']['p99_ms']:,.1f} ms; "
+        f"events relayed {claims['relay_drain_s']:.1f}s after the last claim")
+    await settle(ctx)
+    after = await measure_ceiling(ctx, ceiling_ids[args.claims // 2:])
+    say(f"    ceiling after the claims: {after['throughput_per_s']:,.0f}/s")
+    rate = claims["throughput_per_s"] / 2
+    await settle(ctx)
+    say(f"4/6 paced claims: {args.paced_claims:,} claims at {rate:,.0f}/s ...")
+    memory.phase = "claims at half of saturation"
+    paced_run, paced = await claims_phase(ctx, service, agent_cycle, args.paced_claims, rate)
+    say(f"    p50 {paced['latency']['p50_ms']:,.1f} ms, p99 {paced['latency']['p99_ms']:,.1f} ms")
+    floor_rate = args.agents / args.floor_interval
+    await settle(ctx)
+    say(f"    floor claims: {args.floor_claims:,} claims at {floor_rate:,.0f}/s ...")
+    memory.phase = "claims at a floor's rate"
+    floor_run, floor = await claims_phase(ctx, service, agent_cycle, args.floor_claims, floor_rate)
+    memory.phase = None
+    say(f"    p50 {floor['latency']['p50_ms']:,.1f} ms, p99 {floor['latency']['p99_ms']:,.1f} ms")
+    runs = [saturated, paced_run, floor_run]
+    if any(run.refused for run in runs):
+        raise BenchError(f"claims were refused: {[run.refused for run in runs]}")
+    return {"claims": claims, "paced_claims": paced, "floor_claims": floor, "ceiling_after": after}, runs
+
+
+def finish_report(ctx: Context, report: dict[str, Any]) -> None:
+    """The ratio, the verdicts and the warnings of a disturbed run, added to the figures."""
+    args, before, after = ctx.args, report["ceiling"]["before"], report["ceiling"]["after"]
     ceiling_best = max(before["throughput_per_s"], after["throughput_per_s"])
-    ratio = claims["throughput_per_s"] / ceiling_best
-    for phase, cpu_figures in (("ceiling", before["cpu"]), ("claims", claims["cpu"]), ("sweep", sweep["cpu"])):
+    report["ceiling"]["best_per_s"] = ceiling_best
+    ratio = report["claims"]["throughput_per_s"] / ceiling_best
+    for phase, cpu_figures in (("ceiling", before["cpu"]), ("claims", report["claims"]["cpu"]),
+                               ("sweep", report["sweep"]["cpu"])):
         other = cpu_figures["pct_of_one_core"].get("everything else on the machine", 0.0)
         if other > DISTURBED_PCT:
             ctx.warnings.append(f"DISTURBED: during {phase}, processes outside the benchmark used {other:.0f} % of "
                                 f"a core: this run's figures are not clean")
-    report = {
-        "run": run, "date": datetime.now(UTC).isoformat(timespec="seconds"), "cpu_count": os.cpu_count(),
+    report.update({
+        "run": ctx.run, "date": datetime.now(UTC).isoformat(timespec="seconds"), "cpu_count": os.cpu_count(),
         "machine": {"platform": platform.platform(), "python": platform.python_version()}, "git": git_state(),
-        "tenant": ctx.tenant, "claimers": args.claimers, "claim_size": args.claim_size, "seed": seeded,
-        "ceiling": {"before": before, "after": after, "best_per_s": ceiling_best},
-        "claims": claims, "paced_claims": paced, "floor_claims": floor, "floor_interval_s": args.floor_interval,
-        "claims_check": checked, "sweep": sweep, "hot_leads": hot,
-        "ratio": ratio,
-        "verdict": {"ratio": ratio >= TARGET_RATIO, "claim_p99": paced["latency"]["p99_ms"] <= TARGET_CLAIM_P99_MS,
-                    "sweep": sweep["elapsed_s"] <= TARGET_SWEEP_S,
-                    "hot_lead_p99": hot["latency"]["p99_ms"] <= TARGET_HOT_LEAD_P99_MS},
-        "warnings": ctx.warnings,
-    }
-    publish_report(out_path, report, render(report))
-    return 0
+        "tenant": ctx.tenant, "claimers": args.claimers, "claim_size": args.claim_size,
+        "floor_interval_s": args.floor_interval, "ratio": ratio,
+        "verdict": {"ratio": ratio >= TARGET_RATIO,
+                    "claim_p99": report["paced_claims"]["latency"]["p99_ms"] <= TARGET_CLAIM_P99_MS,
+                    "floor_claim_p99": report["floor_claims"]["latency"]["p99_ms"] <= TARGET_CLAIM_P99_MS,
+                    "sweep": report["sweep"]["elapsed_s"] <= TARGET_SWEEP_S,
+                    "hot_lead_p99": report["hot_leads"]["latency"]["p99_ms"] <= TARGET_HOT_LEAD_P99_MS},
+        "warnings": ctx.warnings})
 
 
 def main(argv: list[str] | None = None) -> int:
