@@ -3,6 +3,7 @@ the roster records it reads, and how a decision's events are written with its ch
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,7 @@ class LeadServiceCore:
         self.notify_outbox = notify_outbox
         self.tz = settings.tz
         self._config = TtlCache(settings.config_cache_seconds)
+        self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._agents = TtlCache(settings.agent_cache_seconds)
         self.claims = ClaimDispenser(store, settings.source)
         # claims arriving together read their agents and holding counts in one round trip (per tenant)
@@ -62,7 +64,13 @@ class LeadServiceCore:
     async def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
         value = self._config.get(key)
         if value is None:
-            value, _version = await load()
+            # One load per key at a time: when the entry expires under a busy floor, the claims of that
+            # moment share one read instead of each sending its own.
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = self._loading[key] = asyncio.ensure_future(load())
+                loading.add_done_callback(lambda _: self._loading.pop(key, None))
+            value, _version = await asyncio.shield(loading)
             self._config.put(key, value)
         return value
 
