@@ -20,7 +20,8 @@ publishes every claimed event to Kafka while claims run), and measures in one ru
   hot leads    leads.signal.v1 for held leads published to Kafka at a steady rate; delay until each
                allocation.hot-lead.v1 is read back: p50/p99
 
-Targets: claims >= 50 % of the ceiling, claim p99 <= 20 ms, sweep <= 60 s, hot-lead p99 <= 1 s.
+Targets (issue 20): claims >= 100 % of the ceiling, claim p99 <= 20 ms at half of saturation and at a floor's
+rate, sweep <= 60 s, hot-lead p99 <= 1 s.
 Exit 0 when everything was measured (also when a target is missed: "TARGET MISSED"), 1 when anything
 failed or a check did not hold. See README.md beside this file.
 """
@@ -78,7 +79,7 @@ from alloc_probe import ServerWork, explain_plans, memory_pids, render_probes  #
 from alloc_seed import seed  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench-results" / "allocator.json"
-TARGET_RATIO = 0.50
+TARGET_RATIO = 1.00  # issue 20 (issue 3 asked for 0.50)
 TARGET_CLAIM_P99_MS = 20.0
 TARGET_SWEEP_S = 60.0
 TARGET_HOT_LEAD_P99_MS = 1000.0
@@ -404,7 +405,7 @@ def render(report: dict[str, Any]) -> str:
         f"max {paced['latency']['max_ms']:,.1f}   target p99 <= {TARGET_CLAIM_P99_MS:.0f}: {mark('claim_p99')}",
         f"{'claim latency at ' + format(floor['offered_per_s'], ',.0f') + ' claims/s (every agent every ' + format(report['floor_interval_s'], '.0f') + ' s, ms)':<{w}} "
         f"p50 {floor['latency']['p50_ms']:,.1f}   p99 {floor['latency']['p99_ms']:,.1f}   "
-        f"max {floor['latency']['max_ms']:,.1f}",
+        f"max {floor['latency']['max_ms']:,.1f}   target p99 <= {TARGET_CLAIM_P99_MS:.0f}: {mark('floor_claim_p99')}",
         f"{'relay: claimed events still unpublished after the claims':<{w}} drained in {claims['relay_drain_s']:.1f} s",
         f"{'full reclaim sweep over ' + format(sweep['held_before'], ',') + ' held leads':<{w}} "
         f"{sweep['elapsed_s']:>8.1f} s   target <= {TARGET_SWEEP_S:.0f} s: {mark('sweep')}",

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from allocator.domain import DomainError
 from allocator.service import LeadService
+from allocator.store import BEST_FIRST_SORT
+from allocator.store.claim_writes import claimable_query
 from allocator_support import Harness
 
 
@@ -237,3 +239,22 @@ async def test_claims_arriving_together_read_their_agents_and_holdings_in_one_ro
         assert (doc, held) == (alone_doc, alone_held)
     assert [together[a][1] for a in ("b1", "b2", "b3")] == [2, 0, 1]
     assert together["nobody"] == (None, 0)
+
+
+async def test_a_fresh_claim_does_not_walk_past_the_dialed_leads_that_outscore_the_fresh_ones(harness: Harness) -> None:
+    """Leads dialed and put back keep their scores; the fresh tier's read goes straight to never-dialed ones."""
+    dialed = await harness.pooled(40, score=95)
+    await harness.store.leads.update_many({"_id": {"$in": dialed}}, {"$set": {"call_count": 1, "drop_count": 1}})
+    fresh = await harness.pooled(5, score=50)
+    tier = await harness.leads.tier(harness.tenant, "fresh")
+    query = claimable_query(harness.tenant, ["education"], tier, datetime.now(UTC))
+    explained = await harness.store.leads.database.command(
+        "explain", {"find": harness.store.leads.name, "filter": query, "sort": dict(BEST_FIRST_SORT), "limit": 3},
+        verbosity="executionStats")
+    stats = explained["executionStats"]
+    assert stats["nReturned"] == 3 and stats["totalDocsExamined"] == 3, stats
+    assert "pooled_fresh_best_first" in str(explained["queryPlanner"]["winningPlan"])
+    await harness.agent("f1")
+    response = await harness.claim("f1", count=3)
+    taken = [lead["lead_id"] for lead in response.json()["leads"]]
+    assert len(taken) == 3 and set(taken) <= set(fresh)
