@@ -20,6 +20,10 @@ publishes every claimed event to Kafka while claims run), and measures in one ru
   hot leads    leads.signal.v1 for held leads published to Kafka at a steady rate; delay until each
                allocation.hot-lead.v1 is read back: p50/p99
 
+Each phase also reports MongoDB's own operations and time per claim on the run's database, the explain plans
+of the claim and sweep reads, and each process's RSS (alloc_probe.py). --scale seeds seed 001's floor
+(40,000 agents, 4,000,000 leads) with worker processes (alloc_seed.py).
+
 Targets (issue 20): claims >= 100 % of the ceiling, claim p99 <= 20 ms at half of saturation and at a floor's
 rate, sweep <= 60 s, hot-lead p99 <= 1 s.
 Exit 0 when everything was measured (also when a target is missed: "TARGET MISSED"), 1 when anything
