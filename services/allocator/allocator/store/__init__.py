@@ -7,7 +7,7 @@ one transaction per batch."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -278,17 +278,10 @@ class AllocatorStore(RosterStore, DoNotCallStore, ApplicationStore, TeamReads, C
         return self.sealing.open_all(await self.leads.find(query, LEAN_LEAD, sort=[("_id", ASCENDING)],
                                                            limit=limit).to_list(), tenant)
 
-    async def held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncIterator[Doc]:
-        """Held leads held since `horizon` or before, longest held first (what the reclaim sweep judges)."""
-        async for doc in self._held_before(tenant, horizon, batch_size=batch_size):
-            yield self.sealing.open(doc, tenant)  # type: ignore[misc]
-
     def held_before_sealed(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
-        """`held_before` with the personal fields left sealed: the sweep opens only the leads it acts on
-        (most held leads are not due, and opening each cost it a sixth of its time)."""
-        return self._held_before(tenant, horizon, batch_size=batch_size)
-
-    def _held_before(self, tenant: str, horizon: datetime, *, batch_size: int) -> AsyncCursor[Doc]:
+        """Held leads held since `horizon` or before, longest held first (what the reclaim sweep judges),
+        with the personal fields left sealed: the sweep opens only the leads it acts on (most held leads
+        are not due, and opening each cost it a sixth of its time)."""
         return self.leads.find({"tenant_id": tenant, "status": HELD, "held_since": {"$lte": horizon}},
                                {"outbox": 0, "recent_calls": 0, "holds": 0, "drops": 0, "history": 0},
                                sort=[("held_since", 1)], batch_size=batch_size)
