@@ -185,9 +185,18 @@ def test_the_handler_figures_come_from_the_services_own_metrics() -> None:
         'telesales_handler_duration_seconds_count{service="allocator",topic="leads.qualified.v1"} 10.0',
         'telesales_handler_duration_seconds_sum{service="allocator",topic="leads.qualified.v1"} 2.0',
         'telesales_handler_duration_seconds_count{service="allocator",topic="agents.changed.v1"} 99.0',
-        'telesales_dead_letters_total{service="allocator",topic="x",error_type="unknown_agent"} 1.0', ""])
-    before = {"calls": 4.0, "seconds": 0.5, "dead_letters": 0.0}
+        'telesales_dead_letters_total{service="allocator",topic="x",error_type="unknown_agent"} 1.0',
+        'allocator_push_locks_held_seconds_bucket{le="0.1"} 7.0',
+        'allocator_push_locks_held_seconds_bucket{le="+Inf"} 9.0',
+        'allocator_push_locks_held_seconds_count 9.0',
+        'allocator_push_locks_held_seconds_sum 0.9', ""])
+    before = {"calls": 4.0, "seconds": 0.5, "dead_letters": 0.0, "locks": 4.0, "locked_seconds": 0.4,
+              "locks_over_100ms": 1.0}
     after = handler_counters(text, "leads.qualified.v1")
-    assert after == {"calls": 10.0, "seconds": 2.0, "dead_letters": 1.0}
-    assert handler_use(before, after, leads=300, wall_s=3.0) == {
-        "batches": 6.0, "leads_per_batch": 50.0, "ms_per_batch": 250.0, "busy_pct": 50.0, "dead_letters": 1.0}
+    assert after == {"calls": 10.0, "seconds": 2.0, "dead_letters": 1.0, "locks": 9.0, "locked_seconds": 0.9,
+                     "locks_over_100ms": 2.0}
+    assert handler_use(before, after, leads=300, wall_s=3.0) == pytest.approx({
+        "batches": 6.0, "leads_per_batch": 50.0, "ms_per_batch": 250.0, "busy_pct": 50.0, "dead_letters": 1.0,
+        "distributions": 5.0, "ms_locked_per_distribution": 100.0, "locked_over_100ms": 1.0})
+    no_pushes = {**after, "locks": 4.0, "locked_seconds": 0.4, "locks_over_100ms": 1.0}
+    assert "distributions" not in handler_use(before, no_pushes, leads=300, wall_s=3.0)

@@ -8,9 +8,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-# The topic on which each service receives the lead.
 # The allocator's histogram of how long a distribution holds its agents' locks.
 LOCKS_HELD = "allocator_push_locks_held_seconds"
+# The topic on which each service receives the lead.
 LEAD_TOPIC = {"lead-intake": "leads.received.v1", "allocator": "leads.qualified.v1", "console": "allocation.assigned.v1"}
 
 
