@@ -475,7 +475,8 @@ def render(report: dict[str, Any]) -> str:
     ]
     if paced["requests"]:
         lines += [
-            f"paced: {paced['offered_per_s']:,.0f} requests/s due on a fixed schedule (half of saturation), "
+            f"paced: {paced['offered_per_s']:,.0f} requests/s due on a fixed schedule "
+            f"({'as asked' if paced.get('rate_asked') else 'half of saturation'}), "
             f"{report['users']} connections, {paced['seconds']:.0f} s; latency from the scheduled start",
             row("   search", paced, "search"),
             row("   tip detail", paced, "detail"),
@@ -514,6 +515,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=100, help="concurrent users (default 100)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of the saturation phase")
     parser.add_argument("--paced-duration", type=float, default=30.0, help="seconds of the paced phase (0: skip)")
+    parser.add_argument("--paced-rate", type=float, default=None,
+                        help="requests/s of the paced phase (default: half of the saturation just measured)")
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds of load before measuring")
     parser.add_argument("--ranking-checks", type=int, default=50, help="searches checked against a corpus scan")
     parser.add_argument("--seed", type=int, default=20261125)
@@ -574,10 +577,11 @@ async def _amain(args: argparse.Namespace, run: str, out_path: Path, stack_env: 
             paced: dict[str, Any] = {"requests": 0}
             if args.paced_duration > 0:
                 await wait_machine_quiet(args.idle_timeout)
-                rate = sat["requests_per_s"] / 2
+                rate = args.paced_rate or sat["requests_per_s"] / 2
                 say(f"3/5 paced: {rate:,.0f} requests/s for {args.paced_duration:.0f}s ...")
                 memory.phase = "paced"
                 paced = await run_users(load, service, args.paced_duration, args.seed + 3, rate, cpu_groups)
+                paced["rate_asked"] = bool(args.paced_rate)
                 memory.phase = None
                 answers += len(load.records)
                 say("    " + "; ".join(f"{route} p50 {f['latency']['p50_ms']:.1f} ms p99 {f['latency']['p99_ms']:.1f} ms"
