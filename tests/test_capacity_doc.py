@@ -68,3 +68,16 @@ def test_the_doc_names_what_is_missing_and_the_newest_report_wins(tmp_path: Path
     assert "**metrics (metrics ingest)** saturates first" in text and "MongoDB (1 shard(s) of 8 vCPU)" in text
     assert "metrics is the one consumer that more replicas cannot speed up" in text
     assert "Not counted (their mongod CPU is MISSING): lead path, claims," in text
+
+
+def test_memory_peaks_are_found_wherever_a_bench_keeps_its_memory_table() -> None:
+    reports = {
+        "metrics": {"run": "m1", "rounds": [
+            {"ingest": {"memory": {"ready": {"metrics": 100}, "peak: round 1": {"metrics": 500, "mongod": 9}}}},
+            {"ingest": {"memory": {"peak: round 2": {"metrics": 450}}}}]},
+        "scale-out": {"run": "s1", "memory_rss_bytes": {"peak": {"metrics#2": 300, "ledger#1": 90}}},
+        "intake": {"run": "i1", "memory": {"peak": {"lead-intake": 200}}, "leads": 5},
+    }
+    peaks = make_capacity.memory_peaks(reports)
+    assert (peaks["metrics"].value, peaks["metrics"].run) == (500, "m1")
+    assert (peaks["ledger"].value, peaks["lead-intake"].value) == (90, 200)

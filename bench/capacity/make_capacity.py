@@ -14,7 +14,7 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,14 +66,30 @@ def status(report: Mapping[str, Any], head: str) -> str:
     return "; ".join(notes) or "current"
 
 
+MEMORY_KEYS = ("memory_rss_bytes", "memory")  # where the benches put telesales_testkit.memory's points
+
+
+def memory_points(node: Any) -> Iterator[dict[str, Any]]:
+    """Every {process: RSS} row of the memory tables anywhere in a report (a bench may nest them, e.g. per round)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in MEMORY_KEYS and isinstance(value, Mapping):
+                yield from (row for row in value.values() if isinstance(row, Mapping))
+            else:
+                yield from memory_points(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from memory_points(item)
+
+
 def memory_peaks(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, m.Figure]:
     """The highest RSS each service reached in any report (`<service>` or `<service>#<n>` columns)."""
     peaks: dict[str, m.Figure] = {}
     for report in reports.values():
-        for values in (report.get("memory_rss_bytes") or {}).values():
+        for values in memory_points(report):
             for name, rss in values.items():
                 service = name.split("#", 1)[0]
-                if rss and (service not in peaks or rss > peaks[service].value):
+                if isinstance(rss, int | float) and rss and (service not in peaks or rss > peaks[service].value):
                     peaks[service] = m.Figure(rss, str(report.get("run")), "peak RSS")
     return peaks
 
