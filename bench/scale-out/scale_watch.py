@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import phonenumbers
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from scale_checks import Answer, QualifiedRead
 
 from console.notifications import SOURCE_TOPICS as CONSOLE_TOPICS
@@ -30,6 +30,7 @@ from telesales_contracts.topics import (
     LEDGER_TRANSFER_POSTED,
     LEDGER_TRANSFER_REJECTED,
 )
+from telesales_testkit.tenant_reader import TenantReader
 
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "187", "188")
@@ -103,51 +104,33 @@ METRICS_NAMES = {t.name for t in METRICS_TOPICS}
 CONSOLE_BY_NAME = {t.name: t for t in CONSOLE_TOPICS}
 
 
-class Reader:
+class Reader(TenantReader):
     """Every event of the tenant on the topics metrics and the console consume: the distinct ids on metrics'
     (what metrics must have counted), the notifications the console must have stored (its own pure mapping,
     `drafts_of`, over the events on its topics), each leads.qualified.v1 record, the ledger's answers, the
     dead letters."""
 
     def __init__(self, bootstrap: str, tenant: str) -> None:
-        self.tenant = tenant
-        self.consumer = AIOKafkaConsumer(*(METRICS_NAMES | CONSOLE_BY_NAME.keys()), bootstrap_servers=bootstrap,
-                                         group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
-                                         fetch_max_wait_ms=50)
+        super().__init__(bootstrap, tenant, METRICS_NAMES | CONSOLE_BY_NAME.keys())
         self.event_ids: set[str] = set()
         self.notifications: set[str] = set()  # the ids of the notifications the console must store
         self.qualified: list[QualifiedRead] = []
         self.answers: list[Answer] = []
         self.dead_letters = 0
-        self.task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self.consumer.start()
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for record in self.consumer:
-            event = json.loads(record.value)
-            if event.get("tenantid") != self.tenant:
-                continue
-            if record.topic in CONSOLE_BY_NAME:
-                parsed = CONSOLE_BY_NAME[record.topic].parse(record.value)
-                self.notifications.update(d.id for d in drafts_of(record.topic, parsed))
-            if record.topic not in METRICS_NAMES:
-                continue
-            self.event_ids.add(event["id"])
-            if record.topic == LEADS_QUALIFIED.name:
-                data = event["data"]
-                self.qualified.append(QualifiedRead(event["id"], data["touch"]["event_id"], data["lead_id"],
-                                                    record.timestamp / 1000))
-            elif record.topic in (LEDGER_TRANSFER_POSTED.name, LEDGER_TRANSFER_REJECTED.name):
-                posted = record.topic == LEDGER_TRANSFER_POSTED.name
-                self.answers.append(Answer(event["id"], event["data"]["transfer_id"], posted, record.timestamp / 1000))
-            elif record.topic == DEAD_LETTERS.name:
-                self.dead_letters += 1
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            await self.consumer.stop()
+    def seen(self, record: Any, event: dict[str, Any]) -> None:
+        if record.topic in CONSOLE_BY_NAME:
+            parsed = CONSOLE_BY_NAME[record.topic].parse(record.value)
+            self.notifications.update(d.id for d in drafts_of(record.topic, parsed))
+        if record.topic not in METRICS_NAMES:
+            return
+        self.event_ids.add(event["id"])
+        if record.topic == LEADS_QUALIFIED.name:
+            data = event["data"]
+            self.qualified.append(QualifiedRead(event["id"], data["touch"]["event_id"], data["lead_id"],
+                                                record.timestamp / 1000))
+        elif record.topic in (LEDGER_TRANSFER_POSTED.name, LEDGER_TRANSFER_REJECTED.name):
+            posted = record.topic == LEDGER_TRANSFER_POSTED.name
+            self.answers.append(Answer(event["id"], event["data"]["transfer_id"], posted, record.timestamp / 1000))
+        elif record.topic == DEAD_LETTERS.name:
+            self.dead_letters += 1
