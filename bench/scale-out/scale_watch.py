@@ -5,24 +5,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import phonenumbers
 from aiokafka import AIOKafkaProducer
 from scale_checks import Answer, QualifiedRead
 
 from console.notifications import SOURCE_TOPICS as CONSOLE_TOPICS
 from console.notifications import drafts_of
-from lead_intake.domain.cleaning import is_test_number
 from metrics.events import CONSUMED_TOPICS as METRICS_TOPICS
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.topics import (
     DEAD_LETTERS,
     LEADS_QUALIFIED,
@@ -32,28 +28,11 @@ from telesales_contracts.topics import (
 )
 from telesales_testkit.tenant_reader import TenantReader
 
-HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
-PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "187", "188")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/: what the end-to-end benches share
+from bench_leads import HEADERS, Lead, envelope, mobile_numbers  # noqa: E402
+
 CHANNELS = ("百度SEM", "抖音", "微信", "官网表单", "400热线")
 PRODUCTS = ("MBA", "雅思培训", "重疾险", "基金定投", "新车试驾")
-
-
-@dataclass(frozen=True, slots=True)
-class Lead:
-    event_id: str
-    key: bytes  # the source's own reference, never the number
-    payload: bytes
-
-
-def mobile_numbers(seed: int) -> Iterator[str]:
-    """Distinct valid Chinese mobile numbers (no test numbers) as E.164, deterministic for a seed."""
-    rng = random.Random(seed)
-    seen: set[str] = set()
-    while True:
-        e164 = f"+86{rng.choice(PREFIXES)}{rng.randrange(100_000_000):08d}"
-        if e164 not in seen and not is_test_number(e164) and phonenumbers.is_valid_number(phonenumbers.parse(e164)):
-            seen.add(e164)
-            yield e164
 
 
 class LeadMaker:
@@ -75,10 +54,7 @@ class LeadMaker:
             "source_system": "bench-scale-out", "external_id": reference,
         }
         event_id = str(uuid.uuid4())
-        payload = json.dumps({"specversion": "1.0", "id": event_id, "source": "/bench/scale-out",
-                              "type": LEADS_RECEIVED.event_type, "time": datetime.now(UTC).isoformat(),
-                              "datacontenttype": "application/json", "tenantid": self.tenant, "data": data},
-                             ensure_ascii=False, separators=(",", ":")).encode()
+        payload = envelope(LEADS_RECEIVED.name, self.tenant, data, event_id=event_id, source="/bench/scale-out")
         return Lead(event_id, reference.encode(), payload)
 
 

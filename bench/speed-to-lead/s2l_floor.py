@@ -9,29 +9,26 @@ leads to pool `push-<k>`, which pushes each arriving lead to an agent of team k 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
+import sys
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
-import phonenumbers
 from aiokafka import AIOKafkaProducer
 
-from lead_intake.domain.cleaning import is_test_number
-from telesales_contracts import CLOUDEVENTS_CONTENT_TYPE
 from telesales_contracts.topics import AGENTS_CHANGED, AGENTS_STATUS_CHANGED, LEADS_RECEIVED
 from telesales_runtime.auth import mint_token
 from telesales_testkit.bench import BenchError, note
 from telesales_testkit.sse_load import agent_id
 
-HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/: what the end-to-end benches share
+from bench_leads import HEADERS, Lead, envelope, mobile_numbers  # noqa: E402
+
 SOURCE_SYSTEM = "bench-web-forms"
-MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "183",
-                   "187", "188", "130", "131", "132", "155", "156", "185", "186", "133", "153", "180", "189")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文辉力鹏宇浩"
 PRODUCTS = ("MBA", "在职研究生", "雅思培训", "重疾险", "百万医疗险", "基金定投", "新房", "新车试驾", "CRM系统")
@@ -61,36 +58,7 @@ def routing_rules(teams: int, strategy: str) -> list[dict[str, Any]]:
              "on_arrival": {"team_id": team_id(k), "strategy": strategy}} for k in range(teams)]
 
 
-def envelope(topic: str, tenant: str, data: dict[str, Any], *, event_id: str | None = None,
-             source: str = "/bench/speed-to-lead") -> bytes:
-    return json.dumps({"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source,
-                       "type": f"telesales.{topic}", "time": datetime.now(UTC).isoformat(),
-                       "datacontenttype": "application/json", "tenantid": tenant, "data": data},
-                      ensure_ascii=False, separators=(",", ":")).encode()
-
-
 # ------------------------------------------------------------------------------- leads
-@dataclass(frozen=True, slots=True)
-class Lead:
-    event_id: str
-    key: bytes  # the source's own reference, never the number
-    payload: bytes
-
-
-def mobile_numbers(seed: int) -> Any:
-    """Distinct valid Chinese mobile numbers (no test numbers), as E.164, deterministic for a seed."""
-    rng = random.Random(seed)
-    seen: set[str] = set()
-    while True:
-        e164 = f"+86{rng.choice(MOBILE_PREFIXES)}{rng.randrange(100_000_000):08d}"
-        if e164 in seen or is_test_number(e164):
-            continue
-        number = phonenumbers.parse(e164)
-        if phonenumbers.is_valid_number(number):
-            seen.add(e164)
-            yield e164
-
-
 class LeadMaker:
     """The leads of a run: each a new person (a distinct number, nothing to merge), on a random team's line."""
 
