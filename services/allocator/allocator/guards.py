@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,17 +133,7 @@ class ClaimGuard:
     async def _acquire_batched(self, attempt: _LockTry, agent_id: str) -> bytes | None:
         """Take the lock (waiting up to `wait_seconds`), each attempt sent with the others of the moment;
         the value of `attempt.read` as read by the winning attempt."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait_seconds
-        delay = 0.002
-        while True:
-            won, value = await self._lock_tries(None, attempt)
-            if won:
-                return value
-            if loop.time() >= deadline:
-                raise DomainError("agent_busy", f"another claim or push for agent {agent_id} is in progress; retry")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        return await self._until_won(lambda: self._lock_tries(None, attempt), agent_id)
 
     async def _try_locks(self, _: None, attempts: list[_LockTry]) -> list[tuple[bool, bytes | None]]:
         async with self.client.pipeline(transaction=False) as pipe:
@@ -155,7 +145,7 @@ class ClaimGuard:
 
     async def _release_orphan(self, _: None, attempt: _LockTry, result: tuple[bool, bytes | None]) -> None:
         if result[0]:  # the claim that wanted this lock has gone: let the agent's next claim have it
-            await self._release(keys=[attempt.lock], args=[attempt.token])
+            await self._release_all(keys=[attempt.lock], args=[attempt.token])
 
     async def _counts_and_releases(self, _: None, releases: list[_CountAndRelease]) -> list[int]:
         async with self.client.pipeline(transaction=False) as pipe:
@@ -164,22 +154,22 @@ class ClaimGuard:
                                               client=pipe)
             return [int(reply) for reply in await pipe.execute()]
 
-    async def _acquire(self, key: str, token: str, agent_id: str, read: str | None = None) -> bytes | None:
-        """Take the lock (waiting up to `wait_seconds`); with `read`, also the value of that key, read in
-        the same round trip as the winning attempt."""
+    async def _acquire(self, key: str, token: str, agent_id: str) -> None:
+        """Take the lock (waiting up to `wait_seconds`)."""
+        async def attempt() -> tuple[bool, None]:
+            return bool(await self.client.set(key, token, nx=True, px=self.lock_ms)), None
+        await self._until_won(attempt, agent_id)
+
+    async def _until_won(self, attempt: Callable[[], Awaitable[tuple[bool, bytes | None]]],
+                         agent_id: str) -> bytes | None:
+        """Repeat `attempt` with a growing pause until it wins (its value) or `wait_seconds` have passed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_seconds
         delay = 0.002
         while True:
-            if read is None:
-                replies = [await self.client.set(key, token, nx=True, px=self.lock_ms), None]
-            else:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    pipe.set(key, token, nx=True, px=self.lock_ms)
-                    pipe.get(read)
-                    replies = await pipe.execute()
-            if replies[0]:
-                return replies[1]
+            won, value = await attempt()
+            if won:
+                return value
             if loop.time() >= deadline:
                 raise DomainError("agent_busy", f"another claim or push for agent {agent_id} is in progress; retry")
             await asyncio.sleep(delay)

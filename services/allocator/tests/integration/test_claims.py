@@ -258,3 +258,36 @@ async def test_a_fresh_claim_does_not_walk_past_the_dialed_leads_that_outscore_t
     response = await harness.claim("f1", count=3)
     taken = [lead["lead_id"] for lead in response.json()["leads"]]
     assert len(taken) == 3 and set(taken) <= set(fresh)
+
+
+async def test_a_claim_that_goes_while_its_lock_is_won_leaves_the_agent_free(harness: Harness) -> None:
+    guard, tenant = harness.leads.guard, harness.tenant
+    lock = guard._lock_key(tenant, "gone")
+    at_server, answered = asyncio.Event(), asyncio.Event()
+    send = guard._try_locks
+
+    async def slow(key: None, attempts: list) -> list:  # the lock is won at the server, the answer comes late
+        results = await send(key, attempts)
+        at_server.set()
+        await answered.wait()
+        return results
+
+    guard._lock_tries.serve = slow
+    try:
+        async def claim() -> None:
+            async with guard.claiming(tenant, "gone", "2026-12-07", datetime(2026, 12, 8, tzinfo=UTC)):
+                raise AssertionError("the claim was cancelled before its lock came back")
+
+        task = asyncio.create_task(claim())
+        await at_server.wait()
+        assert await guard.client.exists(lock) == 1
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        answered.set()  # the won lock comes back to a claim that has gone: it is given back at once
+        for _ in range(50):
+            if not await guard.client.exists(lock):
+                break
+            await asyncio.sleep(0.01)
+        assert await guard.client.exists(lock) == 0
+    finally:
+        guard._lock_tries.serve = send
