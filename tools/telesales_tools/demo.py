@@ -158,6 +158,7 @@ class Day(DoNotCall, TipsMarket):
             if not listing.tried:
                 await asyncio.sleep(max(0.0, SETTLE_SECONDS - (wallclock.monotonic() - listing.listed_at)))
                 await self.try_listed(listing)
+        self.note_unlisted()
         await self.read_listings()
         self.progress(force=True)
 

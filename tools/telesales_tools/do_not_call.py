@@ -27,11 +27,19 @@ class DoNotCall(Desks):
     async def do_not_call_moments(self) -> None:
         if self.tick == self.clock.tick_of(COMPLAINT_AT):
             await self.complain()
-        if self.tick == self.clock.tick_of(OPERATOR_LISTS_AT):
-            await self.operator_lists()
+        if self.tick >= self.clock.tick_of(OPERATOR_LISTS_AT) and not self._operator_listed():
+            await self.operator_lists()  # again each tick until a pooled number is found: a slow pipeline
         for listing in self.listings:
             if not listing.tried and wallclock.monotonic() - listing.listed_at >= SETTLE_SECONDS:
                 await self.try_listed(listing)
+
+    def _operator_listed(self) -> bool:
+        return any(listing.source == "operator" for listing in self.listings)
+
+    def note_unlisted(self) -> None:
+        """At the end of the day: the operator never found a number still in the public pool."""
+        if not self._operator_listed():
+            self.count["do-not-call: no pooled number to list"] += 1
 
     def _arrives_again(self) -> set[str]:
         """Numbers the outside systems will send again after now (a later repeat would be refused at the
@@ -71,7 +79,6 @@ class DoNotCall(Desks):
                 self.listings.append(Listing(phone, lead_id, "operator", None, wallclock.monotonic()))
                 self.count["do-not-call listed"] += 1
                 return
-        self.count["do-not-call: no pooled number to list"] += 1
 
     async def _pooled_lead(self, phone: str) -> str | None:
         """The id of the number's lead if it waits in a public pool now."""
