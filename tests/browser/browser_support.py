@@ -3,6 +3,7 @@ console, screenshots kept as test artifacts, and axe-core's accessibility check.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, Response
+from playwright.async_api import Error as PlaywrightError
 
 from telesales_testkit.bench import ServiceProcess
 from telesales_testkit.harness import wait_until
@@ -105,12 +107,69 @@ async def screenshot(page: Page, name: str) -> Path:
 
 
 async def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is now (of the given impacts). axe-core comes from
-    tests/browser/node_modules; the page's CSP refuses injected scripts, so the page must be in a context made
-    with new_context(..., bypass_csp=True)."""
-    await page.add_script_tag(path=str(TOOLS / "axe-core" / "axe.min.js"))
+    """axe-core's violations on the page once its animations have ended (of the given impacts). axe-core comes
+    from tests/browser/node_modules; the page's CSP refuses injected scripts, so the page must be in a context
+    made with new_context(..., bypass_csp=True)."""
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.add_script_tag(path=str(TOOLS / "axe-core" / "axe.min.js"))
+    await settled(page)
     result = await page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [v for v in result["violations"] if v.get("impact") in impacts]
+
+
+# Endless animations (a spinner, a skeleton's shimmer) never finish and are not waited for; nor is anything
+# for longer than two seconds.
+SETTLE_SCRIPT = """async () => {
+  const ending = document.getAnimations().filter(a => a.effect?.getComputedTiming().iterations !== Infinity);
+  const timeout = new Promise(resolve => setTimeout(resolve, 2000));
+  await Promise.race([Promise.allSettled(ending.map(a => a.finished)), timeout]);
+  await new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+}"""
+
+
+async def settled(page: Page) -> None:
+    """Waits for the page's running animations (a drawer sliding in, a route's fade) to end: a check made
+    half-way through one judges a state nobody sees for longer than a frame."""
+    await page.evaluate(SETTLE_SCRIPT)
+
+
+async def assert_accessible(page: Page) -> None:
+    """No serious or critical axe-core violation on the page. A violation seen once is checked again a moment
+    later, so that what fails is what a person would meet, not a frame in the middle of a re-render; the
+    failure names each node's markup and axe's reason."""
+    violations = await axe_violations(page)
+    if violations:
+        await page.wait_for_timeout(500)
+        violations = await axe_violations(page)
+    assert not violations, [(v["id"], v["impact"], v["help"],
+                             [(n["target"], n["html"][:300], n.get("failureSummary")) for n in v["nodes"][:3]])
+                            for v in violations]
+
+
+class ApiAnswers:
+    """The bodies of every API answer (fetch or XHR under /api/) the page receives from now on. Each body is
+    read as its answer comes in; a read still running when the page closes (the test is over) ends empty
+    instead of raising into whichever test runs next."""
+
+    def __init__(self, page: Page) -> None:
+        self._reads: list[asyncio.Future[str]] = []
+        page.on("response", self._keep)
+
+    def _keep(self, response: Response) -> None:
+        if "/api/" in response.url and response.request.resource_type in ("fetch", "xhr"):
+            self._reads.append(asyncio.ensure_future(self._read(response)))
+
+    @staticmethod
+    async def _read(response: Response) -> str:
+        try:
+            return await response.text()
+        except PlaywrightError as closed:
+            if "closed" not in str(closed):
+                raise
+            return ""
+
+    async def bodies(self) -> list[str]:
+        return list(await asyncio.gather(*self._reads))
 
 
 async def sign_in(page: Page, user_id: str, landing: str = "/leads") -> None:

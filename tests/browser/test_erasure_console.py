@@ -12,9 +12,18 @@ import uuid
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, Page, Response, expect
+from playwright.async_api import Browser, Page, expect
 
-from browser_support import AUDITOR_ID, Platform, axe_violations, new_context, pooled_lead, screenshot, sign_in
+from browser_support import (
+    AUDITOR_ID,
+    ApiAnswers,
+    Platform,
+    assert_accessible,
+    new_context,
+    pooled_lead,
+    screenshot,
+    sign_in,
+)
 from telesales_tools.floor import phone_of
 from telesales_tools.platform import headers
 
@@ -29,17 +38,6 @@ async def known_person(platform: Platform) -> tuple[str, str, str]:
     phone, email = phone_of(f"erasure-{ref}", 3), f"erase-{ref}@example.com"
     lead = {"name": "孙丽", "phone": phone, "email": email, "business_line": "erasure-browser"}
     return await pooled_lead(platform, lead), phone, email
-
-
-def answers_of(page: Page) -> list[str]:
-    """The bodies of every API answer the page receives from now on."""
-    seen: list[str] = []
-
-    async def keep(response: Response) -> None:
-        if "/api/" in response.url and response.request.resource_type in ("fetch", "xhr"):
-            seen.append(await response.text())
-    page.on("response", keep)
-    return seen
 
 
 async def request_erasure(page: Page, *, phone: str = "", email: str = "", reason: str = "") -> None:
@@ -58,7 +56,7 @@ async def test_an_operator_erases_a_known_person_and_sees_every_service_answer(o
     lead_id, phone, email = await known_person(platform)
     national = phone[3:]
     secrets = (phone, national, f"{national[:3]} {national[3:7]} {national[7:]}", email)
-    seen = answers_of(page)
+    answers = ApiAnswers(page)
     await request_erasure(page, phone=f"{national[:3]} {national[3:7]} {national[7:]}", email=email,
                           reason="工单 PD-19")
 
@@ -78,14 +76,14 @@ async def test_an_operator_erases_a_known_person_and_sees_every_service_answer(o
     await expect(row).to_contain_text("已完成")
     await expect(row).to_contain_text("6/6")
     await expect(row).to_contain_text("工单 PD-19")
-    violations = await axe_violations(page)
-    assert not violations, [(v["id"], v["impact"], [n["html"] for n in v["nodes"]]) for v in violations]
+    await assert_accessible(page)
     await screenshot(page, "erasure-complete")
 
     shown = await page.content() + await page.locator("body").inner_text()
     await page.reload()
     await expect(page.get_by_role("table", name="删除请求").get_by_text(request_id)).to_be_visible()
     shown += await page.content() + await page.locator("body").inner_text()
+    seen = await answers.bodies()
     for secret in secrets:
         assert secret not in shown, secret
         assert not any(secret in body for body in seen), secret

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from browser_support import Platform, allocator_lead, axe_violations, new_context, screenshot, sign_in
+from browser_support import Platform, allocator_lead, assert_accessible, new_context, screenshot, sign_in
 from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Publisher, headers
 
@@ -37,9 +37,6 @@ async def claim_one_and_open(page: Page) -> str:
 
 
 
-async def no_serious_violations(page: Page) -> None:
-    violations = await axe_violations(page)
-    assert not violations, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
 
 
 async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Browser, platform: Platform) -> None:
@@ -73,7 +70,7 @@ async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Br
     waiting = boss.get_by_role("heading", name="等待你审批")
     await expect(waiting).to_be_visible()  # the supervisor's list of requests still pending
     await expect(boss.get_by_role("link", name=re.compile("申请将线索.+标记为商机进行中（客户已确认下周签约）"))).to_be_visible()
-    await no_serious_violations(boss)
+    await assert_accessible(boss)
     await boss.get_by_role("button", name=re.compile("^通知，[1-9]")).click(timeout=15_000)
     panel = boss.get_by_role("dialog", name="通知")
     asked = panel.get_by_role("listitem").filter(has_text="申请将线索")
@@ -82,7 +79,7 @@ async def test_a_supervisor_approves_a_deal_mark_the_agent_asked_for(browser: Br
     await asked.first.get_by_role("link", name="商机进行中待审批").click()
     await boss.wait_for_url(re.compile(rf"/leads/{re.escape(lead_id)}$"))
     await expect(boss.get_by_text("等待你审批")).to_be_visible()
-    await no_serious_violations(boss)
+    await assert_accessible(boss)
     await boss.get_by_label("审批意见（可选）").fill("合同已发出")
     await boss.get_by_role("button", name="批准", exact=True).click()
     await expect(boss.get_by_text("已批准商机进行中标记")).to_be_visible()
@@ -167,7 +164,7 @@ async def test_a_rejected_win_tells_the_agent_why_and_the_lead_page_says_so(brow
     await expect(page.get_by_text("已被主管驳回：客户未付款")).to_be_visible(timeout=15_000)
     await screenshot(page, "win-rejected")
     await page.mouse.move(0, 0)  # off the button it clicked: its hover colours are not what the page shows
-    await no_serious_violations(page)
+    await assert_accessible(page)
     lead = await allocator_lead(platform, lead_id)
     assert (lead["status"], lead["holder"], lead["win"]["state"]) == ("held", agent.agent_id, "rejected")
     await context.close()

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, expect
 
-from browser_support import Platform, axe_violations, new_context, screenshot, sign_in
+from browser_support import Platform, assert_accessible, new_context, screenshot, sign_in
 from telesales_runtime.access_log import DEFAULT_UNMASK_BUDGET, UnmaskBudget, hour_of
 from telesales_runtime.redis_client import connect_redis
 from telesales_tools.platform import headers
@@ -42,8 +42,7 @@ async def test_past_the_budget_the_lead_page_says_why_the_number_is_masked(brows
         await expect(page.get_by_text("号码已隐藏：您已达到每小时查看完整号码的上限，下个小时恢复显示。")).to_be_visible()
         await expect(page.get_by_text(lead["phone"])).to_have_count(0)
         await expect(page.get_by_text("没有可拨打的号码")).to_be_visible()  # no dial button with a masked number
-        violations = await axe_violations(page)
-        assert not violations, [(v["id"], v["impact"], v["help"]) for v in violations]
+        await assert_accessible(page)
         await screenshot(page, "lead-page-unmask-budget-exceeded")
         await context.close()
     finally:

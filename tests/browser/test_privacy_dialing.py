@@ -11,9 +11,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, Response, expect
+from playwright.async_api import Browser, expect
 
-from browser_support import MIDDLE_NUMBERS, Platform, allocator_lead, axe_violations, new_context, screenshot, sign_in
+from browser_support import (
+    MIDDLE_NUMBERS,
+    ApiAnswers,
+    Platform,
+    allocator_lead,
+    assert_accessible,
+    new_context,
+    screenshot,
+    sign_in,
+)
 from telesales_testkit.harness import wait_until
 from telesales_tools.platform import headers
 
@@ -64,12 +73,7 @@ async def test_an_agent_calls_through_a_middle_number_without_seeing_the_number(
 
         context = await new_context(browser, platform, bypass_csp=True)
         page = await context.new_page()
-        seen: list[str] = []
-
-        async def keep(response: Response) -> None:
-            if "/api/" in response.url and response.request.resource_type in ("fetch", "xhr"):
-                seen.append(await response.text())
-        page.on("response", keep)
+        answers = ApiAnswers(page)
         await sign_in(page, agent.agent_id)
         await page.goto(f"/leads/{lead_id}")
         await expect(page.get_by_text("本公司不显示客户号码：通过隐私号拨打。")).to_be_visible()
@@ -80,14 +84,14 @@ async def test_an_agent_calls_through_a_middle_number_without_seeing_the_number(
         assert middle is not None and middle.group(0) in MIDDLE_NUMBERS
         link = page.get_by_role("link", name=f"再次拨打隐私号 {middle.group(0)}")
         assert await link.get_attribute("href") == f"tel:{middle.group(0)}"
-        violations = await axe_violations(page)
-        assert not violations, [(v["id"], v["impact"], v["help"]) for v in violations]
+        await assert_accessible(page)
         await screenshot(page, "lead-page-privacy-number")
 
         html = await page.content()
         await page.goto("/leads")
         await expect(page.get_by_role("heading", name="我的线索")).to_be_visible()
         html += await page.content()
+        seen = await answers.bodies()
         for secret in secrets:
             assert secret not in html, secret
             assert not any(secret in body for body in seen), secret

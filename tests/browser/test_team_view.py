@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from browser_support import Platform, axe_violations, new_context, screenshot, sign_in
+from browser_support import Platform, assert_accessible, new_context, screenshot, sign_in
 from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Publisher, headers
 
@@ -23,9 +23,6 @@ PUSH_POOL = "browser-push"
 PRODUCT = "推送专线"  # only the lead this test publishes asks for it
 
 
-async def no_serious_violations(page: Page) -> None:
-    violations = await axe_violations(page)
-    assert not violations, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
 
 
 async def allocator(platform: Platform, method: str, path: str, *, role: str = "operator", actor: str = OPERATOR,
@@ -86,7 +83,7 @@ async def test_the_team_view_shows_measured_weights_and_unplaced_leads(
         await expect(cells.nth(1)).to_have_text(str(row["won"]))
         await expect(cells.nth(2)).to_have_text(str(row["received"]))
     await expect(page.get_by_role("table", name="未能推送的线索")).to_contain_text("没有未能推送的线索")
-    await no_serious_violations(page)
+    await assert_accessible(page)
     await screenshot(page, "team-weights")
     await context.close()
 
@@ -101,14 +98,14 @@ async def test_the_team_view_shows_measured_weights_and_unplaced_leads(
     await expect(row).to_contain_text(PUSH_POOL)
     await expect(page.get_by_text("共 1 条")).to_be_visible()
     await expect(page.get_by_role("table", name="能力权重（能力+平均）")).to_contain_text("团队暂无坐席")
-    await no_serious_violations(page)
+    await assert_accessible(page)
     await screenshot(page, "team-unplaced")
     await row.get_by_role("link", name="孙**").click()
     await page.wait_for_url(re.compile(rf"/leads/{re.escape(item['lead_id'])}$"))
     await expect(page.get_by_test_id("push-missed")).to_contain_text(
         re.compile(r"到达时未能推送（\d{4}-\d\d-\d\d \d\d:\d\d）：没有可接收的坐席"))
     await expect(page.get_by_role("form", name="标记成交")).to_have_count(0)  # nobody holds it: nobody's acts
-    await no_serious_violations(page)
+    await assert_accessible(page)
     await context.close()
 
 
@@ -138,6 +135,6 @@ async def test_the_lead_page_offers_the_holders_acts_to_the_holder_only(browser:
         await expect(page.get_by_role("form", name=name)).to_have_count(0)
     for name in ("标记成交", "退回线索", "申请标记商机进行中"):
         await expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
-    await no_serious_violations(page)
+    await assert_accessible(page)
     await screenshot(page, "lead-page-supervisor")
     await context.close()

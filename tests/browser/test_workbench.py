@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, expect
 
-from browser_support import Platform, allocator_lead, axe_violations, new_context, screenshot, sign_in
+from browser_support import Platform, allocator_lead, assert_accessible, new_context, screenshot, sign_in
 from telesales_testkit.harness import wait_until
 from telesales_tools.platform import Publisher
 
@@ -137,6 +137,5 @@ async def test_no_serious_accessibility_violations(browser: Browser, platform: P
         await page.goto(path)
     await page.wait_for_load_state("networkidle")
     await page.wait_for_timeout(500)  # charts and tables settle
-    violations = await axe_violations(page)
-    assert not violations, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    await assert_accessible(page)
     await context.close()
