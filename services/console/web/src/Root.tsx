@@ -10,6 +10,7 @@ import { BrowserRouter } from "react-router-dom";
 import { ApiError } from "./api/problem";
 import { AppRoutes } from "./AppRoutes";
 import { I18nProvider, useI18n } from "./i18n";
+import { themeTokens } from "./theme";
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -35,20 +36,7 @@ function Themed({ nonce, children }: { nonce?: string; children: React.ReactNode
         // No space put between two Chinese characters ("登 录"): a button's name is its exact words.
         button={{ autoInsertSpace: false }}
         locale={lang === "zh-CN" ? zhCN : enUS}
-        theme={{
-          // Text colours with at least 4.5:1 contrast on white (antd's defaults for links, success and
-          // error text are lighter).
-          token: {
-            colorPrimary: "#0958d9",
-            colorLink: "#0958d9",
-            colorInfo: "#0958d9",
-            colorSuccess: "#237804",
-            colorError: "#cf1322",
-            colorWarning: "#ad4e00",
-            colorTextDescription: "rgba(0,0,0,0.65)",
-            colorTextTertiary: "rgba(0,0,0,0.6)",
-          },
-        }}
+        theme={{ token: themeTokens }}
       >
         <AntApp>{children}</AntApp>
       </ConfigProvider>
