@@ -18,6 +18,8 @@ of its own (``make test-unit`` deselects ``integration`` and ``faults``):
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
 from pathlib import Path
@@ -52,9 +54,19 @@ def marker_of(path: Path, fixtures: Collection[str]) -> str | None:
     return None
 
 
+def _interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Services that store personal data refuse to start without a keyring: the tests' services share one made
-    for this session (unless the environment names one)."""
+    for this session (unless the environment names one).
+
+    A SIGTERM (an outer timeout, a CI job cancelled) ends the run as Ctrl-C does, so that the fixtures' teardown
+    still stops the service processes and private brokers they started: by default Python dies at once and
+    leaves them running, each in a session of its own."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupted)
     if not (os.environ.get("TELESALES_PII_KEYRING") or os.environ.get("TELESALES_PII_KEYRING_FILE")):
         os.environ["TELESALES_PII_KEYRING"] = new_keyring_json("test-session")
 
