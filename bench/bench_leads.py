@@ -1,14 +1,17 @@
-"""What the end-to-end benches (speed-to-lead, scale-out) publish as an outside system: CloudEvents of leads
-keyed by the source's own reference, each a new person with a distinct, valid Chinese mobile number."""
+"""What the end-to-end benches (speed-to-lead, scale-out) share: the leads they publish as an outside system
+(CloudEvents keyed by the source's own reference, each a new person with a distinct, valid Chinese mobile
+number) and the options of a run."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import phonenumbers
@@ -49,3 +52,14 @@ def envelope(topic: str, tenant: str, data: dict[str, Any], *, event_id: str | N
                        "type": event_type_for(topic), "time": datetime.now(UTC).isoformat(),
                        "datacontenttype": "application/json", "tenantid": tenant, "data": data},
                       ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, default_out: Path) -> None:
+    """The options of a run every end-to-end bench takes: drain timeout, disturbance threshold, seed, keeping
+    the databases, where the report goes."""
+    parser.add_argument("--timeout", type=float, default=300.0, help="Seconds a phase may take to drain.")
+    parser.add_argument("--disturbed-pct", type=float, default=15.0,
+                        help="CPU of processes outside the run (%% of a core) that flags a phase disturbed.")
+    parser.add_argument("--seed", type=int, default=20261207)
+    parser.add_argument("--keep", action="store_true", help="Keep the run's databases.")
+    parser.add_argument("--out", type=Path, default=default_out)

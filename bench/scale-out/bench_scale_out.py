@@ -62,6 +62,8 @@ from telesales_testkit.infra import InfraError
 from telesales_testkit.memory import Memory
 
 sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/: what the end-to-end benches share
+from bench_leads import add_run_options  # noqa: E402
 from scale_checks import Stored, coins_exactness, console_exactness, exactness, owner_pid, rate  # noqa: E402
 from scale_coins import Coins  # noqa: E402
 from scale_fleet import PARTITIONS, SERVICES, Fleet  # noqa: E402
@@ -356,12 +358,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Leads/s in the kill/add phase, purchases in the bursts' ratio (default: half the rate of "
                              "each path's slowest stage in the last burst).")
     parser.add_argument("--settle", type=float, default=8.0, help="Seconds for the groups to rebalance.")
-    parser.add_argument("--timeout", type=float, default=300.0, help="Seconds a phase may take to drain.")
-    parser.add_argument("--disturbed-pct", type=float, default=15.0,
-                        help="CPU of processes outside the run (%% of a core) that flags a phase disturbed.")
-    parser.add_argument("--seed", type=int, default=20261207)
-    parser.add_argument("--keep", action="store_true", help="Keep the run's databases.")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_run_options(parser, default_out=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if min(args.leads, args.purchases) < 1 or args.replicas < 2 or args.kill_seconds <= 0 or args.settle < 0 \
             or args.kill_rate < 0:

@@ -58,6 +58,8 @@ from telesales_testkit.bench import (
 from telesales_testkit.memory import Memory, pids_running
 
 sys.path.insert(0, str(Path(__file__).parent))  # the modules beside this file (also when loaded by path)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/: what the end-to-end benches share
+from bench_leads import add_run_options  # noqa: E402
 from s2l_floor import HEADERS, Floor, LeadMaker, teams_for  # noqa: E402
 from s2l_handlers import LEAD_TOPIC, handler_counters, handler_use  # noqa: E402
 from s2l_report import render  # noqa: E402
@@ -328,12 +330,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=10_000, help="Leads of the saturation burst.")
     parser.add_argument("--loaders", type=int, default=2, help="Load-generator processes holding the streams.")
     parser.add_argument("--target-ms", type=float, default=1000.0, help="Target p99 publish -> screen at the floor.")
-    parser.add_argument("--timeout", type=float, default=300.0, help="Seconds a phase may take to drain.")
-    parser.add_argument("--disturbed-pct", type=float, default=15.0,
-                        help="CPU of processes outside the run (%% of a core) that flags a phase disturbed.")
-    parser.add_argument("--seed", type=int, default=20261207)
-    parser.add_argument("--keep", action="store_true", help="Keep the run's databases.")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_run_options(parser, default_out=DEFAULT_OUT)
     parser.add_argument("--screens", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tenant", help=argparse.SUPPRESS)
