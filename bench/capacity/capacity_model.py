@@ -112,18 +112,16 @@ def costs(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str], Fig
             out["metrics ingest", key] = per_event_us(metrics, median, label, median["events"],
                                                       f"bench-metrics ingest (median round): {median['events']:,} "
                                                       f"events, {label} CPU / events")
-    ledger = reports.get("ledger")
-    if ledger:
-        p = ledger["purchases"]
-        for label, key in (("ledger under test", "ledger"), ("mongod", "mongod")):
-            out["purchases (ledger)", key] = per_event_us(ledger, p, label, p["requests"],
-                                                          f"bench-ledger purchases: {p['requests']:,} requests")
-    market = reports.get("marketplace")
-    if market:
-        s = market["saturation"]
-        for label, key in (("marketplace", "marketplace"), ("mongod", "mongod")):
-            out["marketplace HTTP", key] = per_event_us(market, s, label, s["requests"],
-                                                        f"bench-marketplace saturation: {s['requests']:,} requests")
+    # report, its phase, the path, the service's CPU label, the source's words
+    for kind, phase_key, path, label, words in (
+            ("ledger", "purchases", "purchases (ledger)", "ledger under test", "bench-ledger purchases"),
+            ("marketplace", "saturation", "marketplace HTTP", "marketplace", "bench-marketplace saturation")):
+        report = reports.get(kind)
+        if report:
+            phase = report[phase_key]
+            for cpu_label, key in ((label, kind), ("mongod", "mongod")):
+                out[path, key] = per_event_us(report, phase, cpu_label, phase["requests"],
+                                              f"{words}: {phase['requests']:,} requests")
     console = reports.get("console")
     if console and ("console notifications", "console") not in out:
         s = console["saturation"]
