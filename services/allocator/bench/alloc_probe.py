@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from allocator import domain
-from allocator.store import BEST_FIRST_SORT, HELD, AllocatorStore
+from allocator.store import BEST_FIRST_SORT, HELD, AllocatorStore, held_count_stages
 from allocator.store.claim_writes import claimable_query, not_dropped_by
 from telesales_testkit.memory import memory_table, pids_running
 
@@ -96,13 +96,16 @@ async def explain_plans(store: AllocatorStore, tenant: str, agent: dict[str, Any
         "sweep: held leads held since the horizon (find, sort held_since)": {
             "filter": {"tenant_id": tenant, "status": HELD, "held_since": {"$lte": horizon}},
             "sort": {"held_since": 1}},
-        "claim: an agent's holding count": {"filter": {"tenant_id": tenant, "holder": agent["agent_id"],
-                                                        "status": HELD}},
     }
     out: dict[str, Any] = {}
     for label, spec in finds.items():
         explained = await db.command("explain", {"find": leads, **spec}, verbosity="executionStats")
         out[label] = _plan_summary(explained)
+    # the store's own count (a claim's, and a push's for every agent at work it reaches)
+    explained = await db.command("explain", {"aggregate": leads, "cursor": {},
+                                             "pipeline": held_count_stages(tenant, [agent["agent_id"]])},
+                                 verbosity="executionStats")
+    out["claim: an agent's holding count (aggregate)"] = _plan_summary(explained)
     return out
 
 
