@@ -59,6 +59,56 @@ class ServerWork:
                 "operations_per_op": ops / max(1, per), "server_us_per_op": time_us / max(1, per)}
 
 
+class SweepProfile:
+    """MongoDB's profiler (level 2) on the benchmark's database between `start` and `stop`: every operation,
+    grouped by what it is (a reclaim, a warning, a relay's acknowledgement, an outbox row ...), with the
+    index keys it inserted and deleted and the documents it wrote. The profiler's `millis` are whole
+    milliseconds (a sum over thousands of operations is close; one operation's is not)."""
+
+    SIZE_BYTES = 512 * 1024 * 1024  # every operation of a sweep of 40,000 held leads fits
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    async def start(self) -> SweepProfile:
+        await self.db.command("profile", 0)
+        await self.db.drop_collection("system.profile")
+        await self.db.create_collection("system.profile", capped=True, size=self.SIZE_BYTES)
+        await self.db.command("profile", 2)
+        return self
+
+    async def stop(self) -> dict[str, dict[str, int]]:
+        await self.db.command("profile", 0)
+        groups: dict[str, dict[str, int]] = {}
+        fields = ("millis", "keysInserted", "keysDeleted", "nModified", "ninserted", "ndeleted", "docsExamined",
+                  "keysExamined", "writeConflicts")
+        async for entry in self.db["system.profile"].find({}, {"ns": 1, "op": 1, "command": 1, **dict.fromkeys(fields, 1)}):
+            group = groups.setdefault(_profiled_kind(entry), {"operations": 0, **dict.fromkeys(fields, 0)})
+            group["operations"] += 1
+            for name in fields:
+                group[name] += int(entry.get(name) or 0)
+        return groups
+
+
+def _profiled_kind(entry: dict[str, Any]) -> str:
+    collection = entry.get("ns", "").split(".", 1)[-1]
+    op, command = entry.get("op"), entry.get("command") or {}
+    if op == "update":
+        update = command.get("u")
+        if command.get("multi"):
+            return f"{collection}: update_many (relay acknowledgement)"
+        fields = update.get("$set", {}) if isinstance(update, dict) else {}
+        if fields.get("status") == "pooled":
+            return f"{collection}: update (reclaim)"
+        if "warned_for" in fields or (isinstance(update, list) and "warned_for" in str(update)):
+            return f"{collection}: update (warning)"
+        return f"{collection}: update (other)"
+    if op == "command":
+        name = next(iter(command), "?")
+        return f"command {name}" if name in ("commitTransaction", "abortTransaction") else f"{collection}: {name}"
+    return f"{collection}: {op}"
+
+
 def memory_pids(groups: dict[str, list[int]], redis_port: int) -> dict[str, int]:
     """One process per label: the benchmark (the allocator runs in it), mongod, the broker, Redis."""
     pids = {label: found[0] for label, found in groups.items() if found}
@@ -120,6 +170,19 @@ def render_probes(report: dict[str, Any]) -> str:
         if work:
             lines.append(f"   {label:<40} {work['operations_per_op']:>6.2f} operations   "
                          f"{work['server_us_per_op']:>8,.0f} µs")
+    lines.append("The sweep and its relays by collection (`top`: operations, server time):")
+    for name, figures in sorted(report["sweep"]["server_work"]["by_collection"].items()):
+        ops = ", ".join(f"{op} {figures[op]:,}" for op in OPS if figures.get(op))
+        lines.append(f"   {name:<30} {ops}; {figures.get('time_us', 0) / 1000:,.0f} ms")
+    profile = report["sweep"].get("profile")
+    if profile:
+        lines.append("The sweep and its relays, operation by operation (MongoDB's profiler; ms are whole per operation):")
+        for kind, figures in sorted(profile.items(), key=lambda item: -item[1]["operations"]):
+            n = max(1, figures["operations"])
+            lines.append(f"   {kind:<52} {figures['operations']:>7,} ops  {figures['millis']:>7,} ms  "
+                         f"keys +{figures['keysInserted'] / n:.2f} -{figures['keysDeleted'] / n:.2f}  "
+                         f"modified {figures['nModified']:,}  inserted {figures['ninserted']:,}  "
+                         f"deleted {figures['ndeleted']:,}  conflicts {figures['writeConflicts']}")
     lines.append("Query plans on the seeded leads (explain, executionStats):")
     for label, plan in report.get("plans", {}).items():
         lines.append(f"   {label}: {plan['plan']}; keys {plan['keys_examined']:,}, docs {plan['docs_examined']:,}, "
