@@ -128,6 +128,10 @@ class Inbox:
     def _id(self, tenant: str, event_id: str) -> str:
         return f"{self.consumer}|{tenant}|{event_id}"
 
+    def id_of(self, tenant: str, event_id: str) -> str:
+        """The `_id` of an event's entry (for a caller reading the inbox in a query of its own)."""
+        return self._id(tenant, event_id)
+
     async def processed(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         ids = [self._id(t, e) for t, e in keys]
         if not ids:

@@ -14,20 +14,32 @@ from telesales_runtime.observability import MESSAGES_CONSUMED
 
 from .. import domain
 from ..domain import BUDGET, Changes, Processed, PurchaseDecision, PurchaseRequest, earnings, escrow, wallet
-from ..store import Doc, Session
+from ..store import AlreadyWritten, Doc, Session
 from .core import LedgerCore, utcnow
 
 PURCHASES = MetricCounter("ledger_purchases_total", "Purchase requests decided, by outcome and reason.", ["outcome", "reason"])
 
 
 async def handle_transfer_requests(*, ledger: LedgerCore, deliveries: Sequence[Delivery]) -> None:
-    await ledger.per_tenant(deliveries, lambda tenant, fresh: purchase_batch(ledger=ledger, tenant=tenant,
-                                                                             deliveries=fresh))
+    """Each tenant's requests in one transaction, which also leaves out the ones processed before (inbox).
+    When another consumer processed some of them meanwhile (a rebalance hands a partition over while its
+    batch is still being written), the transaction fails on the inbox's unique id and runs once more: it
+    then reads them as processed."""
+    by_tenant: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_tenant.setdefault(delivery.event.tenantid, []).append(delivery)
+    for tenant, items in by_tenant.items():
+        try:
+            await purchase_batch(ledger=ledger, tenant=tenant, deliveries=items)
+        except AlreadyWritten:
+            await purchase_batch(ledger=ledger, tenant=tenant, deliveries=items)
 
 
 async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequence[Delivery]) -> list[PurchaseDecision]:
     """Decide a batch of purchase requests of one tenant in one transaction: the transfers, balances,
-    daily counters, answers (outbox) and processed event ids (inbox) commit together."""
+    daily counters, answers (outbox) and processed event ids (inbox) commit together. Requests whose event
+    id this consumer processed before (its inbox, read in the same transaction) are left out: no second
+    effect, no second answer. The decisions of the others, in order."""
     policy = await ledger.policy(tenant)
     requests = [PurchaseRequest(event_id=d.event.id, transfer_id=d.event.data.transfer_id,
                                 buyer_id=d.event.data.buyer_id, seller_id=d.event.data.seller_id,
@@ -37,15 +49,13 @@ async def purchase_batch(*, ledger: LedgerCore, tenant: str, deliveries: Sequenc
 
     async def build(session: Session) -> tuple[Changes, list[PurchaseDecision]]:
         now = utcnow()
-        prior_docs = await ledger.store.transfers_by_id(tenant, [r.transfer_id for r in requests], session)
-        balances = await ledger.store.balances(tenant, [wallet(r.buyer_id) for r in requests], session)
-        counters = await ledger.store.daily_counters(
-            tenant, [(r.day, r.buyer_id) for r in requests], [(r.day, r.buyer_id, r.seller_id) for r in requests],
-            session)
-        prints = {tid: doc.get("fingerprint", "") for tid, doc in prior_docs.items()}
-        decisions = domain.decide_purchases(requests, prints, balances, counters, policy)
+        reads = await ledger.store.purchase_reads(tenant, requests, session)  # one round trip
+        fresh = [r for r in requests if r.event_id not in reads.processed]
+        prints = {tid: doc.get("fingerprint", "") for tid, doc in reads.transfers.items()}
+        balances = reads.balances
+        decisions = domain.decide_purchases(fresh, prints, balances, reads.counters, policy)
         changes = Changes(tenant, now, balances)
-        _record_decisions(ledger, changes, decisions, prior_docs, sources=sources)
+        _record_decisions(ledger, changes, decisions, reads.transfers, sources=sources)
         return changes, decisions
 
     accounts = {BUDGET}

@@ -1,6 +1,6 @@
 """The only part of the ledger that speaks MongoDB: `mongo` (the collections, reads, and the writes that
-compile a unit of work's `Changes` into guarded updates in one transaction) and `documents` (how records
-are keyed and shaped)."""
+compile a unit of work's `Changes` into guarded updates in one transaction), `reads` (what a batch of
+purchase requests is decided on, in one round trip) and `documents` (how records are keyed and shaped)."""
 
 from .documents import (
     Doc,

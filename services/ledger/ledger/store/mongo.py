@@ -29,19 +29,18 @@ from telesales_runtime.consumer import Inbox
 from telesales_runtime.mongo import ensure_collections, in_transaction, read_versioned, write_versioned
 from telesales_runtime.outbox import write_outbox
 
-from ..domain import PENDING, Account, Balances, Changes, DailyCounters
+from ..domain import PENDING, Balances, Changes, PurchaseRequest
 from .documents import (
     Doc,
     account_doc_defaults,
-    buyer_counter_id,
     counter_update,
-    pair_counter_id,
     request_filter,
     scoped,
     scoped_doc,
 )
 from .learning import COLLECTIONS as LEARNING_COLLECTIONS
 from .learning import LearningStore
+from .reads import ACCOUNT_FIELDS, PurchaseReads, account_state, purchase_reads
 
 Session = AsyncClientSession
 T = TypeVar("T")
@@ -116,13 +115,12 @@ class LedgerStore:
 
     async def balances(self, tenant: str, keys: Iterable[str], session: Session | None = None) -> Balances:
         ids = [scoped(tenant, k) for k in dict.fromkeys(keys)]
-        states = []
-        async for doc in self.accounts.find({"_id": {"$in": ids}}, {"key": 1, "balance": 1, "allow_negative": 1,
-                                                                   "allocation_blocked": 1}, session=session,
-                                            batch_size=_one_batch(ids)):
-            states.append(Account(doc["key"], int(doc.get("balance", 0)), bool(doc.get("allow_negative")),
-                                       True, bool(doc.get("allocation_blocked"))))
-        return Balances(states)
+        return Balances([account_state(doc) async for doc in self.accounts.find(
+            {"_id": {"$in": ids}}, ACCOUNT_FIELDS, session=session, batch_size=_one_batch(ids))])
+
+    async def purchase_reads(self, tenant: str, requests: Sequence[PurchaseRequest], session: Session) -> PurchaseReads:
+        """A purchase batch's inbox entries, transfers, wallets and daily counters, in one round trip."""
+        return await purchase_reads(self.db, self.inbox, tenant, requests, session)
 
     async def transfers_by_id(self, tenant: str, transfer_ids: Iterable[str], session: Session | None = None,
                               projection: Doc | None = None) -> dict[str, Doc]:
@@ -138,21 +136,6 @@ class LedgerStore:
 
     async def operation(self, tenant: str, op_id: str, session: Session | None = None) -> Doc | None:
         return await self.operations.find_one({"_id": scoped(tenant, op_id)}, session=session)
-
-    async def daily_counters(self, tenant: str, buyer_days: Iterable[tuple[str, str]],
-                             pair_days: Iterable[tuple[str, str, str]], session: Session | None = None) -> DailyCounters:
-        counters = DailyCounters()
-        ids = [buyer_counter_id(tenant, d, b) for d, b in set(buyer_days)]
-        ids += [pair_counter_id(tenant, d, b, s) for d, b, s in set(pair_days)]
-        if not ids:
-            return counters
-        async for doc in self.counters.find({"_id": {"$in": ids}}, session=session, batch_size=_one_batch(ids)):
-            value = (int(doc["count"]), int(doc["coins"]))
-            if doc.get("seller_id") is None:
-                counters.buyers[(doc["day"], doc["buyer_id"])] = value
-            else:
-                counters.pairs[(doc["day"], doc["buyer_id"], doc["seller_id"])] = value
-        return counters
 
     async def account(self, tenant: str, key: str, session: Session | None = None) -> Doc | None:
         return await self.accounts.find_one({"_id": scoped(tenant, key)}, session=session)

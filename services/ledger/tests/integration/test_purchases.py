@@ -7,7 +7,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ledger import domain
+from ledger.store import reads
 from ledger_support import Harness, purchase
 
 REQUESTED = "ledger.transfer-requested.v1"
@@ -151,6 +154,26 @@ async def test_a_batch_of_requests_is_decided_in_order_in_one_transaction(harnes
     assert await harness.balance("earnings:s1") == 180
     await harness.relay()
     assert len(harness.of("ledger.transfer-posted.v1")) == 7  # six, and the repeat's answer
+    assert (await harness.audit())["ok"]
+
+
+async def test_a_batch_read_in_several_chunks_is_decided_as_in_one(harness: Harness,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reads, "CHUNK", 2)  # a buyer's wallet and counters, and a transfer id, in several chunks
+    await harness.give({"b1": 100, "b2": 100})
+    first = [harness.delivery(purchase(f"p-{n}", "b1" if n % 2 else "b2", "s1", 30)) for n in range(3)]
+    assert [d.outcome for d in await harness.ledger.purchase_batch(tenant=harness.tenant, deliveries=first)] == [
+        "posted"] * 3
+    deliveries = [*first, *(harness.delivery(purchase(f"p-{n}", "b1" if n % 2 else "b2", "s1", 30))
+                            for n in range(3, 8))]
+    deliveries.append(harness.delivery(purchase("p-1", "b1", "s1", 30)))  # a repeat, decided in the first batch
+    decisions = await harness.ledger.purchase_batch(tenant=harness.tenant, deliveries=deliveries)
+    # the first three were processed before (inbox): left out, whichever chunk they were read in
+    assert [(d.request.transfer_id, d.outcome) for d in decisions] == [
+        ("p-3", "posted"), ("p-4", "posted"), ("p-5", "posted"), ("p-6", "rejected"), ("p-7", "rejected"),
+        ("p-1", "repeat")]
+    assert (await harness.balance("wallet:b1"), await harness.balance("wallet:b2"),
+            await harness.balance("earnings:s1")) == (10, 10, 180)
     assert (await harness.audit())["ok"]
 
 
