@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from telesales_runtime.kafka import topped_up
+from telesales_runtime.kafka import top_up_wait_ms, topped_up
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class Record:
     topic: str
     partition: int
     offset: int
+    timestamp: int = -1  # ms since the epoch; aiokafka gives -1 when a record has none
 
 
 @dataclass
@@ -88,3 +89,32 @@ async def test_a_consumer_without_getmany_hands_the_batch_on() -> None:
     single = Record("t", 0, 1)
     async with topped_up(Message(single, object()), 10, wait_ms=5) as records:
         assert records == (single,)
+
+
+def at(ms: int) -> Record:
+    return Record("t", 0, 1, timestamp=ms)
+
+
+def test_a_batch_of_fresh_records_waits_the_short_time() -> None:
+    assert top_up_wait_ms([at(1_000_000), at(1_000_003)], 5, 50, now_ms=1_000_004) == 5
+
+
+def test_a_stale_batch_waits_as_long_as_its_newest_record_is_old_up_to_the_bound() -> None:
+    """Its records waited in the buffer while the previous batch was handled: what came after them is in
+    the broker, and the fetch bringing it is worth waiting for."""
+    assert top_up_wait_ms([at(1_000_000), at(1_000_020)], 5, 50, now_ms=1_000_050) == 30
+    assert top_up_wait_ms([at(1_000_000), at(1_000_020)], 5, 50, now_ms=1_000_200) == 50
+
+
+def test_without_a_bound_or_timestamps_the_wait_is_the_short_one() -> None:
+    assert top_up_wait_ms([at(1_000_000)], 5, None, now_ms=1_000_200) == 5
+    assert top_up_wait_ms([at(1_000_000)], 5, 5, now_ms=1_000_200) == 5
+    assert top_up_wait_ms([Record("t", 0, 1)], 5, 50, now_ms=1_000_200) == 5
+
+
+async def test_a_stale_batch_asks_the_consumer_for_the_longer_wait() -> None:
+    consumer = Consumer({tp(0): [Record("t", 0, 5)]})
+    old = (Record("t", 0, 4, timestamp=1),)  # 1970: far older than any bound
+    async with topped_up(Message(old, consumer), 10, wait_ms=5, stale_wait_ms=40) as records:
+        assert [r.offset for r in records] == [4, 5]
+    assert consumer.asked == [(40, 9)]

@@ -72,7 +72,8 @@ def build_router(settings: LedgerSettings) -> KafkaRouter:
     async def on_batch(body: list[bytes], message: KafkaMessage, ledger: LedgerService = Context("ledger")) -> None:
         # What arrived while the previous batch was handled joins this one (topped_up), instead of waiting
         # in the broker for a whole batch more.
-        async with topped_up(message, settings.batch_max_records, wait_ms=settings.batch_top_up_ms) as records:
+        async with topped_up(message, settings.batch_max_records, wait_ms=settings.batch_top_up_ms,
+                             stale_wait_ms=settings.batch_top_up_stale_ms) as records:
             await consume_by_topic(records, CONSUMED_TOPICS, ledger.dead_letters, lambda name: HANDLERS[name](ledger))
 
     router.subscriber(*(t.name for t in CONSUMED_TOPICS), batch=True, max_records=settings.batch_max_records,

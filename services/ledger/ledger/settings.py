@@ -22,6 +22,10 @@ class LedgerSettings(ZonedServiceSettings):
                                    "purchase requests of a batch are decided in one MongoDB transaction per tenant.")
     batch_top_up_ms: int = Field(default=5, ge=0, le=1000, description="How long a batch waits, when it starts, "
                                  "for the records that arrived while the previous one was handled (they join it).")
+    batch_top_up_stale_ms: int = Field(default=50, ge=0, le=1000, description="The same wait, at most, when the "
+                                       "records a batch was handed are older than batch_top_up_ms (they waited "
+                                       "in the consumer's buffer while the previous batch was handled, and what "
+                                       "came after them is still in the broker): it ends when the fetch lands.")
     # The consumer commits a batch at a time: waiting for more writes after one gathers nothing (the next
     # batch commits a whole batch later) and only delays the answers.
     outbox_linger_seconds: float = Field(default=0.0, ge=0, le=1, description="After a write, how long the "
