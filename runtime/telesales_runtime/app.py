@@ -70,12 +70,15 @@ class ServiceBase:
         return cls(settings, broker, mongo, dead_letters)
 
     def relay(self, outbox: AsyncCollection[dict[str, Any]], leases: AsyncCollection[dict[str, Any]], *,
-              purpose: str = "outbox", kind: type[OutboxRelay] = OutboxRelay) -> OutboxRelay:
-        """An outbox relay (of `kind`) with the settings' batch, poll and linger, on a producer of its own."""
+              purpose: str = "outbox", kind: type[OutboxRelay] = OutboxRelay,
+              producer_options: Mapping[str, Any] | None = None) -> OutboxRelay:
+        """An outbox relay (of `kind`) with the settings' batch, poll and linger, on a producer of its own
+        (`producer_options` override the platform's producer settings)."""
         settings = self.settings
+        options = dict(producer_options or {})
         return kind(outbox, leases, self.broker, service=settings.service_name, batch_size=settings.outbox_batch_size,
                     poll_seconds=settings.outbox_poll_seconds, linger_seconds=settings.outbox_linger_seconds,
-                    producer_factory=lambda: create_producer(settings, purpose))
+                    producer_factory=lambda: create_producer(settings, purpose, **options))
 
     async def broker_ready(self) -> None:
         if not await self.broker.ping(timeout=2.0):

@@ -170,11 +170,12 @@ def create_broker(settings: ServiceSettings, **options: Any) -> KafkaBroker:
                        security=kafka_security(settings), **PRODUCER_OPTIONS, **options)
 
 
-def create_producer(settings: ServiceSettings, purpose: str) -> AIOKafkaProducer:
-    """A raw aiokafka producer with the platform's settings, for high-volume senders (the outbox relay)."""
+def create_producer(settings: ServiceSettings, purpose: str, **options: Any) -> AIOKafkaProducer:
+    """A raw aiokafka producer with the platform's settings, for high-volume senders (the outbox relay);
+    `options` override PRODUCER_OPTIONS."""
     return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                             client_id=f"{settings.kafka_client_id or settings.service_name}-{purpose}",
-                            **PRODUCER_OPTIONS, **client_security(settings))
+                            **{**PRODUCER_OPTIONS, **options}, **client_security(settings))
 
 
 async def await_confirmations(pending: Iterable[Any]) -> None:

@@ -26,7 +26,9 @@ DESCRIPTION = (
 def create_app(settings: LedgerSettings) -> FastAPI:
     base = ServiceBase.build(settings, build_router(settings), group=settings.consumer_group)
     store = LedgerStore(base.mongo, settings.mongo_db, consumer=settings.consumer_group)
-    relay = base.relay(store.outbox, store.leases)
+    # The relay sends a pass's answers together, then waits for the broker's word: a linger would only
+    # hold each pass's batch back (5 ms, the platform's setting) and delay every answer by as much.
+    relay = base.relay(store.outbox, store.leases, producer_options={"linger_ms": 0})
     # No lead's person is kept here (coins and tips of users): an erasure scrubs the outbox and answers.
     erasure = wire_erasure(base, settings.mongo_db, nothing_personal, notify=relay.notify)
     ledger = LedgerService(settings, store, base.dead_letters, relay.notify)
