@@ -200,3 +200,17 @@ def test_the_handler_figures_come_from_the_services_own_metrics() -> None:
         "distributions": 5.0, "ms_locked_per_distribution": 100.0, "locked_over_100ms": 1.0})
     no_pushes = {**after, "locks": 4.0, "locked_seconds": 0.4, "locks_over_100ms": 1.0}
     assert "distributions" not in handler_use(before, no_pushes, leads=300, wall_s=3.0)
+
+
+def test_an_assignment_read_before_its_qualification_counts_once_its_lead_is_known() -> None:
+    """One reader fetches both topics: a fast push can come back before the lead's qualification."""
+    timeline = Timeline()
+    timeline.sent(Sending("ev-1", "floor", 0.0, 0.0))
+    timeline.pushed(event_id="as-1", lead_id="lead-1", agent="agent-a", assigned_by="system", at=0.3)
+    timeline.pooled(lead_id="lead-1", at=0.2)
+    assert timeline.strays == {"pushed": 1, "pooled": 1}  # not known yet: a stray if it never comes
+    timeline.qualified(received_event_id="ev-1", lead_id="lead-1", at=0.1)
+    timeline.shown(agent="agent-a", lead_id="lead-1", at=0.4)
+    assert timeline.strays == {}
+    assert problems_of(timeline.phase("floor")) == {}
+    assert round(stage_figures(timeline.phase("floor"))["pushed"]["latency"]["p99_ms"]) == 300

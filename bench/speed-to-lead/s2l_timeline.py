@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +95,26 @@ class Timeline:
     def __init__(self) -> None:
         self.by_event: dict[str, LeadTrack] = {}
         self.by_lead: dict[str, LeadTrack] = {}
-        self.strays: Counter[str] = Counter()  # records of no lead of ours, by stage
+        self.unknown_qualified = 0  # leads.qualified.v1 of no lead we sent
+        # Records of a lead whose leads.qualified.v1 has not been read yet: one reader fetches several topics,
+        # and a fast pipeline's assignment can come back before its qualification. Kept until it arrives.
+        self.early: dict[str, list[tuple[str, Callable[[], None]]]] = defaultdict(list)
         self.redelivered: Counter[str] = Counter()  # the same event read again (at-least-once), by stage
+
+    @property
+    def strays(self) -> Counter[str]:
+        """Records of no lead of ours, by stage (a record still waiting for its lead's qualification is one)."""
+        found = Counter(stage for held in self.early.values() for stage, _ in held)
+        if self.unknown_qualified:
+            found["qualified"] += self.unknown_qualified
+        return found
+
+    def _track(self, stage: str, lead_id: str, replay: Callable[[], None]) -> LeadTrack | None:
+        """The lead's track, or None with the record kept to be replayed once the lead is known."""
+        track = self.by_lead.get(lead_id)
+        if track is None:
+            self.early[lead_id].append((stage, replay))
+        return track
 
     def sent(self, sending: Sending) -> None:
         self.by_event[sending.event_id] = LeadTrack(sending)
@@ -104,25 +122,26 @@ class Timeline:
     def qualified(self, *, received_event_id: str, lead_id: str, at: float) -> None:
         track = self.by_event.get(received_event_id)
         if track is None:
-            self.strays["qualified"] += 1
+            self.unknown_qualified += 1
             return
         if lead_id in track.lead_ids:
             self.redelivered["qualified"] += 1
         track.lead_ids.add(lead_id)
         self.by_lead[lead_id] = track
         track.qualified = at if track.qualified is None else min(track.qualified, at)
+        for _, replay in self.early.pop(lead_id, []):
+            replay()
 
     def pooled(self, *, lead_id: str, at: float) -> None:
-        track = self.by_lead.get(lead_id)
+        track = self._track("pooled", lead_id, lambda: self.pooled(lead_id=lead_id, at=at))
         if track is None:
-            self.strays["pooled"] += 1
             return
         track.pooled = at
 
     def pushed(self, *, event_id: str, lead_id: str, agent: str, assigned_by: str, at: float) -> None:
-        track = self.by_lead.get(lead_id)
+        track = self._track("pushed", lead_id, lambda: self.pushed(event_id=event_id, lead_id=lead_id, agent=agent,
+                                                                   assigned_by=assigned_by, at=at))
         if track is None:
-            self.strays["pushed"] += 1
             return
         if event_id in track.pushes:
             self.redelivered["pushed"] += 1
@@ -130,9 +149,8 @@ class Timeline:
         track.pushes[event_id] = (agent, assigned_by, at)
 
     def shown(self, *, agent: str, lead_id: str, at: float) -> None:
-        track = self.by_lead.get(lead_id)
+        track = self._track("shown", lead_id, lambda: self.shown(agent=agent, lead_id=lead_id, at=at))
         if track is None:
-            self.strays["shown"] += 1
             return
         track.shown.append((agent, at))
 
