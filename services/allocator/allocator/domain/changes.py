@@ -33,10 +33,12 @@ class Announcement:
 
 @dataclass(frozen=True, slots=True)
 class SameHold:
-    """Condition: the lead is still held by `holder` since `held_since` (nothing happened meanwhile)."""
+    """Condition: the lead is still held by `holder` since `held_since` (nothing happened meanwhile); with
+    `unchanged_since`, also not changed since (its `updated_at` as read): the judgement still stands."""
 
     holder: str
     held_since: Any
+    unchanged_since: Any = None
 
 
 @dataclass(frozen=True, slots=True)

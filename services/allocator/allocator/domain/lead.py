@@ -132,6 +132,7 @@ class Lead:
     last_reclaimed: bool = False  # that release was a reclaim (回收), not a return
     won: Mapping[str, Any] | None = None  # won_by, won_at, won_amount_fen, win_confirmed: as stored (domain/wins.py)
     purchases_fen: int = 0  # confirmed purchases so far (the buyer pool's threshold)
+    updated_at: datetime | None = None  # as stored: a reclaim applies to the lead as the sweep judged it
 
     def why_not_placeable(self, now: datetime) -> str | None:
         """Why a push may not place this lead now (None: it may): only pooled leads that are not resting."""
@@ -160,19 +161,17 @@ class Lead:
     def _holder_fields(self, agent_id: str, at: datetime, agent: AgentFacts | None = None) -> dict[str, Any]:
         """The fields every holder-change event carries (the agent's team and grade: the new holder's, or
         those of the hold that ends)."""
-        return {"lead_id": self.lead_id, "agent_id": agent_id,
-                "team_id": agent.team_id if agent else self.holder_team,
-                "agent_grade": agent.grade if agent else self.holder_grade,
-                "business_line": self.business_line, "pool_id": self.pool_id, "score": self.score,
-                "lead_grade": self.lead_grade, "at": at}
+        return {"lead_id": self.lead_id, "agent_id": agent_id, "team_id": agent.team_id if agent else self.holder_team,
+                "agent_grade": agent.grade if agent else self.holder_grade, "business_line": self.business_line,
+                "pool_id": self.pool_id, "score": self.score, "lead_grade": self.lead_grade, "at": at}
 
-    def _release(self, agent_id: str, at: datetime, *, counts_as_drop: bool, entry: Entry,
-                 reclaimed: bool = False) -> Release:
+    def _release(self, agent_id: str, at: datetime, *, counts_as_drop: bool, entry: Entry, reclaimed: bool = False,
+                 condition: SameHold | None = None) -> Release:
         dropped_by = self.dropped_by
         if counts_as_drop and agent_id not in dropped_by:
             dropped_by = (*dropped_by, agent_id)
         return Release(agent_id=agent_id, counts_as_drop=counts_as_drop, dropped_by=dropped_by, entry=entry, at=at,
-                       reclaimed=reclaimed, condition=self.same_hold(), team_id=self.holder_team)
+                       reclaimed=reclaimed, condition=condition or self.same_hold(), team_id=self.holder_team)
 
     def give_back(self, agent_id: str, *, reason: str, at: datetime) -> Decision:
         """The agent returns the lead to its pool (退回): a drop."""
@@ -277,9 +276,10 @@ class Lead:
         The events' ids are fixed by the hold and the deadline, so judging twice announces once."""
         agent_id = self.holder
         assert agent_id is not None, self.lead_id
-        if schedule.reclaim_at <= at:
+        if schedule.reclaim_at <= at:  # only if nothing changed since judged (a call, a stage move, a deal mark)
             change = self._release(agent_id, at, counts_as_drop=True, reclaimed=True, entry=history.holder_change(
-                "reclaimed", agent_id, at, reclaim_kind=schedule.kind.value))
+                "reclaimed", agent_id, at, reclaim_kind=schedule.kind.value),
+                condition=SameHold(agent_id, self.held_since, unchanged_since=self.updated_at))
             data = LeadReclaimed(**self._holder_fields(agent_id, at), kind=schedule.kind,
                                  stage_percent=self.stage_percent, deadline=schedule.reclaim_at,
                                  drop_count=len(change.dropped_by))

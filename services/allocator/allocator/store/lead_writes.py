@@ -54,6 +54,7 @@ def lead_of(doc: Mapping[str, Any]) -> Lead:
                 dial_days=tuple(doc.get("dial_days") or ()), dial_streak_at=doc.get("dial_streak_at"),
                 phone_e164=doc.get("phone_e164"), last_team=doc.get("last_team"),
                 last_reclaimed=bool(doc.get("last_reclaimed")), purchases_fen=doc.get("purchases_fen") or 0,
+                updated_at=doc.get("updated_at"),
                 won={k: doc[k] for k in WON_FIELDS if k in doc} or None)
 
 
@@ -93,7 +94,10 @@ def _key(lead: Lead) -> Doc:
 
 
 def _same_hold(lead: Lead, hold: SameHold) -> Doc:
-    return {**_key(lead), "status": HELD, "holder": hold.holder, "held_since": hold.held_since}
+    query = {**_key(lead), "status": HELD, "holder": hold.holder, "held_since": hold.held_since}
+    if hold.unchanged_since is not None:
+        query["updated_at"] = hold.unchanged_since
+    return query
 
 
 def write_of(lead: Lead, change: LeadChange) -> tuple[Doc, Doc | list[Doc]]:

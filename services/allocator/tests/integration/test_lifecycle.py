@@ -466,6 +466,30 @@ async def test_a_sweep_in_many_batches_reclaims_every_due_lead_once(harness: Har
     assert sorted(e["data"]["lead_id"] for e in harness.of("allocation.reclaimed.v1")) == sorted(lead_ids)
 
 
+async def test_a_lead_that_moves_while_the_sweep_judges_it_is_not_reclaimed_on_that_judgement(
+        harness: Harness, monkeypatch: Any) -> None:
+    """The sweep reads, judges, then writes: a stage move in between restarts the clock the judgement was about,
+    so the reclaim no longer applies (the next sweep judges the lead as it is)."""
+    await harness.agent("a1")
+    [lead_id] = await held(harness, "a1")
+    since = (await harness.lead(lead_id))["held_since"]
+    commit, moved = harness.store.commit, []
+
+    async def stage_moves_first(writes: Any, now: datetime, **kwargs: Any) -> int:
+        if not moved:  # the sweep's write: the holder moves the stage just before it (its own write comes here too)
+            moved.append(True)
+            assert (await stage(harness, lead_id, "a1", stage_percent=25)).status_code == 200
+        return await commit(writes, now, **kwargs)
+
+    monkeypatch.setattr(harness.store, "commit", stage_moves_first)
+    await harness.leads.sweep_tenant(harness.tenant, now=since + timedelta(days=3, minutes=1))  # not called: due
+    assert moved
+    lead = await harness.lead(lead_id)
+    assert (lead["status"], lead["holder"], lead["stage_percent"]) == ("held", "a1", 25)
+    await harness.relay()
+    assert harness.of("allocation.reclaimed.v1") == []
+
+
 async def test_a_called_lead_is_reclaimed_when_its_stage_stalls_by_the_rule_of_its_layer(harness: Harness) -> None:
     response = await harness.http.put("/v1/config/policy", json={"reclaim_rules": [
         {"not_processed_days": 3, "not_converted_days": 10},
