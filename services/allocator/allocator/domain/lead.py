@@ -276,10 +276,10 @@ class Lead:
         The events' ids are fixed by the hold and the deadline, so judging twice announces once."""
         agent_id = self.holder
         assert agent_id is not None, self.lead_id
-        if schedule.reclaim_at <= at:  # only if nothing changed since judged (a call, a stage move, a deal mark)
+        judged = SameHold(agent_id, self.held_since, unchanged_since=self.updated_at)  # written only to the lead
+        if schedule.reclaim_at <= at:  # as read: a call, a stage move or a deal mark since stops it
             change = self._release(agent_id, at, counts_as_drop=True, reclaimed=True, entry=history.holder_change(
-                "reclaimed", agent_id, at, reclaim_kind=schedule.kind.value),
-                condition=SameHold(agent_id, self.held_since, unchanged_since=self.updated_at))
+                "reclaimed", agent_id, at, reclaim_kind=schedule.kind.value), condition=judged)
             data = LeadReclaimed(**self._holder_fields(agent_id, at), kind=schedule.kind,
                                  stage_percent=self.stage_percent, deadline=schedule.reclaim_at,
                                  drop_count=len(change.dropped_by))
@@ -291,7 +291,7 @@ class Lead:
             warning = ReclaimWarning(lead_id=self.lead_id, agent_id=agent_id, kind=schedule.kind,
                                      reclaim_at=schedule.reclaim_at, stage_percent=self.stage_percent)
             event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"warn|{self.tenant_id}|{self.lead_id}|{warn_key}"))
-            change = Warn(warn_key=warn_key, previous=self.warned_for, condition=self.same_hold())
+            change = Warn(warn_key=warn_key, previous=self.warned_for, condition=judged)
             return Decision(change, (Announcement(ALLOCATION_RECLAIM_WARNING, warning, event_id),))
         return None
 

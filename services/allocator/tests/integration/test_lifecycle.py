@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from allocator_support import Harness
 
@@ -466,10 +467,11 @@ async def test_a_sweep_in_many_batches_reclaims_every_due_lead_once(harness: Har
     assert sorted(e["data"]["lead_id"] for e in harness.of("allocation.reclaimed.v1")) == sorted(lead_ids)
 
 
-async def test_a_lead_that_moves_while_the_sweep_judges_it_is_not_reclaimed_on_that_judgement(
-        harness: Harness, monkeypatch: Any) -> None:
-    """The sweep reads, judges, then writes: a stage move in between restarts the clock the judgement was about,
-    so the reclaim no longer applies (the next sweep judges the lead as it is)."""
+@pytest.mark.parametrize("after", [timedelta(days=3, minutes=1), timedelta(days=2, hours=1)], ids=["reclaim", "warning"])
+async def test_a_lead_that_moves_while_the_sweep_judges_it_is_not_reclaimed_or_warned_on_that_judgement(
+        harness: Harness, monkeypatch: Any, after: timedelta) -> None:
+    """The sweep reads, judges, then writes: a stage move in between changes the facts the judgement was about,
+    so neither its reclaim nor its warning applies (the next sweep judges the lead as it is)."""
     await harness.agent("a1")
     [lead_id] = await held(harness, "a1")
     since = (await harness.lead(lead_id))["held_since"]
@@ -482,12 +484,12 @@ async def test_a_lead_that_moves_while_the_sweep_judges_it_is_not_reclaimed_on_t
         return await commit(writes, now, **kwargs)
 
     monkeypatch.setattr(harness.store, "commit", stage_moves_first)
-    await harness.leads.sweep_tenant(harness.tenant, now=since + timedelta(days=3, minutes=1))  # not called: due
-    assert moved
+    judged = await harness.leads.sweep_tenant(harness.tenant, now=since + after)  # never called: due
+    assert moved and judged["reclaimed"] + judged["warned"] == 1
     lead = await harness.lead(lead_id)
-    assert (lead["status"], lead["holder"], lead["stage_percent"]) == ("held", "a1", 25)
+    assert (lead["status"], lead["holder"], lead["stage_percent"], lead.get("warned_for")) == ("held", "a1", 25, None)
     await harness.relay()
-    assert harness.of("allocation.reclaimed.v1") == []
+    assert harness.of("allocation.reclaimed.v1") == harness.of("allocation.reclaim-warning.v1") == []
 
 
 async def test_a_called_lead_is_reclaimed_when_its_stage_stalls_by_the_rule_of_its_layer(harness: Harness) -> None:
