@@ -1,11 +1,9 @@
+/** Shanghai's offset from UTC: China has kept standard time all year since 1991, so a fixed offset gives
+ * the floor's date exactly, without Intl's time-zone data (building that formatter cost ~40 ms of the
+ * My day page's first render). */
+const SHANGHAI_OFFSET_MS = 8 * 60 * 60 * 1000;
+
 /** Today's date (YYYY-MM-DD) on the floor's clock, Asia/Shanghai, whatever the browser's time zone. */
 export function shanghaiToday(now: Date = new Date()): string {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: "Asia/Shanghai",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-  }).formatToParts(now);
-  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-  return `${part("year")}-${part("month")}-${part("day")}`;
+  return new Date(now.getTime() + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
 }
