@@ -1,22 +1,23 @@
-import { lazy, Suspense, useEffect } from "react";
+import { Suspense, useEffect } from "react";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { setUnauthorizedHandler } from "./api/http";
 import { useSession } from "./api/session";
 import { useQueryClient } from "@tanstack/react-query";
 import { AppLayout } from "./layout/AppLayout";
 import { PageFallback } from "./components/PageFallback";
+import { lazyPage } from "./boot/lazyModules";
 import { pages } from "./boot/routeModules";
 
-const LoginPage = lazy(pages.login);
-const LeadsPage = lazy(pages.leads);
-const LeadPage = lazy(pages.lead);
-const ClaimPage = lazy(pages.claim);
-const TipsPage = lazy(pages.tips);
-const TipPage = lazy(pages.tip);
-const WalletPage = lazy(pages.wallet);
-const DayPage = lazy(pages.day);
-const TeamPage = lazy(pages.team);
-const AccessLogPage = lazy(pages.accessLog);
+const LoginPage = lazyPage(pages.login);
+const LeadsPage = lazyPage(pages.leads);
+const LeadPage = lazyPage(pages.lead);
+const ClaimPage = lazyPage(pages.claim);
+const TipsPage = lazyPage(pages.tips);
+const TipPage = lazyPage(pages.tip);
+const WalletPage = lazyPage(pages.wallet);
+const DayPage = lazyPage(pages.day);
+const TeamPage = lazyPage(pages.team);
+const AccessLogPage = lazyPage(pages.accessLog);
 
 
 /** Sends the user to the login page when the session is gone (any 401 of the BFF or a service). */

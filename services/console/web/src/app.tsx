@@ -1,3 +1,4 @@
+import { startTransition } from "react";
 import { createRoot } from "react-dom/client";
 import { prefetchFirstPage } from "./boot/prefetch";
 import { cspNonce } from "./csp/nonce";
@@ -8,5 +9,7 @@ import { makeQueryClient, Root } from "./Root";
 export function start(): void {
   const queryClient = makeQueryClient();
   prefetchFirstPage(queryClient, window.location);
-  createRoot(document.getElementById("root") as HTMLElement).render(<Root nonce={cspNonce()} client={queryClient} />);
+  const root = createRoot(document.getElementById("root") as HTMLElement);
+  // A transition: React renders the first screen in slices, yielding between them, not in one long task.
+  startTransition(() => root.render(<Root nonce={cspNonce()} client={queryClient} />));
 }

@@ -1,11 +1,8 @@
+import { once, type ModuleLoader } from "./once";
+
 /** The page modules, each imported once: AppRoutes makes its lazy pages of these, and main.tsx starts
  * the one the URL needs at startup, alongside the app's own code instead of after the first render. */
-type Loader = () => Promise<{ default: React.ComponentType }>;
-
-function once(load: Loader): Loader {
-  let promise: ReturnType<Loader> | undefined;
-  return () => (promise ??= load());
-}
+type Loader = ModuleLoader<{ default: React.ComponentType }>;
 
 export const pages = {
   login: once(() => import("../pages/LoginPage")),

@@ -35,6 +35,8 @@ export const en: Record<keyof typeof zh, string> = {
   "header.logout": "Sign out",
   "common.loading": "Loading…",
   "common.retry": "Retry",
+  "common.reload": "Reload",
+  "common.pageFailed": "This page could not load (a new version may have been released): reload to go on.",
   "common.save": "Save",
   "common.cancel": "Cancel",
   "common.submit": "Submit",

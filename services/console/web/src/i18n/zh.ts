@@ -34,6 +34,8 @@ export const zh = {
   "header.logout": "退出登录",
   "common.loading": "加载中…",
   "common.retry": "重试",
+  "common.reload": "刷新",
+  "common.pageFailed": "页面未能加载（可能已发布新版本），请刷新后继续。",
   "common.save": "保存",
   "common.cancel": "取消",
   "common.submit": "提交",

@@ -1,9 +1,10 @@
 import { MenuOutlined } from "@ant-design/icons";
 import { useQueryClient } from "@tanstack/react-query";
 import { Suspense, useState } from "react";
-import { Outlet, useNavigate } from "react-router-dom";
+import { Outlet, useLocation, useNavigate } from "react-router-dom";
 import { logout, useSession } from "../api/session";
 import { LanguageSwitch } from "../components/LanguageSwitch";
+import { PageErrorBoundary } from "../components/PageErrorBoundary";
 import { PageFallback } from "../components/PageFallback";
 import { useI18n } from "../i18n";
 import { NotificationBell } from "../notifications/NotificationBell";
@@ -17,6 +18,7 @@ export function AppLayout() {
   const { t } = useI18n();
   const session = useSession();
   const navigate = useNavigate();
+  const location = useLocation();
   const queryClient = useQueryClient();
   const [navOpen, setNavOpen] = useState(false);
   useNotificationStream(session.isSuccess);
@@ -57,9 +59,11 @@ export function AppLayout() {
           </div>
         </header>
         <main id="main" className="app-content" tabIndex={-1}>
-          <Suspense fallback={<PageFallback />}>
-            <Outlet />
-          </Suspense>
+          <PageErrorBoundary key={location.pathname}>
+            <Suspense fallback={<PageFallback />}>
+              <Outlet />
+            </Suspense>
+          </PageErrorBoundary>
         </main>
       </div>
     </div>

@@ -1,0 +1,42 @@
+import { Alert, Button } from "antd";
+import { Component, type ReactNode } from "react";
+import { useI18n } from "../i18n";
+
+interface Props {
+  children: ReactNode;
+}
+
+/** A page that throws while rendering (most often: its code could not load, e.g. a new release replaced
+ * it) shows what happened and a reload, in place of the page: the menu and the header stay. The caller
+ * keys it by the path, so that another page starts afresh. */
+export class PageErrorBoundary extends Component<Props, { failed: boolean }> {
+  state = { failed: false };
+
+  static getDerivedStateFromError() {
+    return { failed: true };
+  }
+
+  componentDidCatch(error: unknown) {
+    console.error("the page failed", error);
+  }
+
+  render() {
+    return this.state.failed ? <PageFailed /> : this.props.children;
+  }
+}
+
+function PageFailed() {
+  const { t } = useI18n();
+  return (
+    <Alert
+      type="error"
+      showIcon
+      message={t("common.pageFailed")}
+      action={
+        <Button type="primary" onClick={() => window.location.reload()}>
+          {t("common.reload")}
+        </Button>
+      }
+    />
+  );
+}
