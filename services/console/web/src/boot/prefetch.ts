@@ -23,5 +23,4 @@ export function prefetchFirstPage(queryClient: QueryClient, location: Location):
       }
     })
     .catch(() => undefined); // no session: RequireSession sends the user to the login page
-  if (section === "day") void import("../pages/DayChart").catch(() => undefined);
 }

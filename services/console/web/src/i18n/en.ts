@@ -387,6 +387,7 @@ export const en: Record<keyof typeof zh, string> = {
   "day.funnelLabel": "Bar chart of my count at each funnel step against my team's average per agent",
   "day.callsLabel": "Bar chart of my calls, connected, effective and deep calls against my team's average per agent",
   "day.noTeam": "You have no team to compare with yet.",
+  "day.chartFailed": "The chart could not load: reload the page to try again.",
   "day.teamSize": "Team {team}, {agents} agents",
   "day.calls.outbound": "Calls",
   "day.calls.connected": "Connected",

@@ -386,6 +386,7 @@ export const zh = {
   "day.funnelLabel": "我与团队人均在各漏斗步骤的数量柱状图",
   "day.callsLabel": "我与团队人均的拨打、接通、有效与深度通话柱状图",
   "day.noTeam": "你还没有团队，无法对比。",
+  "day.chartFailed": "图表未能加载，请刷新页面重试。",
   "day.teamSize": "团队 {team}，{agents} 人",
   "day.calls.outbound": "拨打",
   "day.calls.connected": "接通",
