@@ -139,6 +139,33 @@ def with_nonce(index_html: str, nonce: str) -> str:
     return re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{meta}", index_html, count=1, flags=re.IGNORECASE)
 
 
+PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))  # the build's copies of an asset, in the order preferred
+
+
+def accepted_codings(accept_encoding: str | None) -> set[str]:
+    """The content codings an Accept-Encoding header allows (RFC 9110 12.5.3): those listed without q=0, and
+    under `*` every one not refused by name."""
+    allowed: set[str] = set()
+    refused: set[str] = set()
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0  # a quality that cannot be read allows nothing
+        (allowed if quality > 0 else refused).add(coding)
+    if "*" in allowed:
+        allowed |= {coding for coding, _ in PRECOMPRESSED}
+    return allowed - refused - {"*"}
+
+
 # ---- sessions ---------------------------------------------------------------------------------------
 
 

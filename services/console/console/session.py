@@ -40,6 +40,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 # Signing in again replaces the session: these check the Origin themselves (login CSRF), not the old
 # session's token.
 SIGN_IN_PATHS = frozenset({"/auth/dev-login"})
+PUBLIC_FILES = "/assets/"
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ class SessionMiddleware:
         self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # The built app's files are the same for everybody: a page's thirty of them need no session lookups.
+        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_FILES):
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)

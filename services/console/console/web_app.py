@@ -1,11 +1,12 @@
 """Serves the built web app (Vite's output in settings.web_dist): /assets/* with a year's cache (their names
-carry a content hash), index.html never cached and with a fresh CSP nonce in `<meta name="csp-nonce">`,
-and index.html for every other GET path the app routes itself (history fallback). Paths of the API
-(/api, /v1, /auth, health, docs) are never the app: an unknown one is a 404 problem.
-The router's catch-all route must be the application's last."""
+carry a content hash), as the build's Brotli or gzip copy where the browser takes one; index.html never
+cached and with a fresh CSP nonce in `<meta name="csp-nonce">`, and index.html for every other GET path
+the app routes itself (history fallback). Paths of the API (/api, /v1, /auth, health, docs) are never the
+app: an unknown one is a 404 problem. The router's catch-all route must be the application's last."""
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
@@ -61,10 +62,18 @@ def _index(request: Request) -> HTMLResponse:
 
 @web_router.api_route("/assets/{path:path}", methods=["GET", "HEAD"])
 async def asset(path: str, request: Request) -> Response:
-    found = _dist(request).file(f"assets/{path}")
+    dist = _dist(request)
+    found = dist.file(f"assets/{path}")
     if found is None:
         raise Problem(404, "Not Found", f"There is no asset {path!r}.", code="not_found")
-    return FileResponse(found, headers={"Cache-Control": ASSET_CACHE})
+    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    headers = {"Cache-Control": ASSET_CACHE, "Vary": "Accept-Encoding"}
+    accepted = domain.accepted_codings(request.headers.get("accept-encoding"))
+    for coding, suffix in domain.PRECOMPRESSED:
+        copy = dist.file(f"assets/{path}{suffix}") if coding in accepted else None
+        if copy is not None:  # the build's compressed copy (the gzip middleware leaves an encoded answer be)
+            return FileResponse(copy, media_type=media_type, headers={**headers, "Content-Encoding": coding})
+    return FileResponse(found, media_type=media_type, headers=headers)
 
 
 @web_router.api_route("/", methods=["GET", "HEAD"])

@@ -1,6 +1,9 @@
 /// <reference types="vitest/config" />
 import react from "@vitejs/plugin-react";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
 import { defineConfig, type Plugin } from "vite";
 
 const bff = "http://127.0.0.1:8106";
@@ -21,8 +24,31 @@ function rcUtilStyleNonce(): Plugin {
   };
 }
 
+/** Writes a Brotli (.br) and a gzip (.gz) copy beside every text asset of the build: the console serves them
+ * as they are (console/web_app.py) instead of compressing each answer again, in its event loop. */
+function precompressAssets(): Plugin {
+  let outDir = "dist";
+  return {
+    name: "precompress-assets",
+    apply: "build",
+    configResolved(config) {
+      outDir = config.build.outDir;
+    },
+    async closeBundle() {
+      const assets = join(outDir, "assets");
+      for (const name of await readdir(assets)) {
+        if (!/\.(js|css|svg|json)$/.test(name)) continue;
+        const body = await readFile(join(assets, name));
+        if (body.length < 1024) continue; // as the server's own gzip: not worth a header below 1 KiB
+        await writeFile(join(assets, `${name}.br`), brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }));
+        await writeFile(join(assets, `${name}.gz`), gzipSync(body, { level: 9 }));
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), rcUtilStyleNonce()],
+  plugins: [react(), rcUtilStyleNonce(), precompressAssets()],
   server: {
     port: 5173,
     proxy: {

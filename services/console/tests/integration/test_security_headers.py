@@ -3,6 +3,7 @@ served with the right caching and history fallback; no build is a 503 problem.""
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,26 @@ async def test_index_html_carries_the_nonce_of_its_policy(infra: Any, tmp_path: 
         dist = http.app.state.web_dist  # type: ignore[attr-defined]
         assert dist.file("../secret.txt") is None and dist.file("assets/../../secret.txt") is None
         assert dist.file("assets/index-3f2a1b.js") is not None
+
+
+async def test_assets_are_served_as_the_builds_compressed_copies(infra: Any, tmp_path: Path) -> None:
+    settings = console_settings(infra, tmp_path)
+    assets = settings.web_dist / "assets"
+    original = (assets / "index-3f2a1b.js").read_bytes()
+    (assets / "index-3f2a1b.js.br").write_bytes(b"brotli copy")  # sent as it is: never decoded here
+    (assets / "index-3f2a1b.js.gz").write_bytes(gzip.compress(b"console.log('the gzip copy');"))
+    async with running_console(settings, Upstream()) as http:
+        async with http.stream("GET", "/assets/index-3f2a1b.js", headers={"Accept-Encoding": "gzip, br"}) as br:
+            assert br.headers["content-encoding"] == "br" and b"".join([c async for c in br.aiter_raw()]) == b"brotli copy"
+            assert br.headers["content-type"].startswith("text/javascript") and br.headers["vary"] == "Accept-Encoding"
+            assert br.headers["cache-control"] == "public, max-age=31536000, immutable"
+        gz = await http.get("/assets/index-3f2a1b.js", headers={"Accept-Encoding": "br;q=0, gzip"})
+        assert gz.headers["content-encoding"] == "gzip" and gz.text == "console.log('the gzip copy');"
+        plain = await http.get("/assets/index-3f2a1b.js", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == original
+        (assets / "index-3f2a1b.js.gz").unlink()  # no copy: compressed on the way, as any other answer
+        fresh = await http.get("/assets/index-3f2a1b.js", headers={"Accept-Encoding": "gzip"})
+        assert fresh.headers["content-encoding"] == "gzip" and fresh.content == original
 
 
 async def test_api_paths_are_never_the_app(infra: Any, tmp_path: Path) -> None:
