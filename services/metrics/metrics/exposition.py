@@ -321,7 +321,8 @@ class FloorCollector(Collector):
 
 class Exposition(PeriodicLoop):
     """The snapshot's text (served by `render` while `exposes_floor()`: see replicas.py) and the loop that
-    refreshes it, in every replica, every `refresh_seconds` (a replica taking over serves a fresh one at once)."""
+    refreshes it, in every replica, every `refresh_seconds` (a replica taking over serves a fresh one at once):
+    an idle floor costs one read of the change mark, not a read and rendering of every counter."""
 
     failure = "refreshing the /metrics snapshot failed; the age gauge tells it is stale"
 
@@ -336,6 +337,7 @@ class Exposition(PeriodicLoop):
         self.replica_registry = CollectorRegistry(auto_describe=False)
         self.replica_registry.register(self.replica)
         self.text = b""  # the snapshot's families as Prometheus text, rendered when they are built
+        self._built: tuple[tuple[int, str], float] | None = None  # (change mark, day) built from, and when
 
     def render(self) -> bytes:
         """What a scrape gets from this service's own figures: the snapshot's text on the replica that exposes
@@ -344,12 +346,23 @@ class Exposition(PeriodicLoop):
         return (self.text if self.replica.exposing else b"") + generate_latest(self.replica_registry)
 
     async def tick(self) -> None:
+        """Build the snapshot again when a checkpoint was written since, the day changed or the last build is
+        `rebuild_seconds` old (a change made in MongoDB by hand); else only note that it is still current."""
+        built = self._built
+        if (built is not None and (await self.store.change_mark(), self._today()) == built[0]
+                and time.monotonic() - built[1] < self.settings.rebuild_seconds):
+            self.replica.refreshed_at = time.monotonic()
+            return
         await self.refresh()
+
+    def _today(self) -> str:
+        return datetime.now(self.settings.tz).date().isoformat()
 
     async def refresh(self) -> None:
         """Read the counters again and build the snapshot a scrape serves."""
+        mark = await self.store.change_mark()  # before the reads: a checkpoint landing meanwhile builds again
         all_docs = await self.store.counter_docs_of_period(domain.ALL)
-        today = datetime.now(self.settings.tz).date().isoformat()
+        today = self._today()
         today_docs = await self.store.counter_docs_of_period(today)
         await self.gate.load()
         seen: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -364,6 +377,7 @@ class Exposition(PeriodicLoop):
         registry.register(FloorCollector(families))
         self.text = generate_latest(registry)
         self.replica.refreshed_at = time.monotonic()
+        self._built = ((mark, today), self.replica.refreshed_at)
 
 
 def sample_names(families: Iterable[Any]) -> set[str]:

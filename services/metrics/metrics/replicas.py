@@ -34,8 +34,8 @@ class ReplicaGauges(Collector):
 
     def collect(self) -> Iterator[Metric]:
         age = GaugeMetricFamily("telesales_metrics_snapshot_age_seconds", "Seconds since the figures on /metrics "
-                                "were last read from MongoDB (NaN before the first read); every replica reads "
-                                "them, whether it exposes them or not.")
+                                "were last read from MongoDB or found current there (NaN before the first read); "
+                                "every replica reads them, whether it exposes them or not.")
         age.add_metric([], float("nan") if self.refreshed_at is None else time.monotonic() - self.refreshed_at)
         yield age
         exposed = GaugeMetricFamily("telesales_metrics_floor_exposed", "1 on the replica whose /metrics carries "

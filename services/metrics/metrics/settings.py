@@ -41,6 +41,8 @@ class MetricsSettings(ZonedServiceSettings):
                                       "repeat of an event id within this time is not counted again.")
     refresh_seconds: float = Field(default=5.0, gt=0, description="How often the figures /metrics exposes are "
                                    "read again from MongoDB (a scrape never waits for the database).")
+    rebuild_seconds: float = Field(default=300.0, gt=0, description="The /metrics figures are built again when "
+                                   "a checkpoint was written since or the day changed, and at least this often.")
     max_business_lines: int = Field(default=20, ge=1, description="Business-line label values per tenant on "
                                     "/metrics; the first ones seen are kept, later ones are summed as `other`.")
     max_teams: int = Field(default=50, ge=1, description="Team label values per tenant on /metrics, the same way.")

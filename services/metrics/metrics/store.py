@@ -12,6 +12,8 @@
   fences a replica which lost the lease (MetricsStore.write).
 - `leases`: the lease of the one replica that consumes (metrics.sole_consumer).
 - `labels`: label values admitted on /metrics per tenant and label (bounded, see exposition.py).
+- `changes`: one document for the whole service, the number of checkpoints written (each adds one in its
+  transaction): /metrics is built again only when it moved (exposition.py).
 
 A checkpoint (counters, states, tips, digests and offsets) is written in one transaction.
 """
@@ -183,7 +185,7 @@ def prepare_checkpoint(increments: Increments, changed: Mapping[str, Mapping[str
 
 class MetricsStore:
     COLLECTIONS = ("counters", "leads", "agents", "users", "user_tips", "tips", "seen", "checkpoints", "leases",
-                   "labels")
+                   "labels", "changes")
 
     def __init__(self, client: AsyncMongoClient[Doc], database: str, *, inbox_retention_days: int = 30) -> None:
         self.client = client
@@ -195,6 +197,7 @@ class MetricsStore:
         self.checkpoints = self.db["checkpoints"]
         self.leases = self.db["leases"]
         self.labels = self.db["labels"]
+        self.changes = self.db["changes"]  # one document: how many checkpoints were written (see change_mark)
         self.states = {name: self.db[name] for name in STATES}
         self.inbox_retention_seconds = inbox_retention_days * 86400
 
@@ -255,8 +258,15 @@ class MetricsStore:
             await self._update(self.tips, checkpoint.tips, STATES_PER_COMMAND, session)
             if checkpoint.digests:
                 await self.seen.insert_one({"at": now, "digests": Binary(checkpoint.digests)}, session=session)
+            await self.changes.update_one({"_id": "checkpoints"}, {"$inc": {"written": 1}}, upsert=True,
+                                          session=session)
 
         await self.transaction(work)
+
+    async def change_mark(self) -> int:
+        """How many checkpoints were ever written: what /metrics shows can only have moved when this did."""
+        doc = await self.changes.find_one({"_id": "checkpoints"})
+        return int(doc["written"]) if doc else 0
 
     async def _update(self, collection: AsyncCollection[Doc], statements: list[Statement], per_command: int,
                       session: Session) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.main import create_app
@@ -142,3 +144,36 @@ async def test_bad_ranges_are_problems(harness: Harness) -> None:
     assert too_long.status_code == 422 and too_long.json()["code"] == "range_too_long"
     grouping = await harness.http.get("/v1/funnels/calls", params={"by": "channel"})
     assert grouping.status_code == 422 and grouping.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_metrics_is_built_again_only_when_a_checkpoint_was_written(harness: Harness,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    exposition = harness.exposition
+    await harness.emit(agent("a1", "mba"), call("L1", "a1", at(10), 70))
+    await exposition.refresh()
+    reads: list[str] = []
+    read_counters = harness.store.counter_docs_of_period
+
+    async def counted(period: str) -> list[dict[str, Any]]:
+        reads.append(period)
+        return await read_counters(period)
+
+    monkeypatch.setattr(harness.store, "counter_docs_of_period", counted)
+    built_at = exposition.replica.refreshed_at
+    await exposition.tick()  # nothing counted since: the snapshot is found current, not read again
+    assert reads == [] and exposition.replica.refreshed_at is not None and built_at is not None
+    assert exposition.replica.refreshed_at > built_at
+
+    await harness.emit(call("L1", "a1", at(20), 70))
+    await exposition.tick()
+    assert len(reads) == 2  # all time and today
+    assert await harness.application.state.consumer.lease.hold()
+    text = (await harness.http.get("/metrics")).text  # as served: the tick's build, no refresh of its own
+    assert sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "telesales_calls_total" and s.labels.get("tenant") == harness.tenant) == 2
+
+    reads.clear()
+    assert exposition._built is not None
+    exposition._built = (exposition._built[0], exposition._built[1] - exposition.settings.rebuild_seconds)
+    await exposition.tick()  # nothing counted, but the last build is rebuild_seconds old
+    assert len(reads) == 2
