@@ -1,7 +1,8 @@
 import { act, render, screen, waitFor } from "@testing-library/react";
-import { Suspense } from "react";
+import { Suspense, useEffect } from "react";
 import { describe, expect, it, vi } from "vitest";
 import { PageErrorBoundary } from "../components/PageErrorBoundary";
+import { I18nProvider } from "../i18n";
 import { renderIn } from "../test/render";
 import { lazyPage, useModuleAfterPaint } from "./lazyModules";
 import { once } from "./once";
@@ -74,4 +75,35 @@ describe("pages and modules loaded once", () => {
     expect(screen.getByRole("button", { name: "Reload" })).toBeInTheDocument();
     spy.mockRestore();
   });
+
+  it("tries again on another page, and never remounts a page that works", async () => {
+    const spy = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    let mounts = 0;
+    function Counted() {
+      useEffect(() => {
+        mounts += 1;
+      }, []);
+      return <p>the page</p>;
+    }
+    const Broken = () => {
+      throw new Error("broken");
+    };
+    // The same tree each time, as the layout keeps it: only the page and its path change.
+    const app = (page: string, content: React.ReactNode) => (
+      <I18nProvider initial="en">
+        <PageErrorBoundary page={page}>{content}</PageErrorBoundary>
+      </I18nProvider>
+    );
+    const view = render(app("/a", <Broken />));
+    expect(screen.getByRole("alert")).toHaveTextContent("This page could not load");
+    view.rerender(app("/a", <Counted />));
+    expect(screen.getByRole("alert")).toBeInTheDocument(); // the same page: still failed, until a reload
+    view.rerender(app("/b", <Counted />));
+    expect(await screen.findByText("the page")).toBeInTheDocument();
+    view.rerender(app("/c", <Counted />));
+    expect(screen.getByText("the page")).toBeInTheDocument();
+    expect(mounts).toBe(1);
+    spy.mockRestore();
+  });
 });
+

@@ -59,7 +59,7 @@ export function AppLayout() {
           </div>
         </header>
         <main id="main" className="app-content" tabIndex={-1}>
-          <PageErrorBoundary key={location.pathname}>
+          <PageErrorBoundary page={location.pathname}>
             <Suspense fallback={<PageFallback />}>
               <Outlet />
             </Suspense>
