@@ -154,9 +154,9 @@ class Lead:
             raise DomainError("not_held", f"lead {self.lead_id} is not held by {agent_id} (it is {self.status}"
                                           + (f", held by {self.holder})" if self.holder else ")"))
 
-    def same_hold(self) -> SameHold:
-        assert self.holder is not None, self.lead_id
-        return SameHold(self.holder, self.held_since)
+    def same_hold(self, *, as_read: bool = False) -> SameHold:
+        assert self.holder is not None, self.lead_id  # as_read: and the lead not changed since (its updated_at)
+        return SameHold(self.holder, self.held_since, unchanged_since=self.updated_at if as_read else None)
 
     def _holder_fields(self, agent_id: str, at: datetime, agent: AgentFacts | None = None) -> dict[str, Any]:
         """The fields every holder-change event carries (the agent's team and grade: the new holder's, or
@@ -276,7 +276,7 @@ class Lead:
         The events' ids are fixed by the hold and the deadline, so judging twice announces once."""
         agent_id = self.holder
         assert agent_id is not None, self.lead_id
-        judged = SameHold(agent_id, self.held_since, unchanged_since=self.updated_at)  # written only to the lead
+        judged = self.same_hold(as_read=True)  # written only to the lead
         if schedule.reclaim_at <= at:  # as read: a call, a stage move or a deal mark since stops it
             change = self._release(agent_id, at, counts_as_drop=True, reclaimed=True, entry=history.holder_change(
                 "reclaimed", agent_id, at, reclaim_kind=schedule.kind.value), condition=judged)
