@@ -348,19 +348,20 @@ class Exposition(PeriodicLoop):
     async def tick(self) -> None:
         """Build the snapshot again when a checkpoint was written since, the day changed or the last build is
         `rebuild_seconds` old (a change made in MongoDB by hand); else only note that it is still current."""
-        built = self._built
-        if (built is not None and (await self.store.change_mark(), self._today()) == built[0]
+        built, mark = self._built, await self.store.change_mark()
+        if (built is not None and (mark, self._today()) == built[0]
                 and time.monotonic() - built[1] < self.settings.rebuild_seconds):
             self.replica.refreshed_at = time.monotonic()
             return
-        await self.refresh()
+        await self.refresh(mark=mark)
 
     def _today(self) -> str:
         return datetime.now(self.settings.tz).date().isoformat()
 
-    async def refresh(self) -> None:
-        """Read the counters again and build the snapshot a scrape serves."""
-        mark = await self.store.change_mark()  # before the reads: a checkpoint landing meanwhile builds again
+    async def refresh(self, *, mark: int | None = None) -> None:
+        """Read the counters again and build the snapshot a scrape serves; `mark`: the change mark just read."""
+        if mark is None:  # read before the counters: a checkpoint landing meanwhile builds again
+            mark = await self.store.change_mark()
         all_docs = await self.store.counter_docs_of_period(domain.ALL)
         today = self._today()
         today_docs = await self.store.counter_docs_of_period(today)
