@@ -139,6 +139,7 @@ def with_nonce(index_html: str, nonce: str) -> str:
     return re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{meta}", index_html, count=1, flags=re.IGNORECASE)
 
 
+ASSETS_PATH = "/assets/"  # the built app's hashed files: the same for everybody, served with no session
 PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))  # the build's copies of an asset, in the order preferred
 
 

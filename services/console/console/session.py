@@ -40,7 +40,6 @@ TOUCH_EVERY = timedelta(minutes=1)
 # Signing in again replaces the session: these check the Origin themselves (login CSRF), not the old
 # session's token.
 SIGN_IN_PATHS = frozenset({"/auth/dev-login"})
-PUBLIC_FILES = "/assets/"
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The built app's files are the same for everybody: a page's thirty of them need no session lookups.
-        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_FILES):
+        if scope["type"] != "http" or scope["path"].startswith(domain.ASSETS_PATH):
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)

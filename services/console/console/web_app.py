@@ -60,7 +60,7 @@ def _index(request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers={"Cache-Control": NO_CACHE})
 
 
-@web_router.api_route("/assets/{path:path}", methods=["GET", "HEAD"])
+@web_router.api_route(domain.ASSETS_PATH + "{path:path}", methods=["GET", "HEAD"])
 async def asset(path: str, request: Request) -> Response:
     dist = _dist(request)
     found = dist.file(f"assets/{path}")
